@@ -1,0 +1,79 @@
+/**
+ * Every error patchbay raises on purpose is a PatchbayError with a stable code
+ * (as fastify does with FST_ERR_*), so callers branch on `err.code` and log lines
+ * say exactly what happened. `context` carries the facts (path, url, patch id…).
+ */
+export const ErrorCodes = {
+  /** feed.json (or a catalog) is not valid JSON */
+  FEED_NOT_JSON: 'PB_ERR_FEED_NOT_JSON',
+  /** feed/catalog fails the JSON Schema; message names the JSON path and rule */
+  FEED_SCHEMA: 'PB_ERR_FEED_SCHEMA',
+  /** semantic feed error: duplicate patch id, duplicate file name, … */
+  FEED_INVALID: 'PB_ERR_FEED_INVALID',
+  /** feed sequence lower than the last accepted, or equal with other bytes */
+  FEED_ROLLBACK: 'PB_ERR_FEED_ROLLBACK',
+  /** downloaded bytes do not hash to the expected SHA-256 */
+  DIGEST_MISMATCH: 'PB_ERR_DIGEST_MISMATCH',
+  /** downloaded byte count differs from the expected size (or exceeds it) */
+  SIZE_MISMATCH: 'PB_ERR_SIZE_MISMATCH',
+  /** a string that must be 64 lowercase hex chars is not */
+  BAD_DIGEST: 'PB_ERR_BAD_DIGEST',
+  /** a file name that is not a plain name (/, \, .., NUL, drive letter) */
+  UNSAFE_NAME: 'PB_ERR_UNSAFE_NAME',
+  /** HTTP answered with a status we do not accept (context.status, context.url) */
+  HTTP_STATUS: 'PB_ERR_HTTP_STATUS',
+  /** connection refused / reset / DNS / timeout after the retries were spent */
+  NETWORK: 'PB_ERR_NETWORK',
+  /** a URL scheme we do not support */
+  UNSUPPORTED_URL: 'PB_ERR_UNSUPPORTED_URL',
+  /** config file: unknown key, wrong type, unreadable file (exit 2) */
+  CONFIG: 'PB_ERR_CONFIG',
+  /** command line: unknown flag/command, missing argument (exit 2) */
+  USAGE: 'PB_ERR_USAGE',
+  /** a placeholder in an install/uninstall argv that cannot be expanded */
+  PLACEHOLDER: 'PB_ERR_PLACEHOLDER',
+  /** an operation was aborted (SIGTERM, AbortSignal) */
+  ABORTED: 'PB_ERR_ABORTED',
+  /** a sync is already running */
+  SYNC_IN_PROGRESS: 'PB_ERR_SYNC_IN_PROGRESS',
+  /** unknown patch id on a command line */
+  UNKNOWN_PATCH: 'PB_ERR_UNKNOWN_PATCH',
+  /** a product in the client config that the catalog does not know */
+  UNKNOWN_PRODUCT: 'PB_ERR_UNKNOWN_PRODUCT',
+  /** no staging server answered and no cached catalog exists */
+  NO_CATALOG: 'PB_ERR_NO_CATALOG',
+  /** uninstall refused: dependants, or no uninstaller */
+  UNINSTALL_REFUSED: 'PB_ERR_UNINSTALL_REFUSED',
+  /** an install/uninstall command failed (exit code, timeout, spawn error) */
+  COMMAND_FAILED: 'PB_ERR_COMMAND_FAILED',
+  /** another patchbay process holds the lock on this data directory */
+  LOCKED: 'PB_ERR_LOCKED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class PatchbayError extends Error {
+  readonly code: ErrorCode;
+  readonly context: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, context: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'PatchbayError';
+    this.code = code;
+    this.context = context;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, ...this.context };
+  }
+}
+
+export function isPatchbayError(err: unknown, code?: ErrorCode): err is PatchbayError {
+  return err instanceof PatchbayError && (code === undefined || err.code === code);
+}
+
+/** A short, human message for any thrown value. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

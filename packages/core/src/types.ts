@@ -1,0 +1,115 @@
+/** The vendor feed and the mirror catalog (CONTRACT §1, §2). */
+
+export type Severity = 'critical' | 'recommended' | 'optional';
+export const SEVERITIES: readonly Severity[] = ['critical', 'recommended', 'optional'];
+
+export interface FeedProduct {
+  id: string;
+  name: string;
+  releases: string[];
+}
+
+export interface FeedFile {
+  /** plain file name, see isSafeFileName */
+  name: string;
+  /** feed: relative or absolute URL; catalog: /v1/blobs/sha256/<hex> */
+  url: string;
+  size: number;
+  sha256: string;
+}
+
+export interface CommandSpec {
+  command: string[];
+  timeoutSeconds?: number;
+  successExitCodes?: number[];
+}
+
+export type DetectRule =
+  | { fileExists: string }
+  | { fileSha256: { path: string; sha256: string } }
+  | { command: string[]; installedExitCodes?: number[] };
+
+export interface FeedPatch {
+  id: string;
+  product: string;
+  release: string;
+  title: string;
+  description?: string;
+  severity: Severity;
+  publishedAt: string;
+  requires?: string[];
+  supersedes?: string[];
+  rebootRequired?: boolean;
+  platforms?: string[];
+  files: FeedFile[];
+  install: CommandSpec;
+  uninstall?: CommandSpec;
+  detect?: DetectRule;
+}
+
+export interface Feed {
+  format: 'patchbay-feed/1';
+  vendor: string;
+  sequence: number;
+  generatedAt: string;
+  products: FeedProduct[];
+  patches: FeedPatch[];
+}
+
+/** What the staging server publishes at /v1/catalog. */
+export interface Catalog {
+  format: 'patchbay-catalog/1';
+  vendor: string;
+  /** the mirror's own publication counter */
+  sequence: number;
+  /** the feed sequence this catalog was built from */
+  upstreamSequence: number;
+  generatedAt: string;
+  /** when the mirror published it (extension) */
+  publishedAt: string;
+  products: FeedProduct[];
+  patches: FeedPatch[];
+}
+
+/** Patch states a client reports (CONTRACT §2). */
+export type PatchState = 'available' | 'downloaded' | 'installed' | 'failed' | 'uninstalled' | 'superseded' | 'blocked';
+export const PATCH_STATES: readonly PatchState[] = [
+  'available',
+  'downloaded',
+  'installed',
+  'failed',
+  'uninstalled',
+  'superseded',
+  'blocked',
+];
+
+export type EventType = 'check' | 'download' | 'install' | 'uninstall' | 'error';
+export const EVENT_TYPES: readonly EventType[] = ['check', 'download', 'install', 'uninstall', 'error'];
+
+export interface ReportPatch {
+  id: string;
+  state: PatchState;
+  since: string;
+}
+
+export interface ReportEvent {
+  seq: number;
+  type: EventType;
+  patchId?: string;
+  at: string;
+  outcome: 'ok' | 'failed' | string;
+  message?: string;
+}
+
+export interface ClientReport {
+  hostId: string;
+  hostname: string;
+  daemonVersion: string;
+  platform: string;
+  reportedAt: string;
+  products: { id: string; release: string }[];
+  patches: ReportPatch[];
+  events: ReportEvent[];
+  /** extension: set when an installed patch needs a reboot */
+  pendingReboot?: boolean;
+}
