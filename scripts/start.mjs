@@ -1,0 +1,69 @@
+// `npm start`: the staging server on the bundled default config (config/staging-server.json,
+// which mirrors the bundled sample feed). Waits for the first sync, prints the status URL and
+// a short summary, then keeps serving in the foreground until Ctrl-C.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = path.join(root, 'packages/staging-server/bin/patchbay-server.js');
+const args = [
+  '--config',
+  path.join(root, 'config/staging-server.json'),
+  ...process.argv.slice(2),
+  'serve',
+  '--json',
+];
+
+const child = spawn(process.execPath, [bin, ...args], {
+  cwd: root,
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: { PATCHBAY_LOG_LEVEL: 'warn', ...process.env },
+});
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
+
+const lines = createInterface({ input: child.stdout });
+lines.on('line', (line) => {
+  let url;
+  try {
+    url = JSON.parse(line).url;
+  } catch {
+    process.stdout.write(line + '\n');
+    return;
+  }
+  if (url) void summarise(url.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://[::1]'));
+});
+
+async function summarise(base) {
+  const started = Date.now();
+  let status;
+  while (Date.now() - started < 60_000) {
+    status = await fetch(`${base}/v1/status`).then(
+      (r) => r.json(),
+      () => undefined,
+    );
+    if (status?.lastSync?.finishedAt) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const sync = status?.lastSync;
+  const mirror = status?.mirror;
+  const mb = ((mirror?.bytes ?? 0) / 1e6).toFixed(2);
+  console.log(`patchbay staging server is up: ${base}`);
+  console.log(`  status:   ${base}/v1/status`);
+  console.log(`  catalog:  ${base}/v1/catalog`);
+  console.log(`  upstream: ${status?.upstream?.url ?? '?'}`);
+  if (sync) {
+    console.log(
+      `  last sync: ${sync.outcome}${sync.error ? ` (${sync.error})` : ''}, upstream sequence ${sync.upstreamSequence ?? '-'}`,
+    );
+    for (const held of sync.heldBack ?? []) console.log(`  held back: ${held.patchId}: ${held.error}`);
+  } else {
+    console.log('  the first sync has not finished yet; see /v1/status');
+  }
+  console.log(
+    `  mirror:   catalog sequence ${mirror?.sequence ?? 0}, ${mirror?.patches ?? 0} patches, ${mirror?.blobs ?? 0} blobs, ${mb} MB`,
+  );
+  console.log(`Serving until Ctrl-C (first status after ${((Date.now() - started) / 1000).toFixed(1)} s).`);
+}
