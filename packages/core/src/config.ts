@@ -1,8 +1,52 @@
-// STUB — implemented by the core-schema helper.
-// One schema per program, one loader, defaults in one place (docs/config.md lists every key).
+// Config for both programs: one JSON Schema per program (docs/*-config.schema.json,
+// also what docs/config.md describes), one loader, defaults in one place.
+// Layers, later wins: defaults, the config file, command-line overrides. Each layer
+// is validated on its own, so an error names the file (or the command line) it is in,
+// and its relative paths are resolved against its own base before merging.
+import { readFileSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ValidateFunction } from 'ajv';
+import { ErrorCodes, PatchbayError } from './errors.js';
+import { createAjv, pickIssue, readSchemaFile } from './schema-errors.js';
+
+export const SERVER_CONFIG_SCHEMA_PATH: string = fileURLToPath(
+  new URL('../../../docs/server-config.schema.json', import.meta.url),
+);
+export const CLIENT_CONFIG_SCHEMA_PATH: string = fileURLToPath(
+  new URL('../../../docs/client-config.schema.json', import.meta.url),
+);
+/** The bundled sample feed directory, the server's default upstream. */
+export const SAMPLE_FEED_URL: string = new URL('../../sample-feed/feed/', import.meta.url).href;
+
+export interface TlsConfig {
+  cert: string;
+  key: string;
+}
+
+/** notify.* — accepted and validated now, used by later issues. */
+export interface NotifyConfig {
+  smtp?: {
+    host?: string;
+    port?: number;
+    secure?: boolean;
+    auth?: { user: string; pass: string } | null;
+  };
+  from?: string;
+  to?: string[];
+  events?: string[];
+}
+
+/** auth.* — accepted and validated now; publicStatus defaults by listener. */
+export interface AuthConfig {
+  adminToken?: string | null;
+  adminTokenFile?: string | null;
+  publicStatus?: boolean;
+}
 
 export interface ServerConfig {
-  listen: { host: string; port: number };
+  listen: { host: string; port: number; tls?: TlsConfig | null };
   /** absolute after loading */
   dataDir: string;
   upstream: {
@@ -24,8 +68,8 @@ export interface ServerConfig {
   reports: { maxBodyBytes: number; staleAfterHours: number; historyLimit: number };
   log: { level: string };
   /** accepted and validated now, used by later issues */
-  notify?: Record<string, unknown>;
-  auth?: Record<string, unknown>;
+  notify?: NotifyConfig & Record<string, unknown>;
+  auth?: AuthConfig & Record<string, unknown>;
 }
 
 export interface ClientProduct {
@@ -44,7 +88,11 @@ export interface ClientConfig {
   products: ClientProduct[];
   schedule: { check: string | null; install: string | null; intervalSeconds: number };
   policy: { autoInstall: 'none' | 'critical' };
-  trust: { mirrorKey: string | null };
+  /** ca: PEM file of the CA that signs the staging servers' TLS certificates (absolute after loading) */
+  trust: { mirrorKey: string | null; ca?: string | null };
+  /** report token (CONTRACT §5); or tokenFile, absolute after loading */
+  token?: string | null;
+  tokenFile?: string | null;
   proxy: string | null;
   retries: number;
   timeoutSeconds: number;
@@ -62,11 +110,261 @@ export interface LoadOptions<T> {
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
-/** Throws PatchbayError PB_ERR_CONFIG naming the key and the reason (CLIs exit 2). */
-export function loadServerConfig(_opts: LoadOptions<ServerConfig> = {}): ServerConfig {
-  throw new Error('not implemented');
+const MiB = 1024 * 1024;
+
+/** Defaults as written (relative paths resolve against the working directory). */
+export const SERVER_CONFIG_DEFAULTS: Readonly<ServerConfig> = deepFreeze({
+  listen: { host: '0.0.0.0', port: 8080, tls: null },
+  dataDir: 'data/staging-server',
+  upstream: {
+    url: SAMPLE_FEED_URL,
+    publicKey: null,
+    proxy: null,
+    concurrency: 4,
+    retries: 4,
+    timeoutSeconds: 30,
+    maxFeedBytes: 64 * MiB,
+  },
+  mirror: { products: [{ id: 'arcserve-backup', releases: ['19.0'] }] },
+  schedule: { sync: '0 * * * *' },
+  reports: { maxBodyBytes: 1 * MiB, staleAfterHours: 24, historyLimit: 1000 },
+  log: { level: 'info' },
+});
+
+/** A host id (report URL part, file name part) from the OS host name. */
+function defaultHostId(name: string): string {
+  const cleaned = name
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 253);
+  return cleaned === '' ? 'localhost' : cleaned;
 }
 
-export function loadClientConfig(_opts: LoadOptions<ClientConfig> = {}): ClientConfig {
-  throw new Error('not implemented');
+export const CLIENT_CONFIG_DEFAULTS: Readonly<ClientConfig> = deepFreeze({
+  server: ['http://127.0.0.1:8080'],
+  hostId: defaultHostId(osHostname()),
+  hostname: osHostname() || 'localhost',
+  dataDir: 'data/client',
+  products: [{ id: 'arcserve-backup', release: '19.0', installDir: '/opt/arcserve' }],
+  schedule: { check: '0 */4 * * *', install: '0 2 * * 6', intervalSeconds: 300 },
+  policy: { autoInstall: 'critical' },
+  trust: { mirrorKey: null, ca: null },
+  token: null,
+  tokenFile: null,
+  proxy: null,
+  retries: 4,
+  timeoutSeconds: 30,
+  log: { level: 'info' },
+});
+
+type Json = Record<string, unknown>;
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function isPlainObject(value: unknown): value is Json {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Copy without undefined values (CLI parsers pass { port: undefined } for absent flags). */
+function withoutUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutUndefined);
+  if (!isPlainObject(value)) return value;
+  const out: Json = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = withoutUndefined(v);
+  return out;
+}
+
+/**
+ * Deep merge: objects merge key by key, everything else (arrays, null, scalars)
+ * replaces. Keys in `replaceWhole` replace as a unit: `"mirror": {}` must mean
+ * "mirror everything", not "the default product filter".
+ */
+function merge(base: Json, layer: Json, replaceWhole: ReadonlySet<string>, prefix = ''): Json {
+  const out: Json = { ...base };
+  for (const [key, value] of Object.entries(layer)) {
+    const path = prefix + key;
+    const current = out[key];
+    out[key] =
+      isPlainObject(value) && isPlainObject(current) && !replaceWhole.has(path)
+        ? merge(current, value, replaceWhole, `${path}.`)
+        : structuredClone(value);
+  }
+  return out;
+}
+
+/** /products/0/installDir -> products[0].installDir */
+function keyName(pointer: string): string {
+  let out = '';
+  for (const raw of pointer.split('/').slice(1)) {
+    const part = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    out += /^\d+$/.test(part) ? `[${part}]` : out === '' ? part : `.${part}`;
+  }
+  return out;
+}
+
+function configError(source: string, file: string | null, key: string, message: string, cause?: unknown) {
+  return new PatchbayError(ErrorCodes.CONFIG, `${source}: ${message}`, { file, key }, { cause });
+}
+
+const validators = new Map<string, ValidateFunction>();
+
+function validatorFor(schemaPath: string): ValidateFunction {
+  let validate = validators.get(schemaPath);
+  if (!validate) {
+    validate = createAjv().compile(readSchemaFile(pathToFileURL(schemaPath)));
+    validators.set(schemaPath, validate);
+  }
+  return validate;
+}
+
+/** Validate one layer; the error names the key, the rule and the value. */
+function validateLayer(schemaPath: string, layer: unknown, source: string, file: string | null): Json {
+  if (!isPlainObject(layer)) {
+    throw configError(source, file, '', `the config must be a JSON object (got ${JSON.stringify(layer)})`);
+  }
+  const validate = validatorFor(schemaPath);
+  if (validate(layer)) return layer;
+  const issue = pickIssue(validate.errors ?? [], layer);
+  const key = keyName(issue.path);
+  if (issue.unknownKey !== undefined) {
+    throw configError(source, file, key, `unknown key "${issue.unknownKey}" at ${issue.path}`);
+  }
+  const got = issue.got !== undefined ? ` (got ${issue.got})` : '';
+  throw configError(source, file, key, `${key === '' ? 'the config' : key} ${issue.message}${got}`);
+}
+
+function readConfigFile(file: string, absolute: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err);
+    throw configError(file, file, '', `cannot read config file ${absolute}: ${reason}`, err);
+  }
+  try {
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (err) {
+    throw configError(file, file, '', `not valid JSON: ${(err as Error).message}`, err);
+  }
+}
+
+/** A path value resolved against its layer's base directory. */
+function resolvePathAt(layer: Json, keys: readonly string[], base: string): void {
+  let node: unknown = layer;
+  for (const key of keys.slice(0, -1)) {
+    if (!isPlainObject(node)) return;
+    node = node[key];
+  }
+  const last = keys[keys.length - 1] as string;
+  if (isPlainObject(node) && typeof node[last] === 'string') node[last] = resolve(base, node[last]);
+}
+
+/**
+ * upstream.url: an absolute http:, https: or file: URL is kept; anything else is a
+ * path. Either way the result names the feed directory and ends in '/', so that
+ * 'feed.json' and relative file urls resolve inside it.
+ */
+export function normaliseFeedUrl(value: string, base: string): string {
+  const url = /^(https?|file):/i.test(value) ? new URL(value) : pathToFileURL(resolve(base, value));
+  if (url.pathname.endsWith('/feed.json')) url.pathname = url.pathname.slice(0, -'feed.json'.length);
+  if (!url.pathname.endsWith('/') && url.search === '') url.pathname += '/';
+  return url.href;
+}
+
+function resolveServerPaths(layer: Json, base: string): Json {
+  resolvePathAt(layer, ['dataDir'], base);
+  resolvePathAt(layer, ['listen', 'tls', 'cert'], base);
+  resolvePathAt(layer, ['listen', 'tls', 'key'], base);
+  resolvePathAt(layer, ['auth', 'adminTokenFile'], base);
+  const upstream = layer.upstream;
+  if (isPlainObject(upstream) && typeof upstream.url === 'string') {
+    upstream.url = normaliseFeedUrl(upstream.url, base);
+  }
+  return layer;
+}
+
+function resolveClientPaths(layer: Json, base: string): Json {
+  resolvePathAt(layer, ['dataDir'], base);
+  resolvePathAt(layer, ['tokenFile'], base);
+  resolvePathAt(layer, ['trust', 'ca'], base);
+  if (Array.isArray(layer.products)) {
+    for (const product of layer.products) if (isPlainObject(product)) resolvePathAt(product, ['installDir'], base);
+  }
+  if (typeof layer.server === 'string') layer.server = [layer.server];
+  return layer;
+}
+
+interface Program {
+  schemaPath: string;
+  defaults: object;
+  resolvePaths: (layer: Json, base: string) => Json;
+  replaceWhole: ReadonlySet<string>;
+}
+
+function load(program: Program, opts: LoadOptions<unknown>): Json {
+  const cwd = resolve(opts.cwd ?? process.cwd());
+  let config = program.resolvePaths(structuredClone(program.defaults) as Json, cwd);
+  if (opts.file !== undefined) {
+    const absolute = isAbsolute(opts.file) ? opts.file : resolve(cwd, opts.file);
+    const layer = validateLayer(program.schemaPath, readConfigFile(opts.file, absolute), opts.file, opts.file);
+    config = merge(config, program.resolvePaths(layer, dirname(absolute)), program.replaceWhole);
+  }
+  if (opts.overrides !== undefined) {
+    const clean = withoutUndefined(structuredClone(opts.overrides));
+    const layer = validateLayer(program.schemaPath, clean, 'command line', null);
+    config = merge(config, program.resolvePaths(layer, cwd), program.replaceWhole);
+  }
+  delete config.$schema;
+  return config;
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Throws PatchbayError PB_ERR_CONFIG naming the key and the reason (CLIs exit 2). */
+export function loadServerConfig(opts: LoadOptions<ServerConfig> = {}): ServerConfig {
+  const config = load(
+    {
+      schemaPath: SERVER_CONFIG_SCHEMA_PATH,
+      defaults: SERVER_CONFIG_DEFAULTS,
+      resolvePaths: resolveServerPaths,
+      replaceWhole: new Set(['mirror']),
+    },
+    opts,
+  ) as unknown as ServerConfig;
+  if (config.notify) {
+    const smtp = config.notify.smtp ?? {};
+    config.notify = {
+      ...config.notify,
+      smtp: { port: 587, secure: false, auth: null, ...smtp },
+      events: config.notify.events ?? ['patch-available', 'downloaded', 'installed', 'failed'],
+    };
+  }
+  // Read-only endpoints are open by default only when nobody off this machine can reach them.
+  config.auth = {
+    adminToken: null,
+    adminTokenFile: null,
+    publicStatus: isLoopbackHost(config.listen.host),
+    ...config.auth,
+  };
+  return config;
+}
+
+export function loadClientConfig(opts: LoadOptions<ClientConfig> = {}): ClientConfig {
+  return load(
+    {
+      schemaPath: CLIENT_CONFIG_SCHEMA_PATH,
+      defaults: CLIENT_CONFIG_DEFAULTS,
+      resolvePaths: resolveClientPaths,
+      replaceWhole: new Set(),
+    },
+    opts,
+  ) as unknown as ClientConfig;
 }

@@ -1,9 +1,27 @@
-// STUB — implemented by the core-storage helper.
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fsyncDir } from './atomic-file.js';
+import { sha256File } from './hash.js';
+import { assertSha256Hex } from './names.js';
+
+/** Suffix of a resumable partial download in `<root>/tmp`: `<hex>.part`. */
+export const PARTIAL_SUFFIX = '.part';
+/** Suffix of a partial's resume validator sidecar (JSON {url, etag, lastModified, size, sha256}): `<hex>.part.json`. */
+export const PARTIAL_STATE_SUFFIX = '.part.json';
+
+const PARTIAL_NAME = /^([0-9a-f]{64})\.part$/;
+const PARTIAL_STATE_NAME = /^([0-9a-f]{64})\.part\.json$/;
 
 /**
  * Content-addressed blob store: `<root>/blobs/sha256/<2 hex>/<hex>`, temp files in
  * `<root>/tmp` (same filesystem, so commit is a rename). Bytes that fail their
  * check never get a name under blobs/.
+ *
+ * `<root>/tmp` holds two kinds of files:
+ * - resumable partial downloads: `<hex>.part` plus its validator sidecar `<hex>.part.json`
+ *   (see resume-state.ts); cleanTemp keeps a pair, and removes either half alone;
+ * - anything else (e.g. `newTempPath()` names, `<random>.tmp`): scratch left by a crash, removed by cleanTemp.
  */
 export class ContentStore {
   readonly root: string;
@@ -12,43 +30,174 @@ export class ContentStore {
     this.root = root;
   }
 
+  get blobsDir(): string {
+    return join(this.root, 'blobs', 'sha256');
+  }
+
+  get tmpDir(): string {
+    return join(this.root, 'tmp');
+  }
+
   /** Path a verified blob lives at (whether or not it exists). Throws PB_ERR_BAD_DIGEST. */
-  blobPath(_hex: string): string {
-    throw new Error('not implemented');
+  blobPath(hex: string): string {
+    assertSha256Hex(hex);
+    return join(this.blobsDir, hex.slice(0, 2), hex);
   }
 
   /** True when the blob exists (not re-hashed). */
-  async has(_hex: string): Promise<boolean> {
-    throw new Error('not implemented');
+  async has(hex: string): Promise<boolean> {
+    try {
+      return (await stat(this.blobPath(hex))).isFile();
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
   }
 
-  /** Re-hash a stored blob; true when it matches its name. */
-  async verify(_hex: string): Promise<boolean> {
-    throw new Error('not implemented');
+  /** Re-hash a stored blob; true when it matches its name (false when it is absent). */
+  async verify(hex: string): Promise<boolean> {
+    try {
+      return (await sha256File(this.blobPath(hex))) === hex;
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
   }
 
   /** Path for the partial download of `hex` (resume state lives beside it). */
-  partialPath(_hex: string): string {
-    throw new Error('not implemented');
+  partialPath(hex: string): string {
+    assertSha256Hex(hex);
+    return join(this.tmpDir, `${hex}${PARTIAL_SUFFIX}`);
   }
 
-  /** Move a fully verified temp file into place: fsync, rename, fsync dir. Returns the blob path. */
-  async commit(_tempPath: string, _hex: string): Promise<string> {
-    throw new Error('not implemented');
+  /** Path of the resume validator sidecar of `partialPath(hex)`. */
+  partialStatePath(hex: string): string {
+    assertSha256Hex(hex);
+    return join(this.tmpDir, `${hex}${PARTIAL_STATE_SUFFIX}`);
+  }
+
+  /** A fresh scratch file name in `<root>/tmp` (not resumable: cleanTemp removes it after a crash). */
+  newTempPath(): string {
+    return join(this.tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}.tmp`);
+  }
+
+  /**
+   * Move a fully verified temp file into place: fsync, rename, fsync dir. Returns the blob path.
+   * The temp file should live in `tmpDir` (same filesystem); from elsewhere it is copied first.
+   */
+  async commit(tempPath: string, hex: string): Promise<string> {
+    const target = this.blobPath(hex);
+    const shardDir = dirname(target);
+    const createdShard = await mkdir(shardDir, { recursive: true });
+    await fsyncFile(tempPath);
+    try {
+      await rename(tempPath, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      await this.commitAcrossDevices(tempPath, target);
+    }
+    await fsyncDir(shardDir);
+    // A new shard directory's own entry must be durable too.
+    if (createdShard !== undefined) await fsyncDir(this.blobsDir);
+    return target;
+  }
+
+  private async commitAcrossDevices(source: string, target: string): Promise<void> {
+    await mkdir(this.tmpDir, { recursive: true });
+    const local = this.newTempPath();
+    try {
+      await copyFile(source, local);
+      await fsyncFile(local);
+      await rename(local, target);
+    } catch (err) {
+      await rm(local, { force: true });
+      throw err;
+    }
+    await rm(source, { force: true });
   }
 
   /** Remove a blob (used by the client cache prune; the server keeps blobs). */
-  async remove(_hex: string): Promise<void> {
-    throw new Error('not implemented');
+  async remove(hex: string): Promise<void> {
+    await rm(this.blobPath(hex), { force: true });
   }
 
-  /** Count and total bytes of stored blobs. */
+  /** Count and total bytes of stored blobs (files named by a valid digest in their shard). */
   async stats(): Promise<{ blobs: number; bytes: number }> {
-    throw new Error('not implemented');
+    let blobs = 0;
+    let bytes = 0;
+    for (const shard of await readdirOrEmpty(this.blobsDir)) {
+      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+      const shardDir = join(this.blobsDir, shard);
+      for (const name of await readdirOrEmpty(shardDir)) {
+        if (!/^[0-9a-f]{64}$/.test(name) || !name.startsWith(shard)) continue;
+        const info = await stat(join(shardDir, name)).catch(() => undefined);
+        if (!info?.isFile()) continue;
+        blobs += 1;
+        bytes += info.size;
+      }
+    }
+    return { blobs, bytes };
   }
 
-  /** Delete temp files left by a crash (not partials that can be resumed). */
-  async cleanTemp(): Promise<void> {
-    throw new Error('not implemented');
+  /**
+   * Delete temp files left by a crash (not partials that can be resumed: a `<hex>.part`
+   * with its `<hex>.part.json` sidecar is kept; either one alone is useless and removed).
+   * `olderThanMs` spares files modified more recently (a download still in flight elsewhere).
+   */
+  async cleanTemp(opts: { olderThanMs?: number } = {}): Promise<{ removed: string[]; kept: string[] }> {
+    const names = await readdirOrEmpty(this.tmpDir);
+    const present = new Set(names);
+    const removed: string[] = [];
+    const kept: string[] = [];
+    const cutoff = Date.now() - (opts.olderThanMs ?? 0);
+    for (const name of names) {
+      if (isResumablePair(name, present)) {
+        kept.push(name);
+        continue;
+      }
+      const path = join(this.tmpDir, name);
+      if (opts.olderThanMs !== undefined) {
+        const info = await stat(path).catch(() => undefined);
+        if (info && info.mtimeMs > cutoff) {
+          kept.push(name);
+          continue;
+        }
+      }
+      await rm(path, { force: true, recursive: true });
+      removed.push(name);
+    }
+    return { removed, kept };
   }
+}
+
+function isResumablePair(name: string, present: ReadonlySet<string>): boolean {
+  const partial = PARTIAL_NAME.exec(name);
+  if (partial) return present.has(`${partial[1]}${PARTIAL_STATE_SUFFIX}`);
+  const state = PARTIAL_STATE_NAME.exec(name);
+  if (state) return present.has(`${state[1]}${PARTIAL_SUFFIX}`);
+  return false;
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  // 'r+': Windows refuses FlushFileBuffers on a read-only handle.
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if (isMissing(err)) return [];
+    throw err;
+  }
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }

@@ -1,8 +1,129 @@
-// STUB — implemented by the core-schema helper. Signatures are the contract.
-import type { Catalog, Feed } from './types.js';
+// Parsing and validating feed.json and mirror catalogs. The JSON Schema lives in
+// docs/ (the documentation and the code share one file); semantic rules that a
+// schema cannot say (unique ids, declared products, '..' in names) follow it here.
+import { fileURLToPath } from 'node:url';
+import type { ValidateFunction } from 'ajv';
+import { ErrorCodes, PatchbayError } from './errors.js';
+import { isSafeFileName } from './names.js';
+import { createAjv, formatIssue, pickIssue, readSchemaFile } from './schema-errors.js';
+import type { Catalog, Feed, FeedPatch, FeedProduct } from './types.js';
+
+// Same depth from src/ (tests) and dist/ (built): packages/core/{src,dist}/feed.*
+const FEED_SCHEMA_URL = new URL('../../../docs/feed.schema.json', import.meta.url);
+const CATALOG_SCHEMA_URL = new URL('../../../docs/catalog.schema.json', import.meta.url);
 
 /** Absolute path of docs/feed.schema.json, the JSON Schema the code validates with. */
-export const FEED_SCHEMA_PATH: string = '';
+export const FEED_SCHEMA_PATH: string = fileURLToPath(FEED_SCHEMA_URL);
+/** Absolute path of docs/catalog.schema.json (refers to the feed schema's definitions). */
+export const CATALOG_SCHEMA_PATH: string = fileURLToPath(CATALOG_SCHEMA_URL);
+
+interface Validators {
+  feed: ValidateFunction;
+  catalog: ValidateFunction;
+}
+
+let validators: Validators | undefined;
+
+/** Compiled once, on first use, so importing core costs no file reads. */
+function getValidators(): Validators {
+  if (!validators) {
+    const ajv = createAjv();
+    ajv.addSchema(readSchemaFile(FEED_SCHEMA_URL));
+    const feed = ajv.getSchema('urn:patchbay:schema:feed');
+    if (!feed) throw new Error(`feed schema ${FEED_SCHEMA_PATH} did not compile`);
+    validators = { feed, catalog: ajv.compile(readSchemaFile(CATALOG_SCHEMA_URL)) };
+  }
+  return validators;
+}
+
+function parseJson(bytes: Buffer | string, source: string): unknown {
+  const text = typeof bytes === 'string' ? bytes : bytes.toString('utf8');
+  try {
+    // A UTF-8 BOM is not JSON, but editors add it; tolerate it rather than refuse a feed.
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new PatchbayError(ErrorCodes.FEED_NOT_JSON, `${source}: not valid JSON: ${reason}`, { source }, {
+      cause: err,
+    });
+  }
+}
+
+function validateShape(validate: ValidateFunction, value: unknown, source: string, format: string): void {
+  // The format decides what else is expected: a catalog handed to parseFeed (or the
+  // reverse) should be told so, not that it lacks some field of the other format.
+  const given = (value as { format?: unknown } | null)?.format;
+  if (typeof value === 'object' && value !== null && given !== undefined && given !== format) {
+    const issue = { path: '/format', rule: 'const', message: `must be ${JSON.stringify(format)}` };
+    throw new PatchbayError(
+      ErrorCodes.FEED_SCHEMA,
+      formatIssue(source, { ...issue, got: JSON.stringify(given).slice(0, 80) }),
+      { source, path: issue.path, rule: issue.rule },
+    );
+  }
+  if (validate(value)) return;
+  const issue = pickIssue(validate.errors ?? [], value);
+  throw new PatchbayError(ErrorCodes.FEED_SCHEMA, formatIssue(source, issue), {
+    source,
+    path: issue.path,
+    rule: issue.rule,
+  });
+}
+
+function invalid(source: string, message: string, context: Record<string, unknown>): PatchbayError {
+  return new PatchbayError(ErrorCodes.FEED_INVALID, `${source}: ${message}`, { source, ...context });
+}
+
+/**
+ * Rules beyond the schema: patch ids unique, file names unique within a patch and
+ * plain (no '..' or drive letter), every patch's product/release declared.
+ * requires/supersedes naming unknown ids are allowed: clients show those patches blocked.
+ */
+function checkSemantics(products: readonly FeedProduct[], patches: readonly FeedPatch[], source: string): void {
+  const releases = new Map<string, Set<string>>();
+  for (const product of products) {
+    const set = releases.get(product.id) ?? new Set<string>();
+    for (const release of product.releases) set.add(release);
+    releases.set(product.id, set);
+  }
+  const firstIndex = new Map<string, number>();
+  patches.forEach((patch, index) => {
+    const earlier = firstIndex.get(patch.id);
+    if (earlier !== undefined) {
+      throw invalid(source, `duplicate patch id "${patch.id}" at /patches/${earlier} and /patches/${index}`, {
+        patchId: patch.id,
+        path: `/patches/${index}/id`,
+      });
+    }
+    firstIndex.set(patch.id, index);
+    const declared = releases.get(patch.product);
+    if (!declared || !declared.has(patch.release)) {
+      throw invalid(
+        source,
+        `/patches/${index} (${patch.id}): product "${patch.product}" release "${patch.release}" is not declared in products`,
+        { patchId: patch.id, path: `/patches/${index}` },
+      );
+    }
+    const names = new Set<string>();
+    patch.files.forEach((file, fileIndex) => {
+      const path = `/patches/${index}/files/${fileIndex}/name`;
+      if (!isSafeFileName(file.name)) {
+        throw invalid(
+          source,
+          `${path} (${patch.id}): "${file.name}" is not a plain file name (no /, \\, .., NUL or drive letter)`,
+          { patchId: patch.id, path },
+        );
+      }
+      if (names.has(file.name)) {
+        throw invalid(source, `${path} (${patch.id}): duplicate file name "${file.name}"`, {
+          patchId: patch.id,
+          path,
+        });
+      }
+      names.add(file.name);
+    });
+  });
+}
 
 /**
  * Parse and validate feed.json bytes. Throws PatchbayError:
@@ -10,11 +131,23 @@ export const FEED_SCHEMA_PATH: string = '';
  * PB_ERR_FEED_INVALID (duplicate patch id, duplicate file name in a patch, unsafe file name…).
  * Unknown fields are ignored (kept in the object), never fatal.
  */
-export function parseFeed(_bytes: Buffer | string, _source = 'feed.json'): Feed {
-  throw new Error('not implemented');
+export function parseFeed(bytes: Buffer | string, source = 'feed.json'): Feed {
+  return validateFeed(parseJson(bytes, source), source);
 }
 
 /** The same for a mirror catalog (format patchbay-catalog/1, file urls /v1/blobs/sha256/<hex>). */
-export function parseCatalog(_bytes: Buffer | string, _source = 'catalog'): Catalog {
-  throw new Error('not implemented');
+export function parseCatalog(bytes: Buffer | string, source = 'catalog'): Catalog {
+  const value = parseJson(bytes, source);
+  validateShape(getValidators().catalog, value, source, 'patchbay-catalog/1');
+  const catalog = value as Catalog;
+  checkSemantics(catalog.products, catalog.patches, source);
+  return catalog;
+}
+
+/** Validate an already-parsed object as a feed (e.g. one built in memory before writing it). */
+export function validateFeed(value: unknown, source = 'feed.json'): Feed {
+  validateShape(getValidators().feed, value, source, 'patchbay-feed/1');
+  const feed = value as Feed;
+  checkSemantics(feed.products, feed.patches, source);
+  return feed;
 }

@@ -10,4 +10,6 @@ export * from './hash.js';
 export * from './atomic-file.js';
 export * from './content-store.js';
 export * from './http-fetch.js';
+export * from './retry.js';
+export * from './request.js';
 export * from './logger.js';

@@ -1,4 +1,6 @@
-// STUB — implemented by the core-schema helper.
+// Placeholders in install/uninstall argv and detect paths (CONTRACT §1). Expansion
+// is a single pass, so a value that itself contains braces is never re-expanded.
+import { ErrorCodes, PatchbayError } from './errors.js';
 
 export interface PlaceholderContext {
   /** verified file name -> absolute path */
@@ -9,16 +11,46 @@ export interface PlaceholderContext {
   dataDir: string;
 }
 
+/** What counts as a placeholder; anything else with braces is literal text. */
+const PLACEHOLDER = /\{([A-Za-z]+)(?::([^}]*))?\}/g;
+
+const SIMPLE_NAMES = ['installDir', 'release', 'patchId', 'dataDir'] as const;
+type SimpleName = (typeof SIMPLE_NAMES)[number];
+
+function isSimpleName(name: string): name is SimpleName {
+  return (SIMPLE_NAMES as readonly string[]).includes(name);
+}
+
+function expandOne(value: string, ctx: PlaceholderContext, index: number | undefined): string {
+  const where = index === undefined ? '' : ` in argv[${index}]`;
+  const fail = (placeholder: string, reason: string): never => {
+    throw new PatchbayError(ErrorCodes.PLACEHOLDER, `${reason}${where} of patch ${ctx.patchId}: ${placeholder}`, {
+      placeholder,
+      index,
+      patchId: ctx.patchId,
+    });
+  };
+  return value.replace(PLACEHOLDER, (whole: string, name: string, arg: string | undefined) => {
+    if (name === 'file') {
+      if (arg === undefined || arg === '') return fail(whole, 'placeholder {file:NAME} needs a file name');
+      if (!Object.hasOwn(ctx.files, arg)) return fail(whole, `file "${arg}" is not one of the patch's files`);
+      return ctx.files[arg] as string;
+    }
+    if (isSimpleName(name) && arg === undefined) return ctx[name];
+    return fail(whole, 'unknown placeholder');
+  });
+}
+
 /**
  * Expand {file:NAME}, {installDir}, {release}, {patchId}, {dataDir} in every argv element.
  * An unknown placeholder or a {file:NAME} not in `files` throws PB_ERR_PLACEHOLDER naming it.
  * Text outside braces is kept as is (no shell, no splitting).
  */
-export function expandCommand(_argv: readonly string[], _ctx: PlaceholderContext): string[] {
-  throw new Error('not implemented');
+export function expandCommand(argv: readonly string[], ctx: PlaceholderContext): string[] {
+  return argv.map((arg, index) => expandOne(arg, ctx, index));
 }
 
 /** Same rules for a single string (detect paths). */
-export function expandString(_value: string, _ctx: PlaceholderContext): string {
-  throw new Error('not implemented');
+export function expandString(value: string, ctx: PlaceholderContext): string {
+  return expandOne(value, ctx, undefined);
 }

@@ -1,10 +1,93 @@
-// STUB — implemented by the core-schema helper.
+// The client report (PUT /v1/clients/:hostId/report, CONTRACT §2). The schema is
+// a plain object so fastify can use it as the route's body schema; every array and
+// string is bounded so that a hostile body cannot make the server hold gigabytes.
+import type { ValidateFunction } from 'ajv';
+import { ErrorCodes, PatchbayError } from './errors.js';
+import { createAjv, formatIssue, pickIssue } from './schema-errors.js';
+import { EVENT_TYPES, PATCH_STATES } from './types.js';
 import type { ClientReport } from './types.js';
 
-/** JSON Schema of PUT /v1/clients/:hostId/report bodies (used by fastify and by tests). */
-export const REPORT_SCHEMA: Record<string, unknown> = {};
+/** Host ids: a DNS name's length, characters safe in file names and URLs. */
+export const HOST_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$';
+export const REPORT_MAX_PATCHES = 100_000;
+export const REPORT_MAX_EVENTS = 10_000;
 
-/** Validate a report object; throws PatchbayError(FEED_SCHEMA-like, naming the field). */
-export function validateReport(_value: unknown): ClientReport {
-  throw new Error('not implemented');
+const timestamp = { type: 'string', format: 'date-time', maxLength: 64 } as const;
+const patchId = { type: 'string', minLength: 1, maxLength: 64 } as const;
+
+/** JSON Schema of PUT /v1/clients/:hostId/report bodies (used by fastify and by tests). */
+export const REPORT_SCHEMA: Record<string, unknown> = {
+  $id: 'urn:patchbay:schema:report',
+  type: 'object',
+  required: ['hostId', 'reportedAt', 'patches', 'events'],
+  properties: {
+    hostId: { type: 'string', pattern: HOST_ID_PATTERN },
+    hostname: { type: 'string', maxLength: 255 },
+    daemonVersion: { type: 'string', maxLength: 64 },
+    platform: { type: 'string', maxLength: 32 },
+    reportedAt: timestamp,
+    pendingReboot: { type: 'boolean' },
+    products: {
+      type: 'array',
+      maxItems: 1000,
+      items: {
+        type: 'object',
+        required: ['id', 'release'],
+        properties: {
+          id: { type: 'string', minLength: 1, maxLength: 64 },
+          release: { type: 'string', minLength: 1, maxLength: 64 },
+        },
+      },
+    },
+    patches: {
+      type: 'array',
+      maxItems: REPORT_MAX_PATCHES,
+      items: {
+        type: 'object',
+        required: ['id', 'state'],
+        properties: {
+          id: patchId,
+          state: { type: 'string', enum: [...PATCH_STATES] },
+          since: timestamp,
+          reason: { type: 'string', maxLength: 4096 },
+        },
+      },
+    },
+    events: {
+      type: 'array',
+      maxItems: REPORT_MAX_EVENTS,
+      items: {
+        type: 'object',
+        required: ['seq', 'type', 'at', 'outcome'],
+        properties: {
+          seq: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+          type: { type: 'string', enum: [...EVENT_TYPES] },
+          patchId,
+          at: timestamp,
+          outcome: { type: 'string', maxLength: 32 },
+          message: { type: 'string', maxLength: 16_384 },
+        },
+      },
+    },
+  },
+};
+
+let validator: ValidateFunction | undefined;
+
+/**
+ * Validate a report object; throws PatchbayError naming the field, e.g.
+ * `report: /events/3/seq must be integer, got "x"`.
+ * TODO(core): use a PB_ERR_REPORT_INVALID code once errors.ts has one; FEED_SCHEMA stands in.
+ */
+export function validateReport(value: unknown, source = 'report'): ClientReport {
+  validator ??= createAjv().compile(REPORT_SCHEMA);
+  if (!validator(value)) {
+    const issue = pickIssue(validator.errors ?? [], value);
+    throw new PatchbayError(ErrorCodes.FEED_SCHEMA, formatIssue(source, issue, false), {
+      source,
+      path: issue.path,
+      rule: issue.rule,
+    });
+  }
+  return value as ClientReport;
 }

@@ -1,0 +1,256 @@
+import { dependantsWithin, errorMessage, installedDependants } from '@patchbay/core';
+import type { FeedFile, FeedPatch } from '@patchbay/core';
+import { downloadPatchFiles, removeStaging, stagePatchFiles } from './downloader.js';
+import type { PatchDownload } from './downloader.js';
+import { detectInstalled } from './inventory.js';
+import { runPatchCommand } from './installer.js';
+import type { Ledger } from './ledger.js';
+import { flushReports } from './reporter.js';
+import type { FlushResult } from './reporter.js';
+import type { HostScan } from './scan.js';
+import type { Session } from './session.js';
+
+/** One line of `install --json` / `uninstall --json` / `download --json` (CONTRACT §3). */
+export interface ActionResult {
+  id: string;
+  outcome: 'ok' | 'failed' | 'skipped';
+  message: string;
+}
+
+export interface ApplyOptions {
+  /** checked between patches: the daemon stops after the current step, never mid-install */
+  shouldStop?: () => boolean;
+}
+
+/** Reports right after each state change; after one fails, the rest wait for the final flush. */
+class ReportPacer {
+  private reachable = true;
+  constructor(
+    private readonly session: Session,
+    private readonly ledger: Ledger,
+  ) {}
+
+  async afterChange(): Promise<void> {
+    if (!this.reachable) return;
+    const res = await this.flush();
+    this.reachable = res.delivered;
+  }
+
+  flush(): Promise<FlushResult> {
+    return flushReports({
+      config: this.session.config,
+      ledger: this.ledger,
+      dispatcher: this.session.dispatcher,
+      logger: this.session.logger,
+      timeoutMs: this.session.config.timeoutSeconds * 1000,
+      token: this.session.token,
+    });
+  }
+}
+
+export function createPacer(session: Session, ledger: Ledger): ReportPacer {
+  return new ReportPacer(session, ledger);
+}
+
+function progressPrinter(session: Session): ((file: FeedFile, received: number, total: number) => void) | undefined {
+  if (session.out.json || !process.stdout.isTTY) return undefined;
+  let lastPct = -1;
+  return (file, received, total) => {
+    const pct = total > 0 ? Math.floor((received / total) * 100) : 100;
+    if (pct === lastPct) return;
+    lastPct = pct;
+    process.stderr.write(`\r${file.name} ${pct}% (${received}/${total} bytes)${pct >= 100 ? '\n' : ''}`);
+  };
+}
+
+/** Download one patch's files, recording a download event when bytes were fetched or it failed. */
+export async function downloadWithEvent(session: Session, ledger: Ledger, patch: FeedPatch): Promise<PatchDownload> {
+  try {
+    const result = await downloadPatchFiles(patch, {
+      servers: session.config.server,
+      store: session.store,
+      dispatcher: session.dispatcher,
+      retries: session.config.retries,
+      stallTimeoutMs: session.config.timeoutSeconds * 1000,
+      logger: session.logger,
+      onProgress: progressPrinter(session),
+    });
+    if (result.bytesFetched > 0) {
+      await ledger.recordOutcome(
+        patch.id,
+        undefined,
+        { type: 'download', outcome: 'ok', message: `${patch.files.length} file(s), ${result.bytesFetched} bytes` },
+        ledger.observed[patch.id]?.state === 'available' ? 'downloaded' : undefined,
+      );
+    }
+    return result;
+  } catch (err) {
+    await ledger.recordOutcome(patch.id, undefined, {
+      type: 'download',
+      outcome: 'failed',
+      message: errorMessage(err),
+    });
+    throw err;
+  }
+}
+
+/** Download the selected patches and their missing requirements into the cache. */
+export async function downloadPlanned(
+  session: Session,
+  ledger: Ledger,
+  scan: HostScan,
+  order: readonly FeedPatch[],
+): Promise<ActionResult[]> {
+  const pacer = createPacer(session, ledger);
+  const results: ActionResult[] = [];
+  for (const patch of order) {
+    if (scan.known.downloaded.has(patch.id)) {
+      results.push({ id: patch.id, outcome: 'skipped', message: 'already in the cache' });
+      continue;
+    }
+    try {
+      const res = await downloadWithEvent(session, ledger, patch);
+      results.push({ id: patch.id, outcome: 'ok', message: `${res.bytesFetched} bytes` });
+    } catch (err) {
+      results.push({ id: patch.id, outcome: 'failed', message: errorMessage(err) });
+    }
+    await pacer.afterChange();
+  }
+  return results;
+}
+
+/**
+ * Run one patch command end to end: files (downloaded as needed, staged, re-verified),
+ * the argv, then the detect rule to confirm. Returns '' on success, else the reason.
+ */
+async function applyOne(
+  session: Session,
+  ledger: Ledger,
+  patch: FeedPatch,
+  action: 'install' | 'uninstall',
+): Promise<string> {
+  const spec = action === 'install' ? patch.install : patch.uninstall;
+  if (!spec) return `patch ${patch.id} has no uninstaller`;
+  let stagingDir: string | undefined;
+  try {
+    const { files: blobs } = await downloadWithEvent(session, ledger, patch);
+    const staged = await stagePatchFiles(patch, blobs, session.paths.staging, session.store);
+    stagingDir = staged.dir;
+    await ledger.markPending(patch.id, action);
+    const outcome = await runPatchCommand(patch, action, spec, {
+      config: session.config,
+      files: staged.files,
+      cwd: staged.dir,
+      logsDir: session.paths.logs,
+    });
+    if (!outcome.ok) return outcome.message;
+    const detected = await detectInstalled(patch, session);
+    if (action === 'install' && detected === false) {
+      return `install ${patch.id}: the command succeeded but the detect rule says it is not installed (log: ${outcome.logPath})`;
+    }
+    if (action === 'uninstall' && detected === true) {
+      return `uninstall ${patch.id}: the command succeeded but the detect rule says it is still installed (log: ${outcome.logPath})`;
+    }
+    return '';
+  } catch (err) {
+    return `${action} ${patch.id}: ${errorMessage(err)}`;
+  } finally {
+    if (stagingDir) await removeStaging(stagingDir);
+  }
+}
+
+/**
+ * Install in plan order. A failure fails its dependants in the plan ("requirement X
+ * failed") and the run continues with unrelated patches. Each outcome is written to
+ * the ledger and reported right after.
+ */
+export async function installPlanned(
+  session: Session,
+  ledger: Ledger,
+  order: readonly FeedPatch[],
+  opts: ApplyOptions = {},
+): Promise<ActionResult[]> {
+  const pacer = createPacer(session, ledger);
+  const results: ActionResult[] = [];
+  const doomed = new Map<string, string>();
+  for (const patch of order) {
+    if (opts.shouldStop?.()) {
+      results.push({ id: patch.id, outcome: 'skipped', message: 'not started: patchbay-client is stopping' });
+      continue;
+    }
+    const inherited = doomed.get(patch.id);
+    const message = inherited ?? (await applyOne(session, ledger, patch, 'install'));
+    if (message) {
+      await ledger.recordOutcome(patch.id, 'failed', { type: 'install', outcome: 'failed', message });
+      results.push({ id: patch.id, outcome: 'failed', message });
+      session.logger.error({ patchId: patch.id, reason: message }, 'install failed');
+      for (const dependant of dependantsWithin(order, patch.id)) {
+        if (!doomed.has(dependant)) doomed.set(dependant, `requirement ${patch.id} failed`);
+      }
+    } else {
+      await ledger.recordOutcome(patch.id, 'installed', { type: 'install', outcome: 'ok', message: '' });
+      results.push({ id: patch.id, outcome: 'ok', message: 'installed' });
+      session.logger.info({ patchId: patch.id }, 'installed');
+    }
+    await pacer.afterChange();
+  }
+  return results;
+}
+
+/** Why an uninstall is refused before anything runs, or undefined when it may go ahead. */
+export function uninstallRefusal(
+  scan: HostScan,
+  id: string,
+  cascade: boolean,
+): { reason: string; order: string[] } | { reason?: undefined; order: string[] } {
+  const dependants = installedDependants(scan.catalog.patches, scan.known.installed, id);
+  if (dependants.length > 0 && !cascade) {
+    return {
+      reason: `uninstall ${id} refused: installed patches require it: ${dependants.join(', ')} (use --cascade to uninstall them first)`,
+      order: [],
+    };
+  }
+  const order = [...dependants, id];
+  const byId = new Map(scan.catalog.patches.map((p) => [p.id, p]));
+  const noUninstaller = order.filter((pid) => !byId.get(pid)?.uninstall);
+  if (noUninstaller.length > 0) {
+    return {
+      reason: `uninstall ${id} refused: no uninstaller for ${noUninstaller.join(', ')}`,
+      order: [],
+    };
+  }
+  return { order };
+}
+
+/** Uninstall in order (dependants first); a failure stops the rest, which still need what failed. */
+export async function uninstallOrdered(
+  session: Session,
+  ledger: Ledger,
+  scan: HostScan,
+  order: readonly string[],
+): Promise<ActionResult[]> {
+  const pacer = createPacer(session, ledger);
+  const byId = new Map(scan.catalog.patches.map((p) => [p.id, p]));
+  const results: ActionResult[] = [];
+  let stoppedBy: string | undefined;
+  for (const id of order) {
+    const patch = byId.get(id);
+    if (!patch) continue;
+    if (stoppedBy) {
+      results.push({ id, outcome: 'skipped', message: `not uninstalled: ${stoppedBy} failed to uninstall` });
+      continue;
+    }
+    const message = await applyOne(session, ledger, patch, 'uninstall');
+    if (message) {
+      // still installed (or unknown): keep what the ledger knew, clear the pending mark
+      await ledger.recordOutcome(id, undefined, { type: 'uninstall', outcome: 'failed', message }, 'failed');
+      results.push({ id, outcome: 'failed', message });
+      stoppedBy = id;
+    } else {
+      await ledger.recordOutcome(id, 'uninstalled', { type: 'uninstall', outcome: 'ok', message: '' });
+      results.push({ id, outcome: 'ok', message: 'uninstalled' });
+    }
+    await pacer.afterChange();
+  }
+  return results;
+}

@@ -1,0 +1,160 @@
+import { parseArgs } from 'node:util';
+import { ErrorCodes, PatchbayError, errorMessage, isPatchbayError } from '@patchbay/core';
+import { checkCommand } from './commands/check.js';
+import type { CommandArgs } from './commands/common.js';
+import { doctorCommand } from './commands/doctor.js';
+import { downloadCommand } from './commands/download.js';
+import { historyCommand } from './commands/history.js';
+import { installCommand } from './commands/install.js';
+import { runCommand } from './commands/run.js';
+import { statusCommand } from './commands/status.js';
+import { uninstallCommand } from './commands/uninstall.js';
+import { createSession } from './session.js';
+import type { Session } from './session.js';
+import { DAEMON_VERSION } from './version.js';
+
+type CommandFn = (session: Session, args: CommandArgs) => Promise<number>;
+
+interface CommandSpec {
+  run: CommandFn;
+  /** flags besides the global ones */
+  flags: readonly ('all' | 'critical' | 'cascade' | 'once')[];
+  /** how many positional arguments after COMMAND: [min, max] */
+  positionals: [number, number];
+}
+
+const COMMANDS: Record<string, CommandSpec> = {
+  check: { run: checkCommand, flags: [], positionals: [0, 0] },
+  download: { run: downloadCommand, flags: ['all', 'critical'], positionals: [0, Infinity] },
+  install: { run: installCommand, flags: ['all', 'critical'], positionals: [0, Infinity] },
+  uninstall: { run: uninstallCommand, flags: ['cascade'], positionals: [1, 1] },
+  status: { run: statusCommand, flags: [], positionals: [0, 0] },
+  history: { run: historyCommand, flags: [], positionals: [0, 0] },
+  run: { run: runCommand, flags: ['once'], positionals: [0, 0] },
+  doctor: { run: doctorCommand, flags: [], positionals: [0, 0] },
+};
+
+const USAGE = `usage: patchbay-client [--config FILE] [--server URL]... [--data-dir DIR] [--json] COMMAND
+
+commands:
+  check                               fetch the catalog, scan this host, list patches and their states
+  download [ID... | --all | --critical]   download (with requirements) into the local cache
+  install  [ID... | --all | --critical]   download as needed, install in dependency order
+  uninstall ID [--cascade]            uninstall (dependants first with --cascade)
+  status                              this host's patch states, without the network
+  history                             this host's events
+  run [--once]                        the daemon: check, install by policy, report, every interval
+  doctor                              check the config, staging servers, cache space and install dirs
+
+Flags may stand before or after COMMAND. Exit: 0 ok, 1 something failed, 2 bad usage or config.`;
+
+/** Codes that mean "the command line or the config is wrong" (exit 2). */
+const USAGE_CODES = new Set<string>([ErrorCodes.USAGE, ErrorCodes.CONFIG, ErrorCodes.UNKNOWN_PATCH, ErrorCodes.UNKNOWN_PRODUCT]);
+
+function usageError(message: string, context: Record<string, unknown> = {}): PatchbayError {
+  return new PatchbayError(ErrorCodes.USAGE, message, context);
+}
+
+interface ParsedCli {
+  command: string;
+  spec: CommandSpec;
+  args: CommandArgs;
+  flags: { config?: string; server?: string[]; dataDir?: string; json: boolean };
+}
+
+function parseCli(argv: string[]): ParsedCli | 'help' | 'version' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        server: { type: 'string', multiple: true },
+        'data-dir': { type: 'string' },
+        json: { type: 'boolean', default: false },
+        all: { type: 'boolean', default: false },
+        critical: { type: 'boolean', default: false },
+        cascade: { type: 'boolean', default: false },
+        once: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', default: false },
+      },
+    });
+  } catch (err) {
+    throw usageError(errorMessage(err));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  if (values.version) return 'version';
+  const [command, ...rest] = positionals;
+  if (!command) throw usageError('missing COMMAND');
+  const spec = COMMANDS[command];
+  if (!spec) throw usageError(`unknown command "${command}"`, { command });
+  for (const flag of ['all', 'critical', 'cascade', 'once'] as const) {
+    if (values[flag] && !spec.flags.includes(flag)) {
+      throw usageError(`--${flag} does not apply to ${command}`, { flag: `--${flag}` });
+    }
+  }
+  if (values.all && values.critical) throw usageError('--all and --critical exclude each other', { flag: '--all' });
+  if ((values.all || values.critical) && rest.length > 0) {
+    throw usageError(`${command}: name patch ids or pass --${values.all ? 'all' : 'critical'}, not both`);
+  }
+  const [min, max] = spec.positionals;
+  if (rest.length < min || rest.length > max) {
+    throw usageError(
+      max === 0
+        ? `${command} takes no arguments (got ${rest.join(' ')})`
+        : `${command} takes ${min === max ? min : `${min} or more`} argument(s)`,
+      { command },
+    );
+  }
+  if ((command === 'download' || command === 'install') && rest.length === 0 && !values.all && !values.critical) {
+    throw usageError(`${command}: name patch ids, or pass --all or --critical`, { command });
+  }
+  for (const server of values.server ?? []) {
+    if (!/^https?:\/\//.test(server)) throw usageError(`--server ${server}: not an http(s) URL`, { flag: '--server' });
+  }
+  const flags: ParsedCli['flags'] = { json: values.json };
+  if (values.config !== undefined) flags.config = values.config;
+  if (values.server !== undefined) flags.server = values.server;
+  if (values['data-dir'] !== undefined) flags.dataDir = values['data-dir'];
+  return {
+    command,
+    spec,
+    flags,
+    args: { positionals: rest, all: values.all, critical: values.critical, cascade: values.cascade, once: values.once },
+  };
+}
+
+/** Entry point of bin/patchbay-client.js: returns the exit code (0 ok, 1 failed, 2 usage/config). */
+export async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  let session: Session | undefined;
+  try {
+    const parsed = parseCli(argv);
+    if (parsed === 'help') {
+      process.stdout.write(USAGE + '\n');
+      return 0;
+    }
+    if (parsed === 'version') {
+      process.stdout.write(DAEMON_VERSION + '\n');
+      return 0;
+    }
+    session = createSession(parsed.flags, parsed.command);
+    return await parsed.spec.run(session, parsed.args);
+  } catch (err) {
+    const usage = isPatchbayError(err) && USAGE_CODES.has(err.code);
+    process.stderr.write(`patchbay-client: ${errorMessage(err)}\n`);
+    if (usage && isPatchbayError(err, ErrorCodes.USAGE)) process.stderr.write(`run "patchbay-client --help" for usage\n`);
+    if (json) {
+      const error = isPatchbayError(err) ? err.toJSON() : { code: 'PB_ERR_INTERNAL', message: errorMessage(err) };
+      process.stdout.write(JSON.stringify({ error }, null, 2) + '\n');
+    }
+    if (!isPatchbayError(err)) session?.logger.error({ err }, 'unexpected error');
+    return usage ? 2 : 1;
+  } finally {
+    await session?.close();
+  }
+}

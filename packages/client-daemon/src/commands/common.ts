@@ -1,0 +1,61 @@
+import { lockDataDir } from '../lock.js';
+import type { Ledger } from '../ledger.js';
+import type { Session } from '../session.js';
+import type { ActionResult } from '../apply.js';
+import { flushReports } from '../reporter.js';
+import type { FlushResult } from '../reporter.js';
+
+/** Parsed command line for one command. */
+export interface CommandArgs {
+  positionals: string[];
+  all: boolean;
+  critical: boolean;
+  cascade: boolean;
+  once: boolean;
+}
+
+/**
+ * Run `fn` holding the data-dir lock, with the ledger open and any action a crash
+ * left half-done recorded as interrupted first.
+ */
+export async function withHostLock<T>(session: Session, fn: (ledger: Ledger) => Promise<T>): Promise<T> {
+  const release = await lockDataDir(session.paths, session.logger);
+  try {
+    const ledger = await session.openLedger();
+    const interrupted = await ledger.recoverInterrupted();
+    if (interrupted.length > 0) {
+      session.logger.warn({ patchIds: interrupted }, 'actions interrupted by a previous crash recorded as failed');
+    }
+    return await fn(ledger);
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
+export function printResults(session: Session, results: readonly ActionResult[], extra: Record<string, unknown> = {}): void {
+  session.out.document({ results, ...extra });
+  if (results.length === 0) {
+    session.out.line('nothing to do');
+    return;
+  }
+  session.out.table(
+    ['ID', 'OUTCOME', 'MESSAGE'],
+    results.map((r) => [r.id, r.outcome, r.message]),
+  );
+}
+
+export function exitCodeFor(results: readonly ActionResult[]): number {
+  return results.some((r) => r.outcome === 'failed') ? 1 : 0;
+}
+
+/** Send pending events and the current states now (kept on disk when no server answers). */
+export function reportNow(session: Session, ledger: Ledger): Promise<FlushResult> {
+  return flushReports({
+    config: session.config,
+    ledger,
+    dispatcher: session.dispatcher,
+    logger: session.logger,
+    timeoutMs: session.config.timeoutSeconds * 1000,
+    token: session.token,
+  });
+}

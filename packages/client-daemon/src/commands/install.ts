@@ -1,0 +1,53 @@
+import { installPlanned } from '../apply.js';
+import type { ActionResult, ApplyOptions } from '../apply.js';
+import type { Ledger } from '../ledger.js';
+import { planInstall, selectIds } from '../planner.js';
+import type { Selection } from '../planner.js';
+import { noteOffline, observeStates, scanHost, wentOffline } from '../scan.js';
+import type { HostScan } from '../scan.js';
+import type { Session } from '../session.js';
+import { exitCodeFor, printResults, reportNow, withHostLock } from './common.js';
+import type { CommandArgs } from './common.js';
+
+/**
+ * Plan and install a selection: skipped and blocked patches become results (blocked
+ * ones recorded as failed install events), the rest install in dependency order.
+ */
+export async function installSelection(
+  session: Session,
+  ledger: Ledger,
+  scan: HostScan,
+  selection: Selection,
+  opts: ApplyOptions = {},
+): Promise<ActionResult[]> {
+  const selected = selectIds(scan.catalog, scan.evaluations, selection);
+  const plan = planInstall(scan.catalog, scan.host, scan.known, selected);
+  const results: ActionResult[] = plan.skipped.map((s) => ({ id: s.id, outcome: 'skipped', message: s.reason }));
+  for (const blocked of plan.blocked) {
+    const message = `blocked: ${blocked.reason}`;
+    await ledger.recordOutcome(blocked.id, undefined, { type: 'install', outcome: 'failed', message }, 'blocked');
+    results.push({ id: blocked.id, outcome: 'failed', message });
+  }
+  results.push(...(await installPlanned(session, ledger, plan.order, opts)));
+  return results;
+}
+
+/** install [ID... | --all | --critical]: download as needed, install in dependency order, report. */
+export async function installCommand(session: Session, args: CommandArgs): Promise<number> {
+  return withHostLock(session, async (ledger) => {
+    const loaded = await session.catalogSource.load();
+    noteOffline(session, loaded);
+    const scan = await scanHost(session, ledger, loaded.catalog);
+    await observeStates(ledger, scan);
+    const results = await installSelection(session, ledger, scan, {
+      ids: args.positionals,
+      all: args.all,
+      critical: args.critical,
+    });
+    // the states after the installs, for the final report
+    await observeStates(ledger, await scanHost(session, ledger, loaded.catalog));
+    await reportNow(session, ledger);
+    printResults(session, results, wentOffline(loaded) ? { offline: true } : {});
+    return exitCodeFor(results);
+  });
+}

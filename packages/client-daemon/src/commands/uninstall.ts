@@ -1,0 +1,44 @@
+import { ErrorCodes, PatchbayError } from '@patchbay/core';
+import { uninstallOrdered, uninstallRefusal } from '../apply.js';
+import type { ActionResult } from '../apply.js';
+import { assertKnownIds } from '../planner.js';
+import { noteOffline, observeStates, scanHost, wentOffline } from '../scan.js';
+import type { Session } from '../session.js';
+import { exitCodeFor, printResults, reportNow, withHostLock } from './common.js';
+import type { CommandArgs } from './common.js';
+
+/**
+ * uninstall ID [--cascade]: refused, naming the dependants, while installed patches
+ * require ID (unless --cascade: dependants first); refused for a patch without an
+ * uninstaller. The detect rule must say "not installed" afterwards.
+ */
+export async function uninstallCommand(session: Session, args: CommandArgs): Promise<number> {
+  if (args.positionals.length !== 1) {
+    throw new PatchbayError(ErrorCodes.USAGE, 'uninstall takes exactly one patch id', { args: args.positionals });
+  }
+  const id = args.positionals[0]!;
+  return withHostLock(session, async (ledger) => {
+    const loaded = await session.catalogSource.load();
+    noteOffline(session, loaded);
+    assertKnownIds(loaded.catalog, [id]);
+    const scan = await scanHost(session, ledger, loaded.catalog);
+    await observeStates(ledger, scan);
+    const extra = wentOffline(loaded) ? { offline: true } : {};
+    if (!scan.known.installed.has(id)) {
+      const results: ActionResult[] = [{ id, outcome: 'skipped', message: `${id} is not installed` }];
+      printResults(session, results, extra);
+      return 0;
+    }
+    const refusal = uninstallRefusal(scan, id, args.cascade);
+    if (refusal.reason !== undefined) {
+      session.out.error(refusal.reason);
+      printResults(session, [{ id, outcome: 'failed', message: refusal.reason }], extra);
+      return 1;
+    }
+    const results = await uninstallOrdered(session, ledger, scan, refusal.order);
+    await observeStates(ledger, await scanHost(session, ledger, loaded.catalog));
+    await reportNow(session, ledger);
+    printResults(session, results, extra);
+    return exitCodeFor(results);
+  });
+}

@@ -1,0 +1,11 @@
+export { main } from './cli.js';
+export { CatalogSource, assertBlobUrls } from './catalog-source.js';
+export type { CatalogMeta, LoadedCatalog } from './catalog-source.js';
+export { Ledger } from './ledger.js';
+export type { LedgerData, LedgerPatch, LedgerState } from './ledger.js';
+export { buildReport, flushReports } from './reporter.js';
+export { runCommand as runProcess, killTree } from './process-runner.js';
+export { detectInstalled, takeInventory } from './inventory.js';
+export { withFailover, isFailoverError } from './failover.js';
+export { dataPaths } from './paths.js';
+export { DAEMON_VERSION } from './version.js';

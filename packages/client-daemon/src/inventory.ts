@@ -1,0 +1,82 @@
+import { access } from 'node:fs/promises';
+import { expandCommand, expandString, errorMessage, sha256File } from '@patchbay/core';
+import type { ClientConfig, ContentStore, DetectRule, FeedPatch, HostKnowledge, Logger } from '@patchbay/core';
+import { placeholderContext } from './host.js';
+import type { Ledger } from './ledger.js';
+import { runCommand } from './process-runner.js';
+
+const DETECT_TIMEOUT_MS = 120_000;
+
+export interface InventoryDeps {
+  config: ClientConfig;
+  ledger: Ledger;
+  store: ContentStore;
+  logger: Logger;
+}
+
+/** Cached blob paths by file name (for {file:NAME} in detect rules). */
+function cachedFiles(store: ContentStore, patch: FeedPatch): Record<string, string> {
+  return Object.fromEntries(patch.files.map((f) => [f.name, store.blobPath(f.sha256)]));
+}
+
+async function fileSha256(path: string): Promise<string | undefined> {
+  try {
+    return await sha256File(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Evaluate a patch's detect rule: true/false, or undefined when it has none.
+ * A rule that cannot be evaluated (bad placeholder) counts as "not installed", logged.
+ */
+export async function detectInstalled(
+  patch: FeedPatch,
+  deps: Pick<InventoryDeps, 'config' | 'store' | 'logger'>,
+): Promise<boolean | undefined> {
+  const rule: DetectRule | undefined = patch.detect;
+  if (!rule) return undefined;
+  try {
+    const ctx = placeholderContext(deps.config, patch, cachedFiles(deps.store, patch));
+    if ('fileExists' in rule) {
+      return await access(expandString(rule.fileExists, ctx)).then(
+        () => true,
+        () => false,
+      );
+    }
+    if ('fileSha256' in rule) {
+      return (await fileSha256(expandString(rule.fileSha256.path, ctx))) === rule.fileSha256.sha256.toLowerCase();
+    }
+    const argv = expandCommand(rule.command, ctx);
+    const result = await runCommand(argv, { timeoutMs: DETECT_TIMEOUT_MS, killGraceMs: 1000 });
+    const installedCodes = rule.installedExitCodes ?? [0];
+    return !result.timedOut && result.exitCode !== null && installedCodes.includes(result.exitCode);
+  } catch (err) {
+    deps.logger.warn({ patchId: patch.id, err: errorMessage(err) }, 'detect rule failed; treating as not installed');
+    return false;
+  }
+}
+
+/**
+ * What this host has: a detect rule, when the patch has one, is the truth; without
+ * one the ledger decides. Failures and uninstalls come from the ledger, unless the
+ * patch is (again) installed.
+ */
+export async function takeInventory(relevant: readonly FeedPatch[], deps: InventoryDeps): Promise<HostKnowledge> {
+  const installed = new Set<string>();
+  const downloaded = new Set<string>();
+  const failed = new Map<string, string>();
+  const uninstalled = new Set<string>();
+  for (const patch of relevant) {
+    const record = deps.ledger.patches[patch.id];
+    const detected = await detectInstalled(patch, deps);
+    const isInstalled = detected ?? record?.state === 'installed';
+    if (isInstalled) installed.add(patch.id);
+    else if (record?.state === 'failed') failed.set(patch.id, record.message ?? 'install failed');
+    else if (record?.state === 'uninstalled') uninstalled.add(patch.id);
+    const present = await Promise.all(patch.files.map((f) => deps.store.has(f.sha256)));
+    if (present.every(Boolean)) downloaded.add(patch.id);
+  }
+  return { installed, downloaded, failed, uninstalled };
+}

@@ -1,0 +1,187 @@
+import { ErrorCodes, PatchbayError, readJsonFile, writeFileAtomic } from '@patchbay/core';
+import type { EventType, PatchState, ReportEvent } from '@patchbay/core';
+
+/** What patchbay itself did to a patch on this host. */
+export type LedgerState = 'installed' | 'failed' | 'uninstalled';
+
+export interface LedgerPatch {
+  state: LedgerState;
+  since: string;
+  message?: string;
+}
+
+/** Set while an install/uninstall command runs; left behind only by a crash. */
+export interface PendingAction {
+  action: 'install' | 'uninstall';
+  startedAt: string;
+}
+
+/** The state last computed for a patch, so `since` stays put while the state does. */
+export interface ObservedPatch {
+  state: PatchState;
+  since: string;
+  reason?: string;
+}
+
+export interface LedgerData {
+  format: 'patchbay-client-ledger/1';
+  patches: Record<string, LedgerPatch>;
+  events: ReportEvent[];
+  /** the seq the next event gets; never reused, even after old events are trimmed */
+  nextSeq: number;
+  /** highest seq a staging server has accepted */
+  lastAckedSeq: number;
+  observed: Record<string, ObservedPatch>;
+  pending: Record<string, PendingAction>;
+}
+
+export interface NewEvent {
+  type: EventType;
+  patchId?: string;
+  outcome: string;
+  message?: string;
+}
+
+/** Events kept for `history` once acknowledged; unacknowledged ones are never dropped. */
+const KEEP_ACKED_EVENTS = 5000;
+
+function emptyLedger(): LedgerData {
+  return { format: 'patchbay-client-ledger/1', patches: {}, events: [], nextSeq: 1, lastAckedSeq: 0, observed: {}, pending: {} };
+}
+
+/**
+ * The client's crash-safe ledger (ledger.json, written atomically after every change):
+ * per-patch install/uninstall/failure records, the event log with its monotonically
+ * increasing seq, and lastAckedSeq. Events with seq > lastAckedSeq are the report
+ * outbox: they stay here until a server accepts them.
+ */
+export class Ledger {
+  private constructor(
+    readonly path: string,
+    private data: LedgerData,
+  ) {}
+
+  static async open(path: string): Promise<Ledger> {
+    const raw = await readJsonFile<Partial<LedgerData>>(path);
+    if (raw === undefined) return new Ledger(path, emptyLedger());
+    if (raw.format !== 'patchbay-client-ledger/1' || !Array.isArray(raw.events) || typeof raw.nextSeq !== 'number') {
+      throw new PatchbayError(ErrorCodes.CONFIG, `${path} is not a patchbay client ledger`, { path });
+    }
+    return new Ledger(path, { ...emptyLedger(), ...raw } as LedgerData);
+  }
+
+  get patches(): Readonly<Record<string, LedgerPatch>> {
+    return this.data.patches;
+  }
+
+  get events(): readonly ReportEvent[] {
+    return this.data.events;
+  }
+
+  get lastAckedSeq(): number {
+    return this.data.lastAckedSeq;
+  }
+
+  get observed(): Readonly<Record<string, ObservedPatch>> {
+    return this.data.observed;
+  }
+
+  /** Events a server has not accepted yet, oldest first. */
+  pendingEvents(limit = Infinity): ReportEvent[] {
+    return this.data.events.filter((e) => e.seq > this.data.lastAckedSeq).slice(0, limit);
+  }
+
+  /** Append an event (does not save; call save() or use the helpers below). */
+  addEvent(event: NewEvent, at = new Date().toISOString()): ReportEvent {
+    const full: ReportEvent = { seq: this.data.nextSeq++, type: event.type, at, outcome: event.outcome };
+    if (event.patchId !== undefined) full.patchId = event.patchId;
+    full.message = event.message ?? '';
+    this.data.events.push(full);
+    return full;
+  }
+
+  /**
+   * Record the outcome of an action on a patch together with its event, durably.
+   * `observed` (default: the ledger state) updates the reported state at once, so
+   * the report sent right after carries it.
+   */
+  async recordOutcome(
+    patchId: string,
+    state: LedgerState | undefined,
+    event: NewEvent,
+    observed: PatchState | undefined = state,
+  ): Promise<ReportEvent> {
+    const at = new Date().toISOString();
+    if (state) {
+      const record: LedgerPatch = { state, since: at };
+      if (event.message) record.message = event.message;
+      this.data.patches[patchId] = record;
+    }
+    delete this.data.pending[patchId];
+    if (observed && this.data.observed[patchId]?.state !== observed) {
+      this.data.observed[patchId] = { state: observed, since: at };
+    }
+    const saved = this.addEvent({ ...event, patchId }, at);
+    await this.save();
+    return saved;
+  }
+
+  /** Mark an action as started, durably, so a crash mid-way is found at the next start. */
+  async markPending(patchId: string, action: 'install' | 'uninstall'): Promise<void> {
+    this.data.pending[patchId] = { action, startedAt: new Date().toISOString() };
+    await this.save();
+  }
+
+  /**
+   * Actions left pending by a crash become failures with an error event; the detect
+   * rule (when the patch has one) still decides whether the patch is installed.
+   */
+  async recoverInterrupted(): Promise<string[]> {
+    const recovered = Object.entries(this.data.pending);
+    for (const [id, pending] of recovered) {
+      const message = `${pending.action} interrupted (patchbay-client stopped after ${pending.startedAt})`;
+      if (pending.action === 'install') this.data.patches[id] = { state: 'failed', since: new Date().toISOString(), message };
+      this.addEvent({ type: 'error', patchId: id, outcome: 'failed', message });
+    }
+    this.data.pending = {};
+    if (recovered.length > 0) await this.save();
+    return recovered.map(([id]) => id);
+  }
+
+  /** Remember computed states; `since` changes only when the state does. Returns true if anything changed. */
+  observe(states: readonly { id: string; state: PatchState; reason?: string }[]): boolean {
+    const now = new Date().toISOString();
+    const next: Record<string, ObservedPatch> = {};
+    let changed = Object.keys(this.data.observed).length !== states.length;
+    for (const { id, state, reason } of states) {
+      const prev = this.data.observed[id];
+      if (prev && prev.state === state) {
+        next[id] = reason === undefined ? { state, since: prev.since } : { state, since: prev.since, reason };
+        if (prev.reason !== reason) changed = true;
+      } else {
+        next[id] = reason === undefined ? { state, since: now } : { state, since: now, reason };
+        changed = true;
+      }
+    }
+    this.data.observed = next;
+    return changed;
+  }
+
+  /** A server accepted every event up to `seq`. */
+  async acknowledge(seq: number): Promise<void> {
+    if (seq <= this.data.lastAckedSeq) return;
+    this.data.lastAckedSeq = seq;
+    this.trim();
+    await this.save();
+  }
+
+  async save(): Promise<void> {
+    await writeFileAtomic(this.path, JSON.stringify(this.data, null, 2) + '\n');
+  }
+
+  private trim(): void {
+    const acked = this.data.events.filter((e) => e.seq <= this.data.lastAckedSeq).length;
+    const excess = acked - KEEP_ACKED_EVENTS;
+    if (excess > 0) this.data.events.splice(0, excess);
+  }
+}

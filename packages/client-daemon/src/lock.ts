@@ -1,0 +1,35 @@
+import { mkdir } from 'node:fs/promises';
+import lockfile from 'proper-lockfile';
+import { ErrorCodes, PatchbayError, errorMessage } from '@patchbay/core';
+import type { Logger } from '@patchbay/core';
+import type { DataPaths } from './paths.js';
+
+export type Release = () => Promise<void>;
+
+/**
+ * One patchbay-client changes this host at a time: an exclusive lock on the data
+ * directory (<dataDir>/lock, refreshed while held, taken over when stale after a crash).
+ */
+export async function lockDataDir(paths: DataPaths, logger: Logger): Promise<Release> {
+  await mkdir(paths.root, { recursive: true });
+  try {
+    const release = await lockfile.lock(paths.root, {
+      lockfilePath: paths.lock,
+      stale: 30_000,
+      update: 10_000,
+      retries: 0,
+      realpath: false,
+      onCompromised: (err) => logger.error({ err: errorMessage(err) }, 'lock on the data directory was compromised'),
+    });
+    return release;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOCKED') {
+      throw new PatchbayError(
+        ErrorCodes.LOCKED,
+        `another patchbay-client is changing this host (lock ${paths.lock} is held); try again when it is done`,
+        { path: paths.lock },
+      );
+    }
+    throw err;
+  }
+}

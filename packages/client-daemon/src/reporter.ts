@@ -1,0 +1,104 @@
+import { ErrorCodes, PatchbayError, errorMessage } from '@patchbay/core';
+import type { ClientConfig, ClientReport, Logger } from '@patchbay/core';
+import { request } from 'undici';
+import type { Dispatcher } from 'undici';
+import { withFailover } from './failover.js';
+import type { Ledger } from './ledger.js';
+import { DAEMON_VERSION } from './version.js';
+
+/** Events per report body; a long outbox goes out in several PUTs. */
+const MAX_EVENTS_PER_REPORT = 500;
+
+export interface ReporterOptions {
+  config: ClientConfig;
+  ledger: Ledger;
+  dispatcher?: Dispatcher;
+  logger: Logger;
+  timeoutMs: number;
+  /** per-host report token (CONTRACT §5), sent as Authorization: Bearer */
+  token?: string;
+}
+
+export interface FlushResult {
+  delivered: boolean;
+  /** events the servers accepted in this flush */
+  sent: number;
+  /** events still waiting on disk */
+  pending: number;
+  server?: string;
+  error?: string;
+}
+
+/** The CONTRACT §2 report: patch states as last observed, events not yet acknowledged. */
+export function buildReport(config: ClientConfig, ledger: Ledger, limit = MAX_EVENTS_PER_REPORT): ClientReport {
+  return {
+    hostId: config.hostId,
+    hostname: config.hostname,
+    daemonVersion: DAEMON_VERSION,
+    platform: process.platform,
+    reportedAt: new Date().toISOString(),
+    products: config.products.map((p) => ({ id: p.id, release: p.release })),
+    patches: Object.entries(ledger.observed).map(([id, o]) => ({ id, state: o.state, since: o.since })),
+    events: ledger.pendingEvents(limit),
+  };
+}
+
+async function putReport(server: string, body: ClientReport, opts: ReporterOptions): Promise<void> {
+  const url = `${server}/v1/clients/${encodeURIComponent(body.hostId)}/report`;
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(url, {
+      method: 'PUT',
+      headers: {
+        'content-type': 'application/json',
+        ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      },
+      body: JSON.stringify(body),
+      dispatcher: opts.dispatcher,
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+    });
+  } catch (err) {
+    throw new PatchbayError(ErrorCodes.NETWORK, `PUT ${url}: ${errorMessage(err)}`, { url }, { cause: err });
+  }
+  const text = await res.body.text();
+  if (res.statusCode < 200 || res.statusCode >= 300) {
+    throw new PatchbayError(ErrorCodes.HTTP_STATUS, `PUT ${url} answered ${res.statusCode}: ${text.slice(0, 200)}`, {
+      url,
+      status: res.statusCode,
+    });
+  }
+}
+
+/**
+ * Send the report to the first staging server that answers. On 2xx the events in it
+ * are acknowledged; on failure they stay in the ledger (on disk) and go out with the
+ * next report. Resending is safe: servers keep each (hostId, seq) once.
+ */
+export async function flushReports(opts: ReporterOptions): Promise<FlushResult> {
+  let sent = 0;
+  let server: string | undefined;
+  try {
+    // at least one PUT even with nothing pending: the patch states are news too
+    do {
+      const report = buildReport(opts.config, opts.ledger);
+      const last = report.events.at(-1);
+      const delivered = await withFailover(
+        opts.config.server,
+        'send report',
+        (s) => putReport(s, report, opts),
+        opts.logger,
+      );
+      server = delivered.server;
+      if (last) await opts.ledger.acknowledge(last.seq);
+      sent += report.events.length;
+    } while (opts.ledger.pendingEvents(1).length > 0);
+    return { delivered: true, sent, pending: 0, server };
+  } catch (err) {
+    const pending = opts.ledger.pendingEvents().length;
+    opts.logger.warn({ err: errorMessage(err), pending }, 'report not delivered; kept on disk for the next attempt');
+    const result: FlushResult = { delivered: false, sent, pending, error: errorMessage(err) };
+    if (server) result.server = server;
+    return result;
+  }
+}

@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import { ContentStore, ErrorCodes, PatchbayError, errorMessage, createDispatcher, createLogger, loadClientConfig } from '@patchbay/core';
+import type { ClientConfig, DeepPartial, Logger } from '@patchbay/core';
+import type { Dispatcher } from 'undici';
+import { CatalogSource } from './catalog-source.js';
+import { Ledger } from './ledger.js';
+import { Output } from './output.js';
+import { dataPaths } from './paths.js';
+import type { DataPaths } from './paths.js';
+
+export interface GlobalFlags {
+  config?: string;
+  server?: string[];
+  dataDir?: string;
+  json: boolean;
+}
+
+/** Everything a command works with, built once from the flags and the config file. */
+export interface Session {
+  config: ClientConfig;
+  configFile?: string;
+  paths: DataPaths;
+  logger: Logger;
+  dispatcher: Dispatcher;
+  store: ContentStore;
+  catalogSource: CatalogSource;
+  out: Output;
+  /** report token from config `token` or `tokenFile` */
+  token?: string;
+  openLedger(): Promise<Ledger>;
+  close(): Promise<void>;
+}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** One-shot commands stay quiet below warn unless the config asks for debug/trace. */
+function commandLogLevel(configured: string, command: string): string {
+  if (command === 'run') return configured;
+  return LEVELS.indexOf(configured) >= LEVELS.indexOf('warn') || configured === 'debug' || configured === 'trace'
+    ? configured
+    : 'warn';
+}
+
+export function createSession(flags: GlobalFlags, command: string): Session {
+  const overrides: DeepPartial<ClientConfig> = {};
+  if (flags.server && flags.server.length > 0) overrides.server = flags.server;
+  if (flags.dataDir) overrides.dataDir = flags.dataDir;
+  const config = loadClientConfig({ file: flags.config, overrides });
+  const paths = dataPaths(config.dataDir);
+  const logger = createLogger({ name: 'patchbay-client', level: commandLogLevel(config.log.level, command) });
+  const dispatcher = createDispatcher({ proxy: config.proxy, ca: readConfigFile(config.trust.ca, 'trust.ca') ?? null });
+  const token = config.token ?? readConfigFile(config.tokenFile, 'tokenFile')?.trim();
+  const stallTimeoutMs = config.timeoutSeconds * 1000;
+  let ledger: Ledger | undefined;
+  const session: Session = {
+    config,
+    paths,
+    logger,
+    dispatcher,
+    store: new ContentStore(paths.cache),
+    catalogSource: new CatalogSource({
+      servers: config.server,
+      paths,
+      dispatcher,
+      retries: config.retries,
+      stallTimeoutMs,
+      logger,
+    }),
+    out: new Output(flags.json),
+    async openLedger() {
+      if (!ledger) ledger = await Ledger.open(paths.ledger);
+      return ledger;
+    },
+    async close() {
+      await dispatcher.close().catch(() => undefined);
+    },
+  };
+  if (flags.config) session.configFile = flags.config;
+  if (token) session.token = token;
+  return session;
+}
+
+/** A file a config key names (trust.ca, tokenFile); unreadable is a config error (exit 2). */
+function readConfigFile(file: string | null | undefined, key: string): string | undefined {
+  if (!file) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new PatchbayError(ErrorCodes.CONFIG, `${key}: cannot read ${file}: ${errorMessage(err)}`, { key, file });
+  }
+}

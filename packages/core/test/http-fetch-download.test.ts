@@ -1,0 +1,274 @@
+// downloadBlob over real loopback HTTP: verification, cut-offs, retry and resume.
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import t from 'tap';
+import { ContentStore } from '../src/content-store.js';
+import { ErrorCodes } from '../src/errors.js';
+import { sha256Hex } from '../src/hash.js';
+import { createDispatcher, downloadBlob } from '../src/http-fetch.js';
+import type { BlobDownload } from '../src/http-fetch.js';
+import { afterClientReceives, startFaultServer, startForwardProxy } from './fixtures/fault-server.js';
+import type { FaultServer, ServedFile } from './fixtures/fault-server.js';
+
+const fast = { retries: 3, retryBaseMs: 10, stallTimeoutMs: 2000 };
+const SIZE = 256 * 1024;
+const LAST_MODIFIED = 'Fri, 20 Nov 2026 08:00:00 GMT';
+
+async function setup(
+  t: Tap.Test,
+  file: Partial<ServedFile> = {},
+): Promise<{ server: FaultServer; store: ContentStore; body: Buffer; job: BlobDownload }> {
+  const body = file.body ?? randomBytes(SIZE);
+  const server = await startFaultServer({
+    '/blob': { etag: '"v1"', lastModified: LAST_MODIFIED, ...file, body },
+  });
+  t.teardown(server.close);
+  const store = new ContentStore(t.testdir());
+  const job = { url: server.url('/blob'), sha256: sha256Hex(body), size: body.length, store };
+  return { server, store, body, job };
+}
+
+async function tmpFiles(store: ContentStore): Promise<string[]> {
+  return (await readdir(store.tmpDir).catch(() => [])).sort();
+}
+
+t.test('downloads, verifies and stores; a second call finds it present', async (t) => {
+  const { server, store, body, job } = await setup(t);
+  const progress: number[] = [];
+  const result = await downloadBlob({ ...job, onProgress: (received) => progress.push(received) }, fast);
+  t.same(result, {
+    path: store.blobPath(job.sha256),
+    bytesFetched: SIZE,
+    resumed: false,
+    alreadyPresent: false,
+  });
+  t.same(await readFile(result.path), body);
+  t.equal(progress.at(-1), SIZE);
+  t.same(await tmpFiles(store), [], 'no partial or sidecar left');
+
+  const again = await downloadBlob(job, fast);
+  t.same(again, { path: result.path, bytesFetched: 0, resumed: false, alreadyPresent: true });
+  t.equal(server.requests.length, 1, 'no request for a present blob');
+});
+
+t.test('a burst of 5xx is retried, then the download succeeds', async (t) => {
+  const { server, job } = await setup(t);
+  server.queue('/blob', { kind: 'status', status: 503 }, { kind: 'status', status: 500 });
+  const result = await downloadBlob(job, fast);
+  t.equal(result.bytesFetched, SIZE);
+  t.equal(server.requests.length, 3);
+});
+
+t.test('404 is not retried and stores nothing', async (t) => {
+  const { server, store, job } = await setup(t);
+  server.queue('/blob', { kind: 'status', status: 404 });
+  await t.rejects(downloadBlob(job, fast), {
+    code: ErrorCodes.HTTP_STATUS,
+    context: { status: 404, url: job.url },
+  });
+  t.equal(server.requests.length, 1);
+  t.notOk(await store.has(job.sha256));
+});
+
+t.test('digest mismatch: not retried, no blob, partial deleted', async (t) => {
+  const { server, store, job } = await setup(t);
+  const wrong = sha256Hex('something else');
+  await t.rejects(downloadBlob({ ...job, sha256: wrong }, fast), {
+    code: ErrorCodes.DIGEST_MISMATCH,
+    context: { url: job.url, expected: wrong, actual: job.sha256 },
+  });
+  t.equal(server.requests.length, 1, 'complete wrong bytes are not fetched again');
+  t.notOk(await store.has(wrong));
+  t.same(await tmpFiles(store), []);
+});
+
+t.test('size mismatch: a complete answer shorter than expected', async (t) => {
+  const { server, store, job } = await setup(t);
+  server.queue('/blob', { kind: 'short', bytes: 1000 });
+  await t.rejects(downloadBlob(job, fast), {
+    code: ErrorCodes.SIZE_MISMATCH,
+    context: { url: job.url, expected: SIZE, received: 1000 },
+  });
+  t.equal(server.requests.length, 1);
+  t.notOk(await store.has(job.sha256));
+  t.same(await tmpFiles(store), []);
+});
+
+t.test('an endless body is cut off just past the expected size', async (t) => {
+  const { server, store, job } = await setup(t);
+  server.queue('/blob', { kind: 'endless' });
+  const err = await downloadBlob(job, fast).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.match(err, { code: ErrorCodes.SIZE_MISMATCH, context: { url: job.url, expected: SIZE } });
+  const received = (err as { context: { received: number } }).context.received;
+  t.ok(received > SIZE && received <= SIZE + 128 * 1024, `cut at ${received}, soon after ${SIZE}`);
+  t.equal(server.requests.length, 1);
+  t.notOk(await store.has(job.sha256));
+  t.same(await tmpFiles(store), [], 'no partial left');
+});
+
+t.test('a body truncated under a correct Content-Length is resumed with Range', async (t) => {
+  const { server, store, body, job } = await setup(t);
+  const gate = afterClientReceives(100_000);
+  server.queue('/blob', { kind: 'close-after', bytes: 100_000, trigger: gate.trigger });
+  const result = await downloadBlob({ ...job, onProgress: gate.onProgress }, fast);
+  t.equal(result.resumed, true);
+  t.same(await readFile(store.blobPath(job.sha256)), body);
+  const second = server.requests[1];
+  t.equal(second?.headers.range, 'bytes=100000-');
+  t.equal(second?.headers['if-range'], '"v1"');
+  t.equal(result.bytesFetched, SIZE, 'first part + remainder, nothing twice');
+});
+
+t.test('connection reset mid-body, then a later call (a restart) fetches only the remainder', async (t) => {
+  const { server, store, body, job } = await setup(t);
+  const gate = afterClientReceives(64 * 1024);
+  server.queue('/blob', { kind: 'reset-after', bytes: 64 * 1024, trigger: gate.trigger });
+  await t.rejects(downloadBlob({ ...job, onProgress: gate.onProgress }, { ...fast, retries: 0 }), {
+    code: ErrorCodes.NETWORK,
+    context: { url: job.url, cause: 'ECONNRESET' },
+  });
+  const partial = await stat(store.partialPath(job.sha256));
+  t.equal(partial.size, 64 * 1024, 'partial kept');
+  t.same(JSON.parse(await readFile(store.partialStatePath(job.sha256), 'utf8')), {
+    url: job.url,
+    etag: '"v1"',
+    lastModified: LAST_MODIFIED,
+    size: SIZE,
+    sha256: job.sha256,
+  });
+
+  const result = await downloadBlob(job, fast);
+  t.equal(result.resumed, true);
+  t.equal(result.bytesFetched, SIZE - partial.size, 'only the remainder crossed the network');
+  t.equal(server.requests.at(-1)?.headers.range, `bytes=${partial.size}-`);
+  t.same(await readFile(result.path), body);
+  t.same(await tmpFiles(store), []);
+});
+
+t.test('the file changed between attempts: If-Range fails, a 200 restarts from zero', async (t) => {
+  const v2 = randomBytes(SIZE);
+  const { server, store, job } = await setup(t, { body: randomBytes(SIZE), etag: '"v1"' });
+  // attempt 1 got part of an old version (a stale mirror), then the connection died
+  const gate = afterClientReceives(50_000);
+  server.queue('/blob', { kind: 'close-after', bytes: 50_000, trigger: gate.trigger });
+  const target = { ...job, sha256: sha256Hex(v2) };
+  await t.rejects(downloadBlob({ ...target, onProgress: gate.onProgress }, { ...fast, retries: 0 }), {
+    code: ErrorCodes.NETWORK,
+  });
+  server.setFile('/blob', { body: v2, etag: '"v2"', lastModified: LAST_MODIFIED });
+
+  const result = await downloadBlob(target, fast);
+  t.equal(server.requests.at(-1)?.headers['if-range'], '"v1"', 'asked for the range only if still v1');
+  t.equal(result.resumed, false);
+  t.equal(result.bytesFetched, SIZE, 'the whole new version');
+  t.same(await readFile(result.path), v2);
+});
+
+t.test('a server that ignores Range (200) is restarted cleanly', async (t) => {
+  const { server, store, body, job } = await setup(t);
+  const gate = afterClientReceives(70_000);
+  server.queue(
+    '/blob',
+    { kind: 'close-after', bytes: 70_000, trigger: gate.trigger },
+    { kind: 'ignore-range' },
+  );
+  const result = await downloadBlob({ ...job, onProgress: gate.onProgress }, fast);
+  t.equal(server.requests[1]?.headers.range, 'bytes=70000-');
+  t.same(await readFile(result.path), body);
+  t.same(await tmpFiles(store), []);
+});
+
+t.test('a weak ETag is never used for If-Range; Last-Modified is', async (t) => {
+  const { server, job } = await setup(t, { etag: 'W/"weak"', lastModified: LAST_MODIFIED });
+  const gate = afterClientReceives(30_000);
+  server.queue('/blob', { kind: 'close-after', bytes: 30_000, trigger: gate.trigger });
+  await downloadBlob({ ...job, onProgress: gate.onProgress }, fast);
+  t.equal(server.requests[1]?.headers['if-range'], LAST_MODIFIED);
+});
+
+t.test('without a usable validator a failed download restarts from zero', async (t) => {
+  const { server, store, body, job } = await setup(t, { etag: 'W/"weak"', lastModified: null });
+  const gate = afterClientReceives(30_000);
+  server.queue('/blob', { kind: 'close-after', bytes: 30_000, trigger: gate.trigger });
+  const result = await downloadBlob({ ...job, onProgress: gate.onProgress }, fast);
+  t.equal(server.requests[1]?.headers.range, undefined, 'no Range without If-Range');
+  t.equal(result.resumed, false);
+  t.same(await readFile(result.path), body);
+  t.same(await tmpFiles(store), []);
+});
+
+t.test('416 on a resume starts over', async (t) => {
+  const { server, body, job } = await setup(t);
+  const gate = afterClientReceives(40_000);
+  server.queue(
+    '/blob',
+    { kind: 'close-after', bytes: 40_000, trigger: gate.trigger },
+    { kind: 'status', status: 416 },
+  );
+  const result = await downloadBlob({ ...job, onProgress: gate.onProgress }, fast);
+  t.equal(server.requests.length, 3);
+  t.equal(server.requests[2]?.headers.range, undefined);
+  t.same(await readFile(result.path), body);
+});
+
+t.test('a stall is cut by stallTimeoutMs and the retry resumes', async (t) => {
+  const { server, body, job } = await setup(t);
+  server.queue('/blob', { kind: 'stall-after', bytes: 80_000 });
+  const result = await downloadBlob(job, { ...fast, stallTimeoutMs: 150 });
+  t.equal(server.requests[1]?.headers.range, 'bytes=80000-');
+  t.same(await readFile(result.path), body);
+});
+
+t.test('an abort keeps the partial for the next call', async (t) => {
+  const { server, store, body, job } = await setup(t);
+  server.queue('/blob', { kind: 'stall-after', bytes: 90_000 });
+  const controller = new AbortController();
+  const pending = downloadBlob(
+    { ...job, onProgress: (received) => received >= 90_000 && controller.abort() },
+    { ...fast, signal: controller.signal },
+  );
+  await t.rejects(pending, { code: ErrorCodes.ABORTED, context: { url: job.url } });
+  t.equal((await stat(store.partialPath(job.sha256))).size, 90_000);
+  const result = await downloadBlob(job, fast);
+  t.equal(result.bytesFetched, SIZE - 90_000);
+  t.same(await readFile(result.path), body);
+  t.equal(server.requests.length, 2);
+});
+
+t.test('a complete partial left by a crash is committed without a request', async (t) => {
+  const { server, store, body, job } = await setup(t);
+  server.queue('/blob', { kind: 'close-after', bytes: 10 });
+  await t.rejects(downloadBlob(job, { ...fast, retries: 0 }));
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(store.partialPath(job.sha256), body);
+  const result = await downloadBlob(job, fast);
+  t.same(result, { path: store.blobPath(job.sha256), bytesFetched: 0, resumed: true, alreadyPresent: false });
+  t.equal(server.requests.length, 1);
+});
+
+t.test('downloads go through a forwarding proxy', async (t) => {
+  const { server, body, job } = await setup(t);
+  const proxy = await startForwardProxy();
+  const dispatcher = createDispatcher({ proxy: proxy.url });
+  t.teardown(async () => {
+    await dispatcher.close();
+    await proxy.close();
+  });
+  const gate = afterClientReceives(20_000);
+  server.queue('/blob', { kind: 'close-after', bytes: 20_000, trigger: gate.trigger });
+  const result = await downloadBlob({ ...job, onProgress: gate.onProgress }, { ...fast, dispatcher });
+  t.same(proxy.forwarded, [job.url, job.url]);
+  t.equal(server.requests[1]?.headers.range, 'bytes=20000-', 'Range crosses the proxy');
+  t.same(await readFile(result.path), body);
+});
+
+t.test('a malformed digest is refused before any request', async (t) => {
+  const { server, job } = await setup(t);
+  await t.rejects(downloadBlob({ ...job, sha256: '../../etc/passwd' }, fast), {
+    code: ErrorCodes.BAD_DIGEST,
+  });
+  t.equal(server.requests.length, 0);
+});

@@ -1,0 +1,275 @@
+// patchbay-server: the staging server's command line (CONTRACT §3).
+// Exit codes: 0 success, 1 the operation ran and failed, 2 bad usage or bad config.
+import type { AddressInfo } from 'node:net';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import cron, { type ScheduledTask } from 'node-cron';
+import {
+  createLogger,
+  ErrorCodes,
+  errorMessage,
+  isPatchbayError,
+  loadServerConfig,
+  type DeepPartial,
+  type Logger,
+  type ServerConfig,
+} from '@patchbay/core';
+import type { MirrorService, SyncReport } from './mirror.js';
+import { ReportStore } from './reports/report-store.js';
+import { buildServer } from './server.js';
+import { SERVER_VERSION } from './http/version.js';
+import { createMirrorService } from './sync/mirror-service.js';
+
+const PROGRAM = 'patchbay-server';
+
+export const USAGE = `Usage: ${PROGRAM} [--config FILE] [--upstream URL] [--data-dir DIR] [--host H] [--port N] [--json] COMMAND
+
+Commands:
+  serve            run the server: sync at start and on schedule, serve the HTTP API
+  sync             one sync, then exit (0 ok, 1 failed or partial)
+  import PATH      add an offline bundle or feed directory to the mirror   (not yet available)
+  export DIR       write the published mirror as a feed directory          (not yet available)
+  keygen           create the mirror's signing key pair                    (not yet available)
+  enroll HOSTID    issue a host's report token                             (not yet available)
+  revoke HOSTID    withdraw a host's report token                          (not yet available)
+
+Options (before or after COMMAND):
+  --config FILE    JSON config file (see docs/config.md)
+  --upstream URL   vendor feed URL (https:, http: or file:), overrides upstream.url
+  --data-dir DIR   data directory, overrides dataDir
+  --host H         listen address, overrides listen.host
+  --port N         listen port (0 = any free port), overrides listen.port
+  --json           print one JSON document to stdout
+  -h, --help       print this help
+  --version        print the version
+`;
+
+const OPTIONS = {
+  config: { type: 'string' },
+  upstream: { type: 'string' },
+  'data-dir': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', default: false },
+} as const satisfies ParseArgsConfig['options'];
+
+const LATER_COMMANDS = new Set(['import', 'export', 'keygen', 'enroll', 'revoke']);
+const COMMANDS = new Set(['serve', 'sync', ...LATER_COMMANDS]);
+
+class UsageError extends Error {}
+
+interface Invocation {
+  command: string;
+  args: string[];
+  json: boolean;
+  configFile: string | undefined;
+  overrides: DeepPartial<ServerConfig>;
+}
+
+function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const flag = /'([^']+)'/.exec(errorMessage(err))?.[1] ?? errorMessage(err);
+      throw new UsageError(`unknown flag ${flag}`);
+    }
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(errorMessage(err));
+    throw err;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  if (values.version) return 'version';
+  const [command, ...args] = positionals;
+  if (command === undefined) throw new UsageError('missing COMMAND');
+  if (!COMMANDS.has(command)) throw new UsageError(`unknown command "${command}"`);
+  if ((command === 'serve' || command === 'sync') && args.length > 0) {
+    throw new UsageError(`${command} takes no arguments, got "${args.join(' ')}"`);
+  }
+
+  const overrides: DeepPartial<ServerConfig> = {};
+  if (values.upstream !== undefined) overrides.upstream = { url: values.upstream };
+  if (values['data-dir'] !== undefined) overrides.dataDir = values['data-dir'];
+  if (values.host !== undefined || values.port !== undefined) {
+    overrides.listen = {};
+    if (values.host !== undefined) overrides.listen.host = values.host;
+    if (values.port !== undefined) overrides.listen.port = parsePort(values.port);
+  }
+  return { command, args, json: values.json, configFile: values.config, overrides };
+}
+
+function parsePort(value: string): number {
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(port >= 0 && port <= 65535)) throw new UsageError(`--port must be an integer from 0 to 65535, got "${value}"`);
+  return port;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let invocation;
+  try {
+    invocation = parseInvocation(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${PROGRAM}: ${err.message}\n${PROGRAM}: see '${PROGRAM} --help'\n`);
+    return 2;
+  }
+  if (invocation === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (invocation === 'version') {
+    process.stdout.write(`${SERVER_VERSION}\n`);
+    return 0;
+  }
+  if (LATER_COMMANDS.has(invocation.command)) {
+    process.stderr.write(`${PROGRAM}: ${invocation.command} is not available in this version yet\n`);
+    return 2;
+  }
+
+  let config: ServerConfig;
+  try {
+    config = loadServerConfig({ file: invocation.configFile, overrides: invocation.overrides });
+  } catch (err) {
+    if (!isPatchbayError(err, ErrorCodes.CONFIG)) throw err;
+    process.stderr.write(`${PROGRAM}: ${err.message}\n`);
+    return 2;
+  }
+
+  const logger = createLogger({ name: PROGRAM, level: config.log.level });
+  try {
+    return invocation.command === 'serve'
+      ? await serve(config, logger, invocation.json)
+      : await syncOnce(config, logger, invocation.json);
+  } catch (err) {
+    logger.error({ err }, `${invocation.command} failed`);
+    process.stderr.write(`${PROGRAM}: ${invocation.command} failed: ${errorMessage(err)}\n`);
+    return 1;
+  }
+}
+
+// ---- sync ------------------------------------------------------------------
+
+async function syncOnce(config: ServerConfig, logger: Logger, json: boolean): Promise<number> {
+  const mirror = await createMirrorService(config, logger);
+  let report: SyncReport;
+  let stats: { sequence: number } | null;
+  try {
+    report = await mirror.startSync();
+    stats = await safeStats(mirror);
+  } finally {
+    await mirror.close();
+  }
+  process.stdout.write(json ? `${JSON.stringify(report)}\n` : formatSyncReport(report, stats));
+  return report.outcome === 'ok' ? 0 : 1;
+}
+
+async function safeStats(mirror: MirrorService): Promise<{ sequence: number } | null> {
+  try {
+    return await mirror.stats();
+  } catch {
+    return null;
+  }
+}
+
+export function formatSyncReport(report: SyncReport, stats: { sequence: number } | null): string {
+  const lines = [
+    `sync ${report.outcome}${report.error ? `: ${report.error}` : ''}`,
+    `  upstream sequence: ${report.upstreamSequence ?? 'unknown'}${report.notModified ? ' (not modified)' : ''}`,
+    `  mirror sequence:   ${stats?.sequence ?? 'unknown'}${report.published ? ' (published now)' : ''}`,
+    `  files fetched:     ${report.filesFetched} (${report.bytesFetched} bytes)`,
+  ];
+  if (report.heldBack.length > 0) {
+    lines.push(`  held back:         ${report.heldBack.length}`);
+    for (const { patchId, error } of report.heldBack) lines.push(`    ${patchId}: ${error}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+// ---- serve -----------------------------------------------------------------
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+async function serve(config: ServerConfig, logger: Logger, json: boolean): Promise<number> {
+  const mirror = await createMirrorService(config, logger);
+  let store: ReportStore | undefined;
+  let task: ScheduledTask | undefined;
+  const app = await (async () => {
+    try {
+      store = ReportStore.open(config.dataDir);
+      return await buildServer({ mirror, store, config, logger, nextSyncAt: () => task?.getNextRun() ?? null });
+    } catch (err) {
+      store?.close();
+      await mirror.close();
+      throw err;
+    }
+  })();
+
+  const shutdown = async (): Promise<void> => {
+    await task?.destroy();
+    await app.close();
+    await mirror.close();
+    store?.close();
+  };
+
+  try {
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (err) {
+    await shutdown();
+    throw err;
+  }
+  const { port } = app.server.address() as AddressInfo;
+  const url = `http://${urlHost(config.listen.host)}:${port}`;
+  process.stdout.write(
+    json ? `${JSON.stringify({ url })}\n` : `${PROGRAM} listening on ${url} (status: ${url}/v1/status)\n`,
+  );
+
+  const syncInBackground = (reason: string): Promise<void> => {
+    if (mirror.isSyncing()) {
+      logger.info({ reason }, 'sync skipped: one is already running');
+      return Promise.resolve();
+    }
+    logger.info({ reason }, 'sync starting');
+    return mirror.startSync().then(
+      (report) => logger.info({ reason, outcome: report.outcome, heldBack: report.heldBack.length }, 'sync finished'),
+      (err: unknown) => {
+        if (isPatchbayError(err, ErrorCodes.SYNC_IN_PROGRESS)) logger.info({ reason }, 'sync skipped: one is running');
+        else logger.error({ reason, err }, 'sync failed');
+      },
+    );
+  };
+
+  void syncInBackground('start');
+  if (config.schedule.sync !== null) {
+    // noOverlap: a tick that comes while the previous scheduled sync still runs is skipped.
+    task = cron.schedule(config.schedule.sync, () => syncInBackground('schedule'), {
+      name: 'patchbay-sync',
+      noOverlap: true,
+    });
+  }
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  logger.info({ signal }, 'shutting down');
+  // A second signal while a sync winds down means "now".
+  const forceExit = (): void => {
+    logger.warn('second signal: exiting without waiting');
+    process.exit(1);
+  };
+  process.once('SIGTERM', forceExit);
+  process.once('SIGINT', forceExit);
+  try {
+    await shutdown();
+  } finally {
+    process.off('SIGTERM', forceExit);
+    process.off('SIGINT', forceExit);
+  }
+  logger.info('stopped');
+  return 0;
+}

@@ -1,0 +1,106 @@
+// HTTP conditional requests and byte ranges (RFC 9110 §8.8.3, §13, §14), as pure
+// functions of header values so each rule is tested alone.
+
+interface EntityTag {
+  weak: boolean;
+  /** the quoted opaque-tag, quotes included */
+  opaque: string;
+}
+
+const ENTITY_TAG = /^(W\/)?("[\x21\x23-\x7e\x80-\xff]*")$/;
+
+/** Parse an If-None-Match / If-Match value: `*` or a comma-separated list of entity tags. */
+export function parseEntityTags(header: string): '*' | EntityTag[] {
+  const trimmed = header.trim();
+  if (trimmed === '*') return '*';
+  const tags: EntityTag[] = [];
+  // Entity tags cannot contain commas inside their quotes (etagc excludes none of
+  // them, but every tag we issue is hex), so a split on commas is sufficient here.
+  for (const part of trimmed.split(',')) {
+    const match = ENTITY_TAG.exec(part.trim());
+    if (match?.[2] !== undefined) tags.push({ weak: match[1] !== undefined, opaque: match[2] });
+  }
+  return tags;
+}
+
+function parseOne(etag: string): EntityTag | null {
+  const match = ENTITY_TAG.exec(etag.trim());
+  return match?.[2] !== undefined ? { weak: match[1] !== undefined, opaque: match[2] } : null;
+}
+
+/**
+ * If-None-Match uses the weak comparison (RFC 9110 §13.1.2): W/"x" matches "x".
+ * True means the client's copy is current (304 for GET/HEAD).
+ */
+export function ifNoneMatchMatches(header: string | undefined, currentEtag: string): boolean {
+  if (header === undefined) return false;
+  const tags = parseEntityTags(header);
+  if (tags === '*') return true;
+  const current = parseOne(currentEtag);
+  if (current === null) return false;
+  return tags.some((tag) => tag.opaque === current.opaque);
+}
+
+/**
+ * If-Range (RFC 9110 §13.1.5): the Range is honoured only when the validator
+ * matches — an entity tag by the STRONG comparison (a weak tag never matches), or an
+ * HTTP-date that exactly equals Last-Modified. Anything else sends the full 200.
+ */
+export function ifRangeAllowsRange(header: string | undefined, currentEtag: string, lastModified: Date): boolean {
+  if (header === undefined) return true;
+  const value = header.trim();
+  if (value.startsWith('"') || value.startsWith('W/')) {
+    const tag = parseOne(value);
+    const current = parseOne(currentEtag);
+    return tag !== null && current !== null && !tag.weak && !current.weak && tag.opaque === current.opaque;
+  }
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return false;
+  return Math.floor(date / 1000) === Math.floor(lastModified.getTime() / 1000);
+}
+
+/** True when If-Modified-Since says the client's copy is current (only consulted without If-None-Match). */
+export function notModifiedSince(header: string | undefined, lastModified: Date): boolean {
+  if (header === undefined) return false;
+  const date = Date.parse(header);
+  if (Number.isNaN(date)) return false;
+  return Math.floor(lastModified.getTime() / 1000) <= Math.floor(date / 1000);
+}
+
+export type RangeDecision =
+  /** no usable Range: send the whole representation */
+  | { kind: 'full' }
+  /** one satisfiable range, inclusive bounds */
+  | { kind: 'partial'; start: number; end: number }
+  | { kind: 'unsatisfiable' };
+
+const BYTE_RANGE = /^(\d*)-(\d*)$/;
+
+/**
+ * Decide a single `Range: bytes=…` request against a representation of `size` bytes.
+ * Syntax we do not understand and multi-range requests are ignored (a server MAY
+ * ignore Range, RFC 9110 §14.2), which answers them with the full body.
+ */
+export function decideRange(header: string | undefined, size: number): RangeDecision {
+  if (header === undefined) return { kind: 'full' };
+  const match = /^\s*bytes\s*=\s*(.*)$/i.exec(header);
+  if (!match?.[1]) return { kind: 'full' };
+  const specs = match[1].split(',').filter((spec) => spec.trim() !== '');
+  if (specs.length !== 1) return { kind: 'full' };
+  const spec = BYTE_RANGE.exec((specs[0] ?? '').trim());
+  if (!spec) return { kind: 'full' };
+  const [, first = '', last = ''] = spec;
+  if (first === '' && last === '') return { kind: 'full' };
+  // An empty representation has no byte to select; send it whole.
+  if (size === 0) return { kind: 'full' };
+  if (first === '') {
+    const suffix = Number(last);
+    if (suffix === 0) return { kind: 'unsatisfiable' };
+    return { kind: 'partial', start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(first);
+  const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
+  if (last !== '' && Number(last) < start) return { kind: 'full' }; // invalid spec: ignore
+  if (start >= size) return { kind: 'unsatisfiable' };
+  return { kind: 'partial', start, end };
+}

@@ -1,0 +1,16 @@
+import type { ServerConfig } from '@patchbay/core';
+import type { MirrorService } from '../mirror.js';
+import type { ReportStore } from '../reports/report-store.js';
+
+/** What the route plugins read; server.ts builds it once. */
+export interface HttpDeps {
+  mirror: MirrorService;
+  store: ReportStore;
+  config: ServerConfig;
+  /** when the process started, for uptimeSeconds */
+  startedAt: Date;
+  /** next scheduled sync (from the cron task), or null when none is scheduled */
+  nextSyncAt: () => Date | null;
+  /** the server's own version (package.json) */
+  version: string;
+}

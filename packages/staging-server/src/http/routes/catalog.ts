@@ -1,0 +1,31 @@
+// GET /v1/catalog: the published catalog's exact bytes, precomputed at publish time
+// (identity and gzip), so serving is a buffer write. No @fastify/compress: the gzip
+// bytes already exist and recompressing per request would waste CPU at fleet scale.
+import type { FastifyPluginAsync } from 'fastify';
+import { acceptsGzip } from '../content-coding.js';
+import { ifNoneMatchMatches } from '../conditional.js';
+import { HttpErrors } from '../errors.js';
+import type { HttpDeps } from '../deps.js';
+
+export const catalogRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) => {
+  app.get('/v1/catalog', async (request, reply) => {
+    const published = mirror.current();
+    if (published === null) throw HttpErrors.NO_CATALOG();
+
+    // One ETag for both codings: it is the SHA-256 of the identity bytes, which the
+    // catalog's signature covers too; Vary keeps shared caches from mixing the two.
+    reply
+      .header('etag', published.etag)
+      .header('cache-control', 'no-cache')
+      .header('vary', 'Accept-Encoding')
+      .header('last-modified', new Date(published.publishedAt).toUTCString());
+    if (ifNoneMatchMatches(request.headers['if-none-match'], published.etag)) {
+      return reply.code(304).send();
+    }
+    reply.type('application/json; charset=utf-8');
+    if (acceptsGzip(request.headers['accept-encoding'])) {
+      return reply.header('content-encoding', 'gzip').send(published.gzip);
+    }
+    return reply.send(published.bytes);
+  });
+};

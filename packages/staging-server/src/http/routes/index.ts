@@ -1,0 +1,23 @@
+// Every route group of CONTRACT §2 as an encapsulated plugin. /v1/catalog.sig and
+// /v1/keys arrive with the trust issue (§5) as one more plugin here.
+import type { FastifyInstance } from 'fastify';
+import type { HttpDeps } from '../deps.js';
+import { blobRoutes } from './blobs.js';
+import { catalogRoutes } from './catalog.js';
+import { clientRoutes } from './clients.js';
+import { healthRoutes } from './health.js';
+import { reportIngestRoutes } from './report-ingest.js';
+import { reportQueryRoutes } from './reports-query.js';
+import { statusRoutes } from './status.js';
+import { syncRoutes } from './sync.js';
+
+export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
+  await app.register(healthRoutes, deps);
+  await app.register(catalogRoutes, deps);
+  await app.register(blobRoutes, deps);
+  await app.register(reportIngestRoutes, deps);
+  await app.register(clientRoutes, deps);
+  await app.register(reportQueryRoutes, deps);
+  await app.register(statusRoutes, deps);
+  await app.register(syncRoutes, deps);
+}

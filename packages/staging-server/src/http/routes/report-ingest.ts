@@ -1,0 +1,60 @@
+// PUT /v1/clients/:hostId/report — a client daemon's report. Validated exactly as sent
+// against core's REPORT_SCHEMA, then stored in one transaction; idempotent per
+// (hostId, seq), so a client may resend a report it is unsure was delivered.
+import type { FastifyPluginAsync } from 'fastify';
+import { HOST_ID_PATTERN, REPORT_SCHEMA, type ClientReport } from '@patchbay/core';
+import { HttpErrors } from '../errors.js';
+import { strictValidatorCompiler } from '../strict-validator.js';
+import type { HttpDeps } from '../deps.js';
+
+/** The URL's hostId obeys the same rule as the body's (core's HOST_ID_PATTERN). */
+const hostIdParamsSchema = {
+  type: 'object',
+  required: ['hostId'],
+  properties: { hostId: { type: 'string', pattern: HOST_ID_PATTERN } },
+} as const;
+
+/** ISO instant of an RFC 3339 string, or null when it is not a time. */
+export function toInstant(value: string): string | null {
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}
+
+/**
+ * Normalise the times that the store sorts and compares as text (event `at`, the
+ * report's `reportedAt`), so that "…+02:00" and "…Z" order correctly.
+ */
+export function normaliseReport(report: ClientReport): ClientReport {
+  const reportedAt = toInstant(report.reportedAt);
+  if (reportedAt === null) throw HttpErrors.BAD_REPORT_FIELD('body/reportedAt', 'must be an RFC 3339 date-time');
+  const events = report.events.map((event, index) => {
+    const at = toInstant(event.at);
+    if (at === null) throw HttpErrors.BAD_REPORT_FIELD(`body/events/${index}/at`, 'must be an RFC 3339 date-time');
+    return { ...event, at };
+  });
+  return { ...report, reportedAt, events };
+}
+
+export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (app, { store, config }) => {
+  app.route<{ Params: { hostId: string }; Body: ClientReport }>({
+    method: 'PUT',
+    url: '/v1/clients/:hostId/report',
+    bodyLimit: config.reports.maxBodyBytes,
+    validatorCompiler: strictValidatorCompiler,
+    schema: {
+      params: hostIdParamsSchema,
+      body: REPORT_SCHEMA,
+    },
+    handler: async (request, reply) => {
+      const { hostId } = request.params;
+      if (request.body.hostId !== hostId) throw HttpErrors.HOST_MISMATCH(hostId, request.body.hostId);
+      const report = normaliseReport(request.body);
+      const result = store.ingest(report);
+      request.log.info(
+        { hostId, events: report.events.length, accepted: result.accepted, snapshotReplaced: result.snapshotReplaced },
+        'report stored',
+      );
+      return reply.code(200).send({ accepted: result.accepted });
+    },
+  });
+};

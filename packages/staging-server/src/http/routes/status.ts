@@ -1,0 +1,39 @@
+// GET /v1/status — what an operator checks first: version, upstream, the last sync
+// (with held-back patches), the next one, the mirror's size and the fleet's freshness.
+import type { FastifyPluginAsync } from 'fastify';
+import type { HttpDeps } from '../deps.js';
+
+/** The upstream URL without user:password, which must never reach a response or a log. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//');
+  }
+}
+
+export const statusRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
+  app.get('/v1/status', async () => {
+    const { mirror, store, config } = deps;
+    const now = Date.now();
+    const staleBefore = new Date(now - config.reports.staleAfterHours * 3_600_000).toISOString();
+    const last = mirror.lastSync();
+    const next = deps.nextSyncAt();
+    return {
+      version: deps.version,
+      uptimeSeconds: Math.floor((now - deps.startedAt.getTime()) / 1000),
+      upstream: { url: redactUrl(config.upstream.url) },
+      lastSync:
+        last === null
+          ? null
+          : { ...last, heldBack: last.heldBack.map(({ patchId, error }) => ({ patchId, error })) },
+      nextSyncAt: next === null ? null : next.toISOString(),
+      syncing: mirror.isSyncing(),
+      mirror: await mirror.stats(),
+      clients: store.countClients(staleBefore),
+    };
+  });
+};

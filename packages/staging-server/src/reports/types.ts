@@ -1,0 +1,63 @@
+import type { ClientReport, EventType, PatchState, ReportPatch } from '@patchbay/core';
+
+/** One stored client event (CONTRACT §2 event fields plus the server's bookkeeping). */
+export interface StoredEvent {
+  /** stable id, also the paging cursor (`before`) */
+  id: number;
+  hostId: string;
+  seq: number;
+  type: EventType;
+  patchId: string | null;
+  at: string;
+  outcome: string;
+  message: string;
+  receivedAt: string;
+}
+
+export interface ClientSummary {
+  hostId: string;
+  hostname: string;
+  platform: string;
+  daemonVersion: string;
+  lastSeenAt: string;
+  products: { id: string; release: string }[];
+  installed: number;
+  missing: number;
+  failed: number;
+  pendingReboot: boolean;
+}
+
+export interface ClientDetail extends Omit<ClientSummary, 'installed' | 'missing' | 'failed'> {
+  reportedAt: string;
+  lastReport: Omit<ClientReport, 'events'>;
+  patches: (Omit<ReportPatch, 'since'> & { since?: string; reason?: string })[];
+  /** newest first */
+  events: StoredEvent[];
+}
+
+export interface HostProfileRow {
+  hostId: string;
+  platform: string;
+  products: { id: string; release: string }[];
+}
+
+export interface HistoryQuery {
+  host?: string;
+  patch?: string;
+  type?: EventType;
+  /** inclusive lower bound, ISO instant */
+  since?: string;
+  /** cursor: only events older than this event id (in (at, id) order) */
+  before?: { at: string; id: number };
+  limit: number;
+}
+
+export interface IngestResult {
+  /** events newly stored; 0 for a resend */
+  accepted: number;
+  /** false when the report is older than the snapshot already stored */
+  snapshotReplaced: boolean;
+}
+
+/** States that mean "the patch still has to reach this host". */
+export const MISSING_STATES: readonly PatchState[] = ['available', 'downloaded', 'blocked', 'uninstalled'];

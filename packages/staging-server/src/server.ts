@@ -1,0 +1,43 @@
+// Builds the fastify app from its parts: the mirror (sync side), the report store
+// and the config. No listening, no scheduling: cli.ts owns the process.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger, ServerConfig } from '@patchbay/core';
+import type { MirrorService } from './mirror.js';
+import type { ReportStore } from './reports/report-store.js';
+import { installErrorHandlers } from './http/error-handler.js';
+import { registerRoutes } from './http/routes/index.js';
+import { SERVER_VERSION } from './http/version.js';
+
+export interface BuildServerOptions {
+  mirror: MirrorService;
+  store: ReportStore;
+  config: ServerConfig;
+  /** pino logger (core createLogger); fastify logs requests through it at info */
+  logger: Logger;
+  /** next scheduled sync; defaults to "none scheduled" */
+  nextSyncAt?: () => Date | null;
+  startedAt?: Date;
+}
+
+export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    // The largest body any route takes; the report route sets its own limit from config.
+    bodyLimit: options.config.reports.maxBodyBytes,
+    // Request logs stay on (info). Reports never appear in them: fastify's request
+    // serializer logs method, url and addresses only, and no hook here logs a body.
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  installErrorHandlers(app);
+  await registerRoutes(app, {
+    mirror: options.mirror,
+    store: options.store,
+    config: options.config,
+    startedAt: options.startedAt ?? new Date(),
+    nextSyncAt: options.nextSyncAt ?? (() => null),
+    version: SERVER_VERSION,
+  });
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,70 @@
+// Small durable facts about syncing, in keyv's SQLite adapter (<dataDir>/state.sqlite).
+import { join } from 'node:path';
+import { Keyv } from 'keyv';
+import { KeyvSqlite } from '@keyv/sqlite';
+import type { SyncReport } from '../mirror.js';
+
+export const STATE_FILE_NAME = 'state.sqlite';
+
+/** HTTP validators of the last accepted feed.json, for the next conditional GET. */
+export interface UpstreamValidators {
+  etag?: string;
+  lastModified?: string;
+}
+
+const KEYS = {
+  validators: 'upstream.validators',
+  lastAcceptedSequence: 'upstream.lastAcceptedSequence',
+  mirrorSequence: 'mirror.sequence',
+  lastSync: 'sync.last',
+} as const;
+
+export class SyncStateStore {
+  private constructor(private readonly keyv: Keyv) {}
+
+  static async open(dataDir: string): Promise<SyncStateStore> {
+    const adapter = new KeyvSqlite({ uri: `sqlite://${join(dataDir, STATE_FILE_NAME)}`, busyTimeout: 5000 });
+    // throwOnErrors: a lost write here (e.g. the mirror sequence) must fail the sync, not vanish in an event.
+    const keyv = new Keyv({ store: adapter, namespace: 'patchbay-sync', throwOnErrors: true });
+    const state = new SyncStateStore(keyv);
+    await state.keyv.get(KEYS.mirrorSequence); // opens the database now, so a bad path fails at start
+    return state;
+  }
+
+  async validators(): Promise<UpstreamValidators> {
+    return ((await this.keyv.get(KEYS.validators)) as UpstreamValidators | undefined) ?? {};
+  }
+
+  async lastAcceptedSequence(): Promise<number | undefined> {
+    return (await this.keyv.get(KEYS.lastAcceptedSequence)) as number | undefined;
+  }
+
+  /** Record an accepted feed: its sequence and the validators to send next time. */
+  async recordAcceptedFeed(sequence: number, validators: UpstreamValidators): Promise<void> {
+    const clean: UpstreamValidators = {};
+    if (validators.etag) clean.etag = validators.etag;
+    if (validators.lastModified) clean.lastModified = validators.lastModified;
+    await this.keyv.set(KEYS.lastAcceptedSequence, sequence);
+    await this.keyv.set(KEYS.validators, clean);
+  }
+
+  async mirrorSequence(): Promise<number> {
+    return ((await this.keyv.get(KEYS.mirrorSequence)) as number | undefined) ?? 0;
+  }
+
+  async setMirrorSequence(sequence: number): Promise<void> {
+    await this.keyv.set(KEYS.mirrorSequence, sequence);
+  }
+
+  async lastSync(): Promise<SyncReport | undefined> {
+    return (await this.keyv.get(KEYS.lastSync)) as SyncReport | undefined;
+  }
+
+  async setLastSync(report: SyncReport): Promise<void> {
+    await this.keyv.set(KEYS.lastSync, report);
+  }
+
+  async close(): Promise<void> {
+    await this.keyv.disconnect();
+  }
+}

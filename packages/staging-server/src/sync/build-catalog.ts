@@ -1,0 +1,57 @@
+// The mirror catalog: the (filtered) feed's shape, held-back patches removed,
+// file URLs pointing at this server's blob store.
+import { isDeepStrictEqual } from 'node:util';
+import type { Catalog, Feed, FeedPatch } from '@patchbay/core';
+
+export function blobUrl(sha256: string): string {
+  return `/v1/blobs/sha256/${sha256}`;
+}
+
+export interface CatalogMeta {
+  sequence: number;
+  publishedAt: string;
+}
+
+/** Unknown patch (and top-level) fields from the feed are carried through unchanged. */
+export function buildCatalog(feed: Feed, heldBack: ReadonlySet<string>, meta: CatalogMeta): Catalog {
+  const { format: _format, sequence, vendor, generatedAt, products, patches, ...extensions } = feed;
+  const catalog: Catalog = {
+    format: 'patchbay-catalog/1',
+    vendor,
+    sequence: meta.sequence,
+    upstreamSequence: sequence,
+    generatedAt,
+    publishedAt: meta.publishedAt,
+    products,
+    patches: patches.filter((p) => !heldBack.has(p.id)).map(toCatalogPatch),
+  };
+  return { ...catalog, ...dropKnown(extensions, catalog) };
+}
+
+function toCatalogPatch(patch: FeedPatch): FeedPatch {
+  return { ...patch, files: patch.files.map((file) => ({ ...file, url: blobUrl(file.sha256) })) };
+}
+
+/** Top-level extension fields must never override the catalog's own fields. */
+function dropKnown(extensions: Record<string, unknown>, catalog: Catalog): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(extensions).filter(([key]) => !(key in catalog)));
+}
+
+/**
+ * True when two catalogs offer the same content (vendor, products, patches):
+ * the mirror then keeps its current publication instead of bumping the sequence.
+ */
+export function sameCatalogContent(a: Catalog, b: Catalog): boolean {
+  return (
+    a.vendor === b.vendor &&
+    isDeepStrictEqual(a.products, b.products) &&
+    isDeepStrictEqual(a.patches, b.patches)
+  );
+}
+
+/** Distinct blobs a catalog names, with their sizes. */
+export function catalogBlobs(catalog: Catalog): Map<string, number> {
+  const blobs = new Map<string, number>();
+  for (const patch of catalog.patches) for (const file of patch.files) blobs.set(file.sha256, file.size);
+  return blobs;
+}

@@ -1,0 +1,236 @@
+// The MirrorService the HTTP side reads (see ../mirror.ts): owns the data
+// directory, runs one sync at a time, and holds the published catalog in memory.
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Dispatcher } from 'undici';
+import {
+  ContentStore,
+  createDispatcher,
+  errorMessage,
+  ErrorCodes,
+  isPatchbayError,
+  PatchbayError,
+  type Logger,
+  type ServerConfig,
+} from '@patchbay/core';
+import type { MirrorService, MirrorStats, PublishedCatalog, SyncReport } from '../mirror.js';
+import { CatalogStore } from '../store/catalog-store.js';
+import { lockDataDir, type DataDirLock } from '../store/data-dir-lock.js';
+import { SyncStateStore } from '../store/sync-state.js';
+import { FeedArchive } from '../upstream/feed-archive.js';
+import { catalogBlobs } from './build-catalog.js';
+import { newSyncReport, runSync, type SyncContext } from './sync-run.js';
+import { assertBlobsPresent } from './verify-published-blobs.js';
+
+export interface MirrorServiceOptions {
+  /** first retry delay in ms (default: core's); tests shorten it */
+  retryBaseMs?: number;
+}
+
+export async function createMirrorService(
+  config: ServerConfig,
+  logger: Logger,
+  options: MirrorServiceOptions = {},
+): Promise<MirrorService> {
+  const log = logger.child({ component: 'mirror' });
+  const lock = await lockDataDir(config.dataDir);
+  try {
+    return await openMirror(config, log, lock, options);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+async function openMirror(
+  config: ServerConfig,
+  log: Logger,
+  lock: DataDirLock,
+  options: MirrorServiceOptions,
+): Promise<MirrorService> {
+  const store = new ContentStore(join(config.dataDir, 'store'));
+  await store.cleanTemp();
+  const catalogs = new CatalogStore(config.dataDir);
+  const current = await loadPublishedCatalog(catalogs, store, log);
+  const state = await SyncStateStore.open(config.dataDir);
+  let last: SyncReport | null;
+  let dispatcher: Dispatcher | undefined;
+  try {
+    last = await recoverLastSync(state);
+    dispatcher = needsDispatcher(config) ? createDispatcher({ proxy: config.upstream.proxy }) : undefined;
+  } catch (err) {
+    await state.close();
+    throw err;
+  }
+  return new Mirror(config, log, lock, store, catalogs, state, current, last, dispatcher, options);
+}
+
+function needsDispatcher(config: ServerConfig): boolean {
+  return !config.upstream.url.startsWith('file:');
+}
+
+/** current.json at start; null (serve nothing until the next sync) when it is unusable. */
+async function loadPublishedCatalog(
+  catalogs: CatalogStore,
+  store: ContentStore,
+  log: Logger,
+): Promise<PublishedCatalog | null> {
+  try {
+    const published = await catalogs.loadCurrent();
+    if (published) await assertBlobsPresent(published.catalog, store);
+    if (published)
+      log.info({ sequence: published.sequence, path: catalogs.currentPath }, 'published catalog loaded');
+    return published;
+  } catch (err) {
+    log.error(
+      { path: catalogs.currentPath, err: errorMessage(err) },
+      'published catalog is unusable; serving no catalog until the next successful sync',
+    );
+    return null;
+  }
+}
+
+/** A report left 'running' means the previous process died mid-sync. */
+async function recoverLastSync(state: SyncStateStore): Promise<SyncReport | null> {
+  const last = (await state.lastSync()) ?? null;
+  if (last?.outcome !== 'running') return last;
+  const recovered: SyncReport = {
+    ...last,
+    outcome: 'failed',
+    error: 'sync interrupted (the server stopped during it)',
+  };
+  await state.setLastSync(recovered);
+  return recovered;
+}
+
+class Mirror implements MirrorService {
+  private running: Promise<SyncReport> | null = null;
+  private runningReport: SyncReport | null = null;
+  private abort: AbortController | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly config: ServerConfig,
+    private readonly log: Logger,
+    private readonly lock: DataDirLock,
+    private readonly store: ContentStore,
+    private readonly catalogs: CatalogStore,
+    private readonly state: SyncStateStore,
+    private published: PublishedCatalog | null,
+    private last: SyncReport | null,
+    private readonly dispatcher: Dispatcher | undefined,
+    private readonly options: MirrorServiceOptions,
+  ) {}
+
+  current(): PublishedCatalog | null {
+    return this.published;
+  }
+
+  async blobPath(hex: string): Promise<string | null> {
+    const path = this.store.blobPath(hex);
+    try {
+      return (await stat(path)).isFile() ? path : null;
+    } catch {
+      return null;
+    }
+  }
+
+  lastSync(): SyncReport | null {
+    return this.runningReport ?? this.last;
+  }
+
+  isSyncing(): boolean {
+    return this.running !== null;
+  }
+
+  startSync(): Promise<SyncReport> {
+    if (this.closed) {
+      throw new PatchbayError(ErrorCodes.ABORTED, 'mirror service is closed', {
+        dataDir: this.config.dataDir,
+      });
+    }
+    if (this.running) {
+      throw new PatchbayError(ErrorCodes.SYNC_IN_PROGRESS, 'a sync is already running', {
+        startedAt: this.runningReport?.startedAt,
+      });
+    }
+    const report = newSyncReport();
+    const abort = new AbortController();
+    this.runningReport = report;
+    this.abort = abort;
+    this.running = this.execute(report, abort.signal).finally(() => {
+      this.running = null;
+      this.runningReport = null;
+      this.abort = null;
+    });
+    return this.running;
+  }
+
+  private async execute(report: SyncReport, signal: AbortSignal): Promise<SyncReport> {
+    await this.persistReport(report);
+    const ctx: SyncContext = {
+      config: this.config,
+      logger: this.log,
+      store: this.store,
+      catalogs: this.catalogs,
+      state: this.state,
+      archive: new FeedArchive(this.config.dataDir),
+      current: () => this.published,
+      onPublished: (published) => {
+        this.published = published;
+      },
+    };
+    if (this.dispatcher) ctx.dispatcher = this.dispatcher;
+    if (this.options.retryBaseMs !== undefined) ctx.retryBaseMs = this.options.retryBaseMs;
+    try {
+      await runSync(ctx, report, signal);
+    } catch (err) {
+      report.outcome = 'failed';
+      report.error = errorMessage(err);
+      this.log.error(
+        {
+          code: isPatchbayError(err) ? err.code : undefined,
+          err: report.error,
+          upstream: this.config.upstream.url,
+        },
+        'sync failed; the previous catalog stays published',
+      );
+    }
+    report.finishedAt = new Date().toISOString();
+    this.last = { ...report, heldBack: [...report.heldBack] };
+    await this.persistReport(this.last);
+    return this.last;
+  }
+
+  /** The report survives restarts (/v1/status); a failure to store it is logged, not fatal. */
+  private async persistReport(report: SyncReport): Promise<void> {
+    try {
+      await this.state.setLastSync(report);
+    } catch (err) {
+      this.log.error({ err: errorMessage(err) }, 'could not store the sync report');
+    }
+  }
+
+  async stats(): Promise<MirrorStats> {
+    const catalog = this.published?.catalog;
+    if (!catalog) return { sequence: 0, patches: 0, blobs: 0, bytes: 0 };
+    const blobs = catalogBlobs(catalog);
+    let bytes = 0;
+    for (const size of blobs.values()) bytes += size;
+    return { sequence: catalog.sequence, patches: catalog.patches.length, blobs: blobs.size, bytes };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.running) {
+      this.abort?.abort();
+      await this.running.catch(() => undefined);
+    }
+    await this.state
+      .close()
+      .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'closing state'));
+    await this.dispatcher?.close().catch(() => undefined);
+    await this.lock.release();
+  }
+}

@@ -1,0 +1,213 @@
+// One sync, start to end: feed -> accept -> filter -> download -> hold back -> publish.
+import type { Dispatcher } from 'undici';
+import {
+  ErrorCodes,
+  PatchbayError,
+  parseFeed,
+  type ContentStore,
+  type Feed,
+  type Logger,
+  type RetryOptions,
+  type ServerConfig,
+} from '@patchbay/core';
+import type { PublishedCatalog, SyncReport } from '../mirror.js';
+import { toPublishedCatalog, type CatalogStore } from '../store/catalog-store.js';
+import type { SyncStateStore } from '../store/sync-state.js';
+import type { FeedArchive } from '../upstream/feed-archive.js';
+import { fetchFeed } from '../upstream/feed-fetcher.js';
+import { resolveFeedUrl } from '../upstream/feed-location.js';
+import { downloadBlobs, failedPatches, missingBlobs, planBlobs } from './blob-downloads.js';
+import { buildCatalog, sameCatalogContent } from './build-catalog.js';
+import { checkFeedSequence } from './feed-acceptance.js';
+import { holdBack } from './hold-back.js';
+import { filterFeed, unknownFilterProducts } from './mirror-filter.js';
+import { assertBlobsPresent } from './verify-published-blobs.js';
+
+export interface SyncContext {
+  config: ServerConfig;
+  logger: Logger;
+  store: ContentStore;
+  catalogs: CatalogStore;
+  state: SyncStateStore;
+  archive: FeedArchive;
+  dispatcher?: Dispatcher;
+  /** first retry delay (tests shorten it) */
+  retryBaseMs?: number;
+  current(): PublishedCatalog | null;
+  /** called right after current.json was switched */
+  onPublished(published: PublishedCatalog): void;
+}
+
+export function newSyncReport(now: Date = new Date()): SyncReport {
+  return {
+    startedAt: now.toISOString(),
+    finishedAt: null,
+    outcome: 'running',
+    error: null,
+    upstreamSequence: null,
+    heldBack: [],
+    notModified: false,
+    published: false,
+    filesFetched: 0,
+    bytesFetched: 0,
+  };
+}
+
+function throwIfAborted(signal: AbortSignal, stage: string): void {
+  if (signal.aborted) {
+    throw new PatchbayError(ErrorCodes.ABORTED, `sync aborted ${stage}; nothing was published`, { stage });
+  }
+}
+
+interface FeedForSync {
+  feed: Feed;
+  /** false when upstream sent 304 or the same bytes: the stored feed is used again */
+  fresh: boolean;
+}
+
+/** Fetch feed.json conditionally and decide which feed this sync works from. */
+async function obtainFeed(
+  ctx: SyncContext,
+  feedUrl: string,
+  retry: RetryOptions,
+  report: SyncReport,
+): Promise<FeedForSync> {
+  const storedBytes = await ctx.archive.read();
+  // Validators only make sense while we still hold the bytes they describe.
+  const validators = storedBytes ? await ctx.state.validators() : {};
+  const fetched = await fetchFeed(feedUrl, validators, {
+    ...retry,
+    maxBytes: ctx.config.upstream.maxFeedBytes,
+  });
+
+  if (fetched.notModified) {
+    if (!storedBytes) {
+      throw new PatchbayError(
+        ErrorCodes.HTTP_STATUS,
+        `feed ${feedUrl}: 304 Not Modified without a stored feed`,
+        {
+          url: feedUrl,
+          status: 304,
+        },
+      );
+    }
+    report.notModified = true;
+    return { feed: parseFeed(storedBytes, ctx.archive.path), fresh: false };
+  }
+
+  const feed = parseFeed(fetched.bytes, feedUrl);
+  report.upstreamSequence = feed.sequence;
+  const verdict = checkFeedSequence(feed, fetched.bytes, await ctx.state.lastAcceptedSequence(), storedBytes);
+  if (verdict === 'new') await ctx.archive.write(fetched.bytes);
+  // Validators are stored only now that the feed is accepted (and its bytes are on disk).
+  await ctx.state.recordAcceptedFeed(feed.sequence, fetched.validators);
+  return { feed, fresh: verdict === 'new' };
+}
+
+/** Runs one sync, filling `report` as it goes. Throws on feed errors; per-file errors become held-back patches. */
+export async function runSync(ctx: SyncContext, report: SyncReport, signal: AbortSignal): Promise<void> {
+  const { config } = ctx;
+  const feedUrl = resolveFeedUrl(config.upstream.url);
+  const log = ctx.logger.child({ feedUrl });
+  const started = Date.now();
+  const retry: RetryOptions = {
+    retries: config.upstream.retries,
+    stallTimeoutMs: config.upstream.timeoutSeconds * 1000,
+    signal,
+    onRetry: ({ url, attempt, delayMs, error }) =>
+      log.warn({ url, attempt, delayMs, err: error.message }, 'retrying'),
+  };
+  if (ctx.dispatcher && !feedUrl.startsWith('file:')) retry.dispatcher = ctx.dispatcher;
+  if (ctx.retryBaseMs !== undefined) retry.retryBaseMs = ctx.retryBaseMs;
+
+  log.info('sync started');
+  const { feed, fresh } = await obtainFeed(ctx, feedUrl, retry, report);
+  report.upstreamSequence = feed.sequence;
+  log.info(
+    { sequence: feed.sequence, patches: feed.patches.length, fresh, notModified: report.notModified },
+    'feed accepted',
+  );
+  throwIfAborted(signal, 'after fetching the feed');
+
+  const unknown = unknownFilterProducts(feed, config.mirror.products);
+  if (unknown.length > 0)
+    log.warn({ products: unknown }, 'mirror.products names products the feed does not have');
+  const mirrored = filterFeed(feed, config.mirror.products);
+
+  const plan = planBlobs(mirrored.patches, feedUrl);
+  const toFetch = await missingBlobs(plan.jobs, ctx.store);
+  log.info(
+    {
+      files: toFetch.length,
+      bytes: toFetch.reduce((sum, job) => sum + job.size, 0),
+      concurrency: config.upstream.concurrency,
+    },
+    'files to fetch',
+  );
+  const downloads = await downloadBlobs(toFetch, {
+    store: ctx.store,
+    concurrency: config.upstream.concurrency,
+    retry,
+    signal,
+    logger: log,
+  });
+  report.filesFetched = downloads.filesFetched;
+  report.bytesFetched = downloads.bytesFetched;
+
+  const failed = new Map([...plan.invalid, ...failedPatches(toFetch, downloads.failures)]);
+  report.heldBack = holdBack(mirrored.patches, failed);
+  const heldBackIds = new Set(report.heldBack.map((h) => h.patchId));
+  if (report.heldBack.length > 0) log.warn({ heldBack: report.heldBack }, 'patches held back');
+
+  await publishIfChanged(ctx, mirrored, heldBackIds, report, signal, log);
+  report.outcome = report.heldBack.length > 0 ? 'partial' : 'ok';
+  log.info(
+    {
+      outcome: report.outcome,
+      sequence: ctx.current()?.sequence ?? null,
+      upstreamSequence: feed.sequence,
+      published: report.published,
+      filesFetched: report.filesFetched,
+      bytesFetched: report.bytesFetched,
+      heldBack: report.heldBack.length,
+      durationMs: Date.now() - started,
+    },
+    'sync finished',
+  );
+}
+
+async function publishIfChanged(
+  ctx: SyncContext,
+  mirrored: Feed,
+  heldBackIds: ReadonlySet<string>,
+  report: SyncReport,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<void> {
+  const current = ctx.current();
+  // The mirror counter only grows, even if state.sqlite was lost while current.json survived.
+  const sequence = Math.max(await ctx.state.mirrorSequence(), current?.sequence ?? 0) + 1;
+  const candidate = buildCatalog(mirrored, heldBackIds, { sequence, publishedAt: new Date().toISOString() });
+  if (current && sameCatalogContent(current.catalog, candidate)) {
+    log.info({ sequence: current.sequence }, 'catalog unchanged; nothing to publish');
+    return;
+  }
+
+  await assertBlobsPresent(candidate, ctx.store);
+  throwIfAborted(signal, 'before publishing');
+  const published = await toPublishedCatalog(candidate);
+  // Counter first: a crash after it only skips a number, never reuses one.
+  await ctx.state.setMirrorSequence(sequence);
+  await ctx.catalogs.publish(published);
+  ctx.onPublished(published);
+  report.published = true;
+  log.info(
+    {
+      sequence,
+      upstreamSequence: candidate.upstreamSequence,
+      patches: candidate.patches.length,
+      etag: published.etag,
+    },
+    'catalog published',
+  );
+}

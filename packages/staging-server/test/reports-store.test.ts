@@ -1,0 +1,90 @@
+import t from 'tap';
+import { ReportStore } from '../src/reports/report-store.js';
+import type { HistoryQuery } from '../src/reports/types.js';
+import { report } from './fixtures/http-harness.js';
+
+function filledStore(dir: string): ReportStore {
+  const store = ReportStore.open(dir);
+  const reports = [];
+  for (let h = 0; h < 50; h++) {
+    reports.push(
+      report(`host-${h}`, {
+        events: Array.from({ length: 5 }, (_, i) => ({
+          seq: i + 1,
+          type: (['check', 'download', 'install', 'uninstall', 'error'] as const)[i] ?? 'check',
+          patchId: `P${(h + i) % 7}`,
+          at: new Date(Date.UTC(2026, 10, 1) + (h * 5 + i) * 60_000).toISOString(),
+          outcome: 'ok',
+          message: '',
+        })),
+      }),
+    );
+  }
+  store.ingestMany(reports);
+  return store;
+}
+
+t.test('every history filter is answered from an index, newest first, without a sort', async (t) => {
+  const store = filledStore(t.testdir());
+  t.teardown(() => store.close());
+  const since = '2026-11-01T02:00:00.000Z';
+  const before = { at: '2026-11-01T03:00:00.000Z', id: 180 };
+  const cases: [string, HistoryQuery, RegExp][] = [
+    ['no filter', { limit: 100 }, /USING INDEX events_by_at/],
+    ['host', { host: 'host-3', limit: 100 }, /SEARCH events USING INDEX events_by_host \(hostId=\?\)/],
+    ['patch', { patch: 'P2', limit: 100 }, /SEARCH events USING INDEX events_by_patch \(patchId=\?\)/],
+    ['type', { type: 'install', limit: 100 }, /SEARCH events USING INDEX events_by_type \(type=\?\)/],
+    ['since', { since, limit: 100 }, /SEARCH events USING INDEX events_by_at \(at>\?\)/],
+    ['host + since', { host: 'host-3', since, limit: 100 }, /USING INDEX events_by_host \(hostId=\? AND at>\?\)/],
+    ['patch + since', { patch: 'P2', since, limit: 100 }, /USING INDEX events_by_patch \(patchId=\? AND at>\?\)/],
+    ['type + since', { type: 'error', since, limit: 100 }, /USING INDEX events_by_type \(type=\? AND at>\?\)/],
+    ['host + type', { host: 'host-3', type: 'check', limit: 100 }, /SEARCH events USING INDEX events_by_(host|type)/],
+    ['cursor', { before, limit: 100 }, /USING INDEX events_by_at/],
+    ['host + cursor', { host: 'host-3', before, limit: 100 }, /USING INDEX events_by_host \(hostId=\?/],
+  ];
+  for (const [name, query, expected] of cases) {
+    const plan = store.explainHistory(query).join(' | ');
+    t.match(plan, expected, `${name}: ${plan}`);
+    t.notMatch(plan, /SCAN events(?! USING)/, `${name}: no table scan`);
+    t.notMatch(plan, /TEMP B-TREE/, `${name}: no sort`);
+  }
+});
+
+t.test('history answers match a brute-force filter of all events', async (t) => {
+  const store = filledStore(t.testdir());
+  t.teardown(() => store.close());
+  const all = store.history({ limit: 10_000 });
+  t.equal(all.length, 250);
+  const sorted = [...all].sort((a, b) => (a.at === b.at ? b.id - a.id : b.at.localeCompare(a.at)));
+  t.same(all, sorted, 'newest first');
+  const byHost = store.history({ host: 'host-7', type: 'install', limit: 10 });
+  t.same(byHost, all.filter((e) => e.hostId === 'host-7' && e.type === 'install'));
+  // paging with the cursor walks every event exactly once
+  const seen: number[] = [];
+  let cursor: HistoryQuery['before'];
+  for (;;) {
+    const page = store.history({ limit: 37, ...(cursor ? { before: cursor } : {}) });
+    seen.push(...page.map((e) => e.id));
+    const last = page.at(-1);
+    if (page.length < 37 || !last) break;
+    cursor = store.eventCursor(last.id) ?? undefined;
+  }
+  t.same(seen, all.map((e) => e.id));
+});
+
+t.test('ingest is idempotent per (hostId, seq) and survives reopening', async (t) => {
+  const dir = t.testdir();
+  const store = ReportStore.open(dir);
+  const body = report('h', {
+    events: [{ seq: 1, type: 'check', at: '2026-11-24T10:00:00.000Z', outcome: 'ok' }],
+    patches: [{ id: 'P1', state: 'installed', since: '2026-11-24T10:00:00Z' }],
+  });
+  t.same(store.ingest(body), { accepted: 1, snapshotReplaced: true });
+  t.same(store.ingest(body), { accepted: 0, snapshotReplaced: true });
+  store.close();
+  const reopened = ReportStore.open(dir);
+  t.teardown(() => reopened.close());
+  t.equal(reopened.history({ limit: 10 }).length, 1);
+  t.same(reopened.getClient('h')?.patches, [{ id: 'P1', state: 'installed', since: '2026-11-24T10:00:00Z' }]);
+  t.same(reopened.countClients('2000-01-01T00:00:00.000Z'), { total: 1, stale: 0 });
+});

@@ -1,0 +1,105 @@
+import { spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import t from 'tap';
+import { ErrorCodes, type Catalog } from '@patchbay/core';
+import { CatalogStore, serializeCatalog, toPublishedCatalog } from '../src/store/catalog-store.js';
+import { lockDataDir } from '../src/store/data-dir-lock.js';
+import { SyncStateStore } from '../src/store/sync-state.js';
+import { sha256 } from './fixtures/sync-upstream.js';
+
+const catalog: Catalog = {
+  format: 'patchbay-catalog/1',
+  vendor: 'Arcserve',
+  sequence: 3,
+  upstreamSequence: 7,
+  generatedAt: '2026-11-20T08:00:00Z',
+  publishedAt: '2026-11-21T08:00:00Z',
+  products: [{ id: 'arcserve-backup', name: 'Arcserve Backup', releases: ['19.0'] }],
+  patches: [],
+};
+
+t.test('data dir lock: exclusive, named, released, stale locks taken over', async (t) => {
+  const dir = t.testdir();
+  const lock = await lockDataDir(dir);
+  await t.rejects(lockDataDir(dir), {
+    code: ErrorCodes.LOCKED,
+    message: new RegExp(`${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*pid ${process.pid}`),
+  });
+  await lock.release();
+  const again = await lockDataDir(dir);
+  await again.release();
+
+  // A lock left by a process that is gone is stale.
+  const dead = spawnSync(process.execPath, [
+    '-e',
+    'process.stdout.write(String(process.pid))',
+  ]).stdout.toString();
+  await writeFile(join(dir, 'lock'), JSON.stringify({ pid: Number(dead), startedAt: 'then' }));
+  const taken = await lockDataDir(dir);
+  t.match(JSON.parse(await readFile(join(dir, 'lock'), 'utf8')), { pid: process.pid });
+  await taken.release();
+
+  await writeFile(join(dir, 'lock'), 'garbage');
+  const overGarbage = await lockDataDir(dir);
+  await overGarbage.release();
+});
+
+t.test('sync state persists in state.sqlite across reopen', async (t) => {
+  const dir = t.testdir();
+  const state = await SyncStateStore.open(dir);
+  t.same(await state.validators(), {});
+  t.equal(await state.lastAcceptedSequence(), undefined);
+  t.equal(await state.mirrorSequence(), 0);
+  t.equal(await state.lastSync(), undefined);
+  await state.recordAcceptedFeed(7, { etag: '"abc"', lastModified: 'Thu, 19 Nov 2026 08:00:00 GMT' });
+  await state.setMirrorSequence(4);
+  const report = {
+    startedAt: '2026-11-21T08:00:00.000Z',
+    finishedAt: '2026-11-21T08:00:01.000Z',
+    outcome: 'partial' as const,
+    error: null,
+    upstreamSequence: 7,
+    heldBack: [{ patchId: 'X', error: 'file x: digest mismatch' }],
+    notModified: false,
+    published: true,
+    filesFetched: 3,
+    bytesFetched: 1024,
+  };
+  await state.setLastSync(report);
+  await state.close();
+
+  const reopened = await SyncStateStore.open(dir);
+  t.same(await reopened.validators(), { etag: '"abc"', lastModified: 'Thu, 19 Nov 2026 08:00:00 GMT' });
+  t.equal(await reopened.lastAcceptedSequence(), 7);
+  t.equal(await reopened.mirrorSequence(), 4);
+  t.same(await reopened.lastSync(), report);
+  await reopened.recordAcceptedFeed(8, {});
+  t.same(await reopened.validators(), {}, 'validators replaced, not merged');
+  await reopened.close();
+});
+
+t.test('catalog store: deterministic bytes, gzip, ETag, history and current', async (t) => {
+  const dir = t.testdir();
+  const store = new CatalogStore(dir);
+  t.equal(await store.loadCurrent(), null);
+
+  const bytes = serializeCatalog(catalog);
+  t.ok(bytes.equals(serializeCatalog(structuredClone(catalog))), 'same catalog, same bytes');
+  const published = await toPublishedCatalog(catalog);
+  t.equal(published.etag, `"${sha256(bytes)}"`);
+  t.ok(gunzipSync(published.gzip).equals(bytes));
+  t.equal(published.sequence, 3);
+  t.equal(published.upstreamSequence, 7);
+
+  await store.publish(published);
+  t.ok((await readFile(store.currentPath)).equals(bytes));
+  t.ok((await readFile(store.historyPath(3))).equals(bytes));
+  const loaded = await store.loadCurrent();
+  t.equal(loaded?.etag, published.etag);
+  t.same(loaded?.catalog, catalog);
+
+  await writeFile(store.currentPath, '{"format": "patchbay-catalog/1"');
+  await t.rejects(store.loadCurrent(), 'a corrupt current.json is an error, not an empty catalog');
+});
