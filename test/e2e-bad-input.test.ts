@@ -1,0 +1,347 @@
+// End to end, every bad input of the end-to-end issue against the real programs: each gets a
+// clear error, nothing is lost, and the previously published catalog keeps being served.
+import t from 'tap';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { BIN, run } from './helpers/processes.js';
+import { startStack, type StatusDocument } from './helpers/stack.js';
+
+type Json = Record<string, unknown>;
+interface FeedFile {
+  name: string;
+  url: string;
+  size: number;
+  sha256: string;
+}
+interface FeedPatch extends Json {
+  id: string;
+  files: FeedFile[];
+  requires?: string[];
+}
+interface Feed extends Json {
+  sequence: number;
+  patches: FeedPatch[];
+}
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+t.test('bad feeds are refused whole, bad files are held back, the previous catalog stays', async (t) => {
+  const dir = t.testdir();
+  const stack = await startStack(dir, { releases: ['19.0'] });
+  t.teardown(stack.stop);
+  const feedPath = path.join(stack.feedDir, 'feed.json');
+  const original = fs.readFileSync(feedPath, 'utf8');
+  const feed = (): Feed => JSON.parse(original) as Feed;
+  const publish = (body: string | Feed) =>
+    fs.writeFileSync(feedPath, typeof body === 'string' ? body : JSON.stringify(body, null, 2));
+  const catalogSequence = async () =>
+    (await stack.getJson<{ sequence: number; upstreamSequence: number }>('/v1/catalog')).upstreamSequence;
+
+  const refusals: [string, () => string | Feed, RegExp][] = [
+    ['not JSON', () => '{ "format": "patchbay-feed/1", ', /JSON/],
+    [
+      'schema violation',
+      () => {
+        const f = feed();
+        f.sequence = 8;
+        f.patches[0]!.severity = 'urgent';
+        return f;
+      },
+      /\/patches\/0\/severity/,
+    ],
+    [
+      'duplicate patch ids',
+      () => {
+        const f = feed();
+        f.sequence = 8;
+        f.patches[1]!.id = f.patches[0]!.id;
+        return f;
+      },
+      new RegExp(`duplicate.*${feed().patches[0]!.id}|${feed().patches[0]!.id}.*duplicate`, 'i'),
+    ],
+    [
+      'file name with a slash',
+      () => {
+        const f = feed();
+        f.sequence = 8;
+        f.patches[0]!.files[0]!.name = 'sub/evil.sh';
+        return f;
+      },
+      /name/,
+    ],
+    [
+      'file name with a backslash',
+      () => {
+        const f = feed();
+        f.sequence = 8;
+        f.patches[0]!.files[0]!.name = 'sub\\evil.sh';
+        return f;
+      },
+      /name/,
+    ],
+    [
+      'file name with ..',
+      () => {
+        const f = feed();
+        f.sequence = 8;
+        f.patches[0]!.files[0]!.name = '..';
+        return f;
+      },
+      /name/,
+    ],
+    [
+      'negative size',
+      () => {
+        const f = feed();
+        f.sequence = 8;
+        f.patches[0]!.files[0]!.size = -1;
+        return f;
+      },
+      /size/,
+    ],
+    [
+      'absurd size',
+      () => {
+        const f = feed();
+        f.sequence = 8;
+        f.patches[0]!.files[0]!.size = 1e15;
+        return f;
+      },
+      /size/,
+    ],
+    [
+      'sequence going back',
+      () => {
+        const f = feed();
+        f.sequence = 6;
+        return f;
+      },
+      /sequence/i,
+    ],
+    [
+      'same sequence, other bytes',
+      () => {
+        const f = feed();
+        f.vendor = 'Someone Else';
+        return f;
+      },
+      /sequence/i,
+    ],
+  ];
+
+  for (const [what, make, expected] of refusals) {
+    await t.test(what, async (t) => {
+      publish(make());
+      const sync = await stack.syncNow();
+      t.equal(sync.outcome, 'failed');
+      t.match(sync.error, expected, `error names the reason: ${sync.error}`);
+      const status = await stack.getJson<StatusDocument>('/v1/status');
+      t.equal(status.lastSync?.outcome, 'failed', '/v1/status shows the failure');
+      t.equal(status.mirror.sequence, 1, 'nothing new published');
+      t.equal(await catalogSequence(), 7, 'the previous catalog is still served');
+      const ready = await fetch(`${stack.server.url}/readyz`);
+      t.equal(ready.status, 200, 'still ready');
+    });
+  }
+
+  await t.test('a bad file holds back its patch and its dependants; the rest publish', async (t) => {
+    const f = feed();
+    f.sequence = 9;
+    const template = f.patches.find((p) => p.id === 'T5KB0209')!;
+    const good = 'echo good\n';
+    const bad = 'echo these bytes are not what the feed says\n';
+    const make = (id: string, file: FeedFile, requires?: string[]): FeedPatch => ({
+      ...template,
+      id,
+      title: `test patch ${id}`,
+      requires,
+      files: [file],
+      install: { command: ['sh', `{file:${file.name}}`] },
+      detect: undefined,
+    });
+    fs.writeFileSync(path.join(stack.feedDir, 'files', 'digest.sh'), bad);
+    fs.writeFileSync(path.join(stack.feedDir, 'files', 'size.sh'), good);
+    f.patches.push(
+      make('T5KB0901', {
+        name: 'digest.sh',
+        url: 'files/digest.sh',
+        size: Buffer.byteLength(bad),
+        sha256: sha256(good),
+      }),
+      make(
+        'T5KB0902',
+        { name: 'ok.sh', url: 'files/size.sh', size: Buffer.byteLength(good), sha256: sha256(good) },
+        ['T5KB0901'],
+      ),
+      make('T5KB0903', {
+        name: 'size.sh',
+        url: 'files/size.sh',
+        size: Buffer.byteLength(good) + 5,
+        sha256: sha256(good),
+      }),
+      make('T5KB0904', { name: 'gone.sh', url: 'files/gone.sh', size: 3, sha256: sha256('abc') }),
+    );
+    publish(f);
+    const sync = await stack.syncNow();
+    t.equal(sync.outcome, 'partial');
+    const held = new Map(sync.heldBack.map((h) => [h.patchId, h.error]));
+    t.match(held.get('T5KB0901'), /sha-?256|digest/i, 'digest mismatch named');
+    t.match(held.get('T5KB0902'), /T5KB0901/, 'the dependant is held back, naming its requirement');
+    t.match(held.get('T5KB0903'), /size/i, 'size mismatch named');
+    t.match(held.get('T5KB0904'), /404/, 'upstream 404 named');
+    t.equal(held.size, 4, 'nothing else held back');
+
+    const catalog = await stack.getJson<{ upstreamSequence: number; patches: { id: string }[] }>(
+      '/v1/catalog',
+    );
+    t.equal(catalog.upstreamSequence, 9, 'the rest published');
+    const ids = catalog.patches.map((p) => p.id);
+    t.ok(ids.includes('T5KB0201'));
+    for (const id of held.keys()) t.notOk(ids.includes(id), `${id} not in the catalog`);
+    const storePath = path.join(
+      dir,
+      'server-data',
+      'store',
+      'blobs',
+      'sha256',
+      sha256(bad).slice(0, 2),
+      sha256(bad),
+    );
+    t.notOk(fs.existsSync(storePath), 'the bad bytes never entered the store');
+    const status = await stack.getJson<StatusDocument>('/v1/status');
+    t.equal(status.lastSync?.heldBack.length, 4, '/v1/status lists what is held back');
+  });
+
+  await t.test('upstream 500 and connection refused fail the sync with the reason', async (t) => {
+    const failing = http.createServer((_req, res) => {
+      res.statusCode = 500;
+      res.end('boom');
+    });
+    await new Promise<void>((r) => failing.listen(0, '127.0.0.1', r));
+    t.teardown(() => new Promise<void>((r) => failing.close(() => r())));
+    const port = (failing.address() as AddressInfo).port;
+    const dataDir = t.testdir();
+    const five = await run(BIN.server, [
+      '--config',
+      stack.serverConfig,
+      '--data-dir',
+      dataDir,
+      '--upstream',
+      `http://127.0.0.1:${port}/`,
+      'sync',
+    ]);
+    t.equal(five.code, 1);
+    t.match(five.stdout + five.stderr, /500/);
+
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const refused = await run(BIN.server, [
+      '--config',
+      stack.serverConfig,
+      '--data-dir',
+      dataDir,
+      '--upstream',
+      `http://127.0.0.1:${closedPort}/`,
+      'sync',
+    ]);
+    t.equal(refused.code, 1);
+    t.match(refused.stdout + refused.stderr, /ECONNREFUSED|refused|connect/i);
+  });
+
+  await t.test('malformed and unknown blob digests', async (t) => {
+    for (const bad of [
+      'abc',
+      'A'.repeat(64),
+      'g'.repeat(64),
+      '..%2F..%2Fetc%2Fpasswd',
+      `${'a'.repeat(64)}x`,
+    ]) {
+      const res = await fetch(`${stack.server.url}/v1/blobs/sha256/${bad}`);
+      t.equal(res.status, 400, `400 for ${bad}`);
+      const body = (await res.json()) as { statusCode: number; message: string };
+      t.equal(body.statusCode, 400);
+    }
+    const unknown = await fetch(`${stack.server.url}/v1/blobs/sha256/${'0'.repeat(64)}`);
+    t.equal(unknown.status, 404);
+  });
+
+  await t.test('invalid and oversized reports', async (t) => {
+    const url = `${stack.server.url}/v1/clients/host-x/report`;
+    const put = (body: string) =>
+      fetch(url, { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+    const report = {
+      hostId: 'host-x',
+      hostname: 'host-x.corp',
+      daemonVersion: '0.1.0',
+      platform: 'linux',
+      reportedAt: new Date().toISOString(),
+      products: [{ id: 'arcserve-backup', release: '19.0' }],
+      patches: [],
+      events: [{ seq: 'one', type: 'check', at: new Date().toISOString(), outcome: 'ok' }],
+    };
+    const invalid = await put(JSON.stringify(report));
+    t.equal(invalid.status, 400);
+    t.match(((await invalid.json()) as { message: string }).message, /events\/0\/seq/);
+    const notJson = await put('{ nope');
+    t.equal(notJson.status, 400);
+    const huge = await put(JSON.stringify({ ...report, events: [], padding: 'x'.repeat(2 * 1024 * 1024) }));
+    t.equal(huge.status, 413);
+    const clients = await stack.getJson<{ hostId: string }[]>('/v1/clients');
+    t.notOk(
+      clients.some((c) => c.hostId === 'host-x'),
+      'nothing half-stored',
+    );
+  });
+
+  await t.test('bad config keys stop both programs with exit 2 naming the key', async (t) => {
+    const badServer = path.join(dir, 'bad-server.json');
+    fs.writeFileSync(badServer, JSON.stringify({ upstrem: { url: 'http://127.0.0.1:1/' } }));
+    const server = await run(BIN.server, ['--config', badServer, 'sync']);
+    t.equal(server.code, 2);
+    t.match(server.stderr, /upstrem/);
+
+    const mistyped = path.join(dir, 'mistyped-server.json');
+    fs.writeFileSync(mistyped, JSON.stringify({ listen: { port: 'eighty' } }));
+    const typed = await run(BIN.server, ['--config', mistyped, 'sync']);
+    t.equal(typed.code, 2);
+    t.match(typed.stderr, /port/);
+
+    const client = stack.writeClientConfig('host-bad', '19.0', { polcy: { autoInstall: 'none' } });
+    const res = await run(BIN.client, ['--config', client.config, 'check']);
+    t.equal(res.code, 2);
+    t.match(res.stderr, /polcy/);
+  });
+
+  await t.test('unknown patch ids and unknown products on the client', async (t) => {
+    const client = stack.writeClientConfig('host-ok', '19.0');
+    const unknownPatch = await run(BIN.client, ['--config', client.config, 'install', 'T5KB9999']);
+    t.equal(unknownPatch.code, 2);
+    t.match(unknownPatch.stderr, /T5KB9999/);
+
+    const product = stack.writeClientConfig('host-product', '19.0', {
+      products: [{ id: 'arcserve-nothing', release: '1.0', installDir: './sandbox' }],
+    });
+    const unknownProduct = await run(BIN.client, ['--config', product.config, 'check']);
+    t.equal(unknownProduct.code, 2);
+    t.match(unknownProduct.stderr, /arcserve-nothing/);
+
+    const release = stack.writeClientConfig('host-release', '17.5');
+    const unknownRelease = await run(BIN.client, ['--config', release.config, 'check']);
+    t.equal(unknownRelease.code, 2);
+    t.match(unknownRelease.stderr, /17\.5/);
+  });
+
+  await t.test('unknown flags are bad usage', async (t) => {
+    const res = await run(BIN.server, ['--frobnicate', 'sync']);
+    t.equal(res.code, 2);
+    t.match(res.stderr, /frobnicate/);
+    const client = await run(BIN.client, ['--server', stack.server.url, 'status', '--bogus']);
+    t.equal(client.code, 2);
+    t.match(client.stderr, /bogus/);
+  });
+});
