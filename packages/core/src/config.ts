@@ -294,7 +294,8 @@ function resolveClientPaths(layer: Json, base: string): Json {
   resolvePathAt(layer, ['tokenFile'], base);
   resolvePathAt(layer, ['trust', 'ca'], base);
   if (Array.isArray(layer.products)) {
-    for (const product of layer.products) if (isPlainObject(product)) resolvePathAt(product, ['installDir'], base);
+    for (const product of layer.products)
+      if (isPlainObject(product)) resolvePathAt(product, ['installDir'], base);
   }
   if (typeof layer.server === 'string') layer.server = [layer.server];
   return layer;
@@ -312,7 +313,12 @@ function load(program: Program, opts: LoadOptions<unknown>): Json {
   let config = program.resolvePaths(structuredClone(program.defaults) as Json, cwd);
   if (opts.file !== undefined) {
     const absolute = isAbsolute(opts.file) ? opts.file : resolve(cwd, opts.file);
-    const layer = validateLayer(program.schemaPath, readConfigFile(opts.file, absolute), opts.file, opts.file);
+    const layer = validateLayer(
+      program.schemaPath,
+      readConfigFile(opts.file, absolute),
+      opts.file,
+      opts.file,
+    );
     config = merge(config, program.resolvePaths(layer, dirname(absolute)), program.replaceWhole);
   }
   if (opts.overrides !== undefined) {

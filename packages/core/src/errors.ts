@@ -8,6 +8,8 @@ export const ErrorCodes = {
   FEED_NOT_JSON: 'PB_ERR_FEED_NOT_JSON',
   /** feed/catalog fails the JSON Schema; message names the JSON path and rule */
   FEED_SCHEMA: 'PB_ERR_FEED_SCHEMA',
+  /** a client report fails its schema; message names the field */
+  REPORT_INVALID: 'PB_ERR_REPORT_INVALID',
   /** semantic feed error: duplicate patch id, duplicate file name, … */
   FEED_INVALID: 'PB_ERR_FEED_INVALID',
   /** feed sequence lower than the last accepted, or equal with other bytes */

@@ -43,9 +43,14 @@ function parseJson(bytes: Buffer | string, source: string): unknown {
     return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    throw new PatchbayError(ErrorCodes.FEED_NOT_JSON, `${source}: not valid JSON: ${reason}`, { source }, {
-      cause: err,
-    });
+    throw new PatchbayError(
+      ErrorCodes.FEED_NOT_JSON,
+      `${source}: not valid JSON: ${reason}`,
+      { source },
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -79,7 +84,11 @@ function invalid(source: string, message: string, context: Record<string, unknow
  * plain (no '..' or drive letter), every patch's product/release declared.
  * requires/supersedes naming unknown ids are allowed: clients show those patches blocked.
  */
-function checkSemantics(products: readonly FeedProduct[], patches: readonly FeedPatch[], source: string): void {
+function checkSemantics(
+  products: readonly FeedProduct[],
+  patches: readonly FeedPatch[],
+  source: string,
+): void {
   const releases = new Map<string, Set<string>>();
   for (const product of products) {
     const set = releases.get(product.id) ?? new Set<string>();

@@ -4,6 +4,7 @@
 //   retry.ts       backoff + jitter + Retry-After around an attempt
 //   resume-state.ts partial + validator sidecar, Range/If-Range
 // This file composes them into the two operations the rest of patchbay uses.
+import { createHash } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import type { ContentStore } from './content-store.js';
@@ -12,7 +13,6 @@ import { contentRangeStart, openUrl, statusError } from './request.js';
 import type { UrlRequest, UrlResponse } from './request.js';
 import { discardPartial, loadResumePoint, saveResumeState } from './resume-state.js';
 import type { ResumePoint } from './resume-state.js';
-import { createHash } from 'node:crypto';
 import {
   DEFAULT_RETRIES,
   DEFAULT_RETRY_BASE_MS,
@@ -113,10 +113,36 @@ export async function downloadBlob(job: BlobDownload, opts: RetryOptions = {}): 
   if (await job.store.has(job.sha256)) {
     return { path: blobPath, bytesFetched: 0, resumed: false, alreadyPresent: true };
   }
-  await mkdir(job.store.tmpDir, { recursive: true });
-  const tally: Tally = { bytesFetched: 0, resumed: false };
-  const path = await withRetry(job.url, retryPolicy(opts), () => downloadAttempt(job, opts, tally));
-  return { path, bytesFetched: tally.bytesFetched, resumed: tally.resumed, alreadyPresent: false };
+  return oneAtATime(`${job.store.root}\0${job.sha256}`, async () => {
+    // Another call may have stored it while this one waited its turn.
+    if (await job.store.has(job.sha256)) {
+      return { path: blobPath, bytesFetched: 0, resumed: false, alreadyPresent: true };
+    }
+    await mkdir(job.store.tmpDir, { recursive: true });
+    const tally: Tally = { bytesFetched: 0, resumed: false };
+    const path = await withRetry(job.url, retryPolicy(opts), () => downloadAttempt(job, opts, tally));
+    return { path, bytesFetched: tally.bytesFetched, resumed: tally.resumed, alreadyPresent: false };
+  });
+}
+
+/**
+ * Downloads of one blob into one store run one at a time in this process: two patches that
+ * share a file must not write the same partial at once. (Across processes, each program
+ * holds the lock on its data directory.)
+ */
+const downloadsInFlight = new Map<string, Promise<unknown>>();
+
+async function oneAtATime<T>(key: string, run: () => Promise<T>): Promise<T> {
+  for (let current = downloadsInFlight.get(key); current; current = downloadsInFlight.get(key)) {
+    await current.catch(() => undefined);
+  }
+  const mine = run();
+  downloadsInFlight.set(key, mine);
+  try {
+    return await mine;
+  } finally {
+    if (downloadsInFlight.get(key) === mine) downloadsInFlight.delete(key);
+  }
 }
 
 /** What one downloadBlob call did across its attempts. */
@@ -148,7 +174,13 @@ async function downloadAttempt(job: BlobDownload, opts: RetryOptions, tally: Tal
       throw statusError(url, res);
     }
     if (point.offset === 0) {
-      await saveResumeState(store, { url, etag: res.etag, lastModified: res.lastModified, size: job.size, sha256: hex });
+      await saveResumeState(store, {
+        url,
+        etag: res.etag,
+        lastModified: res.lastModified,
+        size: job.size,
+        sha256: hex,
+      });
     } else {
       tally.resumed = true;
     }
@@ -186,7 +218,12 @@ async function openFromPoint(
 }
 
 /** Stream the body onto the partial, hashing and counting; cut off past the expected size. */
-async function appendBody(job: BlobDownload, res: UrlResponse, point: ResumePoint, tally: Tally): Promise<void> {
+async function appendBody(
+  job: BlobDownload,
+  res: UrlResponse,
+  point: ResumePoint,
+  tally: Tally,
+): Promise<void> {
   const partial = job.store.partialPath(job.sha256);
   // 'w' truncates whatever a restart leaves behind; 'a' continues the verified prefix.
   const handle = await open(partial, point.offset > 0 ? 'a' : 'w');

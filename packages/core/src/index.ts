@@ -13,3 +13,4 @@ export * from './http-fetch.js';
 export * from './retry.js';
 export * from './request.js';
 export * from './logger.js';
+export * from './schema-errors.js';

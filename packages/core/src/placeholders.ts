@@ -24,11 +24,15 @@ function isSimpleName(name: string): name is SimpleName {
 function expandOne(value: string, ctx: PlaceholderContext, index: number | undefined): string {
   const where = index === undefined ? '' : ` in argv[${index}]`;
   const fail = (placeholder: string, reason: string): never => {
-    throw new PatchbayError(ErrorCodes.PLACEHOLDER, `${reason}${where} of patch ${ctx.patchId}: ${placeholder}`, {
-      placeholder,
-      index,
-      patchId: ctx.patchId,
-    });
+    throw new PatchbayError(
+      ErrorCodes.PLACEHOLDER,
+      `${reason}${where} of patch ${ctx.patchId}: ${placeholder}`,
+      {
+        placeholder,
+        index,
+        patchId: ctx.patchId,
+      },
+    );
   };
   return value.replace(PLACEHOLDER, (whole: string, name: string, arg: string | undefined) => {
     if (name === 'file') {

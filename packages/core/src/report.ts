@@ -77,13 +77,12 @@ let validator: ValidateFunction | undefined;
 /**
  * Validate a report object; throws PatchbayError naming the field, e.g.
  * `report: /events/3/seq must be integer, got "x"`.
- * TODO(core): use a PB_ERR_REPORT_INVALID code once errors.ts has one; FEED_SCHEMA stands in.
  */
 export function validateReport(value: unknown, source = 'report'): ClientReport {
   validator ??= createAjv().compile(REPORT_SCHEMA);
   if (!validator(value)) {
     const issue = pickIssue(validator.errors ?? [], value);
-    throw new PatchbayError(ErrorCodes.FEED_SCHEMA, formatIssue(source, issue, false), {
+    throw new PatchbayError(ErrorCodes.REPORT_INVALID, formatIssue(source, issue, false), {
       source,
       path: issue.path,
       rule: issue.rule,

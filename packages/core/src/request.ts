@@ -35,7 +35,12 @@ export async function openUrl(url: string, req: UrlRequest = {}): Promise<UrlRes
   try {
     parsed = new URL(url);
   } catch (err) {
-    throw new PatchbayError(ErrorCodes.UNSUPPORTED_URL, `"${url}" is not a valid URL`, { url }, { cause: err });
+    throw new PatchbayError(
+      ErrorCodes.UNSUPPORTED_URL,
+      `"${url}" is not a valid URL`,
+      { url },
+      { cause: err },
+    );
   }
   switch (parsed.protocol) {
     case 'http:':

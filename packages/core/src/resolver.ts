@@ -31,7 +31,10 @@ export interface PatchEvaluation {
 /** The order every list comes out in: product, release, publishedAt, id. */
 export function comparePatches(a: FeedPatch, b: FeedPatch): number {
   return (
-    cmp(a.product, b.product) || cmp(a.release, b.release) || cmp(a.publishedAt, b.publishedAt) || cmp(a.id, b.id)
+    cmp(a.product, b.product) ||
+    cmp(a.release, b.release) ||
+    cmp(a.publishedAt, b.publishedAt) ||
+    cmp(a.id, b.id)
   );
 }
 
@@ -44,7 +47,8 @@ function cmp(a: string, b: string): number {
  * An absent or empty `platforms` list means every platform.
  */
 export function isRelevant(patch: FeedPatch, host: HostProfile): boolean {
-  const platformOk = !patch.platforms || patch.platforms.length === 0 || patch.platforms.includes(host.platform);
+  const platformOk =
+    !patch.platforms || patch.platforms.length === 0 || patch.platforms.includes(host.platform);
   return platformOk && host.products.some((p) => p.id === patch.product && p.release === patch.release);
 }
 
@@ -117,7 +121,10 @@ function describeCycle(cycle: readonly string[], start: number): string {
  * algorithm (iterative) emits components requirements-first, so when a component
  * is decided, everything it requires already is.
  */
-function findBlocked(byId: ReadonlyMap<string, FeedPatch>, satisfied: (id: string) => boolean): Map<string, Blocked> {
+function findBlocked(
+  byId: ReadonlyMap<string, FeedPatch>,
+  satisfied: (id: string) => boolean,
+): Map<string, Blocked> {
   const ids: string[] = [];
   for (const id of byId.keys()) if (!satisfied(id)) ids.push(id);
   ids.sort();
@@ -250,7 +257,8 @@ function findCycle(start: number, adj: readonly number[][], members: ReadonlySet
       if (!members.has(w)) continue;
       if (w === start) {
         const path = [v];
-        while (path[path.length - 1] !== start) path.push(parent.get(path[path.length - 1] as number) as number);
+        while (path[path.length - 1] !== start)
+          path.push(parent.get(path[path.length - 1] as number) as number);
         return path.reverse();
       }
       if (!parent.has(w)) {

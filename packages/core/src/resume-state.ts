@@ -35,8 +35,11 @@ export interface ResumePoint {
  * sent (RFC 9110 forbids it, and servers that accept it may splice different bytes), except
  * for file: sources, where our own size+mtime tag is compared exactly by file-url.ts.
  */
-export function ifRangeValidator(state: Pick<ResumeState, 'url' | 'etag' | 'lastModified'>): string | undefined {
-  if (state.etag !== undefined && (!state.etag.startsWith('W/') || state.url.startsWith('file:'))) return state.etag;
+export function ifRangeValidator(
+  state: Pick<ResumeState, 'url' | 'etag' | 'lastModified'>,
+): string | undefined {
+  if (state.etag !== undefined && (!state.etag.startsWith('W/') || state.url.startsWith('file:')))
+    return state.etag;
   return state.lastModified;
 }
 

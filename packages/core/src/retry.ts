@@ -44,8 +44,20 @@ export function isNetworkError(err: unknown, depth = 0): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   if (code !== undefined && NETWORK_ERROR_CODES.has(code)) return true;
   if (err.message === 'socket hang up' || err.message === 'other side closed') return true;
-  if (err instanceof AggregateError && err.errors.some((inner) => isNetworkError(inner, depth + 1))) return true;
+  if (err instanceof AggregateError && err.errors.some((inner) => isNetworkError(inner, depth + 1)))
+    return true;
   return isNetworkError(err.cause, depth + 1);
+}
+
+/** TLS failures (untrusted or mismatched certificate): final, but still a failure to reach the URL. */
+export function isTlsError(err: unknown): boolean {
+  const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+  return (
+    code !== undefined &&
+    /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH)/.test(
+      code,
+    )
+  );
 }
 
 /** HTTP statuses that say "try again later" rather than "this request is wrong". */
@@ -64,7 +76,12 @@ export function isRetryable(err: unknown): boolean {
 }
 
 /** Delay before retry number `attempt` (1-based): base·2^(attempt-1), capped, with "equal jitter" (half fixed, half random). */
-export function backoffDelay(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  baseMs: number,
+  capMs: number,
+  random: () => number = Math.random,
+): number {
   const exponential = Math.min(capMs, baseMs * 2 ** (attempt - 1));
   return Math.round(exponential / 2 + (random() * exponential) / 2);
 }
@@ -80,13 +97,18 @@ export function parseRetryAfter(value: string | undefined, now: number = Date.no
 
 /** The PB_ERR_ABORTED error for `url` when `signal` has fired. */
 export function abortedError(url: string, signal: AbortSignal): PatchbayError {
-  return new PatchbayError(ErrorCodes.ABORTED, `fetching ${url} was aborted`, { url }, { cause: signal.reason });
+  return new PatchbayError(
+    ErrorCodes.ABORTED,
+    `fetching ${url} was aborted`,
+    { url },
+    { cause: signal.reason },
+  );
 }
 
 /**
  * Run `attempt` until it succeeds, fails with a non-retryable error, or the retries are spent.
- * Raw connection errors that outlast the retries become PB_ERR_NETWORK naming the URL and the
- * last cause; PatchbayErrors (HTTP status, digest, size…) pass through; an abort is PB_ERR_ABORTED.
+ * Raw connection errors that outlast the retries, and TLS errors (not retried), become
+ * PB_ERR_NETWORK naming the URL and the last cause; other raw errors (local disk) pass through; PatchbayErrors (HTTP status, digest, size…) pass through; an abort is PB_ERR_ABORTED.
  */
 export async function withRetry<T>(
   url: string,
@@ -98,7 +120,8 @@ export async function withRetry<T>(
     try {
       return await attempt(attemptNumber);
     } catch (err) {
-      if (policy.signal?.aborted) throw isPatchbayError(err, ErrorCodes.ABORTED) ? err : abortedError(url, policy.signal);
+      if (policy.signal?.aborted)
+        throw isPatchbayError(err, ErrorCodes.ABORTED) ? err : abortedError(url, policy.signal);
       const retriesLeft = attemptNumber <= policy.retries;
       if (!retriesLeft || !isRetryable(err)) throw finalError(err, url, attemptNumber);
       const error = err instanceof Error ? err : new Error(String(err));
@@ -125,14 +148,15 @@ function finalError(err: unknown, url: string, attempts: number): unknown {
     if (attempts > 1) err.context.attempts = attempts;
     return err;
   }
-  if (!isNetworkError(err)) return err;
+  const tls = isTlsError(err);
+  if (!tls && !isNetworkError(err)) return err;
   const cause = err as NodeJS.ErrnoException;
   const reason = cause.code ? `${cause.code}: ${cause.message}` : cause.message;
   const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`;
   return new PatchbayError(
     ErrorCodes.NETWORK,
     `GET ${url} failed after ${tries}: ${reason}`,
-    { url, attempts, cause: cause.code ?? cause.message },
+    { url, attempts, cause: cause.code ?? cause.message, ...(tls ? { retryable: false } : {}) },
     { cause: err },
   );
 }

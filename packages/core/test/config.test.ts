@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { Test } from 'tap';
 import { join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { pathToFileURL, fileURLToPath } from 'node:url';
@@ -16,12 +17,7 @@ import { ErrorCodes, PatchbayError } from '../src/errors.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
-function configError(
-  t: Tap.Test,
-  fn: () => unknown,
-  pattern: RegExp,
-  context?: Record<string, unknown>,
-): void {
+function configError(t: Test, fn: () => unknown, pattern: RegExp, context?: Record<string, unknown>): void {
   try {
     fn();
     t.fail('expected PB_ERR_CONFIG');

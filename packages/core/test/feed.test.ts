@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { Test } from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FEED_SCHEMA_PATH, CATALOG_SCHEMA_PATH, parseCatalog, parseFeed, validateFeed } from '../src/feed.js';
@@ -48,10 +49,10 @@ function feedWith(mutate: Mutator): string {
   return JSON.stringify(feed);
 }
 
-function expectError(t: Tap.Test, fn: () => unknown, code: string, pattern: RegExp): void {
+function expectError(t: Test, fn: () => unknown, code: string, pattern: RegExp, label = code): void {
   try {
     fn();
-    t.fail(`expected ${code}`);
+    t.fail(`expected ${label} to throw ${code}`);
   } catch (err) {
     t.ok(err instanceof PatchbayError, 'is a PatchbayError');
     t.equal((err as PatchbayError).code, code, 'code');
@@ -226,7 +227,7 @@ t.test('schema violations name the JSON path and the rule', async (t) => {
     ],
   ];
   for (const [name, mutate, pattern] of cases) {
-    expectError(t, () => parseFeed(feedWith(mutate)), ErrorCodes.FEED_SCHEMA, pattern);
+    expectError(t, () => parseFeed(feedWith(mutate)), ErrorCodes.FEED_SCHEMA, pattern, name);
   }
   try {
     parseFeed(feedWith((f) => (f.patches[0].files[0].size = -5)));

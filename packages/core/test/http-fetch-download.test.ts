@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import t from 'tap';
+import type { Test } from 'tap';
 import { ContentStore } from '../src/content-store.js';
 import { ErrorCodes } from '../src/errors.js';
 import { sha256Hex } from '../src/hash.js';
@@ -15,7 +16,7 @@ const SIZE = 256 * 1024;
 const LAST_MODIFIED = 'Fri, 20 Nov 2026 08:00:00 GMT';
 
 async function setup(
-  t: Tap.Test,
+  t: Test,
   file: Partial<ServedFile> = {},
 ): Promise<{ server: FaultServer; store: ContentStore; body: Buffer; job: BlobDownload }> {
   const body = file.body ?? randomBytes(SIZE);
@@ -150,7 +151,7 @@ t.test('connection reset mid-body, then a later call (a restart) fetches only th
 
 t.test('the file changed between attempts: If-Range fails, a 200 restarts from zero', async (t) => {
   const v2 = randomBytes(SIZE);
-  const { server, store, job } = await setup(t, { body: randomBytes(SIZE), etag: '"v1"' });
+  const { server, job } = await setup(t, { body: randomBytes(SIZE), etag: '"v1"' });
   // attempt 1 got part of an old version (a stale mirror), then the connection died
   const gate = afterClientReceives(50_000);
   server.queue('/blob', { kind: 'close-after', bytes: 50_000, trigger: gate.trigger });
@@ -263,6 +264,15 @@ t.test('downloads go through a forwarding proxy', async (t) => {
   t.same(proxy.forwarded, [job.url, job.url]);
   t.equal(server.requests[1]?.headers.range, 'bytes=20000-', 'Range crosses the proxy');
   t.same(await readFile(result.path), body);
+});
+
+t.test('two concurrent downloads of one blob share the work', async (t) => {
+  const { server, body, job } = await setup(t);
+  const [a, b] = await Promise.all([downloadBlob(job, fast), downloadBlob(job, fast)]);
+  t.same(await readFile(a.path), body);
+  t.equal(a.path, b.path);
+  t.same([a.alreadyPresent, b.alreadyPresent], [false, true]);
+  t.equal(server.requests.length, 1);
 });
 
 t.test('a malformed digest is refused before any request', async (t) => {

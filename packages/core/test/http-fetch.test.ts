@@ -1,5 +1,11 @@
 // fetchConditional, the retry layer and the proxy layer, against real loopback servers.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import t from 'tap';
 import { ErrorCodes } from '../src/errors.js';
 import { createDispatcher, fetchConditional } from '../src/http-fetch.js';
@@ -150,6 +156,68 @@ t.test('requests go through a forwarding proxy when one is configured', async (t
   t.same(proxy.forwarded, [url], 'the proxy saw the absolute-form request');
   t.equal(server.requests.length, 1, 'and forwarded it to the origin');
 });
+
+function hasOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+t.test(
+  'https: the CA given to createDispatcher is trusted; without it TLS fails',
+  { skip: !hasOpenssl() },
+  async (t) => {
+    const dir = t.testdir();
+    const [keyFile, certFile] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ],
+      { stdio: 'ignore' },
+    );
+    const cert = readFileSync(certFile);
+    const server = https.createServer({ key: readFileSync(keyFile), cert }, (_req, res) => res.end(FEED));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const dispatcher = createDispatcher({ ca: cert });
+    t.teardown(async () => {
+      await dispatcher.close();
+      server.closeAllConnections();
+      server.close();
+    });
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/feed.json`;
+
+    const trusted = await fetchConditional(url, {}, { ...fast, dispatcher });
+    t.same(trusted.notModified === false && trusted.body, FEED);
+
+    const retries: unknown[] = [];
+    await t.rejects(fetchConditional(url, {}, { ...fast, onRetry: (i) => retries.push(i) }), {
+      code: ErrorCodes.NETWORK,
+      context: { url, retryable: false },
+    });
+    t.same(retries, [], 'an untrusted certificate is not retried');
+  },
+);
 
 t.test('an abort signal stops the retries with PB_ERR_ABORTED', async (t) => {
   const url = `http://127.0.0.1:${await closedPort()}/feed.json`;

@@ -1,12 +1,13 @@
 import t from 'tap';
+import type { Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPORT_SCHEMA, validateReport } from '../src/report.js';
 import { ErrorCodes, PatchbayError } from '../src/errors.js';
 import { createAjv } from '../src/schema-errors.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests poke at arbitrary fields
 function report(): Record<string, any> {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
   return {
     hostId: 'prod-db-01',
     hostname: 'prod-db-01.corp',
@@ -28,12 +29,12 @@ function report(): Record<string, any> {
   };
 }
 
-function rejects(t: Tap.Test, value: unknown, pattern: RegExp): void {
+function rejects(t: Test, value: unknown, pattern: RegExp): void {
   t.throws(() => validateReport(value), PatchbayError);
   try {
     validateReport(value);
   } catch (err) {
-    t.equal((err as PatchbayError).code, ErrorCodes.FEED_SCHEMA);
+    t.equal((err as PatchbayError).code, ErrorCodes.REPORT_INVALID);
     t.match((err as Error).message, pattern);
   }
 }

@@ -1,7 +1,14 @@
 import { sign, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCodes, PatchbayError, isSafeFileName, type Feed, type FeedFile, type FeedPatch } from '@patchbay/core';
+import {
+  ErrorCodes,
+  PatchbayError,
+  isSafeFileName,
+  type Feed,
+  type FeedFile,
+  type FeedPatch,
+} from '@patchbay/core';
 import { writeFileAtomically } from './atomic-write.js';
 import { sha256Of } from './digest.js';
 import { stringifyFeed } from './stable-json.js';
@@ -77,7 +84,9 @@ export async function writeFeedDirectory(opts: WriteFeedDirectoryOptions): Promi
   const written: WrittenFile[] = [];
   for (const [name, content] of Object.entries(contents)) {
     if (!isSafeFileName(name)) {
-      throw new PatchbayError(ErrorCodes.UNSAFE_NAME, `feed file "${name}" is not a plain file name`, { name });
+      throw new PatchbayError(ErrorCodes.UNSAFE_NAME, `feed file "${name}" is not a plain file name`, {
+        name,
+      });
     }
     const bytes = Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8');
     const path = join(filesDir, name);

@@ -13,9 +13,7 @@ export interface Validators {
 export type ByteRange = { start: number; end: number };
 
 export type RangeDecision =
-  | { kind: 'full' }
-  | { kind: 'partial'; range: ByteRange }
-  | { kind: 'unsatisfiable' };
+  { kind: 'full' } | { kind: 'partial'; range: ByteRange } | { kind: 'unsatisfiable' };
 
 /** Entity tags in an If-None-Match / If-Match list ("*" comes back as ['*']). */
 function parseEtagList(header: string): string[] {

@@ -16,7 +16,13 @@ export {
   type GenerateSampleFeedOptions,
   type SampleFeedContent,
 } from './sample-feed.js';
-export { SAMPLE_PATCHES, EXTRA_SAMPLE_PATCHES, SAMPLE_PRODUCTS, SAMPLE_VENDOR, type SamplePatch } from './sample-patches.js';
+export {
+  SAMPLE_PATCHES,
+  EXTRA_SAMPLE_PATCHES,
+  SAMPLE_PRODUCTS,
+  SAMPLE_VENDOR,
+  type SamplePatch,
+} from './sample-patches.js';
 export { versionStampContent, versionStampPath } from './payload-script.js';
 export { renderPatchTable } from './patch-table.js';
 export { defaultSampleFeedDir } from './paths.js';

@@ -9,7 +9,17 @@ function list(ids: readonly string[] | undefined): string {
  * are padded the way prettier formats Markdown tables, so `prettier --check` leaves it alone.
  */
 export function renderPatchTable(patches: readonly SamplePatch[]): string {
-  const header = ['id', 'product', 'release', 'severity', 'requires', 'supersedes', 'detect', 'files', 'special role'];
+  const header = [
+    'id',
+    'product',
+    'release',
+    'severity',
+    'requires',
+    'supersedes',
+    'detect',
+    'files',
+    'special role',
+  ];
   const rows = patches.map((patch) => [
     patch.id,
     patch.product,

@@ -113,7 +113,8 @@ export function renderPayloadScript(spec: PayloadSpec): string {
       `  printf '%s\\n' "component=$COMPONENT" "release=$RELEASE" "patch=$PATCH_ID" >"$stamp"`,
       '  echo "$PATCH_ID: wrote $stamp"',
     );
-    if (spec.rebootRequired) add('  echo "$PATCH_ID: a reboot is required to load the updated device driver"');
+    if (spec.rebootRequired)
+      add('  echo "$PATCH_ID: a reboot is required to load the updated device driver"');
     add(
       '  # The detect marker goes last: an install that stops half-way must not look installed.',
       `  printf '%s %s\\n' "$PATCH_ID" "$RELEASE" >"$marker"`,
@@ -144,11 +145,7 @@ export function renderPayloadScript(spec: PayloadSpec): string {
         `  rmdir "$(dirname "$install_dir/${file.installTo}")" 2>/dev/null || true`,
       );
     }
-    add(
-      '  rmdir "$install_dir/lib/$COMPONENT" 2>/dev/null || true',
-      '  echo "$PATCH_ID: uninstalled"',
-      '}',
-    );
+    add('  rmdir "$install_dir/lib/$COMPONENT" 2>/dev/null || true', '  echo "$PATCH_ID: uninstalled"', '}');
   }
 
   add(

@@ -38,7 +38,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       throw new UsageError(command === undefined ? 'missing command' : `unknown command "${command}"`);
     }
     const sequence = integerFlag('sequence', parsed.values.sequence, 1) ?? DEFAULT_SAMPLE_SEQUENCE;
-    const outDir = typeof parsed.values.out === 'string' ? resolve(parsed.values.out) : defaultSampleFeedDir();
+    const outDir =
+      typeof parsed.values.out === 'string' ? resolve(parsed.values.out) : defaultSampleFeedDir();
     return await generate({ outDir, sequence, extraPatches, json: parsed.values.json === true });
   } catch (err) {
     if (err instanceof UsageError) {
@@ -72,7 +73,9 @@ async function generate(opts: {
     );
     return 0;
   } catch (err) {
-    process.stderr.write(`patchbay-sample-feed: cannot write the sample feed to ${opts.outDir}: ${errorMessage(err)}\n`);
+    process.stderr.write(
+      `patchbay-sample-feed: cannot write the sample feed to ${opts.outDir}: ${errorMessage(err)}\n`,
+    );
     return 1;
   }
 }

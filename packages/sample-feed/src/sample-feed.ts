@@ -1,6 +1,11 @@
 import type { CommandSpec, DetectRule } from '@patchbay/core';
 import { sha256Of } from './digest.js';
-import { writeFeedDirectory, type FeedInput, type FeedPatchInput, type WrittenFeedDirectory } from './feed-writer.js';
+import {
+  writeFeedDirectory,
+  type FeedInput,
+  type FeedPatchInput,
+  type WrittenFeedDirectory,
+} from './feed-writer.js';
 import { renderPayloadScript, versionStampContent, versionStampPath } from './payload-script.js';
 import {
   EXTRA_SAMPLE_PATCHES,
@@ -44,7 +49,8 @@ export function buildSampleFeed(opts: Omit<GenerateSampleFeedOptions, 'outDir'> 
   const patches = samplePatches(opts);
   const files: Record<string, Buffer | string> = {};
   const feedPatches = patches.map((patch) => {
-    const productName = SAMPLE_PRODUCTS.find((product) => product.id === patch.product)?.name ?? patch.product;
+    const productName =
+      SAMPLE_PRODUCTS.find((product) => product.id === patch.product)?.name ?? patch.product;
     const extraFiles = patch.extraFiles ?? [];
     const scriptName = `${patch.id}.sh`;
     files[scriptName] = renderPayloadScript({

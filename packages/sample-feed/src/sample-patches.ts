@@ -173,7 +173,9 @@ export const SAMPLE_PATCHES: readonly SamplePatch[] = [
     publishedAt: '2025-10-14T00:00:00Z',
     component: 'mmo',
     detect: 'fileExists',
-    extraFiles: [{ name: 'T5KB0107-vault.conf', installTo: 'config/mmo-vault.conf', content: () => VAULT_CONF }],
+    extraFiles: [
+      { name: 'T5KB0107-vault.conf', installTo: 'config/mmo-vault.conf', content: () => VAULT_CONF },
+    ],
     role: 'two files (script and .conf)',
   },
   {
@@ -342,7 +344,8 @@ export const SAMPLE_PATCHES: readonly SamplePatch[] = [
     product: 'arcserve-backup',
     release: '19.0',
     title: 'Universal Agent: TLS 1.3 for agent-to-server traffic',
-    description: 'Enables TLS 1.3 between the Universal Agent and the backup server. Needs the T5KB0210 connection changes.',
+    description:
+      'Enables TLS 1.3 between the Universal Agent and the backup server. Needs the T5KB0210 connection changes.',
     severity: 'optional',
     publishedAt: '2026-08-25T00:00:00Z',
     requires: ['T5KB0210'],
@@ -389,7 +392,11 @@ export const SAMPLE_PATCHES: readonly SamplePatch[] = [
     component: 'discovery',
     detect: 'fileExists',
     extraFiles: [
-      { name: 'T5KB0214-discovery.conf', installTo: 'config/ca_discovery.conf', content: () => DISCOVERY_CONF },
+      {
+        name: 'T5KB0214-discovery.conf',
+        installTo: 'config/ca_discovery.conf',
+        content: () => DISCOVERY_CONF,
+      },
     ],
     role: 'two files (script and .conf)',
   },
@@ -413,7 +420,8 @@ export const SAMPLE_PATCHES: readonly SamplePatch[] = [
     product: 'arcserve-udp',
     release: '9.0',
     title: 'Recovery point server: merge job fails after the data store is imported',
-    description: 'Merge jobs on an imported data store failed with "invalid session chain" until the RPS was restarted.',
+    description:
+      'Merge jobs on an imported data store failed with "invalid session chain" until the RPS was restarted.',
     severity: 'critical',
     publishedAt: '2026-05-19T00:00:00Z',
     component: 'rps',

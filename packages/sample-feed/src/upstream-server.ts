@@ -142,7 +142,10 @@ async function serveFile(
         res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
       }
     }
-    res.setHeader('Content-Type', CONTENT_TYPES[extname(resolved.path).toLowerCase()] ?? 'application/octet-stream');
+    res.setHeader(
+      'Content-Type',
+      CONTENT_TYPES[extname(resolved.path).toLowerCase()] ?? 'application/octet-stream',
+    );
     res.setHeader('Content-Length', String(end - start + 1));
     if (req.method === 'HEAD' || size === 0) {
       res.end();

@@ -38,7 +38,9 @@ t.test('fills in size, sha256 and url from the content and writes files/<name>',
   });
   t.equal(await readFile(join(dir, 'files', 'a.sh'), 'utf8'), 'echo hello\n');
   const written = JSON.parse(await readFile(join(dir, 'feed.json'), 'utf8'));
-  t.same(written.patches[0].files, [{ name: 'a.sh', url: 'files/a.sh', size: 11, sha256: sha('echo hello\n') }]);
+  t.same(written.patches[0].files, [
+    { name: 'a.sh', url: 'files/a.sh', size: 11, sha256: sha('echo hello\n') },
+  ]);
   t.same(result.feed?.patches[0]?.files[0]?.sha256, sha('echo hello\n'));
   t.ok((await readFile(join(dir, 'feed.json'), 'utf8')).endsWith('}\n'), 'pretty JSON with a final newline');
   t.same(result.feedJson, await readFile(join(dir, 'feed.json')));
@@ -53,34 +55,45 @@ t.test('explicit wrong size/sha256/url are kept as given (for bad-feed tests)', 
     files: { 'a.sh': 'echo hello\n' },
   });
   const written = JSON.parse(await readFile(join(dir, 'feed.json'), 'utf8'));
-  t.same(written.patches[0].files[0], { name: 'a.sh', url: 'elsewhere/a.sh', size: 3, sha256: '0'.repeat(64) });
+  t.same(written.patches[0].files[0], {
+    name: 'a.sh',
+    url: 'elsewhere/a.sh',
+    size: 3,
+    sha256: '0'.repeat(64),
+  });
   t.equal((await stat(join(dir, 'files', 'a.sh'))).size, 11, 'the real bytes are still written');
 });
 
 t.test('a file entry without content needs explicit size and sha256', async (t) => {
   const dir = t.testdir();
-  await t.rejects(
-    writeFeedDirectory({ dir, feed: oneFilePatchFeed([{ name: 'missing.sh' }]) }),
-    { code: 'PB_ERR_FEED_INVALID', message: /missing\.sh/ },
-  );
+  await t.rejects(writeFeedDirectory({ dir, feed: oneFilePatchFeed([{ name: 'missing.sh' }]) }), {
+    code: 'PB_ERR_FEED_INVALID',
+    message: /missing\.sh/,
+  });
   // With explicit values the entry is written even though no such file exists (404 tests).
-  await writeFeedDirectory({ dir, feed: oneFilePatchFeed([{ name: 'missing.sh', size: 1, sha256: 'a'.repeat(64) }]) });
+  await writeFeedDirectory({
+    dir,
+    feed: oneFilePatchFeed([{ name: 'missing.sh', size: 1, sha256: 'a'.repeat(64) }]),
+  });
   const written = JSON.parse(await readFile(join(dir, 'feed.json'), 'utf8'));
   t.equal(written.patches[0].files[0].url, 'files/missing.sh');
 });
 
 t.test('unsafe content names are refused', async (t) => {
   const dir = t.testdir();
-  await t.rejects(
-    writeFeedDirectory({ dir, feed: oneFilePatchFeed([]), files: { '../evil.sh': 'x' } }),
-    { code: 'PB_ERR_UNSAFE_NAME' },
-  );
+  await t.rejects(writeFeedDirectory({ dir, feed: oneFilePatchFeed([]), files: { '../evil.sh': 'x' } }), {
+    code: 'PB_ERR_UNSAFE_NAME',
+  });
 });
 
 t.test('rawFeedJson is written byte for byte', async (t) => {
   const dir = t.testdir();
   const raw = '{ "format": "patchbay-feed/1", "sequence": "not a number"';
-  const result = await writeFeedDirectory({ dir, rawFeedJson: raw, files: { 'x.bin': Buffer.from([0, 1, 2]) } });
+  const result = await writeFeedDirectory({
+    dir,
+    rawFeedJson: raw,
+    files: { 'x.bin': Buffer.from([0, 1, 2]) },
+  });
   t.equal(await readFile(join(dir, 'feed.json'), 'utf8'), raw);
   t.equal(result.feed, undefined);
   t.same([...(await readFile(join(dir, 'files', 'x.bin')))], [0, 1, 2]);
@@ -117,7 +130,12 @@ t.test('prune removes files no longer in the feed, and only with prune', async (
   await writeFile(join(dir, 'files', 'stray.txt'), 'stray');
   await writeFeedDirectory({ dir, feed: oneFilePatchFeed([]), files: { 'a.sh': 'a' } });
   t.same((await readdir(join(dir, 'files'))).sort(), ['a.sh', 'b.sh', 'stray.txt']);
-  const result = await writeFeedDirectory({ dir, feed: oneFilePatchFeed([]), files: { 'a.sh': 'a' }, prune: true });
+  const result = await writeFeedDirectory({
+    dir,
+    feed: oneFilePatchFeed([]),
+    files: { 'a.sh': 'a' },
+    prune: true,
+  });
   t.same(result.removed, ['b.sh', 'stray.txt']);
   t.same(await readdir(join(dir, 'files')), ['a.sh']);
 });

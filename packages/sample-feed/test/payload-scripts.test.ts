@@ -25,7 +25,12 @@ function sandbox(root: string): Sandbox {
   return { feedDir, installDir: join(root, 'opt', 'arcserve'), patches };
 }
 
-function expand(argv: readonly string[], box: Sandbox, patch: FeedPatch, installDir = box.installDir): string[] {
+function expand(
+  argv: readonly string[],
+  box: Sandbox,
+  patch: FeedPatch,
+  installDir = box.installDir,
+): string[] {
   return argv.map((arg) =>
     arg
       .replace(/\{file:([^}]+)\}/g, (_, name: string) => join(box.feedDir, 'files', name))

@@ -15,7 +15,8 @@ async function readTree(dir: string, prefix = ''): Promise<Map<string, Buffer>> 
   const out = new Map<string, Buffer>();
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const rel = prefix + entry.name;
-    if (entry.isDirectory()) for (const [k, v] of await readTree(join(dir, entry.name), `${rel}/`)) out.set(k, v);
+    if (entry.isDirectory())
+      for (const [k, v] of await readTree(join(dir, entry.name), `${rel}/`)) out.set(k, v);
     else out.set(rel, await readFile(join(dir, entry.name)));
   }
   return out;
@@ -60,9 +61,11 @@ t.test('two runs write identical bytes, and a re-run in place changes nothing', 
   const treeA = await readTree(a.dir);
   const treeB = await readTree(b.dir);
   t.same([...treeA.keys()].sort(), [...treeB.keys()].sort());
-  for (const [name, bytes] of treeA) t.ok(bytes.equals(treeB.get(name) ?? Buffer.alloc(0)), `${name} identical`);
+  for (const [name, bytes] of treeA)
+    t.ok(bytes.equals(treeB.get(name) ?? Buffer.alloc(0)), `${name} identical`);
   t.notMatch(a.bytes.toString(), a.dir, 'no absolute paths in feed.json');
-  for (const [name, bytes] of treeA) t.notMatch(bytes.toString('latin1'), a.dir, `no absolute path in ${name}`);
+  for (const [name, bytes] of treeA)
+    t.notMatch(bytes.toString('latin1'), a.dir, `no absolute path in ${name}`);
 
   const mtimeBefore = (await stat(join(a.dir, 'feed.json'))).mtimeMs;
   const again = await generateSampleFeed({ outDir: a.dir });
@@ -71,28 +74,34 @@ t.test('two runs write identical bytes, and a re-run in place changes nothing', 
   t.equal((await stat(join(a.dir, 'feed.json'))).mtimeMs, mtimeBefore, 'feed.json not rewritten');
 });
 
-t.test('the default feed is sequence 7 with fixed timestamps; sequence 8 + extraPatches adds one', async (t) => {
-  const root = t.testdir();
-  const seven = await generated(join(root, 'seven'));
-  t.equal(seven.feed.format, 'patchbay-feed/1');
-  t.equal(seven.feed.vendor, 'Arcserve');
-  t.equal(seven.feed.sequence, 7);
-  t.equal(seven.feed.generatedAt, '2026-11-20T08:00:00Z');
-  t.ok(seven.feed.patches.length >= 24 && seven.feed.patches.length <= 26, `${seven.feed.patches.length} patches`);
-  t.same(seven.feed.products.find((p) => p.id === 'arcserve-backup')?.releases, ['18.0', '19.0']);
+t.test(
+  'the default feed is sequence 7 with fixed timestamps; sequence 8 + extraPatches adds one',
+  async (t) => {
+    const root = t.testdir();
+    const seven = await generated(join(root, 'seven'));
+    t.equal(seven.feed.format, 'patchbay-feed/1');
+    t.equal(seven.feed.vendor, 'Arcserve');
+    t.equal(seven.feed.sequence, 7);
+    t.equal(seven.feed.generatedAt, '2026-11-20T08:00:00Z');
+    t.ok(
+      seven.feed.patches.length >= 24 && seven.feed.patches.length <= 26,
+      `${seven.feed.patches.length} patches`,
+    );
+    t.same(seven.feed.products.find((p) => p.id === 'arcserve-backup')?.releases, ['18.0', '19.0']);
 
-  const eight = await generated(join(root, 'eight'), { sequence: 8, extraPatches: true });
-  t.equal(eight.feed.sequence, 8);
-  t.equal(eight.feed.generatedAt, '2026-11-27T08:00:00Z');
-  const added = eight.feed.patches.filter((p) => !byId(seven.feed).has(p.id)).map((p) => p.id);
-  t.same(added, ['T5KB0216']);
+    const eight = await generated(join(root, 'eight'), { sequence: 8, extraPatches: true });
+    t.equal(eight.feed.sequence, 8);
+    t.equal(eight.feed.generatedAt, '2026-11-27T08:00:00Z');
+    const added = eight.feed.patches.filter((p) => !byId(seven.feed).has(p.id)).map((p) => p.id);
+    t.same(added, ['T5KB0216']);
 
-  // Going back to the default removes the extra patch's file from files/.
-  const back = await generateSampleFeed({ outDir: eight.dir });
-  t.same(back.removed, ['T5KB0216.sh']);
-  t.same(await readTree(eight.dir), await readTree(seven.dir));
-  await t.rejects(generateSampleFeed({ outDir: join(root, 'zero'), sequence: 0 }), RangeError);
-});
+    // Going back to the default removes the extra patch's file from files/.
+    const back = await generateSampleFeed({ outDir: eight.dir });
+    t.same(back.removed, ['T5KB0216.sh']);
+    t.same(await readTree(eight.dir), await readTree(seven.dir));
+    await t.rejects(generateSampleFeed({ outDir: join(root, 'zero'), sequence: 0 }), RangeError);
+  },
+);
 
 t.test('every file matches its size and sha256, and every file on disk is in the feed', async (t) => {
   const { dir, feed } = await generated(t.testdir());
@@ -107,7 +116,11 @@ t.test('every file matches its size and sha256, and every file on disk is in the
       named.add(file.name);
     }
     const placeholders = JSON.stringify([patch.install, patch.uninstall]).match(/\{file:[^}]+\}/g) ?? [];
-    for (const p of placeholders) t.ok(patch.files.some((f) => `{file:${f.name}}` === p), `${patch.id} ${p}`);
+    for (const p of placeholders)
+      t.ok(
+        patch.files.some((f) => `{file:${f.name}}` === p),
+        `${patch.id} ${p}`,
+      );
   }
   t.same((await readdir(join(dir, 'files'))).sort(), [...named].sort());
 });
@@ -122,7 +135,10 @@ t.test('relations: ids exist, chains are deep enough, supersedence within the fe
       t.ok(other, `${patch.id} refers to ${id}, which exists`);
       t.equal(other?.release, patch.release, `${patch.id} -> ${id} stays in its release`);
     }
-    t.ok(feed.products.some((p) => p.id === patch.product && p.releases.includes(patch.release)), patch.id);
+    t.ok(
+      feed.products.some((p) => p.id === patch.product && p.releases.includes(patch.release)),
+      patch.id,
+    );
   }
   const deepest = (release: string): number =>
     Math.max(...feed.patches.filter((p) => p.release === release).map((p) => chainDepth(patches, p.id)));
@@ -148,21 +164,51 @@ t.test('relations: ids exist, chains are deep enough, supersedence within the fe
 t.test('exactly the special patches described', async (t) => {
   const { feed } = await generated(t.testdir());
   const ids = (pred: (p: FeedPatch) => boolean): string[] => feed.patches.filter(pred).map((p) => p.id);
-  t.same(ids((p) => p.rebootRequired === true), ['T5KB0207']);
-  t.same(ids((p) => JSON.stringify(p.platforms) === '["win32"]'), ['T5KB0208']);
-  t.same(ids((p) => JSON.stringify(p.platforms) === '["linux"]'), ['T5KB0209']);
-  t.same(ids((p) => p.platforms !== undefined), ['T5KB0208', 'T5KB0209']);
-  t.same(ids((p) => p.uninstall === undefined), ['T5KB0206']);
-  t.same(ids((p) => p.detect === undefined), ['T5KB0213']);
-  t.same(ids((p) => p.detect !== undefined && 'fileSha256' in p.detect), ['T5KB0203']);
-  t.same(ids((p) => p.detect !== undefined && 'command' in p.detect), ['T5KB0204']);
+  t.same(
+    ids((p) => p.rebootRequired === true),
+    ['T5KB0207'],
+  );
+  t.same(
+    ids((p) => JSON.stringify(p.platforms) === '["win32"]'),
+    ['T5KB0208'],
+  );
+  t.same(
+    ids((p) => JSON.stringify(p.platforms) === '["linux"]'),
+    ['T5KB0209'],
+  );
+  t.same(
+    ids((p) => p.platforms !== undefined),
+    ['T5KB0208', 'T5KB0209'],
+  );
+  t.same(
+    ids((p) => p.uninstall === undefined),
+    ['T5KB0206'],
+  );
+  t.same(
+    ids((p) => p.detect === undefined),
+    ['T5KB0213'],
+  );
+  t.same(
+    ids((p) => p.detect !== undefined && 'fileSha256' in p.detect),
+    ['T5KB0203'],
+  );
+  t.same(
+    ids((p) => p.detect !== undefined && 'command' in p.detect),
+    ['T5KB0204'],
+  );
   t.ok(ids((p) => p.detect !== undefined && 'fileExists' in p.detect).length >= 20, 'fileExists on most');
-  t.same(ids((p) => p.files.length > 1), ['T5KB0107', 'T5KB0202', 'T5KB0206', 'T5KB0214']);
+  t.same(
+    ids((p) => p.files.length > 1),
+    ['T5KB0107', 'T5KB0202', 'T5KB0206', 'T5KB0214'],
+  );
 
   const patches = byId(feed);
   const failing = patches.get('T5KB0210');
   t.equal(failing?.severity, 'optional');
-  t.same(ids((p) => (p.requires ?? []).includes('T5KB0210')), ['T5KB0211']);
+  t.same(
+    ids((p) => (p.requires ?? []).includes('T5KB0210')),
+    ['T5KB0211'],
+  );
 
   // The demo runs `install --critical` for 19.0 on linux: all of it must be installable.
   const critical19 = ids((p) => p.release === '19.0' && p.severity === 'critical');

@@ -17,7 +17,9 @@ function get(server: UpstreamServer, path: string, headers: Record<string, strin
     const req = request(new URL(path, server.url), { method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -98,7 +100,11 @@ t.test('conditional GET: If-None-Match and If-Modified-Since give 304', async (t
   t.equal(notModified.status, 304);
   t.equal(notModified.body.length, 0);
   t.equal(notModified.headers.etag, etag);
-  t.equal((await get(server, '/feed.json', { 'If-None-Match': `"x", W/${etag}` })).status, 304, 'weak compare');
+  t.equal(
+    (await get(server, '/feed.json', { 'If-None-Match': `"x", W/${etag}` })).status,
+    304,
+    'weak compare',
+  );
   t.equal((await get(server, '/feed.json', { 'If-None-Match': '*' })).status, 304);
   t.equal((await get(server, '/feed.json', { 'If-None-Match': '"other"' })).status, 200);
 
@@ -106,7 +112,8 @@ t.test('conditional GET: If-None-Match and If-Modified-Since give 304', async (t
   const before = new Date(Date.parse(lastModified) - 60_000).toUTCString();
   t.equal((await get(server, '/feed.json', { 'If-Modified-Since': before })).status, 200);
   t.equal(
-    (await get(server, '/feed.json', { 'If-None-Match': '"other"', 'If-Modified-Since': lastModified })).status,
+    (await get(server, '/feed.json', { 'If-None-Match': '"other"', 'If-Modified-Since': lastModified }))
+      .status,
     200,
     'If-None-Match wins over If-Modified-Since',
   );
@@ -143,21 +150,25 @@ t.test('unsatisfiable ranges give 416 with bytes */size', async (t) => {
   t.equal((await get(server, '/files/empty.txt', { Range: 'bytes=0-' })).status, 416);
 });
 
-t.test('If-Range: a matching strong ETag or exact date keeps the range, anything else gives 200', async (t) => {
-  const full = await get(server, '/files/big.bin');
-  const etag = full.headers.etag!;
-  const date = full.headers['last-modified']!;
-  const partial = (ifRange: string) => get(server, '/files/big.bin', { Range: 'bytes=10-19', 'If-Range': ifRange });
+t.test(
+  'If-Range: a matching strong ETag or exact date keeps the range, anything else gives 200',
+  async (t) => {
+    const full = await get(server, '/files/big.bin');
+    const etag = full.headers.etag!;
+    const date = full.headers['last-modified']!;
+    const partial = (ifRange: string) =>
+      get(server, '/files/big.bin', { Range: 'bytes=10-19', 'If-Range': ifRange });
 
-  t.equal((await partial(etag)).status, 206, 'same strong ETag');
-  t.equal((await partial(date)).status, 206, 'same date');
-  const stale = await partial(`"${'0'.repeat(64)}"`);
-  t.equal(stale.status, 200, 'another ETag: the whole new body');
-  t.ok(stale.body.equals(BIG));
-  t.notOk(stale.headers['content-range']);
-  t.equal((await partial(`W/${etag}`)).status, 200, 'a weak tag never matches');
-  t.equal((await partial(new Date(Date.parse(date) - 1000).toUTCString())).status, 200, 'another date');
-});
+    t.equal((await partial(etag)).status, 206, 'same strong ETag');
+    t.equal((await partial(date)).status, 206, 'same date');
+    const stale = await partial(`"${'0'.repeat(64)}"`);
+    t.equal(stale.status, 200, 'another ETag: the whole new body');
+    t.ok(stale.body.equals(BIG));
+    t.notOk(stale.headers['content-range']);
+    t.equal((await partial(`W/${etag}`)).status, 200, 'a weak tag never matches');
+    t.equal((await partial(new Date(Date.parse(date) - 1000).toUTCString())).status, 200, 'another date');
+  },
+);
 
 t.test('HEAD gives the headers of GET without a body', async (t) => {
   const res = await get(server, '/files/big.bin', {}, 'HEAD');
@@ -200,7 +211,7 @@ t.test('traversal attempts never leave the feed directory', async (t) => {
   ];
   for (const target of attempts) {
     const res = await raw(server, target);
-    t.ok(res.status === 400 || res.status === 404, `${target} -> ${res.status}`);
+    t.equal(res.status, 400, target);
     t.notMatch(res.text, /secret/, `${target} serves no secret`);
   }
   const link = await raw(server, '/files/escape.txt');

@@ -2,7 +2,7 @@
 // Exit codes: 0 success, 1 the operation ran and failed, 2 bad usage or bad config.
 import type { AddressInfo } from 'node:net';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import cron, { type ScheduledTask } from 'node-cron';
+import type { ScheduledTask } from 'node-cron';
 import {
   createLogger,
   ErrorCodes,
@@ -14,10 +14,12 @@ import {
   type ServerConfig,
 } from '@patchbay/core';
 import type { MirrorService, SyncReport } from './mirror.js';
-import { ReportStore } from './reports/report-store.js';
-import { buildServer } from './server.js';
+import type { ReportStore } from './reports/report-store.js';
 import { SERVER_VERSION } from './http/version.js';
-import { createMirrorService } from './sync/mirror-service.js';
+
+// The server's parts (fastify, SQLite, the sync engine) load only for the commands
+// that use them, so --help and usage errors answer at once.
+const loadMirrorService = async () => (await import('./sync/mirror-service.js')).createMirrorService;
 
 const PROGRAM = 'patchbay-server';
 
@@ -103,7 +105,8 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
 
 function parsePort(value: string): number {
   const port = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
-  if (!(port >= 0 && port <= 65535)) throw new UsageError(`--port must be an integer from 0 to 65535, got "${value}"`);
+  if (!(port >= 0 && port <= 65535))
+    throw new UsageError(`--port must be an integer from 0 to 65535, got "${value}"`);
   return port;
 }
 
@@ -153,6 +156,7 @@ export async function main(argv: string[]): Promise<number> {
 // ---- sync ------------------------------------------------------------------
 
 async function syncOnce(config: ServerConfig, logger: Logger, json: boolean): Promise<number> {
+  const createMirrorService = await loadMirrorService();
   const mirror = await createMirrorService(config, logger);
   let report: SyncReport;
   let stats: { sequence: number } | null;
@@ -195,13 +199,25 @@ function urlHost(host: string): string {
 }
 
 async function serve(config: ServerConfig, logger: Logger, json: boolean): Promise<number> {
+  const [createMirrorService, { ReportStore }, { buildServer }, { default: cron }] = await Promise.all([
+    loadMirrorService(),
+    import('./reports/report-store.js'),
+    import('./server.js'),
+    import('node-cron'),
+  ]);
   const mirror = await createMirrorService(config, logger);
   let store: ReportStore | undefined;
   let task: ScheduledTask | undefined;
   const app = await (async () => {
     try {
       store = ReportStore.open(config.dataDir);
-      return await buildServer({ mirror, store, config, logger, nextSyncAt: () => task?.getNextRun() ?? null });
+      return await buildServer({
+        mirror,
+        store,
+        config,
+        logger,
+        nextSyncAt: () => task?.getNextRun() ?? null,
+      });
     } catch (err) {
       store?.close();
       await mirror.close();
@@ -235,9 +251,11 @@ async function serve(config: ServerConfig, logger: Logger, json: boolean): Promi
     }
     logger.info({ reason }, 'sync starting');
     return mirror.startSync().then(
-      (report) => logger.info({ reason, outcome: report.outcome, heldBack: report.heldBack.length }, 'sync finished'),
+      (report) =>
+        logger.info({ reason, outcome: report.outcome, heldBack: report.heldBack.length }, 'sync finished'),
       (err: unknown) => {
-        if (isPatchbayError(err, ErrorCodes.SYNC_IN_PROGRESS)) logger.info({ reason }, 'sync skipped: one is running');
+        if (isPatchbayError(err, ErrorCodes.SYNC_IN_PROGRESS))
+          logger.info({ reason }, 'sync skipped: one is running');
         else logger.error({ reason, err }, 'sync failed');
       },
     );

@@ -71,7 +71,9 @@ t.test('catalog: gzip when the client accepts it, the precomputed bytes', async 
   t.ok(zipped.equals(published.gzip), 'the buffer computed at publish');
   t.ok(gunzipSync(zipped).equals(published.bytes));
 
-  const refused = await request(`${h.base}/v1/catalog`, { headers: { 'accept-encoding': 'gzip;q=0, *;q=1' } });
+  const refused = await request(`${h.base}/v1/catalog`, {
+    headers: { 'accept-encoding': 'gzip;q=0, *;q=1' },
+  });
   t.equal(refused.headers['content-encoding'], undefined, 'gzip;q=0 is a refusal');
   await refused.body.dump();
   const head = await request(`${h.base}/v1/catalog`, { method: 'HEAD' });
@@ -99,7 +101,9 @@ t.test('blobs: full GET, HEAD, immutable caching headers', async (t) => {
   t.equal(head.headers.etag, `"${hex}"`);
   t.equal((await head.body.text()).length, 0);
 
-  const notModified = await request(`${h.base}/v1/blobs/sha256/${hex}`, { headers: { 'if-none-match': `W/"${hex}"` } });
+  const notModified = await request(`${h.base}/v1/blobs/sha256/${hex}`, {
+    headers: { 'if-none-match': `W/"${hex}"` },
+  });
   t.equal(notModified.statusCode, 304);
   await notModified.body.dump();
 });

@@ -1,5 +1,10 @@
 import t from 'tap';
-import { decideRange, ifNoneMatchMatches, ifRangeAllowsRange, notModifiedSince } from '../src/http/conditional.js';
+import {
+  decideRange,
+  ifNoneMatchMatches,
+  ifRangeAllowsRange,
+  notModifiedSince,
+} from '../src/http/conditional.js';
 import { acceptsGzip } from '../src/http/content-coding.js';
 import { csvCell, toCsv } from '../src/http/csv.js';
 import { redactUrl } from '../src/http/routes/status.js';

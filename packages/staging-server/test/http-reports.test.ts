@@ -35,7 +35,9 @@ t.test('a report is stored; a resend accepts 0 and doubles nothing', async (t) =
   const more = await putReport(h.base, 'prod-db-01', { ...body, events: [event(2), event(3)] });
   t.same(await more.json(), { accepted: 1 }, 'only the new seq counts');
 
-  const history = (await (await fetch(`${h.base}/v1/reports/history?host=prod-db-01`)).json()) as { seq: number }[];
+  const history = (await (await fetch(`${h.base}/v1/reports/history?host=prod-db-01`)).json()) as {
+    seq: number;
+  }[];
   t.same(
     history.map((e) => e.seq),
     [3, 2, 1],
@@ -55,8 +57,14 @@ t.test('invalid reports: 400 naming the field, nothing stored', async (t) => {
   const cases: [unknown, RegExp][] = [
     [report('h1', { events: [event(1, { seq: 'x' })] }), /^body\/events\/0\/seq must be integer/],
     [report('h1', { events: [event(1, { seq: '1' })] }), /^body\/events\/0\/seq must be integer/],
-    [report('h1', { events: [event(1), event(2, { type: 'reboot' })] }), /^body\/events\/1\/type must be equal to one of/],
-    [report('h1', { patches: [{ id: 'P', state: 'weird', since: '2026-11-24T09:58:00Z' }] }), /^body\/patches\/0\/state/],
+    [
+      report('h1', { events: [event(1), event(2, { type: 'reboot' })] }),
+      /^body\/events\/1\/type must be equal to one of/,
+    ],
+    [
+      report('h1', { patches: [{ id: 'P', state: 'weird', since: '2026-11-24T09:58:00Z' }] }),
+      /^body\/patches\/0\/state/,
+    ],
     [report('h1', { reportedAt: 'yesterday' }), /^body\/reportedAt must match format "date-time"/],
     [{ hostId: 'h1' }, /^body must have required property/],
   ];
@@ -78,7 +86,10 @@ t.test('invalid reports: 400 naming the field, nothing stored', async (t) => {
 
 t.test('unknown fields are ignored, not fatal, and not coerced away', async (t) => {
   const h = await startHarness(t);
-  const res = await putReport(h.base, 'h2', { ...report('h2', { events: [event(1, { extra: true })] }), future: 1 });
+  const res = await putReport(h.base, 'h2', {
+    ...report('h2', { events: [event(1, { extra: true })] }),
+    future: 1,
+  });
   t.equal(res.status, 200);
   t.same(await res.json(), { accepted: 1 });
 });
@@ -122,18 +133,32 @@ t.test('a failure inside the transaction leaves nothing half-stored', async (t) 
   const res = await putReport(h.base, 'h4', broken);
   t.equal(res.status, 500);
   t.same(Object.keys((await res.json()) as object).sort(), ['error', 'message', 'statusCode']);
-  const detail = (await (await fetch(`${h.base}/v1/clients/h4`)).json()) as { hostname: string; events: unknown[] };
+  const detail = (await (await fetch(`${h.base}/v1/clients/h4`)).json()) as {
+    hostname: string;
+    events: unknown[];
+  };
   t.equal(detail.hostname, 'h4.corp', 'snapshot unchanged');
   t.equal(detail.events.length, 1, 'event 2 not stored');
 });
 
 t.test('an older report does not roll the snapshot back, but its events count', async (t) => {
   const h = await startHarness(t);
-  await putReport(h.base, 'h5', report('h5', { reportedAt: '2026-11-24T12:00:00Z', patches: [{ id: 'P1', state: 'installed', since: '2026-11-24T11:00:00Z' }] }));
+  await putReport(
+    h.base,
+    'h5',
+    report('h5', {
+      reportedAt: '2026-11-24T12:00:00Z',
+      patches: [{ id: 'P1', state: 'installed', since: '2026-11-24T11:00:00Z' }],
+    }),
+  );
   const old = await putReport(
     h.base,
     'h5',
-    report('h5', { reportedAt: '2026-11-24T10:00:00Z', patches: [{ id: 'P1', state: 'available', since: '2026-11-24T09:00:00Z' }], events: [event(1)] }),
+    report('h5', {
+      reportedAt: '2026-11-24T10:00:00Z',
+      patches: [{ id: 'P1', state: 'available', since: '2026-11-24T09:00:00Z' }],
+      events: [event(1)],
+    }),
   );
   t.same(await old.json(), { accepted: 1 });
   const detail = (await (await fetch(`${h.base}/v1/clients/h5`)).json()) as { patches: { state: string }[] };
@@ -183,9 +208,24 @@ t.test('compliance: per patch of the catalog, relevance by product and platform;
     patch('P2', { severity: 'recommended', platforms: ['win32'] }),
     patch('P3', { release: '18.0', title: 'Old, "quoted" release' }),
   ]);
-  await putReport(h.base, 'lin1', report('lin1', { patches: [{ id: 'P1', state: 'installed', since: '2026-11-24T09:58:00Z' }] }));
-  await putReport(h.base, 'lin2', report('lin2', { patches: [{ id: 'P1', state: 'failed', since: '2026-11-24T09:58:00Z' }] }));
-  await putReport(h.base, 'win1', report('win1', { platform: 'win32', patches: [{ id: 'P2', state: 'available', since: '2026-11-24T09:58:00Z' }] }));
+  await putReport(
+    h.base,
+    'lin1',
+    report('lin1', { patches: [{ id: 'P1', state: 'installed', since: '2026-11-24T09:58:00Z' }] }),
+  );
+  await putReport(
+    h.base,
+    'lin2',
+    report('lin2', { patches: [{ id: 'P1', state: 'failed', since: '2026-11-24T09:58:00Z' }] }),
+  );
+  await putReport(
+    h.base,
+    'win1',
+    report('win1', {
+      platform: 'win32',
+      patches: [{ id: 'P2', state: 'available', since: '2026-11-24T09:58:00Z' }],
+    }),
+  );
   await putReport(h.base, 'old1', report('old1', { products: [{ id: 'arcserve-backup', release: '18.0' }] }));
 
   const rows = (await (await fetch(`${h.base}/v1/reports/compliance`)).json()) as Record<string, unknown>[];
@@ -227,7 +267,11 @@ t.test('history: filters, since validation, paging, CSV', async (t) => {
   await putReport(
     h.base,
     'h2',
-    report('h2', { events: [event(1, { at: '2026-11-24T11:00:00Z', patchId: 'T5KB0050', outcome: 'failed', type: 'error' })] }),
+    report('h2', {
+      events: [
+        event(1, { at: '2026-11-24T11:00:00Z', patchId: 'T5KB0050', outcome: 'failed', type: 'error' }),
+      ],
+    }),
   );
   const get = async (q: string) => {
     const res = await fetch(`${h.base}/v1/reports/history${q}`);
@@ -242,15 +286,40 @@ t.test('history: filters, since validation, paging, CSV', async (t) => {
   t.equal(page1.body[2]?.at, '2026-11-24T08:00:00.000Z', 'times are normalised to UTC');
   t.match(page1.res.headers.get('link'), /rel="next"/);
   const page2 = await get(`?before=${page1.body[2]?.id}`);
-  t.same(page2.body.map((e) => `${e.hostId}#${e.seq}`), ['h1#1']);
+  t.same(
+    page2.body.map((e) => `${e.hostId}#${e.seq}`),
+    ['h1#1'],
+  );
 
-  t.same((await get('?host=h1&limit=10')).body.map((e) => e.seq), [3, 2, 1]);
-  t.same((await get('?patch=T5KB0050')).body.map((e) => e.hostId), ['h2']);
-  t.same((await get('?type=download')).body.map((e) => e.seq), [2]);
-  t.same((await get('?since=2026-11-24T09:30:00Z')).body.map((e) => `${e.hostId}#${e.seq}`), ['h2#1', 'h1#3']);
-  t.same((await get('?host=h1&type=install&since=2026-11-24T10:00:00Z')).body.map((e) => e.seq), [3]);
+  t.same(
+    (await get('?host=h1&limit=10')).body.map((e) => e.seq),
+    [3, 2, 1],
+  );
+  t.same(
+    (await get('?patch=T5KB0050')).body.map((e) => e.hostId),
+    ['h2'],
+  );
+  t.same(
+    (await get('?type=download')).body.map((e) => e.seq),
+    [2],
+  );
+  t.same(
+    (await get('?since=2026-11-24T09:30:00Z')).body.map((e) => `${e.hostId}#${e.seq}`),
+    ['h2#1', 'h1#3'],
+  );
+  t.same(
+    (await get('?host=h1&type=install&since=2026-11-24T10:00:00Z')).body.map((e) => e.seq),
+    [3],
+  );
 
-  for (const q of ['?since=yesterday', '?since=2026-13-45', '?limit=0', '?limit=10001', '?type=reboot', '?before=999']) {
+  for (const q of [
+    '?since=yesterday',
+    '?since=2026-13-45',
+    '?limit=0',
+    '?limit=10001',
+    '?type=reboot',
+    '?before=999',
+  ]) {
     const { res } = await get(q);
     t.equal(res.status, 400, q);
   }
@@ -263,5 +332,8 @@ t.test('history: filters, since validation, paging, CSV', async (t) => {
   const text = await csv.text();
   const lines = text.split('\r\n');
   t.equal(lines[0], 'at,hostId,seq,type,patchId,outcome,message,receivedAt,id');
-  t.match(lines[1], /^2026-11-24T10:00:00\.000Z,h1,3,install,T5KB0042,ok,"'=cmd\|""calc""!A1, oops\nline two",/);
+  t.match(
+    lines[1],
+    /^2026-11-24T10:00:00\.000Z,h1,3,install,T5KB0042,ok,"'=cmd\|""calc""!A1, oops\nline two",/,
+  );
 });

@@ -35,10 +35,26 @@ t.test('every history filter is answered from an index, newest first, without a 
     ['patch', { patch: 'P2', limit: 100 }, /SEARCH events USING INDEX events_by_patch \(patchId=\?\)/],
     ['type', { type: 'install', limit: 100 }, /SEARCH events USING INDEX events_by_type \(type=\?\)/],
     ['since', { since, limit: 100 }, /SEARCH events USING INDEX events_by_at \(at>\?\)/],
-    ['host + since', { host: 'host-3', since, limit: 100 }, /USING INDEX events_by_host \(hostId=\? AND at>\?\)/],
-    ['patch + since', { patch: 'P2', since, limit: 100 }, /USING INDEX events_by_patch \(patchId=\? AND at>\?\)/],
-    ['type + since', { type: 'error', since, limit: 100 }, /USING INDEX events_by_type \(type=\? AND at>\?\)/],
-    ['host + type', { host: 'host-3', type: 'check', limit: 100 }, /SEARCH events USING INDEX events_by_(host|type)/],
+    [
+      'host + since',
+      { host: 'host-3', since, limit: 100 },
+      /USING INDEX events_by_host \(hostId=\? AND at>\?\)/,
+    ],
+    [
+      'patch + since',
+      { patch: 'P2', since, limit: 100 },
+      /USING INDEX events_by_patch \(patchId=\? AND at>\?\)/,
+    ],
+    [
+      'type + since',
+      { type: 'error', since, limit: 100 },
+      /USING INDEX events_by_type \(type=\? AND at>\?\)/,
+    ],
+    [
+      'host + type',
+      { host: 'host-3', type: 'check', limit: 100 },
+      /SEARCH events USING INDEX events_by_(host|type)/,
+    ],
     ['cursor', { before, limit: 100 }, /USING INDEX events_by_at/],
     ['host + cursor', { host: 'host-3', before, limit: 100 }, /USING INDEX events_by_host \(hostId=\?/],
   ];
@@ -58,7 +74,10 @@ t.test('history answers match a brute-force filter of all events', async (t) => 
   const sorted = [...all].sort((a, b) => (a.at === b.at ? b.id - a.id : b.at.localeCompare(a.at)));
   t.same(all, sorted, 'newest first');
   const byHost = store.history({ host: 'host-7', type: 'install', limit: 10 });
-  t.same(byHost, all.filter((e) => e.hostId === 'host-7' && e.type === 'install'));
+  t.same(
+    byHost,
+    all.filter((e) => e.hostId === 'host-7' && e.type === 'install'),
+  );
   // paging with the cursor walks every event exactly once
   const seen: number[] = [];
   let cursor: HistoryQuery['before'];
@@ -69,7 +88,10 @@ t.test('history answers match a brute-force filter of all events', async (t) => 
     if (page.length < 37 || !last) break;
     cursor = store.eventCursor(last.id) ?? undefined;
   }
-  t.same(seen, all.map((e) => e.id));
+  t.same(
+    seen,
+    all.map((e) => e.id),
+  );
 });
 
 t.test('ingest is idempotent per (hostId, seq) and survives reopening', async (t) => {

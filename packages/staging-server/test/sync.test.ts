@@ -5,12 +5,15 @@ import { pathToFileURL } from 'node:url';
 import t, { type Test } from 'tap';
 import { ErrorCodes, type ServerConfig } from '@patchbay/core';
 import type { MirrorService } from '../src/mirror.js';
+import { SyncStateStore } from '../src/store/sync-state.js';
 import { createMirrorService } from '../src/sync/mirror-service.js';
+import { newSyncReport } from '../src/sync/sync-run.js';
 import {
   closedPortUrl,
   sha256,
   silentLogger,
   simplePatch,
+  startForwardProxy,
   startUpstream,
   testConfig,
   writeFeedDir,
@@ -191,6 +194,9 @@ t.test('feed errors fail the sync and keep the previous catalog', async (t) => {
   await writeFile(join(feedDir, 'feed.json'), JSON.stringify(dup));
   await expectFailure('duplicate ids', /duplicate/i);
 
+  upstream.faults.set('/feed.json', { status: 404, times: 1 });
+  await expectFailure('feed.json 404', /feed\.json.*404/);
+
   t.equal(upstream.downloads(), 1, 'no file of a refused feed was downloaded');
 
   // The stored validators still describe sequence 5: putting it back gives 304 and no change.
@@ -278,6 +284,18 @@ t.test('upstream 500 for feed.json fails after the retries', async (t) => {
   t.equal(mirror.current(), null);
 });
 
+t.test('a file answering 503 once is retried and published', async (t) => {
+  const { feedDir, dataDir } = dirs(t);
+  await writeFeedDir(feedDir, { sequence: 1, patches: [simplePatch('A')] });
+  const upstream = await serve(t, feedDir);
+  upstream.faults.set('/files/A/A.sh', { status: 503, times: 1 });
+  const mirror = await openMirror(t, testConfig(dataDir, upstream.url, { retries: 2 }));
+  const report = await mirror.startSync();
+  t.equal(report.outcome, 'ok', report.error ?? '');
+  t.equal(upstream.requests.filter((p) => p === '/files/A/A.sh').length, 2, 'one failure, one retry');
+  t.same(ids(mirror), ['A']);
+});
+
 t.test('connection refused fails the sync with a clear error', async (t) => {
   const { dataDir } = dirs(t);
   const url = await closedPortUrl();
@@ -312,6 +330,18 @@ t.test('file: upstream works the same way', async (t) => {
   const third = await mirror.startSync();
   t.equal(third.filesFetched, 1);
   t.same(ids(mirror), ['A', 'B', 'C']);
+});
+
+t.test('upstream.proxy: feed and files go through the proxy', async (t) => {
+  const { feedDir, dataDir } = dirs(t);
+  await writeFeedDir(feedDir, { sequence: 1, patches: [simplePatch('A')] });
+  const upstream = await serve(t, feedDir);
+  const proxy = await startForwardProxy();
+  t.teardown(() => proxy.close());
+  const mirror = await openMirror(t, testConfig(dataDir, upstream.url, { proxy: proxy.url }));
+  const report = await mirror.startSync();
+  t.equal(report.outcome, 'ok', report.error ?? '');
+  t.same(proxy.requests, [`${upstream.url}feed.json`, `${upstream.url}files/A/A.sh`]);
 });
 
 t.test('product/release filter', async (t) => {
@@ -414,6 +444,19 @@ t.test('restart with a blob missing serves nothing until the next successful syn
   t.ok(await second.blobPath(hex));
 });
 
+t.test('a sync interrupted by a crash is reported as failed after restart', async (t) => {
+  const { dataDir } = dirs(t);
+  const state = await SyncStateStore.open(dataDir);
+  await state.setLastSync({ ...newSyncReport(new Date('2026-11-21T08:00:00Z')), upstreamSequence: 3 });
+  await state.close();
+  const mirror = await openMirror(t, testConfig(dataDir, 'http://127.0.0.1:9/'));
+  t.match(mirror.lastSync(), {
+    outcome: 'failed',
+    error: /interrupted/,
+    startedAt: '2026-11-21T08:00:00.000Z',
+  });
+});
+
 t.test('close() aborts a running sync without publishing', async (t) => {
   const { feedDir, dataDir } = dirs(t);
   await writeFeedDir(feedDir, { sequence: 1, patches: [simplePatch('A'), simplePatch('B')] });
@@ -421,7 +464,11 @@ t.test('close() aborts a running sync without publishing', async (t) => {
   upstream.faults.set('/files/B/B.sh', { delayMs: 3000 });
   const mirror = await createMirrorService(testConfig(dataDir, upstream.url), silentLogger);
   const running = mirror.startSync();
-  while (!upstream.requests.includes('/files/B/B.sh')) await new Promise((r) => setTimeout(r, 10));
+  let settled = false;
+  void running.then(() => (settled = true));
+  while (!settled && !upstream.requests.includes('/files/B/B.sh'))
+    await new Promise((r) => setTimeout(r, 10));
+  t.notOk(settled, 'the sync is still downloading when close() is called');
   const started = Date.now();
   await mirror.close();
   t.ok(Date.now() - started < 2500, 'close did not wait for the slow download');
@@ -460,10 +507,10 @@ t.test(
     reader.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise((resolve) => reader.on('exit', resolve));
 
-    const publications = 15;
+    const publications = 12;
     for (let seq = 1; seq <= publications; seq++) {
       const patches = Array.from({ length: seq }, (_, i) =>
-        simplePatch(`P${i}`, { extra: { padding: 'x'.repeat(20000) } }),
+        simplePatch(`P${i}`, { extra: { padding: 'x'.repeat(8000) } }),
       );
       await writeFeedDir(feedDir, { sequence: seq, patches });
       const report = await mirror.startSync();

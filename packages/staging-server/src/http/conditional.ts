@@ -46,7 +46,11 @@ export function ifNoneMatchMatches(header: string | undefined, currentEtag: stri
  * matches — an entity tag by the STRONG comparison (a weak tag never matches), or an
  * HTTP-date that exactly equals Last-Modified. Anything else sends the full 200.
  */
-export function ifRangeAllowsRange(header: string | undefined, currentEtag: string, lastModified: Date): boolean {
+export function ifRangeAllowsRange(
+  header: string | undefined,
+  currentEtag: string,
+  lastModified: Date,
+): boolean {
   if (header === undefined) return true;
   const value = header.trim();
   if (value.startsWith('"') || value.startsWith('W/')) {

@@ -25,15 +25,22 @@ function statusOf(err: unknown): number {
 
 export function handleError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const statusCode = statusOf(err);
-  if (err instanceof HttpError) for (const [name, value] of Object.entries(err.headers)) reply.header(name, value);
+  if (err instanceof HttpError)
+    for (const [name, value] of Object.entries(err.headers)) reply.header(name, value);
   // 4xx messages describe the client's mistake and are safe to return; a 5xx is our
   // fault, so its details go to the log only.
   if (statusCode >= 500) {
     request.log.error({ err }, 'request failed');
     const message = statusCode === 500 ? 'internal server error; see the server log' : (err as Error).message;
-    return reply.code(statusCode).type('application/json; charset=utf-8').send(errorBody(statusCode, message));
+    return reply
+      .code(statusCode)
+      .type('application/json; charset=utf-8')
+      .send(errorBody(statusCode, message));
   }
-  request.log.info({ code: (err as { code?: string }).code, statusCode, reason: (err as Error).message }, 'request refused');
+  request.log.info(
+    { code: (err as { code?: string }).code, statusCode, reason: (err as Error).message },
+    'request refused',
+  );
   return reply
     .code(statusCode)
     .type('application/json; charset=utf-8')

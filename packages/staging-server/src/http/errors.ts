@@ -61,7 +61,11 @@ export const HttpErrors = {
     404,
     (hostId: string) => `no report has been received from host "${hostId}"`,
   ),
-  BAD_QUERY: defineError('PB_ERR_HTTP_BAD_QUERY', 400, (field: string, reason: string) => `querystring/${field} ${reason}`),
+  BAD_QUERY: defineError(
+    'PB_ERR_HTTP_BAD_QUERY',
+    400,
+    (field: string, reason: string) => `querystring/${field} ${reason}`,
+  ),
   SYNC_IN_PROGRESS: defineError(
     'PB_ERR_HTTP_SYNC_IN_PROGRESS',
     409,

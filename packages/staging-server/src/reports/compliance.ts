@@ -31,7 +31,10 @@ export function buildCompliance(
   // profile rather than once per host, which matters at 100,000 hosts.
   const profiles = new Map<string, { profile: HostProfileRow; hostIds: string[] }>();
   for (const host of hosts) {
-    const key = JSON.stringify([host.platform, [...host.products].sort((a, b) => (a.id + a.release).localeCompare(b.id + b.release))]);
+    const key = JSON.stringify([
+      host.platform,
+      [...host.products].sort((a, b) => (a.id + a.release).localeCompare(b.id + b.release)),
+    ]);
     const group = profiles.get(key);
     if (group) group.hostIds.push(host.hostId);
     else profiles.set(key, { profile: host, hostIds: [host.hostId] });

@@ -54,7 +54,9 @@ export class ReportStore {
 
     const db = this.db;
     this.statements = {
-      snapshotTime: db.prepare<[string], { reportedAt: string }>('SELECT reportedAt FROM clients WHERE hostId = ?'),
+      snapshotTime: db.prepare<[string], { reportedAt: string }>(
+        'SELECT reportedAt FROM clients WHERE hostId = ?',
+      ),
       upsertClient: db.prepare(
         `INSERT INTO clients (hostId, hostname, platform, daemonVersion, products, lastSeenAt, reportedAt, lastReport, pendingReboot)
          VALUES (@hostId, @hostname, @platform, @daemonVersion, @products, @lastSeenAt, @reportedAt, @lastReport, @pendingReboot)
@@ -79,15 +81,18 @@ export class ReportStore {
          GROUP BY c.hostId ORDER BY c.hostId`,
       ),
       client: db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE hostId = ?'),
-      clientPatches: db.prepare<[string], { id: string; state: PatchState; since: string | null; reason: string | null }>(
-        'SELECT patchId AS id, state, since, reason FROM client_patches WHERE hostId = ? ORDER BY patchId',
-      ),
+      clientPatches: db.prepare<
+        [string],
+        { id: string; state: PatchState; since: string | null; reason: string | null }
+      >('SELECT patchId AS id, state, since, reason FROM client_patches WHERE hostId = ? ORDER BY patchId'),
       recentEvents: db.prepare<[string, number], StoredEvent>(
         'SELECT * FROM events WHERE hostId = ? ORDER BY at DESC, id DESC LIMIT ?',
       ),
       eventCursor: db.prepare<[number], { at: string; id: number }>('SELECT at, id FROM events WHERE id = ?'),
       countClients: db.prepare<[], { total: number }>('SELECT COUNT(*) AS total FROM clients'),
-      countStale: db.prepare<[string], { stale: number }>('SELECT COUNT(*) AS stale FROM clients WHERE lastSeenAt < ?'),
+      countStale: db.prepare<[string], { stale: number }>(
+        'SELECT COUNT(*) AS stale FROM clients WHERE lastSeenAt < ?',
+      ),
       hostProfiles: db.prepare<[], { hostId: string; platform: string; products: string }>(
         'SELECT hostId, platform, products FROM clients ORDER BY hostId',
       ),
@@ -276,7 +281,12 @@ export function historySql(query: HistoryQuery): { sql: string; params: (string 
 /** A reported patch as the client may send it (since and reason are optional). */
 type StoredPatch = Omit<ReportPatch, 'since'> & { since?: string; reason?: string };
 
-function dropNulls(row: { id: string; state: PatchState; since: string | null; reason: string | null }): StoredPatch {
+function dropNulls(row: {
+  id: string;
+  state: PatchState;
+  since: string | null;
+  reason: string | null;
+}): StoredPatch {
   const patch: StoredPatch = { id: row.id, state: row.state };
   if (row.since !== null) patch.since = row.since;
   if (row.reason !== null) patch.reason = row.reason;

@@ -57,16 +57,13 @@ async function openMirror(
   let dispatcher: Dispatcher | undefined;
   try {
     last = await recoverLastSync(state);
-    dispatcher = needsDispatcher(config) ? createDispatcher({ proxy: config.upstream.proxy }) : undefined;
+    // One agent (or proxy agent) for the service's life: keep-alive across syncs. file: URLs ignore it.
+    dispatcher = createDispatcher({ proxy: config.upstream.proxy });
   } catch (err) {
     await state.close();
     throw err;
   }
   return new Mirror(config, log, lock, store, catalogs, state, current, last, dispatcher, options);
-}
-
-function needsDispatcher(config: ServerConfig): boolean {
-  return !config.upstream.url.startsWith('file:');
 }
 
 /** current.json at start; null (serve nothing until the next sync) when it is unusable. */

@@ -117,7 +117,7 @@ export async function runSync(ctx: SyncContext, report: SyncReport, signal: Abor
     onRetry: ({ url, attempt, delayMs, error }) =>
       log.warn({ url, attempt, delayMs, err: error.message }, 'retrying'),
   };
-  if (ctx.dispatcher && !feedUrl.startsWith('file:')) retry.dispatcher = ctx.dispatcher;
+  if (ctx.dispatcher) retry.dispatcher = ctx.dispatcher;
   if (ctx.retryBaseMs !== undefined) retry.retryBaseMs = ctx.retryBaseMs;
 
   log.info('sync started');

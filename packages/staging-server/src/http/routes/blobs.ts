@@ -53,7 +53,8 @@ export const blobRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) 
 
         const start = range.kind === 'partial' ? range.start : 0;
         const end = range.kind === 'partial' ? range.end : size - 1;
-        if (range.kind === 'partial') reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`);
+        if (range.kind === 'partial')
+          reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`);
         reply.header('content-length', String(end - start + 1));
         if (request.method === 'HEAD' || size === 0) return reply.send();
 

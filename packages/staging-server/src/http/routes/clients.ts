@@ -10,9 +10,7 @@ const clientParamsSchema = {
 } as const;
 
 export const clientRoutes: FastifyPluginAsync<HttpDeps> = async (app, { store }) => {
-  app.get('/v1/clients', async () =>
-    store.listClients(),
-  );
+  app.get('/v1/clients', async () => store.listClients());
 
   app.get<{ Params: { hostId: string } }>(
     '/v1/clients/:hostId',

@@ -26,10 +26,12 @@ export function toInstant(value: string): string | null {
  */
 export function normaliseReport(report: ClientReport): ClientReport {
   const reportedAt = toInstant(report.reportedAt);
-  if (reportedAt === null) throw HttpErrors.BAD_REPORT_FIELD('body/reportedAt', 'must be an RFC 3339 date-time');
+  if (reportedAt === null)
+    throw HttpErrors.BAD_REPORT_FIELD('body/reportedAt', 'must be an RFC 3339 date-time');
   const events = report.events.map((event, index) => {
     const at = toInstant(event.at);
-    if (at === null) throw HttpErrors.BAD_REPORT_FIELD(`body/events/${index}/at`, 'must be an RFC 3339 date-time');
+    if (at === null)
+      throw HttpErrors.BAD_REPORT_FIELD(`body/events/${index}/at`, 'must be an RFC 3339 date-time');
     return { ...event, at };
   });
   return { ...report, reportedAt, events };
@@ -51,7 +53,12 @@ export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (app, { st
       const report = normaliseReport(request.body);
       const result = store.ingest(report);
       request.log.info(
-        { hostId, events: report.events.length, accepted: result.accepted, snapshotReplaced: result.snapshotReplaced },
+        {
+          hostId,
+          events: report.events.length,
+          accepted: result.accepted,
+          snapshotReplaced: result.snapshotReplaced,
+        },
         'report stored',
       );
       return reply.code(200).send({ accepted: result.accepted });

@@ -1,0 +1,163 @@
+// Failover, the report outbox, offline work from the cache, resumed downloads, the daemon loop.
+import { spawn } from 'node:child_process';
+import t from 'tap';
+import { BIN, makeSandbox } from './fixtures/client.js';
+import { buildCatalog, closedPortUrl, startStaging } from './fixtures/staging.js';
+
+interface Result {
+  id: string;
+  outcome: string;
+  message: string;
+}
+
+t.test('fails over to the second server when the first is closed, then when it answers 500', async (t) => {
+  const built = buildCatalog([{ id: 'A' }]);
+  const second = await startStaging(built);
+  t.teardown(() => second.close());
+  const closed = await closedPortUrl();
+  const sb = makeSandbox(t.testdir(), () => [closed, second.url]);
+  const { code, doc } = await sb.json<{ results: Result[] }>(['install', 'A']);
+  t.equal(code, 0);
+  t.equal(doc.results[0]?.outcome, 'ok');
+  t.ok(sb.marker('A'));
+  t.ok(second.reports.length > 0, 'reports went to the second server');
+
+  const first = await startStaging(built);
+  t.teardown(() => first.close());
+  first.mode = '500';
+  sb.writeConfig({ server: [first.url, second.url] });
+  const before = second.requests.length;
+  const check = await sb.json<{ patches: { id: string; state: string }[] }>(['check']);
+  t.equal(check.code, 0);
+  t.notOk('offline' in check.doc);
+  t.ok(first.requests.some((r) => r.url === '/v1/catalog'), 'the first server was asked');
+  t.ok(
+    second.requests.slice(before).some((r) => r.url === '/v1/catalog'),
+    'then the second one',
+  );
+  t.equal(first.reports.length, 0);
+});
+
+t.test('an undeliverable report waits on disk; the next command delivers each seq once', async (t) => {
+  const built = buildCatalog([{ id: 'A' }, { id: 'B', requires: ['A'] }]);
+  const staging = await startStaging(built);
+  t.teardown(() => staging.close());
+  const sb = makeSandbox(t.testdir(), () => [staging.url]);
+  t.equal((await sb.run(['check'])).code, 0, 'catalog cached');
+  const acked = sb.ledger().lastAckedSeq;
+
+  staging.mode = '500';
+  // blobs are not cached yet, so fetch them first while the server serves
+  staging.mode = 'ok';
+  t.equal((await sb.run(['download', 'B'])).code, 0);
+  staging.mode = '500';
+  const reportsBefore = staging.reports.length;
+  const install = await sb.json<{ results: Result[]; offline?: boolean }>(['install', 'B']);
+  t.equal(install.code, 0, 'installs from the cached catalog and blobs');
+  t.equal(install.doc.offline, true);
+  t.equal(staging.reports.length, reportsBefore, 'nothing was accepted while the server answered 500');
+  const ledger = sb.ledger();
+  const pending = ledger.events.filter((e) => e.seq > ledger.lastAckedSeq);
+  t.same(
+    pending.filter((e) => e.type === 'install').map((e) => e.patchId),
+    ['A', 'B'],
+    'install events wait on disk',
+  );
+  t.ok(ledger.lastAckedSeq >= acked);
+
+  staging.mode = 'ok';
+  const history = await sb.json<{ events: { seq: number; reported: boolean }[] }>(['history']);
+  t.ok(history.doc.events.some((e) => !e.reported), 'history shows unreported events');
+  t.equal((await sb.run(['check'])).code, 0);
+  const seqs = staging.reports.flatMap((r) => r.events.map((e) => e.seq));
+  t.same(seqs, [...new Set(seqs)], 'no seq was sent twice');
+  const all = sb.ledger().events.map((e) => e.seq);
+  t.same(seqs.sort((a, b) => a - b), all, 'every event reached the server');
+  const installs = staging.reports.flatMap((r) => r.events).filter((e) => e.type === 'install');
+  t.same(
+    installs.map((e) => [e.patchId, e.outcome]),
+    [
+      ['A', 'ok'],
+      ['B', 'ok'],
+    ],
+  );
+  t.equal(staging.reports.at(-1)?.hostId, 'test-host');
+  t.same(staging.reports.at(-1)?.products, [{ id: 'arcserve-backup', release: '19.0' }]);
+});
+
+t.test('offline: check and status work from the cached catalog and say so', async (t) => {
+  const built = buildCatalog([{ id: 'A' }, { id: 'B' }]);
+  const staging = await startStaging(built);
+  const dir = t.testdir({ cached: {}, empty: {} });
+  const sb = makeSandbox(`${dir}/cached`, () => [staging.url]);
+  const noCache = makeSandbox(`${dir}/empty`, () => [staging.url]);
+  t.equal((await sb.run(['check'])).code, 0);
+  await staging.close();
+
+  const human = await sb.run(['check']);
+  t.equal(human.code, 0);
+  t.match(human.stderr, /staging server unreachable; using cached catalog from \d{4}-\d\d-\d\dT/);
+  t.match(human.stdout, /A\s+recommended/);
+  const json = await sb.json<{ patches: unknown[]; offline?: boolean }>(['check']);
+  t.equal(json.code, 0);
+  t.equal(json.doc.offline, true);
+  t.equal(json.doc.patches.length, 2);
+  const status = await sb.json<{ patches: unknown[] }>(['status']);
+  t.equal(status.code, 0);
+  t.equal(status.doc.patches.length, 2);
+
+  const none = await noCache.run(['check']);
+  t.equal(none.code, 1);
+  t.match(none.stderr, /no catalog is cached/);
+  const noneJson = await noCache.json<{ error: { code: string } }>(['check']);
+  t.equal(noneJson.doc.error.code, 'PB_ERR_NO_CATALOG');
+});
+
+t.test('a download cut off mid-way resumes from the partial file', async (t) => {
+  const built = buildCatalog([{ id: 'A', padBytes: 256 * 1024 }]);
+  const staging = await startStaging(built);
+  t.teardown(() => staging.close());
+  const file = built.catalog.patches[0]!.files[0]!;
+  staging.dropAfter.set(file.sha256, Math.floor(file.size / 2));
+  const sb = makeSandbox(t.testdir(), () => [staging.url]);
+  // retries 0: the first command fails on the drop, the next one resumes from the partial
+  const first = await sb.json<{ results: Result[] }>(['install', 'A']);
+  t.equal(first.code, 1);
+  t.match(first.doc.results[0]?.message, /download|closed|socket|terminated/i);
+  const { code, doc } = await sb.json<{ results: Result[] }>(['install', 'A']);
+  t.equal(code, 0, JSON.stringify(doc));
+  t.ok(sb.marker('A'));
+  const blobGets = staging.requests.filter((r) => r.url.endsWith(file.sha256));
+  t.equal(blobGets.length, 2, 'the blob was requested again');
+  t.equal(blobGets[1]?.headers.range, `bytes=${Math.floor(file.size / 2)}-`, 'with a Range for the rest');
+  t.equal(blobGets[1]?.headers['if-range'], `"${file.sha256}"`);
+});
+
+t.test('run --once installs critical patches by policy and reports', async (t) => {
+  const built = buildCatalog([{ id: 'CRIT', severity: 'critical' }, { id: 'OPT', severity: 'optional' }]);
+  const staging = await startStaging(built);
+  t.teardown(() => staging.close());
+  const sb = makeSandbox(t.testdir(), () => [staging.url]);
+  sb.writeConfig({ policy: { autoInstall: 'critical' } });
+  const res = await sb.run(['run', '--once']);
+  t.equal(res.code, 0, res.stderr);
+  t.ok(sb.marker('CRIT'));
+  t.notOk(sb.marker('OPT'), 'only critical patches install automatically');
+  const types = staging.reports.flatMap((r) => r.events.map((e) => e.type));
+  t.ok(types.includes('check') && types.includes('install'));
+});
+
+t.test('run stops cleanly on SIGTERM', async (t) => {
+  const built = buildCatalog([{ id: 'A' }]);
+  const staging = await startStaging(built);
+  t.teardown(() => staging.close());
+  const sb = makeSandbox(t.testdir(), () => [staging.url]);
+  const child = spawn(process.execPath, [BIN, '--config', sb.configPath, 'run'], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // two cycles (intervalSeconds 1) reach the server
+  const deadline = Date.now() + 20_000;
+  while (staging.reports.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  t.ok(staging.reports.length >= 2, 'the daemon checked and reported on its interval');
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'exit 0 after SIGTERM');
+});

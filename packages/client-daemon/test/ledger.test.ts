@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { Ledger } from '../src/ledger.js';
+
+t.test('seq grows across reopen; acknowledged events leave the outbox', async (t) => {
+  const file = path.join(t.testdir(), 'ledger.json');
+  const a = await Ledger.open(file);
+  await a.recordOutcome('P1', 'installed', { type: 'install', outcome: 'ok' });
+  await a.recordOutcome('P2', 'failed', { type: 'install', outcome: 'failed', message: 'boom' });
+  t.same(
+    a.pendingEvents().map((e) => e.seq),
+    [1, 2],
+  );
+  await a.acknowledge(1);
+  const b = await Ledger.open(file);
+  t.same(
+    b.pendingEvents().map((e) => e.seq),
+    [2],
+  );
+  t.equal(b.patches.P2?.state, 'failed');
+  t.equal(b.patches.P2?.message, 'boom');
+  t.equal(b.observed.P1?.state, 'installed');
+  const e = b.addEvent({ type: 'check', outcome: 'ok' });
+  t.equal(e.seq, 3);
+  await b.save();
+  t.equal(JSON.parse(readFileSync(file, 'utf8')).nextSeq, 4);
+});
+
+t.test('an action a crash left pending becomes a failure with an error event', async (t) => {
+  const file = path.join(t.testdir(), 'ledger.json');
+  const a = await Ledger.open(file);
+  await a.markPending('P1', 'install');
+  const b = await Ledger.open(file);
+  t.same(await b.recoverInterrupted(), ['P1']);
+  t.equal(b.patches.P1?.state, 'failed');
+  t.match(b.events.at(-1), { type: 'error', patchId: 'P1', outcome: 'failed' });
+  t.same(await (await Ledger.open(file)).recoverInterrupted(), [], 'recovered once');
+});
+
+t.test('observe keeps since while the state holds', async (t) => {
+  const a = await Ledger.open(path.join(t.testdir(), 'ledger.json'));
+  t.ok(a.observe([{ id: 'P', state: 'available' }]));
+  const since = a.observed.P?.since;
+  await new Promise((r) => setTimeout(r, 5));
+  t.notOk(a.observe([{ id: 'P', state: 'available' }]));
+  t.equal(a.observed.P?.since, since);
+  t.ok(a.observe([{ id: 'P', state: 'installed' }]));
+  t.not(a.observed.P?.since, since);
+});

@@ -1,0 +1,149 @@
+// The built program as a child process (run `npx tsc -b packages/staging-server` first).
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import t from 'tap';
+
+const BIN = fileURLToPath(new URL('../bin/patchbay-server.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function writeEmptyFeed(dir: string): Promise<string> {
+  const feed = {
+    format: 'patchbay-feed/1',
+    vendor: 'Test',
+    sequence: 1,
+    generatedAt: '2026-11-20T08:00:00Z',
+    products: [{ id: 'arcserve-backup', name: 'Arcserve Backup', releases: ['19.0'] }],
+    patches: [],
+  };
+  await writeFile(join(dir, 'feed.json'), JSON.stringify(feed));
+  return pathToFileURL(dir + '/').href;
+}
+
+t.test('--help prints usage and exits 0', async (t) => {
+  const r = await run(['--help']);
+  t.equal(r.code, 0);
+  t.match(r.stdout, /^Usage: patchbay-server \[--config FILE\]/);
+  t.match(r.stdout, /serve/);
+});
+
+t.test('unknown flag and unknown command exit 2 naming them', async (t) => {
+  const flag = await run(['serve', '--bogus']);
+  t.equal(flag.code, 2);
+  t.match(flag.stderr, /unknown flag --bogus/);
+  const command = await run(['frobnicate']);
+  t.equal(command.code, 2);
+  t.match(command.stderr, /unknown command "frobnicate"/);
+  const missing = await run([]);
+  t.equal(missing.code, 2);
+  t.match(missing.stderr, /missing COMMAND/);
+  const port = await run(['--port', 'eighty', 'serve']);
+  t.equal(port.code, 2);
+  t.match(port.stderr, /--port/);
+});
+
+t.test('a bad config key exits 2 naming the key', async (t) => {
+  const dir = t.testdir({ 'server.json': JSON.stringify({ listen: { host: '127.0.0.1', prot: 8080 } }) });
+  const r = await run(['--config', join(dir, 'server.json'), 'serve']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /prot/);
+  t.equal(r.stdout, '');
+});
+
+t.test('commands of later issues exit 2 and say so', async (t) => {
+  for (const command of ['import', 'export', 'keygen', 'enroll', 'revoke']) {
+    const r = await run([command, 'x']);
+    t.equal(r.code, 2, command);
+    t.match(r.stderr, `patchbay-server: ${command} is not available in this version yet`);
+  }
+});
+
+t.test('sync --json: one sync, the report on stdout, exit 0', async (t) => {
+  const dir = t.testdir({ feed: {}, data: {} });
+  const upstream = await writeEmptyFeed(join(dir, 'feed'));
+  const r = await run(['sync', '--json', '--data-dir', join(dir, 'data'), '--upstream', upstream]);
+  t.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as { outcome: string; upstreamSequence: number };
+  t.equal(report.outcome, 'ok');
+  t.equal(report.upstreamSequence, 1);
+});
+
+t.test('sync fails with exit 1 when the upstream is missing', async (t) => {
+  const dir = t.testdir({ data: {} });
+  const r = await run([
+    '--data-dir',
+    join(dir, 'data'),
+    '--upstream',
+    pathToFileURL(join(dir, 'nowhere')).href + '/',
+    'sync',
+  ]);
+  t.equal(r.code, 1);
+  t.match(r.stdout, /^sync failed/);
+});
+
+t.test('serve: one line when listening, syncs at start, stops on SIGTERM with exit 0', async (t) => {
+  const dir = t.testdir({ feed: {}, data: {} });
+  const upstream = await writeEmptyFeed(join(dir, 'feed'));
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'serve',
+      '--json',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--data-dir',
+      join(dir, 'data'),
+      '--upstream',
+      upstream,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const firstLine = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', () => reject(new Error('serve exited before listening')));
+  });
+  const { url } = JSON.parse(firstLine) as { url: string };
+  t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+
+  let ready = 503;
+  for (let i = 0; i < 100 && ready !== 200; i++) {
+    ready = (await fetch(`${url}/readyz`)).status;
+    if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.equal(ready, 200, 'the start-up sync published a catalog');
+  const status = (await (await fetch(`${url}/v1/status`)).json()) as {
+    lastSync: { outcome: string };
+    nextSyncAt: string;
+  };
+  t.equal(status.lastSync.outcome, 'ok');
+  t.match(status.nextSyncAt, /^\d{4}-\d{2}-\d{2}T/, 'next run of the default hourly schedule');
+
+  child.kill('SIGTERM');
+  t.equal(await exited, 0);
+});
