@@ -52,7 +52,9 @@ export function createPacer(session: Session, ledger: Ledger): ReportPacer {
   return new ReportPacer(session, ledger);
 }
 
-function progressPrinter(session: Session): ((file: FeedFile, received: number, total: number) => void) | undefined {
+function progressPrinter(
+  session: Session,
+): ((file: FeedFile, received: number, total: number) => void) | undefined {
   if (session.out.json || !process.stdout.isTTY) return undefined;
   let lastPct = -1;
   return (file, received, total) => {
@@ -64,7 +66,11 @@ function progressPrinter(session: Session): ((file: FeedFile, received: number, 
 }
 
 /** Download one patch's files, recording a download event when bytes were fetched or it failed. */
-export async function downloadWithEvent(session: Session, ledger: Ledger, patch: FeedPatch): Promise<PatchDownload> {
+export async function downloadWithEvent(
+  session: Session,
+  ledger: Ledger,
+  patch: FeedPatch,
+): Promise<PatchDownload> {
   try {
     const result = await downloadPatchFiles(patch, {
       servers: session.config.server,
@@ -79,7 +85,11 @@ export async function downloadWithEvent(session: Session, ledger: Ledger, patch:
       await ledger.recordOutcome(
         patch.id,
         undefined,
-        { type: 'download', outcome: 'ok', message: `${patch.files.length} file(s), ${result.bytesFetched} bytes` },
+        {
+          type: 'download',
+          outcome: 'ok',
+          message: `${patch.files.length} file(s), ${result.bytesFetched} bytes`,
+        },
         ledger.observed[patch.id]?.state === 'available' ? 'downloaded' : undefined,
       );
     }

@@ -91,7 +91,10 @@ export class CatalogSource {
     const meta = await readJsonFile<CatalogMeta>(this.opts.paths.catalogMeta);
     try {
       const catalog = parseCatalog(bytes, this.opts.paths.catalog);
-      return { catalog, meta: meta ?? { server: 'unknown', fetchedAt: new Date(0).toISOString(), sequence: 0 } };
+      return {
+        catalog,
+        meta: meta ?? { server: 'unknown', fetchedAt: new Date(0).toISOString(), sequence: 0 },
+      };
     } catch (err) {
       this.opts.logger.warn({ err: errorMessage(err) }, 'cached catalog is unreadable; ignoring it');
       return undefined;
@@ -102,9 +105,13 @@ export class CatalogSource {
   async cachedOrThrow(): Promise<LoadedCatalog> {
     const cached = await this.cached();
     if (!cached) {
-      throw new PatchbayError(ErrorCodes.NO_CATALOG, 'no cached catalog: run "patchbay-client check" once online', {
-        path: this.opts.paths.catalog,
-      });
+      throw new PatchbayError(
+        ErrorCodes.NO_CATALOG,
+        'no cached catalog: run "patchbay-client check" once online',
+        {
+          path: this.opts.paths.catalog,
+        },
+      );
     }
     return {
       catalog: cached.catalog,

@@ -49,7 +49,12 @@ commands:
 Flags may stand before or after COMMAND. Exit: 0 ok, 1 something failed, 2 bad usage or config.`;
 
 /** Codes that mean "the command line or the config is wrong" (exit 2). */
-const USAGE_CODES = new Set<string>([ErrorCodes.USAGE, ErrorCodes.CONFIG, ErrorCodes.UNKNOWN_PATCH, ErrorCodes.UNKNOWN_PRODUCT]);
+const USAGE_CODES = new Set<string>([
+  ErrorCodes.USAGE,
+  ErrorCodes.CONFIG,
+  ErrorCodes.UNKNOWN_PATCH,
+  ErrorCodes.UNKNOWN_PRODUCT,
+]);
 
 function usageError(message: string, context: Record<string, unknown> = {}): PatchbayError {
   return new PatchbayError(ErrorCodes.USAGE, message, context);
@@ -97,7 +102,8 @@ function parseCli(argv: string[]): ParsedCli | 'help' | 'version' {
       throw usageError(`--${flag} does not apply to ${command}`, { flag: `--${flag}` });
     }
   }
-  if (values.all && values.critical) throw usageError('--all and --critical exclude each other', { flag: '--all' });
+  if (values.all && values.critical)
+    throw usageError('--all and --critical exclude each other', { flag: '--all' });
   if ((values.all || values.critical) && rest.length > 0) {
     throw usageError(`${command}: name patch ids or pass --${values.all ? 'all' : 'critical'}, not both`);
   }
@@ -110,11 +116,17 @@ function parseCli(argv: string[]): ParsedCli | 'help' | 'version' {
       { command },
     );
   }
-  if ((command === 'download' || command === 'install') && rest.length === 0 && !values.all && !values.critical) {
+  if (
+    (command === 'download' || command === 'install') &&
+    rest.length === 0 &&
+    !values.all &&
+    !values.critical
+  ) {
     throw usageError(`${command}: name patch ids, or pass --all or --critical`, { command });
   }
   for (const server of values.server ?? []) {
-    if (!/^https?:\/\//.test(server)) throw usageError(`--server ${server}: not an http(s) URL`, { flag: '--server' });
+    if (!/^https?:\/\//.test(server))
+      throw usageError(`--server ${server}: not an http(s) URL`, { flag: '--server' });
   }
   const flags: ParsedCli['flags'] = { json: values.json };
   if (values.config !== undefined) flags.config = values.config;
@@ -124,7 +136,13 @@ function parseCli(argv: string[]): ParsedCli | 'help' | 'version' {
     command,
     spec,
     flags,
-    args: { positionals: rest, all: values.all, critical: values.critical, cascade: values.cascade, once: values.once },
+    args: {
+      positionals: rest,
+      all: values.all,
+      critical: values.critical,
+      cascade: values.cascade,
+      once: values.once,
+    },
   };
 }
 
@@ -147,9 +165,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const usage = isPatchbayError(err) && USAGE_CODES.has(err.code);
     process.stderr.write(`patchbay-client: ${errorMessage(err)}\n`);
-    if (usage && isPatchbayError(err, ErrorCodes.USAGE)) process.stderr.write(`run "patchbay-client --help" for usage\n`);
+    if (usage && isPatchbayError(err, ErrorCodes.USAGE))
+      process.stderr.write(`run "patchbay-client --help" for usage\n`);
     if (json) {
-      const error = isPatchbayError(err) ? err.toJSON() : { code: 'PB_ERR_INTERNAL', message: errorMessage(err) };
+      const error = isPatchbayError(err)
+        ? err.toJSON()
+        : { code: 'PB_ERR_INTERNAL', message: errorMessage(err) };
       process.stdout.write(JSON.stringify({ error }, null, 2) + '\n');
     }
     if (!isPatchbayError(err)) session?.logger.error({ err }, 'unexpected error');

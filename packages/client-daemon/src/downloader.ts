@@ -81,7 +81,8 @@ export async function stagePatchFiles(
   const files: Record<string, string> = {};
   for (const file of patch.files) {
     const source = blobs[file.name];
-    if (!source) throw new PatchbayError(ErrorCodes.PLACEHOLDER, `patch ${patch.id}: file ${file.name} not downloaded`);
+    if (!source)
+      throw new PatchbayError(ErrorCodes.PLACEHOLDER, `patch ${patch.id}: file ${file.name} not downloaded`);
     const target = path.join(dir, assertSafeFileName(file.name));
     try {
       await link(source, target);

@@ -48,7 +48,11 @@ export async function withFailover<T>(
     }
   }
   const detail = attempts.map((a) => `${a.server} (${a.error})`).join('; ');
-  throw new PatchbayError(ErrorCodes.NETWORK, `${what}: no staging server answered: ${detail || 'none configured'}`, {
-    attempts,
-  });
+  throw new PatchbayError(
+    ErrorCodes.NETWORK,
+    `${what}: no staging server answered: ${detail || 'none configured'}`,
+    {
+      attempts,
+    },
+  );
 }

@@ -1,8 +1,18 @@
 import { ErrorCodes, PatchbayError } from '@patchbay/core';
-import type { Catalog, ClientConfig, ClientProduct, FeedPatch, HostProfile, PlaceholderContext } from '@patchbay/core';
+import type {
+  Catalog,
+  ClientConfig,
+  ClientProduct,
+  FeedPatch,
+  HostProfile,
+  PlaceholderContext,
+} from '@patchbay/core';
 
 export function hostProfile(config: ClientConfig): HostProfile {
-  return { products: config.products.map((p) => ({ id: p.id, release: p.release })), platform: process.platform };
+  return {
+    products: config.products.map((p) => ({ id: p.id, release: p.release })),
+    platform: process.platform,
+  };
 }
 
 /** The configured product a patch belongs to (its installDir is the patch's {installDir}). */
@@ -24,7 +34,13 @@ export function placeholderContext(
       { patchId: patch.id, product: patch.product, release: patch.release },
     );
   }
-  return { files, installDir: product.installDir, release: patch.release, patchId: patch.id, dataDir: config.dataDir };
+  return {
+    files,
+    installDir: product.installDir,
+    release: patch.release,
+    patchId: patch.id,
+    dataDir: config.dataDir,
+  };
 }
 
 /**

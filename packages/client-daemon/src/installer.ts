@@ -39,7 +39,13 @@ export async function runPatchCommand(
   patch: FeedPatch,
   action: PatchAction,
   spec: CommandSpec,
-  opts: { config: ClientConfig; files: Record<string, string>; cwd: string; logsDir: string; killGraceMs?: number },
+  opts: {
+    config: ClientConfig;
+    files: Record<string, string>;
+    cwd: string;
+    logsDir: string;
+    killGraceMs?: number;
+  },
 ): Promise<CommandOutcome> {
   const argv = expandCommand(spec.command, placeholderContext(opts.config, patch, opts.files));
   const timeoutSeconds = spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
@@ -59,7 +65,9 @@ export async function runPatchCommand(
     successCodes.includes(result.exitCode);
   return {
     ok,
-    message: ok ? '' : `${action} ${patch.id}: ${describeFailure(spec, result, timeoutSeconds)} (log: ${logPath})`,
+    message: ok
+      ? ''
+      : `${action} ${patch.id}: ${describeFailure(spec, result, timeoutSeconds)} (log: ${logPath})`,
     logPath,
     result,
   };

@@ -1,6 +1,13 @@
 import { access } from 'node:fs/promises';
 import { expandCommand, expandString, errorMessage, sha256File } from '@patchbay/core';
-import type { ClientConfig, ContentStore, DetectRule, FeedPatch, HostKnowledge, Logger } from '@patchbay/core';
+import type {
+  ClientConfig,
+  ContentStore,
+  DetectRule,
+  FeedPatch,
+  HostKnowledge,
+  Logger,
+} from '@patchbay/core';
 import { placeholderContext } from './host.js';
 import type { Ledger } from './ledger.js';
 import { runCommand } from './process-runner.js';
@@ -46,14 +53,19 @@ export async function detectInstalled(
       );
     }
     if ('fileSha256' in rule) {
-      return (await fileSha256(expandString(rule.fileSha256.path, ctx))) === rule.fileSha256.sha256.toLowerCase();
+      return (
+        (await fileSha256(expandString(rule.fileSha256.path, ctx))) === rule.fileSha256.sha256.toLowerCase()
+      );
     }
     const argv = expandCommand(rule.command, ctx);
     const result = await runCommand(argv, { timeoutMs: DETECT_TIMEOUT_MS, killGraceMs: 1000 });
     const installedCodes = rule.installedExitCodes ?? [0];
     return !result.timedOut && result.exitCode !== null && installedCodes.includes(result.exitCode);
   } catch (err) {
-    deps.logger.warn({ patchId: patch.id, err: errorMessage(err) }, 'detect rule failed; treating as not installed');
+    deps.logger.warn(
+      { patchId: patch.id, err: errorMessage(err) },
+      'detect rule failed; treating as not installed',
+    );
     return false;
   }
 }
@@ -63,7 +75,10 @@ export async function detectInstalled(
  * one the ledger decides. Failures and uninstalls come from the ledger, unless the
  * patch is (again) installed.
  */
-export async function takeInventory(relevant: readonly FeedPatch[], deps: InventoryDeps): Promise<HostKnowledge> {
+export async function takeInventory(
+  relevant: readonly FeedPatch[],
+  deps: InventoryDeps,
+): Promise<HostKnowledge> {
   const installed = new Set<string>();
   const downloaded = new Set<string>();
   const failed = new Map<string, string>();

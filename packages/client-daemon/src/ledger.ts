@@ -46,7 +46,15 @@ export interface NewEvent {
 const KEEP_ACKED_EVENTS = 5000;
 
 function emptyLedger(): LedgerData {
-  return { format: 'patchbay-client-ledger/1', patches: {}, events: [], nextSeq: 1, lastAckedSeq: 0, observed: {}, pending: {} };
+  return {
+    format: 'patchbay-client-ledger/1',
+    patches: {},
+    events: [],
+    nextSeq: 1,
+    lastAckedSeq: 0,
+    observed: {},
+    pending: {},
+  };
 }
 
 /**
@@ -64,7 +72,11 @@ export class Ledger {
   static async open(path: string): Promise<Ledger> {
     const raw = await readJsonFile<Partial<LedgerData>>(path);
     if (raw === undefined) return new Ledger(path, emptyLedger());
-    if (raw.format !== 'patchbay-client-ledger/1' || !Array.isArray(raw.events) || typeof raw.nextSeq !== 'number') {
+    if (
+      raw.format !== 'patchbay-client-ledger/1' ||
+      !Array.isArray(raw.events) ||
+      typeof raw.nextSeq !== 'number'
+    ) {
       throw new PatchbayError(ErrorCodes.CONFIG, `${path} is not a patchbay client ledger`, { path });
     }
     return new Ledger(path, { ...emptyLedger(), ...raw } as LedgerData);
@@ -140,7 +152,8 @@ export class Ledger {
     const recovered = Object.entries(this.data.pending);
     for (const [id, pending] of recovered) {
       const message = `${pending.action} interrupted (patchbay-client stopped after ${pending.startedAt})`;
-      if (pending.action === 'install') this.data.patches[id] = { state: 'failed', since: new Date().toISOString(), message };
+      if (pending.action === 'install')
+        this.data.patches[id] = { state: 'failed', since: new Date().toISOString(), message };
       this.addEvent({ type: 'error', patchId: id, outcome: 'failed', message });
     }
     this.data.pending = {};

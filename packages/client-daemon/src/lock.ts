@@ -19,7 +19,8 @@ export async function lockDataDir(paths: DataPaths, logger: Logger): Promise<Rel
       update: 10_000,
       retries: 0,
       realpath: false,
-      onCompromised: (err) => logger.error({ err: errorMessage(err) }, 'lock on the data directory was compromised'),
+      onCompromised: (err) =>
+        logger.error({ err: errorMessage(err) }, 'lock on the data directory was compromised'),
     });
     return release;
   } catch (err) {

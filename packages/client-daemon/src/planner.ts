@@ -1,5 +1,12 @@
 import { ErrorCodes, PatchbayError, evaluatePatches, isRelevant, resolveInstallOrder } from '@patchbay/core';
-import type { Catalog, FeedPatch, HostKnowledge, HostProfile, InstallPlan, PatchEvaluation } from '@patchbay/core';
+import type {
+  Catalog,
+  FeedPatch,
+  HostKnowledge,
+  HostProfile,
+  InstallPlan,
+  PatchEvaluation,
+} from '@patchbay/core';
 
 /** How the user picked patches: ids, or --all / --critical. */
 export interface Selection {
@@ -29,7 +36,11 @@ export function applicable(evaluations: readonly PatchEvaluation[]): PatchEvalua
 }
 
 /** Ids the selection names; unknown ids are a usage error (exit 2) naming them. */
-export function selectIds(catalog: Catalog, evaluations: readonly PatchEvaluation[], sel: Selection): string[] {
+export function selectIds(
+  catalog: Catalog,
+  evaluations: readonly PatchEvaluation[],
+  sel: Selection,
+): string[] {
   if (sel.ids.length > 0) {
     assertKnownIds(catalog, sel.ids);
     return [...new Set(sel.ids)];
@@ -44,7 +55,9 @@ export function assertKnownIds(catalog: Catalog, ids: readonly string[]): void {
   const known = new Set(catalog.patches.map((p) => p.id));
   const unknown = ids.filter((id) => !known.has(id));
   if (unknown.length > 0) {
-    throw new PatchbayError(ErrorCodes.UNKNOWN_PATCH, `unknown patch id: ${unknown.join(', ')}`, { ids: unknown });
+    throw new PatchbayError(ErrorCodes.UNKNOWN_PATCH, `unknown patch id: ${unknown.join(', ')}`, {
+      ids: unknown,
+    });
   }
 }
 

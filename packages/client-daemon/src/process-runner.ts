@@ -54,7 +54,13 @@ export async function runCommand(argv: readonly string[], opts: RunOptions): Pro
   const started = Date.now();
   const [file, ...args] = argv;
   if (file === undefined || file === '') {
-    return { exitCode: null, signal: null, timedOut: false, spawnError: new Error('empty command'), durationMs: 0 };
+    return {
+      exitCode: null,
+      signal: null,
+      timedOut: false,
+      spawnError: new Error('empty command'),
+      durationMs: 0,
+    };
   }
   let log: WriteStream | undefined;
   if (opts.logPath) {

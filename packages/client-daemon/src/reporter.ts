@@ -30,7 +30,11 @@ export interface FlushResult {
 }
 
 /** The CONTRACT §2 report: patch states as last observed, events not yet acknowledged. */
-export function buildReport(config: ClientConfig, ledger: Ledger, limit = MAX_EVENTS_PER_REPORT): ClientReport {
+export function buildReport(
+  config: ClientConfig,
+  ledger: Ledger,
+  limit = MAX_EVENTS_PER_REPORT,
+): ClientReport {
   return {
     hostId: config.hostId,
     hostname: config.hostname,
@@ -63,10 +67,14 @@ async function putReport(server: string, body: ClientReport, opts: ReporterOptio
   }
   const text = await res.body.text();
   if (res.statusCode < 200 || res.statusCode >= 300) {
-    throw new PatchbayError(ErrorCodes.HTTP_STATUS, `PUT ${url} answered ${res.statusCode}: ${text.slice(0, 200)}`, {
-      url,
-      status: res.statusCode,
-    });
+    throw new PatchbayError(
+      ErrorCodes.HTTP_STATUS,
+      `PUT ${url} answered ${res.statusCode}: ${text.slice(0, 200)}`,
+      {
+        url,
+        status: res.statusCode,
+      },
+    );
   }
 }
 
@@ -96,7 +104,10 @@ export async function flushReports(opts: ReporterOptions): Promise<FlushResult> 
     return { delivered: true, sent, pending: 0, server };
   } catch (err) {
     const pending = opts.ledger.pendingEvents().length;
-    opts.logger.warn({ err: errorMessage(err), pending }, 'report not delivered; kept on disk for the next attempt');
+    opts.logger.warn(
+      { err: errorMessage(err), pending },
+      'report not delivered; kept on disk for the next attempt',
+    );
     const result: FlushResult = { delivered: false, sent, pending, error: errorMessage(err) };
     if (server) result.server = server;
     return result;

@@ -40,7 +40,9 @@ export async function scanHost(session: Session, ledger: Ledger, catalog: Catalo
 /** Remember the states for reports (call only while holding the lock). */
 export async function observeStates(ledger: Ledger, scan: HostScan): Promise<void> {
   const changed = ledger.observe(
-    scan.evaluations.map((e) => (e.reason ? { id: e.patch.id, state: e.state, reason: e.reason } : { id: e.patch.id, state: e.state })),
+    scan.evaluations.map((e) =>
+      e.reason ? { id: e.patch.id, state: e.state, reason: e.reason } : { id: e.patch.id, state: e.state },
+    ),
   );
   if (changed) await ledger.save();
 }

@@ -1,5 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { ContentStore, ErrorCodes, PatchbayError, errorMessage, createDispatcher, createLogger, loadClientConfig } from '@patchbay/core';
+import {
+  ContentStore,
+  ErrorCodes,
+  PatchbayError,
+  errorMessage,
+  createDispatcher,
+  createLogger,
+  loadClientConfig,
+} from '@patchbay/core';
 import type { ClientConfig, DeepPartial, Logger } from '@patchbay/core';
 import type { Dispatcher } from 'undici';
 import { CatalogSource } from './catalog-source.js';
@@ -36,7 +44,9 @@ const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 /** One-shot commands stay quiet below warn unless the config asks for debug/trace. */
 function commandLogLevel(configured: string, command: string): string {
   if (command === 'run') return configured;
-  return LEVELS.indexOf(configured) >= LEVELS.indexOf('warn') || configured === 'debug' || configured === 'trace'
+  return LEVELS.indexOf(configured) >= LEVELS.indexOf('warn') ||
+    configured === 'debug' ||
+    configured === 'trace'
     ? configured
     : 'warn';
 }
@@ -48,7 +58,10 @@ export function createSession(flags: GlobalFlags, command: string): Session {
   const config = loadClientConfig({ file: flags.config, overrides });
   const paths = dataPaths(config.dataDir);
   const logger = createLogger({ name: 'patchbay-client', level: commandLogLevel(config.log.level, command) });
-  const dispatcher = createDispatcher({ proxy: config.proxy, ca: readConfigFile(config.trust.ca, 'trust.ca') ?? null });
+  const dispatcher = createDispatcher({
+    proxy: config.proxy,
+    ca: readConfigFile(config.trust.ca, 'trust.ca') ?? null,
+  });
   const token = config.token ?? readConfigFile(config.tokenFile, 'tokenFile')?.trim();
   const stallTimeoutMs = config.timeoutSeconds * 1000;
   let ledger: Ledger | undefined;
@@ -86,6 +99,9 @@ function readConfigFile(file: string | null | undefined, key: string): string | 
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new PatchbayError(ErrorCodes.CONFIG, `${key}: cannot read ${file}: ${errorMessage(err)}`, { key, file });
+    throw new PatchbayError(ErrorCodes.CONFIG, `${key}: cannot read ${file}: ${errorMessage(err)}`, {
+      key,
+      file,
+    });
   }
 }

@@ -1,6 +1,7 @@
 // The real CLI (built bin) against a real loopback staging server and real sh payloads.
 import { readFileSync } from 'node:fs';
 import t from 'tap';
+import type { Test } from 'tap';
 import { makeSandbox } from './fixtures/client.js';
 import { buildCatalog, startStaging } from './fixtures/staging.js';
 import type { FixturePatch, StagingFixture } from './fixtures/staging.js';
@@ -17,7 +18,10 @@ interface Result {
   message: string;
 }
 
-async function setup(t: Tap.Test, patches: FixturePatch[]): Promise<{ staging: StagingFixture; sb: ReturnType<typeof makeSandbox> }> {
+async function setup(
+  t: Test,
+  patches: FixturePatch[],
+): Promise<{ staging: StagingFixture; sb: ReturnType<typeof makeSandbox> }> {
   const staging = await startStaging(buildCatalog(patches));
   t.teardown(() => staging.close());
   const sb = makeSandbox(t.testdir(), () => [staging.url]);
@@ -29,7 +33,11 @@ function states(list: PatchLine[]): Record<string, string> {
 }
 
 t.test('check lists patches with their states, and records a check event', async (t) => {
-  const { staging, sb } = await setup(t, [{ id: 'A' }, { id: 'B', requires: ['A'] }, { id: 'Z', release: '18.0' }]);
+  const { staging, sb } = await setup(t, [
+    { id: 'A' },
+    { id: 'B', requires: ['A'] },
+    { id: 'Z', release: '18.0' },
+  ]);
   const { code, doc } = await sb.json<{ patches: PatchLine[] }>(['check']);
   t.equal(code, 0);
   t.same(states(doc.patches), { A: 'available', B: 'available' }, 'other releases are not listed');
@@ -48,7 +56,11 @@ t.test('check lists patches with their states, and records a check event', async
 });
 
 t.test('install runs requirements first and confirms with the detect rule', async (t) => {
-  const { staging, sb } = await setup(t, [{ id: 'C', requires: ['B'] }, { id: 'B', requires: ['A'] }, { id: 'A' }]);
+  const { staging, sb } = await setup(t, [
+    { id: 'C', requires: ['B'] },
+    { id: 'B', requires: ['A'] },
+    { id: 'A' },
+  ]);
   const { code, doc } = await sb.json<{ results: Result[] }>(['install', 'C']);
   t.equal(code, 0);
   t.same(
@@ -72,7 +84,11 @@ t.test('install runs requirements first and confirms with the detect rule', asyn
   );
   // every event reached the server, once
   const seqs = staging.reports.flatMap((r) => r.events.map((e) => e.seq));
-  t.same(seqs, [...new Set(seqs)].sort((a, b) => a - b), 'each seq delivered once, in order');
+  t.same(
+    seqs,
+    [...new Set(seqs)].sort((a, b) => a - b),
+    'each seq delivered once, in order',
+  );
   t.equal(sb.ledger().lastAckedSeq, Math.max(...seqs));
   const final = staging.reports.at(-1)!;
   t.same(final.patches.find((p) => p.id === 'C')?.state, 'installed');
@@ -149,44 +165,52 @@ t.test('a superseded patch is not offered once its successor is installed', asyn
   t.notOk(sb.marker('OLD'));
 });
 
-t.test('uninstall: refused naming dependants, --cascade goes dependants first, no uninstaller refused', async (t) => {
-  const { sb } = await setup(t, [
-    { id: 'A' },
-    { id: 'B', requires: ['A'] },
-    { id: 'C', requires: ['B'] },
-    { id: 'K', noUninstall: true },
-  ]);
-  t.equal((await sb.run(['install', 'C', 'K'])).code, 0);
+t.test(
+  'uninstall: refused naming dependants, --cascade goes dependants first, no uninstaller refused',
+  async (t) => {
+    const { sb } = await setup(t, [
+      { id: 'A' },
+      { id: 'B', requires: ['A'] },
+      { id: 'C', requires: ['B'] },
+      { id: 'K', noUninstall: true },
+    ]);
+    t.equal((await sb.run(['install', 'C', 'K'])).code, 0);
 
-  const refused = await sb.run(['uninstall', 'A']);
-  t.equal(refused.code, 1);
-  t.match(refused.stderr, /B/);
-  t.match(refused.stderr, /C/);
-  t.match(refused.stderr, /--cascade/);
-  t.ok(sb.marker('A'), 'nothing was uninstalled');
+    const refused = await sb.run(['uninstall', 'A']);
+    t.equal(refused.code, 1);
+    t.match(refused.stderr, /B/);
+    t.match(refused.stderr, /C/);
+    t.match(refused.stderr, /--cascade/);
+    t.ok(sb.marker('A'), 'nothing was uninstalled');
 
-  const noUninstaller = await sb.json<{ results: Result[] }>(['uninstall', 'K']);
-  t.equal(noUninstaller.code, 1);
-  t.match(noUninstaller.doc.results[0]?.message, /no uninstaller for K/);
-  t.ok(sb.marker('K'));
+    const noUninstaller = await sb.json<{ results: Result[] }>(['uninstall', 'K']);
+    t.equal(noUninstaller.code, 1);
+    t.match(noUninstaller.doc.results[0]?.message, /no uninstaller for K/);
+    t.ok(sb.marker('K'));
 
-  const cascade = await sb.json<{ results: Result[] }>(['uninstall', 'A', '--cascade']);
-  t.equal(cascade.code, 0);
-  t.same(
-    cascade.doc.results.map((r) => [r.id, r.outcome]),
-    [
-      ['C', 'ok'],
-      ['B', 'ok'],
-      ['A', 'ok'],
-    ],
-  );
-  t.same(sb.orderLog().slice(-3), ['uninstall C', 'uninstall B', 'uninstall A']);
-  t.notOk(sb.marker('A') || sb.marker('B') || sb.marker('C'));
-  const status = await sb.json<{ patches: PatchLine[] }>(['status']);
-  t.same(states(status.doc.patches), { A: 'uninstalled', B: 'uninstalled', C: 'uninstalled', K: 'installed' });
-  const all = await sb.json<{ results: Result[] }>(['install', '--all']);
-  t.same(all.doc.results, [], '--all leaves deliberately uninstalled patches alone');
-});
+    const cascade = await sb.json<{ results: Result[] }>(['uninstall', 'A', '--cascade']);
+    t.equal(cascade.code, 0);
+    t.same(
+      cascade.doc.results.map((r) => [r.id, r.outcome]),
+      [
+        ['C', 'ok'],
+        ['B', 'ok'],
+        ['A', 'ok'],
+      ],
+    );
+    t.same(sb.orderLog().slice(-3), ['uninstall C', 'uninstall B', 'uninstall A']);
+    t.notOk(sb.marker('A') || sb.marker('B') || sb.marker('C'));
+    const status = await sb.json<{ patches: PatchLine[] }>(['status']);
+    t.same(states(status.doc.patches), {
+      A: 'uninstalled',
+      B: 'uninstalled',
+      C: 'uninstalled',
+      K: 'installed',
+    });
+    const all = await sb.json<{ results: Result[] }>(['install', '--all']);
+    t.same(all.doc.results, [], '--all leaves deliberately uninstalled patches alone');
+  },
+);
 
 t.test('without a detect rule, the ledger decides', async (t) => {
   const { sb } = await setup(t, [{ id: 'L', noDetect: true }]);

@@ -30,7 +30,10 @@ t.test('fails over to the second server when the first is closed, then when it a
   const check = await sb.json<{ patches: { id: string; state: string }[] }>(['check']);
   t.equal(check.code, 0);
   t.notOk('offline' in check.doc);
-  t.ok(first.requests.some((r) => r.url === '/v1/catalog'), 'the first server was asked');
+  t.ok(
+    first.requests.some((r) => r.url === '/v1/catalog'),
+    'the first server was asked',
+  );
   t.ok(
     second.requests.slice(before).some((r) => r.url === '/v1/catalog'),
     'then the second one',
@@ -67,12 +70,19 @@ t.test('an undeliverable report waits on disk; the next command delivers each se
 
   staging.mode = 'ok';
   const history = await sb.json<{ events: { seq: number; reported: boolean }[] }>(['history']);
-  t.ok(history.doc.events.some((e) => !e.reported), 'history shows unreported events');
+  t.ok(
+    history.doc.events.some((e) => !e.reported),
+    'history shows unreported events',
+  );
   t.equal((await sb.run(['check'])).code, 0);
   const seqs = staging.reports.flatMap((r) => r.events.map((e) => e.seq));
   t.same(seqs, [...new Set(seqs)], 'no seq was sent twice');
   const all = sb.ledger().events.map((e) => e.seq);
-  t.same(seqs.sort((a, b) => a - b), all, 'every event reached the server');
+  t.same(
+    seqs.sort((a, b) => a - b),
+    all,
+    'every event reached the server',
+  );
   const installs = staging.reports.flatMap((r) => r.events).filter((e) => e.type === 'install');
   t.same(
     installs.map((e) => [e.patchId, e.outcome]),
@@ -134,7 +144,10 @@ t.test('a download cut off mid-way resumes from the partial file', async (t) => 
 });
 
 t.test('run --once installs critical patches by policy and reports', async (t) => {
-  const built = buildCatalog([{ id: 'CRIT', severity: 'critical' }, { id: 'OPT', severity: 'optional' }]);
+  const built = buildCatalog([
+    { id: 'CRIT', severity: 'critical' },
+    { id: 'OPT', severity: 'optional' },
+  ]);
   const staging = await startStaging(built);
   t.teardown(() => staging.close());
   const sb = makeSandbox(t.testdir(), () => [staging.url]);
@@ -160,4 +173,29 @@ t.test('run stops cleanly on SIGTERM', async (t) => {
   t.ok(staging.reports.length >= 2, 'the daemon checked and reported on its interval');
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'exit 0 after SIGTERM');
+});
+
+t.test('doctor prints a line per check and fails when one does', async (t) => {
+  const staging = await startStaging(buildCatalog([{ id: 'A' }]));
+  t.teardown(() => staging.close());
+  const closed = await closedPortUrl();
+  const sb = makeSandbox(t.testdir(), () => [staging.url]);
+  const good = await sb.run(['doctor']);
+  t.equal(good.code, 0, good.stdout + good.stderr);
+  t.match(good.stdout, /^ok\s+config/m);
+  t.match(good.stdout, new RegExp(`^ok\\s+server ${staging.url}: reachable; catalog sequence 1`, 'm'));
+  t.match(good.stdout, /^ok\s+cache .*MiB free/m);
+  t.match(good.stdout, /^ok\s+products\[0\].*installDir.*writable/m);
+
+  sb.writeConfig({
+    server: [staging.url, closed],
+    products: [{ id: 'arcserve-backup', release: '19.0', installDir: `${sb.dir}/missing` }],
+  });
+  const bad = await sb.json<{ ok: boolean; checks: { check: string; ok: boolean }[] }>(['doctor']);
+  t.equal(bad.code, 1);
+  t.equal(bad.doc.ok, false);
+  t.same(
+    bad.doc.checks.filter((c) => !c.ok).map((c) => c.check.split(' ')[0]),
+    ['server', 'products[0]'],
+  );
 });

@@ -20,11 +20,14 @@ function gone(pid: number): boolean {
 t.test('exit code and output go to the log, argv is not interpreted by a shell', async (t) => {
   const dir = t.testdir();
   const logPath = path.join(dir, 'x.log');
-  const res = await runCommand(['sh', '-c', 'echo "out $1"; echo err >&2; exit 7', 'sh', '$(touch pwned); *'], {
-    timeoutMs: 5000,
-    logPath,
-    cwd: dir,
-  });
+  const res = await runCommand(
+    ['sh', '-c', 'echo "out $1"; echo err >&2; exit 7', 'sh', '$(touch pwned); *'],
+    {
+      timeoutMs: 5000,
+      logPath,
+      cwd: dir,
+    },
+  );
   t.equal(res.exitCode, 7);
   t.equal(res.timedOut, false);
   const log = readFileSync(logPath, 'utf8');

@@ -18,6 +18,8 @@ export const ErrorCodes = {
   DIGEST_MISMATCH: 'PB_ERR_DIGEST_MISMATCH',
   /** downloaded byte count differs from the expected size (or exceeds it) */
   SIZE_MISMATCH: 'PB_ERR_SIZE_MISMATCH',
+  /** a blob a catalog names is not in the store */
+  BLOB_MISSING: 'PB_ERR_BLOB_MISSING',
   /** a string that must be 64 lowercase hex chars is not */
   BAD_DIGEST: 'PB_ERR_BAD_DIGEST',
   /** a file name that is not a plain name (/, \, .., NUL, drive letter) */

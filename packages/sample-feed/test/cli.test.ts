@@ -16,9 +16,10 @@ function runSync(name: string, args: string[]) {
 }
 
 /** Spawn the upstream CLI and wait for its one stdout line. */
-async function spawnUpstream(args: string[]) {
+async function spawnUpstream(args: string[], env: NodeJS.ProcessEnv = process.env) {
   const child = spawn(process.execPath, [bin('patchbay-upstream'), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env,
   });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -95,7 +96,6 @@ t.test('patchbay-upstream --json prints its URL, serves, and exits 0 on SIGTERM'
   t.equal(code, 0);
   t.equal(signal, null);
   // One pino line per request at debug, on stderr.
-  t.comment(stderr());
   const requests = stderr()
     .split('\n')
     .filter((l) => l.startsWith('{'))

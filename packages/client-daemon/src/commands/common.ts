@@ -24,7 +24,10 @@ export async function withHostLock<T>(session: Session, fn: (ledger: Ledger) => 
     const ledger = await session.openLedger();
     const interrupted = await ledger.recoverInterrupted();
     if (interrupted.length > 0) {
-      session.logger.warn({ patchIds: interrupted }, 'actions interrupted by a previous crash recorded as failed');
+      session.logger.warn(
+        { patchIds: interrupted },
+        'actions interrupted by a previous crash recorded as failed',
+      );
     }
     return await fn(ledger);
   } finally {
@@ -32,7 +35,11 @@ export async function withHostLock<T>(session: Session, fn: (ledger: Ledger) => 
   }
 }
 
-export function printResults(session: Session, results: readonly ActionResult[], extra: Record<string, unknown> = {}): void {
+export function printResults(
+  session: Session,
+  results: readonly ActionResult[],
+  extra: Record<string, unknown> = {},
+): void {
   session.out.document({ results, ...extra });
   if (results.length === 0) {
     session.out.line('nothing to do');

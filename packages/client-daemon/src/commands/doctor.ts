@@ -46,13 +46,22 @@ async function checkCacheSpace(session: Session): Promise<DoctorCheck> {
     const mib = Math.floor(free / (1024 * 1024));
     return free >= MIN_FREE_BYTES
       ? { check, ok: true, message: `${mib} MiB free` }
-      : { check, ok: false, message: `only ${mib} MiB free (want at least ${MIN_FREE_BYTES / (1024 * 1024)} MiB)` };
+      : {
+          check,
+          ok: false,
+          message: `only ${mib} MiB free (want at least ${MIN_FREE_BYTES / (1024 * 1024)} MiB)`,
+        };
   } catch (err) {
     return { check, ok: false, message: errorMessage(err) };
   }
 }
 
-async function checkInstallDir(index: number, id: string, release: string, dir: string): Promise<DoctorCheck> {
+async function checkInstallDir(
+  index: number,
+  id: string,
+  release: string,
+  dir: string,
+): Promise<DoctorCheck> {
   const check = `products[${index}] ${id} ${release} installDir ${dir}`;
   try {
     await access(dir, constants.W_OK);
@@ -62,7 +71,8 @@ async function checkInstallDir(index: number, id: string, release: string, dir: 
     return {
       check,
       ok: false,
-      message: code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not writable' : errorMessage(err),
+      message:
+        code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not writable' : errorMessage(err),
     };
   }
 }

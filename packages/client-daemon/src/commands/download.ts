@@ -21,7 +21,11 @@ export async function downloadCommand(session: Session, args: CommandArgs): Prom
     const plan = planInstall(loaded.catalog, scan.host, scan.known, selected);
     const results: ActionResult[] = [
       ...plan.skipped.map((s): ActionResult => ({ id: s.id, outcome: 'skipped', message: s.reason })),
-      ...plan.blocked.map((b): ActionResult => ({ id: b.id, outcome: 'failed', message: `blocked: ${b.reason}` })),
+      ...plan.blocked.map((b): ActionResult => ({
+        id: b.id,
+        outcome: 'failed',
+        message: `blocked: ${b.reason}`,
+      })),
       ...(await downloadPlanned(session, ledger, scan, plan.order)),
     ];
     await reportNow(session, ledger);

@@ -22,10 +22,19 @@ export async function installSelection(
 ): Promise<ActionResult[]> {
   const selected = selectIds(scan.catalog, scan.evaluations, selection);
   const plan = planInstall(scan.catalog, scan.host, scan.known, selected);
-  const results: ActionResult[] = plan.skipped.map((s) => ({ id: s.id, outcome: 'skipped', message: s.reason }));
+  const results: ActionResult[] = plan.skipped.map((s) => ({
+    id: s.id,
+    outcome: 'skipped',
+    message: s.reason,
+  }));
   for (const blocked of plan.blocked) {
     const message = `blocked: ${blocked.reason}`;
-    await ledger.recordOutcome(blocked.id, undefined, { type: 'install', outcome: 'failed', message }, 'blocked');
+    await ledger.recordOutcome(
+      blocked.id,
+      undefined,
+      { type: 'install', outcome: 'failed', message },
+      'blocked',
+    );
     results.push({ id: blocked.id, outcome: 'failed', message });
   }
   results.push(...(await installPlanned(session, ledger, plan.order, opts)));

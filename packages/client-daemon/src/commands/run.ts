@@ -72,7 +72,10 @@ export async function runCommand(session: Session, args: CommandArgs): Promise<n
         exitCode = ok ? 0 : 1;
       } catch (err) {
         exitCode = 1;
-        session.logger.error({ err: errorMessage(err), code: (err as { code?: string }).code }, 'cycle failed');
+        session.logger.error(
+          { err: errorMessage(err), code: (err as { code?: string }).code },
+          'cycle failed',
+        );
         if (args.once) throw err;
       }
       if (args.once) break;

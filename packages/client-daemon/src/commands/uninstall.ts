@@ -14,7 +14,9 @@ import type { CommandArgs } from './common.js';
  */
 export async function uninstallCommand(session: Session, args: CommandArgs): Promise<number> {
   if (args.positionals.length !== 1) {
-    throw new PatchbayError(ErrorCodes.USAGE, 'uninstall takes exactly one patch id', { args: args.positionals });
+    throw new PatchbayError(ErrorCodes.USAGE, 'uninstall takes exactly one patch id', {
+      args: args.positionals,
+    });
   }
   const id = args.positionals[0]!;
   return withHostLock(session, async (ledger) => {

@@ -21,9 +21,8 @@ export async function assertBlobsPresent(catalog: Catalog, store: ContentStore):
   );
   if (problems.length > 0) {
     problems.sort();
-    // TODO(core): a PB_ERR_BLOB_MISSING code would fit better than SIZE_MISMATCH.
     throw new PatchbayError(
-      ErrorCodes.SIZE_MISMATCH,
+      ErrorCodes.BLOB_MISSING,
       `not publishing: ${problems.length} blob(s) named by the new catalog are not in the store: ${problems.slice(0, 5).join('; ')}`,
       { problems },
     );
