@@ -32,4 +32,5 @@ export {
   type UpstreamServer,
   type UpstreamServerOptions,
   type UpstreamHandlerOptions,
+  type RequestHandler,
 } from './upstream-server.js';

@@ -61,7 +61,8 @@ export function createUpstreamHandler(opts: UpstreamHandlerOptions): RequestHand
   return (req, res) => {
     const startedAt = process.hrtime.bigint();
     let bytes = 0;
-    res.on('finish', () => {
+    // 'close' rather than 'finish': a client that hangs up mid-body is logged too.
+    res.on('close', () => {
       logger.debug(
         {
           method: req.method,
@@ -69,6 +70,7 @@ export function createUpstreamHandler(opts: UpstreamHandlerOptions): RequestHand
           status: res.statusCode,
           range: req.headers.range,
           bytes,
+          complete: res.writableFinished,
           ms: Number(process.hrtime.bigint() - startedAt) / 1e6,
         },
         'request',
@@ -199,6 +201,8 @@ function sendStatus(res: ServerResponse, status: number, message: string): void 
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
+const CLOSE_GRACE_MS = 2000;
+
 function formatUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
 }
@@ -207,8 +211,6 @@ function formatUrl(host: string, port: number): string {
 export async function startUpstreamServer(opts: UpstreamServerOptions): Promise<UpstreamServer> {
   const host = opts.host ?? '127.0.0.1';
   const server = createServer(createUpstreamHandler(opts));
-  // Keep-alive sockets would hold close() open; the CLI and tests want a prompt stop.
-  server.keepAliveTimeout = 5000;
   await new Promise<void>((resolveListen, rejectListen) => {
     server.once('error', rejectListen);
     server.listen(opts.port ?? 0, host, () => {
@@ -224,8 +226,15 @@ export async function startUpstreamServer(opts: UpstreamServerOptions): Promise<
     port,
     close() {
       closing ??= new Promise<void>((resolveClose, rejectClose) => {
-        server.close((err) => (err ? rejectClose(err) : resolveClose()));
-        server.closeAllConnections();
+        // Stop accepting, drop idle keep-alive sockets, give requests in flight a moment.
+        const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+        force.unref();
+        server.close((err) => {
+          clearTimeout(force);
+          if (err) rejectClose(err);
+          else resolveClose();
+        });
+        server.closeIdleConnections();
       });
       return closing;
     },
