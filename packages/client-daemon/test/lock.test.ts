@@ -7,7 +7,12 @@ t.test('one patchbay-client changes a host at a time', async (t) => {
   const paths = dataPaths(t.testdir());
   const logger = createLogger({ name: 'test', level: 'silent' });
   const release = await lockDataDir(paths, logger);
-  await t.rejects(lockDataDir(paths, logger), (err: unknown) => isPatchbayError(err, 'PB_ERR_LOCKED'));
+  const second = await lockDataDir(paths, logger).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  t.ok(isPatchbayError(second, 'PB_ERR_LOCKED'), 'the second lock is refused with PB_ERR_LOCKED');
+  t.match((second as Error).message, /another patchbay-client/);
   await release();
   const again = await lockDataDir(paths, logger);
   await again();

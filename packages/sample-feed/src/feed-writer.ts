@@ -5,12 +5,12 @@ import {
   ErrorCodes,
   PatchbayError,
   isSafeFileName,
+  sha256Hex,
+  writeFileAtomic,
   type Feed,
   type FeedFile,
   type FeedPatch,
 } from '@patchbay/core';
-import { writeFileAtomically } from './atomic-write.js';
-import { sha256Of } from './digest.js';
 import { stringifyFeed } from './stable-json.js';
 
 /** A feed file entry before it is written: size, sha256 and url are filled in when absent. */
@@ -91,7 +91,7 @@ export async function writeFeedDirectory(opts: WriteFeedDirectoryOptions): Promi
     const bytes = Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8');
     const path = join(filesDir, name);
     if (await writeIfChanged(path, bytes)) changed++;
-    written.push({ name, path, size: bytes.length, sha256: sha256Of(bytes) });
+    written.push({ name, path, size: bytes.length, sha256: sha256Hex(bytes) });
   }
 
   const removed = opts.prune ? await pruneFiles(filesDir, new Set(Object.keys(contents))) : [];
@@ -144,7 +144,7 @@ async function writeIfChanged(path: string, bytes: Buffer): Promise<boolean> {
     throw err;
   });
   if (current !== undefined && current.equals(bytes)) return false;
-  await writeFileAtomically(path, bytes);
+  await writeFileAtomic(path, bytes);
   return true;
 }
 

@@ -1,5 +1,4 @@
-import type { CommandSpec, DetectRule } from '@patchbay/core';
-import { sha256Of } from './digest.js';
+import { sha256Hex, type CommandSpec, type DetectRule } from '@patchbay/core';
 import {
   writeFeedDirectory,
   type FeedInput,
@@ -121,7 +120,7 @@ function detectRule(patch: SamplePatch): DetectRule | undefined {
       return {
         fileSha256: {
           path: `{installDir}/${versionStampPath(patch)}`,
-          sha256: sha256Of(versionStampContent(patch)),
+          sha256: sha256Hex(versionStampContent(patch)),
         },
       };
     case 'command':

@@ -221,6 +221,24 @@ t.test('traversal attempts never leave the feed directory', async (t) => {
   t.equal((await raw(server, '/files//big.bin')).status, 200, 'empty segments are harmless');
 });
 
+t.test('a client hanging up mid-body does not disturb the server', async (t) => {
+  const big = Buffer.alloc(8 << 20, 7);
+  await writeFile(join(feedDir, 'files', 'huge.bin'), big);
+  await new Promise<void>((resolve, reject) => {
+    const req = request(new URL('/files/huge.bin', server.url), { agent: false }, (res) => {
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? resolve() : reject(err)));
+    req.end();
+  });
+  const after = await get(server, '/files/huge.bin', { Range: 'bytes=-4' });
+  t.equal(after.status, 206);
+  t.same([...after.body], [7, 7, 7, 7]);
+});
+
 t.test('close() stops listening and is idempotent', async (t) => {
   const other = await startUpstreamServer({ root: feedDir, port: 0 });
   t.equal((await get(other, '/feed.json')).status, 200);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import t from 'tap';
+import { main } from '../src/cli.js';
 
 const BIN = fileURLToPath(new URL('../bin/patchbay-server.js', import.meta.url));
 
@@ -46,19 +47,44 @@ t.test('--help prints usage and exits 0', async (t) => {
   t.match(r.stdout, /serve/);
 });
 
-t.test('unknown flag and unknown command exit 2 naming them', async (t) => {
+/** main() in this process, for the usage checks that need no child (each spawn costs seconds). */
+async function runInProcess(args: string[]): Promise<Run> {
+  let stderr = '';
+  let stdout = '';
+  const writeErr = process.stderr.write.bind(process.stderr);
+  const writeOut = process.stdout.write.bind(process.stdout);
+  process.stderr.write = ((chunk: string) => ((stderr += chunk), true)) as typeof process.stderr.write;
+  process.stdout.write = ((chunk: string) => ((stdout += chunk), true)) as typeof process.stdout.write;
+  try {
+    return { code: await main(args), stdout, stderr };
+  } finally {
+    process.stderr.write = writeErr;
+    process.stdout.write = writeOut;
+  }
+}
+
+t.test('unknown flag exits 2 naming it (child process)', async (t) => {
   const flag = await run(['serve', '--bogus']);
   t.equal(flag.code, 2);
   t.match(flag.stderr, /unknown flag --bogus/);
-  const command = await run(['frobnicate']);
+});
+
+t.test('usage errors exit 2 naming the flag or command', async (t) => {
+  const command = await runInProcess(['frobnicate']);
   t.equal(command.code, 2);
   t.match(command.stderr, /unknown command "frobnicate"/);
-  const missing = await run([]);
+  const missing = await runInProcess([]);
   t.equal(missing.code, 2);
   t.match(missing.stderr, /missing COMMAND/);
-  const port = await run(['--port', 'eighty', 'serve']);
+  const port = await runInProcess(['--port', 'eighty', 'serve']);
   t.equal(port.code, 2);
   t.match(port.stderr, /--port/);
+  const extra = await runInProcess(['sync', 'now']);
+  t.equal(extra.code, 2);
+  t.match(extra.stderr, /sync takes no arguments/);
+  const value = await runInProcess(['serve', '--port']);
+  t.equal(value.code, 2);
+  t.match(value.stderr, /--port/);
 });
 
 t.test('a bad config key exits 2 naming the key', async (t) => {
@@ -71,7 +97,7 @@ t.test('a bad config key exits 2 naming the key', async (t) => {
 
 t.test('commands of later issues exit 2 and say so', async (t) => {
   for (const command of ['import', 'export', 'keygen', 'enroll', 'revoke']) {
-    const r = await run([command, 'x']);
+    const r = await runInProcess([command, 'x']);
     t.equal(r.code, 2, command);
     t.match(r.stderr, `patchbay-server: ${command} is not available in this version yet`);
   }
