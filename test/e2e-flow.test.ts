@@ -242,13 +242,33 @@ t.test('feed to installed patch and back to a report', async (t) => {
   });
 
   await t.test('a resent report doubles nothing', async (t) => {
-    const detail = await stack.getJson<{ lastReport: Record<string, unknown> }>('/v1/clients/host-19');
+    const detail = await stack.getJson<{
+      lastReport: Record<string, unknown>;
+      events: {
+        seq: number;
+        type: string;
+        patchId: string | null;
+        at: string;
+        outcome: string;
+        message: string | null;
+      }[];
+    }>('/v1/clients/host-19');
     t.ok(detail.lastReport, 'the last report is kept');
+    t.ok(detail.events.length > 0, 'with its recent events');
     const before = await stack.getJson<unknown[]>('/v1/reports/history?host=host-19&limit=10000');
+    // the same events again, as a client resends them after a lost acknowledgement
+    const events = detail.events.map(({ seq, type, patchId, at, outcome, message }) => ({
+      seq,
+      type,
+      at,
+      outcome,
+      ...(patchId ? { patchId } : {}),
+      ...(message ? { message } : {}),
+    }));
     const res = await fetch(`${stack.server.url}/v1/clients/host-19/report`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(detail.lastReport),
+      body: JSON.stringify({ ...detail.lastReport, events }),
     });
     t.equal(res.status, 200);
     t.same(await res.json(), { accepted: 0 });

@@ -98,6 +98,11 @@ t.test('buildCatalog: shape, blob URLs, held back removed, extensions kept', asy
   t.ok(sameCatalogContent(catalog, later), 'same content under another sequence/time');
   const more = buildCatalog(feed, new Set(), { sequence: 3, publishedAt: '2026-11-22T00:00:00Z' });
   t.notOk(sameCatalogContent(catalog, more));
+  const nextPublication = buildCatalog({ ...feed, sequence: feed.sequence + 1 }, new Set(['B']), {
+    sequence: 3,
+    publishedAt: '2026-11-22T00:00:00Z',
+  });
+  t.notOk(sameCatalogContent(catalog, nextPublication), 'a new upstream sequence is news even with the same patches');
 });
 
 t.test('checkFeedSequence: new, same, rollback, equal with other bytes', async (t) => {

@@ -42,7 +42,10 @@ function dropKnown(extensions: Record<string, unknown>, catalog: Catalog): Recor
  * the mirror then keeps its current publication instead of bumping the sequence.
  */
 export function sameCatalogContent(a: Catalog, b: Catalog): boolean {
+  // The upstream sequence counts as content: a catalog says which vendor publication it reflects,
+  // even when that publication's only news was held back.
   return (
+    a.upstreamSequence === b.upstreamSequence &&
     a.vendor === b.vendor &&
     isDeepStrictEqual(a.products, b.products) &&
     isDeepStrictEqual(a.patches, b.patches)
