@@ -230,17 +230,7 @@ t.test('exactly the special patches described', async (t) => {
 
 t.test('the feed validates with core parseFeed', async (t) => {
   const { bytes } = await generated(t.testdir(), { sequence: 8, extraPatches: true });
-  let feed: Feed;
-  try {
-    feed = parseFeed(bytes);
-  } catch (err) {
-    if (err instanceof Error && err.message === 'not implemented') {
-      // TODO(lead): remove this guard once core's feed.ts has landed.
-      t.skip('core parseFeed is still a stub (throws "not implemented")');
-      return;
-    }
-    throw err;
-  }
+  const feed: Feed = parseFeed(bytes);
   t.equal(feed.patches.length, 26);
   t.equal(feed.sequence, 8);
 });

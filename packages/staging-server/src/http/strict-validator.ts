@@ -3,38 +3,16 @@
 // for client reports that would store something other than what the client said,
 // so these routes compile their schemas with this Ajv (no coercion, no removal, no
 // defaults). Fastify formats its errors as usual: "body/events/0/seq must be integer".
-import { createRequire } from 'node:module';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
 
-interface AjvValidateFunction {
-  (data: unknown): boolean;
-  errors?: unknown[] | null;
-}
+type AjvValidateFunction = ReturnType<Ajv['compile']>;
 
-interface AjvInstance {
-  compile(schema: unknown): AjvValidateFunction;
-}
+let strictAjv: Ajv | undefined;
 
-type AjvConstructor = new (options: Record<string, unknown>) => AjvInstance;
-type AddFormats = (ajv: AjvInstance) => void;
-
-// TODO(core): move to core (or add ajv ^8 + ajv-formats ^3 to staging-server's
-// dependencies). Until then Ajv 8 is loaded from @patchbay/core's own dependency:
-// the root node_modules holds Ajv 6 (hoisted for eslint), which a plain import would get.
-function loadAjv(): { Ajv: AjvConstructor; addFormats: AddFormats } {
-  const requireFromCore = createRequire(import.meta.resolve('@patchbay/core'));
-  const ajvModule = requireFromCore('ajv') as { Ajv?: AjvConstructor; default?: AjvConstructor };
-  const formatsModule = requireFromCore('ajv-formats') as { default?: AddFormats } & AddFormats;
-  const Ajv = ajvModule.Ajv ?? ajvModule.default;
-  if (Ajv === undefined) throw new Error('Ajv 8 could not be loaded from @patchbay/core');
-  return { Ajv, addFormats: formatsModule.default ?? formatsModule };
-}
-
-let strictAjv: AjvInstance | undefined;
-
-function getStrictAjv(): AjvInstance {
+function getStrictAjv(): Ajv {
   if (strictAjv === undefined) {
-    const { Ajv, addFormats } = loadAjv();
     strictAjv = new Ajv({
       coerceTypes: false,
       removeAdditional: false,
@@ -42,7 +20,7 @@ function getStrictAjv(): AjvInstance {
       allErrors: false,
       strict: false,
     });
-    addFormats(strictAjv);
+    addFormats.default(strictAjv);
   }
   return strictAjv;
 }
@@ -54,7 +32,7 @@ const compiled = new WeakMap<object, AjvValidateFunction>();
 export const strictValidatorCompiler: FastifySchemaCompiler<unknown> = ({ schema }) => {
   let validate = compiled.get(schema as object);
   if (validate === undefined) {
-    validate = getStrictAjv().compile(schema);
+    validate = getStrictAjv().compile(schema as object);
     compiled.set(schema as object, validate);
   }
   return validate as ReturnType<FastifySchemaCompiler<unknown>>;
