@@ -60,7 +60,12 @@ export class PatchbayError extends Error {
   readonly code: ErrorCode;
   readonly context: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, context: Record<string, unknown> = {}, options?: ErrorOptions) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    context: Record<string, unknown> = {},
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = 'PatchbayError';
     this.code = code;

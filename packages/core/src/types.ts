@@ -72,7 +72,8 @@ export interface Catalog {
 }
 
 /** Patch states a client reports (CONTRACT §2). */
-export type PatchState = 'available' | 'downloaded' | 'installed' | 'failed' | 'uninstalled' | 'superseded' | 'blocked';
+export type PatchState =
+  'available' | 'downloaded' | 'installed' | 'failed' | 'uninstalled' | 'superseded' | 'blocked';
 export const PATCH_STATES: readonly PatchState[] = [
   'available',
   'downloaded',

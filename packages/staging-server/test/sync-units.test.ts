@@ -102,7 +102,10 @@ t.test('buildCatalog: shape, blob URLs, held back removed, extensions kept', asy
     sequence: 3,
     publishedAt: '2026-11-22T00:00:00Z',
   });
-  t.notOk(sameCatalogContent(catalog, nextPublication), 'a new upstream sequence is news even with the same patches');
+  t.notOk(
+    sameCatalogContent(catalog, nextPublication),
+    'a new upstream sequence is news even with the same patches',
+  );
 });
 
 t.test('checkFeedSequence: new, same, rollback, equal with other bytes', async (t) => {
