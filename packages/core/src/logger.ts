@@ -4,10 +4,10 @@ export type { Logger };
 
 /**
  * Structured logs go to stderr, so stdout stays free for a CLI's human or --json output.
+ * PATCHBAY_LOG_LEVEL, when set, wins over the configured level, as an environment override
+ * should: a service unit or a test quietens or raises logging without editing the config.
  */
 export function createLogger(opts: { name: string; level?: string }): Logger {
-  return pino(
-    { name: opts.name, level: opts.level ?? process.env.PATCHBAY_LOG_LEVEL ?? 'info' },
-    pino.destination(2),
-  );
+  const level = process.env.PATCHBAY_LOG_LEVEL || opts.level || 'info';
+  return pino({ name: opts.name, level }, pino.destination(2));
 }
