@@ -32,10 +32,17 @@ export interface NotifyConfig {
     port?: number;
     secure?: boolean;
     auth?: { user: string; pass: string } | null;
+    requireTLS?: boolean;
+    timeoutSeconds?: number;
   };
   from?: string;
   to?: string[];
   events?: string[];
+  /** off: a mail per event; sync: one per sync / report batch; hourly: one per hour */
+  digest?: 'off' | 'sync' | 'hourly';
+  /** attempts after the first when the SMTP server fails */
+  retries?: number;
+  subjectPrefix?: string;
 }
 
 /** auth.* — accepted and validated now; publicStatus defaults by listener. */
@@ -64,8 +71,9 @@ export interface ServerConfig {
   };
   /** absent products = mirror everything */
   mirror: { products?: { id: string; releases?: string[] }[] };
-  schedule: { sync: string | null };
-  reports: { maxBodyBytes: number; staleAfterHours: number; historyLimit: number };
+  /** timezone: IANA name for the cron expressions, null = local time */
+  schedule: { sync: string | null; prune: string | null; timezone: string | null };
+  reports: { maxBodyBytes: number; staleAfterHours: number; historyLimit: number; retentionDays: number };
   log: { level: string };
   /** accepted and validated now, used by later issues */
   notify?: NotifyConfig & Record<string, unknown>;
@@ -78,6 +86,39 @@ export interface ClientProduct {
   installDir: string;
 }
 
+export type Weekday = 'sun' | 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat';
+
+/** A weekly window in which scheduled installs may start. */
+export interface MaintenanceWindow {
+  day: Weekday | Weekday[];
+  /** HH:MM, 24 h, in `timezone` (else schedule.timezone, else local time) */
+  start: string;
+  durationMinutes: number;
+  timezone?: string | null;
+}
+
+export interface ClientSchedule {
+  check: string | null;
+  download: string | null;
+  install: string | null;
+  /** IANA name for the cron expressions and windows, null = local time */
+  timezone: string | null;
+  /** each scheduled run waits a random 0..jitterSeconds first, so a fleet does not poll in the same second */
+  jitterSeconds: number;
+  /** when set, `run` checks every N seconds instead of on schedule.check (simple setups, tests) */
+  intervalSeconds: number | null;
+}
+
+export interface ClientPolicy {
+  autoInstall: 'none' | 'critical';
+  /** empty: scheduled installs may start at any time */
+  maintenanceWindows: MaintenanceWindow[];
+  /** run before each scheduled install; a non-zero exit postpones it */
+  preInstallCheck: { command: string[]; timeoutSeconds?: number } | null;
+  reboot: 'never' | 'allowed';
+  rebootCommand: string[];
+}
+
 export interface ClientConfig {
   /** normalised to a list */
   server: string[];
@@ -86,8 +127,8 @@ export interface ClientConfig {
   /** absolute after loading */
   dataDir: string;
   products: ClientProduct[];
-  schedule: { check: string | null; install: string | null; intervalSeconds: number };
-  policy: { autoInstall: 'none' | 'critical' };
+  schedule: ClientSchedule;
+  policy: ClientPolicy;
   /** ca: PEM file of the CA that signs the staging servers' TLS certificates (absolute after loading) */
   trust: { mirrorKey: string | null; ca?: string | null };
   /** report token (CONTRACT §5); or tokenFile, absolute after loading */
@@ -126,8 +167,8 @@ export const SERVER_CONFIG_DEFAULTS: Readonly<ServerConfig> = deepFreeze({
     maxFeedBytes: 64 * MiB,
   },
   mirror: { products: [{ id: 'arcserve-backup', releases: ['19.0'] }] },
-  schedule: { sync: '0 * * * *' },
-  reports: { maxBodyBytes: 1 * MiB, staleAfterHours: 24, historyLimit: 1000 },
+  schedule: { sync: '0 * * * *', prune: '30 3 * * *', timezone: null },
+  reports: { maxBodyBytes: 1 * MiB, staleAfterHours: 24, historyLimit: 1000, retentionDays: 365 },
   log: { level: 'info' },
 });
 
@@ -146,8 +187,21 @@ export const CLIENT_CONFIG_DEFAULTS: Readonly<ClientConfig> = deepFreeze({
   hostname: osHostname() || 'localhost',
   dataDir: 'data/client',
   products: [{ id: 'arcserve-backup', release: '19.0', installDir: '/opt/arcserve' }],
-  schedule: { check: '0 */4 * * *', install: '0 2 * * 6', intervalSeconds: 300 },
-  policy: { autoInstall: 'critical' },
+  schedule: {
+    check: '0 */4 * * *',
+    download: null,
+    install: '0 2 * * 6',
+    timezone: null,
+    jitterSeconds: 300,
+    intervalSeconds: null,
+  },
+  policy: {
+    autoInstall: 'critical',
+    maintenanceWindows: [],
+    preInstallCheck: null,
+    reboot: 'never',
+    rebootCommand: process.platform === 'win32' ? ['shutdown', '/r', '/t', '60'] : ['shutdown', '-r', '+1'],
+  },
   trust: { mirrorKey: null, ca: null },
   token: null,
   tokenFile: null,
@@ -330,6 +384,25 @@ function load(program: Program, opts: LoadOptions<unknown>): Json {
   return config;
 }
 
+/** True when the runtime's ICU knows this IANA time zone. */
+export function isKnownTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Time zone names pass the schema's pattern; whether the zone exists is a runtime question. */
+function assertTimeZones(_config: Json, keys: readonly [string, unknown][]): void {
+  for (const [key, value] of keys) {
+    if (typeof value === 'string' && !isKnownTimeZone(value)) {
+      throw configError('config', null, key, `${key} "${value}" is not a known IANA time zone`);
+    }
+  }
+}
+
 function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -351,8 +424,12 @@ export function loadServerConfig(opts: LoadOptions<ServerConfig> = {}): ServerCo
       ...config.notify,
       smtp: { port: 587, secure: false, auth: null, ...smtp },
       events: config.notify.events ?? ['patch-available', 'downloaded', 'installed', 'failed'],
+      digest: config.notify.digest ?? 'off',
+      retries: config.notify.retries ?? 5,
+      subjectPrefix: config.notify.subjectPrefix ?? '[patchbay]',
     };
   }
+  assertTimeZones(config as unknown as Json, [['schedule.timezone', config.schedule.timezone]]);
   // Read-only endpoints are open by default only when nobody off this machine can reach them.
   config.auth = {
     adminToken: null,
@@ -364,7 +441,7 @@ export function loadServerConfig(opts: LoadOptions<ServerConfig> = {}): ServerCo
 }
 
 export function loadClientConfig(opts: LoadOptions<ClientConfig> = {}): ClientConfig {
-  return load(
+  const config = load(
     {
       schemaPath: CLIENT_CONFIG_SCHEMA_PATH,
       defaults: CLIENT_CONFIG_DEFAULTS,
@@ -373,4 +450,11 @@ export function loadClientConfig(opts: LoadOptions<ClientConfig> = {}): ClientCo
     },
     opts,
   ) as unknown as ClientConfig;
+  assertTimeZones(config as unknown as Json, [
+    ['schedule.timezone', config.schedule.timezone],
+    ...config.policy.maintenanceWindows.map(
+      (w, i): [string, unknown] => [`policy.maintenanceWindows[${i}].timezone`, w.timezone],
+    ),
+  ]);
+  return config;
 }

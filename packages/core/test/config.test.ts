@@ -46,8 +46,13 @@ t.test('server defaults: contract values, paths against cwd, bundled sample feed
     maxFeedBytes: 64 * 1024 * 1024,
   });
   t.same(config.mirror, { products: [{ id: 'arcserve-backup', releases: ['19.0'] }] });
-  t.same(config.schedule, { sync: '0 * * * *' });
-  t.same(config.reports, { maxBodyBytes: 1048576, staleAfterHours: 24, historyLimit: 1000 });
+  t.same(config.schedule, { sync: '0 * * * *', prune: '30 3 * * *', timezone: null });
+  t.same(config.reports, {
+    maxBodyBytes: 1048576,
+    staleAfterHours: 24,
+    historyLimit: 1000,
+    retentionDays: 365,
+  });
   t.same(config.log, { level: 'info' });
   t.equal(config.notify, undefined);
   t.same(config.auth, { adminToken: null, adminTokenFile: null, publicStatus: false });
@@ -63,8 +68,21 @@ t.test('client defaults', async (t) => {
   t.match(config.hostId, /^[A-Za-z0-9][A-Za-z0-9._-]*$/);
   t.equal(config.dataDir, join(cwd, 'data/client'));
   t.same(config.products, [{ id: 'arcserve-backup', release: '19.0', installDir: '/opt/arcserve' }]);
-  t.same(config.schedule, { check: '0 */4 * * *', install: '0 2 * * 6', intervalSeconds: 300 });
-  t.same(config.policy, { autoInstall: 'critical' });
+  t.same(config.schedule, {
+    check: '0 */4 * * *',
+    download: null,
+    install: '0 2 * * 6',
+    timezone: null,
+    jitterSeconds: 300,
+    intervalSeconds: null,
+  });
+  t.same(config.policy, {
+    autoInstall: 'critical',
+    maintenanceWindows: [],
+    preInstallCheck: null,
+    reboot: 'never',
+    rebootCommand: process.platform === 'win32' ? ['shutdown', '/r', '/t', '60'] : ['shutdown', '-r', '+1'],
+  });
   t.same(config.trust, { mirrorKey: null, ca: null });
   t.equal(config.proxy, null);
   t.equal(config.retries, 4);
@@ -317,4 +335,37 @@ t.test('docs/config.md lists every key of both schemas', async (t) => {
     for (const key of keys(JSON.parse(readFileSync(path, 'utf8'))))
       t.ok(doc.includes(`\`${key}\``), `${file}: ${key} documented`);
   }
+});
+
+t.test('time zones are checked against the runtime, naming the key', async (t) => {
+  const dir = t.testdir({
+    'client.json': JSON.stringify({
+      policy: {
+        maintenanceWindows: [{ day: 'sat', start: '22:00', durationMinutes: 240, timezone: 'Mars/Olympus' }],
+      },
+    }),
+    'server.json': JSON.stringify({ schedule: { timezone: 'Europe/Atlantis' } }),
+    'good.json': JSON.stringify({
+      schedule: { timezone: 'Europe/Berlin' },
+      policy: { maintenanceWindows: [{ day: ['sat', 'sun'], start: '23:30', durationMinutes: 120 }] },
+    }),
+  });
+  t.throws(() => loadClientConfig({ file: `${dir}/client.json` }), {
+    code: 'PB_ERR_CONFIG',
+    message: /policy\.maintenanceWindows\[0\]\.timezone "Mars\/Olympus" is not a known IANA time zone/,
+  });
+  t.throws(() => loadServerConfig({ file: `${dir}/server.json` }), {
+    code: 'PB_ERR_CONFIG',
+    message: /schedule\.timezone "Europe\/Atlantis"/,
+  });
+  const good = loadClientConfig({ file: `${dir}/good.json` });
+  t.equal(good.schedule.timezone, 'Europe/Berlin');
+  t.same(good.policy.maintenanceWindows[0]?.day, ['sat', 'sun']);
+  t.throws(
+    () =>
+      loadClientConfig({
+        overrides: { policy: { maintenanceWindows: [{ day: 'sat', start: '25:00', durationMinutes: 5 }] } },
+      }),
+    { code: 'PB_ERR_CONFIG', message: /start/ },
+  );
 });

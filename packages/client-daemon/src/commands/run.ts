@@ -59,7 +59,7 @@ export async function runCommand(session: Session, args: CommandArgs): Promise<n
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   const shouldStop = (): boolean => stopper.signal.aborted;
-  const intervalMs = session.config.schedule.intervalSeconds * 1000;
+  const intervalMs = (session.config.schedule.intervalSeconds ?? 300) * 1000;
   session.logger.info(
     { servers: session.config.server, intervalSeconds: session.config.schedule.intervalSeconds },
     'patchbay-client daemon started',
