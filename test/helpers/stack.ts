@@ -47,7 +47,10 @@ export async function generateFeed(feedDir: string, args: string[] = []): Promis
   if (result.code !== 0) throw new Error(`sample feed generation failed: ${result.stderr}`);
 }
 
-export async function startStack(dir: string, opts: { releases?: string[] } = {}): Promise<Stack> {
+export async function startStack(
+  dir: string,
+  opts: { releases?: string[]; serverExtra?: Record<string, unknown> } = {},
+): Promise<Stack> {
   const feedDir = path.join(dir, 'feed');
   await generateFeed(feedDir);
   const upstream = await startListening(BIN.upstream, [
@@ -70,6 +73,7 @@ export async function startStack(dir: string, opts: { releases?: string[] } = {}
         upstream: { url: `${upstream.url}/`, concurrency: 4, retries: 1 },
         mirror: { products: [{ id: 'arcserve-backup', releases: opts.releases ?? ['18.0', '19.0'] }] },
         schedule: { sync: null },
+        ...opts.serverExtra,
       },
       null,
       2,
