@@ -82,6 +82,7 @@ export async function downloadWithEvent(
       onProgress: progressPrinter(session),
     });
     if (result.bytesFetched > 0) {
+      ledger.noteCached(patch.id);
       await ledger.recordOutcome(
         patch.id,
         undefined,
@@ -198,7 +199,12 @@ export async function installPlanned(
         if (!doomed.has(dependant)) doomed.set(dependant, `requirement ${patch.id} failed`);
       }
     } else {
-      await ledger.recordOutcome(patch.id, 'installed', { type: 'install', outcome: 'ok', message: '' });
+      if (patch.rebootRequired) ledger.flagReboot(patch.id);
+      await ledger.recordOutcome(patch.id, 'installed', {
+        type: 'install',
+        outcome: 'ok',
+        message: patch.rebootRequired ? 'installed; the host needs a reboot' : '',
+      });
       results.push({ id: patch.id, outcome: 'ok', message: 'installed' });
       session.logger.info({ patchId: patch.id }, 'installed');
     }

@@ -21,6 +21,16 @@ export interface ObservedPatch {
   state: PatchState;
   since: string;
   reason?: string;
+  /** every file of the patch is in the local verified cache */
+  cached?: boolean;
+}
+
+/** Set when a reboot-required patch installed; cleared once the host has booted since. */
+export interface RebootFlag {
+  since: string;
+  patchIds: string[];
+  /** when patchbay ran policy.rebootCommand for this flag (it runs once) */
+  commandRunAt?: string;
 }
 
 export interface LedgerData {
@@ -33,6 +43,7 @@ export interface LedgerData {
   lastAckedSeq: number;
   observed: Record<string, ObservedPatch>;
   pending: Record<string, PendingAction>;
+  reboot: RebootFlag | null;
 }
 
 export interface NewEvent {
@@ -54,6 +65,7 @@ function emptyLedger(): LedgerData {
     lastAckedSeq: 0,
     observed: {},
     pending: {},
+    reboot: null,
   };
 }
 
@@ -96,6 +108,39 @@ export class Ledger {
 
   get observed(): Readonly<Record<string, ObservedPatch>> {
     return this.data.observed;
+  }
+
+  get rebootFlag(): Readonly<RebootFlag> | null {
+    return this.data.reboot;
+  }
+
+  /** A reboot-required patch installed (saved with the outcome that follows). */
+  flagReboot(patchId: string, at = new Date().toISOString()): void {
+    const flag = this.data.reboot;
+    if (flag) {
+      if (!flag.patchIds.includes(patchId)) flag.patchIds.push(patchId);
+      // a new reboot-required install after the reboot command ran needs another reboot
+      delete flag.commandRunAt;
+    } else {
+      this.data.reboot = { since: at, patchIds: [patchId] };
+    }
+  }
+
+  /** The host has rebooted since the flag was set (saved). */
+  async clearReboot(): Promise<void> {
+    this.data.reboot = null;
+    await this.save();
+  }
+
+  /** policy.rebootCommand ran for the current flag (saved with its event). */
+  noteRebootCommandRun(at = new Date().toISOString()): void {
+    if (this.data.reboot) this.data.reboot.commandRunAt = at;
+  }
+
+  /** All of a patch's files are now in the verified cache (saved with the event that follows). */
+  noteCached(patchId: string): void {
+    const observed = this.data.observed[patchId];
+    if (observed) observed.cached = true;
   }
 
   /** Events a server has not accepted yet, oldest first. */
@@ -162,19 +207,18 @@ export class Ledger {
   }
 
   /** Remember computed states; `since` changes only when the state does. Returns true if anything changed. */
-  observe(states: readonly { id: string; state: PatchState; reason?: string }[]): boolean {
+  observe(states: readonly { id: string; state: PatchState; reason?: string; cached?: boolean }[]): boolean {
     const now = new Date().toISOString();
     const next: Record<string, ObservedPatch> = {};
     let changed = Object.keys(this.data.observed).length !== states.length;
-    for (const { id, state, reason } of states) {
+    for (const { id, state, reason, cached } of states) {
       const prev = this.data.observed[id];
-      if (prev && prev.state === state) {
-        next[id] = reason === undefined ? { state, since: prev.since } : { state, since: prev.since, reason };
-        if (prev.reason !== reason) changed = true;
-      } else {
-        next[id] = reason === undefined ? { state, since: now } : { state, since: now, reason };
-        changed = true;
-      }
+      const since = prev && prev.state === state ? prev.since : now;
+      const entry: ObservedPatch = { state, since };
+      if (reason !== undefined) entry.reason = reason;
+      if (cached !== undefined) entry.cached = cached;
+      if (!prev || prev.state !== state || prev.reason !== reason || prev.cached !== cached) changed = true;
+      next[id] = entry;
     }
     this.data.observed = next;
     return changed;

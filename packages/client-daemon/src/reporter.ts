@@ -1,5 +1,5 @@
 import { ErrorCodes, PatchbayError, errorMessage } from '@patchbay/core';
-import type { ClientConfig, ClientReport, Logger } from '@patchbay/core';
+import type { ClientConfig, ClientReport, Logger, ReportPatch } from '@patchbay/core';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { withFailover } from './failover.js';
@@ -42,8 +42,14 @@ export function buildReport(
     platform: process.platform,
     reportedAt: new Date().toISOString(),
     products: config.products.map((p) => ({ id: p.id, release: p.release })),
-    patches: Object.entries(ledger.observed).map(([id, o]) => ({ id, state: o.state, since: o.since })),
+    patches: Object.entries(ledger.observed).map(([id, o]) => {
+      // extension field `cached` (TODO(core): add to ReportPatch): all files in the local verified cache
+      const entry: ReportPatch & { cached?: boolean } = { id, state: o.state, since: o.since };
+      if (o.cached !== undefined) entry.cached = o.cached;
+      return entry;
+    }),
     events: ledger.pendingEvents(limit),
+    pendingReboot: ledger.rebootFlag !== null,
   };
 }
 

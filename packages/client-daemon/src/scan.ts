@@ -40,9 +40,12 @@ export async function scanHost(session: Session, ledger: Ledger, catalog: Catalo
 /** Remember the states for reports (call only while holding the lock). */
 export async function observeStates(ledger: Ledger, scan: HostScan): Promise<void> {
   const changed = ledger.observe(
-    scan.evaluations.map((e) =>
-      e.reason ? { id: e.patch.id, state: e.state, reason: e.reason } : { id: e.patch.id, state: e.state },
-    ),
+    scan.evaluations.map((e) => {
+      const cached = scan.known.downloaded.has(e.patch.id);
+      return e.reason
+        ? { id: e.patch.id, state: e.state, reason: e.reason, cached }
+        : { id: e.patch.id, state: e.state, cached };
+    }),
   );
   if (changed) await ledger.save();
 }
@@ -67,8 +70,13 @@ export function wentOffline(loaded: LoadedCatalog): boolean {
   return loaded.offline && loaded.attempts.length > 0;
 }
 
-export function printPatchList(session: Session, list: readonly PatchListEntry[], offline: boolean): void {
-  const doc: Record<string, unknown> = { patches: list };
+export function printPatchList(
+  session: Session,
+  list: readonly PatchListEntry[],
+  offline: boolean,
+  extra: Record<string, unknown> = {},
+): void {
+  const doc: Record<string, unknown> = { patches: list, ...extra };
   if (offline) doc.offline = true;
   session.out.document(doc);
   if (list.length === 0) {

@@ -50,6 +50,7 @@ export const REPORT_SCHEMA: Record<string, unknown> = {
           state: { type: 'string', enum: [...PATCH_STATES] },
           since: timestamp,
           reason: { type: 'string', maxLength: 4096 },
+          cached: { type: 'boolean' },
         },
       },
     },

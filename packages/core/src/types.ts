@@ -91,6 +91,8 @@ export interface ReportPatch {
   id: string;
   state: PatchState;
   since: string;
+  /** extension: all of the patch's files are in the host's verified cache */
+  cached?: boolean;
 }
 
 export interface ReportEvent {

@@ -14,6 +14,7 @@ import {
   type ServerConfig,
 } from '@patchbay/core';
 import type { MirrorService, SyncReport } from './mirror.js';
+import type { Notifier } from './notify/notifier.js';
 import type { ReportStore } from './reports/report-store.js';
 import { SERVER_VERSION } from './http/version.js';
 
@@ -28,6 +29,8 @@ export const USAGE = `Usage: ${PROGRAM} [--config FILE] [--upstream URL] [--data
 Commands:
   serve            run the server: sync at start and on schedule, serve the HTTP API
   sync             one sync, then exit (0 ok, 1 failed or partial)
+  notify-test      send a test mail with the notify settings; print the SMTP answer
+                   (0 accepted, 1 refused or failed, 2 notify not configured)
   import PATH      add an offline bundle or feed directory to the mirror   (not yet available)
   export DIR       write the published mirror as a feed directory          (not yet available)
   keygen           create the mirror's signing key pair                    (not yet available)
@@ -57,7 +60,7 @@ const OPTIONS = {
 } as const satisfies ParseArgsConfig['options'];
 
 const LATER_COMMANDS = new Set(['import', 'export', 'keygen', 'enroll', 'revoke']);
-const COMMANDS = new Set(['serve', 'sync', ...LATER_COMMANDS]);
+const COMMANDS = new Set(['serve', 'sync', 'notify-test', ...LATER_COMMANDS]);
 
 class UsageError extends Error {}
 
@@ -88,7 +91,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
   const [command, ...args] = positionals;
   if (command === undefined) throw new UsageError('missing COMMAND');
   if (!COMMANDS.has(command)) throw new UsageError(`unknown command "${command}"`);
-  if ((command === 'serve' || command === 'sync') && args.length > 0) {
+  if ((command === 'serve' || command === 'sync' || command === 'notify-test') && args.length > 0) {
     throw new UsageError(`${command} takes no arguments, got "${args.join(' ')}"`);
   }
 
@@ -141,6 +144,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  if (invocation.command === 'notify-test') return notifyTest(config, invocation.json);
+
   const logger = createLogger({ name: PROGRAM, level: config.log.level });
   try {
     return invocation.command === 'serve'
@@ -192,6 +197,22 @@ export function formatSyncReport(report: SyncReport, stats: { sequence: number }
   return `${lines.join('\n')}\n`;
 }
 
+// ---- notify-test -----------------------------------------------------------
+
+async function notifyTest(config: ServerConfig, json: boolean): Promise<number> {
+  const { runNotifyTest, formatNotifyTest } = await import('./notify/notify-test.js');
+  const result = await runNotifyTest(config.notify);
+  if (result === null) {
+    const message = 'notify is not configured (set notify.smtp.host, notify.from and notify.to)';
+    if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: message })}\n`);
+    process.stderr.write(`${PROGRAM}: ${message}\n`);
+    return 2;
+  }
+  process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatNotifyTest(result));
+  if (!result.ok && !json) process.stderr.write(`${PROGRAM}: notify-test failed: ${result.error}\n`);
+  return result.ok ? 0 : 1;
+}
+
 // ---- serve -----------------------------------------------------------------
 
 function urlHost(host: string): string {
@@ -199,36 +220,50 @@ function urlHost(host: string): string {
 }
 
 async function serve(config: ServerConfig, logger: Logger, json: boolean): Promise<number> {
-  const [createMirrorService, { ReportStore }, { buildServer }, { default: cron }] = await Promise.all([
-    loadMirrorService(),
-    import('./reports/report-store.js'),
-    import('./server.js'),
-    import('node-cron'),
-  ]);
-  const mirror = await createMirrorService(config, logger);
+  const [createMirrorService, { ReportStore }, { buildServer }, { default: cron }, notify] =
+    await Promise.all([
+      loadMirrorService(),
+      import('./reports/report-store.js'),
+      import('./server.js'),
+      import('node-cron'),
+      import('./notify/index.js'),
+    ]);
+  const realMirror = await createMirrorService(config, logger);
   let store: ReportStore | undefined;
+  let notifier: Notifier = notify.disabledNotifier;
   let task: ScheduledTask | undefined;
+  let pruneTask: ScheduledTask | undefined;
+  // Syncs started by the schedule, at start and by POST /v1/sync all go through this
+  // wrapper, which mails the patches a published catalog added.
+  let mirror: MirrorService = realMirror;
   const app = await (async () => {
     try {
       store = ReportStore.open(config.dataDir);
+      notifier = await notify.createNotifier(config.notify, logger, { dataDir: config.dataDir });
+      mirror = notify.observeSyncs(realMirror, notifier, logger);
       return await buildServer({
         mirror,
         store,
         config,
         logger,
+        notifier,
         nextSyncAt: () => task?.getNextRun() ?? null,
       });
     } catch (err) {
+      await notifier.close();
       store?.close();
-      await mirror.close();
+      await realMirror.close();
       throw err;
     }
   })();
 
   const shutdown = async (): Promise<void> => {
     await task?.destroy();
+    await pruneTask?.destroy();
     await app.close();
     await mirror.close();
+    // After the HTTP side: reports still arriving during close are mailed (or persisted).
+    await notifier.close();
     store?.close();
   };
 
@@ -262,12 +297,36 @@ async function serve(config: ServerConfig, logger: Logger, json: boolean): Promi
   };
 
   void syncInBackground('start');
+  // Cron expressions are read in schedule.timezone (an IANA name), else the machine's zone.
+  const timezone = config.schedule.timezone ?? undefined;
   if (config.schedule.sync !== null) {
-    // noOverlap: a tick that comes while the previous scheduled sync still runs is skipped.
+    // noOverlap: a tick that comes while the previous scheduled sync still runs is skipped
+    // (and syncInBackground skips one started by POST /v1/sync or at start).
     task = cron.schedule(config.schedule.sync, () => syncInBackground('schedule'), {
       name: 'patchbay-sync',
       noOverlap: true,
+      ...(timezone ? { timezone } : {}),
     });
+  }
+  if (config.schedule.prune !== null) {
+    const reports = store;
+    const { pruneExpiredEvents } = await import('./reports/retention.js');
+    pruneTask = cron.schedule(
+      config.schedule.prune,
+      () => {
+        if (!reports) return;
+        try {
+          const deleted = pruneExpiredEvents(reports, config.reports.retentionDays);
+          logger.info(
+            { deleted, retentionDays: config.reports.retentionDays },
+            'expired report events pruned',
+          );
+        } catch (err) {
+          logger.error({ err: errorMessage(err) }, 'pruning report events failed');
+        }
+      },
+      { name: 'patchbay-prune', noOverlap: true, ...(timezone ? { timezone } : {}) },
+    );
   }
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -3,6 +3,9 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger, ServerConfig } from '@patchbay/core';
 import type { MirrorService } from './mirror.js';
+import type { Notifier } from './notify/notifier.js';
+import type { HttpDeps } from './http/deps.js';
+import type { NotifyDeps } from './http/routes/report-ingest.js';
 import type { ReportStore } from './reports/report-store.js';
 import { installErrorHandlers } from './http/error-handler.js';
 import { registerRoutes } from './http/routes/index.js';
@@ -17,6 +20,9 @@ export interface BuildServerOptions {
   /** next scheduled sync; defaults to "none scheduled" */
   nextSyncAt?: () => Date | null;
   startedAt?: Date;
+  /** mails on reports and shown in /v1/status; absent: notifications off. Pass the mirror
+   *  through observeSyncs(mirror, notifier) for patch-available mails. */
+  notifier?: Notifier;
 }
 
 export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {
@@ -30,14 +36,16 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     forceCloseConnections: 'idle',
   });
   installErrorHandlers(app);
-  await registerRoutes(app, {
+  const deps: HttpDeps & NotifyDeps = {
     mirror: options.mirror,
     store: options.store,
     config: options.config,
     startedAt: options.startedAt ?? new Date(),
     nextSyncAt: options.nextSyncAt ?? (() => null),
     version: SERVER_VERSION,
-  });
+    ...(options.notifier ? { notifier: options.notifier } : {}),
+  };
+  await registerRoutes(app, deps);
   await app.ready();
   return app;
 }

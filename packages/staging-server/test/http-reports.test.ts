@@ -246,9 +246,16 @@ t.test('compliance: per patch of the catalog, relevance by product and platform;
   t.match(csv.headers.get('content-type'), /^text\/csv/);
   t.match(csv.headers.get('content-disposition'), /^attachment; filename="compliance-catalog-1\.csv"$/);
   const lines = (await csv.text()).split('\r\n');
-  t.equal(lines[0], 'patchId,severity,product,release,installed,missing,failed,superseded,title');
-  t.equal(lines[1], 'P1,critical,arcserve-backup,19.0,1,1,1,0,Patch P1');
-  t.equal(lines[3], 'P3,critical,arcserve-backup,18.0,0,1,0,0,"Old, ""quoted"" release"');
+  // the original columns first, extensions after them
+  t.equal(
+    lines[0],
+    'patchId,severity,product,release,installed,missing,failed,superseded,title,pendingReboot,rebootRequired,publishedAt',
+  );
+  t.equal(lines[1], 'P1,critical,arcserve-backup,19.0,1,1,1,0,Patch P1,0,false,2026-11-01T00:00:00Z');
+  t.equal(
+    lines[3],
+    'P3,critical,arcserve-backup,18.0,0,1,0,0,"Old, ""quoted"" release",0,false,2026-11-01T00:00:00Z',
+  );
 });
 
 t.test('history: filters, since validation, paging, CSV', async (t) => {

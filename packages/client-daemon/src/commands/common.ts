@@ -1,4 +1,6 @@
+import { hostRebootedSince } from '../auto-policy.js';
 import { lockDataDir } from '../lock.js';
+import { bootTime } from '../reboot.js';
 import type { Ledger } from '../ledger.js';
 import type { Session } from '../session.js';
 import type { ActionResult } from '../apply.js';
@@ -28,6 +30,11 @@ export async function withHostLock<T>(session: Session, fn: (ledger: Ledger) => 
         { patchIds: interrupted },
         'actions interrupted by a previous crash recorded as failed',
       );
+    }
+    const reboot = ledger.rebootFlag;
+    if (reboot && hostRebootedSince(reboot, bootTime())) {
+      await ledger.clearReboot();
+      session.logger.info({ patchIds: reboot.patchIds }, 'the host has rebooted; pending reboot cleared');
     }
     return await fn(ledger);
   } finally {

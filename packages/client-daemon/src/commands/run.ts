@@ -1,90 +1,102 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage } from '@patchbay/core';
-import { applicable } from '../planner.js';
-import { noteOffline, observeStates, scanHost, wentOffline } from '../scan.js';
+import { DaemonScheduler } from '../daemon-scheduler.js';
+import type { DaemonJob } from '../daemon-scheduler.js';
+import { checkStep, downloadStep, installStep } from '../daemon-steps.js';
 import type { Session } from '../session.js';
-import { installSelection } from './install.js';
-import { reportNow, withHostLock } from './common.js';
 import type { CommandArgs } from './common.js';
 
-/**
- * One daemon cycle: check, install critical applicable patches when the policy says
- * so, report (which also delivers anything an earlier report left on disk).
- */
-async function runCycle(session: Session, shouldStop: () => boolean): Promise<boolean> {
-  return withHostLock(session, async (ledger) => {
-    const loaded = await session.catalogSource.load();
-    noteOffline(session, loaded);
-    let scan = await scanHost(session, ledger, loaded.catalog);
-    await observeStates(ledger, scan);
-    const pool = applicable(scan.evaluations);
-    ledger.addEvent({
-      type: 'check',
-      outcome: 'ok',
-      message:
-        `catalog ${loaded.catalog.sequence}: ${pool.length} applicable patch(es)` +
-        (wentOffline(loaded) ? ' (staging server unreachable; cached catalog)' : ''),
-    });
-    await ledger.save();
-    let ok = true;
-    const critical = pool.filter((e) => e.patch.severity === 'critical');
-    if (session.config.policy.autoInstall === 'critical' && critical.length > 0 && !shouldStop()) {
-      const results = await installSelection(
-        session,
-        ledger,
-        scan,
-        { ids: [], all: false, critical: true },
-        { shouldStop },
-      );
-      ok = !results.some((r) => r.outcome === 'failed');
-      scan = await scanHost(session, ledger, loaded.catalog);
-      await observeStates(ledger, scan);
-    }
-    await reportNow(session, ledger);
-    return ok;
-  });
+export interface DaemonOptions {
+  /** one check + download + install, ignoring the cron schedules (windows and policy still apply) */
+  once: boolean;
+  /** aborting it stops the daemon (SIGTERM/SIGINT in the CLI) */
+  stop: AbortSignal;
+  /** [0, 1) source for the jitter (tests) */
+  random?: () => number;
+  /** called once the jobs are scheduled (tests read scheduler.nextRuns()) */
+  onStarted?: (scheduler: DaemonScheduler) => void;
 }
 
 /**
- * run: the daemon. Every schedule.intervalSeconds one cycle; SIGTERM/SIGINT stop it
- * after the current step (an install in flight always runs to its end). `--once`
- * runs a single cycle (for cron, systemd timers and tests).
+ * The daemon: schedule.check (or every schedule.intervalSeconds), schedule.download
+ * and schedule.install as node-cron jobs in schedule.timezone, one step at a time.
+ * With schedule.download null the check downloads by policy. Returns the exit code:
+ * 0 after a clean stop; with `once`, 1 when a step failed.
+ */
+export async function runDaemon(session: Session, opts: DaemonOptions): Promise<number> {
+  const { schedule, policy } = session.config;
+  const shouldStop = (): boolean => opts.stop.aborted;
+  const check = (): Promise<boolean> => checkStep(session, { download: schedule.download === null });
+  const install = (): Promise<boolean> => installStep(session, { shouldStop });
+  if (opts.once) {
+    const checked = await check();
+    const installed = shouldStop() ? true : await install();
+    return checked && installed ? 0 : 1;
+  }
+  const auto = policy.autoInstall === 'critical';
+  const jobs: DaemonJob[] = [
+    {
+      name: 'check',
+      cron: schedule.check,
+      everySeconds: schedule.intervalSeconds,
+      run: async () => void (await check()),
+    },
+    {
+      name: 'download',
+      cron: auto ? schedule.download : null,
+      run: async () => void (await downloadStep(session)),
+    },
+    { name: 'install', cron: auto ? schedule.install : null, run: async () => void (await install()) },
+  ];
+  const scheduler = new DaemonScheduler({
+    jobs,
+    timezone: schedule.timezone,
+    jitterSeconds: schedule.jitterSeconds,
+    logger: session.logger,
+    random: opts.random,
+    // a check at start: the server hears from the host, and the outbox is flushed
+    runAtStart: ['check'],
+  });
+  const stopped = new Promise<void>((resolve) => {
+    if (opts.stop.aborted) resolve();
+    opts.stop.addEventListener('abort', () => resolve(), { once: true });
+  });
+  scheduler.start();
+  const next = scheduler.nextRuns();
+  session.logger.info(
+    {
+      servers: session.config.server,
+      intervalSeconds: schedule.intervalSeconds,
+      timezone: schedule.timezone,
+      nextCheckAt: next.check,
+      nextDownloadAt: next.download,
+      nextInstallAt: next.install,
+      autoInstall: policy.autoInstall,
+    },
+    'patchbay-client daemon started',
+  );
+  opts.onStarted?.(scheduler);
+  await stopped;
+  session.logger.info('stopping: no new runs; a step in flight finishes first');
+  await scheduler.stop();
+  session.logger.info('patchbay-client daemon stopped');
+  return 0;
+}
+
+/**
+ * run: the daemon until SIGTERM/SIGINT (an install in flight runs to its end, then
+ * exit 0). `--once` runs one cycle and exits with its outcome.
  */
 export async function runCommand(session: Session, args: CommandArgs): Promise<number> {
   const stopper = new AbortController();
   const stop = (signal: NodeJS.Signals): void => {
-    if (!stopper.signal.aborted) session.logger.info({ signal }, 'stopping after the current step');
+    if (!stopper.signal.aborted) session.logger.info({ signal }, 'stop requested');
     stopper.abort();
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  const shouldStop = (): boolean => stopper.signal.aborted;
-  const intervalMs = (session.config.schedule.intervalSeconds ?? 300) * 1000;
-  session.logger.info(
-    { servers: session.config.server, intervalSeconds: session.config.schedule.intervalSeconds },
-    'patchbay-client daemon started',
-  );
-  let exitCode = 0;
   try {
-    while (!shouldStop()) {
-      try {
-        const ok = await runCycle(session, shouldStop);
-        exitCode = ok ? 0 : 1;
-      } catch (err) {
-        exitCode = 1;
-        session.logger.error(
-          { err: errorMessage(err), code: (err as { code?: string }).code },
-          'cycle failed',
-        );
-        if (args.once) throw err;
-      }
-      if (args.once) break;
-      await sleep(intervalMs, undefined, { signal: stopper.signal }).catch(() => undefined);
-    }
+    return await runDaemon(session, { once: args.once, stop: stopper.signal });
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }
-  session.logger.info('patchbay-client daemon stopped');
-  return args.once ? exitCode : 0;
 }

@@ -19,14 +19,29 @@ export interface ComplianceRow {
   failed: number;
   /** extension: hosts where a successor made this patch unnecessary */
   superseded: number;
+  /**
+   * extension: hosts with this patch installed whose last report says a reboot is
+   * pending, when the patch requires one (0 for patches that do not)
+   */
+  pendingReboot: number;
+  /** extension: from the catalog */
+  rebootRequired: boolean;
+  publishedAt: string;
   hosts: Record<string, ComplianceState>;
 }
 
+const NO_STATES: ReadonlyMap<string, PatchState> = new Map();
+
+/**
+ * One pass over the fleet: `states` is every reported state (ReportStore.allStates),
+ * read in one query; the work per patch is a map lookup per relevant host.
+ */
 export function buildCompliance(
   patches: readonly FeedPatch[],
   hosts: readonly HostProfileRow[],
-  statesOfPatch: (patchId: string) => ReadonlyMap<string, PatchState>,
+  states: ReadonlyMap<string, ReadonlyMap<string, PatchState>>,
 ): ComplianceRow[] {
+  const pendingReboot = new Set(hosts.filter((h) => h.pendingReboot).map((h) => h.hostId));
   // Hosts share a handful of profiles (platform + products): decide relevance once per
   // profile rather than once per host, which matters at 100,000 hosts.
   const profiles = new Map<string, { profile: HostProfileRow; hostIds: string[] }>();
@@ -41,7 +56,8 @@ export function buildCompliance(
   }
 
   return patches.map((patch) => {
-    const states = statesOfPatch(patch.id);
+    const statesOfPatch = states.get(patch.id) ?? NO_STATES;
+    const rebootRequired = patch.rebootRequired === true;
     const row: ComplianceRow = {
       patchId: patch.id,
       title: patch.title,
@@ -52,15 +68,20 @@ export function buildCompliance(
       missing: 0,
       failed: 0,
       superseded: 0,
+      pendingReboot: 0,
+      rebootRequired,
+      publishedAt: patch.publishedAt,
       hosts: {},
     };
     for (const { profile, hostIds } of profiles.values()) {
       if (!isRelevant(patch, { platform: profile.platform, products: profile.products })) continue;
       for (const hostId of hostIds) {
-        const state: ComplianceState = states.get(hostId) ?? UNREPORTED;
+        const state: ComplianceState = statesOfPatch.get(hostId) ?? UNREPORTED;
         row.hosts[hostId] = state;
-        if (state === 'installed') row.installed++;
-        else if (state === 'failed') row.failed++;
+        if (state === 'installed') {
+          row.installed++;
+          if (rebootRequired && pendingReboot.has(hostId)) row.pendingReboot++;
+        } else if (state === 'failed') row.failed++;
         else if (state === 'superseded') row.superseded++;
         else row.missing++;
       }

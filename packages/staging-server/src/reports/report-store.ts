@@ -4,15 +4,19 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { ClientReport, PatchState, ReportPatch } from '@patchbay/core';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import type { ClientReport, FeedPatch, PatchState, ReportPatch } from '@patchbay/core';
+import { migrate } from './migrations.js';
 import {
   MISSING_STATES,
+  type CachedPatchQuery,
+  type CachedPatchRow,
   type ClientDetail,
+  type ClientPage,
   type ClientSummary,
   type HistoryQuery,
   type HostProfileRow,
   type IngestResult,
+  type PatchFacts,
   type StoredEvent,
 } from './types.js';
 
@@ -49,8 +53,7 @@ export class ReportStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA_SQL);
-    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    migrate(this.db, file);
 
     const db = this.db;
     this.statements = {
@@ -67,24 +70,29 @@ export class ReportStore {
       touchClient: db.prepare('UPDATE clients SET lastSeenAt = ? WHERE hostId = ?'),
       deletePatches: db.prepare('DELETE FROM client_patches WHERE hostId = ?'),
       insertPatch: db.prepare(
-        'INSERT INTO client_patches (hostId, patchId, state, since, reason) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO client_patches (hostId, patchId, state, since, reason, cached) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       insertEvent: db.prepare(
         `INSERT INTO events (hostId, seq, type, patchId, at, outcome, message, receivedAt)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hostId, seq) DO NOTHING`,
       ),
-      clientSummaries: db.prepare<[], ClientRow & { installed: number; failed: number; missing: number }>(
+      // One statement for the whole list and for a page: hostId > '' is every host and
+      // LIMIT -1 is no limit. Walks the clients' primary key, so a page costs its size.
+      clientSummaries: db.prepare<
+        [string, number],
+        ClientRow & { installed: number; failed: number; missing: number }
+      >(
         `SELECT c.*, COALESCE(SUM(p.state = 'installed'), 0) AS installed,
                 COALESCE(SUM(p.state = 'failed'), 0) AS failed,
                 COALESCE(SUM(p.state IN (${MISSING_SQL})), 0) AS missing
          FROM clients c LEFT JOIN client_patches p ON p.hostId = c.hostId
-         GROUP BY c.hostId ORDER BY c.hostId`,
+         WHERE c.hostId > ?
+         GROUP BY c.hostId ORDER BY c.hostId LIMIT ?`,
       ),
       client: db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE hostId = ?'),
-      clientPatches: db.prepare<
-        [string],
-        { id: string; state: PatchState; since: string | null; reason: string | null }
-      >('SELECT patchId AS id, state, since, reason FROM client_patches WHERE hostId = ? ORDER BY patchId'),
+      clientPatches: db.prepare<[string], PatchRow>(
+        'SELECT patchId AS id, state, since, reason, cached FROM client_patches WHERE hostId = ? ORDER BY patchId',
+      ),
       recentEvents: db.prepare<[string, number], StoredEvent>(
         'SELECT * FROM events WHERE hostId = ? ORDER BY at DESC, id DESC LIMIT ?',
       ),
@@ -93,11 +101,37 @@ export class ReportStore {
       countStale: db.prepare<[string], { stale: number }>(
         'SELECT COUNT(*) AS stale FROM clients WHERE lastSeenAt < ?',
       ),
-      hostProfiles: db.prepare<[], { hostId: string; platform: string; products: string }>(
-        'SELECT hostId, platform, products FROM clients ORDER BY hostId',
-      ),
+      hostProfiles: db.prepare<
+        [],
+        { hostId: string; platform: string; products: string; pendingReboot: number }
+      >('SELECT hostId, platform, products, pendingReboot FROM clients ORDER BY hostId'),
       statesOfPatch: db.prepare<[string], { hostId: string; state: PatchState }>(
         'SELECT hostId, state FROM client_patches WHERE patchId = ?',
+      ),
+      // Every reported state in one walk of the covering index (patchId, state, hostId).
+      // Raw rows (arrays): a quarter million objects fewer at 10,000 hosts × 25 patches.
+      allStates: db
+        .prepare<[], [string, string, PatchState]>(
+          'SELECT patchId, hostId, state FROM client_patches INDEXED BY client_patches_by_patch ORDER BY patchId',
+        )
+        .raw(),
+      allHostnames: db.prepare<[], [string, string]>('SELECT hostId, hostname FROM clients').raw(),
+      upsertPatchFacts: db.prepare(
+        `INSERT INTO patch_facts (patchId, title, severity, product, release)
+         VALUES (@id, @title, @severity, @product, @release)
+         ON CONFLICT (patchId) DO UPDATE SET title = excluded.title, severity = excluded.severity,
+           product = excluded.product, release = excluded.release
+         WHERE (title, severity, product, release) IS NOT (excluded.title, excluded.severity, excluded.product, excluded.release)`,
+      ),
+      patchFacts: db.prepare<[], PatchFacts>(
+        'SELECT patchId, title, severity, product, release FROM patch_facts',
+      ),
+      hostnames: db.prepare<[string], { hostId: string; hostname: string }>(
+        'SELECT hostId, hostname FROM clients WHERE hostId IN (SELECT value FROM json_each(?))',
+      ),
+      // Oldest first through events_by_at: each batch is a short write transaction.
+      deleteEventsBefore: db.prepare<[string, number]>(
+        'DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? ORDER BY at LIMIT ?)',
       ),
     };
 
@@ -123,7 +157,14 @@ export class ReportStore {
         });
         st.deletePatches.run(report.hostId);
         for (const patch of report.patches as StoredPatch[]) {
-          st.insertPatch.run(report.hostId, patch.id, patch.state, patch.since ?? null, patch.reason ?? null);
+          st.insertPatch.run(
+            report.hostId,
+            patch.id,
+            patch.state,
+            patch.since ?? null,
+            patch.reason ?? null,
+            cachedFlag(patch.cached),
+          );
         }
       } else {
         st.touchClient.run(receivedAt, report.hostId);
@@ -169,8 +210,9 @@ export class ReportStore {
     })();
   }
 
-  listClients(): ClientSummary[] {
-    return this.statements.clientSummaries.all().map((row) => ({
+  /** Client summaries by hostId: all of them, or one page (`after` a hostId, `limit` rows). */
+  listClients(page: ClientPage = {}): ClientSummary[] {
+    return this.statements.clientSummaries.all(page.after ?? '', page.limit ?? -1).map((row) => ({
       ...summaryFields(row),
       installed: row.installed,
       missing: row.missing,
@@ -185,7 +227,7 @@ export class ReportStore {
       ...summaryFields(row),
       reportedAt: row.reportedAt,
       lastReport: JSON.parse(row.lastReport) as ClientDetail['lastReport'],
-      patches: this.statements.clientPatches.all(hostId).map(dropNulls),
+      patches: this.statements.clientPatches.all(hostId).map(toStoredPatch),
       events: this.statements.recentEvents.all(hostId, RECENT_EVENTS_PER_CLIENT),
     };
   }
@@ -203,7 +245,110 @@ export class ReportStore {
       hostId: row.hostId,
       platform: row.platform,
       products: JSON.parse(row.products) as HostProfileRow['products'],
+      pendingReboot: row.pendingReboot === 1,
     }));
+  }
+
+  /** patchId → (hostId → reported state), for the whole fleet in one query. */
+  allStates(): Map<string, Map<string, PatchState>> {
+    const byPatch = new Map<string, Map<string, PatchState>>();
+    let current: Map<string, PatchState> | undefined;
+    let currentId: string | undefined;
+    for (const [patchId, hostId, state] of this.statements.allStates.iterate()) {
+      if (patchId !== currentId) {
+        currentId = patchId;
+        current = new Map();
+        byPatch.set(patchId, current);
+      }
+      current?.set(hostId, state);
+    }
+    return byPatch;
+  }
+
+  /**
+   * Remember title, severity and release of each catalog patch (the facts the report
+   * filters use). Called with every catalog the reports see; rows of patches that left
+   * the catalog stay, so their history keeps its severity. Unchanged rows are not written.
+   */
+  recordPatchFacts(patches: readonly FeedPatch[]): void {
+    this.db.transaction(() => {
+      for (const p of patches)
+        this.statements.upsertPatchFacts.run({
+          id: p.id,
+          title: p.title,
+          severity: p.severity,
+          product: p.product,
+          release: p.release,
+        });
+    })();
+  }
+
+  /** patchId → facts of every patch recorded by recordPatchFacts. */
+  patchFacts(): Map<string, PatchFacts> {
+    return new Map(this.statements.patchFacts.all().map((f) => [f.patchId, f]));
+  }
+
+  /** hostId → hostname for the given hosts (those never heard from are absent). */
+  hostnames(hostIds: Iterable<string>): Map<string, string> {
+    const ids = JSON.stringify([...new Set(hostIds)]);
+    return new Map(this.statements.hostnames.all(ids).map((r) => [r.hostId, r.hostname]));
+  }
+
+  /**
+   * Patches held in hosts' local caches: rows the client marked `cached: true`, and
+   * every row in state 'downloaded' (older clients do not send `cached`). By patch, host.
+   */
+  cachedPatches(query: CachedPatchQuery = {}): CachedPatchRow[] {
+    // The condition is written as in the partial index client_patches_cached, so it applies.
+    const where = ["(p.cached = 1 OR p.state = 'downloaded')"];
+    const params: string[] = [];
+    if (query.host !== undefined) {
+      where.push('p.hostId = ?');
+      params.push(query.host);
+    }
+    if (query.patch !== undefined) {
+      where.push('p.patchId = ?');
+      params.push(query.patch);
+    }
+    // Host names joined in code from one read of clients: a lookup per row in SQL
+    // costs more than the covering index walk itself at 100,000 rows.
+    const sql = `SELECT p.patchId, p.hostId, p.state, p.cached, p.since FROM client_patches p
+       WHERE ${where.join(' AND ')} ORDER BY p.patchId, p.hostId`;
+    const hostnames =
+      query.host !== undefined ? this.hostnames([query.host]) : new Map(this.statements.allHostnames.all());
+    const rows = this.prepared(sql)
+      .raw(true)
+      .all(...params) as [string, string, PatchState, number | null, string | null][];
+    return rows.map(([patchId, hostId, state, cached, since]) => ({
+      patchId,
+      hostId,
+      hostname: hostnames.get(hostId) ?? hostId,
+      state,
+      cached: cached === null ? null : cached === 1,
+      since,
+    }));
+  }
+
+  /** The plan of the Patches Downloaded query (index evidence in the tests). */
+  explainCachedPatches(): string[] {
+    return this.explain(
+      `SELECT p.patchId, p.hostId, p.state, p.cached, p.since FROM client_patches p
+       WHERE (p.cached = 1 OR p.state = 'downloaded') ORDER BY p.patchId, p.hostId`,
+      [],
+    );
+  }
+
+  /**
+   * Delete events with `at` before `cutoff` (ISO instant), at most `batchSize` per
+   * transaction so that ingest is never kept waiting long. Returns how many went.
+   */
+  deleteEventsBefore(cutoff: string, batchSize: number): number {
+    let deleted = 0;
+    for (;;) {
+      const { changes } = this.statements.deleteEventsBefore.run(cutoff, batchSize);
+      deleted += changes;
+      if (changes < batchSize) return deleted;
+    }
   }
 
   /** hostId → reported state, for one patch (served by client_patches_by_patch). */
@@ -221,17 +366,26 @@ export class ReportStore {
   /** Events matching the filters, newest first. */
   history(query: HistoryQuery): StoredEvent[] {
     const { sql, params } = historySql(query);
-    let statement = this.historyStatements.get(sql);
-    if (statement === undefined) {
-      statement = this.db.prepare(sql);
-      this.historyStatements.set(sql, statement);
-    }
-    return statement.all(...params) as StoredEvent[];
+    return this.prepared(sql).all(...params) as StoredEvent[];
   }
 
   /** The plan SQLite chooses for a history query (the index evidence in the tests). */
   explainHistory(query: HistoryQuery): string[] {
     const { sql, params } = historySql(query);
+    return this.explain(sql, params);
+  }
+
+  /** Statements built from filters, prepared once per distinct SQL text (a handful). */
+  private prepared(sql: string): Database.Statement {
+    let statement = this.historyStatements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.historyStatements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private explain(sql: string, params: readonly (string | number)[]): string[] {
     return (this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map(
       (row) => row.detail,
     );
@@ -246,10 +400,16 @@ export class ReportStore {
   }
 }
 
+const INSTALL_TYPES = "type IN ('install', 'uninstall')";
+
 /** Build the history SELECT: only the filters given, so SQLite can pick the index for them. */
 export function historySql(query: HistoryQuery): { sql: string; params: (string | number)[] } {
   const where: string[] = [];
   const params: (string | number)[] = [];
+  // Installs without a host or patch filter walk the partial index of installs, which
+  // the planner would otherwise pass over for two ranges of events_by_type and a sort.
+  const installsOnly = query.installsOnly === true && query.type === undefined;
+  const indexedBy = installsOnly && query.host === undefined && query.patch === undefined;
   if (query.host !== undefined) {
     where.push('hostId = ?');
     params.push(query.host);
@@ -261,10 +421,32 @@ export function historySql(query: HistoryQuery): { sql: string; params: (string 
   if (query.type !== undefined) {
     where.push('type = ?');
     params.push(query.type);
+  } else if (installsOnly) {
+    where.push(INSTALL_TYPES);
+  }
+  // Severity and release are facts of the patch, checked per event against patch_facts
+  // (a Bloom filter). The unary + keeps SQLite from answering through events_by_patch
+  // with one range per patch and a sort: the walk stays on the time (or host, patch,
+  // installs) index, newest first, and stops after LIMIT matches.
+  if (query.severity !== undefined || query.release !== undefined) {
+    const facts: string[] = [];
+    if (query.severity !== undefined) {
+      facts.push('severity = ?');
+      params.push(query.severity);
+    }
+    if (query.release !== undefined) {
+      facts.push('release = ?');
+      params.push(query.release);
+    }
+    where.push(`+patchId IN (SELECT patchId FROM patch_facts WHERE ${facts.join(' AND ')})`);
   }
   if (query.since !== undefined) {
     where.push('at >= ?');
     params.push(query.since);
+  }
+  if (query.until !== undefined) {
+    where.push('at < ?');
+    params.push(query.until);
   }
   if (query.before !== undefined) {
     where.push('(at, id) < (?, ?)');
@@ -273,23 +455,36 @@ export function historySql(query: HistoryQuery): { sql: string; params: (string 
   params.push(query.limit);
   const sql =
     'SELECT id, hostId, seq, type, patchId, at, outcome, message, receivedAt FROM events' +
+    (indexedBy ? ' INDEXED BY events_installs' : '') +
     (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
     ' ORDER BY at DESC, id DESC LIMIT ?';
   return { sql, params };
 }
 
-/** A reported patch as the client may send it (since and reason are optional). */
+/**
+ * A reported patch as the client may send it (since and reason are optional; `cached`
+ * is the extension newer clients send).
+ */
 type StoredPatch = Omit<ReportPatch, 'since'> & { since?: string; reason?: string };
 
-function dropNulls(row: {
+interface PatchRow {
   id: string;
   state: PatchState;
   since: string | null;
   reason: string | null;
-}): StoredPatch {
+  cached: number | null;
+}
+
+/** 1 / 0 for a boolean the client sent, null when it sent none (or something else). */
+function cachedFlag(value: unknown): number | null {
+  return typeof value === 'boolean' ? Number(value) : null;
+}
+
+function toStoredPatch(row: PatchRow): StoredPatch {
   const patch: StoredPatch = { id: row.id, state: row.state };
   if (row.since !== null) patch.since = row.since;
   if (row.reason !== null) patch.reason = row.reason;
+  if (row.cached !== null) patch.cached = row.cached === 1;
   return patch;
 }
 

@@ -4,8 +4,9 @@
 // stops after LIMIT rows — no scan of `events`, no sort. The index on `at` is declared
 // ascending on purpose: walked backwards it yields (at DESC, id DESC), the cursor
 // order; a DESC index would yield (at DESC, id ASC) and force a sort of the ties.
-export const SCHEMA_VERSION = 1;
-
+//
+// SCHEMA_SQL is the version-1 layout exactly as first released; every change since is
+// a numbered step in migrations.ts, so an old reports.sqlite and a new one end up alike.
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS clients (
   hostId        TEXT PRIMARY KEY NOT NULL,

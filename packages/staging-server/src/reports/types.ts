@@ -39,14 +39,57 @@ export interface HostProfileRow {
   hostId: string;
   platform: string;
   products: { id: string; release: string }[];
+  /** the host's last report said a reboot is pending */
+  pendingReboot: boolean;
+}
+
+/** Title, severity and release of a patch, from the catalogs the server has published. */
+export interface PatchFacts {
+  patchId: string;
+  title: string;
+  severity: string;
+  product: string;
+  release: string;
+}
+
+/** One host holding one patch in its local cache (a row of Patches Downloaded). */
+export interface CachedPatchRow {
+  patchId: string;
+  hostId: string;
+  hostname: string;
+  state: PatchState;
+  /**
+   * what the client said (null: a daemon older than the `cached` extension). The row is
+   * listed when this is true or the state is 'downloaded'.
+   */
+  cached: boolean | null;
+  since: string | null;
+}
+
+export interface CachedPatchQuery {
+  host?: string;
+  patch?: string;
+}
+
+export interface ClientPage {
+  /** only hosts whose id sorts after this one (keyset paging) */
+  after?: string;
+  limit?: number;
 }
 
 export interface HistoryQuery {
   host?: string;
   patch?: string;
   type?: EventType;
+  /** installs and uninstalls only (the Patches Installed history); ignored when `type` is set */
+  installsOnly?: boolean;
+  /** only patches of this severity / release, as recorded in patch_facts */
+  severity?: string;
+  release?: string;
   /** inclusive lower bound, ISO instant */
   since?: string;
+  /** exclusive upper bound, ISO instant */
+  until?: string;
   /** cursor: only events older than this event id (in (at, id) order) */
   before?: { at: string; id: number };
   limit: number;

@@ -1,7 +1,13 @@
 // GET /v1/clients and /v1/clients/:hostId — the fleet as the clients last reported it.
+// Without parameters /v1/clients lists every host (CONTRACT §2); `limit` and `after`
+// (a hostId: keyset paging, stable while hosts come and go) give one page, with
+// `Link: rel="next"` when more may follow and `X-Total-Count`.
 import type { FastifyPluginAsync } from 'fastify';
+import type { ClientPage } from '../../reports/types.js';
 import { HttpErrors } from '../errors.js';
 import type { HttpDeps } from '../deps.js';
+
+export const MAX_CLIENTS_LIMIT = 10_000;
 
 const clientParamsSchema = {
   type: 'object',
@@ -9,8 +15,34 @@ const clientParamsSchema = {
   properties: { hostId: { type: 'string', minLength: 1, maxLength: 253 } },
 } as const;
 
+const clientsQuerySchema = {
+  type: 'object',
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: MAX_CLIENTS_LIMIT },
+    after: { type: 'string', minLength: 1, maxLength: 253 },
+  },
+} as const;
+
 export const clientRoutes: FastifyPluginAsync<HttpDeps> = async (app, { store }) => {
-  app.get('/v1/clients', async () => store.listClients());
+  app.get<{ Querystring: { limit?: number; after?: string } }>(
+    '/v1/clients',
+    { schema: { querystring: clientsQuerySchema } },
+    async (request, reply) => {
+      const { limit, after } = request.query;
+      if (limit === undefined && after === undefined) return store.listClients();
+      const page: ClientPage = {};
+      if (limit !== undefined) page.limit = limit;
+      if (after !== undefined) page.after = after;
+      const clients = store.listClients(page);
+      reply.header('x-total-count', String(store.countClients('').total));
+      const last = clients.at(-1);
+      if (limit !== undefined && last !== undefined && clients.length === limit) {
+        const next = new URLSearchParams({ limit: String(limit), after: last.hostId });
+        reply.header('link', `</v1/clients?${next.toString()}>; rel="next"`);
+      }
+      return clients;
+    },
+  );
 
   app.get<{ Params: { hostId: string } }>(
     '/v1/clients/:hostId',

@@ -2,7 +2,15 @@
 // against core's REPORT_SCHEMA, then stored in one transaction; idempotent per
 // (hostId, seq), so a client may resend a report it is unsure was delivered.
 import type { FastifyPluginAsync } from 'fastify';
-import { HOST_ID_PATTERN, REPORT_SCHEMA, type ClientReport } from '@patchbay/core';
+import {
+  errorMessage,
+  HOST_ID_PATTERN,
+  REPORT_SCHEMA,
+  type ClientReport,
+  type ReportEvent,
+} from '@patchbay/core';
+import type { Notifier } from '../../notify/notifier.js';
+import { unstoredNotifiableEvents } from '../../notify/new-events.js';
 import { HttpErrors } from '../errors.js';
 import { strictValidatorCompiler } from '../strict-validator.js';
 import type { HttpDeps } from '../deps.js';
@@ -37,7 +45,15 @@ export function normaliseReport(report: ClientReport): ClientReport {
   return { ...report, reportedAt, events };
 }
 
-export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (app, { store, config }) => {
+/** TODO(lead): move `notifier` into HttpDeps (http/deps.ts); optional here so that index.ts compiles unchanged. */
+export interface NotifyDeps {
+  notifier?: Notifier;
+}
+
+export const reportIngestRoutes: FastifyPluginAsync<HttpDeps & NotifyDeps> = async (
+  app,
+  { store, config, mirror, notifier },
+) => {
   app.route<{ Params: { hostId: string }; Body: ClientReport }>({
     method: 'PUT',
     url: '/v1/clients/:hostId/report',
@@ -51,7 +67,28 @@ export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (app, { st
       const { hostId } = request.params;
       if (request.body.hostId !== hostId) throw HttpErrors.HOST_MISMATCH(hostId, request.body.hostId);
       const report = normaliseReport(request.body);
+      // Asked before ingest: which events are new, so that a resent report mails nothing.
+      let unstored: ReportEvent[] = [];
+      if (notifier?.enabled) {
+        try {
+          unstored = unstoredNotifiableEvents(store, report);
+        } catch (err) {
+          request.log.error({ err: errorMessage(err) }, 'notify: could not tell new events from stored ones');
+        }
+      }
       const result = store.ingest(report);
+      if (notifier?.enabled && unstored.length > 0 && result.accepted > 0) {
+        // Queues mail in memory and returns: the answer never waits on SMTP.
+        try {
+          notifier.onReport(
+            { hostId, hostname: report.hostname ?? hostId },
+            unstored,
+            mirror.current()?.catalog ?? null,
+          );
+        } catch (err) {
+          request.log.error({ err: errorMessage(err) }, 'notify: could not queue the report mail');
+        }
+      }
       request.log.info(
         {
           hostId,

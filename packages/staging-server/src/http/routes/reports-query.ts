@@ -1,90 +1,220 @@
-// GET /v1/reports/compliance and /v1/reports/history, as JSON or CSV.
+// The admin reports, each as JSON or CSV (?format=csv), each with the filters host,
+// patch, severity, release, since, until (report-filters.ts):
+//   GET /v1/reports/compliance  Patches Installed — current (per patch × host)
+//   GET /v1/reports/downloaded  Patches Downloaded (which hosts hold which patches in cache)
+//   GET /v1/reports/installs    Patches Installed — history (installs and uninstalls)
+//   GET /v1/reports/history     every event (CONTRACT §2)
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { EVENT_TYPES, type EventType } from '@patchbay/core';
 import { buildCompliance } from '../../reports/compliance.js';
-import type { HistoryQuery } from '../../reports/types.js';
+import type { HistoryQuery, StoredEvent } from '../../reports/types.js';
+import { downloadedReport, installHistoryRows, selectPatches } from '../../reports/views.js';
 import { toCsv } from '../csv.js';
 import { HttpErrors } from '../errors.js';
 import type { HttpDeps } from '../deps.js';
+import {
+  inTimeRange,
+  parseTimeRange,
+  reportFilterProperties,
+  sendCsv,
+  type ReportFilterQuerystring,
+} from './report-filters.js';
 
 export const MAX_HISTORY_LIMIT = 10_000;
 
-const formatProperty = { type: 'string', enum: ['json', 'csv'], default: 'json' } as const;
+const filterSchema = { querystring: { type: 'object', properties: reportFilterProperties } } as const;
 
-const complianceSchema = {
-  querystring: { type: 'object', properties: { format: formatProperty } },
+const pagingProperties = {
+  before: { type: 'integer', minimum: 1 },
+  limit: { type: 'integer', minimum: 1, maximum: MAX_HISTORY_LIMIT },
 } as const;
 
 const historySchema = {
   querystring: {
     type: 'object',
     properties: {
-      host: { type: 'string', minLength: 1 },
-      patch: { type: 'string', minLength: 1 },
+      ...reportFilterProperties,
+      ...pagingProperties,
       type: { type: 'string', enum: [...EVENT_TYPES] },
-      since: { type: 'string' },
-      before: { type: 'integer', minimum: 1 },
-      limit: { type: 'integer', minimum: 1, maximum: MAX_HISTORY_LIMIT },
-      format: formatProperty,
     },
   },
 } as const;
 
-interface HistoryQuerystring {
-  host?: string;
-  patch?: string;
+const installsSchema = {
+  querystring: {
+    type: 'object',
+    properties: {
+      ...reportFilterProperties,
+      ...pagingProperties,
+      type: { type: 'string', enum: ['install', 'uninstall'] },
+    },
+  },
+} as const;
+
+interface HistoryQuerystring extends ReportFilterQuerystring {
   type?: EventType;
-  since?: string;
   before?: number;
   limit?: number;
-  format: 'json' | 'csv';
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+const COMPLIANCE_COLUMNS = [
+  'patchId',
+  'severity',
+  'product',
+  'release',
+  'installed',
+  'missing',
+  'failed',
+  'superseded',
+  'title',
+  // extensions, after the original columns so that existing consumers keep working
+  'pendingReboot',
+  'rebootRequired',
+  'publishedAt',
+] as const;
 
-function sendCsv(reply: FastifyReply, fileName: string, body: string): FastifyReply {
-  return reply
-    .type('text/csv; charset=utf-8')
-    .header('content-disposition', `attachment; filename="${fileName}"`)
-    .send(body);
+const DOWNLOADED_COLUMNS = [
+  'patchId',
+  'title',
+  'severity',
+  'release',
+  'hostId',
+  'hostname',
+  'state',
+  'cached',
+  'since',
+] as const;
+
+const INSTALL_COLUMNS = [
+  'at',
+  'hostId',
+  'hostname',
+  'type',
+  'patchId',
+  'title',
+  'severity',
+  'release',
+  'outcome',
+  'message',
+  'id',
+] as const;
+
+const HISTORY_COLUMNS = [
+  'at',
+  'hostId',
+  'seq',
+  'type',
+  'patchId',
+  'outcome',
+  'message',
+  'receivedAt',
+  'id',
+] as const;
+
+/** CSV of objects, in the given column order. */
+function csvOf<K extends string>(columns: readonly K[], rows: readonly Record<K, unknown>[]): string {
+  return toCsv(
+    columns,
+    rows.map((row) =>
+      columns.map((c) => {
+        const value = row[c];
+        return typeof value === 'object' && value !== null ? JSON.stringify(value) : (value as string);
+      }),
+    ),
+  );
 }
 
 export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror, store, config }) => {
-  app.get<{ Querystring: { format: 'json' | 'csv' } }>(
+  let factsSequence: number | null = null;
+  /** The published catalog, its patch facts recorded in the store for the filters. */
+  function currentCatalog() {
+    const published = mirror.current();
+    if (published !== null && published.sequence !== factsSequence) {
+      store.recordPatchFacts(published.catalog.patches);
+      factsSequence = published.sequence;
+    }
+    return published;
+  }
+
+  /** The history query for the filters, with paging; shared by history and installs. */
+  function historyQuery(q: HistoryQuerystring, installsOnly: boolean): HistoryQuery {
+    currentCatalog();
+    const query: HistoryQuery = {
+      limit: q.limit ?? Math.min(config.reports.historyLimit, MAX_HISTORY_LIMIT),
+      ...parseTimeRange(q),
+    };
+    if (installsOnly) query.installsOnly = true;
+    if (q.host !== undefined) query.host = q.host;
+    if (q.patch !== undefined) query.patch = q.patch;
+    if (q.type !== undefined) query.type = q.type;
+    if (q.severity !== undefined) query.severity = q.severity;
+    if (q.release !== undefined) query.release = q.release;
+    if (q.before !== undefined) {
+      const cursor = store.eventCursor(q.before);
+      if (cursor === null) throw HttpErrors.BAD_QUERY('before', `names no stored event (id ${q.before})`);
+      query.before = cursor;
+    }
+    return query;
+  }
+
+  /** A full page may have a next one: say where it starts (RFC 8288 Link). */
+  function linkNext(
+    reply: FastifyReply,
+    path: string,
+    q: object,
+    events: StoredEvent[],
+    limit: number,
+  ): void {
+    const last = events.at(-1);
+    if (last === undefined || events.length < limit) return;
+    const next = new URLSearchParams(Object.entries(q).map(([k, v]): [string, string] => [k, String(v)]));
+    next.set('before', String(last.id));
+    reply.header('link', `<${path}?${next.toString()}>; rel="next"`);
+  }
+
+  app.get<{ Querystring: ReportFilterQuerystring }>(
     '/v1/reports/compliance',
-    { schema: complianceSchema },
+    { schema: filterSchema },
     async (request, reply) => {
-      const published = mirror.current();
+      const q = request.query;
+      const range = parseTimeRange(q);
+      const published = currentCatalog();
       if (published === null) throw HttpErrors.NO_CATALOG();
-      const rows = buildCompliance(published.catalog.patches, store.hostProfiles(), (id) =>
-        store.statesOfPatch(id),
-      );
-      if (request.query.format !== 'csv') return rows;
-      const csv = toCsv(
-        [
-          'patchId',
-          'severity',
-          'product',
-          'release',
-          'installed',
-          'missing',
-          'failed',
-          'superseded',
-          'title',
-        ],
-        rows.map((r) => [
-          r.patchId,
-          r.severity,
-          r.product,
-          r.release,
-          r.installed,
-          r.missing,
-          r.failed,
-          r.superseded,
-          r.title,
-        ]),
-      );
-      return sendCsv(reply, `compliance-catalog-${published.sequence}.csv`, csv);
+      // since/until select patches by publishedAt: "compliance with what was published then".
+      const patches = selectPatches(published.catalog.patches, q, (at) => inTimeRange(at, range));
+      let hosts = store.hostProfiles();
+      if (q.host !== undefined) hosts = hosts.filter((h) => h.hostId === q.host);
+      const rows = buildCompliance(patches, hosts, store.allStates());
+      if (q.format !== 'csv') return rows;
+      return sendCsv(reply, `compliance-catalog-${published.sequence}.csv`, csvOf(COMPLIANCE_COLUMNS, rows));
+    },
+  );
+
+  app.get<{ Querystring: ReportFilterQuerystring }>(
+    '/v1/reports/downloaded',
+    { schema: filterSchema },
+    async (request, reply) => {
+      const q = request.query;
+      const range = parseTimeRange(q);
+      currentCatalog();
+      // since/until select by the time the host's patch entered its state.
+      const rows = downloadedReport(store, q, (since) => inTimeRange(since, range));
+      if (q.format !== 'csv') return rows;
+      return sendCsv(reply, 'downloaded.csv', csvOf(DOWNLOADED_COLUMNS, rows));
+    },
+  );
+
+  app.get<{ Querystring: HistoryQuerystring }>(
+    '/v1/reports/installs',
+    { schema: installsSchema },
+    async (request, reply) => {
+      const q = request.query;
+      const query = historyQuery(q, true);
+      const events = store.history(query);
+      linkNext(reply, '/v1/reports/installs', q, events, query.limit);
+      const rows = installHistoryRows(store, events);
+      if (q.format !== 'csv') return rows;
+      return sendCsv(reply, 'installs.csv', csvOf(INSTALL_COLUMNS, rows));
     },
   );
 
@@ -93,47 +223,11 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     { schema: historySchema },
     async (request, reply) => {
       const q = request.query;
-      const query: HistoryQuery = {
-        limit: q.limit ?? Math.min(config.reports.historyLimit, MAX_HISTORY_LIMIT),
-      };
-      if (q.host !== undefined) query.host = q.host;
-      if (q.patch !== undefined) query.patch = q.patch;
-      if (q.type !== undefined) query.type = q.type;
-      if (q.since !== undefined) {
-        const ms = RFC3339.test(q.since) ? Date.parse(q.since) : Number.NaN;
-        if (Number.isNaN(ms))
-          throw HttpErrors.BAD_QUERY('since', 'must be an RFC 3339 date-time, e.g. 2026-11-24T10:00:00Z');
-        query.since = new Date(ms).toISOString();
-      }
-      if (q.before !== undefined) {
-        const cursor = store.eventCursor(q.before);
-        if (cursor === null) throw HttpErrors.BAD_QUERY('before', `names no stored event (id ${q.before})`);
-        query.before = cursor;
-      }
+      const query = historyQuery(q, false);
       const events = store.history(query);
-      // A full page may have a next one: say where it starts (RFC 8288 Link).
-      const last = events.at(-1);
-      if (last !== undefined && events.length === query.limit) {
-        const next = new URLSearchParams(Object.entries(q).map(([k, v]): [string, string] => [k, String(v)]));
-        next.set('before', String(last.id));
-        reply.header('link', `</v1/reports/history?${next.toString()}>; rel="next"`);
-      }
+      linkNext(reply, '/v1/reports/history', q, events, query.limit);
       if (q.format !== 'csv') return events;
-      const csv = toCsv(
-        ['at', 'hostId', 'seq', 'type', 'patchId', 'outcome', 'message', 'receivedAt', 'id'],
-        events.map((e) => [
-          e.at,
-          e.hostId,
-          e.seq,
-          e.type,
-          e.patchId,
-          e.outcome,
-          e.message,
-          e.receivedAt,
-          e.id,
-        ]),
-      );
-      return sendCsv(reply, 'history.csv', csv);
+      return sendCsv(reply, 'history.csv', csvOf(HISTORY_COLUMNS, events));
     },
   );
 };

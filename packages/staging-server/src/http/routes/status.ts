@@ -1,7 +1,9 @@
 // GET /v1/status — what an operator checks first: version, upstream, the last sync
 // (with held-back patches), the next one, the mirror's size and the fleet's freshness.
 import type { FastifyPluginAsync } from 'fastify';
+import { disabledNotifier } from '../../notify/notifier.js';
 import type { HttpDeps } from '../deps.js';
+import type { NotifyDeps } from './report-ingest.js';
 
 /** The upstream URL without user:password, which must never reach a response or a log. */
 export function redactUrl(url: string): string {
@@ -15,7 +17,8 @@ export function redactUrl(url: string): string {
   }
 }
 
-export const statusRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
+export const statusRoutes: FastifyPluginAsync<HttpDeps & NotifyDeps> = async (app, deps) => {
+  const notifier = deps.notifier ?? disabledNotifier;
   app.get('/v1/status', async () => {
     const { mirror, store, config } = deps;
     const now = Date.now();
@@ -34,6 +37,7 @@ export const statusRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       syncing: mirror.isSyncing(),
       mirror: await mirror.stats(),
       clients: store.countClients(staleBefore),
+      notify: notifier.status(),
     };
   });
 };

@@ -1,0 +1,152 @@
+// Measures the admin reports at fleet scale, straight from the store (no HTTP):
+// Patches Installed — current (compliance), Patches Downloaded, the installs history,
+// /v1/clients whole and paged, and the retention prune.
+//
+//   npx tsc -b packages/staging-server && node packages/staging-server/bench/reports-at-scale.mjs [hosts] [patches]
+//
+// Figures from this script are in docs/reports.md, "At 10,000 hosts".
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { buildCompliance } from '../dist/reports/compliance.js';
+import { ReportStore } from '../dist/reports/report-store.js';
+import { pruneExpiredEvents } from '../dist/reports/retention.js';
+import { downloadedReport, installHistoryRows } from '../dist/reports/views.js';
+
+const HOSTS = Number(process.argv[2] ?? 10_000);
+const PATCHES = Number(process.argv[3] ?? 25);
+const EVENTS_PER_HOST = 10;
+const BATCH = 1_000;
+const START = Date.UTC(2025, 10, 1);
+const DAY = 86_400_000;
+const STATES = ['installed', 'installed', 'installed', 'downloaded', 'available', 'failed', 'superseded'];
+
+const patchId = (p) => `T5KB${String(p).padStart(4, '0')}`;
+const patches = Array.from({ length: PATCHES }, (_, p) => ({
+  id: patchId(p),
+  product: 'arcserve-backup',
+  release: p % 5 === 0 ? '18.0' : '19.0',
+  title: `Patch ${p}`,
+  severity: ['critical', 'recommended', 'optional'][p % 3],
+  publishedAt: new Date(START + p * DAY).toISOString(),
+  rebootRequired: p % 4 === 0,
+  files: [],
+  install: { command: ['true'] },
+}));
+
+function hostReport(h) {
+  const hostId = `host-${String(h).padStart(6, '0')}`;
+  return {
+    hostId,
+    hostname: `${hostId}.corp`,
+    daemonVersion: '0.2.0',
+    platform: h % 3 === 0 ? 'win32' : 'linux',
+    reportedAt: new Date(START + 360 * DAY).toISOString(),
+    pendingReboot: h % 10 === 0,
+    products: [
+      { id: 'arcserve-backup', release: '19.0' },
+      ...(h % 2 === 0 ? [{ id: 'arcserve-backup', release: '18.0' }] : []),
+    ],
+    patches: patches.map((p, i) => {
+      const state = STATES[(h + i) % STATES.length];
+      return {
+        id: p.id,
+        state,
+        since: '2026-10-01T00:00:00.000Z',
+        cached: state === 'installed' && i % 2 === 0,
+      };
+    }),
+    // spread over 400 days, so a 365-day retention has something to prune
+    events: Array.from({ length: EVENTS_PER_HOST }, (_, i) => ({
+      seq: i + 1,
+      type: ['check', 'download', 'install', 'uninstall', 'install'][i % 5],
+      patchId: patchId((h + i) % PATCHES),
+      at: new Date(START - 40 * DAY + ((h * 7919 + i * 104729) % (400 * 86_400)) * 1000).toISOString(),
+      outcome: i % 7 === 0 ? 'failed' : 'ok',
+      message: '',
+    })),
+  };
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function time(fn, runs) {
+  const samples = [];
+  let result;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    result = fn();
+    samples.push(performance.now() - t0);
+  }
+  return { ms: median(samples), result };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'patchbay-bench-reports-'));
+try {
+  const store = ReportStore.open(dir);
+  let t0 = performance.now();
+  for (let h = 0; h < HOSTS; h += BATCH) {
+    const reports = [];
+    for (let i = h; i < Math.min(h + BATCH, HOSTS); i++) reports.push(hostReport(i));
+    store.ingestMany(reports);
+  }
+  store.recordPatchFacts(patches);
+  const fillSeconds = (performance.now() - t0) / 1000;
+
+  const compliance = () => buildCompliance(patches, store.hostProfiles(), store.allStates());
+  const cases = [
+    ['compliance (all patches × hosts)', compliance, (r) => `${r.length} patches`],
+    [
+      'compliance + JSON.stringify (the HTTP body)',
+      () => JSON.stringify(compliance()),
+      (r) => `${(r.length / 1e6).toFixed(1)} MB`,
+    ],
+    ['downloaded (all)', () => downloadedReport(store, {}, () => true), (r) => `${r.length} rows`],
+    [
+      'downloaded, severity=critical',
+      () => downloadedReport(store, { severity: 'critical' }, () => true),
+      (r) => `${r.length} rows`,
+    ],
+    [
+      'installs, newest 1000',
+      () => installHistoryRows(store, store.history({ installsOnly: true, limit: 1000 })),
+      (r) => `${r.length} rows`,
+    ],
+    [
+      'installs, severity=critical, newest 1000',
+      () =>
+        installHistoryRows(store, store.history({ installsOnly: true, severity: 'critical', limit: 1000 })),
+      (r) => `${r.length} rows`,
+    ],
+    ['/v1/clients (all)', () => store.listClients(), (r) => `${r.length} hosts`],
+    [
+      '/v1/clients?limit=500&after=host-005000',
+      () => store.listClients({ limit: 500, after: 'host-005000' }),
+      (r) => `${r.length} hosts`,
+    ],
+  ];
+
+  console.log(
+    `# ${HOSTS} hosts x ${PATCHES} patches (${HOSTS * EVENTS_PER_HOST} events); node ${process.version}; ` +
+      `${cpus().length} cpus (${cpus()[0]?.model ?? '?'}); load ${loadavg()[0].toFixed(1)}; ${new Date().toISOString().slice(0, 10)}`,
+  );
+  console.log(`# fill (batches of ${BATCH} reports): ${fillSeconds.toFixed(1)} s`);
+  console.log('| report (from the store) | median of 5 | result |');
+  console.log('|---|---|---|');
+  for (const [name, fn, describe] of cases) {
+    const { ms, result } = time(fn, 5);
+    console.log(`| ${name} | ${ms.toFixed(0)} ms | ${describe(result)} |`);
+  }
+  t0 = performance.now();
+  const pruned = pruneExpiredEvents(store, 365, new Date(START + 360 * DAY));
+  console.log(
+    `| prune events older than 365 days | ${(performance.now() - t0).toFixed(0)} ms | ${pruned} events |`,
+  );
+  store.close();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

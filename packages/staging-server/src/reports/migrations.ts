@@ -1,0 +1,77 @@
+// Schema migrations of reports.sqlite, versioned with PRAGMA user_version. Version 1
+// is SCHEMA_SQL (the first release); each later version is one step here, applied in
+// its own transaction, so a file from any earlier release is brought up to date at
+// open and a crash mid-migration leaves the previous version intact.
+import type Database from 'better-sqlite3';
+import { ErrorCodes, PatchbayError } from '@patchbay/core';
+import { SCHEMA_SQL } from './schema.js';
+
+interface Migration {
+  version: number;
+  why: string;
+  apply(db: Database.Database): void;
+}
+
+function hasColumn(db: Database.Database, table: string, column: string): boolean {
+  const columns = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+  return columns.some((c) => c.name === column);
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 2,
+    why: 'Patches Downloaded report, severity/release filters, install history index',
+    apply(db) {
+      // null = the client did not say (daemons older than the `cached` extension).
+      if (!hasColumn(db, 'client_patches', 'cached'))
+        db.exec('ALTER TABLE client_patches ADD COLUMN cached INTEGER');
+      db.exec(`
+        -- The rows of the Patches Downloaded report, without reading every patch state;
+        -- covering, so the report never looks the rows up in the table.
+        CREATE INDEX IF NOT EXISTS client_patches_cached ON client_patches (patchId, hostId, state, cached, since)
+          WHERE cached = 1 OR state = 'downloaded';
+
+        -- Title, severity and release of every patch any catalog has published, kept
+        -- after a patch leaves the catalog so that old history still filters by them.
+        CREATE TABLE IF NOT EXISTS patch_facts (
+          patchId  TEXT PRIMARY KEY NOT NULL,
+          title    TEXT NOT NULL,
+          severity TEXT NOT NULL,
+          product  TEXT NOT NULL,
+          release  TEXT NOT NULL
+        ) WITHOUT ROWID;
+
+        -- Installs and uninstalls only, newest first (the Patches Installed history);
+        -- a partial index, so the walk skips check/download/error events.
+        CREATE INDEX IF NOT EXISTS events_installs ON events (at) WHERE type IN ('install', 'uninstall');
+      `);
+    },
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 1;
+
+/** Create or upgrade the schema to SCHEMA_VERSION; returns the version found at open. */
+export function migrate(db: Database.Database, file: string): number {
+  const found = db.pragma('user_version', { simple: true }) as number;
+  if (found > SCHEMA_VERSION)
+    throw new PatchbayError(
+      ErrorCodes.CONFIG,
+      `${file} has report schema version ${found}, newer than this server's ${SCHEMA_VERSION}: upgrade patchbay-server`,
+      { file, found, supported: SCHEMA_VERSION },
+    );
+  if (found < 1) {
+    db.transaction(() => {
+      db.exec(SCHEMA_SQL);
+      db.pragma('user_version = 1');
+    })();
+  }
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= Math.max(found, 1)) continue;
+    db.transaction(() => {
+      migration.apply(db);
+      db.pragma(`user_version = ${migration.version}`);
+    })();
+  }
+  return found;
+}

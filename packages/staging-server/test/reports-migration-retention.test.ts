@@ -1,0 +1,262 @@
+import t from 'tap';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { ReportStore, REPORTS_FILE } from '../src/reports/report-store.js';
+import { SCHEMA_VERSION } from '../src/reports/migrations.js';
+import { pruneExpiredEvents, PRUNE_BATCH_SIZE } from '../src/reports/retention.js';
+import type { HistoryQuery } from '../src/reports/types.js';
+import { report } from './fixtures/http-harness.js';
+import { patch } from './fixtures/http-mirror.js';
+
+// The reports.sqlite layout of the first release (user_version 1), verbatim.
+const OLD_DDL = `
+CREATE TABLE clients (
+  hostId TEXT PRIMARY KEY NOT NULL, hostname TEXT NOT NULL, platform TEXT NOT NULL,
+  daemonVersion TEXT NOT NULL, products TEXT NOT NULL, lastSeenAt TEXT NOT NULL,
+  reportedAt TEXT NOT NULL, lastReport TEXT NOT NULL, pendingReboot INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX clients_by_last_seen ON clients (lastSeenAt);
+CREATE TABLE client_patches (
+  hostId TEXT NOT NULL REFERENCES clients (hostId) ON DELETE CASCADE,
+  patchId TEXT NOT NULL, state TEXT NOT NULL, since TEXT, reason TEXT,
+  PRIMARY KEY (hostId, patchId)
+) WITHOUT ROWID;
+CREATE INDEX client_patches_by_patch ON client_patches (patchId, state);
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY, hostId TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
+  patchId TEXT, at TEXT NOT NULL, outcome TEXT NOT NULL, message TEXT NOT NULL DEFAULT '',
+  receivedAt TEXT NOT NULL, UNIQUE (hostId, seq)
+);
+CREATE INDEX events_by_at ON events (at);
+CREATE INDEX events_by_host ON events (hostId, at);
+CREATE INDEX events_by_patch ON events (patchId, at);
+CREATE INDEX events_by_type ON events (type, at);
+PRAGMA user_version = 1;
+`;
+
+const columnsOf = (file: string, table: string): string[] => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+  } finally {
+    db.close();
+  }
+};
+
+t.test('a reports.sqlite of the old schema is migrated in place, its data kept', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, REPORTS_FILE);
+  const old = new Database(file);
+  old.exec(OLD_DDL);
+  old
+    .prepare(
+      `INSERT INTO clients VALUES ('old-host', 'old-host.corp', 'linux', '0.0.9',
+       '[{"id":"arcserve-backup","release":"19.0"}]', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '{}', 0)`,
+    )
+    .run();
+  old.prepare(`INSERT INTO client_patches VALUES ('old-host', 'P1', 'downloaded', NULL, NULL)`).run();
+  old
+    .prepare(
+      `INSERT INTO events (hostId, seq, type, patchId, at, outcome, receivedAt)
+       VALUES ('old-host', 1, 'install', 'P1', '2026-01-01T00:00:00.000Z', 'ok', '2026-01-01T00:00:00.000Z')`,
+    )
+    .run();
+  old.close();
+  t.notOk(columnsOf(file, 'client_patches').includes('cached'), 'the old file has no cached column');
+
+  const store = ReportStore.open(dir);
+  t.ok(columnsOf(file, 'client_patches').includes('cached'), 'cached column added');
+  t.same(store.getClient('old-host')?.patches, [{ id: 'P1', state: 'downloaded' }], 'old rows kept');
+  t.same(
+    store.cachedPatches().map((r) => [r.hostId, r.patchId, r.state, r.cached]),
+    [['old-host', 'P1', 'downloaded', null]],
+    "a 'downloaded' row of an old client counts as cached",
+  );
+  t.equal(store.history({ installsOnly: true, limit: 10 }).length, 1, 'the installs index serves old events');
+  store.ingest(
+    report('new-host', {
+      patches: [{ id: 'P1', state: 'installed', since: '2026-11-24T09:00:00Z', cached: true }],
+    }),
+  );
+  store.close();
+
+  const db = new Database(file, { readonly: true });
+  t.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION, 'user_version raised');
+  db.close();
+
+  // Opening again is a no-op: the migration does not run twice (ADD COLUMN would fail).
+  const reopened = ReportStore.open(dir);
+  t.teardown(() => reopened.close());
+  t.same(reopened.getClient('new-host')?.patches, [
+    { id: 'P1', state: 'installed', since: '2026-11-24T09:00:00Z', cached: true },
+  ]);
+});
+
+t.test('a file from a newer server is refused, not downgraded', async (t) => {
+  const dir = t.testdir();
+  const db = new Database(join(dir, REPORTS_FILE));
+  db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+  db.close();
+  t.throws(() => ReportStore.open(dir), { code: 'PB_ERR_CONFIG', message: /newer than this server/ });
+});
+
+t.test('retention: events older than the window go in batches, recent ones stay', async (t) => {
+  const store = ReportStore.open(t.testdir());
+  t.teardown(() => store.close());
+  const now = new Date('2026-11-24T12:00:00.000Z');
+  const day = 86_400_000;
+  // 2 × PRUNE_BATCH_SIZE + 7 expired events, so several batches run; 30 recent ones.
+  const expired = 2 * PRUNE_BATCH_SIZE + 7;
+  const events = [
+    ...Array.from({ length: expired }, (_, i) => ({
+      seq: i + 1,
+      type: 'check' as const,
+      at: new Date(now.getTime() - 400 * day - i * 1000).toISOString(),
+      outcome: 'ok',
+    })),
+    ...Array.from({ length: 30 }, (_, i) => ({
+      seq: expired + i + 1,
+      type: 'install' as const,
+      patchId: 'P1',
+      at: new Date(now.getTime() - i * day).toISOString(),
+      outcome: 'ok',
+    })),
+    // exactly on the boundary: kept (only events *older* than now - retention go)
+    {
+      seq: expired + 31,
+      type: 'check' as const,
+      at: new Date(now.getTime() - 365 * day).toISOString(),
+      outcome: 'ok',
+    },
+  ];
+  store.ingest(
+    report('h', { events, patches: [{ id: 'P1', state: 'installed', since: now.toISOString() }] }),
+  );
+
+  t.equal(pruneExpiredEvents(store, 365, now), expired, 'returns how many were deleted');
+  const left = store.history({ limit: 100_000 });
+  t.equal(left.length, 31);
+  t.ok(
+    left.every((e) => e.at >= new Date(now.getTime() - 365 * day).toISOString()),
+    'only events inside the window remain',
+  );
+  t.equal(pruneExpiredEvents(store, 365, now), 0, 'a second run finds nothing');
+  t.equal(store.getClient('h')?.patches.length, 1, 'hosts and their states are not pruned');
+  t.equal(pruneExpiredEvents(store, 10, now), 20, 'a shorter window prunes more');
+  t.throws(() => pruneExpiredEvents(store, 0, now), { code: 'PB_ERR_CONFIG', message: /retentionDays/ });
+});
+
+t.test('new filters stay index-served: until, installs, severity, release', async (t) => {
+  const store = ReportStore.open(t.testdir());
+  t.teardown(() => store.close());
+  store.recordPatchFacts([patch('P0'), patch('P1', { severity: 'optional', release: '18.0' })]);
+  const reports = [];
+  for (let h = 0; h < 50; h++)
+    reports.push(
+      report(`host-${h}`, {
+        events: Array.from({ length: 5 }, (_, i) => ({
+          seq: i + 1,
+          type: (['check', 'download', 'install', 'uninstall', 'error'] as const)[i] ?? 'check',
+          patchId: `P${(h + i) % 2}`,
+          at: new Date(Date.UTC(2026, 10, 1) + (h * 5 + i) * 60_000).toISOString(),
+          outcome: 'ok',
+        })),
+      }),
+    );
+  store.ingestMany(reports);
+  const since = '2026-11-01T01:00:00.000Z';
+  const until = '2026-11-01T03:00:00.000Z';
+  const cases: [string, HistoryQuery, RegExp][] = [
+    ['until', { until, limit: 100 }, /SEARCH events USING INDEX events_by_at \(at<\?\)/],
+    ['since + until', { since, until, limit: 100 }, /USING INDEX events_by_at \(at>\? AND at<\?\)/],
+    [
+      'host + until',
+      { host: 'host-3', until, limit: 100 },
+      /USING INDEX events_by_host \(hostId=\? AND at<\?\)/,
+    ],
+    [
+      'patch + until',
+      { patch: 'P1', until, limit: 100 },
+      /USING INDEX events_by_patch \(patchId=\? AND at<\?\)/,
+    ],
+    [
+      'type + until',
+      { type: 'error', until, limit: 100 },
+      /USING INDEX events_by_type \(type=\? AND at<\?\)/,
+    ],
+    ['installs', { installsOnly: true, limit: 100 }, /USING INDEX events_installs/],
+    ['installs + until', { installsOnly: true, until, limit: 100 }, /USING INDEX events_installs \(at<\?\)/],
+    ['installs + host', { installsOnly: true, host: 'host-3', limit: 100 }, /USING INDEX events_by_host/],
+    ['installs + patch', { installsOnly: true, patch: 'P1', limit: 100 }, /USING INDEX events_by_patch/],
+    ['severity', { severity: 'critical', limit: 100 }, /USING INDEX events_by_at/],
+    ['release + host', { release: '18.0', host: 'host-3', limit: 100 }, /USING INDEX events_by_host/],
+    [
+      'installs + severity',
+      { installsOnly: true, severity: 'optional', limit: 100 },
+      /USING INDEX events_installs/,
+    ],
+  ];
+  for (const [name, query, expected] of cases) {
+    const plan = store.explainHistory(query).join(' | ');
+    t.match(plan, expected, `${name}: ${plan}`);
+    t.notMatch(plan, /SCAN events(?! USING)/, `${name}: no table scan`);
+    t.notMatch(plan, /TEMP B-TREE/, `${name}: no sort`);
+  }
+
+  // and the answers are right, against a brute-force filter
+  const all = store.history({ limit: 10_000 });
+  const expect = (pred: (e: (typeof all)[number]) => boolean) => all.filter(pred).map((e) => e.id);
+  const ids = (q: HistoryQuery) => store.history(q).map((e) => e.id);
+  t.same(
+    ids({ until, limit: 1000 }),
+    expect((e) => e.at < until),
+  );
+  t.same(
+    ids({ since, until, limit: 1000 }),
+    expect((e) => e.at >= since && e.at < until),
+  );
+  t.same(
+    ids({ installsOnly: true, limit: 1000 }),
+    expect((e) => e.type === 'install' || e.type === 'uninstall'),
+  );
+  t.same(
+    ids({ severity: 'optional', limit: 1000 }),
+    expect((e) => e.patchId === 'P1'),
+  );
+  t.same(
+    ids({ release: '19.0', installsOnly: true, limit: 1000 }),
+    expect((e) => e.patchId === 'P0' && (e.type === 'install' || e.type === 'uninstall')),
+  );
+  t.same(ids({ severity: 'recommended', limit: 1000 }), [], 'no patch of that severity');
+
+  const cachedPlan = store.explainCachedPatches().join(' | ');
+  t.match(cachedPlan, /client_patches_cached/, `cached report uses its partial index: ${cachedPlan}`);
+});
+
+t.test('listClients pages by hostId; allStates reads the fleet in one query', async (t) => {
+  const store = ReportStore.open(t.testdir());
+  t.teardown(() => store.close());
+  store.ingestMany(
+    Array.from({ length: 7 }, (_, i) =>
+      report(`h${i}`, {
+        patches: [{ id: 'P1', state: i % 2 ? 'installed' : 'failed', since: '2026-11-24T09:00:00Z' }],
+      }),
+    ),
+  );
+  const all = store.listClients().map((c) => c.hostId);
+  t.same(all, ['h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
+  const seen: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = store.listClients({ limit: 3, ...(after !== undefined ? { after } : {}) });
+    seen.push(...page.map((c) => c.hostId));
+    if (page.length < 3) break;
+    after = page.at(-1)?.hostId;
+  }
+  t.same(seen, all, 'pages cover every host once, in order');
+  const states = store.allStates();
+  t.same(
+    [...(states.get('P1')?.entries() ?? [])].sort(),
+    all.map((h, i) => [h, i % 2 ? 'installed' : 'failed']),
+  );
+});
