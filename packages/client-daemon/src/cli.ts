@@ -43,7 +43,7 @@ commands:
   uninstall ID [--cascade]            uninstall (dependants first with --cascade)
   status                              this host's patch states, without the network
   history                             this host's events
-  run [--once]                        the daemon: check, install by policy, report, every interval
+  run [--once]                        the daemon: scheduled check, download and install by policy, reports
   doctor                              check the config, staging servers, cache space and install dirs
 
 Flags may stand before or after COMMAND. Exit: 0 ok, 1 something failed, 2 bad usage or config.`;
