@@ -10,7 +10,12 @@ export { withFailover, isFailoverError } from './failover.js';
 export { dataPaths } from './paths.js';
 export { DAEMON_VERSION } from './version.js';
 export { isInsideWindow, nextWindowOpening, openWindowAt, wallClockInstant } from './maintenance-window.js';
-export { automaticSelection, scheduledInstallGate, hostRebootedSince, shouldRunRebootCommand } from './auto-policy.js';
+export {
+  automaticSelection,
+  scheduledInstallGate,
+  hostRebootedSince,
+  shouldRunRebootCommand,
+} from './auto-policy.js';
 export { nextCronRun } from './cron-schedule.js';
 export { scheduleOverview } from './schedule-overview.js';
 export type { ScheduleOverview } from './schedule-overview.js';

@@ -422,7 +422,7 @@ export function loadServerConfig(opts: LoadOptions<ServerConfig> = {}): ServerCo
     const smtp = config.notify.smtp ?? {};
     config.notify = {
       ...config.notify,
-      smtp: { port: 587, secure: false, auth: null, ...smtp },
+      smtp: { port: 587, secure: false, auth: null, requireTLS: false, timeoutSeconds: 30, ...smtp },
       events: config.notify.events ?? ['patch-available', 'downloaded', 'installed', 'failed'],
       digest: config.notify.digest ?? 'off',
       retries: config.notify.retries ?? 5,

@@ -5,7 +5,6 @@ import type { Logger, ServerConfig } from '@patchbay/core';
 import type { MirrorService } from './mirror.js';
 import type { Notifier } from './notify/notifier.js';
 import type { HttpDeps } from './http/deps.js';
-import type { NotifyDeps } from './http/routes/report-ingest.js';
 import type { ReportStore } from './reports/report-store.js';
 import { installErrorHandlers } from './http/error-handler.js';
 import { registerRoutes } from './http/routes/index.js';
@@ -36,7 +35,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     forceCloseConnections: 'idle',
   });
   installErrorHandlers(app);
-  const deps: HttpDeps & NotifyDeps = {
+  const deps: HttpDeps = {
     mirror: options.mirror,
     store: options.store,
     config: options.config,

@@ -1,5 +1,6 @@
 import type { ServerConfig } from '@patchbay/core';
 import type { MirrorService } from '../mirror.js';
+import type { Notifier } from '../notify/notifier.js';
 import type { ReportStore } from '../reports/report-store.js';
 
 /** What the route plugins read; server.ts builds it once. */
@@ -13,4 +14,6 @@ export interface HttpDeps {
   nextSyncAt: () => Date | null;
   /** the server's own version (package.json) */
   version: string;
+  /** mail notifications; absent in tests that do not need them */
+  notifier?: Notifier;
 }

@@ -2,7 +2,6 @@
 export { createNotifier, disabledNotifier, NOTIFY_STATE_FILE } from './notifier.js';
 export type { Notifier, NotifierOptions } from './notifier.js';
 export { observeSyncs } from './sync-observer.js';
-export { unstoredNotifiableEvents } from './new-events.js';
 export { composeMail, escapeHtml } from './compose.js';
 export { runNotifyTest, formatNotifyTest, testMail } from './notify-test.js';
 export type { NotifyTestResult } from './notify-test.js';

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { ClientReport, FeedPatch, PatchState, ReportPatch } from '@patchbay/core';
+import type { ClientReport, FeedPatch, PatchState, ReportEvent, ReportPatch } from '@patchbay/core';
 import { migrate } from './migrations.js';
 import {
   MISSING_STATES,
@@ -169,7 +169,7 @@ export class ReportStore {
       } else {
         st.touchClient.run(receivedAt, report.hostId);
       }
-      let accepted = 0;
+      const newEvents: ReportEvent[] = [];
       for (const event of report.events) {
         const result = st.insertEvent.run(
           report.hostId,
@@ -181,9 +181,9 @@ export class ReportStore {
           event.message ?? '',
           receivedAt,
         );
-        accepted += result.changes;
+        if (result.changes > 0) newEvents.push(event);
       }
-      return { accepted, snapshotReplaced };
+      return { accepted: newEvents.length, stored: newEvents, snapshotReplaced };
     });
   }
 

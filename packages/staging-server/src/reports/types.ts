@@ -1,4 +1,4 @@
-import type { ClientReport, EventType, PatchState, ReportPatch } from '@patchbay/core';
+import type { ClientReport, EventType, PatchState, ReportEvent, ReportPatch } from '@patchbay/core';
 
 /** One stored client event (CONTRACT §2 event fields plus the server's bookkeeping). */
 export interface StoredEvent {
@@ -98,6 +98,8 @@ export interface HistoryQuery {
 export interface IngestResult {
   /** events newly stored; 0 for a resend */
   accepted: number;
+  /** the newly stored events themselves (a resent event is not among them) */
+  stored: ReportEvent[];
   /** false when the report is older than the snapshot already stored */
   snapshotReplaced: boolean;
 }

@@ -9,8 +9,7 @@ import {
   type ClientReport,
   type ReportEvent,
 } from '@patchbay/core';
-import type { Notifier } from '../../notify/notifier.js';
-import { unstoredNotifiableEvents } from '../../notify/new-events.js';
+import { isNotifiableEvent } from '../../notify/events.js';
 import { HttpErrors } from '../errors.js';
 import { strictValidatorCompiler } from '../strict-validator.js';
 import type { HttpDeps } from '../deps.js';
@@ -45,12 +44,7 @@ export function normaliseReport(report: ClientReport): ClientReport {
   return { ...report, reportedAt, events };
 }
 
-/** TODO(lead): move `notifier` into HttpDeps (http/deps.ts); optional here so that index.ts compiles unchanged. */
-export interface NotifyDeps {
-  notifier?: Notifier;
-}
-
-export const reportIngestRoutes: FastifyPluginAsync<HttpDeps & NotifyDeps> = async (
+export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (
   app,
   { store, config, mirror, notifier },
 ) => {
@@ -67,17 +61,10 @@ export const reportIngestRoutes: FastifyPluginAsync<HttpDeps & NotifyDeps> = asy
       const { hostId } = request.params;
       if (request.body.hostId !== hostId) throw HttpErrors.HOST_MISMATCH(hostId, request.body.hostId);
       const report = normaliseReport(request.body);
-      // Asked before ingest: which events are new, so that a resent report mails nothing.
-      let unstored: ReportEvent[] = [];
-      if (notifier?.enabled) {
-        try {
-          unstored = unstoredNotifiableEvents(store, report);
-        } catch (err) {
-          request.log.error({ err: errorMessage(err) }, 'notify: could not tell new events from stored ones');
-        }
-      }
       const result = store.ingest(report);
-      if (notifier?.enabled && unstored.length > 0 && result.accepted > 0) {
+      // Only events this report newly stored are mailed, so a resent report mails nothing.
+      const unstored = result.stored.filter(isNotifiableEvent);
+      if (notifier?.enabled && unstored.length > 0) {
         // Queues mail in memory and returns: the answer never waits on SMTP.
         try {
           notifier.onReport(

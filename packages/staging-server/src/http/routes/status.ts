@@ -3,7 +3,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { disabledNotifier } from '../../notify/notifier.js';
 import type { HttpDeps } from '../deps.js';
-import type { NotifyDeps } from './report-ingest.js';
 
 /** The upstream URL without user:password, which must never reach a response or a log. */
 export function redactUrl(url: string): string {
@@ -17,7 +16,7 @@ export function redactUrl(url: string): string {
   }
 }
 
-export const statusRoutes: FastifyPluginAsync<HttpDeps & NotifyDeps> = async (app, deps) => {
+export const statusRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
   const notifier = deps.notifier ?? disabledNotifier;
   app.get('/v1/status', async () => {
     const { mirror, store, config } = deps;
