@@ -289,6 +289,8 @@ t.test('notify and auth are accepted and type-checked', async (t) => {
     port: 587,
     secure: false,
     auth: { user: 'u', pass: 'p' },
+    requireTLS: false,
+    timeoutSeconds: 30,
     host: '127.0.0.1',
   });
   t.same(config.notify?.events, ['patch-available', 'downloaded', 'installed', 'failed']);
