@@ -153,16 +153,21 @@ t.test('unattended schedules, windows, policy, mail and SIGTERM', async (t) => {
 
   await t.test('mails reach the SMTP server naming the patches and hosts', async (t) => {
     const text = () => smtp.mails.map((m) => `${m.subject}\n${m.text ?? ''}`).join('\n---\n');
-    await waitFor(
-      'an installed mail for host-open',
-      async () => /host-open/.test(text()) && /T5KB0204/.test(text()),
+    const installedMail = await waitFor(
+      'the "T5KB0204 installed on host-open" mail',
+      async () => smtp.mails.find((m) => /T5KB0204 installed on host-open/.test(m.subject ?? '')),
       30_000,
     );
-    const installedMail = smtp.mails.find(
-      (m) => /install/i.test(m.subject ?? '') && /host-open/.test(m.text ?? ''),
+    t.match(installedMail.text, /T5KB0204/, 'the text names the patch');
+    t.ok(installedMail.html, 'with an HTML part');
+    t.ok(
+      smtp.mails.some((m) => /new patch(es)? available/.test(m.subject ?? '')),
+      'the first sync announced the new patches',
     );
-    t.ok(installedMail, 'an "installed" mail names host-open');
-    t.ok(installedMail?.html, 'with an HTML part');
+    t.notOk(
+      smtp.mails.some((m) => /host-closed/.test(m.subject ?? '') && /installed/.test(m.subject ?? '')),
+      'no install mail for the host outside its window',
+    );
     t.match(text(), /T5KB0201/);
     t.ok(
       smtp.mails.every((m) => (m.to && 'text' in m.to ? m.to.text : '').includes('admins@example.test')),

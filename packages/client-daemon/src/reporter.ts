@@ -43,8 +43,8 @@ export function buildReport(
     reportedAt: new Date().toISOString(),
     products: config.products.map((p) => ({ id: p.id, release: p.release })),
     patches: Object.entries(ledger.observed).map(([id, o]) => {
-      // extension field `cached` (TODO(core): add to ReportPatch): all files in the local verified cache
-      const entry: ReportPatch & { cached?: boolean } = { id, state: o.state, since: o.since };
+      // extension field `cached`: all of the patch's files are in the local verified cache
+      const entry: ReportPatch = { id, state: o.state, since: o.since };
       if (o.cached !== undefined) entry.cached = o.cached;
       return entry;
     }),

@@ -452,9 +452,10 @@ export function loadClientConfig(opts: LoadOptions<ClientConfig> = {}): ClientCo
   ) as unknown as ClientConfig;
   assertTimeZones(config as unknown as Json, [
     ['schedule.timezone', config.schedule.timezone],
-    ...config.policy.maintenanceWindows.map(
-      (w, i): [string, unknown] => [`policy.maintenanceWindows[${i}].timezone`, w.timezone],
-    ),
+    ...config.policy.maintenanceWindows.map((w, i): [string, unknown] => [
+      `policy.maintenanceWindows[${i}].timezone`,
+      w.timezone,
+    ]),
   ]);
   return config;
 }

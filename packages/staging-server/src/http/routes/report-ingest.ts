@@ -2,13 +2,7 @@
 // against core's REPORT_SCHEMA, then stored in one transaction; idempotent per
 // (hostId, seq), so a client may resend a report it is unsure was delivered.
 import type { FastifyPluginAsync } from 'fastify';
-import {
-  errorMessage,
-  HOST_ID_PATTERN,
-  REPORT_SCHEMA,
-  type ClientReport,
-  type ReportEvent,
-} from '@patchbay/core';
+import { errorMessage, HOST_ID_PATTERN, REPORT_SCHEMA, type ClientReport } from '@patchbay/core';
 import { isNotifiableEvent } from '../../notify/events.js';
 import { HttpErrors } from '../errors.js';
 import { strictValidatorCompiler } from '../strict-validator.js';
