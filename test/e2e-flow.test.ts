@@ -157,6 +157,35 @@ t.test('feed to installed patch and back to a report', async (t) => {
     );
   });
 
+  await t.test('the host has the same history for itself, with filters', async (t) => {
+    type Events = { events: { type: string; patchId?: string; at: string; outcome: string }[] };
+    const all = await runJson<Events>(BIN.client, ['--config', a.config, 'history']);
+    t.equal(all.code, 0, all.stderr);
+    const failed = await runJson<Events>(BIN.client, [
+      '--config',
+      a.config,
+      'history',
+      '--patch',
+      'T5KB0210',
+      '--type',
+      'install',
+    ]);
+    t.ok(failed.json.events.length >= 1);
+    t.ok(failed.json.events.every((e) => e.patchId === 'T5KB0210' && e.type === 'install'));
+    t.ok(failed.json.events.some((e) => e.outcome === 'failed'));
+    const future = await runJson<Events>(BIN.client, [
+      '--config',
+      a.config,
+      'history',
+      '--since',
+      '2099-01-01T00:00:00Z',
+    ]);
+    t.same(future.json.events, []);
+    const bad = await run(BIN.client, ['--config', a.config, 'history', '--since', 'yesterday']);
+    t.equal(bad.code, 2);
+    t.match(bad.stderr, /--since/);
+  });
+
   await t.test('uninstall is refused naming dependants, and --cascade removes them first', async (t) => {
     const refused = await run(BIN.client, ['--config', a.config, 'uninstall', 'T5KB0202']);
     t.equal(refused.code, 1);

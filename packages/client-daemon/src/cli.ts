@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { ErrorCodes, PatchbayError, errorMessage, isPatchbayError } from '@patchbay/core';
+import { ErrorCodes, EVENT_TYPES, PatchbayError, errorMessage, isPatchbayError } from '@patchbay/core';
 import { checkCommand } from './commands/check.js';
-import type { CommandArgs } from './commands/common.js';
+import type { CommandArgs, HistoryFilter } from './commands/common.js';
 import { doctorCommand } from './commands/doctor.js';
 import { downloadCommand } from './commands/download.js';
 import { historyCommand } from './commands/history.js';
@@ -42,7 +42,7 @@ commands:
   install  [ID... | --all | --critical]   download as needed, install in dependency order
   uninstall ID [--cascade]            uninstall (dependants first with --cascade)
   status                              this host's patch states, without the network
-  history                             this host's events
+  history [--patch ID] [--type T] [--since TIME] [--until TIME]   this host's events
   run [--once]                        the daemon: scheduled check, download and install by policy, reports
   doctor                              check the config, staging servers, cache space and install dirs
 
@@ -83,6 +83,10 @@ function parseCli(argv: string[]): ParsedCli | 'help' | 'version' {
         critical: { type: 'boolean', default: false },
         cascade: { type: 'boolean', default: false },
         once: { type: 'boolean', default: false },
+        patch: { type: 'string' },
+        type: { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', default: false },
       },
@@ -124,6 +128,7 @@ function parseCli(argv: string[]): ParsedCli | 'help' | 'version' {
   ) {
     throw usageError(`${command}: name patch ids, or pass --all or --critical`, { command });
   }
+  const filter = parseHistoryFilter(command, values);
   for (const server of values.server ?? []) {
     if (!/^https?:\/\//.test(server))
       throw usageError(`--server ${server}: not an http(s) URL`, { flag: '--server' });
@@ -142,8 +147,37 @@ function parseCli(argv: string[]): ParsedCli | 'help' | 'version' {
       critical: values.critical,
       cascade: values.cascade,
       once: values.once,
+      filter,
     },
   };
+}
+
+/** --patch/--type/--since/--until: history only; times are RFC 3339. */
+function parseHistoryFilter(
+  command: string,
+  values: { patch?: string; type?: string; since?: string; until?: string },
+): HistoryFilter {
+  const filter: HistoryFilter = {};
+  for (const flag of ['patch', 'type', 'since', 'until'] as const) {
+    const value = values[flag];
+    if (value === undefined) continue;
+    if (command !== 'history') throw usageError(`--${flag} applies to history only`, { flag: `--${flag}` });
+    if (flag === 'type' && !(EVENT_TYPES as readonly string[]).includes(value)) {
+      throw usageError(`--type ${value}: not one of ${EVENT_TYPES.join(', ')}`, { flag: '--type' });
+    }
+    if (flag === 'since' || flag === 'until') {
+      const at = Date.parse(value);
+      if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(at)) {
+        throw usageError(`--${flag} ${value}: not an RFC 3339 time (e.g. 2026-11-24T10:00:00Z)`, {
+          flag: `--${flag}`,
+        });
+      }
+      filter[flag] = at;
+    } else {
+      filter[flag] = value;
+    }
+  }
+  return filter;
 }
 
 /** Entry point of bin/patchbay-client.js: returns the exit code (0 ok, 1 failed, 2 usage/config). */

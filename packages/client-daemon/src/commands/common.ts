@@ -14,6 +14,17 @@ export interface CommandArgs {
   critical: boolean;
   cascade: boolean;
   once: boolean;
+  /** history filters (--patch, --type, --since, --until) */
+  filter: HistoryFilter;
+}
+
+export interface HistoryFilter {
+  patch?: string;
+  type?: string;
+  /** inclusive, epoch ms */
+  since?: number;
+  /** exclusive, epoch ms */
+  until?: number;
 }
 
 /**

@@ -1,10 +1,23 @@
 import type { Session } from '../session.js';
-import type { CommandArgs } from './common.js';
+import type { ReportEvent } from '@patchbay/core';
+import type { CommandArgs, HistoryFilter } from './common.js';
+
+function matches(event: ReportEvent, filter: HistoryFilter): boolean {
+  const at = Date.parse(event.at);
+  return (
+    (filter.patch === undefined || event.patchId === filter.patch) &&
+    (filter.type === undefined || event.type === filter.type) &&
+    (filter.since === undefined || at >= filter.since) &&
+    (filter.until === undefined || at < filter.until)
+  );
+}
 
 /** history: this host's events, oldest first, with whether a server has them yet. */
-export async function historyCommand(session: Session, _args: CommandArgs): Promise<number> {
+export async function historyCommand(session: Session, args: CommandArgs): Promise<number> {
   const ledger = await session.openLedger();
-  const events = ledger.events.map((e) => ({ ...e, reported: e.seq <= ledger.lastAckedSeq }));
+  const events = ledger.events
+    .filter((e) => matches(e, args.filter))
+    .map((e) => ({ ...e, reported: e.seq <= ledger.lastAckedSeq }));
   session.out.document({ events });
   if (events.length === 0) {
     session.out.line('no events yet');
