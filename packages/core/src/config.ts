@@ -50,10 +50,21 @@ export interface AuthConfig {
   adminToken?: string | null;
   adminTokenFile?: string | null;
   publicStatus?: boolean;
+  /** required: a report needs the host's own token; optional: a token, when sent, must be the host's */
+  reportTokens?: 'required' | 'optional';
 }
 
 export interface ServerConfig {
-  listen: { host: string; port: number; tls?: TlsConfig | null };
+  listen: { host: string; port: number; tls?: TlsConfig | null; requestTimeoutSeconds: number };
+  /** the mirror's catalog signing key (CONTRACT §5) */
+  signing: {
+    /** absolute after loading; null = <dataDir>/keys/mirror.key */
+    keyFile: string | null;
+    /** a published catalog's expiresAt is this far after its signing */
+    expiryDays: number;
+    /** the catalog is re-signed (new expiresAt) this long before it expires, even with no new patches */
+    resignBeforeHours: number;
+  };
   /** absolute after loading */
   dataDir: string;
   upstream: {
@@ -73,7 +84,14 @@ export interface ServerConfig {
   mirror: { products?: { id: string; releases?: string[] }[] };
   /** timezone: IANA name for the cron expressions, null = local time */
   schedule: { sync: string | null; prune: string | null; timezone: string | null };
-  reports: { maxBodyBytes: number; staleAfterHours: number; historyLimit: number; retentionDays: number };
+  reports: {
+    maxBodyBytes: number;
+    staleAfterHours: number;
+    historyLimit: number;
+    retentionDays: number;
+    /** report PUTs per host per minute (429 beyond) */
+    rateLimitPerMinute: number;
+  };
   log: { level: string };
   /** accepted and validated now, used by later issues */
   notify?: NotifyConfig & Record<string, unknown>;
@@ -155,7 +173,8 @@ const MiB = 1024 * 1024;
 
 /** Defaults as written (relative paths resolve against the working directory). */
 export const SERVER_CONFIG_DEFAULTS: Readonly<ServerConfig> = deepFreeze({
-  listen: { host: '0.0.0.0', port: 8080, tls: null },
+  listen: { host: '0.0.0.0', port: 8080, tls: null, requestTimeoutSeconds: 30 },
+  signing: { keyFile: null, expiryDays: 7, resignBeforeHours: 24 },
   dataDir: 'data/staging-server',
   upstream: {
     url: SAMPLE_FEED_URL,
@@ -168,7 +187,7 @@ export const SERVER_CONFIG_DEFAULTS: Readonly<ServerConfig> = deepFreeze({
   },
   mirror: { products: [{ id: 'arcserve-backup', releases: ['19.0'] }] },
   schedule: { sync: '0 * * * *', prune: '30 3 * * *', timezone: null },
-  reports: { maxBodyBytes: 1 * MiB, staleAfterHours: 24, historyLimit: 1000, retentionDays: 365 },
+  reports: { maxBodyBytes: 1 * MiB, staleAfterHours: 24, historyLimit: 1000, retentionDays: 365, rateLimitPerMinute: 60 },
   log: { level: 'info' },
 });
 
@@ -336,6 +355,7 @@ function resolveServerPaths(layer: Json, base: string): Json {
   resolvePathAt(layer, ['listen', 'tls', 'cert'], base);
   resolvePathAt(layer, ['listen', 'tls', 'key'], base);
   resolvePathAt(layer, ['auth', 'adminTokenFile'], base);
+  resolvePathAt(layer, ['signing', 'keyFile'], base);
   const upstream = layer.upstream;
   if (isPlainObject(upstream) && typeof upstream.url === 'string') {
     upstream.url = normaliseFeedUrl(upstream.url, base);
@@ -435,6 +455,7 @@ export function loadServerConfig(opts: LoadOptions<ServerConfig> = {}): ServerCo
     adminToken: null,
     adminTokenFile: null,
     publicStatus: isLoopbackHost(config.listen.host),
+    reportTokens: isLoopbackHost(config.listen.host) ? 'optional' : 'required',
     ...config.auth,
   };
   return config;

@@ -20,6 +20,13 @@ export const ErrorCodes = {
   SIZE_MISMATCH: 'PB_ERR_SIZE_MISMATCH',
   /** a blob a catalog names is not in the store */
   BLOB_MISSING: 'PB_ERR_BLOB_MISSING',
+  /** a signature or key is missing, unreadable, or does not verify (context.reason) */
+  SIGNATURE: 'PB_ERR_SIGNATURE',
+  /** a catalog is older than one already accepted (rollback) or past its expiresAt (freeze) */
+  CATALOG_STALE: 'PB_ERR_CATALOG_STALE',
+  /** a request lacks a valid token (401) or uses another host's (403) */
+  UNAUTHORIZED: 'PB_ERR_UNAUTHORIZED',
+  FORBIDDEN: 'PB_ERR_FORBIDDEN',
   /** a string that must be 64 lowercase hex chars is not */
   BAD_DIGEST: 'PB_ERR_BAD_DIGEST',
   /** a file name that is not a plain name (/, \, .., NUL, drive letter) */

@@ -14,3 +14,4 @@ export * from './retry.js';
 export * from './request.js';
 export * from './logger.js';
 export * from './schema-errors.js';
+export * from './signature.js';

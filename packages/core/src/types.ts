@@ -67,6 +67,8 @@ export interface Catalog {
   generatedAt: string;
   /** when the mirror published it (extension) */
   publishedAt: string;
+  /** after this the catalog must not be used for installs (freeze protection, CONTRACT §5 extension) */
+  expiresAt?: string;
   products: FeedProduct[];
   patches: FeedPatch[];
 }

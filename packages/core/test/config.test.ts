@@ -32,7 +32,8 @@ function configError(t: Test, fn: () => unknown, pattern: RegExp, context?: Reco
 t.test('server defaults: contract values, paths against cwd, bundled sample feed', async (t) => {
   const cwd = t.testdir({});
   const config = loadServerConfig({ cwd });
-  t.same(config.listen, { host: '0.0.0.0', port: 8080, tls: null });
+  t.same(config.listen, { host: '0.0.0.0', port: 8080, tls: null, requestTimeoutSeconds: 30 });
+  t.same(config.signing, { keyFile: null, expiryDays: 7, resignBeforeHours: 24 });
   t.equal(config.dataDir, join(cwd, 'data/staging-server'));
   t.equal(config.upstream.url, SAMPLE_FEED_URL);
   t.match(config.upstream.url, /^file:\/\/.*\/packages\/sample-feed\/feed\/$/);
@@ -52,10 +53,16 @@ t.test('server defaults: contract values, paths against cwd, bundled sample feed
     staleAfterHours: 24,
     historyLimit: 1000,
     retentionDays: 365,
+    rateLimitPerMinute: 60,
   });
   t.same(config.log, { level: 'info' });
   t.equal(config.notify, undefined);
-  t.same(config.auth, { adminToken: null, adminTokenFile: null, publicStatus: false });
+  t.same(config.auth, {
+    adminToken: null,
+    adminTokenFile: null,
+    publicStatus: false,
+    reportTokens: 'required',
+  });
   t.equal(loadServerConfig({ cwd, overrides: { listen: { host: '127.0.0.1' } } }).auth?.publicStatus, true);
   t.ok(Object.isFrozen(SERVER_CONFIG_DEFAULTS.listen), 'defaults cannot be changed by accident');
 });
@@ -294,7 +301,12 @@ t.test('notify and auth are accepted and type-checked', async (t) => {
     host: '127.0.0.1',
   });
   t.same(config.notify?.events, ['patch-available', 'downloaded', 'installed', 'failed']);
-  t.same(config.auth, { adminToken: null, adminTokenFile: join(dir, 'admin.token'), publicStatus: true });
+  t.same(config.auth, {
+    adminToken: null,
+    adminTokenFile: join(dir, 'admin.token'),
+    publicStatus: true,
+    reportTokens: 'required',
+  });
   configError(
     t,
     () => loadServerConfig({ file: join(dir, 'bad-events.json') }),
@@ -311,7 +323,7 @@ t.test('the bundled config files load and stay inside the repository', async (t)
   const server = loadServerConfig({ file: join(REPO, 'config/staging-server.json'), cwd: '/' });
   t.equal(server.dataDir, resolve(REPO, 'data/staging-server'));
   t.equal(server.upstream.url, SAMPLE_FEED_URL);
-  t.same(server.listen, { host: '0.0.0.0', port: 8080, tls: null });
+  t.same(server.listen, { host: '0.0.0.0', port: 8080, tls: null, requestTimeoutSeconds: 30 });
   const client: ClientConfig = loadClientConfig({ file: join(REPO, 'config/client.json'), cwd: '/' });
   t.equal(client.dataDir, resolve(REPO, 'data/client'));
   t.equal(client.products[0]?.installDir, resolve(REPO, 'data/sandbox/arcserve'));
