@@ -187,7 +187,13 @@ export const SERVER_CONFIG_DEFAULTS: Readonly<ServerConfig> = deepFreeze({
   },
   mirror: { products: [{ id: 'arcserve-backup', releases: ['19.0'] }] },
   schedule: { sync: '0 * * * *', prune: '30 3 * * *', timezone: null },
-  reports: { maxBodyBytes: 1 * MiB, staleAfterHours: 24, historyLimit: 1000, retentionDays: 365, rateLimitPerMinute: 60 },
+  reports: {
+    maxBodyBytes: 1 * MiB,
+    staleAfterHours: 24,
+    historyLimit: 1000,
+    retentionDays: 365,
+    rateLimitPerMinute: 60,
+  },
   log: { level: 'info' },
 });
 
