@@ -49,7 +49,12 @@ export async function generateFeed(feedDir: string, args: string[] = []): Promis
 
 export async function startStack(
   dir: string,
-  opts: { releases?: string[]; serverExtra?: Record<string, unknown> } = {},
+  opts: {
+    releases?: string[];
+    serverExtra?: Record<string, unknown>;
+    /** merged into the server's `upstream` config (e.g. another url, publicKey, maxFeedBytes) */
+    upstreamExtra?: Record<string, unknown>;
+  } = {},
 ): Promise<Stack> {
   const feedDir = path.join(dir, 'feed');
   await generateFeed(feedDir);
@@ -70,7 +75,7 @@ export async function startStack(
       {
         listen: { host: '127.0.0.1', port: 0 },
         dataDir: './server-data',
-        upstream: { url: `${upstream.url}/`, concurrency: 4, retries: 1 },
+        upstream: { url: `${upstream.url}/`, concurrency: 4, retries: 1, ...opts.upstreamExtra },
         mirror: { products: [{ id: 'arcserve-backup', releases: opts.releases ?? ['18.0', '19.0'] }] },
         schedule: { sync: null },
         ...opts.serverExtra,

@@ -44,6 +44,7 @@ class ReportPacer {
       logger: this.session.logger,
       timeoutMs: this.session.config.timeoutSeconds * 1000,
       token: this.session.token,
+      catalog: this.session.catalogSource.state,
     });
   }
 }

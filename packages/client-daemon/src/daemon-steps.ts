@@ -4,7 +4,7 @@
 import { downloadPlanned } from './apply.js';
 import { automaticSelection, scheduledInstallGate, shouldRunRebootCommand } from './auto-policy.js';
 import { installSelection } from './commands/install.js';
-import { reportNow, withHostLock } from './commands/common.js';
+import { loadCatalog, reportNow, withHostLock } from './commands/common.js';
 import type { Ledger } from './ledger.js';
 import { applicable, planInstall } from './planner.js';
 import { runPreInstallCheck } from './pre-install-check.js';
@@ -33,7 +33,7 @@ async function downloadAutomatic(session: Session, ledger: Ledger, scan: HostSca
 /** Check: fetch, scan, record a check event; with `download`, also the automatic download. Reports. */
 export async function checkStep(session: Session, opts: { download: boolean }): Promise<boolean> {
   return withHostLock(session, async (ledger) => {
-    const loaded = await session.catalogSource.load();
+    const loaded = await loadCatalog(session, ledger);
     noteOffline(session, loaded);
     const scan = await scanHost(session, ledger, loaded.catalog);
     await observeStates(ledger, scan);
@@ -42,10 +42,15 @@ export async function checkStep(session: Session, opts: { download: boolean }): 
       outcome: 'ok',
       message:
         `catalog ${loaded.catalog.sequence}: ${applicable(scan.evaluations).length} applicable patch(es)` +
-        (wentOffline(loaded) ? ' (staging server unreachable; cached catalog)' : ''),
+        (wentOffline(loaded) ? ' (staging server unreachable; cached catalog)' : '') +
+        (loaded.expired
+          ? ` (expired at ${loaded.catalog.expiresAt}: nothing is downloaded or installed)`
+          : ''),
     });
     await ledger.save();
-    const ok = opts.download ? await downloadAutomatic(session, ledger, scan) : true;
+    // an expired catalog is shown and reported, never downloaded from (freeze protection)
+    const ok =
+      opts.download && !loaded.expired ? await downloadAutomatic(session, ledger, scan) : !loaded.expired;
     await reportNow(session, ledger);
     return ok;
   });
@@ -55,7 +60,7 @@ export async function checkStep(session: Session, opts: { download: boolean }): 
 export async function downloadStep(session: Session): Promise<boolean> {
   if (session.config.policy.autoInstall === 'none') return true;
   return withHostLock(session, async (ledger) => {
-    const loaded = await session.catalogSource.load();
+    const loaded = await loadCatalog(session, ledger, 'download from it');
     noteOffline(session, loaded);
     const scan = await scanHost(session, ledger, loaded.catalog);
     await observeStates(ledger, scan);
@@ -75,7 +80,7 @@ export async function installStep(session: Session, opts: StepOptions): Promise<
   const { policy, schedule } = session.config;
   if (policy.autoInstall === 'none') return true;
   return withHostLock(session, async (ledger) => {
-    const loaded = await session.catalogSource.load();
+    const loaded = await loadCatalog(session, ledger, 'install from it');
     noteOffline(session, loaded);
     const scan = await scanHost(session, ledger, loaded.catalog);
     await observeStates(ledger, scan);

@@ -26,6 +26,11 @@ export class Output {
     if (!this.json) this.stderr.write(text + '\n');
   }
 
+  /** A warning a person must see (key pinned, catalog expired): stderr in both modes. */
+  warn(text: string): void {
+    this.stderr.write(text + '\n');
+  }
+
   /** An error line: stderr in both modes (json mode also prints an error document). */
   error(text: string): void {
     this.stderr.write(text + '\n');

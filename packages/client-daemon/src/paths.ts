@@ -5,6 +5,10 @@ export interface DataPaths {
   root: string;
   catalog: string;
   catalogMeta: string;
+  /** the catalog's detached signature, kept beside it and re-verified on every use */
+  catalogSig: string;
+  /** pinned staging server keys and the newest accepted catalog per key */
+  trust: string;
   /** content store root: blobs/ and tmp/ below it */
   cache: string;
   ledger: string;
@@ -20,6 +24,8 @@ export function dataPaths(dataDir: string): DataPaths {
     root,
     catalog: path.join(root, 'catalog.json'),
     catalogMeta: path.join(root, 'catalog.meta.json'),
+    catalogSig: path.join(root, 'catalog.sig'),
+    trust: path.join(root, 'trust'),
     cache: path.join(root, 'cache'),
     ledger: path.join(root, 'ledger.json'),
     logs: path.join(root, 'logs'),

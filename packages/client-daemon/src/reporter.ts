@@ -3,6 +3,7 @@ import type { ClientConfig, ClientReport, Logger, ReportPatch } from '@patchbay/
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { withFailover } from './failover.js';
+import type { CatalogState } from './catalog-source.js';
 import type { Ledger } from './ledger.js';
 import { DAEMON_VERSION } from './version.js';
 
@@ -17,6 +18,14 @@ export interface ReporterOptions {
   timeoutMs: number;
   /** per-host report token (CONTRACT §5), sent as Authorization: Bearer */
   token?: string;
+  /** the catalog in use: extension fields catalogSequence and catalogExpired */
+  catalog?: CatalogState;
+}
+
+/** The report with this client's extension fields (servers ignore what they do not know). */
+export interface ClientReportWithCatalog extends ClientReport {
+  catalogSequence?: number;
+  catalogExpired?: boolean;
 }
 
 export interface FlushResult {
@@ -34,8 +43,9 @@ export function buildReport(
   config: ClientConfig,
   ledger: Ledger,
   limit = MAX_EVENTS_PER_REPORT,
-): ClientReport {
-  return {
+  catalog?: CatalogState,
+): ClientReportWithCatalog {
+  const report: ClientReportWithCatalog = {
     hostId: config.hostId,
     hostname: config.hostname,
     daemonVersion: DAEMON_VERSION,
@@ -51,6 +61,11 @@ export function buildReport(
     events: ledger.pendingEvents(limit),
     pendingReboot: ledger.rebootFlag !== null,
   };
+  if (catalog) {
+    report.catalogSequence = catalog.sequence;
+    if (catalog.expired) report.catalogExpired = true;
+  }
+  return report;
 }
 
 async function putReport(server: string, body: ClientReport, opts: ReporterOptions): Promise<void> {
@@ -95,7 +110,7 @@ export async function flushReports(opts: ReporterOptions): Promise<FlushResult> 
   try {
     // at least one PUT even with nothing pending: the patch states are news too
     do {
-      const report = buildReport(opts.config, opts.ledger);
+      const report = buildReport(opts.config, opts.ledger, MAX_EVENTS_PER_REPORT, opts.catalog);
       const last = report.events.at(-1);
       const delivered = await withFailover(
         opts.config.server,

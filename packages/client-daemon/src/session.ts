@@ -11,6 +11,7 @@ import {
 import type { ClientConfig, DeepPartial, Logger } from '@patchbay/core';
 import type { Dispatcher } from 'undici';
 import { CatalogSource } from './catalog-source.js';
+import { CatalogTrust, parseMirrorKey } from './catalog-trust.js';
 import { Ledger } from './ledger.js';
 import { Output } from './output.js';
 import { dataPaths } from './paths.js';
@@ -64,6 +65,10 @@ export function createSession(flags: GlobalFlags, command: string): Session {
   });
   const token = config.token ?? readConfigFile(config.tokenFile, 'tokenFile')?.trim();
   const stallTimeoutMs = config.timeoutSeconds * 1000;
+  // pins, rotations, missing expiry: stderr in both modes (session.out may be replaced: tests)
+  const notice = (text: string): void => session.out.warn(text);
+  const mirrorKey = config.trust.mirrorKey ? parseMirrorKey(config.trust.mirrorKey) : undefined;
+  const trust = new CatalogTrust({ paths, logger, notice, ...(mirrorKey ? { mirrorKey } : {}) });
   let ledger: Ledger | undefined;
   const session: Session = {
     config,
@@ -74,10 +79,12 @@ export function createSession(flags: GlobalFlags, command: string): Session {
     catalogSource: new CatalogSource({
       servers: config.server,
       paths,
+      trust,
       dispatcher,
       retries: config.retries,
       stallTimeoutMs,
       logger,
+      notice,
     }),
     out: new Output(flags.json),
     async openLedger() {

@@ -25,7 +25,7 @@ export {
 } from './sample-patches.js';
 export { versionStampContent, versionStampPath } from './payload-script.js';
 export { renderPatchTable } from './patch-table.js';
-export { defaultSampleFeedDir } from './paths.js';
+export { defaultSampleFeedDir, demoVendorKeyFiles } from './paths.js';
 export {
   startUpstreamServer,
   createUpstreamHandler,

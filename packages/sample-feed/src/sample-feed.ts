@@ -1,3 +1,5 @@
+import type { KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { sha256Hex, type CommandSpec, type DetectRule } from '@patchbay/core';
 import {
   writeFeedDirectory,
@@ -5,6 +7,7 @@ import {
   type FeedPatchInput,
   type WrittenFeedDirectory,
 } from './feed-writer.js';
+import { demoVendorKeyFiles } from './paths.js';
 import { renderPayloadScript, versionStampContent, versionStampPath } from './payload-script.js';
 import {
   EXTRA_SAMPLE_PATCHES,
@@ -26,6 +29,11 @@ export interface GenerateSampleFeedOptions {
   sequence?: number;
   /** add the patches of the next publication (T5KB0216), for "new patch appears" tests */
   extraPatches?: boolean;
+  /**
+   * Ed25519 private key (PEM or KeyObject) that signs feed.json (feed.json.sig); default the
+   * committed demo key (demo-keys/, NEVER FOR PRODUCTION); null writes an unsigned feed.
+   */
+  signingKey?: KeyObject | string | null;
 }
 
 export interface SampleFeedContent {
@@ -137,5 +145,14 @@ function detectRule(patch: SamplePatch): DetectRule | undefined {
  */
 export async function generateSampleFeed(opts: GenerateSampleFeedOptions): Promise<WrittenFeedDirectory> {
   const { feed, files } = buildSampleFeed(opts);
-  return writeFeedDirectory({ dir: opts.outDir, feed, files, prune: true });
+  // Ed25519 signatures are deterministic: the same feed bytes give the same feed.json.sig.
+  const signingKey =
+    opts.signingKey === undefined ? readFileSync(demoVendorKeyFiles().privateKey, 'utf8') : opts.signingKey;
+  return writeFeedDirectory({
+    dir: opts.outDir,
+    feed,
+    files,
+    prune: true,
+    ...(signingKey === null ? {} : { signingKey }),
+  });
 }

@@ -17,6 +17,7 @@ import type { MirrorService, SyncReport } from './mirror.js';
 import type { Notifier } from './notify/notifier.js';
 import type { ReportStore } from './reports/report-store.js';
 import { SERVER_VERSION } from './http/version.js';
+import { tokenCommandUsageError } from './auth/token-usage.js';
 
 // The server's parts (fastify, SQLite, the sync engine) load only for the commands
 // that use them, so --help and usage errors answer at once.
@@ -33,9 +34,11 @@ Commands:
                    (0 accepted, 1 refused or failed, 2 notify not configured)
   import PATH      add an offline bundle or feed directory to the mirror   (not yet available)
   export DIR       write the published mirror as a feed directory          (not yet available)
-  keygen           create the mirror's signing key pair                    (not yet available)
-  enroll HOSTID    issue a host's report token                             (not yet available)
-  revoke HOSTID    withdraw a host's report token                          (not yet available)
+  keygen           create the mirror's signing key pair; prints the public key and fingerprint
+                   (--force replaces an existing key; --rotate replaces it with an endorsement
+                   by the old key, see docs/security.md "Key rotation")
+  enroll HOSTID    issue a host's report token (printed once; replaces an earlier one)
+  revoke HOSTID    withdraw a host's report token (1 when the host had none)
 
 Options (before or after COMMAND):
   --config FILE    JSON config file (see docs/config.md)
@@ -57,10 +60,12 @@ const OPTIONS = {
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', default: false },
+  force: { type: 'boolean', default: false },
+  rotate: { type: 'boolean', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
-const LATER_COMMANDS = new Set(['import', 'export', 'keygen', 'enroll', 'revoke']);
-const COMMANDS = new Set(['serve', 'sync', 'notify-test', ...LATER_COMMANDS]);
+const LATER_COMMANDS = new Set(['import', 'export']);
+const COMMANDS = new Set(['serve', 'sync', 'notify-test', 'enroll', 'revoke', 'keygen', ...LATER_COMMANDS]);
 
 class UsageError extends Error {}
 
@@ -70,6 +75,7 @@ interface Invocation {
   json: boolean;
   configFile: string | undefined;
   overrides: DeepPartial<ServerConfig>;
+  keygen: { force: boolean; rotate: boolean };
 }
 
 function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
@@ -91,8 +97,21 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
   const [command, ...args] = positionals;
   if (command === undefined) throw new UsageError('missing COMMAND');
   if (!COMMANDS.has(command)) throw new UsageError(`unknown command "${command}"`);
-  if ((command === 'serve' || command === 'sync' || command === 'notify-test') && args.length > 0) {
+  if (command !== 'keygen' && (values.force || values.rotate)) {
+    throw new UsageError(`--${values.force ? 'force' : 'rotate'} belongs to keygen, not ${command}`);
+  }
+  if (command === 'keygen' && values.force && values.rotate) {
+    throw new UsageError('keygen takes --force or --rotate, not both');
+  }
+  if (
+    (command === 'serve' || command === 'sync' || command === 'notify-test' || command === 'keygen') &&
+    args.length > 0
+  ) {
     throw new UsageError(`${command} takes no arguments, got "${args.join(' ')}"`);
+  }
+  if (command === 'enroll' || command === 'revoke') {
+    const problem = tokenCommandUsageError(command, args);
+    if (problem !== null) throw new UsageError(problem);
   }
 
   const overrides: DeepPartial<ServerConfig> = {};
@@ -103,7 +122,14 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
     if (values.host !== undefined) overrides.listen.host = values.host;
     if (values.port !== undefined) overrides.listen.port = parsePort(values.port);
   }
-  return { command, args, json: values.json, configFile: values.config, overrides };
+  return {
+    command,
+    args,
+    json: values.json,
+    configFile: values.config,
+    overrides,
+    keygen: { force: values.force, rotate: values.rotate },
+  };
 }
 
 function parsePort(value: string): number {
@@ -145,6 +171,11 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   if (invocation.command === 'notify-test') return notifyTest(config, invocation.json);
+  if (invocation.command === 'keygen') return keygen(config, invocation.keygen, invocation.json);
+  if (invocation.command === 'enroll' || invocation.command === 'revoke') {
+    const { runTokenCommand } = await import('./auth/token-cli.js');
+    return runTokenCommand(invocation.command, invocation.args[0] ?? '', config.dataDir, invocation.json);
+  }
 
   const logger = createLogger({ name: PROGRAM, level: config.log.level });
   try {
@@ -152,9 +183,32 @@ export async function main(argv: string[]): Promise<number> {
       ? await serve(config, logger, invocation.json)
       : await syncOnce(config, logger, invocation.json);
   } catch (err) {
+    if (isPatchbayError(err, ErrorCodes.CONFIG)) {
+      process.stderr.write(`${PROGRAM}: ${err.message}\n`);
+      return 2;
+    }
     logger.error({ err }, `${invocation.command} failed`);
     process.stderr.write(`${PROGRAM}: ${invocation.command} failed: ${errorMessage(err)}\n`);
     return 1;
+  }
+}
+
+// ---- keygen ----------------------------------------------------------------
+
+async function keygen(
+  config: ServerConfig,
+  opts: { force: boolean; rotate: boolean },
+  json: boolean,
+): Promise<number> {
+  const { runKeygen, formatKeygen } = await import('./trust/keygen.js');
+  try {
+    const result = await runKeygen(config, opts);
+    process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatKeygen(result));
+    return 0;
+  } catch (err) {
+    if (!isPatchbayError(err, ErrorCodes.CONFIG)) throw err;
+    process.stderr.write(`${PROGRAM}: keygen: ${err.message}\n`);
+    return 2;
   }
 }
 
@@ -220,14 +274,17 @@ function urlHost(host: string): string {
 }
 
 async function serve(config: ServerConfig, logger: Logger, json: boolean): Promise<number> {
-  const [createMirrorService, { ReportStore }, { buildServer }, { default: cron }, notify] =
+  const [createMirrorService, { ReportStore }, { buildServer }, { default: cron }, notify, { readTlsFiles }] =
     await Promise.all([
       loadMirrorService(),
       import('./reports/report-store.js'),
       import('./server.js'),
       import('node-cron'),
       import('./notify/index.js'),
+      import('./trust/tls.js'),
     ]);
+  // Read before anything opens: an unreadable cert or key is bad config (exit 2).
+  const https = readTlsFiles(config.listen);
   const realMirror = await createMirrorService(config, logger);
   let store: ReportStore | undefined;
   let notifier: Notifier = notify.disabledNotifier;
@@ -248,6 +305,7 @@ async function serve(config: ServerConfig, logger: Logger, json: boolean): Promi
         logger,
         notifier,
         nextSyncAt: () => task?.getNextRun() ?? null,
+        ...(https ? { https } : {}),
       });
     } catch (err) {
       await notifier.close();
@@ -274,7 +332,7 @@ async function serve(config: ServerConfig, logger: Logger, json: boolean): Promi
     throw err;
   }
   const { port } = app.server.address() as AddressInfo;
-  const url = `http://${urlHost(config.listen.host)}:${port}`;
+  const url = `${https ? 'https' : 'http'}://${urlHost(config.listen.host)}:${port}`;
   process.stdout.write(
     json ? `${JSON.stringify({ url })}\n` : `${PROGRAM} listening on ${url} (status: ${url}/v1/status)\n`,
   );

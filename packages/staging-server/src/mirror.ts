@@ -14,6 +14,33 @@ export interface PublishedCatalog {
   sequence: number;
   upstreamSequence: number;
   publishedAt: string;
+  /** after this the catalog must not be used for installs; the mirror re-signs well before */
+  expiresAt: string;
+  /**
+   * Ed25519 signature (base64) of `bytes` (the identity bytes, also when gzip is served),
+   * by `keys.mirror`. Bytes, signature and key live in one object, so a reader can never
+   * pair a catalog with another catalog's signature.
+   */
+  signature: string;
+  /** the key that made `signature` (GET /v1/keys) */
+  keys: MirrorKeys;
+}
+
+/** An old key's endorsement of its successor (core rotationStatement). */
+export interface RotationEndorsement {
+  /** the old public key, base64 SPKI */
+  key: string;
+  /** base64 signature by `key` over rotationStatement(next key in the chain) */
+  endorsement: string;
+}
+
+/** GET /v1/keys */
+export interface MirrorKeys {
+  /** base64 SPKI of the mirror's current key */
+  mirror: string;
+  fingerprint: string;
+  /** oldest first; the last one endorses `mirror` */
+  rotation?: RotationEndorsement[];
 }
 
 export interface HeldBackPatch {

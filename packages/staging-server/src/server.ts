@@ -1,13 +1,18 @@
 // Builds the fastify app from its parts: the mirror (sync side), the report store
 // and the config. No listening, no scheduling: cli.ts owns the process.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger, ServerConfig } from '@patchbay/core';
 import type { MirrorService } from './mirror.js';
 import type { Notifier } from './notify/notifier.js';
 import type { HttpDeps } from './http/deps.js';
 import type { ReportStore } from './reports/report-store.js';
 import { installErrorHandlers } from './http/error-handler.js';
+import { resolveAdminToken } from './auth/admin-token.js';
+import { installAccessControl } from './auth/guard.js';
+import { redactingLogger, registerHardening, timeoutOptions } from './auth/http-hardening.js';
+import { TokenStore } from './auth/token-store.js';
 import { registerRoutes } from './http/routes/index.js';
+import { trustRoutes } from './http/routes/trust.js';
 import { SERVER_VERSION } from './http/version.js';
 
 export interface BuildServerOptions {
@@ -22,19 +27,40 @@ export interface BuildServerOptions {
   /** mails on reports and shown in /v1/status; absent: notifications off. Pass the mirror
    *  through observeSyncs(mirror, notifier) for patch-available mails. */
   notifier?: Notifier;
+  /** per-host report tokens; default: <dataDir>/auth.sqlite, opened here and closed with the app */
+  tokens?: TokenStore;
+  /** listen.tls read by readTlsFiles (trust/tls.ts): serve HTTPS */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {
+  // Before anything is opened: a bad admin token config fails here (PB_ERR_CONFIG).
+  const adminToken = resolveAdminToken(options.config.auth);
   const app = Fastify({
-    loggerInstance: options.logger as FastifyBaseLogger,
+    // Bearer tokens, cookies and configured secrets are censored in every log line.
+    loggerInstance: redactingLogger(options.logger),
+    ...timeoutOptions(options.config.listen),
+    // Long enough for any hostId that HOST_ID_PATTERN allows (253 characters).
+    routerOptions: { maxParamLength: 256 },
     // The largest body any route takes; the report route sets its own limit from config.
     bodyLimit: options.config.reports.maxBodyBytes,
     // Request logs stay on (info). Reports never appear in them: fastify's request
     // serializer logs method, url and addresses only, and no hook here logs a body.
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-  });
+    ...(options.https ? { https: options.https } : {}),
+  }) as FastifyInstance;
   installErrorHandlers(app);
+  const tokens = options.tokens ?? TokenStore.open(options.config.dataDir);
+  if (!options.tokens) app.addHook('onClose', async () => tokens.close());
+  await registerHardening(app, options.config);
+  // Missing auth keys (a config not from loadServerConfig): the loopback defaults.
+  installAccessControl(app, {
+    tokens,
+    adminToken,
+    publicStatus: options.config.auth?.publicStatus ?? true,
+    reportTokens: options.config.auth?.reportTokens ?? 'optional',
+  });
   const deps: HttpDeps = {
     mirror: options.mirror,
     store: options.store,
@@ -45,6 +71,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     ...(options.notifier ? { notifier: options.notifier } : {}),
   };
   await registerRoutes(app, deps);
+  await app.register(trustRoutes, { mirror: options.mirror });
   await app.ready();
   return app;
 }

@@ -96,11 +96,23 @@ t.test('a bad config key exits 2 naming the key', async (t) => {
 });
 
 t.test('commands of later issues exit 2 and say so', async (t) => {
-  for (const command of ['import', 'export', 'keygen', 'enroll', 'revoke']) {
+  for (const command of ['import', 'export']) {
     const r = await runInProcess([command, 'x']);
     t.equal(r.code, 2, command);
     t.match(r.stderr, `patchbay-server: ${command} is not available in this version yet`);
   }
+});
+
+t.test('keygen: bad usage exits 2 and says why', async (t) => {
+  const extra = await runInProcess(['keygen', 'x']);
+  t.equal(extra.code, 2);
+  t.match(extra.stderr, 'keygen takes no arguments');
+  const both = await runInProcess(['keygen', '--force', '--rotate']);
+  t.equal(both.code, 2);
+  t.match(both.stderr, '--force or --rotate, not both');
+  const misplaced = await runInProcess(['sync', '--rotate']);
+  t.equal(misplaced.code, 2);
+  t.match(misplaced.stderr, '--rotate belongs to keygen');
 });
 
 t.test('sync --json: one sync, the report on stdout, exit 0', async (t) => {

@@ -3,10 +3,24 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import t from 'tap';
-import { ErrorCodes, type Catalog } from '@patchbay/core';
+import {
+  ErrorCodes,
+  generateSigningKeyPair,
+  parsePrivateKey,
+  verifyDetached,
+  type Catalog,
+} from '@patchbay/core';
 import { CatalogStore, serializeCatalog, toPublishedCatalog } from '../src/store/catalog-store.js';
 import { lockDataDir } from '../src/store/data-dir-lock.js';
 import { SyncStateStore } from '../src/store/sync-state.js';
+import type { MirrorSigner } from '../src/trust/mirror-key.js';
+
+const pair = generateSigningKeyPair();
+const signer: MirrorSigner = {
+  keyFile: '/nonexistent/mirror.key',
+  privateKey: parsePrivateKey(pair.privateKeyPem),
+  keys: { mirror: pair.publicKey, fingerprint: 'test' },
+};
 import { sha256 } from './fixtures/sync-upstream.js';
 
 const catalog: Catalog = {
@@ -87,7 +101,8 @@ t.test('catalog store: deterministic bytes, gzip, ETag, history and current', as
 
   const bytes = serializeCatalog(catalog);
   t.ok(bytes.equals(serializeCatalog(structuredClone(catalog))), 'same catalog, same bytes');
-  const published = await toPublishedCatalog(catalog);
+  const published = await toPublishedCatalog(catalog, signer);
+  t.ok(verifyDetached(bytes, published.signature, pair.publicKey), 'signed over the exact bytes');
   t.equal(published.etag, `"${sha256(bytes)}"`);
   t.ok(gunzipSync(published.gzip).equals(bytes));
   t.equal(published.sequence, 3);
@@ -96,10 +111,11 @@ t.test('catalog store: deterministic bytes, gzip, ETag, history and current', as
   await store.publish(published);
   t.ok((await readFile(store.currentPath)).equals(bytes));
   t.ok((await readFile(store.historyPath(3))).equals(bytes));
-  const loaded = await store.loadCurrent();
+  const loaded = (await store.loadCurrent(signer))?.published;
   t.equal(loaded?.etag, published.etag);
   t.same(loaded?.catalog, catalog);
+  t.equal(loaded?.signature, published.signature, 'the stored signature is served again');
 
   await writeFile(store.currentPath, '{"format": "patchbay-catalog/1"');
-  await t.rejects(store.loadCurrent(), 'a corrupt current.json is an error, not an empty catalog');
+  await t.rejects(store.loadCurrent(signer), 'a corrupt current.json is an error, not an empty catalog');
 });

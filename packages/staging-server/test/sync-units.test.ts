@@ -70,17 +70,20 @@ t.test('buildCatalog: shape, blob URLs, held back removed, extensions kept', asy
   const catalog = buildCatalog(withExtension, new Set(['B']), {
     sequence: 2,
     publishedAt: '2026-11-21T00:00:00Z',
+    expiresAt: '2026-11-28T00:00:00Z',
   });
   t.equal(catalog.format, 'patchbay-catalog/1');
   t.equal(catalog.sequence, 2);
   t.equal(catalog.upstreamSequence, 9);
-  t.same(Object.keys(catalog).slice(0, 8), [
+  t.equal(catalog.expiresAt, '2026-11-28T00:00:00Z');
+  t.same(Object.keys(catalog).slice(0, 9), [
     'format',
     'vendor',
     'sequence',
     'upstreamSequence',
     'generatedAt',
     'publishedAt',
+    'expiresAt',
     'products',
     'patches',
   ]);
@@ -94,13 +97,22 @@ t.test('buildCatalog: shape, blob URLs, held back removed, extensions kept', asy
   t.equal((catalog.patches[0] as unknown as Record<string, unknown>).kb, 'KB1');
   t.equal(feed.patches[0]!.files[0]!.url, 'files/A/A.sh', 'feed not changed');
 
-  const later = buildCatalog(feed, new Set(['B']), { sequence: 3, publishedAt: '2026-11-22T00:00:00Z' });
+  const later = buildCatalog(feed, new Set(['B']), {
+    sequence: 3,
+    publishedAt: '2026-11-22T00:00:00Z',
+    expiresAt: '2026-11-29T00:00:00Z',
+  });
   t.ok(sameCatalogContent(catalog, later), 'same content under another sequence/time');
-  const more = buildCatalog(feed, new Set(), { sequence: 3, publishedAt: '2026-11-22T00:00:00Z' });
+  const more = buildCatalog(feed, new Set(), {
+    sequence: 3,
+    publishedAt: '2026-11-22T00:00:00Z',
+    expiresAt: '2026-11-29T00:00:00Z',
+  });
   t.notOk(sameCatalogContent(catalog, more));
   const nextPublication = buildCatalog({ ...feed, sequence: feed.sequence + 1 }, new Set(['B']), {
     sequence: 3,
     publishedAt: '2026-11-22T00:00:00Z',
+    expiresAt: '2026-11-29T00:00:00Z',
   });
   t.notOk(
     sameCatalogContent(catalog, nextPublication),

@@ -528,9 +528,10 @@ t.test(
       .sort();
     const expected = [
       'catalog/current.json',
+      'catalog/current.json.sig',
       ...Array.from({ length: publications }, (_, i) => `catalog/history/${i + 1}.json`),
     ];
-    t.same(catalogFiles, expected.sort(), 'only current.json and history: no temp files');
+    t.same(catalogFiles, expected.sort(), 'only current.json, its signature and history: no temp files');
     t.same(await walk(join(dataDir, 'store', 'tmp')), [], 'no download temp files');
     t.same(await walk(join(dataDir, 'upstream')), [join(dataDir, 'upstream', 'feed.json')]);
   },

@@ -1,13 +1,14 @@
 import { noteOffline, observeStates, patchList, printPatchList, scanHost, wentOffline } from '../scan.js';
 import type { Session } from '../session.js';
 import { applicable } from '../planner.js';
-import { reportNow, withHostLock } from './common.js';
+import { expiryFields } from '../catalog-source.js';
+import { loadCatalog, reportNow, withHostLock } from './common.js';
 import type { CommandArgs } from './common.js';
 
 /** check: fetch the catalog, scan this host, list the patches and their states, report. */
 export async function checkCommand(session: Session, _args: CommandArgs): Promise<number> {
   return withHostLock(session, async (ledger) => {
-    const loaded = await session.catalogSource.load();
+    const loaded = await loadCatalog(session, ledger);
     noteOffline(session, loaded);
     const scan = await scanHost(session, ledger, loaded.catalog);
     await observeStates(ledger, scan);
@@ -17,11 +18,12 @@ export async function checkCommand(session: Session, _args: CommandArgs): Promis
       outcome: 'ok',
       message:
         `catalog ${loaded.catalog.sequence}: ${applicable(scan.evaluations).length} applicable patch(es)` +
-        (offline ? ' (staging server unreachable; cached catalog)' : ''),
+        (offline ? ' (staging server unreachable; cached catalog)' : '') +
+        (loaded.expired ? ` (expired at ${loaded.catalog.expiresAt})` : ''),
     });
     await ledger.save();
     await reportNow(session, ledger);
-    printPatchList(session, patchList(scan.evaluations), offline);
+    printPatchList(session, patchList(scan.evaluations), offline, expiryFields(loaded));
     return 0;
   });
 }

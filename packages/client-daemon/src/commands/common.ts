@@ -1,4 +1,7 @@
+import { ErrorCodes, errorMessage, isPatchbayError } from '@patchbay/core';
 import { hostRebootedSince } from '../auto-policy.js';
+import { assertNotExpired } from '../catalog-source.js';
+import type { LoadedCatalog } from '../catalog-source.js';
 import { lockDataDir } from '../lock.js';
 import { bootTime } from '../reboot.js';
 import type { Ledger } from '../ledger.js';
@@ -73,6 +76,42 @@ export function exitCodeFor(results: readonly ActionResult[]): number {
   return results.some((r) => r.outcome === 'failed') ? 1 : 0;
 }
 
+/** A catalog refused on trust grounds: bad/missing signature, changed key, rollback, expiry. */
+export function isTrustRefusal(err: unknown): boolean {
+  return isPatchbayError(err, ErrorCodes.SIGNATURE) || isPatchbayError(err, ErrorCodes.CATALOG_STALE);
+}
+
+/**
+ * Load the catalog for a command. With `forAction` (install, download, uninstall) an
+ * expired catalog is refused too. A refusal is recorded as an 'error' event and reported
+ * (report delivery does not depend on the catalog), then thrown: the command exits 1.
+ */
+export async function loadCatalog(
+  session: Session,
+  ledger: Ledger,
+  forAction?: string,
+): Promise<LoadedCatalog> {
+  try {
+    const loaded = await session.catalogSource.load();
+    if (forAction) assertNotExpired(loaded, forAction);
+    else if (loaded.expired) {
+      session.out.warn(
+        `warning: catalog ${loaded.catalog.sequence} expired at ${loaded.catalog.expiresAt}: ` +
+          'installs and downloads are refused until the staging server publishes a fresh one',
+      );
+    }
+    return loaded;
+  } catch (err) {
+    if (isTrustRefusal(err)) {
+      ledger.addEvent({ type: 'error', outcome: 'failed', message: `catalog refused: ${errorMessage(err)}` });
+      await ledger.save();
+      session.logger.error({ err: errorMessage(err) }, 'catalog refused');
+      await reportNow(session, ledger);
+    }
+    throw err;
+  }
+}
+
 /** Send pending events and the current states now (kept on disk when no server answers). */
 export function reportNow(session: Session, ledger: Ledger): Promise<FlushResult> {
   return flushReports({
@@ -82,5 +121,6 @@ export function reportNow(session: Session, ledger: Ledger): Promise<FlushResult
     logger: session.logger,
     timeoutMs: session.config.timeoutSeconds * 1000,
     token: session.token,
+    catalog: session.catalogSource.state,
   });
 }

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, statfs } from 'node:fs/promises';
-import { errorMessage, fetchConditional, parseCatalog } from '@patchbay/core';
-import { assertBlobUrls } from '../catalog-source.js';
+import { errorMessage } from '@patchbay/core';
+import { isExpired } from '../catalog-source.js';
 import { normaliseServer } from '../failover.js';
 import type { Session } from '../session.js';
 import type { CommandArgs } from './common.js';
@@ -15,23 +15,47 @@ export interface DoctorCheck {
 /** Below this much free space in the cache's filesystem, downloads are likely to fail. */
 const MIN_FREE_BYTES = 512 * 1024 * 1024;
 
+/** A staging server: reachable, its catalog signed by the trusted key, not rolled back, not expired. */
 async function checkServer(session: Session, raw: string): Promise<DoctorCheck> {
   const server = normaliseServer(raw);
   const check = `server ${server}`;
   try {
-    const res = await fetchConditional(
-      `${server}/v1/catalog`,
-      {},
-      { dispatcher: session.dispatcher, retries: 0, stallTimeoutMs: session.config.timeoutSeconds * 1000 },
-    );
-    if (res.notModified) return { check, ok: false, message: 'answered 304 to an unconditional request' };
-    const catalog = parseCatalog(res.body, `${server}/v1/catalog`);
-    assertBlobUrls(catalog, server);
+    const { catalog, expired, trusted } = await session.catalogSource.probe(server);
+    const key =
+      trusted === 'unpinned'
+        ? 'signature verifies against the key it presents (not pinned yet: the next check pins it)'
+        : `signature verifies against ${trusted.source} ${trusted.fingerprint}`;
+    if (expired) {
+      return {
+        check,
+        ok: false,
+        message: `catalog sequence ${catalog.sequence} expired at ${catalog.expiresAt}: installs and downloads are refused`,
+      };
+    }
     return {
       check,
       ok: true,
-      message: `reachable; catalog sequence ${catalog.sequence} is valid (${catalog.patches.length} patches)`,
+      message: `reachable; catalog sequence ${catalog.sequence} is valid (${catalog.patches.length} patches); ${key}`,
     };
+  } catch (err) {
+    return { check, ok: false, message: errorMessage(err) };
+  }
+}
+
+/** The cached catalog (what offline commands use): re-verified, and not expired. */
+async function checkCachedCatalog(session: Session): Promise<DoctorCheck | undefined> {
+  const check = `cached catalog ${session.paths.catalog}`;
+  try {
+    const cached = await session.catalogSource.cached();
+    if (!cached) return undefined;
+    const { catalog } = cached;
+    if (isExpired(catalog, new Date())) {
+      return { check, ok: false, message: `sequence ${catalog.sequence} expired at ${catalog.expiresAt}` };
+    }
+    const expiry = catalog.expiresAt
+      ? `expires at ${catalog.expiresAt}`
+      : 'carries no expiresAt (older server)';
+    return { check, ok: true, message: `sequence ${catalog.sequence}, signature verifies; ${expiry}` };
   } catch (err) {
     return { check, ok: false, message: errorMessage(err) };
   }
@@ -77,7 +101,7 @@ async function checkInstallDir(
   }
 }
 
-/** doctor: a line per check (config, each server, cache space, install dirs); exit 1 if any fails. */
+/** doctor: a line per check (config, each server, the cached catalog, cache space, install dirs); exit 1 if any fails. */
 export async function doctorCommand(session: Session, _args: CommandArgs): Promise<number> {
   const checks: DoctorCheck[] = [
     {
@@ -87,6 +111,8 @@ export async function doctorCommand(session: Session, _args: CommandArgs): Promi
     },
   ];
   for (const server of session.config.server) checks.push(await checkServer(session, server));
+  const cached = await checkCachedCatalog(session);
+  if (cached) checks.push(cached);
   checks.push(await checkCacheSpace(session));
   for (const [i, p] of session.config.products.entries()) {
     checks.push(await checkInstallDir(i, p.id, p.release, p.installDir));

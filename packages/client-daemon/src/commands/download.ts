@@ -3,13 +3,13 @@ import type { ActionResult } from '../apply.js';
 import { planInstall, selectIds } from '../planner.js';
 import { noteOffline, observeStates, scanHost, wentOffline } from '../scan.js';
 import type { Session } from '../session.js';
-import { exitCodeFor, printResults, reportNow, withHostLock } from './common.js';
+import { exitCodeFor, loadCatalog, printResults, reportNow, withHostLock } from './common.js';
 import type { CommandArgs } from './common.js';
 
 /** download [ID... | --all | --critical]: the selection and its requirements into the cache. */
 export async function downloadCommand(session: Session, args: CommandArgs): Promise<number> {
   return withHostLock(session, async (ledger) => {
-    const loaded = await session.catalogSource.load();
+    const loaded = await loadCatalog(session, ledger, 'download from it');
     noteOffline(session, loaded);
     const scan = await scanHost(session, ledger, loaded.catalog);
     await observeStates(ledger, scan);

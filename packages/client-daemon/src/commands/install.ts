@@ -6,7 +6,7 @@ import type { Selection } from '../planner.js';
 import { noteOffline, observeStates, scanHost, wentOffline } from '../scan.js';
 import type { HostScan } from '../scan.js';
 import type { Session } from '../session.js';
-import { exitCodeFor, printResults, reportNow, withHostLock } from './common.js';
+import { exitCodeFor, loadCatalog, printResults, reportNow, withHostLock } from './common.js';
 import type { CommandArgs } from './common.js';
 
 /**
@@ -44,7 +44,7 @@ export async function installSelection(
 /** install [ID... | --all | --critical]: download as needed, install in dependency order, report. */
 export async function installCommand(session: Session, args: CommandArgs): Promise<number> {
   return withHostLock(session, async (ledger) => {
-    const loaded = await session.catalogSource.load();
+    const loaded = await loadCatalog(session, ledger, 'install from it');
     noteOffline(session, loaded);
     const scan = await scanHost(session, ledger, loaded.catalog);
     await observeStates(ledger, scan);

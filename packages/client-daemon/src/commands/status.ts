@@ -1,6 +1,7 @@
 import { hostRebootedSince } from '../auto-policy.js';
 import { bootTime } from '../reboot.js';
 import { scheduleOverview } from '../schedule-overview.js';
+import { expiryFields } from '../catalog-source.js';
 import { patchList, printPatchList } from '../scan.js';
 import { scanHost } from '../scan.js';
 import type { Session } from '../session.js';
@@ -12,12 +13,22 @@ import type { CommandArgs } from './common.js';
  */
 export async function statusCommand(session: Session, _args: CommandArgs): Promise<number> {
   const loaded = await session.catalogSource.cachedOrThrow();
+  if (loaded.expired) {
+    session.out.warn(
+      `warning: catalog ${loaded.catalog.sequence} expired at ${loaded.catalog.expiresAt}: ` +
+        'installs and downloads are refused until the staging server publishes a fresh one',
+    );
+  }
   const ledger = await session.openLedger();
   const scan = await scanHost(session, ledger, loaded.catalog);
   const schedule = scheduleOverview(session.config, ledger.events);
   const flag = ledger.rebootFlag;
   const pendingReboot = flag !== null && !hostRebootedSince(flag, bootTime());
-  printPatchList(session, patchList(scan.evaluations), false, { schedule, pendingReboot });
+  printPatchList(session, patchList(scan.evaluations), false, {
+    schedule,
+    pendingReboot,
+    ...expiryFields(loaded),
+  });
   if (!session.out.json) {
     const at = (iso: string | null): string => iso ?? '-';
     session.out.line();

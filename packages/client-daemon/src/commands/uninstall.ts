@@ -4,7 +4,7 @@ import type { ActionResult } from '../apply.js';
 import { assertKnownIds } from '../planner.js';
 import { noteOffline, observeStates, scanHost, wentOffline } from '../scan.js';
 import type { Session } from '../session.js';
-import { exitCodeFor, printResults, reportNow, withHostLock } from './common.js';
+import { exitCodeFor, loadCatalog, printResults, reportNow, withHostLock } from './common.js';
 import type { CommandArgs } from './common.js';
 
 /**
@@ -20,7 +20,7 @@ export async function uninstallCommand(session: Session, args: CommandArgs): Pro
   }
   const id = args.positionals[0]!;
   return withHostLock(session, async (ledger) => {
-    const loaded = await session.catalogSource.load();
+    const loaded = await loadCatalog(session, ledger, 'run an uninstaller from it');
     noteOffline(session, loaded);
     assertKnownIds(loaded.catalog, [id]);
     const scan = await scanHost(session, ledger, loaded.catalog);

@@ -71,6 +71,16 @@ export const HttpErrors = {
     409,
     () => 'a sync is already running; see /v1/status for its progress',
   ),
+  UNAUTHORIZED: (reason: string) =>
+    new HttpError('PB_ERR_HTTP_UNAUTHORIZED', 401, reason, {
+      'www-authenticate': 'Bearer realm="patchbay"',
+    }),
+  FORBIDDEN: defineError('PB_ERR_HTTP_FORBIDDEN', 403, (reason: string) => reason),
+  RATE_LIMITED: defineError(
+    'PB_ERR_HTTP_RATE_LIMITED',
+    429,
+    (what: string, retryAfter: string) => `too many requests for ${what}; retry in ${retryAfter}`,
+  ),
 } as const;
 
 /**
@@ -83,6 +93,8 @@ export const STATUS_BY_PATCHBAY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.FEED_SCHEMA]: 400,
   [ErrorCodes.FEED_NOT_JSON]: 400,
   [ErrorCodes.USAGE]: 400,
+  [ErrorCodes.UNAUTHORIZED]: 401,
+  [ErrorCodes.FORBIDDEN]: 403,
   [ErrorCodes.UNKNOWN_PATCH]: 404,
   [ErrorCodes.UNKNOWN_PRODUCT]: 404,
   [ErrorCodes.SYNC_IN_PROGRESS]: 409,

@@ -1,11 +1,20 @@
 // The published catalog on disk: catalog/current.json (the exact served bytes)
-// and catalog/history/<sequence>.json (every publication, for a later GC).
+// beside its signature catalog/current.json.sig, and catalog/history/<sequence>.json
+// (every publication, for a later GC).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback, constants as zlibConstants } from 'node:zlib';
-import { parseCatalog, sha256Hex, writeFileAtomic, type Catalog } from '@patchbay/core';
+import {
+  parseCatalog,
+  sha256Hex,
+  signDetached,
+  verifyDetached,
+  writeFileAtomic,
+  type Catalog,
+} from '@patchbay/core';
 import type { PublishedCatalog } from '../mirror.js';
+import type { MirrorSigner } from '../trust/mirror-key.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -14,10 +23,16 @@ export function serializeCatalog(catalog: Catalog): Buffer {
   return Buffer.from(JSON.stringify(catalog, null, 2) + '\n', 'utf8');
 }
 
-/** Precompute everything /v1/catalog serves: the bytes, their gzip and a strong ETag. */
+/**
+ * Precompute everything /v1/catalog and /v1/catalog.sig serve: the bytes, their gzip,
+ * a strong ETag and the signature over the exact bytes (made now unless a `signature`
+ * that verifies for these bytes is given).
+ */
 export async function toPublishedCatalog(
   catalog: Catalog,
+  signer: MirrorSigner,
   bytes: Buffer = serializeCatalog(catalog),
+  signature: string = signDetached(bytes, signer.privateKey),
 ): Promise<PublishedCatalog> {
   return {
     catalog,
@@ -27,17 +42,22 @@ export async function toPublishedCatalog(
     sequence: catalog.sequence,
     upstreamSequence: catalog.upstreamSequence,
     publishedAt: catalog.publishedAt,
+    expiresAt: catalog.expiresAt ?? catalog.publishedAt,
+    signature,
+    keys: signer.keys,
   };
 }
 
 export class CatalogStore {
   readonly dir: string;
   readonly currentPath: string;
+  readonly signaturePath: string;
   readonly historyDir: string;
 
   constructor(dataDir: string) {
     this.dir = join(dataDir, 'catalog');
     this.currentPath = join(this.dir, 'current.json');
+    this.signaturePath = `${this.currentPath}.sig`;
     this.historyDir = join(this.dir, 'history');
   }
 
@@ -45,8 +65,15 @@ export class CatalogStore {
     return join(this.historyDir, `${sequence}.json`);
   }
 
-  /** The published catalog, or null when none was published yet. Throws when the file is unreadable or invalid. */
-  async loadCurrent(): Promise<PublishedCatalog | null> {
+  /**
+   * The published catalog, or null when none was published yet. Throws when the file is
+   * unreadable or invalid. The stored signature is kept when it verifies with the signer's
+   * key; otherwise (missing, torn by a crash, or made by a rotated-out key) the same bytes
+   * are signed again and the new signature stored (`resigned` is then true).
+   */
+  async loadCurrent(
+    signer: MirrorSigner,
+  ): Promise<{ published: PublishedCatalog; resigned: boolean } | null> {
     let bytes: Buffer;
     try {
       bytes = await readFile(this.currentPath);
@@ -54,16 +81,25 @@ export class CatalogStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-    return toPublishedCatalog(parseCatalog(bytes, this.currentPath), bytes);
+    const catalog = parseCatalog(bytes, this.currentPath);
+    const stored = await readFile(this.signaturePath, 'utf8').catch(() => undefined);
+    if (stored !== undefined && verifyDetached(bytes, stored, signer.keys.mirror)) {
+      return { published: await toPublishedCatalog(catalog, signer, bytes, stored.trim()), resigned: false };
+    }
+    const published = await toPublishedCatalog(catalog, signer, bytes);
+    await writeFileAtomic(this.signaturePath, published.signature);
+    return { published, resigned: true };
   }
 
   /**
-   * Publish: history copy first, then the one atomic switch of current.json
-   * (temp, fsync, rename, fsync dir). A crash between the two leaves the old
-   * catalog served and an unreferenced history file, never a torn current.json.
+   * Publish: history copy first, then the signature, then the one atomic switch of
+   * current.json (temp, fsync, rename, fsync dir). A crash in between leaves a pair that
+   * does not verify, which loadCurrent repairs by signing current.json again; never a
+   * torn current.json.
    */
   async publish(published: PublishedCatalog): Promise<void> {
     await writeFileAtomic(this.historyPath(published.sequence), published.bytes);
+    await writeFileAtomic(this.signaturePath, published.signature);
     await writeFileAtomic(this.currentPath, published.bytes);
   }
 }

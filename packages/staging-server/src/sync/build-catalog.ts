@@ -10,6 +10,8 @@ export function blobUrl(sha256: string): string {
 export interface CatalogMeta {
   sequence: number;
   publishedAt: string;
+  /** signing time + signing.expiryDays */
+  expiresAt: string;
 }
 
 /** Unknown patch (and top-level) fields from the feed are carried through unchanged. */
@@ -22,10 +24,16 @@ export function buildCatalog(feed: Feed, heldBack: ReadonlySet<string>, meta: Ca
     upstreamSequence: sequence,
     generatedAt,
     publishedAt: meta.publishedAt,
+    expiresAt: meta.expiresAt,
     products,
     patches: patches.filter((p) => !heldBack.has(p.id)).map(toCatalogPatch),
   };
   return { ...catalog, ...dropKnown(extensions, catalog) };
+}
+
+/** The same catalog as a new publication: new sequence and times, same content (re-signing before expiry). */
+export function republishCatalog(catalog: Catalog, meta: CatalogMeta): Catalog {
+  return { ...catalog, sequence: meta.sequence, publishedAt: meta.publishedAt, expiresAt: meta.expiresAt };
 }
 
 function toCatalogPatch(patch: FeedPatch): FeedPatch {

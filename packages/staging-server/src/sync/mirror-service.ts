@@ -17,15 +17,23 @@ import type { MirrorService, MirrorStats, PublishedCatalog, SyncReport } from '.
 import { CatalogStore } from '../store/catalog-store.js';
 import { lockDataDir, type DataDirLock } from '../store/data-dir-lock.js';
 import { SyncStateStore } from '../store/sync-state.js';
+import { resignDueAt } from '../trust/catalog-expiry.js';
+import { loadMirrorSigner, type MirrorSigner } from '../trust/mirror-key.js';
 import { FeedArchive } from '../upstream/feed-archive.js';
 import { catalogBlobs } from './build-catalog.js';
-import { newSyncReport, runSync, type SyncContext } from './sync-run.js';
+import { newSyncReport, resignIfDue, runSync, type ResignContext, type SyncContext } from './sync-run.js';
 import { assertBlobsPresent } from './verify-published-blobs.js';
 
 export interface MirrorServiceOptions {
   /** first retry delay in ms (default: core's); tests shorten it */
   retryBaseMs?: number;
+  /** longest wait between two re-sign checks (default 5 minutes); the check also runs when a catalog falls due */
+  resignCheckMs?: number;
 }
+
+const DEFAULT_RESIGN_CHECK_MS = 5 * 60_000;
+/** a failed re-sign is tried again after this, not in a tight loop */
+const RESIGN_RETRY_MS = 30_000;
 
 export async function createMirrorService(
   config: ServerConfig,
@@ -48,10 +56,15 @@ async function openMirror(
   lock: DataDirLock,
   options: MirrorServiceOptions,
 ): Promise<MirrorService> {
+  // The key first: a readable-by-others key stops the server before it serves anything.
+  const signer = await loadMirrorSigner(config, ({ keyFile, fingerprint }) =>
+    log.warn({ keyFile, fingerprint }, 'no mirror signing key found; made a new one'),
+  );
+  log.info({ keyFile: signer.keyFile, fingerprint: signer.keys.fingerprint }, 'mirror signing key loaded');
   const store = new ContentStore(join(config.dataDir, 'store'));
   await store.cleanTemp();
   const catalogs = new CatalogStore(config.dataDir);
-  const current = await loadPublishedCatalog(catalogs, store, log);
+  const current = await loadPublishedCatalog(catalogs, store, signer, log);
   const state = await SyncStateStore.open(config.dataDir);
   let last: SyncReport | null;
   let dispatcher: Dispatcher | undefined;
@@ -63,20 +76,42 @@ async function openMirror(
     await state.close();
     throw err;
   }
-  return new Mirror(config, log, lock, store, catalogs, state, current, last, dispatcher, options);
+  const mirror = new Mirror(
+    config,
+    log,
+    lock,
+    store,
+    catalogs,
+    state,
+    signer,
+    current,
+    last,
+    dispatcher,
+    options,
+  );
+  await mirror.checkResign();
+  return mirror;
 }
 
 /** current.json at start; null (serve nothing until the next sync) when it is unusable. */
 async function loadPublishedCatalog(
   catalogs: CatalogStore,
   store: ContentStore,
+  signer: MirrorSigner,
   log: Logger,
 ): Promise<PublishedCatalog | null> {
   try {
-    const published = await catalogs.loadCurrent();
-    if (published) await assertBlobsPresent(published.catalog, store);
-    if (published)
-      log.info({ sequence: published.sequence, path: catalogs.currentPath }, 'published catalog loaded');
+    const loaded = await catalogs.loadCurrent(signer);
+    if (!loaded) return null;
+    const { published, resigned } = loaded;
+    await assertBlobsPresent(published.catalog, store);
+    if (resigned) {
+      log.warn(
+        { path: catalogs.signaturePath, fingerprint: signer.keys.fingerprint },
+        'stored catalog signature missing or not by the current key; signed the catalog again',
+      );
+    }
+    log.info({ sequence: published.sequence, path: catalogs.currentPath }, 'published catalog loaded');
     return published;
   } catch (err) {
     log.error(
@@ -105,6 +140,9 @@ class Mirror implements MirrorService {
   private runningReport: SyncReport | null = null;
   private abort: AbortController | null = null;
   private closed = false;
+  /** a re-sign in progress: syncs wait for it, so the two never publish at once */
+  private resigning: Promise<void> | null = null;
+  private resignTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly config: ServerConfig,
@@ -113,6 +151,7 @@ class Mirror implements MirrorService {
     private readonly store: ContentStore,
     private readonly catalogs: CatalogStore,
     private readonly state: SyncStateStore,
+    private readonly signer: MirrorSigner,
     private published: PublishedCatalog | null,
     private last: SyncReport | null,
     private readonly dispatcher: Dispatcher | undefined,
@@ -163,19 +202,68 @@ class Mirror implements MirrorService {
     return this.running;
   }
 
-  private async execute(report: SyncReport, signal: AbortSignal): Promise<SyncReport> {
-    await this.persistReport(report);
-    const ctx: SyncContext = {
+  private resignContext(): ResignContext {
+    return {
       config: this.config,
-      logger: this.log,
-      store: this.store,
-      catalogs: this.catalogs,
       state: this.state,
-      archive: new FeedArchive(this.config.dataDir),
+      catalogs: this.catalogs,
+      signer: this.signer,
       current: () => this.published,
       onPublished: (published) => {
         this.published = published;
       },
+    };
+  }
+
+  /**
+   * Re-sign the served catalog when it is due (no-op otherwise), then arm the timer for
+   * the next check: at the due time, or after resignCheckMs, whichever is sooner.
+   * Skipped while a sync runs: the sync re-signs when it publishes.
+   */
+  async checkResign(): Promise<void> {
+    if (this.closed) return;
+    let retryMs: number | undefined;
+    if (!this.running && !this.resigning) {
+      this.resigning = resignIfDue(this.resignContext(), this.log).then(
+        () => undefined,
+        (err: unknown) => {
+          retryMs = RESIGN_RETRY_MS;
+          this.log.error(
+            { err: errorMessage(err) },
+            're-signing the catalog failed; the current one stays served',
+          );
+        },
+      );
+      try {
+        await this.resigning;
+      } finally {
+        this.resigning = null;
+      }
+    }
+    this.armResignTimer(retryMs);
+  }
+
+  private armResignTimer(retryMs?: number): void {
+    if (this.closed) return;
+    if (this.resignTimer) clearTimeout(this.resignTimer);
+    const maxWait = this.options.resignCheckMs ?? DEFAULT_RESIGN_CHECK_MS;
+    const due = this.published
+      ? resignDueAt(this.published.catalog.expiresAt, this.config) - Date.now()
+      : maxWait;
+    // At least 1 s apart: a clock or config oddity must not become a busy loop.
+    const wait = Math.max(1000, Math.min(maxWait, retryMs ?? maxWait, due + 50));
+    this.resignTimer = setTimeout(() => void this.checkResign(), wait);
+    this.resignTimer.unref();
+  }
+
+  private async execute(report: SyncReport, signal: AbortSignal): Promise<SyncReport> {
+    await this.resigning;
+    await this.persistReport(report);
+    const ctx: SyncContext = {
+      ...this.resignContext(),
+      logger: this.log,
+      store: this.store,
+      archive: new FeedArchive(this.config.dataDir),
     };
     if (this.dispatcher) ctx.dispatcher = this.dispatcher;
     if (this.options.retryBaseMs !== undefined) ctx.retryBaseMs = this.options.retryBaseMs;
@@ -196,6 +284,8 @@ class Mirror implements MirrorService {
     report.finishedAt = new Date().toISOString();
     this.last = { ...report, heldBack: [...report.heldBack] };
     await this.persistReport(this.last);
+    // A new publication moves the due time; a failed sync may have left one due.
+    queueMicrotask(() => void this.checkResign());
     return this.last;
   }
 
@@ -220,6 +310,8 @@ class Mirror implements MirrorService {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.resignTimer) clearTimeout(this.resignTimer);
+    await this.resigning;
     if (this.running) {
       this.abort?.abort();
       await this.running.catch(() => undefined);

@@ -1,23 +1,29 @@
 // One sync, start to end: feed -> accept -> filter -> download -> hold back -> publish.
+import type { KeyObject } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import {
   ErrorCodes,
   PatchbayError,
   parseFeed,
   type ContentStore,
+  type Catalog,
   type Feed,
   type Logger,
   type RetryOptions,
   type ServerConfig,
+  verifyDetached,
 } from '@patchbay/core';
 import type { PublishedCatalog, SyncReport } from '../mirror.js';
 import { toPublishedCatalog, type CatalogStore } from '../store/catalog-store.js';
 import type { SyncStateStore } from '../store/sync-state.js';
 import type { FeedArchive } from '../upstream/feed-archive.js';
-import { fetchFeed } from '../upstream/feed-fetcher.js';
+import { expiryFor, isResignDue } from '../trust/catalog-expiry.js';
+import { feedSignatureUrl, parseUpstreamKey, verifyFeedSignature } from '../trust/feed-signature.js';
+import type { MirrorSigner } from '../trust/mirror-key.js';
+import { fetchFeed, fetchFeedSignature } from '../upstream/feed-fetcher.js';
 import { resolveFeedUrl } from '../upstream/feed-location.js';
 import { downloadBlobs, failedPatches, missingBlobs, planBlobs } from './blob-downloads.js';
-import { buildCatalog, sameCatalogContent } from './build-catalog.js';
+import { buildCatalog, republishCatalog, sameCatalogContent } from './build-catalog.js';
 import { checkFeedSequence } from './feed-acceptance.js';
 import { holdBack } from './hold-back.js';
 import { filterFeed, unknownFilterProducts } from './mirror-filter.js';
@@ -30,6 +36,8 @@ export interface SyncContext {
   catalogs: CatalogStore;
   state: SyncStateStore;
   archive: FeedArchive;
+  /** signs every published catalog */
+  signer: MirrorSigner;
   dispatcher?: Dispatcher;
   /** first retry delay (tests shorten it) */
   retryBaseMs?: number;
@@ -72,9 +80,12 @@ async function obtainFeed(
   retry: RetryOptions,
   report: SyncReport,
 ): Promise<FeedForSync> {
+  const upstreamKey = ctx.config.upstream.publicKey ? parseUpstreamKey(ctx.config.upstream.publicKey) : null;
   const storedBytes = await ctx.archive.read();
-  // Validators only make sense while we still hold the bytes they describe.
-  const validators = storedBytes ? await ctx.state.validators() : {};
+  // Validators only make sense while we still hold the bytes they describe (and, with a
+  // vendor key, hold them with a signature that verifies: a 304 must not bless an unsigned feed).
+  const storedUsable = storedBytes !== undefined && (await storedFeedTrusted(ctx, storedBytes, upstreamKey));
+  const validators = storedUsable ? await ctx.state.validators() : {};
   const fetched = await fetchFeed(feedUrl, validators, {
     ...retry,
     maxBytes: ctx.config.upstream.maxFeedBytes,
@@ -95,13 +106,27 @@ async function obtainFeed(
     return { feed: parseFeed(storedBytes, ctx.archive.path), fresh: false };
   }
 
+  // Verified before a single byte of the feed is parsed or trusted.
+  let signature: Buffer | undefined;
+  if (upstreamKey) {
+    signature = await fetchFeedSignature(feedSignatureUrl(feedUrl), retry);
+    verifyFeedSignature(fetched.bytes, signature, upstreamKey, feedUrl);
+  }
   const feed = parseFeed(fetched.bytes, feedUrl);
   report.upstreamSequence = feed.sequence;
   const verdict = checkFeedSequence(feed, fetched.bytes, await ctx.state.lastAcceptedSequence(), storedBytes);
+  if (signature) await ctx.archive.writeSignature(signature);
   if (verdict === 'new') await ctx.archive.write(fetched.bytes);
   // Validators are stored only now that the feed is accepted (and its bytes are on disk).
   await ctx.state.recordAcceptedFeed(feed.sequence, fetched.validators);
   return { feed, fresh: verdict === 'new' };
+}
+
+/** Without a vendor key any stored feed is usable; with one, only a stored feed whose stored signature verifies. */
+async function storedFeedTrusted(ctx: SyncContext, bytes: Buffer, key: KeyObject | null): Promise<boolean> {
+  if (key === null) return true;
+  const signature = await ctx.archive.readSignature();
+  return signature !== undefined && verifyDetached(bytes, signature.toString('utf8'), key);
 }
 
 /** Runs one sync, filling `report` as it goes. Throws on feed errors; per-file errors become held-back patches. */
@@ -185,29 +210,82 @@ async function publishIfChanged(
   log: Logger,
 ): Promise<void> {
   const current = ctx.current();
-  // The mirror counter only grows, even if state.sqlite was lost while current.json survived.
-  const sequence = Math.max(await ctx.state.mirrorSequence(), current?.sequence ?? 0) + 1;
-  const candidate = buildCatalog(mirrored, heldBackIds, { sequence, publishedAt: new Date().toISOString() });
+  const now = new Date();
+  const sequence = await nextMirrorSequence(ctx);
+  const meta = { sequence, publishedAt: now.toISOString(), expiresAt: expiryFor(now, ctx.config) };
+  const candidate = buildCatalog(mirrored, heldBackIds, meta);
   if (current && sameCatalogContent(current.catalog, candidate)) {
-    log.info({ sequence: current.sequence }, 'catalog unchanged; nothing to publish');
-    return;
+    if (!isResignDue(current.catalog.expiresAt, now, ctx.config)) {
+      log.info({ sequence: current.sequence }, 'catalog unchanged; nothing to publish');
+      return;
+    }
+    log.info(
+      { sequence: current.sequence, expiresAt: current.expiresAt },
+      'catalog unchanged but due for re-signing',
+    );
   }
 
   await assertBlobsPresent(candidate, ctx.store);
   throwIfAborted(signal, 'before publishing');
-  const published = await toPublishedCatalog(candidate);
+  await publishSigned(ctx, candidate, log);
+  report.published = true;
+}
+
+/** The mirror counter only grows, even if state.sqlite was lost while current.json survived. */
+async function nextMirrorSequence(ctx: Pick<SyncContext, 'state' | 'current'>): Promise<number> {
+  return Math.max(await ctx.state.mirrorSequence(), ctx.current()?.sequence ?? 0) + 1;
+}
+
+/** Sign, store (counter first, then signature and catalog) and switch the served catalog. */
+async function publishSigned(
+  ctx: Pick<SyncContext, 'state' | 'catalogs' | 'signer' | 'onPublished'>,
+  catalog: Catalog,
+  log: Logger,
+): Promise<PublishedCatalog> {
+  const published = await toPublishedCatalog(catalog, ctx.signer);
   // Counter first: a crash after it only skips a number, never reuses one.
-  await ctx.state.setMirrorSequence(sequence);
+  await ctx.state.setMirrorSequence(catalog.sequence);
   await ctx.catalogs.publish(published);
   ctx.onPublished(published);
-  report.published = true;
   log.info(
     {
-      sequence,
-      upstreamSequence: candidate.upstreamSequence,
-      patches: candidate.patches.length,
+      sequence: catalog.sequence,
+      upstreamSequence: catalog.upstreamSequence,
+      patches: catalog.patches.length,
       etag: published.etag,
+      expiresAt: published.expiresAt,
+      key: ctx.signer.keys.fingerprint,
     },
     'catalog published',
   );
+  return published;
+}
+
+export type ResignContext = Pick<
+  SyncContext,
+  'config' | 'state' | 'catalogs' | 'signer' | 'current' | 'onPublished'
+>;
+
+/**
+ * Freeze protection with no news upstream: when the served catalog is due (or has no
+ * expiresAt), publish the same content under a new sequence and expiry. Null when not due.
+ */
+export async function resignIfDue(
+  ctx: ResignContext,
+  log: Logger,
+  now: Date = new Date(),
+): Promise<PublishedCatalog | null> {
+  const current = ctx.current();
+  if (current === null || !isResignDue(current.catalog.expiresAt, now, ctx.config)) return null;
+  const sequence = await nextMirrorSequence(ctx);
+  const catalog = republishCatalog(current.catalog, {
+    sequence,
+    publishedAt: now.toISOString(),
+    expiresAt: expiryFor(now, ctx.config),
+  });
+  log.info(
+    { previous: current.sequence, sequence, expiresAt: current.expiresAt },
+    're-signing the catalog before it expires',
+  );
+  return publishSigned(ctx, catalog, log);
 }

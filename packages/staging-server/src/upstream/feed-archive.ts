@@ -6,21 +6,36 @@ import { writeFileAtomic } from '@patchbay/core';
 
 export class FeedArchive {
   readonly path: string;
+  /** the vendor's signature of those bytes, when upstream.publicKey is set */
+  readonly signaturePath: string;
 
   constructor(dataDir: string) {
     this.path = join(dataDir, 'upstream', 'feed.json');
+    this.signaturePath = `${this.path}.sig`;
+  }
+
+  async readSignature(): Promise<Buffer | undefined> {
+    return readIfPresent(this.signaturePath);
+  }
+
+  async writeSignature(signature: Buffer): Promise<void> {
+    await writeFileAtomic(this.signaturePath, signature);
   }
 
   async read(): Promise<Buffer | undefined> {
-    try {
-      return await readFile(this.path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    return readIfPresent(this.path);
   }
 
   async write(bytes: Buffer): Promise<void> {
     await writeFileAtomic(this.path, bytes);
+  }
+}
+
+async function readIfPresent(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
 }

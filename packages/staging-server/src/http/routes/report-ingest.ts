@@ -1,7 +1,9 @@
 // PUT /v1/clients/:hostId/report — a client daemon's report. Validated exactly as sent
 // against core's REPORT_SCHEMA, then stored in one transaction; idempotent per
 // (hostId, seq), so a client may resend a report it is unsure was delivered.
-import type { FastifyPluginAsync } from 'fastify';
+// Who may report is decided before this route runs: auth/access.ts classes it
+// 'report' (the host's own bearer token, auth.reportTokens).
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { errorMessage, HOST_ID_PATTERN, REPORT_SCHEMA, type ClientReport } from '@patchbay/core';
 import { isNotifiableEvent } from '../../notify/events.js';
 import { HttpErrors } from '../errors.js';
@@ -46,6 +48,22 @@ export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (
     method: 'PUT',
     url: '/v1/clients/:hostId/report',
     bodyLimit: config.reports.maxBodyBytes,
+    config: {
+      // Per host, counted after the token check (auth/guard.ts runs at onRequest) and
+      // before the body is parsed, so one host's flood neither costs parsing nor
+      // touches another host's budget.
+      rateLimit: {
+        max: config.reports.rateLimitPerMinute ?? 60,
+        timeWindow: 60_000,
+        hook: 'preParsing',
+        keyGenerator: (request: FastifyRequest) => `report:${(request.params as { hostId: string }).hostId}`,
+        errorResponseBuilder: (request: FastifyRequest, context: { after: string }) =>
+          HttpErrors.RATE_LIMITED(
+            `host "${(request.params as { hostId: string }).hostId}" reports`,
+            context.after,
+          ),
+      },
+    },
     validatorCompiler: strictValidatorCompiler,
     schema: {
       params: hostIdParamsSchema,

@@ -1,0 +1,348 @@
+// The client against a hostile staging server (CONTRACT §5, issue 4): each attack is
+// refused, nothing is installed, and the report the server records says why. Commands
+// run in this process (createSession + the command function) to keep the suite fast.
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import t from 'tap';
+import type { Test } from 'tap';
+import { ContentStore, errorMessage, keyFingerprint } from '@patchbay/core';
+import type { ClientReport } from '@patchbay/core';
+import { checkCommand } from '../src/commands/check.js';
+import type { CommandArgs } from '../src/commands/common.js';
+import { doctorCommand } from '../src/commands/doctor.js';
+import { installCommand } from '../src/commands/install.js';
+import { statusCommand } from '../src/commands/status.js';
+import { Output } from '../src/output.js';
+import { createSession } from '../src/session.js';
+import type { Session } from '../src/session.js';
+import { makeSandbox } from './fixtures/client.js';
+import type { Sandbox } from './fixtures/client.js';
+import { startHostileServer } from './fixtures/hostile-server.js';
+import type { Attack, HostileServer } from './fixtures/hostile-server.js';
+
+type Command = (session: Session, args: CommandArgs) => Promise<number>;
+
+interface Ran {
+  code: number;
+  doc: Record<string, unknown>;
+  error?: { code?: string; message: string };
+  stderr: string;
+}
+
+function args(positionals: string[] = []): CommandArgs {
+  return { positionals, all: false, critical: false, cascade: false, once: false, filter: {} };
+}
+
+/** One command in this process, its JSON document captured (exit code as the CLI would give it). */
+async function run(sb: Sandbox, command: Command, positionals: string[] = []): Promise<Ran> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  let session: Session | undefined;
+  try {
+    session = createSession({ config: sb.configPath, json: true }, 'check');
+    session.out = new Output(true, stdout, stderr);
+    const code = await command(session, args(positionals));
+    return { code, doc: out ? (JSON.parse(out) as Record<string, unknown>) : {}, stderr: err };
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    return {
+      code: code === 'PB_ERR_CONFIG' ? 2 : 1,
+      doc: {},
+      error: { code, message: errorMessage(e) },
+      stderr: err,
+    };
+  } finally {
+    await session?.close();
+  }
+}
+
+const testDirs = new WeakMap<Test, string>();
+
+/** t.testdir() empties the directory on every call: call it once per test. */
+function testDir(t: Test): string {
+  let dir = testDirs.get(t);
+  if (!dir) testDirs.set(t, (dir = t.testdir()));
+  return dir;
+}
+
+async function setup(t: Test, name = 'host'): Promise<{ server: HostileServer; sb: Sandbox }> {
+  const server = await startHostileServer();
+  t.teardown(() => server.close());
+  const sb = makeSandbox(path.join(testDir(t), name), () => [server.url]);
+  return { server, sb };
+}
+
+function lastEvents(server: HostileServer): ClientReport['events'] {
+  return server.reports.flatMap((r) => r.events);
+}
+
+function installedEvents(sb: Sandbox): unknown[] {
+  return sb.ledger().events.filter((e) => e.type === 'install' && e.outcome === 'ok');
+}
+
+/** The client refused the catalog with `code`, installed nothing, and reported `why`. */
+function assertRefused(
+  t: Test,
+  sb: Sandbox,
+  server: HostileServer,
+  res: Ran,
+  code: string,
+  why: RegExp,
+): void {
+  t.equal(res.code, 1, 'exit 1');
+  t.equal(res.error?.code, code, `refused with ${code}`);
+  t.match(res.error?.message, why, 'the error says why');
+  t.notOk(sb.marker('A'), 'nothing installed (no marker)');
+  t.same(installedEvents(sb), [], "no 'installed' in the ledger");
+  const refusal = lastEvents(server).find((e) => e.type === 'error' && why.test(e.message ?? ''));
+  t.ok(refusal, `the report carries an error event saying why (${why})`);
+}
+
+t.test('first contact pins the key; a legitimate catalog installs', async (t) => {
+  const { server, sb } = await setup(t);
+  const check = await run(sb, checkCommand);
+  t.equal(check.code, 0, check.error?.message);
+  const pins = JSON.parse(readFileSync(path.join(sb.dataDir, 'trust', 'mirror-key.json'), 'utf8')) as {
+    servers: Record<string, { key: string; fingerprint: string; server: string; pinnedAt: string }>;
+  };
+  t.equal(
+    pins.servers[server.url]?.fingerprint,
+    keyFingerprint(server.key.publicKey),
+    'pinned per server URL',
+  );
+  t.match(check.stderr, /first contact .* pinned its key/, 'says so');
+  t.ok(existsSync(path.join(sb.dataDir, 'catalog.sig')), 'the signature is cached beside the catalog');
+  const install = await run(sb, installCommand, ['A']);
+  t.equal(install.code, 0, install.error?.message);
+  t.ok(sb.marker('A'));
+  const report = server.reports.at(-1) as ClientReport & {
+    catalogSequence?: number;
+    catalogExpired?: boolean;
+  };
+  t.equal(report.catalogSequence, server.sequence, 'the report names the catalog sequence');
+  t.notOk(report.catalogExpired);
+});
+
+const refusals: { attack: Attack; code: string; why: RegExp }[] = [
+  { attack: 'modify-byte', code: 'PB_ERR_SIGNATURE', why: /signature does not verify/ },
+  {
+    attack: 'replay-old',
+    code: 'PB_ERR_CATALOG_STALE',
+    why: /catalog sequence 3 is older than 5, already accepted: refusing \(rollback\)/,
+  },
+  { attack: 'expired', code: 'PB_ERR_CATALOG_STALE', why: /expired at/ },
+  {
+    attack: 'new-key',
+    code: 'PB_ERR_SIGNATURE',
+    why: /key changed from [0-9a-f]{16} to [0-9a-f]{16}; refusing/,
+  },
+  { attack: 'rotate-wrong-endorser', code: 'PB_ERR_SIGNATURE', why: /key changed from/ },
+  { attack: 'no-signature', code: 'PB_ERR_SIGNATURE', why: /no signature/ },
+  { attack: 'empty-signature', code: 'PB_ERR_SIGNATURE', why: /no signature/ },
+];
+
+for (const { attack, code, why } of refusals) {
+  t.test(`refused: ${attack}`, async (t) => {
+    const { server, sb } = await setup(t);
+    t.equal((await run(sb, checkCommand)).code, 0, 'first contact with the honest server');
+    const catalogBefore = readFileSync(path.join(sb.dataDir, 'catalog.json'));
+    server.attack = attack;
+    const res = await run(sb, installCommand, ['A']);
+    assertRefused(t, sb, server, res, code, why);
+    t.equal(server.blobRequests, 0, 'nothing downloaded');
+    if (attack !== 'expired') {
+      t.same(readFileSync(path.join(sb.dataDir, 'catalog.json')), catalogBefore, 'nothing of it cached');
+    }
+  });
+}
+
+t.test(
+  'an expired catalog is still shown by check and status, failed by doctor, flagged in the report',
+  async (t) => {
+    const { server, sb } = await setup(t);
+    server.attack = 'expired';
+    const check = await run(sb, checkCommand);
+    t.equal(check.code, 0, 'check shows it');
+    t.equal(check.doc.catalogExpired, true);
+    t.match(check.stderr, /expired/);
+    const report = server.reports.at(-1) as ClientReport & {
+      catalogSequence?: number;
+      catalogExpired?: boolean;
+    };
+    t.equal(report.catalogExpired, true, 'report: catalogExpired');
+    t.equal(report.catalogSequence, server.sequence + 1, 'report: catalogSequence');
+    const status = await run(sb, statusCommand);
+    t.equal(status.code, 0);
+    t.equal(status.doc.catalogExpired, true);
+    const doctor = await run(sb, doctorCommand);
+    t.equal(doctor.code, 1, 'doctor fails');
+    const checks = doctor.doc.checks as { check: string; ok: boolean; message: string }[];
+    t.ok(
+      checks.some((c) => !c.ok && /expired at/.test(c.message)),
+      'a failing check names the expiry',
+    );
+  },
+);
+
+t.test('a blob swapped for other bytes of the same size is refused', async (t) => {
+  const { server, sb } = await setup(t);
+  t.equal((await run(sb, checkCommand)).code, 0);
+  server.attack = 'swap-blob';
+  const res = await run(sb, installCommand, ['A']);
+  t.equal(res.code, 1);
+  t.notOk(sb.marker('A'));
+  t.same(installedEvents(sb), []);
+  t.ok(
+    lastEvents(server).some(
+      (e) => e.type === 'download' && e.outcome === 'failed' && /SHA-256/.test(e.message ?? ''),
+    ),
+    'the report says the digest did not match',
+  );
+});
+
+t.test('an endless blob body is cut off at the signed size', async (t) => {
+  const { server, sb } = await setup(t);
+  t.equal((await run(sb, checkCommand)).code, 0);
+  server.attack = 'endless-blob';
+  const res = await run(sb, installCommand, ['A']);
+  t.equal(res.code, 1);
+  t.notOk(sb.marker('A'));
+  t.ok(
+    lastEvents(server).some(
+      (e) =>
+        e.type === 'download' && e.outcome === 'failed' && /more than the expected/.test(e.message ?? ''),
+    ),
+    'the report says it was cut off',
+  );
+  t.ok(server.endlessBytesSent < 64 * 1024 * 1024, 'the client hung up long before the cap of a catalog');
+});
+
+t.test('a cached blob swapped on disk (same size) is refused right before it runs', async (t) => {
+  const { server, sb } = await setup(t);
+  t.equal((await run(sb, checkCommand)).code, 0);
+  const download = await import('../src/commands/download.js');
+  t.equal((await run(sb, download.downloadCommand, ['A'])).code, 0);
+  const store = new ContentStore(path.join(sb.dataDir, 'cache'));
+  const catalog = JSON.parse(readFileSync(path.join(sb.dataDir, 'catalog.json'), 'utf8')) as {
+    patches: { files: { sha256: string }[] }[];
+  };
+  const blob = store.blobPath(catalog.patches[0]!.files[0]!.sha256);
+  const bytes = readFileSync(blob);
+  chmodSync(blob, 0o644);
+  writeFileSync(blob, Buffer.from(bytes.toString('utf8').replace('install) echo', 'install) ech0')));
+  const res = await run(sb, installCommand, ['A']);
+  t.equal(res.code, 1);
+  t.notOk(sb.marker('A'));
+  const results = res.doc.results as { id: string; outcome: string; message: string }[];
+  t.match(results[0]?.message, /hash to/, 'the staged file is re-hashed and refused');
+  void server;
+});
+
+t.test(
+  'trust.mirrorKey: the right key accepts, another key refuses, a bad one is a config error',
+  async (t) => {
+    const { server, sb } = await setup(t);
+    sb.writeConfig({ trust: { mirrorKey: server.key.publicKey } });
+    t.equal((await run(sb, installCommand, ['A'])).code, 0, 'accepted with the right key');
+    t.ok(sb.marker('A'));
+    t.notOk(existsSync(path.join(sb.dataDir, 'trust', 'mirror-key.json')), 'nothing pinned with mirrorKey');
+
+    const other = await setup(t, 'other');
+    other.sb.writeConfig({ trust: { mirrorKey: server.otherKey.publicKey } });
+    const res = await run(other.sb, installCommand, ['A']);
+    assertRefused(
+      t,
+      other.sb,
+      other.server,
+      res,
+      'PB_ERR_SIGNATURE',
+      /signature does not verify against trust.mirrorKey/,
+    );
+
+    other.sb.writeConfig({ trust: { mirrorKey: 'not a key' } });
+    const bad = await run(other.sb, checkCommand);
+    t.equal(bad.code, 2, 'exit 2');
+    t.match(bad.error?.message, /trust\.mirrorKey/);
+  },
+);
+
+t.test('rotation: an endorsement by the pinned key is accepted and re-pinned', async (t) => {
+  const { server, sb } = await setup(t);
+  t.equal((await run(sb, checkCommand)).code, 0);
+  server.attack = 'rotate-endorsed';
+  const res = await run(sb, installCommand, ['A']);
+  t.equal(res.code, 0, res.error?.message);
+  t.match(res.stderr, /rotated its key/);
+  const pins = JSON.parse(readFileSync(path.join(sb.dataDir, 'trust', 'mirror-key.json'), 'utf8')) as {
+    servers: Record<string, { fingerprint: string }>;
+  };
+  t.equal(pins.servers[server.url]?.fingerprint, keyFingerprint(server.otherKey.publicKey), 're-pinned');
+  t.ok(sb.marker('A'));
+  // the rollback line follows the rotation: the old key's sequence still counts
+  server.attack = 'none';
+  const back = await run(sb, checkCommand);
+  t.equal(back.error?.code, 'PB_ERR_SIGNATURE', 'the old key is no longer trusted after the rotation');
+});
+
+t.test('a tampered cache is refused (status, and offline install)', async (t) => {
+  const { server, sb } = await setup(t);
+  t.equal((await run(sb, checkCommand)).code, 0);
+  const file = path.join(sb.dataDir, 'catalog.json');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('Fixture patch', 'Gixture patch'));
+  const status = await run(sb, statusCommand);
+  t.equal(status.code, 1);
+  t.equal(status.error?.code, 'PB_ERR_SIGNATURE');
+  t.match(status.error?.message, /signature does not verify/);
+  await server.close();
+  const offline = await run(sb, installCommand, ['A']);
+  t.equal(offline.error?.code, 'PB_ERR_SIGNATURE', 'offline install from the tampered cache refused');
+  t.notOk(sb.marker('A'));
+});
+
+t.test('online, a tampered cache is replaced by a fresh verified copy', async (t) => {
+  const { sb } = await setup(t);
+  t.equal((await run(sb, checkCommand)).code, 0);
+  const file = path.join(sb.dataDir, 'catalog.json');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('Fixture patch', 'Gixture patch'));
+  const install = await run(sb, installCommand, ['A']);
+  t.equal(install.code, 0, install.error?.message);
+  t.ok(sb.marker('A'));
+  t.notMatch(readFileSync(file, 'utf8'), /Gixture/);
+});
+
+t.test('a cache replaced by an older signed catalog is refused (rollback on disk)', async (t) => {
+  const { server, sb } = await setup(t);
+  server.attack = 'replay-old';
+  // a client that only ever saw sequence 3 accepts it...
+  const first = makeSandbox(path.join(testDir(t), 'first'), () => [server.url]);
+  t.equal((await run(first, checkCommand)).code, 0);
+  server.attack = 'none';
+  t.equal((await run(sb, checkCommand)).code, 0, 'this one accepted 5');
+  for (const name of ['catalog.json', 'catalog.sig', 'catalog.meta.json']) {
+    writeFileSync(path.join(sb.dataDir, name), readFileSync(path.join(first.dataDir, name)));
+  }
+  const status = await run(sb, statusCommand);
+  t.equal(status.error?.code, 'PB_ERR_CATALOG_STALE');
+  t.match(status.error?.message, /older than 5/);
+});
+
+t.test('several staging servers: each one pinned with its own key', async (t) => {
+  const one = await startHostileServer();
+  const two = await startHostileServer();
+  t.teardown(() => Promise.all([one.close(), two.close()]));
+  const sb = makeSandbox(testDir(t), () => [one.url, two.url]);
+  t.equal((await run(sb, checkCommand)).code, 0);
+  await one.close();
+  const failover = await run(sb, checkCommand);
+  t.equal(failover.code, 0, failover.error?.message);
+  const pins = JSON.parse(readFileSync(path.join(sb.dataDir, 'trust', 'mirror-key.json'), 'utf8')) as {
+    servers: Record<string, { fingerprint: string }>;
+  };
+  t.equal(pins.servers[one.url]?.fingerprint, keyFingerprint(one.key.publicKey));
+  t.equal(pins.servers[two.url]?.fingerprint, keyFingerprint(two.key.publicKey));
+});

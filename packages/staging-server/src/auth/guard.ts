@@ -1,0 +1,106 @@
+// Installs the access checks of access.ts on every route as the first onRequest hook,
+// so a refused request is answered before its body is read or parsed.
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { HOST_ID_PATTERN } from '@patchbay/core';
+import { HttpErrors } from '../http/errors.js';
+import { bearerToken, isLoopbackAddress, secretsEqual } from './admin-token.js';
+import { accessOf, isRouteAccess, type RouteAccess } from './access.js';
+import type { TokenStore } from './token-store.js';
+
+export interface AuthOptions {
+  /** per-host report tokens; read per request, so enroll/revoke apply at once */
+  tokens: TokenStore;
+  /** resolved admin token (resolveAdminToken); null: admin routes only from loopback */
+  adminToken: string | null;
+  /** read-only status and report endpoints without the admin token */
+  publicStatus: boolean;
+  reportTokens: 'required' | 'optional';
+}
+
+const ENROLL_HINT = 'send Authorization: Bearer <token> (patchbay-server enroll HOSTID issues one)';
+
+export function makeAccessChecks(
+  options: AuthOptions,
+): Record<RouteAccess, (request: FastifyRequest) => void> {
+  const { tokens, adminToken } = options;
+
+  const admin = (request: FastifyRequest): void => {
+    if (adminToken === null) {
+      // No admin token configured: only a process on this machine is trusted.
+      if (isLoopbackAddress(request.socket.remoteAddress)) return;
+      throw HttpErrors.FORBIDDEN(
+        'no admin token is configured (auth.adminToken): this route answers loopback clients only',
+      );
+    }
+    const token = bearerToken(request.headers.authorization);
+    if (token === null)
+      throw HttpErrors.UNAUTHORIZED(
+        'this route needs the admin token: send Authorization: Bearer <auth.adminToken>',
+      );
+    if (!secretsEqual(token, adminToken))
+      throw HttpErrors.UNAUTHORIZED('the bearer token is not the admin token');
+  };
+
+  const report = (request: FastifyRequest): void => {
+    const token = bearerToken(request.headers.authorization);
+    if (token === null) {
+      if (options.reportTokens === 'optional') return;
+      throw HttpErrors.UNAUTHORIZED(`a report needs its host's token: ${ENROLL_HINT}`);
+    }
+    // A token, when sent, is checked in either mode: a wrong one is never ignored.
+    const hostId = (request.params as { hostId?: string }).hostId ?? '';
+    switch (tokens.check(hostId, token)) {
+      case 'ok':
+        return;
+      case 'revoked':
+        throw HttpErrors.UNAUTHORIZED(
+          `the token of host "${hostId}" has been revoked; enroll the host again`,
+        );
+      case 'other-host':
+        throw HttpErrors.FORBIDDEN('the token belongs to another host: a host can report only as itself');
+      case 'unknown':
+        throw HttpErrors.UNAUTHORIZED(`the bearer token is not this host's current token; ${ENROLL_HINT}`);
+    }
+  };
+
+  return {
+    open: () => undefined,
+    report,
+    read: (request) => {
+      if (!options.publicStatus) admin(request);
+    },
+    admin,
+  };
+}
+
+const HOST_ID = new RegExp(HOST_ID_PATTERN);
+
+/**
+ * Every `:hostId` path parameter obeys core's HOST_ID_PATTERN, checked before the
+ * token lookup and before any route's own schema, so no odd string reaches a store.
+ */
+function checkHostIdParam(request: FastifyRequest): void {
+  const { hostId } = request.params as { hostId?: string };
+  if (hostId !== undefined && !HOST_ID.test(hostId))
+    throw HttpErrors.BAD_REPORT_FIELD('params/hostId', `must match pattern "${HOST_ID_PATTERN}"`);
+}
+
+/** Call before any route is registered: the hook classifies each route as it is added. */
+export function installAccessControl(app: FastifyInstance, options: AuthOptions): void {
+  const checks = makeAccessChecks(options);
+  app.addHook('onRoute', (route) => {
+    const stated = (route.config as { access?: unknown } | undefined)?.access;
+    const access = isRouteAccess(stated) ? stated : accessOf(route.method, route.url ?? route.path);
+    const url = route.url ?? route.path;
+    const checkParams = url.includes(':hostId');
+    if (access === 'open' && !checkParams) return;
+    const check = checks[access];
+    const hook: onRequestHookHandler = async (request) => {
+      if (checkParams) checkHostIdParam(request);
+      check(request);
+    };
+    const existing = route.onRequest;
+    route.onRequest =
+      existing === undefined ? [hook] : [hook, ...(Array.isArray(existing) ? existing : [existing])];
+  });
+}
