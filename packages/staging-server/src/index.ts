@@ -1,4 +1,12 @@
-export type { MirrorService, PublishedCatalog, SyncReport, HeldBackPatch, MirrorStats } from './mirror.js';
+export type {
+  MirrorService,
+  PublishedCatalog,
+  SyncReport,
+  HeldBackPatch,
+  MirrorStats,
+  MirrorKeys,
+  RotationEndorsement,
+} from './mirror.js';
 export { buildServer, type BuildServerOptions } from './server.js';
 export { ReportStore, REPORTS_FILE } from './reports/report-store.js';
 export type { ClientDetail, ClientSummary, HistoryQuery, StoredEvent } from './reports/types.js';

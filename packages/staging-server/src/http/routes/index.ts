@@ -1,5 +1,5 @@
-// Every route group of CONTRACT §2 as an encapsulated plugin. /v1/catalog.sig and
-// /v1/keys arrive with the trust issue (§5) as one more plugin here.
+// Every route group of CONTRACT §2 as an encapsulated plugin. The trust routes of §5
+// (/v1/catalog.sig, /v1/keys, trust.ts) are registered by server.ts, which owns the mirror keys.
 import type { FastifyInstance } from 'fastify';
 import type { HttpDeps } from '../deps.js';
 import { blobRoutes } from './blobs.js';
