@@ -1,6 +1,7 @@
 // A whole patchbay on loopback for the end-to-end tests: the sample feed in a temp dir, the
 // reference upstream serving it, a staging server mirroring it, and client configs.
 import fs from 'node:fs';
+import { Agent, fetch as undiciFetch } from 'undici';
 import path from 'node:path';
 import { BIN, run, startListening, waitFor, type LongRunning } from './processes.js';
 
@@ -54,6 +55,8 @@ export async function startStack(
     serverExtra?: Record<string, unknown>;
     /** merged into the server's `upstream` config (e.g. another url, publicKey, maxFeedBytes) */
     upstreamExtra?: Record<string, unknown>;
+    /** PEM file of a CA to trust for an https staging server (listen.tls in serverExtra) */
+    ca?: string;
   } = {},
 ): Promise<Stack> {
   const feedDir = path.join(dir, 'feed');
@@ -88,8 +91,11 @@ export async function startStack(
   let server = await startServer(serverConfig, dir, []);
   const port = new URL(server.url).port;
 
+  const dispatcher = opts.ca ? new Agent({ connect: { ca: fs.readFileSync(opts.ca) } }) : undefined;
+  const request = (url: string, init: { method?: string } = {}) =>
+    undiciFetch(url, dispatcher ? { ...init, dispatcher } : init);
   const getJson = async <T>(urlPath: string): Promise<T> => {
-    const res = await fetch(`${server.url}${urlPath}`);
+    const res = await request(`${server.url}${urlPath}`);
     if (!res.ok) throw new Error(`GET ${urlPath}: HTTP ${res.status} ${await res.text()}`);
     return (await res.json()) as T;
   };
@@ -120,7 +126,7 @@ export async function startStack(
     getJson,
     syncNow: async () => {
       const before = (await getJson<StatusDocument>('/v1/status')).lastSync?.startedAt ?? null;
-      const res = await fetch(`${server.url}/v1/sync`, { method: 'POST' });
+      const res = await request(`${server.url}/v1/sync`, { method: 'POST' });
       if (res.status !== 202) throw new Error(`POST /v1/sync: HTTP ${res.status} ${await res.text()}`);
       return waitForFinishedSync(before);
     },

@@ -6,65 +6,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { makeCertificates } from '../../../test/helpers/certs.js';
 import { Agent, fetch } from 'undici';
 
 const run = promisify(execFile);
 const BIN = new URL('../bin/patchbay-server.js', import.meta.url).pathname;
-
-/** A CA and a leaf for 127.0.0.1 (subjectAltName IP:127.0.0.1) signed by it. */
-async function makeCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
-  const p = (name: string): string => join(dir, name);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=patchbay test CA',
-    '-keyout',
-    p('ca.key'),
-    '-out',
-    p('ca.pem'),
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
-  await run('openssl', [
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-keyout',
-    p('server.key'),
-    '-out',
-    p('server.csr'),
-  ]);
-  await writeFile(p('leaf.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  await run('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    p('server.csr'),
-    '-CA',
-    p('ca.pem'),
-    '-CAkey',
-    p('ca.key'),
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-extfile',
-    p('leaf.ext'),
-    '-out',
-    p('server.pem'),
-  ]);
-  return { ca: p('ca.pem'), cert: p('server.pem'), key: p('server.key') };
-}
 
 t.test('listen.tls serves HTTPS verified by the test CA', async (t) => {
   const dir = t.testdir({ data: {} });
