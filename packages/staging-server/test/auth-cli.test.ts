@@ -1,12 +1,10 @@
 // enroll / revoke as child processes of the built program while `serve` runs on the same
 // data directory (run `npx tsc -b packages/staging-server` first).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
-import { BIN, run } from './fixtures/server-cli.js';
+import { run, startServe } from './fixtures/server-cli.js';
 import { report } from './fixtures/http-harness.js';
 
 async function writeConfig(dir: string): Promise<string> {
@@ -37,18 +35,6 @@ async function writeConfig(dir: string): Promise<string> {
   return file;
 }
 
-async function startServe(config: string): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(process.execPath, [BIN, '--config', config, '--json', 'serve'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const first = await new Promise<string>((resolve, reject) => {
-    lines.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
-  });
-  return { child, base: (JSON.parse(first) as { url: string }).url };
-}
-
 function put(base: string, hostId: string, token?: string): Promise<Response> {
   return fetch(`${base}/v1/clients/${hostId}/report`, {
     method: 'PUT',
@@ -63,14 +49,11 @@ function put(base: string, hostId: string, token?: string): Promise<Response> {
 t.test('enroll and revoke take effect on a running server at the next request', async (t) => {
   const dir = t.testdir();
   const config = await writeConfig(dir);
-  const { child, base } = await startServe(config);
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  );
+  const { child, url: base, closed } = await startServe(t, config);
+  t.teardown(async () => {
+    child.kill('SIGTERM');
+    await closed;
+  });
 
   t.equal((await put(base, 'prod-db-01')).status, 401, 'no token yet');
 

@@ -1,12 +1,10 @@
 // patchbay-server notify-test, and serve's schedule time zone, as child processes of
 // the built program (run `npx tsc -b packages/staging-server` first).
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
-import { BIN, run } from './fixtures/server-cli.js';
+import { run, startServe } from './fixtures/server-cli.js';
 import cron from 'node-cron';
 import { startSmtp, type TestSmtp } from './fixtures/notify-smtp.js';
 import { simplePatch, writeFeedDir } from './fixtures/sync-upstream.js';
@@ -101,18 +99,7 @@ t.test('serve: nextSyncAt follows schedule.timezone', async (t) => {
     listen: { host: '127.0.0.1', port: 0 },
     schedule: { sync: '0 3 * * *', timezone },
   });
-  const child = spawn(process.execPath, [BIN, '--config', config, '--json', 'serve'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => {
-    child.kill('SIGKILL');
-  });
-  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('close', () => reject(new Error('serve exited early')));
-  });
-  const { url } = JSON.parse(line) as { url: string };
+  const { child, url, closed } = await startServe(t, config);
   const status = (await (await fetch(`${url}/v1/status`)).json()) as { nextSyncAt: string; notify: unknown };
   const expected = cron.schedule('0 3 * * *', () => undefined, { timezone });
   t.teardown(() => expected.destroy());
@@ -142,18 +129,7 @@ t.test('serve: schedule.prune deletes events older than reports.retentionDays', 
     schedule: { sync: null, prune: '*/1 * * * * *', timezone: 'UTC' },
     reports: { retentionDays: 30 },
   });
-  const child = spawn(process.execPath, [BIN, '--config', config, '--json', 'serve'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => {
-    child.kill('SIGKILL');
-  });
-  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('close', () => reject(new Error('serve exited early')));
-  });
-  const { url } = JSON.parse(line) as { url: string };
+  const { child, url, closed } = await startServe(t, config);
   const old = new Date(Date.now() - 40 * 86_400_000).toISOString();
   const recent = new Date().toISOString();
   const res = await fetch(`${url}/v1/clients/h1/report`, {
@@ -195,18 +171,7 @@ t.test('serve end to end: real syncs mail only the new patches, a report mails i
     listen: { host: '127.0.0.1', port: 0 },
     schedule: { sync: null },
   });
-  const child = spawn(process.execPath, [BIN, '--config', config, '--json', 'serve'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => {
-    child.kill('SIGKILL');
-  });
-  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('close', () => reject(new Error('serve exited early')));
-  });
-  const { url } = JSON.parse(line) as { url: string };
+  const { child, url, closed } = await startServe(t, config);
 
   const [first] = await smtp.waitForMails(1);
   t.equal(first!.parsed.subject, '[patchbay] 1 new patch available: T5KB0042');
