@@ -83,7 +83,14 @@ export interface ServerConfig {
   /** absent products = mirror everything */
   mirror: { products?: { id: string; releases?: string[] }[] };
   /** timezone: IANA name for the cron expressions, null = local time */
-  schedule: { sync: string | null; prune: string | null; timezone: string | null };
+  schedule: { sync: string | null; prune: string | null; gc: string | null; timezone: string | null };
+  /** the content store's housekeeping (docs/reliability.md) */
+  storage: {
+    /** gc keeps blobs named by any catalog published within this many days (clients may still fetch them) */
+    gcProtectionDays: number;
+    /** a sync (or import) fails early unless the bytes it will write plus this margin are free */
+    freeSpaceMarginBytes: number;
+  };
   reports: {
     maxBodyBytes: number;
     staleAfterHours: number;
@@ -155,6 +162,13 @@ export interface ClientConfig {
   proxy: string | null;
   retries: number;
   timeoutSeconds: number;
+  /** the local blob cache under dataDir/cache */
+  cache: {
+    /** remove cached files of installed or superseded patches (uninstall fetches again if needed) */
+    prune: boolean;
+    /** a download fails early unless its bytes plus this margin are free */
+    freeSpaceMarginBytes: number;
+  };
   log: { level: string };
 }
 
@@ -186,7 +200,8 @@ export const SERVER_CONFIG_DEFAULTS: Readonly<ServerConfig> = deepFreeze({
     maxFeedBytes: 64 * MiB,
   },
   mirror: { products: [{ id: 'arcserve-backup', releases: ['19.0'] }] },
-  schedule: { sync: '0 * * * *', prune: '30 3 * * *', timezone: null },
+  schedule: { sync: '0 * * * *', prune: '30 3 * * *', gc: '45 3 * * *', timezone: null },
+  storage: { gcProtectionDays: 7, freeSpaceMarginBytes: 64 * MiB },
   reports: {
     maxBodyBytes: 1 * MiB,
     staleAfterHours: 24,
@@ -233,6 +248,7 @@ export const CLIENT_CONFIG_DEFAULTS: Readonly<ClientConfig> = deepFreeze({
   proxy: null,
   retries: 4,
   timeoutSeconds: 30,
+  cache: { prune: true, freeSpaceMarginBytes: 64 * MiB },
   log: { level: 'info' },
 });
 

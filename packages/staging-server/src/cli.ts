@@ -32,8 +32,12 @@ Commands:
   sync             one sync, then exit (0 ok, 1 failed or partial)
   notify-test      send a test mail with the notify settings; print the SMTP answer
                    (0 accepted, 1 refused or failed, 2 notify not configured)
-  import PATH      add an offline bundle or feed directory to the mirror   (not yet available)
-  export DIR       write the published mirror as a feed directory          (not yet available)
+  gc               remove blobs no catalog needs any more (--dry-run: only report what would go)
+  import PATH      add an export (directory or .tar) or a feed directory to the mirror,
+                   verified as a sync verifies
+  export DIR       write the published mirror as a feed directory another server can use as
+                   its upstream (--product ID, --release R, --since SEQUENCE,
+                   --chunk-size SIZE, --dry-run)
   keygen           create the mirror's signing key pair; prints the public key and fingerprint
                    (--force replaces an existing key; --rotate replaces it with an endorsement
                    by the old key, see docs/security.md "Key rotation")
@@ -62,10 +66,32 @@ const OPTIONS = {
   version: { type: 'boolean', default: false },
   force: { type: 'boolean', default: false },
   rotate: { type: 'boolean', default: false },
+  'dry-run': { type: 'boolean', default: false },
+  product: { type: 'string', multiple: true },
+  release: { type: 'string', multiple: true },
+  since: { type: 'string' },
+  'chunk-size': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
-const LATER_COMMANDS = new Set(['import', 'export']);
-const COMMANDS = new Set(['serve', 'sync', 'notify-test', 'enroll', 'revoke', 'keygen', ...LATER_COMMANDS]);
+const COMMANDS = new Set([
+  'serve',
+  'sync',
+  'notify-test',
+  'enroll',
+  'revoke',
+  'keygen',
+  'gc',
+  'import',
+  'export',
+]);
+/** flags that belong to one command only (named in the usage error when given to another) */
+const COMMAND_FLAGS: Record<string, readonly string[]> = {
+  'dry-run': ['gc', 'export'],
+  product: ['export'],
+  release: ['export'],
+  since: ['export'],
+  'chunk-size': ['export'],
+};
 
 class UsageError extends Error {}
 
@@ -76,6 +102,16 @@ interface Invocation {
   configFile: string | undefined;
   overrides: DeepPartial<ServerConfig>;
   keygen: { force: boolean; rotate: boolean };
+  /** gc, import and export options (validated by their modules) */
+  exchange: ExchangeFlags;
+}
+
+export interface ExchangeFlags {
+  dryRun: boolean;
+  products: string[];
+  releases: string[];
+  since: string | undefined;
+  chunkSize: string | undefined;
 }
 
 function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
@@ -103,8 +139,19 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
   if (command === 'keygen' && values.force && values.rotate) {
     throw new UsageError('keygen takes --force or --rotate, not both');
   }
+  for (const [flag, commands] of Object.entries(COMMAND_FLAGS)) {
+    const value = values[flag as keyof typeof values];
+    const given = Array.isArray(value) ? value.length > 0 : value !== undefined && value !== false;
+    if (given && !commands.includes(command)) {
+      throw new UsageError(`--${flag} belongs to ${commands.join(' and ')}, not ${command}`);
+    }
+  }
   if (
-    (command === 'serve' || command === 'sync' || command === 'notify-test' || command === 'keygen') &&
+    (command === 'serve' ||
+      command === 'sync' ||
+      command === 'notify-test' ||
+      command === 'keygen' ||
+      command === 'gc') &&
     args.length > 0
   ) {
     throw new UsageError(`${command} takes no arguments, got "${args.join(' ')}"`);
@@ -112,6 +159,11 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
   if (command === 'enroll' || command === 'revoke') {
     const problem = tokenCommandUsageError(command, args);
     if (problem !== null) throw new UsageError(problem);
+  }
+  if ((command === 'import' || command === 'export') && args.length !== 1) {
+    throw new UsageError(
+      `${command} takes exactly one ${command === 'import' ? 'PATH' : 'DIR'}, got ${args.length === 0 ? 'none' : `"${args.join(' ')}"`}`,
+    );
   }
 
   const overrides: DeepPartial<ServerConfig> = {};
@@ -129,6 +181,13 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
     configFile: values.config,
     overrides,
     keygen: { force: values.force, rotate: values.rotate },
+    exchange: {
+      dryRun: values['dry-run'],
+      products: values.product ?? [],
+      releases: values.release ?? [],
+      since: values.since,
+      chunkSize: values['chunk-size'],
+    },
   };
 }
 
@@ -156,11 +215,6 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${SERVER_VERSION}\n`);
     return 0;
   }
-  if (LATER_COMMANDS.has(invocation.command)) {
-    process.stderr.write(`${PROGRAM}: ${invocation.command} is not available in this version yet\n`);
-    return 2;
-  }
-
   let config: ServerConfig;
   try {
     config = loadServerConfig({ file: invocation.configFile, overrides: invocation.overrides });
@@ -179,9 +233,31 @@ export async function main(argv: string[]): Promise<number> {
 
   const logger = createLogger({ name: PROGRAM, level: config.log.level });
   try {
-    return invocation.command === 'serve'
-      ? await serve(config, logger, invocation.json)
-      : await syncOnce(config, logger, invocation.json);
+    switch (invocation.command) {
+      case 'serve':
+        return await serve(config, logger, invocation.json);
+      case 'gc': {
+        const { runGcCommand } = await import('./gc/gc-cli.js');
+        return await runGcCommand(config, logger, {
+          dryRun: invocation.exchange.dryRun,
+          json: invocation.json,
+        });
+      }
+      case 'export': {
+        const { runExportCommand } = await import('./exchange/export-cli.js');
+        return await runExportCommand(config, logger, {
+          dir: invocation.args[0]!,
+          ...invocation.exchange,
+          json: invocation.json,
+        });
+      }
+      case 'import': {
+        const { runImportCommand } = await import('./exchange/import-cli.js');
+        return await runImportCommand(config, logger, { path: invocation.args[0]!, json: invocation.json });
+      }
+      default:
+        return await syncOnce(config, logger, invocation.json);
+    }
   } catch (err) {
     if (isPatchbayError(err, ErrorCodes.CONFIG)) {
       process.stderr.write(`${PROGRAM}: ${err.message}\n`);

@@ -76,11 +76,19 @@ t.test('a bad config key exits 2 naming the key', async (t) => {
   t.equal(r.stdout, '');
 });
 
-t.test('commands of later issues exit 2 and say so', async (t) => {
-  for (const command of ['import', 'export']) {
-    const r = await runInProcess([command, 'x']);
-    t.equal(r.code, 2, command);
-    t.match(r.stderr, `patchbay-server: ${command} is not available in this version yet`);
+t.test('gc, import and export: bad usage exits 2 and names the flag or argument', async (t) => {
+  const cases: [string[], string][] = [
+    [['import'], 'import takes exactly one PATH, got none'],
+    [['export', 'a', 'b'], 'export takes exactly one DIR, got "a b"'],
+    [['gc', 'x'], 'gc takes no arguments'],
+    [['sync', '--since', '3'], '--since belongs to export, not sync'],
+    [['import', 'x', '--dry-run'], '--dry-run belongs to gc and export, not import'],
+    [['serve', '--chunk-size', '1G'], '--chunk-size belongs to export, not serve'],
+  ];
+  for (const [argv, message] of cases) {
+    const r = await runInProcess(argv);
+    t.equal(r.code, 2, argv.join(' '));
+    t.match(r.stderr, message, argv.join(' '));
   }
 });
 
