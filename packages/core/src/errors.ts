@@ -59,6 +59,12 @@ export const ErrorCodes = {
   COMMAND_FAILED: 'PB_ERR_COMMAND_FAILED',
   /** another patchbay process holds the lock on this data directory */
   LOCKED: 'PB_ERR_LOCKED',
+  /** not enough free disk space (checked before a transfer, or ENOSPC/EDQUOT during one) */
+  DISK_FULL: 'PB_ERR_DISK_FULL',
+  /** tiered mirrors: a mirror found itself in its upstream's chain */
+  MIRROR_LOOP: 'PB_ERR_MIRROR_LOOP',
+  /** import: an incremental export whose base was never imported, or a bundle that fails a check */
+  IMPORT_REFUSED: 'PB_ERR_IMPORT_REFUSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

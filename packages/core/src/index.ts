@@ -15,3 +15,4 @@ export * from './request.js';
 export * from './logger.js';
 export * from './schema-errors.js';
 export * from './signature.js';
+export * from './failpoint.js';
