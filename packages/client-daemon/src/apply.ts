@@ -1,9 +1,9 @@
-import { dependantsWithin, errorMessage, installedDependants } from '@patchbay/core';
+import { dependantsWithin, errorMessage, failpoint, installedDependants } from '@patchbay/core';
 import type { FeedFile, FeedPatch } from '@patchbay/core';
 import { downloadPatchFiles, removeStaging, stagePatchFiles } from './downloader.js';
 import type { PatchDownload } from './downloader.js';
 import { detectInstalled } from './inventory.js';
-import { runPatchCommand } from './installer.js';
+import { DEFAULT_TIMEOUT_SECONDS, runPatchCommand } from './installer.js';
 import type { Ledger } from './ledger.js';
 import { flushReports } from './reporter.js';
 import type { FlushResult } from './reporter.js';
@@ -66,6 +66,17 @@ function progressPrinter(
   };
 }
 
+/** Progress hook that is also where the download crash points sit (bytes on disk, not yet committed). */
+function progressHook(
+  print: ((file: FeedFile, received: number, total: number) => void) | undefined,
+): (file: FeedFile, received: number, total: number) => void {
+  return (file, received, total) => {
+    if (received >= total) failpoint('download:before-commit');
+    else if (received * 2 >= total) failpoint('download:mid-body');
+    print?.(file, received, total);
+  };
+}
+
 /** Download one patch's files, recording a download event when bytes were fetched or it failed. */
 export async function downloadWithEvent(
   session: Session,
@@ -80,8 +91,10 @@ export async function downloadWithEvent(
       retries: session.config.retries,
       stallTimeoutMs: session.config.timeoutSeconds * 1000,
       logger: session.logger,
-      onProgress: progressPrinter(session),
+      freeSpaceMarginBytes: session.config.cache.freeSpaceMarginBytes,
+      onProgress: progressHook(progressPrinter(session)),
     });
+    failpoint('download:before-event');
     if (result.bytesFetched > 0) {
       ledger.noteCached(patch.id);
       await ledger.recordOutcome(
@@ -149,12 +162,23 @@ async function applyOne(
     const staged = await stagePatchFiles(patch, blobs, session.paths.staging, session.store);
     stagingDir = staged.dir;
     await ledger.markPending(patch.id, action);
+    failpoint(`${action}:before-run`);
+    const timeoutMs = (spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
+    let pidNoted: Promise<void> = Promise.resolve();
     const outcome = await runPatchCommand(patch, action, spec, {
       config: session.config,
       files: staged.files,
       cwd: staged.dir,
       logsDir: session.paths.logs,
+      // a crash now leaves the command running: the next start waits for it (crash-recovery.ts)
+      onSpawn: (pid) => {
+        pidNoted = ledger
+          .notePendingProcess(patch.id, pid, timeoutMs)
+          .then(() => failpoint(`${action}:while-running`));
+      },
     });
+    await pidNoted;
+    failpoint(`${action}:after-run`);
     if (!outcome.ok) return outcome.message;
     const detected = await detectInstalled(patch, session);
     if (action === 'install' && detected === false) {
@@ -209,6 +233,7 @@ export async function installPlanned(
       results.push({ id: patch.id, outcome: 'ok', message: 'installed' });
       session.logger.info({ patchId: patch.id }, 'installed');
     }
+    failpoint('install:after-ledger');
     await pacer.afterChange();
   }
   return results;

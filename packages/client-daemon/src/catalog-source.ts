@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import {
   ErrorCodes,
   PatchbayError,
@@ -6,14 +7,18 @@ import {
   fetchConditional,
   isPatchbayError,
   parseCatalog,
+  parseFeed,
   readJsonFile,
   writeFileAtomic,
 } from '@patchbay/core';
 import type { Catalog, Logger } from '@patchbay/core';
 import type { Dispatcher } from 'undici';
 import { signatureRefusal } from './catalog-trust.js';
-import type { CatalogTrust, KeysDocument, TrustedKey } from './catalog-trust.js';
+import type { CatalogTrust, FeedTrust, KeysDocument, TrustedKey } from './catalog-trust.js';
+import { feedByShape, feedLocation, serverDirectory } from './direct-mode.js';
+import type { ServerKind } from './direct-mode.js';
 import { withFailover } from './failover.js';
+import { CATALOG_FORMAT, FEED_FORMAT, documentFormat, feedToCatalog, wrongKindError } from './feed-source.js';
 import type { FailoverAttempt } from './failover.js';
 import type { DataPaths } from './paths.js';
 
@@ -23,6 +28,8 @@ export interface CatalogMeta {
   server: string;
   fetchedAt: string;
   sequence: number;
+  /** 'feed': the cached bytes are a vendor feed.json (direct mode); absent: a staging server's catalog */
+  kind?: ServerKind;
 }
 
 export interface LoadedCatalog {
@@ -71,7 +78,18 @@ interface CachedCatalog {
   catalog: Catalog;
   meta: CatalogMeta;
   bytes: Buffer;
-  trusted: TrustedKey;
+  trusted: TrustedKey | FeedTrust;
+}
+
+type Fetched = Omit<LoadedCatalog, 'server' | 'attempts' | 'expired'>;
+
+/** A server answered, but not as the kind asked: 404/410, or a document of another format. */
+function isWrongKind(err: unknown): boolean {
+  if (isPatchbayError(err, ErrorCodes.HTTP_STATUS)) {
+    const status = Number(err.context.status);
+    return status === 404 || status === 410;
+  }
+  return isPatchbayError(err, ErrorCodes.FEED_INVALID) && err.context.wrongKind === true;
 }
 
 const BLOB_PATH = /^\/v1\/blobs\/sha256\/([0-9a-f]{64})$/;
@@ -137,6 +155,7 @@ export class CatalogSource {
     };
     const signature = await readFile(this.opts.paths.catalogSig, 'utf8').catch(() => undefined);
     const what = `cached catalog ${this.opts.paths.catalog}`;
+    if (meta.kind === 'feed') return this.cachedFeed(bytes, meta, signature, what);
     if (signature === undefined) {
       throw signatureRefusal(
         'no-signature',
@@ -163,6 +182,97 @@ export class CatalogSource {
     return { catalog, meta, bytes, trusted };
   }
 
+  /** A cached vendor feed (direct mode), verified as a fresh one would be. */
+  private async cachedFeed(
+    bytes: Buffer,
+    meta: CatalogMeta,
+    signature: string | undefined,
+    what: string,
+  ): Promise<CachedCatalog> {
+    let trusted: FeedTrust;
+    try {
+      trusted = this.opts.trust.verifyFeed(meta.server, bytes, signature);
+    } catch (err) {
+      if (isPatchbayError(err, ErrorCodes.SIGNATURE)) {
+        throw new PatchbayError(ErrorCodes.SIGNATURE, `${what}: ${err.message}`, {
+          ...err.context,
+          path: this.opts.paths.catalog,
+        });
+      }
+      throw err;
+    }
+    const catalog = feedToCatalog(parseFeed(bytes, this.opts.paths.catalog), feedLocation(meta.server));
+    await this.opts.trust.assertNotRolledBack(trusted.id, catalog, bytes, what);
+    serverDirectory.decide(meta.server, 'feed');
+    if (!serverDirectory.hasFeedIndex(meta.server)) {
+      serverDirectory.indexFeed(meta.server, catalog.patches.flatMap((p) => p.files));
+    }
+    return { catalog, meta, bytes, trusted };
+  }
+
+  /** Which configured servers are vendor feeds (direct mode), as far as is known without the network. */
+  async serverKinds(): Promise<{ server: string; kind: ServerKind | 'unknown' }[]> {
+    await this.initKinds();
+    return this.opts.servers.map((raw) => {
+      const server = raw.replace(/\/+$/, '');
+      return { server, kind: serverDirectory.kind(server) ?? 'unknown' };
+    });
+  }
+
+  /** Every server is a vendor feed: reports stay local. */
+  async directMode(): Promise<boolean> {
+    return (await this.serverKinds()).every((s) => s.kind === 'feed');
+  }
+
+  private kindsInit: Promise<void> | undefined;
+
+  /** Load the kinds decided by earlier processes; let downloads prepare a feed they need. */
+  private initKinds(): Promise<void> {
+    serverDirectory.preparer = (server) => this.prepare(server);
+    return (this.kindsInit ??= serverDirectory.load(this.kindsFile()));
+  }
+
+  private kindsFile(): string {
+    return path.join(this.opts.paths.trust, 'server-kinds.json');
+  }
+
+  private async decide(server: string, kind: ServerKind): Promise<void> {
+    if (!serverDirectory.decide(server, kind) || feedByShape(server)) return;
+    this.opts.logger.info({ server, kind }, kind === 'feed' ? 'server is a vendor feed (direct mode)' : 'server is a staging server');
+    await serverDirectory.save(this.kindsFile()).catch((err: unknown) =>
+      this.opts.logger.warn({ err: errorMessage(err) }, 'cannot record the server kinds'),
+    );
+  }
+
+  /**
+   * A download needs to know what `server` is (and, for a feed, where it keeps each
+   * file) before the catalog came from it: probe it read-only.
+   */
+  private async prepare(server: string): Promise<void> {
+    await this.probe(server);
+  }
+
+  /**
+   * Ask `server` as the kind it is believed to be (a staging server unless decided or
+   * obvious from the URL); when it answers but not as that kind (404/410, another
+   * document format), ask it as the other kind. A server that is down (connection
+   * error, 5xx) fails over as it is, so it is never mistaken for a feed.
+   */
+  private async detect<T>(server: string, ask: (kind: ServerKind) => Promise<T>): Promise<T> {
+    const first = serverDirectory.kind(server) ?? 'staging';
+    try {
+      return await ask(first);
+    } catch (err) {
+      if (!isWrongKind(err) || feedByShape(server)) throw err;
+      try {
+        return await ask(first === 'feed' ? 'staging' : 'feed');
+      } catch (second) {
+        // neither kind: the first answer is the one that explains the configured URL
+        throw isWrongKind(second) ? err : second;
+      }
+    }
+  }
+
   /** The cached catalog or PB_ERR_NO_CATALOG (commands that never touch the network). */
   async cachedOrThrow(): Promise<LoadedCatalog> {
     const cached = await this.cached();
@@ -186,6 +296,7 @@ export class CatalogSource {
 
   /** Fetch from the first server that answers; fall back to the cache when none does. */
   async load(): Promise<LoadedCatalog> {
+    await this.initKinds();
     let cached: CachedCatalog | undefined;
     let cacheRefusal: unknown;
     try {
@@ -201,10 +312,8 @@ export class CatalogSource {
         'fetch catalog',
         // the cached signature is by the key of the server it came from: only that one may answer 304
         (server) =>
-          this.fetchFrom(
-            server,
-            cached?.meta.etag && cached.meta.server === server ? { etag: cached.meta.etag } : {},
-            cached,
+          this.detect(server, (kind) =>
+            kind === 'feed' ? this.fetchFeed(server, cached) : this.fetchFrom(server, cached),
           ),
         this.opts.logger,
       );
@@ -216,7 +325,7 @@ export class CatalogSource {
       if (!cached) {
         throw new PatchbayError(
           ErrorCodes.NO_CATALOG,
-          `no staging server answered and no catalog is cached: ${err.message}`,
+          `no staging server or feed answered and no catalog is cached: ${err.message}`,
           { attempts },
           { cause: err },
         );
@@ -235,9 +344,14 @@ export class CatalogSource {
    * Fetch and verify a server's catalog without caching, pinning or recording anything
    * (doctor). Throws what load() would refuse with.
    */
-  async probe(
-    server: string,
-  ): Promise<{ catalog: Catalog; expired: boolean; trusted: TrustedKey | 'unpinned' }> {
+  async probe(server: string): Promise<ProbeResult> {
+    await this.initKinds();
+    return this.detect(server, (kind) =>
+      kind === 'feed' ? this.probeFeed(server) : this.probeStaging(server),
+    );
+  }
+
+  private async probeStaging(server: string): Promise<ProbeResult> {
     const url = `${server}/v1/catalog`;
     const result = await fetchConditional(url, {}, this.fetchOptions(this.opts.maxBytes ?? 64 * 1024 * 1024));
     if (result.notModified) {
@@ -246,6 +360,7 @@ export class CatalogSource {
         status: 304,
       });
     }
+    assertFormat(url, result.body, CATALOG_FORMAT);
     const signature = await this.fetchSignature(server);
     const unpinned = !this.opts.trust.mirrorKeyFingerprint && !(await this.opts.trust.pins())[server];
     const trusted = await this.opts.trust.verify(
@@ -263,7 +378,28 @@ export class CatalogSource {
       result.body,
       `catalog from ${server}`,
     );
-    return { catalog, expired: isExpired(catalog, this.now()), trusted: unpinned ? 'unpinned' : trusted };
+    await this.decide(server, 'staging');
+    return {
+      kind: 'staging',
+      catalog,
+      expired: isExpired(catalog, this.now()),
+      trusted: unpinned ? 'unpinned' : trusted,
+    };
+  }
+
+  /** A vendor feed, read-only: verified, not rolled back, its files indexed for downloads. */
+  private async probeFeed(server: string): Promise<ProbeResult> {
+    const doc = await this.fetchFeedDocument(server, {});
+    if (doc.notModified) {
+      throw new PatchbayError(ErrorCodes.HTTP_STATUS, `${server} answered 304 to an unconditional request`, {
+        server,
+        status: 304,
+      });
+    }
+    const { catalog, trusted } = doc;
+    serverDirectory.indexFeed(server, catalog.patches.flatMap((p) => p.files));
+    await this.decide(server, 'feed');
+    return { kind: 'feed', catalog, expired: false, trusted };
   }
 
   private now(): Date {
@@ -323,11 +459,12 @@ export class CatalogSource {
     return doc as KeysDocument;
   }
 
-  private async fetchFrom(
-    server: string,
-    validators: { etag?: string },
-    cached: CachedCatalog | undefined,
-  ): Promise<Omit<LoadedCatalog, 'server' | 'attempts' | 'expired'>> {
+  private async fetchFrom(server: string, cached: CachedCatalog | undefined): Promise<Fetched> {
+    // the cached signature is by the key of the server it came from: only that one may answer 304
+    const validators =
+      cached?.meta.etag && cached.meta.server === server && cached.meta.kind !== 'feed'
+        ? { etag: cached.meta.etag }
+        : {};
     const url = `${server}/v1/catalog`;
     const result = await fetchConditional(
       url,
@@ -344,6 +481,7 @@ export class CatalogSource {
       }
       const meta: CatalogMeta = { ...cached.meta, server, fetchedAt };
       await writeFileAtomic(this.opts.paths.catalogMeta, JSON.stringify(meta, null, 2) + '\n');
+      await this.decide(server, 'staging');
       return {
         catalog: cached.catalog,
         offline: false,
@@ -351,6 +489,7 @@ export class CatalogSource {
         keyFingerprint: cached.trusted.fingerprint,
       };
     }
+    assertFormat(url, result.body, CATALOG_FORMAT);
     const signature = await this.fetchSignature(server);
     const trusted = await this.opts.trust.verify(server, result.body, signature, () =>
       this.fetchKeys(server),
@@ -385,8 +524,122 @@ export class CatalogSource {
       { server, sequence: catalog.sequence, key: trusted.fingerprint },
       'catalog fetched and verified',
     );
+    await this.decide(server, 'staging');
     return { catalog, offline: false, fetchedAt, keyFingerprint: trusted.fingerprint };
   }
+
+  /**
+   * GET feed.json (and feed.json.sig when trust.feedKey asks for it), verify, parse and
+   * check it against the rollback state. Nothing is written. `notModified` when the
+   * server answered 304 to the validators.
+   */
+  private async fetchFeedDocument(
+    server: string,
+    validators: { etag?: string },
+  ): Promise<
+    | { notModified: true }
+    | { notModified?: false; catalog: Catalog; trusted: FeedTrust; bytes: Buffer; signature?: string; etag?: string }
+  > {
+    const location = feedLocation(server);
+    const result = await fetchConditional(
+      location.feedUrl,
+      validators,
+      this.fetchOptions(this.opts.maxBytes ?? 64 * 1024 * 1024),
+    );
+    if (result.notModified) return { notModified: true };
+    assertFormat(location.feedUrl, result.body, FEED_FORMAT);
+    const signature = this.opts.trust.feedKeyFingerprint ? await this.fetchText(location.sigUrl) : undefined;
+    const trusted = this.opts.trust.verifyFeed(server, result.body, signature);
+    const catalog = feedToCatalog(parseFeed(result.body, location.feedUrl), location);
+    await this.opts.trust.assertNotRolledBack(trusted.id, catalog, result.body, `feed from ${server}`);
+    return {
+      catalog,
+      trusted,
+      bytes: result.body,
+      ...(signature ? { signature } : {}),
+      ...(result.etag ? { etag: result.etag } : {}),
+    };
+  }
+
+  /** A vendor feed (direct mode): fetched, verified, cached as the catalog is. */
+  private async fetchFeed(server: string, cached: CachedCatalog | undefined): Promise<Fetched> {
+    const validators =
+      cached?.meta.etag && cached.meta.server === server && cached.meta.kind === 'feed'
+        ? { etag: cached.meta.etag }
+        : {};
+    const doc = await this.fetchFeedDocument(server, validators);
+    const fetchedAt = new Date().toISOString();
+    if (doc.notModified) {
+      if (!cached) {
+        throw new PatchbayError(ErrorCodes.HTTP_STATUS, `${server} answered 304 without a cached feed`, {
+          server,
+          status: 304,
+        });
+      }
+      const meta: CatalogMeta = { ...cached.meta, fetchedAt };
+      await writeFileAtomic(this.opts.paths.catalogMeta, JSON.stringify(meta, null, 2) + '\n');
+      await this.decide(server, 'feed');
+      return { catalog: cached.catalog, offline: false, fetchedAt, keyFingerprint: cached.trusted.fingerprint };
+    }
+    const { catalog, trusted, bytes } = doc;
+    // the same order as a catalog: bytes, signature, then the meta that names them
+    await writeFileAtomic(this.opts.paths.catalog, bytes);
+    if (doc.signature) await writeFileAtomic(this.opts.paths.catalogSig, doc.signature + '\n');
+    else await rm(this.opts.paths.catalogSig, { force: true });
+    const meta: CatalogMeta = { server, fetchedAt, sequence: catalog.sequence, kind: 'feed' };
+    if (doc.etag) meta.etag = doc.etag;
+    await writeFileAtomic(this.opts.paths.catalogMeta, JSON.stringify(meta, null, 2) + '\n');
+    // true once per rollback id: for an unsigned feed, the first time this server's feed is used
+    const first = await this.opts.trust.recordAccepted(trusted.id, catalog, bytes, server);
+    if (first && trusted.source === 'unsigned') {
+      const text =
+        `warning: using the vendor feed ${server} without a signature check (trust.feedKey is not set): ` +
+        'only the per-file SHA-256 in that feed protects what is installed';
+      // the terminal gets the notice; the log a line of its own (as pins do)
+      this.opts.logger.info({ server }, text);
+      if (this.opts.notice) this.opts.notice(text);
+      else this.opts.logger.warn({ server }, text);
+    }
+    serverDirectory.indexFeed(server, catalog.patches.flatMap((p) => p.files));
+    await this.decide(server, 'feed');
+    this.opts.logger.debug(
+      { server, sequence: catalog.sequence, key: trusted.fingerprint },
+      'vendor feed fetched and verified (direct mode)',
+    );
+    return { catalog, offline: false, fetchedAt, keyFingerprint: trusted.fingerprint };
+  }
+
+  /** A small text document (a signature); 404 or empty is undefined. */
+  private async fetchText(url: string): Promise<string | undefined> {
+    try {
+      const res = await fetchConditional(url, {}, this.fetchOptions(MAX_SIGNATURE_BYTES));
+      if (res.notModified) return undefined;
+      const text = res.body.toString('utf8').trim();
+      return text === '' ? undefined : text;
+    } catch (err) {
+      if (isPatchbayError(err, ErrorCodes.HTTP_STATUS) && Number(err.context.status) === 404) return undefined;
+      throw err;
+    }
+  }
+}
+
+/** What doctor learns from one server. */
+export interface ProbeResult {
+  kind: ServerKind;
+  catalog: Catalog;
+  expired: boolean;
+  trusted: TrustedKey | FeedTrust | 'unpinned';
+}
+
+/**
+ * The document must declare `expected`; otherwise the server may be the other kind. A
+ * catalog that is not JSON at all is left to the signature check and the parser (their
+ * errors say more); a feed must say it is one.
+ */
+function assertFormat(url: string, bytes: Buffer, expected: string): void {
+  const found = documentFormat(bytes);
+  if (found === expected || (expected === CATALOG_FORMAT && found === undefined)) return;
+  throw wrongKindError(url, expected, found);
 }
 
 /** Fields check/status add to their JSON document for an expired catalog. */

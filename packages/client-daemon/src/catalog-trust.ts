@@ -63,10 +63,22 @@ export interface TrustedKey {
   source: 'trust.mirrorKey' | 'pinned';
 }
 
+/**
+ * What a vendor feed verified against (direct mode). `id` keys its rollback state:
+ * the vendor key's fingerprint, or the feed's URL when it is used unsigned.
+ */
+export interface FeedTrust {
+  id: string;
+  fingerprint: string;
+  source: 'trust.feedKey' | 'unsigned';
+}
+
 export interface CatalogTrustOptions {
   paths: DataPaths;
   /** trust.mirrorKey, parsed: applies to every server */
   mirrorKey?: KeyObject;
+  /** trust.feedKey, parsed: the vendor's key for feeds used directly */
+  feedKey?: KeyObject;
   logger: Logger;
   /** tells the person at the terminal (pins, rotations) */
   notice?: (text: string) => void;
@@ -86,12 +98,12 @@ export function sha256Hex(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** A trust.mirrorKey value (PEM or base64); unreadable is a config error (exit 2). */
-export function parseMirrorKey(text: string): KeyObject {
+/** A trust.mirrorKey / trust.feedKey value (PEM or base64); unreadable is a config error (exit 2). */
+export function parseMirrorKey(text: string, key = 'trust.mirrorKey'): KeyObject {
   try {
-    return parsePublicKey(text, 'trust.mirrorKey');
+    return parsePublicKey(text, key);
   } catch (err) {
-    throw new PatchbayError(ErrorCodes.CONFIG, errorMessage(err), { key: 'trust.mirrorKey' }, { cause: err });
+    throw new PatchbayError(ErrorCodes.CONFIG, errorMessage(err), { key }, { cause: err });
   }
 }
 
@@ -108,6 +120,37 @@ export class CatalogTrust {
 
   get mirrorKeyFingerprint(): string | undefined {
     return this.opts.mirrorKey ? keyFingerprint(this.opts.mirrorKey) : undefined;
+  }
+
+  get feedKeyFingerprint(): string | undefined {
+    return this.opts.feedKey ? keyFingerprint(this.opts.feedKey) : undefined;
+  }
+
+  /**
+   * A vendor feed used directly: with trust.feedKey its feed.json.sig must verify (a
+   * missing or bad one is refused); without it the signature is ignored (CONTRACT §1)
+   * and only the per-file SHA-256 protects what is installed.
+   */
+  verifyFeed(server: string, bytes: Buffer, signature: string | undefined): FeedTrust {
+    const { feedKey } = this.opts;
+    if (!feedKey) return { id: `feed:unsigned:${server}`, fingerprint: 'none', source: 'unsigned' };
+    const fingerprint = keyFingerprint(feedKey);
+    const what = `feed from ${server}`;
+    if (!signature || signature.trim() === '') {
+      throw signatureRefusal(
+        'no-signature',
+        `${what} has no feed.json.sig and trust.feedKey is set; refusing it`,
+        { server, fingerprint },
+      );
+    }
+    if (!verifyDetached(bytes, signature.trim(), feedKey)) {
+      throw signatureRefusal(
+        'bad-signature',
+        `${what}: feed.json.sig does not verify against trust.feedKey ${fingerprint}; refusing it`,
+        { server, fingerprint },
+      );
+    }
+    return { id: `feed:${fingerprint}`, fingerprint, source: 'trust.feedKey' };
   }
 
   async pins(): Promise<Record<string, PinnedKey>> {

@@ -3,6 +3,7 @@
 // reports), asks auto-policy.ts what it may do, does it, and reports.
 import { downloadPlanned } from './apply.js';
 import { automaticSelection, scheduledInstallGate, shouldRunRebootCommand } from './auto-policy.js';
+import { pruneCache } from './cache-prune.js';
 import { installSelection } from './commands/install.js';
 import { loadCatalog, reportNow, withHostLock } from './commands/common.js';
 import type { Ledger } from './ledger.js';
@@ -51,6 +52,7 @@ export async function checkStep(session: Session, opts: { download: boolean }): 
     // an expired catalog is shown and reported, never downloaded from (freeze protection)
     const ok =
       opts.download && !loaded.expired ? await downloadAutomatic(session, ledger, scan) : !loaded.expired;
+    await pruneCache(session, ledger, loaded.catalog);
     await reportNow(session, ledger);
     return ok;
   });
@@ -121,6 +123,7 @@ export async function installStep(session: Session, opts: StepOptions): Promise<
     if (gate.open && !postponed && !opts.shouldStop() && shouldRunRebootCommand(policy, ledger.rebootFlag)) {
       await rebootHost(session, ledger);
     }
+    await pruneCache(session, ledger, loaded.catalog);
     await reportNow(session, ledger);
     return ok;
   });

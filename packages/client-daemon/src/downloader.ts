@@ -1,8 +1,16 @@
-import { copyFile, link, mkdir, rm } from 'node:fs/promises';
+import { copyFile, link, mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCodes, PatchbayError, assertSafeFileName, downloadBlob, sha256File } from '@patchbay/core';
+import {
+  ErrorCodes,
+  PatchbayError,
+  assertFreeSpace,
+  assertSafeFileName,
+  downloadBlob,
+  sha256File,
+} from '@patchbay/core';
 import type { ContentStore, FeedFile, FeedPatch, Logger } from '@patchbay/core';
 import type { Dispatcher } from 'undici';
+import { blobUrl } from './direct-mode.js';
 import { withFailover } from './failover.js';
 
 export interface DownloaderOptions {
@@ -12,6 +20,8 @@ export interface DownloaderOptions {
   retries: number;
   stallTimeoutMs: number;
   logger: Logger;
+  /** a patch's download fails early unless its missing bytes plus this many are free (cache.freeSpaceMarginBytes) */
+  freeSpaceMarginBytes?: number;
   /** progress callback for long transfers (the CLI passes one only on a TTY) */
   onProgress?: (file: FeedFile, received: number, total: number) => void;
 }
@@ -32,19 +42,31 @@ export interface PatchDownload {
 export async function downloadPatchFiles(patch: FeedPatch, opts: DownloaderOptions): Promise<PatchDownload> {
   const files: Record<string, string> = {};
   let bytesFetched = 0;
+  const missing: FeedFile[] = [];
   for (const file of patch.files) {
     assertSafeFileName(file.name, `patch ${patch.id} file name`);
-    if (await opts.store.has(file.sha256)) {
-      files[file.name] = opts.store.blobPath(file.sha256);
-      continue;
-    }
+    if (await opts.store.has(file.sha256)) files[file.name] = opts.store.blobPath(file.sha256);
+    else missing.push(file);
+  }
+  if (missing.length > 0 && opts.freeSpaceMarginBytes !== undefined) {
+    // Refuse before the first byte: a cache that fills halfway helps nobody.
+    await assertFreeSpace(
+      opts.store.root,
+      await bytesToWrite(missing, opts.store),
+      opts.freeSpaceMarginBytes,
+      `patch ${patch.id}'s ${missing.length} file(s) to download`,
+      'cache.freeSpaceMarginBytes',
+    );
+  }
+  for (const file of missing) {
     const { value } = await withFailover(
       opts.servers,
       `download ${patch.id}/${file.name}`,
-      (server) =>
+      async (server) =>
         downloadBlob(
           {
-            url: `${server}/v1/blobs/sha256/${file.sha256}`,
+            // a staging server's blob, or the file's URL in a vendor feed (direct-mode.ts)
+            url: await blobUrl(server, file),
             sha256: file.sha256,
             size: file.size,
             store: opts.store,
@@ -62,6 +84,22 @@ export async function downloadPatchFiles(patch: FeedPatch, opts: DownloaderOptio
     );
   }
   return { files, bytesFetched };
+}
+
+/** Bytes the files add to the cache: each size minus a partial already there (resumed or replaced). */
+async function bytesToWrite(files: readonly FeedFile[], store: ContentStore): Promise<number> {
+  let total = 0;
+  const seen = new Set<string>();
+  for (const file of files) {
+    if (seen.has(file.sha256)) continue;
+    seen.add(file.sha256);
+    const partial = await stat(store.partialPath(file.sha256)).then(
+      (info) => (info.isFile() ? info.size : 0),
+      () => 0,
+    );
+    total += Math.max(0, file.size - partial);
+  }
+  return total;
 }
 
 /**

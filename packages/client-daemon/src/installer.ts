@@ -45,6 +45,8 @@ export async function runPatchCommand(
     cwd: string;
     logsDir: string;
     killGraceMs?: number;
+    /** the command started: its pid (leader of its own process group) */
+    onSpawn?: (pid: number) => void;
   },
 ): Promise<CommandOutcome> {
   const argv = expandCommand(spec.command, placeholderContext(opts.config, patch, opts.files));
@@ -55,6 +57,7 @@ export async function runPatchCommand(
     logPath,
     cwd: opts.cwd,
     killGraceMs: opts.killGraceMs,
+    onSpawn: opts.onSpawn,
   });
   const successCodes = spec.successExitCodes ?? [0];
   const ok =

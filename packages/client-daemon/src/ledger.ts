@@ -14,6 +14,10 @@ export interface LedgerPatch {
 export interface PendingAction {
   action: 'install' | 'uninstall';
   startedAt: string;
+  /** the command's pid (leader of its own process group): a crash leaves it running */
+  pid?: number;
+  /** when the command's own timeout ends: recovery waits for a survivor until then */
+  deadline?: string;
 }
 
 /** The state last computed for a patch, so `since` stays put while the state does. */
@@ -76,6 +80,11 @@ function emptyLedger(): LedgerData {
  * outbox: they stay here until a server accepts them.
  */
 export class Ledger {
+  /** saves run one after another, each writing the data as it is when its turn comes */
+  private saving: Promise<void> = Promise.resolve();
+  /** changed in memory since the last save began */
+  private dirty = false;
+
   private constructor(
     readonly path: string,
     private data: LedgerData,
@@ -108,6 +117,10 @@ export class Ledger {
 
   get observed(): Readonly<Record<string, ObservedPatch>> {
     return this.data.observed;
+  }
+
+  get pending(): Readonly<Record<string, Readonly<PendingAction>>> {
+    return this.data.pending;
   }
 
   get rebootFlag(): Readonly<RebootFlag> | null {
@@ -154,6 +167,7 @@ export class Ledger {
     if (event.patchId !== undefined) full.patchId = event.patchId;
     full.message = event.message ?? '';
     this.data.events.push(full);
+    this.dirty = true;
     return full;
   }
 
@@ -186,6 +200,15 @@ export class Ledger {
   /** Mark an action as started, durably, so a crash mid-way is found at the next start. */
   async markPending(patchId: string, action: 'install' | 'uninstall'): Promise<void> {
     this.data.pending[patchId] = { action, startedAt: new Date().toISOString() };
+    await this.save();
+  }
+
+  /** The pending command started as `pid`, its timeout ending after `timeoutMs` (saved). */
+  async notePendingProcess(patchId: string, pid: number, timeoutMs: number): Promise<void> {
+    const pending = this.data.pending[patchId];
+    if (!pending) return;
+    pending.pid = pid;
+    pending.deadline = new Date(Date.now() + timeoutMs).toISOString();
     await this.save();
   }
 
@@ -233,7 +256,27 @@ export class Ledger {
   }
 
   async save(): Promise<void> {
-    await writeFileAtomic(this.path, JSON.stringify(this.data, null, 2) + '\n');
+    const turn = this.saving.then(async () => {
+      // serialised at its turn: a later save never loses to an earlier one finishing last
+      this.dirty = false;
+      try {
+        await writeFileAtomic(this.path, JSON.stringify(this.data, null, 2) + '\n');
+      } catch (err) {
+        this.dirty = true;
+        throw err;
+      }
+    });
+    this.saving = turn.catch(() => undefined);
+    await turn;
+  }
+
+  /**
+   * Save events still only in memory. Called before a report goes out: an event a server
+   * holds must be on disk, or its seq could be handed to another event after a crash (and
+   * the server, keeping each (hostId, seq) once, would drop that one).
+   */
+  async saveIfDirty(): Promise<void> {
+    if (this.dirty) await this.save();
   }
 
   private trim(): void {

@@ -3,6 +3,7 @@ import lockfile from 'proper-lockfile';
 import { ErrorCodes, PatchbayError, errorMessage } from '@patchbay/core';
 import type { Logger } from '@patchbay/core';
 import type { DataPaths } from './paths.js';
+import { removeLockOfDeadOwner, removeLockOwner, writeLockOwner } from './lock-owner.js';
 
 export type Release = () => Promise<void>;
 
@@ -10,7 +11,7 @@ export type Release = () => Promise<void>;
  * One patchbay-client changes this host at a time: an exclusive lock on the data
  * directory (<dataDir>/lock, refreshed while held, taken over when stale after a crash).
  */
-export async function lockDataDir(paths: DataPaths, logger: Logger): Promise<Release> {
+export async function lockDataDir(paths: DataPaths, logger: Logger, takeover = true): Promise<Release> {
   await mkdir(paths.root, { recursive: true });
   try {
     const release = await lockfile.lock(paths.root, {
@@ -22,9 +23,16 @@ export async function lockDataDir(paths: DataPaths, logger: Logger): Promise<Rel
       onCompromised: (err) =>
         logger.error({ err: errorMessage(err) }, 'lock on the data directory was compromised'),
     });
-    return release;
+    await writeLockOwner(paths.lock);
+    return async () => {
+      await removeLockOwner(paths.lock);
+      await release();
+    };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOCKED') {
+      if (takeover && (await removeLockOfDeadOwner(paths.lock, logger))) {
+        return lockDataDir(paths, logger, false);
+      }
       throw new PatchbayError(
         ErrorCodes.LOCKED,
         `another patchbay-client is changing this host (lock ${paths.lock} is held); try again when it is done`,

@@ -1,8 +1,7 @@
 import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import type { WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface RunOptions {
@@ -13,6 +12,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** after SIGTERM to the process group, wait this long before SIGKILL (default 5 s) */
   killGraceMs?: number;
+  /** called once the command started (the installer records its pid for crash recovery) */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface RunResult {
@@ -35,12 +36,17 @@ const STDIO_DRAIN_MS = 2000;
  */
 export function killTree(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
+  killProcessTree(child.pid, signal);
+}
+
+/** killTree by pid: also for a command a crashed patchbay-client left running. */
+export function killProcessTree(pid: number, signal: NodeJS.Signals): void {
   if (process.platform === 'win32') {
-    execFile('taskkill', ['/pid', String(child.pid), '/T', '/F'], () => undefined);
+    execFile('taskkill', ['/pid', String(pid), '/T', '/F'], () => undefined);
     return;
   }
   try {
-    process.kill(-child.pid, signal);
+    process.kill(-pid, signal);
   } catch {
     // the group is already gone
   }
@@ -62,11 +68,13 @@ export async function runCommand(argv: readonly string[], opts: RunOptions): Pro
       durationMs: 0,
     };
   }
-  let log: WriteStream | undefined;
+  // The command writes straight into the log file (not through a pipe to this process), so
+  // it never dies of SIGPIPE half-way when patchbay-client itself is killed mid-install.
+  let log: FileHandle | undefined;
   if (opts.logPath) {
     await mkdir(path.dirname(opts.logPath), { recursive: true });
-    log = createWriteStream(opts.logPath, { flags: 'a' });
-    log.write(`# ${new Date().toISOString()} run ${JSON.stringify(argv)}\n`);
+    log = await open(opts.logPath, 'a');
+    await log.write(`# ${new Date().toISOString()} run ${JSON.stringify(argv)}\n`);
   }
 
   const result = await new Promise<RunResult>((resolve) => {
@@ -83,12 +91,9 @@ export async function runCommand(argv: readonly string[], opts: RunOptions): Pro
       windowsHide: true,
       cwd: opts.cwd,
       env: opts.env ?? process.env,
-      stdio: ['ignore', log ? 'pipe' : 'ignore', log ? 'pipe' : 'ignore'],
+      stdio: ['ignore', log ? log.fd : 'ignore', log ? log.fd : 'ignore'],
     });
-    if (log) {
-      child.stdout?.pipe(log, { end: false });
-      child.stderr?.pipe(log, { end: false });
-    }
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
 
     const finish = (): void => {
       if (settled) return;
@@ -138,8 +143,8 @@ export async function runCommand(argv: readonly string[], opts: RunOptions): Pro
         : result.signal
           ? `killed by ${result.signal}`
           : `exit code ${result.exitCode}`;
-    log.write(`# ${new Date().toISOString()} ${how}\n`);
-    await new Promise<void>((resolve) => log.end(resolve));
+    await log.write(`# ${new Date().toISOString()} ${how}\n`);
+    await log.close();
   }
   return result;
 }

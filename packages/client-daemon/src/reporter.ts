@@ -1,8 +1,10 @@
-import { ErrorCodes, PatchbayError, errorMessage } from '@patchbay/core';
+import { ErrorCodes, PatchbayError, errorMessage, failpoint } from '@patchbay/core';
 import type { ClientConfig, ClientReport, Logger, ReportPatch } from '@patchbay/core';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
+import { keepReportsLocal, reportServers } from './direct-mode.js';
 import { withFailover } from './failover.js';
+import { mailClientEvents } from './local-mailer.js';
 import type { CatalogState } from './catalog-source.js';
 import type { Ledger } from './ledger.js';
 import { DAEMON_VERSION } from './version.js';
@@ -105,20 +107,28 @@ async function putReport(server: string, body: ClientReport, opts: ReporterOptio
  * next report. Resending is safe: servers keep each (hostId, seq) once.
  */
 export async function flushReports(opts: ReporterOptions): Promise<FlushResult> {
+  // direct mode: the client mails its own events, and a vendor feed takes no report
+  await mailClientEvents(opts.config, opts.ledger, opts.logger);
+  const servers = reportServers(opts.config.server);
+  if (servers.length === 0) return keepReportsLocal(opts.ledger, opts.logger);
   let sent = 0;
   let server: string | undefined;
   try {
+    await opts.ledger.saveIfDirty();
     // at least one PUT even with nothing pending: the patch states are news too
     do {
+      failpoint('report:before-send');
       const report = buildReport(opts.config, opts.ledger, MAX_EVENTS_PER_REPORT, opts.catalog);
       const last = report.events.at(-1);
       const delivered = await withFailover(
-        opts.config.server,
+        servers,
         'send report',
         (s) => putReport(s, report, opts),
         opts.logger,
       );
       server = delivered.server;
+      // the server has the events, the ledger does not know yet: they go out again (deduplicated)
+      if (last) failpoint('report:after-response');
       if (last) await opts.ledger.acknowledge(last.seq);
       sent += report.events.length;
     } while (opts.ledger.pendingEvents(1).length > 0);

@@ -68,7 +68,14 @@ export function createSession(flags: GlobalFlags, command: string): Session {
   // pins, rotations, missing expiry: stderr in both modes (session.out may be replaced: tests)
   const notice = (text: string): void => session.out.warn(text);
   const mirrorKey = config.trust.mirrorKey ? parseMirrorKey(config.trust.mirrorKey) : undefined;
-  const trust = new CatalogTrust({ paths, logger, notice, ...(mirrorKey ? { mirrorKey } : {}) });
+  const feedKey = config.trust.feedKey ? parseMirrorKey(config.trust.feedKey, 'trust.feedKey') : undefined;
+  const trust = new CatalogTrust({
+    paths,
+    logger,
+    notice,
+    ...(mirrorKey ? { mirrorKey } : {}),
+    ...(feedKey ? { feedKey } : {}),
+  });
   let ledger: Ledger | undefined;
   const session: Session = {
     config,

@@ -199,7 +199,11 @@ t.test('pendingReboot and status after installing the sample feed T5KB0207', asy
   t.same(install.doc.results, [{ id: 'T5KB0207', outcome: 'ok', message: 'installed' }], install.stderr);
   const last = staging.reports.at(-1) as ClientReport & { patches: { id: string; cached?: boolean }[] };
   t.equal(last.pendingReboot, true, 'the report after the install says a reboot is pending');
-  t.equal(last.patches.find((p) => p.id === 'T5KB0207')?.cached, true);
+  t.equal(
+    last.patches.find((p) => p.id === 'T5KB0207')?.cached,
+    false,
+    'installed, so cache.prune removed its file',
+  );
   t.match(
     allEvents(staging).find((e) => e.patchId === 'T5KB0207' && e.type === 'install')?.message,
     /reboot/,

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { failpoint } from './failpoint.js';
 
 /**
  * Temp name for an atomic write of `path`: same directory (so the rename stays on one
@@ -9,6 +10,50 @@ import { basename, dirname, join } from 'node:path';
  */
 export function atomicTempPath(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** `.<name>.<pid>.<12 hex>.tmp`, as atomicTempPath makes them; group 1 is the target name, group 2 the pid. */
+const ATOMIC_TEMP_NAME = /^\.(.+)\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+/** The target name and writer pid of an atomicTempPath name, or undefined for any other name. */
+export function parseAtomicTempName(name: string): { target: string; pid: number } | undefined {
+  const match = ATOMIC_TEMP_NAME.exec(name);
+  return match ? { target: match[1]!, pid: Number(match[2]) } : undefined;
+}
+
+/** True when a process with this pid exists (EPERM: it exists but is not ours). */
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove the temp files writeFileAtomic left in `dir` (not recursive) when its writer died
+ * before the rename (a crash, kill -9). A temp whose writer pid is still alive is kept: it
+ * may be a write in flight. Returns the names removed; a missing `dir` is nothing to clean.
+ */
+export async function removeStaleAtomicTemps(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw err;
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const temp = parseAtomicTempName(name);
+    if (temp === undefined || processAlive(temp.pid)) continue;
+    await rm(join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
 }
 
 /**
@@ -35,6 +80,7 @@ export async function writeFileAtomic(
     await handle.sync();
     await handle.close();
     handle = undefined;
+    failpoint(`atomic:before-rename:${basename(path)}`);
     await rename(temp, path);
   } catch (err) {
     await handle?.close().catch(() => undefined);

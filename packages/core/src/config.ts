@@ -105,6 +105,9 @@ export interface ServerConfig {
   auth?: AuthConfig & Record<string, unknown>;
 }
 
+/** notify.* of the client: the server's notify shape without digest and retries. */
+export type ClientNotifyConfig = Pick<NotifyConfig, 'smtp' | 'from' | 'to' | 'events' | 'subjectPrefix'>;
+
 export interface ClientProduct {
   id: string;
   release: string;
@@ -154,8 +157,13 @@ export interface ClientConfig {
   products: ClientProduct[];
   schedule: ClientSchedule;
   policy: ClientPolicy;
-  /** ca: PEM file of the CA that signs the staging servers' TLS certificates (absolute after loading) */
-  trust: { mirrorKey: string | null; ca?: string | null };
+  /**
+   * ca: PEM file of the CA that signs the staging servers' TLS certificates (absolute after loading);
+   * feedKey: the vendor's Ed25519 public key, checked against feed.json.sig in direct mode
+   */
+  trust: { mirrorKey: string | null; ca?: string | null; feedKey?: string | null };
+  /** the client's own mails (direct mode: no staging server to mail for it) */
+  notify?: ClientNotifyConfig;
   /** report token (CONTRACT §5); or tokenFile, absolute after loading */
   token?: string | null;
   tokenFile?: string | null;
@@ -242,7 +250,7 @@ export const CLIENT_CONFIG_DEFAULTS: Readonly<ClientConfig> = deepFreeze({
     reboot: 'never',
     rebootCommand: process.platform === 'win32' ? ['shutdown', '/r', '/t', '60'] : ['shutdown', '-r', '+1'],
   },
-  trust: { mirrorKey: null, ca: null },
+  trust: { mirrorKey: null, ca: null, feedKey: null },
   token: null,
   tokenFile: null,
   proxy: null,
@@ -500,5 +508,13 @@ export function loadClientConfig(opts: LoadOptions<ClientConfig> = {}): ClientCo
       w.timezone,
     ]),
   ]);
+  if (config.notify) {
+    config.notify = {
+      ...config.notify,
+      smtp: { port: 587, secure: false, auth: null, requireTLS: false, timeoutSeconds: 30, ...config.notify.smtp },
+      events: config.notify.events ?? ['downloaded', 'installed', 'failed'],
+      subjectPrefix: config.notify.subjectPrefix ?? '[patchbay]',
+    };
+  }
   return config;
 }

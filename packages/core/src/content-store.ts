@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fsyncDir } from './atomic-file.js';
+import { failpoint } from './failpoint.js';
 import { sha256File } from './hash.js';
 import { assertSha256Hex } from './names.js';
 
@@ -90,6 +91,7 @@ export class ContentStore {
     const shardDir = dirname(target);
     const createdShard = await mkdir(shardDir, { recursive: true });
     await fsyncFile(tempPath);
+    failpoint('store:before-rename');
     try {
       await rename(tempPath, target);
     } catch (err) {

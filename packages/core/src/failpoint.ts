@@ -3,6 +3,17 @@
 // itself with SIGKILL when it reaches one of those points, so a crash can land exactly
 // between two writes that a random kill would almost never separate.
 // The variable is read once; without it a failpoint is one Set lookup.
+//
+// Failpoints of the staging server (exercised by test/faults/server-crash.test.ts):
+//   sync:after-feed-archive  new feed bytes in upstream/feed.json, the accepted sequence not yet recorded
+//   sync:after-accept        feed accepted (sequence and validators stored), nothing downloaded yet
+//   store:before-rename      a blob complete and fsynced in store/tmp, not yet renamed into blobs/
+//   sync:after-counter       mirror sequence counter raised, no catalog file written yet
+//   publish:after-history    catalog/history/<sequence>.json written, signature and current.json not
+//   publish:after-signature  current.json.sig is the new one, current.json still the old (a torn pair)
+//   publish:after-current    current.json switched, the sync report not yet stored
+//   atomic:before-rename:<file name>  writeFileAtomic of that file (e.g. current.json, feed.json):
+//                            the temp file written and fsynced, not yet renamed (any program)
 
 const armed: ReadonlySet<string> = new Set(
   (process.env.PATCHBAY_FAILPOINTS ?? '')

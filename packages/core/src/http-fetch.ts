@@ -9,7 +9,8 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import type { ContentStore } from './content-store.js';
 import { ErrorCodes, PatchbayError, isPatchbayError } from './errors.js';
-import { contentRangeStart, openUrl, statusError } from './request.js';
+import { diskFullError, isDiskFullError } from './free-space.js';
+import { announcedLengthError, contentRangeStart, openUrl, statusError } from './request.js';
 import type { UrlRequest, UrlResponse } from './request.js';
 import { discardPartial, loadResumePoint, saveResumeState } from './resume-state.js';
 import type { ResumePoint } from './resume-state.js';
@@ -103,7 +104,8 @@ export interface BlobDownloadResult {
  * are cut off (PB_ERR_SIZE_MISMATCH). file: URLs behave the same.
  * Size and digest mismatches are final (the bytes were complete and wrong): not retried,
  * partial deleted. Network errors, stalls and 5xx are retried, resuming the partial.
- * An abort (PB_ERR_ABORTED) keeps the partial for a later call.
+ * An abort (PB_ERR_ABORTED) keeps the partial for a later call. ENOSPC/EDQUOT is final:
+ * partial and sidecar removed, PB_ERR_DISK_FULL naming the file.
  */
 export async function downloadBlob(job: BlobDownload, opts: RetryOptions = {}): Promise<BlobDownloadResult> {
   const blobPath = job.store.blobPath(job.sha256);
@@ -118,11 +120,30 @@ export async function downloadBlob(job: BlobDownload, opts: RetryOptions = {}): 
     if (await job.store.has(job.sha256)) {
       return { path: blobPath, bytesFetched: 0, resumed: false, alreadyPresent: true };
     }
-    await mkdir(job.store.tmpDir, { recursive: true });
     const tally: Tally = { bytesFetched: 0, resumed: false };
-    const path = await withRetry(job.url, retryPolicy(opts), () => downloadAttempt(job, opts, tally));
-    return { path, bytesFetched: tally.bytesFetched, resumed: tally.resumed, alreadyPresent: false };
+    try {
+      await mkdir(job.store.tmpDir, { recursive: true });
+      const path = await withRetry(job.url, retryPolicy(opts), () => downloadAttempt(job, opts, tally));
+      return { path, bytesFetched: tally.bytesFetched, resumed: tally.resumed, alreadyPresent: false };
+    } catch (err) {
+      if (isPatchbayError(err) || !isDiskFullError(err)) throw err;
+      throw await diskFull(job, err);
+    }
   });
+}
+
+/**
+ * ENOSPC/EDQUOT while writing a blob: not retried (the disk stays full), and the partial goes,
+ * since on a full disk the partial is what filled it. PB_ERR_DISK_FULL names the file.
+ */
+async function diskFull(job: BlobDownload, err: unknown): Promise<PatchbayError> {
+  const partial = job.store.partialPath(job.sha256);
+  await discardPartial(job.store, job.sha256).catch(() => undefined);
+  const what = `${job.url} (sha256 ${job.sha256}, ${job.size} bytes)`;
+  const error = diskFullError(partial, what, err, 'the partial file was removed');
+  error.context.url = job.url;
+  error.context.sha256 = job.sha256;
+  return error;
 }
 
 /**
@@ -172,6 +193,11 @@ async function downloadAttempt(job: BlobDownload, opts: RetryOptions, tally: Tal
       // A 4xx means this URL will not give us these bytes: the partial is no longer useful.
       if (!isRetryableStatus(res.status)) await discardPartial(store, hex);
       throw statusError(url, res);
+    }
+    const lengthError = announcedLengthError(url, res, job.size - point.offset);
+    if (lengthError) {
+      await res.discard();
+      throw lengthError;
     }
     if (point.offset === 0) {
       await saveResumeState(store, {

@@ -20,6 +20,7 @@ export async function requestHttp(url: URL, req: UrlRequest): Promise<UrlRespons
     lastModified: header(res.headers, 'last-modified'),
     contentRange: header(res.headers, 'content-range'),
     retryAfter: header(res.headers, 'retry-after'),
+    contentLength: contentLength(header(res.headers, 'content-length')),
     body,
     discard: async () => {
       // dump() reads a small remainder to keep the connection reusable, else destroys it.
@@ -31,4 +32,8 @@ export async function requestHttp(url: URL, req: UrlRequest): Promise<UrlRespons
 function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+function contentLength(value: string | undefined): number | undefined {
+  return value !== undefined && /^\d+$/.test(value.trim()) ? Number(value) : undefined;
 }

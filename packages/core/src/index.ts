@@ -16,3 +16,5 @@ export * from './logger.js';
 export * from './schema-errors.js';
 export * from './signature.js';
 export * from './failpoint.js';
+export * from './free-space.js';
+export * from './mail-transport.js';

@@ -1,7 +1,7 @@
 // The one request function every fetch goes through: GET a URL with headers, get a status,
 // validators and a body stream. file: URLs answer with the same HTTP semantics (conditional
 // GET, Range/If-Range), so retry and resume above this layer do not care about the scheme.
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { ErrorCodes, PatchbayError } from './errors.js';
 import { requestFile } from './file-url.js';
@@ -24,6 +24,8 @@ export interface UrlResponse {
   contentRange?: string;
   /** raw Retry-After header */
   retryAfter?: string;
+  /** Content-Length as announced (undefined when absent or unparsable) */
+  contentLength?: number;
   body: Readable;
   /** Drop the body without reading it (frees the connection or file handle). */
   discard(): Promise<void>;
@@ -45,7 +47,7 @@ export async function openUrl(url: string, req: UrlRequest = {}): Promise<UrlRes
   switch (parsed.protocol) {
     case 'http:':
     case 'https:':
-      return requestHttp(parsed, req);
+      return keepArrivedBytes(await requestHttp(parsed, req));
     case 'file:':
       return requestFile(parsed, req);
     default:
@@ -69,4 +71,97 @@ export function statusError(url: string, res: Pick<UrlResponse, 'status' | 'retr
 export function contentRangeStart(header: string | undefined): number | undefined {
   const match = header === undefined ? null : /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header.trim());
   return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * PB_ERR_SIZE_MISMATCH when a 200/206 announces a Content-Length other than the `expected`
+ * body bytes: such an answer cannot be the file (a lying or confused server), so it is refused
+ * before a byte of it is stored or counted. No header, no check (chunked answers are cut off
+ * while streaming instead).
+ */
+export function announcedLengthError(
+  url: string,
+  res: Pick<UrlResponse, 'status' | 'contentLength'>,
+  expected: number,
+): PatchbayError | undefined {
+  if (res.contentLength === undefined || res.contentLength === expected) return undefined;
+  return new PatchbayError(
+    ErrorCodes.SIZE_MISMATCH,
+    `${url} announces ${res.contentLength} bytes (HTTP ${res.status}), expected ${expected}`,
+    { url, status: res.status, expected, announced: res.contentLength },
+  );
+}
+
+/** How far an eagerly read body may run ahead of its reader. */
+const READ_AHEAD_BYTES = 4 * 1024 * 1024;
+
+/**
+ * undici destroys a body stream when its connection fails, and a destroyed stream drops the
+ * chunks that had arrived but were not read yet (its 64 KiB buffer, or all of a small file that
+ * arrived while the reader was fsyncing the resume sidecar). For a resumable download every
+ * byte that arrived is worth keeping, so 200/206 bodies are read as they arrive into a bounded
+ * queue, and a connection error reaches the reader only after every queued byte did.
+ */
+function keepArrivedBytes(res: UrlResponse): UrlResponse {
+  if (res.status !== 200 && res.status !== 206) return res;
+  const source = res.body;
+  const body = Readable.from(drainInOrder(source), { objectMode: false });
+  return {
+    ...res,
+    body,
+    discard: async () => {
+      body.destroy();
+      await res.discard();
+    },
+  };
+}
+
+async function* drainInOrder(source: Readable): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = [];
+  let queued = 0;
+  let ended = false;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    wake?.();
+    wake = undefined;
+  };
+  const onData = (chunk: Buffer): void => {
+    queue.push(chunk);
+    queued += chunk.length;
+    if (queued >= READ_AHEAD_BYTES) source.pause();
+    notify();
+  };
+  const onEnd = (): void => {
+    ended = true;
+    notify();
+  };
+  const onError = (error: unknown): void => {
+    failure ??= { error };
+    notify();
+  };
+  const onClose = (): void => {
+    // A stream closed without 'end' or 'error' is a body cut short: a connection error.
+    if (!ended) onError(Object.assign(new Error('response body closed before its end'), { code: 'ECONNRESET' }));
+  };
+  source.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  try {
+    for (;;) {
+      const chunk = queue.shift();
+      if (chunk !== undefined) {
+        queued -= chunk.length;
+        if (queued < READ_AHEAD_BYTES && source.isPaused() && !source.destroyed) source.resume();
+        yield chunk;
+      } else if (ended) {
+        return;
+      } else if (failure) {
+        throw failure.error;
+      } else {
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    }
+  } finally {
+    source.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    if (!ended) source.destroy();
+  }
 }

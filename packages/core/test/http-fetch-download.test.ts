@@ -83,14 +83,14 @@ t.test('digest mismatch: not retried, no blob, partial deleted', async (t) => {
   t.same(await tmpFiles(store), []);
 });
 
-t.test('size mismatch: a complete answer shorter than expected', async (t) => {
+t.test('size mismatch: a complete answer announcing fewer bytes than expected is refused', async (t) => {
   const { server, store, job } = await setup(t);
   server.queue('/blob', { kind: 'short', bytes: 1000 });
   await t.rejects(downloadBlob(job, fast), {
     code: ErrorCodes.SIZE_MISMATCH,
-    context: { url: job.url, expected: SIZE, received: 1000 },
+    context: { url: job.url, expected: SIZE, announced: 1000 },
   });
-  t.equal(server.requests.length, 1);
+  t.equal(server.requests.length, 1, 'a wrong announced length is final');
   t.notOk(await store.has(job.sha256));
   t.same(await tmpFiles(store), []);
 });

@@ -4,11 +4,12 @@ import { createLogger, errorMessage } from '@patchbay/core';
 import { integerFlag, parseCli, UsageError } from './cli-args.js';
 import { startUpstreamServer } from './upstream-server.js';
 
-const USAGE = `usage: patchbay-upstream --dir DIR [--host 127.0.0.1] [--port 0] [--json]
+const USAGE = `usage: patchbay-upstream --dir DIR [--host 127.0.0.1] [--port 0] [--throttle BYTES_PER_S] [--json]
 
 Serves a feed directory over HTTP (GET and HEAD, strong ETags, Range, If-Range) until SIGTERM
 or SIGINT. Prints the URL as one line on stdout once listening. Set PATCHBAY_LOG_LEVEL=debug
-for one log line per request on stderr.`;
+for one log line per request on stderr. --throttle paces each response body to at most that
+many bytes per second (so a test can interrupt a sync in the middle).`;
 
 /** Exit codes as CONTRACT §3: 0 ok, 1 the server failed, 2 bad usage. Resolves on SIGTERM/SIGINT. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -16,11 +17,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   let host: string;
   let port: number;
   let json: boolean;
+  let throttle: number | undefined;
   try {
     const { values, positionals } = parseCli(argv, {
       dir: { type: 'string' },
       host: { type: 'string' },
       port: { type: 'string' },
+      throttle: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     });
@@ -37,6 +40,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     port = integerFlag('port', values.port, 0) ?? 0;
     if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
     json = values.json === true;
+    throttle = integerFlag('throttle', values.throttle, 1);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`patchbay-upstream: ${err.message}\n${USAGE}\n`);
@@ -48,7 +52,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   const logger = createLogger({ name: 'patchbay-upstream' });
   let server;
   try {
-    server = await startUpstreamServer({ root: dir, host, port, logger });
+    server = await startUpstreamServer({
+      root: dir,
+      host,
+      port,
+      logger,
+      ...(throttle === undefined ? {} : { throttleBytesPerSecond: throttle }),
+    });
   } catch (err) {
     process.stderr.write(`patchbay-upstream: cannot listen on ${host}:${port}: ${errorMessage(err)}\n`);
     return 1;

@@ -15,11 +15,14 @@ import { createLogger, type Logger } from '@patchbay/core';
 import { EtagCache } from './etag-cache.js';
 import { evaluatePreconditions, ifRangeMatches, parseRange, type Validators } from './http-conditionals.js';
 import { isWithinRoot, resolveRequestPath } from './request-path.js';
+import { throttleStream } from './throttle.js';
 
 export interface UpstreamHandlerOptions {
   /** the feed directory to serve */
   root: string;
   logger?: Logger;
+  /** pace every response body to at most this many bytes per second (tests interrupt slow syncs) */
+  throttleBytesPerSecond?: number;
 }
 
 export interface UpstreamServerOptions extends UpstreamHandlerOptions {
@@ -76,7 +79,8 @@ export function createUpstreamHandler(opts: UpstreamHandlerOptions): RequestHand
         'request',
       );
     });
-    serveFile(req, res, { root, realRoot, etags }, (n) => (bytes = n)).catch((err: unknown) => {
+    const throttle = opts.throttleBytesPerSecond;
+    serveFile(req, res, { root, realRoot, etags, throttle }, (n) => (bytes = n)).catch((err: unknown) => {
       logger.warn({ err, method: req.method, url: req.url }, 'request failed');
       if (!res.headersSent) sendStatus(res, 500, 'internal error');
       else res.destroy();
@@ -88,6 +92,7 @@ interface ServeContext {
   root: string;
   realRoot: Promise<string>;
   etags: EtagCache;
+  throttle: number | undefined;
 }
 
 async function serveFile(
@@ -159,7 +164,9 @@ async function serveFile(
     const body = handle.createReadStream({ start, end, highWaterMark: 1 << 16 });
     let sent = 0;
     body.on('data', (chunk: Buffer | string) => countBytes((sent += chunk.length)));
-    await pipeline(body, res).catch((err: NodeJS.ErrnoException) => {
+    const paced =
+      ctx.throttle === undefined ? pipeline(body, res) : pipeline(body, throttleStream(ctx.throttle), res);
+    await paced.catch((err: NodeJS.ErrnoException) => {
       // A client that hangs up mid-body is normal (resume tests do it on purpose).
       if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw err;
     });

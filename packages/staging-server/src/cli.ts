@@ -18,6 +18,7 @@ import type { Notifier } from './notify/notifier.js';
 import type { ReportStore } from './reports/report-store.js';
 import { SERVER_VERSION } from './http/version.js';
 import { tokenCommandUsageError } from './auth/token-usage.js';
+import { armExitBackstop, closeHttp, waitForStopSignal } from './shutdown.js';
 
 // The server's parts (fastify, SQLite, the sync engine) load only for the commands
 // that use them, so --help and usage errors answer at once.
@@ -361,11 +362,15 @@ async function serve(config: ServerConfig, logger: Logger, json: boolean): Promi
     ]);
   // Read before anything opens: an unreadable cert or key is bad config (exit 2).
   const https = readTlsFiles(config.listen);
+  // From here on a SIGTERM means a clean stop (default handling would kill mid-write).
+  const stopSignal = waitForStopSignal();
   const realMirror = await createMirrorService(config, logger);
   let store: ReportStore | undefined;
   let notifier: Notifier = notify.disabledNotifier;
   let task: ScheduledTask | undefined;
   let pruneTask: ScheduledTask | undefined;
+  // set once listening; declared here so that shutdown() sees it
+  let gcTask: ScheduledTask | undefined = undefined;
   // Syncs started by the schedule, at start and by POST /v1/sync all go through this
   // wrapper, which mails the patches a published catalog added.
   let mirror: MirrorService = realMirror;
@@ -394,8 +399,10 @@ async function serve(config: ServerConfig, logger: Logger, json: boolean): Promi
   const shutdown = async (): Promise<void> => {
     await task?.destroy();
     await pruneTask?.destroy();
-    await app.close();
-    await mirror.close();
+    await gcTask?.destroy();
+    // Together: a running sync stops at its next consistent point (partials kept for resume,
+    // nothing half published) while downloads in flight finish within the grace.
+    await Promise.all([closeHttp(app, logger), mirror.close()]);
     // After the HTTP side: reports still arriving during close are mailed (or persisted).
     await notifier.close();
     store?.close();
@@ -463,10 +470,10 @@ async function serve(config: ServerConfig, logger: Logger, json: boolean): Promi
     );
   }
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  // schedule.gc: blobs no protected catalog names (waits out a running sync, see gc/gc-schedule.ts)
+  gcTask = (await import('./gc/gc-schedule.js')).scheduleGc(cron, config, mirror, logger);
+
+  const signal = await stopSignal;
   logger.info({ signal }, 'shutting down');
   // A second signal while a sync winds down means "now".
   const forceExit = (): void => {
@@ -482,5 +489,6 @@ async function serve(config: ServerConfig, logger: Logger, json: boolean): Promi
     process.off('SIGINT', forceExit);
   }
   logger.info('stopped');
+  armExitBackstop(0);
   return 0;
 }

@@ -69,6 +69,44 @@ export interface MirrorStats {
   bytes: number;
 }
 
+/** One garbage collection of the blob store (gc/collector.ts). */
+export interface GcResult {
+  at: string;
+  /** true: nothing was removed, the figures say what would go */
+  dryRun: boolean;
+  protectionDays: number;
+  /** blobs removed (or that would be) and their bytes */
+  removedBlobs: number;
+  reclaimedBytes: number;
+  /** blobs kept: named by the current catalog or a protected one */
+  keptBlobs: number;
+  keptBytes: number;
+  /** sequences of the catalogs whose blobs were kept (the current one included) */
+  protectedCatalogs: number[];
+  /** history catalogs removed (served last before the protection window) */
+  removedHistory: number[];
+  /** stale files removed from store/tmp (names) */
+  removedTemp: string[];
+  /** set when no blob was removed on purpose (no usable catalog, an unreadable recent history file) */
+  blobsSkipped: string | null;
+}
+
+/** The last gc that removed for real (persisted across restarts). */
+export interface GcSummary {
+  at: string;
+  removedBlobs: number;
+  reclaimedBytes: number;
+}
+
+/** /v1/status `storage` (extension): the blob store as gc sees it. */
+export interface StorageStatus {
+  blobs: number;
+  bytes: number;
+  /** what a gc now would remove (cached; recomputed after syncs and gc) */
+  reclaimableBytes: number;
+  lastGc: GcSummary | null;
+}
+
 export interface MirrorService {
   /** the catalog being served now, or null before the first publication */
   current(): PublishedCatalog | null;
@@ -84,6 +122,13 @@ export interface MirrorService {
    */
   startSync(): Promise<SyncReport>;
   stats(): Promise<MirrorStats>;
+  /**
+   * Garbage-collect the blob store. Never runs beside a sync: throws PB_ERR_SYNC_IN_PROGRESS
+   * while one runs (a sync started during gc waits for it), PB_ERR_LOCKED while a gc runs.
+   */
+  gc(opts?: { dryRun?: boolean }): Promise<GcResult>;
+  /** blob count, bytes, reclaimable bytes and the last gc */
+  storage(): Promise<StorageStatus>;
   /** release resources (db handles), wait for a running sync to stop at a consistent point */
   close(): Promise<void>;
 }

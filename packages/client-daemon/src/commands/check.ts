@@ -1,6 +1,7 @@
 import { noteOffline, observeStates, patchList, printPatchList, scanHost, wentOffline } from '../scan.js';
 import type { Session } from '../session.js';
 import { applicable } from '../planner.js';
+import { pruneCache } from '../cache-prune.js';
 import { expiryFields } from '../catalog-source.js';
 import { loadCatalog, reportNow, withHostLock } from './common.js';
 import type { CommandArgs } from './common.js';
@@ -22,6 +23,7 @@ export async function checkCommand(session: Session, _args: CommandArgs): Promis
         (loaded.expired ? ` (expired at ${loaded.catalog.expiresAt})` : ''),
     });
     await ledger.save();
+    await pruneCache(session, ledger, loaded.catalog);
     await reportNow(session, ledger);
     printPatchList(session, patchList(scan.evaluations), offline, expiryFields(loaded));
     return 0;

@@ -2,6 +2,7 @@ import { ErrorCodes, errorMessage, isPatchbayError } from '@patchbay/core';
 import { hostRebootedSince } from '../auto-policy.js';
 import { assertNotExpired } from '../catalog-source.js';
 import type { LoadedCatalog } from '../catalog-source.js';
+import { recoverFromCrash } from '../crash-recovery.js';
 import { lockDataDir } from '../lock.js';
 import { bootTime } from '../reboot.js';
 import type { Ledger } from '../ledger.js';
@@ -38,7 +39,7 @@ export async function withHostLock<T>(session: Session, fn: (ledger: Ledger) => 
   const release = await lockDataDir(session.paths, session.logger);
   try {
     const ledger = await session.openLedger();
-    const interrupted = await ledger.recoverInterrupted();
+    const interrupted = await recoverFromCrash(session, ledger);
     if (interrupted.length > 0) {
       session.logger.warn(
         { patchIds: interrupted },

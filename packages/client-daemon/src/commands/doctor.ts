@@ -15,16 +15,28 @@ export interface DoctorCheck {
 /** Below this much free space in the cache's filesystem, downloads are likely to fail. */
 const MIN_FREE_BYTES = 512 * 1024 * 1024;
 
-/** A staging server: reachable, its catalog signed by the trusted key, not rolled back, not expired. */
+/**
+ * A staging server: reachable, its catalog signed by the trusted key, not rolled back, not
+ * expired. A vendor feed (direct mode): reachable, valid, signed by trust.feedKey when set.
+ */
 async function checkServer(session: Session, raw: string): Promise<DoctorCheck> {
   const server = normaliseServer(raw);
   const check = `server ${server}`;
   try {
-    const { catalog, expired, trusted } = await session.catalogSource.probe(server);
+    const { kind, catalog, expired, trusted } = await session.catalogSource.probe(server);
     const key =
       trusted === 'unpinned'
         ? 'signature verifies against the key it presents (not pinned yet: the next check pins it)'
-        : `signature verifies against ${trusted.source} ${trusted.fingerprint}`;
+        : trusted.source === 'unsigned'
+          ? 'signature NOT checked (trust.feedKey is not set): only per-file SHA-256 protects the patches'
+          : `signature verifies against ${trusted.source} ${trusted.fingerprint}`;
+    if (kind === 'feed') {
+      return {
+        check,
+        ok: true,
+        message: `vendor feed (direct mode); feed sequence ${catalog.sequence} is valid (${catalog.patches.length} patches); ${key}`,
+      };
+    }
     if (expired) {
       return {
         check,
@@ -49,6 +61,10 @@ async function checkCachedCatalog(session: Session): Promise<DoctorCheck | undef
     const cached = await session.catalogSource.cached();
     if (!cached) return undefined;
     const { catalog } = cached;
+    if (cached.meta.kind === 'feed') {
+      const signed = cached.trusted.source === 'unsigned' ? 'unsigned (trust.feedKey not set)' : 'signature verifies';
+      return { check, ok: true, message: `vendor feed ${cached.meta.server} sequence ${catalog.sequence}, ${signed}` };
+    }
     if (isExpired(catalog, new Date())) {
       return { check, ok: false, message: `sequence ${catalog.sequence} expired at ${catalog.expiresAt}` };
     }

@@ -12,13 +12,18 @@ function matches(event: ReportEvent, filter: HistoryFilter): boolean {
   );
 }
 
-/** history: this host's events, oldest first, with whether a server has them yet. */
+/**
+ * history: this host's events, oldest first, with whether a server has them yet. In
+ * direct mode (every server a vendor feed) nothing is reported: the history is local.
+ */
 export async function historyCommand(session: Session, args: CommandArgs): Promise<number> {
   const ledger = await session.openLedger();
+  const direct = await session.catalogSource.directMode();
   const events = ledger.events
     .filter((e) => matches(e, args.filter))
-    .map((e) => ({ ...e, reported: e.seq <= ledger.lastAckedSeq }));
-  session.out.document({ events });
+    .map((e) => ({ ...e, reported: !direct && e.seq <= ledger.lastAckedSeq }));
+  session.out.document(direct ? { events, mode: 'direct' } : { events });
+  if (direct) session.out.note('direct mode (no staging server): events are kept on this host only');
   if (events.length === 0) {
     session.out.line('no events yet');
     return 0;
@@ -31,7 +36,7 @@ export async function historyCommand(session: Session, args: CommandArgs): Promi
       e.type,
       e.patchId ?? '-',
       e.outcome,
-      e.reported ? 'yes' : 'no',
+      direct ? 'local' : e.reported ? 'yes' : 'no',
       e.message ?? '',
     ]),
   );

@@ -1,4 +1,5 @@
 import { installPlanned } from '../apply.js';
+import { pruneCache } from '../cache-prune.js';
 import type { ActionResult, ApplyOptions } from '../apply.js';
 import type { Ledger } from '../ledger.js';
 import { planInstall, selectIds } from '../planner.js';
@@ -55,6 +56,7 @@ export async function installCommand(session: Session, args: CommandArgs): Promi
     });
     // the states after the installs, for the final report
     await observeStates(ledger, await scanHost(session, ledger, loaded.catalog));
+    await pruneCache(session, ledger, loaded.catalog);
     await reportNow(session, ledger);
     printResults(session, results, wentOffline(loaded) ? { offline: true } : {});
     return exitCodeFor(results);

@@ -24,10 +24,12 @@ export async function statusCommand(session: Session, _args: CommandArgs): Promi
   const schedule = scheduleOverview(session.config, ledger.events);
   const flag = ledger.rebootFlag;
   const pendingReboot = flag !== null && !hostRebootedSince(flag, bootTime());
+  const direct = await session.catalogSource.directMode();
   printPatchList(session, patchList(scan.evaluations), false, {
     schedule,
     pendingReboot,
     ...expiryFields(loaded),
+    ...(direct ? { mode: 'direct' } : {}),
   });
   if (!session.out.json) {
     const at = (iso: string | null): string => iso ?? '-';
@@ -48,8 +50,11 @@ export async function statusCommand(session: Session, _args: CommandArgs): Promi
       session.out.line(`pending reboot: ${flag?.patchIds.join(', ')} (installed ${flag?.since})`);
     const pending = ledger.pendingEvents().length;
     session.out.note(
-      `catalog ${loaded.catalog.sequence} from ${loaded.server} at ${loaded.fetchedAt}` +
-        (pending > 0 ? `; ${pending} event(s) not yet reported` : ''),
+      direct
+        ? `feed sequence ${loaded.catalog.sequence} from ${loaded.server} at ${loaded.fetchedAt} ` +
+            '(direct mode: reports stay on this host)'
+        : `catalog ${loaded.catalog.sequence} from ${loaded.server} at ${loaded.fetchedAt}` +
+            (pending > 0 ? `; ${pending} event(s) not yet reported` : ''),
     );
   }
   return 0;

@@ -1,12 +1,247 @@
-// `patchbay-server export DIR` (issue 7): placeholder until export lands.
-import type { Logger, ServerConfig } from '@patchbay/core';
+// `patchbay-server export DIR` (issue 7): the published mirror as a feed directory (or its
+// tar in media-sized parts) that another staging server imports or takes as a file: upstream.
+// Reads the data directory without its lock: it runs beside `serve`, and blobs never change.
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import {
+  assertFreeSpace,
+  ContentStore,
+  errorMessage,
+  ErrorCodes,
+  isPatchbayError,
+  parseCatalog,
+  PatchbayError,
+  type Catalog,
+  type Logger,
+  type ServerConfig,
+} from '@patchbay/core';
 import type { ExchangeFlags } from '../cli.js';
+import { CatalogStore } from '../store/catalog-store.js';
+import { describeKey, mirrorKeyFile, readMirrorKey } from '../trust/mirror-key.js';
+import { planExport, tarBytes, type ExportKey } from './export-plan.js';
+import { assertTargetUsable, writeExport, type ExportProgress } from './export-writer.js';
+import { parseSize } from './size-option.js';
+import type { PartEntry } from './bundle-format.js';
+
+const PROGRAM = 'patchbay-server';
+/** room left on the target medium beyond the export's own bytes */
+const TARGET_MARGIN_BYTES = 1024 * 1024;
+
+export interface ExportSummary {
+  outcome: 'ok';
+  dryRun: boolean;
+  dir: string;
+  sequence: number;
+  upstreamSequence: number;
+  baseSequence: number | null;
+  files: number;
+  /** files left out because the base export carried them */
+  filesSkipped: number;
+  /** bytes written (dry run: that would be written) under DIR */
+  bytes: number;
+  chunkSize: number | null;
+  /** written parts; a dry run gives their number only */
+  parts: PartEntry[] | number | null;
+  fingerprint: string;
+  publicKey: string;
+}
+
+function usage(message: string, context: Record<string, unknown> = {}): PatchbayError {
+  return new PatchbayError(ErrorCodes.USAGE, message, context);
+}
+
+function parseSince(value: string | undefined): number | null {
+  if (value === undefined) return null;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw usage(`--since must be a mirror sequence (a positive integer), got "${value}"`, {
+      flag: '--since',
+    });
+  }
+  return Number(value);
+}
+
+async function readCatalogFile(path: string): Promise<Catalog | null> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  return parseCatalog(bytes, path);
+}
+
+async function loadExportKey(config: ServerConfig): Promise<ExportKey> {
+  const keyFile = mirrorKeyFile(config);
+  const privateKey = await readMirrorKey(keyFile);
+  if (!privateKey) {
+    throw new PatchbayError(
+      ErrorCodes.SIGNATURE,
+      `no mirror signing key at ${keyFile}: an export is signed with it (run sync or keygen first)`,
+      { keyFile },
+    );
+  }
+  return { privateKey, ...describeKey(privateKey) };
+}
+
+/** The published catalog and, for --since, the base catalog from catalog/history. */
+async function loadCatalogs(
+  config: ServerConfig,
+  since: number | null,
+): Promise<{ catalog: Catalog; base: Catalog | null }> {
+  const catalogs = new CatalogStore(config.dataDir);
+  const catalog = await readCatalogFile(catalogs.currentPath);
+  if (!catalog) {
+    throw new PatchbayError(
+      ErrorCodes.NO_CATALOG,
+      `nothing is published in ${config.dataDir} yet (no ${catalogs.currentPath}); run sync or import first`,
+      { path: catalogs.currentPath },
+    );
+  }
+  if (since === null) return { catalog, base: null };
+  if (since >= catalog.sequence) {
+    throw usage(
+      `--since ${since}: the published catalog is sequence ${catalog.sequence}; an incremental export needs an older base`,
+      { flag: '--since' },
+    );
+  }
+  const basePath = catalogs.historyPath(since);
+  const base = await readCatalogFile(basePath);
+  if (!base) {
+    throw usage(
+      `--since ${since}: the catalog of sequence ${since} is gone (${basePath} was removed, e.g. by gc); ` +
+        'make a full export instead (without --since)',
+      { flag: '--since', path: basePath },
+    );
+  }
+  return { catalog, base };
+}
+
+export interface ExportOptions extends ExchangeFlags {
+  dir: string;
+  json: boolean;
+}
+
+/** Plan and (unless dry run) write an export; throws PatchbayError (USAGE for bad flags). */
+export async function runExport(
+  config: ServerConfig,
+  logger: Logger,
+  opts: ExportOptions,
+  onProgress?: (progress: ExportProgress) => void,
+): Promise<ExportSummary> {
+  const chunkSize = opts.chunkSize === undefined ? null : parseSize(opts.chunkSize);
+  const since = parseSince(opts.since);
+  const dir = resolve(opts.dir);
+  await assertTargetUsable(dir);
+  const { catalog, base } = await loadCatalogs(config, since);
+  const key = await loadExportKey(config);
+  const plan = planExport({
+    catalog,
+    base,
+    selection: { products: opts.products, releases: opts.releases },
+    key,
+  });
+  const bytes = chunkSize === null ? plan.bytes : tarBytes(plan);
+  const summary = (written: number, parts: ExportSummary['parts']): ExportSummary => ({
+    outcome: 'ok',
+    dryRun: opts.dryRun,
+    dir,
+    sequence: plan.sequence,
+    upstreamSequence: catalog.upstreamSequence,
+    baseSequence: plan.baseSequence,
+    files: plan.files.length,
+    filesSkipped: plan.skipped,
+    bytes: written,
+    chunkSize,
+    parts,
+    fingerprint: key.fingerprint,
+    publicKey: key.publicKey,
+  });
+  if (opts.dryRun)
+    return summary(bytes, chunkSize === null ? null : Math.max(1, Math.ceil(bytes / chunkSize)));
+
+  await assertFreeSpace(dirname(dir), bytes, TARGET_MARGIN_BYTES, `the export to ${dir}`);
+  const log = logger.child({ component: 'export', dir });
+  log.info(
+    { sequence: plan.sequence, base: plan.baseSequence, files: plan.files.length, bytes },
+    'export started',
+  );
+  const store = new ContentStore(join(config.dataDir, 'store'));
+  const written = await writeExport({
+    plan,
+    target: dir,
+    store,
+    chunkSize,
+    ...(onProgress ? { onProgress } : {}),
+  });
+  log.info(
+    { sequence: plan.sequence, bytes: written.bytes, parts: written.parts?.length ?? null },
+    'export written',
+  );
+  return summary(written.bytes, written.parts);
+}
+
+export function formatExport(s: ExportSummary): string {
+  const since =
+    s.baseSequence === null
+      ? ''
+      : ` (incremental since ${s.baseSequence}; ${s.filesSkipped} file(s) the base carried left out)`;
+  const lines = [
+    s.dryRun
+      ? `dry run: nothing was written; the export would write to ${s.dir}`
+      : `export written to ${s.dir}`,
+    `  mirror sequence: ${s.sequence}${since}`,
+    `  files:           ${s.files}`,
+    `  bytes:           ${s.bytes}${s.dryRun && s.chunkSize !== null ? ' (about: tar headers included)' : ''}`,
+  ];
+  if (typeof s.parts === 'number')
+    lines.push(`  parts:           ${s.parts} of at most ${s.chunkSize} bytes`);
+  else if (s.parts) {
+    lines.push(
+      `  parts:           ${s.parts.length} of at most ${s.chunkSize} bytes (one per medium; parts.json lists them)`,
+    );
+    for (const part of s.parts) lines.push(`    ${part.name}  ${part.size} bytes`);
+  }
+  lines.push(
+    `  signed by key:   ${s.fingerprint}`,
+    '  on the importing server set upstream.publicKey to:',
+    `    ${s.publicKey}`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/** A progress line on a terminal only (CONTRACT §3). */
+function terminalProgress(): ((p: ExportProgress) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  let last = -1;
+  return ({ doneBytes, totalBytes }) => {
+    const percent = totalBytes > 0 ? Math.min(100, Math.floor((doneBytes / totalBytes) * 100)) : 100;
+    if (percent === last) return;
+    last = percent;
+    process.stderr.write(`\rexport: ${percent}% (${doneBytes} of ${totalBytes} bytes)`);
+  };
+}
 
 export async function runExportCommand(
-  _config: ServerConfig,
-  _logger: Logger,
-  _opts: ExchangeFlags & { dir: string; json: boolean },
+  config: ServerConfig,
+  logger: Logger,
+  opts: ExchangeFlags & { dir: string; json: boolean },
 ): Promise<number> {
-  process.stderr.write('patchbay-server: export is not available in this version yet\n');
-  return 2;
+  const progress = opts.json || opts.dryRun ? undefined : terminalProgress();
+  try {
+    const summary = await runExport(config, logger, opts, progress);
+    if (progress) process.stderr.write('\n');
+    process.stdout.write(opts.json ? `${JSON.stringify(summary)}\n` : formatExport(summary));
+    return 0;
+  } catch (err) {
+    if (progress) process.stderr.write('\n');
+    const bad = isPatchbayError(err, ErrorCodes.USAGE) || isPatchbayError(err, ErrorCodes.CONFIG);
+    if (!bad) logger.error({ err, code: isPatchbayError(err) ? err.code : undefined }, 'export failed');
+    if (opts.json) {
+      const code = isPatchbayError(err) ? err.code : undefined;
+      process.stdout.write(`${JSON.stringify({ outcome: 'failed', code, error: errorMessage(err) })}\n`);
+    }
+    process.stderr.write(`${PROGRAM}: export${bad ? '' : ' failed'}: ${errorMessage(err)}\n`);
+    return bad ? 2 : 1;
+  }
 }

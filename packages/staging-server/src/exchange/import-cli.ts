@@ -1,11 +1,41 @@
-// `patchbay-server import PATH` (issue 7): placeholder until import lands.
-import type { Logger, ServerConfig } from '@patchbay/core';
+// `patchbay-server import PATH` (issue 7): an export (directory, .tar, or the parts of a
+// chunked one) or a plain vendor feed directory, merged into the mirror as a sync would.
+import { errorMessage, ErrorCodes, isPatchbayError, type Logger, type ServerConfig } from '@patchbay/core';
+import { runImport, type ImportResult } from './import-run.js';
 
+const PROGRAM = 'patchbay-server';
+
+export function formatImport(r: ImportResult): string {
+  const from = r.exporter ? `export of mirror ${r.exporter}` : 'feed directory';
+  const base = r.baseSequence === null ? '' : ` (incremental since ${r.baseSequence})`;
+  const lines = [
+    `import ok: ${from}, sequence ${r.sequence}${base}${r.newFeed ? '' : ' (imported before)'}`,
+    `  source:          ${r.source} (${r.kind})`,
+    `  signature:       ${r.signatureVerified ? 'verified with upstream.publicKey' : 'not checked (upstream.publicKey is not set)'}`,
+    `  files stored:    ${r.filesStored} (${r.bytesStored} bytes); already present: ${r.filesAlreadyPresent}`,
+    `  mirror sequence: ${r.mirrorSequence}${r.published ? ' (published now)' : ' (unchanged)'}, ${r.patches} patches`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** Bad usage (a PATH that is not there or not a bundle) is exit 2; a refused bundle is exit 1. */
 export async function runImportCommand(
-  _config: ServerConfig,
-  _logger: Logger,
-  _opts: { path: string; json: boolean },
+  config: ServerConfig,
+  logger: Logger,
+  opts: { path: string; paths?: string[]; json: boolean },
 ): Promise<number> {
-  process.stderr.write('patchbay-server: import is not available in this version yet\n');
-  return 2;
+  const paths = opts.paths && opts.paths.length > 0 ? opts.paths : [opts.path];
+  try {
+    const result = await runImport(config, logger, paths);
+    process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : formatImport(result));
+    return 0;
+  } catch (err) {
+    const bad = isPatchbayError(err, ErrorCodes.USAGE) || isPatchbayError(err, ErrorCodes.CONFIG);
+    const code = isPatchbayError(err) ? err.code : undefined;
+    if (!bad) logger.error({ err: errorMessage(err), code }, 'import failed; the mirror is unchanged');
+    if (opts.json)
+      process.stdout.write(`${JSON.stringify({ outcome: 'failed', code, error: errorMessage(err) })}\n`);
+    process.stderr.write(`${PROGRAM}: import${bad ? '' : ' refused'}: ${errorMessage(err)}\n`);
+    return bad ? 2 : 1;
+  }
 }

@@ -24,6 +24,8 @@ export function observeSyncs(mirror: MirrorService, notifier: Notifier, logger: 
     lastSync: () => mirror.lastSync(),
     isSyncing: () => mirror.isSyncing(),
     stats: () => mirror.stats(),
+    gc: (opts) => mirror.gc(opts),
+    storage: () => mirror.storage(),
     close: () => mirror.close(),
     startSync: () => {
       const before = mirror.current();

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback, constants as zlibConstants } from 'node:zlib';
 import {
+  failpoint,
   parseCatalog,
   sha256Hex,
   signDetached,
@@ -99,7 +100,10 @@ export class CatalogStore {
    */
   async publish(published: PublishedCatalog): Promise<void> {
     await writeFileAtomic(this.historyPath(published.sequence), published.bytes);
+    failpoint('publish:after-history');
     await writeFileAtomic(this.signaturePath, published.signature);
+    failpoint('publish:after-signature');
     await writeFileAtomic(this.currentPath, published.bytes);
+    failpoint('publish:after-current');
   }
 }

@@ -13,12 +13,22 @@ import {
   type Logger,
   type ServerConfig,
 } from '@patchbay/core';
-import type { MirrorService, MirrorStats, PublishedCatalog, SyncReport } from '../mirror.js';
+import { GcCoordinator } from '../gc/gc-coordinator.js';
+import type {
+  GcResult,
+  MirrorService,
+  MirrorStats,
+  PublishedCatalog,
+  StorageStatus,
+  SyncReport,
+} from '../mirror.js';
 import { CatalogStore } from '../store/catalog-store.js';
 import { lockDataDir, type DataDirLock } from '../store/data-dir-lock.js';
 import { SyncStateStore } from '../store/sync-state.js';
 import { resignDueAt } from '../trust/catalog-expiry.js';
-import { loadMirrorSigner, type MirrorSigner } from '../trust/mirror-key.js';
+import { loadMirrorSigner, mirrorKeyFile, type MirrorSigner } from '../trust/mirror-key.js';
+import { prunePartials } from '../store/partials.js';
+import { removeStrayTemps } from '../store/stray-temps.js';
 import { FeedArchive } from '../upstream/feed-archive.js';
 import { catalogBlobs } from './build-catalog.js';
 import { newSyncReport, resignIfDue, runSync, type ResignContext, type SyncContext } from './sync-run.js';
@@ -56,6 +66,9 @@ async function openMirror(
   lock: DataDirLock,
   options: MirrorServiceOptions,
 ): Promise<MirrorService> {
+  // Temps of writes a crash cut short (we hold the lock: no live writer owns them).
+  const stray = await removeStrayTemps(config.dataDir, mirrorKeyFile(config));
+  if (stray.length > 0) log.warn({ removed: stray }, 'removed temp files left by an interrupted write');
   // The key first: a readable-by-others key stops the server before it serves anything.
   const signer = await loadMirrorSigner(config, ({ keyFile, fingerprint }) =>
     log.warn({ keyFile, fingerprint }, 'no mirror signing key found; made a new one'),
@@ -69,7 +82,7 @@ async function openMirror(
   let last: SyncReport | null;
   let dispatcher: Dispatcher | undefined;
   try {
-    last = await recoverLastSync(state);
+    last = await recoverLastSync(state, log);
     // One agent (or proxy agent) for the service's life: keep-alive across syncs. file: URLs ignore it.
     dispatcher = createDispatcher({ proxy: config.upstream.proxy });
   } catch (err) {
@@ -123,9 +136,10 @@ async function loadPublishedCatalog(
 }
 
 /** A report left 'running' means the previous process died mid-sync. */
-async function recoverLastSync(state: SyncStateStore): Promise<SyncReport | null> {
+async function recoverLastSync(state: SyncStateStore, log: Logger): Promise<SyncReport | null> {
   const last = (await state.lastSync()) ?? null;
   if (last?.outcome !== 'running') return last;
+  log.warn({ startedAt: last.startedAt }, 'the previous sync was interrupted (the server stopped during it)');
   const recovered: SyncReport = {
     ...last,
     outcome: 'failed',
@@ -143,6 +157,7 @@ class Mirror implements MirrorService {
   /** a re-sign in progress: syncs wait for it, so the two never publish at once */
   private resigning: Promise<void> | null = null;
   private resignTimer: NodeJS.Timeout | null = null;
+  private gcCoordinator: GcCoordinator | null = null;
 
   constructor(
     private readonly config: ServerConfig,
@@ -258,6 +273,7 @@ class Mirror implements MirrorService {
 
   private async execute(report: SyncReport, signal: AbortSignal): Promise<SyncReport> {
     await this.resigning;
+    await this.collector.idle();
     await this.persistReport(report);
     const ctx: SyncContext = {
       ...this.resignContext(),
@@ -269,6 +285,8 @@ class Mirror implements MirrorService {
     if (this.options.retryBaseMs !== undefined) ctx.retryBaseMs = this.options.retryBaseMs;
     try {
       await runSync(ctx, report, signal);
+      // Everything wanted was fetched: partials left in store/tmp are for files no longer wanted.
+      if (report.outcome === 'ok') await this.dropUnwantedPartials();
     } catch (err) {
       report.outcome = 'failed';
       report.error = errorMessage(err);
@@ -283,10 +301,21 @@ class Mirror implements MirrorService {
     }
     report.finishedAt = new Date().toISOString();
     this.last = { ...report, heldBack: [...report.heldBack] };
+    this.collector.invalidate();
     await this.persistReport(this.last);
     // A new publication moves the due time; a failed sync may have left one due.
     queueMicrotask(() => void this.checkResign());
     return this.last;
+  }
+
+  /** Best effort: a temp file that cannot be removed now is retried after the next sync. */
+  private async dropUnwantedPartials(): Promise<void> {
+    try {
+      const removed = await prunePartials(this.store, new Set());
+      if (removed.length > 0) this.log.info({ removed }, 'removed partial downloads no longer wanted');
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err), dir: this.store.tmpDir }, 'could not clean store/tmp');
+    }
   }
 
   /** The report survives restarts (/v1/status); a failure to store it is logged, not fatal. */
@@ -307,11 +336,46 @@ class Mirror implements MirrorService {
     return { sequence: catalog.sequence, patches: catalog.patches.length, blobs: blobs.size, bytes };
   }
 
+  /** gc never runs beside a sync: gc() refuses while one runs, a sync waits for a gc */
+  private get collector(): GcCoordinator {
+    this.gcCoordinator ??= new GcCoordinator({
+      dataDir: this.config.dataDir,
+      protectionDays: this.config.storage?.gcProtectionDays ?? 7,
+      logger: this.log,
+      current: () => this.published?.catalog ?? null,
+      syncStartedAt: () => (this.runningReport ? Date.parse(this.runningReport.startedAt) : null),
+    });
+    return this.gcCoordinator;
+  }
+
+  gc(opts: { dryRun?: boolean } = {}): Promise<GcResult> {
+    if (this.closed) {
+      throw new PatchbayError(ErrorCodes.ABORTED, 'mirror service is closed', {
+        dataDir: this.config.dataDir,
+      });
+    }
+    if (this.running) {
+      throw new PatchbayError(
+        ErrorCodes.SYNC_IN_PROGRESS,
+        'a sync is running; gc waits until it has finished',
+        {
+          startedAt: this.runningReport?.startedAt,
+        },
+      );
+    }
+    return this.collector.run(opts);
+  }
+
+  storage(): Promise<StorageStatus> {
+    return this.collector.storage();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.resignTimer) clearTimeout(this.resignTimer);
     await this.resigning;
+    await this.collector.idle();
     if (this.running) {
       this.abort?.abort();
       await this.running.catch(() => undefined);

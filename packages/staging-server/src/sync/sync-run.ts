@@ -4,7 +4,13 @@ import type { Dispatcher } from 'undici';
 import {
   ErrorCodes,
   PatchbayError,
+  assertFreeSpace,
+  diskFullError,
+  errorMessage,
+  failpoint,
+  isDiskFullError,
   parseFeed,
+  writeFileAtomic,
   type ContentStore,
   type Catalog,
   type Feed,
@@ -22,7 +28,7 @@ import { feedSignatureUrl, parseUpstreamKey, verifyFeedSignature } from '../trus
 import type { MirrorSigner } from '../trust/mirror-key.js';
 import { fetchFeed, fetchFeedSignature } from '../upstream/feed-fetcher.js';
 import { resolveFeedUrl } from '../upstream/feed-location.js';
-import { downloadBlobs, failedPatches, missingBlobs, planBlobs } from './blob-downloads.js';
+import { bytesToWrite, downloadBlobs, failedPatches, missingBlobs, planBlobs } from './blob-downloads.js';
 import { buildCatalog, republishCatalog, sameCatalogContent } from './build-catalog.js';
 import { checkFeedSequence } from './feed-acceptance.js';
 import { holdBack } from './hold-back.js';
@@ -117,8 +123,10 @@ async function obtainFeed(
   const verdict = checkFeedSequence(feed, fetched.bytes, await ctx.state.lastAcceptedSequence(), storedBytes);
   if (signature) await ctx.archive.writeSignature(signature);
   if (verdict === 'new') await ctx.archive.write(fetched.bytes);
+  failpoint('sync:after-feed-archive');
   // Validators are stored only now that the feed is accepted (and its bytes are on disk).
   await ctx.state.recordAcceptedFeed(feed.sequence, fetched.validators);
+  failpoint('sync:after-accept');
   return { feed, fresh: verdict === 'new' };
 }
 
@@ -161,14 +169,26 @@ export async function runSync(ctx: SyncContext, report: SyncReport, signal: Abor
 
   const plan = planBlobs(mirrored.patches, feedUrl);
   const toFetch = await missingBlobs(plan.jobs, ctx.store);
+  const writing = await bytesToWrite(toFetch, ctx.store);
   log.info(
     {
       files: toFetch.length,
       bytes: toFetch.reduce((sum, job) => sum + job.size, 0),
+      bytesToWrite: writing,
       concurrency: config.upstream.concurrency,
     },
     'files to fetch',
   );
+  // Fail before the first byte rather than fill the disk halfway (the published catalog stays).
+  if (toFetch.length > 0) {
+    await assertFreeSpace(
+      ctx.store.root,
+      writing,
+      config.storage.freeSpaceMarginBytes,
+      `the sync's ${toFetch.length} file(s) to download`,
+      'storage.freeSpaceMarginBytes',
+    );
+  }
   const downloads = await downloadBlobs(toFetch, {
     store: ctx.store,
     concurrency: config.upstream.concurrency,
@@ -232,20 +252,32 @@ async function publishIfChanged(
 }
 
 /** The mirror counter only grows, even if state.sqlite was lost while current.json survived. */
-async function nextMirrorSequence(ctx: Pick<SyncContext, 'state' | 'current'>): Promise<number> {
+export async function nextMirrorSequence(ctx: Pick<SyncContext, 'state' | 'current'>): Promise<number> {
   return Math.max(await ctx.state.mirrorSequence(), ctx.current()?.sequence ?? 0) + 1;
 }
 
 /** Sign, store (counter first, then signature and catalog) and switch the served catalog. */
-async function publishSigned(
-  ctx: Pick<SyncContext, 'state' | 'catalogs' | 'signer' | 'onPublished'>,
+export async function publishSigned(
+  ctx: Pick<SyncContext, 'state' | 'catalogs' | 'signer' | 'onPublished' | 'current'>,
   catalog: Catalog,
   log: Logger,
 ): Promise<PublishedCatalog> {
   const published = await toPublishedCatalog(catalog, ctx.signer);
-  // Counter first: a crash after it only skips a number, never reuses one.
-  await ctx.state.setMirrorSequence(catalog.sequence);
-  await ctx.catalogs.publish(published);
+  try {
+    // Counter first: a crash after it only skips a number, never reuses one.
+    await ctx.state.setMirrorSequence(catalog.sequence);
+    failpoint('sync:after-counter');
+    await ctx.catalogs.publish(published);
+  } catch (err) {
+    if (!isDiskFullError(err)) throw err;
+    await restoreSignature(ctx, log);
+    throw diskFullError(
+      ctx.catalogs.dir,
+      `catalog sequence ${catalog.sequence}`,
+      err,
+      'nothing was published, the previous catalog stays served',
+    );
+  }
   ctx.onPublished(published);
   log.info(
     {
@@ -259,6 +291,25 @@ async function publishSigned(
     'catalog published',
   );
   return published;
+}
+
+/**
+ * A publish that failed after writing the new signature leaves current.json beside a signature
+ * that does not verify; put the served catalog's signature back so the pair on disk verifies
+ * (the failed temp file was removed, so this small write usually fits).
+ */
+async function restoreSignature(ctx: Pick<SyncContext, 'catalogs' | 'current'>, log: Logger): Promise<void> {
+  const current = ctx.current();
+  if (current === null) return;
+  try {
+    await writeFileAtomic(ctx.catalogs.signaturePath, current.signature);
+  } catch (err) {
+    // loadCurrent re-signs a torn pair at the next start.
+    log.warn(
+      { path: ctx.catalogs.signaturePath, err: errorMessage(err) },
+      'could not restore the catalog signature after a failed publish',
+    );
+  }
 }
 
 export type ResignContext = Pick<

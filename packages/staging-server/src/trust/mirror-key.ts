@@ -1,9 +1,10 @@
 // The mirror's Ed25519 signing key on disk (CONTRACT §5): PKCS#8 PEM, mode 0600,
 // created atomically, never overwritten by accident, never logged.
-import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
+  atomicTempPath,
   encodePublicKey,
   ErrorCodes,
   generateSigningKeyPair,
@@ -46,7 +47,8 @@ export function describeKey(privateKey: KeyObject): { publicKey: string; fingerp
 export async function writeKeyFile(path: string, pem: string, replace: boolean): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const temp = join(dir, `.${randomBytes(6).toString('hex')}.key.tmp`);
+  // atomicTempPath names it with our pid, so a start-up after a crash knows it is stale.
+  const temp = atomicTempPath(path);
   const handle = await open(temp, 'wx', 0o600);
   try {
     await handle.chmod(0o600);

@@ -10,6 +10,7 @@ import { reportIngestRoutes } from './report-ingest.js';
 import { reportQueryRoutes } from './reports-query.js';
 import { statusRoutes } from './status.js';
 import { syncRoutes } from './sync.js';
+import { gcRoutes } from '../../gc/gc-route.js';
 
 export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   await app.register(healthRoutes, deps);
@@ -20,4 +21,5 @@ export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   await app.register(reportQueryRoutes, deps);
   await app.register(statusRoutes, deps);
   await app.register(syncRoutes, deps);
+  await app.register(gcRoutes, deps);
 }

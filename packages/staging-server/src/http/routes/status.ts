@@ -1,5 +1,6 @@
 // GET /v1/status — what an operator checks first: version, upstream, the last sync
-// (with held-back patches), the next one, the mirror's size and the fleet's freshness.
+// (with held-back patches), the next one, the mirror's size, the blob store's
+// (reclaimable bytes, last gc) and the fleet's freshness.
 import type { FastifyPluginAsync } from 'fastify';
 import { disabledNotifier } from '../../notify/notifier.js';
 import type { HttpDeps } from '../deps.js';
@@ -35,6 +36,8 @@ export const statusRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       nextSyncAt: next === null ? null : next.toISOString(),
       syncing: mirror.isSyncing(),
       mirror: await mirror.stats(),
+      // extension: the blob store as gc sees it (figures cached; recomputed after syncs and gc)
+      storage: await mirror.storage(),
       clients: store.countClients(staleBefore),
       notify: notifier.status(),
     };

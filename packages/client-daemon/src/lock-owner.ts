@@ -1,0 +1,58 @@
+// Who holds the data-dir lock: `<lock>/owner.json` {pid, hostname}, written inside the lock
+// directory right after it is taken and removed right before it is released. A SIGKILLed
+// client leaves both behind; the next one sees the owner is dead and takes the lock over at
+// once instead of refusing to run until the lock goes stale (30 s).
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import type { Logger } from '@patchbay/core';
+
+interface LockOwner {
+  pid: number;
+  hostname: string;
+  since: string;
+}
+
+function ownerPath(lockDir: string): string {
+  return path.join(lockDir, 'owner.json');
+}
+
+/** Record this process as the holder (best effort: without it a crash means waiting for staleness). */
+export async function writeLockOwner(lockDir: string): Promise<void> {
+  const owner: LockOwner = { pid: process.pid, hostname: hostname(), since: new Date().toISOString() };
+  await writeFile(ownerPath(lockDir), JSON.stringify(owner)).catch(() => undefined);
+}
+
+/** Before release: the lock directory must be empty for proper-lockfile to remove it. */
+export async function removeLockOwner(lockDir: string): Promise<void> {
+  await rm(ownerPath(lockDir), { force: true });
+}
+
+/**
+ * When the lock's recorded holder is a process of this host that no longer exists, remove
+ * the lock and return true (the caller takes it again). No owner file (a holder between
+ * taking the lock and writing it), another host, or a live pid: false.
+ */
+export async function removeLockOfDeadOwner(lockDir: string, logger: Logger): Promise<boolean> {
+  let owner: LockOwner;
+  try {
+    owner = JSON.parse(await readFile(ownerPath(lockDir), 'utf8')) as LockOwner;
+  } catch {
+    return false;
+  }
+  if (owner.hostname !== hostname() || !Number.isSafeInteger(owner.pid) || owner.pid === process.pid) {
+    return false;
+  }
+  try {
+    process.kill(owner.pid, 0);
+    return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') return false;
+  }
+  logger.warn(
+    { pid: owner.pid, since: owner.since, lock: lockDir },
+    'the lock holder is gone (crashed); taking the lock over',
+  );
+  await rm(lockDir, { recursive: true, force: true });
+  return true;
+}

@@ -1,0 +1,319 @@
+// What `import PATH` was given, turned into one feed directory to read: a directory with
+// feed.json is used where it lies; a .tar, or the parts of a chunked export (a directory
+// holding them, or the part files themselves), is unpacked into the store's temp area.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import { extract } from 'tar';
+import { errorMessage, ErrorCodes, isPatchbayError, PatchbayError } from '@patchbay/core';
+import {
+  FEED_FILE,
+  parsePartName,
+  parsePartsIndex,
+  PARTS_INDEX_FILE,
+  type PartEntry,
+} from './bundle-format.js';
+
+export type SourceKind = 'directory' | 'tar' | 'parts';
+
+export interface ImportSource {
+  kind: SourceKind;
+  /** the feed directory: feed.json at its top */
+  root: string;
+  /** true when `root` was unpacked into the store's temp area (its files may be renamed into the store) */
+  unpacked: boolean;
+  /** bytes read from the given paths to unpack them (0 for a directory used in place) */
+  archiveBytes: number;
+  /** the part files read, in order (chunked exports) */
+  parts: string[];
+  /** remove what was unpacked (no-op for a directory used in place) */
+  cleanup(): Promise<void>;
+}
+
+export interface OpenSourceOptions {
+  /** where to unpack (a directory on the store's filesystem) */
+  stagingParent: string;
+  /** called with the bytes about to be unpacked, before anything is written (free-space check) */
+  beforeUnpack?: (bytes: number) => Promise<void>;
+}
+
+function usage(message: string, context: Record<string, unknown>): PatchbayError {
+  return new PatchbayError(ErrorCodes.USAGE, message, context);
+}
+
+function refused(message: string, context: Record<string, unknown>, cause?: unknown): PatchbayError {
+  return new PatchbayError(ErrorCodes.IMPORT_REFUSED, message, context, cause ? { cause } : undefined);
+}
+
+async function statOrUsage(path: string) {
+  try {
+    return await stat(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw usage(`import PATH ${path} does not exist`, { path });
+    }
+    throw err;
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isFile() === true;
+}
+
+export async function openImportSource(
+  paths: readonly string[],
+  opts: OpenSourceOptions,
+): Promise<ImportSource> {
+  if (paths.length === 0) throw usage('import needs a PATH', {});
+  const absolute = paths.map((p) => resolve(p));
+  const infos = await Promise.all(absolute.map(statOrUsage));
+  if (absolute.length === 1) {
+    const [path] = absolute as [string];
+    if (infos[0]!.isDirectory()) {
+      if (await isFile(join(path, FEED_FILE))) return inPlace(path);
+      const names = await readdir(path);
+      if (names.some((n) => parsePartName(n) !== null))
+        return unpackParts(await collectParts(absolute), opts);
+      const tars = names.filter((n) => n.endsWith('.tar'));
+      if (tars.length === 1) return unpackTar(join(path, tars[0]!), opts);
+      throw usage(
+        `import PATH ${path} is not a feed directory (no ${FEED_FILE}) and holds no export parts ` +
+          `(*.tar.part-NNN-of-NNN) and no single .tar`,
+        { path },
+      );
+    }
+    if (parsePartName(basename(path)) === null) return unpackTar(path, opts);
+  }
+  return unpackParts(await collectParts(absolute), opts);
+}
+
+function inPlace(root: string): ImportSource {
+  return {
+    kind: 'directory',
+    root,
+    unpacked: false,
+    archiveBytes: 0,
+    parts: [],
+    cleanup: async () => undefined,
+  };
+}
+
+interface FoundPart {
+  path: string;
+  archive: string;
+  index: number;
+  count: number;
+}
+
+/**
+ * The complete, ordered parts of one chunked export, from directories that hold parts and
+ * part files (a part file alone brings its siblings). Missing or mixed parts are refused by name.
+ */
+export async function collectParts(
+  paths: readonly string[],
+): Promise<{ parts: FoundPart[]; index: Map<string, PartEntry> }> {
+  const found = new Map<string, FoundPart>();
+  const dirs = new Set<string>();
+  const add = (path: string) => {
+    const parsed = parsePartName(basename(path));
+    if (parsed && !found.has(basename(path))) found.set(basename(path), { path, ...parsed });
+  };
+  for (const path of paths) {
+    const info = await stat(path);
+    if (info.isDirectory()) dirs.add(path);
+    else if (parsePartName(basename(path)) === null) {
+      throw usage(`${path} is not a part of a chunked export (*.tar.part-NNN-of-NNN)`, { path });
+    } else {
+      add(path);
+      dirs.add(dirname(path));
+    }
+  }
+  for (const dir of dirs) for (const name of await readdir(dir)) add(join(dir, name));
+  const archives = new Set([...found.values()].map((p) => p.archive));
+  if (archives.size === 0) throw usage(`no export parts in ${paths.join(', ')}`, { paths });
+  // Given part files name their export; directories may hold parts of others too.
+  const named = paths
+    .map((p) => parsePartName(basename(p))?.archive)
+    .filter((a): a is string => a !== undefined);
+  const wanted = named.length > 0 ? new Set(named) : archives;
+  if (wanted.size > 1) {
+    throw usage(
+      `the paths hold parts of more than one export (${[...wanted].join(', ')}); import one at a time`,
+      {
+        archives: [...wanted],
+      },
+    );
+  }
+  const archive = [...wanted][0]!;
+  const parts = [...found.values()].filter((p) => p.archive === archive).sort((a, b) => a.index - b.index);
+  const count = parts[0]!.count;
+  if (parts.some((p) => p.count !== count)) {
+    throw refused(`the parts of ${archive} disagree about how many parts there are`, { archive });
+  }
+  const have = new Set(parts.map((p) => p.index));
+  const missing = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !have.has(i));
+  if (missing.length > 0) {
+    throw refused(
+      `${archive} has ${count} parts; missing: part ${missing.join(', ')} of ${count}. ` +
+        "Give all parts in one go (a directory holding them, or each medium's directory)",
+      { archive, count, missing },
+    );
+  }
+  return { parts, index: await readPartsIndex(dirs, archive) };
+}
+
+/** parts.json beside the parts, when there is one for this export: expected sizes and digests. */
+async function readPartsIndex(dirs: Iterable<string>, archive: string): Promise<Map<string, PartEntry>> {
+  for (const dir of dirs) {
+    const path = join(dir, PARTS_INDEX_FILE);
+    const bytes = await readFile(path).catch(() => undefined);
+    if (!bytes) continue;
+    const index = parsePartsIndex(bytes, path);
+    if (!index.parts.every((p) => parsePartName(p.name)?.archive === archive)) continue;
+    return new Map(index.parts.map((p) => [p.name, p]));
+  }
+  return new Map();
+}
+
+async function newStagingDir(parent: string): Promise<string> {
+  const dir = join(parent, `import-${process.pid}-${randomBytes(6).toString('hex')}`);
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+async function unpackTar(path: string, opts: OpenSourceOptions): Promise<ImportSource> {
+  const size = (await stat(path)).size;
+  await opts.beforeUnpack?.(size);
+  return unpack('tar', size, [], createReadStream(path), path, opts);
+}
+
+async function unpackParts(
+  found: { parts: FoundPart[]; index: Map<string, PartEntry> },
+  opts: OpenSourceOptions,
+): Promise<ImportSource> {
+  const sizes = await Promise.all(found.parts.map(async (p) => (await stat(p.path)).size));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  await opts.beforeUnpack?.(total);
+  const stream = Readable.from(concatenateParts(found.parts, found.index));
+  const label = found.parts[0]!.archive;
+  return unpack(
+    'parts',
+    total,
+    found.parts.map((p) => p.path),
+    stream,
+    label,
+    opts,
+  );
+}
+
+/** The parts one after another, each checked against parts.json (when present) as it ends. */
+async function* concatenateParts(parts: FoundPart[], index: Map<string, PartEntry>): AsyncGenerator<Buffer> {
+  for (const part of parts) {
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of createReadStream(part.path, { highWaterMark: 1 << 20 })) {
+      const buf = chunk as Buffer;
+      hash.update(buf);
+      size += buf.length;
+      yield buf;
+    }
+    const expected = index.get(basename(part.path));
+    const actual = hash.digest('hex');
+    if (expected && (expected.size !== size || expected.sha256 !== actual)) {
+      throw refused(
+        `part ${basename(part.path)} (${part.path}) is damaged: ${size} bytes with SHA-256 ${actual}, ` +
+          `parts.json says ${expected.size} bytes with ${expected.sha256}`,
+        { part: part.path },
+      );
+    }
+  }
+}
+
+/** Regular files and directories only: links and devices in a bundle are refused, not followed. */
+const ALLOWED_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory']);
+
+async function unpack(
+  kind: 'tar' | 'parts',
+  archiveBytes: number,
+  parts: string[],
+  input: NodeJS.ReadableStream,
+  label: string,
+  opts: OpenSourceOptions,
+): Promise<ImportSource> {
+  const staging = await newStagingDir(opts.stagingParent);
+  // After a failed unpack, tar may still finish a write or two: retry until the tree is gone.
+  const cleanup = async () => {
+    await rm(staging, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+  };
+  const rejected: string[] = [];
+  let unpackedBytes = 0;
+  try {
+    try {
+      await pipeline(
+        input,
+        extract({
+          cwd: staging,
+          strict: true,
+          maxDepth: 8,
+          filter: (path, entry) => {
+            const type = 'type' in entry ? String(entry.type) : 'File';
+            if (!ALLOWED_TYPES.has(type)) {
+              rejected.push(`${path} (${type})`);
+              return false;
+            }
+            unpackedBytes += 'size' in entry ? Number(entry.size) : 0;
+            return true;
+          },
+        }),
+      );
+    } catch (err) {
+      if (isPatchbayError(err)) throw err;
+      throw refused(`${label} is not a readable tar archive: ${errorMessage(err)}`, { path: label }, err);
+    }
+    if (rejected.length > 0) {
+      throw refused(
+        `${label} holds entries that are not plain files or directories: ${rejected.slice(0, 5).join(', ')}`,
+        {
+          path: label,
+          rejected,
+        },
+      );
+    }
+    const root = await findFeedRoot(staging);
+    if (root === null) {
+      throw refused(`${label} holds no ${FEED_FILE} at its top (nor in a single top-level directory)`, {
+        path: label,
+      });
+    }
+    return {
+      kind,
+      root,
+      unpacked: true,
+      archiveBytes: Math.max(archiveBytes, unpackedBytes),
+      parts,
+      cleanup,
+    };
+  } catch (err) {
+    await cleanup();
+    // a write that was in flight when the first pass ran
+    await new Promise((r) => setTimeout(r, 100));
+    await cleanup();
+    throw err;
+  }
+}
+
+/** `tar -cf x.tar -C DIR .` puts feed.json at the top; `tar -cf x.tar DIR` one directory down. */
+async function findFeedRoot(staging: string): Promise<string | null> {
+  if (await isFile(join(staging, FEED_FILE))) return staging;
+  const entries = await readdir(staging, { withFileTypes: true });
+  if (entries.length === 1 && entries[0]!.isDirectory()) {
+    const inner = join(staging, entries[0]!.name);
+    if (await isFile(join(inner, FEED_FILE))) return inner;
+  }
+  return null;
+}

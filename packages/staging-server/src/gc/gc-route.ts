@@ -1,0 +1,29 @@
+// POST /v1/gc (admin): garbage-collect the blob store now and answer with what went.
+// `{"dryRun": true}` (or ?dryRun=true) only reports. 409 while a sync or another gc runs.
+import type { FastifyPluginAsync } from 'fastify';
+import { ErrorCodes, isPatchbayError } from '@patchbay/core';
+import { HttpError, HttpErrors } from '../http/errors.js';
+import type { HttpDeps } from '../http/deps.js';
+
+const GC_IN_PROGRESS = (): HttpError =>
+  new HttpError('PB_ERR_HTTP_GC_IN_PROGRESS', 409, 'a garbage collection is already running');
+
+function flag(value: unknown): boolean {
+  return value === true || value === 'true' || value === '1';
+}
+
+export const gcRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) => {
+  app.post('/v1/gc', async (request) => {
+    const body = (request.body ?? {}) as { dryRun?: unknown };
+    const query = (request.query ?? {}) as { dryRun?: unknown };
+    const dryRun = flag(body.dryRun) || flag(query.dryRun);
+    if (mirror.isSyncing()) throw HttpErrors.SYNC_IN_PROGRESS();
+    try {
+      return await mirror.gc({ dryRun });
+    } catch (err) {
+      if (isPatchbayError(err, ErrorCodes.SYNC_IN_PROGRESS)) throw HttpErrors.SYNC_IN_PROGRESS();
+      if (isPatchbayError(err, ErrorCodes.LOCKED)) throw GC_IN_PROGRESS();
+      throw err;
+    }
+  });
+};
