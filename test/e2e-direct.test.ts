@@ -30,7 +30,15 @@ t.test('a client installs straight from the vendor feed, with no staging server'
   const dir = t.testdir();
   const feedDir = path.join(dir, 'feed');
   await generateFeed(feedDir);
-  const upstream = await startListening(BIN.upstream, ['--dir', feedDir, '--host', '127.0.0.1', '--port', '0', '--json']);
+  const upstream = await startListening(BIN.upstream, [
+    '--dir',
+    feedDir,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--json',
+  ]);
   t.teardown(() => upstream.stop());
   const proxy = await startForwardProxy();
   t.teardown(() => proxy.close());
@@ -62,12 +70,15 @@ t.test('a client installs straight from the vendor feed, with no staging server'
     }),
   );
   // generous: the CI machines are shared and slow under load
-  const client = (args: string[]) => runJson(BIN.client, ['--config', config, ...args], { timeoutMs: 180_000 });
+  const client = (args: string[]) =>
+    runJson(BIN.client, ['--config', config, ...args], { timeoutMs: 180_000 });
 
   const check = await client(['check']);
   t.equal(check.code, 0, check.stderr);
   const patches = (check.json as { patches: CheckPatch[] }).patches;
-  const critical = patches.filter((p) => p.severity === 'critical' && p.state === 'available').map((p) => p.id);
+  const critical = patches
+    .filter((p) => p.severity === 'critical' && p.state === 'available')
+    .map((p) => p.id);
   t.ok(critical.length >= 3, `critical patches offered: ${critical.join(', ')}`);
   t.notMatch(check.stderr, /without a signature check/, 'trust.feedKey set: no unsigned warning');
 
@@ -75,15 +86,25 @@ t.test('a client installs straight from the vendor feed, with no staging server'
   t.equal(install.code, 0, install.stderr);
   const results = (install.json as { results: Result[] }).results;
   t.ok(results.length >= critical.length);
-  t.ok(results.every((r) => r.outcome === 'ok'), JSON.stringify(results));
-  for (const id of critical) t.ok(fs.existsSync(path.join(installDir, 'patches', `${id}.installed`)), `${id} installed`);
+  t.ok(
+    results.every((r) => r.outcome === 'ok'),
+    JSON.stringify(results),
+  );
+  for (const id of critical)
+    t.ok(fs.existsSync(path.join(installDir, 'patches', `${id}.installed`)), `${id} installed`);
 
   t.test('every request went to the vendor, through the proxy', async (t) => {
     const paths = proxy.forwarded.map((u) => new URL(u).pathname);
     t.ok(paths.includes('/feed.json'));
     t.ok(paths.includes('/feed.json.sig'), 'the signature was fetched');
-    t.ok(paths.some((p) => p.startsWith('/files/')), 'the patch files came from the feed directory');
-    t.notOk(paths.some((p) => p.startsWith('/v1/clients')), 'no report was sent anywhere');
+    t.ok(
+      paths.some((p) => p.startsWith('/files/')),
+      'the patch files came from the feed directory',
+    );
+    t.notOk(
+      paths.some((p) => p.startsWith('/v1/clients')),
+      'no report was sent anywhere',
+    );
   });
 
   t.test('status and history are local', async (t) => {
@@ -93,10 +114,14 @@ t.test('a client installs straight from the vendor feed, with no staging server'
     for (const id of critical) t.equal(states.find((p) => p.id === id)?.state, 'installed', id);
     t.equal((status.json as { mode?: string }).mode, 'direct');
     const history = await client(['history']);
-    const events = (history.json as { events: { type: string; patchId?: string; outcome: string; reported: boolean }[] })
-      .events;
+    const events = (
+      history.json as { events: { type: string; patchId?: string; outcome: string; reported: boolean }[] }
+    ).events;
     for (const id of critical) {
-      t.ok(events.some((e) => e.type === 'install' && e.patchId === id && e.outcome === 'ok'), `install ${id} in history`);
+      t.ok(
+        events.some((e) => e.type === 'install' && e.patchId === id && e.outcome === 'ok'),
+        `install ${id} in history`,
+      );
     }
     const ledger = JSON.parse(fs.readFileSync(path.join(clientDir, 'data', 'ledger.json'), 'utf8')) as {
       events: { seq: number }[];
@@ -110,7 +135,10 @@ t.test('a client installs straight from the vendor feed, with no staging server'
       const text = smtp.mails.map((m) => `${m.subject}\n${m.text}`).join('\n');
       return critical.every((id) => text.includes(`installed  ${id}`)) ? smtp.mails : undefined;
     });
-    t.ok(mails.every((m) => /^\[patchbay\] direct-01: installed /.test(m.subject ?? '')), 'subjects name host and event');
+    t.ok(
+      mails.every((m) => /^\[patchbay\] direct-01: installed /.test(m.subject ?? '')),
+      'subjects name host and event',
+    );
     t.ok(mails.every((m) => (m.to && 'text' in m.to ? m.to.text : '').includes('ops@example.test')));
   });
 

@@ -66,13 +66,20 @@ function progressPrinter(
   };
 }
 
+/** A crash point, armed by its name or by `<name>:<patchId>` (to hit one patch in particular). */
+function crashPoint(name: string, patchId: string): void {
+  failpoint(name);
+  failpoint(`${name}:${patchId}`);
+}
+
 /** Progress hook that is also where the download crash points sit (bytes on disk, not yet committed). */
 function progressHook(
+  patchId: string,
   print: ((file: FeedFile, received: number, total: number) => void) | undefined,
 ): (file: FeedFile, received: number, total: number) => void {
   return (file, received, total) => {
-    if (received >= total) failpoint('download:before-commit');
-    else if (received * 2 >= total) failpoint('download:mid-body');
+    if (received >= total) crashPoint('download:before-commit', patchId);
+    else if (received * 2 >= total) crashPoint('download:mid-body', patchId);
     print?.(file, received, total);
   };
 }
@@ -92,9 +99,9 @@ export async function downloadWithEvent(
       stallTimeoutMs: session.config.timeoutSeconds * 1000,
       logger: session.logger,
       freeSpaceMarginBytes: session.config.cache.freeSpaceMarginBytes,
-      onProgress: progressHook(progressPrinter(session)),
+      onProgress: progressHook(patch.id, progressPrinter(session)),
     });
-    failpoint('download:before-event');
+    crashPoint('download:before-event', patch.id);
     if (result.bytesFetched > 0) {
       ledger.noteCached(patch.id);
       await ledger.recordOutcome(
@@ -162,7 +169,7 @@ async function applyOne(
     const staged = await stagePatchFiles(patch, blobs, session.paths.staging, session.store);
     stagingDir = staged.dir;
     await ledger.markPending(patch.id, action);
-    failpoint(`${action}:before-run`);
+    crashPoint(`${action}:before-run`, patch.id);
     const timeoutMs = (spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
     let pidNoted: Promise<void> = Promise.resolve();
     const outcome = await runPatchCommand(patch, action, spec, {
@@ -174,11 +181,11 @@ async function applyOne(
       onSpawn: (pid) => {
         pidNoted = ledger
           .notePendingProcess(patch.id, pid, timeoutMs)
-          .then(() => failpoint(`${action}:while-running`));
+          .then(() => crashPoint(`${action}:while-running`, patch.id));
       },
     });
     await pidNoted;
-    failpoint(`${action}:after-run`);
+    crashPoint(`${action}:after-run`, patch.id);
     if (!outcome.ok) return outcome.message;
     const detected = await detectInstalled(patch, session);
     if (action === 'install' && detected === false) {
@@ -233,7 +240,7 @@ export async function installPlanned(
       results.push({ id: patch.id, outcome: 'ok', message: 'installed' });
       session.logger.info({ patchId: patch.id }, 'installed');
     }
-    failpoint('install:after-ledger');
+    crashPoint('install:after-ledger', patch.id);
     await pacer.afterChange();
   }
   return results;

@@ -205,7 +205,10 @@ export class CatalogSource {
     await this.opts.trust.assertNotRolledBack(trusted.id, catalog, bytes, what);
     serverDirectory.decide(meta.server, 'feed');
     if (!serverDirectory.hasFeedIndex(meta.server)) {
-      serverDirectory.indexFeed(meta.server, catalog.patches.flatMap((p) => p.files));
+      serverDirectory.indexFeed(
+        meta.server,
+        catalog.patches.flatMap((p) => p.files),
+      );
     }
     return { catalog, meta, bytes, trusted };
   }
@@ -238,10 +241,15 @@ export class CatalogSource {
 
   private async decide(server: string, kind: ServerKind): Promise<void> {
     if (!serverDirectory.decide(server, kind) || feedByShape(server)) return;
-    this.opts.logger.info({ server, kind }, kind === 'feed' ? 'server is a vendor feed (direct mode)' : 'server is a staging server');
-    await serverDirectory.save(this.kindsFile()).catch((err: unknown) =>
-      this.opts.logger.warn({ err: errorMessage(err) }, 'cannot record the server kinds'),
+    this.opts.logger.info(
+      { server, kind },
+      kind === 'feed' ? 'server is a vendor feed (direct mode)' : 'server is a staging server',
     );
+    await serverDirectory
+      .save(this.kindsFile())
+      .catch((err: unknown) =>
+        this.opts.logger.warn({ err: errorMessage(err) }, 'cannot record the server kinds'),
+      );
   }
 
   /**
@@ -397,7 +405,10 @@ export class CatalogSource {
       });
     }
     const { catalog, trusted } = doc;
-    serverDirectory.indexFeed(server, catalog.patches.flatMap((p) => p.files));
+    serverDirectory.indexFeed(
+      server,
+      catalog.patches.flatMap((p) => p.files),
+    );
     await this.decide(server, 'feed');
     return { kind: 'feed', catalog, expired: false, trusted };
   }
@@ -538,7 +549,14 @@ export class CatalogSource {
     validators: { etag?: string },
   ): Promise<
     | { notModified: true }
-    | { notModified?: false; catalog: Catalog; trusted: FeedTrust; bytes: Buffer; signature?: string; etag?: string }
+    | {
+        notModified?: false;
+        catalog: Catalog;
+        trusted: FeedTrust;
+        bytes: Buffer;
+        signature?: string;
+        etag?: string;
+      }
   > {
     const location = feedLocation(server);
     const result = await fetchConditional(
@@ -579,7 +597,12 @@ export class CatalogSource {
       const meta: CatalogMeta = { ...cached.meta, fetchedAt };
       await writeFileAtomic(this.opts.paths.catalogMeta, JSON.stringify(meta, null, 2) + '\n');
       await this.decide(server, 'feed');
-      return { catalog: cached.catalog, offline: false, fetchedAt, keyFingerprint: cached.trusted.fingerprint };
+      return {
+        catalog: cached.catalog,
+        offline: false,
+        fetchedAt,
+        keyFingerprint: cached.trusted.fingerprint,
+      };
     }
     const { catalog, trusted, bytes } = doc;
     // the same order as a catalog: bytes, signature, then the meta that names them
@@ -600,7 +623,10 @@ export class CatalogSource {
       if (this.opts.notice) this.opts.notice(text);
       else this.opts.logger.warn({ server }, text);
     }
-    serverDirectory.indexFeed(server, catalog.patches.flatMap((p) => p.files));
+    serverDirectory.indexFeed(
+      server,
+      catalog.patches.flatMap((p) => p.files),
+    );
     await this.decide(server, 'feed');
     this.opts.logger.debug(
       { server, sequence: catalog.sequence, key: trusted.fingerprint },
@@ -617,7 +643,8 @@ export class CatalogSource {
       const text = res.body.toString('utf8').trim();
       return text === '' ? undefined : text;
     } catch (err) {
-      if (isPatchbayError(err, ErrorCodes.HTTP_STATUS) && Number(err.context.status) === 404) return undefined;
+      if (isPatchbayError(err, ErrorCodes.HTTP_STATUS) && Number(err.context.status) === 404)
+        return undefined;
       throw err;
     }
   }

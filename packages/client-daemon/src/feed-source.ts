@@ -54,7 +54,8 @@ export function feedToCatalog(feed: Feed, location: FeedLocation): Catalog {
           { cause: err },
         );
       }
-      const allowed = url.protocol === 'http:' || url.protocol === 'https:' || (local && url.protocol === 'file:');
+      const allowed =
+        url.protocol === 'http:' || url.protocol === 'https:' || (local && url.protocol === 'file:');
       if (!allowed) {
         throw new PatchbayError(
           ErrorCodes.FEED_INVALID,

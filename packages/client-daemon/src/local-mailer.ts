@@ -10,7 +10,14 @@ import {
   sendSettings,
   writeFileAtomic,
 } from '@patchbay/core';
-import type { ClientConfig, Logger, MailContent, MailTransport, ReportEvent, SendSettings } from '@patchbay/core';
+import type {
+  ClientConfig,
+  Logger,
+  MailContent,
+  MailTransport,
+  ReportEvent,
+  SendSettings,
+} from '@patchbay/core';
 import type { Ledger } from './ledger.js';
 
 export type ClientMailKind = 'downloaded' | 'installed' | 'uninstalled' | 'failed';
@@ -104,7 +111,11 @@ export async function mailClientEvents(config: ClientConfig, ledger: Ledger, log
     if (mailed.length > 0) {
       const transport = transportFactory(settings);
       try {
-        await sendOne(transport, settings, composeClientMail(config, mailed, notify.subjectPrefix ?? '[patchbay]'));
+        await sendOne(
+          transport,
+          settings,
+          composeClientMail(config, mailed, notify.subjectPrefix ?? '[patchbay]'),
+        );
       } finally {
         transport.close();
       }

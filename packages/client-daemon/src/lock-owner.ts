@@ -2,7 +2,7 @@
 // directory right after it is taken and removed right before it is released. A SIGKILLed
 // client leaves both behind; the next one sees the owner is dead and takes the lock over at
 // once instead of refusing to run until the lock goes stale (30 s).
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Logger } from '@patchbay/core';
@@ -20,7 +20,14 @@ function ownerPath(lockDir: string): string {
 /** Record this process as the holder (best effort: without it a crash means waiting for staleness). */
 export async function writeLockOwner(lockDir: string): Promise<void> {
   const owner: LockOwner = { pid: process.pid, hostname: hostname(), since: new Date().toISOString() };
-  await writeFile(ownerPath(lockDir), JSON.stringify(owner)).catch(() => undefined);
+  try {
+    // proper-lockfile takes a changed mtime of its directory for a lost lock: put it back
+    const before = await stat(lockDir);
+    await writeFile(ownerPath(lockDir), JSON.stringify(owner));
+    await utimes(lockDir, before.atime, before.mtime);
+  } catch {
+    // best effort
+  }
 }
 
 /** Before release: the lock directory must be empty for proper-lockfile to remove it. */

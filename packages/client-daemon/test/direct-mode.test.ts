@@ -54,17 +54,30 @@ t.test('feed URLs, conversion and event kinds', async (t) => {
   const feed = {
     ...catalog,
     format: 'patchbay-feed/1',
-    patches: catalog.patches.map((p) => ({ ...p, files: p.files.map((f) => ({ ...f, url: `files/${f.name}` })) })),
+    patches: catalog.patches.map((p) => ({
+      ...p,
+      files: p.files.map((f) => ({ ...f, url: `files/${f.name}` })),
+    })),
   } as unknown as Feed;
   const converted = feedToCatalog(feed, feedLocation('http://127.0.0.1:9/vendor'));
   t.equal(converted.format, 'patchbay-catalog/1');
-  t.equal(converted.patches[0]?.files[0]?.url, 'http://127.0.0.1:9/vendor/files/A.sh', 'relative to the feed dir');
-  const local = { ...feed, patches: [{ ...feed.patches[0]!, files: [{ ...feed.patches[0]!.files[0]!, url: 'file:///etc/passwd' }] }] };
+  t.equal(
+    converted.patches[0]?.files[0]?.url,
+    'http://127.0.0.1:9/vendor/files/A.sh',
+    'relative to the feed dir',
+  );
+  const local = {
+    ...feed,
+    patches: [{ ...feed.patches[0]!, files: [{ ...feed.patches[0]!.files[0]!, url: 'file:///etc/passwd' }] }],
+  };
   t.throws(() => feedToCatalog(local, feedLocation('http://127.0.0.1:9/vendor')), {
     code: 'PB_ERR_FEED_INVALID',
     message: /uses file:.*over http:/,
   });
-  t.doesNotThrow(() => feedToCatalog(local, feedLocation('file:///media/feed')), 'a file: feed may name file: URLs');
+  t.doesNotThrow(
+    () => feedToCatalog(local, feedLocation('file:///media/feed')),
+    'a file: feed may name file: URLs',
+  );
 
   const ev = { seq: 1, at: '2026-11-24T00:00:00Z', patchId: 'A' };
   t.equal(mailKind({ ...ev, type: 'install', outcome: 'ok' }), 'installed');
@@ -90,12 +103,21 @@ t.test('a file: feed, unsigned: installs, warns once, history stays local', asyn
 
   const check = await sb.json<{ patches: { id: string; state: string }[] }>(['check']);
   t.equal(check.code, 0, check.stderr);
-  t.same(check.doc.patches.map((p) => p.state), ['available', 'available']);
+  t.same(
+    check.doc.patches.map((p) => p.state),
+    ['available', 'available'],
+  );
   t.match(check.stderr, /without a signature check \(trust\.feedKey is not set\)/, 'says so');
 
   const install = await sb.json<{ results: Result[] }>(['install', 'B']);
   t.equal(install.code, 0, install.stderr);
-  t.same(install.doc.results.map((r) => [r.id, r.outcome]), [['A', 'ok'], ['B', 'ok']]);
+  t.same(
+    install.doc.results.map((r) => [r.id, r.outcome]),
+    [
+      ['A', 'ok'],
+      ['B', 'ok'],
+    ],
+  );
   t.ok(sb.marker('A') && sb.marker('B'), 'both installed in dependency order');
   t.same(sb.orderLog(), ['install A', 'install B']);
   t.notMatch(install.stderr, /signature check/, 'the warning is given once');
@@ -105,64 +127,73 @@ t.test('a file: feed, unsigned: installs, warns once, history stays local', asyn
   const history = await sb.json<HistoryDoc>(['history']);
   t.equal(history.doc.mode, 'direct');
   t.ok(history.doc.events.some((e) => e.type === 'install' && e.patchId === 'B' && e.outcome === 'ok'));
-  t.ok(history.doc.events.every((e) => e.reported === false), 'nothing claims to be reported');
+  t.ok(
+    history.doc.events.every((e) => e.reported === false),
+    'nothing claims to be reported',
+  );
   const status = await sb.json<{ patches: { id: string; state: string }[]; mode?: string }>(['status']);
   t.equal(status.code, 0);
   t.equal(status.doc.mode, 'direct');
-  t.same(status.doc.patches.map((p) => p.state), ['installed', 'installed']);
+  t.same(
+    status.doc.patches.map((p) => p.state),
+    ['installed', 'installed'],
+  );
 });
 
-t.test('an HTTP feed with trust.feedKey: verified; tampered, unsigned or rolled back is refused', async (t) => {
-  const dir = t.testdir();
-  const feedDir = path.join(dir, 'feed');
-  const built = buildCatalog([{ id: 'A' }], 5);
-  const written = writeFeed(feedDir, built, { key: VENDOR });
-  const server = await serveDirectory(feedDir);
-  t.teardown(() => server.close());
-  const sb = makeSandbox(path.join(dir, 'client'), () => [server.url]);
-  sb.writeConfig({ trust: { feedKey: VENDOR.publicKey } });
+t.test(
+  'an HTTP feed with trust.feedKey: verified; tampered, unsigned or rolled back is refused',
+  async (t) => {
+    const dir = t.testdir();
+    const feedDir = path.join(dir, 'feed');
+    const built = buildCatalog([{ id: 'A' }], 5);
+    const written = writeFeed(feedDir, built, { key: VENDOR });
+    const server = await serveDirectory(feedDir);
+    t.teardown(() => server.close());
+    const sb = makeSandbox(path.join(dir, 'client'), () => [server.url]);
+    sb.writeConfig({ trust: { feedKey: VENDOR.publicKey } });
 
-  const check = await sb.json(['check']);
-  t.equal(check.code, 0, check.stderr);
-  t.ok(server.requests.includes('/v1/catalog'), 'asked as a staging server first');
-  t.ok(server.requests.includes('/feed.json') && server.requests.includes('/feed.json.sig'));
-  t.equal(kinds(sb.dataDir)[server.url]?.kind, 'feed', 'the decision is kept');
+    const check = await sb.json(['check']);
+    t.equal(check.code, 0, check.stderr);
+    t.ok(server.requests.includes('/v1/catalog'), 'asked as a staging server first');
+    t.ok(server.requests.includes('/feed.json') && server.requests.includes('/feed.json.sig'));
+    t.equal(kinds(sb.dataDir)[server.url]?.kind, 'feed', 'the decision is kept');
 
-  // the next process asks the right question first
-  server.requests.length = 0;
-  t.equal((await sb.run(['check'])).code, 0);
-  t.notOk(server.requests.includes('/v1/catalog'), 'no staging probe once decided');
+    // the next process asks the right question first
+    server.requests.length = 0;
+    t.equal((await sb.run(['check'])).code, 0);
+    t.notOk(server.requests.includes('/v1/catalog'), 'no staging probe once decided');
 
-  const doctor = await sb.run(['doctor']);
-  t.match(doctor.stdout, /vendor feed \(direct mode\).*verifies against trust\.feedKey/);
+    const doctor = await sb.run(['doctor']);
+    t.match(doctor.stdout, /vendor feed \(direct mode\).*verifies against trust\.feedKey/);
 
-  // one byte of feed.json changed after signing
-  const tampered = Buffer.from(written.feedJson.toString().replace('Fixture patch A', 'Fixture patch X'));
-  writeFileSync(path.join(feedDir, 'feed.json'), tampered);
-  const refused = await sb.json<ErrorDoc>(['install', 'A']);
-  t.equal(refused.code, 1);
-  t.equal(refused.doc.error?.code, 'PB_ERR_SIGNATURE');
-  t.match(refused.doc.error?.message, /does not verify against trust\.feedKey/);
-  t.notOk(sb.marker('A'), 'nothing from a refused feed is installed');
+    // one byte of feed.json changed after signing
+    const tampered = Buffer.from(written.feedJson.toString().replace('Fixture patch A', 'Fixture patch X'));
+    writeFileSync(path.join(feedDir, 'feed.json'), tampered);
+    const refused = await sb.json<ErrorDoc>(['install', 'A']);
+    t.equal(refused.code, 1);
+    t.equal(refused.doc.error?.code, 'PB_ERR_SIGNATURE');
+    t.match(refused.doc.error?.message, /does not verify against trust\.feedKey/);
+    t.notOk(sb.marker('A'), 'nothing from a refused feed is installed');
 
-  writeFeed(feedDir, built); // valid bytes, no signature
-  const { rmSync } = await import('node:fs');
-  rmSync(path.join(feedDir, 'feed.json.sig'));
-  const unsigned = await sb.json<ErrorDoc>(['check']);
-  t.equal(unsigned.doc.error?.code, 'PB_ERR_SIGNATURE');
-  t.match(unsigned.doc.error?.message, /no feed\.json\.sig/);
+    writeFeed(feedDir, built); // valid bytes, no signature
+    const { rmSync } = await import('node:fs');
+    rmSync(path.join(feedDir, 'feed.json.sig'));
+    const unsigned = await sb.json<ErrorDoc>(['check']);
+    t.equal(unsigned.doc.error?.code, 'PB_ERR_SIGNATURE');
+    t.match(unsigned.doc.error?.message, /no feed\.json\.sig/);
 
-  writeFeed(feedDir, built, { sequence: 4, key: VENDOR }); // properly signed, older
-  const rollback = await sb.json<ErrorDoc>(['check']);
-  t.equal(rollback.code, 1);
-  t.equal(rollback.doc.error?.code, 'PB_ERR_CATALOG_STALE');
-  t.match(rollback.doc.error?.message, /sequence 4 is older than 5/);
+    writeFeed(feedDir, built, { sequence: 4, key: VENDOR }); // properly signed, older
+    const rollback = await sb.json<ErrorDoc>(['check']);
+    t.equal(rollback.code, 1);
+    t.equal(rollback.doc.error?.code, 'PB_ERR_CATALOG_STALE');
+    t.match(rollback.doc.error?.message, /sequence 4 is older than 5/);
 
-  writeFeed(feedDir, built, { sequence: 6, key: VENDOR });
-  const fresh = await sb.json<{ results: Result[] }>(['install', 'A']);
-  t.equal(fresh.code, 0, fresh.stderr);
-  t.ok(sb.marker('A'));
-});
+    writeFeed(feedDir, built, { sequence: 6, key: VENDOR });
+    const fresh = await sb.json<{ results: Result[] }>(['install', 'A']);
+    t.equal(fresh.code, 0, fresh.stderr);
+    t.ok(sb.marker('A'));
+  },
+);
 
 t.test('a staging server that is down or failing is never taken for a feed', async (t) => {
   const dir = t.testdir();

@@ -86,7 +86,7 @@ export interface ServerConfig {
   schedule: { sync: string | null; prune: string | null; gc: string | null; timezone: string | null };
   /** the content store's housekeeping (docs/reliability.md) */
   storage: {
-    /** gc keeps blobs named by any catalog published within this many days (clients may still fetch them) */
+    /** gc keeps blobs named by any catalog served within this many days (clients may still fetch them) */
     gcProtectionDays: number;
     /** a sync (or import) fails early unless the bytes it will write plus this margin are free */
     freeSpaceMarginBytes: number;
@@ -511,7 +511,14 @@ export function loadClientConfig(opts: LoadOptions<ClientConfig> = {}): ClientCo
   if (config.notify) {
     config.notify = {
       ...config.notify,
-      smtp: { port: 587, secure: false, auth: null, requireTLS: false, timeoutSeconds: 30, ...config.notify.smtp },
+      smtp: {
+        port: 587,
+        secure: false,
+        auth: null,
+        requireTLS: false,
+        timeoutSeconds: 30,
+        ...config.notify.smtp,
+      },
       events: config.notify.events ?? ['downloaded', 'installed', 'failed'],
       subjectPrefix: config.notify.subjectPrefix ?? '[patchbay]',
     };

@@ -62,8 +62,13 @@ async function checkCachedCatalog(session: Session): Promise<DoctorCheck | undef
     if (!cached) return undefined;
     const { catalog } = cached;
     if (cached.meta.kind === 'feed') {
-      const signed = cached.trusted.source === 'unsigned' ? 'unsigned (trust.feedKey not set)' : 'signature verifies';
-      return { check, ok: true, message: `vendor feed ${cached.meta.server} sequence ${catalog.sequence}, ${signed}` };
+      const signed =
+        cached.trusted.source === 'unsigned' ? 'unsigned (trust.feedKey not set)' : 'signature verifies';
+      return {
+        check,
+        ok: true,
+        message: `vendor feed ${cached.meta.server} sequence ${catalog.sequence}, ${signed}`,
+      };
     }
     if (isExpired(catalog, new Date())) {
       return { check, ok: false, message: `sequence ${catalog.sequence} expired at ${catalog.expiresAt}` };
