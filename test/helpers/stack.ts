@@ -88,7 +88,11 @@ export async function startStack(
     ),
   );
 
-  let server = await startServer(serverConfig, dir, []);
+  // A server that fails to start must not leave the upstream holding the test open.
+  let server = await startServer(serverConfig, dir, []).catch(async (err: unknown) => {
+    await upstream.stop();
+    throw err;
+  });
   const port = new URL(server.url).port;
 
   const dispatcher = opts.ca ? new Agent({ connect: { ca: fs.readFileSync(opts.ca) } }) : undefined;
@@ -108,7 +112,11 @@ export async function startStack(
       return undefined;
     });
 
-  await waitForFinishedSync(null);
+  await waitForFinishedSync(null).catch(async (err: unknown) => {
+    await server.stop();
+    await upstream.stop();
+    throw err;
+  });
 
   const stack: Stack = {
     dir,

@@ -250,7 +250,7 @@ export const CLIENT_CONFIG_DEFAULTS: Readonly<ClientConfig> = deepFreeze({
     reboot: 'never',
     rebootCommand: process.platform === 'win32' ? ['shutdown', '/r', '/t', '60'] : ['shutdown', '-r', '+1'],
   },
-  trust: { mirrorKey: null, ca: null, feedKey: null },
+  trust: { mirrorKey: null, ca: null },
   token: null,
   tokenFile: null,
   proxy: null,

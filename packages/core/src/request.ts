@@ -104,19 +104,28 @@ const READ_AHEAD_BYTES = 4 * 1024 * 1024;
  */
 function keepArrivedBytes(res: UrlResponse): UrlResponse {
   if (res.status !== 200 && res.status !== 206) return res;
-  const source = res.body;
-  const body = Readable.from(drainInOrder(source), { objectMode: false });
+  // Listeners go on now, not when the reader starts: bytes (or the error) may arrive first.
+  const arrived = collectArrived(res.body);
+  const body = Readable.from(arrived.chunks(), { objectMode: false });
   return {
     ...res,
     body,
     discard: async () => {
+      arrived.detach();
       body.destroy();
       await res.discard();
     },
   };
 }
 
-async function* drainInOrder(source: Readable): AsyncGenerator<Buffer> {
+interface Arrived {
+  /** every chunk that arrived, in order; then the end, or the connection's error */
+  chunks(): AsyncGenerator<Buffer>;
+  /** stop collecting (the source is left to its owner) */
+  detach(): void;
+}
+
+function collectArrived(source: Readable): Arrived {
   const queue: Buffer[] = [];
   let queued = 0;
   let ended = false;
@@ -140,28 +149,37 @@ async function* drainInOrder(source: Readable): AsyncGenerator<Buffer> {
     failure ??= { error };
     notify();
   };
-  const onClose = (): void => {
-    // A stream closed without 'end' or 'error' is a body cut short: a connection error.
-    if (!ended) onError(Object.assign(new Error('response body closed before its end'), { code: 'ECONNRESET' }));
+  const closedEarly = (): void => {
+    // Closed without 'end' (or destroyed before we listened): the body was cut short.
+    if (!ended)
+      onError(Object.assign(new Error('response body closed before its end'), { code: 'ECONNRESET' }));
   };
-  source.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
-  try {
-    for (;;) {
-      const chunk = queue.shift();
-      if (chunk !== undefined) {
-        queued -= chunk.length;
-        if (queued < READ_AHEAD_BYTES && source.isPaused() && !source.destroyed) source.resume();
-        yield chunk;
-      } else if (ended) {
-        return;
-      } else if (failure) {
-        throw failure.error;
-      } else {
-        await new Promise<void>((resolve) => (wake = resolve));
+  const detach = (): void => {
+    source.off('data', onData).off('end', onEnd).off('error', onError).off('close', closedEarly);
+  };
+  source.on('data', onData).on('end', onEnd).on('error', onError).on('close', closedEarly);
+  if (source.destroyed) closedEarly();
+
+  async function* chunks(): AsyncGenerator<Buffer> {
+    try {
+      for (;;) {
+        const chunk = queue.shift();
+        if (chunk !== undefined) {
+          queued -= chunk.length;
+          if (queued < READ_AHEAD_BYTES && source.isPaused() && !source.destroyed) source.resume();
+          yield chunk;
+        } else if (ended) {
+          return;
+        } else if (failure) {
+          throw failure.error;
+        } else {
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
       }
+    } finally {
+      detach();
+      if (!ended) source.destroy();
     }
-  } finally {
-    source.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
-    if (!ended) source.destroy();
   }
+  return { chunks, detach };
 }

@@ -133,6 +133,11 @@ t.test(
       tt.equal(sig.headers.get('content-type'), 'text/plain; charset=utf-8');
       tt.equal(sig.headers.get('etag'), catalog.headers.get('etag'), 'signature carries the catalog ETag');
       const signature = await sig.text();
+      tt.equal(
+        catalog.headers.get('patchbay-catalog-signature'),
+        signature,
+        'the catalog answer carries its own signature in a header (no race with a new publication)',
+      );
       const keys = (await (await fetch(`${base}/v1/keys`)).json()) as MirrorKeys;
       tt.ok(verifyDetached(bytes, signature, keys.mirror), 'signature of the served bytes by the served key');
       tt.notOk(

@@ -7,6 +7,9 @@ import { ifNoneMatchMatches } from '../conditional.js';
 import { HttpErrors } from '../errors.js';
 import type { HttpDeps } from '../deps.js';
 
+/** Extension: the catalog's Ed25519 signature (base64), the same as GET /v1/catalog.sig. */
+export const CATALOG_SIGNATURE_HEADER = 'patchbay-catalog-signature';
+
 export const catalogRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) => {
   app.get('/v1/catalog', async (request, reply) => {
     const published = mirror.current();
@@ -18,7 +21,10 @@ export const catalogRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror 
       .header('etag', published.etag)
       .header('cache-control', 'no-cache')
       .header('vary', 'Accept-Encoding')
-      .header('last-modified', new Date(published.publishedAt).toUTCString());
+      .header('last-modified', new Date(published.publishedAt).toUTCString())
+      // The signature rides with the bytes it signs: a client that fetched /v1/catalog.sig
+      // separately could get the next publication's signature between the two requests.
+      .header(CATALOG_SIGNATURE_HEADER, published.signature);
     if (ifNoneMatchMatches(request.headers['if-none-match'], published.etag)) {
       return reply.code(304).send();
     }
