@@ -98,6 +98,8 @@ export interface ThrottleProxy {
   url: string;
   /** bytes sent to clients (responses) since start */
   bytesDown: () => number;
+  /** from now on connections are accepted and never answered (a server that hangs); open ones drop */
+  setHanging: (hanging: boolean) => void;
   close: () => Promise<void>;
 }
 
@@ -108,8 +110,14 @@ export interface ThrottleProxy {
 export async function startThrottleProxy(target: string, bytesPerSecond: number): Promise<ThrottleProxy> {
   const { hostname, port } = new URL(target);
   let down = 0;
+  let hanging = false;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
+    if (hanging) {
+      sockets.add(client);
+      client.on('error', () => client.destroy()).on('close', () => sockets.delete(client));
+      return;
+    }
     const upstream = net.connect({ host: hostname, port: Number(port) });
     sockets.add(client).add(upstream);
     const drop = (): void => {
@@ -134,6 +142,11 @@ export async function startThrottleProxy(target: string, bytesPerSecond: number)
   return {
     url: `http://127.0.0.1:${address.port}`,
     bytesDown: () => down,
+    setHanging: (value) => {
+      hanging = value;
+      // kept-alive connections would bypass the hang: drop them, the client reconnects
+      if (value) for (const socket of sockets) socket.destroy();
+    },
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { BIN, run } from '../helpers/processes.js';
+import { BIN, run, runJson } from '../helpers/processes.js';
 import { startStack } from '../helpers/stack.js';
 import type { ClientHandle, Stack } from '../helpers/stack.js';
 import { FULL, Invariants, SEED, seededRandom, trials } from './figures.js';
@@ -137,7 +137,9 @@ async function crashRun(
 }
 
 function patchSizes(client: ClientHandle): Map<string, { size: number; digests: string[] }> {
-  const catalog = JSON.parse(fs.readFileSync(path.join(client.dataDir, 'catalog.json'), 'utf8')) as CatalogFile;
+  const catalog = JSON.parse(
+    fs.readFileSync(path.join(client.dataDir, 'catalog.json'), 'utf8'),
+  ) as CatalogFile;
   return new Map(
     catalog.patches.map((p) => [
       p.id,
@@ -174,10 +176,14 @@ async function trial(
   // what the crash left
   const crashLedger = readLedger(client.dataDir);
   const crashCache = readCache(client.dataDir);
-  inv.check(crashCache.badBlobs.length === 0, 'cache: no unverified file under a blob name (after the kill)', {
-    ...where,
-    bad: crashCache.badBlobs,
-  });
+  inv.check(
+    crashCache.badBlobs.length === 0,
+    'cache: no unverified file under a blob name (after the kill)',
+    {
+      ...where,
+      bad: crashCache.badBlobs,
+    },
+  );
   const falseClaims = Object.entries(crashLedger?.patches ?? {})
     .filter(([id, p]) => p.state === 'installed' && !markerExists(client.installDir, id))
     .map(([id]) => id);
@@ -193,9 +199,6 @@ async function trial(
     recovery === 'install'
       ? await run(BIN.client, ['--config', client.config, 'install', '--critical', '--json'])
       : await run(BIN.client, ['--config', client.config, 'run', '--once']);
-  if (process.env.CLIENT_CRASH_DEBUG) {
-    console.error(label, crash.stderr.slice(-800), '\n--- next:', next.code, next.stdout.slice(-1500), next.stderr.slice(-1500));
-  }
   inv.check(next.code === 0, 'the next run completes (exit 0)', {
     ...where,
     recovery,
@@ -233,16 +236,23 @@ async function trial(
 
   // the cache: verified blobs only, no scratch left, partials resumed rather than refetched
   const endCache = readCache(client.dataDir);
-  inv.check(endCache.badBlobs.length === 0, 'cache: no unverified file under a blob name (after the next run)', {
-    ...where,
-    bad: endCache.badBlobs,
-  });
+  inv.check(
+    endCache.badBlobs.length === 0,
+    'cache: no unverified file under a blob name (after the next run)',
+    {
+      ...where,
+      bad: endCache.badBlobs,
+    },
+  );
   inv.check(endCache.tmpFiles.length === 0, 'cache: no partial or temp file outlives the next run', {
     ...where,
     tmp: endCache.tmpFiles,
   });
   const temps = atomicTemps(client.dataDir);
-  inv.check(temps.length === 0, 'data dir: no atomic-write temp file outlives the next run', { ...where, temps });
+  inv.check(temps.length === 0, 'data dir: no atomic-write temp file outlives the next run', {
+    ...where,
+    temps,
+  });
   if (crashCache.partials.size > 0) {
     const sizes = patchSizes(client);
     const laterDownloads = (endLedger?.events ?? []).filter(
@@ -285,6 +295,21 @@ async function trial(
     ...where,
     unreported,
   });
+  if (figures.trials % 4 === 1) {
+    // now and then through the CLI itself: `history --json` is the ledger's events
+    const history = await runJson<{ events: { seq: number; reported: boolean }[] }>(BIN.client, [
+      '--config',
+      client.config,
+      'history',
+    ]);
+    const printed = history.json.events.map((e) => `${e.seq}:${e.reported}`).join(' ');
+    const expected = endEvents.map((e) => `${e.seq}:${e.seq <= (endLedger?.lastAckedSeq ?? 0)}`).join(' ');
+    inv.check(printed === expected, 'history --json lists the ledger’s events, all reported', {
+      ...where,
+      printed,
+      expected,
+    });
+  }
   const onServer = await serverEvents(rig, client.hostId);
   const seen = new Map<number, number>();
   for (const e of onServer) seen.set(e.seq, (seen.get(e.seq) ?? 0) + 1);
@@ -298,10 +323,18 @@ async function trial(
   const mismatched = onServer
     .filter((e) => {
       const mine = clientBySeq.get(e.seq);
-      return !mine || mine.type !== e.type || (mine.patchId ?? null) !== (e.patchId ?? null) || mine.outcome !== e.outcome;
+      return (
+        !mine ||
+        mine.type !== e.type ||
+        (mine.patchId ?? null) !== (e.patchId ?? null) ||
+        mine.outcome !== e.outcome
+      );
     })
     .map((e) => e.seq);
-  inv.check(mismatched.length === 0, 'server: its events are the client’s, seq for seq', { ...where, mismatched });
+  inv.check(mismatched.length === 0, 'server: its events are the client’s, seq for seq', {
+    ...where,
+    mismatched,
+  });
 }
 
 async function setUp(t: Test): Promise<Rig> {

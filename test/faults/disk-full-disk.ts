@@ -136,7 +136,10 @@ function emulateSmallDisk(): void {
       typeof data === 'string' ? Buffer.byteLength(data) : ArrayBuffer.isView(data) ? data.byteLength : 0;
     if (used() + length > spec.bytes) throw enospc(p);
   };
-  type Proto = { write: (...a: unknown[]) => Promise<unknown>; writeFile: (...a: unknown[]) => Promise<unknown> };
+  type Proto = {
+    write: (...a: unknown[]) => Promise<unknown>;
+    writeFile: (...a: unknown[]) => Promise<unknown>;
+  };
   const patchProto = (proto: Proto): void => {
     const write = proto.write;
     const writeFile = proto.writeFile;

@@ -174,6 +174,12 @@ t.test('SIGTERM: downloads in flight finish, a running sync stops where it can r
       // The stalled reader: takes 1 MB, then stops reading.
       const stalled = await openDownload(blobUrl);
       let stalledBytes = 0;
+      // Listen from the start: a paused response still reports its connection's end.
+      const stalledEnded = new Promise<string>((resolve) => {
+        stalled.once('end', () => resolve('end'));
+        stalled.once('error', (err) => resolve(`error: ${err.message}`));
+        stalled.once('close', () => resolve('close'));
+      });
       stalled.on('data', (c: Buffer) => {
         stalledBytes += c.length;
         if (stalledBytes >= 1 << 20) stalled.pause();
@@ -200,15 +206,15 @@ t.test('SIGTERM: downloads in flight finish, a running sync stops where it can r
 
       // The stalled connection was closed by the server (or it could not have exited): its body is short.
       stalled.resume();
-      const stalledEnd = await new Promise<string>((resolve) => {
-        stalled.once('end', () => resolve('end'));
-        stalled.once('error', (err) => resolve(`error: ${err.message}`));
-        stalled.once('close', () => resolve('close'));
-      });
+      const stalledEnd = await Promise.race([
+        stalledEnded,
+        new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 15_000)),
+      ]);
       t.ok(stalledBytes < BLOB_BYTES, 'the stalled reader did not get the whole body', {
         stalledBytes,
         stalledEnd,
       });
+      t.not(stalledEnd, 'still open', 'its connection was closed');
       t.ok(stalled.complete === false, 'its response is marked incomplete');
     },
   );

@@ -123,7 +123,11 @@ function feedJson(sequence: number, patches: readonly RigPatch[]): Buffer {
 
 export interface RigOptions {
   retries: number;
-  /** stall timeout (upstream.timeoutSeconds) */
+  /**
+   * stall timeout (upstream.timeoutSeconds, default 30). Only the stall scenario shortens it:
+   * on a loaded machine a process descheduled for a second fires its timers before reading
+   * the bytes that wait in its sockets, which would look like stalls that never happened.
+   */
   timeoutSeconds?: number;
 }
 
@@ -152,7 +156,7 @@ export class SyncRig {
           upstream: {
             url: `${server.origin}/`,
             retries: opts.retries,
-            timeoutSeconds: opts.timeoutSeconds ?? 1,
+            timeoutSeconds: opts.timeoutSeconds ?? 30,
             concurrency: 4,
           },
           mirror: {},
@@ -239,7 +243,14 @@ export class SyncRig {
       );
       const catalog = JSON.parse(bytes!.toString('utf8')) as { patches: { files: { sha256: string }[] }[] };
       for (const file of catalog.patches.flatMap((p) => p.files)) {
-        const blob = path.join(this.dataDir, 'store', 'blobs', 'sha256', file.sha256.slice(0, 2), file.sha256);
+        const blob = path.join(
+          this.dataDir,
+          'store',
+          'blobs',
+          'sha256',
+          file.sha256.slice(0, 2),
+          file.sha256,
+        );
         const actual = await sha256File(blob).catch(() => 'missing');
         inv.check(actual === file.sha256, `${label}: every blob the catalog names exists and hashes right`, {
           blob: file.sha256,

@@ -1,4 +1,11 @@
-import { dependantsWithin, errorMessage, failpoint, installedDependants } from '@patchbay/core';
+import {
+  ErrorCodes,
+  dependantsWithin,
+  errorMessage,
+  failpoint,
+  installedDependants,
+  isPatchbayError,
+} from '@patchbay/core';
 import type { FeedFile, FeedPatch } from '@patchbay/core';
 import { downloadPatchFiles, removeStaging, stagePatchFiles } from './downloader.js';
 import type { PatchDownload } from './downloader.js';
@@ -15,6 +22,13 @@ export interface ActionResult {
   id: string;
   outcome: 'ok' | 'failed' | 'skipped';
   message: string;
+}
+
+/** Result message for work a stopping daemon left undone (not a failure: nothing is recorded). */
+const STOPPED = 'not finished: patchbay-client is stopping (a partial download is kept for resume)';
+
+function isStopAbort(err: unknown): boolean {
+  return isPatchbayError(err, ErrorCodes.ABORTED);
 }
 
 export interface ApplyOptions {
@@ -100,6 +114,7 @@ export async function downloadWithEvent(
       logger: session.logger,
       freeSpaceMarginBytes: session.config.cache.freeSpaceMarginBytes,
       onProgress: progressHook(patch.id, progressPrinter(session)),
+      ...(session.stopSignal ? { signal: session.stopSignal } : {}),
     });
     crashPoint('download:before-event', patch.id);
     if (result.bytesFetched > 0) {
@@ -117,6 +132,8 @@ export async function downloadWithEvent(
     }
     return result;
   } catch (err) {
+    // stopped on request: nothing failed, the partial waits for the next run
+    if (isStopAbort(err)) throw err;
     await ledger.recordOutcome(patch.id, undefined, {
       type: 'download',
       outcome: 'failed',
@@ -140,11 +157,20 @@ export async function downloadPlanned(
       results.push({ id: patch.id, outcome: 'skipped', message: 'already in the cache' });
       continue;
     }
+    if (session.stopSignal?.aborted) {
+      results.push({ id: patch.id, outcome: 'skipped', message: STOPPED });
+      continue;
+    }
     try {
       const res = await downloadWithEvent(session, ledger, patch);
       results.push({ id: patch.id, outcome: 'ok', message: `${res.bytesFetched} bytes` });
     } catch (err) {
-      results.push({ id: patch.id, outcome: 'failed', message: errorMessage(err) });
+      const stopped = isStopAbort(err);
+      results.push({
+        id: patch.id,
+        outcome: stopped ? 'skipped' : 'failed',
+        message: stopped ? STOPPED : errorMessage(err),
+      });
     }
     await pacer.afterChange();
   }
@@ -196,6 +222,7 @@ async function applyOne(
     }
     return '';
   } catch (err) {
+    if (isStopAbort(err)) return STOPPED;
     return `${action} ${patch.id}: ${errorMessage(err)}`;
   } finally {
     if (stagingDir) await removeStaging(stagingDir);
@@ -223,6 +250,10 @@ export async function installPlanned(
     }
     const inherited = doomed.get(patch.id);
     const message = inherited ?? (await applyOne(session, ledger, patch, 'install'));
+    if (message === STOPPED) {
+      results.push({ id: patch.id, outcome: 'skipped', message });
+      continue;
+    }
     if (message) {
       await ledger.recordOutcome(patch.id, 'failed', { type: 'install', outcome: 'failed', message });
       results.push({ id: patch.id, outcome: 'failed', message });

@@ -11,7 +11,7 @@ import {
   readJsonFile,
   writeFileAtomic,
 } from '@patchbay/core';
-import type { Catalog, Logger } from '@patchbay/core';
+import type { Catalog, ConditionalResult, Logger } from '@patchbay/core';
 import type { Dispatcher } from 'undici';
 import { signatureRefusal } from './catalog-trust.js';
 import type { CatalogTrust, FeedTrust, KeysDocument, TrustedKey } from './catalog-trust.js';
@@ -72,6 +72,8 @@ export interface CatalogState {
 
 /** A signature document is one line of base64; anything bigger is not one. */
 const MAX_SIGNATURE_BYTES = 4096;
+/** catalog + signature fetched again at most this often when publications keep landing between them */
+const MAX_PAIR_ATTEMPTS = 3;
 const MAX_KEYS_BYTES = 256 * 1024;
 
 interface CachedCatalog {
@@ -124,6 +126,8 @@ export function assertBlobUrls(catalog: Catalog, server: string): void {
  * the cached copy when no server answers (callers say so to the user). Every catalog,
  * fetched or cached, is used only after its signature verified (catalog-trust.ts) and
  * it is not older than one already accepted; nothing of a refused catalog is cached.
+ * A server may also be a vendor feed (direct mode): told apart by what it serves
+ * (detect()), verified against trust.feedKey and turned into a catalog (feed-source.ts).
  */
 export class CatalogSource {
   /** the catalog last loaded by this process (for reports) */
@@ -361,15 +365,13 @@ export class CatalogSource {
 
   private async probeStaging(server: string): Promise<ProbeResult> {
     const url = `${server}/v1/catalog`;
-    const result = await fetchConditional(url, {}, this.fetchOptions(this.opts.maxBytes ?? 64 * 1024 * 1024));
+    const { result, signature } = await this.fetchSignedCatalog(server, {});
     if (result.notModified) {
       throw new PatchbayError(ErrorCodes.HTTP_STATUS, `${url} answered 304 to an unconditional request`, {
         url,
         status: 304,
       });
     }
-    assertFormat(url, result.body, CATALOG_FORMAT);
-    const signature = await this.fetchSignature(server);
     const unpinned = !this.opts.trust.mirrorKeyFingerprint && !(await this.opts.trust.pins())[server];
     const trusted = await this.opts.trust.verify(
       server,
@@ -435,8 +437,37 @@ export class CatalogSource {
     };
   }
 
+  /**
+   * GET /v1/catalog (conditionally) and its signature as one pair. A sync may publish between
+   * the two requests; the .sig answer then carries another ETag than the catalog, and the pair
+   * is fetched again (a few times at most), instead of refusing a good catalog as badly signed.
+   */
+  private async fetchSignedCatalog(
+    server: string,
+    validators: { etag?: string },
+  ): Promise<{ result: ConditionalResult; signature: string | undefined }> {
+    const url = `${server}/v1/catalog`;
+    for (let attempt = 1; ; attempt += 1) {
+      const result = await fetchConditional(
+        url,
+        validators,
+        this.fetchOptions(this.opts.maxBytes ?? 64 * 1024 * 1024),
+      );
+      if (result.notModified) return { result, signature: undefined };
+      assertFormat(url, result.body, CATALOG_FORMAT);
+      const signature = await this.fetchSignature(server);
+      const paired =
+        signature?.etag === undefined || result.etag === undefined || signature.etag === result.etag;
+      if (paired || attempt >= MAX_PAIR_ATTEMPTS) return { result, signature: signature?.text };
+      this.opts.logger.info(
+        { server, catalogEtag: result.etag, signatureEtag: signature.etag, attempt },
+        'a new catalog was published between the catalog and its signature; fetching both again',
+      );
+    }
+  }
+
   /** GET /v1/catalog.sig; a 404 or an empty body is "no signature" (undefined). */
-  private async fetchSignature(server: string): Promise<string | undefined> {
+  private async fetchSignature(server: string): Promise<{ text: string; etag?: string } | undefined> {
     try {
       const res = await fetchConditional(
         `${server}/v1/catalog.sig`,
@@ -445,7 +476,8 @@ export class CatalogSource {
       );
       if (res.notModified) return undefined;
       const text = res.body.toString('utf8').trim();
-      return text === '' ? undefined : text;
+      if (text === '') return undefined;
+      return res.etag === undefined ? { text } : { text, etag: res.etag };
     } catch (err) {
       if (isPatchbayError(err, ErrorCodes.HTTP_STATUS) && Number(err.context.status) === 404)
         return undefined;
@@ -477,11 +509,7 @@ export class CatalogSource {
         ? { etag: cached.meta.etag }
         : {};
     const url = `${server}/v1/catalog`;
-    const result = await fetchConditional(
-      url,
-      validators,
-      this.fetchOptions(this.opts.maxBytes ?? 64 * 1024 * 1024),
-    );
+    const { result, signature } = await this.fetchSignedCatalog(server, validators);
     const fetchedAt = new Date().toISOString();
     if (result.notModified) {
       if (!cached) {
@@ -500,8 +528,6 @@ export class CatalogSource {
         keyFingerprint: cached.trusted.fingerprint,
       };
     }
-    assertFormat(url, result.body, CATALOG_FORMAT);
-    const signature = await this.fetchSignature(server);
     const trusted = await this.opts.trust.verify(server, result.body, signature, () =>
       this.fetchKeys(server),
     );

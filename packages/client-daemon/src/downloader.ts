@@ -24,6 +24,8 @@ export interface DownloaderOptions {
   freeSpaceMarginBytes?: number;
   /** progress callback for long transfers (the CLI passes one only on a TTY) */
   onProgress?: (file: FeedFile, received: number, total: number) => void;
+  /** aborts a transfer in flight (the daemon stopping); the partial is kept for resume */
+  signal?: AbortSignal;
 }
 
 export interface PatchDownload {
@@ -72,7 +74,12 @@ export async function downloadPatchFiles(patch: FeedPatch, opts: DownloaderOptio
             store: opts.store,
             onProgress: opts.onProgress ? (r, t) => opts.onProgress?.(file, r, t) : undefined,
           },
-          { dispatcher: opts.dispatcher, retries: opts.retries, stallTimeoutMs: opts.stallTimeoutMs },
+          {
+            dispatcher: opts.dispatcher,
+            retries: opts.retries,
+            stallTimeoutMs: opts.stallTimeoutMs,
+            ...(opts.signal ? { signal: opts.signal } : {}),
+          },
         ),
       opts.logger,
     );

@@ -36,6 +36,8 @@ export interface Session {
   out: Output;
   /** report token from config `token` or `tokenFile` */
   token?: string;
+  /** fires when the daemon is asked to stop: a transfer in flight ends (its partial kept) */
+  stopSignal?: AbortSignal;
   openLedger(): Promise<Ledger>;
   close(): Promise<void>;
 }

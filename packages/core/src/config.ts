@@ -103,6 +103,23 @@ export interface ServerConfig {
   /** accepted and validated now, used by later issues */
   notify?: NotifyConfig & Record<string, unknown>;
   auth?: AuthConfig & Record<string, unknown>;
+  /** tiered mirrors: forward this server's client reports to a parent staging server; absent = off */
+  rollup?: RollupConfig;
+}
+
+/** rollup.* — a branch forwarding its hosts' reports to its parent (docs/topologies.md). */
+export interface RollupConfig {
+  /** the parent staging server's base URL (http: or https:) */
+  url: string;
+  /** this branch's id at the parent: `patchbay-server enroll BRANCHID` there issues its token */
+  branchId: string;
+  /** the token the parent issued for branchId; or tokenFile (absolute after loading) */
+  token: string | null;
+  tokenFile: string | null;
+  /** cron: a rollup of whatever is pending, also retrying a failed one; null = none */
+  schedule: string | null;
+  /** new reports are forwarded within this many seconds (a cheap check); null = only on schedule */
+  intervalSeconds: number | null;
 }
 
 /** notify.* of the client: the server's notify shape without digest and retries. */
@@ -376,6 +393,11 @@ function resolvePathAt(layer: Json, keys: readonly string[], base: string): void
 export function normaliseFeedUrl(value: string, base: string): string {
   const url = /^(https?|file):/i.test(value) ? new URL(value) : pathToFileURL(resolve(base, value));
   if (url.pathname.endsWith('/feed.json')) url.pathname = url.pathname.slice(0, -'feed.json'.length);
+  // A parent staging server's catalog (tiered mirrors) is a document, not a directory.
+  if (/\/v1\/catalog\/?$/.test(url.pathname) && /^https?:$/.test(url.protocol)) {
+    url.pathname = url.pathname.replace(/\/$/, '');
+    return url.href;
+  }
   if (!url.pathname.endsWith('/') && url.search === '') url.pathname += '/';
   return url.href;
 }
@@ -386,6 +408,7 @@ function resolveServerPaths(layer: Json, base: string): Json {
   resolvePathAt(layer, ['listen', 'tls', 'key'], base);
   resolvePathAt(layer, ['auth', 'adminTokenFile'], base);
   resolvePathAt(layer, ['signing', 'keyFile'], base);
+  resolvePathAt(layer, ['rollup', 'tokenFile'], base);
   const upstream = layer.upstream;
   if (isPlainObject(upstream) && typeof upstream.url === 'string') {
     upstream.url = normaliseFeedUrl(upstream.url, base);
@@ -480,6 +503,17 @@ export function loadServerConfig(opts: LoadOptions<ServerConfig> = {}): ServerCo
     };
   }
   assertTimeZones(config as unknown as Json, [['schedule.timezone', config.schedule.timezone]]);
+  if (config.rollup) {
+    // The file layer is partial; the schema requires url and branchId, the rest defaults here.
+    const given: Partial<RollupConfig> = config.rollup;
+    config.rollup = {
+      token: null,
+      tokenFile: null,
+      schedule: '*/15 * * * *',
+      intervalSeconds: 60,
+      ...given,
+    } as RollupConfig;
+  }
   // Read-only endpoints are open by default only when nobody off this machine can reach them.
   config.auth = {
     adminToken: null,

@@ -4,6 +4,18 @@
 // between two writes that a random kill would almost never separate.
 // The variable is read once; without it a failpoint is one Set lookup.
 //
+// patchbay-client (test/faults/client-crash.test.ts); the download:* and install:* points
+// also answer to `<name>:<patchId>` to hit one patch in particular:
+//   download:mid-body        half a file's bytes in the partial, not committed
+//   download:before-commit   all bytes in the partial, not yet verified and renamed into place
+//   download:before-event    files committed, the download event not yet in the ledger
+//   install:before-run       pending mark saved, the installer not started
+//   install:while-running    installer started (its pid saved): it outlives the client
+//   install:after-run        installer exited, outcome not yet in the ledger
+//   install:after-ledger     outcome and event saved, not yet reported
+//   report:before-send       report built, PUT not sent
+//   report:after-response    the server accepted the events, the ledger not yet acknowledged
+//
 // Failpoints of the staging server (exercised by test/faults/server-crash.test.ts):
 //   sync:after-feed-archive  new feed bytes in upstream/feed.json, the accepted sequence not yet recorded
 //   sync:after-accept        feed accepted (sequence and validators stored), nothing downloaded yet

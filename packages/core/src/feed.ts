@@ -160,3 +160,63 @@ export function validateFeed(value: unknown, source = 'feed.json'): Feed {
   checkSemantics(feed.products, feed.patches, source);
   return feed;
 }
+
+/** What an upstream URL may serve: a vendor feed, or a parent staging server's catalog (tiered mirrors). */
+export type UpstreamDocument =
+  | { format: 'patchbay-feed/1'; feed: Feed }
+  | { format: 'patchbay-catalog/1'; catalog: Catalog };
+
+/**
+ * Parse an upstream document of either format, told apart by its `format` field (one JSON
+ * parse; each format validated by its own schema). Anything else is refused as a feed would be.
+ */
+export function parseUpstreamDocument(bytes: Buffer | string, source = 'feed.json'): UpstreamDocument {
+  const value = parseJson(bytes, source);
+  if ((value as { format?: unknown } | null)?.format === 'patchbay-catalog/1') {
+    validateShape(getValidators().catalog, value, source, 'patchbay-catalog/1');
+    const catalog = value as Catalog;
+    checkSemantics(catalog.products, catalog.patches, source);
+    return { format: 'patchbay-catalog/1', catalog };
+  }
+  return { format: 'patchbay-feed/1', feed: validateFeed(value, source) };
+}
+
+/** A mirror's blob URL as it publishes it (CONTRACT §2). */
+const MIRROR_BLOB_URL = /^\/v1\/blobs\/sha256\/([0-9a-f]{64})$/;
+
+/**
+ * A parent mirror's catalog as the feed a child mirrors: the parent's publication counter
+ * becomes the feed sequence (so rollback protection works unchanged), the catalog-only
+ * fields go, extensions (mirrorChain among them) stay. Blob URLs become relative
+ * (`blobs/sha256/<hex>`), so they resolve against the catalog URL (`…/v1/catalog`) to the
+ * parent's `…/v1/blobs/…`, also behind a reverse proxy's path prefix.
+ */
+export function catalogAsFeed(catalog: Catalog): Feed {
+  const {
+    format: _format,
+    sequence,
+    upstreamSequence: _upstreamSequence,
+    publishedAt: _publishedAt,
+    expiresAt: _expiresAt,
+    vendor,
+    generatedAt,
+    products,
+    patches,
+    ...extensions
+  } = catalog;
+  return {
+    ...extensions,
+    format: 'patchbay-feed/1',
+    vendor,
+    sequence,
+    generatedAt,
+    products,
+    patches: patches.map((patch) => ({
+      ...patch,
+      files: patch.files.map((file) => {
+        const blob = MIRROR_BLOB_URL.exec(file.url);
+        return blob ? { ...file, url: `blobs/sha256/${blob[1]}` } : file;
+      }),
+    })),
+  };
+}

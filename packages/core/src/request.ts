@@ -178,7 +178,8 @@ function collectArrived(source: Readable): Arrived {
       }
     } finally {
       detach();
-      if (!ended) source.destroy();
+      // undici's body emits RequestAbortedError when destroyed early: with no listener left it would crash the process.
+      if (!ended) source.on('error', () => undefined).destroy();
     }
   }
   return { chunks, detach };

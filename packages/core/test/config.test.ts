@@ -232,7 +232,7 @@ t.test('mistyped values name key, expected type and value', async (t) => {
   configError(
     t,
     () => loadClientConfig({ file: join(dir, 'url.json') }),
-    /server\[0\] must match pattern "\^https\?:\/\/" \(got "ftp:\/\/x"\)/,
+    /server\[0\] must match pattern "\^\(https\?\|file\):" \(got "ftp:\/\/x"\)/,
   );
   configError(
     t,

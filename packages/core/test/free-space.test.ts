@@ -6,7 +6,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { ContentStore } from '../src/content-store.js';
-import { ErrorCodes, PatchbayError, isPatchbayError } from '../src/errors.js';
+import type { PatchbayError } from '../src/errors.js';
+import { ErrorCodes, isPatchbayError } from '../src/errors.js';
 import { assertFreeSpace, diskFullError, freeBytes, isDiskFullError } from '../src/free-space.js';
 import { sha256Hex } from '../src/hash.js';
 import { downloadBlob } from '../src/http-fetch.js';
@@ -37,7 +38,13 @@ t.test('assertFreeSpace passes when needed + margin fit', async (t) => {
 t.test('assertFreeSpace throws DISK_FULL naming the path, bytes and what to do', async (t) => {
   const dir = t.testdir();
   const huge = Number.MAX_SAFE_INTEGER - 100;
-  const err = await assertFreeSpace(dir, huge, 100, "the sync's 3 file(s)", 'storage.freeSpaceMarginBytes').then(
+  const err = await assertFreeSpace(
+    dir,
+    huge,
+    100,
+    "the sync's 3 file(s)",
+    'storage.freeSpaceMarginBytes',
+  ).then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -45,9 +52,18 @@ t.test('assertFreeSpace throws DISK_FULL naming the path, bytes and what to do',
   const e = err as PatchbayError;
   t.match(e.message, dir);
   t.match(e.message, `need ${huge + 100} bytes (${huge} to write + 100 margin)`);
-  t.match(e.message, / \d+ free; free at least \d+ bytes there or lower storage\.freeSpaceMarginBytes \(now 100\)/);
+  t.match(
+    e.message,
+    / \d+ free; free at least \d+ bytes there or lower storage\.freeSpaceMarginBytes \(now 100\)/,
+  );
   t.match(e.message, "the sync's 3 file(s)");
-  t.match(e.context, { path: dir, needed: huge, margin: 100, required: huge + 100, marginKey: 'storage.freeSpaceMarginBytes' });
+  t.match(e.context, {
+    path: dir,
+    needed: huge,
+    margin: 100,
+    required: huge + 100,
+    marginKey: 'storage.freeSpaceMarginBytes',
+  });
 });
 
 t.test('isDiskFullError sees ENOSPC, EDQUOT and SQLITE_FULL, also as a cause', async (t) => {
@@ -106,7 +122,10 @@ t.test('ENOSPC mid-body: partial and sidecar removed, DISK_FULL naming the file,
   t.notOk(await store.has(sha256));
 
   // With space again, the same call completes.
-  const ok = await downloadBlob({ url: server.url('/blob'), sha256, size: body.length, store }, { retries: 0 });
+  const ok = await downloadBlob(
+    { url: server.url('/blob'), sha256, size: body.length, store },
+    { retries: 0 },
+  );
   t.equal(ok.bytesFetched, body.length);
   t.ok(await store.verify(sha256));
 });

@@ -7,6 +7,7 @@ import { ContentStore } from '../src/content-store.js';
 import { ErrorCodes } from '../src/errors.js';
 import { sha256Hex } from '../src/hash.js';
 import { createDispatcher, downloadBlob } from '../src/http-fetch.js';
+import { openUrl } from '../src/request.js';
 import type { BlobDownload } from '../src/http-fetch.js';
 import { afterClientReceives, startFaultServer, startForwardProxy } from './fixtures/fault-server.js';
 import type { FaultServer, ServedFile } from './fixtures/fault-server.js';
@@ -281,4 +282,64 @@ t.test('a malformed digest is refused before any request', async (t) => {
     code: ErrorCodes.BAD_DIGEST,
   });
   t.equal(server.requests.length, 0);
+});
+
+t.test('a Content-Length other than the expected size is refused before any byte is stored', async (t) => {
+  for (const announce of [SIZE + 10, SIZE - 10]) {
+    const { server, store, job } = await setup(t);
+    // The body is the right file: only the header lies, and that alone is reason enough.
+    server.queue('/blob', { kind: 'length-lie', announce });
+    await t.rejects(downloadBlob(job, fast), {
+      code: ErrorCodes.SIZE_MISMATCH,
+      context: { url: job.url, expected: SIZE, announced: announce },
+    });
+    t.equal(server.requests.length, 1, 'final: not retried');
+    t.notOk(await store.has(job.sha256));
+    t.same(await tmpFiles(store), [], 'no partial left');
+  }
+});
+
+t.test('a resumed answer must announce exactly the missing bytes', async (t) => {
+  const { server, store, job } = await setup(t);
+  const gate = afterClientReceives(50_000);
+  server.queue(
+    '/blob',
+    { kind: 'close-after', bytes: 50_000, trigger: gate.trigger },
+    { kind: 'length-lie', announce: SIZE },
+  );
+  await t.rejects(downloadBlob({ ...job, onProgress: gate.onProgress }, fast), {
+    code: ErrorCodes.SIZE_MISMATCH,
+    context: { expected: SIZE - 50_000, announced: SIZE },
+  });
+  t.equal(server.requests[1]?.headers.range, 'bytes=50000-');
+  t.same(await tmpFiles(store), []);
+});
+
+t.test('bytes that arrived before the connection broke reach the reader, then the error', async (t) => {
+  // A reader that is busy (as downloadBlob is while it fsyncs the resume sidecar, or writes a
+  // chunk) while the body arrives and the connection closes: undici alone drops what it buffered.
+  const cases = [
+    { bytes: 30_000, idleMs: 100, perChunkMs: 0 },
+    { bytes: 200_000, idleMs: 0, perChunkMs: 10 },
+  ];
+  for (const { bytes, idleMs, perChunkMs } of cases) {
+    const { server } = await setup(t);
+    server.queue('/blob', { kind: 'close-after', bytes });
+    const res = await openUrl(server.url('/blob'), { stallTimeoutMs: 5000 });
+    t.equal(res.status, 200);
+    t.equal(res.contentLength, SIZE);
+    if (idleMs > 0) await new Promise((resolve) => setTimeout(resolve, idleMs));
+    let received = 0;
+    const err = await (async () => {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        received += chunk.length;
+        if (perChunkMs > 0) await new Promise((resolve) => setTimeout(resolve, perChunkMs));
+      }
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    t.equal(received, bytes, `all ${bytes} bytes sent were delivered`);
+    t.ok(err, 'then the cut is an error, not an end');
+  }
 });

@@ -18,7 +18,7 @@ import type { Notifier } from './notify/notifier.js';
 import type { ReportStore } from './reports/report-store.js';
 import { SERVER_VERSION } from './http/version.js';
 import { tokenCommandUsageError } from './auth/token-usage.js';
-import { armExitBackstop, closeHttp, waitForStopSignal } from './shutdown.js';
+import { armExitBackstop, closeHttp, trackResponses, waitForStopSignal } from './shutdown.js';
 
 // The server's parts (fastify, SQLite, the sync engine) load only for the commands
 // that use them, so --help and usage errors answer at once.
@@ -371,6 +371,7 @@ async function serve(config: ServerConfig, logger: Logger, json: boolean): Promi
   let pruneTask: ScheduledTask | undefined;
   // set once listening; declared here so that shutdown() sees it
   let gcTask: ScheduledTask | undefined = undefined;
+  let rollup: { stop(): Promise<void> } | undefined = undefined;
   // Syncs started by the schedule, at start and by POST /v1/sync all go through this
   // wrapper, which mails the patches a published catalog added.
   let mirror: MirrorService = realMirror;
@@ -396,13 +397,16 @@ async function serve(config: ServerConfig, logger: Logger, json: boolean): Promi
     }
   })();
 
+  const responses = trackResponses(app);
   const shutdown = async (): Promise<void> => {
     await task?.destroy();
     await pruneTask?.destroy();
     await gcTask?.destroy();
+    // Before the report store closes: a rollup in flight finishes (or stays pending).
+    await rollup?.stop();
     // Together: a running sync stops at its next consistent point (partials kept for resume,
     // nothing half published) while downloads in flight finish within the grace.
-    await Promise.all([closeHttp(app, logger), mirror.close()]);
+    await Promise.all([closeHttp(app, responses, logger), mirror.close()]);
     // After the HTTP side: reports still arriving during close are mailed (or persisted).
     await notifier.close();
     store?.close();
@@ -472,6 +476,9 @@ async function serve(config: ServerConfig, logger: Logger, json: boolean): Promi
 
   // schedule.gc: blobs no protected catalog names (waits out a running sync, see gc/gc-schedule.ts)
   gcTask = (await import('./gc/gc-schedule.js')).scheduleGc(cron, config, mirror, logger);
+  // rollup: a branch forwards its clients' reports to its parent (tiered mirrors, tiers/)
+  if (store && config.rollup)
+    rollup = await (await import('./tiers/rollup-schedule.js')).startRollup(cron, config, store, logger);
 
   const signal = await stopSignal;
   logger.info({ signal }, 'shutting down');

@@ -1,5 +1,7 @@
 // How `serve` stops on SIGTERM/SIGINT: stop accepting at once, let responses in flight
 // (a client mid-download of a large blob) finish for a bounded grace, then cut what is left.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '@patchbay/core';
 
@@ -30,24 +32,46 @@ export function waitForStopSignal(): Promise<NodeJS.Signals> {
 }
 
 /**
+ * Responses in flight, each with its socket (a finished response is detached from it), so a
+ * shutdown can end each keep-alive connection as soon as its response has been handed to the OS.
+ * Call before listen.
+ */
+export function trackResponses(app: FastifyInstance): Map<ServerResponse, Socket> {
+  const active = new Map<ServerResponse, Socket>();
+  app.server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    active.set(res, res.socket as Socket);
+    res.once('close', () => active.delete(res));
+  });
+  return active;
+}
+
+/**
  * fastify close(): the listener stops at once (new connections are refused), idle keep-alive
  * connections are closed (forceCloseConnections: 'idle'), requests arriving on busy ones get
- * 503 (return503OnClosing), and close waits for responses in flight. That wait is unbounded,
- * so after `graceMs` the remaining connections are destroyed.
+ * 503 (return503OnClosing), and close waits for the connections left. A connection whose
+ * response was under way would then linger for keepAliveTimeout, so it is ended right after
+ * its response is flushed ('finish'; ending earlier would cut bytes still being written:
+ * Node's closeIdleConnections counts a response whose end() was called as done). After
+ * `graceMs` whatever is left is destroyed.
  */
-export async function closeHttp(app: FastifyInstance, logger: Logger, graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
+export async function closeHttp(
+  app: FastifyInstance,
+  active: ReadonlyMap<ServerResponse, Socket>,
+  logger: Logger,
+  graceMs = SHUTDOWN_GRACE_MS,
+): Promise<void> {
   const timer = setTimeout(() => {
     logger.warn({ graceMs }, 'shutdown grace over: closing connections still sending');
     app.server.closeAllConnections();
   }, graceMs);
-  // A keep-alive connection whose response just finished would otherwise linger until
-  // keepAliveTimeout: close connections as soon as they fall idle.
-  const sweeper = setInterval(() => app.server.closeIdleConnections(), 200);
+  for (const [res, socket] of active) {
+    if (res.writableFinished) socket.end();
+    else res.once('finish', () => socket.end());
+  }
   try {
     await app.close();
   } finally {
     clearTimeout(timer);
-    clearInterval(sweeper);
   }
 }
 

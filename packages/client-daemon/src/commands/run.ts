@@ -1,8 +1,17 @@
+import { errorMessage } from '@patchbay/core';
 import { DaemonScheduler } from '../daemon-scheduler.js';
 import type { DaemonJob } from '../daemon-scheduler.js';
 import { checkStep, downloadStep, installStep } from '../daemon-steps.js';
+import { flushReports } from '../reporter.js';
 import type { Session } from '../session.js';
+import { withHostLock } from './common.js';
 import type { CommandArgs } from './common.js';
+
+/** At stop, queued reports get this long to go out (then they wait on disk for the next start). */
+const STOP_FLUSH_TIMEOUT_MS = 5000;
+
+/** Exit codes after a second stop signal (128 + signal number, as a shell reports them). */
+const FORCED_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
 
 export interface DaemonOptions {
   /** one check + download + install, ignoring the cron schedules (windows and policy still apply) */
@@ -29,6 +38,7 @@ export async function runDaemon(session: Session, opts: DaemonOptions): Promise<
   if (opts.once) {
     const checked = await check();
     const installed = shouldStop() ? true : await install();
+    if (shouldStop()) await flushOnStop(session);
     return checked && installed ? 0 : 1;
   }
   const auto = policy.autoInstall === 'critical';
@@ -77,18 +87,55 @@ export async function runDaemon(session: Session, opts: DaemonOptions): Promise<
   await stopped;
   session.logger.info('stopping: no new runs; a step in flight finishes first');
   await scheduler.stop();
+  await flushOnStop(session);
   session.logger.info('patchbay-client daemon stopped');
   return 0;
 }
 
 /**
- * run: the daemon until SIGTERM/SIGINT (an install in flight runs to its end, then
- * exit 0). `--once` runs one cycle and exits with its outcome.
+ * Last chance for queued events before exit: one quick flush when any are waiting. A server
+ * that does not answer at once costs nothing: they stay on disk and go with the next report.
+ */
+async function flushOnStop(session: Session): Promise<void> {
+  try {
+    const ledger = await session.openLedger();
+    if (ledger.pendingEvents(1).length === 0) return;
+    await withHostLock(session, (locked) =>
+      flushReports({
+        config: session.config,
+        ledger: locked,
+        dispatcher: session.dispatcher,
+        logger: session.logger,
+        timeoutMs: Math.min(session.config.timeoutSeconds * 1000, STOP_FLUSH_TIMEOUT_MS),
+        token: session.token,
+        catalog: session.catalogSource.state,
+      }),
+    );
+  } catch (err) {
+    session.logger.warn({ err: errorMessage(err) }, 'queued reports not flushed at stop; kept on disk');
+  }
+}
+
+/**
+ * run: the daemon until SIGTERM/SIGINT: no new work, a download in flight aborted (its
+ * partial kept for resume), an install in flight run to its end and recorded, queued reports
+ * flushed when a server answers quickly, then exit 0. A second signal exits at once.
+ * `--once` runs one cycle and exits with its outcome.
  */
 export async function runCommand(session: Session, args: CommandArgs): Promise<number> {
   const stopper = new AbortController();
+  session.stopSignal = stopper.signal;
   const stop = (signal: NodeJS.Signals): void => {
-    if (!stopper.signal.aborted) session.logger.info({ signal }, 'stop requested');
+    if (stopper.signal.aborted) {
+      // the operator insists: leave now (a running installer, in its own process group,
+      // goes on; the next start waits for it and lets its detect rule decide)
+      session.logger.warn({ signal }, 'second stop signal: exiting at once');
+      process.exit(FORCED_EXIT[signal] ?? 1);
+    }
+    session.logger.info(
+      { signal },
+      'stop requested: no new work; a download in flight is stopped (kept for resume), an install finishes',
+    );
     stopper.abort();
   };
   process.on('SIGTERM', stop);

@@ -28,6 +28,8 @@ export interface ComplianceRow {
   rebootRequired: boolean;
   publishedAt: string;
   hosts: Record<string, ComplianceState>;
+  /** extension (tiered mirrors): hostId -> the branch it reports through, for such hosts in `hosts` */
+  via?: Record<string, string>;
 }
 
 const NO_STATES: ReadonlyMap<string, PatchState> = new Map();
@@ -42,6 +44,7 @@ export function buildCompliance(
   states: ReadonlyMap<string, ReadonlyMap<string, PatchState>>,
 ): ComplianceRow[] {
   const pendingReboot = new Set(hosts.filter((h) => h.pendingReboot).map((h) => h.hostId));
+  const viaOf = new Map(hosts.flatMap((h) => (h.via !== undefined ? [[h.hostId, h.via] as const] : [])));
   // Hosts share a handful of profiles (platform + products): decide relevance once per
   // profile rather than once per host, which matters at 100,000 hosts.
   const profiles = new Map<string, { profile: HostProfileRow; hostIds: string[] }>();
@@ -78,6 +81,8 @@ export function buildCompliance(
       for (const hostId of hostIds) {
         const state: ComplianceState = statesOfPatch.get(hostId) ?? UNREPORTED;
         row.hosts[hostId] = state;
+        const via = viaOf.get(hostId);
+        if (via !== undefined) (row.via ??= {})[hostId] = via;
         if (state === 'installed') {
           row.installed++;
           if (rebootRequired && pendingReboot.has(hostId)) row.pendingReboot++;

@@ -47,6 +47,24 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    why: 'tiered mirrors: hosts reported through a branch (report rollup), the branches',
+    apply(db) {
+      // via: the branch that delivered the host's reports (null: the host reports itself);
+      // viaPath / viaKeys: JSON arrays of every branch id / mirror key fingerprint on the way, nearest first.
+      for (const column of ['via', 'viaPath', 'viaKeys'])
+        if (!hasColumn(db, 'clients', column)) db.exec(`ALTER TABLE clients ADD COLUMN ${column} TEXT`);
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS branches (
+          branchId     TEXT PRIMARY KEY NOT NULL,
+          mirror       TEXT NOT NULL,           -- the branch's mirror key fingerprint
+          lastRollupAt TEXT NOT NULL,
+          hosts        INTEGER NOT NULL          -- hosts in its last rollup
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 1;

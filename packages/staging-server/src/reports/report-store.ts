@@ -17,7 +17,11 @@ import {
   type HostProfileRow,
   type IngestResult,
   type PatchFacts,
+  type BranchRow,
+  type ReportOrigin,
+  type RollupClientRow,
   type StoredEvent,
+  type ViaFields,
 } from './types.js';
 
 export const REPORTS_FILE = 'reports.sqlite';
@@ -33,6 +37,9 @@ interface ClientRow {
   reportedAt: string;
   lastReport: string;
   pendingReboot: number;
+  via: string | null;
+  viaPath: string | null;
+  viaKeys: string | null;
 }
 
 const MISSING_SQL = MISSING_STATES.map((s) => `'${s}'`).join(', ');
@@ -42,7 +49,11 @@ export class ReportStore {
   private readonly db: Database.Database;
   private readonly historyStatements = new Map<string, Database.Statement>();
   private readonly statements;
-  private readonly ingestTransaction: (report: ClientReport, receivedAt: string) => IngestResult;
+  private readonly ingestTransaction: (
+    report: ClientReport,
+    receivedAt: string,
+    origin: ReportOrigin | null,
+  ) => IngestResult;
 
   private constructor(file: string) {
     this.file = file;
@@ -61,13 +72,31 @@ export class ReportStore {
         'SELECT reportedAt FROM clients WHERE hostId = ?',
       ),
       upsertClient: db.prepare(
-        `INSERT INTO clients (hostId, hostname, platform, daemonVersion, products, lastSeenAt, reportedAt, lastReport, pendingReboot)
-         VALUES (@hostId, @hostname, @platform, @daemonVersion, @products, @lastSeenAt, @reportedAt, @lastReport, @pendingReboot)
+        `INSERT INTO clients (hostId, hostname, platform, daemonVersion, products, lastSeenAt, reportedAt, lastReport, pendingReboot, via, viaPath, viaKeys)
+         VALUES (@hostId, @hostname, @platform, @daemonVersion, @products, @lastSeenAt, @reportedAt, @lastReport, @pendingReboot, @via, @viaPath, @viaKeys)
          ON CONFLICT (hostId) DO UPDATE SET hostname = excluded.hostname, platform = excluded.platform,
            daemonVersion = excluded.daemonVersion, products = excluded.products, lastSeenAt = excluded.lastSeenAt,
-           reportedAt = excluded.reportedAt, lastReport = excluded.lastReport, pendingReboot = excluded.pendingReboot`,
+           reportedAt = excluded.reportedAt, lastReport = excluded.lastReport, pendingReboot = excluded.pendingReboot,
+           via = excluded.via, viaPath = excluded.viaPath, viaKeys = excluded.viaKeys`,
       ),
       touchClient: db.prepare('UPDATE clients SET lastSeenAt = ? WHERE hostId = ?'),
+      // Tiered mirrors (report rollup): the hosts and events a branch forwards to its parent.
+      originOf: db.prepare<[string], { via: string | null }>('SELECT via FROM clients WHERE hostId = ?'),
+      rollupClients: db.prepare<[], ClientRow>('SELECT * FROM clients ORDER BY hostId'),
+      eventsAfter: db.prepare<[number, number], StoredEvent>(
+        'SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?',
+      ),
+      lastEventId: db.prepare<[], { id: number | null }>('SELECT MAX(id) AS id FROM events'),
+      lastSeenMax: db.prepare<[], { at: string | null }>('SELECT MAX(lastSeenAt) AS at FROM clients'),
+      viaOf: db.prepare<[string], { hostId: string; via: string }>(
+        'SELECT hostId, via FROM clients WHERE via IS NOT NULL AND hostId IN (SELECT value FROM json_each(?))',
+      ),
+      upsertBranch: db.prepare(
+        `INSERT INTO branches (branchId, mirror, lastRollupAt, hosts) VALUES (@branchId, @mirror, @lastRollupAt, @hosts)
+         ON CONFLICT (branchId) DO UPDATE SET mirror = excluded.mirror, lastRollupAt = excluded.lastRollupAt,
+           hosts = excluded.hosts`,
+      ),
+      branches: db.prepare<[], BranchRow>('SELECT * FROM branches ORDER BY branchId'),
       deletePatches: db.prepare('DELETE FROM client_patches WHERE hostId = ?'),
       insertPatch: db.prepare(
         'INSERT INTO client_patches (hostId, patchId, state, since, reason, cached) VALUES (?, ?, ?, ?, ?, ?)',
@@ -103,8 +132,8 @@ export class ReportStore {
       ),
       hostProfiles: db.prepare<
         [],
-        { hostId: string; platform: string; products: string; pendingReboot: number }
-      >('SELECT hostId, platform, products, pendingReboot FROM clients ORDER BY hostId'),
+        { hostId: string; platform: string; products: string; pendingReboot: number; via: string | null }
+      >('SELECT hostId, platform, products, pendingReboot, via FROM clients ORDER BY hostId'),
       statesOfPatch: db.prepare<[string], { hostId: string; state: PatchState }>(
         'SELECT hostId, state FROM client_patches WHERE patchId = ?',
       ),
@@ -135,56 +164,62 @@ export class ReportStore {
       ),
     };
 
-    this.ingestTransaction = db.transaction((report: ClientReport, receivedAt: string): IngestResult => {
-      const st = this.statements;
-      const stored = st.snapshotTime.get(report.hostId);
-      // A report queued in a client's outbox may arrive after a newer one: its events
-      // still count, but it must not roll the host's snapshot back.
-      const snapshotReplaced = stored === undefined || stored.reportedAt <= report.reportedAt;
-      if (snapshotReplaced) {
-        const { events: _events, ...withoutEvents } = report;
-        st.upsertClient.run({
-          hostId: report.hostId,
-          // Only hostId, reportedAt, patches and events are required by REPORT_SCHEMA.
-          hostname: report.hostname ?? report.hostId,
-          platform: report.platform ?? '',
-          daemonVersion: report.daemonVersion ?? '',
-          products: JSON.stringify(report.products ?? []),
-          lastSeenAt: receivedAt,
-          reportedAt: report.reportedAt,
-          lastReport: JSON.stringify(withoutEvents),
-          pendingReboot: report.pendingReboot ? 1 : 0,
-        });
-        st.deletePatches.run(report.hostId);
-        for (const patch of report.patches as StoredPatch[]) {
-          st.insertPatch.run(
-            report.hostId,
-            patch.id,
-            patch.state,
-            patch.since ?? null,
-            patch.reason ?? null,
-            cachedFlag(patch.cached),
-          );
+    this.ingestTransaction = db.transaction(
+      (report: ClientReport, receivedAt: string, origin: ReportOrigin | null): IngestResult => {
+        const st = this.statements;
+        const stored = st.snapshotTime.get(report.hostId);
+        // A report queued in a client's outbox may arrive after a newer one: its events
+        // still count, but it must not roll the host's snapshot back.
+        const snapshotReplaced = stored === undefined || stored.reportedAt <= report.reportedAt;
+        if (snapshotReplaced) {
+          const { events: _events, ...withoutEvents } = report;
+          st.upsertClient.run({
+            hostId: report.hostId,
+            // Only hostId, reportedAt, patches and events are required by REPORT_SCHEMA.
+            hostname: report.hostname ?? report.hostId,
+            platform: report.platform ?? '',
+            daemonVersion: report.daemonVersion ?? '',
+            products: JSON.stringify(report.products ?? []),
+            lastSeenAt: receivedAt,
+            reportedAt: report.reportedAt,
+            lastReport: JSON.stringify(withoutEvents),
+            pendingReboot: report.pendingReboot ? 1 : 0,
+            // A report the host sent itself clears a branch binding: it now reports directly.
+            via: origin?.path[0] ?? null,
+            viaPath: origin ? JSON.stringify(origin.path) : null,
+            viaKeys: origin ? JSON.stringify(origin.keys) : null,
+          });
+          st.deletePatches.run(report.hostId);
+          for (const patch of report.patches as StoredPatch[]) {
+            st.insertPatch.run(
+              report.hostId,
+              patch.id,
+              patch.state,
+              patch.since ?? null,
+              patch.reason ?? null,
+              cachedFlag(patch.cached),
+            );
+          }
+        } else {
+          st.touchClient.run(receivedAt, report.hostId);
         }
-      } else {
-        st.touchClient.run(receivedAt, report.hostId);
-      }
-      const newEvents: ReportEvent[] = [];
-      for (const event of report.events) {
-        const result = st.insertEvent.run(
-          report.hostId,
-          event.seq,
-          event.type,
-          event.patchId ?? null,
-          event.at,
-          event.outcome,
-          event.message ?? '',
-          receivedAt,
-        );
-        if (result.changes > 0) newEvents.push(event);
-      }
-      return { accepted: newEvents.length, stored: newEvents, snapshotReplaced };
-    });
+        const newEvents: ReportEvent[] = [];
+        for (const event of report.events) {
+          const result = st.insertEvent.run(
+            report.hostId,
+            event.seq,
+            event.type,
+            event.patchId ?? null,
+            event.at,
+            event.outcome,
+            event.message ?? '',
+            receivedAt,
+          );
+          if (result.changes > 0) newEvents.push(event);
+        }
+        return { accepted: newEvents.length, stored: newEvents, snapshotReplaced };
+      },
+    );
   }
 
   /** Open (creating when needed) `<dataDir>/reports.sqlite`. */
@@ -197,15 +232,83 @@ export class ReportStore {
    * Store a validated, normalised report in one transaction: the snapshot and last
    * report are replaced, events are added once per (hostId, seq). All or nothing.
    */
-  ingest(report: ClientReport, receivedAt = new Date().toISOString()): IngestResult {
-    return this.ingestTransaction(report, receivedAt);
+  ingest(
+    report: ClientReport,
+    receivedAt = new Date().toISOString(),
+    origin: ReportOrigin | null = null,
+  ): IngestResult {
+    return this.ingestTransaction(report, receivedAt, origin);
+  }
+
+  /**
+   * Tiered mirrors: the reports of one branch's rollup, in one transaction (all or nothing),
+   * each host marked with the branches it came through; the branch is recorded too.
+   */
+  ingestRollup(
+    branch: { branchId: string; mirror: string },
+    hosts: readonly { report: ClientReport; origin: ReportOrigin; receivedAt: string }[],
+    receivedAt = new Date().toISOString(),
+  ): IngestResult[] {
+    return this.db.transaction(() => {
+      // Each host's receivedAt is when its branch heard from it, so staleness means the host's.
+      const results = hosts.map((host) => this.ingestTransaction(host.report, host.receivedAt, host.origin));
+      this.statements.upsertBranch.run({ ...branch, lastRollupAt: receivedAt, hosts: hosts.length });
+      return results;
+    })();
+  }
+
+  /** undefined: never heard of; via null: the host reports itself; else the branch it reports through. */
+  originOf(hostId: string): { via: string | null } | undefined {
+    return this.statements.originOf.get(hostId);
+  }
+
+  /** Every host with its last report and origin, by hostId (what a rollup forwards). */
+  rollupClients(): RollupClientRow[] {
+    return this.statements.rollupClients.all().map((row) => ({
+      hostId: row.hostId,
+      lastSeenAt: row.lastSeenAt,
+      lastReport: JSON.parse(row.lastReport) as RollupClientRow['lastReport'],
+      origin:
+        row.via === null
+          ? null
+          : {
+              path: JSON.parse(row.viaPath ?? '[]') as string[],
+              keys: JSON.parse(row.viaKeys ?? '[]') as string[],
+            },
+    }));
+  }
+
+  /** Events stored after event id `afterId`, oldest first (the rollup's cursor walk). */
+  eventsAfter(afterId: number, limit: number): StoredEvent[] {
+    return this.statements.eventsAfter.all(afterId, limit);
+  }
+
+  /** The highest event id stored (0 when none). */
+  lastEventId(): number {
+    return this.statements.lastEventId.get()?.id ?? 0;
+  }
+
+  /** The latest lastSeenAt of any host (null when none): with lastEventId, tells whether anything changed. */
+  lastSeenMax(): string | null {
+    return this.statements.lastSeenMax.get()?.at ?? null;
+  }
+
+  /** The branches that roll up to this server, by id. */
+  branches(): BranchRow[] {
+    return this.statements.branches.all();
+  }
+
+  /** hostId -> branch, for those of the given hosts that report through one. */
+  viaOf(hostIds: Iterable<string>): Map<string, string> {
+    const ids = JSON.stringify([...new Set(hostIds)]);
+    return new Map(this.statements.viaOf.all(ids).map((r) => [r.hostId, r.via]));
   }
 
   /** Many reports in one transaction (bulk loads, the history benchmark). */
   ingestMany(reports: readonly ClientReport[], receivedAt = new Date().toISOString()): number {
     return this.db.transaction(() => {
       let accepted = 0;
-      for (const report of reports) accepted += this.ingestTransaction(report, receivedAt).accepted;
+      for (const report of reports) accepted += this.ingestTransaction(report, receivedAt, null).accepted;
       return accepted;
     })();
   }
@@ -246,6 +349,7 @@ export class ReportStore {
       platform: row.platform,
       products: JSON.parse(row.products) as HostProfileRow['products'],
       pendingReboot: row.pendingReboot === 1,
+      ...(row.via !== null ? { via: row.via } : {}),
     }));
   }
 
@@ -366,7 +470,14 @@ export class ReportStore {
   /** Events matching the filters, newest first. */
   history(query: HistoryQuery): StoredEvent[] {
     const { sql, params } = historySql(query);
-    return this.prepared(sql).all(...params) as StoredEvent[];
+    const events = this.prepared(sql).all(...params) as StoredEvent[];
+    // Tiered mirrors: events of hosts behind a branch say which (one lookup per page).
+    const via = this.viaOf(events.map((e) => e.hostId));
+    if (via.size === 0) return events;
+    return events.map((e) => {
+      const branch = via.get(e.hostId);
+      return branch === undefined ? e : { ...e, via: branch };
+    });
   }
 
   /** The plan SQLite chooses for a history query (the index evidence in the tests). */
@@ -488,6 +599,13 @@ function toStoredPatch(row: PatchRow): StoredPatch {
   return patch;
 }
 
+/** The via extension fields of a host behind a branch (none for a host that reports itself). */
+function viaFields(row: ClientRow): ViaFields {
+  if (row.via === null) return {};
+  const path = JSON.parse(row.viaPath ?? '[]') as string[];
+  return path.length > 1 ? { via: row.via, viaPath: path } : { via: row.via };
+}
+
 function summaryFields(row: ClientRow): Omit<ClientSummary, 'installed' | 'missing' | 'failed'> {
   return {
     hostId: row.hostId,
@@ -497,5 +615,6 @@ function summaryFields(row: ClientRow): Omit<ClientSummary, 'installed' | 'missi
     lastSeenAt: row.lastSeenAt,
     products: JSON.parse(row.products) as ClientSummary['products'],
     pendingReboot: row.pendingReboot === 1,
+    ...viaFields(row),
   };
 }

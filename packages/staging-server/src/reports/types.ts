@@ -2,6 +2,8 @@ import type { ClientReport, EventType, PatchState, ReportEvent, ReportPatch } fr
 
 /** One stored client event (CONTRACT §2 event fields plus the server's bookkeeping). */
 export interface StoredEvent {
+  /** extension: the branch the host reports through (tiered mirrors) */
+  via?: string;
   /** stable id, also the paging cursor (`before`) */
   id: number;
   hostId: string;
@@ -14,7 +16,39 @@ export interface StoredEvent {
   receivedAt: string;
 }
 
-export interface ClientSummary {
+/** Tiered mirrors: how a host's reports reached this server through branches (report rollup). */
+export interface ReportOrigin {
+  /** branch ids, nearest first: [the branch that delivered it, that branch's branch, …] */
+  path: string[];
+  /** the same branches' mirror key fingerprints */
+  keys: string[];
+}
+
+/** The extension fields of a host reported through a branch (absent for a host that reports itself). */
+export interface ViaFields {
+  /** the branch this host reports through */
+  via?: string;
+  /** every branch on the way, nearest first (when more than one) */
+  viaPath?: string[];
+}
+
+/** A host row as a rollup forwards it: the last report (without events) and its origin. */
+export interface RollupClientRow {
+  hostId: string;
+  lastSeenAt: string;
+  lastReport: Omit<ClientReport, 'events'>;
+  origin: ReportOrigin | null;
+}
+
+/** A branch that rolls its hosts' reports up to this server. */
+export interface BranchRow {
+  branchId: string;
+  mirror: string;
+  lastRollupAt: string;
+  hosts: number;
+}
+
+export interface ClientSummary extends ViaFields {
   hostId: string;
   hostname: string;
   platform: string;
@@ -41,6 +75,8 @@ export interface HostProfileRow {
   products: { id: string; release: string }[];
   /** the host's last report said a reboot is pending */
   pendingReboot: boolean;
+  /** the branch the host reports through; absent when it reports itself */
+  via?: string;
 }
 
 /** Title, severity and release of a patch, from the catalogs the server has published. */

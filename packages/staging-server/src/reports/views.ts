@@ -80,6 +80,8 @@ export interface InstallHistoryRow {
   release: string | null;
   outcome: string;
   message: string;
+  /** extension (tiered mirrors): the branch the host reports through */
+  via?: string;
 }
 
 /** Patches Installed — history: events joined with host names and patch facts. */
@@ -101,6 +103,7 @@ export function installHistoryRows(store: ReportStore, events: readonly StoredEv
       release,
       outcome: e.outcome,
       message: e.message,
+      ...(e.via !== undefined ? { via: e.via } : {}),
     };
   });
 }

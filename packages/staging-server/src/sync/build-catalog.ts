@@ -12,6 +12,11 @@ export interface CatalogMeta {
   publishedAt: string;
   /** signing time + signing.expiryDays */
   expiresAt: string;
+  /**
+   * tiered mirrors: the upstream's chain plus this mirror's key fingerprint (tiers/mirror-chain.ts).
+   * Absent: a chain the feed carries is kept as it is.
+   */
+  mirrorChain?: string[];
 }
 
 /** Unknown patch (and top-level) fields from the feed are carried through unchanged. */
@@ -28,7 +33,9 @@ export function buildCatalog(feed: Feed, heldBack: ReadonlySet<string>, meta: Ca
     products,
     patches: patches.filter((p) => !heldBack.has(p.id)).map(toCatalogPatch),
   };
-  return { ...catalog, ...dropKnown(extensions, catalog) };
+  const built: Catalog = { ...catalog, ...dropKnown(extensions, catalog) };
+  // mirrorChain is an extension the core Catalog type does not declare.
+  return meta.mirrorChain ? ({ ...built, mirrorChain: meta.mirrorChain } as Catalog) : built;
 }
 
 /** The same catalog as a new publication: new sequence and times, same content (re-signing before expiry). */
@@ -55,9 +62,15 @@ export function sameCatalogContent(a: Catalog, b: Catalog): boolean {
   return (
     a.upstreamSequence === b.upstreamSequence &&
     a.vendor === b.vendor &&
+    isDeepStrictEqual(chainField(a), chainField(b)) &&
     isDeepStrictEqual(a.products, b.products) &&
     isDeepStrictEqual(a.patches, b.patches)
   );
+}
+
+/** The catalog's mirrorChain (an extension the Catalog type does not declare), or undefined. */
+function chainField(catalog: Catalog): unknown {
+  return (catalog as { mirrorChain?: unknown }).mirrorChain;
 }
 
 /** Distinct blobs a catalog names, with their sizes. */

@@ -1,5 +1,6 @@
 // One sync, start to end: feed -> accept -> filter -> download -> hold back -> publish.
 import type { KeyObject } from 'node:crypto';
+import { dirname } from 'node:path';
 import type { Dispatcher } from 'undici';
 import {
   ErrorCodes,
@@ -9,7 +10,6 @@ import {
   errorMessage,
   failpoint,
   isDiskFullError,
-  parseFeed,
   writeFileAtomic,
   type ContentStore,
   type Catalog,
@@ -34,6 +34,8 @@ import { checkFeedSequence } from './feed-acceptance.js';
 import { holdBack } from './hold-back.js';
 import { filterFeed, unknownFilterProducts } from './mirror-filter.js';
 import { assertBlobsPresent } from './verify-published-blobs.js';
+import { extendChain } from '../tiers/mirror-chain.js';
+import { parseUpstreamFeed } from '../tiers/upstream-document.js';
 
 export interface SyncContext {
   config: ServerConfig;
@@ -77,6 +79,8 @@ interface FeedForSync {
   feed: Feed;
   /** false when upstream sent 304 or the same bytes: the stored feed is used again */
   fresh: boolean;
+  /** tiered mirrors: the mirrors the upstream document passed through ([] for a vendor feed) */
+  chain: string[];
 }
 
 /** Fetch feed.json conditionally and decide which feed this sync works from. */
@@ -109,7 +113,8 @@ async function obtainFeed(
       );
     }
     report.notModified = true;
-    return { feed: parseFeed(storedBytes, ctx.archive.path), fresh: false };
+    const stored = parseUpstreamFeed(storedBytes, ctx.archive.path, ctx.signer.keys.fingerprint);
+    return { feed: stored.feed, fresh: false, chain: stored.chain };
   }
 
   // Verified before a single byte of the feed is parsed or trusted.
@@ -118,7 +123,8 @@ async function obtainFeed(
     signature = await fetchFeedSignature(feedSignatureUrl(feedUrl), retry);
     verifyFeedSignature(fetched.bytes, signature, upstreamKey, feedUrl);
   }
-  const feed = parseFeed(fetched.bytes, feedUrl);
+  // A vendor feed or a parent mirror's catalog; a loop is refused before anything is accepted.
+  const { feed, chain } = parseUpstreamFeed(fetched.bytes, feedUrl, ctx.signer.keys.fingerprint);
   report.upstreamSequence = feed.sequence;
   const verdict = checkFeedSequence(feed, fetched.bytes, await ctx.state.lastAcceptedSequence(), storedBytes);
   if (signature) await ctx.archive.writeSignature(signature);
@@ -127,7 +133,7 @@ async function obtainFeed(
   // Validators are stored only now that the feed is accepted (and its bytes are on disk).
   await ctx.state.recordAcceptedFeed(feed.sequence, fetched.validators);
   failpoint('sync:after-accept');
-  return { feed, fresh: verdict === 'new' };
+  return { feed, fresh: verdict === 'new', chain };
 }
 
 /** Without a vendor key any stored feed is usable; with one, only a stored feed whose stored signature verifies. */
@@ -154,7 +160,7 @@ export async function runSync(ctx: SyncContext, report: SyncReport, signal: Abor
   if (ctx.retryBaseMs !== undefined) retry.retryBaseMs = ctx.retryBaseMs;
 
   log.info('sync started');
-  const { feed, fresh } = await obtainFeed(ctx, feedUrl, retry, report);
+  const { feed, fresh, chain } = await obtainFeed(ctx, feedUrl, retry, report);
   report.upstreamSequence = feed.sequence;
   log.info(
     { sequence: feed.sequence, patches: feed.patches.length, fresh, notModified: report.notModified },
@@ -204,7 +210,7 @@ export async function runSync(ctx: SyncContext, report: SyncReport, signal: Abor
   const heldBackIds = new Set(report.heldBack.map((h) => h.patchId));
   if (report.heldBack.length > 0) log.warn({ heldBack: report.heldBack }, 'patches held back');
 
-  await publishIfChanged(ctx, mirrored, heldBackIds, report, signal, log);
+  await publishIfChanged(ctx, mirrored, heldBackIds, report, signal, log, chain);
   report.outcome = report.heldBack.length > 0 ? 'partial' : 'ok';
   log.info(
     {
@@ -228,11 +234,17 @@ async function publishIfChanged(
   report: SyncReport,
   signal: AbortSignal,
   log: Logger,
+  upstreamChain: readonly string[],
 ): Promise<void> {
   const current = ctx.current();
   const now = new Date();
   const sequence = await nextMirrorSequence(ctx);
-  const meta = { sequence, publishedAt: now.toISOString(), expiresAt: expiryFor(now, ctx.config) };
+  const meta = {
+    sequence,
+    publishedAt: now.toISOString(),
+    expiresAt: expiryFor(now, ctx.config),
+    mirrorChain: extendChain(upstreamChain, ctx.signer.keys.fingerprint),
+  };
   const candidate = buildCatalog(mirrored, heldBackIds, meta);
   if (current && sameCatalogContent(current.catalog, candidate)) {
     if (!isResignDue(current.catalog.expiresAt, now, ctx.config)) {
@@ -271,8 +283,9 @@ export async function publishSigned(
   } catch (err) {
     if (!isDiskFullError(err)) throw err;
     await restoreSignature(ctx, log);
+    // The data dir: the write that failed may be the catalog files or state.sqlite.
     throw diskFullError(
-      ctx.catalogs.dir,
+      dirname(ctx.catalogs.dir),
       `catalog sequence ${catalog.sequence}`,
       err,
       'nothing was published, the previous catalog stays served',

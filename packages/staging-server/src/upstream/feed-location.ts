@@ -28,8 +28,21 @@ export function resolveFeedUrl(upstreamUrl: string): string {
     );
   }
   if (url.pathname.endsWith('.json')) return url.href;
+  // A parent staging server (tiered mirrors): its signed catalog is the feed.
+  if (isMirrorCatalogPath(url.pathname)) {
+    url.pathname = url.pathname.replace(/\/$/, '');
+    return url.href;
+  }
   if (!url.pathname.endsWith('/')) url.pathname += '/';
   return new URL('feed.json', url).href;
+}
+
+/**
+ * True for a parent staging server's catalog URL (`…/v1/catalog`), which a child mirrors
+ * as its feed; its signature is `…/v1/catalog.sig` and its blobs `…/v1/blobs/sha256/<hex>`.
+ */
+export function isMirrorCatalogPath(pathname: string): boolean {
+  return /\/v1\/catalog\/?$/.test(pathname);
 }
 
 /** A patch file's absolute URL: relative URLs resolve against the feed directory. */

@@ -8,6 +8,7 @@ import { clientRoutes } from './clients.js';
 import { healthRoutes } from './health.js';
 import { reportIngestRoutes } from './report-ingest.js';
 import { reportQueryRoutes } from './reports-query.js';
+import { rollupRoutes } from './rollup.js';
 import { statusRoutes } from './status.js';
 import { syncRoutes } from './sync.js';
 import { gcRoutes } from '../../gc/gc-route.js';
@@ -22,4 +23,5 @@ export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   await app.register(statusRoutes, deps);
   await app.register(syncRoutes, deps);
   await app.register(gcRoutes, deps);
+  await app.register(rollupRoutes, deps);
 }

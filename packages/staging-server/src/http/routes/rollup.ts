@@ -1,0 +1,119 @@
+// Tiered mirrors: PUT /v1/branches/:branchId/rollup takes a branch staging server's
+// summary of its clients' reports (tiers/rollup-protocol.ts), and GET /v1/branches lists
+// the branches. The rollup needs the branch's own token, as a report needs its host's
+// (`patchbay-server enroll BRANCHID`); the URL parameter is named hostId so that the
+// access guard checks it exactly as it checks a host's report.
+import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify';
+import { errorMessage, isPatchbayError, ErrorCodes, type ClientReport } from '@patchbay/core';
+import { TokenStore } from '../../auth/token-store.js';
+import { isNotifiableEvent } from '../../notify/events.js';
+import { describeKey, mirrorKeyFile, readMirrorKey } from '../../trust/mirror-key.js';
+import { assertRollupNoLoop, planRollup } from '../../tiers/rollup-ingest.js';
+import { readRollupStatus } from '../../tiers/rollup-status.js';
+import { ROLLUP_SCHEMA, type RollupAnswer, type RollupBody } from '../../tiers/rollup-protocol.js';
+import { HttpError, HttpErrors } from '../errors.js';
+import { strictValidatorCompiler } from '../strict-validator.js';
+import { normaliseReport } from './report-ingest.js';
+import type { HttpDeps } from '../deps.js';
+
+/** A rollup carries many hosts: it may be this many times a single report's limit. */
+const ROLLUP_BODY_FACTOR = 4;
+// Route access classes (auth/access.ts), stated by the route: fastify's config type does not declare them.
+const BRANCH_TOKEN = { access: 'report' } as FastifyContextConfig;
+const READ = { access: 'read' } as FastifyContextConfig;
+
+export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
+  const { store, config, mirror, notifier } = deps;
+  // Loop checks need this mirror's fingerprint even before its first publication.
+  const key = await readMirrorKey(mirrorKeyFile(config)).catch(() => undefined);
+  const ownKey = key ? describeKey(key).fingerprint : null;
+  const fingerprint = (): string | null => mirror.current()?.keys.fingerprint ?? ownKey;
+  let tokens: TokenStore | undefined;
+  const tokenStore = (): TokenStore => (tokens ??= TokenStore.open(config.dataDir));
+  app.addHook('onClose', async () => tokens?.close());
+
+  app.route<{ Params: { hostId: string }; Body: RollupBody }>({
+    method: 'PUT',
+    url: '/v1/branches/:hostId/rollup',
+    bodyLimit: config.reports.maxBodyBytes * ROLLUP_BODY_FACTOR,
+    config: BRANCH_TOKEN,
+    validatorCompiler: strictValidatorCompiler,
+    schema: { body: ROLLUP_SCHEMA },
+    handler: async (request, reply) => {
+      const branchId = request.params.hostId;
+      const body = request.body;
+      if (body.branchId !== branchId) throw HttpErrors.HOST_MISMATCH(branchId, body.branchId);
+      try {
+        assertRollupNoLoop(body, fingerprint());
+      } catch (err) {
+        if (isPatchbayError(err, ErrorCodes.MIRROR_LOOP))
+          throw new HttpError(ErrorCodes.MIRROR_LOOP, 409, err.message);
+        throw err;
+      }
+      const hosts = body.hosts.map((host, index) => {
+        if (host.report.hostId === undefined)
+          throw HttpErrors.BAD_REPORT_FIELD(`body/hosts/${index}`, 'lacks hostId');
+        return { ...host, report: normaliseReport(host.report) };
+      });
+      const now = new Date().toISOString();
+      const plan = planRollup(
+        { ...body, hosts },
+        {
+          originOf: (hostId) => store.originOf(hostId),
+          hasOwnToken: (hostId) => {
+            const enrolled = tokenStore().get(hostId);
+            return enrolled !== null && enrolled.revokedAt === null;
+          },
+          fingerprint: fingerprint(),
+          now,
+        },
+      );
+      const results = store.ingestRollup({ branchId, mirror: body.mirror }, plan.accepted, now);
+      notifyStored(
+        plan.accepted.map((h) => h.report),
+        results.map((r) => r.stored),
+      );
+      const answer: RollupAnswer = {
+        accepted: results.reduce((sum, r) => sum + r.accepted, 0),
+        hosts: plan.accepted.length,
+        refused: plan.refused,
+      };
+      request.log.info(
+        { branchId, hosts: answer.hosts, accepted: answer.accepted, refused: answer.refused.length },
+        'rollup stored',
+      );
+      return reply.code(200).send(answer);
+    },
+  });
+
+  app.get('/v1/branches', { config: READ }, async () => store.branches());
+
+  // This server as a branch: its rollup to the parent (null fields when none is configured).
+  app.get('/v1/rollup', { config: READ }, async () => ({
+    configured: config.rollup !== undefined,
+    parent: config.rollup?.url ?? null,
+    branchId: config.rollup?.branchId ?? null,
+    last: config.rollup ? await readRollupStatus(config.dataDir) : null,
+  }));
+
+  /** Mail the events this rollup newly stored, as a report's would be (never blocks the answer). */
+  function notifyStored(reports: readonly ClientReport[], stored: readonly ClientReport['events'][]): void {
+    if (!notifier?.enabled) return;
+    reports.forEach((report, index) => {
+      const events = (stored[index] ?? []).filter(isNotifiableEvent);
+      if (events.length === 0) return;
+      try {
+        notifier.onReport(
+          { hostId: report.hostId, hostname: report.hostname ?? report.hostId },
+          events,
+          mirror.current()?.catalog ?? null,
+        );
+      } catch (err) {
+        app.log.error(
+          { err: errorMessage(err), hostId: report.hostId },
+          'notify: could not queue the rollup mail',
+        );
+      }
+    });
+  }
+};

@@ -1,0 +1,115 @@
+// Which hosts and events the next rollup request carries. Events are walked by their
+// store id (a cursor); each host with new events, or whose snapshot changed since the
+// last delivery, goes with its last report. A batch stays under a byte budget, so a
+// large fleet is forwarded in several requests, each acknowledged on its own.
+import type { ReportEvent } from '@patchbay/core';
+import type { RollupClientRow, StoredEvent } from '../reports/types.js';
+import type { RollupCursor } from './rollup-cursor.js';
+import { ROLLUP_MAX_HOSTS, type RollupHost } from './rollup-protocol.js';
+
+/** What a batch is built from (ReportStore implements it). */
+export interface RollupSource {
+  rollupClients(): RollupClientRow[];
+  eventsAfter(afterId: number, limit: number): StoredEvent[];
+}
+
+export interface BatchLimits {
+  /** JSON bytes of the host entries, at most (one oversized host still goes alone) */
+  maxBytes: number;
+  /** events read per batch */
+  maxEvents: number;
+}
+
+export const DEFAULT_BATCH_LIMITS: BatchLimits = { maxBytes: 512 * 1024, maxEvents: 5000 };
+
+export interface RollupBatch {
+  hosts: RollupHost[];
+  /** the cursor once the parent has acknowledged this batch */
+  next: RollupCursor;
+}
+
+function toReportEvent(event: StoredEvent): ReportEvent {
+  const out: ReportEvent = {
+    seq: event.seq,
+    type: event.type,
+    at: event.at,
+    outcome: event.outcome as ReportEvent['outcome'],
+    message: event.message,
+  };
+  if (event.patchId !== null) out.patchId = event.patchId;
+  return out;
+}
+
+function toEntry(client: RollupClientRow, events: readonly StoredEvent[]): RollupHost {
+  const entry: RollupHost = {
+    report: { ...client.lastReport, events: events.map(toReportEvent) },
+    lastSeenAt: client.lastSeenAt,
+  };
+  if (client.origin !== null) {
+    entry.via = client.origin.path;
+    entry.viaKeys = client.origin.keys;
+  }
+  return entry;
+}
+
+/**
+ * Clients are read once per rollup run (`clients`) and re-read when an event names a host
+ * they lack (it reported after the read); events are read after that, so every event's
+ * host is known. Null when nothing is pending.
+ */
+export class BatchBuilder {
+  private clients: Map<string, RollupClientRow>;
+
+  constructor(
+    private readonly source: RollupSource,
+    private readonly limits: BatchLimits = DEFAULT_BATCH_LIMITS,
+  ) {
+    this.clients = this.load();
+  }
+
+  private load(): Map<string, RollupClientRow> {
+    return new Map(this.source.rollupClients().map((c) => [c.hostId, c]));
+  }
+
+  next(cursor: RollupCursor): RollupBatch | null {
+    const events = this.source.eventsAfter(cursor.eventId, this.limits.maxEvents);
+    if (events.some((e) => !this.clients.has(e.hostId))) this.clients = this.load();
+    const byHost = new Map<string, StoredEvent[]>();
+    for (const event of events) {
+      const list = byHost.get(event.hostId);
+      if (list) list.push(event);
+      else byHost.set(event.hostId, [event]);
+    }
+    // Hosts with events first (so the event cursor moves), then changed snapshots.
+    const candidates = [...byHost.keys()];
+    for (const [hostId, client] of this.clients)
+      if (!byHost.has(hostId) && cursor.hosts[hostId] !== client.lastSeenAt) candidates.push(hostId);
+
+    const hosts: RollupHost[] = [];
+    const included = new Set<string>();
+    let bytes = 0;
+    for (const hostId of candidates) {
+      const client = this.clients.get(hostId);
+      if (client === undefined) continue;
+      const entry = toEntry(client, byHost.get(hostId) ?? []);
+      const size = Buffer.byteLength(JSON.stringify(entry));
+      if (hosts.length > 0 && (bytes + size > this.limits.maxBytes || hosts.length >= ROLLUP_MAX_HOSTS))
+        break;
+      hosts.push(entry);
+      included.add(hostId);
+      bytes += size;
+    }
+
+    // The event cursor moves over the leading events that go now (or whose host is unknown
+    // even after a re-read, which the store never produces: they could not be sent anyway).
+    let eventId = cursor.eventId;
+    for (const event of events) {
+      if (!included.has(event.hostId) && this.clients.has(event.hostId)) break;
+      eventId = event.id;
+    }
+    if (hosts.length === 0 && eventId === cursor.eventId) return null;
+    const next: RollupCursor = { target: cursor.target, eventId, hosts: { ...cursor.hosts } };
+    for (const hostId of included) next.hosts[hostId] = this.clients.get(hostId)!.lastSeenAt;
+    return { hosts, next };
+  }
+}
