@@ -174,6 +174,7 @@ t.test('SIGTERM: downloads in flight finish, a running sync stops where it can r
       // The stalled reader: takes 1 MB, then stops reading.
       const stalled = await openDownload(blobUrl);
       let stalledBytes = 0;
+      let drainStalled = false;
       // Listen from the start: a paused response still reports its connection's end.
       const stalledEnded = new Promise<string>((resolve) => {
         stalled.once('end', () => resolve('end'));
@@ -182,7 +183,7 @@ t.test('SIGTERM: downloads in flight finish, a running sync stops where it can r
       });
       stalled.on('data', (c: Buffer) => {
         stalledBytes += c.length;
-        if (stalledBytes >= 1 << 20) stalled.pause();
+        if (stalledBytes >= 1 << 20 && !drainStalled) stalled.pause();
       });
       await waitFor(
         'both downloads under way',
@@ -205,6 +206,7 @@ t.test('SIGTERM: downloads in flight finish, a running sync stops where it can r
       t.ok(ms < EXIT_BOUND_MS, `serve exits within ${EXIT_BOUND_MS} ms of SIGTERM`, { ms });
 
       // The stalled connection was closed by the server (or it could not have exited): its body is short.
+      drainStalled = true;
       stalled.resume();
       const stalledEnd = await Promise.race([
         stalledEnded,
