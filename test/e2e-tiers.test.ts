@@ -34,9 +34,9 @@ async function getJson<T>(base: string, urlPath: string): Promise<T> {
 t.test('vendor -> head office -> branch -> client, report rolled up; A <-> B loop refused', async (t) => {
   const dir = t.testdir();
   const ho = await startStack(dir, { releases: ['19.0'] });
-  let branch: LongRunning | undefined;
+  const running: { branch?: LongRunning } = {};
   t.teardown(async () => {
-    await branch?.stop();
+    await running.branch?.stop();
     await ho.stop();
   });
   const hoKeys = await ho.getJson<Keys>('/v1/keys');
@@ -68,7 +68,10 @@ t.test('vendor -> head office -> branch -> client, report rolled up; A <-> B loo
       },
     }),
   );
-  branch = await startListening(BIN.server, ['--config', branchConfig, 'serve', '--json'], { cwd: dir });
+  const branch = await startListening(BIN.server, ['--config', branchConfig, 'serve', '--json'], {
+    cwd: dir,
+  });
+  running.branch = branch;
   const branchUrl = branch.url;
   const synced = await waitFor('the branch to mirror the head office', async () => {
     const status = await getJson<StatusDocument>(branchUrl, '/v1/status');

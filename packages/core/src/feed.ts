@@ -163,8 +163,7 @@ export function validateFeed(value: unknown, source = 'feed.json'): Feed {
 
 /** What an upstream URL may serve: a vendor feed, or a parent staging server's catalog (tiered mirrors). */
 export type UpstreamDocument =
-  | { format: 'patchbay-feed/1'; feed: Feed }
-  | { format: 'patchbay-catalog/1'; catalog: Catalog };
+  { format: 'patchbay-feed/1'; feed: Feed } | { format: 'patchbay-catalog/1'; catalog: Catalog };
 
 /**
  * Parse an upstream document of either format, told apart by its `format` field (one JSON

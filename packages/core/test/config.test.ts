@@ -47,7 +47,8 @@ t.test('server defaults: contract values, paths against cwd, bundled sample feed
     maxFeedBytes: 64 * 1024 * 1024,
   });
   t.same(config.mirror, { products: [{ id: 'arcserve-backup', releases: ['19.0'] }] });
-  t.same(config.schedule, { sync: '0 * * * *', prune: '30 3 * * *', timezone: null });
+  t.same(config.schedule, { sync: '0 * * * *', prune: '30 3 * * *', gc: '45 3 * * *', timezone: null });
+  t.same(config.storage, { gcProtectionDays: 7, freeSpaceMarginBytes: 64 * 1024 * 1024 });
   t.same(config.reports, {
     maxBodyBytes: 1048576,
     staleAfterHours: 24,

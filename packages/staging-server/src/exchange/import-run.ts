@@ -27,6 +27,7 @@ import { parseUpstreamKey, verifyFeedSignature } from '../trust/feed-signature.j
 import { loadMirrorSigner, type MirrorSigner } from '../trust/mirror-key.js';
 import { FeedArchive } from '../upstream/feed-archive.js';
 import { buildCatalog, sameCatalogContent } from '../sync/build-catalog.js';
+import { chainOf, extendChain } from '../tiers/mirror-chain.js';
 import { checkFeedSequence } from '../sync/feed-acceptance.js';
 import { filterFeed } from '../sync/mirror-filter.js';
 import { nextMirrorSequence, publishSigned } from '../sync/sync-run.js';
@@ -271,6 +272,8 @@ async function importSource(config: ServerConfig, log: Logger, ctx: ImportContex
       sequence,
       publishedAt: now.toISOString(),
       expiresAt: expiryFor(now, config),
+      // the bundle's chain (when the exporter kept one) plus this mirror, as a sync records it
+      mirrorChain: extendChain(chainOf(feed), signer.keys.fingerprint),
     });
     const unchanged =
       current !== null &&
