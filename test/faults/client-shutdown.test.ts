@@ -215,7 +215,7 @@ t.test('SIGTERM of patchbay-client run', async (t) => {
 
   await t.test('with the server hanging: the exit is bounded and the events wait on disk', async (t) => {
     const inv = new Invariants(t);
-    const client = newClient(rig, 'hang', { timeoutSeconds: 3, retries: 0 });
+    const client = newClient(rig, 'hang', { timeoutSeconds: 2, retries: 0 });
     slowInstall(client, 3);
     const daemon = startClient(client, ['run', '--once']);
     await waitFor('the slow installer running', async () => installerRunning(client), 120_000);
@@ -249,7 +249,7 @@ t.test('SIGTERM of patchbay-client run', async (t) => {
   await t.test('a second signal exits at once; the next run waits for the installer', async (t) => {
     const inv = new Invariants(t);
     const client = newClient(rig, 'twice');
-    slowInstall(client, 12);
+    slowInstall(client, 6);
     const daemon = startClient(client, ['run', '--once']);
     await waitFor('the slow installer running', async () => installerRunning(client), 120_000);
     daemon.child.kill('SIGTERM');
