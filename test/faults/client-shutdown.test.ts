@@ -14,7 +14,7 @@ import type { Test } from 'tap';
 import { BIN, run, waitFor } from '../helpers/processes.js';
 import { startStack } from '../helpers/stack.js';
 import type { ClientHandle, Stack } from '../helpers/stack.js';
-import { Invariants } from './figures.js';
+import { FULL, Invariants } from './figures.js';
 import {
   SLOW_PATCH,
   addSlowPatch,
@@ -213,38 +213,44 @@ t.test('SIGTERM of patchbay-client run', async (t) => {
     inv.record({ suite: SUITE, scenario: 'SIGTERM during an install', trials: 1 });
   });
 
-  await t.test('with the server hanging: the exit is bounded and the events wait on disk', async (t) => {
-    const inv = new Invariants(t);
-    const client = newClient(rig, 'hang', { timeoutSeconds: 2, retries: 0 });
-    slowInstall(client, 3);
-    const daemon = startClient(client, ['run', '--once']);
-    await waitFor('the slow installer running', async () => installerRunning(client), 120_000);
-    rig.proxy.setHanging(true);
-    daemon.child.kill('SIGTERM');
-    const exit = await exitWithin(daemon, EXIT_BOUND_MS);
-    rig.proxy.setHanging(false);
-    inv.check(exit.code === 0 && !exit.boundExceeded, 'SIGTERM: exit 0 within the bound', {
-      ...exit,
-      stderr: daemon.stderr().slice(-2000),
-    });
-    const ledger = readLedger(client.dataDir);
-    const event = ledger?.events.find((e) => e.type === 'install' && e.patchId === SLOW_PATCH);
-    inv.check(event?.outcome === 'ok', 'the install finished and is recorded', event);
-    inv.check(
-      event !== undefined && event.seq > (ledger?.lastAckedSeq ?? 0),
-      'its event waits on disk (the server did not answer)',
-      { lastAckedSeq: ledger?.lastAckedSeq, event },
-    );
-    const next = await run(BIN.client, ['--config', client.config, 'run', '--once']);
-    inv.check(next.code === 0, 'the next run completes', next.stderr.slice(-2000));
-    const seqs = await serverSeqs(rig, client.hostId);
-    inv.check(
-      event !== undefined && seqs.filter((s) => s === event.seq).length === 1,
-      'delivered once by the next run',
-      seqs,
-    );
-    inv.record({ suite: SUITE, scenario: 'SIGTERM with the server hanging', trials: 1 });
-  });
+  // ~22 s of waiting on purpose: npm run test:faults runs it, npm test (CI time) does not.
+  const hangingSkip = FULL ? false : 'runs under npm run test:faults (PATCHBAY_FAULTS=full)';
+  await t.test(
+    'with the server hanging: the exit is bounded and the events wait on disk',
+    { skip: hangingSkip },
+    async (t) => {
+      const inv = new Invariants(t);
+      const client = newClient(rig, 'hang', { timeoutSeconds: 2, retries: 0 });
+      slowInstall(client, 3);
+      const daemon = startClient(client, ['run', '--once']);
+      await waitFor('the slow installer running', async () => installerRunning(client), 120_000);
+      rig.proxy.setHanging(true);
+      daemon.child.kill('SIGTERM');
+      const exit = await exitWithin(daemon, EXIT_BOUND_MS);
+      rig.proxy.setHanging(false);
+      inv.check(exit.code === 0 && !exit.boundExceeded, 'SIGTERM: exit 0 within the bound', {
+        ...exit,
+        stderr: daemon.stderr().slice(-2000),
+      });
+      const ledger = readLedger(client.dataDir);
+      const event = ledger?.events.find((e) => e.type === 'install' && e.patchId === SLOW_PATCH);
+      inv.check(event?.outcome === 'ok', 'the install finished and is recorded', event);
+      inv.check(
+        event !== undefined && event.seq > (ledger?.lastAckedSeq ?? 0),
+        'its event waits on disk (the server did not answer)',
+        { lastAckedSeq: ledger?.lastAckedSeq, event },
+      );
+      const next = await run(BIN.client, ['--config', client.config, 'run', '--once']);
+      inv.check(next.code === 0, 'the next run completes', next.stderr.slice(-2000));
+      const seqs = await serverSeqs(rig, client.hostId);
+      inv.check(
+        event !== undefined && seqs.filter((s) => s === event.seq).length === 1,
+        'delivered once by the next run',
+        seqs,
+      );
+      inv.record({ suite: SUITE, scenario: 'SIGTERM with the server hanging', trials: 1 });
+    },
+  );
 
   await t.test('a second signal exits at once; the next run waits for the installer', async (t) => {
     const inv = new Invariants(t);

@@ -54,12 +54,36 @@ export interface RawResponse {
  * The request line is written as bytes (latin1 for the path, so NUL and raw UTF-8 bytes
  * go out unchanged).
  */
-export function sendRaw(
+export async function sendRaw(
   host: string,
   port: number,
   req: RawRequest,
   timeoutMs = 10_000,
 ): Promise<RawResponse> {
+  // A server that refuses a request before reading its body closes with unread bytes, so its
+  // kernel sends RST, and an RST can discard the answer before the client reads it (0 bytes).
+  // That is TCP, not the server: such a request is sent again (twice at most); a server that
+  // never answers it still fails.
+  for (let attempt = 1; ; attempt += 1) {
+    const outcome = await sendRawOnce(host, port, req, timeoutMs);
+    if (outcome !== RESET_BEFORE_ANSWER) return outcome;
+    if (attempt >= 3) {
+      throw new Error(
+        `no complete HTTP response (reset before any byte, ${attempt} times) for ${req.method} ${JSON.stringify(req.rawPath.slice(0, 200))}`,
+      );
+    }
+  }
+}
+
+const RESET_BEFORE_ANSWER = Symbol('reset before any byte of an answer');
+
+function sendRawOnce(
+  host: string,
+  port: number,
+  req: RawRequest,
+  timeoutMs: number,
+): Promise<RawResponse | typeof RESET_BEFORE_ANSWER> {
+  let reset = false;
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port });
     const chunks: Buffer[] = [];
@@ -90,12 +114,17 @@ export function sendRaw(
     socket.on('data', (d: Buffer) => chunks.push(d));
     // The server may answer (400, 413) and close before it read the whole body: that is fine.
     socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET') reset = true;
       if (err.code === 'EPIPE' || err.code === 'ECONNRESET') return;
       clearTimeout(timer);
       reject(err);
     });
     socket.on('close', () => {
       clearTimeout(timer);
+      if (reset && chunks.length === 0 && req.body !== undefined) {
+        resolve(RESET_BEFORE_ANSWER);
+        return;
+      }
       try {
         resolve(parseResponse(Buffer.concat(chunks), req.method === 'HEAD'));
       } catch (err) {

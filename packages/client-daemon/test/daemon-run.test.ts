@@ -242,7 +242,7 @@ t.test('SIGTERM during a scheduled install: it finishes, exit 0, consistent ledg
   sb.writeConfig(daemonConfig({ install: '* * * * * *' }, {}));
   const child = spawn(process.execPath, [BIN, '--config', sb.configPath, 'run'], { stdio: 'ignore' });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  t.ok(await until(() => sb.orderLog().includes('install SLOW started'), 10_000), 'the install started');
+  t.ok(await until(() => sb.orderLog().includes('install SLOW started'), 60_000), 'the install started');
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'exit 0 after SIGTERM');
   t.ok(sb.marker('SLOW'), 'the install in flight was allowed to finish');
