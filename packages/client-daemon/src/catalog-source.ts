@@ -169,9 +169,18 @@ export class CatalogSource {
         },
       );
     }
-    let trusted: TrustedKey;
+    const trusted: TrustedKey = await this.naming(what, () =>
+      this.opts.trust.verify(meta.server, bytes, signature, undefined, true),
+    );
+    const catalog = parseCatalog(bytes, this.opts.paths.catalog);
+    await this.opts.trust.assertNotRolledBack(trusted.fingerprint, catalog, bytes, what);
+    return { catalog, meta, bytes, trusted };
+  }
+
+  /** A signature refusal of the cached copy names what was refused and the cache file. */
+  private async naming<T>(what: string, verify: () => Promise<T>): Promise<T> {
     try {
-      trusted = await this.opts.trust.verify(meta.server, bytes, signature, undefined, true);
+      return await verify();
     } catch (err) {
       if (isPatchbayError(err, ErrorCodes.SIGNATURE)) {
         throw new PatchbayError(ErrorCodes.SIGNATURE, `${what}: ${err.message}`, {
@@ -181,9 +190,6 @@ export class CatalogSource {
       }
       throw err;
     }
-    const catalog = parseCatalog(bytes, this.opts.paths.catalog);
-    await this.opts.trust.assertNotRolledBack(trusted.fingerprint, catalog, bytes, what);
-    return { catalog, meta, bytes, trusted };
   }
 
   /** A cached vendor feed (direct mode), verified as a fresh one would be. */
@@ -193,18 +199,9 @@ export class CatalogSource {
     signature: string | undefined,
     what: string,
   ): Promise<CachedCatalog> {
-    let trusted: FeedTrust;
-    try {
-      trusted = this.opts.trust.verifyFeed(meta.server, bytes, signature);
-    } catch (err) {
-      if (isPatchbayError(err, ErrorCodes.SIGNATURE)) {
-        throw new PatchbayError(ErrorCodes.SIGNATURE, `${what}: ${err.message}`, {
-          ...err.context,
-          path: this.opts.paths.catalog,
-        });
-      }
-      throw err;
-    }
+    const trusted: FeedTrust = await this.naming(what, async () =>
+      this.opts.trust.verifyFeed(meta.server, bytes, signature),
+    );
     const catalog = feedToCatalog(parseFeed(bytes, this.opts.paths.catalog), feedLocation(meta.server));
     await this.opts.trust.assertNotRolledBack(trusted.id, catalog, bytes, what);
     serverDirectory.decide(meta.server, 'feed');

@@ -3,6 +3,8 @@
 // events new since the last mail; a mail that fails is retried at the next flush.
 import path from 'node:path';
 import {
+  escapeHtml,
+  oneLine,
   createSmtpTransport,
   errorMessage,
   readJsonFile,
@@ -46,20 +48,6 @@ export function mailKind(event: ReportEvent): ClientMailKind | undefined {
   if (event.type === 'install') return 'installed';
   if (event.type === 'uninstall') return 'uninstalled';
   return undefined;
-}
-
-function oneLine(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  return value.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-}
-
-function escapeHtml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
 }
 
 /** The mail for a batch of events (plain text and HTML; event text is escaped). */

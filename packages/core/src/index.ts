@@ -18,3 +18,4 @@ export * from './signature.js';
 export * from './failpoint.js';
 export * from './free-space.js';
 export * from './mail-transport.js';
+export * from './mail-text.js';

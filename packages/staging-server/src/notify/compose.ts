@@ -2,6 +2,7 @@
 // its own; several (a digest) get one mail with a section per event kind.
 // Everything that comes from a feed or a client report is HTML-escaped.
 import type { HostNotice, Mail, Notice, NotifyEventKind, PatchAvailableNotice, PatchInfo } from './types.js';
+import { escapeHtml, oneLine } from '@patchbay/core';
 import { NOTIFY_EVENTS } from './types.js';
 
 export interface ComposeOptions {
@@ -20,20 +21,7 @@ const SECTION_TITLES: Record<NotifyEventKind, string> = {
 
 const MAX_SUBJECT_IDS = 3;
 
-export function escapeHtml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
-
-/** Subjects are one line: control characters (CR/LF from a feed title) become spaces. */
-function oneLine(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  return value.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-}
+export { escapeHtml };
 
 export function composeMail(notices: readonly Notice[], options: ComposeOptions): Mail {
   if (notices.length === 0) throw new RangeError('composeMail needs at least one notice');
