@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { startForwardProxy } from '../packages/core/test/fixtures/fault-server.js';
-import { BIN, REPO_ROOT, run, runJson, startListening, waitFor } from './helpers/processes.js';
+import { BIN, REPO_ROOT, run, runJson, waitFor } from './helpers/processes.js';
 import { startSmtpSink } from './helpers/smtp.js';
-import { generateFeed } from './helpers/stack.js';
+import { generateFeed, startUpstream } from './helpers/stack.js';
 
 interface CheckPatch {
   id: string;
@@ -30,15 +30,7 @@ t.test('a client installs straight from the vendor feed, with no staging server'
   const dir = t.testdir();
   const feedDir = path.join(dir, 'feed');
   await generateFeed(feedDir);
-  const upstream = await startListening(BIN.upstream, [
-    '--dir',
-    feedDir,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--json',
-  ]);
+  const upstream = await startUpstream(feedDir);
   t.teardown(() => upstream.stop());
   const proxy = await startForwardProxy();
   t.teardown(() => proxy.close());

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Test } from 'tap';
 import { fetch } from 'undici';
 import { BIN, startListening, waitFor, type LongRunning } from '../helpers/processes.js';
-import { generateFeed, type StatusDocument, type SyncStatus } from '../helpers/stack.js';
+import { generateFeed, startUpstream, type StatusDocument, type SyncStatus } from '../helpers/stack.js';
 
 export interface FleetStack {
   feedDir: string;
@@ -25,15 +25,7 @@ export async function startFleetStack(
 ): Promise<FleetStack> {
   const feedDir = path.join(dir, 'feed');
   await generateFeed(feedDir);
-  const upstream = await startListening(BIN.upstream, [
-    '--dir',
-    feedDir,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--json',
-  ]);
+  const upstream = await startUpstream(feedDir);
   t.teardown(() => upstream.stop());
 
   const dataDir = path.join(dir, 'server-data');

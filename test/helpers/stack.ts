@@ -48,6 +48,20 @@ export async function generateFeed(feedDir: string, args: string[] = []): Promis
   if (result.code !== 0) throw new Error(`sample feed generation failed: ${result.stderr}`);
 }
 
+/** The reference upstream (`patchbay-upstream`) serving `feedDir` on a free loopback port. */
+export function startUpstream(feedDir: string, extraArgs: readonly string[] = []): Promise<LongRunning> {
+  return startListening(BIN.upstream, [
+    '--dir',
+    feedDir,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--json',
+    ...extraArgs,
+  ]);
+}
+
 export async function startStack(
   dir: string,
   opts: {
@@ -61,15 +75,7 @@ export async function startStack(
 ): Promise<Stack> {
   const feedDir = path.join(dir, 'feed');
   await generateFeed(feedDir);
-  const upstream = await startListening(BIN.upstream, [
-    '--dir',
-    feedDir,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--json',
-  ]);
+  const upstream = await startUpstream(feedDir);
 
   const serverConfig = path.join(dir, 'staging-server.json');
   fs.writeFileSync(

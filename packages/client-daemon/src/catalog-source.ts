@@ -370,21 +370,7 @@ export class CatalogSource {
       });
     }
     const unpinned = !this.opts.trust.mirrorKeyFingerprint && !(await this.opts.trust.pins())[server];
-    const trusted = await this.opts.trust.verify(
-      server,
-      result.body,
-      signature,
-      () => this.fetchKeys(server),
-      true,
-    );
-    const catalog = parseCatalog(result.body, url);
-    assertBlobUrls(catalog, server);
-    await this.opts.trust.assertNotRolledBack(
-      trusted.fingerprint,
-      catalog,
-      result.body,
-      `catalog from ${server}`,
-    );
+    const { trusted, catalog } = await this.verifiedCatalog(server, result.body, signature, true);
     await this.decide(server, 'staging');
     return {
       kind: 'staging',
@@ -432,6 +418,27 @@ export class CatalogSource {
       // the signature is over the identity bytes: never let a proxy or server re-encode them
       headers: { 'accept-encoding': 'identity' },
     };
+  }
+
+  /** A fresh catalog's checks: signature (pinning a first-contact key unless readOnly), schema, blob URLs, rollback. */
+  private async verifiedCatalog(
+    server: string,
+    body: Buffer,
+    signature: string | undefined,
+    readOnly = false,
+  ): Promise<{ trusted: TrustedKey; catalog: Catalog }> {
+    // readOnly (doctor's probe): verify without pinning a first-contact key
+    const trusted = await this.opts.trust.verify(
+      server,
+      body,
+      signature,
+      () => this.fetchKeys(server),
+      readOnly,
+    );
+    const catalog = parseCatalog(body, `${server}/v1/catalog`);
+    assertBlobUrls(catalog, server);
+    await this.opts.trust.assertNotRolledBack(trusted.fingerprint, catalog, body, `catalog from ${server}`);
+    return { trusted, catalog };
   }
 
   /**
@@ -525,17 +532,7 @@ export class CatalogSource {
         keyFingerprint: cached.trusted.fingerprint,
       };
     }
-    const trusted = await this.opts.trust.verify(server, result.body, signature, () =>
-      this.fetchKeys(server),
-    );
-    const catalog = parseCatalog(result.body, url);
-    assertBlobUrls(catalog, server);
-    await this.opts.trust.assertNotRolledBack(
-      trusted.fingerprint,
-      catalog,
-      result.body,
-      `catalog from ${server}`,
-    );
+    const { trusted, catalog } = await this.verifiedCatalog(server, result.body, signature);
     // Catalog bytes, then its signature, then the meta that names them: a crash in between
     // leaves a cache that fails verification, which only costs one full download.
     await writeFileAtomic(this.opts.paths.catalog, result.body);
