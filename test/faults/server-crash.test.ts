@@ -26,6 +26,7 @@ import {
 } from './server-crash-disk.js';
 import { runAndKill, type KillPlan, type KilledRun } from './server-crash-rig.js';
 import { BIN, runJson, startListening, waitFor, type LongRunning } from '../helpers/processes.js';
+import { startUpstream } from '../helpers/stack.js';
 
 const FAILPOINTS = [
   'sync:after-feed-archive',
@@ -120,17 +121,7 @@ t.test('SIGKILL during sync and publish never leaves a bad published state', asy
   const dataDir = path.join(dir, 'server-data');
   const feed = newFeedModel(path.join(dir, 'feed'), random, 5, SHAPE);
   await writeFeed(feed);
-  const upstream: LongRunning = await startListening(BIN.upstream, [
-    '--dir',
-    feed.dir,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--throttle',
-    String(THROTTLE_BPS),
-    '--json',
-  ]);
+  const upstream: LongRunning = await startUpstream(feed.dir, ['--throttle', String(THROTTLE_BPS)]);
   t.teardown(() => upstream.stop());
   const config = path.join(dir, 'staging-server.json');
   writeFileSync(

@@ -19,6 +19,7 @@ import { SEED, seededRandom } from './figures.js';
 import { newFeedModel, seededBytes, writeFeed } from './server-crash-feed.js';
 import { leftoverFiles, mirrorPublicKey, readPublished, signatureVerifies } from './server-crash-disk.js';
 import { BIN, runJson, startListening, waitFor, type LongRunning } from '../helpers/processes.js';
+import { startUpstream } from '../helpers/stack.js';
 
 const BLOB_BYTES = 8 * 1024 * 1024;
 /** upstream pace per response: an 8 MB file takes under 3 s, long enough to stop a sync in it */
@@ -118,17 +119,7 @@ t.test('SIGTERM: downloads in flight finish, a running sync stops where it can r
     maxBytes: BLOB_BYTES + 1,
   });
   await writeFeed(feed);
-  const upstream = await startListening(BIN.upstream, [
-    '--dir',
-    feed.dir,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--throttle',
-    String(THROTTLE_BPS),
-    '--json',
-  ]);
+  const upstream = await startUpstream(feed.dir, ['--throttle', String(THROTTLE_BPS)]);
   t.teardown(() => upstream.stop());
   const config = path.join(dir, 'staging-server.json');
   await writeFile(
