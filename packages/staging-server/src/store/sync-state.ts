@@ -1,8 +1,8 @@
-// Small durable facts about syncing, in keyv's SQLite adapter (<dataDir>/state.sqlite).
+// Small durable facts about syncing, in keyv over SQLite (<dataDir>/state.sqlite).
 import { join } from 'node:path';
 import { Keyv } from 'keyv';
-import { KeyvSqlite } from '@keyv/sqlite';
 import type { SyncReport } from '../mirror.js';
+import { KeyvBetterSqlite } from './keyv-better-sqlite.js';
 
 export const STATE_FILE_NAME = 'state.sqlite';
 
@@ -23,7 +23,7 @@ export class SyncStateStore {
   private constructor(private readonly keyv: Keyv) {}
 
   static async open(dataDir: string): Promise<SyncStateStore> {
-    const adapter = new KeyvSqlite({ uri: `sqlite://${join(dataDir, STATE_FILE_NAME)}`, busyTimeout: 5000 });
+    const adapter = new KeyvBetterSqlite({ path: join(dataDir, STATE_FILE_NAME), busyTimeoutMs: 5000 });
     // throwOnErrors: a lost write here (e.g. the mirror sequence) must fail the sync, not vanish in an event.
     const keyv = new Keyv({ store: adapter, namespace: 'patchbay-sync', throwOnErrors: true });
     const state = new SyncStateStore(keyv);

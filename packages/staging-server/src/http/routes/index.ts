@@ -12,6 +12,8 @@ import { rollupRoutes } from './rollup.js';
 import { statusRoutes } from './status.js';
 import { syncRoutes } from './sync.js';
 import { gcRoutes } from '../../gc/gc-route.js';
+import { metricsRoutes } from '../../metrics/metrics-route.js';
+import { statusPageRoutes } from './status-page.js';
 
 export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   await app.register(healthRoutes, deps);
@@ -24,4 +26,6 @@ export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Prom
   await app.register(syncRoutes, deps);
   await app.register(gcRoutes, deps);
   await app.register(rollupRoutes, deps);
+  await app.register(metricsRoutes, deps);
+  await app.register(statusPageRoutes, deps);
 }
