@@ -9,7 +9,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ValidateFunction } from 'ajv';
 import { ErrorCodes, PatchbayError } from './errors.js';
-import { createAjv, pickIssue, readSchemaFile } from './schema-errors.js';
+import { loadPrecompiledValidator, type PrecompiledSchema } from './precompiled.js';
+import { createAjv, pickIssue } from './schema-errors.js';
 
 export const SERVER_CONFIG_SCHEMA_PATH: string = fileURLToPath(
   new URL('../../../docs/server-config.schema.json', import.meta.url),
@@ -334,10 +335,20 @@ function configError(source: string, file: string | null, key: string, message: 
 
 const validators = new Map<string, ValidateFunction>();
 
+function precompiledName(schemaPath: string): PrecompiledSchema | undefined {
+  if (schemaPath === SERVER_CONFIG_SCHEMA_PATH) return 'server-config';
+  if (schemaPath === CLIENT_CONFIG_SCHEMA_PATH) return 'client-config';
+  return undefined;
+}
+
 function validatorFor(schemaPath: string): ValidateFunction {
   let validate = validators.get(schemaPath);
   if (!validate) {
-    validate = createAjv().compile(readSchemaFile(pathToFileURL(schemaPath)));
+    const text = readFileSync(schemaPath, 'utf8');
+    const name = precompiledName(schemaPath);
+    validate =
+      (name && loadPrecompiledValidator(name, [text])) ||
+      createAjv().compile(JSON.parse(text) as Record<string, unknown>);
     validators.set(schemaPath, validate);
   }
   return validate;

@@ -1,11 +1,13 @@
 // Parsing and validating feed.json and mirror catalogs. The JSON Schema lives in
 // docs/ (the documentation and the code share one file); semantic rules that a
 // schema cannot say (unique ids, declared products, '..' in names) follow it here.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ValidateFunction } from 'ajv';
 import { ErrorCodes, PatchbayError } from './errors.js';
 import { isSafeFileName } from './names.js';
-import { createAjv, formatIssue, pickIssue, readSchemaFile } from './schema-errors.js';
+import { loadPrecompiledValidator } from './precompiled.js';
+import { createAjv, formatIssue, pickIssue } from './schema-errors.js';
 import type { Catalog, Feed, FeedPatch, FeedProduct } from './types.js';
 
 // Same depth from src/ (tests) and dist/ (built): packages/core/{src,dist}/feed.*
@@ -24,14 +26,26 @@ interface Validators {
 
 let validators: Validators | undefined;
 
-/** Compiled once, on first use, so importing core costs no file reads. */
+/** Compile both at run time; the build does the same ahead of time (precompiled.ts). */
+export function compileFeedValidators(
+  feedSchemaText: string,
+  catalogSchemaText: string,
+  ajv = createAjv(),
+): Validators {
+  ajv.addSchema(JSON.parse(feedSchemaText) as Record<string, unknown>);
+  const feed = ajv.getSchema('urn:patchbay:schema:feed');
+  if (!feed) throw new Error(`feed schema ${FEED_SCHEMA_PATH} did not compile`);
+  return { feed, catalog: ajv.compile(JSON.parse(catalogSchemaText) as Record<string, unknown>) };
+}
+
+/** Loaded once, on first use, so importing core costs no file reads. */
 function getValidators(): Validators {
   if (!validators) {
-    const ajv = createAjv();
-    ajv.addSchema(readSchemaFile(FEED_SCHEMA_URL));
-    const feed = ajv.getSchema('urn:patchbay:schema:feed');
-    if (!feed) throw new Error(`feed schema ${FEED_SCHEMA_PATH} did not compile`);
-    validators = { feed, catalog: ajv.compile(readSchemaFile(CATALOG_SCHEMA_URL)) };
+    const feedText = readFileSync(FEED_SCHEMA_URL, 'utf8');
+    const catalogText = readFileSync(CATALOG_SCHEMA_URL, 'utf8');
+    const feed = loadPrecompiledValidator('feed', [feedText]);
+    const catalog = loadPrecompiledValidator('catalog', [feedText, catalogText]);
+    validators = feed && catalog ? { feed, catalog } : compileFeedValidators(feedText, catalogText);
   }
   return validators;
 }

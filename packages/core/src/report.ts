@@ -3,6 +3,7 @@
 // string is bounded so that a hostile body cannot make the server hold gigabytes.
 import type { ValidateFunction } from 'ajv';
 import { ErrorCodes, PatchbayError } from './errors.js';
+import { loadPrecompiledValidator } from './precompiled.js';
 import { createAjv, formatIssue, pickIssue } from './schema-errors.js';
 import { EVENT_TYPES, PATCH_STATES } from './types.js';
 import type { ClientReport } from './types.js';
@@ -80,7 +81,8 @@ let validator: ValidateFunction | undefined;
  * `report: /events/3/seq must be integer, got "x"`.
  */
 export function validateReport(value: unknown, source = 'report'): ClientReport {
-  validator ??= createAjv().compile(REPORT_SCHEMA);
+  validator ??=
+    loadPrecompiledValidator('report', [JSON.stringify(REPORT_SCHEMA)]) ?? createAjv().compile(REPORT_SCHEMA);
   if (!validator(value)) {
     const issue = pickIssue(validator.errors ?? [], value);
     throw new PatchbayError(ErrorCodes.REPORT_INVALID, formatIssue(source, issue, false), {
