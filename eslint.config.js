@@ -26,4 +26,9 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // The status page's plain ES modules run in the browser, not in Node.
+    files: ['packages/staging-server/status-page/**/*.js'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
 );

@@ -70,14 +70,8 @@ export function createPacer(session: Session, ledger: Ledger): ReportPacer {
 function progressPrinter(
   session: Session,
 ): ((file: FeedFile, received: number, total: number) => void) | undefined {
-  if (session.out.json || !process.stdout.isTTY) return undefined;
-  let lastPct = -1;
-  return (file, received, total) => {
-    const pct = total > 0 ? Math.floor((received / total) * 100) : 100;
-    if (pct === lastPct) return;
-    lastPct = pct;
-    process.stderr.write(`\r${file.name} ${pct}% (${received}/${total} bytes)${pct >= 100 ? '\n' : ''}`);
-  };
+  // a bar on a terminal stderr only (not --json/--quiet); see output.ts
+  return session.out.transferProgress();
 }
 
 /** A crash point, armed by its name or by `<name>:<patchId>` (to hit one patch in particular). */

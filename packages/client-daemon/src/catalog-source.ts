@@ -3,6 +3,7 @@ import path from 'node:path';
 import {
   ErrorCodes,
   PatchbayError,
+  catalogSchemaId,
   errorMessage,
   fetchConditional,
   isPatchbayError,
@@ -13,7 +14,7 @@ import {
 } from '@patchbay/core';
 import type { Catalog, ConditionalResult, Logger } from '@patchbay/core';
 import type { Dispatcher } from 'undici';
-import { signatureRefusal } from './catalog-trust.js';
+import { sha256Hex, signatureRefusal } from './catalog-trust.js';
 import type { CatalogTrust, FeedTrust, KeysDocument, TrustedKey } from './catalog-trust.js';
 import { feedByShape, feedLocation, serverDirectory } from './direct-mode.js';
 import type { ServerKind } from './direct-mode.js';
@@ -30,6 +31,11 @@ export interface CatalogMeta {
   sequence: number;
   /** 'feed': the cached bytes are a vendor feed.json (direct mode); absent: a staging server's catalog */
   kind?: ServerKind;
+  /**
+   * `<sha256 of catalog.json>:<catalogSchemaId()>`: these bytes passed the catalog schema in
+   * full, so reading them again (every check) skips that pass (validatedMark).
+   */
+  validated?: string;
 }
 
 export interface LoadedCatalog {
@@ -172,9 +178,10 @@ export class CatalogSource {
     const trusted: TrustedKey = await this.naming(what, () =>
       this.opts.trust.verify(meta.server, bytes, signature, undefined, true),
     );
-    const catalog = parseCatalog(bytes, this.opts.paths.catalog);
+    const mark = validatedMark(bytes);
+    const catalog = parseCatalog(bytes, this.opts.paths.catalog, { schemaChecked: meta.validated === mark });
     await this.opts.trust.assertNotRolledBack(trusted.fingerprint, catalog, bytes, what);
-    return { catalog, meta, bytes, trusted };
+    return { catalog, meta: { ...meta, validated: mark }, bytes, trusted };
   }
 
   /** A signature refusal of the cached copy names what was refused and the cache file. */
@@ -537,7 +544,7 @@ export class CatalogSource {
     // leaves a cache that fails verification, which only costs one full download.
     await writeFileAtomic(this.opts.paths.catalog, result.body);
     await writeFileAtomic(this.opts.paths.catalogSig, signature + '\n');
-    const meta: CatalogMeta = { server, fetchedAt, sequence: catalog.sequence };
+    const meta: CatalogMeta = { server, fetchedAt, sequence: catalog.sequence, validated: validatedMark(result.body) };
     if (result.etag) meta.etag = result.etag;
     await writeFileAtomic(this.opts.paths.catalogMeta, JSON.stringify(meta, null, 2) + '\n');
     const firstWithoutExpiry = await this.opts.trust.recordAccepted(
@@ -668,6 +675,15 @@ export class CatalogSource {
       throw err;
     }
   }
+}
+
+/**
+ * What CatalogMeta.validated records for catalog bytes that passed parseCatalog in full. The
+ * digest is ours, not the server's ETag; the schema id changes with the schema files, so an
+ * upgraded client validates its cached copy in full once more.
+ */
+function validatedMark(bytes: Buffer): string {
+  return `${sha256Hex(bytes)}:${catalogSchemaId()}`;
 }
 
 /** What doctor learns from one server. */

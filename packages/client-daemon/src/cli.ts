@@ -1,5 +1,14 @@
 import { parseArgs } from 'node:util';
-import { ErrorCodes, EVENT_TYPES, PatchbayError, errorMessage, isPatchbayError } from '@patchbay/core';
+import {
+  ErrorCodes,
+  EVENT_TYPES,
+  PatchbayError,
+  errorMessage,
+  formatError,
+  isPatchbayError,
+  nextStep,
+  styleFor,
+} from '@patchbay/core';
 import { checkCommand } from './commands/check.js';
 import type { CommandArgs, HistoryFilter } from './commands/common.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -9,6 +18,7 @@ import { installCommand } from './commands/install.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
 import { uninstallCommand } from './commands/uninstall.js';
+import { Output } from './output.js';
 import { createSession } from './session.js';
 import type { Session } from './session.js';
 import { DAEMON_VERSION } from './version.js';
@@ -34,7 +44,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   doctor: { run: doctorCommand, flags: [], positionals: [0, 0] },
 };
 
-const USAGE = `usage: patchbay-client [--config FILE] [--server URL]... [--data-dir DIR] [--json] COMMAND
+const USAGE = `usage: patchbay-client [--config FILE] [--server URL]... [--data-dir DIR] [--json] [--quiet] COMMAND
 
 commands:
   check                               fetch the catalog, scan this host, list patches and their states
@@ -46,7 +56,12 @@ commands:
   run [--once]                        the daemon: scheduled check, download and install by policy, reports
   doctor                              check the config, staging servers, cache space and install dirs
 
-Flags may stand before or after COMMAND. Exit: 0 ok, 1 something failed, 2 bad usage or config.`;
+flags:
+  --json        print one JSON document to stdout (errors too: {"error": {...}})
+  -q, --quiet   no progress bars and no notes on stderr (warnings and errors still)
+
+Flags may stand before or after COMMAND. Exit: 0 ok, 1 something failed, 2 bad usage or config.
+Colour only on a terminal, never with NO_COLOR set; progress bars only when stderr is a terminal.`;
 
 /** Codes that mean "the command line or the config is wrong" (exit 2). */
 const USAGE_CODES = new Set<string>([
@@ -65,6 +80,7 @@ interface ParsedCli {
   spec: CommandSpec;
   args: CommandArgs;
   flags: { config?: string; server?: string[]; dataDir?: string; json: boolean };
+  quiet: boolean;
 }
 
 function parseCli(argv: string[]): ParsedCli | 'help' | 'version' {
@@ -79,6 +95,7 @@ function parseCli(argv: string[]): ParsedCli | 'help' | 'version' {
         server: { type: 'string', multiple: true },
         'data-dir': { type: 'string' },
         json: { type: 'boolean', default: false },
+        quiet: { type: 'boolean', short: 'q', default: false },
         all: { type: 'boolean', default: false },
         critical: { type: 'boolean', default: false },
         cascade: { type: 'boolean', default: false },
@@ -141,6 +158,7 @@ function parseCli(argv: string[]): ParsedCli | 'help' | 'version' {
     command,
     spec,
     flags,
+    quiet: values.quiet,
     args: {
       positionals: rest,
       all: values.all,
@@ -180,12 +198,16 @@ function parseHistoryFilter(
   return filter;
 }
 
+/** Commands that may download patch files (and so show a progress bar on a terminal). */
+const DOWNLOADING = new Set(['download', 'install', 'uninstall']);
+
 /** Entry point of bin/patchbay-client.js: returns the exit code (0 ok, 1 failed, 2 usage/config). */
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   let session: Session | undefined;
+  let parsed: ParsedCli | 'help' | 'version' | undefined;
   try {
-    const parsed = parseCli(argv);
+    parsed = parseCli(argv);
     if (parsed === 'help') {
       process.stdout.write(USAGE + '\n');
       return 0;
@@ -195,21 +217,38 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     session = createSession(parsed.flags, parsed.command);
+    session.out = new Output(parsed.flags.json, process.stdout, process.stderr, { quiet: parsed.quiet });
+    if (DOWNLOADING.has(parsed.command)) session.out.startProgress();
     return await parsed.spec.run(session, parsed.args);
   } catch (err) {
+    session?.out.close();
     const usage = isPatchbayError(err) && USAGE_CODES.has(err.code);
-    process.stderr.write(`patchbay-client: ${errorMessage(err)}\n`);
-    if (usage && isPatchbayError(err, ErrorCodes.USAGE))
-      process.stderr.write(`run "patchbay-client --help" for usage\n`);
+    const flags = typeof parsed === 'object' ? parsed.flags : undefined;
+    // what to do next: the key to fix, the command to run, the file to look at
+    const hint = nextStep(err, {
+      program: 'patchbay-client',
+      ...(typeof parsed === 'object' ? { command: parsed.command } : {}),
+      ...(flags?.config ? { configFile: flags.config } : {}),
+      ...(session ? { hostId: session.config.hostId, dataDir: session.config.dataDir } : {}),
+    });
+    process.stderr.write(
+      formatError(
+        'patchbay-client',
+        errorMessage(err),
+        hint,
+        session?.out.errStyle ?? styleFor(process.stderr),
+      ),
+    );
     if (json) {
       const error = isPatchbayError(err)
         ? err.toJSON()
         : { code: 'PB_ERR_INTERNAL', message: errorMessage(err) };
-      process.stdout.write(JSON.stringify({ error }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ error: hint ? { ...error, hint } : error }, null, 2) + '\n');
     }
     if (!isPatchbayError(err)) session?.logger.error({ err }, 'unexpected error');
     return usage ? 2 : 1;
   } finally {
+    session?.out.close();
     await session?.close();
   }
 }

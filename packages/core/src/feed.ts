@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { ValidateFunction } from 'ajv';
 import { ErrorCodes, PatchbayError } from './errors.js';
 import { isSafeFileName } from './names.js';
-import { loadPrecompiledValidator } from './precompiled.js';
+import { loadPrecompiledValidator, schemaSourceDigest } from './precompiled.js';
 import { createAjv, formatIssue, pickIssue } from './schema-errors.js';
 import type { Catalog, Feed, FeedPatch, FeedProduct } from './types.js';
 
@@ -158,13 +158,54 @@ export function parseFeed(bytes: Buffer | string, source = 'feed.json'): Feed {
   return validateFeed(parseJson(bytes, source), source);
 }
 
+export interface ParseCatalogOptions {
+  /**
+   * These exact bytes passed parseCatalog before, under the same catalogSchemaId() (the caller
+   * keeps that record, e.g. beside a cached copy whose signature it verifies again): skip the
+   * JSON Schema pass, the costliest part at 20,000 patches. The format and the rules beyond the
+   * schema are still checked.
+   */
+  schemaChecked?: boolean;
+}
+
 /** The same for a mirror catalog (format patchbay-catalog/1, file urls /v1/blobs/sha256/<hex>). */
-export function parseCatalog(bytes: Buffer | string, source = 'catalog'): Catalog {
+export function parseCatalog(
+  bytes: Buffer | string,
+  source = 'catalog',
+  opts: ParseCatalogOptions = {},
+): Catalog {
   const value = parseJson(bytes, source);
-  validateShape(getValidators().catalog, value, source, 'patchbay-catalog/1');
+  if (!opts.schemaChecked || !looksLikeCatalog(value)) {
+    validateShape(getValidators().catalog, value, source, 'patchbay-catalog/1');
+  }
   const catalog = value as Catalog;
   checkSemantics(catalog.products, catalog.patches, source);
   return catalog;
+}
+
+function looksLikeCatalog(value: unknown): boolean {
+  const doc = value as Partial<Catalog> | null;
+  return (
+    typeof doc === 'object' &&
+    doc !== null &&
+    doc.format === 'patchbay-catalog/1' &&
+    Array.isArray(doc.products) &&
+    Array.isArray(doc.patches)
+  );
+}
+
+let schemaId: string | undefined;
+
+/**
+ * Names the rules parseCatalog applies: a digest of the feed and catalog schema files. A
+ * record that some bytes passed under one id says nothing once the schemas have changed.
+ */
+export function catalogSchemaId(): string {
+  schemaId ??= schemaSourceDigest([
+    readFileSync(FEED_SCHEMA_URL, 'utf8'),
+    readFileSync(CATALOG_SCHEMA_URL, 'utf8'),
+  ]);
+  return schemaId;
 }
 
 /** Validate an already-parsed object as a feed (e.g. one built in memory before writing it). */

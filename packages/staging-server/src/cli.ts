@@ -5,13 +5,23 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { ScheduledTask } from 'node-cron';
 import {
   createLogger,
+  createStyle,
   ErrorCodes,
   errorMessage,
+  formatBytes,
+  formatError,
   isPatchbayError,
   loadServerConfig,
+  nextStep,
+  nextStepForMessage,
+  progressEnabled,
+  styleFor,
+  SyncProgress,
   type DeepPartial,
   type Logger,
+  type NextStepContext,
   type ServerConfig,
+  type Style,
 } from '@patchbay/core';
 import type { MirrorService, SyncReport } from './mirror.js';
 import type { Notifier } from './notify/notifier.js';
@@ -26,7 +36,7 @@ const loadMirrorService = async () => (await import('./sync/mirror-service.js'))
 
 const PROGRAM = 'patchbay-server';
 
-export const USAGE = `Usage: ${PROGRAM} [--config FILE] [--upstream URL] [--data-dir DIR] [--host H] [--port N] [--json] COMMAND
+export const USAGE = `Usage: ${PROGRAM} [--config FILE] [--upstream URL] [--data-dir DIR] [--host H] [--port N] [--json] [--quiet] COMMAND
 
 Commands:
   serve            run the server: sync at start and on schedule, serve the HTTP API
@@ -52,8 +62,11 @@ Options (before or after COMMAND):
   --host H         listen address, overrides listen.host
   --port N         listen port (0 = any free port), overrides listen.port
   --json           print one JSON document to stdout
+  -q, --quiet      no progress bar (sync shows one when stderr is a terminal)
   -h, --help       print this help
   --version        print the version
+
+Colour only on a terminal, never with NO_COLOR set.
 `;
 
 const OPTIONS = {
@@ -63,6 +76,7 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   json: { type: 'boolean', default: false },
+  quiet: { type: 'boolean', short: 'q', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', default: false },
   force: { type: 'boolean', default: false },
@@ -100,6 +114,7 @@ interface Invocation {
   command: string;
   args: string[];
   json: boolean;
+  quiet: boolean;
   configFile: string | undefined;
   overrides: DeepPartial<ServerConfig>;
   keygen: { force: boolean; rotate: boolean };
@@ -179,6 +194,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
     command,
     args,
     json: values.json,
+    quiet: values.quiet,
     configFile: values.config,
     overrides,
     keygen: { force: values.force, rotate: values.rotate },
@@ -205,7 +221,9 @@ export async function main(argv: string[]): Promise<number> {
     invocation = parseInvocation(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`${PROGRAM}: ${err.message}\n${PROGRAM}: see '${PROGRAM} --help'\n`);
+    process.stderr.write(
+      formatError(PROGRAM, err.message, `run "${PROGRAM} --help" for usage`, styleFor(process.stderr)),
+    );
     return 2;
   }
   if (invocation === 'help') {
@@ -216,14 +234,19 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${SERVER_VERSION}\n`);
     return 0;
   }
+  const hints: NextStepContext = {
+    program: PROGRAM,
+    ...(invocation.configFile ? { configFile: invocation.configFile } : {}),
+  };
   let config: ServerConfig;
   try {
     config = loadServerConfig({ file: invocation.configFile, overrides: invocation.overrides });
   } catch (err) {
     if (!isPatchbayError(err, ErrorCodes.CONFIG)) throw err;
-    process.stderr.write(`${PROGRAM}: ${err.message}\n`);
+    printError(err.message, nextStep(err, hints));
     return 2;
   }
+  hints.dataDir = config.dataDir;
 
   if (invocation.command === 'notify-test') return notifyTest(config, invocation.json);
   if (invocation.command === 'keygen') return keygen(config, invocation.keygen, invocation.json);
@@ -257,17 +280,22 @@ export async function main(argv: string[]): Promise<number> {
         return await runImportCommand(config, logger, { path: invocation.args[0]!, json: invocation.json });
       }
       default:
-        return await syncOnce(config, logger, invocation.json);
+        return await syncOnce(config, logger, invocation, hints);
     }
   } catch (err) {
     if (isPatchbayError(err, ErrorCodes.CONFIG)) {
-      process.stderr.write(`${PROGRAM}: ${err.message}\n`);
+      printError(err.message, nextStep(err, hints));
       return 2;
     }
     logger.error({ err }, `${invocation.command} failed`);
-    process.stderr.write(`${PROGRAM}: ${invocation.command} failed: ${errorMessage(err)}\n`);
+    printError(`${invocation.command} failed: ${errorMessage(err)}`, nextStep(err, hints));
     return 1;
   }
+}
+
+/** `patchbay-server: message` and, when there is one, what to do next, on stderr. */
+function printError(message: string, hint: string | undefined): void {
+  process.stderr.write(formatError(PROGRAM, message, hint, styleFor(process.stderr)));
 }
 
 // ---- keygen ----------------------------------------------------------------
@@ -291,19 +319,49 @@ async function keygen(
 
 // ---- sync ------------------------------------------------------------------
 
-async function syncOnce(config: ServerConfig, logger: Logger, json: boolean): Promise<number> {
+async function syncOnce(
+  config: ServerConfig,
+  logger: Logger,
+  invocation: Pick<Invocation, 'json' | 'quiet'>,
+  hints: NextStepContext,
+): Promise<number> {
+  const { json, quiet } = invocation;
+  // a bar on a terminal stderr only (not --json/--quiet); off a terminal, logs as before
+  const progress = progressEnabled(process.stderr, { json, quiet })
+    ? new SyncProgress(process.stderr, styleFor(process.stderr))
+    : undefined;
   const createMirrorService = await loadMirrorService();
-  const mirror = await createMirrorService(config, logger);
+  const mirror = await createMirrorService(config, logger, progress ? { syncProgress: progress } : {});
   let report: SyncReport;
   let stats: { sequence: number } | null;
   try {
     report = await mirror.startSync();
     stats = await safeStats(mirror);
   } finally {
+    progress?.close();
     await mirror.close();
   }
-  process.stdout.write(json ? `${JSON.stringify(report)}\n` : formatSyncReport(report, stats));
+  if (json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return report.outcome === 'ok' ? 0 : 1;
+  }
+  process.stdout.write(formatSyncReport(report, stats, styleFor(process.stdout)));
+  const hint = syncHint(report, hints);
+  if (hint)
+    process.stderr.write(`${styleFor(process.stderr).paint('yellow', `${PROGRAM}: hint:`)} ${hint}\n`);
   return report.outcome === 'ok' ? 0 : 1;
+}
+
+/** What to do about a failed or partial sync (the reason is in the report). */
+function syncHint(report: SyncReport, hints: NextStepContext): string | undefined {
+  if (report.outcome === 'failed' && report.error) return nextStepForMessage(report.error, hints);
+  if (report.heldBack.length > 0) {
+    return (
+      'held-back patches are tried again at every sync (the rest are published); ' +
+      'if one stays held back, its upstream file is damaged or missing: tell the feed publisher'
+    );
+  }
+  return undefined;
 }
 
 async function safeStats(mirror: MirrorService): Promise<{ sequence: number } | null> {
@@ -314,12 +372,20 @@ async function safeStats(mirror: MirrorService): Promise<{ sequence: number } | 
   }
 }
 
-export function formatSyncReport(report: SyncReport, stats: { sequence: number } | null): string {
+const OUTCOME_COLOR = { ok: 'green', partial: 'yellow', failed: 'red', running: 'yellow' } as const;
+
+export function formatSyncReport(
+  report: SyncReport,
+  stats: { sequence: number } | null,
+  style: Style = createStyle(false),
+): string {
+  const outcome = style.paint(['bold', OUTCOME_COLOR[report.outcome]], report.outcome);
+  const human = report.bytesFetched >= 1024 ? `, ${formatBytes(report.bytesFetched)}` : '';
   const lines = [
-    `sync ${report.outcome}${report.error ? `: ${report.error}` : ''}`,
+    `sync ${outcome}${report.error ? `: ${report.error}` : ''}`,
     `  upstream sequence: ${report.upstreamSequence ?? 'unknown'}${report.notModified ? ' (not modified)' : ''}`,
     `  mirror sequence:   ${stats?.sequence ?? 'unknown'}${report.published ? ' (published now)' : ''}`,
-    `  files fetched:     ${report.filesFetched} (${report.bytesFetched} bytes)`,
+    `  files fetched:     ${report.filesFetched} (${report.bytesFetched} bytes${human})`,
   ];
   if (report.heldBack.length > 0) {
     lines.push(`  held back:         ${report.heldBack.length}`);
@@ -351,15 +417,21 @@ function urlHost(host: string): string {
 }
 
 async function serve(config: ServerConfig, logger: Logger, json: boolean): Promise<number> {
-  const [createMirrorService, { ReportStore }, { buildServer }, { default: cron }, notify, { readTlsFiles }] =
-    await Promise.all([
-      loadMirrorService(),
-      import('./reports/report-store.js'),
-      import('./server.js'),
-      import('node-cron'),
-      import('./notify/index.js'),
-      import('./trust/tls.js'),
-    ]);
+  const [
+    createMirrorService,
+    { ReportStore },
+    { buildServer, createServerMetrics, observeSyncMetrics },
+    { default: cron },
+    notify,
+    { readTlsFiles },
+  ] = await Promise.all([
+    loadMirrorService(),
+    import('./reports/report-store.js'),
+    import('./server.js'),
+    import('node-cron'),
+    import('./notify/index.js'),
+    import('./trust/tls.js'),
+  ]);
   // Read before anything opens: an unreadable cert or key is bad config (exit 2).
   const https = readTlsFiles(config.listen);
   // From here on a SIGTERM means a clean stop (default handling would kill mid-write).
@@ -379,13 +451,16 @@ async function serve(config: ServerConfig, logger: Logger, json: boolean): Promi
     try {
       store = ReportStore.open(config.dataDir);
       notifier = await notify.createNotifier(config.notify, logger, { dataDir: config.dataDir });
-      mirror = notify.observeSyncs(realMirror, notifier, logger);
+      // One metrics registry counts every sync (schedule, start, POST /v1/sync) and serves /metrics.
+      const metrics = createServerMetrics();
+      mirror = observeSyncMetrics(notify.observeSyncs(realMirror, notifier, logger), metrics);
       return await buildServer({
         mirror,
         store,
         config,
         logger,
         notifier,
+        metrics,
         nextSyncAt: () => task?.getNextRun() ?? null,
         ...(https ? { https } : {}),
       });

@@ -12,8 +12,17 @@ import { installAccessControl } from './auth/guard.js';
 import { redactingLogger, registerHardening, timeoutOptions } from './auth/http-hardening.js';
 import { TokenStore } from './auth/token-store.js';
 import { registerRoutes } from './http/routes/index.js';
+import {
+  createServerMetrics,
+  installMetrics,
+  observeSyncMetrics,
+  type ServerMetrics,
+} from './metrics/index.js';
 import { trustRoutes } from './http/routes/trust.js';
 import { SERVER_VERSION } from './http/version.js';
+
+// For cli.ts, which loads this module lazily and makes the metrics its scheduled syncs count into.
+export { createServerMetrics, observeSyncMetrics } from './metrics/index.js';
 
 export interface BuildServerOptions {
   mirror: MirrorService;
@@ -29,6 +38,9 @@ export interface BuildServerOptions {
   notifier?: Notifier;
   /** per-host report tokens; default: <dataDir>/auth.sqlite, opened here and closed with the app */
   tokens?: TokenStore;
+  /** what GET /metrics serves. Pass the mirror through observeSyncMetrics(mirror, metrics) so that
+   *  the syncs it runs are counted; absent: made here, counting the syncs started over HTTP. */
+  metrics?: ServerMetrics;
   /** listen.tls read by readTlsFiles (trust/tls.ts): serve HTTPS */
   https?: { cert: Buffer; key: Buffer };
 }
@@ -61,14 +73,19 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     publicStatus: options.config.auth?.publicStatus ?? true,
     reportTokens: options.config.auth?.reportTokens ?? 'optional',
   });
+  const metrics = options.metrics ?? createServerMetrics();
+  const mirror = options.metrics ? options.mirror : observeSyncMetrics(options.mirror, metrics);
+  // Before the routes: its hooks must reach every one of them.
+  installMetrics(app, metrics);
   const deps: HttpDeps = {
-    mirror: options.mirror,
+    mirror,
     store: options.store,
     config: options.config,
     startedAt: options.startedAt ?? new Date(),
     nextSyncAt: options.nextSyncAt ?? (() => null),
     version: SERVER_VERSION,
     ...(options.notifier ? { notifier: options.notifier } : {}),
+    metrics,
   };
   await registerRoutes(app, deps);
   await app.register(trustRoutes, { mirror: options.mirror });

@@ -170,6 +170,13 @@ t.test('serve: one line when listening, syncs at start, stops on SIGTERM with ex
   };
   t.equal(status.lastSync.outcome, 'ok');
   t.match(status.nextSyncAt, /^\d{4}-\d{2}-\d{2}T/, 'next run of the default hourly schedule');
+  // serve's own syncs go through the metrics wrapper (docs/metrics.md); counted as the sync returns
+  let metrics = '';
+  for (let i = 0; i < 100 && !/^patchbay_syncs_total\{outcome="ok"\} 1$/m.test(metrics); i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 100));
+    metrics = await (await fetch(`${url}/metrics`)).text();
+  }
+  t.match(metrics, /^patchbay_syncs_total\{outcome="ok"\} 1$/m, 'the start-up sync is counted at /metrics');
 
   child.kill('SIGTERM');
   t.equal(await exited, 0);

@@ -1,4 +1,12 @@
-import { ErrorCodes, errorMessage, isPatchbayError } from '@patchbay/core';
+import {
+  ErrorCodes,
+  PatchbayError,
+  errorMessage,
+  formatError,
+  isPatchbayError,
+  nextStep,
+  nextStepForMessage,
+} from '@patchbay/core';
 import { hostRebootedSince } from '../auto-policy.js';
 import { assertNotExpired } from '../catalog-source.js';
 import type { LoadedCatalog } from '../catalog-source.js';
@@ -71,6 +79,22 @@ export function printResults(
     ['ID', 'OUTCOME', 'MESSAGE'],
     results.map((r) => [r.id, r.outcome, r.message]),
   );
+  const count = (outcome: ActionResult['outcome']): number =>
+    results.filter((r) => r.outcome === outcome).length;
+  session.out.line(`${count('ok')} ok, ${count('failed')} failed, ${count('skipped')} skipped`);
+  // one hint for the failures, from the first whose message suggests one (unreachable, refused, …)
+  for (const r of results) {
+    if (r.outcome !== 'failed') continue;
+    const hint = nextStepForMessage(r.message, {
+      program: 'patchbay-client',
+      hostId: session.config.hostId,
+      ...(session.configFile ? { configFile: session.configFile } : {}),
+    });
+    if (hint) {
+      session.out.note(`${session.out.errStyle.paint('yellow', 'hint:')} ${hint}`);
+      break;
+    }
+  }
 }
 
 export function exitCodeFor(results: readonly ActionResult[]): number {
@@ -113,9 +137,13 @@ export async function loadCatalog(
   }
 }
 
-/** Send pending events and the current states now (kept on disk when no server answers). */
-export function reportNow(session: Session, ledger: Ledger): Promise<FlushResult> {
-  return flushReports({
+/**
+ * Send pending events and the current states now (kept on disk when no server answers). A
+ * server that refuses this host's token is said on stderr with what to do: until the host is
+ * enrolled, none of its reports get through.
+ */
+export async function reportNow(session: Session, ledger: Ledger): Promise<FlushResult> {
+  const result = await flushReports({
     config: session.config,
     ledger,
     dispatcher: session.dispatcher,
@@ -124,4 +152,23 @@ export function reportNow(session: Session, ledger: Ledger): Promise<FlushResult
     token: session.token,
     catalog: session.catalogSource.state,
   });
+  const refused = /answered (401|403)\b/.exec(result.error ?? '');
+  if (!result.delivered && refused) {
+    const status = Number(refused[1]);
+    const hint = nextStep(new PatchbayError(ErrorCodes.HTTP_STATUS, result.error ?? '', { status }), {
+      program: 'patchbay-client',
+      hostId: session.config.hostId,
+      ...(session.configFile ? { configFile: session.configFile } : {}),
+    });
+    session.out.stderrWrite(
+      formatError(
+        'patchbay-client',
+        `the staging server refused this host's report (HTTP ${status}); ` +
+          `${result.pending} event(s) wait on disk and go with the next report`,
+        hint,
+        session.out.errStyle,
+      ),
+    );
+  }
+  return result;
 }

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, statfs } from 'node:fs/promises';
-import { errorMessage } from '@patchbay/core';
+import { errorMessage, nextStep } from '@patchbay/core';
+import type { NextStepContext } from '@patchbay/core';
 import { isExpired } from '../catalog-source.js';
 import { normaliseServer } from '../failover.js';
 import type { Session } from '../session.js';
@@ -10,6 +11,24 @@ export interface DoctorCheck {
   check: string;
   ok: boolean;
   message: string;
+  /** what to do about a failed check (extension: the key to fix, the command to run) */
+  hint?: string;
+}
+
+function hintContext(session: Session): NextStepContext {
+  return {
+    program: 'patchbay-client',
+    hostId: session.config.hostId,
+    dataDir: session.config.dataDir,
+    command: 'doctor',
+    ...(session.configFile ? { configFile: session.configFile } : {}),
+  };
+}
+
+/** A failed check for `err`, with what to do next when there is something to say. */
+function failed(session: Session, check: string, err: unknown): DoctorCheck {
+  const hint = nextStep(err, hintContext(session));
+  return { check, ok: false, message: errorMessage(err), ...(hint ? { hint } : {}) };
 }
 
 /** Below this much free space in the cache's filesystem, downloads are likely to fail. */
@@ -42,6 +61,7 @@ async function checkServer(session: Session, raw: string): Promise<DoctorCheck> 
         check,
         ok: false,
         message: `catalog sequence ${catalog.sequence} expired at ${catalog.expiresAt}: installs and downloads are refused`,
+        hint: 'on the staging server, look at GET /v1/status and run "patchbay-server sync": a sync re-signs its catalog',
       };
     }
     return {
@@ -50,7 +70,7 @@ async function checkServer(session: Session, raw: string): Promise<DoctorCheck> 
       message: `reachable; catalog sequence ${catalog.sequence} is valid (${catalog.patches.length} patches); ${key}`,
     };
   } catch (err) {
-    return { check, ok: false, message: errorMessage(err) };
+    return failed(session, check, err);
   }
 }
 
@@ -71,14 +91,19 @@ async function checkCachedCatalog(session: Session): Promise<DoctorCheck | undef
       };
     }
     if (isExpired(catalog, new Date())) {
-      return { check, ok: false, message: `sequence ${catalog.sequence} expired at ${catalog.expiresAt}` };
+      return {
+        check,
+        ok: false,
+        message: `sequence ${catalog.sequence} expired at ${catalog.expiresAt}`,
+        hint: 'run "patchbay-client check" to fetch a fresh catalog (the staging server re-signs when it syncs)',
+      };
     }
     const expiry = catalog.expiresAt
       ? `expires at ${catalog.expiresAt}`
       : 'carries no expiresAt (older server)';
     return { check, ok: true, message: `sequence ${catalog.sequence}, signature verifies; ${expiry}` };
   } catch (err) {
-    return { check, ok: false, message: errorMessage(err) };
+    return failed(session, check, err);
   }
 }
 
@@ -95,9 +120,10 @@ async function checkCacheSpace(session: Session): Promise<DoctorCheck> {
           check,
           ok: false,
           message: `only ${mib} MiB free (want at least ${MIN_FREE_BYTES / (1024 * 1024)} MiB)`,
+          hint: `free space there, or set dataDir to a larger filesystem`,
         };
   } catch (err) {
-    return { check, ok: false, message: errorMessage(err) };
+    return failed(session, check, err);
   }
 }
 
@@ -113,11 +139,16 @@ async function checkInstallDir(
     return { check, ok: true, message: 'exists and is writable' };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    const key = `products[${index}].installDir`;
     return {
       check,
       ok: false,
       message:
         code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not writable' : errorMessage(err),
+      hint:
+        code === 'EACCES'
+          ? `run patchbay-client as a user that may write ${dir}, or fix ${key}`
+          : `install the product there, or fix ${key} to where it is installed`,
     };
   }
 }
@@ -140,6 +171,12 @@ export async function doctorCommand(session: Session, _args: CommandArgs): Promi
   }
   const ok = checks.every((c) => c.ok);
   session.out.document({ ok, checks });
-  for (const c of checks) session.out.line(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.check}: ${c.message}`);
+  const { style } = session.out;
+  for (const c of checks) {
+    const mark = c.ok ? style.paint('green', 'ok  ') : style.paint(['bold', 'red'], 'FAIL');
+    session.out.line(`${mark}  ${c.check}: ${c.message}`);
+    if (c.hint) session.out.line(`      ${style.paint('yellow', 'hint:')} ${c.hint}`);
+  }
+  if (!ok) session.out.line(`${checks.filter((c) => !c.ok).length} of ${checks.length} checks failed`);
   return ok ? 0 : 1;
 }

@@ -46,8 +46,10 @@ export async function statusCommand(session: Session, _args: CommandArgs): Promi
           : `maintenance window closed; next opens ${at(w.nextOpeningAt)}`,
       );
     }
-    if (pendingReboot)
-      session.out.line(`pending reboot: ${flag?.patchIds.join(', ')} (installed ${flag?.since})`);
+    if (pendingReboot) {
+      const label = session.out.style.paint('yellow', 'pending reboot:');
+      session.out.line(`${label} ${flag?.patchIds.join(', ')} (installed ${flag?.since})`);
+    }
     const pending = ledger.pendingEvents().length;
     session.out.note(
       direct

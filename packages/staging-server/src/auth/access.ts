@@ -3,7 +3,7 @@
 //   open   — what every client needs before it has any credential: health, the signed
 //            catalog, its signature, the keys and the content-addressed blobs
 //   report — a host's own report: that host's token (auth.reportTokens)
-//   read   — status and the fleet reports: open when auth.publicStatus, else admin
+//   read   — status, the fleet reports and /metrics: open when auth.publicStatus, else admin
 //   admin  — POST /v1/sync and everything else
 // A route may state its class itself with `config: { access: '...' }`.
 export type RouteAccess = 'open' | 'report' | 'read' | 'admin';
@@ -16,7 +16,7 @@ const OPEN_URLS = new Set([
   '/v1/keys',
   '/v1/blobs/sha256/*',
 ]);
-const READ_URLS = new Set(['/v1/status', '/v1/clients', '/v1/clients/:hostId']);
+const READ_URLS = new Set(['/v1/status', '/v1/clients', '/v1/clients/:hostId', '/metrics']);
 
 function isRead(method: string): boolean {
   return method === 'GET' || method === 'HEAD';

@@ -2,7 +2,7 @@
 // limiter's registration, timeouts and log redaction.
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger, ServerConfig } from '@patchbay/core';
 
 /**
@@ -55,14 +55,9 @@ export function timeoutOptions(listen: Partial<ServerConfig['listen']>): {
   };
 }
 
-/**
- * Security headers and the rate limiter. Register before the routes: both plugins add
- * their hooks to routes as they are defined. The limiter is per route (global: false):
- * only the report route sets `config.rateLimit`.
- */
-export async function registerHardening(app: FastifyInstance, config: ServerConfig): Promise<void> {
-  const tls = Boolean(config.listen.tls);
-  await app.register(helmet, {
+/** The helmet options: the same for every route (the status page sets its own CSP). */
+function helmetOptions(tls: boolean) {
+  return {
     // The API serves JSON, CSV and octet streams, never a page: nothing may load or
     // frame anything, which breaks no consumer of these types.
     contentSecurityPolicy: {
@@ -70,7 +65,45 @@ export async function registerHardening(app: FastifyInstance, config: ServerConf
       directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
     },
     // HSTS over plain HTTP is ignored by browsers and wrong to promise: only with TLS.
-    hsts: tls ? { maxAge: 31_536_000, includeSubDomains: false } : false,
+    hsts: tls ? ({ maxAge: 31_536_000, includeSubDomains: false } as const) : (false as const),
+  };
+}
+
+/** Headers fastify itself puts on the probe's answer: not helmet's. */
+const NOT_HELMET = new Set(['content-type', 'content-length', 'date', 'connection', 'keep-alive']);
+
+/**
+ * The security headers helmet sets with these options, asked of helmet once. @fastify/helmet
+ * rebuilds helmet's whole middleware chain (CSP string included) on every request, which
+ * cost about a tenth of a catalog 304 (docs/performance.md); the headers never change.
+ */
+export async function securityHeaders(tls: boolean): Promise<Record<string, string>> {
+  const probe = Fastify();
+  try {
+    await probe.register(helmet, helmetOptions(tls));
+    probe.get('/', (_request, reply) => reply.send(''));
+    const res = await probe.inject({ method: 'GET', url: '/' });
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (!NOT_HELMET.has(name) && typeof value === 'string') headers[name] = value;
+    }
+    return headers;
+  } finally {
+    await probe.close();
+  }
+}
+
+/**
+ * Security headers and the rate limiter. Register before the routes: the hook and the
+ * limiter apply to routes as they are defined. The limiter is per route (global: false):
+ * only the report route sets `config.rateLimit`.
+ */
+export async function registerHardening(app: FastifyInstance, config: ServerConfig): Promise<void> {
+  const headers = Object.entries(await securityHeaders(Boolean(config.listen.tls)));
+  // On every answer, errors and 404s included; a route may still replace one (reply.header).
+  app.addHook('onRequest', (_request, reply, done) => {
+    for (const [name, value] of headers) reply.raw.setHeader(name, value);
+    done();
   });
   await app.register(rateLimit, { global: false });
 }

@@ -2,6 +2,7 @@ import type { ServerConfig } from '@patchbay/core';
 import type { MirrorService } from '../mirror.js';
 import type { Notifier } from '../notify/notifier.js';
 import type { ReportStore } from '../reports/report-store.js';
+import type { ServerMetrics } from '../metrics/server-metrics.js';
 
 /** What the route plugins read; server.ts builds it once. */
 export interface HttpDeps {
@@ -16,4 +17,6 @@ export interface HttpDeps {
   version: string;
   /** mail notifications; absent in tests that do not need them */
   notifier?: Notifier;
+  /** what GET /metrics serves; absent: no /metrics route */
+  metrics?: ServerMetrics;
 }

@@ -34,6 +34,61 @@ export interface ComplianceRow {
 
 const NO_STATES: ReadonlyMap<string, PatchState> = new Map();
 
+interface ProfileGroup {
+  profile: HostProfileRow;
+  hosts: HostProfileRow[];
+}
+
+/**
+ * Hosts share a handful of profiles (platform + products): relevance is decided once per
+ * profile rather than once per host, which matters at 100,000 hosts.
+ */
+function groupByProfile(hosts: readonly HostProfileRow[]): ProfileGroup[] {
+  const profiles = new Map<string, ProfileGroup>();
+  for (const host of hosts) {
+    const key = JSON.stringify([
+      host.platform,
+      [...host.products].sort((a, b) => (a.id + a.release).localeCompare(b.id + b.release)),
+    ]);
+    const group = profiles.get(key);
+    if (group) group.hosts.push(host);
+    else profiles.set(key, { profile: host, hosts: [host] });
+  }
+  return [...profiles.values()];
+}
+
+type Counts = Pick<ComplianceRow, 'installed' | 'missing' | 'failed' | 'superseded'>;
+
+/** Count one cell; true when it is an installed patch (for pendingReboot). */
+function tally(counts: Counts, state: ComplianceState): boolean {
+  if (state === 'installed') {
+    counts.installed++;
+    return true;
+  }
+  if (state === 'failed') counts.failed++;
+  else if (state === 'superseded') counts.superseded++;
+  else counts.missing++;
+  return false;
+}
+
+function patchRow(patch: FeedPatch): ComplianceRow {
+  return {
+    patchId: patch.id,
+    title: patch.title,
+    severity: patch.severity,
+    product: patch.product,
+    release: patch.release,
+    installed: 0,
+    missing: 0,
+    failed: 0,
+    superseded: 0,
+    pendingReboot: 0,
+    rebootRequired: patch.rebootRequired === true,
+    publishedAt: patch.publishedAt,
+    hosts: {},
+  };
+}
+
 /**
  * One pass over the fleet: `states` is every reported state (ReportStore.allStates),
  * read in one query; the work per patch is a map lookup per relevant host.
@@ -43,54 +98,101 @@ export function buildCompliance(
   hosts: readonly HostProfileRow[],
   states: ReadonlyMap<string, ReadonlyMap<string, PatchState>>,
 ): ComplianceRow[] {
-  const pendingReboot = new Set(hosts.filter((h) => h.pendingReboot).map((h) => h.hostId));
-  const viaOf = new Map(hosts.flatMap((h) => (h.via !== undefined ? [[h.hostId, h.via] as const] : [])));
-  // Hosts share a handful of profiles (platform + products): decide relevance once per
-  // profile rather than once per host, which matters at 100,000 hosts.
-  const profiles = new Map<string, { profile: HostProfileRow; hostIds: string[] }>();
-  for (const host of hosts) {
-    const key = JSON.stringify([
-      host.platform,
-      [...host.products].sort((a, b) => (a.id + a.release).localeCompare(b.id + b.release)),
-    ]);
-    const group = profiles.get(key);
-    if (group) group.hostIds.push(host.hostId);
-    else profiles.set(key, { profile: host, hostIds: [host.hostId] });
-  }
-
+  const groups = groupByProfile(hosts);
   return patches.map((patch) => {
     const statesOfPatch = states.get(patch.id) ?? NO_STATES;
-    const rebootRequired = patch.rebootRequired === true;
-    const row: ComplianceRow = {
-      patchId: patch.id,
-      title: patch.title,
-      severity: patch.severity,
-      product: patch.product,
-      release: patch.release,
-      installed: 0,
-      missing: 0,
-      failed: 0,
-      superseded: 0,
-      pendingReboot: 0,
-      rebootRequired,
-      publishedAt: patch.publishedAt,
-      hosts: {},
-    };
-    for (const { profile, hostIds } of profiles.values()) {
+    const row = patchRow(patch);
+    for (const { profile, hosts: members } of groups) {
       if (!isRelevant(patch, { platform: profile.platform, products: profile.products })) continue;
-      for (const hostId of hostIds) {
-        const state: ComplianceState = statesOfPatch.get(hostId) ?? UNREPORTED;
-        row.hosts[hostId] = state;
-        const via = viaOf.get(hostId);
-        if (via !== undefined) (row.via ??= {})[hostId] = via;
-        if (state === 'installed') {
-          row.installed++;
-          if (rebootRequired && pendingReboot.has(hostId)) row.pendingReboot++;
-        } else if (state === 'failed') row.failed++;
-        else if (state === 'superseded') row.superseded++;
-        else row.missing++;
+      for (const host of members) {
+        const state: ComplianceState = statesOfPatch.get(host.hostId) ?? UNREPORTED;
+        row.hosts[host.hostId] = state;
+        if (host.via !== undefined) (row.via ??= {})[host.hostId] = host.via;
+        if (tally(row, state) && row.rebootRequired && host.pendingReboot) row.pendingReboot++;
       }
     }
     return row;
   });
+}
+
+/** A patch column of the host view: the patch's facts and counts, without the per-host map. */
+export type PatchColumn = Omit<ComplianceRow, 'hosts' | 'via'>;
+
+/** One host's row of the compliance matrix (the host view, `?view=hosts`). */
+export interface HostComplianceRow extends Counts {
+  hostId: string;
+  hostname: string;
+  platform: string;
+  lastSeenAt: string;
+  pendingReboot: boolean;
+  /** the selected patches relevant to this host */
+  relevant: number;
+  /** missing + failed: relevant patches that still have to reach the host */
+  behind: number;
+  /** patchId -> state, for the selected patches relevant to this host (others are absent) */
+  states: Record<string, ComplianceState>;
+  /** extension (tiered mirrors): the branch the host reports through */
+  via?: string;
+}
+
+export interface HostMatrix {
+  /** the selected patches in catalog order, counted over the given hosts (as buildCompliance) */
+  patches: PatchColumn[];
+  /**
+   * one row per given host to which a selected patch is relevant, in the order given (as
+   * buildCompliance lists a host under a patch only when the patch is relevant to it)
+   */
+  hosts: HostComplianceRow[];
+}
+
+/**
+ * The same matrix as buildCompliance, turned to one row per host (what a page of hosts
+ * needs), in the same single pass; the patch columns carry the same counts.
+ */
+export function buildHostMatrix(
+  patches: readonly FeedPatch[],
+  hosts: readonly HostProfileRow[],
+  states: ReadonlyMap<string, ReadonlyMap<string, PatchState>>,
+): HostMatrix {
+  const columns = patches.map(patchRow);
+  const rows = new Map<string, HostComplianceRow>();
+  for (const host of hosts) {
+    rows.set(host.hostId, {
+      hostId: host.hostId,
+      hostname: host.hostname,
+      platform: host.platform,
+      lastSeenAt: host.lastSeenAt,
+      pendingReboot: host.pendingReboot,
+      relevant: 0,
+      installed: 0,
+      missing: 0,
+      failed: 0,
+      superseded: 0,
+      behind: 0,
+      states: {},
+      ...(host.via !== undefined ? { via: host.via } : {}),
+    });
+  }
+  const groups = groupByProfile(hosts);
+  patches.forEach((patch, index) => {
+    const column = columns[index]!;
+    const statesOfPatch = states.get(patch.id) ?? NO_STATES;
+    for (const { profile, hosts: members } of groups) {
+      if (!isRelevant(patch, { platform: profile.platform, products: profile.products })) continue;
+      for (const host of members) {
+        const state: ComplianceState = statesOfPatch.get(host.hostId) ?? UNREPORTED;
+        const row = rows.get(host.hostId)!;
+        row.states[patch.id] = state;
+        row.relevant++;
+        tally(row, state);
+        if (tally(column, state) && column.rebootRequired && host.pendingReboot) column.pendingReboot++;
+      }
+    }
+  });
+  const listed: HostComplianceRow[] = [];
+  for (const row of rows.values()) {
+    row.behind = row.missing + row.failed;
+    if (row.relevant > 0) listed.push(row);
+  }
+  return { patches: columns.map(({ hosts: _hosts, ...column }) => column), hosts: listed };
 }

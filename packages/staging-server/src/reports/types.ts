@@ -71,6 +71,10 @@ export interface ClientDetail extends Omit<ClientSummary, 'installed' | 'missing
 
 export interface HostProfileRow {
   hostId: string;
+  /** as last reported (the hostId when the report had none); for the status page's host view */
+  hostname: string;
+  /** server time of the last report received */
+  lastSeenAt: string;
   platform: string;
   products: { id: string; release: string }[];
   /** the host's last report said a reboot is pending */

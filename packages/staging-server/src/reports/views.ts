@@ -1,7 +1,9 @@
 // The admin reports' rows, joined in code with the patch facts (title, severity,
 // release) that the catalogs supplied: Patches Downloaded and Patches Installed —
-// history. (Patches Installed — current is compliance.ts.)
+// history. (Patches Installed — current is compliance.ts.) Also the sort and search of
+// the compliance report's host view (the status page's matrix).
 import type { FeedPatch } from '@patchbay/core';
+import type { HostComplianceRow } from './compliance.js';
 import type { ReportStore } from './report-store.js';
 import type { CachedPatchRow, PatchFacts, StoredEvent } from './types.js';
 
@@ -120,4 +122,47 @@ export function selectPatches(
       matchesFacts(p, filters) &&
       inRange(p.publishedAt),
   );
+}
+
+/** Sort keys of the host view; `behind` (most behind first) is the default. */
+export const HOST_SORTS = ['behind', 'failed', 'hostId', 'hostname', 'lastSeenAt'] as const;
+export type HostSort = (typeof HOST_SORTS)[number];
+export type SortOrder = 'asc' | 'desc';
+
+/** The order a sort key takes when none is given: counts largest first, names and times ascending. */
+export function defaultOrder(sort: HostSort): SortOrder {
+  return sort === 'behind' || sort === 'failed' ? 'desc' : 'asc';
+}
+
+type SortableHost = Pick<HostComplianceRow, 'hostId' | 'hostname' | 'lastSeenAt' | 'behind' | 'failed'>;
+
+/**
+ * Hosts sorted by one key, ties by hostId ascending (so a page boundary is stable).
+ * `behind` breaks its ties by failed, so of two equally behind hosts the one with
+ * failures comes first.
+ */
+export function sortHosts<T extends SortableHost>(rows: readonly T[], sort: HostSort, order: SortOrder): T[] {
+  const sign = order === 'asc' ? 1 : -1;
+  const byId = (a: T, b: T): number => (a.hostId < b.hostId ? -1 : a.hostId > b.hostId ? 1 : 0);
+  const primary = (a: T, b: T): number => {
+    switch (sort) {
+      case 'behind':
+        return a.behind - b.behind || a.failed - b.failed;
+      case 'failed':
+        return a.failed - b.failed;
+      case 'hostname':
+        return a.hostname.localeCompare(b.hostname, 'en');
+      case 'lastSeenAt':
+        return a.lastSeenAt < b.lastSeenAt ? -1 : a.lastSeenAt > b.lastSeenAt ? 1 : 0;
+      case 'hostId':
+        return byId(a, b);
+    }
+  };
+  return [...rows].sort((a, b) => sign * primary(a, b) || byId(a, b));
+}
+
+/** Hosts whose id or name contains `search`, ignoring case (the host view's search box). */
+export function matchesSearch(host: { hostId: string; hostname: string }, search: string): boolean {
+  const needle = search.toLowerCase();
+  return host.hostId.toLowerCase().includes(needle) || host.hostname.toLowerCase().includes(needle);
 }

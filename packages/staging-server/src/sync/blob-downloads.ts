@@ -8,6 +8,7 @@ import {
   ErrorCodes,
   isPatchbayError,
   PatchbayError,
+  type BlobProgressListener,
   type ContentStore,
   type FeedPatch,
   type Logger,
@@ -102,6 +103,8 @@ export interface DownloadOptions {
   retry: RetryOptions;
   signal: AbortSignal;
   logger: Logger;
+  /** told the plan, each blob's bytes and each end (the CLI's progress bar on a terminal) */
+  progress?: BlobProgressListener;
 }
 
 /**
@@ -119,20 +122,33 @@ export async function downloadBlobs(
     bytesFetched: 0,
   };
   const queue = new PQueue({ concurrency: Math.max(1, opts.concurrency) });
+  const progress = opts.progress;
+  progress?.start(
+    jobs.length,
+    jobs.reduce((sum, job) => sum + job.size, 0),
+  );
 
   const downloadOne = async (job: BlobJob): Promise<void> => {
     if (opts.signal.aborted) return;
     const log = opts.logger.child({ sha256: job.sha256, url: job.url, size: job.size });
     try {
       const result = await downloadBlob(
-        { url: job.url, sha256: job.sha256, size: job.size, store: opts.store },
+        {
+          url: job.url,
+          sha256: job.sha256,
+          size: job.size,
+          store: opts.store,
+          ...(progress ? { onProgress: (received: number) => progress.blob(job.sha256, received) } : {}),
+        },
         { ...opts.retry, signal: opts.signal },
       );
+      progress?.done(job.sha256, true);
       outcome.committed.set(job.sha256, result.path);
       outcome.bytesFetched += result.bytesFetched;
       if (!result.alreadyPresent) outcome.filesFetched += 1;
       log.debug({ bytes: result.bytesFetched, resumed: result.resumed }, 'blob stored');
     } catch (err) {
+      progress?.done(job.sha256, false);
       if (opts.signal.aborted) return;
       const message = errorMessage(err);
       outcome.failures.set(job.sha256, message);

@@ -10,6 +10,7 @@ import {
   ErrorCodes,
   isPatchbayError,
   PatchbayError,
+  type BlobProgressListener,
   type Logger,
   type ServerConfig,
 } from '@patchbay/core';
@@ -39,6 +40,8 @@ export interface MirrorServiceOptions {
   retryBaseMs?: number;
   /** longest wait between two re-sign checks (default 5 minutes); the check also runs when a catalog falls due */
   resignCheckMs?: number;
+  /** told each sync's download progress (`patchbay-server sync` draws a bar on a terminal) */
+  syncProgress?: BlobProgressListener;
 }
 
 const DEFAULT_RESIGN_CHECK_MS = 5 * 60_000;
@@ -283,6 +286,7 @@ class Mirror implements MirrorService {
     };
     if (this.dispatcher) ctx.dispatcher = this.dispatcher;
     if (this.options.retryBaseMs !== undefined) ctx.retryBaseMs = this.options.retryBaseMs;
+    if (this.options.syncProgress) ctx.progress = this.options.syncProgress;
     try {
       await runSync(ctx, report, signal);
       // Everything wanted was fetched: partials left in store/tmp are for files no longer wanted.

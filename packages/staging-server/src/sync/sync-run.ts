@@ -17,6 +17,7 @@ import {
   type Logger,
   type RetryOptions,
   type ServerConfig,
+  type BlobProgressListener,
   verifyDetached,
 } from '@patchbay/core';
 import type { PublishedCatalog, SyncReport } from '../mirror.js';
@@ -52,6 +53,8 @@ export interface SyncContext {
   current(): PublishedCatalog | null;
   /** called right after current.json was switched */
   onPublished(published: PublishedCatalog): void;
+  /** the downloads' progress (the CLI's bar on a terminal) */
+  progress?: BlobProgressListener;
 }
 
 export function newSyncReport(now: Date = new Date()): SyncReport {
@@ -201,6 +204,7 @@ export async function runSync(ctx: SyncContext, report: SyncReport, signal: Abor
     retry,
     signal,
     logger: log,
+    ...(ctx.progress ? { progress: ctx.progress } : {}),
   });
   report.filesFetched = downloads.filesFetched;
   report.bytesFetched = downloads.bytesFetched;

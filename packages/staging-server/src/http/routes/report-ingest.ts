@@ -73,7 +73,8 @@ export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (
       const { hostId } = request.params;
       if (request.body.hostId !== hostId) throw HttpErrors.HOST_MISMATCH(hostId, request.body.hostId);
       const report = normaliseReport(request.body);
-      const result = store.ingest(report);
+      // Shares its commit with reports arriving at the same time; answers once it is stored.
+      const result = await store.ingestSoon(report);
       // Only events this report newly stored are mailed, so a resent report mails nothing.
       const unstored = result.stored.filter(isNotifiableEvent);
       if (notifier?.enabled && unstored.length > 0) {

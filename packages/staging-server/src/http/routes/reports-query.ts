@@ -1,14 +1,26 @@
 // The admin reports, each as JSON or CSV (?format=csv), each with the filters host,
 // patch, severity, release, since, until (report-filters.ts):
-//   GET /v1/reports/compliance  Patches Installed — current (per patch × host)
+//   GET /v1/reports/compliance  Patches Installed — current (per patch × host);
+//                               ?view=hosts: the same matrix by host, sorted and paged
 //   GET /v1/reports/downloaded  Patches Downloaded (which hosts hold which patches in cache)
 //   GET /v1/reports/installs    Patches Installed — history (installs and uninstalls)
 //   GET /v1/reports/history     every event (CONTRACT §2)
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { EVENT_TYPES, type EventType } from '@patchbay/core';
-import { buildCompliance } from '../../reports/compliance.js';
-import type { HistoryQuery, StoredEvent } from '../../reports/types.js';
-import { downloadedReport, installHistoryRows, selectPatches } from '../../reports/views.js';
+import { buildCompliance, buildHostMatrix, type HostComplianceRow } from '../../reports/compliance.js';
+import { ComplianceCache } from '../../reports/compliance-cache.js';
+import type { HistoryQuery, HostProfileRow, StoredEvent } from '../../reports/types.js';
+import {
+  HOST_SORTS,
+  defaultOrder,
+  downloadedReport,
+  installHistoryRows,
+  matchesSearch,
+  selectPatches,
+  sortHosts,
+  type HostSort,
+  type SortOrder,
+} from '../../reports/views.js';
 import { toCsv } from '../csv.js';
 import { HttpErrors } from '../errors.js';
 import type { HttpDeps } from '../deps.js';
@@ -23,6 +35,50 @@ import {
 export const MAX_HISTORY_LIMIT = 10_000;
 
 const filterSchema = { querystring: { type: 'object', properties: reportFilterProperties } } as const;
+
+/** A page of the host view when the request names no limit (JSON; CSV gives every host). */
+export const DEFAULT_HOST_PAGE = 100;
+
+const complianceSchema = {
+  querystring: {
+    type: 'object',
+    properties: {
+      ...reportFilterProperties,
+      view: { type: 'string', enum: ['patches', 'hosts'] },
+      sort: { type: 'string', enum: [...HOST_SORTS] },
+      order: { type: 'string', enum: ['asc', 'desc'] },
+      offset: { type: 'integer', minimum: 0 },
+      limit: { type: 'integer', minimum: 1, maximum: MAX_HISTORY_LIMIT },
+      search: { type: 'string', minLength: 1, maxLength: 253 },
+    },
+  },
+} as const;
+
+interface ComplianceQuerystring extends ReportFilterQuerystring {
+  view?: 'patches' | 'hosts';
+  sort?: HostSort;
+  order?: SortOrder;
+  offset?: number;
+  limit?: number;
+  search?: string;
+}
+
+/** Parameters of the host view only: refused with the per-patch view rather than ignored. */
+const HOST_VIEW_PARAMS = ['sort', 'order', 'offset', 'limit', 'search'] as const;
+
+/** Columns of the host view's CSV, before one column per patch (its state on the host). */
+const HOST_VIEW_COLUMNS = [
+  'hostId',
+  'hostname',
+  'platform',
+  'lastSeenAt',
+  'behind',
+  'missing',
+  'failed',
+  'installed',
+  'superseded',
+  'relevant',
+] as const;
 
 const pagingProperties = {
   before: { type: 'integer', minimum: 1 },
@@ -124,7 +180,16 @@ function csvOf<K extends string>(columns: readonly K[], rows: readonly Record<K,
   );
 }
 
+/** The host view as CSV: the host's fields, then its state per patch (empty: not relevant). */
+function hostViewCsv(patchIds: readonly string[], hosts: readonly HostComplianceRow[]): string {
+  return toCsv(
+    [...HOST_VIEW_COLUMNS, ...patchIds],
+    hosts.map((h) => [...HOST_VIEW_COLUMNS.map((c) => h[c]), ...patchIds.map((id) => h.states[id] ?? '')]),
+  );
+}
+
 export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror, store, config }) => {
+  const cache = new ComplianceCache(store);
   let factsSequence: number | null = null;
   /** The published catalog, its patch facts recorded in the store for the filters. */
   function currentCatalog() {
@@ -172,19 +237,71 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     reply.header('link', `<${path}?${next.toString()}>; rel="next"`);
   }
 
-  app.get<{ Querystring: ReportFilterQuerystring }>(
+  app.get<{ Querystring: ComplianceQuerystring }>(
     '/v1/reports/compliance',
-    { schema: filterSchema },
+    { schema: complianceSchema },
     async (request, reply) => {
       const q = request.query;
       const range = parseTimeRange(q);
+      if (q.view !== 'hosts')
+        for (const name of HOST_VIEW_PARAMS)
+          if (q[name] !== undefined) throw HttpErrors.BAD_QUERY(name, 'applies only with view=hosts');
       const published = currentCatalog();
       if (published === null) throw HttpErrors.NO_CATALOG();
       // since/until select patches by publishedAt: "compliance with what was published then".
       const patches = selectPatches(published.catalog.patches, q, (at) => inTimeRange(at, range));
-      let hosts = store.hostProfiles();
-      if (q.host !== undefined) hosts = hosts.filter((h) => h.hostId === q.host);
-      const rows = buildCompliance(patches, hosts, store.allStates());
+      const selectHosts = (hosts: readonly HostProfileRow[]): readonly HostProfileRow[] =>
+        hosts.filter(
+          (h) =>
+            (q.host === undefined || h.hostId === q.host) &&
+            (q.view !== 'hosts' || q.search === undefined || matchesSearch(h, q.search)),
+        );
+      if (q.view === 'hosts') {
+        const { host, patch, severity, release, search } = q;
+        const key = JSON.stringify([published.sequence, host, patch, severity, release, range, search]);
+        const matrix = cache.hostMatrix(key, (fleet) =>
+          buildHostMatrix(patches, selectHosts(fleet.hosts), fleet.states),
+        );
+        const sort = q.sort ?? 'behind';
+        const order = q.order ?? defaultOrder(sort);
+        const total = matrix.hosts.length;
+        const offset = q.offset ?? 0;
+        // Without a limit, the CSV holds every host and JSON one page.
+        const limit = q.limit ?? (q.format === 'csv' ? Math.max(total, 1) : DEFAULT_HOST_PAGE);
+        const page = sortHosts(matrix.hosts, sort, order).slice(offset, offset + limit);
+        reply.header('x-total-count', String(total));
+        if (offset + limit < total) {
+          const next = new URLSearchParams(
+            Object.entries(q).map(([k, v]): [string, string] => [k, String(v)]),
+          );
+          next.set('offset', String(offset + limit));
+          next.set('limit', String(limit));
+          reply.header('link', `</v1/reports/compliance?${next.toString()}>; rel="next"`);
+        }
+        if (q.format === 'csv')
+          return sendCsv(
+            reply,
+            `compliance-hosts-catalog-${published.sequence}.csv`,
+            hostViewCsv(
+              matrix.patches.map((p) => p.patchId),
+              page,
+            ),
+          );
+        return {
+          sequence: published.sequence,
+          total,
+          offset,
+          limit,
+          sort,
+          order,
+          // every release of the catalog, so a release filter can offer them all
+          releases: [...new Set(published.catalog.patches.map((p) => p.release))].sort(),
+          patches: matrix.patches,
+          hosts: page,
+        };
+      }
+      const fleet = cache.fleet();
+      const rows = buildCompliance(patches, selectHosts(fleet.hosts), fleet.states);
       if (q.format !== 'csv') return rows;
       return sendCsv(reply, `compliance-catalog-${published.sequence}.csv`, csvOf(COMPLIANCE_COLUMNS, rows));
     },

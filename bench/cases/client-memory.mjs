@@ -1,0 +1,35 @@
+// Client memory: `patchbay-client download` of one big patch file (2 GiB by default) from the
+// staging server, peak RSS of the client process (VmHWM), and its transfer rate.
+import path from 'node:path';
+import { BIN, runOk } from '../lib/procs.mjs';
+import { writeClientConfig } from '../lib/stack.mjs';
+import { fmt } from '../lib/table.mjs';
+import { rmSync } from 'node:fs';
+
+const TARGET = 80 * 2 ** 20;
+
+export async function clientMemory(ctx) {
+  const { memory, opts, work } = ctx;
+  const dir = path.join(work, 'client-memory');
+  const config = writeClientConfig(dir, {
+    server: memory.url,
+    hostId: 'bench-memory-host',
+    product: 'bench-big',
+    release: '1.0',
+  });
+  const { id, size } = memory.feed.big.client;
+  const result = await runOk(process.execPath, [BIN.client, '--config', config, 'download', id, '--json'], {
+    watchRss: true,
+    timeoutMs: 600_000,
+  });
+  rmSync(path.join(dir, 'data', 'cache'), { recursive: true, force: true });
+  return [
+    {
+      case: `client memory, one ${fmt.mib(opts.clientMemBytes)} blob`,
+      figure: 'peak RSS of `download`',
+      value: `${fmt.mib(result.peakRss)} (${fmt.mibps(size, result.ms / 1000)}, ${fmt.ms(result.ms)})`,
+      target: '< 80 MiB',
+      met: result.peakRss < TARGET,
+    },
+  ];
+}

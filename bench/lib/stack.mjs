@@ -1,0 +1,93 @@
+// patchbay's own programs as the benchmark runs them: the reference upstream, a staging server
+// (serve) and its config, a client config. All on 127.0.0.1, all data under the fixture dir.
+import { writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { BIN, startLongRunning, waitFor } from './procs.mjs';
+
+export function startUpstream(feedDir) {
+  return startLongRunning(process.execPath, [
+    BIN.upstream,
+    '--dir',
+    feedDir,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--json',
+  ]);
+}
+
+/** A server config in `dir` (dataDir `dir/server-data`) mirroring `products` from `upstreamUrl`. */
+export function writeServerConfig(dir, { upstreamUrl, products, extra = {} }) {
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'staging-server.json');
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        listen: { host: '127.0.0.1', port: 0 },
+        dataDir: './server-data',
+        upstream: { url: `${upstreamUrl}/`, concurrency: 4, retries: 1 },
+        mirror: { products },
+        schedule: { sync: null, gc: null },
+        ...extra,
+      },
+      null,
+      2,
+    ),
+  );
+  return file;
+}
+
+/**
+ * `patchbay-server serve` on `config`, resolved once its start-up sync has finished.
+ * Logs at the shipped default (info): that is what a deployment pays for.
+ */
+export async function startServer(config, { timeoutMs = 600_000, logLevel = 'info' } = {}) {
+  const server = await startLongRunning(process.execPath, [BIN.server, '--config', config, 'serve', '--json'], {
+    cwd: path.dirname(config),
+    env: { PATCHBAY_LOG_LEVEL: logLevel },
+  });
+  try {
+    const status = await waitFor(
+      'the start-up sync',
+      async () => {
+        const res = await fetch(`${server.url}/v1/status`);
+        const body = await res.json();
+        const last = body.lastSync;
+        return last?.finishedAt && last.outcome !== 'running' ? body : undefined;
+      },
+      timeoutMs,
+    );
+    if (status.lastSync.outcome !== 'ok' && status.lastSync.outcome !== 'not-modified' && !status.mirror?.patches) {
+      throw new Error(`start-up sync ended "${status.lastSync.outcome}": ${status.lastSync.error ?? ''}`);
+    }
+    return { ...server, status };
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}
+
+export function writeClientConfig(dir, { server, hostId, product, release }) {
+  const installDir = path.join(dir, 'install');
+  mkdirSync(path.join(installDir, 'patches'), { recursive: true });
+  const file = path.join(dir, 'client.json');
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        server,
+        hostId,
+        dataDir: './data',
+        products: [{ id: product, release, installDir: './install' }],
+        policy: { autoInstall: 'none' },
+        retries: 0,
+        timeoutSeconds: 30,
+      },
+      null,
+      2,
+    ),
+  );
+  return file;
+}
