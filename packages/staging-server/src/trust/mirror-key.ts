@@ -5,6 +5,7 @@ import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path';
 import {
   atomicTempPath,
+  fsyncDir,
   encodePublicKey,
   ErrorCodes,
   generateSigningKeyPair,
@@ -72,16 +73,14 @@ export async function writeKeyFile(path: string, pem: string, replace: boolean):
   } finally {
     await rm(temp, { force: true });
   }
-  const dirHandle = await open(dir, 'r');
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
+  await fsyncDir(dir);
 }
 
 /** A private key that others can read is a leaked key: refuse it (exit 2 at the CLI). */
 export async function assertKeyFilePrivate(path: string): Promise<void> {
+  // Windows has no mode bits (Node reports every writable file as 0666): there, the
+  // key's privacy is the data directory's ACL (docs/deploy.md), not something to check here.
+  if (process.platform === 'win32') return;
   const { mode } = await stat(path);
   if ((mode & 0o077) !== 0) {
     const octal = (mode & 0o777).toString(8).padStart(3, '0');
