@@ -85,10 +85,12 @@ export async function startListening(
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${path.basename(bin)} did not report its URL in time\n${stderr}`)),
-      opts.timeoutMs ?? 30_000,
-    );
+    // On a loaded machine a start can be slow; one that never reports is killed, or its
+    // pipes would keep the test process (and tap's file timeout) waiting.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${path.basename(bin)} did not report its URL in time\n${stderr}`));
+    }, opts.timeoutMs ?? 60_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${path.basename(bin)} exited with ${code} before listening\n${stderr}`));
