@@ -127,7 +127,7 @@ async function launch(t: Test): Promise<BrowserContext> {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 1000 },
+    viewport: { width: 1280, height: 1200 },
     acceptDownloads: true,
   });
   t.teardown(async () => {
@@ -139,7 +139,7 @@ async function launch(t: Test): Promise<BrowserContext> {
 
 /** Wait until the page has loaded its view (body[data-state] ready, or `state`). */
 async function settled(page: Page, state = 'ready'): Promise<void> {
-  await page.waitForSelector(`body[data-state="${state}"]`, { timeout: 15_000 });
+  await page.waitForSelector(`body[data-state="${state}"]`, { timeout: 60_000 });
 }
 
 async function dataValue(page: Page, selector: string): Promise<number> {
@@ -407,11 +407,19 @@ if (!fs.existsSync(CHROMIUM) && !process.env.CI) {
 
       const [download] = await Promise.all([
         page.waitForEvent('download'),
-        page.getByRole('link', { name: 'Compliance per patch' }).click(),
+        page.locator('#host').getByRole('link', { name: 'all events' }).click(),
       ]);
-      const csv = fs.readFileSync((await download.path())!, 'utf8');
-      t.match(csv, /^patchId,severity,product,release,installed,missing,failed,superseded,title/);
-      t.match(download.suggestedFilename(), /^compliance-catalog-\d+\.csv$/);
+      const csv = fs
+        .readFileSync((await download.path())!, 'utf8')
+        .trimEnd()
+        .split('\r\n');
+      t.equal(download.suggestedFilename(), 'history.csv');
+      t.equal(csv[0], 'at,hostId,seq,type,patchId,outcome,message,receivedAt,id');
+      t.equal(csv.length - 1, doc.events.length, "the host's history CSV: one line per event");
+      t.ok(
+        csv.slice(1).every((line) => line.split(',')[1] === 'host-19'),
+        'only this host',
+      );
 
       await page.getByRole('link', { name: 'Close' }).click();
       await page.waitForFunction(() => !location.hash.includes('host='));
@@ -460,10 +468,10 @@ if (!fs.existsSync(CHROMIUM) && !process.env.CI) {
       // a link cannot carry the header by itself: the page fetches the CSV with the token
       const [download] = await Promise.all([
         tab.waitForEvent('download'),
-        tab.getByRole('link', { name: 'Patches downloaded' }).click(),
+        tab.getByRole('link', { name: /^Installs and uninstalls/ }).click(),
       ]);
-      t.equal(download.suggestedFilename(), 'downloaded.csv');
-      t.match(fs.readFileSync((await download.path())!, 'utf8'), /^patchId,title,severity,release,hostId/);
+      t.equal(download.suggestedFilename(), 'installs.csv');
+      t.match(fs.readFileSync((await download.path())!, 'utf8'), /^at,hostId,hostname,type,patchId/);
 
       await tab.getByRole('button', { name: 'Forget the admin token' }).click();
       await settled(tab, 'auth');

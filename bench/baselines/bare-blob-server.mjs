@@ -21,7 +21,7 @@ const server = createServer((req, res) => {
       return;
     }
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': info.size });
-    createReadStream(file, { highWaterMark: 1 << 20 }).pipe(res);
+    createReadStream(file).pipe(res);
   });
 });
 server.listen(0, '127.0.0.1', () => {

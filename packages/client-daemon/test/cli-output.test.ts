@@ -4,6 +4,8 @@
 /* eslint-disable no-control-regex -- these tests match terminal escape codes */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { main } from '../src/cli.js';
@@ -59,6 +61,34 @@ async function inProcess(args: string[]): Promise<Ran> {
     if (level === undefined) delete process.env.PATCHBAY_LOG_LEVEL;
     else process.env.PATCHBAY_LOG_LEVEL = level;
   }
+}
+
+/** In front of `target`: answers every report with 401 (as a server requiring tokens does), passes the rest. */
+async function refusingReports(target: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    if (req.method === 'PUT') {
+      req.resume();
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ statusCode: 401, error: 'Unauthorized', message: 'a report token is required' }),
+      );
+      return;
+    }
+    const upstream = http.request(
+      `${target}${req.url ?? '/'}`,
+      { method: req.method, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 /** Column start offsets of `cells` in `line`, searched left to right. */
@@ -149,6 +179,18 @@ t.test('--json on every command that prints data; errors carry a hint', async (t
     /^patchbay-client: unknown patch id: NOPE\npatchbay-client: hint: run "patchbay-client check"/,
   );
 
+  // a server that wants a report token this host does not have: said, with the enroll command
+  const refusing = await refusingReports(staging.url);
+  t.teardown(() => refusing.close());
+  const unenrolled = makeSandbox(path.join(root, 'unenrolled'), () => [refusing.url]);
+  const check = await inProcess(['--config', unenrolled.configPath, 'check']);
+  t.equal(check.code, 0, 'an undelivered report does not fail the command');
+  t.match(check.stderr, /refused this host's report \(HTTP 401\); 1 event\(s\) wait on disk/);
+  t.match(
+    check.stderr,
+    /hint: enroll this host: run "patchbay-server enroll test-host" on the staging server/,
+  );
+
   sb.writeConfig({ sever: 'x' });
   const config = await inProcess(['--config', sb.configPath, 'check']);
   t.equal(config.code, 2);
@@ -190,7 +232,7 @@ t.test(
       onTerminal(['--config', fresh('tty-quiet'), 'download', LONG_ID, '--quiet'], {}),
     ]);
     t.match(colour.replace(SGR_ALL, ''), PROGRESS_FRAME, 'a progress frame: file, bar, percent, bytes');
-    t.match(colour, `[${ESC}[32m=`, 'the bar is painted');
+    t.match(colour, /\[\u001b\[32m[=>]/, 'the bar is painted');
     t.match(colour, `${ESC}[1mID${ESC}[22m`, 'bold headers');
     t.match(colour, `${ESC}[32mok${ESC}[39m`, 'a green ok');
 

@@ -49,8 +49,11 @@ function viewHref(view) {
   return text === '' ? '#' : `#${text}`;
 }
 
+/** Show `view`: a new fragment loads through hashchange; the same one (Apply, unchanged) loads now. */
 function go(view) {
-  location.hash = viewHref(view);
+  const href = viewHref(view);
+  if (href === (location.hash || '#')) load();
+  else location.hash = href;
 }
 
 const actions = {
@@ -154,6 +157,7 @@ function showTokenForm(message) {
 }
 
 function handleError(err) {
+  document.getElementById('forget-token').hidden = adminToken() === null;
   if (err instanceof AccessError && err.status === 401) {
     setState('auth', 'This server shows its status to the admin only.');
     showTokenForm(adminToken() ? `The server refused the token: ${err.message}` : err.message);

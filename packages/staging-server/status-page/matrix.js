@@ -54,7 +54,8 @@ function patchHeader(p) {
       'data-patch': p.patchId,
     },
     h('span', { class: 'pid' }, p.patchId),
-    h('span', { class: 'sev', 'aria-label': p.severity }, p.severity[0].toUpperCase()),
+    h('span', { class: 'sev', 'aria-hidden': 'true' }, p.severity[0].toUpperCase()),
+    h('span', { class: 'sr-only' }, ` ${p.severity}`),
   );
 }
 

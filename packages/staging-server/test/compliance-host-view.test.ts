@@ -8,6 +8,8 @@ import { STATUS_PAGE_CSP } from '../src/http/routes/status-page.js';
 import { httpTestConfig, putReport, report, startHarness, type Harness } from './fixtures/http-harness.js';
 import { TestMirror, patch } from './fixtures/http-mirror.js';
 
+const SINCE = '2026-11-24T08:00:00Z';
+
 interface HostRow {
   hostId: string;
   hostname: string;
@@ -62,20 +64,23 @@ async function fleet(t: Test): Promise<Harness> {
   };
   await put('alpha', {
     patches: [
-      { id: 'P1', state: 'installed' },
-      { id: 'P2', state: 'failed' },
+      { id: 'P1', state: 'installed', since: SINCE },
+      { id: 'P2', state: 'failed', since: SINCE },
     ],
   });
-  await put('bravo', { hostname: 'Bravo-Files.corp', patches: [{ id: 'P1', state: 'available' }] });
+  await put('bravo', {
+    hostname: 'Bravo-Files.corp',
+    patches: [{ id: 'P1', state: 'available', since: SINCE }],
+  });
   await put('charlie', {
     products: [
       { id: 'arcserve-backup', release: '19.0' },
       { id: 'arcserve-backup', release: '18.0' },
     ],
     patches: [
-      { id: 'P1', state: 'installed' },
-      { id: 'P2', state: 'superseded' },
-      { id: 'P3', state: 'installed' },
+      { id: 'P1', state: 'installed', since: SINCE },
+      { id: 'P2', state: 'superseded', since: SINCE },
+      { id: 'P3', state: 'installed', since: SINCE },
     ],
   });
   await put('delta', { products: [{ id: 'arcserve-udp', release: '9.0' }] });
@@ -210,8 +215,8 @@ t.test('host view: a new report shows at once (the cached fleet read is dropped)
     report('bravo', {
       reportedAt: '2026-11-24T11:00:00Z',
       patches: [
-        { id: 'P1', state: 'installed' },
-        { id: 'P2', state: 'installed' },
+        { id: 'P1', state: 'installed', since: SINCE },
+        { id: 'P2', state: 'installed', since: SINCE },
       ],
     }),
   );

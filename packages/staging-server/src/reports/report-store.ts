@@ -601,6 +601,8 @@ export class ReportStore {
 
   close(): void {
     if (!this.db.open) return;
+    // Reports waiting for their shared commit are stored, not dropped.
+    this.flushIngests();
     // Refresh the planner's statistics so that combined filters (host + type) pick
     // the most selective index; cheap, and a no-op when nothing changed much.
     this.db.pragma('optimize');

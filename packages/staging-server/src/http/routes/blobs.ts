@@ -11,7 +11,11 @@ import { HttpErrors } from '../errors.js';
 import type { HttpDeps } from '../deps.js';
 
 const DIGEST = /^[0-9a-f]{64}$/;
-const STREAM_CHUNK = 1 << 20;
+// 64 KiB reads (Node's default), not the 1 MiB that hashes faster: each read is a fresh
+// buffer, and 1 MiB ones made V8 collect the whole heap so often that a server holding a
+// 20,000-patch catalog served blobs at half speed; they also held up to 1 MiB per slow
+// client (docs/performance.md, "Blob serving").
+const STREAM_CHUNK = 64 * 1024;
 
 export const blobRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) => {
   // A wildcard rather than `:hex`, so that every path under the prefix — including
