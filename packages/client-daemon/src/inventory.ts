@@ -71,6 +71,14 @@ export async function detectInstalled(
 }
 
 /**
+ * Detect rules and cache lookups in flight at once. Each is a file-system round trip through
+ * libuv's thread pool; one after the other they were most of a `check` at 20,000 patches
+ * (docs/performance.md). Command rules still run one at a time: a vendor's detect command
+ * (a package query) may not expect company.
+ */
+const INVENTORY_CONCURRENCY = 16;
+
+/**
  * What this host has: a detect rule, when the patch has one, is the truth; without
  * one the ledger decides. Failures and uninstalls come from the ledger, unless the
  * patch is (again) installed.
@@ -83,15 +91,53 @@ export async function takeInventory(
   const downloaded = new Set<string>();
   const failed = new Map<string, string>();
   const uninstalled = new Set<string>();
-  for (const patch of relevant) {
+  // Patches often share a file: one lookup per digest.
+  const lookups = new Map<string, Promise<boolean>>();
+  const has = (hex: string): Promise<boolean> => {
+    let lookup = lookups.get(hex);
+    if (!lookup) {
+      lookup = deps.store.has(hex);
+      lookups.set(hex, lookup);
+    }
+    return lookup;
+  };
+  let commands: Promise<unknown> = Promise.resolve();
+  const detect = (patch: FeedPatch): Promise<boolean | undefined> => {
+    if (!patch.detect || !('command' in patch.detect)) return detectInstalled(patch, deps);
+    const run = commands.then(() => detectInstalled(patch, deps));
+    commands = run.catch(() => undefined);
+    return run;
+  };
+  const facts = await mapConcurrently(relevant, INVENTORY_CONCURRENCY, async (patch) => ({
+    detected: await detect(patch),
+    present: (await Promise.all(patch.files.map((f) => has(f.sha256)))).every(Boolean),
+  }));
+  relevant.forEach((patch, i) => {
+    const { detected, present } = facts[i]!;
     const record = deps.ledger.patches[patch.id];
-    const detected = await detectInstalled(patch, deps);
     const isInstalled = detected ?? record?.state === 'installed';
     if (isInstalled) installed.add(patch.id);
     else if (record?.state === 'failed') failed.set(patch.id, record.message ?? 'install failed');
     else if (record?.state === 'uninstalled') uninstalled.add(patch.id);
-    const present = await Promise.all(patch.files.map((f) => deps.store.has(f.sha256)));
-    if (present.every(Boolean)) downloaded.add(patch.id);
-  }
+    if (present) downloaded.add(patch.id);
+  });
   return { installed, downloaded, failed, uninstalled };
+}
+
+/** `fn` over `items` with at most `limit` running, results in input order. */
+async function mapConcurrently<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }

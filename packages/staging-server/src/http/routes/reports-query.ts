@@ -6,7 +6,8 @@
 //   GET /v1/reports/installs    Patches Installed — history (installs and uninstalls)
 //   GET /v1/reports/history     every event (CONTRACT §2)
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { EVENT_TYPES, type EventType } from '@patchbay/core';
+import { EVENT_TYPES, type EventType, type FeedPatch } from '@patchbay/core';
+import type { PublishedCatalog } from '../../mirror.js';
 import { buildCompliance, buildHostMatrix, type HostComplianceRow } from '../../reports/compliance.js';
 import { ComplianceCache } from '../../reports/compliance-cache.js';
 import type { HistoryQuery, HostProfileRow, StoredEvent } from '../../reports/types.js';
@@ -237,6 +238,58 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     reply.header('link', `<${path}?${next.toString()}>; rel="next"`);
   }
 
+  /**
+   * The compliance matrix by host (`?view=hosts`): built once per fleet revision, catalog
+   * and filters (ComplianceCache), then sorted and cut to the page asked for.
+   */
+  function hostView(
+    reply: FastifyReply,
+    q: ComplianceQuerystring,
+    published: PublishedCatalog,
+    patches: readonly FeedPatch[],
+    selectHosts: (hosts: readonly HostProfileRow[]) => readonly HostProfileRow[],
+    range: { since?: string; until?: string },
+  ) {
+    const key = JSON.stringify([published.sequence, q.host, q.patch, q.severity, q.release, range, q.search]);
+    const matrix = cache.hostMatrix(key, (fleet) =>
+      buildHostMatrix(patches, selectHosts(fleet.hosts), fleet.states),
+    );
+    const sort = q.sort ?? 'behind';
+    const order = q.order ?? defaultOrder(sort);
+    const total = matrix.hosts.length;
+    const offset = q.offset ?? 0;
+    // Without a limit, the CSV holds every host and JSON one page.
+    const limit = q.limit ?? (q.format === 'csv' ? Math.max(total, 1) : DEFAULT_HOST_PAGE);
+    const page = sortHosts(matrix.hosts, sort, order).slice(offset, offset + limit);
+    reply.header('x-total-count', String(total));
+    if (offset + limit < total) {
+      const next = new URLSearchParams(Object.entries(q).map(([k, v]): [string, string] => [k, String(v)]));
+      next.set('offset', String(offset + limit));
+      next.set('limit', String(limit));
+      reply.header('link', `</v1/reports/compliance?${next.toString()}>; rel="next"`);
+    }
+    if (q.format === 'csv') {
+      const patchIds = matrix.patches.map((p) => p.patchId);
+      return sendCsv(
+        reply,
+        `compliance-hosts-catalog-${published.sequence}.csv`,
+        hostViewCsv(patchIds, page),
+      );
+    }
+    return {
+      sequence: published.sequence,
+      total,
+      offset,
+      limit,
+      sort,
+      order,
+      // every release of the catalog, so a release filter can offer them all
+      releases: [...new Set(published.catalog.patches.map((p) => p.release))].sort(),
+      patches: matrix.patches,
+      hosts: page,
+    };
+  }
+
   app.get<{ Querystring: ComplianceQuerystring }>(
     '/v1/reports/compliance',
     { schema: complianceSchema },
@@ -256,50 +309,7 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
             (q.host === undefined || h.hostId === q.host) &&
             (q.view !== 'hosts' || q.search === undefined || matchesSearch(h, q.search)),
         );
-      if (q.view === 'hosts') {
-        const { host, patch, severity, release, search } = q;
-        const key = JSON.stringify([published.sequence, host, patch, severity, release, range, search]);
-        const matrix = cache.hostMatrix(key, (fleet) =>
-          buildHostMatrix(patches, selectHosts(fleet.hosts), fleet.states),
-        );
-        const sort = q.sort ?? 'behind';
-        const order = q.order ?? defaultOrder(sort);
-        const total = matrix.hosts.length;
-        const offset = q.offset ?? 0;
-        // Without a limit, the CSV holds every host and JSON one page.
-        const limit = q.limit ?? (q.format === 'csv' ? Math.max(total, 1) : DEFAULT_HOST_PAGE);
-        const page = sortHosts(matrix.hosts, sort, order).slice(offset, offset + limit);
-        reply.header('x-total-count', String(total));
-        if (offset + limit < total) {
-          const next = new URLSearchParams(
-            Object.entries(q).map(([k, v]): [string, string] => [k, String(v)]),
-          );
-          next.set('offset', String(offset + limit));
-          next.set('limit', String(limit));
-          reply.header('link', `</v1/reports/compliance?${next.toString()}>; rel="next"`);
-        }
-        if (q.format === 'csv')
-          return sendCsv(
-            reply,
-            `compliance-hosts-catalog-${published.sequence}.csv`,
-            hostViewCsv(
-              matrix.patches.map((p) => p.patchId),
-              page,
-            ),
-          );
-        return {
-          sequence: published.sequence,
-          total,
-          offset,
-          limit,
-          sort,
-          order,
-          // every release of the catalog, so a release filter can offer them all
-          releases: [...new Set(published.catalog.patches.map((p) => p.release))].sort(),
-          patches: matrix.patches,
-          hosts: page,
-        };
-      }
+      if (q.view === 'hosts') return hostView(reply, q, published, patches, selectHosts, range);
       const fleet = cache.fleet();
       const rows = buildCompliance(patches, selectHosts(fleet.hosts), fleet.states);
       if (q.format !== 'csv') return rows;
