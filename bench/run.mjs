@@ -58,7 +58,7 @@ const needed = 2 * serveBytes + opts.clientMemBytes + 3 * opts.syncBytes + 2 ** 
 const { bavail, bsize } = statfsSync(work);
 if (bavail * bsize < needed) {
   console.error(
-    `bench: ${work} has ${(bavail * bsize / 2 ** 30).toFixed(1)} GiB free, the fixtures need about ` +
+    `bench: ${work} has ${((bavail * bsize) / 2 ** 30).toFixed(1)} GiB free, the fixtures need about ` +
       `${(needed / 2 ** 30).toFixed(1)} GiB; use smaller sizes (--help) or free some space`,
   );
   cleanup();
@@ -102,14 +102,18 @@ async function stopStack(stack) {
 }
 
 try {
-  log(`fixtures in ${work} (load generator: ${loadTool}${missing.length ? `; missing: ${missing.join(', ')}` : ''})`);
+  log(
+    `fixtures in ${work} (load generator: ${loadTool}${missing.length ? `; missing: ${missing.join(', ')}` : ''})`,
+  );
   if (['catalog', 'check', 'blobs', 'ingest'].some(wants)) {
     const feed = await writeServeFeed(path.join(work, 'serve-feed'), {
       patches: opts.patches,
       blobCount: opts.blobCount,
       blobBytes: opts.blobBytes,
     });
-    log(`serving feed written: ${feed.patches} patches; starting upstream and staging server (start-up sync)`);
+    log(
+      `serving feed written: ${feed.patches} patches; starting upstream and staging server (start-up sync)`,
+    );
     ctx.serve = await startStack('serve', path.join(work, 'serve-feed'), [
       { id: 'bench-blobs', releases: ['1.0'] },
       { id: 'bench-suite', releases: ['1.0', '2.0', '3.0', '4.0'] },
@@ -162,7 +166,10 @@ const out = [
 ];
 console.log(out.join('\n'));
 if (opts.json) {
-  writeFileSync(opts.json, JSON.stringify({ machine, end, loadTool, options: opts, rows, failures }, null, 2));
+  writeFileSync(
+    opts.json,
+    JSON.stringify({ machine, end, loadTool, options: opts, rows, failures }, null, 2),
+  );
 }
 if (opts.keep) console.log(`\nfixtures kept in ${work}`);
 if (failures.length > 0) {

@@ -94,9 +94,13 @@ ${server}
 `;
   const confFile = path.join(dir, 'nginx.conf');
   writeFileSync(confFile, conf);
-  const child = spawn(nginxBin, ['-p', dir, '-e', path.join(dir, 'logs/error.log'), '-c', confFile, '-g', 'daemon off;'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    nginxBin,
+    ['-p', dir, '-e', path.join(dir, 'logs/error.log'), '-c', confFile, '-g', 'daemon off;'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
   const exited = once(child, 'exit');

@@ -26,27 +26,38 @@ export async function catalogPoll(ctx) {
       })
       .on('error', reject);
   });
-  ctx.log(`catalog: ${fmt.mib(bytes.length)} (${bytes.length} bytes), gzip ${gzipBytes} bytes, ${opts.patches} patches`);
+  ctx.log(
+    `catalog: ${fmt.mib(bytes.length)} (${bytes.length} bytes), gzip ${gzipBytes} bytes, ${opts.patches} patches`,
+  );
 
   const variants = {
     304: { 'if-none-match': etag, 'accept-encoding': 'gzip' },
     200: { 'accept-encoding': 'gzip' },
   };
   const measure = async (url, headers) =>
-    loadTest({ tool: loadTool, url, paths: ['/v1/catalog'], connections: 64, duration: opts.duration, headers });
+    loadTest({
+      tool: loadTool,
+      url,
+      paths: ['/v1/catalog'],
+      connections: 64,
+      duration: opts.duration,
+      headers,
+    });
 
   const patchbay = {};
-  for (const [status, headers] of Object.entries(variants)) patchbay[status] = await measure(serve.url, headers);
+  for (const [status, headers] of Object.entries(variants))
+    patchbay[status] = await measure(serve.url, headers);
   const bare = await bareServer('bare-catalog-server.mjs', [catalogFile]);
   const baseline = {};
   try {
-    for (const [status, headers] of Object.entries(variants)) baseline[status] = await measure(bare.url, headers);
+    for (const [status, headers] of Object.entries(variants))
+      baseline[status] = await measure(bare.url, headers);
   } finally {
     await bare.stop();
   }
 
   const rps = (r) => r.requests / r.seconds;
-  const note = (r) => (r.errors || r.statuses.bad ? ` (${r.errors} errors, ${r.statuses.bad ?? 0} bad statuses)` : '');
+  const note = (r) => (r.errors || r.bad ? ` (${r.errors} errors, ${r.bad} bad statuses)` : '');
   return [
     {
       case: `catalog poll, ${opts.patches.toLocaleString('en-US')} patches`,

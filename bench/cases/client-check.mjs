@@ -16,7 +16,8 @@ export async function clientCheck(ctx) {
     product: 'bench-suite',
     release: '1.0',
   });
-  const check = () => runOk(process.execPath, [BIN.client, '--config', config, 'check', '--json'], { watchRss: true });
+  const check = () =>
+    runOk(process.execPath, [BIN.client, '--config', config, 'check', '--json'], { watchRss: true });
   const cold = await check();
   const evaluated = JSON.parse(cold.stdout).patches?.length ?? '?';
   const warm = [];

@@ -42,25 +42,41 @@ export async function syncCase(ctx) {
     if (tools.curl) {
       const out = path.join(work, 'curl-out');
       mkdirSync(out, { recursive: true });
-      const args = ['-sS', '--fail', '--parallel', '--parallel-max', String(CONCURRENCY), '--output-dir', out];
+      const args = [
+        '-sS',
+        '--fail',
+        '--parallel',
+        '--parallel-max',
+        String(CONCURRENCY),
+        '--output-dir',
+        out,
+      ];
       for (const name of feed.names) args.push('-o', name, `${upstream.url}/files/${name}`);
       curl = await runOk(tools.curl, args, { timeoutMs: 600_000 });
       rmSync(out, { recursive: true, force: true });
     }
     let openssl = null;
     if (tools.openssl) {
-      openssl = await runOk(tools.openssl, ['dgst', '-sha256', ...feed.names.map((n) => path.join(feedDir, 'files', n))], {
-        timeoutMs: 600_000,
-      });
+      openssl = await runOk(
+        tools.openssl,
+        ['dgst', '-sha256', ...feed.names.map((n) => path.join(feedDir, 'files', n))],
+        {
+          timeoutMs: 600_000,
+        },
+      );
     }
     // The disk's durable write rate, for the explanation (a sync fsyncs every blob; curl does not).
-    const disk = await runOk(process.execPath, [
-      path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'baselines', 'durable-writer.mjs'),
-      path.join(work, 'disk-out'),
-      String(feed.size),
-      String(opts.syncFiles),
-      String(CONCURRENCY),
-    ], { timeoutMs: 600_000 });
+    const disk = await runOk(
+      process.execPath,
+      [
+        path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'baselines', 'durable-writer.mjs'),
+        path.join(work, 'disk-out'),
+        String(feed.size),
+        String(opts.syncFiles),
+        String(CONCURRENCY),
+      ],
+      { timeoutMs: 600_000 },
+    );
     rmSync(path.join(work, 'disk-out'), { recursive: true, force: true });
     const limits = [
       curl && { name: 'curl', rate: feed.bytes / (curl.ms / 1000) },

@@ -46,6 +46,7 @@ console.log(
     errors: result.errors,
     timeouts: result.timeouts,
     statuses,
+    bad: Object.entries(statuses).reduce((n, [code, count]) => n + (Number(code) >= 400 ? count : 0), 0),
     latencyP99Ms: result.latency.p99,
   }),
 );

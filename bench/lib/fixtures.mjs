@@ -108,7 +108,9 @@ export async function writeServeFeed(dir, { patches: total, blobCount, blobBytes
     const name = `${id}.bin`;
     const sha256 = await writeBlobFile(path.join(filesDir, name), blobBytes, 0x1000 + i);
     blobs.push({ id, name, sha256, size: blobBytes });
-    entries.push(patchEntry(id, 'bench-blobs', '1.0', [{ name, url: `files/${name}`, size: blobBytes, sha256 }]));
+    entries.push(
+      patchEntry(id, 'bench-blobs', '1.0', [{ name, url: `files/${name}`, size: blobBytes, sha256 }]),
+    );
   }
   writeFileSync(path.join(filesDir, 'payload.sh'), SCRIPT);
   const script = {
@@ -124,7 +126,11 @@ export async function writeServeFeed(dir, { patches: total, blobCount, blobBytes
     const position = Math.floor(i / SUITE_RELEASES.length) % 10;
     const previous = suiteId(i - SUITE_RELEASES.length);
     const extra =
-      position >= 1 && position <= 7 ? { requires: [previous] } : position === 9 ? { supersedes: [previous] } : {};
+      position >= 1 && position <= 7
+        ? { requires: [previous] }
+        : position === 9
+          ? { supersedes: [previous] }
+          : {};
     entries.push(patchEntry(suiteId(i), 'bench-suite', release, [script], extra));
   }
   const products = [

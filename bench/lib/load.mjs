@@ -1,7 +1,8 @@
 // The two load generators behind one call. wrk (C, epoll) costs the least CPU per request and
 // per byte, which matters on a 2-core machine where the generator shares the CPU with the
 // server; autocannon (a devDependency) is the fallback that is always there. Each run is a
-// separate process; the result is { tool, seconds, requests, bytes, errors, statuses }.
+// separate process; the result is { tool, seconds, requests, bytes, errors, statuses, bad }
+// (bad: answers with a status of 400 or more).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,7 +86,8 @@ export async function wrkRun(spec) {
       errors: summary.errors + summary.timeouts,
       timeouts: summary.timeouts,
       // wrk counts statuses >= 400 as errors.status; anything else is 2xx or 3xx.
-      statuses: { ok: summary.requests - summary.non2xx3xx, bad: summary.non2xx3xx },
+      statuses: { ok: summary.requests - summary.non2xx3xx },
+      bad: summary.non2xx3xx,
       latencyP99Ms: summary.p99us / 1000,
     };
   } finally {

@@ -44,10 +44,14 @@ export function writeServerConfig(dir, { upstreamUrl, products, extra = {} }) {
  * Logs at the shipped default (info): that is what a deployment pays for.
  */
 export async function startServer(config, { timeoutMs = 600_000, logLevel = 'info' } = {}) {
-  const server = await startLongRunning(process.execPath, [BIN.server, '--config', config, 'serve', '--json'], {
-    cwd: path.dirname(config),
-    env: { PATCHBAY_LOG_LEVEL: logLevel },
-  });
+  const server = await startLongRunning(
+    process.execPath,
+    [BIN.server, '--config', config, 'serve', '--json'],
+    {
+      cwd: path.dirname(config),
+      env: { PATCHBAY_LOG_LEVEL: logLevel },
+    },
+  );
   try {
     const status = await waitFor(
       'the start-up sync',
@@ -59,7 +63,11 @@ export async function startServer(config, { timeoutMs = 600_000, logLevel = 'inf
       },
       timeoutMs,
     );
-    if (status.lastSync.outcome !== 'ok' && status.lastSync.outcome !== 'not-modified' && !status.mirror?.patches) {
+    if (
+      status.lastSync.outcome !== 'ok' &&
+      status.lastSync.outcome !== 'not-modified' &&
+      !status.mirror?.patches
+    ) {
       throw new Error(`start-up sync ended "${status.lastSync.outcome}": ${status.lastSync.error ?? ''}`);
     }
     return { ...server, status };

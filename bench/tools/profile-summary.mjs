@@ -27,7 +27,9 @@ const name = (n) => {
 const fileOf = (n) => {
   const url = n.callFrame.url;
   if (!url) return n.callFrame.functionName || '(native)';
-  return url.replace(/^file:\/\//, '').replace(/.*\/(node_modules\/(@[^/]+\/)?[^/]+|packages\/[^/]+\/dist\/[^:]+).*$/, '$1');
+  return url
+    .replace(/^file:\/\//, '')
+    .replace(/.*\/(node_modules\/(@[^/]+\/)?[^/]+|packages\/[^/]+\/dist\/[^:]+).*$/, '$1');
 };
 
 const agg = (keyOf) => {

@@ -544,7 +544,12 @@ export class CatalogSource {
     // leaves a cache that fails verification, which only costs one full download.
     await writeFileAtomic(this.opts.paths.catalog, result.body);
     await writeFileAtomic(this.opts.paths.catalogSig, signature + '\n');
-    const meta: CatalogMeta = { server, fetchedAt, sequence: catalog.sequence, validated: validatedMark(result.body) };
+    const meta: CatalogMeta = {
+      server,
+      fetchedAt,
+      sequence: catalog.sequence,
+      validated: validatedMark(result.body),
+    };
     if (result.etag) meta.etag = result.etag;
     await writeFileAtomic(this.opts.paths.catalogMeta, JSON.stringify(meta, null, 2) + '\n');
     const firstWithoutExpiry = await this.opts.trust.recordAccepted(
