@@ -82,26 +82,30 @@ t.test('isDiskFullError sees ENOSPC, EDQUOT and SQLITE_FULL, also as a cause', a
 });
 
 t.test('ENOSPC mid-body: partial and sidecar removed, DISK_FULL naming the file, not retried', async (t) => {
-  const body = randomBytes(512 * 1024);
+  // Bigger than one write batch (downloads gather ~1 MiB per writev), so the second body write fails.
+  const body = randomBytes(3 * 1024 * 1024);
   const server = await startFaultServer({ '/blob': { etag: '"v1"', body } });
   t.teardown(server.close);
   const store = new ContentStore(t.testdir());
   const sha256 = sha256Hex(body);
 
-  // Every FileHandle shares one prototype: the second body write into the partial fails.
+  // Every FileHandle shares one prototype: the second body write (write or writev) into the partial fails.
   const probe = await open(join(store.root, 'probe'), 'w');
-  const proto = Object.getPrototypeOf(probe) as { write: FileHandle['write'] };
+  type Writes = { write: FileHandle['write']; writev: FileHandle['writev'] };
+  const proto = Object.getPrototypeOf(probe) as Writes;
   await probe.close();
-  const realWrite = proto.write;
+  const real: Writes = { write: proto.write, writev: proto.writev };
   let writes = 0;
-  proto.write = function (this: FileHandle, ...args: unknown[]) {
-    writes += 1;
-    if (writes === 2) return Promise.reject(errno('ENOSPC'));
-    return (realWrite as (...a: unknown[]) => ReturnType<FileHandle['write']>).apply(this, args);
-  } as FileHandle['write'];
-  t.teardown(() => {
-    proto.write = realWrite;
-  });
+  const failSecond = (method: keyof Writes) =>
+    function (this: FileHandle, ...args: unknown[]) {
+      writes += 1;
+      if (writes === 2) return Promise.reject(errno('ENOSPC'));
+      return (real[method] as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+    };
+  proto.write = failSecond('write') as FileHandle['write'];
+  proto.writev = failSecond('writev') as FileHandle['writev'];
+  const restore = () => Object.assign(proto, real);
+  t.teardown(restore);
 
   const err = await downloadBlob(
     { url: server.url('/blob'), sha256, size: body.length, store },
@@ -110,7 +114,7 @@ t.test('ENOSPC mid-body: partial and sidecar removed, DISK_FULL naming the file,
     () => undefined,
     (e: unknown) => e,
   );
-  proto.write = realWrite;
+  restore();
   t.ok(isPatchbayError(err, ErrorCodes.DISK_FULL), 'PB_ERR_DISK_FULL');
   const e = err as PatchbayError;
   t.match(e.message, store.partialPath(sha256), 'names the partial file');
