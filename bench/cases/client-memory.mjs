@@ -23,11 +23,18 @@ export async function clientMemory(ctx) {
     timeoutMs: 600_000,
   });
   rmSync(path.join(dir, 'data', 'cache'), { recursive: true, force: true });
+  // The floor under that figure: the same client doing no transfer at all (`status` reads the
+  // cached catalog, no network), and node itself.
+  const status = await runOk(process.execPath, [BIN.client, '--config', config, 'status', '--json'], {
+    watchRss: true,
+  });
+  const node = await runOk(process.execPath, ['-e', 'setTimeout(() => {}, 200)'], { watchRss: true });
   return [
     {
       case: `client memory, one ${fmt.mib(opts.clientMemBytes)} blob`,
       figure: 'peak RSS of `download`',
       value: `${fmt.mib(result.peakRss)} (${fmt.mibps(size, result.ms / 1000)}, ${fmt.ms(result.ms)})`,
+      baseline: `\`status\` ${fmt.mib(status.peakRss)}; node ${fmt.mib(node.peakRss)}`,
       target: '< 80 MiB',
       met: result.peakRss < TARGET,
     },

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 
 export const USAGE = `node bench/run.mjs [--quick] [options]    (npm run bench -- [options])
 
-  --quick            small sizes and 2 s load tests: checks the harness works (CI)
+  --quick            small sizes and 1 s load tests: checks the harness works (CI)
   --duration S       seconds per load test (default 8; quick 1)
   --patches N        catalog size (default 20000; quick 1000)
   --blob-mb N        size of each served blob in MiB (default 16; quick 4)
