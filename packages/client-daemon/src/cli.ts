@@ -9,15 +9,7 @@ import {
   nextStep,
   styleFor,
 } from '@patchbay/core';
-import { checkCommand } from './commands/check.js';
 import type { CommandArgs, HistoryFilter } from './commands/common.js';
-import { doctorCommand } from './commands/doctor.js';
-import { downloadCommand } from './commands/download.js';
-import { historyCommand } from './commands/history.js';
-import { installCommand } from './commands/install.js';
-import { runCommand } from './commands/run.js';
-import { statusCommand } from './commands/status.js';
-import { uninstallCommand } from './commands/uninstall.js';
 import { Output } from './output.js';
 import { createSession } from './session.js';
 import type { Session } from './session.js';
@@ -26,7 +18,9 @@ import { DAEMON_VERSION } from './version.js';
 type CommandFn = (session: Session, args: CommandArgs) => Promise<number>;
 
 interface CommandSpec {
-  run: CommandFn;
+  /** Imported when chosen: a command loads only its own modules (e.g. `check` never loads
+   *  the daemon's cron and time-zone libraries), which shortens every CLI start. */
+  load: () => Promise<CommandFn>;
   /** flags besides the global ones */
   flags: readonly ('all' | 'critical' | 'cascade' | 'once')[];
   /** how many positional arguments after COMMAND: [min, max] */
@@ -34,14 +28,46 @@ interface CommandSpec {
 }
 
 const COMMANDS: Record<string, CommandSpec> = {
-  check: { run: checkCommand, flags: [], positionals: [0, 0] },
-  download: { run: downloadCommand, flags: ['all', 'critical'], positionals: [0, Infinity] },
-  install: { run: installCommand, flags: ['all', 'critical'], positionals: [0, Infinity] },
-  uninstall: { run: uninstallCommand, flags: ['cascade'], positionals: [1, 1] },
-  status: { run: statusCommand, flags: [], positionals: [0, 0] },
-  history: { run: historyCommand, flags: [], positionals: [0, 0] },
-  run: { run: runCommand, flags: ['once'], positionals: [0, 0] },
-  doctor: { run: doctorCommand, flags: [], positionals: [0, 0] },
+  check: {
+    load: async () => (await import('./commands/check.js')).checkCommand,
+    flags: [],
+    positionals: [0, 0],
+  },
+  download: {
+    load: async () => (await import('./commands/download.js')).downloadCommand,
+    flags: ['all', 'critical'],
+    positionals: [0, Infinity],
+  },
+  install: {
+    load: async () => (await import('./commands/install.js')).installCommand,
+    flags: ['all', 'critical'],
+    positionals: [0, Infinity],
+  },
+  uninstall: {
+    load: async () => (await import('./commands/uninstall.js')).uninstallCommand,
+    flags: ['cascade'],
+    positionals: [1, 1],
+  },
+  status: {
+    load: async () => (await import('./commands/status.js')).statusCommand,
+    flags: [],
+    positionals: [0, 0],
+  },
+  history: {
+    load: async () => (await import('./commands/history.js')).historyCommand,
+    flags: [],
+    positionals: [0, 0],
+  },
+  run: {
+    load: async () => (await import('./commands/run.js')).runCommand,
+    flags: ['once'],
+    positionals: [0, 0],
+  },
+  doctor: {
+    load: async () => (await import('./commands/doctor.js')).doctorCommand,
+    flags: [],
+    positionals: [0, 0],
+  },
 };
 
 const USAGE = `usage: patchbay-client [--config FILE] [--server URL]... [--data-dir DIR] [--json] [--quiet] COMMAND
@@ -219,7 +245,8 @@ export async function main(argv: string[]): Promise<number> {
     session = createSession(parsed.flags, parsed.command);
     session.out = new Output(parsed.flags.json, process.stdout, process.stderr, { quiet: parsed.quiet });
     if (DOWNLOADING.has(parsed.command)) session.out.startProgress();
-    return await parsed.spec.run(session, parsed.args);
+    const run = await parsed.spec.load();
+    return await run(session, parsed.args);
   } catch (err) {
     session?.out.close();
     const usage = isPatchbayError(err) && USAGE_CODES.has(err.code);
