@@ -114,8 +114,11 @@ function sendRawOnce(
     socket.on('data', (d: Buffer) => chunks.push(d));
     // The server may answer (400, 413) and close before it read the whole body: that is fine.
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNRESET') reset = true;
-      if (err.code === 'EPIPE' || err.code === 'ECONNRESET') return;
+      // EPIPE too: our body write met the server's close, and the RST that follows can drop its answer.
+      if (err.code === 'EPIPE' || err.code === 'ECONNRESET') {
+        reset = true;
+        return;
+      }
       clearTimeout(timer);
       reject(err);
     });
