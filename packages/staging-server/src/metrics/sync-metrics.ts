@@ -4,6 +4,7 @@
 // wrapped service for them to be counted.
 import type { MirrorService, SyncReport } from '../mirror.js';
 import type { ServerMetrics, SyncOutcome } from './server-metrics.js';
+import { withSyncHook } from '../sync-hook.js';
 
 /** The label of a finished sync: an ok sync that published nothing new is "unchanged". */
 export function syncOutcome(report: SyncReport): SyncOutcome {
@@ -39,21 +40,5 @@ export function noteSyncSuccess(metrics: ServerMetrics, report: SyncReport | nul
 }
 
 export function observeSyncMetrics(mirror: MirrorService, metrics: ServerMetrics): MirrorService {
-  return {
-    current: () => mirror.current(),
-    blobPath: (hex) => mirror.blobPath(hex),
-    lastSync: () => mirror.lastSync(),
-    isSyncing: () => mirror.isSyncing(),
-    stats: () => mirror.stats(),
-    gc: (opts) => mirror.gc(opts),
-    storage: () => mirror.storage(),
-    close: () => mirror.close(),
-    // startSync throws at once when a sync runs; that error reaches the caller unchanged
-    // and counts nothing (no sync ran).
-    startSync: () =>
-      mirror.startSync().then((report) => {
-        recordSync(metrics, report);
-        return report;
-      }),
-  };
+  return withSyncHook(mirror, (_before, report) => recordSync(metrics, report));
 }

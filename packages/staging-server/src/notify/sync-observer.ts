@@ -4,6 +4,7 @@
 import type { Logger } from '@patchbay/core';
 import { errorMessage } from '@patchbay/core';
 import type { MirrorService, SyncReport } from '../mirror.js';
+import { withSyncHook } from '../sync-hook.js';
 import { newPatches } from './events.js';
 import type { Notifier } from './notifier.js';
 
@@ -18,22 +19,5 @@ export function observeSyncs(mirror: MirrorService, notifier: Notifier, logger: 
       logger.error({ err: errorMessage(err) }, 'could not work out the new patches of a sync');
     }
   };
-  return {
-    current: () => mirror.current(),
-    blobPath: (hex) => mirror.blobPath(hex),
-    lastSync: () => mirror.lastSync(),
-    isSyncing: () => mirror.isSyncing(),
-    stats: () => mirror.stats(),
-    gc: (opts) => mirror.gc(opts),
-    storage: () => mirror.storage(),
-    close: () => mirror.close(),
-    startSync: () => {
-      const before = mirror.current();
-      // startSync throws at once when a sync runs; that error reaches the caller unchanged.
-      return mirror.startSync().then((report) => {
-        afterSync(before, report);
-        return report;
-      });
-    },
-  };
+  return withSyncHook(mirror, afterSync);
 }
