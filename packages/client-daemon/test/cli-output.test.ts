@@ -11,6 +11,7 @@ import t from 'tap';
 import { main } from '../src/cli.js';
 import { BIN, makeSandbox } from './fixtures/client.js';
 import { buildCatalog, startStaging } from './fixtures/staging.js';
+import { runMainCaptured, type CapturedRun } from '../../core/test/fixtures/capture-main.js';
 
 const ESC = '\u001b';
 /** Select Graphic Rendition: the colour and bold codes (ESC[K, which erases a line, is not colour). */
@@ -29,39 +30,10 @@ const staging = await startStaging(built);
 t.teardown(() => staging.close());
 const root = t.testdir();
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Ran = CapturedRun;
 
-/**
- * main() in this process with stdout/stderr captured (a spawn costs seconds on a busy machine).
- * Neither stream is a terminal here; NO_COLOR and FORCE_COLOR (which tap sets) are removed, so
- * what keeps escape codes out is the missing terminal alone.
- */
-async function inProcess(args: string[]): Promise<Ran> {
-  const saved = { NO_COLOR: process.env.NO_COLOR, FORCE_COLOR: process.env.FORCE_COLOR };
-  const level = process.env.PATCHBAY_LOG_LEVEL;
-  delete process.env.NO_COLOR;
-  delete process.env.FORCE_COLOR;
-  process.env.PATCHBAY_LOG_LEVEL = 'silent';
-  let stdout = '';
-  let stderr = '';
-  const writeOut = process.stdout.write.bind(process.stdout);
-  const writeErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string) => ((stdout += chunk), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => ((stderr += chunk), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    process.stdout.write = writeOut;
-    process.stderr.write = writeErr;
-    for (const [key, value] of Object.entries(saved)) if (value !== undefined) process.env[key] = value;
-    if (level === undefined) delete process.env.PATCHBAY_LOG_LEVEL;
-    else process.env.PATCHBAY_LOG_LEVEL = level;
-  }
-}
+/** main() in this process, stdout/stderr captured (capture-main.ts). */
+const inProcess = (args: string[]): Promise<Ran> => runMainCaptured(main, args);
 
 /** In front of `target`: answers every report with 401 (as a server requiring tokens does), passes the rest. */
 async function refusingReports(target: string): Promise<{ url: string; close(): Promise<void> }> {

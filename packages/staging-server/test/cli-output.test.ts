@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { main } from '../src/cli.js';
 import { BIN } from './fixtures/server-cli.js';
+import { runMainCaptured, type CapturedRun } from '../../core/test/fixtures/capture-main.js';
 
 const ESC = '\u001b';
 const SGR_ALL = /\u001b\[[0-9;]*m/g;
@@ -56,39 +57,10 @@ async function writeFeed(dir: string, size: number): Promise<string> {
 
 const upstream = await writeFeed(join(root, 'feed'), 4 * 1024 * 1024);
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Ran = CapturedRun;
 
-/** main() in this process, stdout/stderr captured (no terminal), NO_COLOR and FORCE_COLOR removed. */
-async function inProcess(args: string[]): Promise<Ran> {
-  const saved = {
-    NO_COLOR: process.env.NO_COLOR,
-    FORCE_COLOR: process.env.FORCE_COLOR,
-    PATCHBAY_LOG_LEVEL: process.env.PATCHBAY_LOG_LEVEL,
-  };
-  delete process.env.NO_COLOR;
-  delete process.env.FORCE_COLOR;
-  process.env.PATCHBAY_LOG_LEVEL = 'silent';
-  let stdout = '';
-  let stderr = '';
-  const writeOut = process.stdout.write.bind(process.stdout);
-  const writeErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string) => ((stdout += chunk), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => ((stderr += chunk), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    process.stdout.write = writeOut;
-    process.stderr.write = writeErr;
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
-}
+/** main() in this process, stdout/stderr captured (capture-main.ts). */
+const inProcess = (args: string[]): Promise<Ran> => runMainCaptured(main, args);
 
 t.test(
   'sync on a terminal: a progress line for the downloads, the outcome in colour',
