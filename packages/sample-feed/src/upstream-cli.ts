@@ -63,12 +63,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`patchbay-upstream: cannot listen on ${host}:${port}: ${errorMessage(err)}\n`);
     return 1;
   }
-  process.stdout.write(
-    json ? `${JSON.stringify({ url: server.url })}\n` : `patchbay-upstream listening on ${server.url}\n`,
-  );
-  logger.info({ url: server.url, dir }, 'listening');
-
-  const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
+  // The handlers go in before the URL line: whoever reads that line may signal at once.
+  const signal = new Promise<NodeJS.Signals>((resolveSignal) => {
     const onSignal = (name: NodeJS.Signals): void => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
@@ -77,7 +73,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  logger.info({ signal }, 'closing');
+  process.stdout.write(
+    json ? `${JSON.stringify({ url: server.url })}\n` : `patchbay-upstream listening on ${server.url}\n`,
+  );
+  logger.info({ url: server.url, dir }, 'listening');
+
+  logger.info({ signal: await signal }, 'closing');
   await server.close();
   return 0;
 }
