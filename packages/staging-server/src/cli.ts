@@ -273,6 +273,7 @@ export async function main(argv: string[]): Promise<number> {
           dir: invocation.args[0]!,
           ...invocation.exchange,
           json: invocation.json,
+          quiet: invocation.quiet,
         });
       }
       case 'import': {

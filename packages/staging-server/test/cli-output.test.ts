@@ -62,24 +62,30 @@ type Ran = CapturedRun;
 /** main() in this process, stdout/stderr captured (capture-main.ts). */
 const inProcess = (args: string[]): Promise<Ran> => runMainCaptured(main, args);
 
+/** The server CLI on a real pty (script(1)), 120 columns, colour allowed: all it printed. */
+function onTerminal(cliArgs: string[]): Promise<string> {
+  const args = [process.execPath, BIN, ...cliArgs];
+  const env: NodeJS.ProcessEnv = { ...process.env, PATCHBAY_LOG_LEVEL: 'warn', TERM: 'xterm' };
+  delete env.NO_COLOR;
+  delete env.FORCE_COLOR;
+  // a pty made by script(1) has no size: give it a usual one
+  const command = `stty cols 120 rows 40; ${args.map((a) => `'${a}'`).join(' ')}`;
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn(SCRIPT, ['-qec', command, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (text += c.toString()));
+    child.on('error', reject);
+    child.on('close', () => resolve(text));
+  });
+}
+
 t.test(
-  'sync on a terminal: a progress line for the downloads, the outcome in colour',
+  'sync and export on a terminal: a progress line for the transfer, the outcome in colour; --quiet none',
   { skip: !existsSync(SCRIPT) && 'no script(1)' },
   async (t) => {
-    const args = [process.execPath, BIN, '--data-dir', join(root, 'tty'), '--upstream', upstream, 'sync'];
-    const env: NodeJS.ProcessEnv = { ...process.env, PATCHBAY_LOG_LEVEL: 'warn', TERM: 'xterm' };
-    delete env.NO_COLOR;
-    delete env.FORCE_COLOR;
-    // a pty made by script(1) has no size: give it a usual one
-    const command = `stty cols 120 rows 40; ${args.map((a) => `'${a}'`).join(' ')}`;
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(SCRIPT, ['-qec', command, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let text = '';
-      child.stdout.on('data', (c: Buffer) => (text += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (text += c.toString()));
-      child.on('error', reject);
-      child.on('close', () => resolve(text));
-    });
+    const dataDir = join(root, 'tty');
+    const out = await onTerminal(['--data-dir', dataDir, '--upstream', upstream, 'sync']);
     t.match(
       out.replace(SGR_ALL, ''),
       /\rsync {2}\[[=>-]+\] +\d+% {2}0\/1 files {2}[\d.]+ [KM]?i?B\/4\.0 MiB/,
@@ -88,6 +94,32 @@ t.test(
     t.match(out, /\r\u001b\[K/, 'the line is cleared when the downloads end');
     t.match(out, `sync ${ESC}[1m${ESC}[32mok${ESC}[39m${ESC}[22m`, 'the outcome in bold green');
     t.match(out, /files fetched: +1 \(4194304 bytes, 4\.0 MiB\)/);
+
+    // export in 1 MiB parts reports as its tar stream is cut: the same shared progress line
+    const exported = await onTerminal([
+      '--data-dir',
+      dataDir,
+      'export',
+      join(root, 'export-tty'),
+      '--chunk-size',
+      '1M',
+    ]);
+    t.match(
+      exported.replace(SGR_ALL, ''),
+      /\rexport {2}\[[=>-]+\] +\d+% {2}[\d.]+ [KM]?i?B\/[\d.]+ MiB/,
+      'an export frame',
+    );
+    t.match(exported, /\r\u001b\[K/, 'cleared at the end');
+    const quiet = await onTerminal([
+      '--data-dir',
+      dataDir,
+      '--quiet',
+      'export',
+      join(root, 'export-quiet'),
+      '--chunk-size',
+      '1M',
+    ]);
+    t.notMatch(quiet, /\rexport /, '--quiet: no progress line');
   },
 );
 

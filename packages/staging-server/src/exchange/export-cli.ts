@@ -4,6 +4,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import {
+  FileProgress,
+  progressEnabled,
+  styleFor,
   assertFreeSpace,
   ContentStore,
   errorMessage,
@@ -210,31 +213,29 @@ export function formatExport(s: ExportSummary): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** A progress line on a terminal only (CONTRACT §3). */
-function terminalProgress(): ((p: ExportProgress) => void) | undefined {
-  if (!process.stderr.isTTY) return undefined;
-  let last = -1;
-  return ({ doneBytes, totalBytes }) => {
-    const percent = totalBytes > 0 ? Math.min(100, Math.floor((doneBytes / totalBytes) * 100)) : 100;
-    if (percent === last) return;
-    last = percent;
-    process.stderr.write(`\rexport: ${percent}% (${doneBytes} of ${totalBytes} bytes)`);
-  };
+/** The shared progress line (core cli-output), on a terminal only and not with --quiet (CONTRACT §3). */
+function terminalProgress(quiet: boolean): FileProgress | undefined {
+  if (!progressEnabled(process.stderr, { quiet })) return undefined;
+  return new FileProgress(process.stderr, styleFor(process.stderr));
 }
 
 export async function runExportCommand(
   config: ServerConfig,
   logger: Logger,
-  opts: ExchangeFlags & { dir: string; json: boolean },
+  opts: ExchangeFlags & { dir: string; json: boolean; quiet: boolean },
 ): Promise<number> {
-  const progress = opts.json || opts.dryRun ? undefined : terminalProgress();
+  const progress = opts.json || opts.dryRun ? undefined : terminalProgress(opts.quiet);
+  const onProgress = progress
+    ? ({ doneBytes, totalBytes }: ExportProgress) =>
+        progress.update('export', 'export', doneBytes, totalBytes)
+    : undefined;
   try {
-    const summary = await runExport(config, logger, opts, progress);
-    if (progress) process.stderr.write('\n');
+    const summary = await runExport(config, logger, opts, onProgress);
+    progress?.close();
     process.stdout.write(opts.json ? `${JSON.stringify(summary)}\n` : formatExport(summary));
     return 0;
   } catch (err) {
-    if (progress) process.stderr.write('\n');
+    progress?.close();
     const bad = isPatchbayError(err, ErrorCodes.USAGE) || isPatchbayError(err, ErrorCodes.CONFIG);
     if (!bad) logger.error({ err, code: isPatchbayError(err) ? err.code : undefined }, 'export failed');
     if (opts.json) {
