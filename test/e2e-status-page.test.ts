@@ -15,6 +15,7 @@ import { SAMPLE_PATCHES, generateSampleFeed } from '@patchbay/sample-feed';
 import { ReportStore } from '@patchbay/staging-server';
 import { BIN, REPO_ROOT, runJson } from './helpers/processes.js';
 import { startStack, type Stack, type StatusDocument } from './helpers/stack.js';
+import type { HostViewPage } from '../packages/staging-server/src/reports/views.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLEET = 10_000;
@@ -39,32 +40,8 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-interface PatchColumn {
-  patchId: string;
-  severity: string;
-  release: string;
-  installed: number;
-  missing: number;
-  failed: number;
-  superseded: number;
-  pendingReboot: number;
-}
-interface HostRow {
-  hostId: string;
-  behind: number;
-  failed: number;
-  relevant: number;
-  states: Record<string, string>;
-}
-interface HostView {
-  sequence: number;
-  total: number;
-  offset: number;
-  limit: number;
-  releases: string[];
-  patches: PatchColumn[];
-  hosts: HostRow[];
-}
+type HostView = HostViewPage;
+type PatchColumn = HostView['patches'][number];
 interface ClientDoc {
   hostId: string;
   patches: { id: string; state: string }[];

@@ -3,6 +3,7 @@
 import t, { type Test } from 'tap';
 import { pino } from 'pino';
 import { ReportStore } from '../src/reports/report-store.js';
+import type { HostViewPage } from '../src/reports/views.js';
 import { buildServer } from '../src/server.js';
 import { STATUS_PAGE_CSP } from '../src/http/routes/status-page.js';
 import { httpTestConfig, putReport, report, startHarness, type Harness } from './fixtures/http-harness.js';
@@ -10,27 +11,7 @@ import { TestMirror, patch } from './fixtures/http-mirror.js';
 
 const SINCE = '2026-11-24T08:00:00Z';
 
-interface HostRow {
-  hostId: string;
-  hostname: string;
-  behind: number;
-  failed: number;
-  missing: number;
-  installed: number;
-  relevant: number;
-  states: Record<string, string>;
-}
-interface HostView {
-  sequence: number;
-  total: number;
-  offset: number;
-  limit: number;
-  sort: string;
-  order: string;
-  releases: string[];
-  patches: { patchId: string; installed: number; missing: number; failed: number; superseded: number }[];
-  hosts: HostRow[];
-}
+type HostView = HostViewPage;
 
 async function get(h: Harness, path: string): Promise<{ status: number; body: unknown; headers: Headers }> {
   const res = await fetch(`${h.base}${path}`);

@@ -3,7 +3,7 @@
 // history. (Patches Installed — current is compliance.ts.) Also the sort and search of
 // the compliance report's host view (the status page's matrix).
 import type { FeedPatch } from '@patchbay/core';
-import type { HostComplianceRow } from './compliance.js';
+import type { HostComplianceRow, HostMatrix } from './compliance.js';
 import type { ReportStore } from './report-store.js';
 import type { CachedPatchRow, PatchFacts, StoredEvent } from './types.js';
 
@@ -128,6 +128,21 @@ export function selectPatches(
 export const HOST_SORTS = ['behind', 'failed', 'hostId', 'hostname', 'lastSeenAt'] as const;
 export type HostSort = (typeof HOST_SORTS)[number];
 export type SortOrder = 'asc' | 'desc';
+
+/** The body of `GET /v1/reports/compliance?view=hosts` (JSON): one page of the host matrix. */
+export interface HostViewPage extends Omit<HostMatrix, 'hosts'> {
+  /** the catalog the matrix was built against */
+  sequence: number;
+  /** hosts matching the filters, before paging (also `X-Total-Count`) */
+  total: number;
+  offset: number;
+  limit: number;
+  sort: HostSort;
+  order: SortOrder;
+  /** every release of the catalog, so a release filter can offer them all */
+  releases: string[];
+  hosts: HostComplianceRow[];
+}
 
 /** The order a sort key takes when none is given: counts largest first, names and times ascending. */
 export function defaultOrder(sort: HostSort): SortOrder {

@@ -20,6 +20,7 @@ import {
   selectPatches,
   sortHosts,
   type HostSort,
+  type HostViewPage,
   type SortOrder,
 } from '../../reports/views.js';
 import { toCsv } from '../csv.js';
@@ -276,18 +277,18 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
         hostViewCsv(patchIds, page),
       );
     }
-    return {
+    const body: HostViewPage = {
       sequence: published.sequence,
       total,
       offset,
       limit,
       sort,
       order,
-      // every release of the catalog, so a release filter can offer them all
       releases: [...new Set(published.catalog.patches.map((p) => p.release))].sort(),
       patches: matrix.patches,
       hosts: page,
     };
+    return body;
   }
 
   app.get<{ Querystring: ComplianceQuerystring }>(
