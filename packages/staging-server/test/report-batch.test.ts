@@ -45,3 +45,12 @@ t.test('close stores what is still waiting for its commit', async (t) => {
   t.teardown(() => reopened.close());
   t.equal(reopened.listClients()[0]?.hostId, 'host-late');
 });
+
+t.test('a report resent while the first copy waits in the same batch is stored once', async (t) => {
+  const store = ReportStore.open(t.testdir());
+  t.teardown(() => store.close());
+  const first = report('host-twice', { events: [event, { ...event, seq: 2 }] });
+  const [a, b] = await Promise.all([store.ingestSoon(first), store.ingestSoon(structuredClone(first))]);
+  t.equal(a.accepted + b.accepted, 2, 'two events stored in all, not four');
+  t.equal(store.history({ host: 'host-twice', limit: 10 }).length, 2, 'the history holds each event once');
+});
