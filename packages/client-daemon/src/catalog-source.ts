@@ -1,5 +1,4 @@
 import { readFile, rm } from 'node:fs/promises';
-import path from 'node:path';
 import {
   ErrorCodes,
   PatchbayError,
@@ -16,7 +15,7 @@ import type { Catalog, ConditionalResult, Logger } from '@patchbay/core';
 import type { Dispatcher } from 'undici';
 import { sha256Hex, signatureRefusal } from './catalog-trust.js';
 import type { CatalogTrust, FeedTrust, KeysDocument, TrustedKey } from './catalog-trust.js';
-import { feedByShape, feedLocation, serverDirectory } from './direct-mode.js';
+import { feedLocation, serverDirectory, serverKind } from './direct-mode.js';
 import type { ServerKind } from './direct-mode.js';
 import { withFailover } from './failover.js';
 import { CATALOG_FORMAT, FEED_FORMAT, documentFormat, feedToCatalog, wrongKindError } from './feed-source.js';
@@ -91,15 +90,6 @@ interface CachedCatalog {
 
 type Fetched = Omit<LoadedCatalog, 'server' | 'attempts' | 'expired'>;
 
-/** A server answered, but not as the kind asked: 404/410, or a document of another format. */
-function isWrongKind(err: unknown): boolean {
-  if (isPatchbayError(err, ErrorCodes.HTTP_STATUS)) {
-    const status = Number(err.context.status);
-    return status === 404 || status === 410;
-  }
-  return isPatchbayError(err, ErrorCodes.FEED_INVALID) && err.context.wrongKind === true;
-}
-
 const BLOB_PATH = /^\/v1\/blobs\/sha256\/([0-9a-f]{64})$/;
 
 /**
@@ -132,8 +122,8 @@ export function assertBlobUrls(catalog: Catalog, server: string): void {
  * the cached copy when no server answers (callers say so to the user). Every catalog,
  * fetched or cached, is used only after its signature verified (catalog-trust.ts) and
  * it is not older than one already accepted; nothing of a refused catalog is cached.
- * A server may also be a vendor feed (direct mode): told apart by what it serves
- * (detect()), verified against trust.feedKey and turned into a catalog (feed-source.ts).
+ * A server may also be a vendor feed (direct mode): told apart by its URL's shape alone
+ * (serverKind()), verified against trust.feedKey and turned into a catalog (feed-source.ts).
  */
 export class CatalogSource {
   /** the catalog last loaded by this process (for reports) */
@@ -211,7 +201,6 @@ export class CatalogSource {
     );
     const catalog = feedToCatalog(parseFeed(bytes, this.opts.paths.catalog), feedLocation(meta.server));
     await this.opts.trust.assertNotRolledBack(trusted.id, catalog, bytes, what);
-    serverDirectory.decide(meta.server, 'feed');
     if (!serverDirectory.hasFeedIndex(meta.server)) {
       serverDirectory.indexFeed(
         meta.server,
@@ -221,13 +210,15 @@ export class CatalogSource {
     return { catalog, meta, bytes, trusted };
   }
 
-  /** Which configured servers are vendor feeds (direct mode), as far as is known without the network. */
-  async serverKinds(): Promise<{ server: string; kind: ServerKind | 'unknown' }[]> {
-    await this.initKinds();
-    return this.opts.servers.map((raw) => {
-      const server = raw.replace(/\/+$/, '');
-      return { server, kind: serverDirectory.kind(server) ?? 'unknown' };
-    });
+  /** Which configured servers are vendor feeds (direct mode): from their URLs alone. */
+  serverKinds(): Promise<{ server: string; kind: ServerKind }[]> {
+    this.initKinds();
+    return Promise.resolve(
+      this.opts.servers.map((raw) => {
+        const server = raw.replace(/\/+$/, '');
+        return { server, kind: serverKind(server) };
+      }),
+    );
   }
 
   /** Every server is a vendor feed: reports stay local. */
@@ -235,29 +226,9 @@ export class CatalogSource {
     return (await this.serverKinds()).every((s) => s.kind === 'feed');
   }
 
-  private kindsInit: Promise<void> | undefined;
-
-  /** Load the kinds decided by earlier processes; let downloads prepare a feed they need. */
-  private initKinds(): Promise<void> {
+  /** Let downloads load a feed they need (its file URLs) before the catalog came from it. */
+  private initKinds(): void {
     serverDirectory.preparer = (server) => this.prepare(server);
-    return (this.kindsInit ??= serverDirectory.load(this.kindsFile()));
-  }
-
-  private kindsFile(): string {
-    return path.join(this.opts.paths.trust, 'server-kinds.json');
-  }
-
-  private async decide(server: string, kind: ServerKind): Promise<void> {
-    if (!serverDirectory.decide(server, kind) || feedByShape(server)) return;
-    this.opts.logger.info(
-      { server, kind },
-      kind === 'feed' ? 'server is a vendor feed (direct mode)' : 'server is a staging server',
-    );
-    await serverDirectory
-      .save(this.kindsFile())
-      .catch((err: unknown) =>
-        this.opts.logger.warn({ err: errorMessage(err) }, 'cannot record the server kinds'),
-      );
   }
 
   /**
@@ -269,24 +240,12 @@ export class CatalogSource {
   }
 
   /**
-   * Ask `server` as the kind it is believed to be (a staging server unless decided or
-   * obvious from the URL); when it answers but not as that kind (404/410, another
-   * document format), ask it as the other kind. A server that is down (connection
-   * error, 5xx) fails over as it is, so it is never mistaken for a feed.
+   * Ask `server` as the kind its URL says it is (serverKind): a staging server unless the
+   * URL is a feed's documented shape. Never from what it answers: a 404 from a staging
+   * server is an error like any other, never a hint to read it as a vendor feed (issue 13).
    */
-  private async detect<T>(server: string, ask: (kind: ServerKind) => Promise<T>): Promise<T> {
-    const first = serverDirectory.kind(server) ?? 'staging';
-    try {
-      return await ask(first);
-    } catch (err) {
-      if (!isWrongKind(err) || feedByShape(server)) throw err;
-      try {
-        return await ask(first === 'feed' ? 'staging' : 'feed');
-      } catch (second) {
-        // neither kind: the first answer is the one that explains the configured URL
-        throw isWrongKind(second) ? err : second;
-      }
-    }
+  private ask<T>(server: string, as: (kind: ServerKind) => Promise<T>): Promise<T> {
+    return as(serverKind(server));
   }
 
   /** The cached catalog or PB_ERR_NO_CATALOG (commands that never touch the network). */
@@ -312,7 +271,7 @@ export class CatalogSource {
 
   /** Fetch from the first server that answers; fall back to the cache when none does. */
   async load(): Promise<LoadedCatalog> {
-    await this.initKinds();
+    this.initKinds();
     let cached: CachedCatalog | undefined;
     let cacheRefusal: unknown;
     try {
@@ -328,7 +287,7 @@ export class CatalogSource {
         'fetch catalog',
         // the cached signature is by the key of the server it came from: only that one may answer 304
         (server) =>
-          this.detect(server, (kind) =>
+          this.ask(server, (kind) =>
             kind === 'feed' ? this.fetchFeed(server, cached) : this.fetchFrom(server, cached),
           ),
         this.opts.logger,
@@ -361,10 +320,8 @@ export class CatalogSource {
    * (doctor). Throws what load() would refuse with.
    */
   async probe(server: string): Promise<ProbeResult> {
-    await this.initKinds();
-    return this.detect(server, (kind) =>
-      kind === 'feed' ? this.probeFeed(server) : this.probeStaging(server),
-    );
+    this.initKinds();
+    return this.ask(server, (kind) => (kind === 'feed' ? this.probeFeed(server) : this.probeStaging(server)));
   }
 
   private async probeStaging(server: string): Promise<ProbeResult> {
@@ -378,7 +335,6 @@ export class CatalogSource {
     }
     const unpinned = !this.opts.trust.mirrorKeyFingerprint && !(await this.opts.trust.pins())[server];
     const { trusted, catalog } = await this.verifiedCatalog(server, result.body, signature, true);
-    await this.decide(server, 'staging');
     return {
       kind: 'staging',
       catalog,
@@ -401,7 +357,6 @@ export class CatalogSource {
       server,
       catalog.patches.flatMap((p) => p.files),
     );
-    await this.decide(server, 'feed');
     return { kind: 'feed', catalog, expired: false, trusted };
   }
 
@@ -531,7 +486,6 @@ export class CatalogSource {
       }
       const meta: CatalogMeta = { ...cached.meta, server, fetchedAt };
       await writeFileAtomic(this.opts.paths.catalogMeta, JSON.stringify(meta, null, 2) + '\n');
-      await this.decide(server, 'staging');
       return {
         catalog: cached.catalog,
         offline: false,
@@ -567,7 +521,6 @@ export class CatalogSource {
       { server, sequence: catalog.sequence, key: trusted.fingerprint },
       'catalog fetched and verified',
     );
-    await this.decide(server, 'staging');
     return { catalog, offline: false, fetchedAt, keyFingerprint: trusted.fingerprint };
   }
 
@@ -628,7 +581,6 @@ export class CatalogSource {
       }
       const meta: CatalogMeta = { ...cached.meta, fetchedAt };
       await writeFileAtomic(this.opts.paths.catalogMeta, JSON.stringify(meta, null, 2) + '\n');
-      await this.decide(server, 'feed');
       return {
         catalog: cached.catalog,
         offline: false,
@@ -644,22 +596,11 @@ export class CatalogSource {
     const meta: CatalogMeta = { server, fetchedAt, sequence: catalog.sequence, kind: 'feed' };
     if (doc.etag) meta.etag = doc.etag;
     await writeFileAtomic(this.opts.paths.catalogMeta, JSON.stringify(meta, null, 2) + '\n');
-    // true once per rollback id: for an unsigned feed, the first time this server's feed is used
-    const first = await this.opts.trust.recordAccepted(trusted.id, catalog, bytes, server);
-    if (first && trusted.source === 'unsigned') {
-      const text =
-        `warning: using the vendor feed ${server} without a signature check (trust.feedKey is not set): ` +
-        'only the per-file SHA-256 in that feed protects what is installed';
-      // the terminal gets the notice; the log a line of its own (as pins do)
-      this.opts.logger.info({ server }, text);
-      if (this.opts.notice) this.opts.notice(text);
-      else this.opts.logger.warn({ server }, text);
-    }
+    await this.opts.trust.recordAccepted(trusted.id, catalog, bytes, server);
     serverDirectory.indexFeed(
       server,
       catalog.patches.flatMap((p) => p.files),
     );
-    await this.decide(server, 'feed');
     this.opts.logger.debug(
       { server, sequence: catalog.sequence, key: trusted.fingerprint },
       'vendor feed fetched and verified (direct mode)',

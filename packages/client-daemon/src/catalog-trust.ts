@@ -70,7 +70,7 @@ export interface TrustedKey {
 export interface FeedTrust {
   id: string;
   fingerprint: string;
-  source: 'trust.feedKey' | 'unsigned';
+  source: 'trust.feedKey';
 }
 
 export interface CatalogTrustOptions {
@@ -84,7 +84,8 @@ export interface CatalogTrustOptions {
   notice?: (text: string) => void;
 }
 
-export type SignatureFailure = 'no-signature' | 'bad-signature' | 'key-changed' | 'not-pinned';
+export type SignatureFailure =
+  'no-signature' | 'bad-signature' | 'key-changed' | 'not-pinned' | 'no-feed-key';
 
 export function signatureRefusal(
   reason: SignatureFailure,
@@ -127,13 +128,20 @@ export class CatalogTrust {
   }
 
   /**
-   * A vendor feed used directly: with trust.feedKey its feed.json.sig must verify (a
-   * missing or bad one is refused); without it the signature is ignored (CONTRACT §1)
-   * and only the per-file SHA-256 protects what is installed.
+   * A vendor feed used directly: its feed.json.sig must verify against trust.feedKey. There is
+   * no unsigned direct mode: a feed's install and detect commands run as root, and nothing
+   * but a signature by a key the host was configured with may decide them (CONTRACT §5).
    */
   verifyFeed(server: string, bytes: Buffer, signature: string | undefined): FeedTrust {
     const { feedKey } = this.opts;
-    if (!feedKey) return { id: `feed:unsigned:${server}`, fingerprint: 'none', source: 'unsigned' };
+    if (!feedKey) {
+      throw signatureRefusal(
+        'no-feed-key',
+        `${server} is a vendor feed (direct mode) and trust.feedKey is not set: refusing its unsigned ` +
+          "commands (set trust.feedKey to the vendor's public key, or use a staging server)",
+        { server },
+      );
+    }
     const fingerprint = keyFingerprint(feedKey);
     const what = `feed from ${server}`;
     if (!signature || signature.trim() === '') {

@@ -1,7 +1,7 @@
 // Direct mode: a `server` entry may be a vendor feed instead of a staging server. This
-// module knows which entry is which (decided by what each serves, cached per server),
-// where a feed keeps each file, and what that means for downloads and reports.
-import { ErrorCodes, PatchbayError, readJsonFile, writeFileAtomic } from '@patchbay/core';
+// module knows which entry is which (from the URL's documented shape, never from what a
+// server answers), where a feed keeps each file, and what that means for downloads and reports.
+import { ErrorCodes, PatchbayError } from '@patchbay/core';
 import type { FeedFile, Logger } from '@patchbay/core';
 import type { Ledger } from './ledger.js';
 
@@ -15,12 +15,10 @@ export interface FeedLocation {
   sigUrl: string;
 }
 
-interface KindsFile {
-  format: 'patchbay-client-server-kinds/1';
-  servers: Record<string, { kind: ServerKind; decidedAt: string }>;
-}
-
-/** A URL that can only be a feed: file: (staging servers speak HTTP) or one naming feed.json. */
+/**
+ * The documented shape of a vendor feed URL: `file:` (staging servers speak HTTP) or an
+ * http(s) URL naming `…/feed.json`. Every other `server` is a staging server.
+ */
 export function feedByShape(server: string): boolean {
   try {
     const url = new URL(server);
@@ -28,6 +26,11 @@ export function feedByShape(server: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** What `server` is, from the config alone (CONTRACT §5: never from what it answers). */
+export function serverKind(server: string): ServerKind {
+  return feedByShape(server) ? 'feed' : 'staging';
 }
 
 export function feedLocation(server: string): FeedLocation {
@@ -41,31 +44,20 @@ export function feedLocation(server: string): FeedLocation {
 }
 
 /**
- * The kind of each server and, for feeds, the URL of each file by digest (from the last
- * feed verified in this process). One per process: kinds are a property of the URL,
- * not of a session; the decisions are also kept in <dataDir>/trust/server-kinds.json
- * so the next process asks the right question first.
+ * For feeds, the URL of each file by digest (from the last feed verified in this process).
+ * One per process: a download needs the URL of a feed it did not load the catalog from.
  */
 export class ServerDirectory {
-  private readonly kinds = new Map<string, ServerKind>();
   private readonly files = new Map<string, Map<string, string>>();
-  /** loads (and verifies) a server's document so kind and file urls are known: set by CatalogSource */
+  /** loads (and verifies) a feed so its file urls are known: set by CatalogSource */
   preparer: ((server: string) => Promise<void>) | undefined;
 
-  kind(server: string): ServerKind | undefined {
-    return this.kinds.get(server) ?? (feedByShape(server) ? 'feed' : undefined);
+  kind(server: string): ServerKind {
+    return serverKind(server);
   }
 
   isFeed(server: string): boolean {
-    return this.kind(server) === 'feed';
-  }
-
-  /** Record a decision; returns true when it changed (the caller persists it). */
-  decide(server: string, kind: ServerKind): boolean {
-    if (this.kinds.get(server) === kind) return false;
-    this.kinds.set(server, kind);
-    if (kind === 'staging') this.files.delete(server);
-    return true;
+    return feedByShape(server);
   }
 
   /** A feed's files by digest (absolute URLs), replacing what an older feed said. */
@@ -83,25 +75,8 @@ export class ServerDirectory {
     return this.files.has(server);
   }
 
-  async load(file: string): Promise<void> {
-    const doc = await readJsonFile<KindsFile>(file).catch(() => undefined);
-    for (const [server, entry] of Object.entries(doc?.servers ?? {})) {
-      if (!this.kinds.has(server) && (entry?.kind === 'feed' || entry?.kind === 'staging')) {
-        this.kinds.set(server, entry.kind);
-      }
-    }
-  }
-
-  async save(file: string): Promise<void> {
-    const doc: KindsFile = { format: 'patchbay-client-server-kinds/1', servers: {} };
-    const at = new Date().toISOString();
-    for (const [server, kind] of this.kinds) doc.servers[server] = { kind, decidedAt: at };
-    await writeFileAtomic(file, JSON.stringify(doc, null, 2) + '\n');
-  }
-
   /** Tests: forget everything. */
   reset(): void {
-    this.kinds.clear();
     this.files.clear();
     this.preparer = undefined;
   }
@@ -117,7 +92,7 @@ export const serverDirectory = new ServerDirectory();
  */
 export async function blobUrl(server: string, file: Pick<FeedFile, 'sha256' | 'name'>): Promise<string> {
   const dir = serverDirectory;
-  if (dir.kind(server) === undefined || (dir.isFeed(server) && !dir.hasFeedIndex(server))) {
+  if (dir.isFeed(server) && !dir.hasFeedIndex(server)) {
     // a server that cannot be prepared (down, refused) fails over like a failed download
     await dir.preparer?.(server);
   }

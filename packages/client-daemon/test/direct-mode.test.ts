@@ -1,7 +1,8 @@
-// Direct mode: a client whose `server` is a vendor feed (file: or a plain HTTP directory)
-// checks, verifies, installs and keeps its reports local; mixed lists fail over between a
-// staging server and the feed; the client mails its own events over real SMTP.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// Direct mode: a client whose `server` is a vendor feed (file:, or an http URL naming
+// feed.json: the kind comes from the URL, never from an answer) checks, verifies against
+// trust.feedKey, installs and keeps its reports local; an unsigned feed is refused; mixed
+// lists fail over between a staging server and the feed; the client mails its own events.
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
@@ -30,17 +31,18 @@ interface HistoryDoc {
 
 const VENDOR = generateSigningKeyPair();
 
-function kinds(dataDir: string): Record<string, { kind: string }> {
-  const file = path.join(dataDir, 'trust', 'server-kinds.json');
-  return existsSync(file)
-    ? (JSON.parse(readFileSync(file, 'utf8')) as { servers: Record<string, { kind: string }> }).servers
-    : {};
+/** Nothing about a server's kind is ever written down: it comes from the config. */
+function kindsFileWritten(dataDir: string): boolean {
+  return existsSync(path.join(dataDir, 'trust', 'server-kinds.json'));
 }
 
 t.test('feed URLs, conversion and event kinds', async (t) => {
   t.ok(feedByShape('file:///media/feed'));
   t.ok(feedByShape('https://vendor.example/patches/feed.json'));
-  t.notOk(feedByShape('https://vendor.example/patches'), 'an http directory needs a probe');
+  t.notOk(
+    feedByShape('https://vendor.example/patches'),
+    'an http URL not naming feed.json is a staging server',
+  );
   t.same(feedLocation('https://v.example/p/feed.json'), {
     dir: 'https://v.example/p/',
     feedUrl: 'https://v.example/p/feed.json',
@@ -94,20 +96,26 @@ t.test('feed URLs, conversion and event kinds', async (t) => {
   t.match(mail.html, /&lt;b&gt;/, 'event text is escaped in HTML');
 });
 
-t.test('a file: feed, unsigned: installs, warns once, history stays local', async (t) => {
+t.test('a file: feed, signed: installs, history stays local; unsigned it is refused', async (t) => {
   const dir = t.testdir();
   const built = buildCatalog([{ id: 'A' }, { id: 'B', requires: ['A'] }]);
-  writeFeed(path.join(dir, 'feed'), built);
+  writeFeed(path.join(dir, 'feed'), built, { key: VENDOR });
   const feedUrl = pathToFileURL(path.join(dir, 'feed')).href;
   const sb = makeSandbox(path.join(dir, 'client'), () => [feedUrl]);
 
+  const unsigned = await sb.json<ErrorDoc>(['install', 'B']);
+  t.equal(unsigned.code, 1, 'without trust.feedKey the feed is refused');
+  t.equal(unsigned.doc.error?.code, 'PB_ERR_SIGNATURE');
+  t.match(unsigned.doc.error?.message, /trust\.feedKey is not set/);
+  t.notOk(sb.marker('A') || sb.marker('B'), 'nothing of an unsigned feed is installed');
+
+  sb.writeConfig({ trust: { feedKey: VENDOR.publicKey } });
   const check = await sb.json<{ patches: { id: string; state: string }[] }>(['check']);
   t.equal(check.code, 0, check.stderr);
   t.same(
     check.doc.patches.map((p) => p.state),
     ['available', 'available'],
   );
-  t.match(check.stderr, /without a signature check \(trust\.feedKey is not set\)/, 'says so');
 
   const install = await sb.json<{ results: Result[] }>(['install', 'B']);
   t.equal(install.code, 0, install.stderr);
@@ -120,7 +128,6 @@ t.test('a file: feed, unsigned: installs, warns once, history stays local', asyn
   );
   t.ok(sb.marker('A') && sb.marker('B'), 'both installed in dependency order');
   t.same(sb.orderLog(), ['install A', 'install B']);
-  t.notMatch(install.stderr, /signature check/, 'the warning is given once');
 
   const ledger = sb.ledger();
   t.equal(ledger.lastAckedSeq, ledger.events.at(-1)?.seq, 'no outbox waits for a server that does not exist');
@@ -149,19 +156,14 @@ t.test(
     const written = writeFeed(feedDir, built, { key: VENDOR });
     const server = await serveDirectory(feedDir);
     t.teardown(() => server.close());
-    const sb = makeSandbox(path.join(dir, 'client'), () => [server.url]);
+    const sb = makeSandbox(path.join(dir, 'client'), () => [`${server.url}/feed.json`]);
     sb.writeConfig({ trust: { feedKey: VENDOR.publicKey } });
 
     const check = await sb.json(['check']);
     t.equal(check.code, 0, check.stderr);
-    t.ok(server.requests.includes('/v1/catalog'), 'asked as a staging server first');
+    t.notOk(server.requests.includes('/v1/catalog'), 'a feed URL is never asked as a staging server');
     t.ok(server.requests.includes('/feed.json') && server.requests.includes('/feed.json.sig'));
-    t.equal(kinds(sb.dataDir)[server.url]?.kind, 'feed', 'the decision is kept');
-
-    // the next process asks the right question first
-    server.requests.length = 0;
-    t.equal((await sb.run(['check'])).code, 0);
-    t.notOk(server.requests.includes('/v1/catalog'), 'no staging probe once decided');
+    t.notOk(kindsFileWritten(sb.dataDir), 'nothing about the kind is written down');
 
     const doctor = await sb.run(['doctor']);
     t.match(doctor.stdout, /vendor feed \(direct mode\).*verifies against trust\.feedKey/);
@@ -209,11 +211,10 @@ t.test('a staging server that is down or failing is never taken for a feed', asy
     staging.requests.some((r) => r.url === '/feed.json'),
     'a 5xx is a failing staging server, not a question for feed.json',
   );
-  t.same(kinds(sb.dataDir), {}, 'nothing decided');
+  t.notOk(kindsFileWritten(sb.dataDir), 'nothing decided');
 
   staging.mode = 'ok';
   t.equal((await sb.run(['check'])).code, 0);
-  t.equal(kinds(sb.dataDir)[staging.url]?.kind, 'staging');
   t.ok(staging.reports.length > 0, 'a staging server still gets reports');
 });
 
@@ -225,7 +226,7 @@ t.test('mixed list: staging server first, the vendor feed second', async (t) => 
   const feed = await serveDirectory(path.join(dir, 'feed'));
   t.teardown(() => feed.close());
   writeFeed(path.join(dir, 'feed'), built, { key: VENDOR });
-  const sb = makeSandbox(path.join(dir, 'client'), () => [staging.url, feed.url]);
+  const sb = makeSandbox(path.join(dir, 'client'), () => [staging.url, `${feed.url}/feed.json`]);
   sb.writeConfig({ trust: { feedKey: VENDOR.publicKey } });
 
   // the catalog comes from the staging server; A's file drops mid-body there: the feed serves it
@@ -264,10 +265,11 @@ t.test('notify: the client mails its own events to a real SMTP server', async (t
   const dir = t.testdir();
   const smtp = await startSmtp(t);
   const built = buildCatalog([{ id: 'A' }, { id: 'F', kind: 'fail' }]);
-  writeFeed(path.join(dir, 'feed'), built);
+  writeFeed(path.join(dir, 'feed'), built, { key: VENDOR });
   const feedUrl = pathToFileURL(path.join(dir, 'feed')).href;
   const sb = makeSandbox(path.join(dir, 'client'), () => [feedUrl]);
   sb.writeConfig({
+    trust: { feedKey: VENDOR.publicKey },
     notify: {
       smtp: { host: '127.0.0.1', port: smtp.port, timeoutSeconds: 10 },
       from: 'patchbay@host.test',

@@ -346,3 +346,52 @@ t.test('several staging servers: each one pinned with its own key', async (t) =>
   t.equal(pins.servers[one.url]?.fingerprint, keyFingerprint(one.key.publicKey));
   t.equal(pins.servers[two.url]?.fingerprint, keyFingerprint(two.key.publicKey));
 });
+
+// Issue 13, Why 1: a man in the middle answers 404 for the catalog and serves a vendor feed
+// of its own. Whether a server is a staging server comes from the config, never from an
+// answer: the 404 is an error, nothing of the feed is read, and none of its commands runs.
+t.test('downgrade: a 404 for the catalog never turns a staging server into an unsigned feed', async (t) => {
+  const dir = testDir(t);
+  const pwned = path.join(dir, 'pwned');
+  const server = await startHostileServer([{ id: 'A', severity: 'critical' }], 5, pwned);
+  t.teardown(() => server.close());
+  const pinned = makeSandbox(path.join(dir, 'pinned'), () => [server.url]);
+  const configured = makeSandbox(path.join(dir, 'configured'), () => [server.url]);
+  configured.writeConfig({ trust: { mirrorKey: server.key.publicKey } });
+  t.equal((await run(pinned, checkCommand)).code, 0, 'first contact pins the honest key');
+
+  server.attack = 'downgrade-feed';
+  for (const [name, sb] of [
+    ['a client that pinned the key', pinned],
+    ['a client configured with trust.mirrorKey', configured],
+  ] as const) {
+    const check = await run(sb, checkCommand);
+    t.equal(check.code, 1, `${name}: check fails`);
+    t.match(check.error?.message ?? '', /404/, `${name}: the error is the 404`);
+    const install = await run(sb, installCommand, ['A']);
+    t.equal(install.code, 1, `${name}: install fails`);
+    t.notOk(existsSync(pwned), `${name}: no command of the attacker's feed ran`);
+    t.notOk(
+      existsSync(path.join(sb.dataDir, 'trust', 'server-kinds.json')),
+      `${name}: nothing is remembered about the server's kind`,
+    );
+  }
+  t.equal(server.feedRequests, 0, "the attacker's feed.json was never even asked for");
+  t.notOk(existsSync(pwned));
+});
+
+t.test('a feed-shaped server is refused without trust.feedKey: no unsigned document is used', async (t) => {
+  const dir = testDir(t);
+  const pwned = path.join(dir, 'pwned');
+  const server = await startHostileServer([{ id: 'A', severity: 'critical' }], 5, pwned);
+  t.teardown(() => server.close());
+  server.attack = 'downgrade-feed';
+  const sb = makeSandbox(path.join(dir, 'host'), () => [`${server.url}/feed.json`]);
+  const check = await run(sb, checkCommand);
+  t.equal(check.code, 1, 'check fails');
+  t.equal(check.error?.code, 'PB_ERR_SIGNATURE');
+  t.match(check.error?.message ?? '', /trust\.feedKey/, 'the error says what to configure');
+  const install = await run(sb, installCommand, ['A']);
+  t.equal(install.code, 1, 'install fails');
+  t.notOk(existsSync(pwned), 'no command of the unsigned feed ran');
+});

@@ -46,9 +46,7 @@ async function checkServer(session: Session, raw: string): Promise<DoctorCheck> 
     const key =
       trusted === 'unpinned'
         ? 'signature verifies against the key it presents (not pinned yet: the next check pins it)'
-        : trusted.source === 'unsigned'
-          ? 'signature NOT checked (trust.feedKey is not set): only per-file SHA-256 protects the patches'
-          : `signature verifies against ${trusted.source} ${trusted.fingerprint}`;
+        : `signature verifies against ${trusted.source} ${trusted.fingerprint}`;
     if (kind === 'feed') {
       return {
         check,
@@ -82,12 +80,10 @@ async function checkCachedCatalog(session: Session): Promise<DoctorCheck | undef
     if (!cached) return undefined;
     const { catalog } = cached;
     if (cached.meta.kind === 'feed') {
-      const signed =
-        cached.trusted.source === 'unsigned' ? 'unsigned (trust.feedKey not set)' : 'signature verifies';
       return {
         check,
         ok: true,
-        message: `vendor feed ${cached.meta.server} sequence ${catalog.sequence}, ${signed}`,
+        message: `vendor feed ${cached.meta.server} sequence ${catalog.sequence}, signature verifies`,
       };
     }
     if (isExpired(catalog, new Date())) {
