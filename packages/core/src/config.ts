@@ -72,6 +72,11 @@ export interface ServerConfig {
     /** absolute URL after loading (a bare path in the file is resolved against the config file's directory) */
     url: string;
     publicKey: string | null;
+    /**
+     * origins (`https://cdn.vendor.example`, normalised by the loader) patch files may come
+     * from besides the feed's own; redirects may not leave the feed's origin and these either
+     */
+    allowedOrigins: string[];
     proxy: string | null;
     concurrency: number;
     /** retries per file on 5xx / connection errors */
@@ -179,7 +184,15 @@ export interface ClientConfig {
    * ca: PEM file of the CA that signs the staging servers' TLS certificates (absolute after loading);
    * feedKey: the vendor's Ed25519 public key, checked against feed.json.sig in direct mode
    */
-  trust: { mirrorKey: string | null; ca?: string | null; feedKey?: string | null };
+  trust: {
+    /** trust v2: the TUF root metadata file (absolute after loading); TUF mode when set */
+    root?: string | null;
+    /** trust v2 without root: take the first server's 1.root.json (explicit opt-in, said aloud) */
+    trustOnFirstUse?: boolean;
+    mirrorKey: string | null;
+    ca?: string | null;
+    feedKey?: string | null;
+  };
   /** the client's own mails (direct mode: no staging server to mail for it) */
   notify?: ClientNotifyConfig;
   /** report token (CONTRACT §5); or tokenFile, absolute after loading */
@@ -219,6 +232,7 @@ export const SERVER_CONFIG_DEFAULTS: Readonly<ServerConfig> = deepFreeze({
   upstream: {
     url: SAMPLE_FEED_URL,
     publicKey: null,
+    allowedOrigins: [],
     proxy: null,
     concurrency: 4,
     retries: 4,
@@ -431,6 +445,7 @@ function resolveClientPaths(layer: Json, base: string): Json {
   resolvePathAt(layer, ['dataDir'], base);
   resolvePathAt(layer, ['tokenFile'], base);
   resolvePathAt(layer, ['trust', 'ca'], base);
+  resolvePathAt(layer, ['trust', 'root'], base);
   if (Array.isArray(layer.products)) {
     for (const product of layer.products)
       if (isPlainObject(product)) resolvePathAt(product, ['installDir'], base);
@@ -487,6 +502,46 @@ function assertTimeZones(_config: Json, keys: readonly [string, unknown][]): voi
   }
 }
 
+/**
+ * An origin as `URL.origin` writes it (`https://cdn.example`, default port dropped, host in
+ * lower case), or null when `value` is not one: http(s) only, no credentials, path, query or
+ * fragment (a lone trailing `/` is allowed).
+ */
+export function normaliseOrigin(value: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') return null;
+  if (url.pathname !== '/' || !/^[a-z][a-z0-9+.-]*:\/\/[^/]+\/?$/i.test(value.trim())) return null;
+  return url.origin;
+}
+
+/** upstream.allowedOrigins made into normalised origins; an entry that is not one is a config error. */
+function normaliseAllowedOrigins(config: ServerConfig): void {
+  const given: unknown = config.upstream.allowedOrigins;
+  if (!Array.isArray(given)) {
+    config.upstream.allowedOrigins = [];
+    return;
+  }
+  config.upstream.allowedOrigins = given.map((value: unknown, i) => {
+    const origin = typeof value === 'string' ? normaliseOrigin(value) : null;
+    if (origin === null) {
+      const key = `upstream.allowedOrigins[${i}]`;
+      throw configError(
+        'config',
+        null,
+        key,
+        `${key} ${JSON.stringify(value)} is not an origin: give scheme://host[:port] with http or https, no path`,
+      );
+    }
+    return origin;
+  });
+}
+
 function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -514,6 +569,7 @@ export function loadServerConfig(opts: LoadOptions<ServerConfig> = {}): ServerCo
     };
   }
   assertTimeZones(config as unknown as Json, [['schedule.timezone', config.schedule.timezone]]);
+  normaliseAllowedOrigins(config);
   if (config.rollup) {
     // The file layer is partial; the schema requires url and branchId, the rest defaults here.
     const given: Partial<RollupConfig> = config.rollup;
