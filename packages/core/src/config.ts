@@ -65,6 +65,15 @@ export interface ServerConfig {
     expiryDays: number;
     /** the catalog is re-signed (new expiresAt) this long before it expires, even with no new patches */
     resignBeforeHours: number;
+    /**
+     * trust v2: the online key that signs this server's TUF snapshot and timestamp (absolute after
+     * loading); absent or null = <dataDir>/keys/online.key
+     */
+    onlineKeyFile?: string | null;
+    /** trust v2: the server's snapshot expires this long after signing (absent = 7) */
+    snapshotExpiryDays?: number;
+    /** trust v2: the server's timestamp expires this long after signing, re-signed at half of it (absent = 24) */
+    timestampExpiryHours?: number;
   };
   /** absolute after loading */
   dataDir: string;
@@ -72,6 +81,11 @@ export interface ServerConfig {
     /** absolute URL after loading (a bare path in the file is resolved against the config file's directory) */
     url: string;
     publicKey: string | null;
+    /**
+     * trust v2: the upstream's TUF root metadata file (absolute after loading); when set, `url` is
+     * a TUF repository (its metadata/ and targets/ below it) verified from this root
+     */
+    trustedRoot?: string | null;
     /**
      * origins (`https://cdn.vendor.example`, normalised by the loader) patch files may come
      * from besides the feed's own; redirects may not leave the feed's origin and these either
@@ -433,6 +447,8 @@ function resolveServerPaths(layer: Json, base: string): Json {
   resolvePathAt(layer, ['listen', 'tls', 'key'], base);
   resolvePathAt(layer, ['auth', 'adminTokenFile'], base);
   resolvePathAt(layer, ['signing', 'keyFile'], base);
+  resolvePathAt(layer, ['signing', 'onlineKeyFile'], base);
+  resolvePathAt(layer, ['upstream', 'trustedRoot'], base);
   resolvePathAt(layer, ['rollup', 'tokenFile'], base);
   const upstream = layer.upstream;
   if (isPlainObject(upstream) && typeof upstream.url === 'string') {
