@@ -65,6 +65,12 @@ export const ErrorCodes = {
   MIRROR_LOOP: 'PB_ERR_MIRROR_LOOP',
   /** import: an incremental export whose base was never imported, or a bundle that fails a check */
   IMPORT_REFUSED: 'PB_ERR_IMPORT_REFUSED',
+  /** a TUF repository fails verification (context.problems lists every reason) */
+  TUF_VERIFY: 'PB_ERR_TUF_VERIFY',
+  /** a TUF repository cannot be read or written as asked (missing role, version that does not grow, unknown key) */
+  TUF_REPOSITORY: 'PB_ERR_TUF_REPOSITORY',
+  /** a key file is missing, unreadable, not Ed25519, or readable by group/others (chmod 600) */
+  KEY_FILE: 'PB_ERR_KEY_FILE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

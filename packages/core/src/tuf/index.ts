@@ -1,0 +1,87 @@
+// @patchbay/core/tuf: the TUF repository layout of docs/tuf-repository.md, shared by the
+// publisher, the staging server and the client. An explicit list: what is not here is internal.
+export {
+  computeKeyId,
+  createSigner,
+  generateEd25519KeyPair,
+  keyIdOf,
+  publicKeyFromTufKey,
+  publicKeyOf,
+  readPrivateKeyFile,
+  readPublicKeyFile,
+  tufKey,
+  tufKeyJson,
+  writePrivateKeyFile,
+  writePublicKeyFile,
+} from './keys.js';
+export type { Ed25519KeyPair, TufKeyJson } from './keys.js';
+
+export {
+  METADATA_DIR,
+  TARGETS_DIR,
+  TOP_LEVEL_ROLES,
+  consistentTargetPath,
+  delegationPaths,
+  descriptorTargetPath,
+  fileTargetPath,
+  metadataFileName,
+  parseMetadataFileName,
+  parseRoleName,
+  parseTargetPath,
+  roleNameFor,
+  snapshotMetaKey,
+} from './layout.js';
+export type { ParsedTargetPath, TopLevelRole } from './layout.js';
+
+export {
+  PATCHBAY_TARGETS_FIELD,
+  UNAVAILABLE_SNAPSHOT_FIELD,
+  catalogFromRoles,
+  descriptorBytes,
+  descriptorFromPatch,
+  descriptorSchemaProblem,
+  patchTargets,
+  patchbayTargetsInfo,
+  readDescriptors,
+  unavailableTargets,
+} from './descriptor.js';
+export type {
+  CatalogFromRolesInput,
+  DescriptorFile,
+  DescriptorRefusal,
+  HeldBackPatch,
+  PatchDescriptor,
+  PatchbayTargetsInfo,
+  RoleDescriptor,
+  UnavailableTarget,
+} from './descriptor.js';
+
+export {
+  SPEC_VERSION,
+  addTargetFile,
+  buildSnapshot,
+  buildTimestamp,
+  expiresAfter,
+  listMetadataVersions,
+  loadRepository,
+  metadataBytes,
+  metadataPath,
+  newestVersion,
+  nextVersion,
+  parseMetadata,
+  readMetadata,
+  roleKind,
+  signWith,
+  targetFilePath,
+  writeMetadata,
+} from './repository.js';
+export type { LoadedRepository } from './repository.js';
+
+export { assertVerified, directorySource, formatProblem, verifyRepository } from './verify.js';
+export type {
+  RepositorySource,
+  VerifiedTargetFile,
+  VerifyOptions,
+  VerifyProblem,
+  VerifyResult,
+} from './verify.js';
