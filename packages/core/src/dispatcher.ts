@@ -1,5 +1,6 @@
 // The proxy/TLS layer: which undici dispatcher carries a request. Redirects are followed
-// here too, so callers of the request function never see a 3xx.
+// here too, so callers of the request function never see a 3xx; a request with a UrlCheck
+// follows them itself, hop by hop (http-request.ts), so that each hop can be refused.
 import { Agent, ProxyAgent, interceptors } from 'undici';
 import type { Dispatcher } from 'undici';
 

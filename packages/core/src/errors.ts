@@ -37,6 +37,8 @@ export const ErrorCodes = {
   NETWORK: 'PB_ERR_NETWORK',
   /** a URL scheme we do not support */
   UNSUPPORTED_URL: 'PB_ERR_UNSUPPORTED_URL',
+  /** a URL (or a redirect to it) outside what may be fetched: another origin, a file outside the feed directory (context.reason) */
+  URL_REFUSED: 'PB_ERR_URL_REFUSED',
   /** config file: unknown key, wrong type, unreadable file (exit 2) */
   CONFIG: 'PB_ERR_CONFIG',
   /** command line: unknown flag/command, missing argument (exit 2) */

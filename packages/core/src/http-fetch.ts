@@ -1,6 +1,7 @@
 // Fetching feeds and blobs, layered as undici layers its dispatchers:
 //   request.ts     one GET (http/https via undici, file: emulating HTTP)
-//   dispatcher.ts  proxy, CA, redirects (createDispatcher)
+//   dispatcher.ts  proxy, CA, redirects (createDispatcher; with a checkUrl, http-request.ts
+//                  follows them and checks every hop)
 //   retry.ts       backoff + jitter + Retry-After around an attempt
 //   resume-state.ts partial + validator sidecar, Range/If-Range
 // This file composes them into the two operations the rest of patchbay uses.
@@ -11,7 +12,7 @@ import type { ContentStore } from './content-store.js';
 import { ErrorCodes, PatchbayError, isPatchbayError } from './errors.js';
 import { diskFullError, isDiskFullError } from './free-space.js';
 import { announcedLengthError, contentRangeStart, openUrl, statusError } from './request.js';
-import type { UrlRequest, UrlResponse } from './request.js';
+import type { UrlCheck, UrlRequest, UrlResponse } from './request.js';
 import { discardPartial, loadResumePoint, saveResumeState } from './resume-state.js';
 import type { ResumePoint } from './resume-state.js';
 import {
@@ -35,6 +36,11 @@ export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
 export interface RetryOptions {
   dispatcher?: Dispatcher;
+  /**
+   * asked before every URL is requested, each redirect hop included (see UrlCheck); a refusal
+   * (a PatchbayError other than HTTP_STATUS/NETWORK) is final, not retried
+   */
+  checkUrl?: UrlCheck;
   /** attempts after the first on 5xx and connection errors (default 4) */
   retries?: number;
   /** first backoff delay, doubled each time, with jitter (default 250 ms) */
@@ -354,6 +360,7 @@ function retryPolicy(opts: RetryOptions): RetryPolicy {
 function requestOptions(opts: RetryOptions, headers: Record<string, string>): UrlRequest {
   return {
     headers,
+    checkUrl: opts.checkUrl,
     dispatcher: opts.dispatcher,
     signal: opts.signal,
     stallTimeoutMs: opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,

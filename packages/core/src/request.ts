@@ -8,7 +8,17 @@ import { requestFile } from './file-url.js';
 import { requestHttp } from './http-request.js';
 import { parseRetryAfter } from './retry.js';
 
+/**
+ * Asked before every URL a request reaches: the first (`redirectedFrom` undefined) and each
+ * redirect target (`redirectedFrom` the URL that answered 3xx). Throw (a PatchbayError) to
+ * refuse it: nothing is requested from a refused URL. With a check, redirects are followed
+ * here, hop by hop, instead of by the dispatcher.
+ */
+export type UrlCheck = (url: URL, redirectedFrom?: URL) => void | Promise<void>;
+
 export interface UrlRequest {
+  /** refuse URLs (and redirect hops) before they are requested */
+  checkUrl?: UrlCheck;
   headers?: Record<string, string>;
   dispatcher?: Dispatcher;
   signal?: AbortSignal;
@@ -44,6 +54,7 @@ export async function openUrl(url: string, req: UrlRequest = {}): Promise<UrlRes
       { cause: err },
     );
   }
+  if (req.checkUrl) await req.checkUrl(parsed);
   switch (parsed.protocol) {
     case 'http:':
     case 'https:':
