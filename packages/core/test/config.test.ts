@@ -40,6 +40,7 @@ t.test('server defaults: contract values, paths against cwd, bundled sample feed
   t.same(config.upstream, {
     url: SAMPLE_FEED_URL,
     publicKey: null,
+    allowedOrigins: [],
     proxy: null,
     concurrency: 4,
     retries: 4,
