@@ -51,7 +51,8 @@ Commands:
                    --chunk-size SIZE, --dry-run)
   keygen           create the mirror's signing key pair; prints the public key and fingerprint
                    (--force replaces an existing key; --rotate replaces it with an endorsement
-                   by the old key, see docs/security.md "Key rotation")
+                   by the old key, see docs/security.md "Key rotation"); also makes the online
+                   key (TUF snapshot and timestamp) when absent and prints its key id
   enroll HOSTID    issue a host's report token (printed once; replaces an earlier one)
   revoke HOSTID    withdraw a host's report token (1 when the host had none)
 
@@ -306,10 +307,13 @@ async function keygen(
   opts: { force: boolean; rotate: boolean },
   json: boolean,
 ): Promise<number> {
-  const { runKeygen, formatKeygen } = await import('./trust/keygen.js');
+  // trust v2: the online key (TUF snapshot and timestamp) too, made when absent (tuf/keygen-online.ts)
+  const { runKeygenWithOnlineKey, formatKeygenWithOnlineKey } = await import('./tuf/keygen-online.js');
   try {
-    const result = await runKeygen(config, opts);
-    process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatKeygen(result));
+    const { result, onlineKeyCreated } = await runKeygenWithOnlineKey(config, opts);
+    process.stdout.write(
+      json ? `${JSON.stringify(result)}\n` : formatKeygenWithOnlineKey(result, onlineKeyCreated),
+    );
     return 0;
   } catch (err) {
     if (!isPatchbayError(err, ErrorCodes.CONFIG)) throw err;

@@ -1,0 +1,106 @@
+// The staging server's online key (trust v2, docs/tuf-repository.md "Snapshot and timestamp on
+// a staging server"): the Ed25519 key that signs this server's own TUF snapshot and timestamp.
+// PKCS#8 PEM, mode 0600, made by `keygen` or at the first TUF sync, never logged. The root
+// must list its key id for the snapshot and timestamp roles (`patchbay-publish`).
+import type { KeyObject } from 'node:crypto';
+import { join } from 'node:path';
+import { ErrorCodes, isPatchbayError, PatchbayError, type ServerConfig } from '@patchbay/core';
+import {
+  createSigner,
+  generateEd25519KeyPair,
+  keyIdOf,
+  publicKeyOf,
+  readPrivateKeyFile,
+  writePrivateKeyFile,
+} from '@patchbay/core/tuf';
+
+/** The loaded online key: the private half stays inside `sign`. */
+export interface OnlineKey {
+  readonly keyFile: string;
+  /** TUF key id (SHA-256 of the key object's canonical JSON) */
+  readonly keyId: string;
+  /** SPKI PEM of the public key, what an admin hands to `patchbay-publish init --online-key FILE` */
+  readonly publicKeyPem: string;
+  /** a signer for `Metadata.sign` */
+  readonly sign: ReturnType<typeof createSigner>;
+}
+
+export type OnlineKeyConfig = Pick<ServerConfig, 'dataDir'> & {
+  signing?: Pick<ServerConfig['signing'], 'onlineKeyFile'>;
+};
+
+/** signing.onlineKeyFile, or <dataDir>/keys/online.key. */
+export function onlineKeyFile(config: OnlineKeyConfig): string {
+  return config.signing?.onlineKeyFile ?? join(config.dataDir, 'keys', 'online.key');
+}
+
+function describe(keyFile: string, privateKey: KeyObject): OnlineKey {
+  return {
+    keyFile,
+    keyId: keyIdOf(privateKey),
+    publicKeyPem: publicKeyOf(privateKey).export({ type: 'spki', format: 'pem' }).toString(),
+    sign: createSigner(privateKey),
+  };
+}
+
+/**
+ * Read the online key, or undefined when the file does not exist. A file that others may read,
+ * that does not parse or is not Ed25519 is PB_ERR_CONFIG naming `signing.onlineKeyFile` (the
+ * CLIs exit 2: the program refuses to start).
+ */
+export async function readOnlineKey(config: OnlineKeyConfig): Promise<OnlineKey | undefined> {
+  const keyFile = onlineKeyFile(config);
+  try {
+    return describe(keyFile, await readPrivateKeyFile(keyFile));
+  } catch (err) {
+    const cause = (err as { cause?: NodeJS.ErrnoException }).cause;
+    if (cause?.code === 'ENOENT') return undefined;
+    if (!isPatchbayError(err)) throw err;
+    throw new PatchbayError(
+      ErrorCodes.CONFIG,
+      `signing.onlineKeyFile: ${err.message}`,
+      { key: 'signing.onlineKeyFile', keyFile },
+      { cause: err },
+    );
+  }
+}
+
+/** The online key, made now (0600, never overwriting a file another process just made) when missing. */
+export async function ensureOnlineKey(
+  config: OnlineKeyConfig,
+): Promise<{ key: OnlineKey; created: boolean }> {
+  const existing = await readOnlineKey(config);
+  if (existing) return { key: existing, created: false };
+  const keyFile = onlineKeyFile(config);
+  const { privateKey } = generateEd25519KeyPair();
+  try {
+    await writePrivateKeyFile(keyFile, privateKey);
+  } catch (err) {
+    // Another process made it between our read and our link: use theirs.
+    const theirs = await readOnlineKey(config);
+    if (theirs) return { key: theirs, created: false };
+    throw err;
+  }
+  return { key: describe(keyFile, privateKey), created: true };
+}
+
+/** The online key's public facts: what `keygen --json` gives as `onlineKey`. */
+export type OnlineKeySummary = Pick<OnlineKey, 'keyFile' | 'keyId' | 'publicKeyPem'>;
+
+export function onlineKeySummary(key: OnlineKey): OnlineKeySummary {
+  return { keyFile: key.keyFile, keyId: key.keyId, publicKeyPem: key.publicKeyPem };
+}
+
+/** The human lines keygen prints for the online key. */
+export function formatOnlineKey(key: OnlineKeySummary, created: boolean): string {
+  return [
+    `online key (TUF snapshot and timestamp) ${created ? 'written to' : 'kept in'} ${key.keyFile} (mode 0600)`,
+    `  key id:      ${key.keyId}`,
+    `  give its public key to patchbay-publish (init --online-key FILE, or a root rotation):`,
+    ...key.publicKeyPem
+      .trimEnd()
+      .split('\n')
+      .map((line) => `  ${line}`),
+    '',
+  ].join('\n');
+}
