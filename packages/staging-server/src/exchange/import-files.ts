@@ -2,9 +2,11 @@
 // checked (size and SHA-256) into a temp file first; only when all pass do they get a
 // name in the store. A file the bundle leaves out must already be in the store.
 import { rm, stat } from 'node:fs/promises';
-import { relative, resolve, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { errorMessage, ErrorCodes, PatchbayError, type ContentStore, type Feed } from '@patchbay/core';
+import { checkFileUrl, originPolicy, type OriginPolicy, type UrlRefusal } from '../upstream/origin-policy.js';
+import { checkUrlFully } from '../upstream/url-guard.js';
 import { FEED_FILE } from './bundle-format.js';
 import { checkVerified, copyVerified } from './verified-copy.js';
 
@@ -41,22 +43,57 @@ export function wantedFiles(feed: Feed): WantedFile[] {
   return [...files.values()];
 }
 
-/**
- * The local path a file URL names inside the feed directory, or null when it points
- * elsewhere (another scheme, or outside the directory): an import reads nothing else.
- */
-export function bundlePath(root: string, url: string): string | null {
-  let resolved: URL;
+/** The sync's origin policy for a bundle: its files only from inside its own directory. */
+export function bundlePolicy(root: string): OriginPolicy {
+  return originPolicy(pathToFileURL(join(resolve(root), FEED_FILE)).href, [], 'bundle directory');
+}
+
+function resolveInBundle(policy: OriginPolicy, url: string): URL | null {
   try {
-    resolved = new URL(url, pathToFileURL(resolve(root, FEED_FILE)));
+    return new URL(url, policy.feedUrl);
   } catch {
     return null;
   }
-  if (resolved.protocol !== 'file:') return null;
-  const path = fileURLToPath(resolved);
-  const rel = relative(resolve(root), path);
-  if (rel === '' || rel.startsWith(`..${sep}`) || rel === '..' || resolve(root, rel) !== path) return null;
-  return path;
+}
+
+/**
+ * The local path a file URL names inside the feed directory, or null when it points
+ * elsewhere (another scheme, or outside the directory as written). Symlinks are not
+ * looked at here: `locateInBundle` is what an import reads by.
+ */
+export function bundlePath(root: string, url: string): string | null {
+  const policy = bundlePolicy(root);
+  const resolved = resolveInBundle(policy, url);
+  if (resolved?.protocol !== 'file:' || checkFileUrl(resolved, policy) !== null) return null;
+  return fileURLToPath(resolved);
+}
+
+/** Where an import finds a file url: a path inside the bundle, nowhere (not a local file), or refused. */
+export type BundleLocation =
+  { kind: 'inside'; path: string } | { kind: 'elsewhere' } | { kind: 'refused'; refusal: UrlRefusal };
+
+/**
+ * A file: url must stay inside the bundle directory, as written and once symlinks are
+ * followed (a link in an in-place directory pointing out of it is refused, as tar bundles
+ * refuse links outright). Other urls (the vendor's https:, say) are not read by an import.
+ */
+export async function locateInBundle(root: string, url: string): Promise<BundleLocation> {
+  const policy = bundlePolicy(root);
+  const resolved = resolveInBundle(policy, url);
+  if (resolved?.protocol !== 'file:') return { kind: 'elsewhere' };
+  const refusal = await checkUrlFully(resolved, policy);
+  if (refusal !== null) return { kind: 'refused', refusal };
+  return { kind: 'inside', path: fileURLToPath(resolved) };
+}
+
+/** PB_ERR_IMPORT_REFUSED when the bundle's own file `name` (feed.json, export.json…) leads out of it. */
+export async function assertInsideBundle(root: string, name: string): Promise<void> {
+  const located = await locateInBundle(root, name);
+  if (located.kind !== 'refused') return;
+  throw new PatchbayError(ErrorCodes.IMPORT_REFUSED, `nothing was merged: ${located.refusal.message}`, {
+    path: join(root, name),
+    reason: located.refusal.reason,
+  });
 }
 
 export interface StagedBlob {
@@ -96,8 +133,9 @@ export async function bytesToCopy(
 ): Promise<number> {
   let bytes = 0;
   for (const file of files) {
-    const path = bundlePath(root, file.url);
-    if (path && !(await store.has(file.sha256)) && (await exists(path))) bytes += file.size;
+    const located = await locateInBundle(root, file.url);
+    if (located.kind !== 'inside') continue;
+    if (!(await store.has(file.sha256)) && (await exists(located.path))) bytes += file.size;
   }
   return bytes;
 }
@@ -113,8 +151,15 @@ export async function stageFiles(files: readonly WantedFile[], opts: StageOption
   const created: string[] = [];
   const failures: string[] = [];
   const missing: string[] = [];
+  const refused: string[] = [];
   for (const file of files) {
-    const path = bundlePath(root, file.url);
+    const located = await locateInBundle(root, file.url);
+    if (located.kind === 'refused') {
+      // Nothing of it is read, whatever the store holds: a bundle naming such a path is refused whole.
+      refused.push(`${describe(file)}: ${located.refusal.message}`);
+      continue;
+    }
+    const path = located.kind === 'inside' ? located.path : null;
     const inStore = await store.has(file.sha256);
     if (path === null || !(await exists(path))) {
       if (inStore) staged.alreadyPresent += 1;
@@ -144,9 +189,13 @@ export async function stageFiles(files: readonly WantedFile[], opts: StageOption
       failures.push(errorMessage(err));
     }
   }
-  if (failures.length > 0 || missing.length > 0) {
+  if (failures.length > 0 || missing.length > 0 || refused.length > 0) {
     await removeAll(created);
     const parts: string[] = [];
+    if (refused.length > 0)
+      parts.push(
+        `${refused.length} file(s) name a path outside the bundle: ${refused.slice(0, 5).join('; ')}`,
+      );
     if (failures.length > 0)
       parts.push(`${failures.length} file(s) fail their check: ${failures.slice(0, 5).join('; ')}`);
     if (missing.length > 0) {
@@ -158,6 +207,7 @@ export async function stageFiles(files: readonly WantedFile[], opts: StageOption
     throw new PatchbayError(ErrorCodes.IMPORT_REFUSED, `nothing was merged: ${parts.join('; ')}`, {
       failures,
       missing,
+      refused,
     });
   }
   return staged;

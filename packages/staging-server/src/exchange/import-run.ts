@@ -40,7 +40,7 @@ import {
   parseManifest,
   type ExportManifest,
 } from './bundle-format.js';
-import { bytesToCopy, commitStaged, stageFiles, wantedFiles } from './import-files.js';
+import { assertInsideBundle, bytesToCopy, commitStaged, stageFiles, wantedFiles } from './import-files.js';
 import { findBase, ImportRecords, type ImportRecord } from './import-records.js';
 import { openImportSource, type ImportSource, type SourceKind } from './import-source.js';
 
@@ -84,6 +84,9 @@ async function readOptional(path: string): Promise<Buffer | undefined> {
 
 /** feed.json (and export.json when present), verified with upstream.publicKey when it is set. */
 async function readBundle(source: ImportSource, config: ServerConfig): Promise<Bundle> {
+  for (const name of [FEED_FILE, FEED_SIGNATURE_FILE, MANIFEST_FILE, MANIFEST_SIGNATURE_FILE]) {
+    await assertInsideBundle(source.root, name);
+  }
   const feedPath = join(source.root, FEED_FILE);
   const { size } = await stat(feedPath);
   if (size > config.upstream.maxFeedBytes) {

@@ -15,6 +15,7 @@ import {
   type RetryOptions,
 } from '@patchbay/core';
 import { resolveFileUrl } from '../upstream/feed-location.js';
+import { checkFileUrl, originPolicy, type OriginPolicy } from '../upstream/origin-policy.js';
 
 /** One blob to have in the store, and the patches (and their file names) that need it. */
 export interface BlobJob {
@@ -26,16 +27,37 @@ export interface BlobJob {
 
 export interface DownloadPlan {
   jobs: BlobJob[];
-  /** patches that cannot be mirrored whatever we download (bad URL, size conflict), with the reason */
+  /** patches that cannot be mirrored whatever we download (bad or refused URL, size conflict), with the reason */
   invalid: Map<string, string>;
 }
 
-/** One job per distinct SHA-256; the first patch naming a digest decides its URL and size. */
-export function planBlobs(patches: readonly FeedPatch[], feedUrl: string): DownloadPlan {
+/**
+ * One job per distinct SHA-256; the first patch naming a digest decides its URL and size.
+ * A URL the origin policy refuses (another origin, a file: url outside the feed directory…)
+ * makes its patch invalid, whether or not the store already holds that digest: it is never
+ * fetched, and never lets another patch's file be fetched from it.
+ */
+export function planBlobs(
+  patches: readonly FeedPatch[],
+  feedUrl: string,
+  policy: OriginPolicy = originPolicy(feedUrl),
+): DownloadPlan {
   const jobs = new Map<string, BlobJob>();
   const invalid = new Map<string, string>();
   for (const patch of patches) {
     for (const file of patch.files) {
+      let url: string;
+      try {
+        url = resolveFileUrl(feedUrl, file.url);
+      } catch (err) {
+        invalid.set(patch.id, `file ${file.name}: ${errorMessage(err)}`);
+        continue;
+      }
+      const refusal = checkFileUrl(url, policy);
+      if (refusal !== null) {
+        invalid.set(patch.id, `file ${file.name}: ${refusal.message}`);
+        continue;
+      }
       const existing = jobs.get(file.sha256);
       if (existing) {
         if (existing.size !== file.size) {
@@ -46,13 +68,6 @@ export function planBlobs(patches: readonly FeedPatch[], feedUrl: string): Downl
           continue;
         }
         existing.users.push({ patchId: patch.id, fileName: file.name });
-        continue;
-      }
-      let url: string;
-      try {
-        url = resolveFileUrl(feedUrl, file.url);
-      } catch (err) {
-        invalid.set(patch.id, `file ${file.name}: ${errorMessage(err)}`);
         continue;
       }
       jobs.set(file.sha256, {

@@ -29,6 +29,8 @@ import { feedSignatureUrl, parseUpstreamKey, verifyFeedSignature } from '../trus
 import type { MirrorSigner } from '../trust/mirror-key.js';
 import { fetchFeed, fetchFeedSignature } from '../upstream/feed-fetcher.js';
 import { resolveFeedUrl } from '../upstream/feed-location.js';
+import { originPolicy } from '../upstream/origin-policy.js';
+import { urlGuard } from '../upstream/url-guard.js';
 import { bytesToWrite, downloadBlobs, failedPatches, missingBlobs, planBlobs } from './blob-downloads.js';
 import { buildCatalog, republishCatalog, sameCatalogContent } from './build-catalog.js';
 import { checkFeedSequence } from './feed-acceptance.js';
@@ -152,7 +154,11 @@ export async function runSync(ctx: SyncContext, report: SyncReport, signal: Abor
   const feedUrl = resolveFeedUrl(config.upstream.url);
   const log = ctx.logger.child({ feedUrl });
   const started = Date.now();
+  // Where this sync may fetch from (docs/security.md): every request below, each redirect
+  // hop included, is checked against it before it is made.
+  const policy = originPolicy(feedUrl, config.upstream.allowedOrigins);
   const retry: RetryOptions = {
+    checkUrl: urlGuard(policy),
     retries: config.upstream.retries,
     stallTimeoutMs: config.upstream.timeoutSeconds * 1000,
     signal,
@@ -176,7 +182,7 @@ export async function runSync(ctx: SyncContext, report: SyncReport, signal: Abor
     log.warn({ products: unknown }, 'mirror.products names products the feed does not have');
   const mirrored = filterFeed(feed, config.mirror.products);
 
-  const plan = planBlobs(mirrored.patches, feedUrl);
+  const plan = planBlobs(mirrored.patches, feedUrl, policy);
   const toFetch = await missingBlobs(plan.jobs, ctx.store);
   const writing = await bytesToWrite(toFetch, ctx.store);
   log.info(
