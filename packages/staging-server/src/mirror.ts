@@ -1,6 +1,7 @@
 // The seam between the sync side (sync/, store/, upstream/) and the HTTP side
 // (http/, reports/). The sync side implements MirrorService; http only reads it.
 import type { Catalog } from '@patchbay/core';
+import type { TufRepositoryView } from './tuf/tuf-mirror.js';
 
 /** A published catalog with everything the HTTP layer needs precomputed at publish time. */
 export interface PublishedCatalog {
@@ -131,4 +132,6 @@ export interface MirrorService {
   storage(): Promise<StorageStatus>;
   /** release resources (db handles), wait for a running sync to stop at a consistent point */
   close(): Promise<void>;
+  /** trust v2: the served TUF repository (/v1/tuf/…); absent or null when the upstream is a feed */
+  tufRepository?(): TufRepositoryView | null;
 }

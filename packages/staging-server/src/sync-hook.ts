@@ -15,6 +15,7 @@ export function withSyncHook(mirror: MirrorService, afterSync: AfterSync): Mirro
     gc: (opts) => mirror.gc(opts),
     storage: () => mirror.storage(),
     close: () => mirror.close(),
+    tufRepository: () => mirror.tufRepository?.() ?? null,
     startSync: () => {
       const before = mirror.current();
       // startSync throws at once when a sync runs; that error reaches the caller unchanged

@@ -31,6 +31,9 @@ import { loadMirrorSigner, mirrorKeyFile, type MirrorSigner } from '../trust/mir
 import { prunePartials } from '../store/partials.js';
 import { removeStrayTemps } from '../store/stray-temps.js';
 import { FeedArchive } from '../upstream/feed-archive.js';
+import type { Clock } from '../tuf/timestamp-refresh.js';
+import { isTufUpstream, openTufMirror, type TufMirror, type TufRepositoryView } from '../tuf/tuf-mirror.js';
+import { runTufSync } from '../tuf/tuf-sync.js';
 import { catalogBlobs } from './build-catalog.js';
 import { newSyncReport, resignIfDue, runSync, type ResignContext, type SyncContext } from './sync-run.js';
 import { assertBlobsPresent } from './verify-published-blobs.js';
@@ -42,6 +45,8 @@ export interface MirrorServiceOptions {
   resignCheckMs?: number;
   /** told each sync's download progress (`patchbay-server sync` draws a bar on a terminal) */
   syncProgress?: BlobProgressListener;
+  /** trust v2: the clock of the TUF timestamp refresher (tests advance it by hand) */
+  clock?: Clock;
 }
 
 const DEFAULT_RESIGN_CHECK_MS = 5 * 60_000;
@@ -84,8 +89,12 @@ async function openMirror(
   const state = await SyncStateStore.open(config.dataDir);
   let last: SyncReport | null;
   let dispatcher: Dispatcher | undefined;
+  let tuf: TufMirror | null = null;
   try {
     last = await recoverLastSync(state, log);
+    // trust v2 (upstream.trustedRoot): the online key (refused when others may read it), the
+    // served TUF repository and its timestamp refresher (tuf/)
+    if (isTufUpstream(config)) tuf = await openTufMirror(config, log, options.clock);
     // One agent (or proxy agent) for the service's life: keep-alive across syncs. file: URLs ignore it.
     dispatcher = createDispatcher({ proxy: config.upstream.proxy });
   } catch (err) {
@@ -104,6 +113,7 @@ async function openMirror(
     last,
     dispatcher,
     options,
+    tuf,
   );
   await mirror.checkResign();
   return mirror;
@@ -174,7 +184,12 @@ class Mirror implements MirrorService {
     private last: SyncReport | null,
     private readonly dispatcher: Dispatcher | undefined,
     private readonly options: MirrorServiceOptions,
+    private readonly tuf: TufMirror | null = null,
   ) {}
+
+  tufRepository(): TufRepositoryView | null {
+    return this.tuf?.view() ?? null;
+  }
 
   current(): PublishedCatalog | null {
     return this.published;
@@ -288,7 +303,8 @@ class Mirror implements MirrorService {
     if (this.options.retryBaseMs !== undefined) ctx.retryBaseMs = this.options.retryBaseMs;
     if (this.options.syncProgress) ctx.progress = this.options.syncProgress;
     try {
-      await runSync(ctx, report, signal);
+      if (this.tuf) await runTufSync(ctx, report, signal, this.tuf);
+      else await runSync(ctx, report, signal);
       // Everything wanted was fetched: partials left in store/tmp are for files no longer wanted.
       if (report.outcome === 'ok') await this.dropUnwantedPartials();
     } catch (err) {
@@ -384,6 +400,7 @@ class Mirror implements MirrorService {
       this.abort?.abort();
       await this.running.catch(() => undefined);
     }
+    await this.tuf?.close();
     await this.state
       .close()
       .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'closing state'));

@@ -2,7 +2,8 @@
 // a staging server"): the Ed25519 key that signs this server's own TUF snapshot and timestamp.
 // PKCS#8 PEM, mode 0600, made by `keygen` or at the first TUF sync, never logged. The root
 // must list its key id for the snapshot and timestamp roles (`patchbay-publish`).
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, isPatchbayError, PatchbayError, type ServerConfig } from '@patchbay/core';
 import {
@@ -12,6 +13,7 @@ import {
   publicKeyOf,
   readPrivateKeyFile,
   writePrivateKeyFile,
+  writePublicKeyFile,
 } from '@patchbay/core/tuf';
 
 /** The loaded online key: the private half stays inside `sign`. */
@@ -65,23 +67,42 @@ export async function readOnlineKey(config: OnlineKeyConfig): Promise<OnlineKey 
   }
 }
 
-/** The online key, made now (0600, never overwriting a file another process just made) when missing. */
+/**
+ * The online key, made now (0600, never overwriting a file another process just made) when
+ * missing; its public key is written beside it as `<keyFile>.pub` (SPKI PEM) when that is
+ * missing, the file an admin carries to `patchbay-publish`.
+ */
 export async function ensureOnlineKey(
   config: OnlineKeyConfig,
 ): Promise<{ key: OnlineKey; created: boolean }> {
-  const existing = await readOnlineKey(config);
-  if (existing) return { key: existing, created: false };
   const keyFile = onlineKeyFile(config);
-  const { privateKey } = generateEd25519KeyPair();
-  try {
-    await writePrivateKeyFile(keyFile, privateKey);
-  } catch (err) {
-    // Another process made it between our read and our link: use theirs.
-    const theirs = await readOnlineKey(config);
-    if (theirs) return { key: theirs, created: false };
-    throw err;
+  let key = await readOnlineKey(config);
+  let created = false;
+  if (!key) {
+    const { privateKey } = generateEd25519KeyPair();
+    try {
+      await writePrivateKeyFile(keyFile, privateKey);
+      key = describe(keyFile, privateKey);
+      created = true;
+    } catch (err) {
+      // Another process made it between our read and our link: use theirs.
+      key = await readOnlineKey(config);
+      if (!key) throw err;
+    }
   }
-  return { key: describe(keyFile, privateKey), created: true };
+  const publicFile = onlinePublicKeyFile(keyFile);
+  const written = await readFile(publicFile, 'utf8').catch(() => undefined);
+  if (written !== key.publicKeyPem) {
+    await writePublicKeyFile(publicFile, createPublicKey(key.publicKeyPem), {
+      replace: written !== undefined,
+    });
+  }
+  return { key, created };
+}
+
+/** `<keyFile>.pub`: the online key's public half (SPKI PEM). */
+export function onlinePublicKeyFile(keyFile: string): string {
+  return `${keyFile}.pub`;
 }
 
 /** The online key's public facts: what `keygen --json` gives as `onlineKey`. */

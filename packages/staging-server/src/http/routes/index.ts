@@ -11,6 +11,7 @@ import { reportQueryRoutes } from './reports-query.js';
 import { rollupRoutes } from './rollup.js';
 import { statusRoutes } from './status.js';
 import { syncRoutes } from './sync.js';
+import { tufRoutes } from './tuf.js';
 import { gcRoutes } from '../../gc/gc-route.js';
 import { metricsRoutes } from '../../metrics/metrics-route.js';
 import { statusPageRoutes } from './status-page.js';
@@ -18,6 +19,7 @@ import { statusPageRoutes } from './status-page.js';
 export async function registerRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   await app.register(healthRoutes, deps);
   await app.register(catalogRoutes, deps);
+  await app.register(tufRoutes, deps);
   await app.register(blobRoutes, deps);
   await app.register(reportIngestRoutes, deps);
   await app.register(clientRoutes, deps);

@@ -25,6 +25,8 @@ export const statusRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
     const staleBefore = new Date(now - config.reports.staleAfterHours * 3_600_000).toISOString();
     const last = mirror.lastSync();
     const next = deps.nextSyncAt();
+    // trust v2: present when the upstream is a TUF repository (tuf/served-repository.ts)
+    const trust = mirror.tufRepository?.()?.trustStatus();
     return {
       version: deps.version,
       uptimeSeconds: Math.floor((now - deps.startedAt.getTime()) / 1000),
@@ -40,6 +42,7 @@ export const statusRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       storage: await mirror.storage(),
       clients: store.countClients(staleBefore),
       notify: notifier.status(),
+      ...(trust ? { trust } : {}),
     };
   });
 };

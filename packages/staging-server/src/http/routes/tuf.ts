@@ -1,0 +1,143 @@
+// The served TUF repository (trust v2, docs/http-api.md "TUF repository"), public like
+// /v1/catalog: hosts verify everything they read here against their own trust root.
+//   GET /v1/tuf/metadata/:name   timestamp.json, root.json, <N>.<role>.json (files that exist)
+//   GET /v1/tuf/targets/*        <dir>/<sha256>.<basename> -> the blob with that digest, when
+//                                the served repository names it as available
+import { createHash } from 'node:crypto';
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify';
+import { metadataFileName } from '@patchbay/core/tuf';
+import { decideRange, ifNoneMatchMatches, ifRangeAllowsRange } from '../conditional.js';
+import type { HttpDeps } from '../deps.js';
+import { HttpError } from '../errors.js';
+
+const VERSIONED_NAME = /^([1-9][0-9]{0,15})\.(.+)\.json$/;
+const CONSISTENT_NAME = /^([0-9a-f]{64})\.(.+)$/;
+const STREAM_CHUNK = 64 * 1024;
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** Public like /v1/catalog (auth/access.ts): hosts verify everything they read here. */
+const OPEN = { access: 'open' } as FastifyContextConfig;
+
+const TufErrors = {
+  NO_REPOSITORY: () =>
+    new HttpError(
+      'PB_ERR_HTTP_NO_TUF_REPOSITORY',
+      404,
+      'this staging server mirrors no TUF repository (upstream.trustedRoot is not set)',
+    ),
+  METADATA_NOT_FOUND: (name: string) =>
+    new HttpError('PB_ERR_HTTP_TUF_METADATA_NOT_FOUND', 404, `TUF metadata ${name} is not served here`),
+  TARGET_NOT_FOUND: (path: string) =>
+    new HttpError('PB_ERR_HTTP_TUF_TARGET_NOT_FOUND', 404, `TUF target ${path} is not served here`),
+  RANGE_NOT_SATISFIABLE: (size: number) =>
+    new HttpError(
+      'PB_ERR_HTTP_RANGE_NOT_SATISFIABLE',
+      416,
+      `the requested range lies outside the target's ${size} bytes`,
+      { 'content-range': `bytes */${size}` },
+    ),
+};
+
+/**
+ * The file under metadata/ a request name stands for, or undefined when the name is none a
+ * TUF client asks for. The router has decoded the name already; a versioned role name is
+ * encoded again exactly as the file was written (`<N>.<encodeURIComponent(role)>.json`).
+ */
+export function metadataFileFor(name: string): string | undefined {
+  if (name === 'timestamp.json' || name === 'root.json') return name;
+  const match = VERSIONED_NAME.exec(name);
+  if (!match) return undefined;
+  const version = Number(match[1]);
+  const role = match[2]!;
+  // the timestamp has one name only; a versioned alias would be cached as immutable
+  if (!Number.isSafeInteger(version) || role === 'timestamp') return undefined;
+  return metadataFileName(role, version);
+}
+
+export const tufRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) => {
+  app.get<{ Params: { name: string } }>(
+    '/v1/tuf/metadata/:name',
+    { config: OPEN },
+    async (request, reply) => {
+      const repository = mirror.tufRepository?.() ?? null;
+      if (repository === null) throw TufErrors.NO_REPOSITORY();
+      const { name } = request.params;
+      const file = metadataFileFor(name);
+      if (file === undefined) throw TufErrors.METADATA_NOT_FOUND(name);
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(join(repository.metadataDir, file));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR')
+          throw TufErrors.METADATA_NOT_FOUND(name);
+        throw err;
+      }
+      const etag = `"${createHash('sha256').update(bytes).digest('hex')}"`;
+      // timestamp.json and root.json change in place; every versioned file is written once
+      reply
+        .header('etag', etag)
+        .header('cache-control', file === 'timestamp.json' || file === 'root.json' ? 'no-cache' : IMMUTABLE)
+        .header('x-content-type-options', 'nosniff');
+      if (ifNoneMatchMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
+      // the exact bytes the signatures cover: no re-encoding, no compression
+      return reply.type('application/json').send(bytes);
+    },
+  );
+
+  app.route<{ Params: { '*': string } }>({
+    method: ['GET', 'HEAD'],
+    url: '/v1/tuf/targets/*',
+    config: OPEN,
+    handler: async (request, reply) => {
+      const repository = mirror.tufRepository?.() ?? null;
+      if (repository === null) throw TufErrors.NO_REPOSITORY();
+      const path = request.params['*'];
+      const base = path.slice(path.lastIndexOf('/') + 1);
+      const match = CONSISTENT_NAME.exec(base);
+      // Only a digest the served repository names at exactly this path: the store's other
+      // blobs (another product's, a withheld file's) are not this repository's targets.
+      const sha256 = match ? repository.targetDigest(path) : undefined;
+      if (!match || sha256 === undefined || sha256 !== match[1]) throw TufErrors.TARGET_NOT_FOUND(path);
+      const file = await mirror.blobPath(sha256);
+      if (file === null) throw TufErrors.TARGET_NOT_FOUND(path);
+
+      const handle = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') throw TufErrors.TARGET_NOT_FOUND(path);
+        throw err;
+      });
+      let handedOver = false;
+      try {
+        const { size, mtime } = await handle.stat();
+        const etag = `"${sha256}"`;
+        reply
+          .type('application/octet-stream')
+          .header('etag', etag)
+          .header('last-modified', mtime.toUTCString())
+          .header('cache-control', IMMUTABLE)
+          .header('accept-ranges', 'bytes')
+          .header('x-content-type-options', 'nosniff');
+        if (ifNoneMatchMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
+        const ifRange = request.headers['if-range'];
+        const rangeHeader =
+          request.method === 'GET' &&
+          ifRangeAllowsRange(Array.isArray(ifRange) ? ifRange[0] : ifRange, etag, mtime)
+            ? request.headers.range
+            : undefined;
+        const range = decideRange(rangeHeader, size);
+        if (range.kind === 'unsatisfiable') throw TufErrors.RANGE_NOT_SATISFIABLE(size);
+        const start = range.kind === 'partial' ? range.start : 0;
+        const end = range.kind === 'partial' ? range.end : size - 1;
+        if (range.kind === 'partial')
+          reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`);
+        reply.header('content-length', String(end - start + 1));
+        if (request.method === 'HEAD' || size === 0) return reply.send();
+        handedOver = true;
+        return reply.send(handle.createReadStream({ start, end, highWaterMark: STREAM_CHUNK }));
+      } finally {
+        if (!handedOver) await handle.close();
+      }
+    },
+  });
+};

@@ -1,0 +1,95 @@
+// Trust v2 on a staging server, as one object the MirrorService holds when upstream.trustedRoot
+// is set: the online key, the served repository and its timestamp refresher. The sync side
+// publishes through it (tuf-sync.ts); the HTTP side reads it (TufRepositoryView).
+import { dirname, join } from 'node:path';
+import { removeStaleAtomicTemps, type Logger, type ServerConfig } from '@patchbay/core';
+import { METADATA_DIR } from '@patchbay/core/tuf';
+import { ensureOnlineKey, onlineKeyFile, type OnlineKey } from './online-key.js';
+import {
+  ServedRepository,
+  servedRepositoryDir,
+  type ExpiryPolicy,
+  type TrustStatus,
+} from './served-repository.js';
+import { TimestampRefresher, systemClock, type Clock } from './timestamp-refresh.js';
+import { upstreamMetadataDir } from './upstream-repository.js';
+
+/** Defaults of signing.snapshotExpiryDays and signing.timestampExpiryHours. */
+export const DEFAULT_SNAPSHOT_EXPIRY_DAYS = 7;
+export const DEFAULT_TIMESTAMP_EXPIRY_HOURS = 24;
+
+/** What the HTTP routes read: where the metadata is, which targets are served, the status. */
+export interface TufRepositoryView {
+  /** `<dataDir>/tuf/metadata` */
+  readonly metadataDir: string;
+  /** sha256 of the available target at this consistent path, or undefined */
+  targetDigest(consistentPath: string): string | undefined;
+  trustStatus(): TrustStatus;
+}
+
+export interface TufMirror {
+  readonly onlineKey: OnlineKey;
+  readonly repository: ServedRepository;
+  readonly refresher: TimestampRefresher;
+  readonly clock: Clock;
+  view(): TufRepositoryView;
+  close(): Promise<void>;
+}
+
+/** True when the config makes the upstream a TUF repository (upstream.trustedRoot set). */
+export function isTufUpstream(config: Pick<ServerConfig, 'upstream'>): boolean {
+  return typeof config.upstream.trustedRoot === 'string' && config.upstream.trustedRoot !== '';
+}
+
+export function expiryPolicy(config: Pick<ServerConfig, 'signing'>): ExpiryPolicy {
+  return {
+    snapshotDays: config.signing?.snapshotExpiryDays ?? DEFAULT_SNAPSHOT_EXPIRY_DAYS,
+    timestampHours: config.signing?.timestampExpiryHours ?? DEFAULT_TIMESTAMP_EXPIRY_HOURS,
+  };
+}
+
+/**
+ * Load (or make) the online key, open the served repository and start the timestamp refresher.
+ * A readable-by-others key file is PB_ERR_CONFIG (the CLIs exit 2).
+ */
+export async function openTufMirror(
+  config: ServerConfig,
+  log: Logger,
+  clock: Clock = systemClock,
+): Promise<TufMirror> {
+  // Temps of writes a crash cut short (the data dir lock is held: no live writer owns them).
+  const dir = servedRepositoryDir(config.dataDir);
+  for (const tempDir of [
+    join(dir, METADATA_DIR),
+    upstreamMetadataDir(config.dataDir),
+    dirname(onlineKeyFile(config)),
+  ]) {
+    const removed = await removeStaleAtomicTemps(tempDir);
+    if (removed.length > 0)
+      log.warn({ dir: tempDir, removed }, 'removed temp files left by an interrupted write');
+  }
+  const { key: onlineKey, created } = await ensureOnlineKey(config);
+  if (created) {
+    log.warn(
+      { keyFile: onlineKey.keyFile, keyId: onlineKey.keyId },
+      'no online key found; made a new one: the upstream root must list its key id for snapshot and timestamp',
+    );
+  }
+  log.info({ keyFile: onlineKey.keyFile, keyId: onlineKey.keyId }, 'TUF online key loaded');
+  const repository = await ServedRepository.open(dir, onlineKey, expiryPolicy(config), log);
+  const refresher = new TimestampRefresher(repository, clock, log);
+  await refresher.check();
+  const view: TufRepositoryView = {
+    metadataDir: repository.metadataDir,
+    targetDigest: (path) => repository.targetDigest(path),
+    trustStatus: () => repository.trustStatus(),
+  };
+  return {
+    onlineKey,
+    repository,
+    refresher,
+    clock,
+    view: () => view,
+    close: () => refresher.stop(),
+  };
+}

@@ -1,0 +1,309 @@
+// The staging server as a TUF client of its upstream (docs/tuf-repository.md "Snapshot and
+// timestamp on a staging server"): tuf-js's Updater walks the root chain from
+// upstream.trustedRoot, then timestamp, snapshot and top-level targets (rollback, freeze,
+// mix-and-match and endless-data checks included); this module asks it for the delegated
+// roles the mirror's product filter selects, and hands back their verified bytes so they can
+// be published byte for byte. It downloads no target file: that is the blob stage's job.
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  ErrorCodes,
+  PatchbayError,
+  errorMessage,
+  writeFileAtomic,
+  type Logger,
+  type ServerConfig,
+} from '@patchbay/core';
+import { METADATA_DIR, metadataFileName, parseMetadata, parseRoleName } from '@patchbay/core/tuf';
+import type { Metadata, Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
+import { Updater, type Fetcher } from 'tuf-js';
+
+/** What tuf-js's Updater keeps after a refresh; read, never written (see trustedSetOf). */
+interface TrustedSetView {
+  readonly root: Metadata<Root>;
+  readonly timestamp: Metadata<Timestamp> | undefined;
+  readonly snapshot: Metadata<Snapshot> | undefined;
+  readonly targets: Metadata<Targets> | undefined;
+  getRole(name: string): Metadata<Targets> | undefined;
+}
+
+/** One verified metadata file of the upstream, with the exact bytes it was verified from. */
+export interface UpstreamFile<T> {
+  role: string;
+  version: number;
+  bytes: Buffer;
+  signed: T;
+}
+
+export interface VerifiedUpstream {
+  /** every root version the chain could be walked back to, oldest first; the last is the trusted one */
+  roots: UpstreamFile<Root>[];
+  targets: UpstreamFile<Targets>;
+  /** the mirrored delegated roles, by name */
+  roles: Map<string, UpstreamFile<Targets>>;
+  /** delegated roles left out (product filter, or a name that is not `<product>~<release>`), with why */
+  skipped: { role: string; reason: string }[];
+}
+
+export interface UpstreamReadOptions {
+  /** upstream.url: the repository's base URL, ending in `/` */
+  baseUrl: string;
+  /** where tuf-js keeps the verified upstream metadata (`<dataDir>/upstream/tuf`) */
+  metadataDir: string;
+  /** upstream.trustedRoot */
+  trustedRootFile: string;
+  products: ServerConfig['mirror']['products'];
+  fetcher: Fetcher;
+  /** a root version this server published before (saves fetching it again), or undefined */
+  knownRoot: (version: number) => Promise<Buffer | undefined>;
+  logger: Logger;
+}
+
+/** The upstream's metadata URL prefix: `<upstream.url>metadata/`. */
+export function upstreamMetadataUrl(baseUrl: string): string {
+  return new URL(`${METADATA_DIR}/`, baseUrl).href;
+}
+
+/** `<dataDir>/upstream/tuf`: the upstream metadata tuf-js verified (its own rollback memory). */
+export function upstreamMetadataDir(dataDir: string): string {
+  return join(dataDir, 'upstream', 'tuf');
+}
+
+/**
+ * tuf-js keeps its verified metadata in a private field and has no API to list a role's
+ * targets; the mirror needs all of them. Reading that field is pinned to tuf-js 5
+ * (package.json) and checked by the tests (test/tuf-*.test.ts).
+ */
+function trustedSetOf(updater: Updater): TrustedSetView {
+  const set = (updater as unknown as { trustedSet?: TrustedSetView }).trustedSet;
+  if (!set || typeof set.getRole !== 'function') {
+    throw new Error('tuf-js Updater has no trustedSet: the pinned tuf-js version changed');
+  }
+  return set;
+}
+
+/**
+ * root.json in the metadata directory is where tuf-js starts: upstream.trustedRoot the first
+ * time, again when upstream.trustedRoot is a newer version (an admin installed a new root), and
+ * when the kept copy does not parse (tuf-js writes it in place, so a crash can tear it).
+ */
+export async function ensureUpstreamTrustAnchor(metadataDir: string, trustedRootFile: string): Promise<void> {
+  await mkdir(metadataDir, { recursive: true, mode: 0o700 });
+  let anchorBytes: Buffer;
+  try {
+    anchorBytes = await readFile(trustedRootFile);
+  } catch (err) {
+    throw new PatchbayError(
+      ErrorCodes.CONFIG,
+      `upstream.trustedRoot ${trustedRootFile} cannot be read: ${errorMessage(err)}`,
+      { key: 'upstream.trustedRoot', path: trustedRootFile },
+      { cause: err },
+    );
+  }
+  const anchor = rootVersion(anchorBytes);
+  if (anchor === undefined) {
+    throw new PatchbayError(
+      ErrorCodes.CONFIG,
+      `upstream.trustedRoot ${trustedRootFile} is not TUF root metadata (expected {"signed": {"_type": "root", ...}})`,
+      { key: 'upstream.trustedRoot', path: trustedRootFile },
+    );
+  }
+  const kept = join(metadataDir, 'root.json');
+  const keptVersion = rootVersion(await readFile(kept).catch(() => Buffer.alloc(0)));
+  if (keptVersion === undefined || keptVersion < anchor) await writeFileAtomic(kept, anchorBytes);
+}
+
+function rootVersion(bytes: Buffer): number | undefined {
+  try {
+    const doc = JSON.parse(bytes.toString('utf8')) as { signed?: { _type?: unknown } };
+    if (doc.signed?._type !== 'root') return undefined;
+    return parseMetadata('root', bytes, 'root').signed.version;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the product filter (mirror.products; absent = everything) selects this release. */
+export function releaseSelected(
+  products: ServerConfig['mirror']['products'],
+  product: string,
+  release: string,
+): boolean {
+  if (!products) return true;
+  return products.some(
+    (entry) => entry.id === product && (!entry.releases || entry.releases.includes(release)),
+  );
+}
+
+/**
+ * Verify the upstream (root chain, timestamp, snapshot, targets, the selected delegated roles)
+ * and return the verified bytes. PB_ERR_TUF_VERIFY with tuf-js's reason when anything fails;
+ * PB_ERR_NETWORK / PB_ERR_HTTP_STATUS when the upstream cannot be reached.
+ */
+export async function readUpstreamRepository(opts: UpstreamReadOptions): Promise<VerifiedUpstream> {
+  await ensureUpstreamTrustAnchor(opts.metadataDir, opts.trustedRootFile);
+  const metadataBaseUrl = upstreamMetadataUrl(opts.baseUrl);
+  const updater = new Updater({
+    metadataDir: opts.metadataDir,
+    metadataBaseUrl,
+    fetcher: opts.fetcher,
+    config: { userAgent: 'patchbay-server' },
+  });
+  const what = `the upstream TUF repository ${opts.baseUrl}`;
+  try {
+    await updater.refresh();
+  } catch (err) {
+    throw tufRefusal(what, err);
+  }
+  const set = trustedSetOf(updater);
+  const { timestamp, snapshot, targets } = set;
+  if (!timestamp || !snapshot || !targets) {
+    throw new PatchbayError(
+      ErrorCodes.TUF_VERIFY,
+      `${what}: refresh left no timestamp, snapshot or targets`,
+      {
+        url: opts.baseUrl,
+      },
+    );
+  }
+
+  const roles = new Map<string, UpstreamFile<Targets>>();
+  const skipped: VerifiedUpstream['skipped'] = [];
+  for (const role of Object.keys(targets.signed.delegations?.roles ?? {})) {
+    const parsed = parseRoleName(role);
+    if (!parsed) {
+      skipped.push({ role, reason: 'not a <product>~<release> role of this layout' });
+      continue;
+    }
+    if (!releaseSelected(opts.products, parsed.product, parsed.release)) {
+      skipped.push({ role, reason: 'not selected by mirror.products' });
+      continue;
+    }
+    try {
+      // a path inside the role's delegation makes tuf-js load and verify that role (and only it)
+      await updater.getTargetInfo(`${parsed.product}/${parsed.release}/_`);
+    } catch (err) {
+      throw tufRefusal(`${what}, role ${role}`, err);
+    }
+    const loaded = set.getRole(role);
+    if (!loaded) {
+      throw new PatchbayError(
+        ErrorCodes.TUF_VERIFY,
+        `${what}: role ${role} did not load (another delegation claims its paths first)`,
+        { url: opts.baseUrl, role },
+      );
+    }
+    roles.set(role, await keptFile(opts.metadataDir, role, loaded));
+  }
+
+  return {
+    roots: await rootChain(opts, set.root, await keptFile(opts.metadataDir, 'root', set.root)),
+    targets: await keptFile(opts.metadataDir, 'targets', targets),
+    roles,
+    skipped,
+  };
+}
+
+/**
+ * The bytes tuf-js verified and kept for `role` (it writes exactly the bytes it downloaded),
+ * checked against what it holds in memory: the file must be that metadata, signatures included.
+ */
+async function keptFile<T extends Root | Targets>(
+  metadataDir: string,
+  role: string,
+  trusted: Metadata<T>,
+): Promise<UpstreamFile<T>> {
+  const path = join(metadataDir, `${encodeURIComponent(role)}.json`);
+  const bytes = await readFile(path);
+  let same = false;
+  try {
+    // both sides as @tufjs/models writes them (core parses with its own copy of the same classes)
+    same =
+      JSON.stringify(parseMetadata(role === 'root' ? 'root' : 'targets', bytes, path).toJSON()) ===
+      JSON.stringify(trusted.toJSON());
+  } catch {
+    same = false;
+  }
+  if (!same) {
+    throw new PatchbayError(
+      ErrorCodes.TUF_VERIFY,
+      `${path} is not the ${role} metadata tuf-js verified (changed on disk during the sync?)`,
+      { path, role },
+    );
+  }
+  return { role, version: trusted.signed.version, bytes, signed: trusted.signed };
+}
+
+/**
+ * Every root version below the trusted one, walked back while each version is signed by a
+ * threshold of its own root keys and signs its successor (spec 5.3.4 read backwards); the
+ * chain stops at the first version that is missing upstream. Hosts whose trust anchor is
+ * older need those versions to walk forward; they check every signature themselves.
+ */
+async function rootChain(
+  opts: UpstreamReadOptions,
+  trusted: Metadata<Root>,
+  newest: UpstreamFile<Root>,
+): Promise<UpstreamFile<Root>[]> {
+  const chain: UpstreamFile<Root>[] = [newest];
+  let successor = parseMetadata('root', newest.bytes, 'root.json') as Metadata<Root>;
+  for (let version = trusted.signed.version - 1; version >= 1; version--) {
+    const name = metadataFileName('root', version);
+    const bytes =
+      (await opts.knownRoot(version)) ??
+      (await fetchRoot(opts, `${upstreamMetadataUrl(opts.baseUrl)}${name}`));
+    if (bytes === undefined) {
+      opts.logger.warn(
+        { version, url: opts.baseUrl },
+        'upstream root version missing: hosts trusting an older root cannot walk to the current one',
+      );
+      break;
+    }
+    const older = parseMetadata('root', bytes, name) as Metadata<Root>;
+    try {
+      if (older.signed.version !== version) throw new Error(`holds version ${older.signed.version}`);
+      older.verifyDelegate('root', older);
+      older.verifyDelegate('root', successor);
+    } catch (err) {
+      throw new PatchbayError(
+        ErrorCodes.TUF_VERIFY,
+        `upstream ${name} does not chain to root version ${version + 1}: ${errorMessage(err)}`,
+        { version },
+        { cause: err },
+      );
+    }
+    chain.unshift({ role: 'root', version, bytes, signed: older.signed });
+    successor = older;
+  }
+  return chain;
+}
+
+const ROOT_MAX_BYTES = 512_000;
+
+async function fetchRoot(opts: UpstreamReadOptions, url: string): Promise<Buffer | undefined> {
+  try {
+    return await opts.fetcher.downloadBytes(url, ROOT_MAX_BYTES);
+  } catch (err) {
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status === 404 || status === 403) return undefined;
+    throw err;
+  }
+}
+
+/** tuf-js's refusal (bad signature, rollback, expiry, length) as PB_ERR_TUF_VERIFY naming what was refused. */
+function tufRefusal(what: string, err: unknown): PatchbayError {
+  if (err instanceof PatchbayError) return err;
+  const name = err instanceof Error ? err.constructor.name : 'Error';
+  const status = (err as { statusCode?: number }).statusCode;
+  const network =
+    name === 'DownloadHTTPError' ||
+    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|UND_ERR|socket|answered HTTP [0-9]{3}/i.test(
+      errorMessage(err),
+    );
+  return new PatchbayError(
+    network ? ErrorCodes.NETWORK : ErrorCodes.TUF_VERIFY,
+    `${what}: ${errorMessage(err)}${network ? '' : ` (${name}): refusing it`}`,
+    { reason: name, ...(status !== undefined ? { status } : {}) },
+    { cause: err },
+  );
+}
