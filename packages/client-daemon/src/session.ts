@@ -11,6 +11,7 @@ import {
 import type { ClientConfig, DeepPartial, Logger } from '@patchbay/core';
 import type { Dispatcher } from 'undici';
 import { CatalogSource } from './catalog-source.js';
+import { TufCatalogSource } from './tuf/tuf-catalog-source.js';
 import { CatalogTrust, parseMirrorKey } from './catalog-trust.js';
 import { Ledger } from './ledger.js';
 import { Output } from './output.js';
@@ -32,7 +33,8 @@ export interface Session {
   logger: Logger;
   dispatcher: Dispatcher;
   store: ContentStore;
-  catalogSource: CatalogSource;
+  /** trust v2 (trust.root or trustOnFirstUse): TUF metadata; otherwise the v1 signed catalog */
+  catalogSource: CatalogSource | TufCatalogSource;
   out: Output;
   /** report token from config `token` or `tokenFile` */
   token?: string;
@@ -85,16 +87,29 @@ export function createSession(flags: GlobalFlags, command: string): Session {
     logger,
     dispatcher,
     store: new ContentStore(paths.cache),
-    catalogSource: new CatalogSource({
-      servers: config.server,
-      paths,
-      trust,
-      dispatcher,
-      retries: config.retries,
-      stallTimeoutMs,
-      logger,
-      notice,
-    }),
+    catalogSource:
+      config.trust.root || config.trust.trustOnFirstUse
+        ? new TufCatalogSource({
+            servers: config.server,
+            paths,
+            trustRootFile: config.trust.root ?? undefined,
+            trustOnFirstUse: config.trust.trustOnFirstUse === true,
+            products: config.products.map((p) => ({ id: p.id, release: p.release })),
+            dispatcher,
+            stallTimeoutMs,
+            logger,
+            notice,
+          })
+        : new CatalogSource({
+            servers: config.server,
+            paths,
+            trust,
+            dispatcher,
+            retries: config.retries,
+            stallTimeoutMs,
+            logger,
+            notice,
+          }),
     out: new Output(flags.json),
     async openLedger() {
       if (!ledger) ledger = await Ledger.open(paths.ledger);

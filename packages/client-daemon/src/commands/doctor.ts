@@ -5,6 +5,7 @@ import type { NextStepContext } from '@patchbay/core';
 import { isExpired } from '../catalog-source.js';
 import { normaliseServer } from '../failover.js';
 import type { Session } from '../session.js';
+import { TufCatalogSource } from '../tuf/tuf-catalog-source.js';
 import type { CommandArgs } from './common.js';
 
 export interface DoctorCheck {
@@ -41,8 +42,26 @@ const MIN_FREE_BYTES = 512 * 1024 * 1024;
 async function checkServer(session: Session, raw: string): Promise<DoctorCheck> {
   const server = normaliseServer(raw);
   const check = `server ${server}`;
+  const source = session.catalogSource;
+  if (source instanceof TufCatalogSource) {
+    try {
+      const { catalog, tuf } = await source.probe(server);
+      const firstUse = tuf.source === 'trust on first use';
+      return {
+        check,
+        ok: true,
+        message:
+          `reachable; TUF metadata verifies against ${tuf.source} (root version ${tuf.rootVersion}); ` +
+          `snapshot ${catalog.sequence}, ${catalog.patches.length} patches for this host's products` +
+          (firstUse ? '; WARNING: the trust root was taken on first use' : ''),
+        ...(firstUse ? { hint: 'set trust.root to the root metadata file shipped with the deployment' } : {}),
+      };
+    } catch (err) {
+      return failed(session, check, err);
+    }
+  }
   try {
-    const { kind, catalog, expired, trusted } = await session.catalogSource.probe(server);
+    const { kind, catalog, expired, trusted } = await source.probe(server);
     const key =
       trusted === 'unpinned'
         ? 'signature verifies against the key it presents (not pinned yet: the next check pins it)'
@@ -74,9 +93,24 @@ async function checkServer(session: Session, raw: string): Promise<DoctorCheck> 
 
 /** The cached catalog (what offline commands use): re-verified, and not expired. */
 async function checkCachedCatalog(session: Session): Promise<DoctorCheck | undefined> {
+  const source = session.catalogSource;
+  if (source instanceof TufCatalogSource) {
+    const check = `kept TUF metadata ${session.paths.root}/tuf`;
+    try {
+      const kept = await source.cached();
+      if (!kept) return undefined;
+      return {
+        check,
+        ok: true,
+        message: `from ${kept.server}: verifies offline against ${kept.trusted.source}; snapshot ${kept.catalog.sequence}, expires at ${kept.catalog.expiresAt ?? '?'}`,
+      };
+    } catch (err) {
+      return failed(session, check, err);
+    }
+  }
   const check = `cached catalog ${session.paths.catalog}`;
   try {
-    const cached = await session.catalogSource.cached();
+    const cached = await source.cached();
     if (!cached) return undefined;
     const { catalog } = cached;
     if (cached.meta.kind === 'feed') {

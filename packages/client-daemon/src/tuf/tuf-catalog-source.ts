@@ -1,0 +1,236 @@
+// The catalog a host acts on under trust v2: built only from TUF metadata that verified
+// against the host's trust root (trust.root), from the roles of its own products. The
+// staging server decides when and where from; what a patch is and runs comes from the
+// publisher's signed targets (docs/tuf-repository.md). Same surface as CatalogSource, so
+// check, download, install and the daemon do not care which trust mode is configured.
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ErrorCodes, PatchbayError, isPatchbayError, readJsonFile, writeFileAtomic } from '@patchbay/core';
+import type { Catalog, Logger } from '@patchbay/core';
+import { catalogFromRoles } from '@patchbay/core/tuf';
+import type { HeldBackPatch } from '@patchbay/core/tuf';
+import type { Dispatcher } from 'undici';
+import type { CatalogState, LoadedCatalog } from '../catalog-source.js';
+import { withFailover } from '../failover.js';
+import type { FailoverAttempt } from '../failover.js';
+import type { DataPaths } from '../paths.js';
+import { OfflineFetcher, TufFetcher } from './tuf-fetcher.js';
+import { metadataBaseUrl, readVerifiedRepository, serverMetadataDir } from './verified-repository.js';
+import type { HostProduct, VerifiedRepository } from './verified-repository.js';
+
+export interface TufCatalogSourceOptions {
+  servers: readonly string[];
+  paths: DataPaths;
+  /** trust.root (absolute); undefined only with trustOnFirstUse */
+  trustRootFile: string | undefined;
+  trustOnFirstUse: boolean;
+  products: readonly HostProduct[];
+  dispatcher?: Dispatcher;
+  stallTimeoutMs: number;
+  logger: Logger;
+  notice?: (text: string) => void;
+}
+
+/** `<dataDir>/tuf/last.json`: which server's kept metadata offline commands re-verify. */
+interface LastFetch {
+  server: string;
+  fetchedAt: string;
+}
+
+/** How a catalog is trusted, for doctor and status. */
+export interface TufTrust {
+  source: 'trust.root' | 'trust on first use';
+  fingerprint: string;
+  rootVersion: number;
+}
+
+const MAX_ROOT_BYTES = 512 * 1024;
+
+export class TufCatalogSource {
+  /** the catalog last loaded by this process (for reports) */
+  state: CatalogState | undefined;
+  /** what the last verified repository held back, with reasons (check shows them) */
+  heldBack: HeldBackPatch[] = [];
+
+  constructor(private readonly opts: TufCatalogSourceOptions) {}
+
+  private get tufDir(): string {
+    return path.join(this.opts.paths.root, 'tuf');
+  }
+
+  /** Always a staging server under trust v2: reports go to it. */
+  directMode(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  /** Fetch and verify from the first server that answers; re-verify what is kept when none does. */
+  async load(): Promise<LoadedCatalog> {
+    try {
+      const { value, server, attempts } = await withFailover(
+        this.opts.servers,
+        'fetch TUF metadata',
+        (server) => this.fromServer(server, false),
+        this.opts.logger,
+      );
+      const fetchedAt = new Date().toISOString();
+      await writeFileAtomic(
+        this.lastFile(),
+        JSON.stringify({ server, fetchedAt } satisfies LastFetch) + '\n',
+      );
+      return this.loaded(value, { offline: false, server, fetchedAt, attempts });
+    } catch (err) {
+      if (!isPatchbayError(err, ErrorCodes.NETWORK)) throw err;
+      const attempts = (err.context.attempts as FailoverAttempt[] | undefined) ?? [];
+      const last = await this.lastFetch();
+      if (!last) {
+        throw new PatchbayError(
+          ErrorCodes.NO_CATALOG,
+          `no staging server answered and no verified metadata is kept: ${err.message}`,
+          { attempts },
+          { cause: err },
+        );
+      }
+      const repo = await this.fromServer(last.server, true);
+      return this.loaded(repo, { offline: true, server: last.server, fetchedAt: last.fetchedAt, attempts });
+    }
+  }
+
+  /** The kept metadata, verified again without the network (status, history), or PB_ERR_NO_CATALOG. */
+  async cachedOrThrow(): Promise<LoadedCatalog> {
+    const last = await this.lastFetch();
+    if (!last) {
+      throw new PatchbayError(
+        ErrorCodes.NO_CATALOG,
+        'no verified metadata kept: run "patchbay-client check" once online',
+        {
+          path: this.tufDir,
+        },
+      );
+    }
+    const repo = await this.fromServer(last.server, true);
+    return this.loaded(repo, { offline: true, server: last.server, fetchedAt: last.fetchedAt, attempts: [] });
+  }
+
+  /** doctor: the kept metadata verified again, or undefined when there is none. */
+  async cached(): Promise<{ catalog: Catalog; server: string; trusted: TufTrust } | undefined> {
+    const last = await this.lastFetch();
+    if (!last) return undefined;
+    const repo = await this.fromServer(last.server, true);
+    return { catalog: this.catalogOf(repo), server: last.server, trusted: await this.trustOf(repo) };
+  }
+
+  /** doctor: verify `server` read-only (its metadata directory is the one a check would use). */
+  async probe(server: string): Promise<{ catalog: Catalog; tuf: TufTrust }> {
+    const repo = await this.fromServer(server, false);
+    return { catalog: this.catalogOf(repo), tuf: await this.trustOf(repo) };
+  }
+
+  private async fromServer(server: string, offline: boolean): Promise<VerifiedRepository> {
+    const metadataDir = serverMetadataDir(this.tufDir, server);
+    const trustRootFile = await this.trustRoot(server, offline);
+    const fetcher = offline
+      ? new OfflineFetcher()
+      : new TufFetcher({
+          ...(this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {}),
+          stallTimeoutMs: this.opts.stallTimeoutMs,
+        });
+    const repo = await readVerifiedRepository({
+      server,
+      metadataDir,
+      trustRootFile,
+      products: this.opts.products,
+      fetcher,
+      offline,
+    });
+    for (const missing of repo.missing) {
+      this.opts.logger.warn({ server, role: missing.role }, missing.reason);
+    }
+    return repo;
+  }
+
+  /**
+   * trust.root, or with trustOnFirstUse the root kept from the first server that answered
+   * (fetched once, then only ever followed through signed rotations).
+   */
+  private async trustRoot(server: string, offline: boolean): Promise<string> {
+    if (this.opts.trustRootFile) return this.opts.trustRootFile;
+    const kept = path.join(this.tufDir, 'first-use-root.json');
+    const have = await readFile(kept).catch(() => undefined);
+    if (have) return kept;
+    if (!this.opts.trustOnFirstUse) {
+      throw new PatchbayError(
+        ErrorCodes.CONFIG,
+        'trust.root is not set: name the TUF root metadata file shipped with this deployment ' +
+          "(or set trust.trustOnFirstUse to take the first server's, knowingly)",
+        { key: 'trust.root' },
+      );
+    }
+    if (offline) {
+      throw new PatchbayError(
+        ErrorCodes.NO_CATALOG,
+        'no root kept yet (trust on first use): run "patchbay-client check" once online',
+        {},
+      );
+    }
+    const bytes = await new TufFetcher({
+      ...(this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {}),
+      stallTimeoutMs: this.opts.stallTimeoutMs,
+    }).downloadBytes(`${metadataBaseUrl(server)}1.root.json`, MAX_ROOT_BYTES);
+    await mkdir(this.tufDir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(kept, bytes);
+    const text =
+      `warning: trust on first use: took the root metadata of ${server} as this host's trust root ` +
+      `(${kept}); set trust.root to the file shipped with the deployment instead`;
+    this.opts.logger.warn({ server, path: kept }, text);
+    this.opts.notice?.(text);
+    return kept;
+  }
+
+  private async trustOf(repo: VerifiedRepository): Promise<TufTrust> {
+    const source = this.opts.trustRootFile ? 'trust.root' : 'trust on first use';
+    const keyIds = repo.root.roles.root?.keyIDs ?? [];
+    return {
+      source,
+      fingerprint: keyIds.map((id) => id.slice(0, 16)).join(','),
+      rootVersion: repo.root.version,
+    };
+  }
+
+  private catalogOf(repo: VerifiedRepository): Catalog {
+    const { catalog, heldBack } = catalogFromRoles({
+      targets: repo.targets,
+      roles: repo.roles,
+      unavailable: repo.unavailable,
+      // files are fetched by digest from the staging server's blob store (the digest is signed)
+      fileUrl: ({ sha256 }) => `/v1/blobs/sha256/${sha256}`,
+      sequence: repo.snapshot.version,
+    });
+    this.heldBack = heldBack;
+    for (const held of heldBack) this.opts.logger.warn({ patchId: held.patchId }, `held back: ${held.error}`);
+    return catalog;
+  }
+
+  private loaded(
+    repo: VerifiedRepository,
+    rest: Omit<LoadedCatalog, 'catalog' | 'expired' | 'keyFingerprint'>,
+  ): LoadedCatalog {
+    const catalog = this.catalogOf(repo);
+    this.state = { sequence: catalog.sequence, expired: false };
+    if (catalog.expiresAt) this.state.expiresAt = catalog.expiresAt;
+    const keyIds = repo.root.roles.root?.keyIDs ?? [];
+    return {
+      catalog,
+      expired: false,
+      keyFingerprint: `root v${repo.root.version} ${keyIds[0]?.slice(0, 16) ?? ''}`,
+      ...rest,
+    };
+  }
+
+  private lastFile(): string {
+    return path.join(this.tufDir, 'last.json');
+  }
+
+  private async lastFetch(): Promise<LastFetch | undefined> {
+    return (await readJsonFile<LastFetch>(this.lastFile()).catch(() => undefined)) ?? undefined;
+  }
+}

@@ -1,0 +1,218 @@
+// The host's side of the TUF client workflow (specification §5): tuf-js's Updater walks the
+// root chain from the configured trust root, then timestamp, snapshot and top-level targets,
+// with its rollback, freeze, mix-and-match and endless-data checks; this module asks it for
+// the delegated roles of the host's own products only, and hands back what verified.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ErrorCodes, PatchbayError, errorMessage, writeFileAtomic } from '@patchbay/core';
+import { roleNameFor, unavailableTargets } from '@patchbay/core/tuf';
+import type { UnavailableTarget } from '@patchbay/core/tuf';
+import { Metadata, MetadataKind } from '@tufjs/models';
+import type { Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
+import { Updater } from 'tuf-js';
+import type { Fetcher } from 'tuf-js';
+
+/** What tuf-js's Updater keeps after a refresh; read, never written (see trustedSetOf). */
+interface TrustedSetView {
+  readonly root: Metadata<Root>;
+  readonly timestamp: Metadata<Timestamp> | undefined;
+  readonly snapshot: Metadata<Snapshot> | undefined;
+  readonly targets: Metadata<Targets> | undefined;
+  getRole(name: string): Metadata<Targets> | undefined;
+}
+
+export interface HostProduct {
+  id: string;
+  release: string;
+}
+
+/** A product release of this host that the server's repository does not carry. */
+export interface MissingRole {
+  product: string;
+  release: string;
+  role: string;
+  reason: string;
+}
+
+export interface VerifiedRepository {
+  root: Root;
+  timestamp: Timestamp;
+  snapshot: Snapshot;
+  targets: Targets;
+  /** the host's delegated roles that verified, by role name */
+  roles: Map<string, Targets>;
+  missing: MissingRole[];
+  /** target files the serving mirror says it cannot serve (its snapshot's x-patchbay-unavailable) */
+  unavailable: UnavailableTarget[];
+}
+
+export interface RepositoryReadOptions {
+  /** the staging server's base URL (no trailing slash) */
+  server: string;
+  /** this server's own metadata directory (its snapshot and timestamp are its own timeline) */
+  metadataDir: string;
+  /** trust.root: the root metadata file shipped with the deployment */
+  trustRootFile: string;
+  products: readonly HostProduct[];
+  fetcher: Fetcher;
+  /** read only the metadata already verified and kept on disk (offline commands) */
+  offline?: boolean;
+}
+
+/** The metadata URL of a staging server's repository (docs/http-api.md). */
+export function metadataBaseUrl(server: string): string {
+  return `${server}/v1/tuf/metadata/`;
+}
+
+/** Per-server metadata directory under `<dataDir>/tuf/`: a short digest of the server URL. */
+export function serverMetadataDir(tufDir: string, server: string): string {
+  const id = createHash('sha256').update(server).digest('hex').slice(0, 16);
+  return path.join(tufDir, 'servers', id);
+}
+
+/**
+ * tuf-js keeps its verified metadata in a private field and has no API to list a role's
+ * targets (only getTargetInfo for one path); patchbay needs every target of the host's roles.
+ * Reading that field is pinned to tuf-js 5 (package.json) and checked by the tests.
+ */
+function trustedSetOf(updater: Updater): TrustedSetView {
+  const set = (updater as unknown as { trustedSet?: TrustedSetView }).trustedSet;
+  if (!set || typeof set.getRole !== 'function') {
+    throw new Error('tuf-js Updater has no trustedSet: the pinned tuf-js version changed');
+  }
+  return set;
+}
+
+/**
+ * root.json in the metadata directory is where tuf-js starts. It comes from trust.root the
+ * first time, again when trust.root is a newer version (an admin shipped a new root), and
+ * when the kept copy does not parse (tuf-js writes it in place, so a crash can tear it): the
+ * chain is then walked again from the configured anchor.
+ */
+export async function ensureTrustAnchor(metadataDir: string, trustRootFile: string): Promise<void> {
+  await mkdir(metadataDir, { recursive: true, mode: 0o700 });
+  let anchorBytes: Buffer;
+  try {
+    anchorBytes = await readFile(trustRootFile);
+  } catch (err) {
+    throw new PatchbayError(
+      ErrorCodes.CONFIG,
+      `trust.root ${trustRootFile} cannot be read: ${errorMessage(err)}`,
+      { key: 'trust.root', path: trustRootFile },
+      { cause: err },
+    );
+  }
+  const anchor = rootVersion(anchorBytes);
+  if (anchor === undefined) {
+    throw new PatchbayError(
+      ErrorCodes.CONFIG,
+      `trust.root ${trustRootFile} is not TUF root metadata (expected {"signed": {"_type": "root", ...}})`,
+      { key: 'trust.root', path: trustRootFile },
+    );
+  }
+  const kept = path.join(metadataDir, 'root.json');
+  const keptVersion = rootVersion(await readFile(kept).catch(() => Buffer.alloc(0)));
+  if (keptVersion === undefined || keptVersion < anchor) await writeFileAtomic(kept, anchorBytes);
+}
+
+function rootVersion(bytes: Buffer): number | undefined {
+  try {
+    const doc = JSON.parse(bytes.toString('utf8')) as { signed?: { _type?: unknown } };
+    if (doc.signed?._type !== 'root') return undefined;
+    return Metadata.fromJSON(MetadataKind.Root, doc as never).signed.version;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refresh (or, offline, re-verify what is kept) and load the host's product roles. Throws
+ * PB_ERR_TUF_VERIFY with the reason tuf-js gave; a product the repository does not carry is listed
+ * in `missing`, never an error on its own.
+ */
+export async function readVerifiedRepository(opts: RepositoryReadOptions): Promise<VerifiedRepository> {
+  await ensureTrustAnchor(opts.metadataDir, opts.trustRootFile);
+  const updater = new Updater({
+    metadataDir: opts.metadataDir,
+    metadataBaseUrl: metadataBaseUrl(opts.server),
+    fetcher: opts.fetcher,
+    forceCache: opts.offline === true,
+    config: { userAgent: 'patchbay-client' },
+  });
+  const what = opts.offline ? `the metadata kept from ${opts.server}` : `the repository of ${opts.server}`;
+  try {
+    await updater.refresh();
+  } catch (err) {
+    throw tufRefusal(what, err);
+  }
+  const set = trustedSetOf(updater);
+  const { timestamp, snapshot, targets } = set;
+  if (!timestamp || !snapshot || !targets) {
+    throw new PatchbayError(
+      ErrorCodes.TUF_VERIFY,
+      `${what}: refresh left no timestamp, snapshot or targets`,
+      {
+        server: opts.server,
+      },
+    );
+  }
+  const roles = new Map<string, Targets>();
+  const missing: MissingRole[] = [];
+  for (const product of opts.products) {
+    const role = roleNameFor(product.id, product.release);
+    const base = { product: product.id, release: product.release, role };
+    const delegated = targets.signed.delegations?.roles?.[role];
+    if (!delegated) {
+      missing.push({ ...base, reason: `the publisher's targets delegate no role ${role}` });
+      continue;
+    }
+    if (!snapshot.signed.meta[`${role}.json`]) {
+      missing.push({ ...base, reason: `${opts.server} does not mirror ${product.id} ${product.release}` });
+      continue;
+    }
+    try {
+      // a path inside the role's delegation makes tuf-js load and verify that role (and only it)
+      await updater.getTargetInfo(`${product.id}/${product.release}/_`);
+    } catch (err) {
+      throw tufRefusal(`${what}, role ${role}`, err);
+    }
+    const loaded = set.getRole(role);
+    if (!loaded) {
+      throw new PatchbayError(ErrorCodes.TUF_VERIFY, `${what}: role ${role} did not load`, {
+        server: opts.server,
+        role,
+      });
+    }
+    roles.set(role, loaded.signed);
+  }
+  return {
+    root: set.root.signed,
+    timestamp: timestamp.signed,
+    snapshot: snapshot.signed,
+    targets: targets.signed,
+    roles,
+    missing,
+    unavailable: unavailableTargets(snapshot.signed),
+  };
+}
+
+/** tuf-js's refusal (bad signature, rollback, expiry, length) as PB_ERR_TUF_VERIFY naming what was refused. */
+function tufRefusal(what: string, err: unknown): PatchbayError {
+  const name = err instanceof Error ? err.constructor.name : 'Error';
+  const network = name === 'DownloadHTTPError' || isNetworkError(err);
+  return new PatchbayError(
+    network ? ErrorCodes.NETWORK : ErrorCodes.TUF_VERIFY,
+    `${what}: ${errorMessage(err)}${network ? '' : ` (${name}): refusing it`}`,
+    { reason: name },
+    { cause: err },
+  );
+}
+
+function isNetworkError(err: unknown): boolean {
+  const text = errorMessage(err);
+  // tuf-js wraps snapshot and targets download failures in a RuntimeError: read its text
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|UND_ERR|socket|timed out|answered HTTP [0-9]{3}|offline: not fetching/i.test(
+    text,
+  );
+}

@@ -1,0 +1,263 @@
+// Trust v2 on the host (CONTRACT §5, issue 13), written as the attacker: a staging server
+// that holds the real snapshot and timestamp key (the DMZ machine is owned) but not the
+// publisher's targets keys can withhold and delay, never make a host install, uninstall or
+// run a detect command the publisher did not sign. Real HTTP over 127.0.0.1, commands run
+// in this process (createSession + the command function) to keep the file fast.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import t from 'tap';
+import type { Test } from 'tap';
+import { errorMessage } from '@patchbay/core';
+import { createSigner, expiresAfter, metadataFileName, writeMetadata } from '@patchbay/core/tuf';
+import { Metadata, MetadataKind } from '@tufjs/models';
+import type { Targets } from '@tufjs/models';
+import { checkCommand } from '../src/commands/check.js';
+import type { CommandArgs } from '../src/commands/common.js';
+import { doctorCommand } from '../src/commands/doctor.js';
+import { installCommand } from '../src/commands/install.js';
+import { Output } from '../src/output.js';
+import { createSession } from '../src/session.js';
+import type { Session } from '../src/session.js';
+import { makeSandbox } from './fixtures/client.js';
+import type { Sandbox } from './fixtures/client.js';
+import { ROLE, startTufStaging } from './fixtures/tuf-staging.js';
+import type { TufStaging } from './fixtures/tuf-staging.js';
+
+type Command = (session: Session, args: CommandArgs) => Promise<number>;
+
+interface Ran {
+  code: number;
+  doc: Record<string, unknown>;
+  error?: { code?: string; message: string };
+  stderr: string;
+}
+
+function args(positionals: string[] = []): CommandArgs {
+  return { positionals, all: false, critical: false, cascade: false, once: false, filter: {} };
+}
+
+async function run(sb: Sandbox, command: Command, positionals: string[] = []): Promise<Ran> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  let session: Session | undefined;
+  try {
+    session = createSession({ config: sb.configPath, json: true }, 'check');
+    session.out = new Output(true, stdout, stderr);
+    const code = await command(session, args(positionals));
+    return { code, doc: out ? (JSON.parse(out) as Record<string, unknown>) : {}, stderr: err };
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    return {
+      code: code === 'PB_ERR_CONFIG' ? 2 : 1,
+      doc: {},
+      error: { code, message: errorMessage(e) },
+      stderr: err,
+    };
+  } finally {
+    await session?.close();
+  }
+}
+
+async function setup(t: Test): Promise<{ server: TufStaging; sb: Sandbox; pwned: string }> {
+  const dir = t.testdir();
+  const server = await startTufStaging(path.join(dir, 'repo'), [
+    { id: 'A', severity: 'critical' },
+    { id: 'B', requires: ['A'] },
+  ]);
+  t.teardown(() => server.close());
+  const sb = makeSandbox(path.join(dir, 'host'), () => [server.url]);
+  sb.writeConfig({ trust: { root: server.rootFile } });
+  return { server, sb, pwned: path.join(dir, 'pwned') };
+}
+
+function patchIds(doc: Record<string, unknown>): string[] {
+  return ((doc.patches as { id: string }[] | undefined) ?? []).map((p) => p.id);
+}
+
+/** The newest version of the product role on the server's disk. */
+function roleOnDisk(server: TufStaging): Metadata<Targets> {
+  const file = path.join(server.dir, 'metadata', metadataFileName(ROLE, server.versions.role));
+  return Metadata.fromJSON(MetadataKind.Targets, JSON.parse(readFileSync(file, 'utf8')));
+}
+
+/**
+ * The hostile server rewrites the product role as it likes (a new version), signs it with the
+ * key it has (the online key), and publishes it through a snapshot and timestamp it signs.
+ */
+async function forgeRole(
+  server: TufStaging,
+  change: (signed: Record<string, unknown>) => void,
+): Promise<void> {
+  const current = roleOnDisk(server);
+  const signed = current.signed.toJSON() as Record<string, unknown>;
+  change(signed);
+  signed.version = current.signed.version + 1;
+  const forged = Metadata.fromJSON(MetadataKind.Targets, { signed, signatures: [] } as never);
+  forged.sign(createSigner(server.online));
+  await writeMetadata(server.dir, ROLE, forged);
+  server.versions.role = forged.signed.version;
+  await server.republish();
+}
+
+function installedMarkers(sb: Sandbox): string[] {
+  return ['A', 'B', 'C'].filter((id) => sb.marker(id));
+}
+
+t.test('honest server: the host verifies from trust.root, lists, installs and reports', async (t) => {
+  const { server, sb } = await setup(t);
+  const check = await run(sb, checkCommand);
+  t.equal(check.code, 0, check.error?.message);
+  t.same(patchIds(check.doc), ['A', 'B']);
+  t.ok(server.requests.includes('/v1/tuf/metadata/timestamp.json'), 'TUF metadata was read');
+  t.notOk(server.requests.includes('/v1/catalog'), 'the legacy catalog is never asked for');
+  const install = await run(sb, installCommand, ['B']);
+  t.equal(install.code, 0, install.error?.message);
+  t.same(installedMarkers(sb), ['A', 'B'], 'installed in dependency order');
+  t.ok(
+    server.reports.some((r) => r.events.some((e) => e.type === 'install' && e.patchId === 'B')),
+    'reported to the staging server',
+  );
+  const doctor = await run(sb, doctorCommand);
+  t.equal(doctor.code, 0, JSON.stringify(doctor.doc));
+});
+
+t.test('a hostile server with the online key cannot change what a patch runs', async (t) => {
+  const { server, sb, pwned } = await setup(t);
+  t.equal((await run(sb, checkCommand)).code, 0, 'first check against the honest server');
+  await forgeRole(server, (signed) => {
+    const targets = signed.targets as Record<
+      string,
+      { custom?: { patchbay?: { patch?: Record<string, unknown> } } }
+    >;
+    for (const target of Object.values(targets)) {
+      const patch = target.custom?.patchbay?.patch;
+      if (!patch) continue;
+      patch.install = { command: ['sh', '-c', `touch '${pwned}'`] };
+      patch.detect = { command: ['sh', '-c', `touch '${pwned}'`], installedExitCodes: [0] };
+    }
+  });
+  const check = await run(sb, checkCommand);
+  t.equal(check.code, 1, 'check refuses');
+  t.equal(check.error?.code, 'PB_ERR_TUF_VERIFY');
+  t.match(check.error?.message ?? '', /arcserve-backup~19\.0/, 'names the role');
+  const install = await run(sb, installCommand, ['A']);
+  t.equal(install.code, 1, 'install refuses');
+  t.notOk(existsSync(pwned), 'no command of the forged metadata ran (detect or install)');
+  t.same(installedMarkers(sb), []);
+});
+
+t.test('a hostile server with the online key cannot add a patch', async (t) => {
+  const { server, sb, pwned } = await setup(t);
+  t.equal((await run(sb, checkCommand)).code, 0);
+  await forgeRole(server, (signed) => {
+    const targets = signed.targets as Record<string, unknown>;
+    const [descriptorPath, descriptor] = Object.entries(targets).find(([p]) => p.endsWith('/A.json'))!;
+    const copy = JSON.parse(JSON.stringify(descriptor)) as {
+      custom: { patchbay: { patch: Record<string, unknown> } };
+    };
+    copy.custom.patchbay.patch.id = 'C';
+    copy.custom.patchbay.patch.install = { command: ['sh', '-c', `touch '${pwned}'`] };
+    targets[descriptorPath.replace('/A.json', '/C.json')] = copy;
+  });
+  const install = await run(sb, installCommand, ['C']);
+  t.equal(install.code, 1);
+  t.equal(install.error?.code, 'PB_ERR_TUF_VERIFY');
+  t.notOk(existsSync(pwned));
+});
+
+t.test('rollback: an older snapshot and timestamp, properly signed, are refused', async (t) => {
+  const { server, sb } = await setup(t);
+  const oldTimestamp = readFileSync(path.join(server.dir, 'metadata', 'timestamp.json'));
+  await server.publish([{ id: 'A', severity: 'critical' }, { id: 'B', requires: ['A'] }, { id: 'C' }]);
+  t.equal((await run(sb, checkCommand)).code, 0, 'the host saw the newer publication');
+  writeFileSync(path.join(server.dir, 'metadata', 'timestamp.json'), oldTimestamp);
+  const check = await run(sb, checkCommand);
+  t.equal(check.code, 1, 'the replayed timestamp is refused');
+  t.equal(check.error?.code, 'PB_ERR_TUF_VERIFY');
+  t.match(check.error?.message ?? '', /version/i);
+});
+
+t.test('freeze: an expired timestamp is refused; the server can delay, not freeze silently', async (t) => {
+  const { server, sb } = await setup(t);
+  await server.republish({ timestampExpires: expiresAfter(new Date(Date.now() - 2 * 86_400_000), 1) });
+  const check = await run(sb, checkCommand);
+  t.equal(check.code, 1);
+  t.equal(check.error?.code, 'PB_ERR_TUF_VERIFY');
+  t.match(check.error?.message ?? '', /expired/i);
+});
+
+t.test('mix-and-match: a role file that is not the version the snapshot names is refused', async (t) => {
+  const { server, sb } = await setup(t);
+  await server.publish([{ id: 'A', severity: 'critical' }]);
+  // the server serves role version 1's bytes under version 2's name
+  const v1 = readFileSync(path.join(server.dir, 'metadata', metadataFileName(ROLE, 1)));
+  writeFileSync(path.join(server.dir, 'metadata', metadataFileName(ROLE, 2)), v1);
+  const check = await run(sb, checkCommand);
+  t.equal(check.code, 1);
+  t.equal(check.error?.code, 'PB_ERR_TUF_VERIFY');
+});
+
+t.test('endless data: a timestamp that never ends is cut off at its maximum length', async (t) => {
+  const { server, sb } = await setup(t);
+  server.attack = 'endless-timestamp';
+  const check = await run(sb, checkCommand);
+  t.equal(check.code, 1);
+  t.match(check.error?.message ?? '', /length/i);
+});
+
+t.test('withholding: a file the mirror marks unavailable holds back its patch and dependants', async (t) => {
+  const { server, sb } = await setup(t);
+  const role = roleOnDisk(server);
+  const file = Object.values(role.signed.targets).find((target) => target.path.endsWith('/A/A.sh'))!;
+  await server.republish({
+    unavailable: [{ path: file.path, sha256: file.hashes.sha256, reason: 'SHA-256 mismatch on the mirror' }],
+  });
+  const check = await run(sb, checkCommand);
+  t.equal(check.code, 0, check.error?.message);
+  t.same(patchIds(check.doc), [], 'A (unavailable) and B (requires A) are held back');
+  const install = await run(sb, installCommand, ['B']);
+  t.equal(install.code, 1);
+  t.same(installedMarkers(sb), []);
+});
+
+t.test('a 404 for the timestamp is an error, never a downgrade', async (t) => {
+  const { server, sb, pwned } = await setup(t);
+  server.attack = 'timestamp-404';
+  const check = await run(sb, checkCommand);
+  t.equal(check.code, 1);
+  t.notOk(server.requests.includes('/v1/catalog'), 'nothing else is asked instead');
+  t.notOk(server.requests.includes('/feed.json'));
+  t.notOk(existsSync(pwned));
+});
+
+t.test('root rotated A→B→C is followed by a host that holds only A', async (t) => {
+  const { server, sb } = await setup(t);
+  await server.rotateRoot();
+  await server.rotateRoot();
+  await server.publish([{ id: 'A', severity: 'critical' }]);
+  const check = await run(sb, checkCommand);
+  t.equal(check.code, 0, check.error?.message);
+  t.same(patchIds(check.doc), ['A']);
+  const kept = JSON.parse(readFileSync(server.rootFile, 'utf8')) as { signed: { version: number } };
+  t.equal(kept.signed.version, 1, 'the host was deployed with root version 1');
+});
+
+t.test('without trust.root the host refuses to start, unless trust on first use is asked for', async (t) => {
+  const { server, sb } = await setup(t);
+  sb.writeConfig({ trust: { trustOnFirstUse: false, root: null } });
+  // neither root nor TOFU: the v1 catalog path, which this server does not serve
+  const refused = await run(sb, checkCommand);
+  t.equal(refused.code, 1);
+  sb.writeConfig({ trust: { trustOnFirstUse: true } });
+  const tofu = await run(sb, checkCommand);
+  t.equal(tofu.code, 0, tofu.error?.message);
+  t.match(tofu.stderr, /trust on first use/, 'check says so');
+  const doctor = await run(sb, doctorCommand);
+  t.match(JSON.stringify(doctor.doc), /trust on first use/, 'doctor says so');
+  t.ok(server.requests.includes('/v1/tuf/metadata/1.root.json'));
+});
