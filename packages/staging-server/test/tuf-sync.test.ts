@@ -313,6 +313,18 @@ t.test('a target whose bytes are wrong upstream is withheld; the rest is publish
     catalog.patches.map((p) => p.id),
     ['UDP0001'],
   );
+
+  // gc keeps what the TUF repository serves beyond the catalog: T5KB0043's file (held back in
+  // the catalog only for its requirement) and the descriptors.
+  const gc = await server.mirror.gc();
+  t.equal(gc.removedBlobs, 0, 'nothing the served repository names is collected');
+  const held = await updater.getTargetInfo('arcserve-backup/19.0/T5KB0043/T5KB0043.sh');
+  t.ok(
+    (await readFile(await updater.downloadTarget(held!))).equals(script('T5KB0043').bytes),
+    'served after gc',
+  );
+  const descriptor = await updater.getTargetInfo('arcserve-udp/9.0/UDP0001.json');
+  t.ok(await updater.downloadTarget(descriptor!), 'a descriptor target is served too');
 });
 
 t.test('an upstream root that does not list the online key fails the sync, saying what to add', async (t) => {

@@ -20,6 +20,7 @@ import {
 import type { GcResult } from '../mirror.js';
 import { CatalogStore } from '../store/catalog-store.js';
 import { FeedArchive } from '../upstream/feed-archive.js';
+import { servedTufDigests } from '../tuf/served-repository.js';
 
 const DAY_MS = 86_400_000;
 /** temp and partial files untouched this long belong to no running download */
@@ -99,6 +100,15 @@ export async function planGc(input: GcInput): Promise<GcPlan> {
         for (const hex of entry.blobs) keep.add(hex);
       } else expiredHistory.push(entry);
     }
+  }
+
+  if (blobsSkipped === null) {
+    // trust v2: every target the served TUF repository names is kept as well (descriptors, and
+    // files of patches the catalog holds back only because a requirement is)
+    const served = await servedTufDigests(input.dataDir);
+    if (served === null)
+      blobsSkipped = 'the served TUF repository is unreadable: which blobs it names is unknown';
+    else for (const hex of served) keep.add(hex);
   }
 
   const candidates =

@@ -147,11 +147,6 @@ export class ServedRepository {
     return readFile(join(this.dir, METADATA_DIR, metadataFileName('root', version))).catch(() => undefined);
   }
 
-  /** Every digest the served repository names as available (gc keeps them). */
-  servedDigests(): Set<string> {
-    return new Set(this.state?.targets.values() ?? []);
-  }
-
   /** When the timestamp must be re-signed: after 45% of its life (so always before half), or null before any publication. */
   timestampRefreshDue(): Date | null {
     if (!this.state) return null;
@@ -281,6 +276,19 @@ export class ServedRepository {
       );
     }
     await writeFileAtomic(path, bytes);
+  }
+}
+
+/**
+ * Every digest the TUF repository served from `dataDir` names as available (gc keeps them):
+ * empty when there is none, null when it cannot be read.
+ */
+export async function servedTufDigests(dataDir: string): Promise<Set<string> | null> {
+  try {
+    const state = await readServedState(servedRepositoryDir(dataDir));
+    return new Set(state?.targets.values() ?? []);
+  } catch {
+    return null;
   }
 }
 
