@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
-import { appendFile, copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { appendFile, copyFile, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Metadata, MetadataKind, Signature, TargetFile } from '@tufjs/models';
 import type { Targets } from '@tufjs/models';
@@ -293,3 +294,68 @@ t.test('every reason at once, and a target outside the delegated paths', async (
     /other-product\/1\.0\/X\.json: target file targets\/other-product\/1\.0\/a{64}\.X\.json is missing/,
   );
 });
+
+t.test(
+  'a hostile directory: symlinks out of the repository and unsafe target paths are refused, never read',
+  async (t) => {
+    const base = t.testdir({ 'secret.txt': 'root:x:0:0:secret\n' });
+    const secret = join(base, 'secret.txt');
+    const dir = join(base, 'repo');
+    const keys = newKeys();
+    const { descriptor } = await buildRepository(dir, keys, {
+      mutateRole: (role) => {
+        role.signed.addTarget(
+          new TargetFile({
+            path: 'arcserve-backup/19.0/../../../x',
+            length: 1,
+            hashes: { sha256: 'a'.repeat(64) },
+          }),
+        );
+        role.signed.addTarget(
+          new TargetFile({
+            path: 'arcserve-backup/19.0/Y/y',
+            length: 1,
+            hashes: { sha256: '../../../../x' },
+          }),
+        );
+      },
+    });
+    // The patch file becomes a symlink to a secret.
+    const sha = descriptor.files[0]!.sha256;
+    const file = join(
+      dir,
+      'targets',
+      ...consistentTargetPath('arcserve-backup/19.0/T5KB0042/T5KB0042.sh', sha).split('/'),
+    );
+    await rm(file);
+    await symlink(secret, file);
+    const secretHash = createHash('sha256').update('root:x:0:0:secret\n').digest('hex');
+
+    const all = reasons(await verifyRepository(dir, { trustFirstRoot: true, now: at })).join('\n');
+    t.match(
+      all,
+      /T5KB0042\/[0-9a-f]{64}\.T5KB0042\.sh: cannot be read: .*leads outside targets\/ \(a symlink\); not read/,
+    );
+    t.match(all, /arcserve-backup\/19\.0\/\.\.\/\.\.\/\.\.\/x: is not a safe relative target path/);
+    t.match(all, /arcserve-backup\/19\.0\/Y\/y: has no sha256 hash of 64 lowercase hex/);
+    t.notMatch(all, /root:x|secret/, 'nothing of the secret file is quoted');
+    t.notMatch(all, new RegExp(secretHash), 'nor its hash');
+
+    // So does the snapshot.
+    await rm(join(dir, 'metadata', '1.snapshot.json'));
+    await symlink(secret, join(dir, 'metadata', '1.snapshot.json'));
+    const snap = reasons(await verifyRepository(dir, { trustFirstRoot: true, now: at })).join('\n');
+    t.match(
+      snap,
+      /1\.snapshot\.json: cannot be read: metadata\/1\.snapshot\.json leads outside metadata\/ \(a symlink\); not read/,
+    );
+    t.notMatch(snap, /root:x/);
+
+    // Bytes that are not JSON are named so, not quoted.
+    await rm(join(dir, 'metadata', '1.snapshot.json'));
+    await writeFile(join(dir, 'metadata', '1.snapshot.json'), 'root:x:0:0:secret\n');
+    const garbage = reasons(await verifyRepository(dir, { trustFirstRoot: true, now: at })).join('\n');
+    t.match(garbage, /1\.snapshot\.json: is not valid JSON/);
+    t.notMatch(garbage, /root:x/);
+  },
+);

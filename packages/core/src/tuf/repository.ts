@@ -141,8 +141,13 @@ export async function readMetadata(
  * delegates to. PB_ERR_TUF_REPOSITORY when one of them is missing.
  */
 export async function loadRepository(dir: string): Promise<LoadedRepository> {
+  const versions = await listMetadataVersions(dir);
   const need = async <T extends AnySigned>(role: string): Promise<Metadata<T>> => {
-    const metadata = (await readMetadata(dir, role)) as Metadata<T> | undefined;
+    const version = role === 'timestamp' ? 1 : versions.get(role)?.at(-1);
+    const metadata =
+      version === undefined
+        ? undefined
+        : ((await readMetadata(dir, role, version)) as Metadata<T> | undefined);
     if (!metadata) {
       throw new PatchbayError(
         ErrorCodes.TUF_REPOSITORY,

@@ -4,8 +4,8 @@
 // TargetFile.verify); this file only orders them as the specification does and adds the
 // checks the layout asks for (key ids, distinct keys, consistent snapshots, delegated paths).
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, realpath } from 'node:fs/promises';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import type { Key, MetaFile, Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
@@ -21,6 +21,7 @@ import {
   TARGETS_DIR,
   consistentTargetPath,
   metadataFileName,
+  parseMetadataFileName,
   snapshotMetaKey,
 } from './layout.js';
 
@@ -34,22 +35,50 @@ export interface RepositorySource {
   openTarget(path: string): Promise<Readable | undefined>;
 }
 
-/** A repository directory (`metadata/`, `targets/`) as a RepositorySource. */
+/**
+ * A repository directory (`metadata/`, `targets/`) as a RepositorySource. A file whose real
+ * path (symlinks resolved) leaves its subdirectory is refused with an error, never read: a
+ * hostile bundle cannot make verification read, hash or quote files from elsewhere.
+ */
 export function directorySource(dir: string): RepositorySource {
+  const contained = async (sub: string, parts: string[]): Promise<string | undefined> => {
+    const path = join(dir, sub, ...parts);
+    let real: string;
+    let realBase: string;
+    try {
+      [real, realBase] = await Promise.all([realpath(path), realpath(join(dir, sub))]);
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+    const rel = relative(realBase, real);
+    if (rel === '' || isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`)) {
+      throw new PatchbayError(
+        ErrorCodes.TUF_VERIFY,
+        `${sub}/${parts.join('/')} leads outside ${sub}/ (a symlink); not read`,
+        {
+          file: path,
+        },
+      );
+    }
+    return real;
+  };
   return {
     location: dir,
     async readMetadata(name) {
+      const path = await contained(METADATA_DIR, [name]);
+      if (path === undefined) return undefined;
       try {
-        return await readFile(join(dir, METADATA_DIR, name));
+        return await readFile(path);
       } catch (err) {
         if (isMissing(err)) return undefined;
         throw err;
       }
     },
     async openTarget(path) {
-      const stream = createReadStream(join(dir, TARGETS_DIR, ...path.split('/')), {
-        highWaterMark: HASH_READ_BYTES,
-      });
+      const file = await contained(TARGETS_DIR, path.split('/'));
+      if (file === undefined) return undefined;
+      const stream = createReadStream(file, { highWaterMark: HASH_READ_BYTES });
       try {
         await new Promise<void>((resolve, reject) => {
           stream.once('open', () => resolve());
@@ -129,7 +158,7 @@ export async function verifyRepository(
   source: RepositorySource | string,
   opts: VerifyOptions = {},
 ): Promise<VerifyResult> {
-  const repo = typeof source === 'string' ? directorySource(source) : source;
+  const given = typeof source === 'string' ? directorySource(source) : source;
   const now = opts.now ?? new Date();
   const result: VerifyResult = {
     ok: false,
@@ -141,6 +170,27 @@ export async function verifyRepository(
   };
   const problem = (role: string, reason: string, file?: string) =>
     result.problems.push(file === undefined ? { role, reason } : { role, file, reason });
+  // A file the source cannot give (unreadable, a symlink out of the repository) is a problem
+  // of its own, then treated as missing.
+  const repo: RepositorySource = {
+    location: given.location,
+    readMetadata: async (name) => {
+      try {
+        return await given.readMetadata(name);
+      } catch (err) {
+        problem(roleOfFile(name), `cannot be read: ${(err as Error).message}`, name);
+        return undefined;
+      }
+    },
+    openTarget: async (path) => {
+      try {
+        return await given.openTarget(path);
+      } catch (err) {
+        problem('targets', `cannot be read: ${(err as Error).message}`, path);
+        return undefined;
+      }
+    },
+  };
 
   const root = await verifyRootChain(repo, opts, result, problem);
   result.root = root;
@@ -413,8 +463,20 @@ async function verifyTargetFiles(
     for (let job = jobs[next++]; job !== undefined; job = jobs[next++]) {
       const { role, target } = job;
       const sha256 = target.hashes.sha256;
-      if (sha256 === undefined) {
-        problem(role, 'has no sha256 hash (this layout names target files by it)', target.path);
+      if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) {
+        problem(
+          role,
+          'has no sha256 hash of 64 lowercase hex (this layout names target files by it)',
+          target.path,
+        );
+        continue;
+      }
+      if (!isSafeTargetPath(target.path)) {
+        problem(
+          role,
+          'is not a safe relative target path (empty, `.` or `..` segments, `\\` or NUL)',
+          target.path,
+        );
         continue;
       }
       const file = consistentTargetPath(target.path, sha256);
@@ -469,13 +531,36 @@ function parse(
   name: string,
   problem: Report,
 ): AnyMetadata | undefined {
+  let json: Parameters<typeof Metadata.fromJSON>[1];
   try {
-    const json = JSON.parse(bytes.toString('utf8')) as Parameters<typeof Metadata.fromJSON>[1];
+    json = JSON.parse(bytes.toString('utf8')) as typeof json;
+  } catch {
+    // Not the parser's message: it quotes the bytes, and they may not be metadata at all.
+    problem(role, `is not valid JSON`, name);
+    return undefined;
+  }
+  try {
     return Metadata.fromJSON(kind as MetadataKind.Targets, json);
   } catch (err) {
     problem(role, `is not valid ${kind} metadata: ${(err as Error).message}`, name);
     return undefined;
   }
+}
+
+/** The role a metadata file name belongs to, for messages (`3.root.json` -> root). */
+function roleOfFile(name: string): string {
+  if (name === 'timestamp.json') return 'timestamp';
+  if (name === 'root.json') return 'root';
+  return parseMetadataFileName(name)?.role ?? name;
+}
+
+/** A relative `/`-separated path without empty, `.` or `..` segments, backslashes or NUL. */
+function isSafeTargetPath(path: string): boolean {
+  return (
+    !path.includes('\\') &&
+    !path.includes('\0') &&
+    path.split('/').every((part) => part !== '' && part !== '.' && part !== '..')
+  );
 }
 
 /**
