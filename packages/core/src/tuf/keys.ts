@@ -49,9 +49,12 @@ export function tufKeyJson(key: KeyObject): TufKeyJson {
   };
 }
 
-/** A key id: SHA-256 (hex) of the canonical JSON of the key object (any key type, unknown fields included). */
+/**
+ * A key id: SHA-256 (hex) of the canonical JSON of the key object (any key type, unknown fields
+ * included). A models Key (from any copy of @tufjs/models) is taken in its JSON form.
+ */
 export function computeKeyId(key: Key | TufKeyJson | Record<string, unknown>): string {
-  const json = key instanceof Key ? key.toJSON() : key;
+  const json = typeof (key as Partial<Key>).toJSON === 'function' ? (key as Key).toJSON() : key;
   return createHash('sha256').update(canonicalize(json)).digest('hex');
 }
 
