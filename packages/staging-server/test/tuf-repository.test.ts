@@ -79,6 +79,22 @@ t.test('serve re-signs the timestamp before half its life, with nothing new upst
   await later.refresh();
   t.equal(trustedSet(later).timestamp!.signed.version, 3);
   t.equal(trustedSet(later).snapshot!.signed.version, 1);
+
+  // The snapshot (7 days) is re-signed by the same timer past half its life, with no sync:
+  // same roles, a new version, a later expiry.
+  await clock.advance(2 * 24 * HOUR);
+  t.equal((await trustOf(server.base)).snapshotVersion, 1, 'not yet at 2 days 22 hours');
+  await clock.advance(14 * HOUR);
+  const renewed = await trustOf(server.base);
+  t.equal(renewed.snapshotVersion, 2, 're-signed at 3.5 days');
+  const fresh = await hostUpdater(server.base, host, trustedRoot);
+  await fresh.refresh();
+  t.equal(trustedSet(fresh).snapshot!.signed.version, 2);
+  t.same(
+    Object.keys(trustedSet(fresh).snapshot!.signed.meta).sort(),
+    ['arcserve-backup~19.0.json', 'arcserve-udp~9.0.json', 'targets.json'],
+    'the same roles',
+  );
 });
 
 t.test('root chain: rotated upstream roots are served for hosts that trust an older one', async (t) => {

@@ -246,8 +246,15 @@ t.test(
     const store = new ContentStore(join(dataDir, 'store'));
     t.notOk(await store.has(sha256(script('UDP0001').bytes)), 'its files were not downloaded');
     t.ok(await store.has(sha256(script('T5KB0042').bytes)));
-    const catalog = await getJson<{ patches: { id: string }[] }>(`${server.base}/v1/catalog`);
+    const catalog = await getJson<{ products: { id: string }[]; patches: { id: string }[] }>(
+      `${server.base}/v1/catalog`,
+    );
     t.same(catalog.patches.map((p) => p.id).sort(), ['T5KB0042', 'T5KB0043']);
+    t.same(
+      catalog.products.map((p) => p.id),
+      ['arcserve-backup'],
+      'the catalog names only the mirrored product',
+    );
   },
 );
 

@@ -147,11 +147,21 @@ export class ServedRepository {
     return readFile(join(this.dir, METADATA_DIR, metadataFileName('root', version))).catch(() => undefined);
   }
 
-  /** When the timestamp must be re-signed: after 45% of its life (so always before half), or null before any publication. */
-  timestampRefreshDue(): Date | null {
-    if (!this.state) return null;
-    const lifeMs = this.expiry.timestampHours * 3_600_000;
-    return new Date(Date.parse(this.state.timestampExpires) - lifeMs * 0.55);
+  /**
+   * When `refresh` has work: the timestamp after 45% of its life (so always before half), the
+   * snapshot after half of its own; null before any publication.
+   */
+  refreshDue(): Date | null {
+    const state = this.state;
+    if (!state) return null;
+    const timestampLifeMs = this.expiry.timestampHours * 3_600_000;
+    const snapshotLifeMs = this.expiry.snapshotDays * 86_400_000;
+    return new Date(
+      Math.min(
+        Date.parse(state.timestampExpires) - timestampLifeMs * 0.55,
+        Date.parse(state.snapshotExpires) - snapshotLifeMs * 0.5,
+      ),
+    );
   }
 
   /**
@@ -163,14 +173,28 @@ export class ServedRepository {
     return this.serialize(() => this.publishNow(publication, now));
   }
 
-  /** A new timestamp (version + 1, new expiry) naming the served snapshot. Null before any publication. */
-  refreshTimestamp(now: Date): Promise<number | null> {
+  /**
+   * Keep the online roles fresh with no sync: a new snapshot (the same roles and withheld
+   * targets) when the served one is past half its life or not signed by the online key, then
+   * a new timestamp (version + 1, new expiry) naming the served snapshot. Null before any
+   * publication.
+   */
+  refresh(now: Date): Promise<{ snapshotVersion: number; timestampVersion: number } | null> {
     return this.serialize(async () => {
       const state = this.state;
       if (!state) return null;
-      const version = await this.writeTimestamp(state.snapshotVersion, now);
+      const halfLifeMs = (this.expiry.snapshotDays * 86_400_000) / 2;
+      let snapshotVersion = state.snapshotVersion;
+      if (
+        Date.parse(state.snapshotExpires) - now.getTime() <= halfLifeMs ||
+        !state.signedBy.snapshot.includes(this.onlineKey.keyId)
+      ) {
+        const versions = new Map([...state.roles].map(([role, { version }]) => [role, version] as const));
+        snapshotVersion = await this.writeSnapshot(versions, state.unavailable, now);
+      }
+      const timestampVersion = await this.writeTimestamp(snapshotVersion, now);
       this.state = await readServedState(this.dir);
-      return version;
+      return { snapshotVersion, timestampVersion };
     });
   }
 
@@ -202,20 +226,8 @@ export class ServedRepository {
       };
     }
 
-    // 3. The snapshot: one above the newest on disk (a crash may have left one no timestamp names).
-    const snapshotVersion = ((await listMetadataVersions(this.dir)).get('snapshot')?.at(-1) ?? 0) + 1;
-    const snapshot = await buildSnapshot(this.dir, versions, {
-      version: snapshotVersion,
-      expires: expiresAfter(now, this.expiry.snapshotDays),
-      ...(unavailable.length > 0
-        ? { unrecognizedFields: { [UNAVAILABLE_SNAPSHOT_FIELD]: unavailable } }
-        : {}),
-    });
-    snapshot.sign(this.onlineKey.sign);
-    await writeMetadata(this.dir, 'snapshot', snapshot);
-    failpoint('tuf:after-snapshot');
-
-    // 4. The timestamp, last.
+    // 3. The snapshot, then 4. the timestamp, last.
+    const snapshotVersion = await this.writeSnapshot(versions, unavailable, now);
     const timestampVersion = await this.writeTimestamp(snapshotVersion, now);
     this.state = await readServedState(this.dir);
     this.log.info(
@@ -250,6 +262,26 @@ export class ServedRepository {
       if (served?.version !== file.version || served.length !== file.bytes.length) return true;
     }
     return JSON.stringify(current.unavailable) !== JSON.stringify(unavailable);
+  }
+
+  /** A snapshot one above the newest on disk (a crash may have left one no timestamp names). */
+  private async writeSnapshot(
+    versions: ReadonlyMap<string, number>,
+    unavailable: readonly UnavailableTarget[],
+    now: Date,
+  ): Promise<number> {
+    const version = ((await listMetadataVersions(this.dir)).get('snapshot')?.at(-1) ?? 0) + 1;
+    const snapshot = await buildSnapshot(this.dir, versions, {
+      version,
+      expires: expiresAfter(now, this.expiry.snapshotDays),
+      ...(unavailable.length > 0
+        ? { unrecognizedFields: { [UNAVAILABLE_SNAPSHOT_FIELD]: unavailable.map((u) => ({ ...u })) } }
+        : {}),
+    });
+    snapshot.sign(this.onlineKey.sign);
+    await writeMetadata(this.dir, 'snapshot', snapshot);
+    failpoint('tuf:after-snapshot');
+    return version;
   }
 
   private async writeTimestamp(snapshotVersion: number, now: Date): Promise<number> {

@@ -1,7 +1,8 @@
 // The timestamp is re-signed before half its life has passed, whether or not anything changed
 // (docs/tuf-repository.md): hosts then always find a fresh timestamp, and a stolen one is stale
-// within timestampExpiryHours. A timer on an injectable clock, so tests move time instead of
-// sleeping.
+// within timestampExpiryHours. The snapshot too, past half its life, when no sync has published
+// one (an upstream out of reach): the server keeps its own roles valid, the upstream's roles
+// expire on their own. A timer on an injectable clock, so tests move time instead of sleeping.
 import { errorMessage, type Logger } from '@patchbay/core';
 import type { ServedRepository } from './served-repository.js';
 
@@ -55,13 +56,13 @@ export class TimestampRefresher {
 
   private async refreshIfDue(): Promise<void> {
     let retry = false;
-    const due = this.repository.timestampRefreshDue();
+    const due = this.repository.refreshDue();
     const now = this.clock.now();
     if (due !== null && now.getTime() >= due.getTime()) {
       try {
-        const version = await this.repository.refreshTimestamp(now);
+        const versions = await this.repository.refresh(now);
         this.log.info(
-          { version, expires: this.repository.current()?.timestampExpires },
+          { ...versions, expires: this.repository.current()?.timestampExpires },
           'TUF timestamp re-signed',
         );
       } catch (err) {
@@ -78,7 +79,7 @@ export class TimestampRefresher {
   private arm(retry: boolean): void {
     if (this.stopped) return;
     this.timer?.cancel();
-    const due = this.repository.timestampRefreshDue();
+    const due = this.repository.refreshDue();
     const untilDue = due === null ? MAX_WAIT_MS : due.getTime() - this.clock.now().getTime();
     const wait = Math.max(0, Math.min(MAX_WAIT_MS, retry ? RETRY_MS : untilDue));
     this.timer = this.clock.setTimer(wait, () => this.check());

@@ -25,7 +25,12 @@ import { urlGuard } from '../upstream/url-guard.js';
 import type { OnlineKey } from './online-key.js';
 import type { TufMirror } from './tuf-mirror.js';
 import { UpstreamTufFetcher } from './upstream-fetcher.js';
-import { readUpstreamRepository, upstreamMetadataDir, type UpstreamFile } from './upstream-repository.js';
+import {
+  readUpstreamRepository,
+  releaseSelected,
+  upstreamMetadataDir,
+  type UpstreamFile,
+} from './upstream-repository.js';
 
 function throwIfAborted(signal: AbortSignal, stage: string): void {
   if (signal.aborted) {
@@ -124,6 +129,14 @@ export async function runTufSync(
     unavailable,
     fileUrl: ({ sha256 }) => blobUrl(sha256),
   });
+  // the products it declares, narrowed to what mirror.products selects (as a feed's are)
+  const products = config.mirror.products;
+  catalog.products = catalog.products
+    .map((product) => ({
+      ...product,
+      releases: product.releases.filter((r) => releaseSelected(products, product.id, r)),
+    }))
+    .filter((product) => product.releases.length > 0);
   report.heldBack = heldBack;
   if (heldBack.length > 0) log.warn({ heldBack }, 'patches held back');
   throwIfAborted(signal, 'before publishing');
