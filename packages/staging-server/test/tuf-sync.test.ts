@@ -3,6 +3,7 @@
 // host would (root chain, a product's descriptor, a downloaded target file).
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { ContentStore } from '@patchbay/core';
 import { ensureOnlineKey } from '../src/tuf/online-key.js';
@@ -355,4 +356,53 @@ t.test('an upstream root that does not list the online key fails the sync, sayin
   const status = await getJson<StatusBody>(`${server.base}/v1/status`);
   t.equal(status.trust?.snapshotVersion, null);
   t.equal(status.trust?.onlineKeyId, online.keyId);
+});
+
+t.test('files only from the upstream origin: a target redirected elsewhere is withheld', async (t) => {
+  const root = t.testdir();
+  const dataDir = join(root, 'data');
+  const upstreamDir = join(root, 'upstream');
+  const { key: online } = await ensureOnlineKey({ dataDir });
+  await buildUpstream(upstreamDir, newUpstreamKeys(), { onlineKey: online.publicKeyPem });
+  const elsewhere: string[] = [];
+  const otherOrigin = await serveDirectory(t, upstreamDir, (path) => elsewhere.push(path));
+  const upstreamUrl = await serveDirectory(t, upstreamDir, undefined, (path) =>
+    path.endsWith('.UDP0001.sh') ? `${otherOrigin}${path.slice(1)}` : undefined,
+  );
+  const server = await startTufServer(
+    t,
+    tufServerConfig(dataDir, upstreamUrl, join(upstreamDir, 'metadata', '1.root.json')),
+  );
+  const report = await server.mirror.startSync();
+  t.equal(report.outcome, 'partial');
+  t.same(elsewhere, [], 'nothing was requested from the other origin');
+  t.match(report.heldBack, [{ patchId: 'UDP0001', error: /redirect .* refused/ }]);
+  const snapshot = JSON.parse(
+    await (await fetch(`${server.base}/v1/tuf/metadata/1.snapshot.json`)).text(),
+  ) as { signed: { 'x-patchbay-unavailable': { path: string }[] } };
+  t.same(
+    snapshot.signed['x-patchbay-unavailable'].map((u) => u.path),
+    ['arcserve-udp/9.0/UDP0001/UDP0001.sh'],
+  );
+});
+
+t.test('a file: upstream (air-gapped media) is read like an http one', async (t) => {
+  const root = t.testdir();
+  const dataDir = join(root, 'data');
+  const upstreamDir = join(root, 'upstream');
+  const { key: online } = await ensureOnlineKey({ dataDir });
+  const trustedRoot = await buildUpstream(upstreamDir, newUpstreamKeys(), { onlineKey: online.publicKeyPem });
+  const server = await startTufServer(
+    t,
+    tufServerConfig(
+      dataDir,
+      `${pathToFileURL(upstreamDir).href}/`,
+      join(upstreamDir, 'metadata', '1.root.json'),
+    ),
+  );
+  const report = await server.mirror.startSync();
+  t.equal(report.outcome, 'ok', report.error ?? '');
+  const updater = await hostUpdater(server.base, join(root, 'host'), trustedRoot);
+  const info = await updater.getTargetInfo('arcserve-udp/9.0/UDP0001/UDP0001.sh');
+  t.ok((await readFile(await updater.downloadTarget(info!))).equals(script('UDP0001').bytes));
 });
