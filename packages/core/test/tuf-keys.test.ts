@@ -41,9 +41,9 @@ t.test(
     t.equal(tufKey(publicKey).keyID, expected);
     t.equal(keyIdOf(publicKey), expected);
     t.ok(publicKeyFromTufKey(tufKey(publicKey)).equals(publicKey), 'back to the same public key');
-  // A Key from another copy of @tufjs/models (tuf-js's own) is not `instanceof` ours: its JSON counts.
-  const foreign = { keyID: 'x', keyType: 'ed25519', toJSON: () => tufKey(publicKey).toJSON() };
-  t.equal(computeKeyId(foreign as never), expected);
+    // A Key from another copy of @tufjs/models (tuf-js's own) is not `instanceof` ours: its JSON counts.
+    const foreign = { keyID: 'x', keyType: 'ed25519', toJSON: () => tufKey(publicKey).toJSON() };
+    t.equal(computeKeyId(foreign as never), expected);
   },
 );
 
