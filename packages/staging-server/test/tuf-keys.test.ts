@@ -11,7 +11,7 @@ interface KeygenJson {
   publicKey: string;
   fingerprint: string;
   mirrorKeyKept?: boolean;
-  onlineKey: { keyFile: string; keyId: string; publicKeyPem: string };
+  onlineKey: { keyFile: string; keyId: string; publicKeyPem: string; publicKeyFile: string };
 }
 
 t.test('keygen makes the online key (0600) beside the mirror key and prints its key id', async (t) => {
@@ -28,6 +28,7 @@ t.test('keygen makes the online key (0600) beside the mirror key and prints its 
   const pub = await readPublicKeyFile(`${printed.onlineKey.keyFile}.pub`);
   t.equal(computeKeyId(tufKeyJson(pub)), printed.onlineKey.keyId, 'online.key.pub holds that key');
   t.equal(await readFile(`${printed.onlineKey.keyFile}.pub`, 'utf8'), printed.onlineKey.publicKeyPem);
+  t.equal(printed.onlineKey.publicKeyFile, `${printed.onlineKey.keyFile}.pub`);
 
   const human = await run(['--data-dir', dataDir, 'keygen']);
   t.equal(human.code, 2, 'both keys exist: refused as before');
@@ -44,7 +45,7 @@ t.test('keygen makes the online key (0600) beside the mirror key and prints its 
   t.match(again.stdout, /mirror signing key kept in .*mirror\.key/);
   t.match(again.stdout, /online key \(TUF snapshot and timestamp\) written to .*online\.key \(mode 0600\)/);
   t.match(again.stdout, /key id: +[0-9a-f]{64}/);
-  t.match(again.stdout, /patchbay-publish/);
+  t.match(again.stdout, /patchbay-publish \(init --online-key .*online\.key\.pub/);
   t.equal(
     await readFile(join(upgraded, 'keys', 'mirror.key'), 'utf8'),
     mirrorKey,

@@ -106,10 +106,18 @@ export function onlinePublicKeyFile(keyFile: string): string {
 }
 
 /** The online key's public facts: what `keygen --json` gives as `onlineKey`. */
-export type OnlineKeySummary = Pick<OnlineKey, 'keyFile' | 'keyId' | 'publicKeyPem'>;
+export type OnlineKeySummary = Pick<OnlineKey, 'keyFile' | 'keyId' | 'publicKeyPem'> & {
+  /** `<keyFile>.pub`, the SPKI PEM of `publicKeyPem` */
+  publicKeyFile: string;
+};
 
 export function onlineKeySummary(key: OnlineKey): OnlineKeySummary {
-  return { keyFile: key.keyFile, keyId: key.keyId, publicKeyPem: key.publicKeyPem };
+  return {
+    keyFile: key.keyFile,
+    keyId: key.keyId,
+    publicKeyPem: key.publicKeyPem,
+    publicKeyFile: onlinePublicKeyFile(key.keyFile),
+  };
 }
 
 /** The human lines keygen prints for the online key. */
@@ -117,7 +125,8 @@ export function formatOnlineKey(key: OnlineKeySummary, created: boolean): string
   return [
     `online key (TUF snapshot and timestamp) ${created ? 'written to' : 'kept in'} ${key.keyFile} (mode 0600)`,
     `  key id:      ${key.keyId}`,
-    `  give its public key to patchbay-publish (init --online-key FILE, or a root rotation):`,
+    `  public key:  ${key.publicKeyFile}`,
+    `  give it to patchbay-publish (init --online-key ${key.publicKeyFile}, or a root rotation) so the root lists it:`,
     ...key.publicKeyPem
       .trimEnd()
       .split('\n')
