@@ -350,7 +350,11 @@ t.test('an upstream root that does not list the online key fails the sync, sayin
   t.equal(report.outcome, 'failed');
   t.match(report.error, online.keyId, 'names the key id');
   t.match(report.error, /snapshot and timestamp/);
-  t.match(report.error, /patchbay-publish init --online-key .*online\.key\.pub/, 'says which command');
+  t.match(
+    report.error,
+    /patchbay-publish init --online-key .*online\.key\.pub for a new repository; .*patchbay-publish rotate --role snapshot --add-key .*online\.key\.pub/,
+    'says which command',
+  );
   t.equal((await fetch(`${server.base}/v1/tuf/metadata/timestamp.json`)).status, 404, 'nothing published');
   await t.rejects(stat(join(dataDir, 'tuf', 'metadata', 'timestamp.json')));
   const status = await getJson<StatusBody>(`${server.base}/v1/status`);

@@ -22,7 +22,7 @@ import { assertBlobsPresent } from '../sync/verify-published-blobs.js';
 import { expiryFor, isResignDue } from '../trust/catalog-expiry.js';
 import { checkFileUrl, originPolicy, type OriginPolicy } from '../upstream/origin-policy.js';
 import { urlGuard } from '../upstream/url-guard.js';
-import type { OnlineKey } from './online-key.js';
+import { onlinePublicKeyFile, type OnlineKey } from './online-key.js';
 import type { TufMirror } from './tuf-mirror.js';
 import { UpstreamTufFetcher } from './upstream-fetcher.js';
 import {
@@ -168,10 +168,12 @@ export async function runTufSync(
 
 /** How an admin gets the online key into the upstream root (the publisher's side, off the DMZ). */
 export function onlineKeyHint(key: Pick<OnlineKey, 'keyFile' | 'keyId'>): string {
+  const pub = onlinePublicKeyFile(key.keyFile);
   return (
-    `add key id ${key.keyId} (public key in ${key.keyFile}.pub; patchbay-server keygen prints it) to the root's ` +
-    `snapshot and timestamp roles off the DMZ: patchbay-publish init --online-key ${key.keyFile}.pub for a new ` +
-    `repository, or a patchbay-publish root rotation that adds it (signed by the root keys) for an existing one; then sync again`
+    `add key id ${key.keyId} (public key ${pub}, which patchbay-server keygen prints) to the root's snapshot and ` +
+    `timestamp roles off the DMZ: patchbay-publish init --online-key ${pub} for a new repository; for an existing ` +
+    `one patchbay-publish rotate --role snapshot --add-key ${pub} and rotate --role timestamp --add-key ${pub} ` +
+    `(the new root signed by the root keys with patchbay-publish sign --role root); then sync again`
   );
 }
 
