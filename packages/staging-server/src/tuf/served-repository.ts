@@ -110,7 +110,7 @@ export class ServedRepository {
       // Every write is atomic, so this is damage from outside: serve nothing until the next sync.
       log.error(
         { dir, err: errorMessage(err) },
-        'the served TUF repository cannot be read; serving none until the next sync',
+        'the served TUF repository cannot be read; its targets are not served until the next sync',
       );
     }
     return repository;

@@ -119,7 +119,7 @@ export async function runTufSync(
   report.bytesFetched = downloads.bytesFetched;
 
   // 4. What failed is withheld (snapshot x-patchbay-unavailable), never published as available.
-  const unavailable = await unavailableTargets(plan, downloads.failures, ctx.store);
+  const unavailable = await withheldTargets(plan, downloads.failures, ctx.store);
   if (unavailable.length > 0) log.warn({ unavailable }, 'target files withheld');
 
   // 5. The catalog for the admin views (reports, compliance, status page) and /v1/catalog.
@@ -274,7 +274,7 @@ export function planTargetBlobs(
  * The targets to withhold: invalid ones, those whose download failed, and those whose stored
  * blob (already there from an earlier sync) is not the signed length. Sorted by path.
  */
-async function unavailableTargets(
+async function withheldTargets(
   plan: TargetBlobPlan,
   failures: ReadonlyMap<string, string>,
   store: ContentStore,
