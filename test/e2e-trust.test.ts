@@ -7,7 +7,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { createSigner, metadataFileName } from '@patchbay/core/tuf';
+import {
+  buildSnapshot,
+  buildTimestamp,
+  createSigner,
+  expiresAfter,
+  metadataFileName,
+  newestVersion,
+  readPrivateKeyFile,
+  writeMetadata,
+} from '@patchbay/core/tuf';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import { BIN, REPO_ROOT, run, runJson, startListening } from './helpers/processes.js';
 import type { LongRunning } from './helpers/processes.js';
@@ -83,7 +92,7 @@ t.test('publisher -> vendor site -> staging server -> host, and a hostile DMZ se
   );
   const sync = await run(BIN.server, ['--config', serverConfig, 'sync']);
   t.equal(sync.code, 0, `sync: ${sync.stdout} ${sync.stderr}`);
-  let server: LongRunning = await startListening(BIN.server, ['--config', serverConfig, '--json', 'serve']);
+  const server: LongRunning = await startListening(BIN.server, ['--config', serverConfig, '--json', 'serve']);
   t.teardown(() => server.stop());
 
   // 4. a host deployed with the publisher's root
@@ -120,42 +129,71 @@ t.test('publisher -> vendor site -> staging server -> host, and a hostile DMZ se
     'every critical patch installed',
   );
 
-  // 5. the DMZ machine is owned: with its online key and disk, the attacker changes what a
-  //    patch runs and re-signs snapshot and timestamp as the server does
-  await server.stop();
-  const tufDir = path.join(serverData, 'tuf');
+  // 5. the DMZ machine is owned: with its online key and its published metadata, the attacker
+  //    serves hosts a product role that runs its own command, under a snapshot and timestamp
+  //    it signs exactly as the server does
   const role = 'arcserve-backup~19.0';
-  const metaDir = path.join(tufDir, 'metadata');
-  const versions = fs
-    .readdirSync(metaDir)
-    .map((f) => /^(\d+)\.(.+)\.json$/.exec(f))
-    .filter((m): m is RegExpExecArray => m !== null && decodeURIComponent(m[2]!) === role)
-    .map((m) => Number(m[1]));
-  const current = Math.max(...versions);
-  const roleFile = path.join(metaDir, metadataFileName(role, current));
-  const doc = JSON.parse(fs.readFileSync(roleFile, 'utf8')) as { signed: Record<string, unknown> };
+  const hostileRepo = path.join(dir, 'hostile-site', 'v1', 'tuf');
+  fs.cpSync(path.join(serverData, 'tuf', 'metadata'), path.join(hostileRepo, 'metadata'), {
+    recursive: true,
+  });
+  const newest = async (name: string): Promise<number> => (await newestVersion(hostileRepo, name)) ?? 0;
+  const roleVersion = await newest(role);
+  const doc = JSON.parse(
+    fs.readFileSync(path.join(hostileRepo, 'metadata', metadataFileName(role, roleVersion)), 'utf8'),
+  ) as { signed: Record<string, unknown> };
   const pwned = path.join(dir, 'pwned');
-  for (const target of Object.values(
-    doc.signed.targets as Record<string, { custom?: { patchbay?: { patch?: Record<string, unknown> } } }>,
-  )) {
+  const targets = doc.signed.targets as Record<
+    string,
+    { custom?: { patchbay?: { patch?: Record<string, unknown> } } }
+  >;
+  for (const target of Object.values(targets)) {
     const patch = target.custom?.patchbay?.patch;
     if (patch) patch.install = { command: ['sh', '-c', `touch '${pwned}'`] };
   }
+  doc.signed.version = roleVersion + 1;
+  const online = createSigner(await readPrivateKeyFile(path.join(serverData, 'keys', 'online.key')));
   const forged = Metadata.fromJSON(MetadataKind.Targets, { signed: doc.signed, signatures: [] } as never);
-  const { readPrivateKeyFile } = await import('@patchbay/core/tuf');
-  forged.sign(createSigner(await readPrivateKeyFile(path.join(serverData, 'keys', 'online.key'))));
-  fs.writeFileSync(roleFile, JSON.stringify(forged.toJSON()));
-  server = await startListening(BIN.server, ['--config', serverConfig, '--json', 'serve']);
-  const uninstalledIds = check.json.patches.filter((p) => !critical.includes(p.id)).map((p) => p.id);
+  forged.sign(online);
+  await writeMetadata(hostileRepo, role, forged);
+  const snapshotVersion = (await newest('snapshot')) + 1;
+  const snapshot = await buildSnapshot(
+    hostileRepo,
+    new Map([
+      ['targets', await newest('targets')],
+      [role, roleVersion + 1],
+    ]),
+    { version: snapshotVersion, expires: expiresAfter(new Date(), 7) },
+  );
+  snapshot.sign(online);
+  await writeMetadata(hostileRepo, 'snapshot', snapshot);
+  const timestampNow = JSON.parse(
+    fs.readFileSync(path.join(hostileRepo, 'metadata', 'timestamp.json'), 'utf8'),
+  ) as {
+    signed: { version: number };
+  };
+  const timestamp = await buildTimestamp(hostileRepo, snapshotVersion, {
+    version: timestampNow.signed.version + 1,
+    expires: expiresAfter(new Date(), 1),
+  });
+  timestamp.sign(online);
+  await writeMetadata(hostileRepo, 'timestamp', timestamp);
+  const hostile = await startUpstream(path.join(dir, 'hostile-site'));
+  t.teardown(() => hostile.stop());
+
+  const notInstalled = check.json.patches.filter((p) => !critical.includes(p.id)).map((p) => p.id);
   const refused = await run(BIN.client, [
     '--config',
     clientConfig,
+    '--server',
+    hostile.url,
     '--data-dir',
     path.join(dir, 'fresh-host'),
     'install',
-    ...uninstalledIds.slice(0, 1),
+    ...notInstalled.slice(0, 1),
   ]);
   t.equal(refused.code, 1, 'a host refuses the forged role');
   t.match(refused.stderr, /arcserve-backup~19\.0/, 'the refusal names the forged role');
+  t.ok(hostile.url !== server.url, 'the hostile server was the one asked');
   t.notOk(fs.existsSync(pwned), 'no command of the forged metadata ran');
 });
