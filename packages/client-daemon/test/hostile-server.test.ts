@@ -3,63 +3,22 @@
 // run in this process (createSession + the command function) to keep the suite fast.
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import t from 'tap';
 import type { Test } from 'tap';
-import { ContentStore, errorMessage, keyFingerprint } from '@patchbay/core';
+import { ContentStore, keyFingerprint } from '@patchbay/core';
 import type { ClientReport } from '@patchbay/core';
 import { checkCommand } from '../src/commands/check.js';
-import type { CommandArgs } from '../src/commands/common.js';
 import { doctorCommand } from '../src/commands/doctor.js';
 import { installCommand } from '../src/commands/install.js';
 import { statusCommand } from '../src/commands/status.js';
-import { Output } from '../src/output.js';
-import { createSession } from '../src/session.js';
-import type { Session } from '../src/session.js';
 import { makeSandbox } from './fixtures/client.js';
+import { runInProcess } from './fixtures/in-process.js';
+import type { Ran } from './fixtures/in-process.js';
 import type { Sandbox } from './fixtures/client.js';
 import { startHostileServer } from './fixtures/hostile-server.js';
 import type { Attack, HostileServer } from './fixtures/hostile-server.js';
 
-type Command = (session: Session, args: CommandArgs) => Promise<number>;
-
-interface Ran {
-  code: number;
-  doc: Record<string, unknown>;
-  error?: { code?: string; message: string };
-  stderr: string;
-}
-
-function args(positionals: string[] = []): CommandArgs {
-  return { positionals, all: false, critical: false, cascade: false, once: false, filter: {} };
-}
-
-/** One command in this process, its JSON document captured (exit code as the CLI would give it). */
-async function run(sb: Sandbox, command: Command, positionals: string[] = []): Promise<Ran> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  let session: Session | undefined;
-  try {
-    session = createSession({ config: sb.configPath, json: true }, 'check');
-    session.out = new Output(true, stdout, stderr);
-    const code = await command(session, args(positionals));
-    return { code, doc: out ? (JSON.parse(out) as Record<string, unknown>) : {}, stderr: err };
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    return {
-      code: code === 'PB_ERR_CONFIG' ? 2 : 1,
-      doc: {},
-      error: { code, message: errorMessage(e) },
-      stderr: err,
-    };
-  } finally {
-    await session?.close();
-  }
-}
+const run = runInProcess;
 
 const testDirs = new WeakMap<Test, string>();
 

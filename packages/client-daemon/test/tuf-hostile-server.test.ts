@@ -5,63 +5,21 @@
 // in this process (createSession + the command function) to keep the file fast.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import t from 'tap';
 import type { Test } from 'tap';
-import { errorMessage } from '@patchbay/core';
 import { createSigner, expiresAfter, metadataFileName, writeMetadata } from '@patchbay/core/tuf';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import type { Targets } from '@tufjs/models';
 import { checkCommand } from '../src/commands/check.js';
-import type { CommandArgs } from '../src/commands/common.js';
 import { doctorCommand } from '../src/commands/doctor.js';
 import { installCommand } from '../src/commands/install.js';
-import { Output } from '../src/output.js';
-import { createSession } from '../src/session.js';
-import type { Session } from '../src/session.js';
 import { makeSandbox } from './fixtures/client.js';
+import { runInProcess } from './fixtures/in-process.js';
 import type { Sandbox } from './fixtures/client.js';
 import { ROLE, startTufStaging } from './fixtures/tuf-staging.js';
 import type { TufStaging } from './fixtures/tuf-staging.js';
 
-type Command = (session: Session, args: CommandArgs) => Promise<number>;
-
-interface Ran {
-  code: number;
-  doc: Record<string, unknown>;
-  error?: { code?: string; message: string };
-  stderr: string;
-}
-
-function args(positionals: string[] = []): CommandArgs {
-  return { positionals, all: false, critical: false, cascade: false, once: false, filter: {} };
-}
-
-async function run(sb: Sandbox, command: Command, positionals: string[] = []): Promise<Ran> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  let session: Session | undefined;
-  try {
-    session = createSession({ config: sb.configPath, json: true }, 'check');
-    session.out = new Output(true, stdout, stderr);
-    const code = await command(session, args(positionals));
-    return { code, doc: out ? (JSON.parse(out) as Record<string, unknown>) : {}, stderr: err };
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    return {
-      code: code === 'PB_ERR_CONFIG' ? 2 : 1,
-      doc: {},
-      error: { code, message: errorMessage(e) },
-      stderr: err,
-    };
-  } finally {
-    await session?.close();
-  }
-}
+const run = runInProcess;
 
 async function setup(t: Test): Promise<{ server: TufStaging; sb: Sandbox; pwned: string }> {
   const dir = t.testdir();
