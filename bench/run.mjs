@@ -8,6 +8,7 @@ import path from 'node:path';
 import { blobServing } from './cases/blob-serving.mjs';
 import { catalogPoll } from './cases/catalog-poll.mjs';
 import { clientCheck } from './cases/client-check.mjs';
+import { clientCheckTuf } from './cases/client-check-tuf.mjs';
 import { clientMemory } from './cases/client-memory.mjs';
 import { reportIngest } from './cases/report-ingest.mjs';
 import { serverMemory } from './cases/server-memory.mjs';
@@ -123,6 +124,7 @@ try {
     log(`staging server ${ctx.serve.url}: ${ctx.serve.server.status.mirror.patches} patches published`);
     await runCase('catalog', catalogPoll);
     await runCase('check', clientCheck);
+    await runCase('check', clientCheckTuf);
     await runCase('blobs', blobServing);
     await runCase('ingest', reportIngest);
     rows.push({
