@@ -219,3 +219,29 @@ t.test('without trust.root the host refuses to start, unless trust on first use 
   t.match(JSON.stringify(doctor.doc), /trust on first use/, 'doctor says so');
   t.ok(server.requests.includes('/v1/tuf/metadata/1.root.json'));
 });
+
+t.test('a root that lets the online key sign targets works, and check and doctor warn', async (t) => {
+  const dir = t.testdir();
+  const server = await startTufStaging(path.join(dir, 'repo'), [{ id: 'A', severity: 'critical' }], {
+    onlineKeySignsTargets: true,
+  });
+  t.teardown(() => server.close());
+  const sb = makeSandbox(path.join(dir, 'host'), () => [server.url]);
+  sb.writeConfig({ trust: { root: server.rootFile } });
+  const check = await run(sb, checkCommand);
+  t.equal(check.code, 0, check.error?.message);
+  t.match(check.stderr, /online staging-server key sign targets/, 'check warns');
+  const doctor = await run(sb, doctorCommand);
+  t.match(JSON.stringify(doctor.doc), /a compromised staging server controls this host/, 'doctor warns');
+
+  const honest = await setup(t);
+  const quiet = await run(honest.sb, checkCommand);
+  t.notMatch(quiet.stderr, /online staging-server key/, 'no warning when the publisher holds targets');
+});
+
+t.test('doctor names trust v1 (no trust.root) as the mirror key deciding what the host runs', async (t) => {
+  const { sb } = await setup(t);
+  sb.writeConfig({ trust: { root: null } });
+  const doctor = await run(sb, doctorCommand);
+  t.match(JSON.stringify(doctor.doc), /trust v1 \(no trust.root\): the staging server's mirror key decides/);
+});

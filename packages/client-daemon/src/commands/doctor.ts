@@ -46,15 +46,28 @@ async function checkServer(session: Session, raw: string): Promise<DoctorCheck> 
   if (source instanceof TufCatalogSource) {
     try {
       const { catalog, tuf } = await source.probe(server);
-      const firstUse = tuf.source === 'trust on first use';
+      const warnings: string[] = [];
+      const hints: string[] = [];
+      if (tuf.source === 'trust on first use') {
+        warnings.push('WARNING: the trust root was taken on first use');
+        hints.push('set trust.root to the root metadata file shipped with the deployment');
+      }
+      if (tuf.onlineKeySignsTargets) {
+        warnings.push(
+          'WARNING: an online staging-server key signs targets (signing.targets "mirror"): a compromised staging server controls this host',
+        );
+        hints.push(
+          'have the publisher sign targets off the DMZ (patchbay-publish import-feed) and rotate the root',
+        );
+      }
       return {
         check,
         ok: true,
         message:
           `reachable; TUF metadata verifies against ${tuf.source} (root version ${tuf.rootVersion}); ` +
           `snapshot ${catalog.sequence}, ${catalog.patches.length} patches for this host's products` +
-          (firstUse ? '; WARNING: the trust root was taken on first use' : ''),
-        ...(firstUse ? { hint: 'set trust.root to the root metadata file shipped with the deployment' } : {}),
+          warnings.map((w) => `; ${w}`).join(''),
+        ...(hints.length > 0 ? { hint: hints.join('; ') } : {}),
       };
     } catch (err) {
       return failed(session, check, err);
@@ -192,6 +205,16 @@ export async function doctorCommand(session: Session, _args: CommandArgs): Promi
       message: `${session.configFile ?? '(defaults)'} is valid; hostId ${session.config.hostId}, dataDir ${session.config.dataDir}`,
     },
   ];
+  if (!(session.catalogSource instanceof TufCatalogSource)) {
+    checks.push({
+      check: 'trust mode',
+      ok: true,
+      message:
+        "WARNING: trust v1 (no trust.root): the staging server's mirror key decides what this host runs; " +
+        'a compromised staging server controls it',
+      hint: 'set trust.root to the publisher\'s root metadata (docs/security.md, "Trust v2")',
+    });
+  }
   for (const server of session.config.server) checks.push(await checkServer(session, server));
   const cached = await checkCachedCatalog(session);
   if (cached) checks.push(cached);

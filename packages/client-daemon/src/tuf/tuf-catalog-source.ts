@@ -42,6 +42,18 @@ export interface TufTrust {
   source: 'trust.root' | 'trust on first use';
   fingerprint: string;
   rootVersion: number;
+  /**
+   * a key of the targets role is also a snapshot or timestamp key: the staging server's online
+   * key signs what hosts run (`signing.targets: "mirror"`), so a compromised staging server
+   * controls this host
+   */
+  onlineKeySignsTargets: boolean;
+}
+
+/** The root gives the targets role a key that also signs snapshot or timestamp (an online key). */
+export function onlineKeySignsTargets(root: VerifiedRepository['root']): boolean {
+  const online = new Set([...(root.roles.snapshot?.keyIDs ?? []), ...(root.roles.timestamp?.keyIDs ?? [])]);
+  return (root.roles.targets?.keyIDs ?? []).some((id) => online.has(id));
 }
 
 const MAX_ROOT_BYTES = 512 * 1024;
@@ -193,6 +205,7 @@ export class TufCatalogSource {
       source,
       fingerprint: keyIds.map((id) => id.slice(0, 16)).join(','),
       rootVersion: repo.root.version,
+      onlineKeySignsTargets: onlineKeySignsTargets(repo.root),
     };
   }
 
@@ -210,11 +223,21 @@ export class TufCatalogSource {
     return catalog;
   }
 
+  private warnedOnlineTargets = false;
+
   private loaded(
     repo: VerifiedRepository,
     rest: Omit<LoadedCatalog, 'catalog' | 'expired' | 'keyFingerprint'>,
   ): LoadedCatalog {
     const catalog = this.catalogOf(repo);
+    if (onlineKeySignsTargets(repo.root) && !this.warnedOnlineTargets) {
+      this.warnedOnlineTargets = true;
+      const text =
+        'warning: the trust root lets an online staging-server key sign targets (signing.targets "mirror"): ' +
+        'a compromised staging server controls what this host runs (docs/security.md)';
+      this.opts.logger.warn({ rootVersion: repo.root.version }, text);
+      this.opts.notice?.(text);
+    }
     this.state = { sequence: catalog.sequence, expired: false };
     if (catalog.expiresAt) this.state.expiresAt = catalog.expiresAt;
     const keyIds = repo.root.roles.root?.keyIDs ?? [];
