@@ -112,6 +112,10 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     )
     .option('--vendor <name>', 'vendor name for the targets x-patchbay')
     .option('--no-sign-root', 'leave root version 1 unsigned: every root key holder signs it with sign')
+    .option(
+      '--existing-keys',
+      'take root-N, targets-N, snapshot and timestamp .key/.pub already in --keys instead of generating them',
+    )
     .addOption(expiresOption())
     .action(
       run(async (cmd) => {
@@ -133,6 +137,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
           vendor: o.vendor,
           expires: o.expires ?? DEFAULT_EXPIRIES,
           signRoot: o.signRoot,
+          existingKeys: o.existingKeys === true,
           now: io.now(),
         });
       }),

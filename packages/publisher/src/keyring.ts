@@ -11,6 +11,7 @@ import {
   generateEd25519KeyPair,
   keyIdOf,
   readPrivateKeyFile,
+  readPublicKeyFile,
   writePrivateKeyFile,
   writePublicKeyFile,
 } from '@patchbay/core/tuf';
@@ -71,4 +72,21 @@ export async function generateKeyFiles(dir: string, name: string): Promise<HeldK
   await writePrivateKeyFile(file, privateKey);
   await writePublicKeyFile(publicFile, publicKey);
   return { keyId: keyIdOf(privateKey), file, privateKey, publicFile };
+}
+
+/**
+ * The key pair `<dir>/<name>.key` (mode 0600, PB_ERR_KEY_FILE otherwise) and `<dir>/<name>.pub`,
+ * made earlier; refused (PB_ERR_KEY_FILE) when the public key is not the private key's.
+ */
+export async function readKeyFiles(dir: string, name: string): Promise<HeldKey & { publicFile: string }> {
+  const file = join(dir, `${name}.key`);
+  const publicFile = join(dir, `${name}.pub`);
+  const privateKey = await readPrivateKeyFile(file);
+  const keyId = keyIdOf(privateKey);
+  if (keyIdOf(await readPublicKeyFile(publicFile)) !== keyId) {
+    throw new PatchbayError(ErrorCodes.KEY_FILE, `${publicFile} is not the public key of ${file}`, {
+      keyFile: publicFile,
+    });
+  }
+  return { keyId, file, privateKey, publicFile };
 }

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { chmod, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMetadata } from '@patchbay/core/tuf';
 import { publish, writePatch } from './fixtures/publish.js';
@@ -196,6 +197,55 @@ t.test('bad usage exits 2 and says why', async (t) => {
   ]);
   t.equal(extra.status, 2);
   t.match(extra.stderr, /T5KB0043\.sh is not among the files --patch .* names/);
+});
+
+t.test('init --existing-keys: keys made beforehand with keygen make the same root', async (t) => {
+  const dir = t.testdir();
+  const keys = join(dir, 'keys');
+  for (const name of ['root-1', 'targets-1', 'snapshot', 'timestamp']) {
+    t.equal((await publish(['keygen', '--keys', keys, '--name', name])).status, 0, name);
+  }
+  const roots: unknown[] = [];
+  for (const repo of ['a', 'b']) {
+    const init = await publish([
+      '--json',
+      'init',
+      '--repo',
+      join(dir, repo),
+      '--keys',
+      keys,
+      '--existing-keys',
+      '--vendor',
+      'V',
+    ]);
+    t.equal(init.status, 0, init.stderr);
+    t.match(init.json, {
+      roles: { targets: { keys: [{ privateKeyFile: join(keys, 'targets-1.key') }] } },
+    });
+    const root = (await readMetadata(join(dir, repo), 'root'))!;
+    roots.push({ keys: root.signed.keys, roles: root.signed.roles });
+    t.equal((await publish(['verify', join(dir, repo)])).status, 0, `${repo} verifies`);
+  }
+  t.same(roots[0], roots[1], 'both roots list the same keys for the same roles');
+  t.same((await readdir(keys)).length, 8, 'no key written');
+
+  const missing = await publish([
+    'init',
+    '--repo',
+    join(dir, 'c'),
+    '--keys',
+    keys,
+    '--existing-keys',
+    '--targets-keys',
+    '2',
+  ]);
+  t.equal(missing.status, 2);
+  t.match(missing.stderr, /targets-2\.key does not exist; --existing-keys takes/);
+  await writeFile(join(keys, 'snapshot.pub'), await readFile(join(keys, 'timestamp.pub')));
+  const mismatch = await publish(['init', '--repo', join(dir, 'd'), '--keys', keys, '--existing-keys']);
+  t.equal(mismatch.status, 2);
+  t.match(mismatch.stderr, /snapshot\.pub is not the public key of .*snapshot\.key/);
+  t.notOk(existsSync(join(dir, 'd', 'metadata', '1.root.json')), 'nothing written');
 });
 
 t.test(

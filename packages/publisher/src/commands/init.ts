@@ -19,7 +19,7 @@ import {
   writeMetadata,
 } from '@patchbay/core/tuf';
 import { countSignatures, metadataFromJson, type WrittenRole } from '../edit.js';
-import { Keyring, generateKeyFiles, type HeldKey } from '../keyring.js';
+import { Keyring, generateKeyFiles, readKeyFiles, type HeldKey } from '../keyring.js';
 import { describeWritten, type Outcome } from '../outcome.js';
 import { writeSettings, type Expiries, type PublisherSettings } from '../settings.js';
 
@@ -42,6 +42,11 @@ export interface InitOptions {
   expires: Expiries;
   /** sign root version 1 with the root keys generated here (false: collect every signature with `sign`) */
   signRoot: boolean;
+  /**
+   * take the key pairs already in `keys` (root-N, targets-N, snapshot, timestamp: `.key` 0600 and
+   * `.pub`) instead of generating them, e.g. keys made beforehand with `keygen`
+   */
+  existingKeys?: boolean;
   now: Date;
 }
 
@@ -66,7 +71,17 @@ export async function init(opts: InitOptions): Promise<Outcome> {
     'timestamp',
   ];
   for (const name of names) {
-    if (await exists(join(opts.keys, `${name}.key`))) {
+    if (opts.existingKeys) {
+      for (const file of [`${name}.key`, `${name}.pub`]) {
+        if (!(await exists(join(opts.keys, file)))) {
+          throw new PatchbayError(
+            ErrorCodes.KEY_FILE,
+            `key file ${join(opts.keys, file)} does not exist; --existing-keys takes ${names.map((n) => `${n}.key`).join(', ')} and their .pub files from --keys`,
+            { keyFile: join(opts.keys, file) },
+          );
+        }
+      }
+    } else if (await exists(join(opts.keys, `${name}.key`))) {
       throw new PatchbayError(
         ErrorCodes.KEY_FILE,
         `key file ${join(opts.keys, `${name}.key`)} already exists; init refuses to overwrite keys`,
@@ -85,7 +100,9 @@ export async function init(opts: InitOptions): Promise<Outcome> {
 
   const keyring = new Keyring();
   const generate = async (name: string) => {
-    const held = await generateKeyFiles(opts.keys, name);
+    const held = opts.existingKeys
+      ? await readKeyFiles(opts.keys, name)
+      : await generateKeyFiles(opts.keys, name);
     keyring.add(held);
     return held;
   };
