@@ -14,7 +14,13 @@ import {
   type Logger,
   type ServerConfig,
 } from '@patchbay/core';
-import { METADATA_DIR, metadataFileName, parseMetadata, parseRoleName } from '@patchbay/core/tuf';
+import {
+  METADATA_DIR,
+  metadataFileName,
+  parseMetadata,
+  parseRoleName,
+  snapshotMetaKey,
+} from '@patchbay/core/tuf';
 import type { Metadata, Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
 import { Updater, type Fetcher } from 'tuf-js';
 
@@ -177,6 +183,16 @@ export async function readUpstreamRepository(opts: UpstreamReadOptions): Promise
     }
     if (!releaseSelected(opts.products, parsed.product, parsed.release)) {
       skipped.push({ role, reason: 'not selected by mirror.products' });
+      continue;
+    }
+    // A parent staging server (a tier) lists in its snapshot only the roles its own
+    // mirror.products selects: a role its snapshot does not list is not served there, as for
+    // a host. Leaving it out only withholds, which the snapshot's signer can do anyway.
+    if (snapshot.signed.meta[snapshotMetaKey(role)] === undefined) {
+      skipped.push({
+        role,
+        reason: `not listed in the upstream's snapshot (version ${snapshot.signed.version})`,
+      });
       continue;
     }
     try {
