@@ -35,6 +35,8 @@ COPY packages/staging-server/package.json packages/staging-server/
 COPY packages/staging-server/bin/ packages/staging-server/bin/
 COPY packages/client-daemon/package.json packages/client-daemon/
 COPY packages/client-daemon/bin/ packages/client-daemon/bin/
+COPY packages/publisher/package.json packages/publisher/
+COPY packages/publisher/bin/ packages/publisher/bin/
 # --ignore-scripts: the root `prepare` script is the build, which needs the sources copied
 # below; better-sqlite3's install script (the only dependency that has one) runs in the rebuild.
 RUN npm ci --ignore-scripts \

@@ -1,16 +1,27 @@
-// `npm run demo`: a staging server on the bundled sample feed and one client against a sandbox
-// product install, both in a fresh temporary directory: check -> install --critical -> the
-// report as the server sees it. Stops the server at the end; leaves only the temp directory.
+// `npm run demo`: a staging server on the bundled sample TUF repository (the sample feed signed by
+// the DEMO publisher keys, packages/sample-feed/repository, made by `npm run build`) and one
+// client that trusts only that repository's root, against a sandbox product install, both in a
+// fresh temporary directory: check -> install --critical -> the report as the server sees it.
+// Stops the server at the end; leaves only the temp directory.
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const serverBin = path.join(root, 'packages/staging-server/bin/patchbay-server.js');
 const clientBin = path.join(root, 'packages/client-daemon/bin/patchbay-client.js');
+// The bundled trust v2 setup, as config/staging-server.json and config/client.json name it.
+const repository = path.join(root, 'packages/sample-feed/repository');
+const trustedRoot = path.join(repository, 'metadata/1.root.json');
+const onlineKey = path.join(root, 'packages/sample-feed/demo-keys/staging-server/online.key');
+if (!fs.existsSync(trustedRoot)) {
+  console.error(`patchbay demo: ${trustedRoot} is missing: run npm run build (npm ci runs it) first`);
+  process.exit(2);
+}
+
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'patchbay-demo-'));
 const sandbox = path.join(work, 'sandbox/arcserve');
 fs.mkdirSync(path.join(sandbox, 'patches'), { recursive: true });
@@ -22,6 +33,8 @@ fs.writeFileSync(
     {
       listen: { host: '127.0.0.1', port: 0 },
       dataDir: './server',
+      upstream: { url: pathToFileURL(`${repository}/`).href, trustedRoot },
+      signing: { onlineKeyFile: onlineKey },
       mirror: { products: [{ id: 'arcserve-backup', releases: ['19.0'] }] },
     },
     null,
@@ -65,6 +78,7 @@ try {
         dataDir: './client',
         products: [{ id: 'arcserve-backup', release: '19.0', installDir: './sandbox/arcserve' }],
         policy: { autoInstall: 'none' },
+        trust: { root: trustedRoot },
       },
       null,
       2,
@@ -82,6 +96,9 @@ try {
 
   console.log(`patchbay demo in ${work}`);
   console.log(`staging server: ${base}/v1/status`);
+  console.log(
+    `trust v2: the server mirrors ${path.relative(root, repository)}/ (DEMO publisher keys); the host trusts only ${path.relative(root, trustedRoot)}`,
+  );
   client('check');
   client('install', '--critical');
   client('status');

@@ -1,6 +1,7 @@
 // `npm start`: the staging server on the bundled default config (config/staging-server.json,
-// which mirrors the bundled sample feed). Waits for the first sync, prints the status URL and
-// a short summary, then keeps serving in the foreground until Ctrl-C.
+// which mirrors the bundled sample TUF repository, packages/sample-feed/repository, verified from
+// its root and re-signed with the DEMO online key: trust v2). Waits for the first sync, prints
+// the status URL and a short summary, then keeps serving in the foreground until Ctrl-C.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
@@ -50,9 +51,11 @@ async function summarise(base) {
   const sync = status?.lastSync;
   const mirror = status?.mirror;
   const mb = ((mirror?.bytes ?? 0) / 1e6).toFixed(2);
+  const trust = status?.trust;
   console.log(`patchbay staging server is up: ${base}`);
   console.log(`  status:   ${base}/v1/status`);
-  console.log(`  catalog:  ${base}/v1/catalog`);
+  if (trust?.mode === 'tuf') console.log(`  TUF:      ${base}/v1/tuf/metadata/timestamp.json`);
+  else console.log(`  catalog:  ${base}/v1/catalog`);
   console.log(`  upstream: ${status?.upstream?.url ?? '?'}`);
   if (sync) {
     console.log(
@@ -65,5 +68,14 @@ async function summarise(base) {
   console.log(
     `  mirror:   catalog sequence ${mirror?.sequence ?? 0}, ${mirror?.patches ?? 0} patches, ${mirror?.blobs ?? 0} blobs, ${mb} MB`,
   );
+  if (trust?.mode === 'tuf') {
+    console.log(
+      `  trust:    TUF (v2): the publisher's root version ${trust.rootVersion ?? '-'} and targets version ${trust.targetsVersion ?? '-'}; ` +
+        `snapshot and timestamp signed by the online key ${String(trust.onlineKeyId ?? '?').slice(0, 16)}… (timestamp valid until ${trust.timestampExpires ?? '-'})`,
+    );
+    console.log(
+      '  hosts:    npx patchbay-client --config config/client.json check   (trust.root: the same 1.root.json)',
+    );
+  }
   console.log(`Serving until Ctrl-C (first status after ${((Date.now() - started) / 1000).toFixed(1)} s).`);
 }

@@ -324,12 +324,24 @@ t.test('notify and auth are accepted and type-checked', async (t) => {
 t.test('the bundled config files load and stay inside the repository', async (t) => {
   const server = loadServerConfig({ file: join(REPO, 'config/staging-server.json'), cwd: '/' });
   t.equal(server.dataDir, resolve(REPO, 'data/staging-server'));
-  t.equal(server.upstream.url, SAMPLE_FEED_URL);
+  // trust v2: the sample TUF repository `npm run build` makes, verified from its first root, and
+  // the DEMO online key that root lists for snapshot and timestamp
+  const sampleRoot = resolve(REPO, 'packages/sample-feed/repository/metadata/1.root.json');
+  t.equal(server.upstream.url, pathToFileURL(resolve(REPO, 'packages/sample-feed/repository')).href + '/');
+  t.equal(server.upstream.trustedRoot, sampleRoot);
+  t.equal(server.upstream.publicKey, null, 'no v1 feed key');
+  t.equal(
+    server.signing.onlineKeyFile,
+    resolve(REPO, 'packages/sample-feed/demo-keys/staging-server/online.key'),
+  );
+  t.same(server.mirror.products, [{ id: 'arcserve-backup', releases: ['19.0'] }]);
   t.same(server.listen, { host: '0.0.0.0', port: 8080, tls: null, requestTimeoutSeconds: 30 });
   const client: ClientConfig = loadClientConfig({ file: join(REPO, 'config/client.json'), cwd: '/' });
   t.equal(client.dataDir, resolve(REPO, 'data/client'));
   t.equal(client.products[0]?.installDir, resolve(REPO, 'data/sandbox/arcserve'));
   t.same(client.server, ['http://127.0.0.1:8080']);
+  t.equal(client.trust.root, sampleRoot, "the host trusts the sample repository's first root");
+  t.equal(client.trust.mirrorKey, null, 'no v1 mirror key');
 });
 
 t.test('docs/config.md lists every key of both schemas', async (t) => {

@@ -25,7 +25,13 @@ export {
 } from './sample-patches.js';
 export { versionStampContent, versionStampPath } from './payload-script.js';
 export { renderPatchTable } from './patch-table.js';
-export { defaultSampleFeedDir, demoVendorKeyFiles } from './paths.js';
+export {
+  defaultSampleFeedDir,
+  defaultSampleRepositoryDir,
+  demoKeysDir,
+  demoPublisherKeyFiles,
+  demoVendorKeyFiles,
+} from './paths.js';
 export {
   startUpstreamServer,
   createUpstreamHandler,
@@ -34,3 +40,11 @@ export {
   type UpstreamHandlerOptions,
   type RequestHandler,
 } from './upstream-server.js';
+export {
+  buildSampleRepository,
+  secureDemoKeys,
+  DEFAULT_RENEW_DAYS,
+  SAMPLE_REPOSITORY_EXPIRES,
+  type BuildSampleRepositoryOptions,
+  type SampleRepositoryResult,
+} from './sample-repository.js';

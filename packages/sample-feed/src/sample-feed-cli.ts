@@ -1,16 +1,22 @@
 import { resolve } from 'node:path';
 import { errorMessage } from '@patchbay/core';
 import { integerFlag, parseCli, UsageError } from './cli-args.js';
-import { defaultSampleFeedDir } from './paths.js';
+import { defaultSampleFeedDir, defaultSampleRepositoryDir } from './paths.js';
 import { renderPatchTable } from './patch-table.js';
 import { DEFAULT_SAMPLE_SEQUENCE, generateSampleFeed, samplePatches } from './sample-feed.js';
+import { buildSampleRepository, DEFAULT_RENEW_DAYS } from './sample-repository.js';
 
 const USAGE = `usage: patchbay-sample-feed generate [--out DIR] [--sequence N] [--extra-patches] [--json]
+       patchbay-sample-feed repository [--feed DIR] [--out DIR] [--renew-days N] [--json]
        patchbay-sample-feed table [--extra-patches]
 
-generate  write the deterministic sample feed (default DIR: packages/sample-feed/feed,
-          default sequence ${DEFAULT_SAMPLE_SEQUENCE}); files already up to date are left alone
-table     print the Markdown patches table of docs/sample-feed.md`;
+generate    write the deterministic sample feed (default DIR: packages/sample-feed/feed,
+            default sequence ${DEFAULT_SAMPLE_SEQUENCE}); files already up to date are left alone
+repository  make or update the sample TUF repository (default DIR: packages/sample-feed/repository)
+            from the sample feed with patchbay-publish and the committed DEMO keys (set to mode
+            0600); writes nothing when the feed is unchanged; re-signs the snapshot and
+            timestamp when they expire within --renew-days (default ${DEFAULT_RENEW_DAYS})
+table       print the Markdown patches table of docs/sample-feed.md`;
 
 /** Exit codes as CONTRACT §3: 0 ok, 1 the operation failed, 2 bad usage. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -18,6 +24,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     parsed = parseCli(argv, {
       out: { type: 'string' },
+      feed: { type: 'string' },
+      'renew-days': { type: 'string' },
       sequence: { type: 'string' },
       'extra-patches': { type: 'boolean' },
       json: { type: 'boolean' },
@@ -33,6 +41,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === 'table') {
       process.stdout.write(renderPatchTable(samplePatches({ extraPatches })));
       return 0;
+    }
+    if (command === 'repository') {
+      const feedDir =
+        typeof parsed.values.feed === 'string' ? resolve(parsed.values.feed) : defaultSampleFeedDir();
+      const outDir =
+        typeof parsed.values.out === 'string' ? resolve(parsed.values.out) : defaultSampleRepositoryDir();
+      const renewDays = integerFlag('renew-days', parsed.values['renew-days'], 0) ?? DEFAULT_RENEW_DAYS;
+      return await repository({ feedDir, outDir, renewDays, json: parsed.values.json === true });
     }
     if (command !== 'generate') {
       throw new UsageError(command === undefined ? 'missing command' : `unknown command "${command}"`);
@@ -75,6 +91,33 @@ async function generate(opts: {
   } catch (err) {
     process.stderr.write(
       `patchbay-sample-feed: cannot write the sample feed to ${opts.outDir}: ${errorMessage(err)}\n`,
+    );
+    return 1;
+  }
+}
+
+async function repository(opts: {
+  feedDir: string;
+  outDir: string;
+  renewDays: number;
+  json: boolean;
+}): Promise<number> {
+  try {
+    const result = await buildSampleRepository(opts);
+    const { versions } = result;
+    const what =
+      result.written.length === 0
+        ? 'up to date'
+        : `${result.created ? 'made' : 'updated'}${result.renewed ? ', snapshot and timestamp renewed' : ''}: ${result.written.length} metadata files written`;
+    const lines = [
+      `sample repository: ${result.patches} patches, root version ${versions.root}, targets version ${versions.targets}, snapshot version ${versions.snapshot} in ${result.dir} (${what}); verified, publisher timestamp valid until ${result.expires}`,
+      ...result.securedKeys.map((file) => `  DEMO private key ${file} set to mode 0600`),
+    ];
+    process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `${lines.join('\n')}\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(
+      `patchbay-sample-feed: cannot make the sample repository in ${opts.outDir}: ${errorMessage(err)}\n`,
     );
     return 1;
   }
