@@ -1,5 +1,7 @@
 // @patchbay/core/tuf: the TUF repository layout of docs/tuf-repository.md, shared by the
 // publisher, the staging server and the client. An explicit list: what is not here is internal.
+import './linear-targets.js';
+
 export {
   computeKeyId,
   createSigner,
