@@ -8,9 +8,21 @@
 // re-signed with the DMZ's online key, an older repository replayed (rollback).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import t from 'tap';
-import { metadataFileName, newestVersion } from '@patchbay/core/tuf';
+import {
+  buildSnapshot,
+  buildTimestamp,
+  createSigner,
+  expiresAfter,
+  metadataFileName,
+  newestVersion,
+  readPrivateKeyFile,
+  writeMetadata,
+} from '@patchbay/core/tuf';
+import { Metadata, MetadataKind } from '@tufjs/models';
 import { BIN, REPO_ROOT, run, runJson, startListening, waitFor } from './helpers/processes.js';
 import type { LongRunning } from './helpers/processes.js';
 import { generateFeed, startUpstream, type StatusDocument } from './helpers/stack.js';
@@ -30,6 +42,17 @@ interface ClientRow {
   via?: string;
   installed: number;
 }
+interface ExportDoc {
+  sequence: number;
+  files: number;
+  parts: { name: string }[] | number | null;
+  tuf: { targetsVersion: number; targetFiles: number; targetFilesSkipped: number; roles: string[] } | null;
+}
+interface ImportDoc {
+  outcome: string;
+  filesStored: number;
+  tuf?: { targetsVersion: number; roles: Record<string, number>; skipped: { role: string }[] };
+}
 interface TrustStatus {
   trust?: {
     mode: string;
@@ -45,6 +68,38 @@ async function getJson<T>(base: string, urlPath: string): Promise<T> {
   const res = await fetch(`${base}${urlPath}`);
   if (!res.ok) throw new Error(`GET ${base}${urlPath}: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
+}
+
+async function closedPort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** Every file under `dir`, relative, '/'-separated. */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const next = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory()) walk(next);
+      else out.push(next);
+    }
+  };
+  if (fs.existsSync(dir)) walk('');
+  return out.sort();
+}
+
+/** What a server publishes, to compare before and after a refused import (absent files as ''). */
+function published(dataDir: string): string {
+  const read = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '');
+  return [
+    read(path.join(dataDir, 'tuf', 'metadata', 'timestamp.json')),
+    read(path.join(dataDir, 'catalog', 'current.json')),
+    filesUnder(path.join(dataDir, 'tuf', 'metadata')).join(','),
+  ].join('\n');
 }
 
 function writeJson(file: string, value: unknown): string {
@@ -213,4 +268,184 @@ t.test('publisher -> vendor site -> DMZ -> branch -> host, rollup, and the air g
     return row && row.installed === installed ? row : undefined;
   });
   t.equal(atDmz.via, 'branch-b', 'rolled up through the branch');
+
+  // 6. the air gap: the DMZ exports while it serves; the bundle is a TUF repository itself
+  const media = path.join(dir, 'media');
+  fs.mkdirSync(media);
+  const exportDmz = async (name: string, extra: string[] = []) => {
+    const result = await runJson<ExportDoc>(BIN.server, [
+      '--config',
+      dmzConfig,
+      'export',
+      path.join(media, name),
+      ...extra,
+    ]);
+    t.equal(result.code, 0, `export ${name}${result.stderr ? `: ${result.stderr}` : ''}`);
+    return result.json;
+  };
+  const full1 = await exportDmz('full-1');
+  t.ok(full1.tuf, 'a TUF-mode export carries the repository');
+  t.same(full1.tuf?.roles, [ROLE]);
+  const bundle1 = path.join(media, 'full-1');
+  t.ok(fs.existsSync(path.join(bundle1, 'metadata', 'timestamp.json')), 'metadata/ as served');
+  t.equal(
+    filesUnder(path.join(bundle1, 'targets')).length,
+    full1.tuf?.targetFiles,
+    'targets/ in the consistent-snapshot layout',
+  );
+  t.ok(fs.existsSync(path.join(bundle1, 'feed.json')), 'beside the feed directory it wrote before');
+
+  // a newer publication reaches the DMZ; full, incremental and chunked exports of it
+  const feed2 = path.join(dir, 'feed-2');
+  await generateFeed(feed2, ['--extra-patches', '--sequence', '8']);
+  const imported2 = await importFeed(feed2);
+  t.equal(imported2.code, 0, imported2.stderr);
+  const before = (await getJson<StatusDocument>(dmz.url, '/v1/status')).lastSync?.startedAt;
+  t.equal((await fetch(`${dmz.url}/v1/sync`, { method: 'POST' })).status, 202);
+  const resynced = await waitFor('the DMZ to sync the new publication', async () => {
+    const status = await getJson<StatusDocument & TrustStatus>(dmz.url, '/v1/status');
+    const last = status.lastSync;
+    return last?.finishedAt && last.startedAt !== before && last.outcome !== 'running' ? status : undefined;
+  });
+  t.equal(resynced.lastSync?.outcome, 'ok', resynced.lastSync?.error ?? '');
+  const full2 = await exportDmz('full-2');
+  t.ok(
+    (await newestVersion(path.join(media, 'full-2'), ROLE))! > (await newestVersion(bundle1, ROLE))!,
+    `a newer version of ${ROLE}`,
+  );
+  const inc2 = await exportDmz('inc-2', ['--since', String(full1.sequence)]);
+  t.ok(inc2.tuf!.targetFilesSkipped > 0, 'the incremental leaves out the files the base carried');
+  const chunked2 = await exportDmz('chunked-2', ['--chunk-size', '300K']);
+  t.ok(Array.isArray(chunked2.parts) && chunked2.parts.length > 1, 'several parts');
+
+  // 7. an air-gapped server: no network to the DMZ (its upstream is a closed port)
+  const dead = await closedPort();
+  const gappedConfigFor = (name: string) =>
+    writeJson(path.join(dir, `${name}.json`), {
+      listen: { host: '127.0.0.1', port: 0 },
+      dataDir: dataOf(name),
+      upstream: { url: `http://127.0.0.1:${dead}/`, trustedRoot: rootFile, retries: 0, timeoutSeconds: 2 },
+      mirror: { products: [{ id: 'arcserve-backup', releases: ['19.0'] }] },
+      schedule: { sync: null },
+    });
+  const importInto = (config: string, ...paths: string[]) =>
+    runJson<ImportDoc>(BIN.server, ['--config', config, 'import', ...paths]);
+  const gappedConfig = gappedConfigFor('gapped');
+  const i1 = await importInto(gappedConfig, bundle1);
+  t.equal(i1.code, 0, `import full-1${i1.stderr ? `: ${i1.stderr}` : ''}`);
+  t.equal(i1.json.tuf?.targetsVersion, full1.tuf?.targetsVersion, 'verified and published');
+  const i2 = await importInto(gappedConfig, path.join(media, 'inc-2'));
+  t.equal(i2.code, 0, `import inc-2 on top of full-1${i2.stderr ? `: ${i2.stderr}` : ''}`);
+  t.equal(i2.json.tuf?.targetsVersion, full2.tuf?.targetsVersion);
+
+  // replaying the older repository is a rollback: refused, nothing changes
+  const gappedBefore = published(dataOf('gapped'));
+  const replay = await importInto(gappedConfig, bundle1);
+  t.equal(replay.code, 1, 'an older bundle is refused');
+  t.match(replay.stderr, /rollback/, 'as a rollback');
+  t.match(replay.stderr, new RegExp(`${ROLE.replace('.', '\\.')} version \\d+ is older`), 'naming the role');
+  t.equal(published(dataOf('gapped')), gappedBefore, 'nothing was published');
+
+  // a host of the air-gapped server installs, verified from the publisher's root
+  const gapped = await startListening(BIN.server, ['--config', gappedConfig, '--json', 'serve']);
+  running.push(gapped);
+  const gappedHost = clientFor('gapped-host', gapped.url);
+  const gappedCheck = await runJson<CheckDoc>(BIN.client, ['--config', gappedHost, 'check']);
+  t.equal(gappedCheck.code, 0, gappedCheck.stderr);
+  t.ok(
+    gappedCheck.json.patches.some((p) => p.id === 'T5KB0216'),
+    'the newer publication came over the air gap',
+  );
+  const gappedInstall = await runJson<InstallDoc>(BIN.client, [
+    '--config',
+    gappedHost,
+    'install',
+    '--critical',
+  ]);
+  t.equal(gappedInstall.code, 0, gappedInstall.stderr);
+  t.ok(
+    gappedInstall.json.results.some((r) => r.id === 'T5KB0216' && r.outcome === 'ok'),
+    'installed from the imported repository',
+  );
+
+  // 8. attacker bundles, on a server with nothing published yet: refused, naming why
+  const freshConfig = gappedConfigFor('fresh');
+  const copyBundle = (name: string) => {
+    const copy = path.join(dir, 'attacker', name);
+    fs.cpSync(path.join(media, 'full-2'), copy, { recursive: true });
+    return copy;
+  };
+
+  // a target file's bytes changed (same length)
+  const tampered = copyBundle('tampered-file');
+  const script = filesUnder(path.join(tampered, 'targets')).find((f) => f.endsWith('.sh'))!;
+  const scriptPath = path.join(tampered, 'targets', script);
+  const scriptBytes = fs.readFileSync(scriptPath);
+  scriptBytes[scriptBytes.length - 2] ^= 0x20;
+  fs.writeFileSync(scriptPath, scriptBytes);
+  const tamperedImport = await importInto(freshConfig, tampered);
+  t.equal(tamperedImport.code, 1, 'a changed target file is refused');
+  t.match(tamperedImport.stderr, /SHA-256 is [0-9a-f]{64}, expected/, 'by its SHA-256');
+  t.match(
+    tamperedImport.stderr,
+    `${ROLE}: ${script.replace(/[0-9a-f]{64}\./, '')}`,
+    'naming the role and file',
+  );
+  t.equal(published(dataOf('fresh')), published(path.join(dir, 'nothing')), 'nothing was published');
+
+  // a delegated role changed and re-signed with the DMZ's online key (snapshot and timestamp too)
+  const forged = copyBundle('forged-role');
+  const online = createSigner(await readPrivateKeyFile(path.join(dataOf('dmz'), 'keys', 'online.key')));
+  const forgedVersion = (await newestVersion(forged, ROLE))!;
+  const forgedDoc = JSON.parse(
+    fs.readFileSync(path.join(forged, 'metadata', metadataFileName(ROLE, forgedVersion)), 'utf8'),
+  ) as {
+    signed: {
+      version: number;
+      targets: Record<string, { custom?: { patchbay?: { patch?: Record<string, unknown> } } }>;
+    };
+  };
+  for (const entry of Object.values(forgedDoc.signed.targets)) {
+    const patch = entry.custom?.patchbay?.patch;
+    if (patch) patch.install = { command: ['sh', '-c', `touch '${path.join(dir, 'pwned')}'`] };
+  }
+  forgedDoc.signed.version = forgedVersion + 1;
+  const forgedRole = Metadata.fromJSON(MetadataKind.Targets, {
+    signed: forgedDoc.signed,
+    signatures: [],
+  } as never);
+  forgedRole.sign(online);
+  await writeMetadata(forged, ROLE, forgedRole);
+  const forgedSnapshotVersion = (await newestVersion(forged, 'snapshot'))! + 1;
+  const snapshot = await buildSnapshot(
+    forged,
+    new Map([
+      ['targets', (await newestVersion(forged, 'targets'))!],
+      [ROLE, forgedVersion + 1],
+    ]),
+    { version: forgedSnapshotVersion, expires: expiresAfter(new Date(), 7) },
+  );
+  snapshot.sign(online);
+  await writeMetadata(forged, 'snapshot', snapshot);
+  const timestamp = await buildTimestamp(forged, forgedSnapshotVersion, {
+    version: (await newestVersion(forged, 'timestamp'))! + 1,
+    expires: expiresAfter(new Date(), 1),
+  });
+  timestamp.sign(online);
+  await writeMetadata(forged, 'timestamp', timestamp);
+  const forgedImport = await importInto(freshConfig, forged);
+  t.equal(forgedImport.code, 1, 'a role re-signed with the online key is refused');
+  t.match(forgedImport.stderr, metadataFileName(ROLE, forgedVersion + 1), 'naming the role file');
+  t.match(forgedImport.stderr, /signatures do not meet the threshold/, 'by its signatures');
+  t.equal(published(dataOf('fresh')), published(path.join(dir, 'nothing')), 'nothing was published');
+
+  // the chunked export of the same publication imports there afterwards
+  const chunkedImport = await importInto(freshConfig, path.join(media, 'chunked-2'));
+  t.equal(
+    chunkedImport.code,
+    0,
+    `import of the chunked export${chunkedImport.stderr ? `: ${chunkedImport.stderr}` : ''}`,
+  );
+  t.equal(chunkedImport.json.tuf?.targetsVersion, full2.tuf?.targetsVersion);
+  t.notOk(fs.existsSync(path.join(dir, 'pwned')), 'no forged command ran');
 });

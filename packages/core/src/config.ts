@@ -558,6 +558,41 @@ function normaliseAllowedOrigins(config: ServerConfig): void {
   });
 }
 
+/**
+ * What the upstream is comes from the config (docs/topologies.md): with upstream.trustedRoot a
+ * TUF repository (a parent staging server's is `<server>/v1/tuf/`), without it a feed or a
+ * parent's `/v1/catalog`. A URL of the other kind's documented shape is a config error saying
+ * which, never a guess made from what the upstream answers.
+ */
+function assertUpstreamKind(config: ServerConfig): void {
+  const trustedRoot = typeof config.upstream.trustedRoot === 'string' && config.upstream.trustedRoot !== '';
+  let url: URL;
+  try {
+    url = new URL(config.upstream.url);
+  } catch {
+    return;
+  }
+  if (!/^https?:$/.test(url.protocol)) return;
+  if (trustedRoot && /\/v1\/catalog\/?$/.test(url.pathname)) {
+    throw configError(
+      'config',
+      null,
+      'upstream.url',
+      `upstream.url ${config.upstream.url} is a staging server's catalog, and upstream.trustedRoot makes the ` +
+        'upstream a TUF repository: a parent staging server serves its TUF repository at <server>/v1/tuf/',
+    );
+  }
+  if (!trustedRoot && /\/v1\/tuf\/?$/.test(url.pathname)) {
+    throw configError(
+      'config',
+      null,
+      'upstream.trustedRoot',
+      `upstream.url ${config.upstream.url} is a staging server's TUF repository: set upstream.trustedRoot ` +
+        "to the publisher's root metadata file it is verified from",
+    );
+  }
+}
+
 function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -586,6 +621,7 @@ export function loadServerConfig(opts: LoadOptions<ServerConfig> = {}): ServerCo
   }
   assertTimeZones(config as unknown as Json, [['schedule.timezone', config.schedule.timezone]]);
   normaliseAllowedOrigins(config);
+  assertUpstreamKind(config);
   if (config.rollup) {
     // The file layer is partial; the schema requires url and branchId, the rest defaults here.
     const given: Partial<RollupConfig> = config.rollup;

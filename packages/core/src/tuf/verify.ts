@@ -104,6 +104,17 @@ export interface VerifyOptions {
   checkTargetFiles?: boolean;
   /** which delegated roles to verify (default: all); a staging server's product filter */
   includeRole?: (role: string) => boolean;
+  /**
+   * leave out a delegated role the snapshot does not list instead of reporting it (default
+   * false): a staging server's snapshot lists only the roles its mirror.products selects
+   */
+  skipUnlistedRoles?: boolean;
+  /**
+   * roles whose expiry is not checked (default none): an import replaces the bundle's
+   * timestamp and snapshot with its own, so their freshness says nothing about an air-gapped
+   * transfer; root, targets and delegated roles are always checked
+   */
+  ignoreExpiry?: readonly ('timestamp' | 'snapshot')[];
 }
 
 /** One reason a repository fails: the role (and file) it concerns. */
@@ -199,6 +210,7 @@ export async function verifyRepository(
       problem('root', `root version ${root.signed.version} expired at ${root.signed.expires}`);
     if (!root.signed.consistentSnapshot) problem('root', 'consistent_snapshot must be true in this layout');
 
+    const ignoredExpiry = new Set<string>(opts.ignoreExpiry ?? []);
     const timestamp = await loadRole<Timestamp>(
       repo,
       'timestamp',
@@ -208,6 +220,7 @@ export async function verifyRepository(
       now,
       result,
       problem,
+      ignoredExpiry,
     );
     const snapshotMeta = timestamp?.metadata.signed.snapshotMeta;
     const snapshot = snapshotMeta
@@ -220,6 +233,7 @@ export async function verifyRepository(
           now,
           result,
           problem,
+          ignoredExpiry,
         )
       : undefined;
     if (snapshot) result.unavailable = unavailableTargets(snapshot.metadata.signed);
@@ -360,6 +374,7 @@ async function loadRole<T extends Targets | Snapshot | Timestamp>(
   now: Date,
   result: VerifyResult,
   problem: Report,
+  ignoredExpiry: ReadonlySet<string> = new Set(),
 ): Promise<{ metadata: Metadata<T>; ok: boolean } | undefined> {
   const bytes = await repo.readMetadata(name);
   if (!bytes) {
@@ -389,7 +404,7 @@ async function loadRole<T extends Targets | Snapshot | Timestamp>(
       name,
     );
   }
-  if (metadata.signed.isExpired(now))
+  if (metadata.signed.isExpired(now) && !ignoredExpiry.has(role))
     problem(role, `version ${metadata.signed.version} expired at ${metadata.signed.expires}`, name);
   const ok = result.problems.length === before;
   if (ok) result.files.set(name, bytes);
@@ -413,6 +428,7 @@ async function verifyDelegatedRoles(
     const { name, parent } = pending.pop()!;
     if (visited.has(name) || !(opts.includeRole?.(name) ?? true)) continue;
     visited.add(name);
+    if (opts.skipUnlistedRoles && snapshot.signed.meta[snapshotMetaKey(name)] === undefined) continue;
     const meta = metaFor(snapshot, name, problem);
     if (!meta) continue;
     const loaded = await loadRole<Targets>(

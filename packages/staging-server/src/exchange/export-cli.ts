@@ -21,7 +21,9 @@ import {
 import type { ExchangeFlags } from '../cli.js';
 import { CatalogStore } from '../store/catalog-store.js';
 import { describeKey, mirrorKeyFile, readMirrorKey } from '../trust/mirror-key.js';
-import { planExport, tarBytes, type ExportKey } from './export-plan.js';
+import { planExport, selectFromCatalog, tarBytes, withTuf, type ExportKey } from './export-plan.js';
+import { planTufExport } from './tuf-export.js';
+import { isTufUpstream } from '../tuf/tuf-mirror.js';
 import { assertTargetUsable, writeExport, type ExportProgress } from './export-writer.js';
 import { parseSize } from './size-option.js';
 import type { PartEntry } from './bundle-format.js';
@@ -47,6 +49,19 @@ export interface ExportSummary {
   parts: PartEntry[] | number | null;
   fingerprint: string;
   publicKey: string;
+  /** trust v2: the TUF repository in the bundle (metadata/, targets/); null for a feed-mode server */
+  tuf: {
+    rootVersion: number;
+    targetsVersion: number;
+    snapshotVersion: number;
+    timestampVersion: number;
+    roles: string[];
+    targetFiles: number;
+    /** left out: the base export carried them */
+    targetFilesSkipped: number;
+    /** withheld by this server's snapshot (x-patchbay-unavailable) */
+    unavailable: number;
+  } | null;
 }
 
 function usage(message: string, context: Record<string, unknown> = {}): PatchbayError {
@@ -138,12 +153,18 @@ export async function runExport(
   await assertTargetUsable(dir);
   const { catalog, base } = await loadCatalogs(config, since);
   const key = await loadExportKey(config);
-  const plan = planExport({
-    catalog,
-    base,
-    selection: { products: opts.products, releases: opts.releases },
-    key,
-  });
+  const selection = { products: opts.products, releases: opts.releases };
+  let plan = planExport({ catalog, base, selection, key });
+  // trust v2: the served TUF repository travels too, so the bundle is a TUF repository itself
+  if (isTufUpstream(config)) {
+    const baseDigests = new Set<string>();
+    if (base) {
+      for (const patch of selectFromCatalog(base, selection, false).patches) {
+        for (const file of patch.files) baseDigests.add(file.sha256);
+      }
+    }
+    plan = withTuf(plan, await planTufExport(config.dataDir, selection, baseDigests));
+  }
   const bytes = chunkSize === null ? plan.bytes : tarBytes(plan);
   const summary = (written: number, parts: ExportSummary['parts']): ExportSummary => ({
     outcome: 'ok',
@@ -159,6 +180,18 @@ export async function runExport(
     parts,
     fingerprint: key.fingerprint,
     publicKey: key.publicKey,
+    tuf: plan.tuf
+      ? {
+          rootVersion: plan.tuf.rootVersion,
+          targetsVersion: plan.tuf.targetsVersion,
+          snapshotVersion: plan.tuf.snapshotVersion,
+          timestampVersion: plan.tuf.timestampVersion,
+          roles: plan.tuf.roles,
+          targetFiles: plan.tuf.targets.length,
+          targetFilesSkipped: plan.tuf.skipped,
+          unavailable: plan.tuf.unavailable,
+        }
+      : null,
   });
   if (opts.dryRun)
     return summary(bytes, chunkSize === null ? null : Math.max(1, Math.ceil(bytes / chunkSize)));
@@ -204,6 +237,17 @@ export function formatExport(s: ExportSummary): string {
       `  parts:           ${s.parts.length} of at most ${s.chunkSize} bytes (one per medium; parts.json lists them)`,
     );
     for (const part of s.parts) lines.push(`    ${part.name}  ${part.size} bytes`);
+  }
+  if (s.tuf) {
+    const t = s.tuf;
+    lines.push(
+      `  TUF repository:  metadata/ (root ${t.rootVersion}, targets ${t.targetsVersion}, snapshot ${t.snapshotVersion}, ` +
+        `timestamp ${t.timestampVersion}) and targets/: ${t.targetFiles} file(s)` +
+        (t.targetFilesSkipped > 0 ? `, ${t.targetFilesSkipped} the base carried left out` : '') +
+        (t.unavailable > 0 ? `, ${t.unavailable} withheld here` : ''),
+      "  a TUF-mode server imports it verified from its upstream.trustedRoot (the publisher's root);",
+      '  a feed-mode server uses feed.json, signed by this key:',
+    );
   }
   lines.push(
     `  signed by key:   ${s.fingerprint}`,

@@ -22,6 +22,7 @@ import {
   MANIFEST_SIGNATURE_FILE,
   type ExportManifest,
 } from './bundle-format.js';
+import type { TufExportPlan } from './tuf-export.js';
 
 export interface ExportSelection {
   /** product ids to keep (empty: all) */
@@ -60,8 +61,25 @@ export interface ExportPlan {
   files: PlannedFile[];
   /** files the feed names that the base already carried (incrementals) */
   skipped: number;
-  /** bytes of an unchunked export: metadata plus files */
+  /** bytes of an unchunked export: metadata plus files (plus the TUF repository's) */
   bytes: number;
+  /** trust v2: the served TUF repository (metadata/, targets/), when the server is in TUF mode */
+  tuf?: TufExportPlan;
+}
+
+/** Every small file the export writes from memory: the feed's, then the TUF metadata. */
+export function smallFiles(plan: ExportPlan): MetadataFile[] {
+  return [...plan.metadata, ...(plan.tuf?.metadata ?? [])];
+}
+
+/** Every blob the export copies from the store: the feed's files, then the TUF target files. */
+export function blobFiles(plan: ExportPlan): PlannedFile[] {
+  return [...plan.files, ...(plan.tuf?.targets ?? [])];
+}
+
+/** Add the TUF repository to a plan (its bytes counted). */
+export function withTuf(plan: ExportPlan, tuf: TufExportPlan): ExportPlan {
+  return { ...plan, tuf, bytes: plan.bytes + tuf.bytes };
 }
 
 /** Catalog fields that are the mirror's, not the feed's. */
@@ -226,10 +244,18 @@ export function tarBytes(plan: ExportPlan): number {
   // Long names get a pax header (a header block plus one data block) before their own.
   const header = (path: string) => (path.length > 99 ? 1536 : 512);
   let total = 1024;
-  for (const m of plan.metadata) total += header(m.path) + block(m.bytes.length);
-  const dirs = new Set<string>(plan.files.length > 0 ? ['files/'] : []);
-  for (const file of plan.files) {
-    dirs.add(`${file.path.slice(0, file.path.lastIndexOf('/'))}/`);
+  const dirs = new Set<string>();
+  const addDirs = (path: string) => {
+    for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', slash + 1)) {
+      dirs.add(path.slice(0, slash + 1));
+    }
+  };
+  for (const m of smallFiles(plan)) {
+    addDirs(m.path);
+    total += header(m.path) + block(m.bytes.length);
+  }
+  for (const file of blobFiles(plan)) {
+    addDirs(file.path);
     total += header(file.path) + block(file.size);
   }
   for (const dir of dirs) total += header(dir);

@@ -32,7 +32,7 @@ import {
   type PartEntry,
   type PartsIndex,
 } from './bundle-format.js';
-import type { ExportPlan, PlannedFile } from './export-plan.js';
+import { blobFiles, smallFiles, type ExportPlan, type PlannedFile } from './export-plan.js';
 import { copyVerified } from './verified-copy.js';
 
 export interface ExportProgress {
@@ -123,15 +123,19 @@ async function writeSmallFile(path: string, bytes: Buffer): Promise<void> {
   }
 }
 
-/** Feed directory layout: the metadata files, then each blob copied and checked against its digest. */
+/** Feed directory layout (and a TUF-mode server's metadata/ and targets/): the small files, then each blob copied and checked against its digest. */
 async function writeFeedDirectory(dir: string, opts: WriteExportOptions): Promise<number> {
   const { plan, store } = opts;
   let done = 0;
-  for (const file of plan.metadata) {
-    await writeSmallFile(join(dir, file.path), file.bytes);
+  const dirs = new Set<string>();
+  for (const file of smallFiles(plan)) {
+    const dest = join(dir, ...file.path.split('/'));
+    await mkdir(dirname(dest), { recursive: true });
+    await writeSmallFile(dest, file.bytes);
+    dirs.add(dirname(dest));
     done += file.bytes.length;
   }
-  for (const file of plan.files) {
+  for (const file of blobFiles(plan)) {
     const dest = join(dir, ...file.path.split('/'));
     await mkdir(dirname(dest), { recursive: true });
     // A blob that rotted on disk is caught here rather than on the far side of an air gap.
@@ -140,8 +144,19 @@ async function writeFeedDirectory(dir: string, opts: WriteExportOptions): Promis
     done += file.size;
     opts.onProgress?.({ doneBytes: done, totalBytes: plan.bytes });
   }
-  if (plan.files.length > 0) await fsyncDir(join(dir, 'files'));
+  for (const written of dirs) await fsyncDir(written);
+  for (const top of topLevelDirs(plan)) await fsyncDir(join(dir, top));
   return done;
+}
+
+/** The top-level directories the export's files live in (`files`, `metadata`, `targets`). */
+function topLevelDirs(plan: ExportPlan): string[] {
+  const tops = new Set<string>();
+  for (const path of [...smallFiles(plan), ...blobFiles(plan)].map((f) => f.path)) {
+    const slash = path.indexOf('/');
+    if (slash !== -1) tops.add(path.slice(0, slash));
+  }
+  return [...tops].sort();
 }
 
 /**
@@ -152,9 +167,16 @@ async function writeParts(dir: string, opts: WriteExportOptions, chunkSize: numb
   const { plan } = opts;
   const stage = join(dir, '.stage');
   await mkdir(stage);
-  for (const file of plan.metadata) await writeFile(join(stage, file.path), file.bytes);
-  for (const file of plan.files) await linkBlob(stage, file, opts.store);
-  const entries = [...plan.metadata.map((m) => m.path), ...(plan.files.length > 0 ? ['files'] : [])];
+  for (const file of smallFiles(plan)) {
+    const dest = join(stage, ...file.path.split('/'));
+    await mkdir(dirname(dest), { recursive: true });
+    await writeFile(dest, file.bytes);
+  }
+  for (const file of blobFiles(plan)) await linkBlob(stage, file, opts.store);
+  const entries = [
+    ...plan.metadata.map((m) => m.path).filter((path) => !path.includes('/')),
+    ...topLevelDirs(plan),
+  ];
   const pack = createTar({ cwd: stage, portable: true, follow: true }, entries);
 
   const splitter = new PartSplitter(dir, chunkSize);

@@ -6,6 +6,23 @@ import { runImport, type ImportResult } from './import-run.js';
 const PROGRAM = 'patchbay-server';
 
 export function formatImport(r: ImportResult): string {
+  if (r.tuf) {
+    const t = r.tuf;
+    const roles = Object.entries(t.roles).map(([role, version]) => `${role} ${version}`);
+    const lines = [
+      `import ok: TUF repository, targets version ${t.targetsVersion}${r.published ? '' : ' (imported before: nothing new)'}`,
+      `  source:          ${r.source} (${r.kind})`,
+      `  verified:        from upstream.trustedRoot: root ${t.rootVersion}, roles ${roles.join(', ') || 'none'}`,
+      ...(t.skipped.length > 0
+        ? [`  left out:        ${t.skipped.map((s) => `${s.role} (${s.reason})`).join(', ')}`]
+        : []),
+      `  files stored:    ${r.filesStored} (${r.bytesStored} bytes); already present: ${r.filesAlreadyPresent}` +
+        (t.unavailable > 0 ? `; withheld: ${t.unavailable}` : ''),
+      `  published:       snapshot ${t.snapshotVersion}, timestamp ${t.timestampVersion} (this server's online key); ` +
+        `catalog sequence ${r.mirrorSequence}, ${r.patches} patches`,
+    ];
+    return `${lines.join('\n')}\n`;
+  }
   const from = r.exporter ? `export of mirror ${r.exporter}` : 'feed directory';
   const base = r.baseSequence === null ? '' : ` (incremental since ${r.baseSequence})`;
   const lines = [

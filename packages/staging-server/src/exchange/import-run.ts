@@ -43,6 +43,12 @@ import {
 import { assertInsideBundle, bytesToCopy, commitStaged, stageFiles, wantedFiles } from './import-files.js';
 import { findBase, ImportRecords, type ImportRecord } from './import-records.js';
 import { openImportSource, type ImportSource, type SourceKind } from './import-source.js';
+import { importTufSource, isTufBundle, type TufImportSummary } from './tuf-import.js';
+import { isTufUpstream } from '../tuf/tuf-mirror.js';
+
+async function isFile(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isFile() === true;
+}
 
 const DEFAULT_MARGIN = 64 * 1024 * 1024;
 
@@ -64,6 +70,8 @@ export interface ImportResult {
   mirrorSequence: number;
   patches: number;
   signatureVerified: boolean;
+  /** trust v2: what a TUF-mode import verified and published (absent for a feed import) */
+  tuf?: TufImportSummary;
 }
 
 interface Bundle {
@@ -158,7 +166,7 @@ function assertBaseImported(manifest: ExportManifest, records: readonly ImportRe
   );
 }
 
-async function loadCurrent(
+export async function loadCurrent(
   catalogs: CatalogStore,
   signer: MirrorSigner,
   log: Logger,
@@ -208,7 +216,7 @@ export async function runImport(
   }
 }
 
-interface ImportContext {
+export interface ImportContext {
   signer: MirrorSigner;
   store: ContentStore;
   source: ImportSource;
@@ -217,8 +225,18 @@ interface ImportContext {
 }
 
 async function importSource(config: ServerConfig, log: Logger, ctx: ImportContext): Promise<ImportResult> {
+  // trust v2: a TUF-mode server imports the bundle's TUF repository, verified from upstream.trustedRoot
+  if (isTufUpstream(config)) return importTufSource(config, log, ctx);
   const { signer, store, source } = ctx;
   const started = new Date();
+  if (!(await isFile(join(source.root, FEED_FILE))) && (await isTufBundle(source.root))) {
+    throw new PatchbayError(
+      ErrorCodes.IMPORT_REFUSED,
+      `${source.root} is a TUF repository without ${FEED_FILE}: a server imports one only in TUF mode ` +
+        "(upstream.trustedRoot set to the publisher's root); nothing was imported",
+      { path: source.root },
+    );
+  }
   const bundle = await readBundle(source, config);
   const { feed, feedBytes, manifest } = bundle;
   log.info(

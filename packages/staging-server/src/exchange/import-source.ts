@@ -75,14 +75,14 @@ export async function openImportSource(
   if (absolute.length === 1) {
     const [path] = absolute as [string];
     if (infos[0]!.isDirectory()) {
-      if (await isFile(join(path, FEED_FILE))) return inPlace(path);
+      if (await isBundleRoot(path)) return inPlace(path);
       const names = await readdir(path);
       if (names.some((n) => parsePartName(n) !== null))
         return unpackParts(await collectParts(absolute), opts);
       const tars = names.filter((n) => n.endsWith('.tar'));
       if (tars.length === 1) return unpackTar(join(path, tars[0]!), opts);
       throw usage(
-        `import PATH ${path} is not a feed directory (no ${FEED_FILE}) and holds no export parts ` +
+        `import PATH ${path} is not a feed directory (no ${FEED_FILE}), not a TUF repository (no ${TUF_TIMESTAMP}) and holds no export parts ` +
           `(*.tar.part-NNN-of-NNN) and no single .tar`,
         { path },
       );
@@ -286,9 +286,12 @@ async function unpack(
     }
     const root = await findFeedRoot(staging);
     if (root === null) {
-      throw refused(`${label} holds no ${FEED_FILE} at its top (nor in a single top-level directory)`, {
-        path: label,
-      });
+      throw refused(
+        `${label} holds no ${FEED_FILE} or ${TUF_TIMESTAMP} at its top (nor in a single top-level directory)`,
+        {
+          path: label,
+        },
+      );
     }
     return {
       kind,
@@ -309,11 +312,19 @@ async function unpack(
 
 /** `tar -cf x.tar -C DIR .` puts feed.json at the top; `tar -cf x.tar DIR` one directory down. */
 async function findFeedRoot(staging: string): Promise<string | null> {
-  if (await isFile(join(staging, FEED_FILE))) return staging;
+  if (await isBundleRoot(staging)) return staging;
   const entries = await readdir(staging, { withFileTypes: true });
   if (entries.length === 1 && entries[0]!.isDirectory()) {
     const inner = join(staging, entries[0]!.name);
-    if (await isFile(join(inner, FEED_FILE))) return inner;
+    if (await isBundleRoot(inner)) return inner;
   }
   return null;
+}
+
+/** A TUF repository's timestamp: a bundle of a TUF-mode server (or a publisher's repository) has it. */
+const TUF_TIMESTAMP = 'metadata/timestamp.json';
+
+/** The top of a bundle: feed.json (a feed directory or export), or a TUF repository's metadata/timestamp.json. */
+async function isBundleRoot(dir: string): Promise<boolean> {
+  return (await isFile(join(dir, FEED_FILE))) || (await isFile(join(dir, ...TUF_TIMESTAMP.split('/'))));
 }

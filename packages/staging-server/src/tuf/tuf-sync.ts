@@ -23,6 +23,7 @@ import { expiryFor, isResignDue } from '../trust/catalog-expiry.js';
 import { checkFileUrl, originPolicy, type OriginPolicy } from '../upstream/origin-policy.js';
 import { urlGuard } from '../upstream/url-guard.js';
 import { onlinePublicKeyFile, type OnlineKey } from './online-key.js';
+import type { Publication, PublishOutcome } from './served-repository.js';
 import type { TufMirror } from './tuf-mirror.js';
 import { UpstreamTufFetcher } from './upstream-fetcher.js';
 import {
@@ -122,11 +123,44 @@ export async function runTufSync(
   const unavailable = await withheldTargets(plan, downloads.failures, ctx.store);
   if (unavailable.length > 0) log.warn({ unavailable }, 'target files withheld');
 
-  // 5. The catalog for the admin views (reports, compliance, status page) and /v1/catalog.
+  throwIfAborted(signal, 'before publishing');
+
+  // 5. and 6. The catalog for the admin views, then the TUF repository and the catalog published.
+  const outcome = await publishTufMirror(
+    ctx,
+    tuf,
+    { roots: upstream.roots, targets: upstream.targets, roles: upstream.roles, unavailable },
+    report,
+    log,
+  );
+  log.info(
+    {
+      outcome: report.outcome,
+      snapshotVersion: outcome.snapshotVersion,
+      timestampVersion: outcome.timestampVersion,
+      published: report.published,
+      filesFetched: report.filesFetched,
+      bytesFetched: report.bytesFetched,
+      unavailable: unavailable.length,
+      heldBack: report.heldBack.length,
+      durationMs: Date.now() - started,
+    },
+    'sync finished',
+  );
+}
+
+/** What a verified source (an upstream sync, an imported bundle) gives the served repository. */
+export type TufPublication = Publication;
+
+/** The TUF-mode catalog (admin views, /v1/catalog): the verified roles' patches, narrowed to mirror.products. */
+export function tufCatalog(
+  config: SyncContext['config'],
+  publication: TufPublication,
+): { catalog: Catalog; heldBack: SyncReport['heldBack'] } {
   const { catalog, heldBack } = catalogFromRoles({
-    targets: upstream.targets.signed,
-    roles: new Map([...upstream.roles].map(([name, file]) => [name, file.signed])),
-    unavailable,
+    targets: publication.targets.signed,
+    roles: new Map([...publication.roles].map(([name, file]) => [name, file.signed])),
+    unavailable: [...publication.unavailable],
     fileUrl: ({ sha256 }) => blobUrl(sha256),
   });
   // the products it declares, narrowed to what mirror.products selects (as a feed's are)
@@ -137,33 +171,30 @@ export async function runTufSync(
       releases: product.releases.filter((r) => releaseSelected(products, product.id, r)),
     }))
     .filter((product) => product.releases.length > 0);
+  return { catalog, heldBack };
+}
+
+/**
+ * Publish verified metadata and the target files already in the blob store, as a sync does:
+ * roles byte for byte, this server's snapshot and timestamp, then the catalog. Fills the
+ * report's heldBack, published and outcome.
+ */
+export async function publishTufMirror(
+  ctx: Pick<SyncContext, 'config' | 'store' | 'state' | 'catalogs' | 'signer' | 'current' | 'onPublished'>,
+  tuf: Pick<TufMirror, 'repository' | 'clock'> & { refresher?: Pick<TufMirror['refresher'], 'check'> },
+  publication: TufPublication,
+  report: SyncReport,
+  log: Logger,
+): Promise<PublishOutcome> {
+  const { catalog, heldBack } = tufCatalog(ctx.config, publication);
   report.heldBack = heldBack;
   if (heldBack.length > 0) log.warn({ heldBack }, 'patches held back');
-  throwIfAborted(signal, 'before publishing');
-
-  // 6. Publish: roles, snapshot, timestamp (served-repository.ts), then the catalog.
-  const outcome = await tuf.repository.publish(
-    { roots: upstream.roots, targets: upstream.targets, roles: upstream.roles, unavailable },
-    tuf.clock.now(),
-  );
-  await tuf.refresher.check();
+  const outcome = await tuf.repository.publish(publication, tuf.clock.now());
+  await tuf.refresher?.check();
   const catalogPublished = await publishCatalogIfChanged(ctx, catalog, log);
   report.published = outcome.published || catalogPublished;
-  report.outcome = heldBack.length > 0 || unavailable.length > 0 ? 'partial' : 'ok';
-  log.info(
-    {
-      outcome: report.outcome,
-      snapshotVersion: outcome.snapshotVersion,
-      timestampVersion: outcome.timestampVersion,
-      published: report.published,
-      filesFetched: report.filesFetched,
-      bytesFetched: report.bytesFetched,
-      unavailable: unavailable.length,
-      heldBack: heldBack.length,
-      durationMs: Date.now() - started,
-    },
-    'sync finished',
-  );
+  report.outcome = heldBack.length > 0 || publication.unavailable.length > 0 ? 'partial' : 'ok';
+  return outcome;
 }
 
 /** How an admin gets the online key into the upstream root (the publisher's side, off the DMZ). */
@@ -317,7 +348,11 @@ async function withheldTargets(
 }
 
 /** The catalog for /v1/catalog and the admin views, published when its content changed or its signature is due. */
-async function publishCatalogIfChanged(ctx: SyncContext, built: Catalog, log: Logger): Promise<boolean> {
+async function publishCatalogIfChanged(
+  ctx: Pick<SyncContext, 'config' | 'store' | 'state' | 'catalogs' | 'signer' | 'current' | 'onPublished'>,
+  built: Catalog,
+  log: Logger,
+): Promise<boolean> {
   const current = ctx.current();
   const now = new Date();
   const catalog: Catalog = {

@@ -213,7 +213,7 @@ export async function readUpstreamRepository(opts: UpstreamReadOptions): Promise
   }
 
   return {
-    roots: await rootChain(opts, set.root, await keptFile(opts.metadataDir, 'root', set.root)),
+    roots: await rootChain(opts, await keptFile(opts.metadataDir, 'root', set.root)),
     targets: await keptFile(opts.metadataDir, 'targets', targets),
     roles,
     skipped,
@@ -250,29 +250,45 @@ async function keptFile<T extends Root | Targets>(
   return { role, version: trusted.signed.version, bytes, signed: trusted.signed };
 }
 
-/**
- * Every root version below the trusted one, walked back while each version is signed by a
- * threshold of its own root keys and signs its successor (spec 5.3.4 read backwards); the
- * chain stops at the first version that is missing upstream. Hosts whose trust anchor is
- * older need those versions to walk forward; they check every signature themselves.
- */
+/** The upstream's root versions below the trusted one: this server's copies first, then the upstream's. */
 async function rootChain(
   opts: UpstreamReadOptions,
-  trusted: Metadata<Root>,
   newest: UpstreamFile<Root>,
 ): Promise<UpstreamFile<Root>[]> {
-  const chain: UpstreamFile<Root>[] = [newest];
-  let successor = parseMetadata('root', newest.bytes, 'root.json') as Metadata<Root>;
-  for (let version = trusted.signed.version - 1; version >= 1; version--) {
-    const name = metadataFileName('root', version);
-    const bytes =
+  return walkRootChainBack(
+    newest,
+    async (version) =>
       (await opts.knownRoot(version)) ??
-      (await fetchRoot(opts, `${upstreamMetadataUrl(opts.baseUrl)}${name}`));
-    if (bytes === undefined) {
+      (await fetchRoot(opts, `${upstreamMetadataUrl(opts.baseUrl)}${metadataFileName('root', version)}`)),
+    (version) =>
       opts.logger.warn(
         { version, url: opts.baseUrl },
         'upstream root version missing: hosts trusting an older root cannot walk to the current one',
-      );
+      ),
+    'upstream',
+  );
+}
+
+/**
+ * Every root version below `newest`, walked back while each version is signed by a threshold
+ * of its own root keys and signs its successor (spec 5.3.4 read backwards); the chain stops at
+ * the first version `read` does not have (`onMissing` is told). Hosts whose trust anchor is
+ * older need those versions to walk forward; they check every signature themselves.
+ * PB_ERR_TUF_VERIFY when a version that is there does not chain.
+ */
+export async function walkRootChainBack(
+  newest: UpstreamFile<Root>,
+  read: (version: number) => Promise<Buffer | undefined>,
+  onMissing: (version: number) => void,
+  source: string,
+): Promise<UpstreamFile<Root>[]> {
+  const chain: UpstreamFile<Root>[] = [newest];
+  let successor = parseMetadata('root', newest.bytes, 'root.json') as Metadata<Root>;
+  for (let version = newest.version - 1; version >= 1; version--) {
+    const name = metadataFileName('root', version);
+    const bytes = await read(version);
+    if (bytes === undefined) {
+      onMissing(version);
       break;
     }
     const older = parseMetadata('root', bytes, name) as Metadata<Root>;
@@ -283,7 +299,7 @@ async function rootChain(
     } catch (err) {
       throw new PatchbayError(
         ErrorCodes.TUF_VERIFY,
-        `upstream ${name} does not chain to root version ${version + 1}: ${errorMessage(err)}`,
+        `${source} ${name} does not chain to root version ${version + 1}: ${errorMessage(err)}`,
         { version },
         { cause: err },
       );
