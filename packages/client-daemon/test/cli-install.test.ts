@@ -43,8 +43,21 @@ t.test('check lists patches with their states, and records a check event', async
   t.same(states(doc.patches), { A: 'available', B: 'available' }, 'other releases are not listed');
   t.same(doc.patches.find((p) => p.id === 'B')?.requires, ['A']);
   t.notOk('offline' in doc);
+  t.ok(
+    staging.requests.some((r) => r.url === '/v1/tuf/metadata/timestamp.json'),
+    'trust v2: the TUF metadata was read',
+  );
+  t.notOk(
+    staging.requests.some((r) => r.url === '/v1/catalog'),
+    'the v1 catalog was never asked for',
+  );
   const last = staging.reports.at(-1);
   t.ok(last, 'a report was sent');
+  t.equal(
+    (last as { catalogSequence?: number } | undefined)?.catalogSequence,
+    staging.tuf.snapshot,
+    'the report names the snapshot version the host verified',
+  );
   t.same(
     last?.events.map((e) => e.type),
     ['check'],

@@ -30,12 +30,13 @@ t.test('fails over to the second server when the first is closed, then when it a
   const check = await sb.json<{ patches: { id: string; state: string }[] }>(['check']);
   t.equal(check.code, 0);
   t.notOk('offline' in check.doc);
+  // trust v2: the first request is for a newer root (2.root.json), answered 500
   t.ok(
-    first.requests.some((r) => r.url === '/v1/catalog'),
+    first.requests.some((r) => r.url.startsWith('/v1/tuf/metadata/')),
     'the first server was asked',
   );
   t.ok(
-    second.requests.slice(before).some((r) => r.url === '/v1/catalog'),
+    second.requests.slice(before).some((r) => r.url === '/v1/tuf/metadata/timestamp.json'),
     'then the second one',
   );
   t.equal(first.reports.length, 0);
@@ -118,7 +119,7 @@ t.test('offline: check and status work from the cached catalog and say so', asyn
 
   const none = await noCache.run(['check']);
   t.equal(none.code, 1);
-  t.match(none.stderr, /no catalog is cached/);
+  t.match(none.stderr, /no verified metadata is kept/);
   const noneJson = await noCache.json<{ error: { code: string } }>(['check']);
   t.equal(noneJson.doc.error.code, 'PB_ERR_NO_CATALOG');
 });
@@ -183,7 +184,14 @@ t.test('doctor prints a line per check and fails when one does', async (t) => {
   const good = await sb.run(['doctor']);
   t.equal(good.code, 0, good.stdout + good.stderr);
   t.match(good.stdout, /^ok\s+config/m);
-  t.match(good.stdout, new RegExp(`^ok\\s+server ${staging.url}: reachable; catalog sequence 1`, 'm'));
+  t.match(
+    good.stdout,
+    new RegExp(
+      `^ok\\s+server ${staging.url}: reachable; TUF metadata verifies against trust\\.root \\(root version 1\\); ` +
+        `snapshot ${staging.tuf.snapshot}, 1 patches`,
+      'm',
+    ),
+  );
   t.match(good.stdout, /^ok\s+cache .*MiB free/m);
   t.match(good.stdout, /^ok\s+products\[0\].*installDir.*writable/m);
 

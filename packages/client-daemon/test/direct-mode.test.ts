@@ -31,6 +31,10 @@ interface HistoryDoc {
 
 const VENDOR = generateSigningKeyPair();
 
+// v1 (mirror key): removed with the v1 client path. Direct mode (a vendor feed as `server`) exists
+// only without trust.root: the hosts with a feed in their server list run trust v1.
+const V1 = { trust: { root: null } };
+
 /** Nothing about a server's kind is ever written down: it comes from the config. */
 function kindsFileWritten(dataDir: string): boolean {
   return existsSync(path.join(dataDir, 'trust', 'server-kinds.json'));
@@ -101,7 +105,7 @@ t.test('a file: feed, signed: installs, history stays local; unsigned it is refu
   const built = buildCatalog([{ id: 'A' }, { id: 'B', requires: ['A'] }]);
   writeFeed(path.join(dir, 'feed'), built, { key: VENDOR });
   const feedUrl = pathToFileURL(path.join(dir, 'feed')).href;
-  const sb = makeSandbox(path.join(dir, 'client'), () => [feedUrl]);
+  const sb = makeSandbox(path.join(dir, 'client'), () => [feedUrl], V1);
 
   const unsigned = await sb.json<ErrorDoc>(['install', 'B']);
   t.equal(unsigned.code, 1, 'without trust.feedKey the feed is refused');
@@ -156,7 +160,7 @@ t.test(
     const written = writeFeed(feedDir, built, { key: VENDOR });
     const server = await serveDirectory(feedDir);
     t.teardown(() => server.close());
-    const sb = makeSandbox(path.join(dir, 'client'), () => [`${server.url}/feed.json`]);
+    const sb = makeSandbox(path.join(dir, 'client'), () => [`${server.url}/feed.json`], V1);
     sb.writeConfig({ trust: { feedKey: VENDOR.publicKey } });
 
     const check = await sb.json(['check']);
@@ -203,6 +207,7 @@ t.test('a staging server that is down or failing is never taken for a feed', asy
   const staging = await startStaging(buildCatalog([{ id: 'A' }]));
   t.teardown(() => staging.close());
   staging.mode = '500';
+  // trust v2 (no feed configured): a failing staging server is an error, never a feed
   const sb = makeSandbox(dir, () => [closed, staging.url]);
   const res = await sb.json<ErrorDoc>(['check']);
   t.equal(res.code, 1);
@@ -226,7 +231,7 @@ t.test('mixed list: staging server first, the vendor feed second', async (t) => 
   const feed = await serveDirectory(path.join(dir, 'feed'));
   t.teardown(() => feed.close());
   writeFeed(path.join(dir, 'feed'), built, { key: VENDOR });
-  const sb = makeSandbox(path.join(dir, 'client'), () => [staging.url, `${feed.url}/feed.json`]);
+  const sb = makeSandbox(path.join(dir, 'client'), () => [staging.url, `${feed.url}/feed.json`], V1);
   sb.writeConfig({ trust: { feedKey: VENDOR.publicKey } });
 
   // the catalog comes from the staging server; A's file drops mid-body there: the feed serves it
@@ -267,7 +272,7 @@ t.test('notify: the client mails its own events to a real SMTP server', async (t
   const built = buildCatalog([{ id: 'A' }, { id: 'F', kind: 'fail' }]);
   writeFeed(path.join(dir, 'feed'), built, { key: VENDOR });
   const feedUrl = pathToFileURL(path.join(dir, 'feed')).href;
-  const sb = makeSandbox(path.join(dir, 'client'), () => [feedUrl]);
+  const sb = makeSandbox(path.join(dir, 'client'), () => [feedUrl], V1);
   sb.writeConfig({
     trust: { feedKey: VENDOR.publicKey },
     notify: {

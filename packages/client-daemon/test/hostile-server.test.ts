@@ -20,6 +20,10 @@ import type { Attack, HostileServer } from './fixtures/hostile-server.js';
 
 const run = runInProcess;
 
+// v1 (mirror key): removed with the v1 client path. Every host of this file runs trust v1 (no
+// trust.root): the hostile server serves only /v1/catalog; tuf-hostile-server.test.ts is v2's.
+const V1 = { trust: { root: null } };
+
 const testDirs = new WeakMap<Test, string>();
 
 /** t.testdir() empties the directory on every call: call it once per test. */
@@ -32,7 +36,7 @@ function testDir(t: Test): string {
 async function setup(t: Test, name = 'host'): Promise<{ server: HostileServer; sb: Sandbox }> {
   const server = await startHostileServer();
   t.teardown(() => server.close());
-  const sb = makeSandbox(path.join(testDir(t), name), () => [server.url]);
+  const sb = makeSandbox(path.join(testDir(t), name), () => [server.url], V1);
   return { server, sb };
 }
 
@@ -278,7 +282,7 @@ t.test('a cache replaced by an older signed catalog is refused (rollback on disk
   const { server, sb } = await setup(t);
   server.attack = 'replay-old';
   // a client that only ever saw sequence 3 accepts it...
-  const first = makeSandbox(path.join(testDir(t), 'first'), () => [server.url]);
+  const first = makeSandbox(path.join(testDir(t), 'first'), () => [server.url], V1);
   t.equal((await run(first, checkCommand)).code, 0);
   server.attack = 'none';
   t.equal((await run(sb, checkCommand)).code, 0, 'this one accepted 5');
@@ -294,7 +298,7 @@ t.test('several staging servers: each one pinned with its own key', async (t) =>
   const one = await startHostileServer();
   const two = await startHostileServer();
   t.teardown(() => Promise.all([one.close(), two.close()]));
-  const sb = makeSandbox(testDir(t), () => [one.url, two.url]);
+  const sb = makeSandbox(testDir(t), () => [one.url, two.url], V1);
   t.equal((await run(sb, checkCommand)).code, 0);
   await one.close();
   const failover = await run(sb, checkCommand);
@@ -314,8 +318,8 @@ t.test('downgrade: a 404 for the catalog never turns a staging server into an un
   const pwned = path.join(dir, 'pwned');
   const server = await startHostileServer([{ id: 'A', severity: 'critical' }], 5, pwned);
   t.teardown(() => server.close());
-  const pinned = makeSandbox(path.join(dir, 'pinned'), () => [server.url]);
-  const configured = makeSandbox(path.join(dir, 'configured'), () => [server.url]);
+  const pinned = makeSandbox(path.join(dir, 'pinned'), () => [server.url], V1);
+  const configured = makeSandbox(path.join(dir, 'configured'), () => [server.url], V1);
   configured.writeConfig({ trust: { mirrorKey: server.key.publicKey } });
   t.equal((await run(pinned, checkCommand)).code, 0, 'first contact pins the honest key');
 
@@ -345,7 +349,7 @@ t.test('a feed-shaped server is refused without trust.feedKey: no unsigned docum
   const server = await startHostileServer([{ id: 'A', severity: 'critical' }], 5, pwned);
   t.teardown(() => server.close());
   server.attack = 'downgrade-feed';
-  const sb = makeSandbox(path.join(dir, 'host'), () => [`${server.url}/feed.json`]);
+  const sb = makeSandbox(path.join(dir, 'host'), () => [`${server.url}/feed.json`], V1);
   const check = await run(sb, checkCommand);
   t.equal(check.code, 1, 'check fails');
   t.equal(check.error?.code, 'PB_ERR_SIGNATURE');
