@@ -37,7 +37,7 @@ import { CatalogStore } from '../store/catalog-store.js';
 import { SyncStateStore } from '../store/sync-state.js';
 import { newSyncReport } from '../sync/sync-run.js';
 import { ensureOnlineKey } from '../tuf/online-key.js';
-import { ServedRepository, servedRepositoryDir, type ServedState } from '../tuf/served-repository.js';
+import { ServedRepository, servedRepositoryDir } from '../tuf/served-repository.js';
 import { systemClock } from '../tuf/timestamp-refresh.js';
 import { expiryPolicy } from '../tuf/tuf-mirror.js';
 import { assertOnlineKeyListed, planTargetBlobs, publishTufMirror, tufCatalog } from '../tuf/tuf-sync.js';
@@ -94,42 +94,6 @@ async function readTrustedRoot(config: ServerConfig): Promise<Buffer> {
       { cause: err },
     );
   }
-}
-
-/**
- * No rollback: a bundle may not hold an older root, targets or delegated role than this server
- * publishes, nor the same version with other bytes. Returns the problems, one line each.
- */
-async function rollbackProblems(
-  served: ServedState,
-  repository: ServedRepository,
-  rootVersion: number,
-  files: readonly UpstreamFile<Targets>[],
-): Promise<string[]> {
-  const problems: string[] = [];
-  if (rootVersion < served.rootVersion) {
-    problems.push(
-      `root: the bundle's newest root is version ${rootVersion}, older than version ${served.rootVersion}, which this server publishes`,
-    );
-  }
-  for (const file of files) {
-    const name = metadataFileName(file.role, file.version);
-    const have = served.roles.get(file.role);
-    if (have === undefined) continue;
-    if (file.version < have.version) {
-      problems.push(
-        `${name}: ${file.role} version ${file.version} is older than version ${have.version}, which this server publishes`,
-      );
-    } else if (file.version === have.version) {
-      const bytes = await readFile(join(repository.metadataDir, name)).catch(() => undefined);
-      if (bytes && !bytes.equals(file.bytes)) {
-        problems.push(
-          `${name}: other bytes than the ${file.role} version ${file.version} this server publishes (two contents signed under one version)`,
-        );
-      }
-    }
-  }
-  return problems;
 }
 
 /** Import a TUF repository bundle; see the file comment. Throws, changing nothing, when it is refused. */
@@ -225,16 +189,15 @@ export async function importTufSource(
   // 2. The root must let this server sign snapshot and timestamp.
   assertOnlineKeyListed(rootMeta.signed, onlineKey, rootVersion);
 
-  // 3. No rollback against what this server publishes.
-  const served = repository.current();
-  if (served) {
-    const problems = await rollbackProblems(served, repository, rootVersion, [targets, ...roles.values()]);
-    if (problems.length > 0) {
-      throw refused(
-        `rollback: ${root} holds an older repository than this server publishes; nothing was imported:\n  ${problems.join('\n  ')}`,
-        { path: root, problems },
-      );
-    }
+  // 3. No rollback against what this server publishes (nor a served version with other bytes).
+  const problems = await repository.rollbackProblems(rootVersion, [targets, ...roles.values()], {
+    sameVersionOtherBytes: true,
+  });
+  if (problems.length > 0) {
+    throw refused(
+      `rollback: ${root} holds an older repository than this server publishes; nothing was imported:\n  ${problems.join('\n  ')}`,
+      { path: root, problems },
+    );
   }
 
   // The catalog the publication builds (x-patchbay, descriptors) must come out of these roles

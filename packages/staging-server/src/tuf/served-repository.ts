@@ -148,6 +148,46 @@ export class ServedRepository {
   }
 
   /**
+   * No rollback: what a publication would serve against what this repository serves now. One
+   * line per problem (naming the file and both versions): a newest root, targets or delegated
+   * role older than the served one; with `sameVersionOtherBytes`, also a role at the served
+   * version with other bytes (two contents signed under one version). Empty before any
+   * publication, and when nothing goes back.
+   */
+  async rollbackProblems(
+    rootVersion: number,
+    files: readonly UpstreamFile<Targets>[],
+    opts: { sameVersionOtherBytes?: boolean } = {},
+  ): Promise<string[]> {
+    const served = this.state;
+    if (!served) return [];
+    const problems: string[] = [];
+    if (rootVersion < served.rootVersion) {
+      problems.push(
+        `root: the newest root is version ${rootVersion}, older than version ${served.rootVersion}, which this server publishes`,
+      );
+    }
+    for (const file of files) {
+      const name = metadataFileName(file.role, file.version);
+      const have = served.roles.get(file.role);
+      if (have === undefined) continue;
+      if (file.version < have.version) {
+        problems.push(
+          `${name}: ${file.role} version ${file.version} is older than version ${have.version}, which this server publishes`,
+        );
+      } else if (file.version === have.version && opts.sameVersionOtherBytes) {
+        const bytes = await readFile(join(this.dir, METADATA_DIR, name)).catch(() => undefined);
+        if (bytes && !bytes.equals(file.bytes)) {
+          problems.push(
+            `${name}: other bytes than the ${file.role} version ${file.version} this server publishes (two contents signed under one version)`,
+          );
+        }
+      }
+    }
+    return problems;
+  }
+
+  /**
    * When `refresh` has work: the timestamp after 45% of its life (so always before half), the
    * snapshot after half of its own; null before any publication.
    */

@@ -90,6 +90,20 @@ export async function runTufSync(
 
   // 2. The root must let this server sign snapshot and timestamp.
   assertOnlineKeyListed(root.signed, tuf.onlineKey, root.version);
+  // tuf-js refuses a rollback against what it verified before; an import (air gap) may have
+  // published newer roles since: never serve older ones than those.
+  const rollback = await tuf.repository.rollbackProblems(root.version, [
+    upstream.targets,
+    ...upstream.roles.values(),
+  ]);
+  if (rollback.length > 0) {
+    throw new PatchbayError(
+      ErrorCodes.TUF_VERIFY,
+      `rollback: the upstream TUF repository ${baseUrl} is older than what this server publishes (an import brought newer metadata?); ` +
+        `nothing was published: ${rollback.join('; ')}`,
+      { url: baseUrl, problems: rollback },
+    );
+  }
 
   // 3. Target files of the mirrored roles into the blob store, by signed length and SHA-256.
   const plan = planTargetBlobs(upstream.roles, baseUrl, policy);
