@@ -1,8 +1,11 @@
 // Failover, the report outbox, offline work from the cache, resumed downloads, the daemon loop.
 import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
+import { roleNameFor } from '@patchbay/core/tuf';
 import { BIN, makeSandbox } from './fixtures/client.js';
-import { buildCatalog, closedPortUrl, startStaging } from './fixtures/staging.js';
+import { PRODUCT, RELEASE, buildCatalog, closedPortUrl, startStaging } from './fixtures/staging.js';
 
 interface Result {
   id: string;
@@ -207,3 +210,61 @@ t.test('doctor prints a line per check and fails when one does', async (t) => {
     ['server', 'products[0]'],
   );
 });
+
+t.test('trust v2: a refresh cut off after the timestamp leaves the kept metadata usable', async (t) => {
+  const staging = await startStaging(buildCatalog([{ id: 'A' }]));
+  t.teardown(() => staging.close());
+  const sb = makeSandbox(t.testdir(), () => [staging.url]);
+  t.equal((await sb.run(['check'])).code, 0);
+  await staging.setCatalog(buildCatalog([{ id: 'A' }, { id: 'B' }]));
+  // the new timestamp arrives, then the connection drops inside the snapshot it names
+  staging.dropAfter.set(`${staging.tuf.snapshot}.snapshot.json`, 10);
+  const cut = await sb.json<{ patches: { id: string }[]; offline?: boolean }>(['check']);
+  t.equal(cut.code, 0, cut.stderr);
+  t.equal(cut.doc.offline, true, 'works from the kept metadata, and says so');
+  t.same(
+    cut.doc.patches.map((p) => p.id),
+    ['A'],
+    'the last complete verified metadata',
+  );
+  const status = await sb.json<{ patches: { id: string }[] }>(['status']);
+  t.equal(status.code, 0, status.stderr);
+  t.same(
+    status.doc.patches.map((p) => p.id),
+    ['A'],
+  );
+  const again = await sb.json<{ patches: { id: string }[]; offline?: boolean }>(['check']);
+  t.equal(again.code, 0, again.stderr);
+  t.notOk(again.doc.offline);
+  t.same(
+    again.doc.patches.map((p) => p.id),
+    ['A', 'B'],
+    'the next refresh completes',
+  );
+});
+
+t.test(
+  'trust v2: kept metadata changed on disk is refused offline; online it is fetched again',
+  async (t) => {
+    const staging = await startStaging(buildCatalog([{ id: 'A' }]));
+    t.teardown(() => staging.close());
+    const sb = makeSandbox(t.testdir(), () => [staging.url]);
+    t.equal((await sb.run(['check'])).code, 0);
+    const servers = path.join(sb.dataDir, 'tuf', 'servers');
+    const role = path.join(servers, readdirSync(servers)[0]!, `${roleNameFor(PRODUCT, RELEASE)}.json`);
+    const tamper = (): void =>
+      writeFileSync(role, readFileSync(role, 'utf8').replace('Fixture patch', 'Gixture patch'));
+    tamper();
+    const status = await sb.json(['status']);
+    t.equal(status.code, 1, 'status (never online) refuses the changed role');
+    const install = await sb.json<{ results: Result[] }>(['install', 'A']);
+    t.equal(install.code, 0, 'online, a fresh verified copy replaces it');
+    t.ok(sb.marker('A'));
+    t.notMatch(readFileSync(role, 'utf8'), /Gixture/);
+    tamper();
+    await staging.close();
+    const offline = await sb.json(['uninstall', 'A']);
+    t.equal(offline.code, 1, 'offline, the changed role is refused');
+    t.ok(sb.marker('A'), 'nothing ran from it');
+  },
+);

@@ -237,6 +237,26 @@ t.test('pendingReboot and status after installing the sample feed T5KB0207', asy
   t.match(human.stdout, /pending reboot: T5KB0207/);
 });
 
+t.test('run --once with the staging server gone works from the kept metadata (trust v2)', async (t) => {
+  const { staging, sb } = await setup(t, buildCatalog(CRIT_AND_OPT));
+  sb.writeConfig(daemonConfig({}, {}));
+  t.equal(
+    (await sb.run(['download', 'CRIT'])).code,
+    0,
+    'metadata verified and the file fetched while online',
+  );
+  await staging.close();
+  t.equal(await startDaemon(sb, true).done, 0, 'the steps ran offline');
+  t.ok(sb.marker('CRIT'), 'installed from the kept metadata and the cached file');
+  t.notOk(sb.marker('OPT'));
+  const ledger = sb.ledger();
+  t.ok(
+    ledger.events.some((e) => e.type === 'check' && /staging server unreachable/.test(e.message ?? '')),
+    'the check event says it worked offline',
+  );
+  t.ok(ledger.lastAckedSeq < ledger.events.at(-1)!.seq, 'the events wait for the server');
+});
+
 t.test('SIGTERM during a scheduled install: it finishes, exit 0, consistent ledger', async (t) => {
   const { sb } = await setup(t, buildCatalog([{ id: 'SLOW', severity: 'critical', kind: 'slow' }]));
   sb.writeConfig(daemonConfig({ install: '* * * * * *' }, {}));

@@ -3,9 +3,9 @@
 // with its rollback, freeze, mix-and-match and endless-data checks; this module asks it for
 // the delegated roles of the host's own products only, and hands back what verified.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCodes, PatchbayError, errorMessage, writeFileAtomic } from '@patchbay/core';
+import { ErrorCodes, PatchbayError, errorMessage, fsyncDir, writeFileAtomic } from '@patchbay/core';
 import { roleNameFor, unavailableTargets } from '@patchbay/core/tuf';
 import type { UnavailableTarget } from '@patchbay/core/tuf';
 import { Metadata, MetadataKind } from '@tufjs/models';
@@ -130,11 +130,42 @@ function rootVersion(bytes: Buffer): number | undefined {
  * Refresh (or, offline, re-verify what is kept) and load the host's product roles. Throws
  * PB_ERR_TUF_VERIFY with the reason tuf-js gave; a product the repository does not carry is listed
  * in `missing`, never an error on its own.
+ *
+ * tuf-js writes every file it verifies into its directory as it goes, so a refresh cut off half
+ * way (the server gone after the timestamp) would keep a timestamp naming a snapshot that is not
+ * kept, and the kept metadata would no longer verify offline. A refresh therefore runs in a copy
+ * of the server's directory, and its files replace the kept ones only when all of it verified.
  */
 export async function readVerifiedRepository(opts: RepositoryReadOptions): Promise<VerifiedRepository> {
   await ensureTrustAnchor(opts.metadataDir, opts.trustRootFile);
+  if (opts.offline) return verifyIn(opts.metadataDir, opts);
+  const work = await mkdtemp(`${opts.metadataDir}.refresh-`);
+  try {
+    await cp(opts.metadataDir, work, { recursive: true });
+    const repo = await verifyIn(work, opts);
+    await keepRefreshed(work, opts.metadataDir);
+    return repo;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Move a verified refresh's files over the kept ones, each by an atomic rename: root first,
+ * timestamp last (the file an offline read starts from).
+ */
+async function keepRefreshed(work: string, metadataDir: string): Promise<void> {
+  const rank = (name: string): number =>
+    name === 'root.json' ? 0 : name === 'timestamp.json' ? 3 : name === 'snapshot.json' ? 2 : 1;
+  const names = (await readdir(work)).filter((name) => name.endsWith('.json'));
+  names.sort((a, b) => rank(a) - rank(b));
+  for (const name of names) await rename(path.join(work, name), path.join(metadataDir, name));
+  await fsyncDir(metadataDir);
+}
+
+async function verifyIn(metadataDir: string, opts: RepositoryReadOptions): Promise<VerifiedRepository> {
   const updater = new Updater({
-    metadataDir: opts.metadataDir,
+    metadataDir,
     metadataBaseUrl: metadataBaseUrl(opts.server),
     fetcher: opts.fetcher,
     forceCache: opts.offline === true,
