@@ -43,16 +43,11 @@ export async function clientCheckTuf(ctx) {
     '--vendor',
     'Bench',
   ]);
-  const imported = await runOk(process.execPath, [
-    PUBLISH,
-    'import-feed',
-    '--feed',
-    path.join(work, 'serve-feed'),
-    '--repo',
-    repo,
-    '--keys',
-    keys,
-  ]);
+  const imported = await runOk(
+    process.execPath,
+    [PUBLISH, 'import-feed', '--feed', path.join(work, 'serve-feed'), '--repo', repo, '--keys', keys],
+    { timeoutMs: 1_800_000 },
+  );
   const rootFile = path.join(repo, 'metadata', '1.root.json');
 
   const upstream = await startUpstream(repo);
