@@ -268,3 +268,43 @@ t.test(
     t.ok(sb.marker('A'), 'nothing ran from it');
   },
 );
+
+t.test('trust v2: kept metadata that expired is shown offline, never installed from', async (t) => {
+  const staging = await startStaging(buildCatalog([{ id: 'A' }]));
+  const sb = makeSandbox(t.testdir(), () => [staging.url]);
+  staging.timestampSeconds = 4;
+  await staging.setCatalog(buildCatalog([{ id: 'A' }, { id: 'B' }]));
+  const published = Date.now();
+  t.equal((await sb.run(['check'])).code, 0, 'checked before the timestamp expired');
+  await staging.close();
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, published + 5000 - Date.now())));
+
+  const status = await sb.json<{ patches: { id: string }[]; catalogExpired?: boolean; expiresAt?: string }>([
+    'status',
+  ]);
+  t.equal(status.code, 0, status.stderr);
+  t.equal(status.doc.catalogExpired, true);
+  t.ok(Date.parse(status.doc.expiresAt ?? '') <= Date.now(), 'expiresAt: when the timestamp expired');
+  t.match(status.stderr, /expired at/);
+  t.same(
+    status.doc.patches.map((p) => p.id),
+    ['A', 'B'],
+  );
+  const check = await sb.json<{ offline?: boolean; catalogExpired?: boolean }>(['check']);
+  t.equal(check.code, 0, check.stderr);
+  t.equal(check.doc.offline, true);
+  t.equal(check.doc.catalogExpired, true);
+  const install = await sb.json<{ error?: { code: string; message: string } }>(['install', 'A']);
+  t.equal(install.code, 1);
+  t.equal(install.doc.error?.code, 'PB_ERR_CATALOG_STALE');
+  t.match(install.doc.error?.message, /expired at .*refusing to install/);
+  t.notOk(sb.marker('A'), 'nothing installed from expired metadata');
+  const doctor = await sb.json<{ checks: { check: string; ok: boolean; message: string }[] }>(['doctor']);
+  t.equal(doctor.code, 1);
+  t.ok(
+    doctor.doc.checks.some(
+      (c) => c.check.startsWith('kept TUF metadata') && !c.ok && /expired at/.test(c.message),
+    ),
+    'doctor fails the kept metadata, naming the expiry',
+  );
+});

@@ -112,6 +112,14 @@ async function checkCachedCatalog(session: Session): Promise<DoctorCheck | undef
     try {
       const kept = await source.cached();
       if (!kept) return undefined;
+      if (kept.expired) {
+        return {
+          check,
+          ok: false,
+          message: `from ${kept.server}: snapshot ${kept.catalog.sequence} expired at ${kept.catalog.expiresAt ?? '?'}: installs and downloads are refused`,
+          hint: 'run "patchbay-client check" to fetch fresh metadata (a staging server re-signs its timestamp on its own)',
+        };
+      }
       return {
         check,
         ok: true,

@@ -124,11 +124,18 @@ export class TufCatalogSource {
   }
 
   /** doctor: the kept metadata verified again, or undefined when there is none. */
-  async cached(): Promise<{ catalog: Catalog; server: string; trusted: TufTrust } | undefined> {
+  async cached(): Promise<
+    { catalog: Catalog; server: string; trusted: TufTrust; expired: boolean } | undefined
+  > {
     const last = await this.lastFetch();
     if (!last) return undefined;
     const repo = await this.fromServer(last.server, true);
-    return { catalog: this.catalogOf(repo), server: last.server, trusted: await this.trustOf(repo) };
+    return {
+      catalog: this.catalogOf(repo),
+      server: last.server,
+      trusted: await this.trustOf(repo),
+      expired: repo.expiredAt !== undefined,
+    };
   }
 
   /** doctor: verify `server` read-only (its metadata directory is the one a check would use). */
@@ -218,6 +225,8 @@ export class TufCatalogSource {
       fileUrl: ({ sha256 }) => `/v1/blobs/sha256/${sha256}`,
       sequence: repo.snapshot.version,
     });
+    // kept metadata read offline after it expired: the catalog expired when the first of it did
+    if (repo.expiredAt !== undefined) catalog.expiresAt = repo.expiredAt;
     this.heldBack = heldBack;
     for (const held of heldBack) this.opts.logger.warn({ patchId: held.patchId }, `held back: ${held.error}`);
     return catalog;
@@ -238,12 +247,14 @@ export class TufCatalogSource {
       this.opts.logger.warn({ rootVersion: repo.root.version }, text);
       this.opts.notice?.(text);
     }
-    this.state = { sequence: catalog.sequence, expired: false };
+    // only kept metadata read offline can have expired: online, tuf-js refuses it
+    const expired = repo.expiredAt !== undefined;
+    this.state = { sequence: catalog.sequence, expired };
     if (catalog.expiresAt) this.state.expiresAt = catalog.expiresAt;
     const keyIds = repo.root.roles.root?.keyIDs ?? [];
     return {
       catalog,
-      expired: false,
+      expired,
       keyFingerprint: `root v${repo.root.version} ${keyIds[0]?.slice(0, 16) ?? ''}`,
       ...rest,
     };

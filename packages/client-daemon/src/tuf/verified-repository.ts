@@ -13,8 +13,10 @@ import type { Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
 import { Updater } from 'tuf-js';
 import type { Fetcher } from 'tuf-js';
 
-/** What tuf-js's Updater keeps after a refresh; read, never written (see trustedSetOf). */
+/** What tuf-js's Updater keeps after a refresh; read, and only referenceTime written (see trustedSetOf). */
 interface TrustedSetView {
+  /** the time expiry is judged at (tuf-js: the store's creation) */
+  referenceTime: Date;
   readonly root: Metadata<Root>;
   readonly timestamp: Metadata<Timestamp> | undefined;
   readonly snapshot: Metadata<Snapshot> | undefined;
@@ -45,6 +47,11 @@ export interface VerifiedRepository {
   missing: MissingRole[];
   /** target files the serving mirror says it cannot serve (its snapshot's x-patchbay-unavailable) */
   unavailable: UnavailableTarget[];
+  /**
+   * offline only: the earliest expiry of the kept metadata (root, timestamp, snapshot, targets,
+   * the host's roles) when it has passed. Shown, never installed from (freeze protection).
+   */
+  expiredAt?: string;
 }
 
 export interface RepositoryReadOptions {
@@ -78,7 +85,7 @@ export function serverMetadataDir(tufDir: string, server: string): string {
  */
 function trustedSetOf(updater: Updater): TrustedSetView {
   const set = (updater as unknown as { trustedSet?: TrustedSetView }).trustedSet;
-  if (!set || typeof set.getRole !== 'function') {
+  if (!set || typeof set.getRole !== 'function' || !(set.referenceTime instanceof Date)) {
     throw new Error('tuf-js Updater has no trustedSet: the pinned tuf-js version changed');
   }
   return set;
@@ -171,13 +178,17 @@ async function verifyIn(metadataDir: string, opts: RepositoryReadOptions): Promi
     forceCache: opts.offline === true,
     config: { userAgent: 'patchbay-client' },
   });
+  const set = trustedSetOf(updater);
+  // Offline, signatures, versions and hashes are verified as online, but expiry is judged below
+  // instead of by tuf-js: kept metadata that has expired is still shown (status, check), flagged
+  // expiredAt so nothing is downloaded or installed from it. Online, tuf-js refuses it (freeze).
+  if (opts.offline) set.referenceTime = new Date(0);
   const what = opts.offline ? `the metadata kept from ${opts.server}` : `the repository of ${opts.server}`;
   try {
     await updater.refresh();
   } catch (err) {
     throw tufRefusal(what, err);
   }
-  const set = trustedSetOf(updater);
   const { timestamp, snapshot, targets } = set;
   if (!timestamp || !snapshot || !targets) {
     throw new PatchbayError(
@@ -217,7 +228,7 @@ async function verifyIn(metadataDir: string, opts: RepositoryReadOptions): Promi
     }
     roles.set(role, loaded.signed);
   }
-  return {
+  const repo: VerifiedRepository = {
     root: set.root.signed,
     timestamp: timestamp.signed,
     snapshot: snapshot.signed,
@@ -226,6 +237,15 @@ async function verifyIn(metadataDir: string, opts: RepositoryReadOptions): Promi
     missing,
     unavailable: unavailableTargets(snapshot.signed),
   };
+  if (opts.offline) {
+    const now = new Date();
+    const expired = [set.root.signed, timestamp.signed, snapshot.signed, targets.signed, ...roles.values()]
+      .filter((signed) => signed.isExpired(now))
+      .map((signed) => signed.expires)
+      .sort((a, b) => Date.parse(a) - Date.parse(b));
+    if (expired[0] !== undefined) repo.expiredAt = expired[0];
+  }
+  return repo;
 }
 
 /** tuf-js's refusal (bad signature, rollback, expiry, length) as PB_ERR_TUF_VERIFY naming what was refused. */
