@@ -243,6 +243,37 @@ t.test('trust v2: a refresh cut off after the timestamp leaves the kept metadata
   );
 });
 
+t.test('trust v2: metadata changed in transit is refused, reported, and the kept copy stays', async (t) => {
+  const staging = await startStaging(buildCatalog([{ id: 'A' }]));
+  t.teardown(() => staging.close());
+  const sb = makeSandbox(t.testdir(), () => [staging.url]);
+  t.equal((await sb.run(['check'])).code, 0);
+  await staging.setCatalog(buildCatalog([{ id: 'A' }, { id: 'B' }]));
+  staging.corrupt.add('timestamp.json');
+  const refused = await sb.json<{ error?: { code: string; message: string } }>(['install', 'B']);
+  t.equal(refused.code, 1);
+  t.equal(refused.doc.error?.code, 'PB_ERR_TUF_VERIFY');
+  t.match(refused.doc.error?.message, /timestamp/);
+  t.notOk(sb.marker('B'), 'nothing installed');
+  t.ok(
+    staging.reports.some((r) =>
+      r.events.some((e) => e.type === 'error' && /catalog refused: .*timestamp/.test(e.message ?? '')),
+    ),
+    'the report says why',
+  );
+  const status = await sb.json<{ patches: { id: string }[] }>(['status']);
+  t.equal(status.code, 0, status.stderr);
+  t.same(
+    status.doc.patches.map((p) => p.id),
+    ['A'],
+    'nothing of the refused metadata was kept',
+  );
+  staging.corrupt.clear();
+  const install = await sb.json<{ results: Result[] }>(['install', 'B']);
+  t.equal(install.code, 0, install.stderr);
+  t.ok(sb.marker('B'));
+});
+
 t.test(
   'trust v2: kept metadata changed on disk is refused offline; online it is fetched again',
   async (t) => {

@@ -101,9 +101,16 @@ export function exitCodeFor(results: readonly ActionResult[]): number {
   return results.some((r) => r.outcome === 'failed') ? 1 : 0;
 }
 
-/** A catalog refused on trust grounds: bad/missing signature, changed key, rollback, expiry. */
+/**
+ * A catalog refused on trust grounds: bad/missing signature, changed key, rollback, expiry; under
+ * trust v2 any TUF metadata tuf-js refused (PB_ERR_TUF_VERIFY).
+ */
 export function isTrustRefusal(err: unknown): boolean {
-  return isPatchbayError(err, ErrorCodes.SIGNATURE) || isPatchbayError(err, ErrorCodes.CATALOG_STALE);
+  return (
+    isPatchbayError(err, ErrorCodes.SIGNATURE) ||
+    isPatchbayError(err, ErrorCodes.CATALOG_STALE) ||
+    isPatchbayError(err, ErrorCodes.TUF_VERIFY)
+  );
 }
 
 /**
