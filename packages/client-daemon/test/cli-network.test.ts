@@ -303,12 +303,13 @@ t.test(
 t.test('trust v2: kept metadata that expired is shown offline, never installed from', async (t) => {
   const staging = await startStaging(buildCatalog([{ id: 'A' }]));
   const sb = makeSandbox(t.testdir(), () => [staging.url]);
-  staging.timestampSeconds = 4;
+  // long enough for one check to run before it expires, even on a busy machine
+  staging.timestampSeconds = 8;
   await staging.setCatalog(buildCatalog([{ id: 'A' }, { id: 'B' }]));
   const published = Date.now();
   t.equal((await sb.run(['check'])).code, 0, 'checked before the timestamp expired');
   await staging.close();
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, published + 5000 - Date.now())));
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, published + 9000 - Date.now())));
 
   const status = await sb.json<{ patches: { id: string }[]; catalogExpired?: boolean; expiresAt?: string }>([
     'status',
