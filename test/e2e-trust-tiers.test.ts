@@ -216,6 +216,17 @@ t.test('publisher -> vendor site -> DMZ -> branch -> host, rollup, and the air g
     [onlineKeys.branch!.keyId],
     "the branch's timestamp is signed by the branch's online key",
   );
+  const branchSnapshot = JSON.parse(
+    fs.readFileSync(
+      path.join(branchMeta, metadataFileName('snapshot', branchSynced.trust!.snapshotVersion!)),
+      'utf8',
+    ),
+  ) as { signed: Record<string, unknown> };
+  t.same(
+    branchSnapshot.signed['x-patchbay-mirror-chain'],
+    [onlineKeys.dmz!.keyId, onlineKeys.branch!.keyId],
+    'the signed mirror chain: the DMZ, then the branch',
+  );
   t.notOk(
     fs.readdirSync(branchMeta).some((name) => name.includes('arcserve-backup~18.0')),
     'a role the DMZ does not carry is not mirrored (nor a failure)',

@@ -37,10 +37,16 @@ import { CatalogStore } from '../store/catalog-store.js';
 import { SyncStateStore } from '../store/sync-state.js';
 import { newSyncReport } from '../sync/sync-run.js';
 import { ensureOnlineKey } from '../tuf/online-key.js';
-import { ServedRepository, servedRepositoryDir } from '../tuf/served-repository.js';
+import { ServedRepository, servedRepositoryDir, snapshotChain } from '../tuf/served-repository.js';
 import { systemClock } from '../tuf/timestamp-refresh.js';
 import { expiryPolicy } from '../tuf/tuf-mirror.js';
-import { assertOnlineKeyListed, planTargetBlobs, publishTufMirror, tufCatalog } from '../tuf/tuf-sync.js';
+import {
+  assertNoTufLoop,
+  assertOnlineKeyListed,
+  planTargetBlobs,
+  publishTufMirror,
+  tufCatalog,
+} from '../tuf/tuf-sync.js';
 import { releaseSelected, walkRootChainBack, type UpstreamFile } from '../tuf/upstream-repository.js';
 import {
   bundlePolicy,
@@ -186,7 +192,9 @@ export async function importTufSource(
     'bundle TUF metadata verified',
   );
 
-  // 2. The root must let this server sign snapshot and timestamp.
+  // 2. Not this server's own output coming back; the root must let it sign snapshot and timestamp.
+  const upstreamChain = snapshotChain(verified.snapshot.signed);
+  assertNoTufLoop(upstreamChain, onlineKey.keyId, `the bundle ${root}`);
   assertOnlineKeyListed(rootMeta.signed, onlineKey, rootVersion);
 
   // 3. No rollback against what this server publishes (nor a served version with other bytes).
@@ -286,7 +294,7 @@ export async function importTufSource(
         },
       },
       { repository, clock: systemClock },
-      { roots, targets, roles, unavailable },
+      { roots, targets, roles, unavailable, upstreamChain },
       report,
       log,
     );

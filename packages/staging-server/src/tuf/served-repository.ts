@@ -26,9 +26,24 @@ import {
   writeMetadata,
   type UnavailableTarget,
 } from '@patchbay/core/tuf';
-import type { Root, Targets } from '@tufjs/models';
+import type { Root, Snapshot, Targets } from '@tufjs/models';
 import type { OnlineKey } from './online-key.js';
 import type { UpstreamFile } from './upstream-repository.js';
+
+/**
+ * Where this server's snapshot `signed` lists the online key ids of the staging servers the
+ * repository passed through, the upstream's side first and this server last (tiers: DMZ, then
+ * branch). A server that finds its own key id in its upstream's list is fed its own output (a
+ * loop). Inside the snapshot's signature, so it is as trustworthy as the upstream's online key:
+ * a false list can only make a server refuse (withhold), which that key can do anyway.
+ */
+export const MIRROR_CHAIN_SNAPSHOT_FIELD = 'x-patchbay-mirror-chain';
+
+/** The chain a snapshot carries ([] when it has none: a publisher's snapshot). */
+export function snapshotChain(snapshot: Pick<Snapshot, 'unrecognizedFields'>): string[] {
+  const chain = snapshot.unrecognizedFields[MIRROR_CHAIN_SNAPSHOT_FIELD];
+  return Array.isArray(chain) ? chain.filter((id): id is string => typeof id === 'string') : [];
+}
 
 /** What the repository serves now (after its last complete publication). */
 export interface ServedState {
@@ -45,6 +60,8 @@ export interface ServedState {
   targets: Map<string, string>;
   /** key ids that signed the served snapshot and timestamp */
   signedBy: { snapshot: string[]; timestamp: string[] };
+  /** the served snapshot's MIRROR_CHAIN_SNAPSHOT_FIELD */
+  chain: string[];
 }
 
 /** /v1/status `trust` in TUF mode. */
@@ -65,6 +82,8 @@ export interface Publication {
   roles: ReadonlyMap<string, UpstreamFile<Targets>>;
   /** target files that failed verification on this mirror */
   unavailable: readonly UnavailableTarget[];
+  /** the upstream snapshot's mirror chain (this server's key id is appended); none for a publisher */
+  upstreamChain?: readonly string[];
 }
 
 export interface ExpiryPolicy {
@@ -230,7 +249,8 @@ export class ServedRepository {
         !state.signedBy.snapshot.includes(this.onlineKey.keyId)
       ) {
         const versions = new Map([...state.roles].map(([role, { version }]) => [role, version] as const));
-        snapshotVersion = await this.writeSnapshot(versions, state.unavailable, now);
+        const chain = state.chain.length > 0 ? state.chain : [this.onlineKey.keyId];
+        snapshotVersion = await this.writeSnapshot(versions, state.unavailable, now, chain);
       }
       const timestampVersion = await this.writeTimestamp(snapshotVersion, now);
       this.state = await readServedState(this.dir);
@@ -257,8 +277,13 @@ export class ServedRepository {
 
     const versions = new Map(files.map((file) => [file.role, file.version] as const));
     const unavailable = publication.unavailable.map(({ path, sha256, reason }) => ({ path, sha256, reason }));
+    const chain = [...(publication.upstreamChain ?? []), this.onlineKey.keyId];
     const current = this.state;
-    if (current && !this.snapshotDue(current, newestRoot.version, files, unavailable, now)) {
+    if (
+      current &&
+      !this.snapshotDue(current, newestRoot.version, files, unavailable, now) &&
+      JSON.stringify(current.chain) === JSON.stringify(chain)
+    ) {
       return {
         published: false,
         snapshotVersion: current.snapshotVersion,
@@ -267,7 +292,7 @@ export class ServedRepository {
     }
 
     // 3. The snapshot, then 4. the timestamp, last.
-    const snapshotVersion = await this.writeSnapshot(versions, unavailable, now);
+    const snapshotVersion = await this.writeSnapshot(versions, unavailable, now, chain);
     const timestampVersion = await this.writeTimestamp(snapshotVersion, now);
     this.state = await readServedState(this.dir);
     this.log.info(
@@ -309,14 +334,18 @@ export class ServedRepository {
     versions: ReadonlyMap<string, number>,
     unavailable: readonly UnavailableTarget[],
     now: Date,
+    chain: readonly string[],
   ): Promise<number> {
     const version = ((await listMetadataVersions(this.dir)).get('snapshot')?.at(-1) ?? 0) + 1;
     const snapshot = await buildSnapshot(this.dir, versions, {
       version,
       expires: expiresAfter(now, this.expiry.snapshotDays),
-      ...(unavailable.length > 0
-        ? { unrecognizedFields: { [UNAVAILABLE_SNAPSHOT_FIELD]: unavailable.map((u) => ({ ...u })) } }
-        : {}),
+      unrecognizedFields: {
+        [MIRROR_CHAIN_SNAPSHOT_FIELD]: [...chain],
+        ...(unavailable.length > 0
+          ? { [UNAVAILABLE_SNAPSHOT_FIELD]: unavailable.map((u) => ({ ...u })) }
+          : {}),
+      },
     });
     snapshot.sign(this.onlineKey.sign);
     await writeMetadata(this.dir, 'snapshot', snapshot);
@@ -407,5 +436,6 @@ export async function readServedState(dir: string): Promise<ServedState | null> 
     unavailable,
     targets,
     signedBy: { snapshot: Object.keys(snapshot.signatures), timestamp: Object.keys(timestamp.signatures) },
+    chain: snapshotChain(snapshot.signed),
   };
 }

@@ -22,6 +22,7 @@ import { assertBlobsPresent } from '../sync/verify-published-blobs.js';
 import { expiryFor, isResignDue } from '../trust/catalog-expiry.js';
 import { checkFileUrl, originPolicy, type OriginPolicy } from '../upstream/origin-policy.js';
 import { urlGuard } from '../upstream/url-guard.js';
+import { describeChain } from '../tiers/mirror-chain.js';
 import { onlinePublicKeyFile, type OnlineKey } from './online-key.js';
 import type { Publication, PublishOutcome } from './served-repository.js';
 import type { TufMirror } from './tuf-mirror.js';
@@ -88,7 +89,9 @@ export async function runTufSync(
   );
   throwIfAborted(signal, 'after verifying the upstream metadata');
 
-  // 2. The root must let this server sign snapshot and timestamp.
+  // 2. Not fed its own output (tiers: A's upstream B, B's upstream A); the root must let this
+  //    server sign snapshot and timestamp.
+  assertNoTufLoop(upstream.chain, tuf.onlineKey.keyId, `the upstream TUF repository ${baseUrl}`);
   assertOnlineKeyListed(root.signed, tuf.onlineKey, root.version);
   // tuf-js refuses a rollback against what it verified before; an import (air gap) may have
   // published newer roles since: never serve older ones than those.
@@ -143,7 +146,13 @@ export async function runTufSync(
   const outcome = await publishTufMirror(
     ctx,
     tuf,
-    { roots: upstream.roots, targets: upstream.targets, roles: upstream.roles, unavailable },
+    {
+      roots: upstream.roots,
+      targets: upstream.targets,
+      roles: upstream.roles,
+      unavailable,
+      upstreamChain: upstream.chain,
+    },
     report,
     log,
   );
@@ -209,6 +218,20 @@ export async function publishTufMirror(
   report.published = outcome.published || catalogPublished;
   report.outcome = heldBack.length > 0 || publication.unavailable.length > 0 ? 'partial' : 'ok';
   return outcome;
+}
+
+/**
+ * PB_ERR_MIRROR_LOOP when the upstream's snapshot already passed through this server (its
+ * online key id is in the chain): it is being fed its own output back. The message names the chain.
+ */
+export function assertNoTufLoop(chain: readonly string[], ownKeyId: string, source: string): void {
+  if (!chain.includes(ownKeyId)) return;
+  throw new PatchbayError(
+    ErrorCodes.MIRROR_LOOP,
+    `${source}: mirror loop: its snapshot already passed through this server (online key ${ownKeyId}); ` +
+      `chain ${describeChain(chain)}; point upstream.url at a server that is not fed by this one; nothing was published [${ErrorCodes.MIRROR_LOOP}]`,
+    { source, chain: [...chain], mirror: ownKeyId },
+  );
 }
 
 /** How an admin gets the online key into the upstream root (the publisher's side, off the DMZ). */

@@ -4,7 +4,7 @@
 // mix-and-match and endless-data checks included); this module asks it for the delegated
 // roles the mirror's product filter selects, and hands back their verified bytes so they can
 // be published byte for byte. It downloads no target file: that is the blob stage's job.
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   ErrorCodes,
@@ -23,6 +23,7 @@ import {
 } from '@patchbay/core/tuf';
 import type { Metadata, Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
 import { Updater, type Fetcher } from 'tuf-js';
+import { snapshotChain } from './served-repository.js';
 
 /** What tuf-js's Updater keeps after a refresh; read, never written (see trustedSetOf). */
 interface TrustedSetView {
@@ -49,6 +50,8 @@ export interface VerifiedUpstream {
   roles: Map<string, UpstreamFile<Targets>>;
   /** delegated roles left out (product filter, or a name that is not `<product>~<release>`), with why */
   skipped: { role: string; reason: string }[];
+  /** the staging servers the upstream's snapshot passed through (its mirror chain; [] for a publisher) */
+  chain: string[];
 }
 
 export interface UpstreamReadOptions {
@@ -129,6 +132,35 @@ function rootVersion(bytes: Buffer): number | undefined {
   }
 }
 
+/** Beside tuf-js's files: the upstream.url they were verified from (not a `.json`: tuf-js never reads it). */
+const UPSTREAM_URL_FILE = 'upstream-url.txt';
+
+/**
+ * tuf-js's memory (timestamp, snapshot, targets, roles) belongs to one upstream: another
+ * repository's versions count from their own start (a DMZ's timestamp is not the vendor site's).
+ * When upstream.url changed (a server moved from the vendor site to a parent tier, or back),
+ * everything but the verified root is dropped, so the new upstream is verified from that root
+ * instead of being mixed with the old one's snapshot or refused by its counters. Rollback stays
+ * refused against what this server serves (ServedRepository.rollbackProblems). A directory
+ * without the record (made before it existed) is taken as the current upstream's.
+ */
+export async function forgetOtherUpstream(metadataDir: string, baseUrl: string, log: Logger): Promise<void> {
+  const recordFile = join(metadataDir, UPSTREAM_URL_FILE);
+  const recorded = await readFile(recordFile, 'utf8').catch(() => undefined);
+  if (recorded?.trim() === baseUrl) return;
+  if (recorded !== undefined) {
+    const dropped = (await readdir(metadataDir)).filter(
+      (name) => name.endsWith('.json') && name !== 'root.json',
+    );
+    for (const name of dropped) await rm(join(metadataDir, name), { force: true });
+    log.warn(
+      { previous: recorded.trim(), upstream: baseUrl, dropped },
+      "upstream.url changed: the previous upstream's timestamp, snapshot and roles were forgotten; the new one is verified from the trusted root",
+    );
+  }
+  await writeFileAtomic(recordFile, `${baseUrl}\n`);
+}
+
 /** True when the product filter (mirror.products; absent = everything) selects this release. */
 export function releaseSelected(
   products: ServerConfig['mirror']['products'],
@@ -148,6 +180,7 @@ export function releaseSelected(
  */
 export async function readUpstreamRepository(opts: UpstreamReadOptions): Promise<VerifiedUpstream> {
   await ensureUpstreamTrustAnchor(opts.metadataDir, opts.trustedRootFile);
+  await forgetOtherUpstream(opts.metadataDir, opts.baseUrl, opts.logger);
   const metadataBaseUrl = upstreamMetadataUrl(opts.baseUrl);
   const updater = new Updater({
     metadataDir: opts.metadataDir,
@@ -217,6 +250,7 @@ export async function readUpstreamRepository(opts: UpstreamReadOptions): Promise
     targets: await keptFile(opts.metadataDir, 'targets', targets),
     roles,
     skipped,
+    chain: snapshotChain(snapshot.signed),
   };
 }
 
