@@ -56,7 +56,13 @@ function commandLogLevel(configured: string, command: string): string {
     : 'warn';
 }
 
-export function createSession(flags: GlobalFlags, command: string): Session {
+/** What a test may put in place of the real thing (the CLI passes none). */
+export interface SessionDeps {
+  /** clock for the offline expiry of kept trust v2 metadata */
+  now?: () => Date;
+}
+
+export function createSession(flags: GlobalFlags, command: string, deps: SessionDeps = {}): Session {
   const overrides: DeepPartial<ClientConfig> = {};
   if (flags.server && flags.server.length > 0) overrides.server = flags.server;
   if (flags.dataDir) overrides.dataDir = flags.dataDir;
@@ -99,6 +105,7 @@ export function createSession(flags: GlobalFlags, command: string): Session {
             stallTimeoutMs,
             logger,
             notice,
+            ...(deps.now ? { now: deps.now } : {}),
           })
         : new CatalogSource({
             servers: config.server,

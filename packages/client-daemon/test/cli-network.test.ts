@@ -4,7 +4,12 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { roleNameFor } from '@patchbay/core/tuf';
+import { checkCommand } from '../src/commands/check.js';
+import { doctorCommand } from '../src/commands/doctor.js';
+import { installCommand } from '../src/commands/install.js';
+import { statusCommand } from '../src/commands/status.js';
 import { BIN, makeSandbox } from './fixtures/client.js';
+import { runInProcess } from './fixtures/in-process.js';
 import { PRODUCT, RELEASE, buildCatalog, closedPortUrl, startStaging } from './fixtures/staging.js';
 
 interface Result {
@@ -303,40 +308,42 @@ t.test(
 t.test('trust v2: kept metadata that expired is shown offline, never installed from', async (t) => {
   const staging = await startStaging(buildCatalog([{ id: 'A' }]));
   const sb = makeSandbox(t.testdir(), () => [staging.url]);
-  // long enough for one check to run before it expires, even on a busy machine
-  staging.timestampSeconds = 8;
   await staging.setCatalog(buildCatalog([{ id: 'A' }, { id: 'B' }]));
-  const published = Date.now();
-  t.equal((await sb.run(['check'])).code, 0, 'checked before the timestamp expired');
+  t.equal((await sb.run(['check'])).code, 0, 'checked while the timestamp is fresh');
   await staging.close();
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, published + 9000 - Date.now())));
+  // two days on (the fixture's timestamp lives one): an injected clock, not a wait
+  const later = { now: () => new Date(Date.now() + 2 * 86_400_000) };
 
-  const status = await sb.json<{ patches: { id: string }[]; catalogExpired?: boolean; expiresAt?: string }>([
-    'status',
-  ]);
-  t.equal(status.code, 0, status.stderr);
+  const status = await runInProcess(sb, statusCommand, [], later);
+  t.equal(status.code, 0, status.error?.message);
   t.equal(status.doc.catalogExpired, true);
-  t.ok(Date.parse(status.doc.expiresAt ?? '') <= Date.now(), 'expiresAt: when the timestamp expired');
+  t.ok(
+    Date.parse(String(status.doc.expiresAt)) <= later.now().getTime(),
+    'expiresAt: when the timestamp expired',
+  );
   t.match(status.stderr, /expired at/);
   t.same(
-    status.doc.patches.map((p) => p.id),
+    (status.doc.patches as { id: string }[]).map((p) => p.id),
     ['A', 'B'],
   );
-  const check = await sb.json<{ offline?: boolean; catalogExpired?: boolean }>(['check']);
-  t.equal(check.code, 0, check.stderr);
+  const check = await runInProcess(sb, checkCommand, [], later);
+  t.equal(check.code, 0, check.error?.message);
   t.equal(check.doc.offline, true);
   t.equal(check.doc.catalogExpired, true);
-  const install = await sb.json<{ error?: { code: string; message: string } }>(['install', 'A']);
+  const install = await runInProcess(sb, installCommand, ['A'], later);
   t.equal(install.code, 1);
-  t.equal(install.doc.error?.code, 'PB_ERR_CATALOG_STALE');
-  t.match(install.doc.error?.message, /expired at .*refusing to install/);
+  t.equal(install.error?.code, 'PB_ERR_CATALOG_STALE');
+  t.match(install.error?.message, /expired at .*refusing to install/);
   t.notOk(sb.marker('A'), 'nothing installed from expired metadata');
-  const doctor = await sb.json<{ checks: { check: string; ok: boolean; message: string }[] }>(['doctor']);
+  const doctor = await runInProcess(sb, doctorCommand, [], later);
   t.equal(doctor.code, 1);
   t.ok(
-    doctor.doc.checks.some(
+    (doctor.doc.checks as { check: string; ok: boolean; message: string }[]).some(
       (c) => c.check.startsWith('kept TUF metadata') && !c.ok && /expired at/.test(c.message),
     ),
     'doctor fails the kept metadata, naming the expiry',
   );
+
+  const now = await runInProcess(sb, statusCommand);
+  t.notOk(now.doc.catalogExpired, 'with the real clock the same kept metadata is fresh');
 });

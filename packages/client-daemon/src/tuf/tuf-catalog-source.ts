@@ -29,6 +29,8 @@ export interface TufCatalogSourceOptions {
   stallTimeoutMs: number;
   logger: Logger;
   notice?: (text: string) => void;
+  /** clock for the offline expiry of kept metadata (tests) */
+  now?: () => Date;
 }
 
 /** `<dataDir>/tuf/last.json`: which server's kept metadata offline commands re-verify. */
@@ -160,6 +162,7 @@ export class TufCatalogSource {
       products: this.opts.products,
       fetcher,
       offline,
+      ...(this.opts.now ? { now: this.opts.now } : {}),
     });
     for (const missing of repo.missing) {
       this.opts.logger.warn({ server, role: missing.role }, missing.reason);

@@ -65,6 +65,8 @@ export interface RepositoryReadOptions {
   fetcher: Fetcher;
   /** read only the metadata already verified and kept on disk (offline commands) */
   offline?: boolean;
+  /** clock for the offline expiry check (tests); online, tuf-js reads the real clock itself */
+  now?: () => Date;
 }
 
 /** The metadata URL of a staging server's repository (docs/http-api.md). */
@@ -238,7 +240,7 @@ async function verifyIn(metadataDir: string, opts: RepositoryReadOptions): Promi
     unavailable: unavailableTargets(snapshot.signed),
   };
   if (opts.offline) {
-    const now = new Date();
+    const now = opts.now ? opts.now() : new Date();
     const expired = [set.root.signed, timestamp.signed, snapshot.signed, targets.signed, ...roles.values()]
       .filter((signed) => signed.isExpired(now))
       .map((signed) => signed.expires)
