@@ -1,4 +1,5 @@
-// End to end, real processes over loopback: reference upstream -> staging server -> two clients
+// End to end, real processes over loopback, on trust v2: the publisher's TUF repository of the
+// sample feed, served by the reference upstream -> staging server -> two clients
 // on different releases: check, install (critical, with requirements), failures that fail only
 // their dependants, uninstall refusal and cascade, supersedence, reports and admin reports.
 import t from 'tap';
@@ -32,7 +33,9 @@ t.test('feed to installed patch and back to a report', async (t) => {
   await t.test('the staging server mirrored and published the sample feed', async (t) => {
     const status = await stack.getJson<StatusDocument>('/v1/status');
     t.equal(status.lastSync?.outcome, 'ok');
-    t.equal(status.lastSync?.upstreamSequence, 7);
+    // under trust v2 the upstream's sequence is the publisher's targets version: init, import-feed
+    t.equal(status.lastSync?.upstreamSequence, 2);
+    t.match(status.trust, { mode: 'tuf', rootVersion: 1, targetsVersion: 2, snapshotVersion: 1 });
     t.same(status.lastSync?.heldBack, []);
     t.equal(status.mirror.sequence, 1);
     t.equal(
@@ -53,7 +56,7 @@ t.test('feed to installed patch and back to a report', async (t) => {
       patches: { id: string; product: string; files: { url: string; sha256: string }[] }[];
     };
     t.equal(catalog.format, 'patchbay-catalog/1');
-    t.equal(catalog.upstreamSequence, 7);
+    t.equal(catalog.upstreamSequence, 2, 'the publisher targets version');
     t.notOk(
       catalog.patches.some((p) => p.product !== 'arcserve-backup'),
       'product filter applied',
@@ -306,21 +309,18 @@ t.test('feed to installed patch and back to a report', async (t) => {
   });
 
   await t.test('a new upstream publication reaches the clients', async (t) => {
-    const feed = await run(BIN.sampleFeed, [
-      'generate',
-      '--out',
-      stack.feedDir,
-      '--sequence',
-      '8',
-      '--extra-patches',
-    ]);
-    t.equal(feed.code, 0, feed.stderr);
+    const before = await stack.getJson<StatusDocument>('/v1/status');
+    // the vendor's feed sequence 8, vouched for by the publisher (import-feed) into the same repository
+    await stack.updateFeed(['--sequence', '8', '--extra-patches']);
     const sync = await stack.syncNow();
     t.equal(sync.outcome, 'ok', sync.error ?? '');
-    t.equal(sync.upstreamSequence, 8);
     const check = await runJson<{ patches: CheckPatch[] }>(BIN.client, ['--config', a.config, 'check']);
     t.equal(check.json.patches.find((p) => p.id === 'T5KB0216')?.state, 'available');
     const status = await stack.getJson<StatusDocument>('/v1/status');
     t.equal(status.mirror.sequence, 2);
+    t.ok(
+      status.trust!.snapshotVersion! > before.trust!.snapshotVersion!,
+      'the server signed a new snapshot over the new publication',
+    );
   });
 });

@@ -1,13 +1,39 @@
-// A whole patchbay on loopback for the end-to-end tests: the sample feed in a temp dir, the
-// reference upstream serving it, a staging server mirroring it, and client configs.
+// A whole patchbay on loopback for the end-to-end tests, on trust v2 (CONTRACT §5) by default:
+// the sample feed in a temp dir, published into a TUF repository by the publisher
+// (`patchbay-publish init` naming the staging server's online key, then `import-feed` with the
+// vendor's key), the reference upstream serving that repository, a staging server mirroring it
+// from the publisher's root (`upstream.trustedRoot`), and client configs with `trust.root`.
+// `startStack(dir, { trust: 'v1' })` builds the legacy stack instead: the feed served as it is
+// and clients trusting the staging server's mirror key.
 import fs from 'node:fs';
+import os from 'node:os';
 import { Agent, fetch as undiciFetch } from 'undici';
 import path from 'node:path';
-import { BIN, run, startListening, waitFor, type LongRunning } from './processes.js';
+import { BIN, REPO_ROOT, run, runJson, startListening, waitFor, type LongRunning } from './processes.js';
+
+export const PUBLISH = path.join(REPO_ROOT, 'packages/publisher/bin/patchbay-publish.js');
+export const VENDOR_KEY = path.join(REPO_ROOT, 'packages/sample-feed/demo-keys/vendor-demo.pub');
+
+export type TrustMode = 'v1' | 'v2';
 
 export interface Stack {
   dir: string;
+  /** 'v2': TUF from the publisher's root; 'v1': the mirror key */
+  trust: TrustMode;
   feedDir: string;
+  /** v2: the publisher's repository the upstream serves (null on v1) */
+  repoDir: string | null;
+  /** v2: the publisher's root version 1, the servers' upstream.trustedRoot and the hosts' trust.root */
+  rootFile: string | null;
+  /** the server's data directory */
+  dataDir: string;
+  /**
+   * After the feed in feedDir changed: v2 publishes it into the same repository (a new
+   * `import-feed` publication); v1 has nothing to do, the upstream serves the feed as it is.
+   */
+  publishFeed: () => Promise<void>;
+  /** generateFeed(feedDir, args), then publishFeed() */
+  updateFeed: (args?: string[]) => Promise<void>;
   upstream: LongRunning;
   server: LongRunning;
   serverConfig: string;
@@ -41,6 +67,13 @@ export interface StatusDocument {
   mirror: { sequence: number; patches: number; blobs: number; bytes: number };
   clients: { total: number; stale: number };
   upstream: { url: string };
+  /** v2 only */
+  trust?: {
+    mode: string;
+    rootVersion: number | null;
+    targetsVersion: number | null;
+    snapshotVersion: number | null;
+  };
 }
 
 export async function generateFeed(feedDir: string, args: string[] = []): Promise<void> {
@@ -62,9 +95,86 @@ export function startUpstream(feedDir: string, extraArgs: readonly string[] = []
   ]);
 }
 
+async function publish(args: string[]): Promise<void> {
+  const result = await run(PUBLISH, args);
+  if (result.code !== 0)
+    throw new Error(`patchbay-publish ${args[0]} failed: ${result.stdout} ${result.stderr}`);
+}
+
+// One set of publisher keys per test process (root, targets, snapshot, timestamp), taken by
+// every stack's `init --existing-keys`: each stack still gets its own repository and root.
+let publisherKeys: Promise<string> | undefined;
+function sharedPublisherKeys(): Promise<string> {
+  publisherKeys ??= (async () => {
+    const keys = fs.mkdtempSync(path.join(os.tmpdir(), 'patchbay-e2e-publisher-keys-'));
+    process.once('exit', () => fs.rmSync(keys, { recursive: true, force: true }));
+    await Promise.all(
+      ['root-1', 'targets-1', 'snapshot', 'timestamp'].map((name) =>
+        publish(['keygen', '--keys', keys, '--name', name]),
+      ),
+    );
+    return keys;
+  })();
+  return publisherKeys;
+}
+
+/**
+ * A publisher's repository of the feed in `feedDir` whose root lets `onlineKeyFiles` (staging
+ * servers' online public keys) sign snapshot and timestamp. Returns its 1.root.json.
+ */
+export async function publishRepository(
+  repoDir: string,
+  feedDir: string,
+  onlineKeyFiles: readonly string[],
+): Promise<string> {
+  const keys = await sharedPublisherKeys();
+  await publish([
+    'init',
+    '--existing-keys',
+    '--repo',
+    repoDir,
+    '--keys',
+    keys,
+    ...onlineKeyFiles.flatMap((file) => ['--online-key', file]),
+    '--vendor',
+    'Arcserve',
+  ]);
+  await importFeed(repoDir, feedDir);
+  return path.join(repoDir, 'metadata', '1.root.json');
+}
+
+/** A new publication of the feed in `feedDir` into the repository made by publishRepository. */
+export async function importFeed(repoDir: string, feedDir: string): Promise<void> {
+  const keys = await sharedPublisherKeys();
+  await publish([
+    'import-feed',
+    '--feed',
+    feedDir,
+    '--vendor-key',
+    VENDOR_KEY,
+    '--repo',
+    repoDir,
+    '--keys',
+    keys,
+  ]);
+}
+
+/** `patchbay-server keygen` in `dataDir`: the online public key file for the publisher's root. */
+export async function serverOnlineKey(dataDir: string): Promise<string> {
+  const keygen = await runJson<{ onlineKey: { publicKeyFile: string } }>(BIN.server, [
+    '--data-dir',
+    dataDir,
+    'keygen',
+  ]);
+  if (keygen.code !== 0) throw new Error(`patchbay-server keygen failed: ${keygen.stderr}`);
+  return keygen.json.onlineKey.publicKeyFile;
+}
+
 export async function startStack(
   dir: string,
   opts: {
+    /** 'v2' (default): TUF. 'v1': the mirror key — v1 (mirror key): removed with the v1 client path */
+    trust?: TrustMode;
     releases?: string[];
     serverExtra?: Record<string, unknown>;
     /** merged into the server's `upstream` config (e.g. another url, publicKey, maxFeedBytes) */
@@ -73,9 +183,17 @@ export async function startStack(
     ca?: string;
   } = {},
 ): Promise<Stack> {
+  const trust = opts.trust ?? 'v2';
   const feedDir = path.join(dir, 'feed');
   await generateFeed(feedDir);
-  const upstream = await startUpstream(feedDir);
+  const dataDir = path.resolve(dir, (opts.serverExtra?.dataDir as string | undefined) ?? './server-data');
+  let repoDir: string | null = null;
+  let rootFile: string | null = null;
+  if (trust === 'v2') {
+    repoDir = path.join(dir, 'repo');
+    rootFile = await publishRepository(repoDir, feedDir, [await serverOnlineKey(dataDir)]);
+  }
+  const upstream = await startUpstream(repoDir ?? feedDir);
 
   const serverConfig = path.join(dir, 'staging-server.json');
   fs.writeFileSync(
@@ -84,7 +202,13 @@ export async function startStack(
       {
         listen: { host: '127.0.0.1', port: 0 },
         dataDir: './server-data',
-        upstream: { url: `${upstream.url}/`, concurrency: 4, retries: 1, ...opts.upstreamExtra },
+        upstream: {
+          url: `${upstream.url}/`,
+          ...(rootFile ? { trustedRoot: rootFile } : {}),
+          concurrency: 4,
+          retries: 1,
+          ...opts.upstreamExtra,
+        },
         mirror: { products: [{ id: 'arcserve-backup', releases: opts.releases ?? ['18.0', '19.0'] }] },
         schedule: { sync: null },
         ...opts.serverExtra,
@@ -124,9 +248,21 @@ export async function startStack(
     throw err;
   });
 
+  const publishFeed = async (): Promise<void> => {
+    if (repoDir) await importFeed(repoDir, feedDir);
+  };
   const stack: Stack = {
     dir,
+    trust,
     feedDir,
+    repoDir,
+    rootFile,
+    dataDir,
+    publishFeed,
+    updateFeed: async (args = []) => {
+      await generateFeed(feedDir, args);
+      await publishFeed();
+    },
     upstream,
     get server() {
       return server;
@@ -161,6 +297,7 @@ export async function startStack(
             retries: 0,
             timeoutSeconds: 5,
             ...extra,
+            ...(rootFile ? { trust: { root: rootFile, ...(extra.trust as object | undefined) } } : {}),
           },
           null,
           2,
