@@ -7,14 +7,13 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, PatchbayError, isPatchbayError, readJsonFile, writeFileAtomic } from '@patchbay/core';
 import type { Catalog, Logger } from '@patchbay/core';
-import { catalogFromRoles } from '@patchbay/core/tuf';
+import { OfflineFetcher, TufHttpFetcher, catalogFromRoles } from '@patchbay/core/tuf';
 import type { HeldBackPatch } from '@patchbay/core/tuf';
 import type { Dispatcher } from 'undici';
 import type { CatalogState, LoadedCatalog } from '../catalog-source.js';
 import { withFailover } from '../failover.js';
 import type { FailoverAttempt } from '../failover.js';
 import type { DataPaths } from '../paths.js';
-import { OfflineFetcher, TufFetcher } from './tuf-fetcher.js';
 import { metadataBaseUrl, readVerifiedRepository, serverMetadataDir } from './verified-repository.js';
 import type { HostProduct, VerifiedRepository } from './verified-repository.js';
 
@@ -151,7 +150,7 @@ export class TufCatalogSource {
     const trustRootFile = await this.trustRoot(server, offline);
     const fetcher = offline
       ? new OfflineFetcher()
-      : new TufFetcher({
+      : new TufHttpFetcher({
           ...(this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {}),
           stallTimeoutMs: this.opts.stallTimeoutMs,
         });
@@ -194,7 +193,7 @@ export class TufCatalogSource {
         {},
       );
     }
-    const bytes = await new TufFetcher({
+    const bytes = await new TufHttpFetcher({
       ...(this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {}),
       stallTimeoutMs: this.opts.stallTimeoutMs,
     }).downloadBytes(`${metadataBaseUrl(server)}1.root.json`, MAX_ROOT_BYTES);

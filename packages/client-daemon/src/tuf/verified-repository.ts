@@ -3,26 +3,18 @@
 // with its rollback, freeze, mix-and-match and endless-data checks; this module asks it for
 // the delegated roles of the host's own products only, and hands back what verified.
 import { createHash } from 'node:crypto';
-import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCodes, PatchbayError, errorMessage, fsyncDir, writeFileAtomic } from '@patchbay/core';
-import { roleNameFor, unavailableTargets } from '@patchbay/core/tuf';
-import type { UnavailableTarget } from '@patchbay/core/tuf';
-import { Metadata, MetadataKind } from '@tufjs/models';
+import { ErrorCodes, PatchbayError, errorMessage, fsyncDir } from '@patchbay/core';
+import {
+  Updater,
+  ensureTrustAnchor,
+  roleNameFor,
+  trustedSetOf,
+  unavailableTargets,
+} from '@patchbay/core/tuf';
+import type { Fetcher, UnavailableTarget } from '@patchbay/core/tuf';
 import type { Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
-import { Updater } from 'tuf-js';
-import type { Fetcher } from 'tuf-js';
-
-/** What tuf-js's Updater keeps after a refresh; read, and only referenceTime written (see trustedSetOf). */
-interface TrustedSetView {
-  /** the time expiry is judged at (tuf-js: the store's creation) */
-  referenceTime: Date;
-  readonly root: Metadata<Root>;
-  readonly timestamp: Metadata<Timestamp> | undefined;
-  readonly snapshot: Metadata<Snapshot> | undefined;
-  readonly targets: Metadata<Targets> | undefined;
-  getRole(name: string): Metadata<Targets> | undefined;
-}
 
 export interface HostProduct {
   id: string;
@@ -81,61 +73,6 @@ export function serverMetadataDir(tufDir: string, server: string): string {
 }
 
 /**
- * tuf-js keeps its verified metadata in a private field and has no API to list a role's
- * targets (only getTargetInfo for one path); patchbay needs every target of the host's roles.
- * Reading that field is pinned to tuf-js 5 (package.json) and checked by the tests.
- */
-function trustedSetOf(updater: Updater): TrustedSetView {
-  const set = (updater as unknown as { trustedSet?: TrustedSetView }).trustedSet;
-  if (!set || typeof set.getRole !== 'function' || !(set.referenceTime instanceof Date)) {
-    throw new Error('tuf-js Updater has no trustedSet: the pinned tuf-js version changed');
-  }
-  return set;
-}
-
-/**
- * root.json in the metadata directory is where tuf-js starts. It comes from trust.root the
- * first time, again when trust.root is a newer version (an admin shipped a new root), and
- * when the kept copy does not parse (tuf-js writes it in place, so a crash can tear it): the
- * chain is then walked again from the configured anchor.
- */
-export async function ensureTrustAnchor(metadataDir: string, trustRootFile: string): Promise<void> {
-  await mkdir(metadataDir, { recursive: true, mode: 0o700 });
-  let anchorBytes: Buffer;
-  try {
-    anchorBytes = await readFile(trustRootFile);
-  } catch (err) {
-    throw new PatchbayError(
-      ErrorCodes.CONFIG,
-      `trust.root ${trustRootFile} cannot be read: ${errorMessage(err)}`,
-      { key: 'trust.root', path: trustRootFile },
-      { cause: err },
-    );
-  }
-  const anchor = rootVersion(anchorBytes);
-  if (anchor === undefined) {
-    throw new PatchbayError(
-      ErrorCodes.CONFIG,
-      `trust.root ${trustRootFile} is not TUF root metadata (expected {"signed": {"_type": "root", ...}})`,
-      { key: 'trust.root', path: trustRootFile },
-    );
-  }
-  const kept = path.join(metadataDir, 'root.json');
-  const keptVersion = rootVersion(await readFile(kept).catch(() => Buffer.alloc(0)));
-  if (keptVersion === undefined || keptVersion < anchor) await writeFileAtomic(kept, anchorBytes);
-}
-
-function rootVersion(bytes: Buffer): number | undefined {
-  try {
-    const doc = JSON.parse(bytes.toString('utf8')) as { signed?: { _type?: unknown } };
-    if (doc.signed?._type !== 'root') return undefined;
-    return Metadata.fromJSON(MetadataKind.Root, doc as never).signed.version;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
  * Refresh (or, offline, re-verify what is kept) and load the host's product roles. Throws
  * PB_ERR_TUF_VERIFY with the reason tuf-js gave; a product the repository does not carry is listed
  * in `missing`, never an error on its own.
@@ -146,7 +83,7 @@ function rootVersion(bytes: Buffer): number | undefined {
  * of the server's directory, and its files replace the kept ones only when all of it verified.
  */
 export async function readVerifiedRepository(opts: RepositoryReadOptions): Promise<VerifiedRepository> {
-  await ensureTrustAnchor(opts.metadataDir, opts.trustRootFile);
+  await ensureTrustAnchor(opts.metadataDir, opts.trustRootFile, 'trust.root');
   if (opts.offline) return verifyIn(opts.metadataDir, opts);
   const work = await mkdtemp(`${opts.metadataDir}.refresh-`);
   try {

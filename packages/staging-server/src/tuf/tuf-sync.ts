@@ -26,7 +26,7 @@ import { describeChain } from '../tiers/mirror-chain.js';
 import { onlinePublicKeyFile, type OnlineKey } from './online-key.js';
 import type { Publication, PublishOutcome } from './served-repository.js';
 import type { TufMirror } from './tuf-mirror.js';
-import { UpstreamTufFetcher } from './upstream-fetcher.js';
+import { upstreamTufFetcher } from './upstream-fetcher.js';
 import {
   readUpstreamRepository,
   releaseSelected,
@@ -72,7 +72,7 @@ export async function runTufSync(
     metadataDir: upstreamMetadataDir(config.dataDir),
     trustedRootFile: config.upstream.trustedRoot!,
     products: config.mirror.products,
-    fetcher: new UpstreamTufFetcher(retry),
+    fetcher: upstreamTufFetcher(retry),
     knownRoot: (version) => tuf.repository.rootBytes(version),
     logger: log,
   });

@@ -4,7 +4,7 @@
 // mix-and-match and endless-data checks included); this module asks it for the delegated
 // roles the mirror's product filter selects, and hands back their verified bytes so they can
 // be published byte for byte. It downloads no target file: that is the blob stage's job.
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   ErrorCodes,
@@ -15,24 +15,18 @@ import {
   type ServerConfig,
 } from '@patchbay/core';
 import {
+  Updater,
+  ensureTrustAnchor,
+  trustedSetOf,
+  type Fetcher,
   METADATA_DIR,
   metadataFileName,
   parseMetadata,
   parseRoleName,
   snapshotMetaKey,
 } from '@patchbay/core/tuf';
-import type { Metadata, Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
-import { Updater, type Fetcher } from 'tuf-js';
+import type { Metadata, Root, Targets } from '@tufjs/models';
 import { snapshotChain } from './served-repository.js';
-
-/** What tuf-js's Updater keeps after a refresh; read, never written (see trustedSetOf). */
-interface TrustedSetView {
-  readonly root: Metadata<Root>;
-  readonly timestamp: Metadata<Timestamp> | undefined;
-  readonly snapshot: Metadata<Snapshot> | undefined;
-  readonly targets: Metadata<Targets> | undefined;
-  getRole(name: string): Metadata<Targets> | undefined;
-}
 
 /** One verified metadata file of the upstream, with the exact bytes it was verified from. */
 export interface UpstreamFile<T> {
@@ -76,60 +70,6 @@ export function upstreamMetadataUrl(baseUrl: string): string {
 /** `<dataDir>/upstream/tuf`: the upstream metadata tuf-js verified (its own rollback memory). */
 export function upstreamMetadataDir(dataDir: string): string {
   return join(dataDir, 'upstream', 'tuf');
-}
-
-/**
- * tuf-js keeps its verified metadata in a private field and has no API to list a role's
- * targets; the mirror needs all of them. Reading that field is pinned to tuf-js 5
- * (package.json) and checked by the tests (test/tuf-*.test.ts).
- */
-function trustedSetOf(updater: Updater): TrustedSetView {
-  const set = (updater as unknown as { trustedSet?: TrustedSetView }).trustedSet;
-  if (!set || typeof set.getRole !== 'function') {
-    throw new Error('tuf-js Updater has no trustedSet: the pinned tuf-js version changed');
-  }
-  return set;
-}
-
-/**
- * root.json in the metadata directory is where tuf-js starts: upstream.trustedRoot the first
- * time, again when upstream.trustedRoot is a newer version (an admin installed a new root), and
- * when the kept copy does not parse (tuf-js writes it in place, so a crash can tear it).
- */
-export async function ensureUpstreamTrustAnchor(metadataDir: string, trustedRootFile: string): Promise<void> {
-  await mkdir(metadataDir, { recursive: true, mode: 0o700 });
-  let anchorBytes: Buffer;
-  try {
-    anchorBytes = await readFile(trustedRootFile);
-  } catch (err) {
-    throw new PatchbayError(
-      ErrorCodes.CONFIG,
-      `upstream.trustedRoot ${trustedRootFile} cannot be read: ${errorMessage(err)}`,
-      { key: 'upstream.trustedRoot', path: trustedRootFile },
-      { cause: err },
-    );
-  }
-  const anchor = rootVersion(anchorBytes);
-  if (anchor === undefined) {
-    throw new PatchbayError(
-      ErrorCodes.CONFIG,
-      `upstream.trustedRoot ${trustedRootFile} is not TUF root metadata (expected {"signed": {"_type": "root", ...}})`,
-      { key: 'upstream.trustedRoot', path: trustedRootFile },
-    );
-  }
-  const kept = join(metadataDir, 'root.json');
-  const keptVersion = rootVersion(await readFile(kept).catch(() => Buffer.alloc(0)));
-  if (keptVersion === undefined || keptVersion < anchor) await writeFileAtomic(kept, anchorBytes);
-}
-
-function rootVersion(bytes: Buffer): number | undefined {
-  try {
-    const doc = JSON.parse(bytes.toString('utf8')) as { signed?: { _type?: unknown } };
-    if (doc.signed?._type !== 'root') return undefined;
-    return parseMetadata('root', bytes, 'root').signed.version;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Beside tuf-js's files: the upstream.url they were verified from (not a `.json`: tuf-js never reads it). */
@@ -179,7 +119,7 @@ export function releaseSelected(
  * PB_ERR_NETWORK / PB_ERR_HTTP_STATUS when the upstream cannot be reached.
  */
 export async function readUpstreamRepository(opts: UpstreamReadOptions): Promise<VerifiedUpstream> {
-  await ensureUpstreamTrustAnchor(opts.metadataDir, opts.trustedRootFile);
+  await ensureTrustAnchor(opts.metadataDir, opts.trustedRootFile, 'upstream.trustedRoot');
   await forgetOtherUpstream(opts.metadataDir, opts.baseUrl, opts.logger);
   const metadataBaseUrl = upstreamMetadataUrl(opts.baseUrl);
   const updater = new Updater({
