@@ -1,6 +1,6 @@
-// End to end: a client whose staging server goes away keeps working from its cache and says so,
-// keeps its reports on disk, delivers them when the server is back (each event stored once),
-// and fails over to the next staging server in its list.
+// End to end, on trust v2: a client whose staging server goes away keeps working from its kept
+// (verified) metadata and says so, keeps its reports on disk, delivers them when the server is
+// back (each event stored once), and fails over to the next staging server in its list.
 import t from 'tap';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';

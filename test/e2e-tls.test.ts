@@ -1,5 +1,6 @@
-// End to end over TLS: a staging server with listen.tls (a CA and certificate made at test time)
-// and a client that trusts that CA through trust.ca; a client that does not trust it is refused.
+// End to end over TLS, on trust v2: a staging server with listen.tls (a CA and certificate made
+// at test time) and a client (trust.root from the stack) that trusts that CA through trust.ca;
+// a client that does not trust it is refused.
 import t from 'tap';
 import { BIN, run, runJson } from './helpers/processes.js';
 import { makeCertificates } from './helpers/certs.js';
@@ -16,7 +17,7 @@ t.test('a client checks and installs from an https staging server it trusts thro
   t.teardown(stack.stop);
   t.match(stack.server.url, /^https:\/\/127\.0\.0\.1:\d+$/, 'the server listens on https');
 
-  const trusting = stack.writeClientConfig('host-tls', '19.0', { trust: { mirrorKey: null, ca: certs.ca } });
+  const trusting = stack.writeClientConfig('host-tls', '19.0', { trust: { ca: certs.ca } });
   const check = await runJson<{ patches: { id: string }[] }>(BIN.client, [
     '--config',
     trusting.config,
