@@ -74,6 +74,18 @@ export interface ServerConfig {
     snapshotExpiryDays?: number;
     /** trust v2: the server's timestamp expires this long after signing, re-signed at half of it (absent = 24) */
     timestampExpiryHours?: number;
+    /**
+     * trust v2: who signs the targets roles hosts verify. "publisher" (absent): a TUF upstream
+     * verified from upstream.trustedRoot. "mirror": the upstream is a patchbay-feed/1 and this
+     * server signs targets and the product roles with its online key (a compromised server then
+     * controls what hosts run: /v1/status, the status page and the client's doctor warn)
+     */
+    targets?: 'publisher' | 'mirror';
+    /**
+     * with targets "mirror": the newest version of the root the organisation made offline
+     * (absolute after loading); its older versions are `<N>.root.json` in the same directory
+     */
+    root?: string | null;
   };
   /** absolute after loading */
   dataDir: string;
@@ -448,6 +460,7 @@ function resolveServerPaths(layer: Json, base: string): Json {
   resolvePathAt(layer, ['auth', 'adminTokenFile'], base);
   resolvePathAt(layer, ['signing', 'keyFile'], base);
   resolvePathAt(layer, ['signing', 'onlineKeyFile'], base);
+  resolvePathAt(layer, ['signing', 'root'], base);
   resolvePathAt(layer, ['upstream', 'trustedRoot'], base);
   resolvePathAt(layer, ['rollup', 'tokenFile'], base);
   const upstream = layer.upstream;
@@ -593,6 +606,42 @@ function assertUpstreamKind(config: ServerConfig): void {
   }
 }
 
+/**
+ * signing.targets "mirror" (this server signs targets) takes a patchbay-feed/1 upstream and the
+ * organisation's root in signing.root; signing.root means nothing without it.
+ */
+function assertTargetsSigning(config: ServerConfig): void {
+  const mirror = config.signing.targets === 'mirror';
+  const hasRoot = typeof config.signing.root === 'string' && config.signing.root !== '';
+  const trustedRoot = typeof config.upstream.trustedRoot === 'string' && config.upstream.trustedRoot !== '';
+  if (mirror && trustedRoot) {
+    throw configError(
+      'config',
+      null,
+      'upstream.trustedRoot',
+      'upstream.trustedRoot makes the upstream a TUF repository whose publisher signs targets, and ' +
+        'signing.targets "mirror" makes this server sign them from a patchbay-feed/1: set one of them',
+    );
+  }
+  if (mirror && !hasRoot) {
+    throw configError(
+      'config',
+      null,
+      'signing.root',
+      'signing.targets "mirror" needs signing.root: the root metadata file the organisation made offline ' +
+        "(patchbay-publish init --targets-key <online.key.pub> --online-key <online.key.pub>) listing this server's online key for targets, snapshot and timestamp",
+    );
+  }
+  if (!mirror && hasRoot) {
+    throw configError(
+      'config',
+      null,
+      'signing.root',
+      'signing.root is used only with signing.targets "mirror" (this server signing targets); remove it or set signing.targets',
+    );
+  }
+}
+
 function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -622,6 +671,7 @@ export function loadServerConfig(opts: LoadOptions<ServerConfig> = {}): ServerCo
   assertTimeZones(config as unknown as Json, [['schedule.timezone', config.schedule.timezone]]);
   normaliseAllowedOrigins(config);
   assertUpstreamKind(config);
+  assertTargetsSigning(config);
   if (config.rollup) {
     // The file layer is partial; the schema requires url and branchId, the rest defaults here.
     const given: Partial<RollupConfig> = config.rollup;

@@ -33,6 +33,7 @@ import { removeStrayTemps } from '../store/stray-temps.js';
 import { FeedArchive } from '../upstream/feed-archive.js';
 import type { Clock } from '../tuf/timestamp-refresh.js';
 import { isTufUpstream, openTufMirror, type TufMirror, type TufRepositoryView } from '../tuf/tuf-mirror.js';
+import { isMirrorSigned, publishMirrorSigned } from '../tuf/mirror-signed.js';
 import { runTufSync } from '../tuf/tuf-sync.js';
 import { catalogBlobs } from './build-catalog.js';
 import { newSyncReport, resignIfDue, runSync, type ResignContext, type SyncContext } from './sync-run.js';
@@ -94,7 +95,9 @@ async function openMirror(
     last = await recoverLastSync(state, log);
     // trust v2 (upstream.trustedRoot): the online key (refused when others may read it), the
     // served TUF repository and its timestamp refresher (tuf/)
-    if (isTufUpstream(config)) tuf = await openTufMirror(config, log, options.clock);
+    // signing.targets "mirror": the same served repository, its targets signed here (tuf/mirror-signed.ts)
+    if (isTufUpstream(config) || isMirrorSigned(config))
+      tuf = await openTufMirror(config, log, options.clock);
     // One agent (or proxy agent) for the service's life: keep-alive across syncs. file: URLs ignore it.
     dispatcher = createDispatcher({ proxy: config.upstream.proxy });
   } catch (err) {
@@ -248,6 +251,18 @@ class Mirror implements MirrorService {
     };
   }
 
+  /** signing.targets "mirror": sign and publish the TUF roles of the served catalog; true when a new snapshot was published. */
+  private async publishMirrorSigned(): Promise<boolean> {
+    if (!this.tuf || !isMirrorSigned(this.config)) return false;
+    const outcome = await publishMirrorSigned(
+      this.config,
+      this.tuf,
+      this.published?.catalog ?? null,
+      this.log,
+    );
+    return outcome?.published ?? false;
+  }
+
   /**
    * Re-sign the served catalog when it is due (no-op otherwise), then arm the timer for
    * the next check: at the due time, or after resignCheckMs, whichever is sooner.
@@ -257,16 +272,19 @@ class Mirror implements MirrorService {
     if (this.closed) return;
     let retryMs: number | undefined;
     if (!this.running && !this.resigning) {
-      this.resigning = resignIfDue(this.resignContext(), this.log).then(
-        () => undefined,
-        (err: unknown) => {
-          retryMs = RESIGN_RETRY_MS;
-          this.log.error(
-            { err: errorMessage(err) },
-            're-signing the catalog failed; the current one stays served',
-          );
-        },
-      );
+      // mirror mode: the TUF roles follow the catalog, and are re-signed when due, on the same timer
+      this.resigning = resignIfDue(this.resignContext(), this.log)
+        .then(() => this.publishMirrorSigned())
+        .then(
+          () => undefined,
+          (err: unknown) => {
+            retryMs = RESIGN_RETRY_MS;
+            this.log.error(
+              { err: errorMessage(err) },
+              're-signing the catalog failed; the current one stays served',
+            );
+          },
+        );
       try {
         await this.resigning;
       } finally {
@@ -303,8 +321,12 @@ class Mirror implements MirrorService {
     if (this.options.retryBaseMs !== undefined) ctx.retryBaseMs = this.options.retryBaseMs;
     if (this.options.syncProgress) ctx.progress = this.options.syncProgress;
     try {
-      if (this.tuf) await runTufSync(ctx, report, signal, this.tuf);
-      else await runSync(ctx, report, signal);
+      if (this.tuf && !isMirrorSigned(this.config)) await runTufSync(ctx, report, signal, this.tuf);
+      else {
+        await runSync(ctx, report, signal);
+        // signing.targets "mirror": the TUF roles from the catalog the feed pipeline published
+        if (this.tuf && (await this.publishMirrorSigned())) report.published = true;
+      }
       // Everything wanted was fetched: partials left in store/tmp are for files no longer wanted.
       if (report.outcome === 'ok') await this.dropUnwantedPartials();
     } catch (err) {

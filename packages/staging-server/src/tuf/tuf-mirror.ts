@@ -1,9 +1,10 @@
 // Trust v2 on a staging server, as one object the MirrorService holds when upstream.trustedRoot
-// is set: the online key, the served repository and its timestamp refresher. The sync side
+// is set (or signing.targets is "mirror": mirror-signed.ts): the online key, the served repository and its timestamp refresher. The sync side
 // publishes through it (tuf-sync.ts); the HTTP side reads it (TufRepositoryView).
 import { dirname, join } from 'node:path';
 import { removeStaleAtomicTemps, type Logger, type ServerConfig } from '@patchbay/core';
 import { METADATA_DIR } from '@patchbay/core/tuf';
+import { isMirrorSigned, loadSigningRoot, MIRROR_SIGNS_TARGETS_WARNING } from './mirror-signed.js';
 import { ensureOnlineKey, onlineKeyFile, type OnlineKey } from './online-key.js';
 import {
   ServedRepository,
@@ -24,8 +25,14 @@ export interface TufRepositoryView {
   readonly metadataDir: string;
   /** sha256 of the available target at this consistent path, or undefined */
   targetDigest(consistentPath: string): string | undefined;
-  trustStatus(): TrustStatus;
+  trustStatus(): ServerTrustStatus;
 }
+
+/** /v1/status `trust`: the served repository's state, who signs targets, and the warning of mirror mode. */
+export type ServerTrustStatus = TrustStatus & {
+  targetsSignedBy: 'publisher' | 'mirror';
+  warning?: string;
+};
 
 export interface TufMirror {
   readonly onlineKey: OnlineKey;
@@ -76,13 +83,26 @@ export async function openTufMirror(
     );
   }
   log.info({ keyFile: onlineKey.keyFile, keyId: onlineKey.keyId }, 'TUF online key loaded');
+  const mirrorSigned = isMirrorSigned(config);
+  if (mirrorSigned) {
+    // The root must list the online key for targets too: refused at start (exit 2), not at the first sync.
+    const roots = await loadSigningRoot(config, onlineKey);
+    log.warn(
+      { rootVersion: roots.at(-1)!.version, root: config.signing.root, keyId: onlineKey.keyId },
+      MIRROR_SIGNS_TARGETS_WARNING,
+    );
+  }
   const repository = await ServedRepository.open(dir, onlineKey, expiryPolicy(config), log);
   const refresher = new TimestampRefresher(repository, clock, log);
   await refresher.check();
   const view: TufRepositoryView = {
     metadataDir: repository.metadataDir,
     targetDigest: (path) => repository.targetDigest(path),
-    trustStatus: () => repository.trustStatus(),
+    trustStatus: () => ({
+      ...repository.trustStatus(),
+      targetsSignedBy: mirrorSigned ? 'mirror' : 'publisher',
+      ...(mirrorSigned ? { warning: MIRROR_SIGNS_TARGETS_WARNING } : {}),
+    }),
   };
   return {
     onlineKey,
