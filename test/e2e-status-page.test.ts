@@ -1,4 +1,4 @@
-// The status page in a real browser: headless Chromium (Debian's package, driven by
+// The status page in a real browser, on trust v2 (the stack's default): headless Chromium (Debian's package, driven by
 // playwright-core) against a real staging server whose report store holds 10,000 hosts
 // (seeded straight into reports.sqlite before `serve` starts) plus two real clients that
 // checked and installed. Checks the numbers shown against the JSON API, filters, sorts,
@@ -148,10 +148,28 @@ function watchOrigins(page: Page, origin: string): string[] {
 async function publishWithHeldBackPatch(stack: Stack): Promise<void> {
   await generateSampleFeed({ outDir: stack.feedDir, sequence: 8, extraPatches: true });
   const feed = JSON.parse(fs.readFileSync(path.join(stack.feedDir, 'feed.json'), 'utf8')) as {
-    patches: { id: string; files: { url: string }[] }[];
+    patches: {
+      id: string;
+      product: string;
+      release: string;
+      files: { name: string; url: string; sha256: string }[];
+    }[];
   };
-  const file = feed.patches.find((p) => p.id === HELD_BACK)!.files[0]!;
-  const onDisk = path.join(stack.feedDir, file.url);
+  const patch = feed.patches.find((p) => p.id === HELD_BACK)!;
+  const file = patch.files[0]!;
+  // trust v2: the publisher signs the feed as the vendor made it (import-feed), then the file
+  // is corrupted on the vendor site, under its consistent-snapshot target name
+  await stack.publishFeed();
+  const onDisk = stack.repoDir
+    ? path.join(
+        stack.repoDir,
+        'targets',
+        patch.product,
+        patch.release,
+        patch.id,
+        `${file.sha256}.${file.name}`,
+      )
+    : path.join(stack.feedDir, file.url);
   const bytes = fs.readFileSync(onDisk);
   bytes[0] = bytes[0]! ^ 0xff; // same size, other digest
   fs.writeFileSync(onDisk, bytes);
