@@ -93,6 +93,13 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .option('--targets-keys <n>', 'targets keys to generate', integer('--targets-keys', 1), 1)
     .option('--targets-threshold <k>', 'targets signatures required', integer('--targets-threshold', 1), 1)
     .option(
+      '--targets-key <pubfile>',
+      "a targets public key held elsewhere instead of generated ones (repeatable), e.g. a staging server's " +
+        'online.key.pub for signing.targets "mirror"; nothing is signed with it here: init writes root version 1 only',
+      collect,
+      [],
+    )
+    .option(
       '--online-key <pubfile>',
       "a staging server's online public key, added to snapshot and timestamp (repeatable)",
       collect,
@@ -131,6 +138,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
           rootThreshold: o.rootThreshold,
           targetsKeys: o.targetsKeys,
           targetsThreshold: o.targetsThreshold,
+          targetsKeyFiles: o.targetsKey,
           onlineKeyFiles: o.onlineKey,
           delegationKeyFiles: o.delegationKey,
           delegationThreshold: o.delegationThreshold,

@@ -98,8 +98,21 @@ function fleetRows(status) {
   ];
 }
 
+/**
+ * trust v2 with signing.targets "mirror": this server signs targets, so a compromised server
+ * controls what hosts run. Shown above everything, as long as the mode lasts.
+ */
+function renderTrustWarning(trust) {
+  const banner = document.getElementById('trust-warning');
+  const warning = trust?.warning;
+  banner.hidden = !warning;
+  if (warning) fill(banner, h('strong', {}, 'Warning: '), warning);
+  else fill(banner);
+}
+
 /** Fill the overview's elements from a /v1/status document. */
 export function renderOverview(status) {
+  renderTrustWarning(status.trust);
   fill(
     document.getElementById('server-line'),
     `version ${status.version} · mirroring `,

@@ -11,6 +11,7 @@ import { catalogFromRoles, descriptorFromPatch } from '@patchbay/core/tuf';
 import { createMirrorService } from '../src/sync/mirror-service.js';
 import { ensureOnlineKey } from '../src/tuf/online-key.js';
 import { MIRROR_SIGNS_TARGETS_WARNING } from '../src/tuf/mirror-signed.js';
+import { publish } from '../../publisher/test/fixtures/publish.js';
 import { silentLogger } from './fixtures/http-harness.js';
 import { startMirrorSigned, writeOrganisationRoot } from './fixtures/mirror-signed.js';
 import { buildFeed, simplePatch, type FixtureFeed } from './fixtures/sync-upstream.js';
@@ -164,6 +165,34 @@ t.test('mirror mode: the server signs targets from a feed; a host verifies them 
     before + 1,
     'timestamp re-signed at 45% of its life',
   );
+});
+
+t.test('a root made by patchbay-publish init --targets-key serves hosts', async (t) => {
+  const dir = t.testdir();
+  const { key: online } = await ensureOnlineKey({ dataDir: join(dir, 'data') });
+  const pub = `${online.keyFile}.pub`;
+  const repo = join(dir, 'org');
+  const init = await publish([
+    'init',
+    '--repo',
+    repo,
+    '--keys',
+    join(dir, 'keys'),
+    '--targets-key',
+    pub,
+    '--online-key',
+    pub,
+  ]);
+  t.equal(init.status, 0, init.stderr);
+  t.match(init.stdout, /root only/);
+  const { server, root1 } = await startMirrorSigned(t, dir, FEED, {
+    rootFile: join(repo, 'metadata', 'root.json'),
+  });
+  const report = await server.mirror.startSync();
+  t.equal(report.outcome, 'partial', report.error ?? 'synced');
+  const updater = await hostUpdater(server.base, join(dir, 'host'), root1);
+  await updater.refresh();
+  t.ok(await updater.getTargetInfo('arcserve-backup/19.0/A/A.sh'), 'verified from the publisher-made root');
 });
 
 t.test('config errors name the key', async (t) => {

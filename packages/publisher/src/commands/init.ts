@@ -33,6 +33,12 @@ export interface InitOptions {
   rootThreshold: number;
   targetsKeys: number;
   targetsThreshold: number;
+  /**
+   * targets public key files held elsewhere (a staging server's online.key.pub for signing.targets
+   * "mirror"): no targets keys are generated, nothing is signed with them here, and init writes
+   * root version 1 only; snapshot and timestamp are then the --online-key keys when given
+   */
+  targetsKeyFiles?: string[];
   /** staging servers' online public keys, added to snapshot and timestamp */
   onlineKeyFiles: string[];
   /** own keys for the delegated roles (default: the targets keys) */
@@ -57,6 +63,10 @@ interface RoleKeys {
 
 export async function init(opts: InitOptions): Promise<Outcome> {
   checkCounts(opts);
+  // Targets held elsewhere: none generated here, and nothing to sign targets version 1 with.
+  const targetsElsewhere = (opts.targetsKeyFiles ?? []).length > 0;
+  const targetsKeys = targetsElsewhere ? 0 : opts.targetsKeys;
+  const onlineOnly = targetsElsewhere && opts.onlineKeyFiles.length > 0;
   if (await hasMetadata(opts.repo)) {
     throw new PatchbayError(
       ErrorCodes.TUF_REPOSITORY,
@@ -66,9 +76,8 @@ export async function init(opts: InitOptions): Promise<Outcome> {
   }
   const names = [
     ...range(opts.rootKeys).map((i) => `root-${i}`),
-    ...range(opts.targetsKeys).map((i) => `targets-${i}`),
-    'snapshot',
-    'timestamp',
+    ...range(targetsKeys).map((i) => `targets-${i}`),
+    ...(onlineOnly ? [] : ['snapshot', 'timestamp']),
   ];
   for (const name of names) {
     if (opts.existingKeys) {
@@ -97,6 +106,7 @@ export async function init(opts: InitOptions): Promise<Outcome> {
   const rootExternal = await external(opts.rootKeyFiles);
   const online = await external(opts.onlineKeyFiles);
   const delegation = await external(opts.delegationKeyFiles);
+  const targetsExternal = await external(opts.targetsKeyFiles ?? []);
 
   const keyring = new Keyring();
   const generate = async (name: string) => {
@@ -126,11 +136,20 @@ export async function init(opts: InitOptions): Promise<Outcome> {
       threshold: opts.rootThreshold,
     },
     targets: {
-      keys: (await sequential(range(opts.targetsKeys), (i) => generate(`targets-${i}`))).map(generated),
+      keys: [
+        ...(await sequential(range(targetsKeys), (i) => generate(`targets-${i}`))).map(generated),
+        ...targetsExternal.map(named),
+      ],
       threshold: opts.targetsThreshold,
     },
-    snapshot: { keys: [generated(await generate('snapshot')), ...online.map(named)], threshold: 1 },
-    timestamp: { keys: [generated(await generate('timestamp')), ...online.map(named)], threshold: 1 },
+    snapshot: {
+      keys: [...(onlineOnly ? [] : [generated(await generate('snapshot'))]), ...online.map(named)],
+      threshold: 1,
+    },
+    timestamp: {
+      keys: [...(onlineOnly ? [] : [generated(await generate('timestamp'))]), ...online.map(named)],
+      threshold: 1,
+    },
   };
 
   const keys: Record<string, unknown> = {};
@@ -185,17 +204,19 @@ export async function init(opts: InitOptions): Promise<Outcome> {
   };
   const ids = (role: keyof typeof roles) => unique(roles[role].keys.map((k) => k.keyId));
   await write('root', root, opts.signRoot ? ids('root') : [], opts.rootThreshold);
-  await write('targets', targets, ids('targets'), opts.targetsThreshold);
-  const snapshot = await buildSnapshot(opts.repo, new Map([['targets', 1]]), {
-    version: 1,
-    expires: expiresAfter(opts.now, opts.expires.snapshot),
-  });
-  await write('snapshot', snapshot, ids('snapshot'), 1);
-  const timestamp = await buildTimestamp(opts.repo, 1, {
-    version: 1,
-    expires: expiresAfter(opts.now, opts.expires.timestamp),
-  });
-  await write('timestamp', timestamp, ids('timestamp'), 1);
+  if (!targetsElsewhere) {
+    await write('targets', targets, ids('targets'), opts.targetsThreshold);
+    const snapshot = await buildSnapshot(opts.repo, new Map([['targets', 1]]), {
+      version: 1,
+      expires: expiresAfter(opts.now, opts.expires.snapshot),
+    });
+    await write('snapshot', snapshot, ids('snapshot'), 1);
+    const timestamp = await buildTimestamp(opts.repo, 1, {
+      version: 1,
+      expires: expiresAfter(opts.now, opts.expires.timestamp),
+    });
+    await write('timestamp', timestamp, ids('timestamp'), 1);
+  }
 
   const settings: PublisherSettings = { expires: opts.expires };
   if (delegation.length > 0) {
@@ -227,6 +248,12 @@ export async function init(opts: InitOptions): Promise<Outcome> {
       lines.push(`    ${key.keyId}  ${key.file ?? `${key.publicFile} (held elsewhere)`}`);
   }
   lines.push(...written.map(describeWritten));
+  if (targetsElsewhere) {
+    lines.push(
+      `  root only: targets are signed where the targets key is held; for a staging server with signing.targets "mirror", ` +
+        `copy ${join(opts.repo, METADATA_DIR)} to it and set signing.root to its root.json (hosts: trust.root = ${join(opts.repo, METADATA_DIR, '1.root.json')})`,
+    );
+  }
   return { ok: true, json: { repo: opts.repo, roles: keyReport, written }, lines };
 }
 
@@ -237,9 +264,21 @@ function checkCounts(opts: InitOptions): void {
   if (opts.rootThreshold < 1 || opts.rootThreshold > rootCount) {
     throw usage(`--root-threshold must be between 1 and the ${rootCount} root key(s)`);
   }
-  if (opts.targetsKeys < 1) throw usage('--targets-keys must be at least 1');
-  if (opts.targetsThreshold < 1 || opts.targetsThreshold > opts.targetsKeys) {
-    throw usage(`--targets-threshold must be between 1 and --targets-keys (${opts.targetsKeys})`);
+  const targetsFiles = (opts.targetsKeyFiles ?? []).length;
+  if (targetsFiles > 0) {
+    if (opts.targetsThreshold < 1 || opts.targetsThreshold > targetsFiles) {
+      throw usage(`--targets-threshold must be between 1 and the ${targetsFiles} --targets-key(s)`);
+    }
+    if (opts.delegationKeyFiles.length > 0) {
+      throw usage(
+        '--delegation-key is for a repository whose targets are signed here; not with --targets-key',
+      );
+    }
+  } else {
+    if (opts.targetsKeys < 1) throw usage('--targets-keys must be at least 1');
+    if (opts.targetsThreshold < 1 || opts.targetsThreshold > opts.targetsKeys) {
+      throw usage(`--targets-threshold must be between 1 and --targets-keys (${opts.targetsKeys})`);
+    }
   }
   if (
     opts.delegationKeyFiles.length > 0 &&
