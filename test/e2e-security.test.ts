@@ -1,7 +1,11 @@
 // Issue 4 end to end with the real programs over loopback: a hostile vendor upstream (bad,
 // missing and misplaced signatures, traversal in file names, a 200 MB feed), report tokens
 // (none, wrong, another host's, revoked), and the client's key pinning against the real
-// staging server. Each part is its own top-level test, so one can run alone:
+// staging server. Report tokens run on trust v2 (the stack's default); the hostile feed
+// upstream and the mirror key pinning are the v1 feed and mirror-key paths (a staging server
+// reading feed.json, a host trusting the server's key). Their v2 counterparts: a vendor's feed
+// is checked by `patchbay-publish import-feed --vendor-key` off the DMZ, and a hostile DMZ
+// server's metadata is refused by hosts in test/e2e-trust.test.ts. Each part is its own top-level test, so one can run alone:
 //   npx tap test/e2e-security.test.ts --grep='report tokens'
 //
 // Parts whose feature has not landed yet are skipped with the feature named in PENDING;
@@ -59,6 +63,8 @@ t.test(
     t.teardown(hostile.close);
     hostile.signature = { kind: 'key', key: vendor.privateKey };
     const stack = await startStack(dir, {
+      // v1 (mirror key): removed with the v1 client path
+      trust: 'v1',
       releases: ['19.0'],
       upstreamExtra: { url: hostile.url, publicKey: spkiBase64(vendor.publicKey) },
     });
@@ -115,7 +121,8 @@ t.test(
 
 t.test('hostile upstream: file names with traversal are refused, naming the field', async (t) => {
   const dir = t.testdir();
-  const stack = await startStack(dir, { releases: ['19.0'] });
+  // v1 (mirror key): removed with the v1 client path
+  const stack = await startStack(dir, { trust: 'v1', releases: ['19.0'] });
   t.teardown(stack.stop);
   let sequence = 8;
   for (const name of ['../x', 'a/b', '..\\x', '../../../../tmp/patchbay-e2e-escape', 'C:x', 'x\u0000.sh']) {
@@ -138,6 +145,8 @@ t.test('hostile upstream: a 200 MB feed.json is cut off at upstream.maxFeedBytes
   const hostile = await startHostileUpstream(path.join(dir, 'feed'));
   t.teardown(hostile.close);
   const stack = await startStack(dir, {
+    // v1 (mirror key): removed with the v1 client path
+    trust: 'v1',
     releases: ['19.0'],
     upstreamExtra: { url: hostile.url, maxFeedBytes: 1 * MiB },
   });
@@ -351,7 +360,8 @@ t.test(
   { skip: pending('catalog-signing') },
   async (t) => {
     const dir = t.testdir();
-    const stack = await startStack(dir, { releases: ['19.0'] });
+    // v1 (mirror key): removed with the v1 client path
+    const stack = await startStack(dir, { trust: 'v1', releases: ['19.0'] });
     t.teardown(stack.stop);
 
     // The server side: the catalog is signed by the key /v1/keys names.
@@ -406,7 +416,8 @@ t.test(
   { skip: pending('key-rotation') },
   async (t) => {
     const dir = t.testdir();
-    const stack = await startStack(dir, { releases: ['19.0'] });
+    // v1 (mirror key): removed with the v1 client path
+    const stack = await startStack(dir, { trust: 'v1', releases: ['19.0'] });
     t.teardown(stack.stop);
     const client = stack.writeClientConfig('host-rotate', '19.0');
     const first = await run(BIN.client, ['--config', client.config, 'check']);
