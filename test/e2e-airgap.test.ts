@@ -2,6 +2,10 @@
 // with no network path to A or the vendor (its upstream is a closed port), imports the
 // bundles and serves them to a client. Incremental, chunked and tarred exports; a tampered
 // bundle and an incremental without its base are refused with B left as it was.
+// This is the v1 bundle (catalog and blobs signed by A's mirror key, imports verified with
+// upstream.publicKey); the air gap under trust v2 (a TUF repository exported, full, incremental
+// and chunked, imported from the publisher's root, tampered and replayed bundles refused) is
+// test/e2e-trust-tiers.test.ts.
 import t from 'tap';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -45,7 +49,8 @@ function patchIds(dataDir: string): string[] {
 
 t.test('air-gapped mirror fed by export and import', async (t) => {
   const dir = t.testdir();
-  const stack = await startStack(dir, { releases: ['19.0'] });
+  // v1 (mirror key): removed with the v1 client path
+  const stack = await startStack(dir, { trust: 'v1', releases: ['19.0'] });
   t.teardown(stack.stop);
   const serverA = (args: string[]) =>
     run(BIN.server, ['--config', stack.serverConfig, ...args], { cwd: dir });

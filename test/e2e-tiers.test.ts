@@ -3,6 +3,9 @@
 // with its mirror key) -> client install; the client's report reaches the head office
 // through the branch's rollup, marked with the branch. Then the head office is pointed at
 // the branch (A <-> B): its sync refuses the loop and keeps serving what it had.
+// This is the v1 tier (a branch reading the head office's /v1/catalog with its mirror key); the
+// same topology under trust v2 (a branch mirroring the DMZ's TUF repository from the
+// publisher's root, the rollup, the loop refused) is test/e2e-trust-tiers.test.ts.
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -33,7 +36,8 @@ async function getJson<T>(base: string, urlPath: string): Promise<T> {
 
 t.test('vendor -> head office -> branch -> client, report rolled up; A <-> B loop refused', async (t) => {
   const dir = t.testdir();
-  const ho = await startStack(dir, { releases: ['19.0'] });
+  // v1 (mirror key): removed with the v1 client path
+  const ho = await startStack(dir, { trust: 'v1', releases: ['19.0'] });
   const running: { branch?: LongRunning } = {};
   t.teardown(async () => {
     await running.branch?.stop();
