@@ -1,5 +1,7 @@
 // End to end, every bad input of the end-to-end issue against the real programs: each gets a
 // clear error, nothing is lost, and the previously published catalog keeps being served.
+// The bad feeds are fed to the staging server itself (a feed upstream): the v1 stack. Under
+// trust v2 a feed is read only by `patchbay-publish import-feed`, off the DMZ.
 import t from 'tap';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -30,7 +32,8 @@ const sha256 = (data: Buffer | string) => createHash('sha256').update(data).dige
 
 t.test('bad feeds are refused whole, bad files are held back, the previous catalog stays', async (t) => {
   const dir = t.testdir();
-  const stack = await startStack(dir, { releases: ['19.0'] });
+  // v1 (mirror key): removed with the v1 client path
+  const stack = await startStack(dir, { trust: 'v1', releases: ['19.0'] });
   t.teardown(stack.stop);
   const feedPath = path.join(stack.feedDir, 'feed.json');
   const original = fs.readFileSync(feedPath, 'utf8');
