@@ -239,6 +239,37 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   }
 
   program
+    .command('renew')
+    .description(
+      'new versions, same content, of the targets roles that expire soon (then snapshot and timestamp): run it on a schedule',
+    )
+    .requiredOption('--repo <dir>', 'repository directory')
+    .requiredOption('--keys <dir>', 'directory of the private keys to sign with')
+    .option(
+      '--within <days>',
+      'renew roles expiring within this many days (default: a third of the targets period)',
+      integer('--within', 0),
+    )
+    .option(
+      '--role <role>',
+      'renew this role whatever its expiry: targets or <product>~<release> (repeatable)',
+      collect,
+    )
+    .action(
+      run(async (cmd) => {
+        const o = cmd.opts();
+        const { renew } = await import('./commands/renew.js');
+        return renew({
+          repo: o.repo,
+          keys: o.keys,
+          ...(o.within !== undefined ? { withinDays: o.within as number } : {}),
+          ...(o.role ? { roles: o.role as string[] } : {}),
+          now: io.now(),
+        });
+      }),
+    );
+
+  program
     .command('verify')
     .description('verify a repository directory as a client would; every reason is printed')
     .argument('<dir>', 'repository directory')
