@@ -338,7 +338,9 @@ async function trial(
 }
 
 async function setUp(t: Test): Promise<Rig> {
-  const stack = await startStack(t.testdir(), { releases: ['19.0'] });
+  // v1 (mirror key): removed with the v1 client path. addSlowPatch (client-crash-rig.ts) writes an
+  // unsigned feed for the staging server to read; on trust v2 it would go through import-feed.
+  const stack = await startStack(t.testdir(), { trust: 'v1', releases: ['19.0'] });
   t.teardown(() => stack.stop());
   await addSlowPatch(stack, SLOW_INSTALL_SECONDS, SLOW_PAYLOAD_BYTES);
   const proxy = await startThrottleProxy(stack.server.url, PROXY_BYTES_PER_SECOND);
