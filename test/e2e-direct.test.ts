@@ -50,7 +50,8 @@ t.test('a client installs straight from the vendor feed, with no staging server'
       products: [{ id: 'arcserve-backup', release: '19.0', installDir: './sandbox/arcserve' }],
       policy: { autoInstall: 'none' },
       proxy: proxy.url,
-      trust: { feedKey: DEMO_PUBLIC_KEY },
+      // direct mode is trust v1 (being removed): said explicitly
+      trust: { feedKey: DEMO_PUBLIC_KEY, legacyMirrorKey: true },
       notify: {
         smtp: { host: '127.0.0.1', port: smtp.port, timeoutSeconds: 10 },
         from: 'patchbay@direct-01.test',

@@ -90,6 +90,8 @@ export function writeClientConfig(dir, { server, hostId, product, release }) {
         dataDir: './data',
         products: [{ id: product, release, installDir: './install' }],
         policy: { autoInstall: 'none' },
+        // the v1 cases (catalog, check, client memory): the staging server's mirror key
+        trust: { legacyMirrorKey: true },
         retries: 0,
         timeoutSeconds: 30,
       },

@@ -424,6 +424,7 @@ t.test(
           retries: 0,
           timeoutSeconds: 10,
           cache: { freeSpaceMarginBytes: margin },
+          trust: s.rootFile ? { root: s.rootFile } : { legacyMirrorKey: true },
         }),
       );
       return config;

@@ -297,7 +297,11 @@ export async function startStack(
             retries: 0,
             timeoutSeconds: 5,
             ...extra,
-            ...(rootFile ? { trust: { root: rootFile, ...(extra.trust as object | undefined) } } : {}),
+            // v1 (mirror key): removed with the v1 client path; a v1 host must say so (legacyMirrorKey)
+            trust: {
+              ...(rootFile ? { root: rootFile } : { legacyMirrorKey: true }),
+              ...(extra.trust as object | undefined),
+            },
           },
           null,
           2,

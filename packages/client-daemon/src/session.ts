@@ -77,6 +77,16 @@ export function createSession(flags: GlobalFlags, command: string, deps: Session
   const stallTimeoutMs = config.timeoutSeconds * 1000;
   // pins, rotations, missing expiry: stderr in both modes (session.out may be replaced: tests)
   const notice = (text: string): void => session.out.warn(text);
+  const trustV2 = Boolean(config.trust.root || config.trust.trustOnFirstUse);
+  if (!trustV2 && config.trust.legacyMirrorKey !== true) {
+    throw new PatchbayError(
+      ErrorCodes.CONFIG,
+      "trust.root is not set: name the publisher's TUF root metadata shipped with this deployment " +
+        '(docs/security.md, "Trust v2"). To keep trusting the staging server\'s mirror key (trust v1, being ' +
+        'removed: a staging server whose key is stolen decides what this host runs) set trust.legacyMirrorKey: true',
+      { key: 'trust.root' },
+    );
+  }
   const mirrorKey = config.trust.mirrorKey ? parseMirrorKey(config.trust.mirrorKey) : undefined;
   const feedKey = config.trust.feedKey ? parseMirrorKey(config.trust.feedKey, 'trust.feedKey') : undefined;
   const trust = new CatalogTrust({
@@ -93,30 +103,29 @@ export function createSession(flags: GlobalFlags, command: string, deps: Session
     logger,
     dispatcher,
     store: new ContentStore(paths.cache),
-    catalogSource:
-      config.trust.root || config.trust.trustOnFirstUse
-        ? new TufCatalogSource({
-            servers: config.server,
-            paths,
-            trustRootFile: config.trust.root ?? undefined,
-            trustOnFirstUse: config.trust.trustOnFirstUse === true,
-            products: config.products.map((p) => ({ id: p.id, release: p.release })),
-            dispatcher,
-            stallTimeoutMs,
-            logger,
-            notice,
-            ...(deps.now ? { now: deps.now } : {}),
-          })
-        : new CatalogSource({
-            servers: config.server,
-            paths,
-            trust,
-            dispatcher,
-            retries: config.retries,
-            stallTimeoutMs,
-            logger,
-            notice,
-          }),
+    catalogSource: trustV2
+      ? new TufCatalogSource({
+          servers: config.server,
+          paths,
+          trustRootFile: config.trust.root ?? undefined,
+          trustOnFirstUse: config.trust.trustOnFirstUse === true,
+          products: config.products.map((p) => ({ id: p.id, release: p.release })),
+          dispatcher,
+          stallTimeoutMs,
+          logger,
+          notice,
+          ...(deps.now ? { now: deps.now } : {}),
+        })
+      : new CatalogSource({
+          servers: config.server,
+          paths,
+          trust,
+          dispatcher,
+          retries: config.retries,
+          stallTimeoutMs,
+          logger,
+          notice,
+        }),
     out: new Output(flags.json),
     async openLedger() {
       if (!ledger) ledger = await Ledger.open(paths.ledger);

@@ -207,10 +207,14 @@ t.test('root rotated A→B→C is followed by a host that holds only A', async (
 
 t.test('without trust.root the host refuses to start, unless trust on first use is asked for', async (t) => {
   const { server, sb } = await setup(t);
-  sb.writeConfig({ trust: { trustOnFirstUse: false, root: null } });
-  // neither root nor TOFU: the v1 catalog path, which this server does not serve
+  sb.writeConfig({ trust: { trustOnFirstUse: false, root: null, legacyMirrorKey: false } });
+  // neither root nor trust on first use, and v1 not asked for: a config error, nothing fetched
   const refused = await run(sb, checkCommand);
-  t.equal(refused.code, 1);
+  t.equal(refused.code, 2, 'exit 2: bad config');
+  t.equal(refused.error?.code, 'PB_ERR_CONFIG');
+  t.match(refused.error?.message, /trust\.root is not set/, 'names the key');
+  t.match(refused.error?.message, /trust\.legacyMirrorKey: true/, 'says how to keep v1 knowingly');
+  t.same(server.requests, [], 'nothing was asked of any server');
   sb.writeConfig({ trust: { trustOnFirstUse: true } });
   const tofu = await run(sb, checkCommand);
   t.equal(tofu.code, 0, tofu.error?.message);

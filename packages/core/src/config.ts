@@ -215,6 +215,8 @@ export interface ClientConfig {
     root?: string | null;
     /** trust v2 without root: take the first server's 1.root.json (explicit opt-in, said aloud) */
     trustOnFirstUse?: boolean;
+    /** trust v1 (being removed): the staging server's mirror key decides; only when set explicitly */
+    legacyMirrorKey?: boolean;
     mirrorKey: string | null;
     ca?: string | null;
     feedKey?: string | null;
