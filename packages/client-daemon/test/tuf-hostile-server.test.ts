@@ -3,7 +3,7 @@
 // publisher's targets keys can withhold and delay, never make a host install, uninstall or
 // run a detect command the publisher did not sign. Real HTTP over 127.0.0.1, commands run
 // in this process (createSession + the command function) to keep the file fast.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
@@ -248,4 +248,61 @@ t.test('doctor names trust v1 (no trust.root) as the mirror key deciding what th
   sb.writeConfig({ trust: { root: null } });
   const doctor = await run(sb, doctorCommand);
   t.match(JSON.stringify(doctor.doc), /trust v1 \(no trust.root\): the staging server's mirror key decides/);
+});
+
+t.test('a patch file swapped for other bytes of the same size is refused', async (t) => {
+  const { server, sb } = await setup(t);
+  t.equal((await run(sb, checkCommand)).code, 0);
+  server.attack = 'swap-blob';
+  const res = await run(sb, installCommand, ['A']);
+  t.equal(res.code, 1);
+  t.same(installedMarkers(sb), []);
+  t.ok(
+    server.reports.some((r) =>
+      r.events.some(
+        (e) =>
+          e.type === 'download' && e.outcome === 'failed' && /sha256|SHA-256|digest/i.test(e.message ?? ''),
+      ),
+    ),
+    'the report says the digest did not match',
+  );
+});
+
+t.test('an endless patch file is cut off at its signed size', async (t) => {
+  const { server, sb } = await setup(t);
+  t.equal((await run(sb, checkCommand)).code, 0);
+  server.attack = 'endless-blob';
+  const res = await run(sb, installCommand, ['A']);
+  t.equal(res.code, 1);
+  t.same(installedMarkers(sb), []);
+  t.ok(
+    server.reports.some((r) =>
+      r.events.some(
+        (e) =>
+          e.type === 'download' && e.outcome === 'failed' && /more than the expected/.test(e.message ?? ''),
+      ),
+    ),
+    'the report says it was cut off',
+  );
+  t.ok(server.endlessBytesSent < 64 * 1024 * 1024, 'the host hung up long before 64 MiB');
+});
+
+t.test('a verified file swapped in the cache (same size) is refused right before it runs', async (t) => {
+  const { sb } = await setup(t);
+  const download = await import('../src/commands/download.js');
+  t.equal((await run(sb, download.downloadCommand, ['A'])).code, 0);
+  const check = await run(sb, checkCommand);
+  t.equal(check.code, 0);
+  const blobs = path.join(sb.dataDir, 'cache', 'blobs', 'sha256');
+  const [shard] = readdirSync(blobs);
+  const [name] = readdirSync(path.join(blobs, shard!));
+  const blob = path.join(blobs, shard!, name!);
+  const bytes = readFileSync(blob);
+  chmodSync(blob, 0o644);
+  writeFileSync(blob, Buffer.from(bytes.toString('utf8').replace('install) echo', 'install) ech0')));
+  const res = await run(sb, installCommand, ['A']);
+  t.equal(res.code, 1);
+  t.same(installedMarkers(sb), []);
+  const results = res.doc.results as { id: string; outcome: string; message: string }[] | undefined;
+  t.match(results?.[0]?.message ?? res.error?.message, /hash to/, 'the staged file is re-hashed and refused');
 });
