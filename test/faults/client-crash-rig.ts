@@ -1,12 +1,13 @@
-// Test rig for the client crash and shutdown suites: a throttling loopback proxy in front of
-// the staging server (so downloads take long enough to be killed in the middle), a slow
-// sandbox patch added to the mirrored sample feed (so installs can be too), and readers for
-// what a client leaves on disk.
+// Test rig for the client crash and shutdown suites (on trust v2): a throttling loopback proxy
+// in front of the staging server (so downloads take long enough to be killed in the middle), a
+// slow sandbox patch added to the sample feed, signed by the demo vendor key and published with
+// `patchbay-publish import-feed` (so installs can be slow too), and readers for what a client
+// leaves on disk.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { writeFeedDirectory } from '@patchbay/sample-feed';
+import { demoVendorKeyFiles, writeFeedDirectory } from '@patchbay/sample-feed';
 import type { FeedInput } from '@patchbay/sample-feed';
 import type { Stack } from '../helpers/stack.js';
 
@@ -57,9 +58,11 @@ function payload(bytes: number): Buffer {
 
 /**
  * Add the slow critical patch (an installer taking `sleepSeconds`, a payload of `payloadBytes`)
- * to the stack's sample feed as the next sequence, and sync it.
+ * to the stack's sample feed as the next sequence, signed with the demo vendor key; publish it
+ * into the stack's TUF repository (`import-feed`, a new publication) and sync it.
  */
 export async function addSlowPatch(stack: Stack, sleepSeconds: number, payloadBytes: number): Promise<void> {
+  if (stack.repoDir === null) throw new Error('addSlowPatch needs a trust v2 stack (a publisher repository)');
   const feedPath = path.join(stack.feedDir, 'feed.json');
   const feed = JSON.parse(fs.readFileSync(feedPath, 'utf8')) as FeedInput;
   feed.sequence += 1;
@@ -87,11 +90,50 @@ export async function addSlowPatch(stack: Stack, sleepSeconds: number, payloadBy
     dir: stack.feedDir,
     feed,
     files: { 'T5KB0290.sh': slowInstaller(sleepSeconds), 'T5KB0290.bin': payload(payloadBytes) },
+    signingKey: fs.readFileSync(demoVendorKeyFiles().privateKey, 'utf8'),
   });
+  await stack.publishFeed();
   const sync = await stack.syncNow();
-  if (sync.outcome !== 'ok' || sync.upstreamSequence !== feed.sequence) {
-    throw new Error(`sync with ${SLOW_PATCH} failed: ${JSON.stringify(sync)}`);
+  // under trust v2 the upstream's sequence is the publisher's targets version
+  const targetsVersion = publishedTargetsVersion(stack.repoDir);
+  const mirrored = await serverCatalog(stack);
+  if (
+    sync.outcome !== 'ok' ||
+    sync.upstreamSequence !== targetsVersion ||
+    !mirrored.patches.some((p) => p.id === SLOW_PATCH)
+  ) {
+    throw new Error(
+      `sync with ${SLOW_PATCH} failed (publisher targets v${targetsVersion}): ${JSON.stringify(sync)}`,
+    );
   }
+}
+
+/** The newest targets version in a publisher's repository (`metadata/<N>.targets.json`). */
+export function publishedTargetsVersion(repoDir: string): number {
+  return fs
+    .readdirSync(path.join(repoDir, 'metadata'))
+    .map((name) => /^(\d+)\.targets\.json$/.exec(name))
+    .reduce((max, m) => (m ? Math.max(max, Number(m[1])) : max), 0);
+}
+
+export interface ServerCatalog {
+  patches: { id: string; files: { name: string; size: number; sha256: string }[] }[];
+}
+
+/**
+ * The staging server's catalog (`/v1/catalog`): each patch's files with the sizes and SHA-256
+ * the publisher signed (a v2 host keeps TUF metadata, not a catalog.json, in its data dir).
+ */
+export function serverCatalog(stack: Stack): Promise<ServerCatalog> {
+  return stack.getJson<ServerCatalog>('/v1/catalog');
+}
+
+/**
+ * The file a host writes once it fetched and verified the TUF metadata (the v2 counterpart of
+ * v1's catalog.json): `<dataDir>/tuf/last.json`.
+ */
+export function verifiedMetadataMarker(dataDir: string): string {
+  return path.join(dataDir, 'tuf', 'last.json');
 }
 
 export interface ThrottleProxy {

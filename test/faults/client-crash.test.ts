@@ -24,7 +24,9 @@ import {
   markerExists,
   readCache,
   readLedger,
+  serverCatalog,
   startThrottleProxy,
+  verifiedMetadataMarker,
 } from './client-crash-rig.js';
 import type { ThrottleProxy } from './client-crash-rig.js';
 
@@ -54,10 +56,6 @@ const SLOW_INSTALL_SECONDS = 0.8;
 /** at install:while-running the orphaned installer outlives the next run's start by far */
 const SURVIVOR_INSTALL_SECONDS = 12;
 const SLOW_PAYLOAD_BYTES = 1_500_000;
-
-interface CatalogFile {
-  patches: { id: string; files: { name: string; size: number; sha256: string }[] }[];
-}
 
 interface ServerEvent {
   hostId: string;
@@ -95,9 +93,9 @@ function newClient(rig: Rig, label: string): ClientHandle {
 }
 
 /**
- * Run `install --critical`; SIGKILL it `killAfterMs` after it fetched the catalog (the
- * downloads, installs and reports come after; the program's start is slow on a loaded host
- * and not what is tested). `activeMs`: from the catalog to the exit.
+ * Run `install --critical`; SIGKILL it `killAfterMs` after it fetched and verified the TUF
+ * metadata, its catalog (the downloads, installs and reports come after; the program's start is
+ * slow on a loaded host and not what is tested). `activeMs`: from the catalog to the exit.
  */
 async function crashRun(
   client: ClientHandle,
@@ -119,7 +117,7 @@ async function crashRun(
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   const guard = setTimeout(() => child.kill('SIGKILL'), 120_000);
-  const catalog = path.join(client.dataDir, 'catalog.json');
+  const catalog = verifiedMetadataMarker(client.dataDir);
   let activeFrom = Date.now();
   let killer: NodeJS.Timeout | undefined;
   const poller = setInterval(() => {
@@ -136,10 +134,8 @@ async function crashRun(
   return { killed: signal === 'SIGKILL', stderr, code, activeMs };
 }
 
-function patchSizes(client: ClientHandle): Map<string, { size: number; digests: string[] }> {
-  const catalog = JSON.parse(
-    fs.readFileSync(path.join(client.dataDir, 'catalog.json'), 'utf8'),
-  ) as CatalogFile;
+async function patchSizes(rig: Rig): Promise<Map<string, { size: number; digests: string[] }>> {
+  const catalog = await serverCatalog(rig.stack);
   return new Map(
     catalog.patches.map((p) => [
       p.id,
@@ -254,7 +250,7 @@ async function trial(
     temps,
   });
   if (crashCache.partials.size > 0) {
-    const sizes = patchSizes(client);
+    const sizes = await patchSizes(rig);
     const laterDownloads = (endLedger?.events ?? []).filter(
       (e) => e.seq > crashMaxSeq && e.type === 'download' && e.outcome === 'ok',
     );
@@ -338,9 +334,7 @@ async function trial(
 }
 
 async function setUp(t: Test): Promise<Rig> {
-  // v1 (mirror key): removed with the v1 client path. addSlowPatch (client-crash-rig.ts) writes an
-  // unsigned feed for the staging server to read; on trust v2 it would go through import-feed.
-  const stack = await startStack(t.testdir(), { trust: 'v1', releases: ['19.0'] });
+  const stack = await startStack(t.testdir(), { releases: ['19.0'] });
   t.teardown(() => stack.stop());
   await addSlowPatch(stack, SLOW_INSTALL_SECONDS, SLOW_PAYLOAD_BYTES);
   const proxy = await startThrottleProxy(stack.server.url, PROXY_BYTES_PER_SECOND);

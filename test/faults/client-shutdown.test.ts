@@ -22,6 +22,7 @@ import {
   markerExists,
   readCache,
   readLedger,
+  serverCatalog,
   startThrottleProxy,
 } from './client-crash-rig.js';
 import type { ThrottleProxy } from './client-crash-rig.js';
@@ -100,9 +101,7 @@ async function serverSeqs(rig: Rig, hostId: string): Promise<number[]> {
 }
 
 async function setUp(t: Test): Promise<Rig> {
-  // v1 (mirror key): removed with the v1 client path. addSlowPatch (client-crash-rig.ts) writes an
-  // unsigned feed for the staging server to read; on trust v2 it would go through import-feed.
-  const stack = await startStack(t.testdir(), { trust: 'v1', releases: ['19.0'] });
+  const stack = await startStack(t.testdir(), { releases: ['19.0'] });
   t.teardown(() => stack.stop());
   await addSlowPatch(stack, 0.5, 1_500_000);
   const proxy = await startThrottleProxy(stack.server.url, PROXY_BYTES_PER_SECOND);
@@ -144,9 +143,7 @@ t.test('SIGTERM of patchbay-client run', async (t) => {
     const next = await run(BIN.client, ['--config', client.config, 'download', '--critical', '--json']);
     inv.check(next.code === 0, 'the next run completes', next.stderr.slice(-2000));
     const after = readLedger(client.dataDir);
-    const catalog = JSON.parse(fs.readFileSync(path.join(client.dataDir, 'catalog.json'), 'utf8')) as {
-      patches: { id: string; files: { sha256: string; size: number }[] }[];
-    };
+    const catalog = await serverCatalog(rig.stack);
     const lastSeq = (ledger?.events ?? []).reduce((n, e) => Math.max(n, e.seq), 0);
     let resumedBytes = 0;
     let fileBytes = 0;
