@@ -3,7 +3,7 @@
 // publisher's targets keys can withhold and delay, never make a host install, uninstall or
 // run a detect command the publisher did not sign. Real HTTP over 127.0.0.1, commands run
 // in this process (createSession + the command function) to keep the file fast.
-import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
@@ -306,3 +306,31 @@ t.test('a verified file swapped in the cache (same size) is refused right before
   const results = res.doc.results as { id: string; outcome: string; message: string }[] | undefined;
   t.match(results?.[0]?.message ?? res.error?.message, /hash to/, 'the staged file is re-hashed and refused');
 });
+
+t.test(
+  'fast-forward: versions a stolen online key pushed sky-high do not lock the host out after recovery',
+  async (t) => {
+    const { server, sb } = await setup(t);
+    t.equal((await run(sb, checkCommand)).code, 0, 'first check against the honest server');
+    // the attacker, with the online key, publishes the same content at absurd versions
+    server.versions.snapshot = 999_999;
+    server.versions.timestamp = 999_999;
+    await server.republish();
+    const pushed = await run(sb, checkCommand);
+    t.equal(pushed.code, 0, 'validly signed: the host takes it (nothing to refuse yet)');
+    t.equal(sb.ledger().events.at(-1)?.type, 'check');
+    // recovery: the server is rebuilt (the attacker's files gone), the root holders replace the
+    // online key, and the server publishes again from low versions with the new key
+    for (const name of [`${1_000_000}.snapshot.json`, 'timestamp.json']) {
+      rmSync(path.join(server.dir, 'metadata', name));
+    }
+    await server.rotateOnlineKey();
+    server.versions.snapshot = 1;
+    server.versions.timestamp = 1;
+    await server.publish([{ id: 'A', severity: 'critical' }, { id: 'B', requires: ['A'] }, { id: 'C' }]);
+    t.equal(server.versions.snapshot, 2, 'the honest server is back at snapshot 2');
+    const recovered = await run(sb, checkCommand);
+    t.equal(recovered.code, 0, recovered.error?.message);
+    t.same(patchIds(recovered.doc), ['A', 'B', 'C'], 'the host follows the new root and the low versions');
+  },
+);
