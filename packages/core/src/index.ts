@@ -5,6 +5,8 @@ export * from './feed.js';
 export * from './report.js';
 export * from './config.js';
 export * from './resolver.js';
+export { holdBack } from './hold-back.js';
+export type { HeldBack } from './hold-back.js';
 export * from './placeholders.js';
 export * from './hash.js';
 export * from './atomic-file.js';

@@ -4,7 +4,7 @@ import { ErrorCodes } from '@patchbay/core';
 import { buildCatalog, sameCatalogContent } from '../src/sync/build-catalog.js';
 import { planBlobs, failedPatches } from '../src/sync/blob-downloads.js';
 import { checkFeedSequence } from '../src/sync/feed-acceptance.js';
-import { holdBack } from '../src/sync/hold-back.js';
+import { holdBack } from '@patchbay/core';
 import { filterFeed } from '../src/sync/mirror-filter.js';
 import { resolveFeedUrl, resolveFileUrl } from '../src/upstream/feed-location.js';
 import { buildFeed, sha256, simplePatch } from './fixtures/sync-upstream.js';

@@ -9,6 +9,7 @@ import { TargetFile } from '@tufjs/models';
 import type { Snapshot, Targets } from '@tufjs/models';
 import { CATALOG_SCHEMA_PATH, FEED_SCHEMA_PATH, compileFeedValidators } from '../feed.js';
 import { ErrorCodes, PatchbayError } from '../errors.js';
+import { holdBack } from '../hold-back.js';
 import { isSafeFileName } from '../names.js';
 import { loadPrecompiledValidator } from '../precompiled.js';
 import { formatIssue, pickIssue } from '../schema-errors.js';
@@ -370,7 +371,7 @@ export function catalogFromRoles(input: CatalogFromRolesInput): {
     ...descriptor,
     files: files.map(({ targetPath, ...file }) => ({ ...file, url: input.fileUrl({ ...file, targetPath }) })),
   }));
-  const heldBack = holdBackDependants(patches, failed);
+  const heldBack = holdBack(patches, failed);
   const held = new Set(heldBack.map((h) => h.patchId));
   const now = (input.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const sequence = input.sequence ?? input.targets.version;
@@ -386,31 +387,6 @@ export function catalogFromRoles(input: CatalogFromRolesInput): {
     patches: patches.filter((p) => !held.has(p.id)),
   };
   return { catalog, heldBack };
-}
-
-/**
- * Every failed patch id with its error, then (to a fixed point) every patch that requires a
- * held-back one, its error naming the requirement and the root cause. Failed ids come first.
- */
-function holdBackDependants(
-  patches: readonly FeedPatch[],
-  failed: ReadonlyMap<string, string>,
-): HeldBackPatch[] {
-  const held = new Map<string, { error: string; root: string }>();
-  for (const [id, error] of failed) held.set(id, { error, root: `${id}: ${error}` });
-  let changed = true;
-  while (changed) {
-    changed = false;
-    for (const patch of patches) {
-      if (held.has(patch.id)) continue;
-      const blocker = (patch.requires ?? []).find((id) => held.has(id));
-      if (blocker === undefined) continue;
-      const root = held.get(blocker)!.root;
-      held.set(patch.id, { error: `requires held-back patch ${blocker} (${root})`, root });
-      changed = true;
-    }
-  }
-  return [...held].map(([patchId, { error }]) => ({ patchId, error }));
 }
 
 function compareText(a: string, b: string): number {

@@ -34,7 +34,7 @@ import { urlGuard } from '../upstream/url-guard.js';
 import { bytesToWrite, downloadBlobs, failedPatches, missingBlobs, planBlobs } from './blob-downloads.js';
 import { buildCatalog, republishCatalog, sameCatalogContent } from './build-catalog.js';
 import { checkFeedSequence } from './feed-acceptance.js';
-import { holdBack } from './hold-back.js';
+import { holdBack } from '@patchbay/core';
 import { filterFeed, unknownFilterProducts } from './mirror-filter.js';
 import { assertBlobsPresent } from './verify-published-blobs.js';
 import { extendChain } from '../tiers/mirror-chain.js';
