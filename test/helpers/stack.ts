@@ -9,7 +9,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { Agent, fetch as undiciFetch } from 'undici';
 import path from 'node:path';
-import { BIN, REPO_ROOT, run, runJson, startListening, waitFor, type LongRunning } from './processes.js';
+import {
+  BIN,
+  REPO_ROOT,
+  run,
+  runJson,
+  startListening,
+  waitFor,
+  type LongRunning,
+  type RunResult,
+} from './processes.js';
 
 export const PUBLISH = path.join(REPO_ROOT, 'packages/publisher/bin/patchbay-publish.js');
 export const VENDOR_KEY = path.join(REPO_ROOT, 'packages/sample-feed/demo-keys/vendor-demo.pub');
@@ -145,18 +154,24 @@ export async function publishRepository(
 
 /** A new publication of the feed in `feedDir` into the repository made by publishRepository. */
 export async function importFeed(repoDir: string, feedDir: string): Promise<void> {
+  await publish(await importFeedArgs(repoDir, feedDir));
+}
+
+/**
+ * `patchbay-publish import-feed` of `feed` (a directory or URL) into the repository made by
+ * publishRepository, with the demo vendor key; the result as it is (a refusal does not throw).
+ */
+export async function runImportFeed(
+  repoDir: string,
+  feed: string,
+  extra: readonly string[] = [],
+): Promise<RunResult> {
+  return run(PUBLISH, [...(await importFeedArgs(repoDir, feed)), ...extra]);
+}
+
+async function importFeedArgs(repoDir: string, feed: string): Promise<string[]> {
   const keys = await sharedPublisherKeys();
-  await publish([
-    'import-feed',
-    '--feed',
-    feedDir,
-    '--vendor-key',
-    VENDOR_KEY,
-    '--repo',
-    repoDir,
-    '--keys',
-    keys,
-  ]);
+  return ['import-feed', '--feed', feed, '--vendor-key', VENDOR_KEY, '--repo', repoDir, '--keys', keys];
 }
 
 /** `patchbay-server keygen` in `dataDir`: the online public key file for the publisher's root. */
