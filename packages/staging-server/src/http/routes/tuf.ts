@@ -4,17 +4,17 @@
 //   GET /v1/tuf/targets/*        <dir>/<sha256>.<basename> -> the blob with that digest, when
 //                                the served repository names it as available
 import { createHash } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify';
 import { metadataFileName } from '@patchbay/core/tuf';
-import { decideRange, ifNoneMatchMatches, ifRangeAllowsRange } from '../conditional.js';
+import { sendVerifiedFile } from '../blob-response.js';
+import { ifNoneMatchMatches } from '../conditional.js';
 import type { HttpDeps } from '../deps.js';
 import { HttpError } from '../errors.js';
 
 const VERSIONED_NAME = /^([1-9][0-9]{0,15})\.(.+)\.json$/;
 const CONSISTENT_NAME = /^([0-9a-f]{64})\.(.+)$/;
-const STREAM_CHUNK = 64 * 1024;
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** Public like /v1/catalog (auth/access.ts): hosts verify everything they read here. */
 const OPEN = { access: 'open' } as FastifyContextConfig;
@@ -30,13 +30,6 @@ const TufErrors = {
     new HttpError('PB_ERR_HTTP_TUF_METADATA_NOT_FOUND', 404, `TUF metadata ${name} is not served here`),
   TARGET_NOT_FOUND: (path: string) =>
     new HttpError('PB_ERR_HTTP_TUF_TARGET_NOT_FOUND', 404, `TUF target ${path} is not served here`),
-  RANGE_NOT_SATISFIABLE: (size: number) =>
-    new HttpError(
-      'PB_ERR_HTTP_RANGE_NOT_SATISFIABLE',
-      416,
-      `the requested range lies outside the target's ${size} bytes`,
-      { 'content-range': `bytes */${size}` },
-    ),
 };
 
 /**
@@ -103,41 +96,7 @@ export const tufRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) =
       const file = await mirror.blobPath(sha256);
       if (file === null) throw TufErrors.TARGET_NOT_FOUND(path);
 
-      const handle = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') throw TufErrors.TARGET_NOT_FOUND(path);
-        throw err;
-      });
-      let handedOver = false;
-      try {
-        const { size, mtime } = await handle.stat();
-        const etag = `"${sha256}"`;
-        reply
-          .type('application/octet-stream')
-          .header('etag', etag)
-          .header('last-modified', mtime.toUTCString())
-          .header('cache-control', IMMUTABLE)
-          .header('accept-ranges', 'bytes')
-          .header('x-content-type-options', 'nosniff');
-        if (ifNoneMatchMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
-        const ifRange = request.headers['if-range'];
-        const rangeHeader =
-          request.method === 'GET' &&
-          ifRangeAllowsRange(Array.isArray(ifRange) ? ifRange[0] : ifRange, etag, mtime)
-            ? request.headers.range
-            : undefined;
-        const range = decideRange(rangeHeader, size);
-        if (range.kind === 'unsatisfiable') throw TufErrors.RANGE_NOT_SATISFIABLE(size);
-        const start = range.kind === 'partial' ? range.start : 0;
-        const end = range.kind === 'partial' ? range.end : size - 1;
-        if (range.kind === 'partial')
-          reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`);
-        reply.header('content-length', String(end - start + 1));
-        if (request.method === 'HEAD' || size === 0) return reply.send();
-        handedOver = true;
-        return reply.send(handle.createReadStream({ start, end, highWaterMark: STREAM_CHUNK }));
-      } finally {
-        if (!handedOver) await handle.close();
-      }
+      return sendVerifiedFile(request, reply, file, sha256, () => TufErrors.TARGET_NOT_FOUND(path));
     },
   });
 };
