@@ -358,8 +358,15 @@ t.test('bad feeds and files are refused by import-feed; bad requests and configs
     t.match(((await invalid.json()) as { message: string }).message, /events\/0\/seq/);
     const notJson = await put('{ nope');
     t.equal(notJson.status, 400);
-    const huge = await put(JSON.stringify({ ...report, events: [], padding: 'x'.repeat(2 * 1024 * 1024) }));
-    t.equal(huge.status, 413);
+    // the server answers 413 as soon as the length is over the limit and closes: the client may
+    // still be writing the body then and see EPIPE/ECONNRESET instead of the answer (a race)
+    const huge = await put(
+      JSON.stringify({ ...report, events: [], padding: 'x'.repeat(2 * 1024 * 1024) }),
+    ).then(
+      (res) => res.status,
+      (err: unknown) => String((err as { cause?: { code?: string } }).cause?.code ?? err),
+    );
+    t.match(String(huge), /^(413|EPIPE|ECONNRESET)$/, `oversized report refused: ${huge}`);
     const clients = await stack.getJson<{ hostId: string }[]>('/v1/clients');
     t.notOk(
       clients.some((c) => c.hostId === 'host-x'),
