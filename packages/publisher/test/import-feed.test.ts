@@ -123,6 +123,30 @@ t.test('a feed signature that does not verify refuses the import whole', async (
   t.equal((await loadRepository(repo)).targets.signed.version, 1, 'nothing published');
 });
 
+t.test('two patches naming one digest: the one that declares the wrong size is skipped alone', async (t) => {
+  const dir = t.testdir();
+  const { repo, keys } = await newRepository(dir);
+  const { feedDir } = await copyFeed(dir);
+  let liar = '';
+  await rewriteFeed(feedDir, (feed) => {
+    // the second patch points at the first one's file and claims one byte more
+    const [first, second] = feed.patches;
+    second!.files = [{ ...first!.files[0]!, size: first!.files[0]!.size + 1 }];
+    second!.install = { command: ['sh', `{file:${first!.files[0]!.name}}`] };
+    delete second!.uninstall;
+    delete second!.detect;
+    liar = second!.id;
+  });
+  const run = await publish(['--json', 'import-feed', '--feed', feedDir, '--repo', repo, '--keys', keys]);
+  t.equal(run.status, 1, 'exit 1: one patch skipped');
+  const skipped = run.json.skipped as { patchId: string; error: string }[];
+  t.equal(skipped[0]?.patchId, liar, 'the liar is skipped');
+  t.match(skipped[0]?.error, /declares \d+ bytes, but the file with sha256 [0-9a-f]{64} has \d+/);
+  const patches = run.json.patches as Record<string, string>;
+  t.ok(Object.keys(patches).length >= 20, 'the rest are published');
+  t.notOk(liar in patches);
+});
+
 t.test(
   'a file that fails its check skips its patch and every dependant; the rest are published (exit 1)',
   async (t) => {
@@ -146,8 +170,8 @@ t.test(
     );
     t.match(skipped, {
       T5KB0201: /file T5KB0201\.sh: .*(sha256|size|bytes)/i,
-      T5KB0202: 'requires skipped patch T5KB0201',
-      T5KB0203: 'requires skipped patch T5KB0202',
+      T5KB0202: /^requires held-back patch T5KB0201 /,
+      T5KB0203: /^requires held-back patch T5KB0202 \(T5KB0201: /,
       T5KB0105: /is outside the feed directory/,
       T5KB0108: /leads outside the feed directory .* \(a symlink\)/,
     });

@@ -3,7 +3,7 @@
 // fetched from the feed's own origin and checked against its size and SHA-256, and every patch
 // whose files all verified goes in, in one new version of each changed role. A patch whose file
 // fails is reported and left out, with every patch that requires it (exit 1).
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -11,10 +11,10 @@ import {
   ErrorCodes,
   PatchbayError,
   errorMessage,
+  holdBack,
   parseFeed,
   verifyDetached,
   type Feed,
-  type FeedPatch,
   type Logger,
 } from '@patchbay/core';
 import { descriptorFromPatch, loadRepository } from '@patchbay/core/tuf';
@@ -69,7 +69,7 @@ export async function importFeed(opts: ImportFeedOptions): Promise<Outcome> {
   try {
     const store = new ContentStore(scratch);
     const { sources, failed } = await fetchFiles(location, feed, store, opts);
-    const skipped = withDependants(feed.patches, failed);
+    const skipped = new Map(holdBack(feed.patches, failed).map((h) => [h.patchId, h.error]));
     updateTargetsInfo(edit, feed.vendor, feed.products);
     const outcomes = new Map<string, PatchOutcome>();
     for (const patch of feed.patches) {
@@ -131,7 +131,18 @@ async function fetchFiles(
     for (let job = jobs[next++]; job !== undefined; job = jobs[next++]) {
       const { patch, file } = job;
       try {
-        sources.set(file.sha256, await fetchFeedFile(location, file, store, { retries: RETRIES }));
+        const path = await fetchFeedFile(location, file, store, { retries: RETRIES });
+        // two patches may name one digest; a file already stored by the other is not re-read,
+        // so its size is checked against this patch's declaration here
+        const { size } = await stat(path);
+        if (size !== file.size) {
+          throw new PatchbayError(
+            ErrorCodes.SIZE_MISMATCH,
+            `declares ${file.size} bytes, but the file with sha256 ${file.sha256} has ${size}`,
+            { file: file.name, sha256: file.sha256 },
+          );
+        }
+        sources.set(file.sha256, path);
       } catch (err) {
         opts.log.warn({ patchId: patch.id, file: file.name, err: errorMessage(err) }, 'feed file failed');
         if (!failed.has(patch.id)) failed.set(patch.id, `file ${file.name}: ${errorMessage(err)}`);
@@ -140,24 +151,4 @@ async function fetchFiles(
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.concurrency) }, worker));
   return { sources, failed };
-}
-
-/** The failed patches and, to a fixed point, every patch that requires one of them. */
-function withDependants(
-  patches: readonly FeedPatch[],
-  failed: ReadonlyMap<string, string>,
-): Map<string, string> {
-  const skipped = new Map(failed);
-  let changed = true;
-  while (changed) {
-    changed = false;
-    for (const patch of patches) {
-      if (skipped.has(patch.id)) continue;
-      const blocker = (patch.requires ?? []).find((id) => skipped.has(id));
-      if (blocker === undefined) continue;
-      skipped.set(patch.id, `requires skipped patch ${blocker}`);
-      changed = true;
-    }
-  }
-  return skipped;
 }
