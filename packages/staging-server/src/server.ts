@@ -1,6 +1,6 @@
 // Builds the fastify app from its parts: the mirror (sync side), the report store
 // and the config. No listening, no scheduling: cli.ts owns the process.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger, ServerConfig } from '@patchbay/core';
 import type { MirrorService } from './mirror.js';
 import type { Notifier } from './notify/notifier.js';
@@ -60,7 +60,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     // at fleet scale the log line is a measurable share of a catalog 304 (docs/performance.md).
     // Reports never appear in them: fastify's request serializer logs method, url and
     // addresses only, and no hook here logs a body.
-    disableRequestLogging: true,
+    // (through logController: fastify 5 deprecates the top-level option, a warning at every start)
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ...(options.https ? { https: options.https } : {}),
