@@ -159,16 +159,19 @@ t.test('host view: sort, order, paging, search, filters, CSV', async (t) => {
   const lines = (csv.body as string).split('\r\n');
   t.equal(
     lines[0],
-    'hostId,hostname,platform,lastSeenAt,behind,missing,failed,installed,superseded,relevant,P1,P2,P3',
+    '"hostId","hostname","platform","lastSeenAt","behind","missing","failed","installed","superseded","relevant","P1","P2","P3"',
   );
   t.equal(lines.length, 5, 'header, three hosts, and the final CRLF');
   const [, alphaLine, , charlieLine] = lines;
   t.match(
     alphaLine,
-    /^alpha,alpha\.corp,linux,\d{4}-[^,]+,1,0,1,1,0,2,installed,failed,$/,
+    /^"alpha","alpha\.corp","linux","\d{4}-[^,]+","1","0","1","1","0","2","installed","failed",""$/,
     'not relevant: empty',
   );
-  t.match(charlieLine, /^charlie,charlie\.corp,linux,[^,]+,0,0,0,2,1,3,installed,superseded,installed$/);
+  t.match(
+    charlieLine,
+    /^"charlie","charlie\.corp","linux","[^,]+","0","0","0","2","1","3","installed","superseded","installed"$/,
+  );
 });
 
 t.test('host view: bad parameters are refused by name', async (t) => {

@@ -69,15 +69,24 @@ t.test('Accept-Encoding', async (t) => {
 });
 
 t.test('CSV quoting and formula neutralisation', async (t) => {
-  t.equal(csvCell('plain'), 'plain');
+  t.equal(csvCell('plain'), '"plain"', 'every field is quoted (a ; locale splits unquoted ones)');
   t.equal(csvCell('a,b'), '"a,b"');
+  t.equal(csvCell('a;b'), '"a;b"');
   t.equal(csvCell('say "hi"'), '"say ""hi"""');
   t.equal(csvCell('two\nlines'), '"two\nlines"');
-  t.equal(csvCell('=1+1'), "'=1+1");
-  t.equal(csvCell('@SUM(A1)'), "'@SUM(A1)");
-  t.equal(csvCell(-3), '-3', 'numbers are not text');
-  t.equal(csvCell(null), '');
-  t.equal(toCsv(['a', 'b'], [[1, 'x,y']]), 'a,b\r\n1,"x,y"\r\n');
+  t.equal(csvCell('=1+1'), `"'=1+1"`);
+  t.equal(csvCell('@SUM(A1)'), `"'@SUM(A1)"`);
+  t.equal(csvCell('=HYPERLINK("http://x")'), `"'=HYPERLINK(""http://x"")"`);
+  t.equal(csvCell('+1'), `"'+1"`);
+  t.equal(csvCell('-1+2'), `"'-1+2"`);
+  t.equal(csvCell('\tx'), `"'\tx"`);
+  t.equal(csvCell('\rx'), `"'\rx"`);
+  t.equal(csvCell(' =1'), '" =1"', 'only the first character counts');
+  t.equal(csvCell(-3), '"-3"', 'numbers are not text: quoted, never prefixed');
+  t.equal(csvCell(true), '"true"');
+  t.equal(csvCell(null), '""');
+  t.equal(csvCell(''), '""');
+  t.equal(toCsv(['a', 'b'], [[1, 'x,y']]), '"a","b"\r\n"1","x,y"\r\n');
 });
 
 t.test('redactUrl drops credentials', async (t) => {

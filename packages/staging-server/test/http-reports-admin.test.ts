@@ -138,9 +138,9 @@ t.test('Patches Downloaded: cached rows and downloaded states, filters, CSV', as
     t,
   );
   t.same(lines, [
-    'patchId,title,severity,release,hostId,hostname,state,cached,since',
-    'P2,"Agent, ""quoted""",recommended,19.0,alpha,alpha.corp,downloaded,true,2026-11-24T07:00:00Z',
-    'P2,"Agent, ""quoted""",recommended,19.0,bravo,bravo.corp,downloaded,,2026-11-23T10:00:00Z',
+    '"patchId","title","severity","release","hostId","hostname","state","cached","since"',
+    '"P2","Agent, ""quoted""","recommended","19.0","alpha","alpha.corp","downloaded","true","2026-11-24T07:00:00Z"',
+    '"P2","Agent, ""quoted""","recommended","19.0","bravo","bravo.corp","downloaded","","2026-11-23T10:00:00Z"',
   ]);
 });
 
@@ -177,8 +177,8 @@ t.test('Patches Installed — current: counts, pendingReboot, filters, CSV', asy
     t,
   );
   t.same(lines, [
-    'patchId,severity,product,release,installed,missing,failed,superseded,title,pendingReboot,rebootRequired,publishedAt',
-    'P1,critical,arcserve-backup,19.0,2,0,1,0,Patch P1,1,true,2026-11-01T00:00:00Z',
+    '"patchId","severity","product","release","installed","missing","failed","superseded","title","pendingReboot","rebootRequired","publishedAt"',
+    '"P1","critical","arcserve-backup","19.0","2","0","1","0","Patch P1","1","true","2026-11-01T00:00:00Z"',
   ]);
 });
 
@@ -239,10 +239,13 @@ t.test('Patches Installed — history: installs and uninstalls, filters, paging,
   );
 
   const lines = await getCsv(h, '/v1/reports/installs?host=alpha&format=csv', 'installs.csv', t);
-  t.equal(lines[0], 'at,hostId,hostname,type,patchId,title,severity,release,outcome,message,id');
+  t.equal(
+    lines[0],
+    '"at","hostId","hostname","type","patchId","title","severity","release","outcome","message","id"',
+  );
   t.match(
     lines[1],
-    /^2026-11-24T08:30:00\.000Z,alpha,alpha\.corp,install,P2,"Agent, ""quoted""",recommended,19\.0,failed,"exit 3, ""disk full""",\d+$/,
+    /^"2026-11-24T08:30:00\.000Z","alpha","alpha\.corp","install","P2","Agent, ""quoted""","recommended","19\.0","failed","exit 3, ""disk full""","\d+"$/,
   );
   t.equal(lines.length, 3);
 });
@@ -261,7 +264,7 @@ t.test('history (CONTRACT §2) takes until, severity and release too', async (t)
     t,
   );
   t.equal(csv.length, 2);
-  t.match(csv[1], /^2026-11-24T06:00:00\.000Z,alpha,1,check,,ok,,/);
+  t.match(csv[1], /^"2026-11-24T06:00:00\.000Z","alpha","1","check","","ok","",/);
 });
 
 t.test('invalid since/until: 400 naming the parameter, on every report', async (t) => {

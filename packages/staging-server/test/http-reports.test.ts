@@ -249,12 +249,15 @@ t.test('compliance: per patch of the catalog, relevance by product and platform;
   // the original columns first, extensions after them
   t.equal(
     lines[0],
-    'patchId,severity,product,release,installed,missing,failed,superseded,title,pendingReboot,rebootRequired,publishedAt',
+    '"patchId","severity","product","release","installed","missing","failed","superseded","title","pendingReboot","rebootRequired","publishedAt"',
   );
-  t.equal(lines[1], 'P1,critical,arcserve-backup,19.0,1,1,1,0,Patch P1,0,false,2026-11-01T00:00:00Z');
+  t.equal(
+    lines[1],
+    '"P1","critical","arcserve-backup","19.0","1","1","1","0","Patch P1","0","false","2026-11-01T00:00:00Z"',
+  );
   t.equal(
     lines[3],
-    'P3,critical,arcserve-backup,18.0,0,1,0,0,"Old, ""quoted"" release",0,false,2026-11-01T00:00:00Z',
+    '"P3","critical","arcserve-backup","18.0","0","1","0","0","Old, ""quoted"" release","0","false","2026-11-01T00:00:00Z"',
   );
 });
 
@@ -338,9 +341,53 @@ t.test('history: filters, since validation, paging, CSV', async (t) => {
   t.match(csv.headers.get('content-disposition'), /^attachment; filename="history\.csv"$/);
   const text = await csv.text();
   const lines = text.split('\r\n');
-  t.equal(lines[0], 'at,hostId,seq,type,patchId,outcome,message,receivedAt,id');
+  t.equal(lines[0], '"at","hostId","seq","type","patchId","outcome","message","receivedAt","id"');
   t.match(
     lines[1],
-    /^2026-11-24T10:00:00\.000Z,h1,3,install,T5KB0042,ok,"'=cmd\|""calc""!A1, oops\nline two",/,
+    /^"2026-11-24T10:00:00\.000Z","h1","3","install","T5KB0042","ok","'=cmd\|""calc""!A1, oops\nline two",/,
   );
+});
+
+t.test('CSV: every field quoted; formulas from titles, hostnames and messages neutralised', async (t) => {
+  const h = await startHarness(t);
+  h.mirror.publish([patch('P1', { title: '=HYPERLINK("http://x")' })]);
+  await putReport(
+    h.base,
+    'lin1',
+    report('lin1', {
+      hostname: '@SUM(1)',
+      patches: [{ id: 'P1', state: 'installed', since: '2026-11-24T09:58:00Z' }],
+      events: [
+        event(1, { patchId: 'P1', message: '=HYPERLINK("http://x")' }),
+        event(2, { patchId: 'P1', message: '@SUM(1)' }),
+        event(3, { patchId: 'P1', message: '+1-2' }),
+        event(4, { patchId: 'P1', message: '\tcmd' }),
+        event(5, { patchId: 'P1', message: 'plain text' }),
+      ],
+    }),
+  );
+  const csv = async (path: string) => {
+    const res = await fetch(`${h.base}${path}`);
+    t.equal(res.status, 200, path);
+    return (await res.text()).split('\r\n');
+  };
+
+  const compliance = await csv('/v1/reports/compliance?format=csv');
+  t.equal(
+    compliance[1],
+    '"P1","critical","arcserve-backup","19.0","1","0","0","0","\'=HYPERLINK(""http://x"")","0","false","2026-11-01T00:00:00Z"',
+    'a patch title that is a formula: quoted and prefixed; numbers quoted, unprefixed',
+  );
+
+  const hosts = await csv('/v1/reports/compliance?view=hosts&format=csv');
+  t.match(hosts[1], /^"lin1","'@SUM\(1\)","linux",/, 'a hostname that is a formula');
+
+  const history = await csv('/v1/reports/history?host=lin1&format=csv');
+  const messages = history.slice(1, -1).map((line) => line.split('","')[6]);
+  t.same(
+    messages,
+    ['plain text', "'\tcmd", "'+1-2", "'@SUM(1)", `'=HYPERLINK(""http://x"")`],
+    'event messages (newest first): formulas prefixed inside the quotes, plain text only quoted',
+  );
+  for (const line of history.slice(0, -1)) t.match(line, /^"[^]*"$/, 'every line starts and ends quoted');
 });
