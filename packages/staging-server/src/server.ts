@@ -7,10 +7,12 @@ import type { Notifier } from './notify/notifier.js';
 import type { HttpDeps } from './http/deps.js';
 import type { ReportStore } from './reports/report-store.js';
 import { installErrorHandlers } from './http/error-handler.js';
+import { refuseDeepJson } from './http/json-depth.js';
 import { resolveAdminToken } from './auth/admin-token.js';
 import { installAccessControl } from './auth/guard.js';
 import { redactingLogger, registerHardening, timeoutOptions } from './auth/http-hardening.js';
 import { TokenStore } from './auth/token-store.js';
+import { TLS_SERVER_OPTIONS } from './trust/tls.js';
 import { registerRoutes } from './http/routes/index.js';
 import {
   createServerMetrics,
@@ -64,9 +66,11 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    ...(options.https ? { https: options.https } : {}),
+    // TLS 1.2+ with ECDHE + AEAD suites only (trust/tls.ts), whoever read the files.
+    ...(options.https ? { https: { ...options.https, ...TLS_SERVER_OPTIONS } } : {}),
   }) as FastifyInstance;
   installErrorHandlers(app);
+  refuseDeepJson(app);
   // Through the process logger, not the redacting child: this line holds only what fastify's
   // own request serializer logs (method, url, addresses, status), no header and no body, and
   // redaction's walk over every line was most of a catalog 304's logging cost.
