@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import {
   ContentStore,
   ErrorCodes,
@@ -73,7 +73,7 @@ export function createSession(flags: GlobalFlags, command: string, deps: Session
     proxy: config.proxy,
     ca: readConfigFile(config.trust.ca, 'trust.ca') ?? null,
   });
-  const token = config.token ?? readConfigFile(config.tokenFile, 'tokenFile')?.trim();
+  const token = config.token ?? readConfigFile(config.tokenFile, 'tokenFile', { secret: true })?.trim();
   const stallTimeoutMs = config.timeoutSeconds * 1000;
   // pins, rotations, missing expiry: stderr in both modes (session.out may be replaced: tests)
   const notice = (text: string): void => session.out.warn(text);
@@ -140,15 +140,47 @@ export function createSession(flags: GlobalFlags, command: string, deps: Session
   return session;
 }
 
-/** A file a config key names (trust.ca, tokenFile); unreadable is a config error (exit 2). */
-function readConfigFile(file: string | null | undefined, key: string): string | undefined {
+/**
+ * A file a config key names (trust.ca, tokenFile); unreadable is a config error (exit 2).
+ * A `secret` (the report token) is also refused when group or others may read it, as the
+ * server refuses its private keys; checked on the open file. Windows has no mode bits.
+ */
+function readConfigFile(
+  file: string | null | undefined,
+  key: string,
+  opts: { secret?: boolean } = {},
+): string | undefined {
   if (!file) return undefined;
+  let fd: number;
   try {
-    return readFileSync(file, 'utf8');
+    fd = openSync(file, 'r');
   } catch (err) {
-    throw new PatchbayError(ErrorCodes.CONFIG, `${key}: cannot read ${file}: ${errorMessage(err)}`, {
-      key,
-      file,
-    });
+    throw cannotReadConfigFile(file, key, err);
   }
+  try {
+    if (opts.secret && process.platform !== 'win32') {
+      const { mode } = fstatSync(fd);
+      if ((mode & 0o077) !== 0) {
+        const octal = (mode & 0o777).toString(8).padStart(3, '0');
+        throw new PatchbayError(
+          ErrorCodes.CONFIG,
+          `${key}: ${file} is readable by group or others (mode ${octal}); fix it with: chmod 600 ${file}`,
+          { key, file, mode: octal },
+        );
+      }
+    }
+    return readFileSync(fd, 'utf8');
+  } catch (err) {
+    if (err instanceof PatchbayError) throw err;
+    throw cannotReadConfigFile(file, key, err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function cannotReadConfigFile(file: string, key: string, err: unknown): PatchbayError {
+  return new PatchbayError(ErrorCodes.CONFIG, `${key}: cannot read ${file}: ${errorMessage(err)}`, {
+    key,
+    file,
+  });
 }
