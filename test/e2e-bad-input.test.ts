@@ -418,6 +418,20 @@ t.test('bad feeds and files are refused by import-feed; bad requests and configs
     const client = await run(BIN.client, ['--server', stack.server.url, 'status', '--bogus']);
     t.equal(client.code, 2);
     t.match(client.stderr, /bogus/);
+    // --server takes what the config's server takes: http(s), or file: (a feed on media)
+    const ftp = await run(BIN.client, ['--server', 'ftp://127.0.0.1/feed', 'status']);
+    t.equal(ftp.code, 2);
+    t.match(ftp.stderr, /--server ftp:\/\/127\.0\.0\.1\/feed: not an http\(s\) or file: URL/);
+    const host = stack.writeClientConfig('host-file-server', '19.0');
+    const media = await run(BIN.client, [
+      '--config',
+      host.config,
+      '--server',
+      'file:///nonexistent/feed',
+      'check',
+    ]);
+    t.notMatch(media.stderr, /not an http/, 'a file: URL is not bad usage');
+    t.equal(media.code, 1, 'it fails as a server that does not answer');
   });
 });
 

@@ -173,8 +173,10 @@ function parseCli(argv: string[]): ParsedCli | 'help' | 'version' {
   }
   const filter = parseHistoryFilter(command, values);
   for (const server of values.server ?? []) {
-    if (!/^https?:\/\//.test(server))
-      throw usageError(`--server ${server}: not an http(s) URL`, { flag: '--server' });
+    // the same URLs as the config's `server` (docs/client-config.schema.json): a staging
+    // server over http(s), or a vendor feed over http(s) or file: (direct mode)
+    if (!/^(https?|file):/.test(server))
+      throw usageError(`--server ${server}: not an http(s) or file: URL`, { flag: '--server' });
   }
   const flags: ParsedCli['flags'] = { json: values.json };
   if (values.config !== undefined) flags.config = values.config;
