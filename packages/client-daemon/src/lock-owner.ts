@@ -30,6 +30,17 @@ export async function writeLockOwner(lockDir: string): Promise<void> {
   }
 }
 
+/** The recorded holder of the lock, for the refusal's message; undefined when none is readable. */
+export async function readLockOwner(lockDir: string): Promise<LockOwner | undefined> {
+  try {
+    const owner = JSON.parse(await readFile(ownerPath(lockDir), 'utf8')) as Partial<LockOwner>;
+    if (!Number.isSafeInteger(owner.pid) || typeof owner.hostname !== 'string') return undefined;
+    return { pid: owner.pid!, hostname: owner.hostname, since: String(owner.since ?? '') };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Before release: the lock directory must be empty for proper-lockfile to remove it. */
 export async function removeLockOwner(lockDir: string): Promise<void> {
   await rm(ownerPath(lockDir), { force: true });

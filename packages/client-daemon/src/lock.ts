@@ -3,7 +3,7 @@ import lockfile from 'proper-lockfile';
 import { ErrorCodes, PatchbayError, errorMessage } from '@patchbay/core';
 import type { Logger } from '@patchbay/core';
 import type { DataPaths } from './paths.js';
-import { removeLockOfDeadOwner, removeLockOwner, writeLockOwner } from './lock-owner.js';
+import { readLockOwner, removeLockOfDeadOwner, removeLockOwner, writeLockOwner } from './lock-owner.js';
 
 export type Release = () => Promise<void>;
 
@@ -33,10 +33,12 @@ export async function lockDataDir(paths: DataPaths, logger: Logger, takeover = t
       if (takeover && (await removeLockOfDeadOwner(paths.lock, logger))) {
         return lockDataDir(paths, logger, false);
       }
+      const owner = await readLockOwner(paths.lock);
+      const holder = owner ? ` by pid ${owner.pid} on ${owner.hostname} since ${owner.since}` : '';
       throw new PatchbayError(
         ErrorCodes.LOCKED,
-        `another patchbay-client is changing this host (lock ${paths.lock} is held); try again when it is done`,
-        { path: paths.lock },
+        `another patchbay-client is changing this host (lock ${paths.lock} is held${holder}); try again when it is done`,
+        { path: paths.lock, ...(owner ? { pid: owner.pid } : {}) },
       );
     }
     throw err;
