@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { FileProgress, formatTable, progressEnabled, styleFor } from '@patchbay/core';
+import { FileProgress, formatTable, progressEnabled, sanitizeTerminal, styleFor } from '@patchbay/core';
 import type { Color, Env, FeedFile, Style, TableCell } from '@patchbay/core';
 
 type Stream = Writable & { isTTY?: boolean; columns?: number };
@@ -39,6 +39,10 @@ const RIGHT_ALIGNED = new Set(['SEQ']);
  * progress, errors) go to stderr in human mode so pipes see only the result.
  * Colour only where the stream is a terminal (never with NO_COLOR); progress bars only
  * on a terminal stderr, never with --json or --quiet.
+ * Every human line goes through sanitizeTerminal here, so no command can forget it: text from a
+ * catalog, a server or an installer never brings escape sequences or control characters to the
+ * terminal (only patchbay's own colour codes, on a coloured stream). --json is JSON.stringify,
+ * which escapes control characters itself.
  */
 export class Output {
   readonly quiet: boolean;
@@ -67,14 +71,14 @@ export class Output {
   line(text = ''): void {
     if (this.json) return;
     this.progress?.pause();
-    this.stdout.write(text + '\n');
+    this.stdout.write(this.safe(text) + '\n');
   }
 
   /** A note for the person at the terminal: stderr, human mode only, not with --quiet. */
   note(text: string): void {
     if (this.json || this.quiet) return;
     this.progress?.pause();
-    this.stderr.write(text + '\n');
+    this.stderr.write(this.safeErr(text) + '\n');
   }
 
   /** A warning a person must see (key pinned, catalog expired): stderr in both modes. */
@@ -83,26 +87,37 @@ export class Output {
     const painted = text.startsWith('warning:')
       ? this.errStyle.paint('yellow', 'warning:') + text.slice('warning:'.length)
       : text;
-    this.stderr.write(painted + '\n');
+    this.stderr.write(this.safeErr(painted) + '\n');
   }
 
   /** An error line: stderr in both modes (json mode also prints an error document). */
   error(text: string): void {
     this.progress?.pause();
-    this.stderr.write(text + '\n');
+    this.stderr.write(this.safeErr(text) + '\n');
   }
 
   /** Raw text to stderr (already formatted, e.g. an error with its hint). */
   stderrWrite(text: string): void {
     this.progress?.pause();
-    this.stderr.write(text);
+    this.stderr.write(this.safeErr(text));
+  }
+
+  /** Human text for stdout: no escape sequence but our own colours (when stdout is coloured). */
+  private safe(text: string): string {
+    return sanitizeTerminal(text, this.style.enabled);
+  }
+
+  private safeErr(text: string): string {
+    return sanitizeTerminal(text, this.errStyle.enabled);
   }
 
   /** An aligned table (human mode); STATE, SEVERITY, OUTCOME, REPORTED cells coloured on a terminal. */
   table(headers: readonly string[], rows: readonly (readonly string[])[]): void {
     if (this.json) return;
     const colored = rows.map((row) =>
-      row.map((text, i): TableCell => {
+      row.map((raw, i): TableCell => {
+        // cells are data: cleaned before they are measured and painted
+        const text = sanitizeTerminal(raw);
         const color = COLUMN_COLORS[headers[i] ?? '']?.(text);
         return color ? { text, color } : text;
       }),

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { main } from '../src/cli.js';
+import { Output } from '../src/output.js';
 import { BIN, makeSandbox } from './fixtures/client.js';
 import { buildCatalog, startStaging } from './fixtures/staging.js';
 import { runMainCaptured, type CapturedRun } from '../../core/test/fixtures/capture-main.js';
@@ -216,3 +217,43 @@ t.test(
     t.match(quiet, SGR, '--quiet keeps colour');
   },
 );
+
+t.test('a hostile catalog title: no ESC/BEL in human output, kept as data in --json', async (t) => {
+  const HOSTILE = 'Fix \u001b]0;pwned\u0007screen\u001b[2J now\u009b2J'; // title, clear screen, C1 CSI
+  const evil = buildCatalog([{ id: 'A' }]);
+  evil.catalog.patches[0]!.title = HOSTILE;
+  const server = await startStaging(evil);
+  t.teardown(() => server.close());
+  const sb = makeSandbox(path.join(root, 'hostile'), () => [server.url]);
+  const check = await inProcess(['--config', sb.configPath, 'check']);
+  t.equal(check.code, 0, check.stderr);
+  t.notMatch(check.stdout + check.stderr, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/, 'no ESC, BEL or C1');
+  t.match(
+    check.stdout,
+    /^A +recommended +19\.0 +available +Fix screen now$/m,
+    'the text stays; the OSC payload (pwned) goes with its sequence',
+  );
+  const json = await inProcess(['--config', sb.configPath, 'check', '--json']);
+  t.equal(json.code, 0, json.stderr);
+  t.equal(
+    (JSON.parse(json.stdout) as { patches: { title: string }[] }).patches[0]?.title,
+    HOSTILE,
+    '--json keeps the title exactly (JSON escapes the control characters)',
+  );
+  t.notMatch(json.stdout, ESC, 'escaped in the JSON text, never raw');
+
+  // every Output channel, on a coloured terminal: our colours stay, nothing else with ESC
+  let text = '';
+  const tty = { isTTY: true, columns: 100, write: (c: string) => ((text += c), true) };
+  const out = new Output(false, tty as never, tty as never, { env: {} });
+  out.line(`${out.style.paint('green', 'ok')} ${HOSTILE}`);
+  out.note(HOSTILE);
+  out.warn(`warning: ${HOSTILE}`);
+  out.error(HOSTILE);
+  out.stderrWrite(`${HOSTILE}\n`);
+  out.table(['ID', 'STATE', 'TITLE'], [['A', 'failed', HOSTILE]]);
+  t.notMatch(text.replace(SGR_ALL, ''), /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/, 'only SGR codes left');
+  t.match(text, `${ESC}[32mok${ESC}[39m Fix screen now\n`, 'our own colour is kept');
+  t.match(text, `${ESC}[31mfailed${ESC}[39m`, 'table cells still coloured');
+  t.notMatch(text, /\u001b\[2J|\u001b\]/, 'no clear screen, no title');
+});

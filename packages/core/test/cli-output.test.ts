@@ -17,6 +17,7 @@ import {
   nextStep,
   nextStepForMessage,
   progressEnabled,
+  sanitizeTerminal,
   stripAnsi,
   truncate,
 } from '../src/cli-output/index.js';
@@ -313,3 +314,46 @@ t.test('next steps: the key, the command or the file', async (t) => {
   t.equal(stripAnsi(painted), 'patchbay-client: boom\npatchbay-client: hint: do x\n');
   t.not(painted, stripAnsi(painted));
 });
+
+t.test(
+  'sanitizeTerminal: no escape sequence or control character from elsewhere reaches a terminal',
+  async (t) => {
+    const hostile =
+      'A\u001b]0;pwned\u0007B\u001b[2JC\u001b]8;;http://x\u001b\\D\u009b2JE\u009d0;t\u009cF\u001bcG\u0000\u0008\r\u007fH\u0085';
+    t.equal(
+      sanitizeTerminal(hostile),
+      'ABCDEFGH',
+      'OSC (BEL or ST), CSI (7-bit and C1), ESC c, C0, DEL, C1 go',
+    );
+    t.equal(sanitizeTerminal('a\tb\nc'), 'a\tb\nc', 'TAB and LF stay');
+    t.equal(
+      sanitizeTerminal('cut off \u001b]0;title to the end'),
+      'cut off ',
+      'an unterminated string is dropped',
+    );
+    t.equal(sanitizeTerminal('lone \u001b'), 'lone ');
+    t.equal(sanitizeTerminal('\u001b\u0007[31mx'), '[31mx', 'removing bytes never forms a new sequence');
+    t.equal(sanitizeTerminal('Überprüfung – 修正 ✓'), 'Überprüfung – 修正 ✓', 'printable Unicode is kept');
+    const painted = createStyle(true).paint('green', 'ok');
+    t.equal(sanitizeTerminal(painted), 'ok', 'no colour off a coloured stream');
+    t.equal(sanitizeTerminal(painted, true), painted, "patchbay's own colours stay on a coloured stream");
+    t.equal(
+      sanitizeTerminal(`${painted}\u001b[8m\u001b[2J\u001b[31;1m`, true),
+      painted,
+      'only our own plain SGR codes: not conceal, not erase, not combined codes',
+    );
+    t.equal(
+      formatError('prog', 'bad \u001b]0;pwned\u0007title', 'see \u001b[2Jhere'),
+      'prog: bad title\nprog: hint: see here\n',
+      'formatError cleans the message and the hint',
+    );
+    t.notMatch(
+      formatProgressLine(
+        { label: 'x\u001b]0;pwned\u0007.sh', received: 1, total: 2, bytesPerSecond: null, etaSeconds: null },
+        80,
+      ),
+      ESC,
+      'a progress label from a catalog file name is cleaned',
+    );
+  },
+);

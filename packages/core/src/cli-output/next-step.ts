@@ -1,7 +1,7 @@
 // "What to do next" for the errors the CLIs print: the config key to fix, the command to run,
 // the file to look at. A message that already says what to do gets no second hint.
 import { ErrorCodes, isPatchbayError } from '../errors.js';
-import { createStyle, type Style } from './terminal.js';
+import { createStyle, sanitizeTerminal, type Style } from './terminal.js';
 
 export interface NextStepContext {
   program: 'patchbay-client' | 'patchbay-server';
@@ -172,6 +172,7 @@ export function formatError(
   hint?: string,
   style: Style = createStyle(false),
 ): string {
-  const head = `${style.paint(['bold', 'red'], `${program}:`)} ${message}\n`;
-  return hint ? `${head}${style.paint('yellow', `${program}: hint:`)} ${hint}\n` : head;
+  // the message may quote a server or an installer: no escape sequence reaches the terminal
+  const head = `${style.paint(['bold', 'red'], `${program}:`)} ${sanitizeTerminal(message)}\n`;
+  return hint ? `${head}${style.paint('yellow', `${program}: hint:`)} ${sanitizeTerminal(hint)}\n` : head;
 }

@@ -2,7 +2,14 @@
 // Hand-written rather than cli-progress: its SingleBar saves and restores the cursor around
 // the bar (a log line written meanwhile is overwritten at stop), cuts lines by raw length
 // including colour codes, and keeps a redraw timer alive; one line needs none of that.
-import { createStyle, displayWidth, truncate, type OutputStream, type Style } from './terminal.js';
+import {
+  createStyle,
+  displayWidth,
+  sanitizeTerminal,
+  truncate,
+  type OutputStream,
+  type Style,
+} from './terminal.js';
 import { formatBytes, formatDuration, formatRate } from './units.js';
 
 /** Throughput over a sliding window of samples (the last few seconds), and the time left. */
@@ -61,7 +68,8 @@ export function formatProgressLine(input: ProgressLineInput, width: number, styl
   const paint = style ?? createStyle(false);
   const fraction = input.total > 0 ? Math.min(1, input.received / input.total) : 1;
   const pct = `${String(Math.floor(fraction * 100)).padStart(3)}%`;
-  const label = truncate(input.label, LABEL_MAX);
+  // a file name from a catalog: no escape sequence reaches the terminal
+  const label = truncate(sanitizeTerminal(input.label), LABEL_MAX);
   const tail = [
     ...(input.detail ? [input.detail] : []),
     `${formatBytes(input.received)}/${formatBytes(input.total)}`,

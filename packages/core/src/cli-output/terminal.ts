@@ -65,6 +65,34 @@ export function stripAnsi(text: string): string {
   return text.replace(ANSI, '');
 }
 
+// Escape sequences in text from elsewhere (catalog titles, server messages, installer output):
+// CSI (ESC [ … final, or C1 0x9B), strings (OSC ESC ], DCS ESC P, SOS ESC X, PM ESC ^, APC ESC _,
+// or their C1 forms) up to BEL / ST or the end of the text, and the other ESC sequences.
+const ESCAPE_SEQUENCE =
+  // eslint-disable-next-line no-control-regex -- escape codes are what it matches
+  /(?:\u001b\[|\u009b)[0-?]*[ -/]*[@-~]|(?:\u001b[\]PX^_]|[\u0090\u0098\u009d-\u009f])[^\u0007\u001b\u009c]*(?:\u0007|\u001b\\|\u009c)?|\u001b[ -/]*[0-~]/g;
+// C0 but TAB and LF, DEL, C1 (a lone ESC left by a cut-off sequence goes here too)
+// eslint-disable-next-line no-control-regex -- control characters are what it matches
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+const UNSAFE = new RegExp(`${ESCAPE_SEQUENCE.source}|${CONTROL.source}`, 'g');
+/** The SGR codes patchbay's own Style paints with (see Color): kept on a coloured stream. */
+const OWN_SGR = new Set(['1', '2', '22', '31', '32', '33', '36', '39']);
+
+/**
+ * Text made safe for a terminal: escape sequences and control characters (C0 but TAB and LF,
+ * DEL, C1) removed, so a catalog title or a server message can never set the window title,
+ * clear the screen or move the cursor. With `keepColors` (a stream patchbay paints on), only
+ * the colour codes patchbay's own Style writes survive — nothing else that starts with ESC.
+ */
+export function sanitizeTerminal(text: string, keepColors = false): string {
+  // one pass, sequences tried first at each position: removing bytes never forms a new sequence
+  return text.replace(UNSAFE, (found) => {
+    // eslint-disable-next-line no-control-regex -- an SGR code is what it matches
+    const sgr = /^\u001b\[(\d+)m$/.exec(found);
+    return keepColors && sgr && OWN_SGR.has(sgr[1] ?? '') ? found : '';
+  });
+}
+
 // East Asian wide and fullwidth ranges plus emoji: two columns each. A short approximation of
 // string-width (not a dependency here): ids and titles are ASCII in practice.
 const WIDE =
