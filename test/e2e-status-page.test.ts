@@ -414,10 +414,11 @@ if (!fs.existsSync(CHROMIUM) && !process.env.CI) {
         .trimEnd()
         .split('\r\n');
       t.equal(download.suggestedFilename(), 'history.csv');
-      t.equal(csv[0], 'at,hostId,seq,type,patchId,outcome,message,receivedAt,id');
+      // every field quoted (formula-safe CSV, docs/reports.md)
+      t.equal(csv[0], '"at","hostId","seq","type","patchId","outcome","message","receivedAt","id"');
       t.equal(csv.length - 1, doc.events.length, "the host's history CSV: one line per event");
       t.ok(
-        csv.slice(1).every((line) => line.split(',')[1] === 'host-19'),
+        csv.slice(1).every((line) => line.split(',')[1] === '"host-19"'),
         'only this host',
       );
 
@@ -471,7 +472,10 @@ if (!fs.existsSync(CHROMIUM) && !process.env.CI) {
         tab.getByRole('link', { name: /^Installs and uninstalls/ }).click(),
       ]);
       t.equal(download.suggestedFilename(), 'installs.csv');
-      t.match(fs.readFileSync((await download.path())!, 'utf8'), /^at,hostId,hostname,type,patchId/);
+      t.match(
+        fs.readFileSync((await download.path())!, 'utf8'),
+        /^"at","hostId","hostname","type","patchId"/,
+      );
 
       await tab.getByRole('button', { name: 'Forget the admin token' }).click();
       await settled(tab, 'auth');
