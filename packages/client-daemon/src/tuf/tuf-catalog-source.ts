@@ -134,7 +134,7 @@ export class TufCatalogSource {
     return {
       catalog: this.catalogOf(repo),
       server: last.server,
-      trusted: await this.trustOf(repo),
+      trusted: this.trustOf(repo),
       expired: repo.expiredAt !== undefined,
     };
   }
@@ -142,7 +142,7 @@ export class TufCatalogSource {
   /** doctor: verify `server` read-only (its metadata directory is the one a check would use). */
   async probe(server: string): Promise<{ catalog: Catalog; tuf: TufTrust }> {
     const repo = await this.fromServer(server, false);
-    return { catalog: this.catalogOf(repo), tuf: await this.trustOf(repo) };
+    return { catalog: this.catalogOf(repo), tuf: this.trustOf(repo) };
   }
 
   private async fromServer(server: string, offline: boolean): Promise<VerifiedRepository> {
@@ -207,7 +207,7 @@ export class TufCatalogSource {
     return kept;
   }
 
-  private async trustOf(repo: VerifiedRepository): Promise<TufTrust> {
+  private trustOf(repo: VerifiedRepository): TufTrust {
     const source = this.opts.trustRootFile ? 'trust.root' : 'trust on first use';
     const keyIds = repo.root.roles.root?.keyIDs ?? [];
     return {

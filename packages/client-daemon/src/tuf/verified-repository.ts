@@ -2,10 +2,9 @@
 // root chain from the configured trust root, then timestamp, snapshot and top-level targets,
 // with its rollback, freeze, mix-and-match and endless-data checks; this module asks it for
 // the delegated roles of the host's own products only, and hands back what verified.
-import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCodes, PatchbayError, errorMessage, fsyncDir } from '@patchbay/core';
+import { ErrorCodes, PatchbayError, errorMessage, fsyncDir, sha256Hex } from '@patchbay/core';
 import {
   Updater,
   ensureTrustAnchor,
@@ -68,7 +67,7 @@ export function metadataBaseUrl(server: string): string {
 
 /** Per-server metadata directory under `<dataDir>/tuf/`: a short digest of the server URL. */
 export function serverMetadataDir(tufDir: string, server: string): string {
-  const id = createHash('sha256').update(server).digest('hex').slice(0, 16);
+  const id = sha256Hex(server).slice(0, 16);
   return path.join(tufDir, 'servers', id);
 }
 
