@@ -56,7 +56,14 @@ export interface AuthConfig {
 }
 
 export interface ServerConfig {
-  listen: { host: string; port: number; tls?: TlsConfig | null; requestTimeoutSeconds: number };
+  listen: {
+    host: string;
+    port: number;
+    tls?: TlsConfig | null;
+    requestTimeoutSeconds: number;
+    /** extra names admin and status routes answer to (auth/same-origin.ts); absent = [] */
+    allowedHosts?: string[];
+  };
   /** the mirror's catalog signing key (CONTRACT §5) */
   signing: {
     /** absolute after loading; null = <dataDir>/keys/mirror.key */

@@ -10,6 +10,7 @@ import { installErrorHandlers } from './http/error-handler.js';
 import { refuseDeepJson } from './http/json-depth.js';
 import { resolveAdminToken } from './auth/admin-token.js';
 import { installAccessControl } from './auth/guard.js';
+import { installSameOriginChecks } from './auth/same-origin.js';
 import { redactingLogger, registerHardening, timeoutOptions } from './auth/http-hardening.js';
 import { TokenStore } from './auth/token-store.js';
 import { TLS_SERVER_OPTIONS } from './trust/tls.js';
@@ -104,6 +105,12 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     adminToken,
     publicStatus: options.config.auth?.publicStatus ?? true,
     reportTokens: options.config.auth?.reportTokens ?? 'optional',
+  });
+  // Host, Origin and JSON-only checks against web pages (DNS rebinding, cross-site POSTs).
+  installSameOriginChecks(app, {
+    listen: options.config.listen,
+    adminToken: adminToken !== null,
+    publicStatus: options.config.auth?.publicStatus ?? true,
   });
   const metrics = options.metrics ?? createServerMetrics();
   const mirror = options.metrics ? options.mirror : observeSyncMetrics(options.mirror, metrics);
