@@ -1,6 +1,7 @@
 // GET /metrics over real HTTP on loopback: a real mirror syncing from a fixture upstream,
 // real reports, blob and catalog downloads; the exposition text parsed and its values
 // checked before and after each. (cli.test.ts checks that `serve` counts its own syncs.)
+import { spawnSync } from 'node:child_process';
 import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -405,4 +406,31 @@ t.test('client states: cached until a report arrives or a minute passes', async 
   store.ingest(report('new-host'), new Date(now).toISOString());
   now += 1_000;
   t.match(counts.get(), { compliant: 1, stale: 1 }, 'a report arrived: recounted');
+});
+
+/** `promtool check metrics` on stdin: exit code and what it said; null when promtool is absent. */
+function promtoolCheck(text: string): { status: number | null; output: string } | null {
+  const run = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  if ((run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return null;
+  if (run.error) throw run.error;
+  return { status: run.status, output: `${run.stdout}${run.stderr}` };
+}
+
+// Last: by now every kind of series this file makes is in the exposition (syncs, ranges,
+// reports, rejections, aborted requests, labelled histograms).
+t.test("promtool check metrics: the real /metrics passes Prometheus's own linter", async (t) => {
+  const text = (await s.scrape()).text;
+  const checked = promtoolCheck(text);
+  if (checked === null) {
+    // CI installs it (.ci/run); a developer machine may not have it.
+    if (process.env.CI) t.fail('promtool is not installed, and CI must run this check');
+    else
+      t.skip('promtool is absent: apt-get install --no-install-recommends prometheus (Debian) to run this');
+    return;
+  }
+  t.equal(checked.output.trim(), '', 'no lint findings');
+  t.equal(checked.status, 0, 'promtool exits 0');
+  // The gauges prom-client names like counters are left out; their per-type series stay.
+  t.notMatch(text, /^nodejs_active_(handles|requests|resources)_total/m);
+  t.match(text, /^# TYPE nodejs_active_handles gauge$/m);
 });

@@ -181,11 +181,23 @@ export function createServerMetrics(version: string = SERVER_VERSION): ServerMet
 
 let processRegistry: Registry | undefined;
 
+/**
+ * Gauges prom-client's defaults name with a counter's `_total` suffix, which
+ * `promtool check metrics` rejects. Each is the sum of a per-type gauge it also exports
+ * (`sum(nodejs_active_handles)`), so nothing is lost.
+ */
+export const DROPPED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+] as const;
+
 /** The process metrics' registry, made (and its collectors started) on first use. */
 function processMetrics(): Registry {
   if (processRegistry === undefined) {
     processRegistry = new Registry();
     collectDefaultMetrics({ register: processRegistry });
+    for (const name of DROPPED_DEFAULT_METRICS) processRegistry.removeSingleMetric(name);
   }
   return processRegistry;
 }
