@@ -7,6 +7,7 @@ import type { Notifier } from './notify/notifier.js';
 import type { HttpDeps } from './http/deps.js';
 import type { ReportStore } from './reports/report-store.js';
 import { installErrorHandlers } from './http/error-handler.js';
+import { collectMethodsForAllow } from './http/method-not-allowed.js';
 import { refuseDeepJson } from './http/json-depth.js';
 import { resolveAdminToken } from './auth/admin-token.js';
 import { installAccessControl } from './auth/guard.js';
@@ -71,6 +72,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     ...(options.https ? { https: { ...options.https, ...TLS_SERVER_OPTIONS } } : {}),
   }) as FastifyInstance;
   installErrorHandlers(app);
+  // Every route's other methods get 405 with Allow, added once the last route is in.
+  const addMethodRefusals = collectMethodsForAllow(app);
   refuseDeepJson(app);
   // Through the process logger, not the redacting child: this line holds only what fastify's
   // own request serializer logs (method, url, addresses, status), no header and no body, and
@@ -128,6 +131,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   };
   await registerRoutes(app, deps);
   await app.register(trustRoutes, { mirror: options.mirror });
+  addMethodRefusals();
   await app.ready();
   return app;
 }

@@ -193,3 +193,140 @@ t.test('unknown routes: 404 in the error shape', async (t) => {
   t.equal(res.status, 404);
   t.same(await res.json(), { statusCode: 404, error: 'Not Found', message: 'Route GET:/v1/nope not found' });
 });
+
+t.test('blobs: If-Match and If-Unmodified-Since give 412 (RFC 9110 §13.1.1, §13.1.4)', async (t) => {
+  const h = await startHarness(t);
+  const hex = await h.mirror.addBlob('precondition bytes');
+  const url = `${h.base}/v1/blobs/sha256/${hex}`;
+  const first = await request(url);
+  const lastModified = String(first.headers['last-modified']);
+  await first.body.dump();
+  const before = new Date(Date.parse(lastModified) - 60_000).toUTCString();
+  const after = new Date(Date.parse(lastModified) + 60_000).toUTCString();
+
+  const answers: [Record<string, string>, number, string][] = [
+    [{ 'if-match': `"${hex}"` }, 200, 'If-Match: the current tag'],
+    [{ 'if-match': `"other", "${hex}"` }, 200, 'If-Match: in a list'],
+    [{ 'if-match': '*' }, 200, 'If-Match: *'],
+    [{ 'if-match': '"other"' }, 412, 'If-Match: another tag'],
+    [{ 'if-match': `W/"${hex}"` }, 412, 'If-Match: a weak tag never matches (strong comparison)'],
+    [{ 'if-unmodified-since': after }, 200, 'If-Unmodified-Since: a later date'],
+    [{ 'if-unmodified-since': lastModified }, 200, 'If-Unmodified-Since: the same date'],
+    [{ 'if-unmodified-since': before }, 412, 'If-Unmodified-Since: an earlier date'],
+    [{ 'if-unmodified-since': 'not a date' }, 200, 'If-Unmodified-Since: not a date, ignored'],
+    [
+      { 'if-match': `"${hex}"`, 'if-unmodified-since': before },
+      200,
+      'If-Match wins over If-Unmodified-Since',
+    ],
+    [{ 'if-match': '"other"', 'if-none-match': `"${hex}"` }, 412, '412 is decided before 304'],
+    [{ 'if-match': '"other"', range: 'bytes=0-1' }, 412, '412 is decided before a range'],
+  ];
+  for (const [headers, status, what] of answers) {
+    const res = await request(url, { headers });
+    t.equal(res.statusCode, status, what);
+    if (status === 412) {
+      t.equal(res.headers['cache-control'], undefined, `${what}: not cacheable as the blob`);
+      t.equal(res.headers.etag, undefined, `${what}: no ETag`);
+      t.match(await res.body.json(), { statusCode: 412, error: 'Precondition Failed', message: /If-Match/ });
+    } else await res.body.dump();
+  }
+  const head = await request(url, { method: 'HEAD', headers: { 'if-match': '"other"' } });
+  t.equal(head.statusCode, 412, 'HEAD too');
+  await head.body.dump();
+});
+
+t.test('blobs: a 416 is not the blob: no immutable caching, no ETag', async (t) => {
+  const h = await startHarness(t);
+  const hex = await h.mirror.addBlob('0123456789');
+  const res = await request(`${h.base}/v1/blobs/sha256/${hex}`, { headers: { range: 'bytes=10-' } });
+  t.equal(res.statusCode, 416);
+  t.equal(res.headers['content-range'], 'bytes */10');
+  t.equal(res.headers['cache-control'], undefined, 'no Cache-Control: immutable on an error');
+  t.equal(res.headers.etag, undefined);
+  t.equal(res.headers['last-modified'], undefined);
+  await res.body.dump();
+  // a 304 still wins over an unsatisfiable range (§13.2.2: preconditions first)
+  const cached = await request(`${h.base}/v1/blobs/sha256/${hex}`, {
+    headers: { range: 'bytes=10-', 'if-none-match': `"${hex}"` },
+  });
+  t.equal(cached.statusCode, 304);
+  t.equal(cached.headers['cache-control'], 'public, max-age=31536000, immutable');
+  await cached.body.dump();
+});
+
+t.test('known paths, other methods: 405 with Allow, the body never read', async (t) => {
+  const h = await startHarness(t);
+  const hex = await h.mirror.addBlob('x');
+  const cases: [string, string, string][] = [
+    ['POST', `/v1/blobs/sha256/${hex}`, 'GET, HEAD'],
+    ['PUT', `/v1/blobs/sha256/${hex}`, 'GET, HEAD'],
+    ['DELETE', `/v1/blobs/sha256/${hex}`, 'GET, HEAD'],
+    ['OPTIONS', `/v1/blobs/sha256/${hex}`, 'GET, HEAD'],
+    ['POST', '/v1/catalog', 'GET, HEAD'],
+    ['PATCH', '/v1/status', 'GET, HEAD'],
+    ['GET', '/v1/sync', 'POST'],
+    ['DELETE', '/v1/clients/host-a/report', 'PUT'],
+  ];
+  for (const [method, path, allow] of cases) {
+    const res = await request(`${h.base}${path}`, { method: method as 'GET' });
+    t.equal(res.statusCode, 405, `${method} ${path}`);
+    t.equal(res.headers.allow, allow, `Allow: ${allow}`);
+    t.match(await res.body.json(), {
+      statusCode: 405,
+      error: 'Method Not Allowed',
+      message: new RegExp(`^${method} is not allowed on `),
+    });
+  }
+  // a body larger than any limit: refused before it is read (413 would mean it was)
+  const big = await request(`${h.base}/v1/catalog`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: Buffer.alloc(1 << 20),
+  });
+  t.equal(big.statusCode, 405);
+  await big.body.dump();
+  t.equal((await fetch(`${h.base}/v1/nope`, { method: 'POST' })).status, 404, 'an unknown path stays 404');
+});
+
+t.test('catalog: If-Modified-Since gives 304; If-Match 412; If-None-Match decides first', async (t) => {
+  const h = await startHarness(t);
+  const { etag } = h.mirror.publish([patch('T5KB0042')]);
+  const first = await request(`${h.base}/v1/catalog`);
+  const lastModified = String(first.headers['last-modified']);
+  await first.body.dump();
+  const earlier = new Date(Date.parse(lastModified) - 1000).toUTCString();
+  const answers: [Record<string, string>, number, string][] = [
+    [{ 'if-modified-since': lastModified }, 304, 'If-Modified-Since: Last-Modified itself'],
+    [{ 'if-modified-since': earlier }, 200, 'If-Modified-Since: a second before'],
+    [{ 'if-modified-since': 'yesterday' }, 200, 'If-Modified-Since: not a date'],
+    [{ 'if-none-match': '"stale"', 'if-modified-since': lastModified }, 200, 'If-None-Match decides'],
+    [{ 'if-match': '"stale"' }, 412, 'If-Match: another tag'],
+    [{ 'if-match': etag }, 200, 'If-Match: the current tag'],
+    [{ 'if-unmodified-since': earlier }, 412, 'If-Unmodified-Since: before the publication'],
+  ];
+  for (const [headers, status, what] of answers) {
+    const res = await request(`${h.base}/v1/catalog`, { headers });
+    t.equal(res.statusCode, status, what);
+    if (status === 304) t.equal(res.headers.etag, etag);
+    await res.body.dump();
+  }
+});
+
+t.test('catalog: gzip only when ranked at least as high as identity', async (t) => {
+  const h = await startHarness(t);
+  h.mirror.publish([patch('T5KB0042')]);
+  const cases: [string, string | undefined][] = [
+    ['gzip;q=0.5, identity;q=1', undefined],
+    ['identity, gzip;q=0.9', undefined],
+    ['*;q=0.8, gzip;q=0.5', undefined],
+    ['gzip, identity', 'gzip'],
+    ['identity;q=0.5, gzip;q=0.5', 'gzip'],
+    ['deflate, gzip;q=0.5', 'gzip'],
+  ];
+  for (const [acceptEncoding, coding] of cases) {
+    const res = await request(`${h.base}/v1/catalog`, { headers: { 'accept-encoding': acceptEncoding } });
+    t.equal(res.headers['content-encoding'], coding, acceptEncoding);
+    await res.body.dump();
+  }
+});

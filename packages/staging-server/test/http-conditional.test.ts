@@ -1,6 +1,8 @@
 import t from 'tap';
 import {
   decideRange,
+  evaluatePreconditions,
+  ifMatchFails,
   ifNoneMatchMatches,
   ifRangeAllowsRange,
   notModifiedSince,
@@ -39,6 +41,33 @@ t.test('If-Modified-Since', async (t) => {
   t.notOk(notModifiedSince('not a date', lastModified));
 });
 
+t.test('If-Match: strong comparison; If-Unmodified-Since; the order of RFC 9110 §13.2.2', async (t) => {
+  t.notOk(ifMatchFails(undefined, ETAG));
+  t.notOk(ifMatchFails('"abc"', ETAG));
+  t.notOk(ifMatchFails('"x", "abc"', ETAG));
+  t.notOk(ifMatchFails('*', ETAG));
+  t.ok(ifMatchFails('W/"abc"', ETAG), 'a weak tag never matches');
+  t.ok(ifMatchFails('"abcd"', ETAG));
+  t.ok(ifMatchFails('abc', ETAG), 'unquoted is not an entity tag');
+  const lastModified = new Date('2026-11-24T10:00:00.500Z');
+  const current = { etag: ETAG, lastModified };
+  const at = 'Tue, 24 Nov 2026 10:00:00 GMT';
+  const before = 'Tue, 24 Nov 2026 09:59:59 GMT';
+  t.equal(evaluatePreconditions({}, current), 'proceed');
+  t.equal(evaluatePreconditions({ 'if-unmodified-since': at }, current), 'proceed');
+  t.equal(evaluatePreconditions({ 'if-unmodified-since': before }, current), 'failed');
+  t.equal(evaluatePreconditions({ 'if-match': ETAG, 'if-unmodified-since': before }, current), 'proceed');
+  t.equal(evaluatePreconditions({ 'if-match': '"x"', 'if-none-match': ETAG }, current), 'failed');
+  t.equal(evaluatePreconditions({ 'if-none-match': ETAG }, current), 'not-modified');
+  t.equal(evaluatePreconditions({ 'if-modified-since': at }, current), 'not-modified');
+  t.equal(evaluatePreconditions({ 'if-none-match': '"x"', 'if-modified-since': at }, current), 'proceed');
+  t.equal(
+    evaluatePreconditions({ 'if-unmodified-since': before, 'if-modified-since': at }, { etag: ETAG }),
+    'proceed',
+    'no Last-Modified: the date conditions do not apply',
+  );
+});
+
 t.test('Range decisions', async (t) => {
   t.same(decideRange(undefined, 10), { kind: 'full' });
   t.same(decideRange('bytes=0-0', 10), { kind: 'partial', start: 0, end: 0 });
@@ -66,6 +95,9 @@ t.test('Accept-Encoding', async (t) => {
   t.notOk(acceptsGzip('gzip;q=0'));
   t.notOk(acceptsGzip('gzip;q=0.000, *'));
   t.notOk(acceptsGzip('*;q=0'));
+  t.notOk(acceptsGzip('gzip;q=0.5, identity;q=1'), 'identity ranked higher');
+  t.notOk(acceptsGzip('*;q=0.8, gzip;q=0.5'), "identity by *'s rank");
+  t.ok(acceptsGzip('GZIP;Q=0.5, identity;q=0.5'), 'a tie: gzip');
 });
 
 t.test('CSV quoting and formula neutralisation', async (t) => {

@@ -155,6 +155,17 @@ t.test('HTTP: names, ETags, caching, ranges and digests of /v1/tuf/', async (t) 
       .status,
     304,
   );
+  // If-Match (RFC 9110 §13.1.1): a tag that is not the current one is 412, before If-None-Match
+  const stale = await fetch(`${server.base}/v1/tuf/metadata/timestamp.json`, {
+    headers: { 'if-match': '"0000"', 'if-none-match': etag },
+  });
+  t.equal(stale.status, 412, 'If-Match with another tag: 412');
+  t.equal(stale.headers.get('etag'), null, 'a 412 is not the file: no ETag');
+  const current = { 'if-match': etag };
+  t.equal((await fetch(`${server.base}/v1/tuf/metadata/timestamp.json`, { headers: current })).status, 200);
+  const post = await fetch(`${server.base}/v1/tuf/metadata/timestamp.json`, { method: 'POST' });
+  t.equal(post.status, 405);
+  t.equal(post.headers.get('allow'), 'GET, HEAD');
   const snapshot = await fetch(`${server.base}/v1/tuf/metadata/1.snapshot.json`);
   t.equal(snapshot.status, 200);
   t.equal(snapshot.headers.get('cache-control'), 'public, max-age=31536000, immutable');
@@ -192,6 +203,12 @@ t.test('HTTP: names, ETags, caching, ranges and digests of /v1/tuf/', async (t) 
   t.equal(partial.headers.get('content-range'), `bytes 2-5/${file.length}`);
   t.ok(Buffer.from(await partial.arrayBuffer()).equals(file.subarray(2, 6)));
   t.equal((await fetch(url, { method: 'HEAD' })).status, 200);
+  t.equal(
+    (await fetch(url, { headers: { 'if-match': `W/"${hex}"` } })).status,
+    412,
+    'If-Match: weak never matches',
+  );
+  t.equal((await fetch(url, { method: 'DELETE' })).headers.get('allow'), 'GET, HEAD');
   for (const wrong of [
     `arcserve-udp/9.0/UDP0001/${hex}.T5KB0042.sh`, // another path with this digest
     `arcserve-backup/19.0/T5KB0042/${hex}.other.sh`,

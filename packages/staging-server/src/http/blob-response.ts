@@ -1,10 +1,11 @@
 // The answer for one verified, content-addressed file: a blob at /v1/blobs/sha256/<hex> or the
 // same bytes as a TUF target at /v1/tuf/targets/<dir>/<hex>.<name>. Strong ETag "<hex>" (the
-// digest is the identity), immutable for a year, conditional GET, Range with a strong If-Range
+// digest is the identity), immutable for a year, conditional GET (If-Match, If-Unmodified-Since,
+// If-None-Match, If-Modified-Since in RFC 9110 §13.2.2's order), Range with a strong If-Range
 // only (RFC 9110; @fastify/static's weak ETag gets that wrong, see TOOLING.md).
 import { open } from 'node:fs/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { decideRange, ifNoneMatchMatches, ifRangeAllowsRange, notModifiedSince } from './conditional.js';
+import { decideRange, evaluatePreconditions, ifRangeAllowsRange } from './conditional.js';
 import { HttpErrors } from './errors.js';
 
 // 64 KiB reads (Node's default), not the 1 MiB that hashes faster: each read is a fresh
@@ -33,6 +34,18 @@ export async function sendVerifiedFile(
   try {
     const { size, mtime } = await handle.stat();
     const etag = `"${hex}"`;
+    // Decided before any header is set: a 412 or 416 is an error, not this file, and must not
+    // carry its ETag or its year-long immutable caching.
+    const precondition = evaluatePreconditions(request.headers, { etag, lastModified: mtime });
+    if (precondition === 'failed') throw HttpErrors.PRECONDITION_FAILED(`sha256:${hex}`, etag);
+    const rangeHeader =
+      request.method === 'GET' && ifRangeAllowsRange(firstValue(request.headers['if-range']), etag, mtime)
+        ? request.headers.range
+        : undefined;
+    const range = decideRange(rangeHeader, size);
+    if (precondition === 'proceed' && range.kind === 'unsatisfiable')
+      throw HttpErrors.RANGE_NOT_SATISFIABLE(size);
+
     reply
       .type('application/octet-stream')
       .header('etag', etag)
@@ -40,20 +53,7 @@ export async function sendVerifiedFile(
       .header('cache-control', 'public, max-age=31536000, immutable')
       .header('accept-ranges', 'bytes')
       .header('x-content-type-options', 'nosniff');
-
-    const ifNoneMatch = request.headers['if-none-match'];
-    const notModified =
-      ifNoneMatch !== undefined
-        ? ifNoneMatchMatches(ifNoneMatch, etag)
-        : notModifiedSince(request.headers['if-modified-since'], mtime);
-    if (notModified) return reply.code(304).send();
-
-    const rangeHeader =
-      request.method === 'GET' && ifRangeAllowsRange(firstValue(request.headers['if-range']), etag, mtime)
-        ? request.headers.range
-        : undefined;
-    const range = decideRange(rangeHeader, size);
-    if (range.kind === 'unsatisfiable') throw HttpErrors.RANGE_NOT_SATISFIABLE(size);
+    if (precondition === 'not-modified') return reply.code(304).send();
 
     const start = range.kind === 'partial' ? range.start : 0;
     const end = range.kind === 'partial' ? range.end : size - 1;

@@ -63,6 +63,56 @@ export function ifRangeAllowsRange(
   return Math.floor(date / 1000) === Math.floor(lastModified.getTime() / 1000);
 }
 
+/**
+ * If-Match (RFC 9110 §13.1.1) uses the STRONG comparison: true when the condition fails
+ * (412), i.e. no listed tag is the current one. `*` matches any current representation.
+ */
+export function ifMatchFails(header: string | undefined, currentEtag: string): boolean {
+  if (header === undefined) return false;
+  const tags = parseEntityTags(header);
+  if (tags === '*') return false;
+  const current = parseOne(currentEtag);
+  return !tags.some((tag) => current !== null && !tag.weak && !current.weak && tag.opaque === current.opaque);
+}
+
+/** If-Unmodified-Since (RFC 9110 §13.1.4): true when it fails (modified after the date); a bad date is ignored. */
+export function modifiedSince(header: string | undefined, lastModified: Date): boolean {
+  if (header === undefined) return false;
+  const date = Date.parse(header);
+  if (Number.isNaN(date)) return false;
+  return Math.floor(lastModified.getTime() / 1000) > Math.floor(date / 1000);
+}
+
+/** The preconditions' verdict for a GET or HEAD: send it, 304, or 412. */
+export type Precondition = 'proceed' | 'not-modified' | 'failed';
+
+export interface ConditionalHeaders {
+  'if-match'?: string | undefined;
+  'if-unmodified-since'?: string | undefined;
+  'if-none-match'?: string | undefined;
+  'if-modified-since'?: string | undefined;
+}
+
+/**
+ * RFC 9110 §13.2.2, in its order, for GET and HEAD: If-Match (else If-Unmodified-Since)
+ * first, then If-None-Match (else If-Modified-Since). Without `lastModified` (a resource
+ * with no modification date) the date conditions are ignored, as §13.1.3/§13.1.4 say.
+ * If-Range is the caller's, after this (it only decides whether a Range applies).
+ */
+export function evaluatePreconditions(
+  headers: ConditionalHeaders,
+  current: { etag: string; lastModified?: Date },
+): Precondition {
+  const { lastModified } = current;
+  if (headers['if-match'] !== undefined) {
+    if (ifMatchFails(headers['if-match'], current.etag)) return 'failed';
+  } else if (lastModified && modifiedSince(headers['if-unmodified-since'], lastModified)) return 'failed';
+  if (headers['if-none-match'] !== undefined)
+    return ifNoneMatchMatches(headers['if-none-match'], current.etag) ? 'not-modified' : 'proceed';
+  if (lastModified && notModifiedSince(headers['if-modified-since'], lastModified)) return 'not-modified';
+  return 'proceed';
+}
+
 /** True when If-Modified-Since says the client's copy is current (only consulted without If-None-Match). */
 export function notModifiedSince(header: string | undefined, lastModified: Date): boolean {
   if (header === undefined) return false;

@@ -45,6 +45,19 @@ export const HttpErrors = {
       `the requested range lies outside the blob's ${size} bytes`,
       { 'content-range': `bytes */${size}` },
     ),
+  PRECONDITION_FAILED: defineError(
+    'PB_ERR_HTTP_PRECONDITION_FAILED',
+    412,
+    (what: string, etag: string) =>
+      `${what} does not meet the request's If-Match / If-Unmodified-Since: its current ETag is ${etag}`,
+  ),
+  METHOD_NOT_ALLOWED: (method: string, url: string, allow: readonly string[]) =>
+    new HttpError(
+      'PB_ERR_HTTP_METHOD_NOT_ALLOWED',
+      405,
+      `${method} is not allowed on ${url}: it answers ${allow.join(', ')}`,
+      { allow: allow.join(', ') },
+    ),
   HOST_MISMATCH: defineError(
     'PB_ERR_HTTP_HOST_MISMATCH',
     400,

@@ -3,7 +3,7 @@
 // bytes already exist and recompressing per request would waste CPU at fleet scale.
 import type { FastifyPluginAsync } from 'fastify';
 import { acceptsGzip } from '../content-coding.js';
-import { ifNoneMatchMatches } from '../conditional.js';
+import { evaluatePreconditions } from '../conditional.js';
 import { HttpErrors } from '../errors.js';
 import type { HttpDeps } from '../deps.js';
 
@@ -15,19 +15,20 @@ export const catalogRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror 
     const published = mirror.current();
     if (published === null) throw HttpErrors.NO_CATALOG();
 
+    const lastModified = new Date(published.publishedAt);
+    const precondition = evaluatePreconditions(request.headers, { etag: published.etag, lastModified });
+    if (precondition === 'failed') throw HttpErrors.PRECONDITION_FAILED('the catalog', published.etag);
     // One ETag for both codings: it is the SHA-256 of the identity bytes, which the
     // catalog's signature covers too; Vary keeps shared caches from mixing the two.
     reply
       .header('etag', published.etag)
       .header('cache-control', 'no-cache')
       .header('vary', 'Accept-Encoding')
-      .header('last-modified', new Date(published.publishedAt).toUTCString())
+      .header('last-modified', lastModified.toUTCString())
       // The signature rides with the bytes it signs: a client that fetched /v1/catalog.sig
       // separately could get the next publication's signature between the two requests.
       .header(CATALOG_SIGNATURE_HEADER, published.signature);
-    if (ifNoneMatchMatches(request.headers['if-none-match'], published.etag)) {
-      return reply.code(304).send();
-    }
+    if (precondition === 'not-modified') return reply.code(304).send();
     reply.type('application/json; charset=utf-8');
     if (acceptsGzip(request.headers['accept-encoding'])) {
       return reply.header('content-encoding', 'gzip').send(published.gzip);

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify';
 import { metadataFileName } from '@patchbay/core/tuf';
 import { sendVerifiedFile } from '../blob-response.js';
-import { ifNoneMatchMatches } from '../conditional.js';
+import { evaluatePreconditions } from '../conditional.js';
 import type { HttpDeps } from '../deps.js';
-import { HttpError } from '../errors.js';
+import { HttpError, HttpErrors } from '../errors.js';
 
 const VERSIONED_NAME = /^([1-9][0-9]{0,15})\.(.+)\.json$/;
 const CONSISTENT_NAME = /^([0-9a-f]{64})\.(.+)$/;
@@ -68,12 +68,15 @@ export const tufRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) =
         throw err;
       }
       const etag = `"${createHash('sha256').update(bytes).digest('hex')}"`;
+      // No Last-Modified (the bytes, not the file's time, are the identity): the date conditions do not apply.
+      const precondition = evaluatePreconditions(request.headers, { etag });
+      if (precondition === 'failed') throw HttpErrors.PRECONDITION_FAILED(`TUF metadata ${name}`, etag);
       // timestamp.json and root.json change in place; every versioned file is written once
       reply
         .header('etag', etag)
         .header('cache-control', file === 'timestamp.json' || file === 'root.json' ? 'no-cache' : IMMUTABLE)
         .header('x-content-type-options', 'nosniff');
-      if (ifNoneMatchMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
+      if (precondition === 'not-modified') return reply.code(304).send();
       // the exact bytes the signatures cover: no re-encoding, no compression
       return reply.type('application/json').send(bytes);
     },
