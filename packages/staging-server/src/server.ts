@@ -8,6 +8,7 @@ import type { HttpDeps } from './http/deps.js';
 import type { ReportStore } from './reports/report-store.js';
 import { installErrorHandlers } from './http/error-handler.js';
 import { collectMethodsForAllow } from './http/method-not-allowed.js';
+import { registerOpenApi } from './http/openapi.js';
 import { refuseDeepJson } from './http/json-depth.js';
 import { resolveAdminToken } from './auth/admin-token.js';
 import { installAccessControl } from './auth/guard.js';
@@ -129,6 +130,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     ...(options.notifier ? { notifier: options.notifier } : {}),
     metrics,
   };
+  // Before the routes: it documents each as it is added (/v1/openapi.json).
+  await registerOpenApi(app, SERVER_VERSION);
   await registerRoutes(app, deps);
   await app.register(trustRoutes, { mirror: options.mirror });
   addMethodRefusals();

@@ -11,7 +11,8 @@ export const metricsRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => 
   if (metrics === undefined) return;
   const clientStates = new ClientStateCounts(deps.store, deps.config.reports.staleAfterHours);
   // Scraped every few seconds: only problems reach the log.
-  app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {
+  const schema = { summary: 'Prometheus metrics (text format)', tags: ['status'] };
+  app.get('/metrics', { logLevel: 'warn', schema }, async (_request, reply) => {
     await refreshScrapeGauges(metrics, deps.mirror, clientStates);
     const text = await renderMetrics(metrics);
     return reply.type(METRICS_CONTENT_TYPE).header('cache-control', 'no-store').send(text);

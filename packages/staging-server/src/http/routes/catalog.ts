@@ -1,7 +1,7 @@
 // GET /v1/catalog: the published catalog's exact bytes, precomputed at publish time
 // (identity and gzip), so serving is a buffer write. No @fastify/compress: the gzip
 // bytes already exist and recompressing per request would waste CPU at fleet scale.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifySchema } from 'fastify';
 import { acceptsGzip } from '../content-coding.js';
 import { evaluatePreconditions } from '../conditional.js';
 import { HttpErrors } from '../errors.js';
@@ -10,8 +10,14 @@ import type { HttpDeps } from '../deps.js';
 /** Extension: the catalog's Ed25519 signature (base64), the same as GET /v1/catalog.sig. */
 export const CATALOG_SIGNATURE_HEADER = 'patchbay-catalog-signature';
 
+// For /v1/openapi.json only (no validation keyword): the answer is bytes, not a serialized object.
+const CATALOG_DOC = {
+  summary: "The published catalog's exact bytes (signed; gzip when asked)",
+  tags: ['mirror'],
+} as FastifySchema;
+
 export const catalogRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) => {
-  app.get('/v1/catalog', async (request, reply) => {
+  app.get('/v1/catalog', { schema: CATALOG_DOC }, async (request, reply) => {
     const published = mirror.current();
     if (published === null) throw HttpErrors.NO_CATALOG();
 

@@ -51,7 +51,10 @@ export function metadataFileFor(name: string): string | undefined {
 export const tufRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) => {
   app.get<{ Params: { name: string } }>(
     '/v1/tuf/metadata/:name',
-    { config: OPEN },
+    {
+      config: OPEN,
+      schema: { summary: 'TUF metadata: timestamp.json, root.json, <N>.<role>.json', tags: ['tuf'] },
+    },
     async (request, reply) => {
       const repository = mirror.tufRepository?.() ?? null;
       if (repository === null) throw TufErrors.NO_REPOSITORY();
@@ -86,6 +89,7 @@ export const tufRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) =
     method: ['GET', 'HEAD'],
     url: '/v1/tuf/targets/*',
     config: OPEN,
+    schema: { summary: 'A TUF target: <dir>/<sha256>.<name>, the blob with that digest', tags: ['tuf'] },
     handler: async (request, reply) => {
       const repository = mirror.tufRepository?.() ?? null;
       if (repository === null) throw TufErrors.NO_REPOSITORY();
