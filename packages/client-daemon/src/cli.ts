@@ -3,6 +3,7 @@ import {
   ErrorCodes,
   EVENT_TYPES,
   PatchbayError,
+  ensureDataDir,
   errorMessage,
   formatError,
   isPatchbayError,
@@ -247,6 +248,8 @@ export async function main(argv: string[]): Promise<number> {
     session = createSession(parsed.flags, parsed.command);
     session.out = new Output(parsed.flags.json, process.stdout, process.stderr, { quiet: parsed.quiet });
     if (DOWNLOADING.has(parsed.command)) session.out.startProgress();
+    // before any command writes under it: an unusable dataDir fails here, at once (exit 2)
+    await ensureDataDir(session.config.dataDir);
     const run = await parsed.spec.load();
     return await run(session, parsed.args);
   } catch (err) {
