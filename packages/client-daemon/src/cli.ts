@@ -11,6 +11,7 @@ import {
   styleFor,
 } from '@patchbay/core';
 import type { CommandArgs, HistoryFilter } from './commands/common.js';
+import { endQuietlyOnBrokenPipe } from './broken-pipe.js';
 import { Output } from './output.js';
 import { createSession } from './session.js';
 import type { Session } from './session.js';
@@ -233,6 +234,7 @@ const DOWNLOADING = new Set(['download', 'install', 'uninstall']);
 /** Entry point of bin/patchbay-client.js: returns the exit code (0 ok, 1 failed, 2 usage/config). */
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
+  endQuietlyOnBrokenPipe(process.stdout);
   let session: Session | undefined;
   let parsed: ParsedCli | 'help' | 'version' | undefined;
   try {

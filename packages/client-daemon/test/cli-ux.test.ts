@@ -1,11 +1,12 @@
 // patchbay-client's command-line behaviour at its edges (issue 14, "Hardening"): an unusable data
 // directory fails at once, offline is said and exits non-zero, a closed pipe ends quietly and
 // releases the lock, hints name the right thing, and `run --once` says what it did.
+import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { makeSandbox, runCli } from './fixtures/client.js';
-import { buildCatalog, closedPortUrl, startStaging } from './fixtures/staging.js';
+import { BIN, makeSandbox, runCli } from './fixtures/client.js';
+import { buildCatalog, startStaging } from './fixtures/staging.js';
 
 const staging = await startStaging(buildCatalog([{ id: 'A' }, { id: 'B', requires: ['A'] }]));
 t.teardown(() => staging.close());
@@ -47,4 +48,32 @@ t.test('a data directory under a file (ENOTDIR) says which part is a file', asyn
   t.notMatch(r.stderr, /unexpected/);
 });
 
-void closedPortUrl;
+/** The CLI with a stdout whose reader is gone before anything is written (`… | head -0`). */
+function runWithClosedStdout(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+t.test('a closed stdout (| head): no EPIPE stack trace, the lock is released', async (t) => {
+  const sb = makeSandbox(path.join(root, 'epipe'), () => [staging.url]);
+  const check = await runWithClosedStdout(['--config', sb.configPath, 'check']);
+  t.equal(check.code, 0, check.stderr);
+  t.equal(check.stderr, '', 'nothing on stderr');
+  t.notOk(existsSync(path.join(sb.dataDir, 'lock')), 'check released the data-dir lock');
+  const history = await runWithClosedStdout(['--config', sb.configPath, 'history']);
+  t.equal(history.code, 0, history.stderr);
+  t.notMatch(history.stderr, /EPIPE|\n\s+at /, 'no stack trace');
+  t.equal(history.stderr, '');
+  const again = await sb.run(['check']);
+  t.equal(again.code, 0, `the next check runs: ${again.stderr}`);
+});
