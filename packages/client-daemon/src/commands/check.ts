@@ -6,7 +6,10 @@ import { expiryFields } from '../catalog-source.js';
 import { loadCatalog, reportNow, withHostLock } from './common.js';
 import type { CommandArgs } from './common.js';
 
-/** check: fetch the catalog, scan this host, list the patches and their states, report. */
+/**
+ * check: fetch the catalog, scan this host, list the patches and their states, report. Exit 1
+ * when no server answered and the list comes from the cached catalog.
+ */
 export async function checkCommand(session: Session, _args: CommandArgs): Promise<number> {
   return withHostLock(session, async (ledger) => {
     const loaded = await loadCatalog(session, ledger);
@@ -26,6 +29,11 @@ export async function checkCommand(session: Session, _args: CommandArgs): Promis
     await pruneCache(session, ledger, loaded.catalog);
     await reportNow(session, ledger);
     printPatchList(session, patchList(scan.evaluations), offline, expiryFields(loaded));
-    return 0;
+    if (!offline) return 0;
+    // the list may be out of date: said with the result, and the exit says the check did not reach a server
+    session.out.line(
+      `offline: no staging server answered; this list is from the cached catalog fetched at ${loaded.fetchedAt}`,
+    );
+    return 1;
   });
 }
