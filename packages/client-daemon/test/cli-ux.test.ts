@@ -8,7 +8,9 @@ import t from 'tap';
 import { BIN, makeSandbox, runCli } from './fixtures/client.js';
 import { buildCatalog, startStaging } from './fixtures/staging.js';
 
-const staging = await startStaging(buildCatalog([{ id: 'A' }, { id: 'B', requires: ['A'] }]));
+const staging = await startStaging(
+  buildCatalog([{ id: 'A' }, { id: 'B', requires: ['A'] }, { id: 'C', severity: 'critical' }]),
+);
 t.teardown(() => staging.close());
 const root = t.testdir();
 
@@ -76,4 +78,28 @@ t.test('a closed stdout (| head): no EPIPE stack trace, the lock is released', a
   t.equal(history.stderr, '');
   const again = await sb.run(['check']);
   t.equal(again.code, 0, `the next check runs: ${again.stderr}`);
+});
+
+t.test('run --once prints what its cycle did (human and --json)', async (t) => {
+  const sb = makeSandbox(path.join(root, 'once'), () => [staging.url], {
+    policy: { autoInstall: 'critical' },
+  });
+  const human = await sb.run(['run', '--once']);
+  t.equal(human.code, 0, human.stderr);
+  t.match(human.stdout, /^SEQ +TYPE +PATCH +OUTCOME +MESSAGE$/m);
+  t.match(human.stdout, /^ +\d+ +check +- +ok +catalog \d+: \d+ applicable patch/m, 'the check');
+  t.match(human.stdout, /^ +\d+ +install +C +ok\b/m, `the critical patch it installed: ${human.stdout}`);
+  t.match(human.stdout, /^run --once: \d+ event\(s\), 0 failed$/m);
+  t.ok(sb.marker('C'));
+  const json = await sb.json<{ ok: boolean; events: { type: string; patchId?: string }[] }>([
+    'run',
+    '--once',
+  ]);
+  t.equal(json.code, 0, json.stderr);
+  t.equal(json.doc.ok, true);
+  t.same(
+    json.doc.events.map((e) => e.type),
+    ['check'],
+    'the second cycle only checked: nothing left to install',
+  );
 });
