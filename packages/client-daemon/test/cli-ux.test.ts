@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { ErrorCodes, PatchbayError, nextStep } from '@patchbay/core';
 import { BIN, makeSandbox, runCli } from './fixtures/client.js';
 import { buildCatalog, startStaging } from './fixtures/staging.js';
 
@@ -102,4 +103,44 @@ t.test('run --once prints what its cycle did (human and --json)', async (t) => {
     ['check'],
     'the second cycle only checked: nothing left to install',
   );
+});
+
+t.test('hints: a --server or server ending in /v1 is refused naming the base URL', async (t) => {
+  const sb = makeSandbox(path.join(root, 'v1'), () => [staging.url]);
+  const flag = await sb.run(['--server', `${staging.url}/v1/`, 'check']);
+  t.equal(flag.code, 2, flag.stderr);
+  t.match(flag.stderr, `--server ${staging.url}/v1/: name the staging server by its base URL, without /v1`);
+  t.match(flag.stderr, `${staging.url}/\n`, 'says the URL to use');
+  t.notMatch(flag.stderr, /v1\/v1|run "patchbay-client check"/);
+  sb.writeConfig({ server: [`${staging.url}/v1`] });
+  const config = await sb.run(['check']);
+  t.equal(config.code, 2, config.stderr);
+  t.match(config.stderr, `server[0] ${staging.url}/v1: name the staging server by its base URL`);
+  t.equal(staging.requests.length, 0, 'nothing was asked of the server');
+});
+
+t.test('hints: a 404 to check or doctor points at "server", not at running check again', async (t) => {
+  const notFound = new PatchbayError(ErrorCodes.HTTP_STATUS, 'GET …/v1/catalog answered 404', {
+    status: 404,
+  });
+  const ctx = { program: 'patchbay-client', configFile: 'client.json' } as const;
+  for (const command of ['check', 'doctor']) {
+    const hint = nextStep(notFound, { ...ctx, command });
+    t.notMatch(hint, /run "patchbay-client check"/, command);
+    t.match(hint, /"server" in client\.json \(or --server\) is the staging server's base URL/, command);
+  }
+  t.match(
+    nextStep(notFound, { ...ctx, command: 'install' }),
+    /run "patchbay-client check"/,
+    'install: check first',
+  );
+});
+
+t.test('hints: a missing tokenFile names the config file to fix, not the token file', async (t) => {
+  const tokenFile = path.join(root, 'nope.token');
+  const sb = makeSandbox(path.join(root, 'token'), () => [staging.url], { tokenFile });
+  const r = await sb.run(['check']);
+  t.equal(r.code, 2, r.stderr);
+  t.match(r.stderr, `tokenFile: cannot read ${tokenFile}`);
+  t.match(r.stderr, `hint: fix "tokenFile" in ${sb.configPath}`);
 });

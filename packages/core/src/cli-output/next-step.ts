@@ -60,9 +60,12 @@ function httpStatus(status: number, ctx: NextStepContext): string | undefined {
       : `the upstream refused access (HTTP ${status}): check ${upstreamUrl(ctx)}`;
   }
   if (status === 404) {
-    return ctx.program === 'patchbay-client'
-      ? 'run "patchbay-client check" to fetch the current catalog; if it repeats, the staging server lost the file (see its /v1/status)'
-      : `check that ${upstreamUrl(ctx)} names the feed directory (the one holding feed.json)`;
+    if (ctx.program !== 'patchbay-client')
+      return `check that ${upstreamUrl(ctx)} names the feed directory (the one holding feed.json)`;
+    // check itself fetched the catalog: running it again cannot help, the URL is wrong
+    return ctx.command === 'check' || ctx.command === 'doctor'
+      ? `check that ${keyIn(ctx, '"server"')} (or --server) is the staging server's base URL, e.g. http://HOST:8080 (without /v1)`
+      : 'run "patchbay-client check" to fetch the current catalog; if it repeats, the staging server lost the file (see its /v1/status)';
   }
   if (status >= 500) return 'the server failed: try again later, and see its log if it repeats';
   return undefined;
