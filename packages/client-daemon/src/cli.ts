@@ -253,7 +253,11 @@ export async function main(argv: string[]): Promise<number> {
     // before any command writes under it: an unusable dataDir fails here, at once (exit 2)
     await ensureDataDir(session.config.dataDir);
     const run = await parsed.spec.load();
-    return await run(session, parsed.args);
+    const code = await run(session, parsed.args);
+    // a refused report (revoked or missing token) was said on stderr; it fails a one-shot command
+    // (the daemon goes on and says it at every report)
+    const daemon = parsed.command === 'run' && !parsed.args.once;
+    return code === 0 && session.reportRefused && !daemon ? 1 : code;
   } catch (err) {
     session?.out.close();
     const usage = isPatchbayError(err) && USAGE_CODES.has(err.code);

@@ -38,6 +38,8 @@ export interface Session {
   out: Output;
   /** report token from config `token` or `tokenFile` */
   token?: string;
+  /** set when a staging server refused this host's report (401/403): the reason; the command exits 1 */
+  reportRefused?: string;
   /** fires when the daemon is asked to stop: a transfer in flight ends (its partial kept) */
   stopSignal?: AbortSignal;
   openLedger(): Promise<Ledger>;

@@ -157,8 +157,11 @@ t.test('--json on every command that prints data; errors carry a hint', async (t
   t.teardown(() => refusing.close());
   const unenrolled = makeSandbox(path.join(root, 'unenrolled'), () => [refusing.url]);
   const check = await inProcess(['--config', unenrolled.configPath, 'check']);
-  t.equal(check.code, 0, 'an undelivered report does not fail the command');
-  t.match(check.stderr, /refused this host's report \(HTTP 401\); 1 event\(s\) wait on disk/);
+  t.equal(check.code, 1, 'a refused report fails the command (its events wait on disk)');
+  t.match(
+    check.stderr,
+    /^patchbay-client: the staging server refused this host's report \(HTTP 401: a report token is required\); 1 event\(s\) wait on disk/m,
+  );
   t.match(
     check.stderr,
     /hint: enroll this host: run "patchbay-server enroll test-host" on the staging server/,
