@@ -149,7 +149,7 @@ t.test('--json on every command that prints data; errors carry a hint', async (t
   });
   t.match(
     unknown.stderr,
-    /^patchbay-client: unknown patch id: NOPE\npatchbay-client: hint: run "patchbay-client check"/,
+    /^patchbay-client: unknown patch id: NOPE \(not in this host's catalog: arcserve-backup 19\.0\)\npatchbay-client: hint: run "patchbay-client check"/,
   );
 
   // a server that wants a report token this host does not have: said, with the enroll command

@@ -21,7 +21,7 @@ export async function installSelection(
   selection: Selection,
   opts: ApplyOptions = {},
 ): Promise<ActionResult[]> {
-  const selected = selectIds(scan.catalog, scan.evaluations, selection);
+  const selected = selectIds(scan.catalog, scan.evaluations, selection, scan.host);
   const plan = planInstall(scan.catalog, scan.host, scan.known, selected);
   const results: ActionResult[] = plan.skipped.map((s) => ({
     id: s.id,
