@@ -9,15 +9,17 @@ import { ErrorCodes, PatchbayError, nextStep } from '@patchbay/core';
 import { BIN, makeSandbox, runCli } from './fixtures/client.js';
 import { buildCatalog, startStaging } from './fixtures/staging.js';
 
-const staging = await startStaging(
-  buildCatalog([
-    { id: 'A' },
-    { id: 'B', requires: ['A'] },
-    { id: 'C', severity: 'critical' },
-    { id: 'OLD', release: '18.0' },
-    { id: 'WIN', platforms: ['win32'] },
-  ]),
-);
+const built = buildCatalog([
+  { id: 'A' },
+  { id: 'B', requires: ['A'] },
+  { id: 'C', severity: 'critical' },
+  { id: 'OLD', release: '18.0' },
+  { id: 'WIN', platforms: ['win32'] },
+  { id: 'FIRST' },
+]);
+// feed extension: this patch lays down the product itself, so its installDir may be missing
+Object.assign(built.catalog.patches.find((p) => p.id === 'FIRST')!.install, { createsInstallDir: true });
+const staging = await startStaging(built);
 t.teardown(() => staging.close());
 const root = t.testdir();
 
@@ -187,5 +189,33 @@ t.test(
       [],
       'no failed install or download is recorded',
     );
+  },
+);
+
+t.test(
+  'a missing installDir (a typo): check warns, install refuses unless the patch creates it',
+  async (t) => {
+    const sb = makeSandbox(path.join(root, 'typo'), () => [staging.url]);
+    const typo = path.join(sb.dir, 'instal');
+    sb.writeConfig({ products: [{ id: 'arcserve-backup', release: '19.0', installDir: typo }] });
+    const check = await sb.run(['check']);
+    t.equal(check.code, 0, check.stderr);
+    t.match(
+      check.stderr,
+      `warning: products[0].installDir ${typo} does not exist (a typo?): its patches all look not installed`,
+    );
+    const install = await sb.run(['install', 'A']);
+    t.equal(install.code, 2, install.stderr);
+    t.match(install.stderr, `products[0].installDir ${typo} does not exist: refusing to install A into it`);
+    t.match(install.stderr, `hint: fix "products[0].installDir" in ${sb.configPath}`);
+    t.notOk(existsSync(typo), 'no directory was created');
+    t.same(
+      sb.ledger().events.filter((e) => e.type === 'install'),
+      [],
+      'nothing recorded as installed or failed',
+    );
+    const first = await sb.run(['install', 'FIRST']);
+    t.equal(first.code, 0, `a patch that says it creates the directory installs: ${first.stderr}`);
+    t.ok(existsSync(path.join(typo, 'patches', 'FIRST.installed')));
   },
 );

@@ -1,6 +1,7 @@
 import { noteOffline, observeStates, patchList, printPatchList, scanHost, wentOffline } from '../scan.js';
 import type { Session } from '../session.js';
 import { applicable } from '../planner.js';
+import { missingInstallDirs } from '../install-dir.js';
 import { pruneCache } from '../cache-prune.js';
 import { expiryFields } from '../catalog-source.js';
 import { loadCatalog, reportNow, withHostLock } from './common.js';
@@ -14,6 +15,11 @@ export async function checkCommand(session: Session, _args: CommandArgs): Promis
   return withHostLock(session, async (ledger) => {
     const loaded = await loadCatalog(session, ledger);
     noteOffline(session, loaded);
+    for (const { key, dir } of missingInstallDirs(session.config)) {
+      session.out.warn(
+        `warning: ${key} ${dir} does not exist (a typo?): its patches all look not installed, and install refuses to use it`,
+      );
+    }
     const scan = await scanHost(session, ledger, loaded.catalog);
     await observeStates(ledger, scan);
     const offline = wentOffline(loaded);
