@@ -7,7 +7,8 @@ const watched = new WeakSet<Writable>();
  * stdout fail with EPIPE, emitted as an 'error' event: unhandled, it kills the process with a
  * stack trace in the middle of the command (with the data-dir lock still held). Here it only
  * means nobody reads any more: the rest of the output is dropped and the command ends as usual,
- * releasing its lock. Other stream errors stay fatal. Once per stream (main() may run often).
+ * releasing its lock. The same for stderr (`2>&1 | head`). Other stream errors stay fatal. Once per
+ * stream (main() may run often).
  */
 export function endQuietlyOnBrokenPipe(stream: Writable): void {
   if (watched.has(stream)) return;

@@ -235,6 +235,7 @@ const DOWNLOADING = new Set(['download', 'install', 'uninstall']);
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   endQuietlyOnBrokenPipe(process.stdout);
+  endQuietlyOnBrokenPipe(process.stderr);
   let session: Session | undefined;
   let parsed: ParsedCli | 'help' | 'version' | undefined;
   try {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import t from 'tap';
 import { ErrorCodes, PatchbayError, nextStep } from '@patchbay/core';
 import { BIN, makeSandbox, runCli } from './fixtures/client.js';
-import { buildCatalog, startStaging } from './fixtures/staging.js';
+import { buildCatalog, closedPortUrl, startStaging } from './fixtures/staging.js';
 
 const built = buildCatalog([
   { id: 'A' },
@@ -60,10 +60,14 @@ t.test('a data directory under a file (ENOTDIR) says which part is a file', asyn
 });
 
 /** The CLI with a stdout whose reader is gone before anything is written (`… | head -0`). */
-function runWithClosedStdout(args: string[]): Promise<{ code: number | null; stderr: string }> {
+function runWithClosedStdout(
+  args: string[],
+  closeStderr = false,
+): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.destroy();
+    if (closeStderr) child.stderr.destroy();
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
@@ -87,6 +91,11 @@ t.test('a closed stdout (| head): no EPIPE stack trace, the lock is released', a
   t.equal(history.stderr, '');
   const again = await sb.run(['check']);
   t.equal(again.code, 0, `the next check runs: ${again.stderr}`);
+  // `check 2>&1 | head`: stderr gone too, and something to say there (offline, from the cache)
+  const dead = await closedPortUrl();
+  const both = await runWithClosedStdout(['--config', sb.configPath, '--server', dead, 'check'], true);
+  t.equal(both.code, 1, 'the offline exit, not a crash');
+  t.notOk(existsSync(path.join(sb.dataDir, 'lock')), 'the lock is released');
 });
 
 t.test('run --once prints what its cycle did (human and --json)', async (t) => {
