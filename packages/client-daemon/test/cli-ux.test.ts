@@ -124,6 +124,7 @@ t.test('run --once prints what its cycle did (human and --json)', async (t) => {
 
 t.test('hints: a --server or server ending in /v1 is refused naming the base URL', async (t) => {
   const sb = makeSandbox(path.join(root, 'v1'), () => [staging.url]);
+  const asked = staging.requests.length;
   const flag = await sb.run(['--server', `${staging.url}/v1/`, 'check']);
   t.equal(flag.code, 2, flag.stderr);
   t.match(flag.stderr, `--server ${staging.url}/v1/: name the staging server by its base URL, without /v1`);
@@ -133,7 +134,7 @@ t.test('hints: a --server or server ending in /v1 is refused naming the base URL
   const config = await sb.run(['check']);
   t.equal(config.code, 2, config.stderr);
   t.match(config.stderr, `server[0] ${staging.url}/v1: name the staging server by its base URL`);
-  t.equal(staging.requests.length, 0, 'nothing was asked of the server');
+  t.equal(staging.requests.length, asked, 'nothing was asked of the server');
 });
 
 t.test('hints: a 404 to check or doctor points at "server", not at running check again', async (t) => {
