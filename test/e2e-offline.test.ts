@@ -40,8 +40,9 @@ t.test('offline cache, queued reports and failover', async (t) => {
 
   await t.test('check works from the cached catalog and says so', async (t) => {
     const check = await run(BIN.client, ['--config', client.config, 'check']);
-    t.equal(check.code, 0, check.stderr);
+    t.equal(check.code, 1, `offline is exit 1: ${check.stderr}`);
     t.match(check.stderr, /cached catalog/i);
+    t.match(check.stdout, /^offline: no staging server answered/m);
     const json = await runJson<{ offline?: boolean; patches: { id: string }[] }>(BIN.client, [
       '--config',
       client.config,

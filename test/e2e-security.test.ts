@@ -290,7 +290,18 @@ t.test("report tokens: only a host's own token reports", { skip: pending('report
     await t.test(
       `a client with ${c.what} ${c.accepted ? 'reports' : 'is refused; its report stays queued'}`,
       async (t) => {
-        t.equal(check.code, 0, `check itself succeeds: ${check.stderr}`);
+        // the list is printed, but a host whose reports are refused must hear it: exit 1, the reason on stderr
+        t.equal(check.code, c.accepted ? 0 : 1, `check: ${check.stderr}`);
+        if (!c.accepted)
+          t.match(
+            check.stderr,
+            /^patchbay-client: the staging server refused this host's report \(HTTP 40[13]: /m,
+          );
+        if (c.hostId === 'host-revoked')
+          t.match(
+            check.stderr,
+            /HTTP 401: the token of host "host-revoked" has been revoked; enroll the host again\)/,
+          );
         t.ok(history.events.length > 0, 'the client recorded events');
         if (c.accepted) {
           t.ok(

@@ -3,6 +3,7 @@ import {
   ErrorCodes,
   EVENT_TYPES,
   PatchbayError,
+  ensureDataDir,
   errorMessage,
   formatError,
   isPatchbayError,
@@ -10,6 +11,7 @@ import {
   styleFor,
 } from '@patchbay/core';
 import type { CommandArgs, HistoryFilter } from './commands/common.js';
+import { endQuietlyOnBrokenPipe } from './broken-pipe.js';
 import { Output } from './output.js';
 import { createSession } from './session.js';
 import type { Session } from './session.js';
@@ -232,6 +234,8 @@ const DOWNLOADING = new Set(['download', 'install', 'uninstall']);
 /** Entry point of bin/patchbay-client.js: returns the exit code (0 ok, 1 failed, 2 usage/config). */
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
+  endQuietlyOnBrokenPipe(process.stdout);
+  endQuietlyOnBrokenPipe(process.stderr);
   let session: Session | undefined;
   let parsed: ParsedCli | 'help' | 'version' | undefined;
   try {
@@ -247,8 +251,14 @@ export async function main(argv: string[]): Promise<number> {
     session = createSession(parsed.flags, parsed.command);
     session.out = new Output(parsed.flags.json, process.stdout, process.stderr, { quiet: parsed.quiet });
     if (DOWNLOADING.has(parsed.command)) session.out.startProgress();
+    // before any command writes under it: an unusable dataDir fails here, at once (exit 2)
+    await ensureDataDir(session.config.dataDir);
     const run = await parsed.spec.load();
-    return await run(session, parsed.args);
+    const code = await run(session, parsed.args);
+    // a refused report (revoked or missing token) was said on stderr; it fails a one-shot command
+    // (the daemon goes on and says it at every report)
+    const daemon = parsed.command === 'run' && !parsed.args.once;
+    return code === 0 && session.reportRefused && !daemon ? 1 : code;
   } catch (err) {
     session?.out.close();
     const usage = isPatchbayError(err) && USAGE_CODES.has(err.code);

@@ -1,6 +1,5 @@
-import { mkdir } from 'node:fs/promises';
 import lockfile from 'proper-lockfile';
-import { ErrorCodes, PatchbayError, errorMessage } from '@patchbay/core';
+import { ErrorCodes, PatchbayError, ensureDataDir, errorMessage } from '@patchbay/core';
 import type { Logger } from '@patchbay/core';
 import type { DataPaths } from './paths.js';
 import { readLockOwner, removeLockOfDeadOwner, removeLockOwner, writeLockOwner } from './lock-owner.js';
@@ -12,7 +11,8 @@ export type Release = () => Promise<void>;
  * directory (<dataDir>/lock, refreshed while held, taken over when stale after a crash).
  */
 export async function lockDataDir(paths: DataPaths, logger: Logger, takeover = true): Promise<Release> {
-  await mkdir(paths.root, { recursive: true });
+  // made level by level: a recursive mkdir spins forever under /proc (core/src/data-dir.ts)
+  await ensureDataDir(paths.root);
   try {
     const release = await lockfile.lock(paths.root, {
       lockfilePath: paths.lock,

@@ -35,14 +35,20 @@ export function applicable(evaluations: readonly PatchEvaluation[]): PatchEvalua
   return evaluations.filter((e) => APPLICABLE_STATES.has(e.state));
 }
 
-/** Ids the selection names; unknown ids are a usage error (exit 2) naming them. */
+/**
+ * Ids the selection names; unknown ids, and ids of patches for another release or platform,
+ * are a usage error (exit 2) naming them, before anything is recorded (a typo is not a failed
+ * install, and is not mailed to the admins as one).
+ */
 export function selectIds(
   catalog: Catalog,
   evaluations: readonly PatchEvaluation[],
   sel: Selection,
+  host?: HostProfile,
 ): string[] {
   if (sel.ids.length > 0) {
-    assertKnownIds(catalog, sel.ids);
+    assertKnownIds(catalog, sel.ids, host);
+    if (host) assertForThisHost(catalog, sel.ids, host);
     return [...new Set(sel.ids)];
   }
   const pool = applicable(evaluations);
@@ -51,12 +57,39 @@ export function selectIds(
   throw new PatchbayError(ErrorCodes.USAGE, 'name patch ids, or pass --all or --critical', {});
 }
 
-export function assertKnownIds(catalog: Catalog, ids: readonly string[]): void {
+export function assertKnownIds(catalog: Catalog, ids: readonly string[], host?: HostProfile): void {
   const known = new Set(catalog.patches.map((p) => p.id));
   const unknown = ids.filter((id) => !known.has(id));
   if (unknown.length > 0) {
-    throw new PatchbayError(ErrorCodes.UNKNOWN_PATCH, `unknown patch id: ${unknown.join(', ')}`, {
+    // which catalog: under trust v2 a host sees only its own products' releases
+    const mine = host
+      ? ` (not in this host's catalog: ${host.products.map((p) => `${p.id} ${p.release}`).join(', ')})`
+      : '';
+    throw new PatchbayError(ErrorCodes.UNKNOWN_PATCH, `unknown patch id: ${unknown.join(', ')}${mine}`, {
       ids: unknown,
+    });
+  }
+}
+
+/** Named patches the catalog has, but for another product release or platform than this host's. */
+export function assertForThisHost(catalog: Catalog, ids: readonly string[], host: HostProfile): void {
+  const reasons: string[] = [];
+  for (const id of new Set(ids)) {
+    const versions = catalog.patches.filter((p) => p.id === id);
+    if (versions.length === 0 || versions.some((p) => isRelevant(p, host))) continue;
+    const p = versions[0]!;
+    const mine = host.products.filter((h) => h.id === p.product).map((h) => `${h.id} ${h.release}`);
+    const releaseOk = host.products.some((h) => h.id === p.product && h.release === p.release);
+    reasons.push(
+      releaseOk
+        ? `${id} is for ${p.platforms?.join(', ')} only, not this host's platform (${host.platform})`
+        : `${id} is for ${p.product} ${p.release}, not this host's ` +
+            (mine.length > 0 ? mine.join(', ') : `products (${p.product} is not configured)`),
+    );
+  }
+  if (reasons.length > 0) {
+    throw new PatchbayError(ErrorCodes.UNKNOWN_PATCH, reasons.join('; '), {
+      ids: [...new Set(ids)].filter((id) => reasons.some((r) => r.startsWith(`${id} `))),
     });
   }
 }

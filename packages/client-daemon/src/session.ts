@@ -38,6 +38,8 @@ export interface Session {
   out: Output;
   /** report token from config `token` or `tokenFile` */
   token?: string;
+  /** set when a staging server refused this host's report (401/403): the reason; the command exits 1 */
+  reportRefused?: string;
   /** fires when the daemon is asked to stop: a transfer in flight ends (its partial kept) */
   stopSignal?: AbortSignal;
   openLedger(): Promise<Ledger>;
@@ -67,13 +69,16 @@ export function createSession(flags: GlobalFlags, command: string, deps: Session
   if (flags.server && flags.server.length > 0) overrides.server = flags.server;
   if (flags.dataDir) overrides.dataDir = flags.dataDir;
   const config = loadClientConfig({ file: flags.config, overrides });
+  assertBaseUrls(config.server, flags);
   const paths = dataPaths(config.dataDir);
   const logger = createLogger({ name: 'patchbay-client', level: commandLogLevel(config.log.level, command) });
   const dispatcher = createDispatcher({
     proxy: config.proxy,
-    ca: readConfigFile(config.trust.ca, 'trust.ca') ?? null,
+    ca: readConfigFile(config.trust.ca, 'trust.ca', { configFile: flags.config }) ?? null,
   });
-  const token = config.token ?? readConfigFile(config.tokenFile, 'tokenFile', { secret: true })?.trim();
+  const token =
+    config.token ??
+    readConfigFile(config.tokenFile, 'tokenFile', { secret: true, configFile: flags.config })?.trim();
   const stallTimeoutMs = config.timeoutSeconds * 1000;
   // pins, rotations, missing expiry: stderr in both modes (session.out may be replaced: tests)
   const notice = (text: string): void => session.out.warn(text);
@@ -148,14 +153,17 @@ export function createSession(flags: GlobalFlags, command: string, deps: Session
 function readConfigFile(
   file: string | null | undefined,
   key: string,
-  opts: { secret?: boolean } = {},
+  opts: { secret?: boolean; configFile?: string | undefined } = {},
 ): string | undefined {
   if (!file) return undefined;
+  // `file` in an error's context is the config file the key is in (the hint says "fix KEY in
+  // FILE"); the file the key names is `path`
+  const where = { key, path: file, ...(opts.configFile ? { file: opts.configFile } : {}) };
   let fd: number;
   try {
     fd = openSync(file, 'r');
   } catch (err) {
-    throw cannotReadConfigFile(file, key, err);
+    throw cannotReadConfigFile(file, key, err, where);
   }
   try {
     if (opts.secret && process.platform !== 'win32') {
@@ -165,22 +173,43 @@ function readConfigFile(
         throw new PatchbayError(
           ErrorCodes.CONFIG,
           `${key}: ${file} is readable by group or others (mode ${octal}); fix it with: chmod 600 ${file}`,
-          { key, file, mode: octal },
+          { ...where, mode: octal },
         );
       }
     }
     return readFileSync(fd, 'utf8');
   } catch (err) {
     if (err instanceof PatchbayError) throw err;
-    throw cannotReadConfigFile(file, key, err);
+    throw cannotReadConfigFile(file, key, err, where);
   } finally {
     closeSync(fd);
   }
 }
 
-function cannotReadConfigFile(file: string, key: string, err: unknown): PatchbayError {
-  return new PatchbayError(ErrorCodes.CONFIG, `${key}: cannot read ${file}: ${errorMessage(err)}`, {
-    key,
-    file,
-  });
+function cannotReadConfigFile(
+  file: string,
+  key: string,
+  err: unknown,
+  context: Record<string, unknown>,
+): PatchbayError {
+  return new PatchbayError(ErrorCodes.CONFIG, `${key}: cannot read ${file}: ${errorMessage(err)}`, context);
+}
+
+/**
+ * A staging server is named by its base URL: the client adds /v1/… itself, so one that already
+ * ends in /v1 would ask for /v1/v1/catalog and get a 404 that says nothing useful.
+ */
+function assertBaseUrls(servers: readonly string[], flags: GlobalFlags): void {
+  for (const [i, server] of servers.entries()) {
+    const url = URL.canParse(server) ? new URL(server) : undefined;
+    if (!url || !/^https?:$/.test(url.protocol) || !/\/v1\/?$/.test(url.pathname)) continue;
+    const base = new URL(url.pathname.replace(/v1\/?$/, ''), url).href;
+    const fromFlag = flags.server !== undefined && flags.server.length > 0;
+    throw new PatchbayError(
+      fromFlag ? ErrorCodes.USAGE : ErrorCodes.CONFIG,
+      `${fromFlag ? '--server' : `server[${i}]`} ${server}: name the staging server by its base URL, ` +
+        `without /v1 (the client adds /v1/… itself): ${base}`,
+      fromFlag ? { flag: '--server' } : { key: 'server', ...(flags.config ? { file: flags.config } : {}) },
+    );
+  }
 }

@@ -149,7 +149,7 @@ t.test('--json on every command that prints data; errors carry a hint', async (t
   });
   t.match(
     unknown.stderr,
-    /^patchbay-client: unknown patch id: NOPE\npatchbay-client: hint: run "patchbay-client check"/,
+    /^patchbay-client: unknown patch id: NOPE \(not in this host's catalog: arcserve-backup 19\.0\)\npatchbay-client: hint: run "patchbay-client check"/,
   );
 
   // a server that wants a report token this host does not have: said, with the enroll command
@@ -157,8 +157,11 @@ t.test('--json on every command that prints data; errors carry a hint', async (t
   t.teardown(() => refusing.close());
   const unenrolled = makeSandbox(path.join(root, 'unenrolled'), () => [refusing.url]);
   const check = await inProcess(['--config', unenrolled.configPath, 'check']);
-  t.equal(check.code, 0, 'an undelivered report does not fail the command');
-  t.match(check.stderr, /refused this host's report \(HTTP 401\); 1 event\(s\) wait on disk/);
+  t.equal(check.code, 1, 'a refused report fails the command (its events wait on disk)');
+  t.match(
+    check.stderr,
+    /^patchbay-client: the staging server refused this host's report \(HTTP 401: a report token is required\); 1 event\(s\) wait on disk/m,
+  );
   t.match(
     check.stderr,
     /hint: enroll this host: run "patchbay-server enroll test-host" on the staging server/,

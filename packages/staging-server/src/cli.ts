@@ -8,6 +8,7 @@ import {
   createStyle,
   ErrorCodes,
   errorMessage,
+  ensureDataDir,
   formatBytes,
   formatError,
   isPatchbayError,
@@ -29,6 +30,7 @@ import type { ReportStore } from './reports/report-store.js';
 import { SERVER_VERSION } from './http/version.js';
 import { tokenCommandUsageError } from './auth/token-usage.js';
 import { armExitBackstop, closeHttp, trackResponses, waitForStopSignal } from './shutdown.js';
+import { assertCanListen, listenError } from './listen-check.js';
 
 // The server's parts (fastify, SQLite, the sync engine) load only for the commands
 // that use them, so --help and usage errors answer at once.
@@ -250,6 +252,15 @@ export async function main(argv: string[]): Promise<number> {
   hints.dataDir = config.dataDir;
 
   if (invocation.command === 'notify-test') return notifyTest(config, invocation.json);
+  // every other command writes under dataDir: an unusable one (a file, /proc) fails here, at once
+  // and before any key is made (a recursive mkdir would spin forever under /proc)
+  try {
+    await ensureDataDir(config.dataDir);
+  } catch (err) {
+    if (!isPatchbayError(err, ErrorCodes.CONFIG)) throw err;
+    printError(err.message, nextStep(err, hints));
+    return 2;
+  }
   if (invocation.command === 'keygen') return keygen(config, invocation.keygen, invocation.json);
   if (invocation.command === 'enroll' || invocation.command === 'revoke') {
     const { runTokenCommand } = await import('./auth/token-cli.js');
@@ -439,6 +450,8 @@ async function serve(config: ServerConfig, logger: Logger, json: boolean): Promi
   ]);
   // Read before anything opens: an unreadable cert or key is bad config (exit 2).
   const https = readTlsFiles(config.listen);
+  // A port in use fails here, before the mirror opens (and makes its keys) in the data directory.
+  await assertCanListen(config.listen.host, config.listen.port);
   // From here on a SIGTERM means a clean stop (default handling would kill mid-write).
   const stopSignal = waitForStopSignal();
   const realMirror = await createMirrorService(config, logger);
@@ -496,7 +509,7 @@ async function serve(config: ServerConfig, logger: Logger, json: boolean): Promi
     await app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (err) {
     await shutdown();
-    throw err;
+    throw listenError(err, config.listen.host, config.listen.port);
   }
   const { port } = app.server.address() as AddressInfo;
   const url = `${https ? 'https' : 'http'}://${urlHost(config.listen.host)}:${port}`;

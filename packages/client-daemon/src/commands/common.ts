@@ -162,6 +162,9 @@ export async function reportNow(session: Session, ledger: Ledger): Promise<Flush
   const refused = /answered (401|403)\b/.exec(result.error ?? '');
   if (!result.delivered && refused) {
     const status = Number(refused[1]);
+    const reason = serverReason(result.error ?? '');
+    // the command did its work, but this host's reports do not get through: it exits 1 (cli.ts)
+    session.reportRefused = `HTTP ${status}${reason ? `: ${reason}` : ''}`;
     const hint = nextStep(new PatchbayError(ErrorCodes.HTTP_STATUS, result.error ?? '', { status }), {
       program: 'patchbay-client',
       hostId: session.config.hostId,
@@ -170,7 +173,7 @@ export async function reportNow(session: Session, ledger: Ledger): Promise<Flush
     session.out.stderrWrite(
       formatError(
         'patchbay-client',
-        `the staging server refused this host's report (HTTP ${status}); ` +
+        `the staging server refused this host's report (${session.reportRefused}); ` +
           `${result.pending} event(s) wait on disk and go with the next report`,
         hint,
         session.out.errStyle,
@@ -178,4 +181,20 @@ export async function reportNow(session: Session, ledger: Ledger): Promise<Flush
     );
   }
   return result;
+}
+
+/** The reason a server gave in its error body (`{"message": …}`, as fastify answers), if any. */
+function serverReason(error: string): string | undefined {
+  const body = /answered \d{3}: ([\s\S]*)$/.exec(error)?.[1]?.trim();
+  if (!body) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(body);
+    const message = (parsed as { message?: unknown } | null)?.message;
+    if (typeof message === 'string' && message) return message;
+  } catch {
+    // cut at 200 characters, or not JSON: the message field if it is whole, else the text
+    const quoted = /"message"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(body)?.[1];
+    if (quoted) return quoted.replace(/\\(.)/g, '$1');
+  }
+  return body.startsWith('{') ? undefined : body;
 }

@@ -13,11 +13,12 @@ export async function downloadCommand(session: Session, args: CommandArgs): Prom
     noteOffline(session, loaded);
     const scan = await scanHost(session, ledger, loaded.catalog);
     await observeStates(ledger, scan);
-    const selected = selectIds(loaded.catalog, scan.evaluations, {
-      ids: args.positionals,
-      all: args.all,
-      critical: args.critical,
-    });
+    const selected = selectIds(
+      loaded.catalog,
+      scan.evaluations,
+      { ids: args.positionals, all: args.all, critical: args.critical },
+      scan.host,
+    );
     const plan = planInstall(loaded.catalog, scan.host, scan.known, selected);
     const results: ActionResult[] = [
       ...plan.skipped.map((s): ActionResult => ({ id: s.id, outcome: 'skipped', message: s.reason })),

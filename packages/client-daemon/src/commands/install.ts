@@ -6,6 +6,7 @@ import { planInstall, selectIds } from '../planner.js';
 import type { Selection } from '../planner.js';
 import { noteOffline, observeStates, scanHost, wentOffline } from '../scan.js';
 import type { HostScan } from '../scan.js';
+import { assertInstallDirsExist } from '../install-dir.js';
 import type { Session } from '../session.js';
 import { exitCodeFor, loadCatalog, printResults, reportNow, withHostLock } from './common.js';
 import type { CommandArgs } from './common.js';
@@ -21,8 +22,9 @@ export async function installSelection(
   selection: Selection,
   opts: ApplyOptions = {},
 ): Promise<ActionResult[]> {
-  const selected = selectIds(scan.catalog, scan.evaluations, selection);
+  const selected = selectIds(scan.catalog, scan.evaluations, selection, scan.host);
   const plan = planInstall(scan.catalog, scan.host, scan.known, selected);
+  assertInstallDirsExist(session.config, plan.order, session.configFile);
   const results: ActionResult[] = plan.skipped.map((s) => ({
     id: s.id,
     outcome: 'skipped',

@@ -2,6 +2,7 @@ import { errorMessage } from '@patchbay/core';
 import { DaemonScheduler } from '../daemon-scheduler.js';
 import type { DaemonJob } from '../daemon-scheduler.js';
 import { checkStep, downloadStep, installStep } from '../daemon-steps.js';
+import { Ledger } from '../ledger.js';
 import { flushReports } from '../reporter.js';
 import type { Session } from '../session.js';
 import { withHostLock } from './common.js';
@@ -141,9 +142,36 @@ export async function runCommand(session: Session, args: CommandArgs): Promise<n
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   try {
-    return await runDaemon(session, { once: args.once, stop: stopper.signal });
+    if (!args.once) return await runDaemon(session, { once: false, stop: stopper.signal });
+    const before = await lastEventSeq(session);
+    const code = await runDaemon(session, { once: true, stop: stopper.signal });
+    await printCycle(session, before, code);
+    return code;
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }
+}
+
+/** The newest event's seq on disk now (read afresh: the steps take the lock themselves). */
+async function lastEventSeq(session: Session): Promise<number> {
+  const ledger = await Ledger.open(session.paths.ledger);
+  return ledger.events.at(-1)?.seq ?? 0;
+}
+
+/** `run --once` says what its cycle did: the events it recorded (check, downloads, installs, …). */
+async function printCycle(session: Session, before: number, code: number): Promise<void> {
+  const ledger = await session.openLedger();
+  const events = ledger.events.filter((e) => e.seq > before);
+  session.out.document({ ok: code === 0, events });
+  if (events.length === 0) {
+    session.out.line('run --once: nothing recorded');
+    return;
+  }
+  session.out.table(
+    ['SEQ', 'TYPE', 'PATCH', 'OUTCOME', 'MESSAGE'],
+    events.map((e) => [String(e.seq), e.type, e.patchId ?? '-', e.outcome, e.message ?? '']),
+  );
+  const failed = events.filter((e) => e.outcome === 'failed').length;
+  session.out.line(`run --once: ${events.length} event(s), ${failed} failed`);
 }

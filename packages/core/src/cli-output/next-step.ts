@@ -60,9 +60,12 @@ function httpStatus(status: number, ctx: NextStepContext): string | undefined {
       : `the upstream refused access (HTTP ${status}): check ${upstreamUrl(ctx)}`;
   }
   if (status === 404) {
-    return ctx.program === 'patchbay-client'
-      ? 'run "patchbay-client check" to fetch the current catalog; if it repeats, the staging server lost the file (see its /v1/status)'
-      : `check that ${upstreamUrl(ctx)} names the feed directory (the one holding feed.json)`;
+    if (ctx.program !== 'patchbay-client')
+      return `check that ${upstreamUrl(ctx)} names the feed directory (the one holding feed.json)`;
+    // check itself fetched the catalog: running it again cannot help, the URL is wrong
+    return ctx.command === 'check' || ctx.command === 'doctor'
+      ? `check that ${keyIn(ctx, '"server"')} (or --server) is the staging server's base URL, e.g. http://HOST:8080 (without /v1)`
+      : 'run "patchbay-client check" to fetch the current catalog; if it repeats, the staging server lost the file (see its /v1/status)';
   }
   if (status >= 500) return 'the server failed: try again later, and see its log if it repeats';
   return undefined;
@@ -79,6 +82,8 @@ export function nextStep(err: unknown, ctx: NextStepContext): string | undefined
       return `run "${ctx.program} --help" for usage`;
     case ErrorCodes.CONFIG:
       if (/cannot read config file/.test(err.message)) return 'check the path given to --config';
+      if (key === 'dataDir')
+        return `use a directory this user can create and write: ${keyIn(ctx, '"dataDir"')}, or --data-dir`;
       return typeof err.context.file === 'string'
         ? `fix ${key ? `"${key}"` : 'that key'} in ${err.context.file} (every key and its default: docs/config.md)`
         : `fix ${key ? `"${key}"` : 'the value named above'} (every key and its default: docs/config.md)`;
@@ -144,6 +149,10 @@ function nextStepForSystemError(err: unknown, ctx: NextStepContext): string | un
     return `check that ${path ?? ctx.dataDir ?? 'the data directory'} is writable by this user (dataDir, --data-dir)`;
   if (code === 'ENOSPC' || code === 'EDQUOT') return 'free space on that filesystem and try again';
   if (code === 'ENOENT' && path) return `check that ${path} exists`;
+  if (code === 'ENOTDIR')
+    return `a part of ${path ?? ctx.dataDir ?? 'that path'} is a file, not a directory: check dataDir (--data-dir)`;
+  if (code === 'EADDRINUSE')
+    return 'another program listens on that address: stop it, or choose another listen.port (--port)';
   return `unexpected: please report it with the output above (${ctx.program} --version)`;
 }
 

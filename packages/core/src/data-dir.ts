@@ -1,0 +1,42 @@
+// The data directory made safely, before anything writes under it.
+// Node's `mkdir(dir, { recursive: true })` loops forever (a core busy, no output) where the
+// parent exists but refuses a child with ENOENT, e.g. anywhere under /proc: so the directory
+// is made one level at a time, and any refusal is an error naming the key and the reason.
+import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ErrorCodes, PatchbayError, errorMessage } from './errors.js';
+
+/**
+ * Make `dir` (and its missing parents) or throw PB_ERR_CONFIG naming `key` (e.g. "dataDir"):
+ * a path under a file (ENOTDIR), a filesystem that takes no new directory (/proc), no permission.
+ */
+export async function ensureDataDir(dir: string, key = 'dataDir'): Promise<string> {
+  const root = path.resolve(dir);
+  const missing: string[] = [];
+  for (let at = root; ; at = path.dirname(at)) {
+    const found = await stat(at).catch((err: NodeJS.ErrnoException) => {
+      // ENOTDIR: a file further up, found (and named) on the way up
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+      throw dataDirError(root, key, `cannot use ${at}: ${errorMessage(err)}`, err.code);
+    });
+    if (found?.isDirectory()) break;
+    if (found) throw dataDirError(root, key, `${at} is a file, not a directory`, 'ENOTDIR');
+    missing.unshift(at);
+    if (path.dirname(at) === at) break;
+  }
+  for (const level of missing) {
+    await mkdir(level).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'EEXIST') return; // made meanwhile by another process
+      throw dataDirError(root, key, `cannot create ${level}: ${errorMessage(err)}`, err.code);
+    });
+  }
+  return root;
+}
+
+function dataDirError(dir: string, key: string, reason: string, errno: string | undefined): PatchbayError {
+  return new PatchbayError(ErrorCodes.CONFIG, `${key} ${dir} is not usable: ${reason}`, {
+    key,
+    path: dir,
+    ...(errno ? { errno } : {}),
+  });
+}
