@@ -13,6 +13,7 @@ import {
   type BlobProgressListener,
   type Logger,
   type ServerConfig,
+  redactCredentials,
 } from '@patchbay/core';
 import { GcCoordinator } from '../gc/gc-coordinator.js';
 import type {
@@ -336,13 +337,18 @@ class Mirror implements MirrorService {
         {
           code: isPatchbayError(err) ? err.code : undefined,
           err: report.error,
-          upstream: this.config.upstream.url,
+          upstream: redactCredentials(this.config.upstream.url),
         },
         'sync failed; the previous catalog stays published',
       );
     }
     report.finishedAt = new Date().toISOString();
-    this.last = { ...report, heldBack: [...report.heldBack] };
+    // What /v1/status, the status page, mails and sync-state.json show: no URL's user:password.
+    this.last = {
+      ...report,
+      error: report.error === null ? null : redactCredentials(report.error),
+      heldBack: report.heldBack.map((h) => ({ ...h, error: redactCredentials(h.error) })),
+    };
     this.collector.invalidate();
     await this.persistReport(this.last);
     // A new publication moves the due time; a failed sync may have left one due.

@@ -2,20 +2,12 @@
 // (with held-back patches), the next one, the mirror's size, the blob store's
 // (reclaimable bytes, last gc) and the fleet's freshness.
 import type { FastifyPluginAsync } from 'fastify';
+import { redactCredentials } from '@patchbay/core';
 import { disabledNotifier } from '../../notify/notifier.js';
 import type { HttpDeps } from '../deps.js';
 
 /** The upstream URL without user:password, which must never reach a response or a log. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/[^/@]*@/, '//');
-  }
-}
+export const redactUrl = redactCredentials;
 
 export const statusRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
   const notifier = deps.notifier ?? disabledNotifier;
