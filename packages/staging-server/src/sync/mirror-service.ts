@@ -119,6 +119,7 @@ async function openMirror(
     options,
     tuf,
   );
+  mirror.restoreLastUpdate((await state.lastUpdate()) ?? null);
   await mirror.checkResign();
   return mirror;
 }
@@ -210,6 +211,17 @@ class Mirror implements MirrorService {
 
   lastSync(): SyncReport | null {
     return this.runningReport ?? this.last;
+  }
+
+  /** the last sync or import that succeeded (persisted by SyncStateStore.setLastSync) */
+  private lastSucceeded: SyncReport | null = null;
+
+  restoreLastUpdate(report: SyncReport | null): void {
+    this.lastSucceeded = report;
+  }
+
+  lastUpdate(): SyncReport | null {
+    return this.lastSucceeded;
   }
 
   isSyncing(): boolean {
@@ -368,6 +380,7 @@ class Mirror implements MirrorService {
 
   /** The report survives restarts (/v1/status); a failure to store it is logged, not fatal. */
   private async persistReport(report: SyncReport): Promise<void> {
+    if (report.outcome === 'ok' || report.outcome === 'partial') this.lastSucceeded = report;
     try {
       await this.state.setLastSync(report);
     } catch (err) {
