@@ -355,7 +355,7 @@ class Mirror implements MirrorService {
       );
     }
     report.finishedAt = new Date().toISOString();
-    // What /v1/status, the status page, mails and sync-state.json show: no URL's user:password.
+    // What /v1/status, the status page, mails and state.sqlite keep: no URL's user:password.
     this.last = {
       ...report,
       error: report.error === null ? null : redactCredentials(report.error),
