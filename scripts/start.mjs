@@ -4,6 +4,7 @@
 // the status URL and a short summary, then keeps serving in the foreground until Ctrl-C.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,8 +23,24 @@ const child = spawn(process.execPath, [bin, ...args], {
   stdio: ['ignore', 'pipe', 'inherit'],
   env: { PATCHBAY_LOG_LEVEL: 'warn', ...process.env },
 });
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
+// Stopping this script stops the server: SIGINT/SIGTERM are passed on, SIGHUP (a closed
+// terminal, `kill -HUP`) becomes SIGTERM, the server's graceful stop. npm runs this script
+// under `sh -c`, which dies on npm's SIGTERM without passing it on: when we are orphaned
+// (our parent pid changes), that is a stop too.
+const forward = (signal) => {
+  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+};
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => forward(signal));
+process.on('SIGHUP', () => forward('SIGTERM'));
+const parent = process.ppid;
+const orphanWatch = setInterval(() => {
+  if (process.ppid !== parent) forward('SIGTERM');
+}, 500);
+orphanWatch.unref();
+// Our exit status is the server's: its code, or 128 + the signal's number when a signal ended it.
+child.on('exit', (code, signal) =>
+  process.exit(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1)),
+);
 
 const lines = createInterface({ input: child.stdout });
 lines.on('line', (line) => {

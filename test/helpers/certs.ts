@@ -6,8 +6,11 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export /** A CA and a leaf for 127.0.0.1 (subjectAltName IP:127.0.0.1) signed by it. */
-async function makeCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
+export /** A CA and a leaf for 127.0.0.1 (subjectAltName IP:127.0.0.1, or `san`) signed by it. */
+async function makeCertificates(
+  dir: string,
+  san = 'IP:127.0.0.1',
+): Promise<{ ca: string; cert: string; key: string }> {
   const p = (name: string): string => join(dir, name);
   await run('openssl', [
     'req',
@@ -40,7 +43,7 @@ async function makeCertificates(dir: string): Promise<{ ca: string; cert: string
     '-out',
     p('server.csr'),
   ]);
-  await writeFile(p('leaf.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  await writeFile(p('leaf.ext'), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
   await run('openssl', [
     'x509',
     '-req',

@@ -35,6 +35,8 @@ export interface NotifyConfig {
     auth?: { user: string; pass: string } | null;
     requireTLS?: boolean;
     timeoutSeconds?: number;
+    /** the TLS of STARTTLS (or of `secure`): a private CA, the certificate's name, the oldest version */
+    tls?: { ca?: string; servername?: string; minVersion?: 'TLSv1.2' | 'TLSv1.3' } | null;
   };
   from?: string;
   to?: string[];
@@ -472,6 +474,7 @@ function resolveServerPaths(layer: Json, base: string): Json {
   resolvePathAt(layer, ['signing', 'root'], base);
   resolvePathAt(layer, ['upstream', 'trustedRoot'], base);
   resolvePathAt(layer, ['rollup', 'tokenFile'], base);
+  resolvePathAt(layer, ['notify', 'smtp', 'tls', 'ca'], base);
   const upstream = layer.upstream;
   if (isPlainObject(upstream) && typeof upstream.url === 'string') {
     upstream.url = normaliseFeedUrl(upstream.url, base);
@@ -484,6 +487,7 @@ function resolveClientPaths(layer: Json, base: string): Json {
   resolvePathAt(layer, ['tokenFile'], base);
   resolvePathAt(layer, ['trust', 'ca'], base);
   resolvePathAt(layer, ['trust', 'root'], base);
+  resolvePathAt(layer, ['notify', 'smtp', 'tls', 'ca'], base);
   if (Array.isArray(layer.products)) {
     for (const product of layer.products)
       if (isPlainObject(product)) resolvePathAt(product, ['installDir'], base);

@@ -1,3 +1,5 @@
+import { redactCredentials } from './redact.js';
+
 /**
  * Every error patchbay raises on purpose is a PatchbayError with a stable code
  * (as fastify does with FST_ERR_*), so callers branch on `err.code` and log lines
@@ -87,7 +89,8 @@ export class PatchbayError extends Error {
     context: Record<string, unknown> = {},
     options?: ErrorOptions,
   ) {
-    super(message, options);
+    // A message names URLs (the feed, a file): never with their user:password.
+    super(redactCredentials(message), options);
     this.name = 'PatchbayError';
     this.code = code;
     this.context = context;
@@ -104,6 +107,6 @@ export function isPatchbayError(err: unknown, code?: ErrorCode): err is Patchbay
 
 /** A short, human message for any thrown value. */
 export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
+  // Messages of other libraries (undici, tuf-js) may quote a URL with its user:password.
+  return redactCredentials(err instanceof Error ? err.message : String(err));
 }

@@ -2,6 +2,8 @@
 // requires it, directly or through other held-back patches (CONTRACT §1). One rule for the
 // staging server's sync and for a catalog read from TUF metadata.
 
+import { redactCredentials } from './redact.js';
+
 export interface HeldBack {
   patchId: string;
   error: string;
@@ -32,6 +34,8 @@ export function holdBack(
       changed = true;
     }
   }
+  // Errors quote file URLs: never with their user:password (they reach /v1/status and mails).
+  for (const entry of held.values()) entry.error = redactCredentials(entry.error);
   const listed = new Set(patches.map((p) => p.id));
   const unlisted = [...failed.keys()].filter((id) => !listed.has(id));
   return [

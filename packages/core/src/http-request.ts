@@ -57,14 +57,33 @@ async function requestChecked(url: URL, req: UrlRequest, check: UrlCheck): Promi
   }
 }
 
+/**
+ * A URL's `user:password@` as HTTP basic auth (undici does not send it): the request goes to the
+ * URL without them, so they reach neither undici's errors nor the wire in the request line.
+ * An explicit Authorization header wins.
+ */
+function withBasicAuth(
+  url: URL,
+  headers: Record<string, string>,
+): { target: URL; headers: Record<string, string> } {
+  if (url.username === '' && url.password === '') return { target: url, headers };
+  const target = new URL(url.href);
+  target.username = '';
+  target.password = '';
+  if (Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')) return { target, headers };
+  const pair = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  return { target, headers: { ...headers, authorization: `Basic ${Buffer.from(pair).toString('base64')}` } };
+}
+
 async function requestOnce(
   url: URL,
   req: UrlRequest,
   noRedirects: boolean,
 ): Promise<{ response: UrlResponse; location: string | undefined }> {
+  const { target, headers } = withBasicAuth(url, req.headers ?? {});
   const options: Parameters<typeof request>[1] & { maxRedirections?: number } = {
     method: 'GET',
-    headers: req.headers ?? {},
+    headers,
     dispatcher: req.dispatcher ?? defaultDispatcher(),
     signal: req.signal,
     // undici's timeouts are exactly "no headers / no body bytes for this long": a stall.
@@ -73,7 +92,7 @@ async function requestOnce(
   };
   // The redirect interceptor passes a request with maxRedirections 0 through untouched.
   if (noRedirects) options.maxRedirections = 0;
-  const res = await request(url, options);
+  const res = await request(target, options);
   const body = res.body;
   const response: UrlResponse = {
     status: res.statusCode,

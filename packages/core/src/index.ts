@@ -1,4 +1,5 @@
 export * from './errors.js';
+export { redactCredentials } from './redact.js';
 export * from './types.js';
 export * from './names.js';
 export * from './feed.js';

@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { redactCredentials } from './redact.js';
 
 export type { Logger };
 
@@ -9,5 +10,6 @@ export type { Logger };
  */
 export function createLogger(opts: { name: string; level?: string }): Logger {
   const level = process.env.PATCHBAY_LOG_LEVEL || opts.level || 'info';
-  return pino({ name: opts.name, level }, pino.destination(2));
+  // Safety net: no line leaves with a URL's user:password, whatever field or message holds it.
+  return pino({ name: opts.name, level, hooks: { streamWrite: redactCredentials } }, pino.destination(2));
 }

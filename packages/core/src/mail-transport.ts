@@ -1,7 +1,11 @@
 // The SMTP side shared by the staging server's notifier and the client's own mails
 // (direct mode): a nodemailer transport built from notify.smtp, and one send.
 // nodemailer is imported on first send, so programs that never mail never load it.
+import { readFile } from 'node:fs/promises';
+import type { ConnectionOptions } from 'node:tls';
 import type { NotifyConfig } from './config.js';
+import { ErrorCodes, errorMessage, PatchbayError } from './errors.js';
+import { quittingSmtpTransport } from './smtp-quit-transport.js';
 
 /** A composed mail, ready for any recipient list. */
 export interface MailContent {
@@ -44,26 +48,65 @@ interface NodemailerTransport {
   close(): void;
 }
 
+/** notify.smtp.tls.ca read, as the TLS options of the STARTTLS upgrade (or of `secure`). */
+async function tlsOptions(smtp: SendSettings['smtp']): Promise<ConnectionOptions> {
+  const tls = smtp.tls ?? {};
+  const options: ConnectionOptions = {};
+  if (tls.ca) {
+    try {
+      options.ca = await readFile(tls.ca);
+    } catch (err) {
+      throw new PatchbayError(
+        ErrorCodes.CONFIG,
+        `notify.smtp.tls.ca ${tls.ca} is unreadable: ${errorMessage(err)}`,
+        { key: 'notify.smtp.tls.ca', file: tls.ca },
+        { cause: err },
+      );
+    }
+  }
+  // The name the certificate must carry, when the host is an IP or another alias.
+  if (tls.servername) options.servername = tls.servername;
+  if (tls.minVersion) options.minVersion = tls.minVersion;
+  return options;
+}
+
 export function createSmtpTransport(settings: SendSettings): MailTransport {
   const { smtp } = settings;
   const timeoutMs = (smtp.timeoutSeconds ?? DEFAULT_SMTP_TIMEOUT_SECONDS) * 1000;
   let transport: Promise<NodemailerTransport> | undefined;
   const open = (): Promise<NodemailerTransport> =>
-    (transport ??= import('nodemailer').then(({ default: nodemailer }) =>
-      nodemailer.createTransport({
-        host: smtp.host,
-        port: smtp.port ?? 587,
-        // secure: TLS from the first byte (465); otherwise STARTTLS when offered, required with requireTLS.
-        secure: smtp.secure ?? false,
-        requireTLS: smtp.requireTLS ?? false,
-        ...(smtp.auth ? { auth: { user: smtp.auth.user, pass: smtp.auth.pass } } : {}),
-        connectionTimeout: timeoutMs,
-        greetingTimeout: timeoutMs,
-        socketTimeout: timeoutMs * 2,
-      }),
-    ));
+    (transport ??= (async () => {
+      const [{ default: nodemailer }, { default: Connection }, tls] = await Promise.all([
+        import('nodemailer'),
+        import('nodemailer/lib/smtp-connection'),
+        tlsOptions(smtp),
+      ]);
+      return nodemailer.createTransport(
+        quittingSmtpTransport({
+          Connection,
+          connection: {
+            host: smtp.host,
+            port: smtp.port ?? 587,
+            // secure: TLS from the first byte (465); otherwise STARTTLS when offered, required with requireTLS.
+            secure: smtp.secure ?? false,
+            requireTLS: smtp.requireTLS ?? false,
+            tls,
+            connectionTimeout: timeoutMs,
+            greetingTimeout: timeoutMs,
+            socketTimeout: timeoutMs * 2,
+          },
+          ...(smtp.auth ? { auth: { user: smtp.auth.user, pass: smtp.auth.pass } } : {}),
+        }),
+      );
+    })());
+  // A failed open (an unreadable CA file) is tried again at the next send.
+  const opened = (): Promise<NodemailerTransport> =>
+    open().catch((err: unknown) => {
+      transport = undefined;
+      throw err;
+    });
   return {
-    sendMail: async (message) => (await (await open()).sendMail(message)) as SendResult,
+    sendMail: async (message) => (await (await opened()).sendMail(message)) as SendResult,
     close: () => void transport?.then((t) => t.close()).catch(() => undefined),
   };
 }

@@ -347,7 +347,15 @@ async function syncOnce(
     ? new SyncProgress(process.stderr, styleFor(process.stderr))
     : undefined;
   const createMirrorService = await loadMirrorService();
-  const mirror = await createMirrorService(config, logger, progress ? { syncProgress: progress } : {});
+  let mirror: MirrorService;
+  try {
+    mirror = await createMirrorService(config, logger, progress ? { syncProgress: progress } : {});
+  } catch (err) {
+    progress?.close();
+    // `serve` holds the data directory: ask it to sync instead (sync/sync-via-server.ts).
+    if (!isPatchbayError(err, ErrorCodes.LOCKED)) throw err;
+    return syncViaServer(config, invocation, hints, err);
+  }
   let report: SyncReport;
   let stats: { sequence: number } | null;
   try {
@@ -365,6 +373,30 @@ async function syncOnce(
   const hint = syncHint(report, hints);
   if (hint)
     process.stderr.write(`${styleFor(process.stderr).paint('yellow', `${PROGRAM}: hint:`)} ${hint}\n`);
+  return report.outcome === 'ok' ? 0 : 1;
+}
+
+async function syncViaServer(
+  config: ServerConfig,
+  { json }: Pick<Invocation, 'json'>,
+  hints: NextStepContext,
+  locked: { context: Record<string, unknown> },
+): Promise<number> {
+  const { syncViaRunningServer } = await import('./sync/sync-via-server.js');
+  const style = styleFor(process.stderr);
+  const pid = typeof locked.context.pid === 'number' ? ` (pid ${locked.context.pid})` : '';
+  const { url, report, sequence, joined } = await syncViaRunningServer(config);
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ ...report, via: url, joined })}\n`);
+    return report.outcome === 'ok' ? 0 : 1;
+  }
+  process.stderr.write(
+    `${style.paint('dim', `${PROGRAM}:`)} the data directory is in use by the running server${pid}: ` +
+      `${joined ? 'a sync was already running there; its outcome' : `it synced on request (${url})`}\n`,
+  );
+  process.stdout.write(formatSyncReport(report, { sequence: sequence ?? 0 }, styleFor(process.stdout)));
+  const hint = syncHint(report, hints);
+  if (hint) process.stderr.write(`${style.paint('yellow', `${PROGRAM}: hint:`)} ${hint}\n`);
   return report.outcome === 'ok' ? 0 : 1;
 }
 

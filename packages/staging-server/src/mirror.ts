@@ -61,6 +61,8 @@ export interface SyncReport {
   published: boolean;
   filesFetched: number;
   bytesFetched: number;
+  /** set when the update was an `import` (air-gapped), not a sync: what was imported */
+  imported?: { kind: string; source: string };
 }
 
 export interface MirrorStats {
@@ -115,6 +117,11 @@ export interface MirrorService {
   blobPath(hex: string): Promise<string | null>;
   /** the last finished (or the running) sync */
   lastSync(): SyncReport | null;
+  /**
+   * The last update that succeeded (`ok` or `partial`): a sync, or an import (`imported` set).
+   * An air-gapped server shows its import here while syncs of an absent medium fail.
+   */
+  lastUpdate?(): SyncReport | null;
   isSyncing(): boolean;
   /**
    * Start a sync. Throws PatchbayError PB_ERR_SYNC_IN_PROGRESS when one runs.

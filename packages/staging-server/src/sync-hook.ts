@@ -10,6 +10,7 @@ export function withSyncHook(mirror: MirrorService, afterSync: AfterSync): Mirro
     current: () => mirror.current(),
     blobPath: (hex) => mirror.blobPath(hex),
     lastSync: () => mirror.lastSync(),
+    lastUpdate: () => mirror.lastUpdate?.() ?? null,
     isSyncing: () => mirror.isSyncing(),
     stats: () => mirror.stats(),
     gc: (opts) => mirror.gc(opts),

@@ -23,6 +23,17 @@ function heldBack(held) {
   );
 }
 
+function imported(update) {
+  return h(
+    'span',
+    { class: 'outcome outcome-ok' },
+    'import ',
+    time(update.at),
+    update.upstreamSequence === null ? '' : h('span', {}, ', sequence ', count(update.upstreamSequence)),
+    update.source ? h('span', {}, ' from ', h('code', {}, update.source)) : '',
+  );
+}
+
 function syncRows(status) {
   const last = status.lastSync;
   const next = status.syncing
@@ -30,14 +41,25 @@ function syncRows(status) {
     : status.nextSyncAt === null
       ? h('span', { class: 'none' }, 'not scheduled')
       : time(status.nextSyncAt);
-  if (last === null) return [...row('Outcome', 'no sync yet', 'lastSync.outcome'), ...row('Next sync', next)];
+  const update = status.lastUpdate ?? null;
+  // An import newer than every successful sync is the mirror's last update (air-gapped): a
+  // sync that failed after it (an absent medium) is said, not shown as the mirror failing.
+  const importServed = update?.kind === 'import' && last?.outcome === 'failed';
+  const updateRow =
+    update?.kind === 'import' && (last === null || importServed)
+      ? row('Last update', imported(update), 'lastUpdate')
+      : [];
+  if (last === null)
+    return [...updateRow, ...row('Outcome', 'no sync yet', 'lastSync.outcome'), ...row('Next sync', next)];
   const outcome = h(
     'span',
-    { class: `outcome outcome-${last.outcome}` },
-    OUTCOME_TEXT[last.outcome] ?? last.outcome,
+    { class: `outcome outcome-${importServed ? 'superseded' : last.outcome}` },
+    last.imported ? 'ok: imported' : (OUTCOME_TEXT[last.outcome] ?? last.outcome),
+    importServed ? h('span', { class: 'none' }, ' · the imported catalog is served') : null,
     last.notModified ? h('span', { class: 'none' }, ' · feed not modified') : null,
   );
   return [
+    ...updateRow,
     ...row('Outcome', outcome, 'lastSync.outcome'),
     ...row(
       'Started',

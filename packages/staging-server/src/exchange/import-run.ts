@@ -316,6 +316,7 @@ async function importSource(config: ServerConfig, log: Logger, ctx: ImportContex
       published: !unchanged,
       filesFetched: staged.blobs.length,
       bytesFetched: bytesStored,
+      imported: { kind: source.kind, source: ctx.paths.join(', ') },
     };
     // /v1/status shows the import as the mirror's last update (an air-gapped server's only kind).
     await state.setLastSync(report);

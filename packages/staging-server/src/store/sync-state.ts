@@ -17,6 +17,7 @@ const KEYS = {
   lastAcceptedSequence: 'upstream.lastAcceptedSequence',
   mirrorSequence: 'mirror.sequence',
   lastSync: 'sync.last',
+  lastUpdate: 'sync.lastUpdate',
 } as const;
 
 export class SyncStateStore {
@@ -60,8 +61,15 @@ export class SyncStateStore {
     return (await this.keyv.get(KEYS.lastSync)) as SyncReport | undefined;
   }
 
+  /** The report; one that succeeded (a sync or an import) is also the last update. */
   async setLastSync(report: SyncReport): Promise<void> {
     await this.keyv.set(KEYS.lastSync, report);
+    if (report.outcome === 'ok' || report.outcome === 'partial') await this.keyv.set(KEYS.lastUpdate, report);
+  }
+
+  /** The last sync or import that succeeded (kept when later syncs fail). */
+  async lastUpdate(): Promise<SyncReport | undefined> {
+    return (await this.keyv.get(KEYS.lastUpdate)) as SyncReport | undefined;
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,7 @@ import {
   type FeedPatch,
   type Logger,
   type RetryOptions,
+  redactCredentials,
 } from '@patchbay/core';
 import { resolveFileUrl } from '../upstream/feed-location.js';
 import { checkFileUrl, originPolicy, type OriginPolicy } from '../upstream/origin-policy.js';
@@ -145,7 +146,7 @@ export async function downloadBlobs(
 
   const downloadOne = async (job: BlobJob): Promise<void> => {
     if (opts.signal.aborted) return;
-    const log = opts.logger.child({ sha256: job.sha256, url: job.url, size: job.size });
+    const log = opts.logger.child({ sha256: job.sha256, url: redactCredentials(job.url), size: job.size });
     try {
       const result = await downloadBlob(
         {

@@ -13,6 +13,7 @@ import {
   type BlobProgressListener,
   type Logger,
   type ServerConfig,
+  redactCredentials,
 } from '@patchbay/core';
 import { GcCoordinator } from '../gc/gc-coordinator.js';
 import type {
@@ -118,6 +119,7 @@ async function openMirror(
     options,
     tuf,
   );
+  mirror.restoreLastUpdate((await state.lastUpdate()) ?? null);
   await mirror.checkResign();
   return mirror;
 }
@@ -209,6 +211,17 @@ class Mirror implements MirrorService {
 
   lastSync(): SyncReport | null {
     return this.runningReport ?? this.last;
+  }
+
+  /** the last sync or import that succeeded (persisted by SyncStateStore.setLastSync) */
+  private lastSucceeded: SyncReport | null = null;
+
+  restoreLastUpdate(report: SyncReport | null): void {
+    this.lastSucceeded = report;
+  }
+
+  lastUpdate(): SyncReport | null {
+    return this.lastSucceeded;
   }
 
   isSyncing(): boolean {
@@ -336,13 +349,18 @@ class Mirror implements MirrorService {
         {
           code: isPatchbayError(err) ? err.code : undefined,
           err: report.error,
-          upstream: this.config.upstream.url,
+          upstream: redactCredentials(this.config.upstream.url),
         },
         'sync failed; the previous catalog stays published',
       );
     }
     report.finishedAt = new Date().toISOString();
-    this.last = { ...report, heldBack: [...report.heldBack] };
+    // What /v1/status, the status page, mails and state.sqlite keep: no URL's user:password.
+    this.last = {
+      ...report,
+      error: report.error === null ? null : redactCredentials(report.error),
+      heldBack: report.heldBack.map((h) => ({ ...h, error: redactCredentials(h.error) })),
+    };
     this.collector.invalidate();
     await this.persistReport(this.last);
     // A new publication moves the due time; a failed sync may have left one due.
@@ -362,6 +380,7 @@ class Mirror implements MirrorService {
 
   /** The report survives restarts (/v1/status); a failure to store it is logged, not fatal. */
   private async persistReport(report: SyncReport): Promise<void> {
+    if (report.outcome === 'ok' || report.outcome === 'partial') this.lastSucceeded = report;
     try {
       await this.state.setLastSync(report);
     } catch (err) {

@@ -19,6 +19,7 @@ import {
   type ServerConfig,
   type BlobProgressListener,
   verifyDetached,
+  redactCredentials,
 } from '@patchbay/core';
 import type { PublishedCatalog, SyncReport } from '../mirror.js';
 import { toPublishedCatalog, type CatalogStore } from '../store/catalog-store.js';
@@ -163,7 +164,7 @@ export async function runSync(ctx: SyncContext, report: SyncReport, signal: Abor
     stallTimeoutMs: config.upstream.timeoutSeconds * 1000,
     signal,
     onRetry: ({ url, attempt, delayMs, error }) =>
-      log.warn({ url, attempt, delayMs, err: error.message }, 'retrying'),
+      log.warn({ url: redactCredentials(url), attempt, delayMs, err: errorMessage(error) }, 'retrying'),
   };
   if (ctx.dispatcher) retry.dispatcher = ctx.dispatcher;
   if (ctx.retryBaseMs !== undefined) retry.retryBaseMs = ctx.retryBaseMs;

@@ -24,6 +24,12 @@ export const DEFAULT_BATCH_LIMITS: BatchLimits = { maxBytes: 512 * 1024, maxEven
 
 export interface RollupBatch {
   hosts: RollupHost[];
+  /** JSON bytes of the host entries */
+  bytes: number;
+  /** events read for this batch (some may belong to hosts that wait for the next one) */
+  eventsRead: number;
+  /** hosts passed over as unsendable (their snapshot is too large for the parent), with their events */
+  passedOver: { hostId: string; events: number }[];
   /** the cursor once the parent has acknowledged this batch */
   next: RollupCursor;
 }
@@ -71,8 +77,17 @@ export class BatchBuilder {
     return new Map(this.source.rollupClients().map((c) => [c.hostId, c]));
   }
 
-  next(cursor: RollupCursor): RollupBatch | null {
-    const events = this.source.eventsAfter(cursor.eventId, this.limits.maxEvents);
+  /**
+   * The batch after `cursor`; `limits` narrower than the builder's when the parent said 413.
+   * A host in `unsendable` (hostId -> lastSeenAt) still at that snapshot is passed over: the
+   * cursor moves past it and its events as if sent, and the batch says so.
+   */
+  next(
+    cursor: RollupCursor,
+    limits: BatchLimits = this.limits,
+    unsendable: ReadonlyMap<string, string> = new Map(),
+  ): RollupBatch | null {
+    const events = this.source.eventsAfter(cursor.eventId, limits.maxEvents);
     if (events.some((e) => !this.clients.has(e.hostId))) this.clients = this.load();
     const byHost = new Map<string, StoredEvent[]>();
     for (const event of events) {
@@ -87,14 +102,19 @@ export class BatchBuilder {
 
     const hosts: RollupHost[] = [];
     const included = new Set<string>();
+    const passedOver: RollupBatch['passedOver'] = [];
     let bytes = 0;
     for (const hostId of candidates) {
       const client = this.clients.get(hostId);
       if (client === undefined) continue;
+      if (unsendable.get(hostId) === client.lastSeenAt) {
+        included.add(hostId);
+        passedOver.push({ hostId, events: byHost.get(hostId)?.length ?? 0 });
+        continue;
+      }
       const entry = toEntry(client, byHost.get(hostId) ?? []);
       const size = Buffer.byteLength(JSON.stringify(entry));
-      if (hosts.length > 0 && (bytes + size > this.limits.maxBytes || hosts.length >= ROLLUP_MAX_HOSTS))
-        break;
+      if (hosts.length > 0 && (bytes + size > limits.maxBytes || hosts.length >= ROLLUP_MAX_HOSTS)) break;
       hosts.push(entry);
       included.add(hostId);
       bytes += size;
@@ -107,9 +127,9 @@ export class BatchBuilder {
       if (!included.has(event.hostId) && this.clients.has(event.hostId)) break;
       eventId = event.id;
     }
-    if (hosts.length === 0 && eventId === cursor.eventId) return null;
+    if (hosts.length === 0 && passedOver.length === 0 && eventId === cursor.eventId) return null;
     const next: RollupCursor = { target: cursor.target, eventId, hosts: { ...cursor.hosts } };
     for (const hostId of included) next.hosts[hostId] = this.clients.get(hostId)!.lastSeenAt;
-    return { hosts, next };
+    return { hosts, bytes, eventsRead: events.length, passedOver, next };
   }
 }

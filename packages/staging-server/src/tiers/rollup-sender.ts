@@ -2,11 +2,20 @@
 // staging server, batch by batch, moving the cursor only after the parent's 200. A
 // delivery that fails (parent down, 5xx, 401, a loop) keeps everything pending and is
 // retried with backoff; nothing is dropped. Only a host the parent refuses by name (it
-// reports there directly, or through another branch) is skipped, and said so.
+// reports there directly, or through another branch) is skipped, and said so. A batch the
+// parent finds too large (413) is split, down to one host with one event; a host that does not
+// fit even so is skipped with its events, recorded in `skipped` and logged, so the rest of the
+// branch keeps flowing.
 import { readFile } from 'node:fs/promises';
 import { request, type Dispatcher } from 'undici';
 import { ErrorCodes, errorMessage, PatchbayError, type Logger, type RollupConfig } from '@patchbay/core';
-import { BatchBuilder, DEFAULT_BATCH_LIMITS, type BatchLimits, type RollupSource } from './rollup-batch.js';
+import {
+  BatchBuilder,
+  DEFAULT_BATCH_LIMITS,
+  type BatchLimits,
+  type RollupBatch,
+  type RollupSource,
+} from './rollup-batch.js';
 import { RollupCursorFile } from './rollup-cursor.js';
 import { writeRollupStatus } from './rollup-status.js';
 import { ROLLUP_FORMAT, rollupPath, type RollupAnswer, type RollupBody } from './rollup-protocol.js';
@@ -23,6 +32,21 @@ export interface RollupStatus {
   nextRetryAt: string | null;
   /** figures of the last successful run */
   lastRun: { requests: number; hosts: number; accepted: number; refused: RollupAnswer['refused'] } | null;
+  /** the latest hosts skipped as too large for the parent (newest last, at most MAX_SKIPPED_KEPT) */
+  skipped: RollupSkipped[];
+}
+
+/** A host whose entry the parent refused as too large (413) even alone with one event. */
+export interface RollupSkipped {
+  hostId: string;
+  /** the snapshot (lastSeenAt) skipped: a newer report is tried again */
+  lastSeenAt: string;
+  /** events of this host passed over with it */
+  events: number;
+  /** JSON bytes of the smallest entry tried */
+  bytes: number;
+  at: string;
+  error: string;
 }
 
 export interface RollupSenderOptions {
@@ -45,6 +69,19 @@ const DEFAULT_RETRY_BASE_MS = 30_000;
 const DEFAULT_MAX_RETRY_MS = 15 * 60_000;
 /** An answer body larger than this is not a rollup answer. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
+const MAX_SKIPPED_KEPT = 50;
+
+function isTooLarge(err: unknown): err is PatchbayError {
+  return err instanceof PatchbayError && err.code === ErrorCodes.HTTP_STATUS && err.context.status === 413;
+}
+
+/** Half of what the refused batch held: its bytes and the events it read (at least one host, one event). */
+function narrowed(limits: BatchLimits, batch: RollupBatch): BatchLimits {
+  return {
+    maxBytes: Math.max(1, Math.floor(Math.min(limits.maxBytes, batch.bytes) / 2)),
+    maxEvents: Math.max(1, Math.floor(Math.min(limits.maxEvents, batch.eventsRead) / 2)),
+  };
+}
 
 export class RollupSender {
   private readonly cursorFile: RollupCursorFile;
@@ -57,6 +94,10 @@ export class RollupSender {
   /** what the last successful run left: nothing new since means nothing to do */
   private seen: { eventId: number; lastSeen: string | null } | null = null;
   private readonly state: RollupStatus;
+  /** hostId -> the snapshot (lastSeenAt) too large for the parent: passed over until it changes */
+  private readonly unsendable = new Map<string, string>();
+  /** why a host just became unsendable, for the record made when the builder passes it over */
+  private readonly pendingSkip = new Map<string, { bytes: number; error: string }>();
 
   constructor(private readonly opts: RollupSenderOptions) {
     this.cursorFile = new RollupCursorFile(opts.dataDir);
@@ -71,6 +112,7 @@ export class RollupSender {
       failures: 0,
       nextRetryAt: null,
       lastRun: null,
+      skipped: [],
     };
   }
 
@@ -111,21 +153,43 @@ export class RollupSender {
     const figures = { requests: 0, hosts: 0, accepted: 0, refused: [] as RollupAnswer['refused'] };
     try {
       let cursor = await this.cursorFile.read(this.target);
-      const builder = new BatchBuilder(this.opts.store, this.opts.limits ?? DEFAULT_BATCH_LIMITS);
-      for (let batch = builder.next(cursor); batch !== null && !this.closed; batch = builder.next(cursor)) {
-        const answer = await this.send({
-          format: ROLLUP_FORMAT,
-          branchId: this.opts.config.branchId,
-          mirror: this.opts.fingerprint,
-          sentAt: new Date().toISOString(),
-          hosts: batch.hosts,
-        });
+      const full = this.opts.limits ?? DEFAULT_BATCH_LIMITS;
+      let limits = full;
+      const builder = new BatchBuilder(this.opts.store, full);
+      const next = (): RollupBatch | null => builder.next(cursor, limits, this.unsendable);
+      for (let batch = next(); batch !== null && !this.closed; batch = next()) {
+        for (const passed of batch.passedOver) this.recordPassedOver(passed);
+        if (batch.hosts.length > 0) {
+          let answer: RollupAnswer;
+          try {
+            answer = await this.send({
+              format: ROLLUP_FORMAT,
+              branchId: this.opts.config.branchId,
+              mirror: this.opts.fingerprint,
+              sentAt: new Date().toISOString(),
+              hosts: batch.hosts,
+            });
+          } catch (err) {
+            if (!isTooLarge(err)) throw err;
+            if (batch.hosts.length > 1 || batch.eventsRead > 1) {
+              limits = narrowed(limits, batch);
+              this.log.info(
+                { hosts: batch.hosts.length, bytes: batch.bytes, events: batch.eventsRead, limits },
+                'the parent found the rollup batch too large (413); splitting it',
+              );
+            } else {
+              this.markUnsendable(batch, err);
+            }
+            continue; // the same cursor again: narrower, or passing over the unsendable host
+          }
+          figures.requests++;
+          figures.hosts += answer.hosts;
+          figures.accepted += answer.accepted;
+          figures.refused.push(...answer.refused);
+          limits = full;
+        }
         await this.cursorFile.write(batch.next);
         cursor = batch.next;
-        figures.requests++;
-        figures.hosts += answer.hosts;
-        figures.accepted += answer.accepted;
-        figures.refused.push(...answer.refused);
       }
       if (figures.refused.length > 0)
         this.log.warn({ refused: figures.refused }, 'the parent refused hosts of this rollup');
@@ -161,6 +225,39 @@ export class RollupSender {
     }
     await writeRollupStatus(this.opts.dataDir, this.state).catch((err: unknown) =>
       this.log.warn({ err: errorMessage(err) }, 'could not write the rollup status file'),
+    );
+  }
+
+  /** The host of a one-host, one-event batch the parent still finds too large: never sendable as it is. */
+  private markUnsendable(batch: RollupBatch, err: PatchbayError): void {
+    const entry = batch.hosts[0]!;
+    const hostId = entry.report.hostId;
+    const lastSeenAt = batch.next.hosts[hostId] ?? '';
+    this.unsendable.set(hostId, lastSeenAt);
+    this.pendingSkip.set(hostId, { bytes: batch.bytes, error: err.message });
+  }
+
+  /** A host passed over as unsendable: kept in status() and logged as an error, once per snapshot. */
+  private recordPassedOver(passed: RollupBatch['passedOver'][number]): void {
+    const why = this.pendingSkip.get(passed.hostId);
+    this.pendingSkip.delete(passed.hostId);
+    const known = this.state.skipped.findLast((s) => s.hostId === passed.hostId);
+    if (why === undefined && known !== undefined) {
+      known.events += passed.events; // more of its events, passed over in a later batch
+      return;
+    }
+    const skipped: RollupSkipped = {
+      hostId: passed.hostId,
+      lastSeenAt: this.unsendable.get(passed.hostId) ?? '',
+      events: passed.events,
+      bytes: why?.bytes ?? 0,
+      at: new Date().toISOString(),
+      error: why?.error ?? 'too large for the parent (HTTP 413)',
+    };
+    this.state.skipped = [...this.state.skipped, skipped].slice(-MAX_SKIPPED_KEPT);
+    this.log.error(
+      { hostId: skipped.hostId, events: skipped.events, bytes: skipped.bytes, err: skipped.error },
+      'rollup: a host is too large for the parent even alone; skipped until it reports again',
     );
   }
 

@@ -11,6 +11,8 @@ import {
   type ContentStore,
   type Logger,
   type RetryOptions,
+  redactCredentials,
+  errorMessage,
 } from '@patchbay/core';
 import { catalogFromRoles, consistentTargetPath, type UnavailableTarget } from '@patchbay/core/tuf';
 import type { Root, Targets } from '@tufjs/models';
@@ -49,7 +51,7 @@ export async function runTufSync(
 ): Promise<void> {
   const { config } = ctx;
   const baseUrl = config.upstream.url;
-  const log = ctx.logger.child({ upstream: baseUrl, trust: 'tuf' });
+  const log = ctx.logger.child({ upstream: redactCredentials(baseUrl), trust: 'tuf' });
   const started = Date.now();
   // Metadata and target files only from the upstream's origin (or upstream.allowedOrigins),
   // every request and redirect hop checked before it is made (docs/security.md).
@@ -60,7 +62,7 @@ export async function runTufSync(
     stallTimeoutMs: config.upstream.timeoutSeconds * 1000,
     signal,
     onRetry: ({ url, attempt, delayMs, error }) =>
-      log.warn({ url, attempt, delayMs, err: error.message }, 'retrying'),
+      log.warn({ url: redactCredentials(url), attempt, delayMs, err: errorMessage(error) }, 'retrying'),
   };
   if (ctx.dispatcher) retry.dispatcher = ctx.dispatcher;
   if (ctx.retryBaseMs !== undefined) retry.retryBaseMs = ctx.retryBaseMs;

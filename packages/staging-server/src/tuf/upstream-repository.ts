@@ -13,6 +13,7 @@ import {
   writeFileAtomic,
   type Logger,
   type ServerConfig,
+  redactCredentials,
 } from '@patchbay/core';
 import {
   Updater,
@@ -94,7 +95,7 @@ export async function forgetOtherUpstream(metadataDir: string, baseUrl: string, 
     );
     for (const name of dropped) await rm(join(metadataDir, name), { force: true });
     log.warn(
-      { previous: recorded.trim(), upstream: baseUrl, dropped },
+      { previous: redactCredentials(recorded.trim()), upstream: redactCredentials(baseUrl), dropped },
       "upstream.url changed: the previous upstream's timestamp, snapshot and roles were forgotten; the new one is verified from the trusted root",
     );
   }

@@ -2,19 +2,23 @@
 // (with held-back patches), the next one, the mirror's size, the blob store's
 // (reclaimable bytes, last gc) and the fleet's freshness.
 import type { FastifyPluginAsync } from 'fastify';
+import { redactCredentials } from '@patchbay/core';
 import { disabledNotifier } from '../../notify/notifier.js';
 import type { HttpDeps } from '../deps.js';
+import type { SyncReport } from '../../mirror.js';
 
 /** The upstream URL without user:password, which must never reach a response or a log. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/[^/@]*@/, '//');
-  }
+export const redactUrl = redactCredentials;
+
+function lastUpdateOf(report: SyncReport | null) {
+  if (report === null || report.finishedAt === null) return null;
+  return {
+    kind: report.imported ? ('import' as const) : ('sync' as const),
+    at: report.finishedAt,
+    outcome: report.outcome,
+    upstreamSequence: report.upstreamSequence,
+    ...(report.imported ? { source: report.imported.source, bundle: report.imported.kind } : {}),
+  };
 }
 
 export const statusRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
@@ -35,6 +39,8 @@ export const statusRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
         last === null
           ? null
           : { ...last, heldBack: last.heldBack.map(({ patchId, error }) => ({ patchId, error })) },
+      // extension: the last sync or import that succeeded (an air-gapped server's import)
+      lastUpdate: lastUpdateOf(mirror.lastUpdate?.() ?? null),
       nextSyncAt: next === null ? null : next.toISOString(),
       syncing: mirror.isSyncing(),
       mirror: await mirror.stats(),
