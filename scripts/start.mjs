@@ -4,6 +4,7 @@
 // the status URL and a short summary, then keeps serving in the foreground until Ctrl-C.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,10 @@ const args = [
   'serve',
   '--json',
 ];
+
+// The bundled client config (config/client.json) installs into this sandbox product directory;
+// a client refuses to install into a missing installDir (a typo), so the bundled default makes it.
+fs.mkdirSync(path.join(root, 'data/sandbox/arcserve'), { recursive: true });
 
 const child = spawn(process.execPath, [bin, ...args], {
   cwd: root,
