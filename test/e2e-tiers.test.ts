@@ -49,7 +49,7 @@ t.test('vendor -> head office -> branch -> client, report rolled up; A <-> B loo
 
   const enroll = await runJson<{ hostId: string; token: string }>(
     BIN.server,
-    ['--config', ho.serverConfig, 'enroll', 'branch-b'],
+    ['--config', ho.serverConfig, 'enroll', '--branch', 'branch-b'],
     { cwd: dir },
   );
   t.equal(enroll.code, 0, enroll.stderr);

@@ -167,6 +167,7 @@ t.test('publisher -> vendor site -> DMZ -> branch -> host, rollup, and the air g
     '--config',
     dmzConfig,
     'enroll',
+    '--branch',
     'branch-b',
   ]);
   t.equal(enroll.code, 0, enroll.stderr);

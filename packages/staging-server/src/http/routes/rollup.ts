@@ -1,8 +1,8 @@
 // Tiered mirrors: PUT /v1/branches/:branchId/rollup takes a branch staging server's
 // summary of its clients' reports (tiers/rollup-protocol.ts), and GET /v1/branches lists
-// the branches. The rollup needs the branch's own token, as a report needs its host's
-// (`patchbay-server enroll BRANCHID`); the URL parameter is named hostId so that the
-// access guard checks it exactly as it checks a host's report.
+// the branches. The rollup needs the branch's own token (`patchbay-server enroll --branch
+// BRANCHID`), a kind distinct from host tokens; the URL parameter is named hostId so that
+// the access guard checks its pattern as it checks a host's report.
 import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify';
 import { errorMessage, isPatchbayError, ErrorCodes, type ClientReport } from '@patchbay/core';
 import { TokenStore } from '../../auth/token-store.js';
@@ -19,7 +19,7 @@ import type { HttpDeps } from '../deps.js';
 /** A rollup carries many hosts: it may be this many times a single report's limit. */
 const ROLLUP_BODY_FACTOR = 4;
 // Route access classes (auth/access.ts), stated by the route: fastify's config type does not declare them.
-const BRANCH_TOKEN = { access: 'report' } as FastifyContextConfig;
+const BRANCH_TOKEN = { access: 'rollup' } as FastifyContextConfig;
 const READ = { access: 'read' } as FastifyContextConfig;
 
 export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
@@ -62,7 +62,7 @@ export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
           originOf: (hostId) => store.originOf(hostId),
           hasOwnToken: (hostId) => {
             const enrolled = tokenStore().get(hostId);
-            return enrolled !== null && enrolled.revokedAt === null;
+            return enrolled !== null && enrolled.kind === 'host' && enrolled.revokedAt === null;
           },
           fingerprint: fingerprint(),
           now,
