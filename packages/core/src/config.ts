@@ -130,6 +130,16 @@ export interface ServerConfig {
     retentionDays: number;
     /** report PUTs per host per minute (429 beyond) */
     rateLimitPerMinute: number;
+    /** reportedAt / event `at` may be this far ahead of the server's clock (400 beyond) */
+    maxClockSkewSeconds: number;
+    /** events in one report (413 beyond) */
+    maxEventsPerReport: number;
+    /** new events one host may report per 24 hours (429 beyond, until the window frees) */
+    hostEventsPerDay: number;
+    /** events in one branch rollup request (413 beyond) */
+    maxEventsPerRollup: number;
+    /** rollup PUTs per branch per minute (429 beyond) */
+    rollupsPerMinute: number;
   };
   log: { level: string };
   /** accepted and validated now, used by later issues */
@@ -276,6 +286,11 @@ export const SERVER_CONFIG_DEFAULTS: Readonly<ServerConfig> = deepFreeze({
     historyLimit: 1000,
     retentionDays: 365,
     rateLimitPerMinute: 60,
+    maxClockSkewSeconds: 300,
+    maxEventsPerReport: 1000,
+    hostEventsPerDay: 10_000,
+    maxEventsPerRollup: 10_000,
+    rollupsPerMinute: 30,
   },
   log: { level: 'info' },
 });

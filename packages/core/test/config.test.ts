@@ -56,6 +56,11 @@ t.test('server defaults: contract values, paths against cwd, bundled sample feed
     historyLimit: 1000,
     retentionDays: 365,
     rateLimitPerMinute: 60,
+    maxClockSkewSeconds: 300,
+    maxEventsPerReport: 1000,
+    hostEventsPerDay: 10000,
+    maxEventsPerRollup: 10000,
+    rollupsPerMinute: 30,
   });
   t.same(config.log, { level: 'info' });
   t.equal(config.notify, undefined);

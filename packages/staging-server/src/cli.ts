@@ -462,7 +462,7 @@ async function serve(config: ServerConfig, logger: Logger, json: boolean): Promi
   let mirror: MirrorService = realMirror;
   const app = await (async () => {
     try {
-      store = ReportStore.open(config.dataDir);
+      store = ReportStore.open(config.dataDir, { maxClockSkewSeconds: config.reports.maxClockSkewSeconds });
       notifier = await notify.createNotifier(config.notify, logger, { dataDir: config.dataDir });
       // One metrics registry counts every sync (schedule, start, POST /v1/sync) and serves /metrics.
       const metrics = createServerMetrics();

@@ -45,6 +45,8 @@ export interface BuildServerOptions {
   metrics?: ServerMetrics;
   /** listen.tls read by readTlsFiles (trust/tls.ts): serve HTTPS */
   https?: { cert: Buffer; key: Buffer };
+  /** the server's clock for report checks (clock skew, event quotas); tests inject one */
+  now?: () => Date;
 }
 
 export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {
@@ -117,6 +119,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     nextSyncAt: options.nextSyncAt ?? (() => null),
     version: SERVER_VERSION,
     ...(options.notifier ? { notifier: options.notifier } : {}),
+    ...(options.now ? { now: options.now } : {}),
     metrics,
   };
   await registerRoutes(app, deps);
