@@ -51,7 +51,7 @@ export interface AuthConfig {
   adminToken?: string | null;
   adminTokenFile?: string | null;
   publicStatus?: boolean;
-  /** required: a report needs the host's own token; optional: a token, when sent, must be the host's */
+  /** required (default): a report needs the host's own token; optional: a token, when sent, must be the host's */
   reportTokens?: 'required' | 'optional';
 }
 
@@ -701,11 +701,13 @@ export function loadServerConfig(opts: LoadOptions<ServerConfig> = {}): ServerCo
     } as RollupConfig;
   }
   // Read-only endpoints are open by default only when nobody off this machine can reach them.
+  // Report tokens are required everywhere: behind a reverse proxy on the same machine every
+  // request comes from loopback, so a loopback listener proves nothing about the reporter.
   config.auth = {
     adminToken: null,
     adminTokenFile: null,
     publicStatus: isLoopbackHost(config.listen.host),
-    reportTokens: isLoopbackHost(config.listen.host) ? 'optional' : 'required',
+    reportTokens: 'required',
     ...config.auth,
   };
   return config;

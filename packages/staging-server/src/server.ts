@@ -100,12 +100,13 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   const tokens = options.tokens ?? TokenStore.open(options.config.dataDir);
   if (!options.tokens) app.addHook('onClose', async () => tokens.close());
   await registerHardening(app, options.config);
-  // Missing auth keys (a config not from loadServerConfig): the loopback defaults.
+  // Missing auth keys (a config not from loadServerConfig): the loopback defaults, but report
+  // tokens are required everywhere (a reverse proxy on this machine makes every request loopback).
   installAccessControl(app, {
     tokens,
     adminToken,
     publicStatus: options.config.auth?.publicStatus ?? true,
-    reportTokens: options.config.auth?.reportTokens ?? 'optional',
+    reportTokens: options.config.auth?.reportTokens ?? 'required',
   });
   const metrics = options.metrics ?? createServerMetrics();
   const mirror = options.metrics ? options.mirror : observeSyncMetrics(options.mirror, metrics);
