@@ -68,6 +68,15 @@ const base = await new Promise((resolve, reject) => {
 
 try {
   await waitForSync(base);
+  // Report tokens are required on every listener (docs/security.md): enrol the demo host, as
+  // an operator would, with the server's own CLI while it serves.
+  const enrolled = spawnSync(
+    process.execPath,
+    [serverBin, '--config', serverConfig, 'enroll', 'demo-host-01', '--json'],
+    { cwd: work, env, encoding: 'utf8' },
+  );
+  if (enrolled.status !== 0) throw new Error(`patchbay-server enroll demo-host-01: ${enrolled.stderr}`);
+  const { token } = JSON.parse(enrolled.stdout);
   const clientConfig = path.join(work, 'client.json');
   fs.writeFileSync(
     clientConfig,
@@ -75,6 +84,7 @@ try {
       {
         server: base,
         hostId: 'demo-host-01',
+        token,
         dataDir: './client',
         products: [{ id: 'arcserve-backup', release: '19.0', installDir: './sandbox/arcserve' }],
         policy: { autoInstall: 'none' },

@@ -64,6 +64,17 @@ t.test('config/staging-server.json serves, a host with config/client.json trust.
   t.ok(trustRoot && fs.existsSync(trustRoot), `trust.root ${trustRoot} exists after the build`);
   const installDir = path.join(dir, 'install');
   fs.mkdirSync(installDir);
+  // Report tokens are required on every listener: the host is enrolled as README says.
+  const enroll = await runJson<{ token: string }>(BIN.server, [
+    '--config',
+    SERVER_CONFIG,
+    '--data-dir',
+    path.join(dir, 'server'),
+    'enroll',
+    'bundled-host',
+    '--json',
+  ]);
+  t.equal(enroll.code, 0, enroll.stderr);
   const clientConfig = path.join(dir, 'client.json');
   fs.writeFileSync(
     clientConfig,
@@ -72,6 +83,7 @@ t.test('config/staging-server.json serves, a host with config/client.json trust.
       $schema: undefined,
       server: server.url,
       hostId: 'bundled-host',
+      token: enroll.json.token,
       dataDir: path.join(dir, 'client'),
       products: bundled.products.map((p) => ({ ...p, installDir })),
       trust: { root: trustRoot },

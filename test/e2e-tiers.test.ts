@@ -49,7 +49,7 @@ t.test('vendor -> head office -> branch -> client, report rolled up; A <-> B loo
 
   const enroll = await runJson<{ hostId: string; token: string }>(
     BIN.server,
-    ['--config', ho.serverConfig, 'enroll', 'branch-b'],
+    ['--config', ho.serverConfig, 'enroll', '--branch', 'branch-b'],
     { cwd: dir },
   );
   t.equal(enroll.code, 0, enroll.stderr);
@@ -63,6 +63,8 @@ t.test('vendor -> head office -> branch -> client, report rolled up; A <-> B loo
       upstream: { url: `${ho.server.url}/v1/catalog`, publicKey: hoKeys.mirror, retries: 1 },
       mirror: {},
       schedule: { sync: null },
+      // its hosts report without tokens here (required is the default; e2e-security tests it)
+      auth: { reportTokens: 'optional' },
       rollup: {
         url: ho.server.url,
         branchId: 'branch-b',

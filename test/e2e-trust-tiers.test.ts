@@ -167,6 +167,7 @@ t.test('publisher -> vendor site -> DMZ -> branch -> host, rollup, and the air g
     '--config',
     dmzConfig,
     'enroll',
+    '--branch',
     'branch-b',
   ]);
   t.equal(enroll.code, 0, enroll.stderr);
@@ -179,6 +180,8 @@ t.test('publisher -> vendor site -> DMZ -> branch -> host, rollup, and the air g
     upstream: { url: `${dmz.url}/v1/tuf/`, trustedRoot: rootFile, retries: 1 },
     mirror: {},
     schedule: { sync: null },
+    // its hosts report without tokens here (required is the default; e2e-security tests it)
+    auth: { reportTokens: 'optional' },
     rollup: {
       url: dmz.url,
       branchId: 'branch-b',

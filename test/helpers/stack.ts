@@ -226,6 +226,9 @@ export async function startStack(
         },
         mirror: { products: [{ id: 'arcserve-backup', releases: opts.releases ?? ['18.0', '19.0'] }] },
         schedule: { sync: null },
+        // Report tokens are required by default everywhere; this loopback test stack takes
+        // reports without them unless a test asks (e2e-security and faults/fleet require them).
+        auth: { reportTokens: 'optional' },
         ...opts.serverExtra,
       },
       null,

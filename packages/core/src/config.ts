@@ -53,7 +53,7 @@ export interface AuthConfig {
   adminToken?: string | null;
   adminTokenFile?: string | null;
   publicStatus?: boolean;
-  /** required: a report needs the host's own token; optional: a token, when sent, must be the host's */
+  /** required (default): a report needs the host's own token; optional: a token, when sent, must be the host's */
   reportTokens?: 'required' | 'optional';
 }
 
@@ -139,6 +139,16 @@ export interface ServerConfig {
     retentionDays: number;
     /** report PUTs per host per minute (429 beyond) */
     rateLimitPerMinute: number;
+    /** reportedAt / event `at` may be this far ahead of the server's clock (400 beyond) */
+    maxClockSkewSeconds: number;
+    /** events in one report (413 beyond) */
+    maxEventsPerReport: number;
+    /** new events one host may report per 24 hours (429 beyond, until the window frees) */
+    hostEventsPerDay: number;
+    /** events in one branch rollup request (413 beyond) */
+    maxEventsPerRollup: number;
+    /** rollup PUTs per branch per minute (429 beyond) */
+    rollupsPerMinute: number;
   };
   log: { level: string };
   /** accepted and validated now, used by later issues */
@@ -285,6 +295,11 @@ export const SERVER_CONFIG_DEFAULTS: Readonly<ServerConfig> = deepFreeze({
     historyLimit: 1000,
     retentionDays: 365,
     rateLimitPerMinute: 60,
+    maxClockSkewSeconds: 300,
+    maxEventsPerReport: 1000,
+    hostEventsPerDay: 10_000,
+    maxEventsPerRollup: 10_000,
+    rollupsPerMinute: 30,
   },
   log: { level: 'info' },
 });
@@ -697,11 +712,13 @@ export function loadServerConfig(opts: LoadOptions<ServerConfig> = {}): ServerCo
     } as RollupConfig;
   }
   // Read-only endpoints are open by default only when nobody off this machine can reach them.
+  // Report tokens are required everywhere: behind a reverse proxy on the same machine every
+  // request comes from loopback, so a loopback listener proves nothing about the reporter.
   config.auth = {
     adminToken: null,
     adminTokenFile: null,
     publicStatus: isLoopbackHost(config.listen.host),
-    reportTokens: isLoopbackHost(config.listen.host) ? 'optional' : 'required',
+    reportTokens: 'required',
     ...config.auth,
   };
   return config;

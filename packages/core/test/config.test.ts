@@ -56,6 +56,11 @@ t.test('server defaults: contract values, paths against cwd, bundled sample feed
     historyLimit: 1000,
     retentionDays: 365,
     rateLimitPerMinute: 60,
+    maxClockSkewSeconds: 300,
+    maxEventsPerReport: 1000,
+    hostEventsPerDay: 10000,
+    maxEventsPerRollup: 10000,
+    rollupsPerMinute: 30,
   });
   t.same(config.log, { level: 'info' });
   t.equal(config.notify, undefined);
@@ -66,6 +71,12 @@ t.test('server defaults: contract values, paths against cwd, bundled sample feed
     reportTokens: 'required',
   });
   t.equal(loadServerConfig({ cwd, overrides: { listen: { host: '127.0.0.1' } } }).auth?.publicStatus, true);
+  for (const host of ['127.0.0.1', '::1', 'localhost'])
+    t.equal(
+      loadServerConfig({ cwd, overrides: { listen: { host } } }).auth?.reportTokens,
+      'required',
+      `report tokens are required on ${host} too: behind a reverse proxy every request is loopback`,
+    );
   t.ok(Object.isFrozen(SERVER_CONFIG_DEFAULTS.listen), 'defaults cannot be changed by accident');
 });
 

@@ -55,8 +55,9 @@ Commands:
                    (--force replaces an existing key; --rotate replaces it with an endorsement
                    by the old key, see docs/security.md "Key rotation"); also makes the online
                    key (TUF snapshot and timestamp) when absent and prints its key id
-  enroll HOSTID    issue a host's report token (printed once; replaces an earlier one)
-  revoke HOSTID    withdraw a host's report token (1 when the host had none)
+  enroll HOSTID    issue a host's report token (printed once; replaces an earlier one);
+                   --branch: a branch staging server's rollup token instead (rollup.token there)
+  revoke HOSTID    withdraw a host's (or branch's) token (1 when it had none)
 
 Options (before or after COMMAND):
   --config FILE    JSON config file (see docs/config.md)
@@ -89,6 +90,7 @@ const OPTIONS = {
   release: { type: 'string', multiple: true },
   since: { type: 'string' },
   'chunk-size': { type: 'string' },
+  branch: { type: 'boolean', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
 const COMMANDS = new Set([
@@ -109,6 +111,7 @@ const COMMAND_FLAGS: Record<string, readonly string[]> = {
   release: ['export'],
   since: ['export'],
   'chunk-size': ['export'],
+  branch: ['enroll'],
 };
 
 class UsageError extends Error {}
@@ -121,6 +124,8 @@ interface Invocation {
   configFile: string | undefined;
   overrides: DeepPartial<ServerConfig>;
   keygen: { force: boolean; rotate: boolean };
+  /** enroll --branch: a branch's rollup token rather than a host's report token */
+  branch: boolean;
   /** gc, import and export options (validated by their modules) */
   exchange: ExchangeFlags;
 }
@@ -201,6 +206,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
     configFile: values.config,
     overrides,
     keygen: { force: values.force, rotate: values.rotate },
+    branch: values.branch,
     exchange: {
       dryRun: values['dry-run'],
       products: values.product ?? [],
@@ -264,7 +270,9 @@ export async function main(argv: string[]): Promise<number> {
   if (invocation.command === 'keygen') return keygen(config, invocation.keygen, invocation.json);
   if (invocation.command === 'enroll' || invocation.command === 'revoke') {
     const { runTokenCommand } = await import('./auth/token-cli.js');
-    return runTokenCommand(invocation.command, invocation.args[0] ?? '', config.dataDir, invocation.json);
+    return runTokenCommand(invocation.command, invocation.args[0] ?? '', config.dataDir, invocation.json, {
+      kind: invocation.branch ? 'branch' : 'host',
+    });
   }
 
   const logger = createLogger({ name: PROGRAM, level: config.log.level });
@@ -499,7 +507,7 @@ async function serve(config: ServerConfig, logger: Logger, json: boolean): Promi
   let mirror: MirrorService = realMirror;
   const app = await (async () => {
     try {
-      store = ReportStore.open(config.dataDir);
+      store = ReportStore.open(config.dataDir, { maxClockSkewSeconds: config.reports.maxClockSkewSeconds });
       notifier = await notify.createNotifier(config.notify, logger, { dataDir: config.dataDir });
       // One metrics registry counts every sync (schedule, start, POST /v1/sync) and serves /metrics.
       const metrics = createServerMetrics();

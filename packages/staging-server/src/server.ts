@@ -48,6 +48,8 @@ export interface BuildServerOptions {
   metrics?: ServerMetrics;
   /** listen.tls read by readTlsFiles (trust/tls.ts): serve HTTPS */
   https?: { cert: Buffer; key: Buffer };
+  /** the server's clock for report checks (clock skew, event quotas); tests inject one */
+  now?: () => Date;
 }
 
 export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {
@@ -103,12 +105,13 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   const tokens = options.tokens ?? TokenStore.open(options.config.dataDir);
   if (!options.tokens) app.addHook('onClose', async () => tokens.close());
   await registerHardening(app, options.config);
-  // Missing auth keys (a config not from loadServerConfig): the loopback defaults.
+  // Missing auth keys (a config not from loadServerConfig): the loopback defaults, but report
+  // tokens are required everywhere (a reverse proxy on this machine makes every request loopback).
   installAccessControl(app, {
     tokens,
     adminToken,
     publicStatus: options.config.auth?.publicStatus ?? true,
-    reportTokens: options.config.auth?.reportTokens ?? 'optional',
+    reportTokens: options.config.auth?.reportTokens ?? 'required',
   });
   // Host, Origin and JSON-only checks against web pages (DNS rebinding, cross-site POSTs).
   installSameOriginChecks(app, {
@@ -128,6 +131,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     nextSyncAt: options.nextSyncAt ?? (() => null),
     version: SERVER_VERSION,
     ...(options.notifier ? { notifier: options.notifier } : {}),
+    ...(options.now ? { now: options.now } : {}),
     metrics,
   };
   // Before the routes: it documents each as it is added (/v1/openapi.json).

@@ -15,7 +15,12 @@ async function writeConfig(
   more: Record<string, unknown> = {},
 ): Promise<string> {
   const file = join(dir, 'server.json');
-  const config: Record<string, unknown> = { dataDir: join(dir, 'data'), ...more };
+  // Reports here are about mail and retention, not tokens (required is the default).
+  const config: Record<string, unknown> = {
+    dataDir: join(dir, 'data'),
+    auth: { reportTokens: 'optional' },
+    ...more,
+  };
   if (smtp) {
     config.notify = {
       smtp: { host: '127.0.0.1', port: smtp.port, secure: false, timeoutSeconds: 5 },

@@ -1,5 +1,6 @@
 // Tiered mirrors, unit level: a parent's catalog as a child's feed (URLs, sequence,
 // chain, loops, expiry) and the report rollup between two real servers over loopback.
+import { join } from 'node:path';
 import t from 'tap';
 import {
   ErrorCodes,
@@ -145,12 +146,22 @@ async function getJson<T>(h: Harness, path: string): Promise<T> {
   return (await res.json()) as T;
 }
 
+/** branch-b's rollup token at the parent (enroll --branch), made once per parent. */
+function enrollBranch(parent: Harness, branchId = 'branch-b'): string {
+  const tokens = TokenStore.open(parent.config.dataDir);
+  try {
+    return tokens.enroll(branchId, new Date(), 'branch');
+  } finally {
+    tokens.close();
+  }
+}
+
 function sender(child: Harness, parent: Harness | string, more: Record<string, unknown> = {}) {
   return new RollupSender({
     config: {
       url: typeof parent === 'string' ? parent : parent.base,
       branchId: 'branch-b',
-      token: null,
+      token: typeof parent === 'string' ? null : enrollBranch(parent),
       tokenFile: null,
       schedule: null,
       intervalSeconds: null,
@@ -166,7 +177,8 @@ function sender(child: Harness, parent: Harness | string, more: Record<string, u
 
 t.test('rollup: the parent sees the branch hosts marked via; a resend doubles nothing', async (t) => {
   const parent = await startHarness(t);
-  const child = await startHarness(t);
+  // Its own directory: a second t.testdir() would wipe the parent's auth.sqlite under it.
+  const child = await startHarness(t, { dir: join(parent.config.dataDir, 'child') });
   await putReport(
     child.base,
     'db-01',
@@ -231,7 +243,8 @@ t.test('rollup: the parent sees the branch hosts marked via; a resend doubles no
 
 t.test('rollup: an undelivered rollup is kept and retried; large ones go in batches', async (t) => {
   const parent = await startHarness(t);
-  const child = await startHarness(t);
+  // Its own directory: a second t.testdir() would wipe the parent's auth.sqlite under it.
+  const child = await startHarness(t, { dir: join(parent.config.dataDir, 'child') });
   for (let i = 1; i <= 12; i++)
     await putReport(
       child.base,
@@ -282,7 +295,7 @@ t.test('rollup: a branch reports only its own hosts; tokens and loops', async (t
   await putReport(parent.base, 'direct-01', report('direct-01'));
   const tokens = TokenStore.open(parent.config.dataDir);
   t.teardown(() => tokens.close());
-  const branchToken = tokens.enroll('branch-b');
+  const branchToken = tokens.enroll('branch-b', new Date(), 'branch');
   const hostToken = tokens.enroll('own-token-01');
 
   const res = await putRollup(
@@ -313,7 +326,13 @@ t.test('rollup: a branch reports only its own hosts; tokens and loops', async (t
   t.notOk('via' in (await getJson<ClientRow>(parent, '/v1/clients/direct-01')), 'a direct host has no via');
 
   // Another branch cannot take over branch-b's host.
-  const other = await putRollup(parent, 'branch-x', rollupBody([{ report: report('db-07') }], 'branch-x'));
+  const otherToken = tokens.enroll('branch-x', new Date(), 'branch');
+  const other = await putRollup(
+    parent,
+    'branch-x',
+    rollupBody([{ report: report('db-07') }], 'branch-x'),
+    otherToken,
+  );
   t.match(((await other.json()) as typeof answer).refused, [
     { hostId: 'db-07', reason: /through branch "branch-b"/ },
   ]);

@@ -3,10 +3,11 @@
 //   open   — what every client needs before it has any credential: health, the signed
 //            catalog, its signature, the keys and the content-addressed blobs
 //   report — a host's own report: that host's token (auth.reportTokens)
+//   rollup — a branch staging server's rollup: that branch's token (enroll --branch), always
 //   read   — status, the fleet reports and /metrics: open when auth.publicStatus, else admin
 //   admin  — POST /v1/sync and everything else
 // A route may state its class itself with `config: { access: '...' }`.
-export type RouteAccess = 'open' | 'report' | 'read' | 'admin';
+export type RouteAccess = 'open' | 'report' | 'rollup' | 'read' | 'admin';
 
 const OPEN_URLS = new Set([
   '/healthz',
@@ -35,5 +36,7 @@ export function accessOf(method: string | readonly string[], url: string): Route
 }
 
 export function isRouteAccess(value: unknown): value is RouteAccess {
-  return value === 'open' || value === 'report' || value === 'read' || value === 'admin';
+  return (
+    value === 'open' || value === 'report' || value === 'rollup' || value === 'read' || value === 'admin'
+  );
 }

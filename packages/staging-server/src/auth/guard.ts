@@ -8,7 +8,7 @@ import { accessOf, isRouteAccess, type RouteAccess } from './access.js';
 import type { TokenStore } from './token-store.js';
 
 export interface AuthOptions {
-  /** per-host report tokens; read per request, so enroll/revoke apply at once */
+  /** per-host report tokens and branch rollup tokens; read per request, so enroll/revoke apply at once */
   tokens: TokenStore;
   /** resolved admin token (resolveAdminToken); null: admin routes only from loopback */
   adminToken: string | null;
@@ -18,6 +18,8 @@ export interface AuthOptions {
 }
 
 const ENROLL_HINT = 'send Authorization: Bearer <token> (patchbay-server enroll HOSTID issues one)';
+const BRANCH_HINT =
+  'send Authorization: Bearer <token> (patchbay-server enroll --branch BRANCHID issues one, distinct from any host token)';
 
 export function makeAccessChecks(
   options: AuthOptions,
@@ -49,7 +51,7 @@ export function makeAccessChecks(
     }
     // A token, when sent, is checked in either mode: a wrong one is never ignored.
     const hostId = (request.params as { hostId?: string }).hostId ?? '';
-    switch (tokens.check(hostId, token)) {
+    switch (tokens.check(hostId, token, 'host')) {
       case 'ok':
         return;
       case 'revoked':
@@ -58,14 +60,46 @@ export function makeAccessChecks(
         );
       case 'other-host':
         throw HttpErrors.FORBIDDEN('the token belongs to another host: a host can report only as itself');
+      case 'wrong-kind':
+        throw HttpErrors.FORBIDDEN(
+          "the token is a branch's rollup token: a host reports with its own host token",
+        );
       case 'unknown':
         throw HttpErrors.UNAUTHORIZED(`the bearer token is not this host's current token; ${ENROLL_HINT}`);
+    }
+  };
+
+  // A rollup stores reports of many hosts: always the branch's own token, whatever
+  // auth.reportTokens says, and never a host's (which would let one host write others).
+  const rollup = (request: FastifyRequest): void => {
+    const branchId = (request.params as { hostId?: string }).hostId ?? '';
+    const token = bearerToken(request.headers.authorization);
+    if (token === null)
+      throw HttpErrors.UNAUTHORIZED(`a rollup needs branch "${branchId}"'s token: ${BRANCH_HINT}`);
+    switch (tokens.check(branchId, token, 'branch')) {
+      case 'ok':
+        return;
+      case 'revoked':
+        throw HttpErrors.UNAUTHORIZED(
+          `the token of branch "${branchId}" has been revoked; enroll the branch again (enroll --branch)`,
+        );
+      case 'other-host':
+        throw HttpErrors.FORBIDDEN(
+          'the token belongs to another branch: a branch can roll up only as itself',
+        );
+      case 'wrong-kind':
+        throw HttpErrors.FORBIDDEN(`a host's report token cannot send a branch's rollup: ${BRANCH_HINT}`);
+      case 'unknown':
+        throw HttpErrors.UNAUTHORIZED(
+          `the bearer token is not branch "${branchId}"'s current token; ${BRANCH_HINT}`,
+        );
     }
   };
 
   return {
     open: () => undefined,
     report,
+    rollup,
     read: (request) => {
       if (!options.publicStatus) admin(request);
     },

@@ -9,6 +9,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { ErrorCodes, PatchbayError } from '@patchbay/core';
 
 export const TOKEN_PREFIX = 'pbt_';
 /** 32 random bytes in base64url: 43 characters after the prefix. */
@@ -16,15 +17,24 @@ const TOKEN_PATTERN = /^pbt_[A-Za-z0-9_-]{43}$/;
 export const TOKEN_DB_FILE = 'auth.sqlite';
 
 /**
- * The outcome of checking a bearer token against the host named in the URL:
- * ok — the host's own live token; unknown — matches no live token (wrong, replaced or
- * malformed); revoked — the host's token was withdrawn; other-host — a live token of
- * another host (a host can report only as itself).
+ * What a token may send: a host's own report, or a branch staging server's rollup of its
+ * hosts (tiered mirrors). Distinct credentials: a host token on the rollup route could
+ * otherwise store reports for any host it names.
  */
-export type TokenCheck = 'ok' | 'unknown' | 'revoked' | 'other-host';
+export type TokenKind = 'host' | 'branch';
+
+/**
+ * The outcome of checking a bearer token against the id named in the URL and the kind the
+ * route needs: ok — the id's own live token of that kind; unknown — matches no live token
+ * (wrong, replaced or malformed); revoked — the id's token was withdrawn; other-host — a
+ * live token of another id (a host can report only as itself); wrong-kind — a live token
+ * of the other kind (a host token on the rollup route, a branch token on a report).
+ */
+export type TokenCheck = 'ok' | 'unknown' | 'revoked' | 'other-host' | 'wrong-kind';
 
 export interface EnrolledHost {
   hostId: string;
+  kind: TokenKind;
   createdAt: string;
   revokedAt: string | null;
 }
@@ -49,6 +59,7 @@ export function looksLikeToken(token: string): boolean {
 
 interface TokenRow {
   hostId: string;
+  kind: TokenKind;
   tokenHash: Buffer;
   createdAt: string;
   revokedAt: string | null;
@@ -62,10 +73,10 @@ export class TokenStore {
   private constructor(db: Database.Database) {
     this.db = db;
     this.byHost = db.prepare(
-      'SELECT hostId, tokenHash, createdAt, revokedAt FROM host_tokens WHERE hostId = ?',
+      'SELECT hostId, kind, tokenHash, createdAt, revokedAt FROM host_tokens WHERE hostId = ?',
     );
     this.byHash = db.prepare(
-      'SELECT hostId, tokenHash, createdAt, revokedAt FROM host_tokens WHERE tokenHash = ?',
+      'SELECT hostId, kind, tokenHash, createdAt, revokedAt FROM host_tokens WHERE tokenHash = ?',
     );
   }
 
@@ -85,6 +96,7 @@ export class TokenStore {
         revokedAt TEXT
       );
       CREATE UNIQUE INDEX IF NOT EXISTS host_tokens_hash ON host_tokens (tokenHash);`);
+      migrateTokenKinds(db);
     } catch (err) {
       db.close();
       throw err;
@@ -92,16 +104,28 @@ export class TokenStore {
     return new TokenStore(db);
   }
 
-  /** Issues a new token for hostId, replacing (and so invalidating) any earlier one. */
-  enroll(hostId: string, now: Date = new Date()): string {
+  /**
+   * Issues a new token for hostId (a host, or with kind 'branch' a branch's rollup),
+   * replacing (and so invalidating) any earlier one of the same kind. Throws PB_ERR_USAGE
+   * when the id holds a live token of the other kind: one name is never both.
+   */
+  enroll(hostId: string, now: Date = new Date(), kind: TokenKind = 'host'): string {
+    const existing = this.byHost.get(hostId);
+    if (existing && existing.revokedAt === null && existing.kind !== kind)
+      throw new PatchbayError(
+        ErrorCodes.USAGE,
+        `"${hostId}" is enrolled as a ${existing.kind}, not a ${kind}: ` +
+          `revoke it first (patchbay-server revoke ${hostId}) to enroll it as a ${kind}`,
+        { hostId, enrolled: existing.kind, requested: kind },
+      );
     const token = generateToken();
     this.db
       .prepare(
-        `INSERT INTO host_tokens (hostId, tokenHash, createdAt, revokedAt) VALUES (?, ?, ?, NULL)
-         ON CONFLICT (hostId) DO UPDATE SET tokenHash = excluded.tokenHash,
+        `INSERT INTO host_tokens (hostId, kind, tokenHash, createdAt, revokedAt) VALUES (?, ?, ?, ?, NULL)
+         ON CONFLICT (hostId) DO UPDATE SET kind = excluded.kind, tokenHash = excluded.tokenHash,
            createdAt = excluded.createdAt, revokedAt = NULL`,
       )
-      .run(hostId, hashToken(token), now.toISOString());
+      .run(hostId, kind, hashToken(token), now.toISOString());
     return token;
   }
 
@@ -115,27 +139,49 @@ export class TokenStore {
 
   get(hostId: string): EnrolledHost | null {
     const row = this.byHost.get(hostId);
-    return row ? { hostId: row.hostId, createdAt: row.createdAt, revokedAt: row.revokedAt } : null;
+    return row
+      ? { hostId: row.hostId, kind: row.kind, createdAt: row.createdAt, revokedAt: row.revokedAt }
+      : null;
   }
 
-  /** Checks a presented token against the host it claims to report for. */
-  check(hostId: string, token: string): TokenCheck {
+  /** Checks a presented token against the id it claims to send for and the kind the route needs. */
+  check(hostId: string, token: string, kind: TokenKind = 'host'): TokenCheck {
     if (!looksLikeToken(token)) return 'unknown';
     const presented = hashToken(token);
     const own = this.byHost.get(hostId);
     // Digests of equal length, compared in constant time: the response time says
     // nothing about how much of the stored hash a guess matched.
     if (own && own.tokenHash.length === presented.length && timingSafeEqual(own.tokenHash, presented)) {
-      return own.revokedAt === null ? 'ok' : 'revoked';
+      if (own.revokedAt !== null) return 'revoked';
+      return own.kind === kind ? 'ok' : 'wrong-kind';
     }
-    // Not this host's: is it another host's live token? (403 rather than 401.) The index
+    // Not this id's: is it another live token? (403 rather than 401.) The index
     // lookup is on the hash of a 256-bit secret, which leaks nothing usable by timing.
     const other = this.byHash.get(presented);
-    if (other && other.revokedAt === null) return 'other-host';
+    if (other && other.revokedAt === null) return other.kind === kind ? 'other-host' : 'wrong-kind';
     return 'unknown';
   }
 
   close(): void {
     this.db.close();
   }
+}
+
+/**
+ * Schema version 2 (PRAGMA user_version): the token kind. Tokens enrolled before it were
+ * all host tokens, branches included; a branch is enrolled again with `enroll --branch`
+ * (its rollup is refused with 403 until then, naming the command).
+ */
+function migrateTokenKinds(db: Database.Database): void {
+  if ((db.pragma('user_version', { simple: true }) as number) >= 2) return;
+  // IMMEDIATE: the CLI and the server may open an old file at once; one migrates, the other waits.
+  const migrateOnce = db.transaction(() => {
+    const columns = db.prepare('PRAGMA table_info(host_tokens)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'kind'))
+      db.exec(
+        "ALTER TABLE host_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'host' CHECK (kind IN ('host', 'branch'))",
+      );
+    db.pragma('user_version = 2');
+  });
+  migrateOnce.immediate();
 }

@@ -19,4 +19,6 @@ export interface HttpDeps {
   notifier?: Notifier;
   /** what GET /metrics serves; absent: no /metrics route */
   metrics?: ServerMetrics;
+  /** the clock report checks read (clock skew, event quotas); absent: the system clock */
+  now?: () => Date;
 }

@@ -94,6 +94,30 @@ export const HttpErrors = {
     429,
     (what: string, retryAfter: string) => `too many requests for ${what}; retry in ${retryAfter}`,
   ),
+  // Report quotas (issue 14): the message names the limit, its config key and the code.
+  CLOCK_SKEW: defineError(
+    'PB_ERR_HTTP_CLOCK_SKEW',
+    400,
+    (field: string, value: string, now: string, skewSeconds: number) =>
+      `${field} ${value} is ahead of the server's clock (${now}) by more than ${skewSeconds} s ` +
+      `(reports.maxClockSkewSeconds): check the host's clock [PB_ERR_HTTP_CLOCK_SKEW]`,
+  ),
+  TOO_MANY_EVENTS: defineError(
+    'PB_ERR_HTTP_TOO_MANY_EVENTS',
+    413,
+    (what: string, count: number, limit: number, key: string) =>
+      `${what} holds ${count} events; at most ${limit} are taken in one request (${key}): ` +
+      `send them in several [PB_ERR_HTTP_TOO_MANY_EVENTS]`,
+  ),
+  EVENT_QUOTA: (hostId: string, limit: number, retryAfterSeconds: number) =>
+    new HttpError(
+      'PB_ERR_HTTP_EVENT_QUOTA',
+      429,
+      `host "${hostId}" has reported its ${limit} new events for this 24-hour window ` +
+        `(reports.hostEventsPerDay); send the report again in ${retryAfterSeconds} s ` +
+        `[PB_ERR_HTTP_EVENT_QUOTA]`,
+      { 'retry-after': String(retryAfterSeconds) },
+    ),
 } as const;
 
 /**

@@ -42,6 +42,14 @@ interface ClientRow {
   viaKeys: string | null;
 }
 
+export interface ReportStoreOptions {
+  /**
+   * reports.maxClockSkewSeconds (default 300): a stored reportedAt later than its own
+   * arrival plus this came from a wrong clock and never holds the snapshot against a newer report
+   */
+  maxClockSkewSeconds?: number;
+}
+
 /** Most reports one shared commit takes (ingestSoon): bounds how long the first one waits. */
 const INGEST_BATCH = 256;
 
@@ -67,8 +75,9 @@ export class ReportStore {
     origin: ReportOrigin | null,
   ) => IngestResult;
 
-  private constructor(file: string) {
+  private constructor(file: string, options: ReportStoreOptions) {
     this.file = file;
+    const skewMs = (options.maxClockSkewSeconds ?? 300) * 1000;
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     // WAL + NORMAL: a commit survives a process crash; an OS crash may lose the last
@@ -80,8 +89,8 @@ export class ReportStore {
 
     const db = this.db;
     this.statements = {
-      snapshotTime: db.prepare<[string], { reportedAt: string }>(
-        'SELECT reportedAt FROM clients WHERE hostId = ?',
+      snapshotTime: db.prepare<[string], { reportedAt: string; lastSeenAt: string }>(
+        'SELECT reportedAt, lastSeenAt FROM clients WHERE hostId = ?',
       ),
       upsertClient: db.prepare(
         `INSERT INTO clients (hostId, hostname, platform, daemonVersion, products, lastSeenAt, reportedAt, lastReport, pendingReboot, via, viaPath, viaKeys)
@@ -203,8 +212,13 @@ export class ReportStore {
         const st = this.statements;
         const stored = st.snapshotTime.get(report.hostId);
         // A report queued in a client's outbox may arrive after a newer one: its events
-        // still count, but it must not roll the host's snapshot back.
-        const snapshotReplaced = stored === undefined || stored.reportedAt <= report.reportedAt;
+        // still count, but it must not roll the host's snapshot back. A stored reportedAt
+        // beyond its own arrival plus the skew window (stored before ingest refused such
+        // times, or by a clock gone wrong) is no order at all: arrival decides then.
+        const snapshotReplaced =
+          stored === undefined ||
+          stored.reportedAt <= report.reportedAt ||
+          Date.parse(stored.reportedAt) > Date.parse(stored.lastSeenAt) + skewMs;
         if (snapshotReplaced) {
           const { events: _events, ...withoutEvents } = report;
           st.upsertClient.run({
@@ -265,9 +279,9 @@ export class ReportStore {
   }
 
   /** Open (creating when needed) `<dataDir>/reports.sqlite`. */
-  static open(dataDir: string): ReportStore {
+  static open(dataDir: string, options: ReportStoreOptions = {}): ReportStore {
     mkdirSync(dataDir, { recursive: true });
-    return new ReportStore(path.join(dataDir, REPORTS_FILE));
+    return new ReportStore(path.join(dataDir, REPORTS_FILE), options);
   }
 
   /**

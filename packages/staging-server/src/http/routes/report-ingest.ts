@@ -6,6 +6,8 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { errorMessage, HOST_ID_PATTERN, REPORT_SCHEMA, type ClientReport } from '@patchbay/core';
 import { isNotifiableEvent } from '../../notify/events.js';
+import { assertNotFromFuture, reportLimit } from '../../reports/report-limits.js';
+import { EventQuota } from '../../reports/event-quota.js';
 import { HttpErrors } from '../errors.js';
 import { strictValidatorCompiler } from '../strict-validator.js';
 import type { HttpDeps } from '../deps.js';
@@ -42,8 +44,11 @@ export function normaliseReport(report: ClientReport): ClientReport {
 
 export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (
   app,
-  { store, config, mirror, notifier },
+  { store, config, mirror, notifier, now = () => new Date() },
 ) => {
+  const skewSeconds = reportLimit(config, 'maxClockSkewSeconds');
+  const maxEvents = reportLimit(config, 'maxEventsPerReport');
+  const quota = new EventQuota(reportLimit(config, 'hostEventsPerDay'), now);
   app.route<{ Params: { hostId: string }; Body: ClientReport }>({
     method: 'PUT',
     url: '/v1/clients/:hostId/report',
@@ -57,9 +62,10 @@ export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (
         timeWindow: 60_000,
         hook: 'preParsing',
         keyGenerator: (request: FastifyRequest) => `report:${(request.params as { hostId: string }).hostId}`,
-        errorResponseBuilder: (request: FastifyRequest, context: { after: string }) =>
+        errorResponseBuilder: (request: FastifyRequest, context: { after: string; max: number }) =>
           HttpErrors.RATE_LIMITED(
-            `host "${(request.params as { hostId: string }).hostId}" reports`,
+            `host "${(request.params as { hostId: string }).hostId}" reports ` +
+              `(reports.rateLimitPerMinute: ${context.max} per minute)`,
             context.after,
           ),
       },
@@ -72,9 +78,21 @@ export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (
     handler: async (request, reply) => {
       const { hostId } = request.params;
       if (request.body.hostId !== hostId) throw HttpErrors.HOST_MISMATCH(hostId, request.body.hostId);
+      if (request.body.events.length > maxEvents)
+        throw HttpErrors.TOO_MANY_EVENTS(
+          `the report of host "${hostId}"`,
+          request.body.events.length,
+          maxEvents,
+          'reports.maxEventsPerReport',
+        );
       const report = normaliseReport(request.body);
+      // A time from the future would hold the snapshot against every later report.
+      assertNotFromFuture(report, now(), skewSeconds);
+      // 429 rather than a drop: the client keeps the events on disk and sends them again.
+      quota.check(hostId, report.events.length);
       // Shares its commit with reports arriving at the same time; answers once it is stored.
       const result = await store.ingestSoon(report);
+      quota.record(hostId, result.accepted);
       // Only events this report newly stored are mailed, so a resent report mails nothing.
       const unstored = result.stored.filter(isNotifiableEvent);
       if (notifier?.enabled && unstored.length > 0) {

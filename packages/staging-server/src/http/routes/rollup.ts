@@ -1,9 +1,9 @@
 // Tiered mirrors: PUT /v1/branches/:branchId/rollup takes a branch staging server's
 // summary of its clients' reports (tiers/rollup-protocol.ts), and GET /v1/branches lists
-// the branches. The rollup needs the branch's own token, as a report needs its host's
-// (`patchbay-server enroll BRANCHID`); the URL parameter is named hostId so that the
-// access guard checks it exactly as it checks a host's report.
-import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify';
+// the branches. The rollup needs the branch's own token (`patchbay-server enroll --branch
+// BRANCHID`), a kind distinct from host tokens; the URL parameter is named hostId so that
+// the access guard checks its pattern as it checks a host's report.
+import type { FastifyContextConfig, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { errorMessage, isPatchbayError, ErrorCodes, type ClientReport } from '@patchbay/core';
 import { TokenStore } from '../../auth/token-store.js';
 import { isNotifiableEvent } from '../../notify/events.js';
@@ -14,16 +14,20 @@ import { ROLLUP_SCHEMA, type RollupAnswer, type RollupBody } from '../../tiers/r
 import { HttpError, HttpErrors } from '../errors.js';
 import { strictValidatorCompiler } from '../strict-validator.js';
 import { normaliseReport } from './report-ingest.js';
+import { assertNotFromFuture, reportLimit } from '../../reports/report-limits.js';
 import type { HttpDeps } from '../deps.js';
 
 /** A rollup carries many hosts: it may be this many times a single report's limit. */
 const ROLLUP_BODY_FACTOR = 4;
 // Route access classes (auth/access.ts), stated by the route: fastify's config type does not declare them.
-const BRANCH_TOKEN = { access: 'report' } as FastifyContextConfig;
+const BRANCH_TOKEN = { access: 'rollup' } as FastifyContextConfig;
 const READ = { access: 'read' } as FastifyContextConfig;
 
 export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
   const { store, config, mirror, notifier } = deps;
+  const clock = deps.now ?? (() => new Date());
+  const skewSeconds = reportLimit(config, 'maxClockSkewSeconds');
+  const maxEvents = reportLimit(config, 'maxEventsPerRollup');
   // Loop checks need this mirror's fingerprint even before its first publication.
   const key = await readMirrorKey(mirrorKeyFile(config)).catch(() => undefined);
   const ownKey = key ? describeKey(key).fingerprint : null;
@@ -36,7 +40,22 @@ export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
     method: 'PUT',
     url: '/v1/branches/:hostId/rollup',
     bodyLimit: config.reports.maxBodyBytes * ROLLUP_BODY_FACTOR,
-    config: BRANCH_TOKEN,
+    config: {
+      ...BRANCH_TOKEN,
+      // Per branch, counted after the token check and before the body is parsed (as reports).
+      rateLimit: {
+        max: reportLimit(config, 'rollupsPerMinute'),
+        timeWindow: 60_000,
+        hook: 'preParsing',
+        keyGenerator: (request: FastifyRequest) => `rollup:${(request.params as { hostId: string }).hostId}`,
+        errorResponseBuilder: (request: FastifyRequest, context: { after: string; max: number }) =>
+          HttpErrors.RATE_LIMITED(
+            `branch "${(request.params as { hostId: string }).hostId}" rollups ` +
+              `(reports.rollupsPerMinute: ${context.max} per minute)`,
+            context.after,
+          ),
+      },
+    } as FastifyContextConfig,
     validatorCompiler: strictValidatorCompiler,
     schema: { body: ROLLUP_SCHEMA },
     handler: async (request, reply) => {
@@ -50,19 +69,38 @@ export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
           throw new HttpError(ErrorCodes.MIRROR_LOOP, 409, err.message);
         throw err;
       }
-      const hosts = body.hosts.map((host, index) => {
+      const events = body.hosts.reduce((sum, host) => sum + host.report.events.length, 0);
+      if (events > maxEvents)
+        throw HttpErrors.TOO_MANY_EVENTS(
+          `the rollup of branch "${branchId}"`,
+          events,
+          maxEvents,
+          'reports.maxEventsPerRollup',
+        );
+      const at = clock();
+      const fromFuture: RollupAnswer['refused'] = [];
+      const hosts = body.hosts.flatMap((host, index) => {
         if (host.report.hostId === undefined)
           throw HttpErrors.BAD_REPORT_FIELD(`body/hosts/${index}`, 'lacks hostId');
-        return { ...host, report: normaliseReport(host.report) };
+        const report = normaliseReport(host.report);
+        try {
+          // One host's bad clock is refused by name; the branch's other hosts still go in.
+          assertNotFromFuture(report, at, skewSeconds, `body/hosts/${index}/report`);
+        } catch (err) {
+          if (!(err instanceof HttpError)) throw err;
+          fromFuture.push({ hostId: report.hostId, reason: err.message });
+          return [];
+        }
+        return [{ ...host, report }];
       });
-      const now = new Date().toISOString();
+      const now = at.toISOString();
       const plan = planRollup(
         { ...body, hosts },
         {
           originOf: (hostId) => store.originOf(hostId),
           hasOwnToken: (hostId) => {
             const enrolled = tokenStore().get(hostId);
-            return enrolled !== null && enrolled.revokedAt === null;
+            return enrolled !== null && enrolled.kind === 'host' && enrolled.revokedAt === null;
           },
           fingerprint: fingerprint(),
           now,
@@ -76,7 +114,7 @@ export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       const answer: RollupAnswer = {
         accepted: results.reduce((sum, r) => sum + r.accepted, 0),
         hosts: plan.accepted.length,
-        refused: plan.refused,
+        refused: [...fromFuture, ...plan.refused],
       };
       request.log.info(
         { branchId, hosts: answer.hosts, accepted: answer.accepted, refused: answer.refused.length },
