@@ -1,6 +1,6 @@
-import { mkdir } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import lockfile from 'proper-lockfile';
-import { ErrorCodes, PatchbayError, errorMessage } from '@patchbay/core';
+import { ensurePrivateDir, ErrorCodes, PatchbayError, PRIVATE_DIR_MODE, errorMessage } from '@patchbay/core';
 import type { Logger } from '@patchbay/core';
 import type { DataPaths } from './paths.js';
 import { readLockOwner, removeLockOfDeadOwner, removeLockOwner, writeLockOwner } from './lock-owner.js';
@@ -12,7 +12,7 @@ export type Release = () => Promise<void>;
  * directory (<dataDir>/lock, refreshed while held, taken over when stale after a crash).
  */
 export async function lockDataDir(paths: DataPaths, logger: Logger, takeover = true): Promise<Release> {
-  await mkdir(paths.root, { recursive: true });
+  await ensurePrivateDir(paths.root);
   try {
     const release = await lockfile.lock(paths.root, {
       lockfilePath: paths.lock,
@@ -23,6 +23,8 @@ export async function lockDataDir(paths: DataPaths, logger: Logger, takeover = t
       onCompromised: (err) =>
         logger.error({ err: errorMessage(err) }, 'lock on the data directory was compromised'),
     });
+    // proper-lockfile makes its lock directory under the umask; a mode change leaves its mtime be
+    await chmod(paths.lock, PRIVATE_DIR_MODE).catch(() => undefined);
     await writeLockOwner(paths.lock);
     return async () => {
       await removeLockOwner(paths.lock);

@@ -10,6 +10,7 @@ export type { HeldBack } from './hold-back.js';
 export * from './placeholders.js';
 export * from './hash.js';
 export * from './atomic-file.js';
+export * from './private-files.js';
 export * from './content-store.js';
 export * from './http-fetch.js';
 export * from './retry.js';

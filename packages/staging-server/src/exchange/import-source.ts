@@ -3,13 +3,13 @@
 // holding them, or the part files themselves), is unpacked into the store's temp area.
 import { createHash } from 'node:crypto';
 import { createReadStream, type Dirent } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { extract } from 'tar';
-import { errorMessage, ErrorCodes, isPatchbayError, PatchbayError } from '@patchbay/core';
+import { ensurePrivateDir, errorMessage, ErrorCodes, isPatchbayError, PatchbayError } from '@patchbay/core';
 import {
   compressionOf,
   COMPRESSION_SNIFF_BYTES,
@@ -244,7 +244,7 @@ async function readPartsIndex(dirs: Iterable<string>, archive: string): Promise<
 
 async function newStagingDir(parent: string): Promise<string> {
   const dir = join(parent, `import-${process.pid}-${randomBytes(6).toString('hex')}`);
-  await mkdir(dir, { recursive: true });
+  await ensurePrivateDir(dir);
   return dir;
 }
 
