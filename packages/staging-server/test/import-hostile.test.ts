@@ -171,3 +171,30 @@ t.test('an archive that unpacks beyond the free space checked writes nothing', a
   );
   t.same(await readdir(staging, { recursive: true }), [], 'still nothing unpacked');
 });
+
+t.test('a tar or an export part found in a directory must be a plain file, not a link', async (t) => {
+  const root = t.testdir({ outside: { 'secret.txt': SECRET } });
+  const { tar } = await archives(root);
+
+  const tarDir = join(root, 'tar-dir');
+  await mkdir(tarDir);
+  await symlink(tar, join(tarDir, 'bundle.tar'));
+  const dataDir = join(root, 'data-tar');
+  const err = await refusal(t, runImport(importConfig(dataDir), silentLogger, [tarDir]));
+  t.match(
+    err.message,
+    `${join(tarDir, 'bundle.tar')}: not a plain file (a link?); links in a bundle are refused`,
+  );
+  await assertNothingImported(t, dataDir);
+
+  const partsDir = join(root, 'parts-dir');
+  await mkdir(partsDir);
+  const bytes = await readFile(tar);
+  await writeFile(join(partsDir, 'export-1.tar.part-001-of-002'), bytes.subarray(0, 1024));
+  await symlink(join(root, 'outside', 'secret.txt'), join(partsDir, 'export-1.tar.part-002-of-002'));
+  const partsData = join(root, 'data-parts');
+  const partsErr = await refusal(t, runImport(importConfig(partsData), silentLogger, [partsDir]));
+  t.match(partsErr.message, `${join(partsDir, 'export-1.tar.part-002-of-002')}: not a plain file`);
+  t.notOk(partsErr.message.includes('hunter2'), 'nothing of the link target in the message');
+  await assertNothingImported(t, partsData);
+});

@@ -3,7 +3,7 @@
 // holding them, or the part files themselves), is unpacked into the store's temp area.
 import { createHash } from 'node:crypto';
 import { createReadStream, type Dirent } from 'node:fs';
-import { open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -82,7 +82,10 @@ export async function openImportSource(
       if (names.some((n) => parsePartName(n) !== null))
         return unpackParts(await collectParts(absolute), opts);
       const tars = names.filter((n) => n.endsWith('.tar'));
-      if (tars.length === 1) return unpackTar(join(path, tars[0]!), opts);
+      if (tars.length === 1) {
+        await assertPlainFiles([join(path, tars[0]!)]);
+        return unpackTar(join(path, tars[0]!), opts);
+      }
       throw usage(
         `import PATH ${path} is not a feed directory (no ${FEED_FILE}), not a TUF repository (no ${TUF_TIMESTAMP}) and holds no export parts ` +
           `(*.tar.part-NNN-of-NNN) and no single .tar`,
@@ -138,6 +141,18 @@ export async function assertPlainTree(root: string): Promise<void> {
       `${rejected.length > 5 ? ` (+${rejected.length - 5} more)` : ''}; links in a bundle are refused, ` +
       'not followed (copy the files themselves into it). Nothing was imported',
     { path: root, rejected },
+  );
+}
+
+/** Refuse archive files found in a directory that are links or anything but a regular file. */
+async function assertPlainFiles(files: readonly string[]): Promise<void> {
+  const rejected: string[] = [];
+  for (const file of files) if (!(await lstat(file)).isFile()) rejected.push(file);
+  if (rejected.length === 0) return;
+  throw refused(
+    `${rejected.slice(0, 5).join(', ')}: not a plain file (a link?); links in a bundle are refused, ` +
+      'not followed. Nothing was imported',
+    { rejected },
   );
 }
 
@@ -213,6 +228,8 @@ export async function collectParts(
   }
   const archive = [...wanted][0]!;
   const parts = [...found.values()].filter((p) => p.archive === archive).sort((a, b) => a.index - b.index);
+  // found beside the named paths: a link (to /dev/zero, a secret) is not read as a part
+  await assertPlainFiles(parts.map((p) => p.path).filter((p) => !paths.includes(p)));
   const count = parts[0]!.count;
   if (parts.some((p) => p.count !== count)) {
     throw refused(`the parts of ${archive} disagree about how many parts there are`, { archive });
