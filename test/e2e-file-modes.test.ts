@@ -5,7 +5,7 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, runJson } from './helpers/processes.js';
+import { BIN, run, runJson } from './helpers/processes.js';
 import { startStack } from './helpers/stack.js';
 
 /** Every entry under `root` (lstat: links are not followed) with a group or other permission bit. */
@@ -68,6 +68,23 @@ t.test(
     // a second sync while the server runs: SQLite WAL files exist now
     await stack.syncNow();
 
+    // an air-gapped feed-mode server fed only by import: the vendor feed directory, copied in
+    const gappedConfig = path.join(dir, 'gapped.json');
+    fs.writeFileSync(
+      gappedConfig,
+      JSON.stringify({
+        dataDir: './gapped-data',
+        upstream: { url: 'http://127.0.0.1:9/unreachable/', retries: 0 },
+        mirror: { products: [{ id: 'arcserve-backup', releases: ['19.0'] }] },
+        schedule: { sync: null },
+      }),
+    );
+    const bundle = stack.feedDir;
+    const imported = await run(BIN.server, ['--config', gappedConfig, 'import', bundle], { cwd: dir });
+    t.equal(imported.code, 0, `import: ${imported.stderr}`);
+    const gappedDir = path.join(dir, 'gapped-data');
+    t.ok(fs.existsSync(path.join(gappedDir, 'store', 'blobs')), 'the import stored blobs');
+
     const serverFiles = fs.readdirSync(stack.dataDir, { recursive: true }).map(String);
     for (const expected of ['auth.sqlite', 'reports.sqlite', 'keys'])
       t.ok(serverFiles.includes(expected), `the server wrote ${expected}`);
@@ -77,5 +94,6 @@ t.test(
     );
     t.same(notPrivate(stack.dataDir), [], "nothing in the server's data dir is group- or world-accessible");
     t.same(notPrivate(client.dataDir), [], "nothing in the client's data dir is group- or world-accessible");
+    t.same(notPrivate(gappedDir), [], "nothing in the importing server's data dir either");
   },
 );
