@@ -30,14 +30,14 @@ export function ensurePrivateDirSync(dir: string): string | undefined {
   return mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
 }
 
-/** Narrow an existing file to 0600 when the group or others have any bit; a missing file is fine. */
+/** Drop an existing file's group and other bits (0644 → 0600); a missing file is fine. */
 export async function narrowToPrivate(path: string): Promise<void> {
   const info = await stat(path).catch(() => undefined);
   if (info?.isFile() && hasGroupOrOtherBits(info.mode)) await chmod(path, info.mode & 0o700);
 }
 
 /**
- * Narrow every file directly in `dir` to 0600: for files a library writes under the umask
+ * Narrow every file directly in `dir` (0644 → 0600): for files a library writes under the umask
  * (tuf-js persists metadata with a plain writeFileSync). A missing directory is nothing to do.
  */
 export async function narrowFilesToPrivate(dir: string): Promise<void> {
@@ -63,7 +63,7 @@ const SQLITE_SIDE_FILES = ['-wal', '-shm', '-journal'];
 /**
  * Make a SQLite database file private before it is opened: the file created empty 0600 when
  * missing (SQLite gives its -wal, -shm and -journal files the database's own mode), and an
- * existing database or side file narrowed to 0600. The directory is the caller's (see
+ * existing database or side file narrowed (0644 → 0600). The directory is the caller's (see
  * ensurePrivateDirSync): when it is missing, SQLite's own open reports it. An in-memory
  * database (`:memory:`, or '' for a temporary one) has no file.
  */
