@@ -1,18 +1,14 @@
 // Private modes (issue 14) under the usual umask 022, with real files: directories made 0700,
-// files 0600, a SQLite database made 0600 before it is opened (so its -wal/-shm are too), and
-// the publisher's outputs still following the umask.
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
+// files 0600, and the publisher's outputs still following the umask. SQLite databases:
+// staging-server/test/private-database.test.ts (better-sqlite3 is the server's dependency).
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import Database from 'better-sqlite3';
 import { writeFileAtomic } from '../src/atomic-file.js';
 import { ContentStore } from '../src/content-store.js';
 import {
   ensurePrivateDir,
-  ensurePrivateDirSync,
   narrowFilesToPrivate,
-  preparePrivateDatabase,
   PRIVATE_DIR_MODE,
   PRIVATE_FILE_MODE,
 } from '../src/private-files.js';
@@ -37,33 +33,6 @@ t.test('under umask 022', { skip: process.platform === 'win32' ? 'no POSIX modes
     await writeFileAtomic(join(dir, 'feed', 'feed.json'), '{}', { mode: 'umask' });
     t.equal(await modeOf(join(dir, 'feed', 'feed.json')), 0o644, 'a feed is published as the umask says');
     t.equal(await modeOf(join(dir, 'feed')), 0o755);
-  });
-
-  await t.test('a SQLite database and its -wal/-shm files are 0600', async (t) => {
-    const file = join(dir, 'db', 'reports.sqlite');
-    ensurePrivateDirSync(join(dir, 'db'));
-    preparePrivateDatabase(file);
-    const db = new Database(file);
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)');
-    for (const f of [file, `${file}-wal`, `${file}-shm`]) t.equal(await modeOf(f), PRIVATE_FILE_MODE, f);
-    t.equal(await modeOf(join(dir, 'db')), PRIVATE_DIR_MODE);
-    db.close();
-
-    // one made by an earlier version under the umask is narrowed, not truncated
-    const old = join(dir, 'db', 'old.sqlite');
-    const before = new Database(old);
-    before.exec('CREATE TABLE t (x); INSERT INTO t VALUES (42)');
-    before.close();
-    await chmod(old, 0o644);
-    preparePrivateDatabase(old);
-    t.equal(await modeOf(old), PRIVATE_FILE_MODE, 'narrowed');
-    const after = new Database(old);
-    t.same(after.prepare('SELECT x FROM t').get(), { x: 42 }, 'content kept');
-    after.close();
-    preparePrivateDatabase(':memory:');
-    preparePrivateDatabase(join(dir, 'no', 'such', 'dir', 'x.sqlite'));
-    t.notOk(existsSync(join(dir, 'no')), "a missing directory is left for SQLite's open to report");
   });
 
   await t.test('blobs committed to a content store are 0600 whatever made the temp', async (t) => {
