@@ -30,8 +30,19 @@ const IMAGE = 'patchbay:local';
 const SMTP_SERVICE = 'smtp';
 /** Mailpit's SMTP port inside its container. */
 const MAILPIT_SMTP_PORT = 1025;
-const PATCHBAY_SERVICES = ['upstream', 'init-secrets', 'staging-server', 'client-a', 'client-b'];
+const PATCHBAY_SERVICES = [
+  'upstream',
+  'init-secrets',
+  'enroll-client-a',
+  'enroll-client-b',
+  'staging-server',
+  'client-a',
+  'client-b',
+];
 const CLIENT_SERVICES = ['client-a', 'client-b'];
+/** Where every service mounts its secrets volume (the image's /var/lib/patchbay-secrets). */
+const SECRETS_TARGET = '/var/lib/patchbay-secrets';
+const INIT_SCRIPT = '/etc/patchbay/init-secrets.sh';
 
 // ------------------------------------------------------------------------------ helpers
 
@@ -178,7 +189,7 @@ t.test('docker-compose.yml: services, image, volumes and the configs they mount'
   t.same(
     Object.keys(services).sort(),
     [...PATCHBAY_SERVICES, SMTP_SERVICE].sort(),
-    'the stack: upstream, init, staging server, two clients, SMTP catcher',
+    'the stack: upstream, init and enrolls, staging server, two clients, SMTP catcher',
   );
   const bins = workspaceBins();
   const declaredVolumes = new Set(Object.keys(compose.volumes ?? {}));
@@ -241,6 +252,42 @@ t.test('docker-compose.yml: services, image, volumes and the configs they mount'
     t.ok(configs >= 4, `configs checked: ${configs}`);
   });
 
+  t.test('each service mounts only its own secret; no client can read the admin token', async (t) => {
+    const serverFile = mounts(services['staging-server']!).find(
+      (m) => m.target === '/etc/patchbay/staging-server.json',
+    )!;
+    const adminTokenDir = path.dirname(
+      loadServerConfig({ file: serverFile.source }).auth?.adminTokenFile ?? '',
+    );
+    const adminVolume = mounts(services['staging-server']!).find((m) => m.target === adminTokenDir);
+    t.ok(adminVolume?.kind === 'volume', `the admin token's directory ${adminTokenDir} is a volume`);
+    const readers = (volume: string) =>
+      PATCHBAY_SERVICES.filter((name) => mounts(services[name]!).some((m) => m.source === volume)).sort();
+    t.same(
+      readers(adminVolume!.source),
+      ['init-secrets', 'staging-server'],
+      'the admin token: server and its init only',
+    );
+    for (const name of CLIENT_SERVICES) {
+      const client = services[name]!;
+      const mine = mounts(client).find((m) => m.target === SECRETS_TARGET);
+      t.ok(mine, `${name}: mounts a secrets volume`);
+      t.not(mine?.source, adminVolume?.source, `${name}: not the admin token's volume`);
+      t.same(
+        readers(mine?.source ?? ''),
+        [`enroll-${name}`, name].sort(),
+        `${name}: its secrets volume is its own`,
+      );
+      // nothing else of another service's secrets either: no volume it shares with another client or the server
+      for (const m of mounts(client).filter((m) => m.kind === 'volume')) {
+        const others = readers(m.source).filter(
+          (r) => r === 'staging-server' || (CLIENT_SERVICES.includes(r) && r !== name),
+        );
+        t.same(others, [], `${name}: volume ${m.source} is shared with no other client nor the server`);
+      }
+    }
+  });
+
   t.test('the configs point at the services the stack runs', async (t) => {
     const serverService = services['staging-server']!;
     const serverMounts = mounts(serverService);
@@ -248,7 +295,7 @@ t.test('docker-compose.yml: services, image, volumes and the configs they mount'
       (m) => m.target === flagValue(commandOf(serverService), '--config'),
     )!.source;
     const server: ServerConfig = loadServerConfig({ file: serverFile });
-    const secrets = serverMounts.find((m) => m.source === 'secrets')!.target;
+    const secrets = SECRETS_TARGET;
     const dataVolume = serverMounts.find((m) => m.target === '/var/lib/patchbay')!;
 
     const upstreamArgv = commandOf(services['upstream']!);
@@ -273,18 +320,18 @@ t.test('docker-compose.yml: services, image, volumes and the configs they mount'
     t.equal(deps['upstream'], 'service_healthy', 'the server waits for a healthy upstream');
     t.equal(deps['init-secrets'], 'service_completed_successfully', 'and for the tokens');
 
-    // init-secrets must enroll into the very database the server reads.
-    const init = services['init-secrets']!;
-    const initMounts = mounts(init);
+    const serverSecrets = serverMounts.find((m) => m.target === secrets)!;
     t.ok(
-      initMounts.some((m) => m.source === dataVolume.source && m.target === dataVolume.target),
-      'init-secrets mounts the server data volume where the server does',
+      mounts(services['init-secrets']!).some(
+        (m) => m.source === serverSecrets.source && m.target === secrets,
+      ),
+      "init-secrets writes the admin token into the server's secrets volume",
     );
-    t.ok(
-      initMounts.some((m) => m.source === serverFile && m.target === '/etc/patchbay/staging-server.json'),
-      "init-secrets enrolls with the server's config",
+    t.same(
+      commandOf(services['init-secrets']!),
+      ['sh', INIT_SCRIPT, '--admin'],
+      'init-secrets: the admin token',
     );
-    const enrolled = commandOf(init).slice(2);
 
     const hostIds = new Set<string>();
     for (const name of CLIENT_SERVICES) {
@@ -295,12 +342,36 @@ t.test('docker-compose.yml: services, image, volumes and the configs they mount'
       t.same(client.server, [`http://staging-server:${port}`], `${name}: server is the staging server`);
       t.notOk(hostIds.has(client.hostId), `${name}: hostId ${client.hostId} is unique`);
       hostIds.add(client.hostId);
-      t.ok(enrolled.includes(client.hostId), `${name}: init-secrets enrolls ${client.hostId}`);
-      t.equal(client.tokenFile, `${secrets}/${client.hostId}.token`, `${name}: tokenFile`);
-      t.ok(
-        ms.some((m) => m.source === 'secrets' && m.target === secrets && m.readOnly),
-        `${name}: secrets mounted read-only`,
+      // its enroll service writes the token into the volume it mounts, and the enroll goes
+      // into the very database the server reads
+      const enroll = services[`enroll-${name}`]!;
+      const enrollMounts = mounts(enroll);
+      t.same(
+        commandOf(enroll),
+        ['sh', INIT_SCRIPT, client.hostId],
+        `${name}: enroll-${name} enrolls ${client.hostId}`,
       );
+      t.ok(
+        enrollMounts.some((m) => m.source === dataVolume.source && m.target === dataVolume.target),
+        `enroll-${name} mounts the server data volume where the server does`,
+      );
+      t.ok(
+        enrollMounts.some((m) => m.source === serverFile && m.target === '/etc/patchbay/staging-server.json'),
+        `enroll-${name} enrolls with the server's config`,
+      );
+      t.equal(
+        deps[`enroll-${name}`],
+        'service_completed_successfully',
+        `the server waits for enroll-${name}`,
+      );
+      const own = ms.find((m) => m.target === secrets);
+      t.ok(
+        own?.kind === 'volume' &&
+          own.readOnly &&
+          enrollMounts.some((m) => m.source === own.source && m.target === secrets),
+        `${name}: its secrets volume, the one enroll-${name} writes, mounted read-only`,
+      );
+      t.equal(client.tokenFile, `${secrets}/${client.hostId}.token`, `${name}: tokenFile`);
       t.ok(client.dataDir.startsWith('/var/lib/patchbay/'), `${name}: dataDir is in the data volume`);
       for (const product of client.products) {
         const install = ms.find((m) => m.target === product.installDir);
@@ -453,11 +524,16 @@ t.test(
   'deploy/compose/init-secrets.sh: tokens made once, enrolled with the real server CLI',
   { skip: process.platform === 'win32' ? 'a POSIX sh script' : false },
   async (t) => {
-    const dir = t.testdir({ secrets: {} });
+    const dir = t.testdir({ 'server-secrets': {}, 'client-a-secrets': {}, 'client-b-secrets': {} });
     const compose = parseYaml(fs.readFileSync(repo('docker-compose.yml'), 'utf8'), {
       merge: true,
     }) as ComposeFile;
-    const hosts = commandOf(compose.services['init-secrets']!).slice(2);
+    // each secrets volume as compose fills it: the admin token, then one enroll per client
+    const runs = ['init-secrets', ...CLIENT_SERVICES.map((c) => `enroll-${c}`)].map((name) => {
+      const volume = mounts(compose.services[name]!).find((m) => m.target === SECRETS_TARGET)!.source;
+      return { name, volume, args: commandOf(compose.services[name]!).slice(2) };
+    });
+    const hosts = runs.flatMap((r) => r.args.filter((a) => a !== '--admin'));
     // the compose server config, with its data directory moved into the test directory
     const config = JSON.parse(fs.readFileSync(repo('deploy/compose/staging-server.json'), 'utf8')) as Record<
       string,
@@ -470,46 +546,64 @@ t.test(
     const env = {
       ...process.env,
       PATH: [repo('node_modules/.bin'), process.env.PATH].join(path.delimiter),
-      PATCHBAY_SECRETS_DIR: path.join(dir, 'secrets'),
       PATCHBAY_SERVER_CONFIG: path.join(dir, 'server.json'),
       PATCHBAY_LOG_LEVEL: 'warn',
     };
-    const init = (secretsDir = env.PATCHBAY_SECRETS_DIR) =>
-      spawnSync('sh', [repo('deploy/compose/init-secrets.sh'), ...hosts], {
+    const init = (secretsDir: string, args: string[]) =>
+      spawnSync('sh', [repo('deploy/compose/init-secrets.sh'), ...args], {
         env: { ...env, PATCHBAY_SECRETS_DIR: secretsDir },
         encoding: 'utf8',
         timeout: 30_000,
       });
+    const initAll = () => runs.map((r) => init(path.join(dir, r.volume), r.args));
 
-    const first = init();
-    t.equal(first.status, 0, `first run: ${first.stderr}`);
-    const read = (name: string) => fs.readFileSync(path.join(dir, 'secrets', name), 'utf8');
-    const mode = (name: string) => fs.statSync(path.join(dir, 'secrets', name)).mode & 0o777;
-    t.match(read('admin-token'), /^[A-Za-z0-9_-]{43}\n$/, 'admin token: 32 random bytes, base64url');
-    t.equal(mode('admin-token'), 0o600, 'admin token mode 0600');
+    const first = initAll();
+    for (const [i, r] of first.entries()) t.equal(r.status, 0, `first run, ${runs[i]!.name}: ${r.stderr}`);
+    const read = (volume: string, name: string) => fs.readFileSync(path.join(dir, volume, name), 'utf8');
+    const mode = (volume: string, name: string) => fs.statSync(path.join(dir, volume, name)).mode & 0o777;
+    t.same(
+      fs.readdirSync(path.join(dir, 'server-secrets')),
+      ['admin-token'],
+      "the server's volume: the admin token only",
+    );
+    t.match(
+      read('server-secrets', 'admin-token'),
+      /^[A-Za-z0-9_-]{43}\n$/,
+      'admin token: 32 random bytes, base64url',
+    );
+    t.equal(mode('server-secrets', 'admin-token'), 0o600, 'admin token mode 0600');
     t.same(hosts, ['client-a', 'client-b'], 'the hosts compose enrolls');
     for (const host of hosts) {
-      t.match(read(`${host}.token`), /^pbt_[A-Za-z0-9_-]+\n$/, `${host}: a report token`);
-      t.equal(mode(`${host}.token`), 0o600, `${host}: mode 0600`);
+      const volume = `${host}-secrets`;
+      t.same(
+        fs.readdirSync(path.join(dir, volume)),
+        [`${host}.token`],
+        `${host}: its volume holds its token only`,
+      );
+      t.match(read(volume, `${host}.token`), /^pbt_[A-Za-z0-9_-]+\n$/, `${host}: a report token`);
+      t.equal(mode(volume, `${host}.token`), 0o600, `${host}: mode 0600`);
     }
     t.ok(fs.existsSync(path.join(dir, 'server', 'auth.sqlite')), "enrolled in the server's auth.sqlite");
 
-    const before = hosts.map((h) => read(`${h}.token`)).concat(read('admin-token'));
-    const again = init();
-    t.equal(again.status, 0, 'second run');
+    const all = () =>
+      hosts.map((h) => read(`${h}-secrets`, `${h}.token`)).concat(read('server-secrets', 'admin-token'));
+    const before = all();
+    const again = initAll();
     t.same(
-      hosts.map((h) => read(`${h}.token`)).concat(read('admin-token')),
-      before,
-      'a second run keeps every token (running clients hold them)',
+      again.map((r) => r.status),
+      [0, 0, 0],
+      'second run',
     );
-    t.match(again.stdout, /exists, kept/);
-    t.same(
-      fs.readdirSync(path.join(dir, 'secrets')).filter((f) => f.endsWith('.tmp')),
-      [],
-      'no temp files left',
-    );
+    t.same(all(), before, 'a second run keeps every token (running clients hold them)');
+    t.match(again[0]!.stdout, /exists, kept/);
+    for (const r of runs)
+      t.same(
+        fs.readdirSync(path.join(dir, r.volume)).filter((f) => f.endsWith('.tmp')),
+        [],
+        `${r.volume}: no temp files left`,
+      );
 
-    const missing = init(path.join(dir, 'nowhere'));
+    const missing = init(path.join(dir, 'nowhere'), ['--admin']);
     t.equal(missing.status, 2, 'a missing secrets directory: exit 2');
     t.match(missing.stderr, /nowhere does not exist/, 'naming it');
   },

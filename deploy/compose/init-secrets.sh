@@ -1,13 +1,15 @@
 #!/bin/sh
-# One-shot init of the compose sandbox (service `init-secrets` in docker-compose.yml), run
-# before the staging server and the clients start:
-#   - an admin token for the staging server (auth.adminTokenFile), and
+# One-shot init of the compose sandbox (services `init-secrets` and `enroll-client-*` in
+# docker-compose.yml), run before the staging server and the clients start:
+#   - with --admin, an admin token for the staging server (auth.adminTokenFile), and
 #   - a report token for each host named as an argument (`patchbay-server enroll HOST`),
 #     for that client's `tokenFile`.
-# Each is made once and kept in the secrets volume, so `docker-compose up` again changes
-# nothing; `docker-compose down -v` removes the volumes and with them every token.
+# Each is made once and kept in the secrets directory, so `docker-compose up` again changes
+# nothing; `docker-compose down -v` removes the volumes and with them every token. Compose
+# runs it once per secrets volume (the server's, then each client's), so every service
+# mounts only its own secret.
 #
-#   sh init-secrets.sh HOSTID...
+#   sh init-secrets.sh [--admin] [HOSTID...]
 #
 # PATCHBAY_SECRETS_DIR (default /var/lib/patchbay-secrets) and PATCHBAY_SERVER_CONFIG
 # (default /etc/patchbay/staging-server.json) let test/packaging.test.ts run it outside a container.
@@ -35,9 +37,12 @@ write_once() {
   echo "init-secrets: wrote $file"
 }
 
-# 32 random bytes, base64url: the admin token (docs/security.md asks for a long random string).
-write_once "$secrets/admin-token" node -e \
-  'process.stdout.write(require("node:crypto").randomBytes(32).toString("base64url") + "\n")'
+if [ "${1:-}" = --admin ]; then
+  shift
+  # 32 random bytes, base64url: the admin token (docs/security.md asks for a long random string).
+  write_once "$secrets/admin-token" node -e \
+    'process.stdout.write(require("node:crypto").randomBytes(32).toString("base64url") + "\n")'
+fi
 
 for host in "$@"; do
   # enroll prints the token alone on stdout; it opens only auth.sqlite in the server's dataDir.

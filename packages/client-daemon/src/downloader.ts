@@ -1,4 +1,4 @@
-import { copyFile, link, mkdir, rm, stat } from 'node:fs/promises';
+import { copyFile, link, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ErrorCodes,
@@ -6,6 +6,7 @@ import {
   assertFreeSpace,
   assertSafeFileName,
   downloadBlob,
+  ensurePrivateDir,
   sha256File,
 } from '@patchbay/core';
 import type { ContentStore, FeedFile, FeedPatch, Logger } from '@patchbay/core';
@@ -122,7 +123,7 @@ export async function stagePatchFiles(
 ): Promise<{ dir: string; files: Record<string, string> }> {
   const dir = path.join(stagingRoot, patch.id);
   await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
+  await ensurePrivateDir(dir);
   const files: Record<string, string> = {};
   for (const file of patch.files) {
     const source = blobs[file.name];

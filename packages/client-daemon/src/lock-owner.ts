@@ -5,7 +5,7 @@
 import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import type { Logger } from '@patchbay/core';
+import { PRIVATE_FILE_MODE, type Logger } from '@patchbay/core';
 
 interface LockOwner {
   pid: number;
@@ -23,7 +23,7 @@ export async function writeLockOwner(lockDir: string): Promise<void> {
   try {
     // proper-lockfile takes a changed mtime of its directory for a lost lock: put it back
     const before = await stat(lockDir);
-    await writeFile(ownerPath(lockDir), JSON.stringify(owner));
+    await writeFile(ownerPath(lockDir), JSON.stringify(owner), { mode: PRIVATE_FILE_MODE });
     await utimes(lockDir, before.atime, before.mtime);
   } catch {
     // best effort

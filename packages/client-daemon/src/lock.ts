@@ -1,5 +1,6 @@
+import { chmod } from 'node:fs/promises';
 import lockfile from 'proper-lockfile';
-import { ErrorCodes, PatchbayError, ensureDataDir, errorMessage } from '@patchbay/core';
+import { ensureDataDir, ErrorCodes, PatchbayError, PRIVATE_DIR_MODE, errorMessage } from '@patchbay/core';
 import type { Logger } from '@patchbay/core';
 import type { DataPaths } from './paths.js';
 import { readLockOwner, removeLockOfDeadOwner, removeLockOwner, writeLockOwner } from './lock-owner.js';
@@ -11,7 +12,7 @@ export type Release = () => Promise<void>;
  * directory (<dataDir>/lock, refreshed while held, taken over when stale after a crash).
  */
 export async function lockDataDir(paths: DataPaths, logger: Logger, takeover = true): Promise<Release> {
-  // made level by level: a recursive mkdir spins forever under /proc (core/src/data-dir.ts)
+  // made level by level (a recursive mkdir spins forever under /proc), each level 0700
   await ensureDataDir(paths.root);
   try {
     const release = await lockfile.lock(paths.root, {
@@ -23,6 +24,8 @@ export async function lockDataDir(paths: DataPaths, logger: Logger, takeover = t
       onCompromised: (err) =>
         logger.error({ err: errorMessage(err) }, 'lock on the data directory was compromised'),
     });
+    // proper-lockfile makes its lock directory under the umask; a mode change leaves its mtime be
+    await chmod(paths.lock, PRIVATE_DIR_MODE).catch(() => undefined);
     await writeLockOwner(paths.lock);
     return async () => {
       await removeLockOwner(paths.lock);

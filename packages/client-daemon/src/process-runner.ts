@@ -1,8 +1,9 @@
 import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from '@patchbay/core';
 
 export interface RunOptions {
   timeoutMs: number;
@@ -72,8 +73,8 @@ export async function runCommand(argv: readonly string[], opts: RunOptions): Pro
   // it never dies of SIGPIPE half-way when patchbay-client itself is killed mid-install.
   let log: FileHandle | undefined;
   if (opts.logPath) {
-    await mkdir(path.dirname(opts.logPath), { recursive: true });
-    log = await open(opts.logPath, 'a');
+    await ensurePrivateDir(path.dirname(opts.logPath));
+    log = await open(opts.logPath, 'a', PRIVATE_FILE_MODE);
     await log.write(`# ${new Date().toISOString()} run ${JSON.stringify(argv)}\n`);
   }
 

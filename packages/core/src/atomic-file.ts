@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { failpoint } from './failpoint.js';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from './private-files.js';
 
 /**
  * Temp name for an atomic write of `path`: same directory (so the rename stays on one
@@ -59,23 +60,27 @@ export async function removeStaleAtomicTemps(dir: string): Promise<string[]> {
 /**
  * Write a file so that readers see the old bytes or the new bytes, never a mix:
  * temp file in the same directory, write, fsync, rename, fsync the directory.
- * Parent directories are created. `mode` applies to the new file.
- * On any error the temp file is removed and the old file is left as it was.
+ * Parent directories are created. `mode` applies to the new file: by default 0600 (and
+ * missing parent directories 0700), the programs' data being private whatever the umask;
+ * 'umask' for files meant to be published (a feed, a repository's metadata): 0666 and 0777
+ * less the umask. On any error the temp file is removed and the old file is left as it was.
  */
 export async function writeFileAtomic(
   path: string,
   data: Buffer | string,
-  opts: { mode?: number } = {},
+  opts: { mode?: number | 'umask' } = {},
 ): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
+  const mode = opts.mode ?? PRIVATE_FILE_MODE;
+  if (mode === 'umask') await mkdir(dir, { recursive: true });
+  else await ensurePrivateDir(dir);
   const temp = atomicTempPath(path);
   let handle: FileHandle | undefined;
   try {
     // 'wx': never follow or reuse something already at the temp name.
-    handle = await open(temp, 'wx', opts.mode ?? 0o666);
+    handle = await open(temp, 'wx', mode === 'umask' ? 0o666 : mode);
     // The umask may have narrowed the mode; an explicit mode (e.g. 0600 for a key) is applied exactly.
-    if (opts.mode !== undefined) await handle.chmod(opts.mode);
+    if (mode !== 'umask') await handle.chmod(mode);
     await handle.writeFile(data);
     await handle.sync();
     await handle.close();

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fsyncDir } from './atomic-file.js';
 import { failpoint } from './failpoint.js';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from './private-files.js';
 import { sha256File } from './hash.js';
 import { assertSha256Hex } from './names.js';
 
@@ -89,7 +90,9 @@ export class ContentStore {
   async commit(tempPath: string, hex: string): Promise<string> {
     const target = this.blobPath(hex);
     const shardDir = dirname(target);
-    const createdShard = await mkdir(shardDir, { recursive: true });
+    const createdShard = await ensurePrivateDir(shardDir);
+    // Whoever made the temp (a download, a copy, a tar entry's own mode), a blob is 0600.
+    await chmod(tempPath, PRIVATE_FILE_MODE);
     await fsyncFile(tempPath);
     failpoint('store:before-rename');
     try {
@@ -105,10 +108,11 @@ export class ContentStore {
   }
 
   private async commitAcrossDevices(source: string, target: string): Promise<void> {
-    await mkdir(this.tmpDir, { recursive: true });
+    await ensurePrivateDir(this.tmpDir);
     const local = this.newTempPath();
     try {
       await copyFile(source, local);
+      await chmod(local, PRIVATE_FILE_MODE);
       await fsyncFile(local);
       await rename(local, target);
     } catch (err) {

@@ -1,10 +1,11 @@
 // The data directory made safely, before anything writes under it.
 // Node's `mkdir(dir, { recursive: true })` loops forever (a core busy, no output) where the
 // parent exists but refuses a child with ENOENT, e.g. anywhere under /proc: so the directory
-// is made one level at a time, and any refusal is an error naming the key and the reason.
+// is made one level at a time (each new level 0700, as private-files.ts says), and any refusal is an error naming the key and the reason.
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, PatchbayError, errorMessage } from './errors.js';
+import { PRIVATE_DIR_MODE } from './private-files.js';
 
 /**
  * Make `dir` (and its missing parents) or throw PB_ERR_CONFIG naming `key` (e.g. "dataDir"):
@@ -25,7 +26,7 @@ export async function ensureDataDir(dir: string, key = 'dataDir'): Promise<strin
     if (path.dirname(at) === at) break;
   }
   for (const level of missing) {
-    await mkdir(level).catch((err: NodeJS.ErrnoException) => {
+    await mkdir(level, { mode: PRIVATE_DIR_MODE }).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'EEXIST') return; // made meanwhile by another process
       throw dataDirError(root, key, `cannot create ${level}: ${errorMessage(err)}`, err.code);
     });

@@ -6,11 +6,12 @@
 //   resume-state.ts partial + validator sidecar, Range/If-Range
 // This file composes them into the two operations the rest of patchbay uses.
 import { createHash } from 'node:crypto';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import type { ContentStore } from './content-store.js';
 import { ErrorCodes, PatchbayError, isPatchbayError } from './errors.js';
 import { diskFullError, isDiskFullError } from './free-space.js';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from './private-files.js';
 import { announcedLengthError, contentRangeStart, openUrl, statusError } from './request.js';
 import type { UrlCheck, UrlRequest, UrlResponse } from './request.js';
 import { discardPartial, loadResumePoint, saveResumeState } from './resume-state.js';
@@ -130,7 +131,7 @@ export async function downloadBlob(job: BlobDownload, opts: RetryOptions = {}): 
     }
     const tally: Tally = { bytesFetched: 0, resumed: false };
     try {
-      await mkdir(job.store.tmpDir, { recursive: true });
+      await ensurePrivateDir(job.store.tmpDir);
       const path = await withRetry(job.url, retryPolicy(opts), () => downloadAttempt(job, opts, tally));
       return { path, bytesFetched: tally.bytesFetched, resumed: tally.resumed, alreadyPresent: false };
     } catch (err) {
@@ -260,7 +261,7 @@ async function appendBody(
 ): Promise<void> {
   const partial = job.store.partialPath(job.sha256);
   // 'w' truncates whatever a restart leaves behind; 'a' continues the verified prefix.
-  const handle = await open(partial, point.offset > 0 ? 'a' : 'w');
+  const handle = await open(partial, point.offset > 0 ? 'a' : 'w', PRIVATE_FILE_MODE);
   let received = point.offset;
   let complete = false;
   // Network chunks are 16-64 KiB; one write per chunk was a thread-pool round trip each.

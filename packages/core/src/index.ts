@@ -12,6 +12,7 @@ export * from './placeholders.js';
 export * from './hash.js';
 export * from './atomic-file.js';
 export { ensureDataDir } from './data-dir.js';
+export * from './private-files.js';
 export * from './content-store.js';
 export * from './http-fetch.js';
 export * from './retry.js';

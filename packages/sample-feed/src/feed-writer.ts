@@ -144,7 +144,8 @@ async function writeIfChanged(path: string, bytes: Buffer): Promise<boolean> {
     throw err;
   });
   if (current !== undefined && current.equals(bytes)) return false;
-  await writeFileAtomic(path, bytes);
+  // a feed is published as it lies: readable as the umask allows
+  await writeFileAtomic(path, bytes, { mode: 'umask' });
   return true;
 }
 

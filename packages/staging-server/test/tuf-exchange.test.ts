@@ -266,7 +266,8 @@ t.test('a target file linked out of the bundle is refused unread; nothing is pub
     t,
     runImport(gapped, silentLogger, [bundle]),
     ErrorCodes.IMPORT_REFUSED,
-    /outside the bundle/,
+    // a directory bundle may hold no link at all (as a tar bundle): refused before it is read
+    /holds entries that are not plain files or directories: targets\/.*\.T5KB0042\.sh \(symbolic link\)/,
   );
   t.equal(
     await publishedState(gapped.dataDir),

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
-import { access, mkdir, statfs } from 'node:fs/promises';
-import { errorMessage, nextStep } from '@patchbay/core';
+import { access, statfs } from 'node:fs/promises';
+import { ensurePrivateDir, errorMessage, nextStep } from '@patchbay/core';
 import type { NextStepContext } from '@patchbay/core';
 import { isExpired } from '../catalog-source.js';
 import { normaliseServer } from '../failover.js';
@@ -161,7 +161,7 @@ async function checkCachedCatalog(session: Session): Promise<DoctorCheck | undef
 async function checkCacheSpace(session: Session): Promise<DoctorCheck> {
   const check = `cache ${session.paths.cache}`;
   try {
-    await mkdir(session.paths.cache, { recursive: true });
+    await ensurePrivateDir(session.paths.cache);
     const fs = await statfs(session.paths.cache);
     const free = fs.bavail * fs.bsize;
     const mib = Math.floor(free / (1024 * 1024));

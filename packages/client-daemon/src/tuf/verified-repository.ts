@@ -4,7 +4,14 @@
 // the delegated roles of the host's own products only, and hands back what verified.
 import { cp, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCodes, PatchbayError, errorMessage, fsyncDir, sha256Hex } from '@patchbay/core';
+import {
+  ErrorCodes,
+  PatchbayError,
+  errorMessage,
+  fsyncDir,
+  narrowFilesToPrivate,
+  sha256Hex,
+} from '@patchbay/core';
 import {
   Updater,
   ensureTrustAnchor,
@@ -88,6 +95,8 @@ export async function readVerifiedRepository(opts: RepositoryReadOptions): Promi
   try {
     await cp(opts.metadataDir, work, { recursive: true });
     const repo = await verifyIn(work, opts);
+    // tuf-js writes what it fetches under the umask: the kept copies are 0600
+    await narrowFilesToPrivate(work);
     await keepRefreshed(work, opts.metadataDir);
     return repo;
   } finally {

@@ -114,15 +114,15 @@ export async function writePrivateKeyFile(
   await writeKeyText(path, pem, 0o600, opts.replace ?? false);
 }
 
-/** Write a public key as SPKI PEM (mode 0644), atomically. */
+/** Write a public key as SPKI PEM (mode 0644, or `mode`: a server's data is 0600), atomically. */
 export async function writePublicKeyFile(
   path: string,
   publicKey: KeyObject,
-  opts: { replace?: boolean } = {},
+  opts: { replace?: boolean; mode?: number } = {},
 ): Promise<void> {
   assertEd25519(publicKey, `public key for ${path}`);
   const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  await writeKeyText(path, pem, 0o644, opts.replace ?? false);
+  await writeKeyText(path, pem, opts.mode ?? 0o644, opts.replace ?? false);
 }
 
 async function writeKeyText(path: string, text: string, mode: number, replace: boolean): Promise<void> {

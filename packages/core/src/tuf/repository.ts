@@ -178,7 +178,7 @@ export async function writeMetadata(
   dir: string,
   role: string,
   metadata: Metadata<AnySigned>,
-  opts: { sameVersion?: boolean } = {},
+  opts: { sameVersion?: boolean; mode?: number | 'umask' } = {},
 ): Promise<string> {
   const version = metadata.signed.version;
   const expected = roleKind(role);
@@ -209,8 +209,10 @@ export async function writeMetadata(
   }
   const path = metadataPath(dir, role, version);
   const bytes = metadataBytes(metadata);
-  await writeFileAtomic(path, bytes);
-  if (role === 'root') await writeFileAtomic(join(dir, METADATA_DIR, 'root.json'), bytes);
+  // A publisher's repository is published as it lies (umask); a server's copy passes 0600.
+  const mode = opts.mode ?? 'umask';
+  await writeFileAtomic(path, bytes, { mode });
+  if (role === 'root') await writeFileAtomic(join(dir, METADATA_DIR, 'root.json'), bytes, { mode });
   return path;
 }
 

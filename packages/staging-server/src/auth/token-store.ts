@@ -6,10 +6,9 @@
 // token up per request (a primary-key lookup), so a change takes effect at once without
 // taking the mirror's data-dir lock.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { ErrorCodes, PatchbayError } from '@patchbay/core';
+import { ErrorCodes, PatchbayError, ensurePrivateDirSync, preparePrivateDatabase } from '@patchbay/core';
 
 export const TOKEN_PREFIX = 'pbt_';
 /** 32 random bytes in base64url: 43 characters after the prefix. */
@@ -82,8 +81,10 @@ export class TokenStore {
 
   /** Opens (and creates) <dataDir>/auth.sqlite. */
   static open(dataDir: string): TokenStore {
-    mkdirSync(dataDir, { recursive: true });
-    const db = new Database(path.join(dataDir, TOKEN_DB_FILE));
+    ensurePrivateDirSync(dataDir);
+    const file = path.join(dataDir, TOKEN_DB_FILE);
+    preparePrivateDatabase(file);
+    const db = new Database(file);
     try {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');

@@ -150,6 +150,26 @@ export function parsePartsIndex(bytes: Buffer, source: string): PartsIndex {
   return index as PartsIndex;
 }
 
+/**
+ * Magic numbers of the compressors a tar may come wrapped in (bundles are plain tar): gzip and
+ * zstd, which node-tar unpacks without being asked, and xz, for a clear refusal. (bzip2's "BZh"
+ * could start a plain tar's first file name.)
+ */
+const COMPRESSION_MAGIC: readonly { name: string; magic: Buffer }[] = [
+  { name: 'gzip', magic: Buffer.from([0x1f, 0x8b]) },
+  { name: 'zstd', magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]) },
+  { name: 'xz', magic: Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) },
+];
+
+/** Bytes at the start of a file that compressionOf needs to see. */
+export const COMPRESSION_SNIFF_BYTES = 6;
+
+/** The compression `head` (a file's first bytes) starts with, or null for none known. */
+export function compressionOf(head: Buffer): string | null {
+  const found = COMPRESSION_MAGIC.find(({ magic }) => head.subarray(0, magic.length).equals(magic));
+  return found?.name ?? null;
+}
+
 /** Deterministic JSON bytes: the same content always gives the same bytes (and signature). */
 export function jsonBytes(value: unknown): Buffer {
   return Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');

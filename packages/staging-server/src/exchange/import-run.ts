@@ -2,12 +2,13 @@
 // verifies a feed (signature with upstream.publicKey, schema, rollback, every file's size
 // and digest), check an incremental's base, store the files, and publish a new catalog
 // through the sync's own publish path. Any refusal leaves the mirror as it was.
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   assertFreeSpace,
   ContentStore,
+  ensurePrivateDir,
   errorMessage,
   ErrorCodes,
   parseFeed,
@@ -192,7 +193,7 @@ export async function runImport(
     );
     const store = new ContentStore(join(config.dataDir, 'store'));
     await store.cleanTemp();
-    await mkdir(store.tmpDir, { recursive: true });
+    await ensurePrivateDir(store.tmpDir);
     const margin = config.storage?.freeSpaceMarginBytes ?? DEFAULT_MARGIN;
     const source = await openImportSource(paths, {
       stagingParent: store.tmpDir,

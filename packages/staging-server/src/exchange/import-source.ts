@@ -2,15 +2,17 @@
 // feed.json is used where it lies; a .tar, or the parts of a chunked export (a directory
 // holding them, or the part files themselves), is unpacked into the store's temp area.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { createReadStream, type Dirent } from 'node:fs';
+import { lstat, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { extract } from 'tar';
-import { errorMessage, ErrorCodes, isPatchbayError, PatchbayError } from '@patchbay/core';
+import { ensurePrivateDir, errorMessage, ErrorCodes, isPatchbayError, PatchbayError } from '@patchbay/core';
 import {
+  compressionOf,
+  COMPRESSION_SNIFF_BYTES,
   FEED_FILE,
   parsePartName,
   parsePartsIndex,
@@ -75,12 +77,15 @@ export async function openImportSource(
   if (absolute.length === 1) {
     const [path] = absolute as [string];
     if (infos[0]!.isDirectory()) {
-      if (await isBundleRoot(path)) return inPlace(path);
+      if (await isBundleRoot(path)) return await inPlace(path);
       const names = await readdir(path);
       if (names.some((n) => parsePartName(n) !== null))
         return unpackParts(await collectParts(absolute), opts);
       const tars = names.filter((n) => n.endsWith('.tar'));
-      if (tars.length === 1) return unpackTar(join(path, tars[0]!), opts);
+      if (tars.length === 1) {
+        await assertPlainFiles([join(path, tars[0]!)]);
+        return unpackTar(join(path, tars[0]!), opts);
+      }
       throw usage(
         `import PATH ${path} is not a feed directory (no ${FEED_FILE}), not a TUF repository (no ${TUF_TIMESTAMP}) and holds no export parts ` +
           `(*.tar.part-NNN-of-NNN) and no single .tar`,
@@ -92,7 +97,9 @@ export async function openImportSource(
   return unpackParts(await collectParts(absolute), opts);
 }
 
-function inPlace(root: string): ImportSource {
+/** A directory used where it lies: refused when anything in it is not a plain file or directory. */
+async function inPlace(root: string): Promise<ImportSource> {
+  await assertPlainTree(root);
   return {
     kind: 'directory',
     root,
@@ -101,6 +108,76 @@ function inPlace(root: string): ImportSource {
     parts: [],
     cleanup: async () => undefined,
   };
+}
+
+/** What a directory entry is, for a refusal: anything but a file or directory. */
+function entryKind(entry: Dirent): string {
+  if (entry.isSymbolicLink()) return 'symbolic link';
+  if (entry.isFIFO()) return 'FIFO';
+  if (entry.isSocket()) return 'socket';
+  if (entry.isBlockDevice() || entry.isCharacterDevice()) return 'device';
+  return 'unknown type';
+}
+
+/**
+ * Refuse a directory bundle holding links (to a file or a directory, pointing in or out) or
+ * devices, as a tar bundle's are refused: an import reads plain files only, so a link can
+ * never carry a file from outside the bundle into the mirror. The walk does not follow links.
+ */
+export async function assertPlainTree(root: string): Promise<void> {
+  const rejected: string[] = [];
+  const pending = [root];
+  for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) pending.push(path);
+      else if (!entry.isFile()) rejected.push(`${relative(root, path)} (${entryKind(entry)})`);
+    }
+  }
+  if (rejected.length === 0) return;
+  rejected.sort();
+  throw refused(
+    `${root} holds entries that are not plain files or directories: ${rejected.slice(0, 5).join(', ')}` +
+      `${rejected.length > 5 ? ` (+${rejected.length - 5} more)` : ''}; links in a bundle are refused, ` +
+      'not followed (copy the files themselves into it). Nothing was imported',
+    { path: root, rejected },
+  );
+}
+
+/** Refuse archive files found in a directory that are links or anything but a regular file. */
+async function assertPlainFiles(files: readonly string[]): Promise<void> {
+  const rejected: string[] = [];
+  for (const file of files) if (!(await lstat(file)).isFile()) rejected.push(file);
+  if (rejected.length === 0) return;
+  throw refused(
+    `${rejected.slice(0, 5).join(', ')}: not a plain file (a link?); links in a bundle are refused, ` +
+      'not followed. Nothing was imported',
+    { rejected },
+  );
+}
+
+/**
+ * Refuse a compressed archive by its first bytes: tar would quietly unpack gzip or zstd, and
+ * the free-space check counts the bytes given, not the (unbounded) bytes they unpack to.
+ */
+async function assertUncompressed(path: string, label: string): Promise<void> {
+  const handle = await open(path, 'r');
+  let head: Buffer;
+  try {
+    const buffer = Buffer.alloc(COMPRESSION_SNIFF_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    head = buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+  const compression = compressionOf(head);
+  if (compression === null) return;
+  throw refused(
+    `${label} is ${compression}-compressed, not a plain tar archive: import takes the uncompressed .tar ` +
+      '(or its parts) that export writes, so that the free-space check counts what is unpacked; ' +
+      `decompress it first. Nothing was imported`,
+    { path: label, compression },
+  );
 }
 
 interface FoundPart {
@@ -151,6 +228,8 @@ export async function collectParts(
   }
   const archive = [...wanted][0]!;
   const parts = [...found.values()].filter((p) => p.archive === archive).sort((a, b) => a.index - b.index);
+  // found beside the named paths: a link (to /dev/zero, a secret) is not read as a part
+  await assertPlainFiles(parts.map((p) => p.path).filter((p) => !paths.includes(p)));
   const count = parts[0]!.count;
   if (parts.some((p) => p.count !== count)) {
     throw refused(`the parts of ${archive} disagree about how many parts there are`, { archive });
@@ -182,11 +261,12 @@ async function readPartsIndex(dirs: Iterable<string>, archive: string): Promise<
 
 async function newStagingDir(parent: string): Promise<string> {
   const dir = join(parent, `import-${process.pid}-${randomBytes(6).toString('hex')}`);
-  await mkdir(dir, { recursive: true });
+  await ensurePrivateDir(dir);
   return dir;
 }
 
 async function unpackTar(path: string, opts: OpenSourceOptions): Promise<ImportSource> {
+  await assertUncompressed(path, path);
   const size = (await stat(path)).size;
   await opts.beforeUnpack?.(size);
   return unpack('tar', size, [], createReadStream(path), path, opts);
@@ -198,6 +278,7 @@ async function unpackParts(
 ): Promise<ImportSource> {
   const sizes = await Promise.all(found.parts.map(async (p) => (await stat(p.path)).size));
   const total = sizes.reduce((a, b) => a + b, 0);
+  await assertUncompressed(found.parts[0]!.path, found.parts[0]!.archive);
   await opts.beforeUnpack?.(total);
   const stream = Readable.from(concatenateParts(found.parts, found.index));
   const label = found.parts[0]!.archive;
@@ -252,6 +333,9 @@ async function unpack(
   };
   const rejected: string[] = [];
   let unpackedBytes = 0;
+  // An uncompressed tar never unpacks to more than its own size, the figure the free-space
+  // check was given: an entry past it is not written (a compression the sniff missed).
+  let beyondChecked: string | undefined;
   try {
     try {
       await pipeline(
@@ -266,7 +350,12 @@ async function unpack(
               rejected.push(`${path} (${type})`);
               return false;
             }
-            unpackedBytes += 'size' in entry ? Number(entry.size) : 0;
+            const size = 'size' in entry ? Number(entry.size) : 0;
+            if (beyondChecked !== undefined || unpackedBytes + size > archiveBytes) {
+              beyondChecked ??= path;
+              return false;
+            }
+            unpackedBytes += size;
             return true;
           },
         }),
@@ -274,6 +363,13 @@ async function unpack(
     } catch (err) {
       if (isPatchbayError(err)) throw err;
       throw refused(`${label} is not a readable tar archive: ${errorMessage(err)}`, { path: label }, err);
+    }
+    if (beyondChecked !== undefined) {
+      throw refused(
+        `${label} unpacks to more than its own ${archiveBytes} bytes (at ${beyondChecked}), the size the ` +
+          'free-space check counted: not a plain tar archive. Nothing was imported',
+        { path: label, archiveBytes, entry: beyondChecked },
+      );
     }
     if (rejected.length > 0) {
       throw refused(

@@ -5,7 +5,14 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { diskFullError, ErrorCodes, HASH_READ_BYTES, isDiskFullError, PatchbayError } from '@patchbay/core';
+import {
+  diskFullError,
+  ErrorCodes,
+  HASH_READ_BYTES,
+  isDiskFullError,
+  PatchbayError,
+  PRIVATE_FILE_MODE,
+} from '@patchbay/core';
 
 export interface Expected {
   sha256: string;
@@ -76,7 +83,7 @@ export async function copyVerified(
     await pipeline(
       createReadStream(source, { highWaterMark: HASH_READ_BYTES }),
       checker,
-      createWriteStream(dest, { flags: 'wx' }),
+      createWriteStream(dest, { flags: 'wx', mode: PRIVATE_FILE_MODE }),
     );
     checker.assertMatches();
     const handle = await open(dest, 'r+');

@@ -1,10 +1,10 @@
 // Client reports, patch-state snapshots and the event history, in SQLite via
 // better-sqlite3 (synchronous, prepared statements, one writer). Why SQLite rather
 // than the keyv store the sync side uses: see docs/http-api.md "Why SQLite for reports".
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { ClientReport, FeedPatch, PatchState, ReportEvent, ReportPatch } from '@patchbay/core';
+import { ensurePrivateDirSync, preparePrivateDatabase } from '@patchbay/core';
 import { migrate } from './migrations.js';
 import {
   MISSING_STATES,
@@ -78,6 +78,7 @@ export class ReportStore {
   private constructor(file: string, options: ReportStoreOptions) {
     this.file = file;
     const skewMs = (options.maxClockSkewSeconds ?? 300) * 1000;
+    preparePrivateDatabase(file);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     // WAL + NORMAL: a commit survives a process crash; an OS crash may lose the last
@@ -280,7 +281,7 @@ export class ReportStore {
 
   /** Open (creating when needed) `<dataDir>/reports.sqlite`. */
   static open(dataDir: string, options: ReportStoreOptions = {}): ReportStore {
-    mkdirSync(dataDir, { recursive: true });
+    ensurePrivateDirSync(dataDir);
     return new ReportStore(path.join(dataDir, REPORTS_FILE), options);
   }
 

@@ -1,8 +1,8 @@
 // One staging server per data directory: two processes syncing into the same
 // store and catalog would race on the publication counter and on current.json.
-import { open, readFile, unlink, mkdir } from 'node:fs/promises';
+import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCodes, PatchbayError } from '@patchbay/core';
+import { ensurePrivateDir, ErrorCodes, PatchbayError, PRIVATE_FILE_MODE } from '@patchbay/core';
 
 export const LOCK_FILE_NAME = 'lock';
 
@@ -41,13 +41,13 @@ async function readOwner(path: string): Promise<LockOwner | null> {
  * refused with PB_ERR_LOCKED naming the directory and the holder.
  */
 export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
-  await mkdir(dataDir, { recursive: true });
+  await ensurePrivateDir(dataDir);
   const path = join(dataDir, LOCK_FILE_NAME);
   const owner: LockOwner = { pid: process.pid, startedAt: new Date().toISOString() };
 
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const handle = await open(path, 'wx', 0o644);
+      const handle = await open(path, 'wx', PRIVATE_FILE_MODE);
       try {
         await handle.writeFile(JSON.stringify(owner) + '\n');
         await handle.sync();

@@ -5,6 +5,7 @@
 // binaries reachable) beside the better-sqlite3 the report store already needs.
 import { EventEmitter } from 'node:events';
 import Database from 'better-sqlite3';
+import { preparePrivateDatabase } from '@patchbay/core';
 import type { KeyvStoreAdapter, StoredData } from 'keyv';
 
 export interface KeyvBetterSqliteOptions {
@@ -31,6 +32,7 @@ export class KeyvBetterSqlite extends EventEmitter implements KeyvStoreAdapter {
   constructor(options: KeyvBetterSqliteOptions) {
     super();
     this.opts = options;
+    preparePrivateDatabase(options.path);
     this.db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
     this.db.exec('CREATE TABLE IF NOT EXISTS keyv(key VARCHAR(255) PRIMARY KEY, value TEXT)');
     this.select = this.db.prepare<[string], Row>('SELECT key, value FROM keyv WHERE key = ?');

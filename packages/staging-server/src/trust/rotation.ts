@@ -92,6 +92,6 @@ export async function recordRotation(
     format: 'patchbay-key-rotation/1',
     rotations: [...(await readRotationFile(keyFile)), step],
   };
-  await writeFileAtomic(rotationFile(keyFile), JSON.stringify(file, null, 2) + '\n', { mode: 0o644 });
+  await writeFileAtomic(rotationFile(keyFile), JSON.stringify(file, null, 2) + '\n');
   return step;
 }

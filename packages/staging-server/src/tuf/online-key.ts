@@ -5,7 +5,13 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCodes, isPatchbayError, PatchbayError, type ServerConfig } from '@patchbay/core';
+import {
+  ErrorCodes,
+  isPatchbayError,
+  PatchbayError,
+  PRIVATE_FILE_MODE,
+  type ServerConfig,
+} from '@patchbay/core';
 import {
   createSigner,
   generateEd25519KeyPair,
@@ -95,6 +101,7 @@ export async function ensureOnlineKey(
   if (written !== key.publicKeyPem) {
     await writePublicKeyFile(publicFile, createPublicKey(key.publicKeyPem), {
       replace: written !== undefined,
+      mode: PRIVATE_FILE_MODE,
     });
   }
   return { key, created };

@@ -10,7 +10,7 @@
 // between snapshot and timestamp (the next snapshot is one above the newest on disk).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorMessage, failpoint, writeFileAtomic, type Logger } from '@patchbay/core';
+import { errorMessage, failpoint, PRIVATE_FILE_MODE, writeFileAtomic, type Logger } from '@patchbay/core';
 import {
   METADATA_DIR,
   UNAVAILABLE_SNAPSHOT_FIELD,
@@ -348,7 +348,7 @@ export class ServedRepository {
       },
     });
     snapshot.sign(this.onlineKey.sign);
-    await writeMetadata(this.dir, 'snapshot', snapshot);
+    await writeMetadata(this.dir, 'snapshot', snapshot, { mode: PRIVATE_FILE_MODE });
     failpoint('tuf:after-snapshot');
     return version;
   }
@@ -360,7 +360,7 @@ export class ServedRepository {
       expires: expiresAfter(now, this.expiry.timestampHours / 24),
     });
     timestamp.sign(this.onlineKey.sign);
-    await writeMetadata(this.dir, 'timestamp', timestamp);
+    await writeMetadata(this.dir, 'timestamp', timestamp, { mode: PRIVATE_FILE_MODE });
     return version;
   }
 

@@ -10,6 +10,7 @@ import {
   ErrorCodes,
   PatchbayError,
   errorMessage,
+  narrowFilesToPrivate,
   writeFileAtomic,
   type Logger,
   type ServerConfig,
@@ -120,6 +121,15 @@ export function releaseSelected(
  * PB_ERR_NETWORK / PB_ERR_HTTP_STATUS when the upstream cannot be reached.
  */
 export async function readUpstreamRepository(opts: UpstreamReadOptions): Promise<VerifiedUpstream> {
+  try {
+    return await readUpstream(opts);
+  } finally {
+    // tuf-js writes what it fetches (refresh, then each delegated role) under the umask
+    await narrowFilesToPrivate(opts.metadataDir);
+  }
+}
+
+async function readUpstream(opts: UpstreamReadOptions): Promise<VerifiedUpstream> {
   await ensureTrustAnchor(opts.metadataDir, opts.trustedRootFile, 'upstream.trustedRoot');
   await forgetOtherUpstream(opts.metadataDir, opts.baseUrl, opts.logger);
   const metadataBaseUrl = upstreamMetadataUrl(opts.baseUrl);
