@@ -276,7 +276,7 @@ export function uninstallRefusal(
   scan: HostScan,
   id: string,
   cascade: boolean,
-): { reason: string; order: string[] } | { reason?: undefined; order: string[] } {
+): { reason: string; hint?: string; order: string[] } | { reason?: undefined; order: string[] } {
   const dependants = installedDependants(scan.catalog.patches, scan.known.installed, id);
   if (dependants.length > 0 && !cascade) {
     return {
@@ -290,6 +290,7 @@ export function uninstallRefusal(
   if (noUninstaller.length > 0) {
     return {
       reason: `uninstall ${id} refused: no uninstaller for ${noUninstaller.join(', ')}`,
+      hint: `the catalog gives ${noUninstaller.join(', ')} no uninstall command, so patchbay cannot remove it: use the vendor's own removal procedure`,
       order: [],
     };
   }
