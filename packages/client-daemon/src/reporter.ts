@@ -11,6 +11,8 @@ import { DAEMON_VERSION } from './version.js';
 
 /** Events per report body; a long outbox goes out in several PUTs. */
 const MAX_EVENTS_PER_REPORT = 500;
+/** REPORT_SCHEMA's bound on a patch's reason: a longer one would fail the whole report. */
+const REASON_MAX_CHARS = 4096;
 
 export interface ReporterOptions {
   config: ClientConfig;
@@ -53,10 +55,13 @@ export function buildReport(
     daemonVersion: DAEMON_VERSION,
     platform: process.platform,
     reportedAt: new Date().toISOString(),
+    instanceId: ledger.instanceId,
     products: config.products.map((p) => ({ id: p.id, release: p.release })),
     patches: Object.entries(ledger.observed).map(([id, o]) => {
       // extension field `cached`: all of the patch's files are in the local verified cache
       const entry: ReportPatch = { id, state: o.state, since: o.since };
+      // why failed / blocked / superseded (CONTRACT §2), bounded as the schema bounds it
+      if (o.reason !== undefined) entry.reason = o.reason.slice(0, REASON_MAX_CHARS);
       if (o.cached !== undefined) entry.cached = o.cached;
       return entry;
     }),
@@ -104,7 +109,7 @@ async function putReport(server: string, body: ClientReport, opts: ReporterOptio
 /**
  * Send the report to the first staging server that answers. On 2xx the events in it
  * are acknowledged; on failure they stay in the ledger (on disk) and go out with the
- * next report. Resending is safe: servers keep each (hostId, seq) once.
+ * next report. Resending is safe: servers keep each (hostId, instanceId, seq) once.
  */
 export async function flushReports(opts: ReporterOptions): Promise<FlushResult> {
   // direct mode: the client mails its own events, and a vendor feed takes no report

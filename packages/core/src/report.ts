@@ -14,6 +14,10 @@ export const REPORT_MAX_PATCHES = 100_000;
 export const REPORT_MAX_EVENTS = 10_000;
 
 const timestamp = { type: 'string', format: 'date-time', maxLength: 64 } as const;
+/** A client instance id (a UUID from current clients; any short token is accepted). */
+export const INSTANCE_ID_PATTERN = '^[A-Za-z0-9_-]{8,64}$';
+/** Characters of installer output an event may carry (the client sends at most 2 KiB). */
+export const EVENT_OUTPUT_MAX_CHARS = 4096;
 const patchId = { type: 'string', minLength: 1, maxLength: 64 } as const;
 
 /** JSON Schema of PUT /v1/clients/:hostId/report bodies (used by fastify and by tests). */
@@ -27,6 +31,7 @@ export const REPORT_SCHEMA: Record<string, unknown> = {
     daemonVersion: { type: 'string', maxLength: 64 },
     platform: { type: 'string', maxLength: 32 },
     reportedAt: timestamp,
+    instanceId: { type: 'string', pattern: INSTANCE_ID_PATTERN },
     pendingReboot: { type: 'boolean' },
     products: {
       type: 'array',
@@ -68,6 +73,9 @@ export const REPORT_SCHEMA: Record<string, unknown> = {
           at: timestamp,
           outcome: { type: 'string', maxLength: 32 },
           message: { type: 'string', maxLength: 16_384 },
+          output: { type: 'string', maxLength: EVENT_OUTPUT_MAX_CHARS },
+          // a rollup names each event's instance; '' = a daemon that sent none
+          instanceId: { type: 'string', pattern: '^([A-Za-z0-9_-]{8,64})?$' },
         },
       },
     },

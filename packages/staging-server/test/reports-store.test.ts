@@ -101,8 +101,12 @@ t.test('ingest is idempotent per (hostId, seq) and survives reopening', async (t
     events: [{ seq: 1, type: 'check', at: '2026-11-24T10:00:00.000Z', outcome: 'ok' }],
     patches: [{ id: 'P1', state: 'installed', since: '2026-11-24T10:00:00Z' }],
   });
-  t.same(store.ingest(body), { accepted: 1, stored: body.events, snapshotReplaced: true });
-  t.same(store.ingest(body), { accepted: 0, stored: [], snapshotReplaced: true }, 'a resend stores nothing');
+  t.same(store.ingest(body), { accepted: 1, stored: body.events, snapshotReplaced: true, conflicts: [] });
+  t.same(
+    store.ingest(body),
+    { accepted: 0, stored: [], snapshotReplaced: true, conflicts: [] },
+    'a resend stores nothing',
+  );
   store.close();
   const reopened = ReportStore.open(dir);
   t.teardown(() => reopened.close());
