@@ -3,6 +3,8 @@
 // installer scripts, and the status page in headless Chromium.
 // - A host re-imaged under the same hostId (a new data dir, seq back at 1) loses no event:
 //   the server keeps events per (hostId, instanceId, seq), shows the new instance, warns.
+// - A copied data dir (same instance, same seqs, other events): the server stores what it
+//   has first and warns; the client is told (`conflicting`) and warns too.
 // - A failed install's reason and the installer's last output lines reach the JSON API,
 //   the status page and the failure mail.
 import fs from 'node:fs';
@@ -153,6 +155,29 @@ t.test('events pipeline: re-imaged hosts and failure details', async (t) => {
       'the server warns that the host id reports from a new instance',
     );
   });
+
+  await t.test(
+    'a copied data dir: events under taken keys are not stored, and both sides say so',
+    async (t) => {
+      const original = stack.writeClientConfig('host-c', '19.0');
+      t.equal((await runJson(BIN.client, ['--config', original.config, 'check'])).code, 0);
+      // a second machine set up from a copy of the first: same host id, same data dir contents
+      const clone = stack.writeClientConfig('host-c-copy', '19.0', { hostId: 'host-c' });
+      fs.cpSync(original.dataDir, clone.dataDir, { recursive: true });
+      // the original goes on (install events), then the copy reports a check under the same seqs
+      t.equal((await runJson(BIN.client, ['--config', original.config, 'install', GOOD])).code, 0);
+      const cloned = await runJson(BIN.client, ['--config', clone.config, 'check']);
+      t.equal(cloned.code, 0);
+      t.match(cloned.stderr, /did not store them; was this data directory copied from another host\?/);
+      t.match(stack.server.stderr(), /event not stored: another event with different content/);
+      const history = await stack.getJson<ServerEvent[]>('/v1/reports/history?host=host-c');
+      t.same(
+        history.filter((e) => e.type === 'install').map((e) => [e.patchId, e.outcome]),
+        [[GOOD, 'ok']],
+        "the original's install is kept as it was",
+      );
+    },
+  );
 
   await t.test(
     'a failed install: reason and installer output in the API, the mail and the page',

@@ -104,6 +104,26 @@ async function putReport(server: string, body: ClientReport, opts: ReporterOptio
       },
     );
   }
+  warnConflicts(text, url, body, opts.logger);
+}
+
+/**
+ * The server stored nothing under some of this report's (instanceId, seq) keys because other
+ * events hold them (extension `conflicting`): a copied data dir, most likely. Said, not hidden.
+ */
+function warnConflicts(text: string, url: string, body: ClientReport, logger: Logger): void {
+  let conflicting: unknown;
+  try {
+    conflicting = (JSON.parse(text) as { conflicting?: unknown }).conflicting;
+  } catch {
+    return;
+  }
+  if (typeof conflicting !== 'number' || conflicting <= 0) return;
+  logger.warn(
+    { url, conflicting, instanceId: body.instanceId, seqs: body.events.map((e) => e.seq) },
+    'the staging server holds other events under some of these event numbers and did not store them; ' +
+      'was this data directory copied from another host? Give each host its own data directory',
+  );
 }
 
 /**
