@@ -235,3 +235,30 @@ t.test('a resend whose content differs from the stored event is reported as a co
     'the stored event is kept as it was',
   );
 });
+
+t.test('a daemon upgraded to instance ids resending its outbox doubles nothing', async (t) => {
+  const store = ReportStore.open(t.testdir());
+  t.teardown(() => store.close());
+  const event = {
+    seq: 5,
+    type: 'install' as const,
+    patchId: 'P1',
+    at: '2026-11-24T10:00:00.000Z',
+    outcome: 'ok',
+    message: '',
+  };
+  t.equal(store.ingest(report('h', { events: [event] })).accepted, 1, 'sent by the old daemon');
+  // the acknowledgement was lost; the upgraded daemon resends it under its new instance id
+  const again = store.ingest(
+    report('h', { instanceId: 'cccccccc-0000-4000-8000-000000000003', events: [event] }),
+  );
+  t.equal(again.accepted, 0);
+  t.same(again.stored, [], 'so nothing mails twice');
+  const next = { ...event, seq: 6, at: '2026-11-24T11:00:00.000Z' };
+  t.equal(
+    store.ingest(report('h', { instanceId: 'cccccccc-0000-4000-8000-000000000003', events: [next] }))
+      .accepted,
+    1,
+  );
+  t.equal(store.history({ host: 'h', limit: 10 }).length, 2);
+});

@@ -282,6 +282,12 @@ export class ReportStore {
             message: event.message ?? '',
             output: event.output ?? null,
           };
+          // A daemon upgraded to instance ids resends its unacknowledged outbox under its new
+          // id: an identical event the host sent before without one is that resend, not news.
+          if (instanceId !== '') {
+            const legacy = st.storedEvent.get(report.hostId, '', event.seq);
+            if (legacy !== undefined && sameEvent(legacy, content)) continue;
+          }
           const result = st.insertEvent.run(
             report.hostId,
             instanceId,
