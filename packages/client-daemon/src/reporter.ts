@@ -1,5 +1,13 @@
-import { ErrorCodes, PatchbayError, errorMessage, failpoint } from '@patchbay/core';
-import type { ClientConfig, ClientReport, Logger, ReportPatch } from '@patchbay/core';
+import {
+  EVENT_MESSAGE_MAX_CHARS,
+  EVENT_OUTPUT_MAX_CHARS,
+  ErrorCodes,
+  PATCH_REASON_MAX_CHARS,
+  PatchbayError,
+  errorMessage,
+  failpoint,
+} from '@patchbay/core';
+import type { ClientConfig, ClientReport, Logger, ReportEvent, ReportPatch } from '@patchbay/core';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { keepReportsLocal, reportServers } from './direct-mode.js';
@@ -11,8 +19,6 @@ import { DAEMON_VERSION } from './version.js';
 
 /** Events per report body; a long outbox goes out in several PUTs. */
 const MAX_EVENTS_PER_REPORT = 500;
-/** REPORT_SCHEMA's bound on a patch's reason: a longer one would fail the whole report. */
-const REASON_MAX_CHARS = 4096;
 
 export interface ReporterOptions {
   config: ClientConfig;
@@ -61,11 +67,11 @@ export function buildReport(
       // extension field `cached`: all of the patch's files are in the local verified cache
       const entry: ReportPatch = { id, state: o.state, since: o.since };
       // why failed / blocked / superseded (CONTRACT §2), bounded as the schema bounds it
-      if (o.reason !== undefined) entry.reason = o.reason.slice(0, REASON_MAX_CHARS);
+      if (o.reason !== undefined) entry.reason = o.reason.slice(0, PATCH_REASON_MAX_CHARS);
       if (o.cached !== undefined) entry.cached = o.cached;
       return entry;
     }),
-    events: ledger.pendingEvents(limit),
+    events: ledger.pendingEvents(limit).map(withinBounds),
     pendingReboot: ledger.rebootFlag !== null,
   };
   if (catalog) {
@@ -73,6 +79,21 @@ export function buildReport(
     if (catalog.expired) report.catalogExpired = true;
   }
   return report;
+}
+
+/**
+ * An event cut to REPORT_SCHEMA's bounds: one overlong message (an installer's error text)
+ * must not make the server refuse every report from now on, and the events behind it.
+ */
+function withinBounds(event: ReportEvent): ReportEvent {
+  const long =
+    (event.message?.length ?? 0) > EVENT_MESSAGE_MAX_CHARS ||
+    (event.output?.length ?? 0) > EVENT_OUTPUT_MAX_CHARS;
+  if (!long) return event;
+  const bounded = { ...event };
+  if (bounded.message !== undefined) bounded.message = bounded.message.slice(0, EVENT_MESSAGE_MAX_CHARS);
+  if (bounded.output !== undefined) bounded.output = bounded.output.slice(-EVENT_OUTPUT_MAX_CHARS);
+  return bounded;
 }
 
 async function putReport(server: string, body: ClientReport, opts: ReporterOptions): Promise<void> {
