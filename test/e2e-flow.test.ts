@@ -265,8 +265,16 @@ t.test('feed to installed patch and back to a report', async (t) => {
     t.match(text.split('\n')[0], /patchId/);
     t.match(text, /T5KB0201/);
 
-    const uninstalls = await stack.getJson<{ patchId: string }[]>('/v1/reports/history?type=uninstall');
-    t.same(uninstalls.map((e) => e.patchId).sort(), ['T5KB0202', 'T5KB0203', 'T5KB0204']);
+    const uninstalls = await stack.getJson<{ patchId: string; outcome: string }[]>(
+      '/v1/reports/history?type=uninstall',
+    );
+    const byOutcome = (outcome: string) =>
+      uninstalls
+        .filter((e) => e.outcome === outcome)
+        .map((e) => e.patchId)
+        .sort();
+    t.same(byOutcome('ok'), ['T5KB0202', 'T5KB0203', 'T5KB0204']);
+    t.same(byOutcome('refused'), ['T5KB0202', 'T5KB0206'], 'the refused uninstalls are recorded too');
     const byPatch = await stack.getJson<{ patchId: string }[]>('/v1/reports/history?patch=T5KB0210');
     t.ok(byPatch.length >= 1 && byPatch.every((e) => e.patchId === 'T5KB0210'));
     const historyCsv = await fetch(`${stack.server.url}/v1/reports/history?format=csv&host=host-18`);
@@ -283,19 +291,21 @@ t.test('feed to installed patch and back to a report', async (t) => {
         at: string;
         outcome: string;
         message: string | null;
+        output: string | null;
       }[];
     }>('/v1/clients/host-19');
     t.ok(detail.lastReport, 'the last report is kept');
     t.ok(detail.events.length > 0, 'with its recent events');
     const before = await stack.getJson<unknown[]>('/v1/reports/history?host=host-19&limit=10000');
     // the same events again, as a client resends them after a lost acknowledgement
-    const events = detail.events.map(({ seq, type, patchId, at, outcome, message }) => ({
+    const events = detail.events.map(({ seq, type, patchId, at, outcome, message, output }) => ({
       seq,
       type,
       at,
       outcome,
       ...(patchId ? { patchId } : {}),
       ...(message ? { message } : {}),
+      ...(output !== null ? { output } : {}),
     }));
     const res = await fetch(`${stack.server.url}/v1/clients/host-19/report`, {
       method: 'PUT',

@@ -171,18 +171,24 @@ export async function downloadPlanned(
   return results;
 }
 
+/** What applyOne did: message '' on success, else the reason; output = the command's last lines. */
+interface Applied {
+  message: string;
+  output?: string;
+}
+
 /**
  * Run one patch command end to end: files (downloaded as needed, staged, re-verified),
- * the argv, then the detect rule to confirm. Returns '' on success, else the reason.
+ * the argv, then the detect rule to confirm.
  */
 async function applyOne(
   session: Session,
   ledger: Ledger,
   patch: FeedPatch,
   action: 'install' | 'uninstall',
-): Promise<string> {
+): Promise<Applied> {
   const spec = action === 'install' ? patch.install : patch.uninstall;
-  if (!spec) return `patch ${patch.id} has no uninstaller`;
+  if (!spec) return { message: `patch ${patch.id} has no uninstaller` };
   let stagingDir: string | undefined;
   try {
     const { files: blobs } = await downloadWithEvent(session, ledger, patch);
@@ -206,18 +212,25 @@ async function applyOne(
     });
     await pidNoted;
     crashPoint(`${action}:after-run`, patch.id);
-    if (!outcome.ok) return outcome.message;
+    if (!outcome.ok)
+      return outcome.output
+        ? { message: outcome.message, output: outcome.output }
+        : { message: outcome.message };
     const detected = await detectInstalled(patch, session);
     if (action === 'install' && detected === false) {
-      return `install ${patch.id}: the command succeeded but the detect rule says it is not installed (log: ${outcome.logPath})`;
+      return {
+        message: `install ${patch.id}: the command succeeded but the detect rule says it is not installed (log: ${outcome.logPath})`,
+      };
     }
     if (action === 'uninstall' && detected === true) {
-      return `uninstall ${patch.id}: the command succeeded but the detect rule says it is still installed (log: ${outcome.logPath})`;
+      return {
+        message: `uninstall ${patch.id}: the command succeeded but the detect rule says it is still installed (log: ${outcome.logPath})`,
+      };
     }
-    return '';
+    return { message: '' };
   } catch (err) {
-    if (isStopAbort(err)) return STOPPED;
-    return `${action} ${patch.id}: ${errorMessage(err)}`;
+    if (isStopAbort(err)) return { message: STOPPED };
+    return { message: `${action} ${patch.id}: ${errorMessage(err)}` };
   } finally {
     if (stagingDir) await removeStaging(stagingDir);
   }
@@ -243,13 +256,20 @@ export async function installPlanned(
       continue;
     }
     const inherited = doomed.get(patch.id);
-    const message = inherited ?? (await applyOne(session, ledger, patch, 'install'));
+    const applied =
+      inherited !== undefined ? { message: inherited } : await applyOne(session, ledger, patch, 'install');
+    const { message } = applied;
     if (message === STOPPED) {
       results.push({ id: patch.id, outcome: 'skipped', message });
       continue;
     }
     if (message) {
-      await ledger.recordOutcome(patch.id, 'failed', { type: 'install', outcome: 'failed', message });
+      await ledger.recordOutcome(patch.id, 'failed', {
+        type: 'install',
+        outcome: 'failed',
+        message,
+        ...(applied.output !== undefined ? { output: applied.output } : {}),
+      });
       results.push({ id: patch.id, outcome: 'failed', message });
       session.logger.error({ patchId: patch.id, reason: message }, 'install failed');
       for (const dependant of dependantsWithin(order, patch.id)) {
@@ -276,7 +296,7 @@ export function uninstallRefusal(
   scan: HostScan,
   id: string,
   cascade: boolean,
-): { reason: string; order: string[] } | { reason?: undefined; order: string[] } {
+): { reason: string; hint?: string; order: string[] } | { reason?: undefined; order: string[] } {
   const dependants = installedDependants(scan.catalog.patches, scan.known.installed, id);
   if (dependants.length > 0 && !cascade) {
     return {
@@ -290,6 +310,7 @@ export function uninstallRefusal(
   if (noUninstaller.length > 0) {
     return {
       reason: `uninstall ${id} refused: no uninstaller for ${noUninstaller.join(', ')}`,
+      hint: `the catalog gives ${noUninstaller.join(', ')} no uninstall command, so patchbay cannot remove it: use the vendor's own removal procedure`,
       order: [],
     };
   }
@@ -314,10 +335,21 @@ export async function uninstallOrdered(
       results.push({ id, outcome: 'skipped', message: `not uninstalled: ${stoppedBy} failed to uninstall` });
       continue;
     }
-    const message = await applyOne(session, ledger, patch, 'uninstall');
+    const applied = await applyOne(session, ledger, patch, 'uninstall');
+    const { message } = applied;
     if (message) {
       // still installed (or unknown): keep what the ledger knew, clear the pending mark
-      await ledger.recordOutcome(id, undefined, { type: 'uninstall', outcome: 'failed', message }, 'failed');
+      await ledger.recordOutcome(
+        id,
+        undefined,
+        {
+          type: 'uninstall',
+          outcome: 'failed',
+          message,
+          ...(applied.output !== undefined ? { output: applied.output } : {}),
+        },
+        'failed',
+      );
       results.push({ id, outcome: 'failed', message });
       stoppedBy = id;
     } else {

@@ -14,6 +14,8 @@ export interface CommandOutcome {
   message: string;
   logPath: string;
   result: RunResult;
+  /** the last lines of the command's output (failures only; reported with the event) */
+  output?: string;
 }
 
 /** <logs>/<patchId>-<action>-<timestamp>.log, the timestamp safe in file names. */
@@ -66,7 +68,7 @@ export async function runPatchCommand(
     result.signal === null &&
     result.exitCode !== null &&
     successCodes.includes(result.exitCode);
-  return {
+  const outcome: CommandOutcome = {
     ok,
     message: ok
       ? ''
@@ -74,4 +76,6 @@ export async function runPatchCommand(
     logPath,
     result,
   };
+  if (!ok && result.outputTail) outcome.output = result.outputTail;
+  return outcome;
 }

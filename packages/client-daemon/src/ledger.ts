@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ErrorCodes, PatchbayError, readJsonFile, writeFileAtomic } from '@patchbay/core';
 import type { EventType, PatchState, ReportEvent } from '@patchbay/core';
 
@@ -39,6 +40,12 @@ export interface RebootFlag {
 
 export interface LedgerData {
   format: 'patchbay-client-ledger/1';
+  /**
+   * Random id of this ledger, sent with every report. It lives with nextSeq on purpose: a
+   * new data dir (or a deleted ledger) restarts seq at 1 and gets a new id with it, so the
+   * server, keeping events per (hostId, instanceId, seq), never takes them for resends.
+   */
+  instanceId: string;
   patches: Record<string, LedgerPatch>;
   events: ReportEvent[];
   /** the seq the next event gets; never reused, even after old events are trimmed */
@@ -55,6 +62,8 @@ export interface NewEvent {
   patchId?: string;
   outcome: string;
   message?: string;
+  /** the installer's last output lines (a failed install/uninstall) */
+  output?: string;
 }
 
 /** Events kept for `history` once acknowledged; unacknowledged ones are never dropped. */
@@ -63,6 +72,7 @@ const KEEP_ACKED_EVENTS = 5000;
 function emptyLedger(): LedgerData {
   return {
     format: 'patchbay-client-ledger/1',
+    instanceId: randomUUID(),
     patches: {},
     events: [],
     nextSeq: 1,
@@ -88,11 +98,15 @@ export class Ledger {
   private constructor(
     readonly path: string,
     private data: LedgerData,
-  ) {}
+    /** the instance id is new: saved before any report names it */
+    fresh = false,
+  ) {
+    this.dirty = fresh;
+  }
 
   static async open(path: string): Promise<Ledger> {
     const raw = await readJsonFile<Partial<LedgerData>>(path);
-    if (raw === undefined) return new Ledger(path, emptyLedger());
+    if (raw === undefined) return new Ledger(path, emptyLedger(), true);
     if (
       raw.format !== 'patchbay-client-ledger/1' ||
       !Array.isArray(raw.events) ||
@@ -100,7 +114,13 @@ export class Ledger {
     ) {
       throw new PatchbayError(ErrorCodes.CONFIG, `${path} is not a patchbay client ledger`, { path });
     }
-    return new Ledger(path, { ...emptyLedger(), ...raw } as LedgerData);
+    // a ledger written before instance ids gets one now (the server then sees the host's first)
+    const fresh = typeof raw.instanceId !== 'string';
+    return new Ledger(path, { ...emptyLedger(), ...raw } as LedgerData, fresh);
+  }
+
+  get instanceId(): string {
+    return this.data.instanceId;
   }
 
   get patches(): Readonly<Record<string, LedgerPatch>> {
@@ -166,6 +186,7 @@ export class Ledger {
     const full: ReportEvent = { seq: this.data.nextSeq++, type: event.type, at, outcome: event.outcome };
     if (event.patchId !== undefined) full.patchId = event.patchId;
     full.message = event.message ?? '';
+    if (event.output) full.output = event.output;
     this.data.events.push(full);
     this.dirty = true;
     return full;

@@ -4,6 +4,7 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '@patchbay/core';
+import { readOutputTail } from './output-tail.js';
 
 export interface RunOptions {
   timeoutMs: number;
@@ -25,6 +26,8 @@ export interface RunResult {
   /** spawn failure (ENOENT, EACCES…) */
   spawnError?: Error;
   durationMs: number;
+  /** the last lines the command wrote (OUTPUT_TAIL_BYTES at most, cleaned); with logPath only */
+  outputTail?: string;
 }
 
 /** How long to wait for stdio to close after the command exits (a background grandchild may hold it). */
@@ -72,10 +75,13 @@ export async function runCommand(argv: readonly string[], opts: RunOptions): Pro
   // The command writes straight into the log file (not through a pipe to this process), so
   // it never dies of SIGPIPE half-way when patchbay-client itself is killed mid-install.
   let log: FileHandle | undefined;
+  /** where this run's output begins in the log (the file may hold earlier runs) */
+  let outputStart = 0;
   if (opts.logPath) {
     await ensurePrivateDir(path.dirname(opts.logPath));
     log = await open(opts.logPath, 'a', PRIVATE_FILE_MODE);
     await log.write(`# ${new Date().toISOString()} run ${JSON.stringify(argv)}\n`);
+    outputStart = (await log.stat()).size;
   }
 
   const result = await new Promise<RunResult>((resolve) => {
@@ -136,7 +142,9 @@ export async function runCommand(argv: readonly string[], opts: RunOptions): Pro
     child.once('close', finish);
   });
 
-  if (log) {
+  if (log && opts.logPath) {
+    const tail = await readOutputTail(opts.logPath, outputStart);
+    if (tail !== undefined) result.outputTail = tail;
     const how = result.spawnError
       ? `spawn failed: ${result.spawnError.message}`
       : result.timedOut

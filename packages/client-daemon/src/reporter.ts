@@ -1,5 +1,13 @@
-import { ErrorCodes, PatchbayError, errorMessage, failpoint } from '@patchbay/core';
-import type { ClientConfig, ClientReport, Logger, ReportPatch } from '@patchbay/core';
+import {
+  EVENT_MESSAGE_MAX_CHARS,
+  EVENT_OUTPUT_MAX_CHARS,
+  ErrorCodes,
+  PATCH_REASON_MAX_CHARS,
+  PatchbayError,
+  errorMessage,
+  failpoint,
+} from '@patchbay/core';
+import type { ClientConfig, ClientReport, Logger, ReportEvent, ReportPatch } from '@patchbay/core';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { keepReportsLocal, reportServers } from './direct-mode.js';
@@ -53,14 +61,17 @@ export function buildReport(
     daemonVersion: DAEMON_VERSION,
     platform: process.platform,
     reportedAt: new Date().toISOString(),
+    instanceId: ledger.instanceId,
     products: config.products.map((p) => ({ id: p.id, release: p.release })),
     patches: Object.entries(ledger.observed).map(([id, o]) => {
       // extension field `cached`: all of the patch's files are in the local verified cache
       const entry: ReportPatch = { id, state: o.state, since: o.since };
+      // why failed / blocked / superseded (CONTRACT §2), bounded as the schema bounds it
+      if (o.reason !== undefined) entry.reason = o.reason.slice(0, PATCH_REASON_MAX_CHARS);
       if (o.cached !== undefined) entry.cached = o.cached;
       return entry;
     }),
-    events: ledger.pendingEvents(limit),
+    events: ledger.pendingEvents(limit).map(withinBounds),
     pendingReboot: ledger.rebootFlag !== null,
   };
   if (catalog) {
@@ -68,6 +79,21 @@ export function buildReport(
     if (catalog.expired) report.catalogExpired = true;
   }
   return report;
+}
+
+/**
+ * An event cut to REPORT_SCHEMA's bounds: one overlong message (an installer's error text)
+ * must not make the server refuse every report from now on, and the events behind it.
+ */
+function withinBounds(event: ReportEvent): ReportEvent {
+  const long =
+    (event.message?.length ?? 0) > EVENT_MESSAGE_MAX_CHARS ||
+    (event.output?.length ?? 0) > EVENT_OUTPUT_MAX_CHARS;
+  if (!long) return event;
+  const bounded = { ...event };
+  if (bounded.message !== undefined) bounded.message = bounded.message.slice(0, EVENT_MESSAGE_MAX_CHARS);
+  if (bounded.output !== undefined) bounded.output = bounded.output.slice(-EVENT_OUTPUT_MAX_CHARS);
+  return bounded;
 }
 
 async function putReport(server: string, body: ClientReport, opts: ReporterOptions): Promise<void> {
@@ -99,12 +125,32 @@ async function putReport(server: string, body: ClientReport, opts: ReporterOptio
       },
     );
   }
+  warnConflicts(text, url, body, opts.logger);
+}
+
+/**
+ * The server stored nothing under some of this report's (instanceId, seq) keys because other
+ * events hold them (extension `conflicting`): a copied data dir, most likely. Said, not hidden.
+ */
+function warnConflicts(text: string, url: string, body: ClientReport, logger: Logger): void {
+  let conflicting: unknown;
+  try {
+    conflicting = (JSON.parse(text) as { conflicting?: unknown }).conflicting;
+  } catch {
+    return;
+  }
+  if (typeof conflicting !== 'number' || conflicting <= 0) return;
+  logger.warn(
+    { url, conflicting, instanceId: body.instanceId, seqs: body.events.map((e) => e.seq) },
+    'the staging server holds other events under some of these event numbers and did not store them; ' +
+      'was this data directory copied from another host? Give each host its own data directory',
+  );
 }
 
 /**
  * Send the report to the first staging server that answers. On 2xx the events in it
  * are acknowledged; on failure they stay in the ledger (on disk) and go out with the
- * next report. Resending is safe: servers keep each (hostId, seq) once.
+ * next report. Resending is safe: servers keep each (hostId, instanceId, seq) once.
  */
 export async function flushReports(opts: ReporterOptions): Promise<FlushResult> {
   // direct mode: the client mails its own events, and a vendor feed takes no report

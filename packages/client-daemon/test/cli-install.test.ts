@@ -181,7 +181,7 @@ t.test('a superseded patch is not offered once its successor is installed', asyn
 t.test(
   'uninstall: refused naming dependants, --cascade goes dependants first, no uninstaller refused',
   async (t) => {
-    const { sb } = await setup(t, [
+    const { staging, sb } = await setup(t, [
       { id: 'A' },
       { id: 'B', requires: ['A'] },
       { id: 'C', requires: ['B'] },
@@ -191,15 +191,47 @@ t.test(
 
     const refused = await sb.run(['uninstall', 'A']);
     t.equal(refused.code, 1);
-    t.match(refused.stderr, /B/);
-    t.match(refused.stderr, /C/);
+    t.match(refused.stderr, /^patchbay-client: uninstall A refused: installed patches require it: C, B/);
     t.match(refused.stderr, /--cascade/);
+    t.notMatch(
+      refused.stderr,
+      /hint|reachable/,
+      'the message is its own advice; no "server unreachable" hint',
+    );
     t.ok(sb.marker('A'), 'nothing was uninstalled');
 
     const noUninstaller = await sb.json<{ results: Result[] }>(['uninstall', 'K']);
     t.equal(noUninstaller.code, 1);
     t.match(noUninstaller.doc.results[0]?.message, /no uninstaller for K/);
+    t.match(noUninstaller.stderr, /^patchbay-client: uninstall K refused: no uninstaller for K\n/);
+    t.match(noUninstaller.stderr, /patchbay-client: hint: .*vendor's own removal procedure/);
+    t.notMatch(noUninstaller.stderr, /reachable/);
     t.ok(sb.marker('K'));
+
+    // both refusals are events: in the ledger, in history, and on the server
+    const history = await sb.json<{ events: { patchId?: string; outcome: string; message: string }[] }>([
+      'history',
+      '--type',
+      'uninstall',
+    ]);
+    t.same(
+      history.doc.events.map((e) => [e.patchId, e.outcome]).sort(),
+      [
+        ['A', 'refused'],
+        ['K', 'refused'],
+      ],
+      'history --type uninstall lists the refusals',
+    );
+    const served = staging.reports.flatMap((r) => r.events).filter((e) => e.type === 'uninstall');
+    t.same(
+      served.map((e) => [e.patchId, e.outcome]),
+      [
+        ['A', 'refused'],
+        ['K', 'refused'],
+      ],
+      'the server was told',
+    );
+    t.match(served[1]?.message, /no uninstaller for K/);
 
     const cascade = await sb.json<{ results: Result[] }>(['uninstall', 'A', '--cascade']);
     t.equal(cascade.code, 0);

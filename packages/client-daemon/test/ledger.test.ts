@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { Ledger } from '../src/ledger.js';
@@ -48,3 +48,37 @@ t.test('observe keeps since while the state holds', async (t) => {
   t.ok(a.observe([{ id: 'P', state: 'installed' }]));
   t.not(a.observed.P?.since, since);
 });
+
+t.test(
+  'a ledger has an instance id for good; one from before instance ids gets one, saved before use',
+  async (t) => {
+    const dir = t.testdir();
+    const file = path.join(dir, 'ledger.json');
+    const a = await Ledger.open(file);
+    t.match(a.instanceId, /^[0-9a-f-]{36}$/);
+    await a.saveIfDirty();
+    t.equal(
+      JSON.parse(readFileSync(file, 'utf8')).instanceId,
+      a.instanceId,
+      'saved before any report names it',
+    );
+    t.equal((await Ledger.open(file)).instanceId, a.instanceId, 'kept across reopen');
+    t.not(
+      (await Ledger.open(path.join(dir, 'other.json'))).instanceId,
+      a.instanceId,
+      'another data dir, another id',
+    );
+
+    // a ledger written by a daemon without instance ids: it keeps its seq and gains an id
+    const old = path.join(dir, 'old.json');
+    const legacy = JSON.parse(readFileSync(file, 'utf8'));
+    delete legacy.instanceId;
+    legacy.nextSeq = 42;
+    writeFileSync(old, JSON.stringify(legacy));
+    const upgraded = await Ledger.open(old);
+    t.match(upgraded.instanceId, /^[0-9a-f-]{36}$/);
+    t.equal(upgraded.addEvent({ type: 'check', outcome: 'ok' }).seq, 42);
+    await upgraded.saveIfDirty();
+    t.equal(JSON.parse(readFileSync(old, 'utf8')).instanceId, upgraded.instanceId);
+  },
+);

@@ -54,3 +54,36 @@ t.test('timeout kills the whole process tree, grandchildren included', async (t)
   const pid = Number(readFileSync(pidFile, 'utf8'));
   t.ok(gone(pid), `grandchild ${pid} was killed`);
 });
+
+t.test('the output tail: the last 2 KiB of this run, from a line start, cleaned (issue 14)', async (t) => {
+  const dir = t.testdir();
+  const logPath = path.join(dir, 'x.log');
+  // an earlier run in the same log is not this run's output
+  await runCommand(['sh', '-c', 'echo earlier-run'], { timeoutMs: 5000, logPath });
+  const script = [
+    'i=0; while [ $i -lt 200 ]; do echo "filler line $i"; i=$((i+1)); done',
+    // a title-setting OSC, a colour, a bell, CR progress and CRLF: none reaches the tail
+    `printf '\\033]0;pwned\\007\\033[31mred\\033[0m bell\\007 50%%\\r100%%\\r\\nlast line\\n'`,
+    'echo "fatal: disk on fire" >&2',
+    'exit 3',
+  ].join('\n');
+  const res = await runCommand(['sh', '-c', script], { timeoutMs: 5000, logPath });
+  t.equal(res.exitCode, 3);
+  const tail = res.outputTail ?? '';
+  t.ok(Buffer.byteLength(tail) <= 2048, `bounded (${Buffer.byteLength(tail)} bytes)`);
+  t.match(tail.split('\n')[0], /^filler line \d+$/, 'starts at a line start');
+  t.match(tail, /red bell 50%\n100%\nlast line\nfatal: disk on fire$/);
+  // eslint-disable-next-line no-control-regex -- the test is that none is left
+  t.notMatch(tail, /[\u0000-\u0008\u000b-\u001f\u007f]/, 'no escape or control character');
+  t.notMatch(
+    tail,
+    /pwned|earlier-run|^# /m,
+    "neither the OSC's text, an earlier run nor patchbay's own lines",
+  );
+
+  const quiet = await runCommand(['sh', '-c', 'exit 0'], {
+    timeoutMs: 5000,
+    logPath: path.join(dir, 'q.log'),
+  });
+  t.equal(quiet.outputTail, '', 'a silent command has an empty tail');
+});

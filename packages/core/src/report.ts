@@ -14,6 +14,13 @@ export const REPORT_MAX_PATCHES = 100_000;
 export const REPORT_MAX_EVENTS = 10_000;
 
 const timestamp = { type: 'string', format: 'date-time', maxLength: 64 } as const;
+/** A client instance id (a UUID from current clients; any short token is accepted). */
+export const INSTANCE_ID_PATTERN = '^[A-Za-z0-9_-]{8,64}$';
+/** Characters of installer output an event may carry (the client sends at most 2 KiB). */
+export const EVENT_OUTPUT_MAX_CHARS = 4096;
+/** Characters of an event's message, and of a patch's reason, a report may carry. */
+export const EVENT_MESSAGE_MAX_CHARS = 16_384;
+export const PATCH_REASON_MAX_CHARS = 4096;
 const patchId = { type: 'string', minLength: 1, maxLength: 64 } as const;
 
 /** JSON Schema of PUT /v1/clients/:hostId/report bodies (used by fastify and by tests). */
@@ -27,6 +34,7 @@ export const REPORT_SCHEMA: Record<string, unknown> = {
     daemonVersion: { type: 'string', maxLength: 64 },
     platform: { type: 'string', maxLength: 32 },
     reportedAt: timestamp,
+    instanceId: { type: 'string', pattern: INSTANCE_ID_PATTERN },
     pendingReboot: { type: 'boolean' },
     products: {
       type: 'array',
@@ -50,7 +58,7 @@ export const REPORT_SCHEMA: Record<string, unknown> = {
           id: patchId,
           state: { type: 'string', enum: [...PATCH_STATES] },
           since: timestamp,
-          reason: { type: 'string', maxLength: 4096 },
+          reason: { type: 'string', maxLength: PATCH_REASON_MAX_CHARS },
           cached: { type: 'boolean' },
         },
       },
@@ -67,7 +75,10 @@ export const REPORT_SCHEMA: Record<string, unknown> = {
           patchId,
           at: timestamp,
           outcome: { type: 'string', maxLength: 32 },
-          message: { type: 'string', maxLength: 16_384 },
+          message: { type: 'string', maxLength: EVENT_MESSAGE_MAX_CHARS },
+          output: { type: 'string', maxLength: EVENT_OUTPUT_MAX_CHARS },
+          // a rollup names each event's instance; '' = a daemon that sent none
+          instanceId: { type: 'string', pattern: '^([A-Za-z0-9_-]{8,64})?$' },
         },
       },
     },

@@ -95,6 +95,8 @@ export interface ReportPatch {
   since: string;
   /** extension: all of the patch's files are in the host's verified cache */
   cached?: boolean;
+  /** why blocked / failed / superseded (CONTRACT §2) */
+  reason?: string;
 }
 
 export interface ReportEvent {
@@ -104,6 +106,10 @@ export interface ReportEvent {
   at: string;
   outcome: 'ok' | 'failed' | string;
   message?: string;
+  /** extension: the last lines of the installer's output (failed install/uninstall), cleaned */
+  output?: string;
+  /** extension (report rollup): the client instance the event came from, when not the report's */
+  instanceId?: string;
 }
 
 export interface ClientReport {
@@ -117,4 +123,9 @@ export interface ClientReport {
   events: ReportEvent[];
   /** extension: set when an installed patch needs a reboot */
   pendingReboot?: boolean;
+  /**
+   * extension: random id of the client's data dir (its ledger). Event seqs are unique per
+   * (hostId, instanceId), so a re-imaged host that starts again at seq 1 loses nothing.
+   */
+  instanceId?: string;
 }

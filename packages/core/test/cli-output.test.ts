@@ -304,6 +304,16 @@ t.test('next steps: the key, the command or the file', async (t) => {
   t.match(nextStepForMessage('GET http://u/feed.json answered HTTP 404', server), /feed\.json/);
   t.match(nextStepForMessage('feed.json fails the schema at /sequence', server), /malformed/);
   t.equal(nextStepForMessage('something odd', server), undefined);
+  // "installed" is no "stalled": a refused uninstall is not a network failure (issue 14)
+  t.equal(
+    nextStepForMessage(
+      'uninstall A refused: installed patches require it: B (use --cascade to uninstall them first)',
+      client,
+    ),
+    undefined,
+  );
+  t.equal(nextStepForMessage('install A: the detect rule says it is not installed', client), undefined);
+  t.match(nextStepForMessage('download stalled after 30 s', client), /reachable/);
 
   t.equal(formatError('patchbay-client', 'boom'), 'patchbay-client: boom\n');
   t.equal(

@@ -19,6 +19,36 @@ function summary(client) {
     ...row('Report written', time(client.reportedAt), 'reportedAt'),
     ...row('Reboot pending', client.pendingReboot ? 'yes' : 'no', 'pendingReboot'),
     ...(client.via ? row('Reports through branch', client.via, 'via') : []),
+    ...row('Client instance', client.instanceId ?? '—', 'instanceId'),
+  );
+}
+
+/**
+ * A host id that reported from more than one client instance (data dir): re-imaged, or two
+ * machines share the id. Its events are kept per instance; the reader should know.
+ */
+function instanceWarning(client) {
+  const instances = client.instances ?? [];
+  if (instances.length < 2) return null;
+  const [current, ...earlier] = instances;
+  return h(
+    'p',
+    { class: 'instance-warning', id: 'host-instances', 'data-count': instances.length },
+    `This host id has reported from ${instances.length} client instances: the newest, ${current.instanceId}, since `,
+    time(current.firstSeenAt),
+    `; before it ${earlier.map((i) => i.instanceId).join(', ')}. `,
+    'The host was re-imaged or its data directory re-created — or two machines share this host id.',
+  );
+}
+
+/** The installer's last output lines of an event, folded (text only, never HTML). */
+function eventOutput(e) {
+  if (!e.output) return null;
+  return h(
+    'details',
+    { class: 'output' },
+    h('summary', {}, 'installer output (last lines)'),
+    h('pre', { 'data-field': 'output' }, e.output),
   );
 }
 
@@ -87,7 +117,7 @@ function eventTable(client) {
           h('td', {}, e.type),
           h('td', {}, e.patchId ?? '—'),
           h('td', { class: `outcome outcome-${e.outcome}` }, e.outcome),
-          h('td', {}, e.message),
+          h('td', {}, e.message, eventOutput(e)),
         ),
       ),
     ),
@@ -132,6 +162,7 @@ export function renderHost(client, closeHref) {
       h('a', { href: closeHref }, 'Close'),
     ),
     summary(client),
+    instanceWarning(client),
     h('h3', {}, 'Patches'),
     patchTable(client),
     h('h3', {}, 'History'),

@@ -181,6 +181,7 @@ const PATCHBAY_METRICS: [string, string][] = [
   ['patchbay_reports_accepted_total', 'counter'],
   ['patchbay_report_events_stored_total', 'counter'],
   ['patchbay_report_events_duplicate_total', 'counter'],
+  ['patchbay_report_events_conflicting_total', 'counter'],
   ['patchbay_reports_rejected_total', 'counter'],
 ];
 
@@ -357,11 +358,17 @@ t.test('report ingest: accepted, events stored, duplicates, rejections by reason
   t.equal((await s.put('ingest-host', { ...body, events: [event(2), event(3)] })).status, 200);
   t.same(await counts(), { accepted: 3, stored: 3, duplicate: 3, invalid: 0, unauthorized: 0 });
 
+  // seq 3 again, but another event: not stored, counted apart from resends (issue 14)
+  const other = { ...event(3), patchId: 'B', outcome: 'failed' };
+  t.equal((await s.put('ingest-host', { ...body, events: [event(1), other] })).status, 200);
+  t.same(await counts(), { accepted: 4, stored: 3, duplicate: 4, invalid: 0, unauthorized: 0 });
+  t.equal(value(await s.scrape(), 'patchbay_report_events_conflicting_total'), 1);
+
   t.equal((await s.put('ingest-host', report('another-host'))).status, 400, 'hostId mismatch');
   t.equal((await s.put('ingest-host', { hostId: 'ingest-host' })).status, 400, 'schema');
   // reportTokens is optional here, but a token sent must be the host's own
   t.equal((await s.put('ingest-host', body, 'not-a-token')).status, 401);
-  t.same(await counts(), { accepted: 3, stored: 3, duplicate: 3, invalid: 2, unauthorized: 1 });
+  t.same(await counts(), { accepted: 4, stored: 3, duplicate: 4, invalid: 2, unauthorized: 1 });
 });
 
 t.test('clients by state: each host in one state, the sum is the fleet', async (t) => {

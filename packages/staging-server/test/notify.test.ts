@@ -328,6 +328,37 @@ t.test('without notify config: no-op notifier, status says disabled', async (t) 
   t.match(status.notify, { enabled: false, queued: 0, sent: 0, failed: 0, lastError: null });
 });
 
+t.test('composeMail: a failure carries the installer output, escaped and cleaned (issue 14)', async (t) => {
+  const failure = (hostId: string, seq: number): Notice => ({
+    kind: 'failed',
+    at: '2026-11-24T10:00:00Z',
+    hostId,
+    hostname: hostId,
+    action: 'install',
+    outcome: 'failed',
+    patch: { id: 'P1', title: 'T', severity: 'critical', release: '19.0' },
+    message: 'install P1: exit code 3 is not a success code (0)',
+    // a hostile client: markup, an escape sequence and a bell in its "output"
+    output: 'step 1\n</pre><script>x()</script>\n\u001b]0;title\u0007\u001b[31mERROR\u001b[0m locked',
+    seq,
+  });
+  const one = composeMail([failure('h1', 1)], { subjectPrefix: '', serverName: 's' });
+  t.match(one.text, /Message: {2}install P1: exit code 3/);
+  t.match(
+    one.text,
+    /Installer output \(last lines\):\n {2}\| step 1\n {2}\| <\/pre><script>x\(\)<\/script>\n {2}\| ERROR locked/,
+  );
+  const both = one.text + one.html;
+  t.notOk(both.includes('\u001b') || both.includes('\u0007'), 'no escape sequence or control character');
+  t.notMatch(one.html, /<script>|<\/pre><script/);
+  t.match(
+    one.html,
+    /<pre[^>]*>step 1\n&lt;\/pre&gt;&lt;script&gt;x\(\)&lt;\/script&gt;\nERROR locked<\/pre>/,
+  );
+  const two = composeMail([failure('h1', 1), failure('h2', 2)], { subjectPrefix: '', serverName: 's' });
+  t.match(two.text, /- h2: install P1 [^\n]*\n {4}Installer output \(last lines\):\n {6}\| step 1/);
+});
+
 t.test('composeMail: subjects are one line, ids are capped, HTML is escaped', async (t) => {
   const notice: Notice = {
     kind: 'patch-available',

@@ -73,6 +73,28 @@ t.test('a reports.sqlite of the old schema is migrated in place, its data kept',
     "a 'downloaded' row of an old client counts as cached",
   );
   t.equal(store.history({ installsOnly: true, limit: 10 }).length, 1, 'the installs index serves old events');
+  // version 4: old events belong to no instance, keep their id, and old clients' resends still dedupe
+  t.match(store.history({ host: 'old-host', limit: 10 }), [{ id: 1, seq: 1, instanceId: '', output: null }]);
+  const oldEvent = {
+    seq: 1,
+    type: 'install' as const,
+    patchId: 'P1',
+    at: '2026-01-01T00:00:00.000Z',
+    outcome: 'ok',
+    message: '',
+  };
+  t.equal(store.ingest(report('old-host', { events: [oldEvent] })).accepted, 0, 'a resend of an old client');
+  t.equal(
+    store.ingest(
+      report('old-host', {
+        instanceId: 'dddddddd-0000-4000-8000-000000000004',
+        events: [{ ...oldEvent, at: '2026-11-24T09:00:00.000Z' }],
+      }),
+    ).accepted,
+    1,
+    'seq 1 of a new instance of the host is stored',
+  );
+  t.ok(columnsOf(file, 'clients').includes('instanceId'));
   store.ingest(
     report('new-host', {
       patches: [{ id: 'P1', state: 'installed', since: '2026-11-24T09:00:00Z', cached: true }],

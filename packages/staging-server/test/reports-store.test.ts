@@ -101,12 +101,164 @@ t.test('ingest is idempotent per (hostId, seq) and survives reopening', async (t
     events: [{ seq: 1, type: 'check', at: '2026-11-24T10:00:00.000Z', outcome: 'ok' }],
     patches: [{ id: 'P1', state: 'installed', since: '2026-11-24T10:00:00Z' }],
   });
-  t.same(store.ingest(body), { accepted: 1, stored: body.events, snapshotReplaced: true });
-  t.same(store.ingest(body), { accepted: 0, stored: [], snapshotReplaced: true }, 'a resend stores nothing');
+  t.same(store.ingest(body), { accepted: 1, stored: body.events, snapshotReplaced: true, conflicts: [] });
+  t.same(
+    store.ingest(body),
+    { accepted: 0, stored: [], snapshotReplaced: true, conflicts: [] },
+    'a resend stores nothing',
+  );
   store.close();
   const reopened = ReportStore.open(dir);
   t.teardown(() => reopened.close());
   t.equal(reopened.history({ limit: 10 }).length, 1);
   t.same(reopened.getClient('h')?.patches, [{ id: 'P1', state: 'installed', since: '2026-11-24T10:00:00Z' }]);
   t.same(reopened.countClients('2000-01-01T00:00:00.000Z'), { total: 1, stale: 0 });
+});
+
+t.test(
+  'events are kept per (hostId, instanceId, seq): a re-imaged host loses nothing (issue 14)',
+  async (t) => {
+    const store = ReportStore.open(t.testdir());
+    t.teardown(() => store.close());
+    const OLD = 'aaaaaaaa-0000-4000-8000-000000000001';
+    const NEW = 'bbbbbbbb-0000-4000-8000-000000000002';
+    const install = (at: string, message = '') => ({
+      seq: 1,
+      type: 'install' as const,
+      patchId: 'P1',
+      at,
+      outcome: 'ok',
+      message,
+    });
+    const first = store.ingest(
+      report('h', {
+        instanceId: OLD,
+        reportedAt: '2026-11-24T10:00:00.000Z',
+        events: [install('2026-11-24T10:00:00.000Z')],
+      }),
+    );
+    t.same(
+      first.newInstance,
+      { instanceId: OLD, previous: [], knownHost: false },
+      "the host's first instance",
+    );
+    t.equal(first.accepted, 1);
+    // the same host id from a new data dir: seq 1 again, a different event
+    const second = store.ingest(
+      report('h', {
+        instanceId: NEW,
+        reportedAt: '2026-11-25T10:00:00.000Z',
+        events: [install('2026-11-25T10:00:00.000Z')],
+      }),
+    );
+    t.equal(second.accepted, 1, 'seq 1 of the new instance is stored, not taken for a resend');
+    t.same(second.newInstance, { instanceId: NEW, previous: [OLD], knownHost: true });
+    t.same(
+      store.history({ host: 'h', limit: 10 }).map((e) => [e.seq, e.instanceId, e.at]),
+      [
+        [1, NEW, '2026-11-25T10:00:00.000Z'],
+        [1, OLD, '2026-11-24T10:00:00.000Z'],
+      ],
+    );
+    const client = store.getClient('h');
+    t.equal(client?.instanceId, NEW);
+    t.same(
+      client?.instances.map((i) => i.instanceId),
+      [NEW, OLD],
+      'newest first',
+    );
+    // a late outbox report of the old instance: stored, but the host's instance stays the new one
+    const late = store.ingest(
+      report('h', {
+        instanceId: OLD,
+        reportedAt: '2026-11-24T11:00:00.000Z',
+        events: [{ ...install('2026-11-24T11:00:00.000Z'), seq: 2 }],
+      }),
+    );
+    t.equal(late.accepted, 1);
+    t.equal(late.newInstance, undefined);
+    t.equal(store.getClient('h')?.instanceId, NEW);
+
+    // a rollup names each event's instance, which need not be the report's
+    const rolled = store.ingest(
+      report('h', {
+        instanceId: NEW,
+        reportedAt: '2026-11-25T10:00:00.000Z',
+        events: [{ ...install('2026-11-24T12:00:00.000Z'), seq: 3, instanceId: OLD }],
+      }),
+    );
+    t.equal(rolled.accepted, 1);
+    t.same(
+      store
+        .history({ host: 'h', limit: 10 })
+        .filter((e) => e.seq === 3)
+        .map((e) => e.instanceId),
+      [OLD],
+    );
+  },
+);
+
+t.test('a resend whose content differs from the stored event is reported as a conflict', async (t) => {
+  const store = ReportStore.open(t.testdir());
+  t.teardown(() => store.close());
+  const event = {
+    seq: 7,
+    type: 'install' as const,
+    patchId: 'P1',
+    at: '2026-11-24T10:00:00.000Z',
+    outcome: 'ok',
+    message: '',
+  };
+  store.ingest(report('h', { events: [event] }));
+  t.same(store.ingest(report('h', { events: [event] })).conflicts, [], 'a true resend is no conflict');
+  const other = { ...event, patchId: 'P2', outcome: 'failed', message: 'boom', output: 'last lines' };
+  const result = store.ingest(report('h', { events: [other] }));
+  t.equal(result.accepted, 0);
+  t.same(result.conflicts, [
+    {
+      seq: 7,
+      instanceId: '',
+      stored: { type: 'install', patchId: 'P1', at: event.at, outcome: 'ok', message: '', output: null },
+      sent: {
+        type: 'install',
+        patchId: 'P2',
+        at: event.at,
+        outcome: 'failed',
+        message: 'boom',
+        output: 'last lines',
+      },
+    },
+  ]);
+  t.same(
+    store.history({ host: 'h', limit: 10 }).map((e) => e.patchId),
+    ['P1'],
+    'the stored event is kept as it was',
+  );
+});
+
+t.test('a daemon upgraded to instance ids resending its outbox doubles nothing', async (t) => {
+  const store = ReportStore.open(t.testdir());
+  t.teardown(() => store.close());
+  const event = {
+    seq: 5,
+    type: 'install' as const,
+    patchId: 'P1',
+    at: '2026-11-24T10:00:00.000Z',
+    outcome: 'ok',
+    message: '',
+  };
+  t.equal(store.ingest(report('h', { events: [event] })).accepted, 1, 'sent by the old daemon');
+  // the acknowledgement was lost; the upgraded daemon resends it under its new instance id
+  const again = store.ingest(
+    report('h', { instanceId: 'cccccccc-0000-4000-8000-000000000003', events: [event] }),
+  );
+  t.equal(again.accepted, 0);
+  t.same(again.stored, [], 'so nothing mails twice');
+  const next = { ...event, seq: 6, at: '2026-11-24T11:00:00.000Z' };
+  t.equal(
+    store.ingest(report('h', { instanceId: 'cccccccc-0000-4000-8000-000000000003', events: [next] }))
+      .accepted,
+    1,
+  );
+  t.equal(store.history({ host: 'h', limit: 10 }).length, 2);
 });

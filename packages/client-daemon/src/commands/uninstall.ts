@@ -1,4 +1,4 @@
-import { ErrorCodes, PatchbayError } from '@patchbay/core';
+import { ErrorCodes, PatchbayError, formatError } from '@patchbay/core';
 import { uninstallOrdered, uninstallRefusal } from '../apply.js';
 import type { ActionResult } from '../apply.js';
 import { assertKnownIds } from '../planner.js';
@@ -33,7 +33,17 @@ export async function uninstallCommand(session: Session, args: CommandArgs): Pro
     }
     const refusal = uninstallRefusal(scan, id, args.cascade);
     if (refusal.reason !== undefined) {
-      session.out.error(refusal.reason);
+      // recorded and reported like any other uninstall (outcome 'refused': the patch stayed)
+      await ledger.recordOutcome(id, undefined, {
+        type: 'uninstall',
+        outcome: 'refused',
+        message: refusal.reason,
+      });
+      session.logger.info({ patchId: id, reason: refusal.reason }, 'uninstall refused');
+      await reportNow(session, ledger);
+      session.out.stderrWrite(
+        formatError('patchbay-client', refusal.reason, refusal.hint, session.out.errStyle),
+      );
       printResults(session, [{ id, outcome: 'failed', message: refusal.reason }], extra);
       return 1;
     }

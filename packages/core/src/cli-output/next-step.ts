@@ -15,10 +15,11 @@ export interface NextStepContext {
 
 /** Phrases that mean the message itself already tells the reader what to do. */
 const ADVICE =
-  /\b(run "|try again|stop it|choose another|free (at least|space)|set trust\.|remove \S+ from|name patch ids|or pass --|--cascade)/i;
+  /\b(run "|try again|stop it|choose another|free (at least|space)|set trust\.|remove \S+ from|name patch ids|or pass --)|--cascade\b/i;
 
+// Whole words: "stalled" must not match "installed" (every refused uninstall said it).
 const NETWORK_TEXT =
-  /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH|failed after \d+ attempts?|stalled|timed out/i;
+  /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH|failed after \d+ attempts?|\bstalled\b|timed out/i;
 
 /** `"key" in FILE`, or `"key" in the config file (--config FILE)` when none was given. */
 function keyIn(ctx: NextStepContext, key: string): string {

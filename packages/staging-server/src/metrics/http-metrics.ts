@@ -51,13 +51,16 @@ export function installMetrics(app: FastifyInstance, metrics: ServerMetrics): vo
   // The report route's answer { accepted } says how many of the body's events were new;
   // read before serialization, so report-ingest.ts needs no counter of its own.
   const countReport: preSerializationHookHandler<unknown> = (request, reply, payload, done) => {
-    const accepted = (payload as { accepted?: unknown } | null)?.accepted;
+    const answer = payload as { accepted?: unknown; conflicting?: unknown } | null;
+    const accepted = answer?.accepted;
+    const conflicting = typeof answer?.conflicting === 'number' ? answer.conflicting : 0;
     const events = (request.body as { events?: unknown } | undefined)?.events;
     if (reply.statusCode === 200 && typeof accepted === 'number') {
       metrics.reportsAccepted.inc();
       metrics.reportEventsStored.inc(accepted);
-      if (Array.isArray(events) && events.length > accepted)
-        metrics.reportEventsDuplicate.inc(events.length - accepted);
+      if (conflicting > 0) metrics.reportEventsConflicting.inc(conflicting);
+      if (Array.isArray(events) && events.length > accepted + conflicting)
+        metrics.reportEventsDuplicate.inc(events.length - accepted - conflicting);
     }
     done(null, payload);
   };

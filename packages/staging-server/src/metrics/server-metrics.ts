@@ -65,6 +65,7 @@ export interface ServerMetrics {
   readonly reportsAccepted: Counter;
   readonly reportEventsStored: Counter;
   readonly reportEventsDuplicate: Counter;
+  readonly reportEventsConflicting: Counter;
   readonly reportsRejected: Counter<'reason'>;
 }
 
@@ -163,6 +164,10 @@ export function createServerMetrics(version: string = SERVER_VERSION): ServerMet
     reportEventsDuplicate: counter(
       'patchbay_report_events_duplicate_total',
       'Report events ignored because that (hostId, seq) was already stored (a resent report).',
+    ),
+    reportEventsConflicting: counter(
+      'patchbay_report_events_conflicting_total',
+      'Report events not stored because a different event holds their (hostId, instanceId, seq) (a copied data dir).',
     ),
     reportsRejected: counter('patchbay_reports_rejected_total', 'Client reports refused, by reason.', [
       'reason',

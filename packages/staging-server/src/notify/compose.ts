@@ -2,7 +2,7 @@
 // its own; several (a digest) get one mail with a section per event kind.
 // Everything that comes from a feed or a client report is HTML-escaped.
 import type { HostNotice, Mail, Notice, NotifyEventKind, PatchAvailableNotice, PatchInfo } from './types.js';
-import { escapeHtml, oneLine } from '@patchbay/core';
+import { escapeHtml, oneLine, sanitizeTerminal } from '@patchbay/core';
 import { NOTIFY_EVENTS } from './types.js';
 
 export interface ComposeOptions {
@@ -118,6 +118,21 @@ function hostLabel(notice: HostNotice): string {
     : notice.hostId;
 }
 
+/**
+ * The installer's output as indented lines: what the host sent, cleaned again here (the
+ * server does not trust a client's cleaning), so no escape sequence reaches a mail reader.
+ */
+function outputLines(output: string | undefined, indent: string): string[] {
+  if (!output) return [];
+  const lines = sanitizeTerminal(output.replace(/\r\n?/g, '\n')).split('\n');
+  return [`${indent}Installer output (last lines):`, ...lines.map((l) => `${indent}  | ${l}`)];
+}
+
+function htmlOutput(output: string | undefined): string {
+  if (!output) return '';
+  return `<pre style="margin:0.3em 0 0;white-space:pre-wrap">${escapeHtml(sanitizeTerminal(output))}</pre>`;
+}
+
 function textSection(kind: NotifyEventKind, items: Notice[], single: boolean): string[] {
   if (kind === 'patch-available') {
     const notice = items[0] as PatchAvailableNotice;
@@ -141,15 +156,16 @@ function textSection(kind: NotifyEventKind, items: Notice[], single: boolean): s
       `Outcome:  ${notice.outcome}`,
       `At:       ${notice.at}`,
       ...(notice.message ? [`Message:  ${notice.message}`] : []),
+      ...outputLines(notice.output, ''),
       '',
     ];
   }
   return [
     `${SECTION_TITLES[kind]}:`,
-    ...hostItems.map(
-      (n) =>
-        `  - ${hostLabel(n)}: ${n.action} ${patchLabel(n.patch)}: ${n.outcome} at ${n.at}${n.message ? ` (${n.message})` : ''}`,
-    ),
+    ...hostItems.flatMap((n) => [
+      `  - ${hostLabel(n)}: ${n.action} ${patchLabel(n.patch)}: ${n.outcome} at ${n.at}${n.message ? ` (${n.message})` : ''}`,
+      ...outputLines(n.output, '    '),
+    ]),
     '',
   ];
 }
@@ -184,7 +200,7 @@ function htmlSection(kind: NotifyEventKind, items: Notice[]): string {
     ...(items as HostNotice[]).map(
       (n) =>
         `<tr><td>${escapeHtml(hostLabel(n))}</td><td>${escapeHtml(n.action)}</td>${htmlPatchCells(n.patch)}` +
-        `<td>${escapeHtml(n.outcome)}</td><td>${escapeHtml(n.at)}</td><td>${escapeHtml(n.message)}</td></tr>`,
+        `<td>${escapeHtml(n.outcome)}</td><td>${escapeHtml(n.at)}</td><td>${escapeHtml(n.message)}${htmlOutput(n.output)}</td></tr>`,
     ),
     '</table>',
   ].join('\n');

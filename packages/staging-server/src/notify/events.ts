@@ -51,7 +51,7 @@ export function hostNotice(
   if (event.outcome === 'ok') kind = OK_KIND[action];
   else if (event.outcome === 'failed') kind = 'failed';
   else return null;
-  return {
+  const notice: HostNotice = {
     kind,
     at: event.at,
     hostId: host.hostId,
@@ -62,6 +62,8 @@ export function hostNotice(
     message: event.message ?? '',
     seq: event.seq,
   };
+  if (event.output) notice.output = event.output;
+  return notice;
 }
 
 /** True when the event could produce a mail under some notify.events setting. */

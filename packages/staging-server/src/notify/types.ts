@@ -35,6 +35,8 @@ export interface HostNotice {
   outcome: string;
   patch: PatchInfo;
   message: string;
+  /** the last lines of the installer's output, when the client sent them (failures) */
+  output?: string;
   /** the client's event sequence number */
   seq: number;
 }

@@ -65,6 +65,51 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    why: 'client instances: events unique per (hostId, instanceId, seq); installer output on events',
+    apply(db) {
+      // A UNIQUE constraint cannot be altered in SQLite: the table is rebuilt (ids kept, so
+      // paging cursors and the rollup cursor stay valid). Events of clients that send no
+      // instance id keep instanceId '' and the old (hostId, seq) behaviour.
+      db.exec(`
+        CREATE TABLE events_v4 (
+          id         INTEGER PRIMARY KEY,
+          hostId     TEXT NOT NULL,
+          seq        INTEGER NOT NULL,
+          type       TEXT NOT NULL,
+          patchId    TEXT,
+          at         TEXT NOT NULL,
+          outcome    TEXT NOT NULL,
+          message    TEXT NOT NULL DEFAULT '',
+          receivedAt TEXT NOT NULL,
+          instanceId TEXT NOT NULL DEFAULT '',  -- the client's data-dir id ('' for old clients)
+          output     TEXT,                      -- last lines of the installer's output, when sent
+          UNIQUE (hostId, instanceId, seq)
+        );
+        INSERT INTO events_v4 (id, hostId, seq, type, patchId, at, outcome, message, receivedAt)
+          SELECT id, hostId, seq, type, patchId, at, outcome, message, receivedAt FROM events;
+        DROP TABLE events;
+        ALTER TABLE events_v4 RENAME TO events;
+        CREATE INDEX events_by_at    ON events (at);
+        CREATE INDEX events_by_host  ON events (hostId, at);
+        CREATE INDEX events_by_patch ON events (patchId, at);
+        CREATE INDEX events_by_type  ON events (type, at);
+        CREATE INDEX events_installs ON events (at) WHERE type IN ('install', 'uninstall');
+
+        -- Every instance (client data dir) a host id has reported from: a second one means
+        -- the host was re-imaged, or two machines share the id.
+        CREATE TABLE IF NOT EXISTS client_instances (
+          hostId      TEXT NOT NULL REFERENCES clients (hostId) ON DELETE CASCADE,
+          instanceId  TEXT NOT NULL,
+          firstSeenAt TEXT NOT NULL,              -- server time of its first report
+          lastSeenAt  TEXT NOT NULL,
+          PRIMARY KEY (hostId, instanceId)
+        ) WITHOUT ROWID;
+      `);
+      if (!hasColumn(db, 'clients', 'instanceId')) db.exec('ALTER TABLE clients ADD COLUMN instanceId TEXT');
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 1;

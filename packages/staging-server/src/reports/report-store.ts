@@ -18,6 +18,9 @@ import {
   type IngestResult,
   type PatchFacts,
   type BranchRow,
+  type EventConflict,
+  type InstanceRow,
+  type NewInstance,
   type ReportOrigin,
   type RollupClientRow,
   type StoredEvent,
@@ -40,6 +43,21 @@ interface ClientRow {
   via: string | null;
   viaPath: string | null;
   viaKeys: string | null;
+  instanceId: string | null;
+}
+
+/** What an event says; two events under one key that differ in any of it conflict. */
+type EventContent = EventConflict['stored'];
+
+function sameEvent(a: EventContent, b: EventContent): boolean {
+  return (
+    a.type === b.type &&
+    a.patchId === b.patchId &&
+    a.at === b.at &&
+    a.outcome === b.outcome &&
+    a.message === b.message &&
+    a.output === b.output
+  );
 }
 
 export interface ReportStoreOptions {
@@ -124,9 +142,22 @@ export class ReportStore {
         'INSERT INTO client_patches (hostId, patchId, state, since, reason, cached) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       insertEvent: db.prepare(
-        `INSERT INTO events (hostId, seq, type, patchId, at, outcome, message, receivedAt)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hostId, seq) DO NOTHING`,
+        `INSERT INTO events (hostId, instanceId, seq, type, patchId, at, outcome, message, output, receivedAt)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hostId, instanceId, seq) DO NOTHING`,
       ),
+      // A resend's stored twin, to tell a true resend from a different event under the same key.
+      storedEvent: db.prepare<[string, string, number], EventContent>(
+        `SELECT type, patchId, at, outcome, message, output FROM events
+         WHERE hostId = ? AND instanceId = ? AND seq = ?`,
+      ),
+      instancesOf: db.prepare<[string], InstanceRow>(
+        'SELECT instanceId, firstSeenAt, lastSeenAt FROM client_instances WHERE hostId = ? ORDER BY firstSeenAt DESC, instanceId',
+      ),
+      upsertInstance: db.prepare(
+        `INSERT INTO client_instances (hostId, instanceId, firstSeenAt, lastSeenAt) VALUES (?, ?, ?, ?)
+         ON CONFLICT (hostId, instanceId) DO UPDATE SET lastSeenAt = excluded.lastSeenAt`,
+      ),
+      setInstance: db.prepare('UPDATE clients SET instanceId = ? WHERE hostId = ?'),
       // One statement for the whole list and for a page: hostId > '' is every host and
       // LIMIT -1 is no limit. Walks the clients' primary key, so a page costs its size.
       clientSummaries: db.prepare<
@@ -252,21 +283,55 @@ export class ReportStore {
         } else {
           st.touchClient.run(receivedAt, report.hostId);
         }
+        const newInstance = this.noteInstance(report, receivedAt, stored !== undefined, snapshotReplaced);
         const newEvents: ReportEvent[] = [];
+        const conflicts: EventConflict[] = [];
         for (const event of report.events) {
+          // Per-event instanceId: a rollup forwards events of a host's earlier instances too.
+          const instanceId = event.instanceId ?? report.instanceId ?? '';
+          const content: EventContent = {
+            type: event.type,
+            patchId: event.patchId ?? null,
+            at: event.at,
+            outcome: event.outcome,
+            message: event.message ?? '',
+            output: event.output ?? null,
+          };
+          // A daemon upgraded to instance ids resends its unacknowledged outbox under its new
+          // id: an identical event the host sent before without one is that resend, not news.
+          if (instanceId !== '') {
+            const legacy = st.storedEvent.get(report.hostId, '', event.seq);
+            if (legacy !== undefined && sameEvent(legacy, content)) continue;
+          }
           const result = st.insertEvent.run(
             report.hostId,
+            instanceId,
             event.seq,
-            event.type,
-            event.patchId ?? null,
-            event.at,
-            event.outcome,
-            event.message ?? '',
+            content.type,
+            content.patchId,
+            content.at,
+            content.outcome,
+            content.message,
+            content.output,
             receivedAt,
           );
-          if (result.changes > 0) newEvents.push(event);
+          if (result.changes > 0) {
+            newEvents.push(event);
+            continue;
+          }
+          // Not stored: a resend, unless the stored event under this key says something else.
+          const twin = st.storedEvent.get(report.hostId, instanceId, event.seq);
+          if (twin !== undefined && !sameEvent(twin, content))
+            conflicts.push({ seq: event.seq, instanceId, stored: twin, sent: content });
         }
-        return { accepted: newEvents.length, stored: newEvents, snapshotReplaced };
+        const result: IngestResult = {
+          accepted: newEvents.length,
+          stored: newEvents,
+          snapshotReplaced,
+          conflicts,
+        };
+        if (newInstance !== undefined) result.newInstance = newInstance;
+        return result;
       },
     );
   }
@@ -358,6 +423,28 @@ export class ReportStore {
     })();
   }
 
+  /**
+   * Record the client instance a report names. Returns the instance when this host id had
+   * not reported from it before, with the host's other instances (and whether the host
+   * reported at all before), so the caller can say so.
+   */
+  private noteInstance(
+    report: ClientReport,
+    receivedAt: string,
+    knownHost: boolean,
+    current: boolean,
+  ): NewInstance | undefined {
+    const instanceId = report.instanceId;
+    if (instanceId === undefined) return undefined;
+    const st = this.statements;
+    const before = st.instancesOf.all(report.hostId);
+    st.upsertInstance.run(report.hostId, instanceId, receivedAt, receivedAt);
+    // an outbox report of an earlier instance arriving late does not make it current again
+    if (current) st.setInstance.run(instanceId, report.hostId);
+    if (before.some((i) => i.instanceId === instanceId)) return undefined;
+    return { instanceId, previous: before.map((i) => i.instanceId), knownHost };
+  }
+
   /** undefined: never heard of; via null: the host reports itself; else the branch it reports through. */
   originOf(hostId: string): { via: string | null } | undefined {
     return this.statements.originOf.get(hostId);
@@ -433,6 +520,8 @@ export class ReportStore {
       lastReport: JSON.parse(row.lastReport) as ClientDetail['lastReport'],
       patches: this.statements.clientPatches.all(hostId).map(toStoredPatch),
       events: this.statements.recentEvents.all(hostId, RECENT_EVENTS_PER_CLIENT),
+      ...(row.instanceId !== null ? { instanceId: row.instanceId } : {}),
+      instances: this.statements.instancesOf.all(hostId),
     };
   }
 
@@ -679,7 +768,7 @@ export function historySql(query: HistoryQuery): { sql: string; params: (string 
   }
   params.push(query.limit);
   const sql =
-    'SELECT id, hostId, seq, type, patchId, at, outcome, message, receivedAt FROM events' +
+    'SELECT id, hostId, seq, type, patchId, at, outcome, message, receivedAt, instanceId, output FROM events' +
     (indexedBy ? ' INDEXED BY events_installs' : '') +
     (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
     ' ORDER BY at DESC, id DESC LIMIT ?';

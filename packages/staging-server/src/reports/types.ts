@@ -14,6 +14,42 @@ export interface StoredEvent {
   outcome: string;
   message: string;
   receivedAt: string;
+  /** the client instance (data dir) it came from; '' for clients that send none */
+  instanceId: string;
+  /** extension: the last lines of the installer's output, when the client sent them */
+  output: string | null;
+}
+
+/** One client instance (data dir) a host id has reported from. */
+export interface InstanceRow {
+  instanceId: string;
+  /** server time of its first report */
+  firstSeenAt: string;
+  lastSeenAt: string;
+}
+
+/** A host id reporting from an instance not seen before. */
+export interface NewInstance {
+  instanceId: string;
+  /** the host's instances before this one (empty for a new host or one whose daemon sent none) */
+  previous: string[];
+  /** the host id had reported before (perhaps from a daemon without instance ids) */
+  knownHost: boolean;
+}
+
+/** A resent event whose content differs from the one stored under the same key. */
+export interface EventConflict {
+  seq: number;
+  instanceId: string;
+  stored: {
+    type: string;
+    patchId: string | null;
+    at: string;
+    outcome: string;
+    message: string;
+    output: string | null;
+  };
+  sent: EventConflict['stored'];
 }
 
 /** Tiered mirrors: how a host's reports reached this server through branches (report rollup). */
@@ -67,6 +103,10 @@ export interface ClientDetail extends Omit<ClientSummary, 'installed' | 'missing
   patches: (Omit<ReportPatch, 'since'> & { since?: string; reason?: string })[];
   /** newest first */
   events: StoredEvent[];
+  /** the instance (client data dir) of the host's newest report, when its daemon sends one */
+  instanceId?: string;
+  /** every instance this host id reported from, newest first (more than one: re-imaged or shared id) */
+  instances: InstanceRow[];
 }
 
 export interface HostProfileRow {
@@ -142,6 +182,10 @@ export interface IngestResult {
   stored: ReportEvent[];
   /** false when the report is older than the snapshot already stored */
   snapshotReplaced: boolean;
+  /** the report's instance, when this host id had not reported from it before */
+  newInstance?: NewInstance;
+  /** events not stored because another event holds their key with different content */
+  conflicts: EventConflict[];
 }
 
 /** States that mean "the patch still has to reach this host". */

@@ -41,8 +41,11 @@ function toReportEvent(event: StoredEvent): ReportEvent {
     at: event.at,
     outcome: event.outcome as ReportEvent['outcome'],
     message: event.message,
+    // the instance it came from, which need not be that of the host's last report
+    instanceId: event.instanceId,
   };
   if (event.patchId !== null) out.patchId = event.patchId;
+  if (event.output !== null) out.output = event.output;
   return out;
 }
 

@@ -1,9 +1,9 @@
 // PUT /v1/clients/:hostId/report — a client daemon's report. Validated exactly as sent
 // against core's REPORT_SCHEMA, then stored in one transaction; idempotent per
-// (hostId, seq), so a client may resend a report it is unsure was delivered.
+// (hostId, instanceId, seq), so a client may resend a report it is unsure was delivered.
 // Who may report is decided before this route runs: auth/access.ts classes it
 // 'report' (the host's own bearer token, auth.reportTokens).
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { errorMessage, HOST_ID_PATTERN, REPORT_SCHEMA, type ClientReport } from '@patchbay/core';
 import { isNotifiableEvent } from '../../notify/events.js';
 import { assertNotFromFuture, reportLimit } from '../../reports/report-limits.js';
@@ -11,6 +11,7 @@ import { EventQuota } from '../../reports/event-quota.js';
 import { HttpErrors } from '../errors.js';
 import { strictValidatorCompiler } from '../strict-validator.js';
 import type { HttpDeps } from '../deps.js';
+import type { IngestResult } from '../../reports/types.js';
 
 /** The URL's hostId obeys the same rule as the body's (core's HOST_ID_PATTERN). */
 const hostIdParamsSchema = {
@@ -40,6 +41,29 @@ export function normaliseReport(report: ClientReport): ClientReport {
     return { ...event, at };
   });
   return { ...report, reportedAt, events };
+}
+
+/**
+ * Nothing a host reports is dropped unsaid: a host id reporting from a new client instance
+ * (re-imaged, data dir re-created, or a second machine with the same id) and an event
+ * whose key is taken by a different one are logged at warn.
+ */
+export function logInstanceAndConflicts(log: FastifyBaseLogger, hostId: string, result: IngestResult): void {
+  const fresh = result.newInstance;
+  if (fresh !== undefined && fresh.previous.length > 0) {
+    log.warn(
+      { hostId, instanceId: fresh.instanceId, previousInstances: fresh.previous },
+      'host reports from a new client instance (re-imaged, data dir re-created, or two hosts share the id); its events are kept apart by instance',
+    );
+  } else if (fresh !== undefined && fresh.knownHost) {
+    log.info({ hostId, instanceId: fresh.instanceId }, 'host now reports its client instance id');
+  }
+  for (const c of result.conflicts) {
+    log.warn(
+      { hostId, instanceId: c.instanceId, seq: c.seq, stored: c.stored, sent: c.sent },
+      'event not stored: another event with different content holds its (hostId, instanceId, seq)',
+    );
+  }
 }
 
 export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (
@@ -107,6 +131,7 @@ export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (
           request.log.error({ err: errorMessage(err) }, 'notify: could not queue the report mail');
         }
       }
+      logInstanceAndConflicts(request.log, hostId, result);
       request.log.info(
         {
           hostId,
@@ -116,7 +141,14 @@ export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (
         },
         'report stored',
       );
-      return reply.code(200).send({ accepted: result.accepted });
+      // extension: `conflicting` tells the client that some events were not stored
+      return reply
+        .code(200)
+        .send(
+          result.conflicts.length > 0
+            ? { accepted: result.accepted, conflicting: result.conflicts.length }
+            : { accepted: result.accepted },
+        );
     },
   });
 };

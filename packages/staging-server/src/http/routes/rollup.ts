@@ -13,7 +13,7 @@ import { readRollupStatus } from '../../tiers/rollup-status.js';
 import { ROLLUP_SCHEMA, type RollupAnswer, type RollupBody } from '../../tiers/rollup-protocol.js';
 import { HttpError, HttpErrors } from '../errors.js';
 import { strictValidatorCompiler } from '../strict-validator.js';
-import { normaliseReport } from './report-ingest.js';
+import { logInstanceAndConflicts, normaliseReport } from './report-ingest.js';
 import { assertNotFromFuture, reportLimit } from '../../reports/report-limits.js';
 import type { HttpDeps } from '../deps.js';
 
@@ -107,6 +107,7 @@ export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
         },
       );
       const results = store.ingestRollup({ branchId, mirror: body.mirror }, plan.accepted, now);
+      results.forEach((r, i) => logInstanceAndConflicts(request.log, plan.accepted[i]!.report.hostId, r));
       notifyStored(
         plan.accepted.map((h) => h.report),
         results.map((r) => r.stored),
