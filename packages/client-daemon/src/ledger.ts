@@ -88,11 +88,13 @@ export class Ledger {
   private constructor(
     readonly path: string,
     private data: LedgerData,
+    /** the clock of events' `at` and states' `since` (tests inject one) */
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
-  static async open(path: string): Promise<Ledger> {
+  static async open(path: string, opts: { now?: () => Date } = {}): Promise<Ledger> {
     const raw = await readJsonFile<Partial<LedgerData>>(path);
-    if (raw === undefined) return new Ledger(path, emptyLedger());
+    if (raw === undefined) return new Ledger(path, emptyLedger(), opts.now);
     if (
       raw.format !== 'patchbay-client-ledger/1' ||
       !Array.isArray(raw.events) ||
@@ -100,7 +102,7 @@ export class Ledger {
     ) {
       throw new PatchbayError(ErrorCodes.CONFIG, `${path} is not a patchbay client ledger`, { path });
     }
-    return new Ledger(path, { ...emptyLedger(), ...raw } as LedgerData);
+    return new Ledger(path, { ...emptyLedger(), ...raw } as LedgerData, opts.now);
   }
 
   get patches(): Readonly<Record<string, LedgerPatch>> {
@@ -162,7 +164,7 @@ export class Ledger {
   }
 
   /** Append an event (does not save; call save() or use the helpers below). */
-  addEvent(event: NewEvent, at = new Date().toISOString()): ReportEvent {
+  addEvent(event: NewEvent, at = this.now().toISOString()): ReportEvent {
     const full: ReportEvent = { seq: this.data.nextSeq++, type: event.type, at, outcome: event.outcome };
     if (event.patchId !== undefined) full.patchId = event.patchId;
     full.message = event.message ?? '';
@@ -182,7 +184,7 @@ export class Ledger {
     event: NewEvent,
     observed: PatchState | undefined = state,
   ): Promise<ReportEvent> {
-    const at = new Date().toISOString();
+    const at = this.now().toISOString();
     if (state) {
       const record: LedgerPatch = { state, since: at };
       if (event.message) record.message = event.message;
@@ -231,7 +233,7 @@ export class Ledger {
 
   /** Remember computed states; `since` changes only when the state does. Returns true if anything changed. */
   observe(states: readonly { id: string; state: PatchState; reason?: string; cached?: boolean }[]): boolean {
-    const now = new Date().toISOString();
+    const now = this.now().toISOString();
     const next: Record<string, ObservedPatch> = {};
     let changed = Object.keys(this.data.observed).length !== states.length;
     for (const { id, state, reason, cached } of states) {
