@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Prints the fault suite's table from test-output/faults/*.jsonl (written by test/faults/figures.ts).
+// Prints the fault suite's table from test-output/faults/*.jsonl (written by test/faults/figures.ts),
+// then every recorded violation: the invariant's name and what the check saw.
 // Exit 1 when any scenario recorded a violation or no figures were found.
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -73,4 +74,30 @@ console.log(
 console.log(line(header));
 console.log(line(widths.map((w) => '-'.repeat(w))));
 for (const row of table) console.log(line(row));
+
+/** one line of a violation's detail for the terminal; the whole of it stays in the .jsonl */
+const DETAIL_CHARS = 600;
+const oneLine = (detail) => {
+  const text = JSON.stringify(detail) ?? String(detail);
+  return text.length > DETAIL_CHARS ? `${text.slice(0, DETAIL_CHARS)}… (${text.length} chars)` : text;
+};
+const violating = rows.filter((r) => r.violations > 0);
+if (violating.length > 0) {
+  console.log(`\nViolations (the whole detail is in ${dir}/<suite>.jsonl):`);
+  for (const r of violating) {
+    console.log(`\n${r.suite} / ${r.scenario} (seed ${r.seed}): ${r.violations} violation(s)`);
+    const violated = Array.isArray(r.violated) ? r.violated : [];
+    for (const v of violated) {
+      console.log(`  - ${v.invariant}`);
+      if (v.detail !== undefined) console.log(`      ${oneLine(v.detail)}`);
+    }
+    if (violated.length === 0)
+      console.log('  - (no invariant names recorded: figures from an older harness)');
+    else if (violated.length < r.violations) {
+      console.log(
+        `  - … ${r.violations - violated.length} more (only the first ${violated.length} are kept)`,
+      );
+    }
+  }
+}
 process.exit(totals.violations === 0 ? 0 : 1);

@@ -5,6 +5,8 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { verifyDetached, type Catalog } from '@patchbay/core';
+import type { SyncReport } from '@patchbay/staging-server';
+import { STATE_FILE_NAME, SyncStateStore } from '../../packages/staging-server/dist/store/sync-state.js';
 
 export interface OnDiskCatalog {
   bytes: Buffer;
@@ -33,6 +35,23 @@ export async function readPublished(dataDir: string): Promise<OnDiskCatalog | nu
   }
   const signature = (await readIfPresent(`${currentPath}.sig`))?.toString('utf8').trim();
   return { bytes, catalog, signature };
+}
+
+/**
+ * The last sync report stored in state.sqlite, as the next start reads it (undefined before
+ * the first sync). This, not the killed process's log, says whether a kill cut a sync: pino
+ * writes its lines asynchronously, so the last ones before a SIGKILL may never reach the pipe.
+ */
+export async function storedLastSync(dataDir: string): Promise<SyncReport | undefined> {
+  // Opening creates the database: never do that to a data dir the server has not made one in.
+  if ((await stat(path.join(dataDir, STATE_FILE_NAME)).catch(() => undefined)) === undefined)
+    return undefined;
+  const state = await SyncStateStore.open(dataDir);
+  try {
+    return await state.lastSync();
+  } finally {
+    await state.close();
+  }
 }
 
 /** The mirror's public key from keys/mirror.key (undefined before the first start made one). */

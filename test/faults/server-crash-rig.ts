@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import type { SyncReport } from '@patchbay/staging-server';
 import { BIN, REPO_ROOT } from '../helpers/processes.js';
 
 export type KillPlan =
@@ -12,6 +13,8 @@ export type KillPlan =
   | { kind: 'download'; delayMs: number }
   /** ms after the last file was stored: holding back, building, signing, publishing */
   | { kind: 'publish'; delayMs: number }
+  /** ms after 'catalog published': current.json switched, the report being stored */
+  | { kind: 'after-publish'; delayMs: number }
   /** no timed kill: the process dies at this failpoint (PATCHBAY_FAILPOINTS) */
   | { kind: 'failpoint'; name: string };
 
@@ -22,7 +25,13 @@ export interface KilledRun {
   phase: Phase;
   /** killed by a signal (ours or a failpoint's); false when it exited by itself first */
   killed: boolean;
-  /** the sync had stored its 'running' report and not yet finished */
+  /** the log showed 'sync started' (so its 'running' report had been stored) */
+  syncStarted: boolean;
+  /**
+   * the log showed the sync started and not its end. Only what the log showed: pino writes
+   * asynchronously, so the last lines before a SIGKILL can be lost while the process was
+   * further on; judge the sync by the stored report (judgeSyncCut), not by this.
+   */
   midSync: boolean;
   failpointHit: string | undefined;
   stderr: string;
@@ -101,6 +110,7 @@ export async function runAndKill(
         break;
       case 'catalog published':
         phase = 'after-publish';
+        if (plan.kind === 'after-publish') killAfter(plan.delayMs);
         break;
       case 'sync finished':
         // sync-run logs it first, then the report is stored (serve logs it once more after).
@@ -121,8 +131,33 @@ export async function runAndKill(
   return {
     phase,
     killed: signal === 'SIGKILL',
+    syncStarted: started,
     midSync: started && !finished,
     failpointHit,
     stderr,
   };
+}
+
+/** What a kill did to the sync in progress, judged from the durable report, not the log. */
+export interface SyncCut {
+  /** the stored report is still 'running': the restart must say the sync was interrupted */
+  interrupted: boolean;
+  /** a report newer than the one stored before this run is on disk */
+  newReportStored: boolean;
+  /** the log stopped before 'sync finished' though the finished report was stored: lines lost */
+  logBehind: boolean;
+}
+
+/**
+ * `before` and `after`: the last sync report stored in state.sqlite before the run and right
+ * after the kill (storedLastSync). The log is a lower bound on progress, never an upper one.
+ */
+export function judgeSyncCut(
+  run: Pick<KilledRun, 'killed' | 'midSync'>,
+  before: Pick<SyncReport, 'startedAt' | 'outcome'> | undefined,
+  after: Pick<SyncReport, 'startedAt' | 'outcome'> | undefined,
+): SyncCut {
+  const newReportStored = after !== undefined && after.startedAt !== before?.startedAt;
+  const interrupted = run.killed && after?.outcome === 'running';
+  return { interrupted, newReportStored, logBehind: run.midSync && newReportStored && !interrupted };
 }

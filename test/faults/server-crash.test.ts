@@ -7,14 +7,19 @@
 //   - after the restart: current.json verifies against current.json.sig with the mirror key
 //     and /v1/catalog of a restarted serve is those bytes; the sync completed `ok` against the
 //     latest feed; no temp file survived it; the mirror sequence never went back nor repeated
-//     with other bytes; a kill mid-sync left a report saying the sync was interrupted.
+//     with other bytes; a kill that left the stored sync report 'running' is reported as an
+//     interrupted sync (judged from state.sqlite, not from the killed process's log, whose last
+//     lines a SIGKILL can swallow).
+// Each violation is recorded with its invariant and the trial's context (figures.ts); the data
+// directory of a violating trial is copied beside the figures for a post-mortem.
 // The feed advances between trials (and sometimes while the server is down), so publish runs.
 import t from 'tap';
+import { once } from 'node:events';
 import { request } from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { sha256Hex, verifyDetached } from '@patchbay/core';
-import { FULL, Invariants, SEED, seededRandom, trials } from './figures.js';
+import { FULL, Invariants, RESULTS_DIR, SEED, seededRandom, trials } from './figures.js';
 import { advanceFeed, feedBytes, newFeedModel, writeFeed, type FeedShape } from './server-crash-feed.js';
 import {
   badBlobs,
@@ -22,9 +27,11 @@ import {
   mirrorPublicKey,
   readPublished,
   signatureVerifies,
+  storedLastSync,
   type OnDiskCatalog,
 } from './server-crash-disk.js';
-import { runAndKill, type KillPlan, type KilledRun } from './server-crash-rig.js';
+import { EXIT_BACKSTOP_MS, SHUTDOWN_GRACE_MS } from '../../packages/staging-server/dist/shutdown.js';
+import { judgeSyncCut, runAndKill, type KillPlan, type KilledRun } from './server-crash-rig.js';
 import { BIN, runJson, startListening, waitFor, type LongRunning } from '../helpers/processes.js';
 import { startUpstream } from '../helpers/stack.js';
 
@@ -38,6 +45,7 @@ const FAILPOINTS = [
   'publish:after-current',
   'atomic:before-rename:feed.json',
   'atomic:before-rename:current.json',
+  'sync:after-report',
 ] as const;
 
 /** per-response pace of the upstream; with 3 downloads at once about 3 MB/s in all */
@@ -55,6 +63,23 @@ interface SyncJson {
 
 interface StatusJson {
   lastSync: SyncJson | null;
+}
+
+/**
+ * SIGTERM, then the exit code, waiting as long as serve's own shutdown may take (the grace for
+ * responses in flight, then its exit backstop) before a SIGKILL. The shared helper's 5 s is
+ * shorter than that: on a loaded machine it killed a serve that was still stopping cleanly.
+ */
+async function stopServe(server: LongRunning): Promise<{ code: number | null; stopMs: number }> {
+  const { child } = server;
+  if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, stopMs: 0 };
+  const started = Date.now();
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  child.kill('SIGTERM');
+  const killer = setTimeout(() => child.kill('SIGKILL'), SHUTDOWN_GRACE_MS + EXIT_BACKSTOP_MS + 10_000);
+  const [code] = await exited;
+  clearTimeout(killer);
+  return { code, stopMs: Date.now() - started };
 }
 
 function httpGet(url: string): Promise<{ status: number; body: Buffer }> {
@@ -96,9 +121,15 @@ function planTrials(random: () => number): Trial[] {
     list.push({ plan: FAILPOINTS[SEED % 3]!, command: pick(), recovery: 'serve' });
     list.push({ plan: FAILPOINTS[3 + (SEED % 6)]!, command: pick(), recovery: 'sync' });
   }
-  const kinds = ['download', 'publish', 'early', 'download'] as const;
+  // after-publish: a random kill almost never lands between the switch of current.json and the
+  // stored report (1 in 50 did on 2026-12-07), so every fifth kill aims there.
+  const kinds = ['download', 'publish', 'early', 'download', 'after-publish'] as const;
+  // PATCHBAY_CRASH_KILLS=after-publish,publish: only those kinds (to hunt a rare violation)
+  const only = process.env.PATCHBAY_CRASH_KILLS?.split(',').filter(Boolean);
+  const pool = only && only.length > 0 ? kinds.filter((kind) => only.includes(kind)) : kinds;
+  if (pool.length === 0) throw new RangeError(`PATCHBAY_CRASH_KILLS names no kind of ${kinds.join(', ')}`);
   for (let i = 0; i < trials(3, 50); i++) {
-    list.push({ plan: kinds[i % kinds.length]!, command: pick(), recovery: i % 2 === 0 ? 'sync' : 'serve' });
+    list.push({ plan: pool[i % pool.length]!, command: pick(), recovery: i % 2 === 0 ? 'sync' : 'serve' });
   }
   // Fisher–Yates with the seeded source.
   for (let i = list.length - 1; i > 0; i--) {
@@ -112,6 +143,7 @@ function killPlan(kind: string, random: () => number, downloadMs: number): KillP
   if (kind === 'early') return { kind, delayMs: Math.floor(random() * 1500) };
   if (kind === 'download') return { kind, delayMs: Math.floor(random() * downloadMs) };
   if (kind === 'publish') return { kind, delayMs: Math.floor(random() * 60) };
+  if (kind === 'after-publish') return { kind, delayMs: Math.floor(random() * 30) };
   return { kind: 'failpoint', name: kind };
 }
 
@@ -144,6 +176,11 @@ t.test('SIGKILL during sync and publish never leaves a bad published state', asy
   let lastSequence = 0;
   let randomTrials = 0;
   let failpointTrials = 0;
+  /** random kills whose log ended before 'sync finished' though the finished report was stored */
+  let logBehind = 0;
+  /** the longest a serve took from SIGTERM to its exit */
+  let slowestStopMs = 0;
+  let trialNumber = 0;
   const started = Date.now();
 
   const recordSeen = (inv: Invariants, published: OnDiskCatalog, when: string): void => {
@@ -207,10 +244,11 @@ t.test('SIGKILL during sync and publish never leaves a bad published state', asy
         context,
       );
     } finally {
-      const code = await server.stop();
-      inv.check(code === 0, 'serve exits 0 on SIGTERM', {
+      const stopped = await stopServe(server);
+      slowestStopMs = Math.max(slowestStopMs, stopped.stopMs);
+      inv.check(stopped.code === 0, 'serve exits 0 on SIGTERM', {
         ...context,
-        code,
+        ...stopped,
         stderr: server.stderr().slice(-2000),
       });
     }
@@ -220,22 +258,33 @@ t.test('SIGKILL during sync and publish never leaves a bad published state', asy
   for (const trial of planTrials(random)) {
     const isFailpoint = (FAILPOINTS as readonly string[]).includes(trial.plan);
     const inv = isFailpoint ? failpointInv : randomInv;
-    // Failpoints need a publication (and downloads) to be reached; random trials usually get one.
-    if (isFailpoint || random() < 0.75) {
+    // Failpoints and after-publish kills need a publication (and downloads) to be reached;
+    // random trials usually get one.
+    if (isFailpoint || trial.plan === 'after-publish' || random() < 0.75) {
       advanceFeed(feed, random, SHAPE);
       await writeFeed(feed);
     }
     const downloadMs = Math.max(200, (feedBytes(feed) / (THROTTLE_BPS * CONCURRENCY)) * 1000);
     const plan = killPlan(trial.plan, random, downloadMs);
+    trialNumber += 1;
+    const violationsBefore = inv.violations;
+    const reportBefore = await storedLastSync(dataDir);
     const t0 = Date.now();
     const killed: KilledRun = await runAndKill(config, trial.command, plan);
     const t1 = Date.now();
+    // The stored report, not the log, says whether the kill cut a sync (see judgeSyncCut).
+    const reportAfterKill = await storedLastSync(dataDir);
+    const cut = judgeSyncCut(killed, reportBefore, reportAfterKill);
     const context = {
       trial: trial.plan,
+      trialNumber,
+      plan,
       command: trial.command,
       recovery: trial.recovery,
       phase: killed.phase,
+      storedOutcome: reportAfterKill?.outcome ?? null,
       seed: SEED,
+      killedLogTail: killed.stderr.slice(-1500),
     };
 
     if (isFailpoint) {
@@ -249,6 +298,15 @@ t.test('SIGKILL during sync and publish never leaves a bad published state', asy
       randomTrials += 1;
       const where = killed.killed ? killed.phase : 'exited before the kill';
       phases.set(where, (phases.get(where) ?? 0) + 1);
+      if (cut.logBehind) logBehind += 1;
+    }
+    if (killed.syncStarted) {
+      // 'sync started' is logged after the 'running' report is stored: a lower bound that holds.
+      inv.check(cut.newReportStored, 'a sync that logged its start had stored its report first', {
+        ...context,
+        reportBefore,
+        reportAfterKill,
+      });
     }
 
     // Right after the kill, before any repair: what is published is whole and complete.
@@ -281,7 +339,7 @@ t.test('SIGKILL during sync and publish never leaves a bad published state', asy
       ...context,
       detail: recovery.detail,
     });
-    if (killed.killed && killed.midSync) {
+    if (cut.interrupted) {
       inv.check(
         recovery.stderr.includes('the previous sync was interrupted'),
         'a kill mid-sync leaves a report saying the sync was interrupted',
@@ -309,8 +367,15 @@ t.test('SIGKILL during sync and publish never leaves a bad published state', asy
     }
     const leftovers = await leftoverFiles(dataDir);
     inv.check(leftovers.length === 0, 'no temporary file outlives the next sync', { ...context, leftovers });
+    if (inv.violations > violationsBefore) {
+      // Keep the evidence: the data dir as the recovery left it.
+      const copy = path.join(RESULTS_DIR, `server-crash-seed${SEED}-trial${trialNumber}`);
+      cpSync(dataDir, copy, { recursive: true });
+      t.comment(`trial ${trialNumber} violated an invariant; its data dir is copied to ${copy}`);
+    }
     if (process.env.PATCHBAY_CRASH_TRACE) {
-      t.comment(JSON.stringify({ ...context, killMs: t1 - t0, recoveryMs: t2 - t1 }));
+      const { killedLogTail: _tail, ...short } = context;
+      t.comment(JSON.stringify({ ...short, logBehind: cut.logBehind, killMs: t1 - t0, recoveryMs: t2 - t1 }));
     }
   }
 
@@ -319,7 +384,7 @@ t.test('SIGKILL during sync and publish never leaves a bad published state', asy
     suite: 'server-crash',
     scenario: 'SIGKILL at random moments of sync and publish, restart, sync',
     trials: randomTrials,
-    note: `kills by phase: ${phaseNote}`,
+    note: `kills by phase: ${phaseNote}; log behind the stored report: ${logBehind}; slowest serve stop (all trials): ${slowestStopMs} ms`,
   });
   failpointInv.record({
     suite: 'server-crash',

@@ -26,6 +26,8 @@ export interface SchedulerOptions {
   random?: () => number;
   /** jobs triggered once right after start (through jitter and the queue) */
   runAtStart?: readonly JobName[];
+  /** the clock of jitter and interval waits: resolves true after `ms`, false at once on abort (tests inject one) */
+  wait?: (ms: number, signal: AbortSignal) => Promise<boolean>;
 }
 
 /**
@@ -40,8 +42,12 @@ export class DaemonScheduler {
   private readonly triggered = new Set<JobName>();
   private readonly tasks = new Map<JobName, ScheduledTask>();
   private readonly loops: Promise<void>[] = [];
+  private readonly wait: (ms: number, signal: AbortSignal) => Promise<boolean>;
+  private startRuns: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly opts: SchedulerOptions) {}
+  constructor(private readonly opts: SchedulerOptions) {
+    this.wait = opts.wait ?? waitUnlessAborted;
+  }
 
   get stopping(): boolean {
     return this.stopper.signal.aborted;
@@ -68,10 +74,23 @@ export class DaemonScheduler {
         this.tasks.set(job.name, task);
       }
     }
+    const atStart: Promise<boolean>[] = [];
     for (const name of this.opts.runAtStart ?? []) {
       const job = this.opts.jobs.find((j) => j.name === name);
-      if (job && !job.everySeconds) void this.trigger(job);
+      if (job && !job.everySeconds) atStart.push(this.trigger(job));
     }
+    this.startRuns = Promise.all(atStart);
+  }
+
+  /** Resolves when the runs triggered at start (runAtStart) have ended or were skipped. */
+  async startRunsSettled(): Promise<void> {
+    await this.startRuns;
+  }
+
+  /** Trigger `name` now, as its cron would (jitter, queue, no overlap); false when skipped or unknown. */
+  runNow(name: JobName): Promise<boolean> {
+    const job = this.opts.jobs.find((j) => j.name === name);
+    return job ? this.trigger(job) : Promise.resolve(false);
   }
 
   /** The next cron fire time of each scheduled job (interval jobs: null). */
@@ -95,7 +114,7 @@ export class DaemonScheduler {
     try {
       const delay = jitterDelayMs(this.opts.jitterSeconds, this.opts.random);
       if (delay > 0) logger.debug({ job: job.name, delayMs: delay }, 'jitter before the scheduled run');
-      if (!(await waitUnlessAborted(delay, this.stopper.signal))) return false;
+      if (!(await this.wait(delay, this.stopper.signal))) return false;
       const res = await this.queue.run(job.name, async () => {
         if (this.stopping) return false;
         logger.info({ job: job.name }, 'scheduled run');
@@ -117,7 +136,7 @@ export class DaemonScheduler {
   private async intervalLoop(job: DaemonJob, seconds: number): Promise<void> {
     while (!this.stopping) {
       await this.trigger(job);
-      await waitUnlessAborted(seconds * 1000, this.stopper.signal);
+      await this.wait(seconds * 1000, this.stopper.signal);
     }
   }
 

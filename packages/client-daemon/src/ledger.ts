@@ -100,13 +100,15 @@ export class Ledger {
     private data: LedgerData,
     /** the instance id is new: saved before any report names it */
     fresh = false,
+    /** the clock of events' `at` and states' `since` (tests inject one) */
+    private readonly now: () => Date = () => new Date(),
   ) {
     this.dirty = fresh;
   }
 
-  static async open(path: string): Promise<Ledger> {
+  static async open(path: string, opts: { now?: () => Date } = {}): Promise<Ledger> {
     const raw = await readJsonFile<Partial<LedgerData>>(path);
-    if (raw === undefined) return new Ledger(path, emptyLedger(), true);
+    if (raw === undefined) return new Ledger(path, emptyLedger(), true, opts.now);
     if (
       raw.format !== 'patchbay-client-ledger/1' ||
       !Array.isArray(raw.events) ||
@@ -116,7 +118,7 @@ export class Ledger {
     }
     // a ledger written before instance ids gets one now (the server then sees the host's first)
     const fresh = typeof raw.instanceId !== 'string';
-    return new Ledger(path, { ...emptyLedger(), ...raw } as LedgerData, fresh);
+    return new Ledger(path, { ...emptyLedger(), ...raw } as LedgerData, fresh, opts.now);
   }
 
   get instanceId(): string {
@@ -182,7 +184,7 @@ export class Ledger {
   }
 
   /** Append an event (does not save; call save() or use the helpers below). */
-  addEvent(event: NewEvent, at = new Date().toISOString()): ReportEvent {
+  addEvent(event: NewEvent, at = this.now().toISOString()): ReportEvent {
     const full: ReportEvent = { seq: this.data.nextSeq++, type: event.type, at, outcome: event.outcome };
     if (event.patchId !== undefined) full.patchId = event.patchId;
     full.message = event.message ?? '';
@@ -203,7 +205,7 @@ export class Ledger {
     event: NewEvent,
     observed: PatchState | undefined = state,
   ): Promise<ReportEvent> {
-    const at = new Date().toISOString();
+    const at = this.now().toISOString();
     if (state) {
       const record: LedgerPatch = { state, since: at };
       if (event.message) record.message = event.message;
@@ -252,7 +254,7 @@ export class Ledger {
 
   /** Remember computed states; `since` changes only when the state does. Returns true if anything changed. */
   observe(states: readonly { id: string; state: PatchState; reason?: string; cached?: boolean }[]): boolean {
-    const now = new Date().toISOString();
+    const now = this.now().toISOString();
     const next: Record<string, ObservedPatch> = {};
     let changed = Object.keys(this.data.observed).length !== states.length;
     for (const { id, state, reason, cached } of states) {

@@ -39,14 +39,21 @@ t.test('an action a crash left pending becomes a failure with an error event', a
 });
 
 t.test('observe keeps since while the state holds', async (t) => {
-  const a = await Ledger.open(path.join(t.testdir(), 'ledger.json'));
+  // An injected clock: the minute between the observations passes without waiting for it.
+  let clock = Date.parse('2026-12-07T08:00:00Z');
+  const a = await Ledger.open(path.join(t.testdir(), 'ledger.json'), { now: () => new Date(clock) });
   t.ok(a.observe([{ id: 'P', state: 'available' }]));
-  const since = a.observed.P?.since;
-  await new Promise((r) => setTimeout(r, 5));
+  t.equal(a.observed.P?.since, '2026-12-07T08:00:00.000Z');
+  clock += 60_000;
   t.notOk(a.observe([{ id: 'P', state: 'available' }]));
-  t.equal(a.observed.P?.since, since);
+  t.equal(a.observed.P?.since, '2026-12-07T08:00:00.000Z', 'same state: since unchanged');
   t.ok(a.observe([{ id: 'P', state: 'installed' }]));
-  t.not(a.observed.P?.since, since);
+  t.equal(a.observed.P?.since, '2026-12-07T08:01:00.000Z', 'new state: since is now');
+  t.equal(
+    a.addEvent({ type: 'check', outcome: 'ok' }).at,
+    '2026-12-07T08:01:00.000Z',
+    'events use the clock too',
+  );
 });
 
 t.test(

@@ -24,6 +24,7 @@
 //   publish:after-history    catalog/history/<sequence>.json written, signature and current.json not
 //   publish:after-signature  current.json.sig is the new one, current.json still the old (a torn pair)
 //   publish:after-current    current.json switched, the sync report not yet stored
+//   sync:after-report        the finished sync report stored (the process's last log lines may be unwritten)
 //   tuf:after-snapshot       trust v2: the served TUF repository's new snapshot written, its
 //                            timestamp.json not yet (hosts keep the previous timestamp)
 //   atomic:before-rename:<file name>  writeFileAtomic of that file (e.g. current.json, feed.json):

@@ -13,7 +13,14 @@ import type { FeedPatch } from '../src/types.js';
 
 const HOST: HostProfile = { products: [{ id: 'ab', release: '19.0' }], platform: 'linux' };
 
+// Patches are published one second apart in the order a test makes them. The clock restarts
+// for every test, so no test's outcome depends on how many patches the tests before it made,
+// and it never wraps (it once counted seconds modulo 60: the 61st patch came out first).
+const EPOCH = Date.parse('2026-01-01T00:00:00Z');
 let clock = 0;
+t.beforeEach(() => {
+  clock = 0;
+});
 function patch(id: string, extra: Partial<FeedPatch> = {}): FeedPatch {
   clock++;
   return {
@@ -22,7 +29,7 @@ function patch(id: string, extra: Partial<FeedPatch> = {}): FeedPatch {
     release: '19.0',
     title: id,
     severity: 'critical',
-    publishedAt: `2026-01-01T00:00:${String(clock % 60).padStart(2, '0')}Z`,
+    publishedAt: new Date(EPOCH + clock * 1000).toISOString(),
     files: [],
     install: { command: ['true'] },
     ...extra,
@@ -280,6 +287,15 @@ t.test('scale: 20,000 patches, deep chains, long cycles — completes without st
   const superseding = chain.map((p, i) => ({ ...p, requires: [], supersedes: i > 0 ? [`C${i - 1}`] : [] }));
   const sup = evaluatePatches(superseding, HOST, known([`C${N - 1}`]));
   t.equal(sup.filter((e) => e.state === 'superseded').length, N - 1);
+});
+
+t.test('the test clock: publishing order survives past 60 patches', async (t) => {
+  const many = Array.from({ length: 70 }, (_, i) => patch(`P${String(69 - i).padStart(2, '0')}`));
+  t.same(
+    evaluatePatches(many, HOST, known()).map((e) => e.patch.id),
+    many.map((p) => p.id),
+    'listed in the order published, not by id, the 61st patch included',
+  );
 });
 
 t.test('works on a real feed file from disk', async (t) => {

@@ -189,8 +189,11 @@ t.test('gc never runs beside a sync: a blob fetched but not yet published surviv
     sequence: 2,
     patches: [simplePatch('A'), simplePatch('D'), simplePatch('E')],
   });
-  // E arrives late, so the sync is still running after D is in the store.
-  s.upstream.faults.set('/files/E/E.sh', { delayMs: 2500, times: 1 });
+  // E is held until the gc checks are done, so the sync is still running after D is in the store.
+  let releaseE!: () => void;
+  const holdE = new Promise<void>((resolve) => (releaseE = resolve));
+  t.teardown(releaseE);
+  s.upstream.faults.set('/files/E/E.sh', { hold: holdE, times: 1 });
   const syncing = s.mirror.startSync();
   const deadline = Date.now() + 20_000;
   while ((await s.mirror.blobPath(hexOf('D'))) === null) {
@@ -213,6 +216,7 @@ t.test('gc never runs beside a sync: a blob fetched but not yet published surviv
   // A scheduled tick now waits for the sync instead of skipping the day.
   const scheduled = scheduledGc(s.mirror, silentLogger, 50);
 
+  releaseE();
   const report = await syncing;
   t.equal(report.outcome, 'ok');
   t.ok(report.published);

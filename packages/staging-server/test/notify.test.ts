@@ -154,9 +154,28 @@ t.test('digest sync: one mail per ingested report, listing all its events', asyn
   t.match(first.html, /<h3>Failed<\/h3>/);
 });
 
+/** The digest's timers in the test's hand: armed with their period, fired when the test says. */
+function manualDigestTimers(): {
+  armed: { ms: number; fire: () => void; cancelled: boolean }[];
+  digestTimer: (fire: () => void, ms: number) => () => void;
+} {
+  const armed: { ms: number; fire: () => void; cancelled: boolean }[] = [];
+  return {
+    armed,
+    digestTimer: (fire, ms) => {
+      const timer = { ms, fire, cancelled: false };
+      armed.push(timer);
+      return () => void (timer.cancelled = true);
+    },
+  };
+}
+
 t.test('digest hourly: everything in the period in one mail; the rest is flushed on close', async (t) => {
   const smtp = await startSmtp(t);
-  const h = await startNotifyHarness(t, notifyConfig(smtp, { digest: 'hourly' }), { digestIntervalMs: 400 });
+  const timers = manualDigestTimers();
+  const h = await startNotifyHarness(t, notifyConfig(smtp, { digest: 'hourly' }), {
+    digestTimer: timers.digestTimer,
+  });
   h.mirror.publish([CATALOG[0]!], 1);
   const sync = h.observed.startSync();
   h.mirror.publish(CATALOG, 2);
@@ -164,9 +183,15 @@ t.test('digest hourly: everything in the period in one mail; the rest is flushed
   await sync;
   await putReport(h.base, 'h1', report('h1', { events: [event(1, 'install', 'T5KB0042', 'ok')] }));
   await putReport(h.base, 'h2', report('h2', { events: [event(1, 'install', 'T5KB0043', 'failed')] }));
-  t.equal(h.notifier.status().pendingDigest, 3);
-  await sleep(150);
+  t.match(h.notifier.status(), { pendingDigest: 3, queued: 0 }, 'held for the digest, no mail queued');
+  t.same(
+    timers.armed.map((a) => a.ms),
+    [3_600_000],
+    'one timer for the period, an hour',
+  );
   t.equal(smtp.mails.length, 0, 'nothing before the period ends');
+  timers.armed[0]!.fire();
+  t.match(h.notifier.status(), { pendingDigest: 0 }, 'the period ended: the digest is composed');
   const [digest] = await smtp.waitForMails(1);
   t.equal(digest!.parsed.subject, '[patchbay] 1 new patch, 1 installed, 1 failed');
   t.match(digest!.parsed.text, /T5KB0043/);
@@ -175,8 +200,11 @@ t.test('digest hourly: everything in the period in one mail; the rest is flushed
 
   // A later event waits for the next period; close() sends it rather than losing it.
   await putReport(h.base, 'h1', report('h1', { events: [event(2, 'uninstall', 'T5KB0042', 'ok')] }));
+  t.equal(timers.armed.length, 2, 'the next period has its own timer');
+  t.match(h.notifier.status(), { pendingDigest: 1, queued: 0 });
   t.equal(smtp.mails.length, 1);
   await h.notifier.close();
+  t.ok(timers.armed[1]!.cancelled, 'close cancelled the period and sent what it held');
   await smtp.waitForMails(2);
   t.equal(smtp.mails[1]!.parsed.subject, '[patchbay] T5KB0042 uninstalled on h1');
 });
@@ -238,7 +266,8 @@ for (const mode of ['refuse', 'drop'] as const) {
       smtp.mode = 'accept';
       const [mail] = await smtp.waitForMails(1, 5000);
       t.equal(mail!.parsed.subject, '[patchbay] T5KB0042 installed on h1');
-      await sleep(50);
+      // The SMTP server has the mail; flush waits for the send pass to take the server's answer.
+      await h.notifier.flush();
       const after = (await (await fetch(`${h.base}/v1/status`)).json()) as {
         notify: Record<string, unknown>;
       };

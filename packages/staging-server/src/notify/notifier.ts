@@ -40,6 +40,8 @@ export interface NotifierOptions {
   random?: () => number;
   /** the hourly digest's period (tests shorten it) */
   digestIntervalMs?: number;
+  /** arms the digest's timer, returns its cancel (default: an unref'd setTimeout; tests fire it by hand) */
+  digestTimer?: (fire: () => void, ms: number) => () => void;
   /** footer of every mail (default: this machine's host name) */
   serverName?: string;
   /** how long close() waits for a send in progress (default 5 s) */
@@ -105,6 +107,13 @@ export async function createNotifier(
   return notifier;
 }
 
+/** A timer that never keeps the process alive (the pending digest is persisted). */
+function unrefTimer(fire: () => void, ms: number): () => void {
+  const timer = setTimeout(fire, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
+}
+
 class MailNotifier implements Notifier {
   readonly enabled = true;
   private readonly wanted;
@@ -114,7 +123,7 @@ class MailNotifier implements Notifier {
   private readonly outbox: MailOutbox;
   private readonly stateFile: string | null;
   private pendingDigest: Notice[] = [];
-  private digestTimer: NodeJS.Timeout | null = null;
+  private cancelDigestTimer: (() => void) | null = null;
   private persistChain: Promise<void> = Promise.resolve();
   private persistQueued = false;
   private closed = false;
@@ -209,17 +218,17 @@ class MailNotifier implements Notifier {
   }
 
   private armDigest(): void {
-    if (this.digestTimer || this.closed) return;
-    this.digestTimer = setTimeout(() => {
-      this.digestTimer = null;
+    if (this.cancelDigestTimer || this.closed) return;
+    const arm = this.options.digestTimer ?? unrefTimer;
+    this.cancelDigestTimer = arm(() => {
+      this.cancelDigestTimer = null;
       this.flushDigest();
     }, this.options.digestIntervalMs ?? HOUR_MS);
-    this.digestTimer.unref();
   }
 
   private flushDigest(): void {
-    if (this.digestTimer) clearTimeout(this.digestTimer);
-    this.digestTimer = null;
+    this.cancelDigestTimer?.();
+    this.cancelDigestTimer = null;
     if (this.pendingDigest.length === 0) return;
     const notices = this.pendingDigest;
     this.pendingDigest = [];

@@ -8,6 +8,7 @@ import {
   createDispatcher,
   errorMessage,
   ErrorCodes,
+  failpoint,
   isPatchbayError,
   PatchbayError,
   type BlobProgressListener,
@@ -363,6 +364,7 @@ class Mirror implements MirrorService {
     };
     this.collector.invalidate();
     await this.persistReport(this.last);
+    failpoint('sync:after-report');
     // A new publication moves the due time; a failed sync may have left one due.
     queueMicrotask(() => void this.checkResign());
     return this.last;
