@@ -2,11 +2,13 @@
 // host with more events than fit goes in pieces, and a host whose report never fits, even
 // alone with one event, is skipped with a recorded error — the rest of the branch still
 // reaches the parent. Two real servers over loopback.
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import t from 'tap';
 import { pino } from 'pino';
 import { RollupSender } from '../src/tiers/rollup-sender.js';
 import { readRollupStatus } from '../src/tiers/rollup-status.js';
+import { TokenStore } from '../src/auth/token-store.js';
 import { putReport, report, startHarness, type Harness } from './fixtures/http-harness.js';
 
 const event = (seq: number) => ({
@@ -27,7 +29,8 @@ async function getJson<T>(h: Harness, path: string): Promise<T> {
 t.test('rollup: a 413 splits the batch; a host too large even alone is skipped, recorded', async (t) => {
   // The parent takes rollups up to 4 × 2 KiB; the branch's own limit is the usual 64 KiB.
   const parent = await startHarness(t, { reports: { maxBodyBytes: 2048 } });
-  const child = await startHarness(t);
+  // its own data dir: a second t.testdir() would wipe the parent's (and its tokens)
+  const child = await startHarness(t, { dir: join(parent.config.dataDir, 'child') });
   for (let i = 1; i <= 6; i++) {
     const id = `h-${String(i).padStart(2, '0')}`;
     await putReport(child.base, id, report(id, { events: [event(1), event(2)] }));
@@ -55,11 +58,15 @@ t.test('rollup: a 413 splits the batch; a host too large even alone is skipped, 
       },
     }),
   );
+  // the parent takes rollups only with a branch token (enroll --branch)
+  const tokens = TokenStore.open(parent.config.dataDir);
+  const branchToken = tokens.enroll('branch-b', new Date(), 'branch');
+  tokens.close();
   const s = new RollupSender({
     config: {
       url: parent.base,
       branchId: 'branch-b',
-      token: null,
+      token: branchToken,
       tokenFile: null,
       schedule: null,
       intervalSeconds: null,
