@@ -30,6 +30,9 @@ export function writeServerConfig(dir, { upstreamUrl, products, extra = {} }) {
         upstream: { url: `${upstreamUrl}/`, concurrency: 4, retries: 1 },
         mirror: { products },
         schedule: { sync: null, gc: null },
+        // as the figures before tokens became required on loopback: the cases measure serving,
+        // checking and ingest, not enrolment (a token lookup per report is one indexed read)
+        auth: { reportTokens: 'optional' },
         ...extra,
       },
       null,
