@@ -80,18 +80,28 @@ class ManualClock {
   }
 }
 
+/** One job under a manual clock, its jitter `jitterSeconds` × `random`. */
+function jittered(
+  job: DaemonJob,
+  clock: ManualClock,
+  jitterSeconds: number,
+  random: number,
+): DaemonScheduler {
+  return new DaemonScheduler({
+    jobs: [job],
+    timezone: null,
+    jitterSeconds,
+    logger,
+    random: () => random,
+    wait: clock.wait,
+  });
+}
+
 t.test('a triggered run waits its jitter first', async (t) => {
   let ran = false;
   const clock = new ManualClock();
   const job: DaemonJob = { name: 'check', cron: null, run: async () => void (ran = true) };
-  const s = new DaemonScheduler({
-    jobs: [job],
-    timezone: null,
-    jitterSeconds: 1,
-    logger,
-    random: () => 0.6,
-    wait: clock.wait,
-  });
+  const s = jittered(job, clock, 1, 0.6);
   const pending = s.trigger(job);
   const jitter = await clock.next();
   t.equal(jitter.ms, 600, 'random 0.6 of 1 s');
@@ -107,14 +117,7 @@ t.test('stop ends a jitter wait at once and the run does not happen', async (t) 
   let ran = false;
   const clock = new ManualClock();
   const job: DaemonJob = { name: 'check', cron: null, run: async () => void (ran = true) };
-  const s = new DaemonScheduler({
-    jobs: [job],
-    timezone: null,
-    jitterSeconds: 60,
-    logger,
-    random: () => 0.9,
-    wait: clock.wait,
-  });
+  const s = jittered(job, clock, 60, 0.9);
   const pending = s.trigger(job);
   const jitter = await clock.next();
   t.equal(jitter.ms, 54_000);
@@ -194,14 +197,7 @@ t.test('a trigger while the same job waits or runs is refused at once', async (t
       await release.promise;
     },
   };
-  const s = new DaemonScheduler({
-    jobs: [job],
-    timezone: null,
-    jitterSeconds: 10,
-    logger,
-    random: () => 0.5,
-    wait: clock.wait,
-  });
+  const s = jittered(job, clock, 10, 0.5);
   const first = s.trigger(job);
   const jitter = await clock.next();
   t.equal(await s.trigger(job), false, 'refused while the first waits its jitter');

@@ -7,27 +7,15 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import { create as createTar } from 'tar';
-import { ErrorCodes, isPatchbayError, SERVER_CONFIG_DEFAULTS, type ServerConfig } from '@patchbay/core';
+import { ErrorCodes, isPatchbayError } from '@patchbay/core';
 import { generateSampleFeed } from '@patchbay/sample-feed';
 import { compressionOf } from '../src/exchange/bundle-format.js';
 import { runImport } from '../src/exchange/import-run.js';
 import { openImportSource } from '../src/exchange/import-source.js';
+import { importConfig } from './fixtures/import-config.js';
 import { silentLogger } from './fixtures/sync-upstream.js';
 
 const SECRET = 'secret: the admin token is hunter2, and this line must never be mirrored\n';
-
-/** A feed-mode server config (no upstream key: a plain feed directory imports, as in exchange.test.ts). */
-function importConfig(dataDir: string): ServerConfig {
-  const defaults = structuredClone(SERVER_CONFIG_DEFAULTS) as ServerConfig;
-  return {
-    ...defaults,
-    dataDir,
-    upstream: { ...defaults.upstream, url: 'http://127.0.0.1:9/unreachable/', retries: 1 },
-    mirror: {},
-    schedule: { ...defaults.schedule, sync: null },
-    log: { level: 'silent' },
-  };
-}
 
 async function refusal(
   t: Test,

@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t, { type Test } from 'tap';
-import { isPatchbayError, SERVER_CONFIG_DEFAULTS, type Feed, type ServerConfig } from '@patchbay/core';
+import { isPatchbayError, type Feed, type ServerConfig } from '@patchbay/core';
 import type { MirrorService, SyncReport } from '../src/mirror.js';
 import { ReportStore } from '../src/reports/report-store.js';
 import { buildServer } from '../src/server.js';
@@ -24,6 +24,7 @@ import {
   testConfig,
   type Upstream,
 } from './fixtures/sync-upstream.js';
+import { importConfig } from './fixtures/import-config.js';
 
 const SECRET = 'secret: the admin token is hunter2, and this line must never be mirrored\n';
 const PAYLOAD = '#!/bin/sh\n# a file the feed has no business naming\nrm -rf /\n';
@@ -412,19 +413,6 @@ t.test("a hostile parent mirror's catalog: file: and other-origin urls are refus
   t.notOk(inStore.includes(sha256(SECRET)));
   t.notOk(inStore.includes(sha256(PAYLOAD)));
 });
-
-/** A full config (core's defaults) for an importing mirror. */
-function importConfig(dataDir: string): ServerConfig {
-  const defaults = structuredClone(SERVER_CONFIG_DEFAULTS) as ServerConfig;
-  return {
-    ...defaults,
-    dataDir,
-    upstream: { ...defaults.upstream, url: 'http://127.0.0.1:9/unreachable/', retries: 1 },
-    mirror: {},
-    schedule: { ...defaults.schedule, sync: null },
-    log: { level: 'silent' },
-  };
-}
 
 t.test(
   'a hostile import bundle: a symlink (to a file or a directory) out of it is refused, nothing merged',
