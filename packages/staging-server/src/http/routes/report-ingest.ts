@@ -3,12 +3,13 @@
 // (hostId, instanceId, seq), so a client may resend a report it is unsure was delivered.
 // Who may report is decided before this route runs: auth/access.ts classes it
 // 'report' (the host's own bearer token, auth.reportTokens).
-import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import { errorMessage, HOST_ID_PATTERN, REPORT_SCHEMA, type ClientReport } from '@patchbay/core';
 import { isNotifiableEvent } from '../../notify/events.js';
 import { assertNotFromFuture, reportLimit } from '../../reports/report-limits.js';
 import { EventQuota } from '../../reports/event-quota.js';
 import { HttpErrors } from '../errors.js';
+import { perIdRateLimit } from '../per-id-rate-limit.js';
 import { strictValidatorCompiler } from '../strict-validator.js';
 import type { HttpDeps } from '../deps.js';
 import type { IngestResult } from '../../reports/types.js';
@@ -81,18 +82,12 @@ export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (
       // Per host, counted after the token check (auth/guard.ts runs at onRequest) and
       // before the body is parsed, so one host's flood neither costs parsing nor
       // touches another host's budget.
-      rateLimit: {
+      rateLimit: perIdRateLimit({
         max: config.reports.rateLimitPerMinute ?? 60,
-        timeWindow: 60_000,
-        hook: 'preParsing',
-        keyGenerator: (request: FastifyRequest) => `report:${(request.params as { hostId: string }).hostId}`,
-        errorResponseBuilder: (request: FastifyRequest, context: { after: string; max: number }) =>
-          HttpErrors.RATE_LIMITED(
-            `host "${(request.params as { hostId: string }).hostId}" reports ` +
-              `(reports.rateLimitPerMinute: ${context.max} per minute)`,
-            context.after,
-          ),
-      },
+        kind: 'report',
+        what: (id) => `host "${id}" reports`,
+        key: 'reports.rateLimitPerMinute',
+      }),
     },
     validatorCompiler: strictValidatorCompiler,
     schema: {

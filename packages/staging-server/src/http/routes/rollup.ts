@@ -3,7 +3,7 @@
 // the branches. The rollup needs the branch's own token (`patchbay-server enroll --branch
 // BRANCHID`), a kind distinct from host tokens; the URL parameter is named hostId so that
 // the access guard checks its pattern as it checks a host's report.
-import type { FastifyContextConfig, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify';
 import { errorMessage, isPatchbayError, ErrorCodes, type ClientReport } from '@patchbay/core';
 import { TokenStore } from '../../auth/token-store.js';
 import { isNotifiableEvent } from '../../notify/events.js';
@@ -13,6 +13,7 @@ import { readRollupStatus } from '../../tiers/rollup-status.js';
 import { ROLLUP_SCHEMA, type RollupAnswer, type RollupBody } from '../../tiers/rollup-protocol.js';
 import { HttpError, HttpErrors } from '../errors.js';
 import { strictValidatorCompiler } from '../strict-validator.js';
+import { perIdRateLimit } from '../per-id-rate-limit.js';
 import { logInstanceAndConflicts, normaliseReport } from './report-ingest.js';
 import { assertNotFromFuture, reportLimit } from '../../reports/report-limits.js';
 import type { HttpDeps } from '../deps.js';
@@ -43,18 +44,12 @@ export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
     config: {
       ...BRANCH_TOKEN,
       // Per branch, counted after the token check and before the body is parsed (as reports).
-      rateLimit: {
+      rateLimit: perIdRateLimit({
         max: reportLimit(config, 'rollupsPerMinute'),
-        timeWindow: 60_000,
-        hook: 'preParsing',
-        keyGenerator: (request: FastifyRequest) => `rollup:${(request.params as { hostId: string }).hostId}`,
-        errorResponseBuilder: (request: FastifyRequest, context: { after: string; max: number }) =>
-          HttpErrors.RATE_LIMITED(
-            `branch "${(request.params as { hostId: string }).hostId}" rollups ` +
-              `(reports.rollupsPerMinute: ${context.max} per minute)`,
-            context.after,
-          ),
-      },
+        kind: 'rollup',
+        what: (id) => `branch "${id}" rollups`,
+        key: 'reports.rollupsPerMinute',
+      }),
     } as FastifyContextConfig,
     validatorCompiler: strictValidatorCompiler,
     schema: { body: ROLLUP_SCHEMA },
