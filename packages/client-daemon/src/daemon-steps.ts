@@ -5,12 +5,12 @@ import { downloadPlanned } from './apply.js';
 import { automaticSelection, scheduledInstallGate, shouldRunRebootCommand } from './auto-policy.js';
 import { pruneCache } from './cache-prune.js';
 import { installSelection } from './commands/install.js';
-import { loadCatalog, reportNow, withHostLock } from './commands/common.js';
+import { reportNow } from './commands/common.js';
+import { recordCheck, rescanStates, withHostScan } from './commands/scan-session.js';
 import type { Ledger } from './ledger.js';
-import { applicable, planInstall } from './planner.js';
+import { planInstall } from './planner.js';
 import { runPreInstallCheck } from './pre-install-check.js';
 import { runRebootCommand } from './reboot.js';
-import { noteOffline, observeStates, scanHost, wentOffline } from './scan.js';
 import type { HostScan } from './scan.js';
 import type { Session } from './session.js';
 
@@ -27,28 +27,15 @@ async function downloadAutomatic(session: Session, ledger: Ledger, scan: HostSca
   if (ids.length === 0) return true;
   const plan = planInstall(scan.catalog, scan.host, scan.known, ids);
   const results = await downloadPlanned(session, ledger, scan, plan.order);
-  await observeStates(ledger, await scanHost(session, ledger, scan.catalog));
+  await rescanStates(session, ledger, scan);
   return !results.some((r) => r.outcome === 'failed');
 }
 
 /** Check: fetch, scan, record a check event; with `download`, also the automatic download. Reports. */
 export async function checkStep(session: Session, opts: { download: boolean }): Promise<boolean> {
-  return withHostLock(session, async (ledger) => {
-    const loaded = await loadCatalog(session, ledger);
-    noteOffline(session, loaded);
-    const scan = await scanHost(session, ledger, loaded.catalog);
-    await observeStates(ledger, scan);
-    ledger.addEvent({
-      type: 'check',
-      outcome: 'ok',
-      message:
-        `catalog ${loaded.catalog.sequence}: ${applicable(scan.evaluations).length} applicable patch(es)` +
-        (wentOffline(loaded) ? ' (staging server unreachable; cached catalog)' : '') +
-        (loaded.expired
-          ? ` (expired at ${loaded.catalog.expiresAt}: nothing is downloaded or installed)`
-          : ''),
-    });
-    await ledger.save();
+  return withHostScan(session, {}, async (s) => {
+    const { ledger, loaded, scan } = s;
+    await recordCheck(s);
     // an expired catalog is shown and reported, never downloaded from (freeze protection)
     const ok =
       opts.download && !loaded.expired ? await downloadAutomatic(session, ledger, scan) : !loaded.expired;
@@ -61,11 +48,7 @@ export async function checkStep(session: Session, opts: { download: boolean }): 
 /** Scheduled download: critical patches only (autoInstall "critical"); nothing with "none". */
 export async function downloadStep(session: Session): Promise<boolean> {
   if (session.config.policy.autoInstall === 'none') return true;
-  return withHostLock(session, async (ledger) => {
-    const loaded = await loadCatalog(session, ledger, 'download from it');
-    noteOffline(session, loaded);
-    const scan = await scanHost(session, ledger, loaded.catalog);
-    await observeStates(ledger, scan);
+  return withHostScan(session, { forAction: 'download from it' }, async ({ ledger, scan }) => {
     const ok = await downloadAutomatic(session, ledger, scan);
     await reportNow(session, ledger);
     return ok;
@@ -81,11 +64,7 @@ export async function downloadStep(session: Session): Promise<boolean> {
 export async function installStep(session: Session, opts: StepOptions): Promise<boolean> {
   const { policy, schedule } = session.config;
   if (policy.autoInstall === 'none') return true;
-  return withHostLock(session, async (ledger) => {
-    const loaded = await loadCatalog(session, ledger, 'install from it');
-    noteOffline(session, loaded);
-    const scan = await scanHost(session, ledger, loaded.catalog);
-    await observeStates(ledger, scan);
+  return withHostScan(session, { forAction: 'install from it' }, async ({ ledger, loaded, scan }) => {
     const ids = automaticSelection(scan.evaluations, policy);
     let ok = true;
     let postponed = false;
@@ -116,7 +95,7 @@ export async function installStep(session: Session, opts: StepOptions): Promise<
           { shouldStop: opts.shouldStop },
         );
         ok = !results.some((r) => r.outcome === 'failed');
-        await observeStates(ledger, await scanHost(session, ledger, loaded.catalog));
+        await rescanStates(session, ledger, scan);
       }
     }
     // a reboot, like an install, only inside a window and never against the pre-install check

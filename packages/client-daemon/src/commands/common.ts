@@ -126,12 +126,7 @@ export async function loadCatalog(
   try {
     const loaded = await session.catalogSource.load();
     if (forAction) assertNotExpired(loaded, forAction);
-    else if (loaded.expired) {
-      session.out.warn(
-        `warning: catalog ${loaded.catalog.sequence} expired at ${loaded.catalog.expiresAt}: ` +
-          'installs and downloads are refused until the staging server publishes a fresh one',
-      );
-    }
+    else warnIfExpired(session, loaded);
     return loaded;
   } catch (err) {
     if (isTrustRefusal(err)) {
@@ -142,6 +137,15 @@ export async function loadCatalog(
     }
     throw err;
   }
+}
+
+/** The freeze warning of `check` and `status`: an expired catalog is listed, never acted on. */
+export function warnIfExpired(session: Session, loaded: LoadedCatalog): void {
+  if (!loaded.expired) return;
+  session.out.warn(
+    `warning: catalog ${loaded.catalog.sequence} expired at ${loaded.catalog.expiresAt}: ` +
+      'installs and downloads are refused until the staging server publishes a fresh one',
+  );
 }
 
 /**

@@ -4,12 +4,12 @@ import type { ActionResult, ApplyOptions } from '../apply.js';
 import type { Ledger } from '../ledger.js';
 import { planInstall, selectIds } from '../planner.js';
 import type { Selection } from '../planner.js';
-import { noteOffline, observeStates, scanHost, wentOffline } from '../scan.js';
 import type { HostScan } from '../scan.js';
 import { assertInstallDirsExist } from '../install-dir.js';
 import type { Session } from '../session.js';
-import { exitCodeFor, loadCatalog, printResults, reportNow, withHostLock } from './common.js';
+import { exitCodeFor, printResults, reportNow } from './common.js';
 import type { CommandArgs } from './common.js';
+import { rescanStates, withHostScan } from './scan-session.js';
 
 /**
  * Plan and install a selection: skipped and blocked patches become results (blocked
@@ -46,21 +46,21 @@ export async function installSelection(
 
 /** install [ID... | --all | --critical]: download as needed, install in dependency order, report. */
 export async function installCommand(session: Session, args: CommandArgs): Promise<number> {
-  return withHostLock(session, async (ledger) => {
-    const loaded = await loadCatalog(session, ledger, 'install from it');
-    noteOffline(session, loaded);
-    const scan = await scanHost(session, ledger, loaded.catalog);
-    await observeStates(ledger, scan);
-    const results = await installSelection(session, ledger, scan, {
-      ids: args.positionals,
-      all: args.all,
-      critical: args.critical,
-    });
-    // the states after the installs, for the final report
-    await observeStates(ledger, await scanHost(session, ledger, loaded.catalog));
-    await pruneCache(session, ledger, loaded.catalog);
-    await reportNow(session, ledger);
-    printResults(session, results, wentOffline(loaded) ? { offline: true } : {});
-    return exitCodeFor(results);
-  });
+  return withHostScan(
+    session,
+    { forAction: 'install from it' },
+    async ({ ledger, loaded, scan, offline }) => {
+      const results = await installSelection(session, ledger, scan, {
+        ids: args.positionals,
+        all: args.all,
+        critical: args.critical,
+      });
+      // the states after the installs, for the final report
+      await rescanStates(session, ledger, scan);
+      await pruneCache(session, ledger, loaded.catalog);
+      await reportNow(session, ledger);
+      printResults(session, results, offline ? { offline: true } : {});
+      return exitCodeFor(results);
+    },
+  );
 }

@@ -5,6 +5,7 @@ import { expiryFields } from '../catalog-source.js';
 import { patchList, printPatchList } from '../scan.js';
 import { scanHost } from '../scan.js';
 import type { Session } from '../session.js';
+import { warnIfExpired } from './common.js';
 import type { CommandArgs } from './common.js';
 
 /**
@@ -13,12 +14,7 @@ import type { CommandArgs } from './common.js';
  */
 export async function statusCommand(session: Session, _args: CommandArgs): Promise<number> {
   const loaded = await session.catalogSource.cachedOrThrow();
-  if (loaded.expired) {
-    session.out.warn(
-      `warning: catalog ${loaded.catalog.sequence} expired at ${loaded.catalog.expiresAt}: ` +
-        'installs and downloads are refused until the staging server publishes a fresh one',
-    );
-  }
+  warnIfExpired(session, loaded);
   const ledger = await session.openLedger();
   const scan = await scanHost(session, ledger, loaded.catalog);
   const schedule = scheduleOverview(session.config, ledger.events);

@@ -1,11 +1,12 @@
 import { ErrorCodes, PatchbayError, formatError } from '@patchbay/core';
 import { uninstallOrdered, uninstallRefusal } from '../apply.js';
 import type { ActionResult } from '../apply.js';
+import type { LoadedCatalog } from '../catalog-source.js';
 import { assertKnownIds } from '../planner.js';
-import { noteOffline, observeStates, scanHost, wentOffline } from '../scan.js';
 import type { Session } from '../session.js';
-import { exitCodeFor, loadCatalog, printResults, reportNow, withHostLock } from './common.js';
+import { exitCodeFor, printResults, reportNow } from './common.js';
 import type { CommandArgs } from './common.js';
+import { rescanStates, withHostScan } from './scan-session.js';
 
 /**
  * uninstall ID [--cascade]: refused, naming the dependants, while installed patches
@@ -19,13 +20,12 @@ export async function uninstallCommand(session: Session, args: CommandArgs): Pro
     });
   }
   const id = args.positionals[0]!;
-  return withHostLock(session, async (ledger) => {
-    const loaded = await loadCatalog(session, ledger, 'run an uninstaller from it');
-    noteOffline(session, loaded);
-    assertKnownIds(loaded.catalog, [id]);
-    const scan = await scanHost(session, ledger, loaded.catalog);
-    await observeStates(ledger, scan);
-    const extra = wentOffline(loaded) ? { offline: true } : {};
+  const scanOptions = {
+    forAction: 'run an uninstaller from it',
+    beforeScan: (loaded: LoadedCatalog) => assertKnownIds(loaded.catalog, [id]),
+  };
+  return withHostScan(session, scanOptions, async ({ ledger, scan, offline }) => {
+    const extra = offline ? { offline: true } : {};
     if (!scan.known.installed.has(id)) {
       const results: ActionResult[] = [{ id, outcome: 'skipped', message: `${id} is not installed` }];
       printResults(session, results, extra);
@@ -48,7 +48,7 @@ export async function uninstallCommand(session: Session, args: CommandArgs): Pro
       return 1;
     }
     const results = await uninstallOrdered(session, ledger, scan, refusal.order);
-    await observeStates(ledger, await scanHost(session, ledger, loaded.catalog));
+    await rescanStates(session, ledger, scan);
     await reportNow(session, ledger);
     printResults(session, results, extra);
     return exitCodeFor(results);
