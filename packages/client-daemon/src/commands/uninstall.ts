@@ -1,12 +1,12 @@
 import { ErrorCodes, PatchbayError, formatError } from '@patchbay/core';
 import { uninstallOrdered, uninstallRefusal } from '../apply.js';
 import type { ActionResult } from '../apply.js';
-import type { LoadedCatalog } from '../catalog-source.js';
 import { assertKnownIds } from '../planner.js';
 import type { Session } from '../session.js';
 import { exitCodeFor, printResults, reportNow } from './common.js';
 import type { CommandArgs } from './common.js';
 import { rescanStates, withHostScan } from './scan-session.js';
+import type { ScanOptions } from './scan-session.js';
 
 /**
  * uninstall ID [--cascade]: refused, naming the dependants, while installed patches
@@ -20,9 +20,9 @@ export async function uninstallCommand(session: Session, args: CommandArgs): Pro
     });
   }
   const id = args.positionals[0]!;
-  const scanOptions = {
+  const scanOptions: ScanOptions = {
     forAction: 'run an uninstaller from it',
-    beforeScan: (loaded: LoadedCatalog) => assertKnownIds(loaded.catalog, [id]),
+    beforeScan: (loaded) => assertKnownIds(loaded.catalog, [id]),
   };
   return withHostScan(session, scanOptions, async ({ ledger, scan, offline }) => {
     const extra = offline ? { offline: true } : {};
