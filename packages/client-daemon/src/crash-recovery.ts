@@ -4,7 +4,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage } from '@patchbay/core';
+import { errorMessage, processAlive } from '@patchbay/core';
 import type { Logger } from '@patchbay/core';
 import type { Ledger, PendingAction } from './ledger.js';
 import { killProcessTree } from './process-runner.js';
@@ -25,15 +25,6 @@ function groupAlive(pgid: number): boolean {
   } catch {
     // ESRCH: gone; EPERM: the id now belongs to someone else's processes
     return false;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
