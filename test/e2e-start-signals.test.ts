@@ -7,18 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import t, { type Test } from 'tap';
+import { processAlive } from '@patchbay/core';
 import { REPO_ROOT, waitFor } from './helpers/processes.js';
 
 const START = path.join(REPO_ROOT, 'scripts/start.mjs');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Start a tree, wait until start.mjs says it serves, return the server's pid (from its lock). */
 async function startTree(
@@ -34,7 +26,7 @@ async function startTree(
   let serverPid = 0;
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    if (serverPid && alive(serverPid)) process.kill(serverPid, 'SIGKILL');
+    if (serverPid && processAlive(serverPid)) process.kill(serverPid, 'SIGKILL');
   });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -45,7 +37,7 @@ async function startTree(
     });
   });
   serverPid = (JSON.parse(fs.readFileSync(path.join(dataDir, 'lock'), 'utf8')) as { pid: number }).pid;
-  t.ok(alive(serverPid), `the server runs (pid ${serverPid})`);
+  t.ok(processAlive(serverPid), `the server runs (pid ${serverPid})`);
   return { child, serverPid };
 }
 
@@ -55,8 +47,8 @@ t.test('npm start stopped by its pid (SIGTERM to npm) stops the server', async (
   const exited = once(child, 'exit');
   child.kill('SIGTERM');
   await exited;
-  await waitFor('the server to exit', async () => !alive(serverPid), 20_000);
-  t.notOk(alive(serverPid), 'no server left behind');
+  await waitFor('the server to exit', async () => !processAlive(serverPid), 20_000);
+  t.notOk(processAlive(serverPid), 'no server left behind');
 });
 
 t.test('SIGHUP to start.mjs stops the server gracefully; the script exits with its status', async (t) => {
@@ -66,5 +58,5 @@ t.test('SIGHUP to start.mjs stops the server gracefully; the script exits with i
   const [code, signal] = await exited;
   t.equal(signal, null, 'start.mjs did not die of the signal itself');
   t.equal(code, 0, "the server's graceful stop: exit 0");
-  t.notOk(alive(serverPid), 'no server left behind');
+  t.notOk(processAlive(serverPid), 'no server left behind');
 });

@@ -9,11 +9,12 @@ import {
   parseCatalog,
   parseFeed,
   readJsonFile,
+  sha256Hex,
   writeFileAtomic,
 } from '@patchbay/core';
 import type { Catalog, ConditionalResult, Logger } from '@patchbay/core';
 import type { Dispatcher } from 'undici';
-import { sha256Hex, signatureRefusal } from './catalog-trust.js';
+import { signatureRefusal } from './catalog-trust.js';
 import type { CatalogTrust, FeedTrust, KeysDocument, TrustedKey } from './catalog-trust.js';
 import { feedLocation, serverDirectory, serverKind } from './direct-mode.js';
 import type { ServerKind } from './direct-mode.js';

@@ -2,7 +2,6 @@
 // must verify against trust.mirrorKey, or the key pinned for its staging server at
 // first contact (as SSH's known_hosts); a catalog older than one already accepted
 // is a rollback. The pins and the accepted sequences live under <dataDir>/trust.
-import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import {
   ErrorCodes,
@@ -13,6 +12,7 @@ import {
   parsePublicKey,
   readJsonFile,
   rotationStatement,
+  sha256Hex,
   verifyDetached,
   writeFileAtomic,
 } from '@patchbay/core';
@@ -93,10 +93,6 @@ export function signatureRefusal(
   context: Record<string, unknown> = {},
 ): PatchbayError {
   return new PatchbayError(ErrorCodes.SIGNATURE, message, { reason, ...context });
-}
-
-export function sha256Hex(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** A trust.mirrorKey / trust.feedKey value (PEM or base64); unreadable is a config error (exit 2). */

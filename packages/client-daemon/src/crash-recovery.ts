@@ -1,10 +1,9 @@
 // What a SIGKILL (or power cut) of an earlier patchbay-client leaves behind, put right at the
 // start of the next run that holds the data-dir lock: an installer still running on its own,
 // actions marked pending, scratch files in the cache and the data directory.
-import { readdir, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage } from '@patchbay/core';
+import { errorMessage, removeStaleAtomicTemps } from '@patchbay/core';
 import type { Logger } from '@patchbay/core';
 import type { Ledger, PendingAction } from './ledger.js';
 import { killProcessTree } from './process-runner.js';
@@ -14,8 +13,6 @@ import type { Session } from './session.js';
 const POLL_MS = 100;
 /** after SIGTERM to a survivor past its timeout, this long before SIGKILL */
 const KILL_GRACE_MS = 5000;
-/** writeFileAtomic's temp names: `.<name>.<pid>.<random>.tmp` */
-const ATOMIC_TEMP = /^\.(.+)\.(\d+)\.[0-9a-f]+\.tmp$/;
 
 /** True while any process of the group `pgid` exists (ours to signal). */
 function groupAlive(pgid: number): boolean {
@@ -25,15 +22,6 @@ function groupAlive(pgid: number): boolean {
   } catch {
     // ESRCH: gone; EPERM: the id now belongs to someone else's processes
     return false;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -64,15 +52,8 @@ async function waitForSurvivor(id: string, pending: Readonly<PendingAction>, log
 
 /** Scratch files of writeFileAtomic whose writer is dead (ledger, catalog, trust files). */
 async function removeDeadWritersTemps(dir: string, logger: Logger): Promise<void> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names) {
-    const match = ATOMIC_TEMP.exec(name);
-    if (!match) continue;
-    const pid = Number(match[2]);
-    if (pid === process.pid || processAlive(pid)) continue;
-    await rm(path.join(dir, name), { force: true });
-    logger.debug({ file: name }, 'removed a temp file left by a crash');
-  }
+  const removed = await removeStaleAtomicTemps(dir);
+  for (const name of removed) logger.debug({ file: name }, 'removed a temp file left by a crash');
 }
 
 /**

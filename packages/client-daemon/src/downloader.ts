@@ -1,4 +1,4 @@
-import { copyFile, link, rm, stat } from 'node:fs/promises';
+import { copyFile, link, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ErrorCodes,
@@ -55,7 +55,7 @@ export async function downloadPatchFiles(patch: FeedPatch, opts: DownloaderOptio
     // Refuse before the first byte: a cache that fills halfway helps nobody.
     await assertFreeSpace(
       opts.store.root,
-      await bytesToWrite(missing, opts.store),
+      await opts.store.bytesToWrite(missing),
       opts.freeSpaceMarginBytes,
       `patch ${patch.id}'s ${missing.length} file(s) to download`,
       'cache.freeSpaceMarginBytes',
@@ -92,22 +92,6 @@ export async function downloadPatchFiles(patch: FeedPatch, opts: DownloaderOptio
     );
   }
   return { files, bytesFetched };
-}
-
-/** Bytes the files add to the cache: each size minus a partial already there (resumed or replaced). */
-async function bytesToWrite(files: readonly FeedFile[], store: ContentStore): Promise<number> {
-  let total = 0;
-  const seen = new Set<string>();
-  for (const file of files) {
-    if (seen.has(file.sha256)) continue;
-    seen.add(file.sha256);
-    const partial = await stat(store.partialPath(file.sha256)).then(
-      (info) => (info.isFile() ? info.size : 0),
-      () => 0,
-    );
-    total += Math.max(0, file.size - partial);
-  }
-  return total;
 }
 
 /**

@@ -5,7 +5,7 @@
 import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { PRIVATE_FILE_MODE, type Logger } from '@patchbay/core';
+import { PRIVATE_FILE_MODE, processAlive, type Logger } from '@patchbay/core';
 
 interface LockOwner {
   pid: number;
@@ -61,12 +61,7 @@ export async function removeLockOfDeadOwner(lockDir: string, logger: Logger): Pr
   if (owner.hostname !== hostname() || !Number.isSafeInteger(owner.pid) || owner.pid === process.pid) {
     return false;
   }
-  try {
-    process.kill(owner.pid, 0);
-    return false;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') return false;
-  }
+  if (processAlive(owner.pid)) return false;
   logger.warn(
     { pid: owner.pid, since: owner.since, lock: lockDir },
     'the lock holder is gone (crashed); taking the lock over',

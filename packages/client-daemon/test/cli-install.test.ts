@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import type { Test } from 'tap';
 import { makeSandbox } from './fixtures/client.js';
+import { running } from './fixtures/processes.js';
 import { buildCatalog, startStaging } from './fixtures/staging.js';
 import type { FixturePatch, StagingFixture } from './fixtures/staging.js';
 
@@ -323,20 +324,5 @@ t.test('an install that times out has its whole process tree killed', async (t) 
   t.ok(Date.now() - started < 15_000, 'did not wait for the payload');
   const pid = Number(readFileSync(`${sb.installDir}/grandchild.pid`, 'utf8').trim());
   t.ok(pid > 0, 'the payload started a grandchild');
-  t.notOk(isAlive(pid), `grandchild ${pid} is gone`);
+  t.notOk(running(pid), `grandchild ${pid} is gone`);
 });
-
-/** True when pid runs (a zombie waiting for a reaper counts as gone). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return true;
-  }
-}

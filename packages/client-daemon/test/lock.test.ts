@@ -1,3 +1,7 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import t from 'tap';
 import { createLogger, isPatchbayError } from '@patchbay/core';
 import { lockDataDir } from '../src/lock.js';
@@ -21,4 +25,19 @@ t.test('one patchbay-client changes a host at a time', async (t) => {
   await release();
   const again = await lockDataDir(paths, logger);
   await again();
+});
+
+t.test('a lock whose recorded holder on this host is dead is taken over at once', async (t) => {
+  const paths = dataPaths(t.testdir());
+  const logger = createLogger({ name: 'test', level: 'silent' });
+  const held = await lockDataDir(paths, logger);
+  // a real process that has exited stands for a SIGKILLed client; the lock stays fresh
+  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+  await once(child, 'exit');
+  const owner = JSON.parse(await readFile(join(paths.lock, 'owner.json'), 'utf8')) as { pid: number };
+  await writeFile(join(paths.lock, 'owner.json'), JSON.stringify({ ...owner, pid: child.pid }));
+  const release = await lockDataDir(paths, logger);
+  t.pass('the second lock was granted');
+  await release();
+  await held().catch(() => undefined);
 });

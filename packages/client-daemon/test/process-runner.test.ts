@@ -2,20 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { runCommand } from '../src/process-runner.js';
-
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return true;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z';
-  } catch {
-    return false;
-  }
-}
+import { running } from './fixtures/processes.js';
 
 t.test('exit code and output go to the log, argv is not interpreted by a shell', async (t) => {
   const dir = t.testdir();
@@ -52,7 +39,7 @@ t.test('timeout kills the whole process tree, grandchildren included', async (t)
   t.equal(res.timedOut, true);
   t.ok(res.durationMs < 5000);
   const pid = Number(readFileSync(pidFile, 'utf8'));
-  t.ok(gone(pid), `grandchild ${pid} was killed`);
+  t.notOk(running(pid), `grandchild ${pid} was killed`);
 });
 
 t.test('the output tail: the last 2 KiB of this run, from a line start, cleaned (issue 14)', async (t) => {

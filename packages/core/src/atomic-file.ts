@@ -4,6 +4,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { failpoint } from './failpoint.js';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from './private-files.js';
+import { processAlive } from './process-alive.js';
 
 /**
  * Temp name for an atomic write of `path`: same directory (so the rename stays on one
@@ -20,17 +21,6 @@ const ATOMIC_TEMP_NAME = /^\.(.+)\.(\d+)\.[0-9a-f]{12}\.tmp$/;
 export function parseAtomicTempName(name: string): { target: string; pid: number } | undefined {
   const match = ATOMIC_TEMP_NAME.exec(name);
   return match ? { target: match[1]!, pid: Number(match[2]) } : undefined;
-}
-
-/** True when a process with this pid exists (EPERM: it exists but is not ours). */
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -78,6 +78,26 @@ export class ContentStore {
     return join(this.tmpDir, `${hex}${PARTIAL_STATE_SUFFIX}`);
   }
 
+  /**
+   * Bytes fetching these blobs adds to the store's filesystem: each distinct digest's size
+   * less the partial already in tmp/ (resumed, or discarded and fetched again: the net
+   * growth is the same). For the free-space check before a download.
+   */
+  async bytesToWrite(blobs: readonly { sha256: string; size: number }[]): Promise<number> {
+    const sizes = new Map<string, number>();
+    for (const blob of blobs) if (!sizes.has(blob.sha256)) sizes.set(blob.sha256, blob.size);
+    const growth = await Promise.all(
+      [...sizes].map(async ([hex, size]) => {
+        const partial = await stat(this.partialPath(hex)).then(
+          (info) => (info.isFile() ? info.size : 0),
+          () => 0,
+        );
+        return Math.max(0, size - partial);
+      }),
+    );
+    return growth.reduce((sum, bytes) => sum + bytes, 0);
+  }
+
   /** A fresh scratch file name in `<root>/tmp` (not resumable: cleanTemp removes it after a crash). */
   newTempPath(): string {
     return join(this.tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}.tmp`);

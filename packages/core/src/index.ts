@@ -26,3 +26,4 @@ export * from './free-space.js';
 export * from './mail-transport.js';
 export * from './mail-text.js';
 export * from './cli-output/index.js';
+export { processAlive } from './process-alive.js';

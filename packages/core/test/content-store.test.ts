@@ -85,3 +85,23 @@ t.test('cleanTemp keeps resumable partials and removes crash leftovers', async (
   t.equal((await store.cleanTemp({ olderThanMs: 60_000 })).removed.length, 0);
   t.same(await new ContentStore(join(store.root, 'nothing-here')).cleanTemp(), { removed: [], kept: [] });
 });
+
+t.test('bytesToWrite: each distinct blob once, less the partial already in tmp', async (t) => {
+  const store = new ContentStore(t.testdir());
+  const a = sha256Hex('a');
+  const b = sha256Hex('b');
+  const c = sha256Hex('c');
+  await mkdir(store.tmpDir, { recursive: true });
+  await writeFile(store.partialPath(a), Buffer.alloc(30)); // resumed: 70 more
+  await writeFile(store.partialPath(c), Buffer.alloc(500)); // longer than the blob: discarded, net 0
+  await mkdir(store.partialPath(b)); // not a file: counts as no partial
+  const blobs = [
+    { sha256: a, size: 100 },
+    { sha256: b, size: 40 },
+    { sha256: a, size: 100 }, // the same blob for another patch or file name
+    { sha256: c, size: 200 },
+  ];
+  t.equal(await store.bytesToWrite(blobs), 70 + 40);
+  t.equal(await store.bytesToWrite([]), 0);
+  await t.rejects(store.bytesToWrite([{ sha256: 'nope', size: 1 }]), { code: ErrorCodes.BAD_DIGEST });
+});

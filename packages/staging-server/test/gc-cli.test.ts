@@ -172,3 +172,15 @@ t.test('a crash mid-gc leaves every blob the catalogs need; the next gc finishes
   for (const id of ['B', 'C', 'D']) t.notOk(await s.store.has(hexOf(id)), `${id} gone`);
   t.ok(await s.store.verify(hexOf('A')));
 });
+
+t.test('gc refuses when current.json is not a valid catalog, and removes nothing', async (t) => {
+  const s = await setup(t);
+  await s.publish({ sequence: 1, patches: [simplePatch('A')] });
+  await s.publish({ sequence: 2, patches: [simplePatch('B')] });
+  await writeFile(join(s.dataDir, 'catalog', 'current.json'), '{"format": "patchbay-catalog/1"');
+  const refused = await run(['--config', s.config, 'gc']);
+  t.not(refused.code, 0);
+  t.match(refused.stderr, /gc refused: the published catalog \S+current\.json is unreadable/);
+  t.ok(await s.store.has(hexOf('A')), 'A stays');
+  t.ok(await s.store.has(hexOf('B')), 'B stays');
+});

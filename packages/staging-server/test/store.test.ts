@@ -119,3 +119,24 @@ t.test('catalog store: deterministic bytes, gzip, ETag, history and current', as
   await writeFile(store.currentPath, '{"format": "patchbay-catalog/1"');
   await t.rejects(store.loadCurrent(signer), 'a corrupt current.json is an error, not an empty catalog');
 });
+
+t.test('catalog store: readCurrent and readHistory, the one reader of stored catalogs', async (t) => {
+  const store = new CatalogStore(t.testdir());
+  t.equal(await store.readCurrent(), null, 'nothing published yet');
+  t.equal(await store.readHistory(3), null, 'no such history entry');
+  const published = await toPublishedCatalog(catalog, signer);
+  await store.publish(published);
+  const current = await store.readCurrent();
+  t.same(current?.catalog, catalog);
+  t.ok(current?.bytes.equals(published.bytes), 'the exact stored bytes');
+  t.same((await store.readHistory(3))?.catalog, catalog);
+
+  await writeFile(store.historyPath(2), 'not json');
+  await t.rejects(
+    store.readHistory(2),
+    { code: ErrorCodes.FEED_NOT_JSON },
+    'an invalid file is an error, not a gap',
+  );
+  await writeFile(store.currentPath, '{"format": "patchbay-catalog/1"}');
+  await t.rejects(store.readCurrent(), { message: /catalog\/current\.json/ }, 'the error names the file');
+});

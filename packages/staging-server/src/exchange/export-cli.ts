@@ -1,7 +1,6 @@
 // `patchbay-server export DIR` (issue 7): the published mirror as a feed directory (or its
 // tar in media-sized parts) that another staging server imports or takes as a file: upstream.
 // Reads the data directory without its lock: it runs beside `serve`, and blobs never change.
-import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import {
   FileProgress,
@@ -12,7 +11,6 @@ import {
   errorMessage,
   ErrorCodes,
   isPatchbayError,
-  parseCatalog,
   PatchbayError,
   type Catalog,
   type Logger,
@@ -78,17 +76,6 @@ function parseSince(value: string | undefined): number | null {
   return Number(value);
 }
 
-async function readCatalogFile(path: string): Promise<Catalog | null> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  return parseCatalog(bytes, path);
-}
-
 async function loadExportKey(config: ServerConfig): Promise<ExportKey> {
   const keyFile = mirrorKeyFile(config);
   const privateKey = await readMirrorKey(keyFile);
@@ -108,7 +95,7 @@ async function loadCatalogs(
   since: number | null,
 ): Promise<{ catalog: Catalog; base: Catalog | null }> {
   const catalogs = new CatalogStore(config.dataDir);
-  const catalog = await readCatalogFile(catalogs.currentPath);
+  const catalog = (await catalogs.readCurrent())?.catalog;
   if (!catalog) {
     throw new PatchbayError(
       ErrorCodes.NO_CATALOG,
@@ -124,7 +111,7 @@ async function loadCatalogs(
     );
   }
   const basePath = catalogs.historyPath(since);
-  const base = await readCatalogFile(basePath);
+  const base = (await catalogs.readHistory(since))?.catalog;
   if (!base) {
     throw usage(
       `--since ${since}: the catalog of sequence ${since} is gone (${basePath} was removed, e.g. by gc); ` +

@@ -2,11 +2,9 @@
 // It takes the data-dir lock as `sync` does, so it refuses (exit 1, PB_ERR_LOCKED) while
 // `serve` runs on the same directory; a running server collects on schedule.gc or on
 // POST /v1/gc instead.
-import { readFile } from 'node:fs/promises';
 import {
   ErrorCodes,
   isPatchbayError,
-  parseCatalog,
   PatchbayError,
   type Catalog,
   type Logger,
@@ -57,20 +55,15 @@ export async function runGcCommand(
  * Null when none was published; an unreadable one stops gc, which cannot then tell what is needed.
  */
 async function loadCurrentCatalog(catalogs: CatalogStore): Promise<Catalog | null> {
-  let bytes: Buffer;
   try {
-    bytes = await readFile(catalogs.currentPath);
+    return (await catalogs.readCurrent())?.catalog ?? null;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  try {
-    return parseCatalog(bytes, catalogs.currentPath);
-  } catch (err) {
+    // an I/O error (EACCES, EIO) goes up as it is; parse errors (always PatchbayError) say what gc cannot know
+    if (!isPatchbayError(err)) throw err;
     throw new PatchbayError(
       ErrorCodes.FEED_INVALID,
       `gc refused: the published catalog ${catalogs.currentPath} is unreadable, so which blobs it needs is unknown (a sync repairs it)`,
-      { path: catalogs.currentPath, cause: isPatchbayError(err) ? err.code : String(err) },
+      { path: catalogs.currentPath, cause: err.code },
     );
   }
 }

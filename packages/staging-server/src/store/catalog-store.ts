@@ -53,6 +53,24 @@ export async function toPublishedCatalog(
   };
 }
 
+/** A catalog file as stored: the exact bytes and what they parse to. */
+export interface StoredCatalog {
+  catalog: Catalog;
+  bytes: Buffer;
+}
+
+/** The catalog file at `path`; null when it does not exist. Throws when unreadable or not a valid catalog. */
+async function readCatalogFile(path: string): Promise<StoredCatalog | null> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  return { catalog: parseCatalog(bytes, path), bytes };
+}
+
 export class CatalogStore {
   readonly dir: string;
   readonly currentPath: string;
@@ -71,6 +89,19 @@ export class CatalogStore {
   }
 
   /**
+   * current.json as stored, signature unchecked (for tools that only need what it names:
+   * gc, export); null when none was published yet. Throws when unreadable or invalid.
+   */
+  readCurrent(): Promise<StoredCatalog | null> {
+    return readCatalogFile(this.currentPath);
+  }
+
+  /** history/<sequence>.json, as readCurrent; null when it is gone (never published, or removed by gc). */
+  readHistory(sequence: number): Promise<StoredCatalog | null> {
+    return readCatalogFile(this.historyPath(sequence));
+  }
+
+  /**
    * The published catalog, or null when none was published yet. Throws when the file is
    * unreadable or invalid. The stored signature is kept when it verifies with the signer's
    * key; otherwise (missing, torn by a crash, or made by a rotated-out key) the same bytes
@@ -79,14 +110,9 @@ export class CatalogStore {
   async loadCurrent(
     signer: MirrorSigner,
   ): Promise<{ published: PublishedCatalog; resigned: boolean } | null> {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(this.currentPath);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
-    const catalog = parseCatalog(bytes, this.currentPath);
+    const current = await this.readCurrent();
+    if (!current) return null;
+    const { catalog, bytes } = current;
     const stored = await readFile(this.signaturePath, 'utf8').catch(() => undefined);
     if (stored !== undefined && verifyDetached(bytes, stored, signer.keys.mirror)) {
       return { published: await toPublishedCatalog(catalog, signer, bytes, stored.trim()), resigned: false };

@@ -2,7 +2,7 @@
 // store and catalog would race on the publication counter and on current.json.
 import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensurePrivateDir, ErrorCodes, PatchbayError, PRIVATE_FILE_MODE } from '@patchbay/core';
+import { ensurePrivateDir, ErrorCodes, PatchbayError, PRIVATE_FILE_MODE, processAlive } from '@patchbay/core';
 
 export const LOCK_FILE_NAME = 'lock';
 
@@ -14,16 +14,6 @@ export interface DataDirLock {
 interface LockOwner {
   pid: number;
   startedAt: string;
-}
-
-/** True when a process with this pid exists (EPERM means it exists but is not ours). */
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function readOwner(path: string): Promise<LockOwner | null> {
@@ -66,7 +56,7 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = await readOwner(path);
-      if (holder && isProcessAlive(holder.pid)) {
+      if (holder && processAlive(holder.pid)) {
         throw new PatchbayError(
           ErrorCodes.LOCKED,
           `data directory ${dataDir} is in use by another patchbay-server (pid ${holder.pid}, since ${holder.startedAt}); ` +

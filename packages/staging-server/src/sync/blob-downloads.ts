@@ -1,6 +1,5 @@
 // Diff the wanted files against the store and download only what is missing,
 // through a bounded queue. One failing blob fails every patch that names it.
-import { stat } from 'node:fs/promises';
 import PQueue from 'p-queue';
 import {
   downloadBlob,
@@ -86,22 +85,6 @@ export function planBlobs(
 export async function missingBlobs(jobs: readonly BlobJob[], store: ContentStore): Promise<BlobJob[]> {
   const present = await Promise.all(jobs.map((job) => store.has(job.sha256)));
   return jobs.filter((_, i) => !present[i]);
-}
-
-/**
- * Bytes the jobs will add to the store's filesystem: each file's size minus the partial
- * already on disk (resumed, or discarded and fetched again: the net growth is the same).
- */
-export async function bytesToWrite(jobs: readonly BlobJob[], store: ContentStore): Promise<number> {
-  const partials = await Promise.all(
-    jobs.map((job) =>
-      stat(store.partialPath(job.sha256)).then(
-        (info) => (info.isFile() ? info.size : 0),
-        () => 0,
-      ),
-    ),
-  );
-  return jobs.reduce((sum, job, i) => sum + Math.max(0, job.size - partials[i]!), 0);
 }
 
 export interface DownloadOutcome {

@@ -32,7 +32,7 @@ import { fetchFeed, fetchFeedSignature } from '../upstream/feed-fetcher.js';
 import { resolveFeedUrl } from '../upstream/feed-location.js';
 import { originPolicy } from '../upstream/origin-policy.js';
 import { urlGuard } from '../upstream/url-guard.js';
-import { bytesToWrite, downloadBlobs, failedPatches, missingBlobs, planBlobs } from './blob-downloads.js';
+import { downloadBlobs, failedPatches, missingBlobs, planBlobs } from './blob-downloads.js';
 import { buildCatalog, republishCatalog, sameCatalogContent } from './build-catalog.js';
 import { checkFeedSequence } from './feed-acceptance.js';
 import { holdBack } from '@patchbay/core';
@@ -185,7 +185,7 @@ export async function runSync(ctx: SyncContext, report: SyncReport, signal: Abor
 
   const plan = planBlobs(mirrored.patches, feedUrl, policy);
   const toFetch = await missingBlobs(plan.jobs, ctx.store);
-  const writing = await bytesToWrite(toFetch, ctx.store);
+  const writing = await ctx.store.bytesToWrite(toFetch);
   log.info(
     {
       files: toFetch.length,

@@ -17,7 +17,7 @@ import {
 import { catalogFromRoles, consistentTargetPath, type UnavailableTarget } from '@patchbay/core/tuf';
 import type { Root, Targets } from '@tufjs/models';
 import type { SyncReport } from '../mirror.js';
-import { bytesToWrite, downloadBlobs, missingBlobs, type BlobJob } from '../sync/blob-downloads.js';
+import { downloadBlobs, missingBlobs, type BlobJob } from '../sync/blob-downloads.js';
 import { blobUrl, sameCatalogContent } from '../sync/build-catalog.js';
 import { nextMirrorSequence, publishSigned, type SyncContext } from '../sync/sync-run.js';
 import { assertBlobsPresent } from '../sync/verify-published-blobs.js';
@@ -113,7 +113,7 @@ export async function runTufSync(
   // 3. Target files of the mirrored roles into the blob store, by signed length and SHA-256.
   const plan = planTargetBlobs(upstream.roles, baseUrl, policy);
   const toFetch = await missingBlobs(plan.jobs, ctx.store);
-  const writing = await bytesToWrite(toFetch, ctx.store);
+  const writing = await ctx.store.bytesToWrite(toFetch);
   log.info(
     { files: toFetch.length, bytes: toFetch.reduce((sum, job) => sum + job.size, 0), bytesToWrite: writing },
     'files to fetch',
