@@ -62,10 +62,12 @@ export async function sendRaw(
 ): Promise<RawResponse> {
   // A server that refuses a request before reading its body closes with unread bytes, so its
   // kernel sends RST, and an RST can discard the answer before the client reads it (0 bytes).
-  // That is TCP, not the server: such a request is sent again (twice at most); a server that
-  // never answers it still fails.
+  // That is TCP, not the server: such a request is sent again (twice at most), the body held
+  // back until the server has had a moment to answer early (as a client waiting on
+  // `Expect: 100-continue` does; RFC 9110 lets a server answer before the body), so an early
+  // refusal is read whole; a server that never answers it still fails.
   for (let attempt = 1; ; attempt += 1) {
-    const outcome = await sendRawOnce(host, port, req, timeoutMs);
+    const outcome = await sendRawOnce(host, port, req, timeoutMs, attempt > 1 ? EARLY_ANSWER_WAIT_MS : 0);
     if (outcome !== RESET_BEFORE_ANSWER) return outcome;
     if (attempt >= 3) {
       throw new Error(
@@ -76,12 +78,15 @@ export async function sendRaw(
 }
 
 const RESET_BEFORE_ANSWER = Symbol('reset before any byte of an answer');
+/** How long a resent request waits for an early answer before it sends its body. */
+const EARLY_ANSWER_WAIT_MS = 300;
 
 function sendRawOnce(
   host: string,
   port: number,
   req: RawRequest,
   timeoutMs: number,
+  bodyDelayMs: number,
 ): Promise<RawResponse | typeof RESET_BEFORE_ANSWER> {
   let reset = false;
   return new Promise((resolve, reject) => {
@@ -109,7 +114,15 @@ function sendRawOnce(
           .join('') +
         '\r\n';
       socket.write(Buffer.from(head, 'latin1'));
-      if (req.body !== undefined) socket.write(req.body);
+      const body = req.body;
+      if (body === undefined) return;
+      if (bodyDelayMs === 0) socket.write(body);
+      else {
+        // an answer (or close) before the delay means the server refused without the body
+        const delay = setTimeout(() => socket.write(body), bodyDelayMs);
+        socket.once('data', () => clearTimeout(delay));
+        socket.once('close', () => clearTimeout(delay));
+      }
     });
     socket.on('data', (d: Buffer) => chunks.push(d));
     // The server may answer (400, 413) and close before it read the whole body: that is fine.
