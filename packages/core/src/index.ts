@@ -95,7 +95,7 @@ export { DEFAULT_STALL_TIMEOUT_MS, downloadBlob, fetchConditional } from './http
 export type { ConditionalResult, RetryOptions } from './http-fetch.js';
 export { createDispatcher } from './dispatcher.js';
 export { DEFAULT_RETRIES, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_CAP_MS, backoffDelay } from './retry.js';
-export type { UrlCheck } from './request.js';
+export type { UrlCheck } from './url-request.js';
 
 // Mail (the server's notifications and the client's)
 export {
