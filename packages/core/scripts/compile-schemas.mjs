@@ -5,16 +5,12 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import {
-  CATALOG_SCHEMA_PATH,
-  CLIENT_CONFIG_SCHEMA_PATH,
-  FEED_SCHEMA_PATH,
-  REPORT_SCHEMA,
-  SERVER_CONFIG_SCHEMA_PATH,
-  compileFeedValidators,
-  createAjv,
-  schemaSourceDigest,
-} from '../dist/index.js';
+// core's own modules, not its public index: the schema paths and compilers are internal.
+import { CLIENT_CONFIG_SCHEMA_PATH, SERVER_CONFIG_SCHEMA_PATH } from '../dist/config.js';
+import { CATALOG_SCHEMA_PATH, FEED_SCHEMA_PATH, compileFeedValidators } from '../dist/feed.js';
+import { schemaSourceDigest } from '../dist/precompiled.js';
+import { REPORT_SCHEMA } from '../dist/report.js';
+import { createAjv } from '../dist/schema-errors.js';
 
 const require = createRequire(import.meta.url);
 const standaloneCode = require('ajv/dist/standalone').default;

@@ -7,7 +7,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { Readable, addAbortSignal } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { HASH_READ_BYTES } from './hash.js';
-import type { UrlRequest, UrlResponse } from './request.js';
+import type { UrlRequest, UrlResponse } from './url-request.js';
 
 /**
  * Weak ETag of a file: W/"size-mtimeMs" (weak: it tracks metadata, not the bytes). From

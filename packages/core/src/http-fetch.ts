@@ -13,7 +13,7 @@ import { ErrorCodes, PatchbayError, isPatchbayError } from './errors.js';
 import { diskFullError, isDiskFullError } from './free-space.js';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from './private-files.js';
 import { announcedLengthError, contentRangeStart, openUrl, statusError } from './request.js';
-import type { UrlCheck, UrlRequest, UrlResponse } from './request.js';
+import type { UrlCheck, UrlRequest, UrlResponse } from './url-request.js';
 import { discardPartial, loadResumePoint, saveResumeState } from './resume-state.js';
 import type { ResumePoint } from './resume-state.js';
 import {

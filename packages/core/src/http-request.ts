@@ -2,7 +2,7 @@
 import { request } from 'undici';
 import { defaultDispatcher } from './dispatcher.js';
 import { ErrorCodes, PatchbayError } from './errors.js';
-import type { UrlCheck, UrlRequest, UrlResponse } from './request.js';
+import type { UrlCheck, UrlRequest, UrlResponse } from './url-request.js';
 
 /** Redirects followed per request when a UrlCheck follows them (as the dispatcher's default). */
 export const MAX_CHECKED_REDIRECTS = 5;

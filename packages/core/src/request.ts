@@ -2,44 +2,11 @@
 // validators and a body stream. file: URLs answer with the same HTTP semantics (conditional
 // GET, Range/If-Range), so retry and resume above this layer do not care about the scheme.
 import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import { ErrorCodes, PatchbayError } from './errors.js';
 import { requestFile } from './file-url.js';
 import { requestHttp } from './http-request.js';
 import { parseRetryAfter } from './retry.js';
-
-/**
- * Asked before every URL a request reaches: the first (`redirectedFrom` undefined) and each
- * redirect target (`redirectedFrom` the URL that answered 3xx). Throw (a PatchbayError) to
- * refuse it: nothing is requested from a refused URL. With a check, redirects are followed
- * here, hop by hop, instead of by the dispatcher.
- */
-export type UrlCheck = (url: URL, redirectedFrom?: URL) => void | Promise<void>;
-
-export interface UrlRequest {
-  /** refuse URLs (and redirect hops) before they are requested */
-  checkUrl?: UrlCheck;
-  headers?: Record<string, string>;
-  dispatcher?: Dispatcher;
-  signal?: AbortSignal;
-  /** give up when the headers, or the next body bytes, take longer than this */
-  stallTimeoutMs?: number;
-}
-
-export interface UrlResponse {
-  status: number;
-  etag?: string;
-  lastModified?: string;
-  /** raw Content-Range header */
-  contentRange?: string;
-  /** raw Retry-After header */
-  retryAfter?: string;
-  /** Content-Length as announced (undefined when absent or unparsable) */
-  contentLength?: number;
-  body: Readable;
-  /** Drop the body without reading it (frees the connection or file handle). */
-  discard(): Promise<void>;
-}
+import type { UrlRequest, UrlResponse } from './url-request.js';
 
 /** GET `url` (http:, https: or file:). Non-2xx statuses are returned, not thrown. */
 export async function openUrl(url: string, req: UrlRequest = {}): Promise<UrlResponse> {

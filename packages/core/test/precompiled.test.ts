@@ -3,17 +3,13 @@
 // never be used once the schema text differs from what they were built from.
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import {
-  CATALOG_SCHEMA_PATH,
-  CLIENT_CONFIG_SCHEMA_PATH,
-  FEED_SCHEMA_PATH,
-  REPORT_SCHEMA,
-  SERVER_CONFIG_SCHEMA_PATH,
-  compileFeedValidators,
-  createAjv,
-  loadPrecompiledValidator,
-  type PrecompiledSchema,
-} from '@patchbay/core';
+// The built modules (core's own, not its public index): the generated validators are
+// looked up beside dist/precompiled.js.
+import { CLIENT_CONFIG_SCHEMA_PATH, SERVER_CONFIG_SCHEMA_PATH } from '../dist/config.js';
+import { CATALOG_SCHEMA_PATH, FEED_SCHEMA_PATH, compileFeedValidators } from '../dist/feed.js';
+import { loadPrecompiledValidator, type PrecompiledSchema } from '../dist/precompiled.js';
+import { REPORT_SCHEMA } from '../dist/report.js';
+import { createAjv } from '../dist/schema-errors.js';
 
 const feedText = readFileSync(FEED_SCHEMA_PATH, 'utf8');
 const catalogText = readFileSync(CATALOG_SCHEMA_PATH, 'utf8');

@@ -13,7 +13,7 @@ import type { Dispatcher } from 'undici';
 import { writeFileAtomic } from '../atomic-file.js';
 import { ErrorCodes, PatchbayError, errorMessage } from '../errors.js';
 import { openUrl, statusError } from '../request.js';
-import type { UrlCheck } from '../request.js';
+import type { UrlCheck } from '../url-request.js';
 import { withRetry } from '../retry.js';
 import type { RetryPolicy } from '../retry.js';
 import { parseMetadata } from './repository.js';

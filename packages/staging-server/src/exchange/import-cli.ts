@@ -1,7 +1,8 @@
 // `patchbay-server import PATH` (issue 7): an export (directory, .tar, or the parts of a
 // chunked one) or a plain vendor feed directory, merged into the mirror as a sync would.
 import { errorMessage, ErrorCodes, isPatchbayError, type Logger, type ServerConfig } from '@patchbay/core';
-import { runImport, type ImportResult } from './import-run.js';
+import type { ImportResult } from './import-context.js';
+import { runImport } from './import-run.js';
 
 const PROGRAM = 'patchbay-server';
 

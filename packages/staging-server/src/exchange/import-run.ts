@@ -9,7 +9,6 @@ import {
   assertFreeSpace,
   ContentStore,
   ensurePrivateDir,
-  errorMessage,
   ErrorCodes,
   parseFeed,
   PatchbayError,
@@ -25,7 +24,7 @@ import { lockDataDir } from '../store/data-dir-lock.js';
 import { SyncStateStore } from '../store/sync-state.js';
 import { expiryFor, isResignDue } from '../trust/catalog-expiry.js';
 import { parseUpstreamKey, verifyFeedSignature } from '../trust/feed-signature.js';
-import { loadMirrorSigner, type MirrorSigner } from '../trust/mirror-key.js';
+import { loadMirrorSigner } from '../trust/mirror-key.js';
 import { FeedArchive } from '../upstream/feed-archive.js';
 import { buildCatalog, sameCatalogContent } from '../sync/build-catalog.js';
 import { chainOf, extendChain } from '../tiers/mirror-chain.js';
@@ -43,8 +42,9 @@ import {
 } from './bundle-format.js';
 import { assertInsideBundle, bytesToCopy, commitStaged, stageFiles, wantedFiles } from './import-files.js';
 import { findBase, ImportRecords, type ImportRecord } from './import-records.js';
-import { openImportSource, type ImportSource, type SourceKind } from './import-source.js';
-import { importTufSource, isTufBundle, type TufImportSummary } from './tuf-import.js';
+import { loadCurrent, type ImportContext, type ImportResult } from './import-context.js';
+import { openImportSource, type ImportSource } from './import-source.js';
+import { importTufSource, isTufBundle } from './tuf-import.js';
 import { isTufUpstream } from '../tuf/tuf-mirror.js';
 
 async function isFile(path: string): Promise<boolean> {
@@ -52,28 +52,6 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 const DEFAULT_MARGIN = 64 * 1024 * 1024;
-
-export interface ImportResult {
-  outcome: 'ok';
-  kind: SourceKind;
-  source: string;
-  /** the exporting mirror's key fingerprint (null: a plain feed directory) */
-  exporter: string | null;
-  sequence: number;
-  baseSequence: number | null;
-  /** false when this feed sequence was imported (or synced) before */
-  newFeed: boolean;
-  filesStored: number;
-  bytesStored: number;
-  /** files the bundle left out (or repeated) that the store already had */
-  filesAlreadyPresent: number;
-  published: boolean;
-  mirrorSequence: number;
-  patches: number;
-  signatureVerified: boolean;
-  /** trust v2: what a TUF-mode import verified and published (absent for a feed import) */
-  tuf?: TufImportSummary;
-}
 
 interface Bundle {
   feedBytes: Buffer;
@@ -167,19 +145,6 @@ function assertBaseImported(manifest: ExportManifest, records: readonly ImportRe
   );
 }
 
-export async function loadCurrent(
-  catalogs: CatalogStore,
-  signer: MirrorSigner,
-  log: Logger,
-): Promise<PublishedCatalog | null> {
-  try {
-    return (await catalogs.loadCurrent(signer))?.published ?? null;
-  } catch (err) {
-    log.warn({ err: errorMessage(err) }, 'published catalog is unusable; the import publishes a new one');
-    return null;
-  }
-}
-
 export async function runImport(
   config: ServerConfig,
   logger: Logger,
@@ -215,14 +180,6 @@ export async function runImport(
   } finally {
     await lock.release();
   }
-}
-
-export interface ImportContext {
-  signer: MirrorSigner;
-  store: ContentStore;
-  source: ImportSource;
-  paths: readonly string[];
-  margin: number;
 }
 
 async function importSource(config: ServerConfig, log: Logger, ctx: ImportContext): Promise<ImportResult> {

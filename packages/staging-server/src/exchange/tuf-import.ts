@@ -56,24 +56,13 @@ import {
   stageFiles,
   type WantedFile,
 } from './import-files.js';
-import type { ImportContext, ImportResult } from './import-run.js';
-import { loadCurrent } from './import-run.js';
+import {
+  loadCurrent,
+  type ImportContext,
+  type ImportResult,
+  type TufImportSummary,
+} from './import-context.js';
 import { ImportRecords } from './import-records.js';
-
-/** What a TUF import verified and published (`import --json` `tuf`). */
-export interface TufImportSummary {
-  rootVersion: number;
-  targetsVersion: number;
-  /** the imported delegated roles and their versions */
-  roles: Record<string, number>;
-  /** delegated roles of the bundle left out, with why (mirror.products, not in the bundle's snapshot) */
-  skipped: { role: string; reason: string }[];
-  /** this server's snapshot and timestamp after the import */
-  snapshotVersion: number;
-  timestampVersion: number;
-  /** target files withheld (x-patchbay-unavailable): the exporter withheld them, or they cannot be mirrored */
-  unavailable: number;
-}
 
 function refused(message: string, context: Record<string, unknown> = {}): PatchbayError {
   return new PatchbayError(ErrorCodes.IMPORT_REFUSED, message, context);
