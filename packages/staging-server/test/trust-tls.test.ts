@@ -1,6 +1,6 @@
 // listen.tls: the real CLI serves HTTPS with a certificate from a CA made at test time
 // (openssl); a client that trusts only that CA connects, one that does not is refused.
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmod, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,30 +16,7 @@ const BIN = new URL('../bin/patchbay-server.js', import.meta.url).pathname;
 t.test('listen.tls serves HTTPS verified by the test CA', async (t) => {
   const dir = t.testdir({ data: {} });
   const certs = await makeCertificates(dir);
-  const configFile = join(dir, 'server.json');
-  await writeFile(
-    configFile,
-    JSON.stringify({
-      listen: { host: '127.0.0.1', port: 0, tls: { cert: certs.cert, key: certs.key } },
-      dataDir: join(dir, 'data'),
-      // Nothing listens there: the start-up sync fails, the HTTP side still serves.
-      upstream: { url: 'http://127.0.0.1:9/' },
-      schedule: { sync: null },
-    }),
-  );
-  const child = spawn(process.execPath, [BIN, '--config', configFile, '--json', 'serve'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
-  const { url } = JSON.parse(line) as { url: string };
+  const { url, child } = await startTlsServe(t, dir, certs);
   t.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
 
   const trusting = new Agent({ connect: { ca: await readFile(certs.ca, 'utf8') } });
@@ -89,13 +66,14 @@ async function startTlsServe(
   t: Test,
   dir: string,
   certs: { cert: string; key: string },
-): Promise<{ url: string; port: number }> {
+): Promise<{ url: string; port: number; child: ChildProcess }> {
   const configFile = join(dir, 'server.json');
   await writeFile(
     configFile,
     JSON.stringify({
       listen: { host: '127.0.0.1', port: 0, tls: { cert: certs.cert, key: certs.key } },
       dataDir: join(dir, 'data'),
+      // Nothing listens there: the start-up sync fails, the HTTP side still serves.
       upstream: { url: 'http://127.0.0.1:9/' },
       schedule: { sync: null },
     }),
@@ -113,7 +91,7 @@ async function startTlsServe(
     child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
   });
   const { url } = JSON.parse(line) as { url: string };
-  return { url, port: Number(new URL(url).port) };
+  return { url, port: Number(new URL(url).port), child };
 }
 
 /** A raw TLS handshake with the server: the negotiated protocol and cipher, or the error. */
