@@ -23,7 +23,7 @@ import {
   sendSettings,
   type MailTransport,
   type SendSettings,
-} from './transport.js';
+} from '@patchbay/core';
 import type { HostNotice, Notice, NotifyStatus } from './types.js';
 
 export const NOTIFY_STATE_FILE = 'notify-outbox.json';

@@ -9,7 +9,7 @@ import {
   sendSettings,
   type MailTransport,
   type SendSettings,
-} from './transport.js';
+} from '@patchbay/core';
 import type { Mail } from './types.js';
 
 export interface NotifyTestResult {
