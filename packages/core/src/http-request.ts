@@ -11,8 +11,12 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
 
 export async function requestHttp(url: URL, req: UrlRequest): Promise<UrlResponse> {
-  if (!req.checkUrl) return (await requestOnce(url, req, false)).response;
-  return requestChecked(url, req, req.checkUrl);
+  // The URL's credentials become a header once, here: redirects then carry them like any
+  // credential header — on hops within the origin, never to another (both paths below).
+  const { target, headers } = withBasicAuth(url, req.headers ?? {});
+  const authed = { ...req, headers };
+  if (!req.checkUrl) return (await requestOnce(target, authed, false)).response;
+  return requestChecked(target, authed, req.checkUrl);
 }
 
 /**
@@ -80,10 +84,9 @@ async function requestOnce(
   req: UrlRequest,
   noRedirects: boolean,
 ): Promise<{ response: UrlResponse; location: string | undefined }> {
-  const { target, headers } = withBasicAuth(url, req.headers ?? {});
   const options: Parameters<typeof request>[1] & { maxRedirections?: number } = {
     method: 'GET',
-    headers,
+    headers: req.headers ?? {},
     dispatcher: req.dispatcher ?? defaultDispatcher(),
     signal: req.signal,
     // undici's timeouts are exactly "no headers / no body bytes for this long": a stall.
@@ -92,7 +95,7 @@ async function requestOnce(
   };
   // The redirect interceptor passes a request with maxRedirections 0 through untouched.
   if (noRedirects) options.maxRedirections = 0;
-  const res = await request(target, options);
+  const res = await request(url, options);
   const body = res.body;
   const response: UrlResponse = {
     status: res.statusCode,
