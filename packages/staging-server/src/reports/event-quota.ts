@@ -52,17 +52,20 @@ export class EventQuota {
   private live(hostId: string, at: number): Window | undefined {
     const window = this.windows.get(hostId);
     if (window === undefined) return undefined;
-    // A clock set back (at < start) starts a fresh window rather than a longer one.
-    if (at >= window.start + this.windowMs || at < window.start) {
+    if (this.expired(window, at)) {
       this.windows.delete(hostId);
       return undefined;
     }
     return window;
   }
 
+  /** Past its end; or a clock set back (at < start) starts a fresh window, not a longer one. */
+  private expired(window: Window, at: number): boolean {
+    return at >= window.start + this.windowMs || at < window.start;
+  }
+
   private sweep(at: number): void {
-    for (const [hostId, window] of this.windows)
-      if (at >= window.start + this.windowMs || at < window.start) this.windows.delete(hostId);
+    for (const [hostId, window] of this.windows) if (this.expired(window, at)) this.windows.delete(hostId);
     this.sweepAt = Math.max(1024, this.windows.size * 2);
   }
 }
