@@ -216,8 +216,11 @@ export interface ClientPolicy {
 }
 
 export interface ClientConfig {
-  /** normalised to a list */
-  server: string[];
+  /**
+   * normalised to a list: a staging server's base URL; a `file:` URL or `{ repository }` is a
+   * publisher's TUF repository read directly (direct mode)
+   */
+  server: (string | { repository: string })[];
   hostId: string;
   hostname: string;
   /** absolute after loading */
@@ -225,16 +228,13 @@ export interface ClientConfig {
   products: ClientProduct[];
   schedule: ClientSchedule;
   policy: ClientPolicy;
-  /**
-   * ca: PEM file of the CA that signs the staging servers' TLS certificates (absolute after loading);
-   * feedKey: the vendor's Ed25519 public key, checked against feed.json.sig in direct mode
-   */
+  /** ca: PEM file of the CA that signs the staging servers' TLS certificates (absolute after loading) */
   trust: {
-    /** trust v2: the TUF root metadata file (absolute after loading); TUF mode when set */
+    /** trust v2: the TUF root metadata file (absolute after loading) */
     root?: string | null;
     /** trust v2 without root: take the first server's 1.root.json (explicit opt-in, said aloud) */
     trustOnFirstUse?: boolean;
-    /** trust v1 (being removed): the staging server's mirror key decides; only when set explicitly */
+    /** removed with trust v1 (legacyMirrorKey, mirrorKey, feedKey): the client refuses to start when set */
     legacyMirrorKey?: boolean;
     mirrorKey: string | null;
     ca?: string | null;
