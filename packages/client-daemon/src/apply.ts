@@ -100,7 +100,7 @@ export async function downloadWithEvent(
 ): Promise<PatchDownload> {
   try {
     const result = await downloadPatchFiles(patch, {
-      servers: session.config.server,
+      upstreams: session.upstreams,
       store: session.store,
       dispatcher: session.dispatcher,
       retries: session.config.retries,

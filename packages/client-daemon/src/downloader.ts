@@ -11,11 +11,12 @@ import {
 } from '@patchbay/core';
 import type { ContentStore, FeedFile, FeedPatch, Logger } from '@patchbay/core';
 import type { Dispatcher } from 'undici';
-import { blobUrl } from './direct-mode.js';
 import { withFailover } from './failover.js';
+import type { Upstream } from './upstream.js';
 
 export interface DownloaderOptions {
-  servers: readonly string[];
+  /** tried in order for each file (the configured servers) */
+  upstreams: readonly Upstream[];
   store: ContentStore;
   dispatcher?: Dispatcher;
   retries: number;
@@ -39,8 +40,8 @@ export interface PatchDownload {
 /**
  * Fetch a patch's files into the local content-addressed cache (<dataDir>/cache),
  * verified by size and SHA-256, resumed from a partial file after a dropped
- * connection. Blobs are content-addressed, so any staging server may serve them:
- * the servers are tried in order. Already cached blobs need no network at all.
+ * connection. Each file is named by verified metadata (digest and target path), so any
+ * upstream may serve it: they are tried in order. Already cached blobs need no network at all.
  */
 export async function downloadPatchFiles(patch: FeedPatch, opts: DownloaderOptions): Promise<PatchDownload> {
   const files: Record<string, string> = {};
@@ -63,13 +64,12 @@ export async function downloadPatchFiles(patch: FeedPatch, opts: DownloaderOptio
   }
   for (const file of missing) {
     const { value } = await withFailover(
-      opts.servers,
+      opts.upstreams,
       `download ${patch.id}/${file.name}`,
-      async (server) =>
+      (upstream) =>
         downloadBlob(
           {
-            // a staging server's blob, or the file's URL in a vendor feed (direct-mode.ts)
-            url: await blobUrl(server, file),
+            url: upstream.fileUrl(file),
             sha256: file.sha256,
             size: file.size,
             store: opts.store,

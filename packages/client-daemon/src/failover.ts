@@ -1,5 +1,6 @@
 import { ErrorCodes, PatchbayError, errorMessage, isPatchbayError } from '@patchbay/core';
 import type { Logger } from '@patchbay/core';
+import type { Upstream } from './upstream.js';
 
 export interface FailoverAttempt {
   server: string;
@@ -20,39 +21,32 @@ export function isFailoverError(err: unknown): boolean {
   return !isPatchbayError(err) && err instanceof Error && 'code' in err;
 }
 
-/** Strip trailing slashes so `${server}/v1/...` never doubles one. */
-export function normaliseServer(url: string): string {
-  return url.replace(/\/+$/, '');
-}
-
 /**
- * Run `attempt` against each server in order until one answers. When every server
- * fails over, throws PB_ERR_NETWORK listing each server and why (context.attempts).
+ * Run `attempt` against each upstream in order until one answers. When every upstream
+ * fails over, throws PB_ERR_NETWORK listing each and why (context.attempts).
  */
-export async function withFailover<T>(
-  servers: readonly string[],
+export async function withFailover<U extends Pick<Upstream, 'url'>, T>(
+  upstreams: readonly U[],
   what: string,
-  attempt: (server: string) => Promise<T>,
+  attempt: (upstream: U) => Promise<T>,
   logger?: Logger,
-): Promise<{ value: T; server: string; attempts: FailoverAttempt[] }> {
+): Promise<{ value: T; upstream: U; attempts: FailoverAttempt[] }> {
   const attempts: FailoverAttempt[] = [];
-  for (const raw of servers) {
-    const server = normaliseServer(raw);
+  for (const upstream of upstreams) {
     try {
-      const value = await attempt(server);
-      return { value, server, attempts };
+      const value = await attempt(upstream);
+      return { value, upstream, attempts };
     } catch (err) {
       if (!isFailoverError(err)) throw err;
-      attempts.push({ server, error: errorMessage(err) });
-      logger?.warn({ server, err: errorMessage(err) }, `${what}: staging server failed, trying the next`);
+      attempts.push({ server: upstream.url, error: errorMessage(err) });
+      logger?.warn(
+        { server: upstream.url, err: errorMessage(err) },
+        `${what}: ${upstream.url} failed, trying the next`,
+      );
     }
   }
   const detail = attempts.map((a) => `${a.server} (${a.error})`).join('; ');
-  throw new PatchbayError(
-    ErrorCodes.NETWORK,
-    `${what}: no staging server answered: ${detail || 'none configured'}`,
-    {
-      attempts,
-    },
-  );
+  throw new PatchbayError(ErrorCodes.NETWORK, `${what}: no server answered: ${detail || 'none configured'}`, {
+    attempts,
+  });
 }

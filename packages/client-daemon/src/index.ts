@@ -1,6 +1,8 @@
 export { main } from './cli.js';
-export { CatalogSource, assertBlobUrls } from './catalog-source.js';
-export type { CatalogMeta, LoadedCatalog } from './catalog-source.js';
+export { CatalogSource } from './catalog-source.js';
+export type { LoadedCatalog } from './loaded-catalog.js';
+export { PublisherRepository, StagingServer, upstreamsFromConfig } from './upstream.js';
+export type { Upstream, UpstreamKind } from './upstream.js';
 export { Ledger } from './ledger.js';
 export type { LedgerData, LedgerPatch, LedgerState } from './ledger.js';
 export { buildReport, flushReports } from './reporter.js';

@@ -6,15 +6,17 @@ import {
   PatchbayError,
   errorMessage,
   failpoint,
+  isPatchbayError,
 } from '@patchbay/core';
 import type { ClientConfig, ClientReport, Logger, ReportEvent, ReportPatch } from '@patchbay/core';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
-import { keepReportsLocal, reportServers } from './direct-mode.js';
 import { withFailover } from './failover.js';
 import { mailClientEvents } from './local-mailer.js';
-import type { CatalogState } from './catalog-source.js';
+import type { CatalogState } from './loaded-catalog.js';
 import type { Ledger } from './ledger.js';
+import { upstreamsFromConfig } from './upstream.js';
+import type { Upstream } from './upstream.js';
 import { DAEMON_VERSION } from './version.js';
 
 /** Events per report body; a long outbox goes out in several PUTs. */
@@ -46,6 +48,10 @@ export interface FlushResult {
   pending: number;
   server?: string;
   error?: string;
+  /** a staging server refused this host's report (its token): the status, and its reason if it gave one */
+  refused?: { status: 401 | 403; reason?: string };
+  /** direct mode: no upstream takes reports, the events were acknowledged locally */
+  local?: true;
 }
 
 /** The CONTRACT §2 report: patch states as last observed, events not yet acknowledged. */
@@ -96,8 +102,8 @@ function withinBounds(event: ReportEvent): ReportEvent {
   return bounded;
 }
 
-async function putReport(server: string, body: ClientReport, opts: ReporterOptions): Promise<void> {
-  const url = `${server}/v1/clients/${encodeURIComponent(body.hostId)}/report`;
+async function putReport(server: Upstream, body: ClientReport, opts: ReporterOptions): Promise<void> {
+  const url = `${server.url}/v1/clients/${encodeURIComponent(body.hostId)}/report`;
   let res: Dispatcher.ResponseData;
   try {
     res = await request(url, {
@@ -119,10 +125,7 @@ async function putReport(server: string, body: ClientReport, opts: ReporterOptio
     throw new PatchbayError(
       ErrorCodes.HTTP_STATUS,
       `PUT ${url} answered ${res.statusCode}: ${text.slice(0, 200)}`,
-      {
-        url,
-        status: res.statusCode,
-      },
+      { url, status: res.statusCode, body: text.slice(0, 200) },
     );
   }
   warnConflicts(text, url, body, opts.logger);
@@ -155,7 +158,7 @@ function warnConflicts(text: string, url: string, body: ClientReport, logger: Lo
 export async function flushReports(opts: ReporterOptions): Promise<FlushResult> {
   // direct mode: the client mails its own events, and a vendor feed takes no report
   await mailClientEvents(opts.config, opts.ledger, opts.logger);
-  const servers = reportServers(opts.config.server);
+  const servers = upstreamsFromConfig(opts.config.server).filter((u) => u.takesReports);
   if (servers.length === 0) return keepReportsLocal(opts.ledger, opts.logger);
   let sent = 0;
   let server: string | undefined;
@@ -172,7 +175,7 @@ export async function flushReports(opts: ReporterOptions): Promise<FlushResult> 
         (s) => putReport(s, report, opts),
         opts.logger,
       );
-      server = delivered.server;
+      server = delivered.upstream.url;
       // the server has the events, the ledger does not know yet: they go out again (deduplicated)
       if (last) failpoint('report:after-response');
       if (last) await opts.ledger.acknowledge(last.seq);
@@ -187,6 +190,48 @@ export async function flushReports(opts: ReporterOptions): Promise<FlushResult> 
     );
     const result: FlushResult = { delivered: false, sent, pending, error: errorMessage(err) };
     if (server) result.server = server;
+    const refused = refusal(err);
+    if (refused) result.refused = refused;
     return result;
   }
+}
+
+/** A 401 or 403 to the report: this host's token is refused, with the server's reason if it gave one. */
+function refusal(err: unknown): FlushResult['refused'] {
+  if (!isPatchbayError(err, ErrorCodes.HTTP_STATUS)) return undefined;
+  const status = Number(err.context.status);
+  if (status !== 401 && status !== 403) return undefined;
+  const reason = serverReason(String(err.context.body ?? ''));
+  return reason ? { status, reason } : { status };
+}
+
+/** The reason a server gave in its error body (`{"message": …}`, as fastify answers), if any. */
+function serverReason(text: string): string | undefined {
+  const body = text.trim();
+  if (!body) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(body);
+    const message = (parsed as { message?: unknown } | null)?.message;
+    if (typeof message === 'string' && message) return message;
+  } catch {
+    // cut at 200 characters, or not JSON: the message field if it is whole, else the text
+    const quoted = /"message"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(body)?.[1];
+    if (quoted) return quoted.replace(/\\(.)/g, '$1');
+  }
+  return body.startsWith('{') ? undefined : body;
+}
+
+/**
+ * Direct mode (no upstream takes reports): nobody will ever take the report, so the events
+ * are acknowledged locally instead of growing an outbox that is never delivered. The
+ * ledger keeps them: `status` and `history` show them, and mails went out before this.
+ */
+async function keepReportsLocal(ledger: Ledger, logger: Logger): Promise<FlushResult> {
+  const pending = ledger.pendingEvents();
+  const last = pending.at(-1);
+  if (last) {
+    await ledger.acknowledge(last.seq);
+    logger.debug({ events: pending.length }, 'direct mode: events kept locally (no staging server)');
+  }
+  return { delivered: true, sent: 0, pending: 0, local: true };
 }

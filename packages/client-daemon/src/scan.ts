@@ -1,5 +1,5 @@
 import type { Catalog, HostKnowledge, HostProfile, PatchEvaluation } from '@patchbay/core';
-import type { LoadedCatalog } from './catalog-source.js';
+import type { LoadedCatalog } from './loaded-catalog.js';
 import { assertProductsKnown, hostProfile } from './host.js';
 import { takeInventory } from './inventory.js';
 import type { Ledger } from './ledger.js';

@@ -11,12 +11,13 @@ import {
 import type { ClientConfig, DeepPartial, Logger } from '@patchbay/core';
 import type { Dispatcher } from 'undici';
 import { CatalogSource } from './catalog-source.js';
-import { TufCatalogSource } from './tuf/tuf-catalog-source.js';
-import { CatalogTrust, parseMirrorKey } from './catalog-trust.js';
 import { Ledger } from './ledger.js';
 import { Output } from './output.js';
 import { dataPaths } from './paths.js';
 import type { DataPaths } from './paths.js';
+import { assertNoTrustV1 } from './removed-trust-v1.js';
+import { upstreamsFromConfig } from './upstream.js';
+import type { Upstream } from './upstream.js';
 
 export interface GlobalFlags {
   config?: string;
@@ -33,8 +34,10 @@ export interface Session {
   logger: Logger;
   dispatcher: Dispatcher;
   store: ContentStore;
-  /** trust v2 (trust.root or trustOnFirstUse): TUF metadata; otherwise the v1 signed catalog */
-  catalogSource: CatalogSource | TufCatalogSource;
+  /** the configured servers in failover order, each of the kind its entry says */
+  upstreams: readonly Upstream[];
+  /** the verified catalog, from TUF metadata that chains to trust.root */
+  catalogSource: CatalogSource;
   out: Output;
   /** report token from config `token` or `tokenFile` */
   token?: string;
@@ -69,6 +72,7 @@ export function createSession(flags: GlobalFlags, command: string, deps: Session
   if (flags.server && flags.server.length > 0) overrides.server = flags.server;
   if (flags.dataDir) overrides.dataDir = flags.dataDir;
   const config = loadClientConfig({ file: flags.config, overrides });
+  assertNoTrustV1(config, flags.config);
   assertBaseUrls(config.server, flags);
   const paths = dataPaths(config.dataDir);
   const logger = createLogger({ name: 'patchbay-client', level: commandLogLevel(config.log.level, command) });
@@ -80,27 +84,17 @@ export function createSession(flags: GlobalFlags, command: string, deps: Session
     config.token ??
     readConfigFile(config.tokenFile, 'tokenFile', { secret: true, configFile: flags.config })?.trim();
   const stallTimeoutMs = config.timeoutSeconds * 1000;
-  // pins, rotations, missing expiry: stderr in both modes (session.out may be replaced: tests)
+  // trust on first use, an online key signing targets: stderr in both modes (session.out may be replaced: tests)
   const notice = (text: string): void => session.out.warn(text);
-  const trustV2 = Boolean(config.trust.root || config.trust.trustOnFirstUse);
-  if (!trustV2 && config.trust.legacyMirrorKey !== true) {
+  if (!config.trust.root && config.trust.trustOnFirstUse !== true) {
     throw new PatchbayError(
       ErrorCodes.CONFIG,
       "trust.root is not set: name the publisher's TUF root metadata shipped with this deployment " +
-        '(docs/security.md, "Trust v2"). To keep trusting the staging server\'s mirror key (trust v1, being ' +
-        'removed: a staging server whose key is stolen decides what this host runs) set trust.legacyMirrorKey: true',
+        '(docs/security.md, "Trust v2"), or set trust.trustOnFirstUse to take the first server\'s, knowingly',
       { key: 'trust.root' },
     );
   }
-  const mirrorKey = config.trust.mirrorKey ? parseMirrorKey(config.trust.mirrorKey) : undefined;
-  const feedKey = config.trust.feedKey ? parseMirrorKey(config.trust.feedKey, 'trust.feedKey') : undefined;
-  const trust = new CatalogTrust({
-    paths,
-    logger,
-    notice,
-    ...(mirrorKey ? { mirrorKey } : {}),
-    ...(feedKey ? { feedKey } : {}),
-  });
+  const upstreams = upstreamsFromConfig(config.server);
   let ledger: Ledger | undefined;
   const session: Session = {
     config,
@@ -108,29 +102,19 @@ export function createSession(flags: GlobalFlags, command: string, deps: Session
     logger,
     dispatcher,
     store: new ContentStore(paths.cache),
-    catalogSource: trustV2
-      ? new TufCatalogSource({
-          servers: config.server,
-          paths,
-          trustRootFile: config.trust.root ?? undefined,
-          trustOnFirstUse: config.trust.trustOnFirstUse === true,
-          products: config.products.map((p) => ({ id: p.id, release: p.release })),
-          dispatcher,
-          stallTimeoutMs,
-          logger,
-          notice,
-          ...(deps.now ? { now: deps.now } : {}),
-        })
-      : new CatalogSource({
-          servers: config.server,
-          paths,
-          trust,
-          dispatcher,
-          retries: config.retries,
-          stallTimeoutMs,
-          logger,
-          notice,
-        }),
+    upstreams,
+    catalogSource: new CatalogSource({
+      upstreams,
+      paths,
+      trustRootFile: config.trust.root ?? undefined,
+      trustOnFirstUse: config.trust.trustOnFirstUse === true,
+      products: config.products.map((p) => ({ id: p.id, release: p.release })),
+      dispatcher,
+      stallTimeoutMs,
+      logger,
+      notice,
+      ...(deps.now ? { now: deps.now } : {}),
+    }),
     out: new Output(flags.json),
     async openLedger() {
       if (!ledger) ledger = await Ledger.open(paths.ledger);
@@ -199,8 +183,9 @@ function cannotReadConfigFile(
  * A staging server is named by its base URL: the client adds /v1/… itself, so one that already
  * ends in /v1 would ask for /v1/v1/catalog and get a 404 that says nothing useful.
  */
-function assertBaseUrls(servers: readonly string[], flags: GlobalFlags): void {
+function assertBaseUrls(servers: ClientConfig['server'], flags: GlobalFlags): void {
   for (const [i, server] of servers.entries()) {
+    if (typeof server !== 'string') continue;
     const url = URL.canParse(server) ? new URL(server) : undefined;
     if (!url || !/^https?:$/.test(url.protocol) || !/\/v1\/?$/.test(url.pathname)) continue;
     const base = new URL(url.pathname.replace(/v1\/?$/, ''), url).href;

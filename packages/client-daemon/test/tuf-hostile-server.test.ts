@@ -3,8 +3,9 @@
 // publisher's targets keys can withhold and delay, never make a host install, uninstall or
 // run a detect command the publisher did not sign. Real HTTP over 127.0.0.1, commands run
 // in this process (createSession + the command function) to keep the file fast.
-import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import type { Test } from 'tap';
 import { createSigner, expiresAfter, metadataFileName, writeMetadata } from '@patchbay/core/tuf';
@@ -208,13 +209,13 @@ t.test('root rotated A→B→C is followed by a host that holds only A', async (
 
 t.test('without trust.root the host refuses to start, unless trust on first use is asked for', async (t) => {
   const { server, sb } = await setup(t);
-  sb.writeConfig({ trust: { trustOnFirstUse: false, root: null, legacyMirrorKey: false } });
-  // neither root nor trust on first use, and v1 not asked for: a config error, nothing fetched
+  sb.writeConfig({ trust: { trustOnFirstUse: false, root: null } });
+  // neither root nor trust on first use: a config error, nothing fetched
   const refused = await run(sb, checkCommand);
   t.equal(refused.code, 2, 'exit 2: bad config');
   t.equal(refused.error?.code, 'PB_ERR_CONFIG');
   t.match(refused.error?.message, /trust\.root is not set/, 'names the key');
-  t.match(refused.error?.message, /trust\.legacyMirrorKey: true/, 'says how to keep v1 knowingly');
+  t.match(refused.error?.message, /trust\.trustOnFirstUse/, 'says how to take the first root knowingly');
   t.same(server.requests, [], 'nothing was asked of any server');
   sb.writeConfig({ trust: { trustOnFirstUse: true } });
   const tofu = await run(sb, checkCommand);
@@ -244,12 +245,50 @@ t.test('a root that lets the online key sign targets works, and check and doctor
   t.notMatch(quiet.stderr, /online staging-server key/, 'no warning when the publisher holds targets');
 });
 
-t.test('doctor names trust v1 (no trust.root) as the mirror key deciding what the host runs', async (t) => {
-  const { sb } = await setup(t);
-  sb.writeConfig({ trust: { root: null } });
-  const doctor = await run(sb, doctorCommand);
-  t.match(JSON.stringify(doctor.doc), /trust v1 \(no trust.root\): the staging server's mirror key decides/);
-});
+t.test(
+  'a config written for trust v1 is refused at start, naming the key and what to use instead',
+  async (t) => {
+    const { server, sb } = await setup(t);
+    // a vendor feed directory on this host's disk (feed.json, no TUF metadata/)
+    const feedDir = path.join(sb.dir, 'feed');
+    mkdirSync(feedDir);
+    writeFileSync(path.join(feedDir, 'feed.json'), '{"format":"patchbay-feed/1"}');
+    const cases: [Record<string, unknown>, RegExp, RegExp][] = [
+      [
+        { trust: { root: server.rootFile, legacyMirrorKey: true } },
+        /^trust\.legacyMirrorKey: /,
+        /trust\.root/,
+      ],
+      [
+        { trust: { root: server.rootFile, legacyMirrorKey: false } },
+        /^trust\.legacyMirrorKey: /,
+        /trust\.root/,
+      ],
+      [
+        { trust: { root: server.rootFile, mirrorKey: 'MCowBQYDK2VwAyEA' } },
+        /^trust\.mirrorKey: /,
+        /trust\.root/,
+      ],
+      [{ trust: { root: server.rootFile, feedKey: 'MCowBQYDK2VwAyEA' } }, /^trust\.feedKey: /, /import-feed/],
+      [
+        { server: [server.url, `${server.url}/feed.json`] },
+        /^server\[1\]: .*patchbay-feed\/1/,
+        /import-feed/,
+      ],
+      [{ server: [pathToFileURL(feedDir).href] }, /^server\[0\]: .*patchbay-feed\/1/, /import-feed/],
+    ];
+    for (const [config, names, instead] of cases) {
+      sb.writeConfig(config);
+      const refused = await run(sb, checkCommand);
+      t.equal(refused.code, 2, `exit 2: ${JSON.stringify(config)}`);
+      t.equal(refused.error?.code, 'PB_ERR_CONFIG');
+      t.match(refused.error?.message, names, 'names the key');
+      t.match(refused.error?.message, /removed with trust v1/);
+      t.match(refused.error?.message, instead, 'says what to use instead');
+    }
+    t.same(server.requests, [], 'nothing was asked of any server');
+  },
+);
 
 /** Some report the server took has a failed download whose message matches `message`. */
 function reportsFailedDownload(server: { reports: ClientReport[] }, message: RegExp): boolean {

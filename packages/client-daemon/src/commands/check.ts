@@ -2,7 +2,7 @@ import { patchList, printPatchList } from '../scan.js';
 import type { Session } from '../session.js';
 import { missingInstallDirs } from '../install-dir.js';
 import { pruneCache } from '../cache-prune.js';
-import { expiryFields } from '../catalog-source.js';
+import { expiryFields } from '../loaded-catalog.js';
 import { reportNow } from './common.js';
 import type { CommandArgs } from './common.js';
 import { recordCheck, withHostScan } from './scan-session.js';

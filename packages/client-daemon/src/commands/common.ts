@@ -8,8 +8,8 @@ import {
   nextStepForMessage,
 } from '@patchbay/core';
 import { hostRebootedSince } from '../auto-policy.js';
-import { assertNotExpired } from '../catalog-source.js';
-import type { LoadedCatalog } from '../catalog-source.js';
+import { assertNotExpired } from '../loaded-catalog.js';
+import type { LoadedCatalog } from '../loaded-catalog.js';
 import { recoverFromCrash } from '../crash-recovery.js';
 import { lockDataDir } from '../lock.js';
 import { bootTime } from '../reboot.js';
@@ -163,17 +163,18 @@ export async function reportNow(session: Session, ledger: Ledger): Promise<Flush
     token: session.token,
     catalog: session.catalogSource.state,
   });
-  const refused = /answered (401|403)\b/.exec(result.error ?? '');
+  const { refused } = result;
   if (!result.delivered && refused) {
-    const status = Number(refused[1]);
-    const reason = serverReason(result.error ?? '');
     // the command did its work, but this host's reports do not get through: it exits 1 (cli.ts)
-    session.reportRefused = `HTTP ${status}${reason ? `: ${reason}` : ''}`;
-    const hint = nextStep(new PatchbayError(ErrorCodes.HTTP_STATUS, result.error ?? '', { status }), {
-      program: 'patchbay-client',
-      hostId: session.config.hostId,
-      ...(session.configFile ? { configFile: session.configFile } : {}),
-    });
+    session.reportRefused = `HTTP ${refused.status}${refused.reason ? `: ${refused.reason}` : ''}`;
+    const hint = nextStep(
+      new PatchbayError(ErrorCodes.HTTP_STATUS, result.error ?? '', { status: refused.status }),
+      {
+        program: 'patchbay-client',
+        hostId: session.config.hostId,
+        ...(session.configFile ? { configFile: session.configFile } : {}),
+      },
+    );
     session.out.stderrWrite(
       formatError(
         'patchbay-client',
@@ -185,20 +186,4 @@ export async function reportNow(session: Session, ledger: Ledger): Promise<Flush
     );
   }
   return result;
-}
-
-/** The reason a server gave in its error body (`{"message": …}`, as fastify answers), if any. */
-function serverReason(error: string): string | undefined {
-  const body = /answered \d{3}: ([\s\S]*)$/.exec(error)?.[1]?.trim();
-  if (!body) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(body);
-    const message = (parsed as { message?: unknown } | null)?.message;
-    if (typeof message === 'string' && message) return message;
-  } catch {
-    // cut at 200 characters, or not JSON: the message field if it is whole, else the text
-    const quoted = /"message"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(body)?.[1];
-    if (quoted) return quoted.replace(/\\(.)/g, '$1');
-  }
-  return body.startsWith('{') ? undefined : body;
 }

@@ -2,10 +2,8 @@ import { constants } from 'node:fs';
 import { access, statfs } from 'node:fs/promises';
 import { ensurePrivateDir, errorMessage, nextStep } from '@patchbay/core';
 import type { NextStepContext } from '@patchbay/core';
-import { isExpired } from '../catalog-source.js';
-import { normaliseServer } from '../failover.js';
 import type { Session } from '../session.js';
-import { TufCatalogSource } from '../tuf/tuf-catalog-source.js';
+import type { Upstream } from '../upstream.js';
 import type { CommandArgs } from './common.js';
 
 export interface DoctorCheck {
@@ -36,68 +34,35 @@ function failed(session: Session, check: string, err: unknown): DoctorCheck {
 const MIN_FREE_BYTES = 512 * 1024 * 1024;
 
 /**
- * A staging server: reachable, its catalog signed by the trusted key, not rolled back, not
- * expired. A vendor feed (direct mode): reachable, valid, signed by trust.feedKey when set.
+ * A staging server or a publisher's repository: reachable, its TUF metadata verifies against
+ * the trust root, with warnings for trust on first use and an online key signing targets.
  */
-async function checkServer(session: Session, raw: string): Promise<DoctorCheck> {
-  const server = normaliseServer(raw);
-  const check = `server ${server}`;
-  const source = session.catalogSource;
-  if (source instanceof TufCatalogSource) {
-    try {
-      const { catalog, tuf } = await source.probe(server);
-      const warnings: string[] = [];
-      const hints: string[] = [];
-      if (tuf.source === 'trust on first use') {
-        warnings.push('WARNING: the trust root was taken on first use');
-        hints.push('set trust.root to the root metadata file shipped with the deployment');
-      }
-      if (tuf.onlineKeySignsTargets) {
-        warnings.push(
-          'WARNING: an online staging-server key signs targets (signing.targets "mirror"): a compromised staging server controls this host',
-        );
-        hints.push(
-          'have the publisher sign targets off the DMZ (patchbay-publish import-feed) and rotate the root',
-        );
-      }
-      return {
-        check,
-        ok: true,
-        message:
-          `reachable; TUF metadata verifies against ${tuf.source} (root version ${tuf.rootVersion}); ` +
-          `snapshot ${catalog.sequence}, ${catalog.patches.length} patches for this host's products` +
-          warnings.map((w) => `; ${w}`).join(''),
-        ...(hints.length > 0 ? { hint: hints.join('; ') } : {}),
-      };
-    } catch (err) {
-      return failed(session, check, err);
-    }
-  }
+async function checkServer(session: Session, upstream: Upstream): Promise<DoctorCheck> {
+  const check = `${upstream.kind === 'repository' ? 'repository' : 'server'} ${upstream.url}`;
   try {
-    const { kind, catalog, expired, trusted } = await source.probe(server);
-    const key =
-      trusted === 'unpinned'
-        ? 'signature verifies against the key it presents (not pinned yet: the next check pins it)'
-        : `signature verifies against ${trusted.source} ${trusted.fingerprint}`;
-    if (kind === 'feed') {
-      return {
-        check,
-        ok: true,
-        message: `vendor feed (direct mode); feed sequence ${catalog.sequence} is valid (${catalog.patches.length} patches); ${key}`,
-      };
+    const { catalog, tuf } = await session.catalogSource.probe(upstream);
+    const warnings: string[] = [];
+    const hints: string[] = [];
+    if (tuf.source === 'trust on first use') {
+      warnings.push('WARNING: the trust root was taken on first use');
+      hints.push('set trust.root to the root metadata file shipped with the deployment');
     }
-    if (expired) {
-      return {
-        check,
-        ok: false,
-        message: `catalog sequence ${catalog.sequence} expired at ${catalog.expiresAt}: installs and downloads are refused`,
-        hint: 'on the staging server, look at GET /v1/status and run "patchbay-server sync": a sync re-signs its catalog',
-      };
+    if (tuf.onlineKeySignsTargets) {
+      warnings.push(
+        'WARNING: an online staging-server key signs targets (signing.targets "mirror"): a compromised staging server controls this host',
+      );
+      hints.push(
+        'have the publisher sign targets off the DMZ (patchbay-publish import-feed) and rotate the root',
+      );
     }
     return {
       check,
       ok: true,
-      message: `reachable; catalog sequence ${catalog.sequence} is valid (${catalog.patches.length} patches); ${key}`,
+      message:
+        `reachable; TUF metadata verifies against ${tuf.source} (root version ${tuf.rootVersion}); ` +
+        `snapshot ${catalog.sequence}, ${catalog.patches.length} patches for this host's products` +
+        warnings.map((w) => `; ${w}`).join(''),
+      ...(hints.length > 0 ? { hint: hints.join('; ') } : {}),
     };
   } catch (err) {
     return failed(session, check, err);
@@ -106,53 +71,23 @@ async function checkServer(session: Session, raw: string): Promise<DoctorCheck> 
 
 /** The cached catalog (what offline commands use): re-verified, and not expired. */
 async function checkCachedCatalog(session: Session): Promise<DoctorCheck | undefined> {
-  const source = session.catalogSource;
-  if (source instanceof TufCatalogSource) {
-    const check = `kept TUF metadata ${session.paths.root}/tuf`;
-    try {
-      const kept = await source.cached();
-      if (!kept) return undefined;
-      if (kept.expired) {
-        return {
-          check,
-          ok: false,
-          message: `from ${kept.server}: snapshot ${kept.catalog.sequence} expired at ${kept.catalog.expiresAt ?? '?'}: installs and downloads are refused`,
-          hint: 'run "patchbay-client check" to fetch fresh metadata (a staging server re-signs its timestamp on its own)',
-        };
-      }
-      return {
-        check,
-        ok: true,
-        message: `from ${kept.server}: verifies offline against ${kept.trusted.source}; snapshot ${kept.catalog.sequence}, expires at ${kept.catalog.expiresAt ?? '?'}`,
-      };
-    } catch (err) {
-      return failed(session, check, err);
-    }
-  }
-  const check = `cached catalog ${session.paths.catalog}`;
+  const check = `kept TUF metadata ${session.paths.root}/tuf`;
   try {
-    const cached = await source.cached();
-    if (!cached) return undefined;
-    const { catalog } = cached;
-    if (cached.meta.kind === 'feed') {
-      return {
-        check,
-        ok: true,
-        message: `vendor feed ${cached.meta.server} sequence ${catalog.sequence}, signature verifies`,
-      };
-    }
-    if (isExpired(catalog, new Date())) {
+    const kept = await session.catalogSource.cached();
+    if (!kept) return undefined;
+    if (kept.expired) {
       return {
         check,
         ok: false,
-        message: `sequence ${catalog.sequence} expired at ${catalog.expiresAt}`,
-        hint: 'run "patchbay-client check" to fetch a fresh catalog (the staging server re-signs when it syncs)',
+        message: `from ${kept.server}: snapshot ${kept.catalog.sequence} expired at ${kept.catalog.expiresAt ?? '?'}: installs and downloads are refused`,
+        hint: 'run "patchbay-client check" to fetch fresh metadata (a staging server re-signs its timestamp on its own)',
       };
     }
-    const expiry = catalog.expiresAt
-      ? `expires at ${catalog.expiresAt}`
-      : 'carries no expiresAt (older server)';
-    return { check, ok: true, message: `sequence ${catalog.sequence}, signature verifies; ${expiry}` };
+    return {
+      check,
+      ok: true,
+      message: `from ${kept.server}: verifies offline against ${kept.trusted.source}; snapshot ${kept.catalog.sequence}, expires at ${kept.catalog.expiresAt ?? '?'}`,
+    };
   } catch (err) {
     return failed(session, check, err);
   }
@@ -213,17 +148,7 @@ export async function doctorCommand(session: Session, _args: CommandArgs): Promi
       message: `${session.configFile ?? '(defaults)'} is valid; hostId ${session.config.hostId}, dataDir ${session.config.dataDir}`,
     },
   ];
-  if (!(session.catalogSource instanceof TufCatalogSource)) {
-    checks.push({
-      check: 'trust mode',
-      ok: true,
-      message:
-        "WARNING: trust v1 (no trust.root): the staging server's mirror key decides what this host runs; " +
-        'a compromised staging server controls it',
-      hint: 'set trust.root to the publisher\'s root metadata (docs/security.md, "Trust v2")',
-    });
-  }
-  for (const server of session.config.server) checks.push(await checkServer(session, server));
+  for (const upstream of session.upstreams) checks.push(await checkServer(session, upstream));
   const cached = await checkCachedCatalog(session);
   if (cached) checks.push(cached);
   checks.push(await checkCacheSpace(session));

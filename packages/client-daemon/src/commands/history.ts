@@ -1,4 +1,5 @@
 import type { Session } from '../session.js';
+import { isDirectMode } from '../upstream.js';
 import type { ReportEvent } from '@patchbay/core';
 import type { CommandArgs, HistoryFilter } from './common.js';
 
@@ -18,7 +19,7 @@ function matches(event: ReportEvent, filter: HistoryFilter): boolean {
  */
 export async function historyCommand(session: Session, args: CommandArgs): Promise<number> {
   const ledger = await session.openLedger();
-  const direct = await session.catalogSource.directMode();
+  const direct = isDirectMode(session.upstreams);
   const events = ledger.events
     .filter((e) => matches(e, args.filter))
     .map((e) => ({ ...e, reported: !direct && e.seq <= ledger.lastAckedSeq }));

@@ -1,7 +1,7 @@
 // The preamble every client command and daemon step shares: hold the data-dir lock, load
 // the catalog, say when it came from the cache, scan the host, remember the states. Written
 // once so the steps read as what they do after it, and the check event has one wording.
-import type { LoadedCatalog } from '../catalog-source.js';
+import type { LoadedCatalog } from '../loaded-catalog.js';
 import type { Ledger } from '../ledger.js';
 import { applicable } from '../planner.js';
 import { noteOffline, observeStates, scanHost, wentOffline } from '../scan.js';

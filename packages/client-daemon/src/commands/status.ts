@@ -1,9 +1,10 @@
 import { hostRebootedSince } from '../auto-policy.js';
 import { bootTime } from '../reboot.js';
 import { scheduleOverview } from '../schedule-overview.js';
-import { expiryFields } from '../catalog-source.js';
+import { expiryFields } from '../loaded-catalog.js';
 import { patchList, printPatchList, scanHost } from '../scan.js';
 import type { Session } from '../session.js';
+import { isDirectMode } from '../upstream.js';
 import { warnIfExpired } from './common.js';
 import type { CommandArgs } from './common.js';
 
@@ -19,7 +20,7 @@ export async function statusCommand(session: Session, _args: CommandArgs): Promi
   const schedule = scheduleOverview(session.config, ledger.events);
   const flag = ledger.rebootFlag;
   const pendingReboot = flag !== null && !hostRebootedSince(flag, bootTime());
-  const direct = await session.catalogSource.directMode();
+  const direct = isDirectMode(session.upstreams);
   printPatchList(session, patchList(scan.evaluations), false, {
     schedule,
     pendingReboot,
@@ -48,7 +49,7 @@ export async function statusCommand(session: Session, _args: CommandArgs): Promi
     const pending = ledger.pendingEvents().length;
     session.out.note(
       direct
-        ? `feed sequence ${loaded.catalog.sequence} from ${loaded.server} at ${loaded.fetchedAt} ` +
+        ? `catalog ${loaded.catalog.sequence} from ${loaded.server} at ${loaded.fetchedAt} ` +
             '(direct mode: reports stay on this host)'
         : `catalog ${loaded.catalog.sequence} from ${loaded.server} at ${loaded.fetchedAt}` +
             (pending > 0 ? `; ${pending} event(s) not yet reported` : ''),

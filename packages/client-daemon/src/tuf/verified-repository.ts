@@ -53,8 +53,10 @@ export interface VerifiedRepository {
 }
 
 export interface RepositoryReadOptions {
-  /** the staging server's base URL (no trailing slash) */
+  /** the upstream's URL (no trailing slash): what messages name */
   server: string;
+  /** base URL of its TUF metadata, ending in '/' (Upstream.metadataUrl) */
+  metadataUrl: string;
   /** this server's own metadata directory (its snapshot and timestamp are its own timeline) */
   metadataDir: string;
   /** trust.root: the root metadata file shipped with the deployment */
@@ -67,12 +69,7 @@ export interface RepositoryReadOptions {
   now?: () => Date;
 }
 
-/** The metadata URL of a staging server's repository (docs/http-api.md). */
-export function metadataBaseUrl(server: string): string {
-  return `${server}/v1/tuf/metadata/`;
-}
-
-/** Per-server metadata directory under `<dataDir>/tuf/`: a short digest of the server URL. */
+/** Per-upstream metadata directory under `<dataDir>/tuf/`: a short digest of its URL. */
 export function serverMetadataDir(tufDir: string, server: string): string {
   const id = sha256Hex(server).slice(0, 16);
   return path.join(tufDir, 'servers', id);
@@ -120,7 +117,7 @@ async function keepRefreshed(work: string, metadataDir: string): Promise<void> {
 async function verifyIn(metadataDir: string, opts: RepositoryReadOptions): Promise<VerifiedRepository> {
   const updater = new Updater({
     metadataDir,
-    metadataBaseUrl: metadataBaseUrl(opts.server),
+    metadataBaseUrl: opts.metadataUrl,
     fetcher: opts.fetcher,
     forceCache: opts.offline === true,
     config: { userAgent: 'patchbay-client' },
