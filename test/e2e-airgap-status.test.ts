@@ -23,8 +23,8 @@ interface Status {
 
 t.test('the import is the last update although the media path is gone', async (t) => {
   const dir = t.testdir();
-  // v1 (mirror key): removed with the v1 client path; as test/e2e-airgap.test.ts
-  const stack = await startStack(dir, { trust: 'v1', releases: ['19.0'] });
+  // the server's feed path, as test/e2e-airgap.test.ts
+  const stack = await startStack(dir, { upstream: 'feed', releases: ['19.0'] });
   t.teardown(stack.stop);
   const bundle = path.join(dir, 'media', 'current');
   fs.mkdirSync(path.dirname(bundle));

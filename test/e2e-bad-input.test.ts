@@ -418,7 +418,7 @@ t.test('bad feeds and files are refused by import-feed; bad requests and configs
     const client = await run(BIN.client, ['--server', stack.server.url, 'status', '--bogus']);
     t.equal(client.code, 2);
     t.match(client.stderr, /bogus/);
-    // --server takes what the config's server takes: http(s), or file: (a feed on media)
+    // --server takes what the config's server takes: http(s), or file: (a repository on media)
     const ftp = await run(BIN.client, ['--server', 'ftp://127.0.0.1/feed', 'status']);
     t.equal(ftp.code, 2);
     t.match(ftp.stderr, /--server ftp:\/\/127\.0\.0\.1\/feed: not an http\(s\) or file: URL/);
@@ -435,11 +435,11 @@ t.test('bad feeds and files are refused by import-feed; bad requests and configs
   });
 });
 
-// v1 (mirror key): removed with the v1 client path. A staging server reading a feed itself (the
-// v1 feed upstream) refuses a sequence that goes back or a replayed sequence with other bytes;
-// import-feed has no such check (it publishes whatever signed feed it is given).
+// A staging server reading a feed itself (its v1 feed upstream) refuses a sequence that goes
+// back or a replayed sequence with other bytes; import-feed has no such check (it publishes
+// whatever signed feed it is given).
 t.test('v1 feed upstream: a sequence going back or replayed with other bytes is refused whole', async (t) => {
-  const stack = await startStack(t.testdir(), { trust: 'v1', releases: ['19.0'] });
+  const stack = await startStack(t.testdir(), { upstream: 'feed', releases: ['19.0'] });
   t.teardown(stack.stop);
   const { feed, publish } = feedWriter(stack, false);
   const catalogSequence = async () =>

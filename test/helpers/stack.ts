@@ -3,8 +3,9 @@
 // (`patchbay-publish init` naming the staging server's online key, then `import-feed` with the
 // vendor's key), the reference upstream serving that repository, a staging server mirroring it
 // from the publisher's root (`upstream.trustedRoot`), and client configs with `trust.root`.
-// `startStack(dir, { trust: 'v1' })` builds the legacy stack instead: the feed served as it is
-// and clients trusting the staging server's mirror key.
+// `startStack(dir, { upstream: 'feed' })` builds a staging server that reads the feed itself
+// (the server's v1 feed upstream: /v1/catalog signed with its mirror key, no TUF repository),
+// for tests of that server path; hosts need TUF, so it writes no client configs.
 import fs from 'node:fs';
 import os from 'node:os';
 import { Agent, fetch as undiciFetch } from 'undici';
@@ -23,22 +24,22 @@ import {
 export const PUBLISH = path.join(REPO_ROOT, 'packages/publisher/bin/patchbay-publish.js');
 export const VENDOR_KEY = path.join(REPO_ROOT, 'packages/sample-feed/demo-keys/vendor-demo.pub');
 
-export type TrustMode = 'v1' | 'v2';
+/** What the staging server mirrors: the publisher's TUF repository, or the feed itself (server-side v1). */
+export type UpstreamKind = 'repository' | 'feed';
 
 export interface Stack {
   dir: string;
-  /** 'v2': TUF from the publisher's root; 'v1': the mirror key */
-  trust: TrustMode;
+  upstreamKind: UpstreamKind;
   feedDir: string;
-  /** v2: the publisher's repository the upstream serves (null on v1) */
+  /** the publisher's repository the upstream serves (null for a feed upstream) */
   repoDir: string | null;
-  /** v2: the publisher's root version 1, the servers' upstream.trustedRoot and the hosts' trust.root */
+  /** the publisher's root version 1, the server's upstream.trustedRoot and the hosts' trust.root (null for a feed upstream) */
   rootFile: string | null;
   /** the server's data directory */
   dataDir: string;
   /**
-   * After the feed in feedDir changed: v2 publishes it into the same repository (a new
-   * `import-feed` publication); v1 has nothing to do, the upstream serves the feed as it is.
+   * After the feed in feedDir changed: publishes it into the same repository (a new
+   * `import-feed` publication); a feed upstream has nothing to do, it serves the feed as it is.
    */
   publishFeed: () => Promise<void>;
   /** generateFeed(feedDir, args), then publishFeed() */
@@ -188,8 +189,8 @@ export async function serverOnlineKey(dataDir: string): Promise<string> {
 export async function startStack(
   dir: string,
   opts: {
-    /** 'v2' (default): TUF. 'v1': the mirror key — v1 (mirror key): removed with the v1 client path */
-    trust?: TrustMode;
+    /** 'repository' (default): TUF. 'feed': the server reads the feed itself (no hosts) */
+    upstream?: UpstreamKind;
     releases?: string[];
     serverExtra?: Record<string, unknown>;
     /** merged into the server's `upstream` config (e.g. another url, publicKey, maxFeedBytes) */
@@ -198,13 +199,13 @@ export async function startStack(
     ca?: string;
   } = {},
 ): Promise<Stack> {
-  const trust = opts.trust ?? 'v2';
+  const upstreamKind = opts.upstream ?? 'repository';
   const feedDir = path.join(dir, 'feed');
   await generateFeed(feedDir);
   const dataDir = path.resolve(dir, (opts.serverExtra?.dataDir as string | undefined) ?? './server-data');
   let repoDir: string | null = null;
   let rootFile: string | null = null;
-  if (trust === 'v2') {
+  if (upstreamKind === 'repository') {
     repoDir = path.join(dir, 'repo');
     rootFile = await publishRepository(repoDir, feedDir, [await serverOnlineKey(dataDir)]);
   }
@@ -271,7 +272,7 @@ export async function startStack(
   };
   const stack: Stack = {
     dir,
-    trust,
+    upstreamKind,
     feedDir,
     repoDir,
     rootFile,
@@ -299,6 +300,7 @@ export async function startStack(
       return waitForFinishedSync(before);
     },
     writeClientConfig: (name, release, extra = {}) => {
+      if (!rootFile) throw new Error('a feed upstream stack serves no TUF repository: hosts cannot use it');
       const clientDir = path.join(dir, name);
       const installDir = path.join(clientDir, 'sandbox', 'arcserve');
       fs.mkdirSync(installDir, { recursive: true });
@@ -315,11 +317,7 @@ export async function startStack(
             retries: 0,
             timeoutSeconds: 5,
             ...extra,
-            // v1 (mirror key): removed with the v1 client path; a v1 host must say so (legacyMirrorKey)
-            trust: {
-              ...(rootFile ? { root: rootFile } : { legacyMirrorKey: true }),
-              ...(extra.trust as object | undefined),
-            },
+            trust: { root: rootFile, ...(extra.trust as object | undefined) },
           },
           null,
           2,
