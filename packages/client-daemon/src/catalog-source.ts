@@ -72,7 +72,7 @@ export class CatalogSource {
   constructor(private readonly opts: CatalogSourceOptions) {}
 
   private get tufDir(): string {
-    return path.join(this.opts.paths.root, 'tuf');
+    return this.opts.paths.tuf;
   }
 
   /** Fetch and verify from the first server that answers; re-verify what is kept when none does. */

@@ -71,7 +71,7 @@ export async function recoverFromCrash(session: Session, ledger: Ledger): Promis
     const { removed } = await store.cleanTemp();
     if (removed.length > 0) logger.info({ files: removed }, 'removed unfinished cache files');
     await removeDeadWritersTemps(paths.root, logger);
-    await removeDeadWritersTemps(paths.trust, logger);
+    await removeDeadWritersTemps(paths.tuf, logger);
     // per-patch staging copies are rebuilt before every command; a crash can leave them
     if (interrupted.length > 0) await rm(paths.staging, { recursive: true, force: true });
   } catch (err) {

@@ -1,4 +1,4 @@
-// recoverFromCrash's clean-up of writeFileAtomic temps in the data directory and trust/:
+// recoverFromCrash's clean-up of writeFileAtomic temps in the data directory and tuf/:
 // a dead writer's temp goes, a live writer's (a write in flight) stays.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,17 +11,17 @@ import { Ledger } from '../src/ledger.js';
 import { dataPaths } from '../src/paths.js';
 import type { Session } from '../src/session.js';
 
-t.test('temps of dead writers are removed from the data dir and trust/, live ones kept', async (t) => {
+t.test('temps of dead writers are removed from the data dir and tuf/, live ones kept', async (t) => {
   const paths = dataPaths(t.testdir());
-  await mkdir(paths.trust, { recursive: true });
+  await mkdir(paths.tuf, { recursive: true });
   const exited = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
   await once(exited, 'exit');
   const dead = `.ledger.json.${exited.pid}.0123456789ab.tmp`;
-  const deadTrust = `.root.json.${exited.pid}.ba9876543210.tmp`;
+  const deadTuf = `.root.json.${exited.pid}.ba9876543210.tmp`;
   const live = `.catalog.json.${process.pid}.aaaaaaaaaaaa.tmp`;
   await writeFile(path.join(paths.root, dead), '{');
   await writeFile(path.join(paths.root, live), '{');
-  await writeFile(path.join(paths.trust, deadTrust), '{');
+  await writeFile(path.join(paths.tuf, deadTuf), '{');
 
   const ledger = await Ledger.open(paths.ledger);
   const logger = createLogger({ name: 'test', level: 'silent' });
@@ -32,5 +32,5 @@ t.test('temps of dead writers are removed from the data dir and trust/, live one
   const rootNames = await readdir(paths.root);
   t.notOk(rootNames.includes(dead), 'the dead writer’s temp is gone');
   t.ok(rootNames.includes(live), 'a live writer’s temp stays');
-  t.notOk((await readdir(paths.trust)).includes(deadTrust), 'trust/ is cleaned too');
+  t.notOk((await readdir(paths.tuf)).includes(deadTuf), 'tuf/ is cleaned too');
 });
