@@ -7,7 +7,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { blobServing } from './cases/blob-serving.mjs';
 import { catalogPoll } from './cases/catalog-poll.mjs';
-import { clientCheck } from './cases/client-check.mjs';
 import { clientCheckTuf } from './cases/client-check-tuf.mjs';
 import { clientMemory } from './cases/client-memory.mjs';
 import { reportIngest } from './cases/report-ingest.mjs';
@@ -123,7 +122,6 @@ try {
     ctx.serve.idleRss = memoryOf(ctx.serve.server.pid).current;
     log(`staging server ${ctx.serve.url}: ${ctx.serve.server.status.mirror.patches} patches published`);
     await runCase('catalog', catalogPoll);
-    await runCase('check', clientCheck);
     await runCase('check', clientCheckTuf);
     await runCase('blobs', blobServing);
     await runCase('ingest', reportIngest);
@@ -144,6 +142,7 @@ try {
       { id: 'bench-big', releases: ['1.0'] },
     ]);
     ctx.memory.feed = feed;
+    ctx.memory.feedDir = path.join(work, 'memory-feed');
     await runCase('client-memory', clientMemory);
     await runCase('server-memory', serverMemory);
     await stopStack(ctx.memory);

@@ -1,21 +1,39 @@
-// Client memory: `patchbay-client download` of one big patch file (2 GiB by default) from the
-// staging server, peak RSS of the client process (VmHWM), and its transfer rate.
+// Client memory: `patchbay-client download` of one big patch file (2 GiB by default), peak RSS
+// of the client process (VmHWM), and its transfer rate. The host reads the memory feed as the
+// publisher's TUF repository (direct mode: `{ "repository": URL }` over loopback HTTP).
 import path from 'node:path';
 import { BIN, runOk } from '../lib/procs.mjs';
-import { writeClientConfig } from '../lib/stack.mjs';
+import { publishRepository, startUpstream, writeClientConfig } from '../lib/stack.mjs';
 import { fmt } from '../lib/table.mjs';
 import { rmSync } from 'node:fs';
 
 const TARGET = 80 * 2 ** 20;
 
 export async function clientMemory(ctx) {
-  const { memory, opts, work } = ctx;
+  const { memory, work } = ctx;
   const dir = path.join(work, 'client-memory');
+  const repo = path.join(dir, 'repository');
+  const { rootFile } = await publishRepository({
+    feedDir: memory.feedDir,
+    repo,
+    keys: path.join(dir, 'publisher-keys'),
+  });
+  const upstream = await startUpstream(repo);
+  try {
+    return await measure(ctx, dir, { server: [{ repository: upstream.url }], rootFile });
+  } finally {
+    await upstream.stop().catch(() => undefined);
+  }
+}
+
+async function measure(ctx, dir, { server, rootFile }) {
+  const { memory, opts } = ctx;
   const config = writeClientConfig(dir, {
-    server: memory.url,
+    server,
     hostId: 'bench-memory-host',
     product: 'bench-big',
     release: '1.0',
+    rootFile,
   });
   const { id, size } = memory.feed.big.client;
   const result = await runOk(process.execPath, [BIN.client, '--config', config, 'download', id, '--json'], {

@@ -1,8 +1,10 @@
 // patchbay's own programs as the benchmark runs them: the reference upstream, a staging server
-// (serve) and its config, a client config. All on 127.0.0.1, all data under the fixture dir.
+// (serve) and its config, the publisher's TUF repository of a feed, a client config. All on 127.0.0.1, all data under the fixture dir.
 import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { BIN, startLongRunning, waitFor } from './procs.mjs';
+import { BIN, REPO_ROOT, runOk, startLongRunning, waitFor } from './procs.mjs';
+
+const PUBLISH = path.join(REPO_ROOT, 'packages/publisher/bin/patchbay-publish.js');
 
 export function startUpstream(feedDir) {
   return startLongRunning(process.execPath, [
@@ -80,7 +82,34 @@ export async function startServer(config, { timeoutMs = 600_000, logLevel = 'inf
   }
 }
 
-export function writeClientConfig(dir, { server, hostId, product, release }) {
+/**
+ * The publisher's TUF repository of `feedDir` in `repo` (`patchbay-publish init`, then
+ * `import-feed`), keys in `keys`; `onlineKeys`: staging servers' online public key files for
+ * snapshot and timestamp (none: the publisher signs them). Returns the root file hosts trust
+ * and how long the import took.
+ */
+export async function publishRepository({ feedDir, repo, keys, onlineKeys = [], vendor = 'Bench' }) {
+  await runOk(process.execPath, [
+    PUBLISH,
+    'init',
+    '--repo',
+    repo,
+    '--keys',
+    keys,
+    ...onlineKeys.flatMap((file) => ['--online-key', file]),
+    '--vendor',
+    vendor,
+  ]);
+  const imported = await runOk(
+    process.execPath,
+    [PUBLISH, 'import-feed', '--feed', feedDir, '--repo', repo, '--keys', keys],
+    { timeoutMs: 1_800_000 },
+  );
+  return { rootFile: path.join(repo, 'metadata', '1.root.json'), importMs: imported.ms };
+}
+
+/** A host's config: `server` (a staging server URL, or `{ repository }`), trusting `rootFile`. */
+export function writeClientConfig(dir, { server, hostId, product, release, rootFile }) {
   const installDir = path.join(dir, 'install');
   mkdirSync(path.join(installDir, 'patches'), { recursive: true });
   const file = path.join(dir, 'client.json');
@@ -93,8 +122,7 @@ export function writeClientConfig(dir, { server, hostId, product, release }) {
         dataDir: './data',
         products: [{ id: product, release, installDir: './install' }],
         policy: { autoInstall: 'none' },
-        // the v1 cases (catalog, check, client memory): the staging server's mirror key
-        trust: { legacyMirrorKey: true },
+        trust: { root: rootFile },
         retries: 0,
         timeoutSeconds: 30,
       },
