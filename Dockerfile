@@ -45,10 +45,12 @@ RUN npm ci --ignore-scripts \
 COPY tsconfig.json tsconfig.base.json ./
 COPY docs/ docs/
 COPY packages/ packages/
-# tsc -b, then the deterministic sample feed (packages/sample-feed/feed/) the sandbox serves;
-# then drop the dev dependencies (tsc, tap, eslint...) from node_modules.
+# tsc -b, then the deterministic sample feed (packages/sample-feed/feed/) and the sample TUF
+# repository made from it with the DEMO keys (packages/sample-feed/repository/), which the
+# sandbox serves; then drop the dev dependencies (tsc, tap, eslint...) from node_modules.
 RUN npx tsc -b \
  && node packages/sample-feed/bin/patchbay-sample-feed.js generate \
+ && node packages/sample-feed/bin/patchbay-sample-feed.js repository \
  && npm prune --omit=dev \
  && rm -f packages/*/dist/.tsbuildinfo
 
@@ -81,6 +83,11 @@ COPY --from=build /src/node_modules/ node_modules/
 COPY --from=build /src/docs/ docs/
 COPY --from=build /src/packages/ packages/
 COPY deploy/docker/healthcheck.mjs deploy/docker/
+# The sandbox server's online key (snapshot, timestamp): the committed DEMO key the sample
+# repository's root lists, 0600 and the patchbay user's, as the server requires of a private key.
+# DEMO KEY, PUBLIC, NEVER FOR PRODUCTION: a real server makes its own (`patchbay-server keygen`).
+RUN install -o patchbay -g patchbay -m 0600 \
+      packages/sample-feed/demo-keys/staging-server/online.key /etc/patchbay/demo-online.key
 
 ENV NODE_ENV=production \
     PATH=/app/node_modules/.bin:$PATH \
