@@ -15,7 +15,7 @@ function matches(event: ReportEvent, filter: HistoryFilter): boolean {
 
 /**
  * history: this host's events, oldest first, with whether a server has them yet. In
- * direct mode (every server a vendor feed) nothing is reported: the history is local.
+ * direct mode (every server a publisher repository) nothing is reported: the history is local.
  */
 export async function historyCommand(session: Session, args: CommandArgs): Promise<number> {
   const ledger = await session.openLedger();
