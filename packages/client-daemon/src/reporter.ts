@@ -156,7 +156,7 @@ function warnConflicts(text: string, url: string, body: ClientReport, logger: Lo
  * next report. Resending is safe: servers keep each (hostId, instanceId, seq) once.
  */
 export async function flushReports(opts: ReporterOptions): Promise<FlushResult> {
-  // direct mode: the client mails its own events, and a vendor feed takes no report
+  // direct mode: the client mails its own events, and a publisher repository takes no report
   await mailClientEvents(opts.config, opts.ledger, opts.logger);
   const servers = upstreamsFromConfig(opts.config.server).filter((u) => u.takesReports);
   if (servers.length === 0) return keepReportsLocal(opts.ledger, opts.logger);
