@@ -20,7 +20,12 @@ import type { Test } from 'tap';
 import type { FeedPatchInput } from '@patchbay/sample-feed';
 import { writeFeedDirectory } from '@patchbay/sample-feed';
 import { BIN, runJson, startListening, waitFor, type LongRunning } from '../helpers/processes.js';
-import type { SyncStatus, StatusDocument } from '../helpers/stack.js';
+import {
+  publishRepository,
+  serverOnlineKey,
+  type SyncStatus,
+  type StatusDocument,
+} from '../helpers/stack.js';
 import { smallDisk, type SmallDisk } from './disk-full-disk.js';
 import { checkPublished, hookedProxy, hookedUpstream, type HookedServer } from './disk-full-net.js';
 import { Invariants, SEED, seededRandom, trials } from './figures.js';
@@ -93,7 +98,15 @@ async function getJson<T>(url: string): Promise<T> {
 /** Staging server (child process) over `dataDir`, mirroring `feedDir` through a hooked upstream. */
 async function startServer(
   defer: (fn: () => unknown) => void,
-  opts: { dir: string; dataDir: string; feedDir: string; margin: number; env: NodeJS.ProcessEnv },
+  opts: {
+    dir: string;
+    dataDir: string;
+    feedDir: string;
+    margin: number;
+    env: NodeJS.ProcessEnv;
+    /** the publisher's root of the TUF repository in feedDir (hosts need one); absent: feedDir is a feed */
+    trustedRoot?: string;
+  },
   hook: (urlPath: string) => void,
 ): Promise<ServerUnderTest> {
   const upstream = await hookedUpstream(opts.feedDir, hook);
@@ -104,7 +117,12 @@ async function startServer(
     JSON.stringify({
       listen: { host: '127.0.0.1', port: 0 },
       dataDir: opts.dataDir,
-      upstream: { url: `${upstream.url}/`, concurrency: 1, retries: 1 },
+      upstream: {
+        url: `${upstream.url}/`,
+        concurrency: 1,
+        retries: 1,
+        ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}),
+      },
       mirror: { products: [{ id: 'arcserve-backup', releases: ['19.0'] }] },
       schedule: { sync: null },
       storage: { freeSpaceMarginBytes: opts.margin },
@@ -392,10 +410,15 @@ t.test(
     const p1 = small('p1');
     const p2 = big('p2', bigSize);
     await writeFeed(feedDir, 1, [p1, p2]);
-    // The staging server on the ordinary disk; only the client's data dir is small.
+    // Hosts read TUF: the feed published into the publisher's repository, whose root lists the
+    // staging server's online key. The staging server on the ordinary disk; only the client's
+    // data dir is small.
+    const serverData = path.join(dir, 'server-data');
+    const repoDir = path.join(dir, 'repo');
+    const rootFile = await publishRepository(repoDir, feedDir, [await serverOnlineKey(serverData)], null);
     const s = await startServer(
       defer,
-      { dir, dataDir: path.join(dir, 'server-data'), feedDir, margin: 0, env: {} },
+      { dir, dataDir: serverData, feedDir: repoDir, margin: 0, env: {}, trustedRoot: rootFile },
       () => {},
     );
     const served = await checkPublished(s.server.url, s.dataDir);
@@ -424,7 +447,7 @@ t.test(
           retries: 0,
           timeoutSeconds: 10,
           cache: { freeSpaceMarginBytes: margin },
-          trust: s.rootFile ? { root: s.rootFile } : { legacyMirrorKey: true },
+          trust: { root: rootFile },
         }),
       );
       return config;

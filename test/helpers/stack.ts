@@ -136,6 +136,8 @@ export async function publishRepository(
   repoDir: string,
   feedDir: string,
   onlineKeyFiles: readonly string[],
+  /** the feed's signing key (`--vendor-key`); null: an unsigned feed (a test's own) */
+  vendorKey: string | null = VENDOR_KEY,
 ): Promise<string> {
   const keys = await sharedPublisherKeys();
   await publish([
@@ -149,7 +151,7 @@ export async function publishRepository(
     '--vendor',
     'Arcserve',
   ]);
-  await importFeed(repoDir, feedDir);
+  await publish(await importFeedArgs(repoDir, feedDir, vendorKey));
   return path.join(repoDir, 'metadata', '1.root.json');
 }
 
@@ -170,9 +172,14 @@ export async function runImportFeed(
   return run(PUBLISH, [...(await importFeedArgs(repoDir, feed)), ...extra]);
 }
 
-async function importFeedArgs(repoDir: string, feed: string): Promise<string[]> {
+async function importFeedArgs(
+  repoDir: string,
+  feed: string,
+  vendorKey: string | null = VENDOR_KEY,
+): Promise<string[]> {
   const keys = await sharedPublisherKeys();
-  return ['import-feed', '--feed', feed, '--vendor-key', VENDOR_KEY, '--repo', repoDir, '--keys', keys];
+  const vendor = vendorKey === null ? [] : ['--vendor-key', vendorKey];
+  return ['import-feed', '--feed', feed, ...vendor, '--repo', repoDir, '--keys', keys];
 }
 
 /** `patchbay-server keygen` in `dataDir`: the online public key file for the publisher's root. */
