@@ -22,7 +22,7 @@ export class ComplianceCache {
 
   /** Every host's profile and every reported state, read again only after a report. */
   fleet(): FleetRead {
-    const revision = this.store.revision;
+    const revision = this.store.revision();
     if (this.fleetRead === null || revision !== this.fleetRevision) {
       this.fleetRead = { hosts: this.store.hostProfiles(), states: this.store.allStates() };
       this.fleetRevision = revision;
