@@ -1,6 +1,13 @@
 // The rows of the clients and client_patches tables, and what they become for callers.
-import type { PatchState, ReportPatch } from '@patchbay/core';
-import { MISSING_STATES, type ClientSummary, type ViaFields } from '../types.js';
+import type Database from 'better-sqlite3';
+import type { PatchState } from '@patchbay/core';
+import {
+  MISSING_STATES,
+  type ClientSummary,
+  type HostProfileRow,
+  type StoredPatch,
+  type ViaFields,
+} from '../types.js';
 
 /** A row of `clients` (schema.ts, migrations.ts). */
 export interface ClientRow {
@@ -26,12 +33,6 @@ export const INSTANCES_OF_HOST =
 /** MISSING_STATES as an SQL list, for `state IN (…)`. */
 export const MISSING_SQL = MISSING_STATES.map((s) => `'${s}'`).join(', ');
 
-/**
- * A reported patch as the client may send it (since and reason are optional; `cached`
- * is the extension newer clients send).
- */
-export type StoredPatch = Omit<ReportPatch, 'since'> & { since?: string; reason?: string };
-
 /** A row of `client_patches`, its patchId as `id`. */
 export interface PatchRow {
   id: string;
@@ -56,15 +57,48 @@ function viaFields(row: ClientRow): ViaFields {
   return path.length > 1 ? { via: row.via, viaPath: path } : { via: row.via };
 }
 
-export function summaryFields(row: ClientRow): Omit<ClientSummary, 'installed' | 'missing' | 'failed'> {
+/** The columns of `clients` a host profile is read from. */
+export type ProfileColumns = Pick<
+  ClientRow,
+  'hostId' | 'hostname' | 'lastSeenAt' | 'platform' | 'products' | 'pendingReboot' | 'via'
+>;
+
+/** A host as its last report describes it (the compliance views read every host's). */
+export function hostProfile(row: ProfileColumns): HostProfileRow {
   return {
     hostId: row.hostId,
     hostname: row.hostname,
-    platform: row.platform,
-    daemonVersion: row.daemonVersion,
     lastSeenAt: row.lastSeenAt,
-    products: JSON.parse(row.products) as ClientSummary['products'],
+    platform: row.platform,
+    products: JSON.parse(row.products) as HostProfileRow['products'],
     pendingReboot: row.pendingReboot === 1,
+    ...(row.via !== null ? { via: row.via } : {}),
+  };
+}
+
+/** A client summary but its patch counts, its fields in the order /v1/clients has always sent them. */
+export function summaryFields(row: ClientRow): Omit<ClientSummary, 'installed' | 'missing' | 'failed'> {
+  const { hostId, hostname, lastSeenAt, platform, products, pendingReboot } = hostProfile(row);
+  const daemonVersion = row.daemonVersion;
+  return {
+    hostId,
+    hostname,
+    platform,
+    daemonVersion,
+    lastSeenAt,
+    products,
+    pendingReboot,
     ...viaFields(row),
   };
+}
+
+/**
+ * hostId → value, for those of `hostIds` a raw statement finds; the statement takes the
+ * ids as one JSON array (json_each) and yields [hostId, value] rows.
+ */
+export function valuesByHost<V>(
+  statement: Database.Statement<[string], [string, V]>,
+  hostIds: Iterable<string>,
+): Map<string, V> {
+  return new Map(statement.all(JSON.stringify([...new Set(hostIds)])));
 }

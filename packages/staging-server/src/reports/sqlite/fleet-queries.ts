@@ -4,14 +4,17 @@
 import type Database from 'better-sqlite3';
 import type { PatchState } from '@patchbay/core';
 import type { FleetQueries } from '../report-store.js';
-import type { CachedPatchQuery, ClientDetail, HostProfileRow, PatchFacts, StoredEvent } from '../types.js';
+import type { CachedPatchQuery, ClientDetail, PatchFacts, StoredEvent } from '../types.js';
 import {
   INSTANCES_OF_HOST,
   MISSING_SQL,
+  hostProfile,
   summaryFields,
   toStoredPatch,
+  valuesByHost,
   type ClientRow,
   type PatchRow,
+  type ProfileColumns,
 } from './client-rows.js';
 import { Conditions, type FilteredStatements } from './filtered-sql.js';
 
@@ -45,13 +48,7 @@ function prepareStatements(db: Database.Database) {
       'SELECT * FROM events WHERE hostId = ? ORDER BY at DESC, id DESC LIMIT ?',
     ),
     instancesOf: db.prepare<[string], ClientDetail['instances'][number]>(INSTANCES_OF_HOST),
-    hostProfiles: db.prepare<
-      [],
-      Pick<
-        ClientRow,
-        'hostId' | 'hostname' | 'lastSeenAt' | 'platform' | 'products' | 'pendingReboot' | 'via'
-      >
-    >(
+    hostProfiles: db.prepare<[], ProfileColumns>(
       'SELECT hostId, hostname, lastSeenAt, platform, products, pendingReboot, via FROM clients ORDER BY hostId',
     ),
     // Every reported state in one walk of the covering index (patchId, state, hostId).
@@ -62,9 +59,11 @@ function prepareStatements(db: Database.Database) {
       )
       .raw(),
     allHostnames: db.prepare<[], [string, string]>('SELECT hostId, hostname FROM clients').raw(),
-    hostnames: db.prepare<[string], { hostId: string; hostname: string }>(
-      'SELECT hostId, hostname FROM clients WHERE hostId IN (SELECT value FROM json_each(?))',
-    ),
+    hostnames: db
+      .prepare<[string], [string, string]>(
+        'SELECT hostId, hostname FROM clients WHERE hostId IN (SELECT value FROM json_each(?))',
+      )
+      .raw(),
     upsertPatchFacts: db.prepare(
       `INSERT INTO patch_facts (patchId, title, severity, product, release)
        VALUES (@id, @title, @severity, @product, @release)
@@ -93,10 +92,7 @@ function cachedPatchesSql(query: CachedPatchQuery): { sql: string; params: (stri
 export function sqliteFleetQueries(db: Database.Database, filtered: FilteredStatements): SqliteFleetQueries {
   const st = prepareStatements(db);
 
-  function hostnames(hostIds: Iterable<string>): Map<string, string> {
-    const ids = JSON.stringify([...new Set(hostIds)]);
-    return new Map(st.hostnames.all(ids).map((r) => [r.hostId, r.hostname]));
-  }
+  const hostnames = (hostIds: Iterable<string>) => valuesByHost(st.hostnames, hostIds);
 
   return {
     hostnames,
@@ -123,16 +119,7 @@ export function sqliteFleetQueries(db: Database.Database, filtered: FilteredStat
       };
     },
 
-    hostProfiles: () =>
-      st.hostProfiles.all().map((row) => ({
-        hostId: row.hostId,
-        hostname: row.hostname,
-        lastSeenAt: row.lastSeenAt,
-        platform: row.platform,
-        products: JSON.parse(row.products) as HostProfileRow['products'],
-        pendingReboot: row.pendingReboot === 1,
-        ...(row.via !== null ? { via: row.via } : {}),
-      })),
+    hostProfiles: () => st.hostProfiles.all().map(hostProfile),
 
     allStates() {
       const byPatch = new Map<string, Map<string, PatchState>>();

@@ -3,6 +3,7 @@
 import type Database from 'better-sqlite3';
 import type { EventHistory } from '../report-store.js';
 import type { HistoryQuery, StoredEvent } from '../types.js';
+import { valuesByHost } from './client-rows.js';
 import { Conditions, type FilteredStatements } from './filtered-sql.js';
 
 const INSTALL_TYPES = "type IN ('install', 'uninstall')";
@@ -46,9 +47,11 @@ function prepareStatements(db: Database.Database) {
   return {
     eventCursor: db.prepare<[number], { at: string; id: number }>('SELECT at, id FROM events WHERE id = ?'),
     // Tiered mirrors: the branch each of the given hosts reports through.
-    viaOf: db.prepare<[string], { hostId: string; via: string }>(
-      'SELECT hostId, via FROM clients WHERE via IS NOT NULL AND hostId IN (SELECT value FROM json_each(?))',
-    ),
+    viaOf: db
+      .prepare<[string], [string, string]>(
+        'SELECT hostId, via FROM clients WHERE via IS NOT NULL AND hostId IN (SELECT value FROM json_each(?))',
+      )
+      .raw(),
     // Oldest first through events_by_at: each batch is a short write transaction.
     deleteEventsBefore: db.prepare<[string, number]>(
       'DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? ORDER BY at LIMIT ?)',
@@ -59,18 +62,15 @@ function prepareStatements(db: Database.Database) {
 export function sqliteEventHistory(db: Database.Database, filtered: FilteredStatements): SqliteEventHistory {
   const st = prepareStatements(db);
 
-  /** hostId -> branch, for those of the given hosts that report through one. */
-  function viaOf(hostIds: Iterable<string>): Map<string, string> {
-    const ids = JSON.stringify([...new Set(hostIds)]);
-    return new Map(st.viaOf.all(ids).map((r) => [r.hostId, r.via]));
-  }
-
   return {
     history(query) {
       const { sql, params } = historySql(query);
       const events = filtered.prepared(sql).all(...params) as StoredEvent[];
       // Tiered mirrors: events of hosts behind a branch say which (one lookup per page).
-      const via = viaOf(events.map((e) => e.hostId));
+      const via = valuesByHost(
+        st.viaOf,
+        events.map((e) => e.hostId),
+      );
       if (via.size === 0) return events;
       return events.map((e) => {
         const branch = via.get(e.hostId);

@@ -4,8 +4,15 @@
 import type Database from 'better-sqlite3';
 import type { ClientReport, ReportEvent } from '@patchbay/core';
 import type { ReportIngest, ReportStoreOptions } from '../report-store.js';
-import type { EventConflict, IngestResult, InstanceRow, NewInstance, ReportOrigin } from '../types.js';
-import { INSTANCES_OF_HOST, type StoredPatch } from './client-rows.js';
+import type {
+  EventConflict,
+  IngestResult,
+  InstanceRow,
+  NewInstance,
+  ReportOrigin,
+  StoredPatch,
+} from '../types.js';
+import { INSTANCES_OF_HOST } from './client-rows.js';
 
 /** Most reports one shared commit takes (ingestSoon): bounds how long the first one waits. */
 const INGEST_BATCH = 256;
