@@ -1,5 +1,5 @@
 // Keeps what the compliance report derived from the fleet until a report changes it
-// (ReportStore.revision): at 10,000 hosts reading every state costs about half a second,
+// (ReportStore.revision()): at 10,000 hosts reading every state costs about half a second,
 // and the status page asks for one page after another of the same host matrix.
 import type { PatchState } from '@patchbay/core';
 import type { HostMatrix } from './compliance.js';
