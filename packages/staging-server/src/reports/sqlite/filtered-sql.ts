@@ -26,7 +26,7 @@ export class Conditions {
   }
 
   /** The conditions joined with AND (no WHERE keyword). */
-  toString(): string {
+  toSql(): string {
     return this.conditions.join(' AND ');
   }
 }

@@ -85,7 +85,7 @@ function cachedPatchesSql(query: CachedPatchQuery): { sql: string; params: (stri
     .whenSet('p.hostId = ?', query.host)
     .whenSet('p.patchId = ?', query.patch);
   const sql = `SELECT p.patchId, p.hostId, p.state, p.cached, p.since FROM client_patches p
-       WHERE ${where} ORDER BY p.patchId, p.hostId`;
+       WHERE ${where.toSql()} ORDER BY p.patchId, p.hostId`;
   return { sql, params: where.params };
 }
 

@@ -32,13 +32,13 @@ function historySql(query: HistoryQuery): { sql: string; params: (string | numbe
     .whenSet('severity = ?', query.severity)
     .whenSet('release = ?', query.release);
   if (!facts.empty)
-    where.add(`+patchId IN (SELECT patchId FROM patch_facts WHERE ${facts})`, ...facts.params);
+    where.add(`+patchId IN (SELECT patchId FROM patch_facts WHERE ${facts.toSql()})`, ...facts.params);
   where.whenSet('at >= ?', query.since).whenSet('at < ?', query.until);
   if (query.before !== undefined) where.add('(at, id) < (?, ?)', query.before.at, query.before.id);
   const sql =
     'SELECT id, hostId, seq, type, patchId, at, outcome, message, receivedAt, instanceId, output FROM events' +
     (indexedBy ? ' INDEXED BY events_installs' : '') +
-    (where.empty ? '' : ` WHERE ${where}`) +
+    (where.empty ? '' : ` WHERE ${where.toSql()}`) +
     ' ORDER BY at DESC, id DESC LIMIT ?';
   return { sql, params: [...where.params, query.limit] };
 }
