@@ -140,7 +140,10 @@ export interface ReportStore extends ReportIngest, RollupRecords, FleetQueries, 
   close(): void;
 }
 
-/** Opens the reports database the server uses. */
+/**
+ * Opens the reports database the server uses. The same name as the interface on purpose:
+ * a caller writes `ReportStore.open(dataDir)` and holds a `ReportStore`.
+ */
 export const ReportStore = {
   /** Open (creating when needed) `<dataDir>/reports.sqlite`. */
   open(dataDir: string, options: ReportStoreOptions = {}): ReportStore {
