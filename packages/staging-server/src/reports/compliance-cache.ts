@@ -18,7 +18,7 @@ export class ComplianceCache {
   private matrixKey: string | null = null;
   private matrix: HostMatrix | null = null;
 
-  constructor(private readonly store: ReportStore) {}
+  constructor(private readonly store: Pick<ReportStore, 'revision' | 'hostProfiles' | 'allStates'>) {}
 
   /** Every host's profile and every reported state, read again only after a report. */
   fleet(): FleetRead {
