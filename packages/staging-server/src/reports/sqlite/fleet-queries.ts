@@ -4,7 +4,7 @@
 import type Database from 'better-sqlite3';
 import type { PatchState } from '@patchbay/core';
 import type { FleetQueries } from '../report-store.js';
-import type { CachedPatchQuery, ClientDetail, PatchFacts, StoredEvent } from '../types.js';
+import type { CachedPatchQuery, ClientDetail, InstanceRow, PatchFacts, StoredEvent } from '../types.js';
 import {
   INSTANCES_OF_HOST,
   MISSING_SQL,
@@ -47,7 +47,7 @@ function prepareStatements(db: Database.Database) {
     recentEvents: db.prepare<[string, number], StoredEvent>(
       'SELECT * FROM events WHERE hostId = ? ORDER BY at DESC, id DESC LIMIT ?',
     ),
-    instancesOf: db.prepare<[string], ClientDetail['instances'][number]>(INSTANCES_OF_HOST),
+    instancesOf: db.prepare<[string], InstanceRow>(INSTANCES_OF_HOST),
     hostProfiles: db.prepare<[], ProfileColumns>(
       'SELECT hostId, hostname, lastSeenAt, platform, products, pendingReboot, via FROM clients ORDER BY hostId',
     ),
