@@ -40,6 +40,7 @@ import { runTufSync } from '../tuf/tuf-sync.js';
 import { catalogBlobs } from './build-catalog.js';
 import { newSyncReport, resignIfDue, runSync, type ResignContext, type SyncContext } from './sync-run.js';
 import { assertBlobsPresent } from './verify-published-blobs.js';
+import { SyncEvents } from './sync-events.js';
 
 export interface MirrorServiceOptions {
   /** first retry delay in ms (default: core's); tests shorten it */
@@ -50,6 +51,11 @@ export interface MirrorServiceOptions {
   syncProgress?: BlobProgressListener;
   /** trust v2: the clock of the TUF timestamp refresher (tests advance it by hand) */
   clock?: Clock;
+  /**
+   * The data-directory lock, already taken by the caller, who releases it (`serve`'s
+   * data-dir plugin, last of all at close). Absent: taken here and released by close().
+   */
+  lock?: DataDirLock;
 }
 
 const DEFAULT_RESIGN_CHECK_MS = 5 * 60_000;
@@ -62,11 +68,11 @@ export async function createMirrorService(
   options: MirrorServiceOptions = {},
 ): Promise<MirrorService> {
   const log = logger.child({ component: 'mirror' });
-  const lock = await lockDataDir(config.dataDir);
+  const ownLock = options.lock ? null : await lockDataDir(config.dataDir);
   try {
-    return await openMirror(config, log, lock, options);
+    return await openMirror(config, log, ownLock, options);
   } catch (err) {
-    await lock.release();
+    await ownLock?.release();
     throw err;
   }
 }
@@ -74,7 +80,7 @@ export async function createMirrorService(
 async function openMirror(
   config: ServerConfig,
   log: Logger,
-  lock: DataDirLock,
+  ownLock: DataDirLock | null,
   options: MirrorServiceOptions,
 ): Promise<MirrorService> {
   // Temps of writes a crash cut short (we hold the lock: no live writer owns them).
@@ -109,7 +115,7 @@ async function openMirror(
   const mirror = new Mirror(
     config,
     log,
-    lock,
+    ownLock,
     store,
     catalogs,
     state,
@@ -169,6 +175,7 @@ async function recoverLastSync(state: SyncStateStore, log: Logger): Promise<Sync
 }
 
 class Mirror implements MirrorService {
+  readonly events: SyncEvents;
   private running: Promise<SyncReport> | null = null;
   private runningReport: SyncReport | null = null;
   private abort: AbortController | null = null;
@@ -181,7 +188,8 @@ class Mirror implements MirrorService {
   constructor(
     private readonly config: ServerConfig,
     private readonly log: Logger,
-    private readonly lock: DataDirLock,
+    /** null: the caller holds the data-dir lock and releases it */
+    private readonly ownLock: DataDirLock | null,
     private readonly store: ContentStore,
     private readonly catalogs: CatalogStore,
     private readonly state: SyncStateStore,
@@ -191,7 +199,9 @@ class Mirror implements MirrorService {
     private readonly dispatcher: Dispatcher | undefined,
     private readonly options: MirrorServiceOptions,
     private readonly tuf: TufMirror | null = null,
-  ) {}
+  ) {
+    this.events = new SyncEvents(log);
+  }
 
   tufRepository(): TufRepositoryView | null {
     return this.tuf?.view() ?? null;
@@ -242,13 +252,21 @@ class Mirror implements MirrorService {
     }
     const report = newSyncReport();
     const abort = new AbortController();
+    const before = this.published;
     this.runningReport = report;
     this.abort = abort;
-    this.running = this.execute(report, abort.signal).finally(() => {
-      this.running = null;
-      this.runningReport = null;
-      this.abort = null;
-    });
+    // sync:end once isSyncing() is false again; close() waits for its observers too
+    this.running = this.execute(report, abort.signal)
+      .finally(() => {
+        this.running = null;
+        this.runningReport = null;
+        this.abort = null;
+      })
+      .then((ended) => {
+        this.events.emit('sync:end', { report: ended, before, after: this.published });
+        return ended;
+      });
+    this.events.emit('sync:start', { report, catalog: before });
     return this.running;
   }
 
@@ -448,6 +466,6 @@ class Mirror implements MirrorService {
       .close()
       .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'closing state'));
     await this.dispatcher?.close().catch(() => undefined);
-    await this.lock.release();
+    await this.ownLock?.release();
   }
 }
