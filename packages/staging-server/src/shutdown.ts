@@ -71,7 +71,10 @@ async function gracefulClose(
       else res.once('finish', () => socket.end());
     }
   });
-  app.addHook('onClose', async () => clearTimeout(timer));
+  app.addHook('onClose', async () => {
+    clearTimeout(timer);
+    logger.debug({ part: 'http' }, 'closed');
+  });
 }
 
 export const gracefulClosePlugin = fastifyPlugin(gracefulClose, { name: 'patchbay-graceful-close' });

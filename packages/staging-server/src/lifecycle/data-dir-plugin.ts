@@ -4,12 +4,12 @@
 import type { FastifyInstance } from 'fastify';
 import { fastifyPlugin } from 'fastify-plugin';
 import { lockDataDir } from '../store/data-dir-lock.js';
-import type { LifecycleOptions } from './plugin-options.js';
+import { closeWithApp, type LifecycleOptions } from './lifecycle-plugin.js';
 
-async function dataDir(app: FastifyInstance, { config }: LifecycleOptions): Promise<void> {
+async function dataDir(app: FastifyInstance, { config, logger }: LifecycleOptions): Promise<void> {
   const lock = await lockDataDir(config.dataDir);
   app.decorate('dataDirLock', lock);
-  app.addHook('onClose', () => lock.release());
+  closeWithApp(app, logger, 'data-dir lock', () => lock.release());
 }
 
 /** Decorates `dataDirLock` (store/data-dir-lock.ts). */

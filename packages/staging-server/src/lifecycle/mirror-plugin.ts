@@ -7,7 +7,7 @@ import type { Notifier } from '../notify/notifier.js';
 import { observeSyncs } from '../notify/sync-observer.js';
 import type { DataDirLock } from '../store/data-dir-lock.js';
 import { createMirrorService } from '../sync/mirror-service.js';
-import type { LifecycleOptions } from './plugin-options.js';
+import { closeWithApp, type LifecycleOptions } from './lifecycle-plugin.js';
 
 async function mirror(app: FastifyInstance, { config, logger }: LifecycleOptions): Promise<void> {
   const lock = app.getDecorator<DataDirLock>('dataDirLock');
@@ -20,7 +20,7 @@ async function mirror(app: FastifyInstance, { config, logger }: LifecycleOptions
     // awaited in onClose; until then a failure must not count as unhandled
     closing.catch(() => undefined);
   });
-  app.addHook('onClose', async () => {
+  closeWithApp(app, logger, 'mirror', async () => {
     await (closing ?? mirror.close());
     unobserve();
   });

@@ -4,12 +4,12 @@
 import type { FastifyInstance } from 'fastify';
 import { fastifyPlugin } from 'fastify-plugin';
 import { createNotifier } from '../notify/notifier.js';
-import type { LifecycleOptions } from './plugin-options.js';
+import { closeWithApp, type LifecycleOptions } from './lifecycle-plugin.js';
 
 async function notifier(app: FastifyInstance, { config, logger }: LifecycleOptions): Promise<void> {
   const notifier = await createNotifier(config.notify, logger, { dataDir: config.dataDir });
   app.decorate('notifier', notifier);
-  app.addHook('onClose', () => notifier.close());
+  closeWithApp(app, logger, 'notifier', () => notifier.close());
 }
 
 /** Decorates `notifier` (a no-op one when notify is not configured). */

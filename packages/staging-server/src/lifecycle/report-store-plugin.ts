@@ -2,14 +2,14 @@
 import type { FastifyInstance } from 'fastify';
 import { fastifyPlugin } from 'fastify-plugin';
 import { ReportStore } from '../reports/report-store.js';
-import type { LifecycleOptions } from './plugin-options.js';
+import { closeWithApp, type LifecycleOptions } from './lifecycle-plugin.js';
 
-async function reportStore(app: FastifyInstance, { config }: LifecycleOptions): Promise<void> {
+async function reportStore(app: FastifyInstance, { config, logger }: LifecycleOptions): Promise<void> {
   const store = ReportStore.open(config.dataDir, {
     maxClockSkewSeconds: config.reports.maxClockSkewSeconds,
   });
   app.decorate('reportStore', store);
-  app.addHook('onClose', async () => store.close());
+  closeWithApp(app, logger, 'report store', () => store.close());
 }
 
 /** Decorates `reportStore`. */

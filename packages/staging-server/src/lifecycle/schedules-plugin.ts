@@ -10,7 +10,7 @@ import type { MirrorService } from '../mirror.js';
 import type { ReportStore } from '../reports/report-store.js';
 import { pruneExpiredEvents } from '../reports/retention.js';
 import { startRollup, type RunningRollup } from '../tiers/rollup-schedule.js';
-import type { LifecycleOptions } from './plugin-options.js';
+import type { LifecycleOptions } from './lifecycle-plugin.js';
 
 /** Start a sync unless one runs; never rejects (the outcome is logged). */
 export function syncInBackground(mirror: MirrorService, logger: Logger, reason: string): Promise<void> {
@@ -84,6 +84,7 @@ async function schedules(app: FastifyInstance, { config, logger }: LifecycleOpti
     for (const task of tasks) await task.destroy();
     // Before the report store closes: a rollup in flight finishes (or stays pending).
     await (await rollup)?.stop();
+    logger.debug({ part: 'schedules' }, 'stopped');
   });
 }
 
