@@ -1,8 +1,6 @@
 // patchbay-server: the staging server's command line (CONTRACT §3).
 // Exit codes: 0 success, 1 the operation ran and failed, 2 bad usage or bad config.
-import type { AddressInfo } from 'node:net';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { ScheduledTask } from 'node-cron';
 import {
   createLogger,
   createStyle,
@@ -25,12 +23,8 @@ import {
   type Style,
 } from '@patchbay/core';
 import type { MirrorService, SyncReport } from './mirror.js';
-import type { Notifier } from './notify/notifier.js';
-import type { ReportStore } from './reports/report-store.js';
 import { SERVER_VERSION } from './http/version.js';
 import { tokenCommandUsageError } from './auth/token-usage.js';
-import { armExitBackstop, closeHttp, trackResponses, waitForStopSignal } from './shutdown.js';
-import { assertCanListen, listenError } from './listen-check.js';
 
 // The server's parts (fastify, SQLite, the sync engine) load only for the commands
 // that use them, so --help and usage errors answer at once.
@@ -468,167 +462,11 @@ async function notifyTest(config: ServerConfig, json: boolean): Promise<number> 
 
 // ---- serve -----------------------------------------------------------------
 
-function urlHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
-
 async function serve(config: ServerConfig, logger: Logger, json: boolean): Promise<number> {
-  const [
-    createMirrorService,
-    { ReportStore },
-    { buildServer, createServerMetrics, observeSyncMetrics },
-    { default: cron },
-    notify,
-    { readTlsFiles },
-  ] = await Promise.all([
-    loadMirrorService(),
-    import('./reports/report-store.js'),
-    import('./server.js'),
-    import('node-cron'),
-    import('./notify/index.js'),
-    import('./trust/tls.js'),
-  ]);
-  // Read before anything opens: an unreadable cert or key is bad config (exit 2).
-  const https = readTlsFiles(config.listen);
-  // A port in use fails here, before the mirror opens (and makes its keys) in the data directory.
-  await assertCanListen(config.listen.host, config.listen.port);
-  // From here on a SIGTERM means a clean stop (default handling would kill mid-write).
-  const stopSignal = waitForStopSignal();
-  const realMirror = await createMirrorService(config, logger);
-  let store: ReportStore | undefined;
-  let notifier: Notifier = notify.disabledNotifier;
-  let task: ScheduledTask | undefined;
-  let pruneTask: ScheduledTask | undefined;
-  // set once listening; declared here so that shutdown() sees it
-  let gcTask: ScheduledTask | undefined = undefined;
-  let rollup: { stop(): Promise<void> } | undefined = undefined;
-  // Syncs started by the schedule, at start and by POST /v1/sync all go through this
-  // wrapper, which mails the patches a published catalog added.
-  let mirror: MirrorService = realMirror;
-  const app = await (async () => {
-    try {
-      store = ReportStore.open(config.dataDir, { maxClockSkewSeconds: config.reports.maxClockSkewSeconds });
-      notifier = await notify.createNotifier(config.notify, logger, { dataDir: config.dataDir });
-      // One metrics registry counts every sync (schedule, start, POST /v1/sync) and serves /metrics.
-      const metrics = createServerMetrics();
-      mirror = observeSyncMetrics(notify.observeSyncs(realMirror, notifier, logger), metrics);
-      return await buildServer({
-        mirror,
-        store,
-        config,
-        logger,
-        notifier,
-        metrics,
-        nextSyncAt: () => task?.getNextRun() ?? null,
-        ...(https ? { https } : {}),
-      });
-    } catch (err) {
-      await notifier.close();
-      store?.close();
-      await realMirror.close();
-      throw err;
-    }
-  })();
-
-  const responses = trackResponses(app);
-  const shutdown = async (): Promise<void> => {
-    await task?.destroy();
-    await pruneTask?.destroy();
-    await gcTask?.destroy();
-    // Before the report store closes: a rollup in flight finishes (or stays pending).
-    await rollup?.stop();
-    // Together: a running sync stops at its next consistent point (partials kept for resume,
-    // nothing half published) while downloads in flight finish within the grace.
-    await Promise.all([closeHttp(app, responses, logger), mirror.close()]);
-    // After the HTTP side: reports still arriving during close are mailed (or persisted).
-    await notifier.close();
-    store?.close();
-  };
-
-  try {
-    await app.listen({ host: config.listen.host, port: config.listen.port });
-  } catch (err) {
-    await shutdown();
-    throw listenError(err, config.listen.host, config.listen.port);
-  }
-  const { port } = app.server.address() as AddressInfo;
-  const url = `${https ? 'https' : 'http'}://${urlHost(config.listen.host)}:${port}`;
-  process.stdout.write(
-    json ? `${JSON.stringify({ url })}\n` : `${PROGRAM} listening on ${url} (status: ${url}/v1/status)\n`,
+  const { runServer } = await import('./lifecycle/run-server.js');
+  return runServer(config, logger, (url) =>
+    process.stdout.write(
+      json ? `${JSON.stringify({ url })}\n` : `${PROGRAM} listening on ${url} (status: ${url}/v1/status)\n`,
+    ),
   );
-
-  const syncInBackground = (reason: string): Promise<void> => {
-    if (mirror.isSyncing()) {
-      logger.info({ reason }, 'sync skipped: one is already running');
-      return Promise.resolve();
-    }
-    logger.info({ reason }, 'sync starting');
-    return mirror.startSync().then(
-      (report) =>
-        logger.info({ reason, outcome: report.outcome, heldBack: report.heldBack.length }, 'sync finished'),
-      (err: unknown) => {
-        if (isPatchbayError(err, ErrorCodes.SYNC_IN_PROGRESS))
-          logger.info({ reason }, 'sync skipped: one is running');
-        else logger.error({ reason, err }, 'sync failed');
-      },
-    );
-  };
-
-  void syncInBackground('start');
-  // Cron expressions are read in schedule.timezone (an IANA name), else the machine's zone.
-  const timezone = config.schedule.timezone ?? undefined;
-  if (config.schedule.sync !== null) {
-    // noOverlap: a tick that comes while the previous scheduled sync still runs is skipped
-    // (and syncInBackground skips one started by POST /v1/sync or at start).
-    task = cron.schedule(config.schedule.sync, () => syncInBackground('schedule'), {
-      name: 'patchbay-sync',
-      noOverlap: true,
-      ...(timezone ? { timezone } : {}),
-    });
-  }
-  if (config.schedule.prune !== null) {
-    const reports = store;
-    const { pruneExpiredEvents } = await import('./reports/retention.js');
-    pruneTask = cron.schedule(
-      config.schedule.prune,
-      () => {
-        if (!reports) return;
-        try {
-          const deleted = pruneExpiredEvents(reports, config.reports.retentionDays);
-          logger.info(
-            { deleted, retentionDays: config.reports.retentionDays },
-            'expired report events pruned',
-          );
-        } catch (err) {
-          logger.error({ err: errorMessage(err) }, 'pruning report events failed');
-        }
-      },
-      { name: 'patchbay-prune', noOverlap: true, ...(timezone ? { timezone } : {}) },
-    );
-  }
-
-  // schedule.gc: blobs no protected catalog names (waits out a running sync, see gc/gc-schedule.ts)
-  gcTask = (await import('./gc/gc-schedule.js')).scheduleGc(cron, config, mirror, logger);
-  // rollup: a branch forwards its clients' reports to its parent (tiered mirrors, tiers/)
-  if (store && config.rollup)
-    rollup = await (await import('./tiers/rollup-schedule.js')).startRollup(cron, config, store, logger);
-
-  const signal = await stopSignal;
-  logger.info({ signal }, 'shutting down');
-  // A second signal while a sync winds down means "now".
-  const forceExit = (): void => {
-    logger.warn('second signal: exiting without waiting');
-    process.exit(1);
-  };
-  process.once('SIGTERM', forceExit);
-  process.once('SIGINT', forceExit);
-  try {
-    await shutdown();
-  } finally {
-    process.off('SIGTERM', forceExit);
-    process.off('SIGINT', forceExit);
-  }
-  logger.info('stopped');
-  armExitBackstop(0);
-  return 0;
 }
