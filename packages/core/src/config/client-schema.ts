@@ -2,37 +2,19 @@
 // types derived from it. The build writes it to docs/client-config.schema.json.
 // Removing a key is an edit here (its type follows) and a row in docs/config.md.
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
-import {
-  CRON,
-  FILE_DESCRIPTION,
-  FREE_SPACE_MARGIN,
-  LOG,
-  MAIL_ADDRESSES,
-  PATH,
-  PROXY,
-  SCHEMA_DRAFT,
-  SCHEMA_KEY,
-  SMTP,
-  SUBJECT_PREFIX,
-  TIMEZONE,
-} from './schema-parts.js';
+import * as part from './schema-parts.js';
 
 const NOTIFY = {
   description:
     "The client's own mails about its events (downloaded, installed, uninstalled, failed); meant for direct mode, where no staging server mails for it.",
-  type: 'object',
-  additionalProperties: false,
-  required: ['smtp', 'from', 'to'],
+  ...part.NOTIFY_SHAPE,
   properties: {
-    smtp: SMTP,
-    ...MAIL_ADDRESSES,
-    events: {
-      type: 'array',
-      maxItems: 16,
-      items: { enum: ['downloaded', 'installed', 'uninstalled', 'failed'] },
-      default: ['downloaded', 'installed', 'failed'],
-    },
-    subjectPrefix: SUBJECT_PREFIX,
+    ...part.NOTIFY_MAIL,
+    events: part.mailedEvents(
+      ['downloaded', 'installed', 'uninstalled', 'failed'],
+      ['downloaded', 'installed', 'failed'],
+    ),
+    subjectPrefix: part.SUBJECT_PREFIX,
   },
 } as const satisfies JSONSchema;
 
@@ -43,9 +25,7 @@ const TRUST = {
     root: {
       description:
         'Trust v2: the TUF root metadata file shipped with the deployment (relative to the config file); hosts then trust only metadata that chains to it.',
-      type: ['string', 'null'],
-      minLength: 1,
-      maxLength: 4096,
+      ...part.PATH_OR_KEY,
     },
     // No default: trust v1 applies only when this is set explicitly.
     legacyMirrorKey: {
@@ -58,14 +38,12 @@ const TRUST = {
         'Trust v2 without trust.root: take 1.root.json from the first staging server that answers and keep it. Explicit opt-in; check and doctor say so.',
       type: 'boolean',
     },
-    mirrorKey: { type: ['string', 'null'], minLength: 1, maxLength: 4096, default: null },
-    ca: { type: ['string', 'null'], minLength: 1, maxLength: 4096, default: null },
+    mirrorKey: { ...part.PATH_OR_KEY, default: null },
+    ca: { ...part.PATH_OR_KEY, default: null },
     feedKey: {
       description:
         "Direct mode: the vendor's Ed25519 public key (PEM or base64 SPKI); feed.json.sig must verify against it.",
-      type: ['string', 'null'],
-      minLength: 1,
-      maxLength: 4096,
+      ...part.PATH_OR_KEY,
     },
   },
   default: {},
@@ -115,14 +93,7 @@ const POLICY = {
 } as const satisfies JSONSchema;
 
 export const CLIENT_CONFIG_SCHEMA = {
-  $schema: SCHEMA_DRAFT,
-  $id: 'urn:patchbay:schema:client-config',
-  title: 'patchbay-client config file',
-  description: FILE_DESCRIPTION,
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    $schema: SCHEMA_KEY,
+  ...part.configFile('urn:patchbay:schema:client-config', 'patchbay-client config file', {
     server: {
       description:
         'One URL or a list tried in order: a staging server, or a vendor feed (a feed directory over http(s) or file:, or a URL ending in feed.json) for direct mode.',
@@ -169,9 +140,9 @@ export const CLIENT_CONFIG_SCHEMA = {
     },
     policy: POLICY,
     trust: TRUST,
-    token: { type: ['string', 'null'], minLength: 1, maxLength: 1024, default: null },
-    tokenFile: { type: ['string', 'null'], minLength: 1, maxLength: 4096, default: null },
-    proxy: { ...PROXY, default: null },
+    token: { ...part.TOKEN, default: null },
+    tokenFile: { ...part.PATH_OR_KEY, default: null },
+    proxy: { ...part.DEFINITIONS.proxy, default: null },
     notify: NOTIFY,
     retries: { type: 'integer', minimum: 0, maximum: 100, default: 4 },
     timeoutSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 30 },
@@ -180,16 +151,16 @@ export const CLIENT_CONFIG_SCHEMA = {
       additionalProperties: false,
       properties: {
         prune: { type: 'boolean', default: true },
-        freeSpaceMarginBytes: FREE_SPACE_MARGIN,
+        freeSpaceMarginBytes: part.FREE_SPACE_MARGIN,
       },
       default: {},
     },
-    log: { ...LOG, default: {} },
-  },
+    log: { ...part.DEFINITIONS.log, default: {} },
+  }),
   definitions: {
-    path: PATH,
-    cron: CRON,
-    timezone: TIMEZONE,
+    path: part.DEFINITIONS.path,
+    cron: part.DEFINITIONS.cron,
+    timezone: part.DEFINITIONS.timezone,
     argv: { type: 'array', minItems: 1, maxItems: 256, items: { type: 'string', maxLength: 4096 } },
     weekday: { enum: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] },
   },

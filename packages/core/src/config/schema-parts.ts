@@ -4,45 +4,65 @@
 // an object whose keys have defaults defaults to {} so that they are filled in.
 import type { JSONSchema } from 'json-schema-to-ts';
 
-export const SCHEMA_DRAFT = 'http://json-schema.org/draft-07/schema#';
-
-export const FILE_DESCRIPTION =
+const FILE_DESCRIPTION =
   'Every key is optional; an absent key takes its `default` here (docs/config.md lists them, and those ' +
   'set at run time). Unknown keys are errors (a typo must not be silently ignored). Relative paths ' +
   "resolve against the config file's directory.";
 
-/** The `"$schema"` key editors use for completion; allowed and ignored. */
-export const SCHEMA_KEY = { type: 'string' } as const satisfies JSONSchema;
+/**
+ * A config file's schema: a closed object of `properties`, where a `"$schema"` key (editors
+ * use it for completion) is also allowed, and ignored.
+ */
+export function configFile<
+  const Id extends string,
+  const Title extends string,
+  const Properties extends Record<string, JSONSchema>,
+>(id: Id, title: Title, properties: Properties) {
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: id,
+    title,
+    description: FILE_DESCRIPTION,
+    type: 'object',
+    additionalProperties: false,
+    properties: { $schema: { type: 'string' }, ...properties },
+  } as const;
+}
 
-export const PATH = { type: 'string', minLength: 1, maxLength: 4096 } as const satisfies JSONSchema;
-
-export const CRON = {
-  description: 'A 5- or 6-field cron expression, or null to disable.',
-  type: ['string', 'null'],
-  pattern: '^\\s*\\S+(\\s+\\S+){4,5}\\s*$',
-} as const satisfies JSONSchema;
-
-export const TIMEZONE = {
-  description: "IANA time zone name (e.g. Europe/Berlin); null = the host's local time zone.",
-  type: ['string', 'null'],
-  minLength: 1,
-  maxLength: 64,
-  pattern: '^[A-Za-z][A-Za-z0-9_+/-]*$',
-} as const satisfies JSONSchema;
-
-export const PROXY = {
-  description: 'http(s) proxy URL, or null for none.',
-  type: ['string', 'null'],
-  pattern: '^https?://',
-} as const satisfies JSONSchema;
-
-export const LOG = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+/** The "definitions" both schemas take theirs from (each lists the ones it uses). */
+export const DEFINITIONS = {
+  path: { type: 'string', minLength: 1, maxLength: 4096 },
+  cron: {
+    description: 'A 5- or 6-field cron expression, or null to disable.',
+    type: ['string', 'null'],
+    pattern: '^\\s*\\S+(\\s+\\S+){4,5}\\s*$',
   },
-} as const satisfies JSONSchema;
+  timezone: {
+    description: "IANA time zone name (e.g. Europe/Berlin); null = the host's local time zone.",
+    type: ['string', 'null'],
+    minLength: 1,
+    maxLength: 64,
+    pattern: '^[A-Za-z][A-Za-z0-9_+/-]*$',
+  },
+  proxy: {
+    description: 'http(s) proxy URL, or null for none.',
+    type: ['string', 'null'],
+    pattern: '^https?://',
+  },
+  log: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    },
+  },
+} as const satisfies Record<string, JSONSchema>;
+
+/** A token in the config itself, or null. */
+export const TOKEN = { type: ['string', 'null'], minLength: 1, maxLength: 1024 } as const;
+
+/** A file's path or a public key, or null. */
+export const PATH_OR_KEY = { type: ['string', 'null'], minLength: 1, maxLength: 4096 } as const;
 
 const MiB = 1024 * 1024;
 
@@ -87,11 +107,26 @@ export const SMTP = {
   },
 } as const satisfies JSONSchema;
 
-/** notify.from and notify.to: who mails and who is mailed. */
-export const MAIL_ADDRESSES = {
+/** notify.*: what both programs' mail settings share; each adds its own keys to NOTIFY_MAIL. */
+export const NOTIFY_SHAPE = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['smtp', 'from', 'to'],
+} as const satisfies JSONSchema;
+
+export const NOTIFY_MAIL = {
+  smtp: SMTP,
   from: { type: 'string', minLength: 3, maxLength: 320 },
   to: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 3, maxLength: 320 } },
 } as const satisfies Record<string, JSONSchema>;
+
+/** notify.events: which of these events are mailed, `defaults` unless set. */
+export function mailedEvents<
+  const Names extends readonly string[],
+  const Defaults extends readonly Names[number][],
+>(names: Names, defaults: Defaults) {
+  return { type: 'array', maxItems: 16, items: { enum: names }, default: defaults } as const;
+}
 
 export const SUBJECT_PREFIX = {
   type: 'string',

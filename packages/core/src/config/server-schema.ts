@@ -1,34 +1,16 @@
 // patchbay-server's config file: its JSON Schema, defaults included, and the TypeScript
 // types derived from it. The build writes it to docs/server-config.schema.json.
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
-import {
-  CRON,
-  FILE_DESCRIPTION,
-  FREE_SPACE_MARGIN,
-  LOG,
-  MAIL_ADDRESSES,
-  PATH,
-  PROXY,
-  SCHEMA_DRAFT,
-  SCHEMA_KEY,
-  SMTP,
-  SUBJECT_PREFIX,
-  TIMEZONE,
-} from './schema-parts.js';
+import * as part from './schema-parts.js';
 
 const NOTIFY = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['smtp', 'from', 'to'],
+  ...part.NOTIFY_SHAPE,
   properties: {
-    smtp: SMTP,
-    ...MAIL_ADDRESSES,
-    events: {
-      type: 'array',
-      maxItems: 16,
-      items: { enum: ['patch-available', 'downloaded', 'installed', 'failed', 'uninstalled'] },
-      default: ['patch-available', 'downloaded', 'installed', 'failed'],
-    },
+    ...part.NOTIFY_MAIL,
+    events: part.mailedEvents(
+      ['patch-available', 'downloaded', 'installed', 'failed', 'uninstalled'],
+      ['patch-available', 'downloaded', 'installed', 'failed'],
+    ),
     digest: {
       enum: ['off', 'sync', 'hourly'],
       description:
@@ -36,7 +18,7 @@ const NOTIFY = {
       default: 'off',
     },
     retries: { type: 'integer', minimum: 0, maximum: 100, default: 5 },
-    subjectPrefix: SUBJECT_PREFIX,
+    subjectPrefix: part.SUBJECT_PREFIX,
   },
 } as const satisfies JSONSchema;
 
@@ -44,8 +26,8 @@ const AUTH = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    adminToken: { type: ['string', 'null'], minLength: 1, maxLength: 1024, default: null },
-    adminTokenFile: { type: ['string', 'null'], minLength: 1, maxLength: 4096, default: null },
+    adminToken: { ...part.TOKEN, default: null },
+    adminTokenFile: { ...part.PATH_OR_KEY, default: null },
     // No default: absent, the loader opens status only on a loopback listener.
     publicStatus: { type: 'boolean' },
     reportTokens: { enum: ['required', 'optional'], default: 'required' },
@@ -72,65 +54,15 @@ const ROLLUP = {
       type: 'string',
       pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$',
     },
-    token: { type: ['string', 'null'], minLength: 1, maxLength: 1024, default: null },
-    tokenFile: { type: ['string', 'null'], minLength: 1, maxLength: 4096, default: null },
+    token: { ...part.TOKEN, default: null },
+    tokenFile: { ...part.PATH_OR_KEY, default: null },
     schedule: { $ref: '#/definitions/cron', default: '*/15 * * * *' },
     intervalSeconds: { type: ['integer', 'null'], minimum: 1, maximum: 86400, default: 60 },
   },
 } as const satisfies JSONSchema;
 
-const SIGNING = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    keyFile: { type: ['string', 'null'], minLength: 1, maxLength: 4096, default: null },
-    expiryDays: { type: 'number', exclusiveMinimum: 0, maximum: 365, default: 7 },
-    resignBeforeHours: { type: 'number', exclusiveMinimum: 0, maximum: 8760, default: 24 },
-    onlineKeyFile: {
-      description:
-        "trust v2: Ed25519 PKCS#8 PEM key (mode 0600) signing this server's TUF snapshot and timestamp; null = <dataDir>/keys/online.key",
-      type: ['string', 'null'],
-      minLength: 1,
-      maxLength: 4096,
-    },
-    snapshotExpiryDays: {
-      description: "trust v2: the server's snapshot expires this long after signing (default 7)",
-      type: 'number',
-      exclusiveMinimum: 0,
-      maximum: 365,
-    },
-    timestampExpiryHours: {
-      description:
-        "trust v2: the server's timestamp expires this long after signing and is re-signed before half of it has passed (default 24)",
-      type: 'number',
-      exclusiveMinimum: 0,
-      maximum: 8760,
-    },
-    targets: {
-      description:
-        'trust v2: who signs targets. publisher (default): a TUF upstream verified from upstream.trustedRoot. mirror: the upstream is a patchbay-feed/1 and this server signs targets with its online key (a compromised server then controls hosts; status and doctor warn)',
-      enum: ['publisher', 'mirror'],
-    },
-    root: {
-      description:
-        "with signing.targets mirror: the newest version of the organisation's root metadata, listing the online key for targets, snapshot and timestamp; older versions are <N>.root.json in the same directory",
-      type: ['string', 'null'],
-      minLength: 1,
-      maxLength: 4096,
-    },
-  },
-  default: {},
-} as const satisfies JSONSchema;
-
 export const SERVER_CONFIG_SCHEMA = {
-  $schema: SCHEMA_DRAFT,
-  $id: 'urn:patchbay:schema:server-config',
-  title: 'patchbay-server config file',
-  description: FILE_DESCRIPTION,
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    $schema: SCHEMA_KEY,
+  ...part.configFile('urn:patchbay:schema:server-config', 'patchbay-server config file', {
     listen: {
       type: 'object',
       additionalProperties: false,
@@ -164,13 +96,11 @@ export const SERVER_CONFIG_SCHEMA = {
       properties: {
         // No default here: absent, the loader points it at the bundled sample feed.
         url: { type: 'string', minLength: 1, maxLength: 4096 },
-        publicKey: { type: ['string', 'null'], minLength: 1, maxLength: 4096, default: null },
+        publicKey: { ...part.PATH_OR_KEY, default: null },
         trustedRoot: {
           description:
             "trust v2: the upstream TUF repository's root metadata file (a root.json); when set, url is a TUF repository (metadata/ and targets/ below it)",
-          type: ['string', 'null'],
-          minLength: 1,
-          maxLength: 4096,
+          ...part.PATH_OR_KEY,
         },
         allowedOrigins: {
           description:
@@ -199,7 +129,6 @@ export const SERVER_CONFIG_SCHEMA = {
       properties: {
         products: {
           type: 'array',
-          maxItems: 1000,
           items: {
             type: 'object',
             additionalProperties: false,
@@ -213,6 +142,7 @@ export const SERVER_CONFIG_SCHEMA = {
               },
             },
           },
+          maxItems: 1000,
         },
       },
       // The default is the whole object: `"mirror": {}` in a file means mirror everything.
@@ -242,7 +172,7 @@ export const SERVER_CONFIG_SCHEMA = {
       additionalProperties: false,
       properties: {
         gcProtectionDays: { type: 'number', minimum: 0, maximum: 3650, default: 7 },
-        freeSpaceMarginBytes: FREE_SPACE_MARGIN,
+        freeSpaceMarginBytes: part.FREE_SPACE_MARGIN,
       },
       default: {},
     },
@@ -299,15 +229,52 @@ export const SERVER_CONFIG_SCHEMA = {
     notify: NOTIFY,
     auth: AUTH,
     rollup: ROLLUP,
-    signing: SIGNING,
-  },
+    signing: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        keyFile: { ...part.PATH_OR_KEY, default: null },
+        expiryDays: { type: 'number', exclusiveMinimum: 0, maximum: 365, default: 7 },
+        resignBeforeHours: { type: 'number', exclusiveMinimum: 0, maximum: 8760, default: 24 },
+        onlineKeyFile: {
+          description:
+            "trust v2: Ed25519 PKCS#8 PEM key (mode 0600) signing this server's TUF snapshot and timestamp; null = <dataDir>/keys/online.key",
+          ...part.PATH_OR_KEY,
+        },
+        snapshotExpiryDays: {
+          description: "trust v2: the server's snapshot expires this long after signing (default 7)",
+          type: 'number',
+          exclusiveMinimum: 0,
+          maximum: 365,
+        },
+        timestampExpiryHours: {
+          description:
+            "trust v2: the server's timestamp expires this long after signing and is re-signed before half of it has passed (default 24)",
+          type: 'number',
+          exclusiveMinimum: 0,
+          maximum: 8760,
+        },
+        targets: {
+          description:
+            'trust v2: who signs targets. publisher (default): a TUF upstream verified from upstream.trustedRoot. mirror: the upstream is a patchbay-feed/1 and this server signs targets with its online key (a compromised server then controls hosts; status and doctor warn)',
+          enum: ['publisher', 'mirror'],
+        },
+        root: {
+          description:
+            "with signing.targets mirror: the newest version of the organisation's root metadata, listing the online key for targets, snapshot and timestamp; older versions are <N>.root.json in the same directory",
+          ...part.PATH_OR_KEY,
+        },
+      },
+      default: {},
+    },
+  }),
   definitions: {
-    path: PATH,
+    path: part.DEFINITIONS.path,
     safeId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
-    proxy: PROXY,
-    cron: CRON,
-    log: LOG,
-    timezone: TIMEZONE,
+    proxy: part.DEFINITIONS.proxy,
+    cron: part.DEFINITIONS.cron,
+    log: part.DEFINITIONS.log,
+    timezone: part.DEFINITIONS.timezone,
   },
 } as const satisfies JSONSchema;
 
