@@ -2,7 +2,14 @@
 // must never stand in for a key a layer left out, or it would override the layer below.
 import { join } from 'node:path';
 import t from 'tap';
-import { loadClientConfig, loadServerConfig } from '../src/config.js';
+import {
+  CLIENT_CONFIG_DEFAULTS,
+  SERVER_CONFIG_DEFAULTS,
+  loadClientConfig,
+  loadServerConfig,
+} from '../src/config.js';
+import { emptyDocumentDefaults } from '../src/config/defaults.js';
+import { CONFIG_SCHEMAS, configValidator } from '../src/config/validator.js';
 
 t.test('server: a command-line layer keeps what the file set and it did not', async (t) => {
   const dir = t.testdir({
@@ -60,4 +67,16 @@ t.test('client: a key with no default stays unset unless a layer sets it', async
   t.notOk('legacyMirrorKey' in plain.trust, 'trust.legacyMirrorKey only when set explicitly');
   t.notOk('trustOnFirstUse' in plain.trust);
   t.equal(plain.trust.mirrorKey, 'KEY');
+});
+
+t.test("the defaults constants are what ajv's useDefaults fills into an empty document", async (t) => {
+  for (const name of ['server-config', 'client-config'] as const) {
+    const filled = {};
+    t.ok(configValidator(name)(filled));
+    t.same(emptyDocumentDefaults(CONFIG_SCHEMAS[name] as unknown as Record<string, unknown>), filled, name);
+  }
+  const { hostId, hostname, ...client } = CLIENT_CONFIG_DEFAULTS;
+  t.match({ hostId, hostname }, { hostId: String, hostname: String }, 'set at run time');
+  t.same(client.trust, { mirrorKey: null, ca: null });
+  t.same(SERVER_CONFIG_DEFAULTS.reports, loadServerConfig({ cwd: t.testdir() }).reports);
 });

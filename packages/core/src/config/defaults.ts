@@ -3,9 +3,9 @@
 // defaults as frozen objects.
 import { hostname as osHostname } from 'node:os';
 import type { ClientConfig } from './client-schema.js';
-import { deepFreeze, type Json } from './json.js';
+import { deepFreeze, isPlainObject, type Json } from './json.js';
 import type { ServerConfig } from './server-schema.js';
-import { configValidator, type ConfigSchemaName } from './validator.js';
+import { CONFIG_SCHEMAS, type ConfigSchemaName } from './validator.js';
 
 /** The bundled sample feed directory, the server's default upstream. */
 export const SAMPLE_FEED_URL: string = new URL('../../../sample-feed/feed/', import.meta.url).href;
@@ -34,9 +34,26 @@ export function clientRuntimeDefaults(config: Json): void {
     process.platform === 'win32' ? ['shutdown', '/r', '/t', '60'] : ['shutdown', '-r', '+1'];
 }
 
+/**
+ * What ajv's useDefaults fills into an empty document: each property's `default`, and the
+ * defaults inside it. Walked here rather than validated, so that loading core does not load
+ * both programs' validators (test/config-layers.test.ts checks that the two agree).
+ */
+export function emptyDocumentDefaults(schema: Json, root: Json = schema): Json {
+  const out: Json = {};
+  for (const [key, given] of Object.entries((schema.properties ?? {}) as Record<string, Json>)) {
+    if (!('default' in given)) continue;
+    out[key] = structuredClone(given.default);
+    const ref = typeof given.$ref === 'string' ? given.$ref.replace('#/definitions/', '') : undefined;
+    const target = ref === undefined ? given : ((root.definitions as Record<string, Json>)[ref] as Json);
+    const value = out[key];
+    if (isPlainObject(value)) out[key] = { ...emptyDocumentDefaults(target, root), ...value };
+  }
+  return out;
+}
+
 function defaultsOf(schema: ConfigSchemaName, runtimeDefaults: (config: Json) => void): Json {
-  const config: Json = {};
-  configValidator(schema)(config);
+  const config = emptyDocumentDefaults(CONFIG_SCHEMAS[schema] as unknown as Json);
   runtimeDefaults(config);
   return deepFreeze(config);
 }
