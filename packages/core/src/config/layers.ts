@@ -76,7 +76,7 @@ function validateLayer(schema: ConfigSchemaName, layer: unknown, source: string,
 }
 
 /** The schema's defaults, then the program's run-time ones, filled into a merged config. */
-export function withDefaults(program: ConfigProgram, config: Json): Json {
+function withDefaults(program: ConfigProgram, config: Json): Json {
   const validate = configValidator(program.schema);
   if (!validate(config)) throw schemaError(validate.errors ?? [], config, 'config', null);
   program.runtimeDefaults(config);
