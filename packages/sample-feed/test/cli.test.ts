@@ -80,7 +80,11 @@ t.test('patchbay-sample-feed: bad usage exits 2 and says why', async (t) => {
     const result = runSync('patchbay-sample-feed', args);
     t.equal(result.status, 2, args.join(' '));
     t.match(result.stderr, why);
+    t.equal(result.stdout, '', args.join(' '));
   }
+  const help = runSync('patchbay-sample-feed', ['repository', '--help']);
+  t.equal(help.status, 0);
+  t.match(help.stdout, /^Usage: patchbay-sample-feed repository \[options\][^]*--renew-days <N>/);
 });
 
 t.test('patchbay-upstream --json prints its URL, serves, and exits 0 on SIGTERM', async (t) => {
