@@ -110,7 +110,15 @@ export type { MailContent, MailTransport, SendResult, SendSettings } from './mai
 export { escapeHtml, oneLine } from './mail-text.js';
 
 // Terminal output of the CLIs
-export { formatError, nextStep, nextStepForMessage } from './cli-output/next-step.js';
+export {
+  integerOption,
+  packageVersion,
+  parseCommandLine,
+  repeatableOption,
+  withCommandLineConventions,
+} from './cli-output/command-line.js';
+export type { ConventionalProgram, ParsingProgram } from './cli-output/command-line.js';
+export { formatError, nextStep, nextStepForMessage, usageHint } from './cli-output/next-step.js';
 export type { NextStepContext } from './cli-output/next-step.js';
 export { FileProgress, SyncProgress } from './cli-output/progress.js';
 export type { BlobProgressListener } from './cli-output/progress.js';
