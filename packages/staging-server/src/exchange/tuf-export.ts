@@ -22,25 +22,7 @@ import {
 } from '@patchbay/core/tuf';
 import type { Snapshot, Targets, Timestamp } from '@tufjs/models';
 import { servedRepositoryDir } from '../tuf/served-repository.js';
-import type { ExportSelection, MetadataFile, PlannedFile } from './export-plan.js';
-
-export interface TufExportPlan {
-  /** `metadata/<name>` files, exact bytes */
-  metadata: MetadataFile[];
-  /** `targets/<dir>/<sha256>.<basename>` files, copied from the blob store */
-  targets: PlannedFile[];
-  rootVersion: number;
-  targetsVersion: number;
-  snapshotVersion: number;
-  timestampVersion: number;
-  /** delegated roles whose target files travel (the --product/--release selection) */
-  roles: string[];
-  /** target files left out: the base export carried them (--since) */
-  skipped: number;
-  /** target files the served snapshot withholds (x-patchbay-unavailable): not in the bundle either */
-  unavailable: number;
-  bytes: number;
-}
+import type { ExportSelection, PlannedFile, TufExportPlan } from './export-plan.js';
 
 /** A relative `/`-separated target path with no empty, `.` or `..` segment, backslash or NUL. */
 function safeTargetPath(path: string): boolean {

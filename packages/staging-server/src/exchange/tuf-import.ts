@@ -47,7 +47,9 @@ import {
   publishTufMirror,
   tufCatalog,
 } from '../tuf/tuf-sync.js';
-import { releaseSelected, walkRootChainBack, type UpstreamFile } from '../tuf/upstream-repository.js';
+import type { RoleFile } from '../tuf/role-file.js';
+import { walkRootChainBack } from '../tuf/root-chain.js';
+import { releaseSelected } from '../tuf/upstream-repository.js';
 import {
   bundlePolicy,
   bytesToCopy,
@@ -143,21 +145,21 @@ export async function importTufSource(
   const rootMeta = verified.root;
   const rootVersion = rootMeta.signed.version;
   const rootName = metadataFileName('root', rootVersion);
-  const newestRoot: UpstreamFile<Root> = {
+  const newestRoot: RoleFile<Root> = {
     role: 'root',
     version: rootVersion,
     // the trusted root itself when the bundle's chain does not go beyond it
     bytes: verified.files.get(rootName) ?? trustedRoot,
     signed: rootMeta.signed,
   };
-  const fileOf = (role: string, signed: Targets): UpstreamFile<Targets> => ({
+  const fileOf = (role: string, signed: Targets): RoleFile<Targets> => ({
     role,
     version: signed.version,
     bytes: verified.files.get(metadataFileName(role, signed.version))!,
     signed,
   });
   const targets = fileOf('targets', verified.targets.signed);
-  const roles = new Map<string, UpstreamFile<Targets>>();
+  const roles = new Map<string, RoleFile<Targets>>();
   const skipped: TufImportSummary['skipped'] = [];
   for (const role of Object.keys(verified.targets.signed.delegations?.roles ?? {}).sort()) {
     const metadata = verified.roles.get(role);

@@ -17,37 +17,8 @@ import {
   type RollupSource,
 } from './rollup-batch.js';
 import { RollupCursorFile } from './rollup-cursor.js';
-import { writeRollupStatus } from './rollup-status.js';
+import { writeRollupStatus, type RollupSkipped, type RollupStatus } from './rollup-status.js';
 import { ROLLUP_FORMAT, rollupPath, type RollupAnswer, type RollupBody } from './rollup-protocol.js';
-
-export interface RollupStatus {
-  parent: string;
-  branchId: string;
-  lastAttemptAt: string | null;
-  lastSuccessAt: string | null;
-  /** the last failure's message (null after a success) */
-  error: string | null;
-  /** consecutive failures; the retry waits longer after each */
-  failures: number;
-  nextRetryAt: string | null;
-  /** figures of the last successful run */
-  lastRun: { requests: number; hosts: number; accepted: number; refused: RollupAnswer['refused'] } | null;
-  /** the latest hosts skipped as too large for the parent (newest last, at most MAX_SKIPPED_KEPT) */
-  skipped: RollupSkipped[];
-}
-
-/** A host whose entry the parent refused as too large (413) even alone with one event. */
-export interface RollupSkipped {
-  hostId: string;
-  /** the snapshot (lastSeenAt) skipped: a newer report is tried again */
-  lastSeenAt: string;
-  /** events of this host passed over with it */
-  events: number;
-  /** JSON bytes of the smallest entry tried */
-  bytes: number;
-  at: string;
-  error: string;
-}
 
 export interface RollupSenderOptions {
   config: RollupConfig;

@@ -29,12 +29,8 @@ import { onlinePublicKeyFile, type OnlineKey } from './online-key.js';
 import type { Publication, PublishOutcome } from './served-repository.js';
 import type { TufMirror } from './tuf-mirror.js';
 import { upstreamTufFetcher } from './upstream-fetcher.js';
-import {
-  readUpstreamRepository,
-  releaseSelected,
-  upstreamMetadataDir,
-  type UpstreamFile,
-} from './upstream-repository.js';
+import type { RoleFile } from './role-file.js';
+import { readUpstreamRepository, releaseSelected, upstreamMetadataDir } from './upstream-repository.js';
 
 function throwIfAborted(signal: AbortSignal, stage: string): void {
   if (signal.aborted) {
@@ -299,7 +295,7 @@ export function upstreamTargetUrl(baseUrl: string, path: string, sha256: string)
 
 /** One download job per distinct SHA-256 over every target of the mirrored roles. */
 export function planTargetBlobs(
-  roles: ReadonlyMap<string, UpstreamFile<Targets>>,
+  roles: ReadonlyMap<string, RoleFile<Targets>>,
   baseUrl: string,
   policy: OriginPolicy,
 ): TargetBlobPlan {
