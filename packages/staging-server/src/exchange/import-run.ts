@@ -18,7 +18,7 @@ import {
   type Logger,
   type ServerConfig,
 } from '@patchbay/core';
-import type { PublishedCatalog, SyncReport } from '../mirror.js';
+import type { PublishedCatalog } from '../mirror.js';
 import { CatalogStore } from '../store/catalog-store.js';
 import { lockDataDir } from '../store/data-dir-lock.js';
 import { SyncStateStore } from '../store/sync-state.js';
@@ -30,7 +30,7 @@ import { buildCatalog, sameCatalogContent } from '../sync/build-catalog.js';
 import { chainOf, extendChain } from '../tiers/mirror-chain.js';
 import { checkFeedSequence } from '../sync/feed-acceptance.js';
 import { filterFeed } from '../sync/mirror-filter.js';
-import { nextMirrorSequence, publishSigned } from '../sync/sync-run.js';
+import { newSyncReport, nextMirrorSequence, publishSigned } from '../sync/sync-run.js';
 import { assertBlobsPresent } from '../sync/verify-published-blobs.js';
 import {
   FEED_FILE,
@@ -43,6 +43,7 @@ import {
 import { assertInsideBundle, bytesToCopy, commitStaged, stageFiles, wantedFiles } from './import-files.js';
 import { findBase, ImportRecords, type ImportRecord } from './import-records.js';
 import { loadCurrent, type ImportContext, type ImportResult } from './import-context.js';
+import { recordImport } from './import-outcome.js';
 import { openImportSource, type ImportSource } from './import-source.js';
 import { importTufSource, isTufBundle } from './tuf-import.js';
 import { isTufUpstream } from '../tuf/tuf-mirror.js';
@@ -262,51 +263,28 @@ async function importSource(config: ServerConfig, log: Logger, ctx: ImportContex
       await assertBlobsPresent(candidate, store);
       await publishSigned(ctxPublish, candidate, log);
     }
-    const bytesStored = staged.blobs.reduce((sum, b) => sum + b.size, 0);
-    const report: SyncReport = {
-      startedAt: started.toISOString(),
-      finishedAt: new Date().toISOString(),
-      outcome: 'ok',
-      error: null,
-      upstreamSequence: feed.sequence,
-      heldBack: [],
-      notModified: verdict === 'same',
-      published: !unchanged,
-      filesFetched: staged.blobs.length,
-      bytesFetched: bytesStored,
-      imported: { kind: source.kind, source: ctx.paths.join(', ') },
-    };
-    // /v1/status shows the import as the mirror's last update (an air-gapped server's only kind).
-    await state.setLastSync(report);
-    await records.add({
-      exporter: manifest?.exporter.fingerprint ?? null,
-      vendor: feed.vendor,
-      sequence: feed.sequence,
-      baseSequence: manifest?.baseSequence ?? null,
-      importedAt: report.finishedAt!,
-      kind: source.kind,
-      source: ctx.paths.join(', '),
-      files: staged.blobs.length,
-      bytes: bytesStored,
-    });
-    const result: ImportResult = {
-      outcome: 'ok',
-      kind: source.kind,
-      source: ctx.paths.join(', '),
-      exporter: manifest?.exporter.fingerprint ?? null,
-      sequence: feed.sequence,
-      baseSequence: manifest?.baseSequence ?? null,
-      newFeed: verdict === 'new',
-      filesStored: staged.blobs.length,
-      bytesStored,
-      filesAlreadyPresent: staged.alreadyPresent + staged.duplicates,
-      published: !unchanged,
-      mirrorSequence: current?.sequence ?? 0,
-      patches: current?.catalog.patches.length ?? 0,
-      signatureVerified: bundle.signatureVerified,
-    };
-    log.info(result, 'import finished');
-    return result;
+    const report = newSyncReport(started);
+    report.outcome = 'ok';
+    report.upstreamSequence = feed.sequence;
+    report.notModified = verdict === 'same';
+    report.published = !unchanged;
+    report.imported = { kind: source.kind, source: ctx.paths.join(', ') };
+    return await recordImport(
+      ctx,
+      { state, records },
+      {
+        report,
+        staged,
+        exporter: manifest?.exporter.fingerprint ?? null,
+        vendor: feed.vendor,
+        sequence: feed.sequence,
+        baseSequence: manifest?.baseSequence ?? null,
+        newFeed: verdict === 'new',
+        current,
+        signatureVerified: bundle.signatureVerified,
+      },
+      log,
+    );
   } finally {
     await state.close();
   }

@@ -64,6 +64,7 @@ import {
   type ImportResult,
   type TufImportSummary,
 } from './import-context.js';
+import { recordImport } from './import-outcome.js';
 import { ImportRecords } from './import-records.js';
 
 function refused(message: string, context: Record<string, unknown> = {}): PatchbayError {
@@ -289,52 +290,32 @@ export async function importTufSource(
       report,
       log,
     );
-    const bytesStored = staged.blobs.reduce((sum, b) => sum + b.size, 0);
-    report.finishedAt = new Date().toISOString();
     report.upstreamSequence = targets.version;
-    report.filesFetched = staged.blobs.length;
-    report.bytesFetched = bytesStored;
-    // /v1/status shows the import as the mirror's last update (an air-gapped server's only kind).
-    await state.setLastSync(report);
-    const vendor = patchbayTargetsInfo(targets.signed).vendor;
-    await new ImportRecords(config.dataDir).add({
-      exporter: null,
-      vendor,
-      sequence: targets.version,
-      baseSequence: null,
-      importedAt: report.finishedAt,
-      kind: source.kind,
-      source: ctx.paths.join(', '),
-      files: staged.blobs.length,
-      bytes: bytesStored,
-    });
-    const result: ImportResult = {
-      outcome: 'ok',
-      kind: source.kind,
-      source: ctx.paths.join(', '),
-      exporter: null,
-      sequence: targets.version,
-      baseSequence: null,
-      newFeed: outcome.published,
-      filesStored: staged.blobs.length,
-      bytesStored,
-      filesAlreadyPresent: staged.alreadyPresent + staged.duplicates,
-      published: report.published,
-      mirrorSequence: current?.sequence ?? 0,
-      patches: current?.catalog.patches.length ?? 0,
-      signatureVerified: true,
-      tuf: {
-        rootVersion,
-        targetsVersion: targets.version,
-        roles: Object.fromEntries([...roles.values()].map((file) => [file.role, file.version])),
-        skipped,
-        snapshotVersion: outcome.snapshotVersion,
-        timestampVersion: outcome.timestampVersion,
-        unavailable: unavailable.length,
+    return await recordImport(
+      ctx,
+      { state, records: new ImportRecords(config.dataDir) },
+      {
+        report,
+        staged,
+        exporter: null,
+        vendor: patchbayTargetsInfo(targets.signed).vendor,
+        sequence: targets.version,
+        baseSequence: null,
+        newFeed: outcome.published,
+        current,
+        signatureVerified: true,
+        tuf: {
+          rootVersion,
+          targetsVersion: targets.version,
+          roles: Object.fromEntries([...roles.values()].map((file) => [file.role, file.version])),
+          skipped,
+          snapshotVersion: outcome.snapshotVersion,
+          timestampVersion: outcome.timestampVersion,
+          unavailable: unavailable.length,
+        },
       },
-    };
-    log.info(result, 'import finished');
-    return result;
+      log,
+    );
   } finally {
     await state.close();
   }

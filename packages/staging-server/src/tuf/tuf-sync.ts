@@ -4,26 +4,23 @@
 // The same stages as sync-run.ts for a feed, on verified TUF metadata instead of feed.json.
 import { stat } from 'node:fs/promises';
 import {
-  assertFreeSpace,
   ErrorCodes,
   PatchbayError,
   type Catalog,
   type ContentStore,
   type Logger,
-  type RetryOptions,
   redactCredentials,
-  errorMessage,
 } from '@patchbay/core';
 import { catalogFromRoles, consistentTargetPath, type UnavailableTarget } from '@patchbay/core/tuf';
 import type { Root, Targets } from '@tufjs/models';
 import type { SyncReport } from '../mirror.js';
-import { downloadBlobs, missingBlobs, type BlobJob } from '../sync/blob-downloads.js';
+import type { BlobJob } from '../sync/blob-downloads.js';
 import { blobUrl, sameCatalogContent } from '../sync/build-catalog.js';
 import { nextMirrorSequence, publishSigned, type SyncContext } from '../sync/sync-run.js';
+import { downloadMissingBlobs, syncRetryOptions, throwIfAborted } from '../sync/sync-stages.js';
 import { assertBlobsPresent } from '../sync/verify-published-blobs.js';
 import { expiryFor, isResignDue } from '../trust/catalog-expiry.js';
 import { checkFileUrl, originPolicy, type OriginPolicy } from '../upstream/origin-policy.js';
-import { urlGuard } from '../upstream/url-guard.js';
 import { describeChain } from '../tiers/mirror-chain.js';
 import { onlinePublicKeyFile, type OnlineKey } from './online-key.js';
 import type { Publication, PublishOutcome } from './served-repository.js';
@@ -31,12 +28,6 @@ import type { TufMirror } from './tuf-mirror.js';
 import { upstreamTufFetcher } from './upstream-fetcher.js';
 import type { RoleFile } from './role-file.js';
 import { readUpstreamRepository, releaseSelected, upstreamMetadataDir } from './upstream-repository.js';
-
-function throwIfAborted(signal: AbortSignal, stage: string): void {
-  if (signal.aborted) {
-    throw new PatchbayError(ErrorCodes.ABORTED, `sync aborted ${stage}; nothing was published`, { stage });
-  }
-}
 
 /** Runs one sync from the TUF upstream, filling `report`. Throws when the upstream fails verification. */
 export async function runTufSync(
@@ -52,16 +43,7 @@ export async function runTufSync(
   // Metadata and target files only from the upstream's origin (or upstream.allowedOrigins),
   // every request and redirect hop checked before it is made (docs/security.md).
   const policy = originPolicy(baseUrl, config.upstream.allowedOrigins);
-  const retry: RetryOptions = {
-    checkUrl: urlGuard(policy),
-    retries: config.upstream.retries,
-    stallTimeoutMs: config.upstream.timeoutSeconds * 1000,
-    signal,
-    onRetry: ({ url, attempt, delayMs, error }) =>
-      log.warn({ url: redactCredentials(url), attempt, delayMs, err: errorMessage(error) }, 'retrying'),
-  };
-  if (ctx.dispatcher) retry.dispatcher = ctx.dispatcher;
-  if (ctx.retryBaseMs !== undefined) retry.retryBaseMs = ctx.retryBaseMs;
+  const retry = syncRetryOptions(ctx, policy, signal, log);
 
   log.info('sync started');
   // 1. Verify: root chain, timestamp, snapshot, targets, the selected delegated roles.
@@ -108,31 +90,7 @@ export async function runTufSync(
 
   // 3. Target files of the mirrored roles into the blob store, by signed length and SHA-256.
   const plan = planTargetBlobs(upstream.roles, baseUrl, policy);
-  const toFetch = await missingBlobs(plan.jobs, ctx.store);
-  const writing = await ctx.store.bytesToWrite(toFetch);
-  log.info(
-    { files: toFetch.length, bytes: toFetch.reduce((sum, job) => sum + job.size, 0), bytesToWrite: writing },
-    'files to fetch',
-  );
-  if (toFetch.length > 0) {
-    await assertFreeSpace(
-      ctx.store.root,
-      writing,
-      config.storage.freeSpaceMarginBytes,
-      `the sync's ${toFetch.length} file(s) to download`,
-      'storage.freeSpaceMarginBytes',
-    );
-  }
-  const downloads = await downloadBlobs(toFetch, {
-    store: ctx.store,
-    concurrency: config.upstream.concurrency,
-    retry,
-    signal,
-    logger: log,
-    ...(ctx.progress ? { progress: ctx.progress } : {}),
-  });
-  report.filesFetched = downloads.filesFetched;
-  report.bytesFetched = downloads.bytesFetched;
+  const { downloads } = await downloadMissingBlobs(ctx, plan.jobs, retry, signal, report, log);
 
   // 4. What failed is withheld (snapshot x-patchbay-unavailable), never published as available.
   const unavailable = await withheldTargets(plan, downloads.failures, ctx.store);
