@@ -14,9 +14,10 @@ export {
   tufKey,
   tufKeyJson,
   writePrivateKeyFile,
+  writeKeyFileAtomic,
   writePublicKeyFile,
 } from './keys.js';
-export type { Ed25519KeyPair, TufKeyJson } from './keys.js';
+export type { Ed25519KeyPair, KeyFileWrite, TufKeyJson } from './keys.js';
 
 export {
   METADATA_DIR,

@@ -111,7 +111,7 @@ export async function writePrivateKeyFile(
 ): Promise<void> {
   assertEd25519(privateKey, `private key for ${path}`);
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  await writeKeyText(path, pem, 0o600, opts.replace ?? false);
+  await writeKeyFileAtomic(path, pem, { mode: 0o600, replace: opts.replace ?? false });
 }
 
 /** Write a public key as SPKI PEM (mode 0644, or `mode`: a server's data is 0600), atomically. */
@@ -122,10 +122,24 @@ export async function writePublicKeyFile(
 ): Promise<void> {
   assertEd25519(publicKey, `public key for ${path}`);
   const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  await writeKeyText(path, pem, opts.mode ?? 0o644, opts.replace ?? false);
+  await writeKeyFileAtomic(path, pem, { mode: opts.mode ?? 0o644, replace: opts.replace ?? false });
 }
 
-async function writeKeyText(path: string, text: string, mode: number, replace: boolean): Promise<void> {
+/** How writeKeyFileAtomic writes: the file's mode, and whether an existing file is replaced. */
+export interface KeyFileWrite {
+  mode: number;
+  replace: boolean;
+  /** the error for an existing file when not replacing (default PB_ERR_KEY_FILE naming it) */
+  existsError?: (path: string) => PatchbayError;
+}
+
+/**
+ * Write a key file so readers never see half a key: a temp file with `mode` from its creation
+ * (its pid-stamped name tells a start-up after a crash that it is stale), fsync, then link
+ * (refusing an existing file) or, with `replace`, rename; the directory is fsynced.
+ */
+export async function writeKeyFileAtomic(path: string, text: string, opts: KeyFileWrite): Promise<void> {
+  const { mode, replace } = opts;
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const temp = atomicTempPath(path);
@@ -142,19 +156,19 @@ async function writeKeyText(path: string, text: string, mode: number, replace: b
     else await link(temp, path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new PatchbayError(
-        ErrorCodes.KEY_FILE,
-        `key file ${path} already exists; refusing to overwrite it`,
-        {
-          keyFile: path,
-        },
-      );
+      throw (opts.existsError ?? keyFileExists)(path);
     }
     throw err;
   } finally {
     await rm(temp, { force: true });
   }
   await fsyncDir(dir);
+}
+
+function keyFileExists(path: string): PatchbayError {
+  return new PatchbayError(ErrorCodes.KEY_FILE, `key file ${path} already exists; refusing to overwrite it`, {
+    keyFile: path,
+  });
 }
 
 /**
