@@ -27,6 +27,7 @@ export {
   delegationPaths,
   descriptorTargetPath,
   fileTargetPath,
+  isSafeTargetPath,
   metadataFileName,
   parseMetadataFileName,
   parseRoleName,
@@ -80,14 +81,11 @@ export {
 } from './repository.js';
 export type { LoadedRepository } from './repository.js';
 
-export { assertVerified, directorySource, formatProblem, verifyRepository } from './verify.js';
-export type {
-  RepositorySource,
-  VerifiedTargetFile,
-  VerifyOptions,
-  VerifyProblem,
-  VerifyResult,
-} from './verify.js';
+export { verifyRepository } from './verify.js';
+export { directorySource } from './verify-source.js';
+export type { RepositorySource } from './verify-source.js';
+export { assertVerified, formatProblem } from './verify-result.js';
+export type { VerifiedTargetFile, VerifyOptions, VerifyProblem, VerifyResult } from './verify-result.js';
 
 export {
   OfflineFetcher,

@@ -14,6 +14,7 @@ import {
   METADATA_DIR,
   TARGETS_DIR,
   consistentTargetPath,
+  isSafeTargetPath,
   listMetadataVersions,
   metadataFileName,
   parseMetadata,
@@ -23,15 +24,6 @@ import {
 import type { Snapshot, Targets, Timestamp } from '@tufjs/models';
 import { servedRepositoryDir } from '../tuf/served-repository.js';
 import type { ExportSelection, PlannedFile, TufExportPlan } from './export-plan.js';
-
-/** A relative `/`-separated target path with no empty, `.` or `..` segment, backslash or NUL. */
-function safeTargetPath(path: string): boolean {
-  return (
-    !path.includes('\\') &&
-    !path.includes('\0') &&
-    path.split('/').every((part) => part !== '' && part !== '.' && part !== '..')
-  );
-}
 
 function roleSelected(role: string, selection: ExportSelection): boolean {
   const parsed = parseRoleName(role);
@@ -98,7 +90,7 @@ export async function planTufExport(
     for (const target of Object.values(signed.targets)) {
       const sha256 = target.hashes.sha256;
       // what the server does not serve is not exported either (the importer checks the rest)
-      if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256) || !safeTargetPath(target.path)) continue;
+      if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256) || !isSafeTargetPath(target.path)) continue;
       if (withheld.has(`${target.path}\0${sha256}`)) {
         unavailable += 1;
         continue;

@@ -11,7 +11,12 @@ import {
   type Logger,
   redactCredentials,
 } from '@patchbay/core';
-import { catalogFromRoles, consistentTargetPath, type UnavailableTarget } from '@patchbay/core/tuf';
+import {
+  catalogFromRoles,
+  consistentTargetPath,
+  isSafeTargetPath,
+  type UnavailableTarget,
+} from '@patchbay/core/tuf';
 import type { Root, Targets } from '@tufjs/models';
 import type { SyncReport } from '../mirror.js';
 import type { BlobJob } from '../sync/blob-downloads.js';
@@ -236,15 +241,6 @@ export interface TargetBlobPlan {
   invalid: UnavailableTarget[];
 }
 
-/** A target path is relative, `/`-separated, without empty, `.` or `..` segments, backslashes or NUL. */
-function safeTargetPath(path: string): boolean {
-  return (
-    !path.includes('\\') &&
-    !path.includes('\0') &&
-    path.split('/').every((part) => part !== '' && part !== '.' && part !== '..')
-  );
-}
-
 /** The URL of a target file in the upstream repository: `<url>targets/<dir>/<sha256>.<basename>`, each segment encoded. */
 export function upstreamTargetUrl(baseUrl: string, path: string, sha256: string): string {
   const encoded = consistentTargetPath(path, sha256).split('/').map(encodeURIComponent).join('/');
@@ -268,7 +264,7 @@ export function planTargetBlobs(
         withhold('the target has no lowercase hex sha256 hash (this layout names target files by it)');
         continue;
       }
-      if (!safeTargetPath(target.path)) {
+      if (!isSafeTargetPath(target.path)) {
         withhold(`target path "${target.path}" is not a safe relative path`);
         continue;
       }
