@@ -26,18 +26,19 @@ function listedBy(role: string): string {
 }
 
 /**
- * Load one role's file `name`, check it against its meta (length, hashes, version), its
+ * Load a role's file at the version its meta lists (`<version>.<role>.json`; with no meta, the
+ * timestamp, `<role>.json`) and check it against that meta (length, hashes, version), its
  * delegator's signatures and, unless `ignoreExpiry`, its expiry. Verified bytes go into the
  * result's files.
  */
 export async function loadRole<T extends Targets | Snapshot | Timestamp>(
   run: VerifyRun,
   role: string,
-  name: string,
   delegator: Delegator,
   meta: MetaFile | undefined,
   ignoreExpiry = false,
 ): Promise<LoadedRole<T> | undefined> {
+  const name = meta ? metadataFileName(role, meta.version) : `${role}.json`;
   const { repo, result, problem } = run;
   const bytes = await repo.readMetadata(name);
   if (!bytes) {
@@ -57,7 +58,7 @@ export async function loadRole<T extends Targets | Snapshot | Timestamp>(
     }
   }
   const kind = role === 'timestamp' || role === 'snapshot' ? (role as MetadataKind) : MetadataKind.Targets;
-  const metadata = parseOrReport(kind, bytes, role, name, problem) as Metadata<T> | undefined;
+  const metadata = parseOrReport<T>(kind, bytes, role, name, problem);
   if (!metadata) return undefined;
   checkSignatures(delegator, role, metadata, name, problem);
   if (meta && metadata.signed.version !== meta.version) {
@@ -72,18 +73,6 @@ export async function loadRole<T extends Targets | Snapshot | Timestamp>(
   const ok = result.problems.length === before;
   if (ok) result.files.set(name, bytes);
   return { metadata, ok };
-}
-
-/** loadRole for a role at the version its meta lists (`<version>.<role>.json`); undefined without meta. */
-export async function loadListedRole<T extends Targets | Snapshot>(
-  run: VerifyRun,
-  role: string,
-  delegator: Delegator,
-  meta: MetaFile | undefined,
-  ignoreExpiry = false,
-): Promise<LoadedRole<T> | undefined> {
-  if (!meta) return undefined;
-  return loadRole<T>(run, role, metadataFileName(role, meta.version), delegator, meta, ignoreExpiry);
 }
 
 /** The snapshot's meta entry of a targets role, or a problem. */
@@ -109,7 +98,7 @@ export async function verifyDelegatedRoles(
     visited.add(name);
     if (opts.skipUnlistedRoles && snapshot.signed.meta[snapshotMetaKey(name)] === undefined) continue;
     const meta = metaFor(run, snapshot, name);
-    const loaded = await loadListedRole<Targets>(run, name, parent, meta);
+    const loaded = meta && (await loadRole<Targets>(run, name, parent, meta));
     if (!loaded) continue;
     const delegation = parent.signed.delegations?.roles?.[name];
     for (const path of Object.keys(loaded.metadata.signed.targets)) {

@@ -23,7 +23,7 @@ export async function verifyRootChain(run: VerifyRun): Promise<Metadata<Root> | 
   const { repo, result, problem } = run;
   const trustedBytes = await trustedRootBytes(run);
   if (!trustedBytes) return undefined;
-  const trusted = parseOrReport(MetadataKind.Root, trustedBytes, 'root', 'trusted root', problem);
+  const trusted = parseOrReport<Root>(MetadataKind.Root, trustedBytes, 'root', 'trusted root', problem);
   if (!trusted) return undefined;
   const trustedName = metadataFileName('root', trusted.signed.version);
   if (!checkSignatures(trusted, 'root', trusted, 'trusted root', problem)) return undefined;
@@ -37,7 +37,7 @@ export async function verifyRootChain(run: VerifyRun): Promise<Metadata<Root> | 
     const name = metadataFileName('root', version);
     const bytes = await repo.readMetadata(name);
     if (!bytes) break;
-    const next = parseOrReport(MetadataKind.Root, bytes, 'root', name, problem);
+    const next = parseOrReport<Root>(MetadataKind.Root, bytes, 'root', name, problem);
     if (!next) return current;
     // 5.3.4: signed by a threshold of the trusted root's root keys; 5.3.5: the next version;
     // then signed by a threshold of its own root keys.

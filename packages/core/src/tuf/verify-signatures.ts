@@ -14,27 +14,13 @@ export type Delegator = Metadata<Root> | Metadata<Targets>;
 export type AnyMetadata = Metadata<Root | Targets | Snapshot | Timestamp>;
 
 /** Parse `bytes` as metadata of `kind`; undefined (and a problem) when it is not. */
-export function parseOrReport(
-  kind: MetadataKind.Root,
-  bytes: Buffer,
-  role: string,
-  name: string,
-  problem: Report,
-): Metadata<Root> | undefined;
-export function parseOrReport(
+export function parseOrReport<T extends Root | Targets | Snapshot | Timestamp>(
   kind: MetadataKind,
   bytes: Buffer,
   role: string,
   name: string,
   problem: Report,
-): AnyMetadata | undefined;
-export function parseOrReport(
-  kind: MetadataKind,
-  bytes: Buffer,
-  role: string,
-  name: string,
-  problem: Report,
-): AnyMetadata | undefined {
+): Metadata<T> | undefined {
   let json: Parameters<typeof Metadata.fromJSON>[1];
   try {
     json = JSON.parse(bytes.toString('utf8')) as typeof json;
@@ -44,7 +30,7 @@ export function parseOrReport(
     return undefined;
   }
   try {
-    return Metadata.fromJSON(kind as MetadataKind.Targets, json);
+    return Metadata.fromJSON(kind as MetadataKind.Targets, json) as unknown as Metadata<T>;
   } catch (err) {
     problem(role, `is not valid ${kind} metadata: ${(err as Error).message}`, name);
     return undefined;

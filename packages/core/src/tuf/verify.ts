@@ -9,7 +9,7 @@ import type { Snapshot, Targets, Timestamp } from '@tufjs/models';
 import { unavailableTargets } from './descriptor.js';
 import { parseMetadataFileName } from './layout.js';
 import { verifyRootChain } from './verify-root-chain.js';
-import { loadListedRole, loadRole, metaFor, verifyDelegatedRoles, type CheckedRole } from './verify-roles.js';
+import { loadRole, metaFor, verifyDelegatedRoles, type CheckedRole } from './verify-roles.js';
 import { directorySource, type RepositorySource } from './verify-source.js';
 import { verifyTargetFiles } from './verify-targets.js';
 import {
@@ -61,22 +61,17 @@ export async function verifyRepository(
     const timestamp = await loadRole<Timestamp>(
       run,
       'timestamp',
-      'timestamp.json',
       root,
       undefined,
       ignoredExpiry.has('timestamp'),
     );
-    const snapshot = await loadListedRole<Snapshot>(
-      run,
-      'snapshot',
-      root,
-      timestamp?.metadata.signed.snapshotMeta,
-      ignoredExpiry.has('snapshot'),
-    );
+    const snapshotMeta = timestamp?.metadata.signed.snapshotMeta;
+    const snapshot =
+      snapshotMeta &&
+      (await loadRole<Snapshot>(run, 'snapshot', root, snapshotMeta, ignoredExpiry.has('snapshot')));
     if (snapshot) result.unavailable = unavailableTargets(snapshot.metadata.signed);
-    const targets = snapshot
-      ? await loadListedRole<Targets>(run, 'targets', root, metaFor(run, snapshot.metadata, 'targets'))
-      : undefined;
+    const targetsMeta = snapshot && metaFor(run, snapshot.metadata, 'targets');
+    const targets = targetsMeta && (await loadRole<Targets>(run, 'targets', root, targetsMeta));
     if (timestamp?.ok) result.timestamp = timestamp.metadata;
     if (snapshot?.ok) result.snapshot = snapshot.metadata;
     if (targets?.ok) result.targets = targets.metadata;
