@@ -91,6 +91,7 @@ export {
   OfflineFetcher,
   TufHttpFetcher,
   ensureTrustAnchor,
+  loadDelegatedRole,
   rootVersionOf,
   trustedSetOf,
 } from './tuf-client.js';

@@ -43,6 +43,35 @@ export function trustedSetOf(updater: Updater): TrustedSetView {
   return set;
 }
 
+/**
+ * Load and verify one `<product>~<release>` role through tuf-js: asking for a path inside its
+ * delegation makes the Updater fetch and verify that role, and only it. `refusal` turns what
+ * tuf-js throws into the caller's error; PB_ERR_TUF_VERIFY (with `context`) when the role still
+ * did not load. `what` names the repository in messages.
+ */
+export async function loadDelegatedRole(
+  updater: Updater,
+  role: { name: string; product: string; release: string },
+  what: string,
+  refusal: (what: string, err: unknown) => PatchbayError,
+  context: Record<string, unknown>,
+): Promise<Metadata<Targets>> {
+  try {
+    await updater.getTargetInfo(`${role.product}/${role.release}/_`);
+  } catch (err) {
+    throw refusal(`${what}, role ${role.name}`, err);
+  }
+  const loaded = trustedSetOf(updater).getRole(role.name);
+  if (!loaded) {
+    throw new PatchbayError(
+      ErrorCodes.TUF_VERIFY,
+      `${what}: role ${role.name} did not load (another delegation claims its paths first)`,
+      { ...context, role: role.name },
+    );
+  }
+  return loaded;
+}
+
 /** The version of root metadata bytes, or undefined when they are not root metadata. */
 export function rootVersionOf(bytes: Buffer): number | undefined {
   try {

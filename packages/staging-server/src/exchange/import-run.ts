@@ -12,6 +12,7 @@ import {
   ErrorCodes,
   parseFeed,
   PatchbayError,
+  readFileIfExists,
   sha256Hex,
   verifyDetached,
   type Feed,
@@ -61,15 +62,6 @@ interface Bundle {
   signatureVerified: boolean;
 }
 
-async function readOptional(path: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
 /** feed.json (and export.json when present), verified with upstream.publicKey when it is set. */
 async function readBundle(source: ImportSource, config: ServerConfig): Promise<Bundle> {
   for (const name of [FEED_FILE, FEED_SIGNATURE_FILE, MANIFEST_FILE, MANIFEST_SIGNATURE_FILE]) {
@@ -85,18 +77,18 @@ async function readBundle(source: ImportSource, config: ServerConfig): Promise<B
     );
   }
   const feedBytes = await readFile(feedPath);
-  const manifestBytes = await readOptional(join(source.root, MANIFEST_FILE));
+  const manifestBytes = await readFileIfExists(join(source.root, MANIFEST_FILE));
   const key = config.upstream.publicKey ? parseUpstreamKey(config.upstream.publicKey) : null;
   // Verified before a byte of either document is trusted, exactly as a sync does.
   if (key) {
     verifyFeedSignature(
       feedBytes,
-      await readOptional(join(source.root, FEED_SIGNATURE_FILE)),
+      await readFileIfExists(join(source.root, FEED_SIGNATURE_FILE)),
       key,
       pathUrl(feedPath),
     );
     if (manifestBytes) {
-      const signature = await readOptional(join(source.root, MANIFEST_SIGNATURE_FILE));
+      const signature = await readFileIfExists(join(source.root, MANIFEST_SIGNATURE_FILE));
       if (!signature || !verifyDetached(manifestBytes, signature.toString('utf8'), key)) {
         throw new PatchbayError(
           ErrorCodes.SIGNATURE,
@@ -230,7 +222,7 @@ async function importSource(config: ServerConfig, log: Logger, ctx: ImportContex
     });
     // Every check passed: from here on the mirror changes.
     await commitStaged(staged, store);
-    const signatureFile = await readOptional(join(source.root, FEED_SIGNATURE_FILE));
+    const signatureFile = await readFileIfExists(join(source.root, FEED_SIGNATURE_FILE));
     if (signatureFile && bundle.signatureVerified) await archive.writeSignature(signatureFile);
     if (verdict === 'new') await archive.write(feedBytes);
     await state.recordAcceptedFeed(feed.sequence, {});

@@ -19,6 +19,7 @@ import {
 import {
   Updater,
   ensureTrustAnchor,
+  loadDelegatedRole,
   trustedSetOf,
   type Fetcher,
   METADATA_DIR,
@@ -173,20 +174,9 @@ async function readUpstream(opts: UpstreamReadOptions): Promise<VerifiedUpstream
       });
       continue;
     }
-    try {
-      // a path inside the role's delegation makes tuf-js load and verify that role (and only it)
-      await updater.getTargetInfo(`${parsed.product}/${parsed.release}/_`);
-    } catch (err) {
-      throw tufRefusal(`${what}, role ${role}`, err);
-    }
-    const loaded = set.getRole(role);
-    if (!loaded) {
-      throw new PatchbayError(
-        ErrorCodes.TUF_VERIFY,
-        `${what}: role ${role} did not load (another delegation claims its paths first)`,
-        { url: opts.baseUrl, role },
-      );
-    }
+    const loaded = await loadDelegatedRole(updater, { name: role, ...parsed }, what, tufRefusal, {
+      url: opts.baseUrl,
+    });
     roles.set(role, await keptFile(opts.metadataDir, role, loaded));
   }
 
