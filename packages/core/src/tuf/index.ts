@@ -92,10 +92,11 @@ export {
   TufHttpFetcher,
   ensureTrustAnchor,
   loadDelegatedRole,
+  refreshTrustedSet,
   rootVersionOf,
   trustedSetOf,
 } from './tuf-client.js';
-export type { TrustedSetView, TufHttpFetcherOptions } from './tuf-client.js';
+export type { RefreshedSet, TrustedSetView, TufHttpFetcherOptions } from './tuf-client.js';
 // tuf-js's client workflow, from core's own copy: one DownloadHTTPError class for the fetcher
 // and the Updater that checks it with instanceof (two copies would break the root walk's 404)
 export { Updater } from 'tuf-js';

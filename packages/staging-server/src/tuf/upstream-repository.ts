@@ -20,7 +20,7 @@ import {
   Updater,
   ensureTrustAnchor,
   loadDelegatedRole,
-  trustedSetOf,
+  refreshTrustedSet,
   type Fetcher,
   METADATA_DIR,
   metadataFileName,
@@ -135,22 +135,9 @@ async function readUpstream(opts: UpstreamReadOptions): Promise<VerifiedUpstream
     config: { userAgent: 'patchbay-server' },
   });
   const what = `the upstream TUF repository ${opts.baseUrl}`;
-  try {
-    await updater.refresh();
-  } catch (err) {
-    throw tufRefusal(what, err);
-  }
-  const set = trustedSetOf(updater);
-  const { timestamp, snapshot, targets } = set;
-  if (!timestamp || !snapshot || !targets) {
-    throw new PatchbayError(
-      ErrorCodes.TUF_VERIFY,
-      `${what}: refresh left no timestamp, snapshot or targets`,
-      {
-        url: opts.baseUrl,
-      },
-    );
-  }
+  const { set, snapshot, targets } = await refreshTrustedSet(updater, what, tufRefusal, {
+    url: opts.baseUrl,
+  });
 
   const roles = new Map<string, RoleFile<Targets>>();
   const skipped: VerifiedUpstream['skipped'] = [];
