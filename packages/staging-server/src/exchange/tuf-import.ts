@@ -7,7 +7,7 @@
 // the one this server publishes, and every target file of the roles mirror.products selects is
 // checked (length, SHA-256) as it is copied into the blob store, only from inside the bundle
 // (the import guards of import-files.ts and the origin rules of upstream/origin-policy.ts).
-// Then it is published exactly as a sync publishes (tuf-sync.ts publishTufMirror): the roles
+// Then it is published exactly as a sync publishes (tuf-sync.ts publishVerifiedTuf): the roles
 // byte for byte, this server's own snapshot and timestamp, the catalog. Any refusal leaves the
 // server as it was: nothing is written before every check passed.
 import { readFile, stat } from 'node:fs/promises';
@@ -44,7 +44,7 @@ import {
   assertNoTufLoop,
   assertOnlineKeyListed,
   planTargetBlobs,
-  publishTufMirror,
+  publishVerifiedTuf,
   tufCatalog,
 } from '../tuf/tuf-sync.js';
 import type { RoleFile } from '../tuf/role-file.js';
@@ -273,7 +273,7 @@ export async function importTufSource(
     const catalogs = new CatalogStore(config.dataDir);
     let current: PublishedCatalog | null = await loadCurrent(catalogs, signer, log);
     const report = newSyncReport(started);
-    const outcome = await publishTufMirror(
+    const outcome = await publishVerifiedTuf(
       {
         config,
         store,

@@ -133,7 +133,7 @@ export async function loadSigningRoot(
   return roots;
 }
 
-/** Targets metadata (unsigned) from the `signed` JSON of mirrorRoles, at this version and expiry. */
+/** Targets metadata (unsigned) from the `signed` JSON of serverSignedRoles, at this version and expiry. */
 function targetsMetadata(
   role: string,
   content: Record<string, unknown>,
@@ -155,7 +155,7 @@ function contentOf(metadata: Metadata<Targets>): Record<string, unknown> {
 }
 
 /** The `signed` JSON of every role this server signs: top-level targets, then `<product>~<release>`. */
-export function mirrorRoles(
+export function serverSignedRoles(
   catalog: Catalog,
   onlineKey: Pick<OnlineKey, 'keyId' | 'publicKeyPem'>,
   log: Logger,
@@ -247,7 +247,7 @@ async function signedRole(
 }
 
 /** What signing needs of the server's TUF side (tuf-mirror.ts TufMirror has them all). */
-export interface MirrorSigningParts {
+export interface TargetsSigningParts {
   repository: ServedRepository;
   onlineKey: OnlineKey;
   clock: Pick<Clock, 'now'>;
@@ -261,7 +261,7 @@ export interface MirrorSigningParts {
  */
 export async function publishMirrorSigned(
   config: Pick<ServerConfig, 'signing'>,
-  tuf: MirrorSigningParts,
+  tuf: TargetsSigningParts,
   catalog: Catalog | null,
   log: Logger,
 ): Promise<PublishOutcome | null> {
@@ -281,7 +281,7 @@ export async function publishMirrorSigned(
   }
   const now = tuf.clock.now();
   const ctx: SignContext = { repository: tuf.repository, onlineKey: tuf.onlineKey, config, now };
-  const { top, roles } = mirrorRoles(catalog, tuf.onlineKey, log);
+  const { top, roles } = serverSignedRoles(catalog, tuf.onlineKey, log);
   const signedRoles = new Map<string, RoleFile<Targets>>();
   for (const [name, content] of roles) signedRoles.set(name, await signedRole(ctx, name, content));
   const targets = await signedRole(ctx, 'targets', top);

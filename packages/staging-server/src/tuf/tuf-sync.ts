@@ -104,7 +104,7 @@ export async function runTufSync(
   throwIfAborted(signal, 'before publishing');
 
   // 5. and 6. The catalog for the admin views, then the TUF repository and the catalog published.
-  const outcome = await publishTufMirror(
+  const outcome = await publishVerifiedTuf(
     ctx,
     tuf,
     {
@@ -133,13 +133,10 @@ export async function runTufSync(
   );
 }
 
-/** What a verified source (an upstream sync, an imported bundle) gives the served repository. */
-export type TufPublication = Publication;
-
 /** The TUF-mode catalog (admin views, /v1/catalog): the verified roles' patches, narrowed to mirror.products. */
 export function tufCatalog(
   config: SyncContext['config'],
-  publication: TufPublication,
+  publication: Publication,
 ): { catalog: Catalog; heldBack: SyncReport['heldBack'] } {
   const { catalog, heldBack } = catalogFromRoles({
     targets: publication.targets.signed,
@@ -163,10 +160,10 @@ export function tufCatalog(
  * roles byte for byte, this server's snapshot and timestamp, then the catalog. Fills the
  * report's heldBack, published and outcome.
  */
-export async function publishTufMirror(
+export async function publishVerifiedTuf(
   ctx: Pick<SyncContext, 'config' | 'store' | 'state' | 'catalogs' | 'signer' | 'current' | 'onPublished'>,
   tuf: Pick<TufMirror, 'repository' | 'clock'> & { refresher?: Pick<TufMirror['refresher'], 'check'> },
-  publication: TufPublication,
+  publication: Publication,
   report: SyncReport,
   log: Logger,
 ): Promise<PublishOutcome> {
