@@ -3,6 +3,7 @@
 import './linear-targets.js';
 
 export {
+  assertKeyModePrivate,
   computeKeyId,
   createSigner,
   generateEd25519KeyPair,

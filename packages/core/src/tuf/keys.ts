@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { canonicalize } from '@tufjs/canonical-json';
 import { Key, Signature } from '@tufjs/models';
 import { atomicTempPath, fsyncDir } from '../atomic-file.js';
-import { ErrorCodes, PatchbayError } from '../errors.js';
+import { ErrorCodes, PatchbayError, type ErrorCode } from '../errors.js';
 
 /** The TUF key object of an Ed25519 public key, as it appears in root and delegations. */
 export interface TufKeyJson {
@@ -172,6 +172,21 @@ function keyFileExists(path: string): PatchbayError {
 }
 
 /**
+ * A private key file's mode lets only its owner read it: else `code`, naming the file (`what`
+ * says which key) and the `chmod 600` that fixes it. Not checked on Windows, which has no mode
+ * bits (Node reports every writable file as 0666): there the data directory's ACL keeps it.
+ */
+export function assertKeyModePrivate(mode: number, path: string, what: string, code: ErrorCode): void {
+  if (process.platform === 'win32' || (mode & 0o077) === 0) return;
+  const octal = (mode & 0o777).toString(8).padStart(3, '0');
+  throw new PatchbayError(
+    code,
+    `${what} ${path} is readable by group or others (mode ${octal}); fix it with: chmod 600 ${path}`,
+    { keyFile: path, mode: octal },
+  );
+}
+
+/**
  * Read a PKCS#8 PEM Ed25519 private key. Refused (PB_ERR_KEY_FILE) when group or others may
  * read it (the message names the file and says `chmod 600`; not checked on Windows, which has
  * no mode bits), when it is unreadable, or when it is not an Ed25519 private key.
@@ -182,15 +197,7 @@ export async function readPrivateKeyFile(path: string): Promise<KeyObject> {
   try {
     handle = await open(path, 'r');
     // Checked on the open file, so the mode and the bytes belong to the same file.
-    const { mode } = await handle.stat();
-    if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-      const octal = (mode & 0o777).toString(8).padStart(3, '0');
-      throw new PatchbayError(
-        ErrorCodes.KEY_FILE,
-        `private key ${path} is readable by group or others (mode ${octal}); fix it with: chmod 600 ${path}`,
-        { keyFile: path, mode: octal },
-      );
-    }
+    assertKeyModePrivate((await handle.stat()).mode, path, 'private key', ErrorCodes.KEY_FILE);
     pem = await handle.readFile('utf8');
   } catch (err) {
     if (err instanceof PatchbayError) throw err;

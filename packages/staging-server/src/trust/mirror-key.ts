@@ -12,7 +12,7 @@ import {
   PatchbayError,
   type ServerConfig,
 } from '@patchbay/core';
-import { writeKeyFileAtomic } from '@patchbay/core/tuf';
+import { assertKeyModePrivate, writeKeyFileAtomic } from '@patchbay/core/tuf';
 import type { MirrorKeys } from '../mirror.js';
 import { readRotation } from './rotation.js';
 
@@ -59,18 +59,9 @@ export async function writeKeyFile(path: string, pem: string, replace: boolean):
 
 /** A private key that others can read is a leaked key: refuse it (exit 2 at the CLI). */
 export async function assertKeyFilePrivate(path: string): Promise<void> {
-  // Windows has no mode bits (Node reports every writable file as 0666): there, the
-  // key's privacy is the data directory's ACL (docs/deploy.md), not something to check here.
+  // Windows has no mode bits: there, the key's privacy is the data directory's ACL (docs/deploy.md).
   if (process.platform === 'win32') return;
-  const { mode } = await stat(path);
-  if ((mode & 0o077) !== 0) {
-    const octal = (mode & 0o777).toString(8).padStart(3, '0');
-    throw new PatchbayError(
-      ErrorCodes.CONFIG,
-      `signing key ${path} is readable by group or others (mode ${octal}); fix it with: chmod 600 ${path}`,
-      { keyFile: path, mode: octal },
-    );
-  }
+  assertKeyModePrivate((await stat(path)).mode, path, 'signing key', ErrorCodes.CONFIG);
 }
 
 /** Read and parse the key file; undefined when it does not exist. */
