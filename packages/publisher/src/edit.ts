@@ -10,11 +10,11 @@ import {
   buildSnapshot,
   buildTimestamp,
   expiresAfter,
+  loadRepository,
   metadataFileName,
   newestVersion,
   nextVersion,
   signWith,
-  loadRepository,
   writeMetadata,
   type LoadedRepository,
 } from '@patchbay/core/tuf';
