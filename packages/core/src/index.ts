@@ -73,6 +73,7 @@ export type { PlaceholderContext } from './placeholders.js';
 export {
   atomicTempPath,
   fsyncDir,
+  readFileIfExists,
   readJsonFile,
   removeStaleAtomicTemps,
   writeFileAtomic,
