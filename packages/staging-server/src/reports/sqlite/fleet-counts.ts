@@ -2,7 +2,7 @@
 // marks (newest event, latest lastSeenAt) that tell the metrics and the rollup whether
 // anything changed since they last looked.
 import type Database from 'better-sqlite3';
-import type { FleetCounts } from '../report-store.js';
+import type { FleetCounts } from '../report-store-api.js';
 import { MISSING_SQL } from './client-rows.js';
 
 function prepareStatements(db: Database.Database) {

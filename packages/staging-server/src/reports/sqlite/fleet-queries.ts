@@ -3,7 +3,7 @@
 // catalog patches' facts the report filters use.
 import type Database from 'better-sqlite3';
 import type { PatchState } from '@patchbay/core';
-import type { FleetQueries } from '../report-store.js';
+import type { FleetQueries } from '../report-store-api.js';
 import type { CachedPatchQuery, ClientDetail, InstanceRow, PatchFacts, StoredEvent } from '../types.js';
 import {
   INSTANCES_OF_HOST,

@@ -1,7 +1,7 @@
 // The event history: events matching the filters, newest first, paged by (at, id), each
 // filter answered by its index (schema.ts says which); and its retention, oldest first.
 import type Database from 'better-sqlite3';
-import type { EventHistory } from '../report-store.js';
+import type { EventHistory } from '../report-store-api.js';
 import type { HistoryQuery, StoredEvent } from '../types.js';
 import { valuesByHost } from './client-rows.js';
 import { Conditions, type FilteredStatements } from './filtered-sql.js';

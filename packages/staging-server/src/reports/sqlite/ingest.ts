@@ -3,7 +3,7 @@
 // transaction a report; reports that arrive together share a commit (ingestSoon).
 import type Database from 'better-sqlite3';
 import type { ClientReport, ReportEvent } from '@patchbay/core';
-import type { ReportIngest, ReportStoreOptions } from '../report-store.js';
+import type { ReportIngest, ReportStoreOptions } from '../report-store-api.js';
 import type {
   EventConflict,
   IngestResult,

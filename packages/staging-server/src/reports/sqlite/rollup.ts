@@ -2,7 +2,7 @@
 // this server forwards to its own parent — every host's last report and origin, and the
 // events after a cursor.
 import type Database from 'better-sqlite3';
-import type { RollupRecords } from '../report-store.js';
+import type { RollupRecords } from '../report-store-api.js';
 import type { BranchRow, RollupClientRow, StoredEvent } from '../types.js';
 import type { ClientRow } from './client-rows.js';
 import type { IngestOne } from './ingest.js';

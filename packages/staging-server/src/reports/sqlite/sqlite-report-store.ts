@@ -1,6 +1,6 @@
 // The ReportStore in SQLite via better-sqlite3 (synchronous, prepared statements, one
 // writer): one database file, each job of the interface a module over it.
-import type { ReportStore, ReportStoreOptions } from '../report-store.js';
+import type { ReportStore, ReportStoreOptions } from '../report-store-api.js';
 import { sqliteFleetCounts } from './fleet-counts.js';
 import { sqliteFleetQueries, type SqliteFleetQueries } from './fleet-queries.js';
 import { FilteredStatements } from './filtered-sql.js';
