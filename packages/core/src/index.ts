@@ -100,6 +100,15 @@ export { createDispatcher } from './dispatcher.js';
 export { DEFAULT_RETRIES, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_CAP_MS, backoffDelay } from './retry.js';
 export type { UrlCheck } from './url-request.js';
 
+// Answering a conditional GET (RFC 9110 §13, §14): 304, 412, 206 or 200
+export {
+  decideRange,
+  evaluatePreconditions,
+  ifNoneMatchMatches,
+  ifRangeAllowsRange,
+} from './conditional-request.js';
+export type { ConditionalHeaders, EmptyRange, Precondition, RangeDecision } from './conditional-request.js';
+
 // Mail (the server's notifications and the client's)
 export {
   DEFAULT_SMTP_TIMEOUT_SECONDS,

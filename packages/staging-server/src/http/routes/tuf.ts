@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify';
 import { metadataFileName } from '@patchbay/core/tuf';
 import { sendVerifiedFile } from '../blob-response.js';
-import { evaluatePreconditions } from '../conditional.js';
+import { evaluatePreconditions } from '@patchbay/core';
 import type { HttpDeps } from '../deps.js';
 import { HttpError, HttpErrors } from '../errors.js';
 

@@ -1,5 +1,6 @@
 // HTTP conditional requests and byte ranges (RFC 9110 §8.8.3, §13, §14), as pure
-// functions of header values so each rule is tested alone.
+// functions of header values so each rule is tested alone. One copy for every server that
+// answers a conditional GET: the staging server's routes and the sample feed's upstream.
 
 interface EntityTag {
   weak: boolean;
@@ -130,12 +131,21 @@ export type RangeDecision =
 
 const BYTE_RANGE = /^(\d*)-(\d*)$/;
 
+/** What a valid Range asks of an empty representation, which has no byte to select. */
+export type EmptyRange = 'send-whole' | 'unsatisfiable';
+
 /**
  * Decide a single `Range: bytes=…` request against a representation of `size` bytes.
  * Syntax we do not understand and multi-range requests are ignored (a server MAY
- * ignore Range, RFC 9110 §14.2), which answers them with the full body.
+ * ignore Range, RFC 9110 §14.2), which answers them with the full body. A valid range of
+ * an empty representation is answered as `empty` says: the staging server sends an empty
+ * blob whole (200), the sample feed's upstream answers 416 as a strict origin does.
  */
-export function decideRange(header: string | undefined, size: number): RangeDecision {
+export function decideRange(
+  header: string | undefined,
+  size: number,
+  empty: EmptyRange = 'send-whole',
+): RangeDecision {
   if (header === undefined) return { kind: 'full' };
   const match = /^\s*bytes\s*=\s*(.*)$/i.exec(header);
   if (!match?.[1]) return { kind: 'full' };
@@ -145,16 +155,14 @@ export function decideRange(header: string | undefined, size: number): RangeDeci
   if (!spec) return { kind: 'full' };
   const [, first = '', last = ''] = spec;
   if (first === '' && last === '') return { kind: 'full' };
-  // An empty representation has no byte to select; send it whole.
-  if (size === 0) return { kind: 'full' };
+  if (first !== '' && last !== '' && Number(last) < Number(first)) return { kind: 'full' }; // invalid spec: ignore
+  if (size === 0) return empty === 'send-whole' ? { kind: 'full' } : { kind: 'unsatisfiable' };
   if (first === '') {
     const suffix = Number(last);
     if (suffix === 0) return { kind: 'unsatisfiable' };
     return { kind: 'partial', start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = Number(first);
-  const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
-  if (last !== '' && Number(last) < start) return { kind: 'full' }; // invalid spec: ignore
   if (start >= size) return { kind: 'unsatisfiable' };
-  return { kind: 'partial', start, end };
+  return { kind: 'partial', start, end: last === '' ? size - 1 : Math.min(Number(last), size - 1) };
 }
