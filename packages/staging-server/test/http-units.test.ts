@@ -1,7 +1,37 @@
 import t from 'tap';
 import { acceptsGzip } from '../src/http/content-coding.js';
 import { csvCell, toCsv } from '../src/http/csv.js';
+import { defineHttpError, HttpError, HttpErrors } from '../src/http/errors.js';
 import { redactUrl } from '../src/http/routes/status.js';
+
+t.test('HTTP errors: declared once with @fastify/error, coded, with their headers', async (t) => {
+  const range = HttpErrors.RANGE_NOT_SATISFIABLE(10);
+  t.ok(range instanceof HttpError, 'ours, for the error handler');
+  t.ok(range instanceof Error);
+  t.match(range, {
+    code: 'PB_ERR_HTTP_RANGE_NOT_SATISFIABLE',
+    statusCode: 416,
+    message: "the requested range lies outside the blob's 10 bytes",
+    headers: { 'content-range': 'bytes */10' },
+  });
+  t.match(HttpErrors.METHOD_NOT_ALLOWED('PUT', '/v1/catalog', ['GET', 'HEAD']), {
+    message: 'PUT is not allowed on /v1/catalog: it answers GET, HEAD',
+    headers: { allow: 'GET, HEAD' },
+  });
+  const quota = HttpErrors.EVENT_QUOTA('web-01', 5000, 60);
+  t.equal(
+    quota.message,
+    'host "web-01" has reported its 5000 new events for this 24-hour window (reports.hostEventsPerDay); ' +
+      'send the report again in 60 s [PB_ERR_HTTP_EVENT_QUOTA]',
+  );
+  t.same(quota.headers, { 'retry-after': '60' });
+  const forbidden = HttpErrors.FORBIDDEN('a reason with %s and 100%% in it');
+  t.equal(forbidden.message, 'a reason with %s and 100%% in it', 'an argument is never read as a template');
+  t.equal(forbidden.statusCode, 403);
+  t.equal(HttpErrors.NO_CATALOG().headers, undefined, 'no extra headers unless declared');
+  const Teapot = defineHttpError<[what: string]>('PB_ERR_HTTP_TEAPOT', 418, '%s is a teapot');
+  t.match(new Teapot('this'), { code: 'PB_ERR_HTTP_TEAPOT', statusCode: 418, message: 'this is a teapot' });
+});
 
 t.test('Accept-Encoding', async (t) => {
   t.ok(acceptsGzip('gzip'));

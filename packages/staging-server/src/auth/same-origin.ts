@@ -14,29 +14,26 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { ServerConfig } from '@patchbay/core';
-import { HttpError } from '../http/errors.js';
+import { defineHttpError } from '../http/errors.js';
 import { accessOf, isRouteAccess } from './access.js';
 
 export const SameOriginErrors = {
-  UNKNOWN_HOST: (host: string) =>
-    new HttpError(
-      'PB_ERR_HTTP_UNKNOWN_HOST',
-      421,
-      `Host "${host}" is not a name this server answers to on this route: use its address, ` +
-        'localhost, or a name listed in listen.allowedHosts',
-    ),
-  CROSS_ORIGIN: (origin: string) =>
-    new HttpError(
-      'PB_ERR_HTTP_CROSS_ORIGIN',
-      403,
-      `Origin "${origin}" is not this server: state-changing requests from other sites are refused`,
-    ),
-  NOT_JSON: (contentType: string) =>
-    new HttpError(
-      'PB_ERR_HTTP_NOT_JSON',
-      415,
-      `Content-Type "${contentType}" is not accepted here: admin requests take application/json (or no body)`,
-    ),
+  UNKNOWN_HOST: defineHttpError<[host: string]>(
+    'PB_ERR_HTTP_UNKNOWN_HOST',
+    421,
+    'Host "%s" is not a name this server answers to on this route: use its address, ' +
+      'localhost, or a name listed in listen.allowedHosts',
+  ),
+  CROSS_ORIGIN: defineHttpError<[origin: string]>(
+    'PB_ERR_HTTP_CROSS_ORIGIN',
+    403,
+    'Origin "%s" is not this server: state-changing requests from other sites are refused',
+  ),
+  NOT_JSON: defineHttpError<[contentType: string]>(
+    'PB_ERR_HTTP_NOT_JSON',
+    415,
+    'Content-Type "%s" is not accepted here: admin requests take application/json (or no body)',
+  ),
 };
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);

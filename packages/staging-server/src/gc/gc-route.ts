@@ -2,11 +2,14 @@
 // `{"dryRun": true}` (or ?dryRun=true) only reports. 409 while a sync or another gc runs.
 import type { FastifyPluginAsync } from 'fastify';
 import { ErrorCodes, isPatchbayError } from '@patchbay/core';
-import { HttpError, HttpErrors } from '../http/errors.js';
+import { defineHttpError, HttpErrors } from '../http/errors.js';
 import type { HttpDeps } from '../http/deps.js';
 
-const GC_IN_PROGRESS = (): HttpError =>
-  new HttpError('PB_ERR_HTTP_GC_IN_PROGRESS', 409, 'a garbage collection is already running');
+const GC_IN_PROGRESS = defineHttpError(
+  'PB_ERR_HTTP_GC_IN_PROGRESS',
+  409,
+  'a garbage collection is already running',
+);
 
 function flag(value: unknown): boolean {
   return value === true || value === 'true' || value === '1';

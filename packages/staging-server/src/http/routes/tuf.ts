@@ -11,7 +11,7 @@ import { metadataFileName } from '@patchbay/core/tuf';
 import { sendVerifiedFile } from '../blob-response.js';
 import { evaluatePreconditions } from '@patchbay/core';
 import type { HttpDeps } from '../deps.js';
-import { HttpError, HttpErrors } from '../errors.js';
+import { defineHttpError, HttpErrors } from '../errors.js';
 
 const VERSIONED_NAME = /^([1-9][0-9]{0,15})\.(.+)\.json$/;
 const CONSISTENT_NAME = /^([0-9a-f]{64})\.(.+)$/;
@@ -20,16 +20,21 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 const OPEN = { access: 'open' } as FastifyContextConfig;
 
 const TufErrors = {
-  NO_REPOSITORY: () =>
-    new HttpError(
-      'PB_ERR_HTTP_NO_TUF_REPOSITORY',
-      404,
-      'this staging server mirrors no TUF repository (upstream.trustedRoot is not set)',
-    ),
-  METADATA_NOT_FOUND: (name: string) =>
-    new HttpError('PB_ERR_HTTP_TUF_METADATA_NOT_FOUND', 404, `TUF metadata ${name} is not served here`),
-  TARGET_NOT_FOUND: (path: string) =>
-    new HttpError('PB_ERR_HTTP_TUF_TARGET_NOT_FOUND', 404, `TUF target ${path} is not served here`),
+  NO_REPOSITORY: defineHttpError(
+    'PB_ERR_HTTP_NO_TUF_REPOSITORY',
+    404,
+    'this staging server mirrors no TUF repository (upstream.trustedRoot is not set)',
+  ),
+  METADATA_NOT_FOUND: defineHttpError<[name: string]>(
+    'PB_ERR_HTTP_TUF_METADATA_NOT_FOUND',
+    404,
+    'TUF metadata %s is not served here',
+  ),
+  TARGET_NOT_FOUND: defineHttpError<[path: string]>(
+    'PB_ERR_HTTP_TUF_TARGET_NOT_FOUND',
+    404,
+    'TUF target %s is not served here',
+  ),
 };
 
 /**
