@@ -46,6 +46,11 @@ t.test('Accept-Encoding', async (t) => {
   t.notOk(acceptsGzip('gzip;q=0.5, identity;q=1'), 'identity ranked higher');
   t.notOk(acceptsGzip('*;q=0.8, gzip;q=0.5'), "identity by *'s rank");
   t.ok(acceptsGzip('GZIP;Q=0.5, identity;q=0.5'), 'a tie: gzip');
+  t.ok(acceptsGzip('identity;q=0.9, *'), "gzip by *'s rank, above identity's own");
+  t.ok(acceptsGzip('*, identity;q=0'), 'identity refused by name, gzip by *');
+  t.notOk(acceptsGzip('x-gzip;q=0, *'), 'x-gzip names gzip too: * does not override it');
+  t.ok(acceptsGzip('br, gzip;q=0.9'), 'a coding we do not make is ignored');
+  t.notOk(acceptsGzip(''), 'an empty header asks for no coding');
 });
 
 t.test('CSV quoting and formula neutralisation', async (t) => {
