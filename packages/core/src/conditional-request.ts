@@ -29,17 +29,40 @@ function parseOne(etag: string): EntityTag | null {
   return match?.[2] !== undefined ? { weak: match[1] !== undefined, opaque: match[2] } : null;
 }
 
+/** The strong comparison (RFC 9110 §8.8.3.2): both tags strong, the same opaque-tag. */
+function strongMatch(tag: EntityTag | null, current: EntityTag | null): boolean {
+  return tag !== null && current !== null && !tag.weak && !current.weak && tag.opaque === current.opaque;
+}
+
+/** The weak comparison: the same opaque-tag, either tag weak or not. */
+function weakMatch(tag: EntityTag | null, current: EntityTag | null): boolean {
+  return tag !== null && current !== null && tag.opaque === current.opaque;
+}
+
+/** Whether an If-None-Match / If-Match list names the current tag (`*`: any current one). */
+function listNames(header: string, currentEtag: string, compare: typeof strongMatch): boolean {
+  const tags = parseEntityTags(header);
+  if (tags === '*') return true;
+  const current = parseOne(currentEtag);
+  return tags.some((tag) => compare(tag, current));
+}
+
+/** An HTTP-date in whole seconds (its precision), or undefined for a missing or bad date. */
+function httpDateSeconds(header: string | undefined): number | undefined {
+  const date = header === undefined ? NaN : Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.floor(date / 1000);
+}
+
+function seconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000);
+}
+
 /**
  * If-None-Match uses the weak comparison (RFC 9110 §13.1.2): W/"x" matches "x".
  * True means the client's copy is current (304 for GET/HEAD).
  */
 export function ifNoneMatchMatches(header: string | undefined, currentEtag: string): boolean {
-  if (header === undefined) return false;
-  const tags = parseEntityTags(header);
-  if (tags === '*') return true;
-  const current = parseOne(currentEtag);
-  if (current === null) return false;
-  return tags.some((tag) => tag.opaque === current.opaque);
+  return header !== undefined && listNames(header, currentEtag, weakMatch);
 }
 
 /**
@@ -54,14 +77,9 @@ export function ifRangeAllowsRange(
 ): boolean {
   if (header === undefined) return true;
   const value = header.trim();
-  if (value.startsWith('"') || value.startsWith('W/')) {
-    const tag = parseOne(value);
-    const current = parseOne(currentEtag);
-    return tag !== null && current !== null && !tag.weak && !current.weak && tag.opaque === current.opaque;
-  }
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) return false;
-  return Math.floor(date / 1000) === Math.floor(lastModified.getTime() / 1000);
+  if (value.startsWith('"') || value.startsWith('W/'))
+    return strongMatch(parseOne(value), parseOne(currentEtag));
+  return httpDateSeconds(value) === seconds(lastModified);
 }
 
 /**
@@ -69,19 +87,13 @@ export function ifRangeAllowsRange(
  * (412), i.e. no listed tag is the current one. `*` matches any current representation.
  */
 export function ifMatchFails(header: string | undefined, currentEtag: string): boolean {
-  if (header === undefined) return false;
-  const tags = parseEntityTags(header);
-  if (tags === '*') return false;
-  const current = parseOne(currentEtag);
-  return !tags.some((tag) => current !== null && !tag.weak && !current.weak && tag.opaque === current.opaque);
+  return header !== undefined && !listNames(header, currentEtag, strongMatch);
 }
 
 /** If-Unmodified-Since (RFC 9110 §13.1.4): true when it fails (modified after the date); a bad date is ignored. */
 export function modifiedSince(header: string | undefined, lastModified: Date): boolean {
-  if (header === undefined) return false;
-  const date = Date.parse(header);
-  if (Number.isNaN(date)) return false;
-  return Math.floor(lastModified.getTime() / 1000) > Math.floor(date / 1000);
+  const since = httpDateSeconds(header);
+  return since !== undefined && seconds(lastModified) > since;
 }
 
 /** The preconditions' verdict for a GET or HEAD: send it, 304, or 412. */
@@ -116,10 +128,8 @@ export function evaluatePreconditions(
 
 /** True when If-Modified-Since says the client's copy is current (only consulted without If-None-Match). */
 export function notModifiedSince(header: string | undefined, lastModified: Date): boolean {
-  if (header === undefined) return false;
-  const date = Date.parse(header);
-  if (Number.isNaN(date)) return false;
-  return Math.floor(lastModified.getTime() / 1000) <= Math.floor(date / 1000);
+  const since = httpDateSeconds(header);
+  return since !== undefined && seconds(lastModified) <= since;
 }
 
 export type RangeDecision =

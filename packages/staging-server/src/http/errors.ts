@@ -117,6 +117,51 @@ export const HttpErrors = {
   ),
   EVENT_QUOTA: (hostId: string, limit: number, retryAfterSeconds: number) =>
     withHeaders(EventQuota(hostId, limit, retryAfterSeconds), { 'retry-after': String(retryAfterSeconds) }),
+  // Same-origin and host checks of the admin routes (auth/same-origin.ts)
+  UNKNOWN_HOST: defineHttpError<[host: string]>(
+    'PB_ERR_HTTP_UNKNOWN_HOST',
+    421,
+    'Host "%s" is not a name this server answers to on this route: use its address, ' +
+      'localhost, or a name listed in listen.allowedHosts',
+  ),
+  CROSS_ORIGIN: defineHttpError<[origin: string]>(
+    'PB_ERR_HTTP_CROSS_ORIGIN',
+    403,
+    'Origin "%s" is not this server: state-changing requests from other sites are refused',
+  ),
+  NOT_JSON: defineHttpError<[contentType: string]>(
+    'PB_ERR_HTTP_NOT_JSON',
+    415,
+    'Content-Type "%s" is not accepted here: admin requests take application/json (or no body)',
+  ),
+  BODY_TOO_DEEP: defineHttpError<[depth: number]>(
+    'PB_ERR_HTTP_BODY_TOO_DEEP',
+    400,
+    'the request body is nested deeper than %s levels',
+  ),
+  // The served TUF repository (routes/tuf.ts)
+  NO_TUF_REPOSITORY: defineHttpError(
+    'PB_ERR_HTTP_NO_TUF_REPOSITORY',
+    404,
+    'this staging server mirrors no TUF repository (upstream.trustedRoot is not set)',
+  ),
+  TUF_METADATA_NOT_FOUND: defineHttpError<[name: string]>(
+    'PB_ERR_HTTP_TUF_METADATA_NOT_FOUND',
+    404,
+    'TUF metadata %s is not served here',
+  ),
+  TUF_TARGET_NOT_FOUND: defineHttpError<[path: string]>(
+    'PB_ERR_HTTP_TUF_TARGET_NOT_FOUND',
+    404,
+    'TUF target %s is not served here',
+  ),
+  GC_IN_PROGRESS: defineHttpError(
+    'PB_ERR_HTTP_GC_IN_PROGRESS',
+    409,
+    'a garbage collection is already running',
+  ),
+  /** a rollup that would loop through this server (core's message names the chain) */
+  MIRROR_LOOP: defineHttpError<[message: string]>(ErrorCodes.MIRROR_LOOP, 409, '%s'),
 } as const;
 
 /**

@@ -3,16 +3,10 @@
 // JSON.stringify when a report is stored), which answered 500 (issue 14). The walk here is
 // iterative, so it cannot overflow itself.
 import type { FastifyInstance } from 'fastify';
-import { defineHttpError } from './errors.js';
+import { HttpErrors } from './errors.js';
 
 /** Far deeper than any report, rollup or admin body (a report is about 4 levels deep). */
 export const MAX_JSON_DEPTH = 64;
-
-const BodyTooDeep = defineHttpError<[depth: number]>(
-  'PB_ERR_HTTP_BODY_TOO_DEEP',
-  400,
-  'the request body is nested deeper than %s levels',
-);
 
 /** The nesting depth of a parsed JSON value, or MAX_JSON_DEPTH + 1 as soon as it exceeds it. */
 export function jsonDepth(value: unknown, limit = MAX_JSON_DEPTH): number {
@@ -33,7 +27,7 @@ export function refuseDeepJson(app: FastifyInstance): void {
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined || request.body === null || typeof request.body !== 'object') return;
     if (jsonDepth(request.body) > MAX_JSON_DEPTH) {
-      throw BodyTooDeep(MAX_JSON_DEPTH);
+      throw HttpErrors.BODY_TOO_DEEP(MAX_JSON_DEPTH);
     }
   });
 }

@@ -11,7 +11,7 @@ import { describeKey, mirrorKeyFile, readMirrorKey } from '../../trust/mirror-ke
 import { assertRollupNoLoop, planRollup } from '../../tiers/rollup-ingest.js';
 import { readRollupStatus } from '../../tiers/rollup-status.js';
 import { ROLLUP_SCHEMA, type RollupAnswer, type RollupBody } from '../../tiers/rollup-protocol.js';
-import { defineHttpError, HttpError, HttpErrors } from '../errors.js';
+import { HttpError, HttpErrors } from '../errors.js';
 import { strictValidatorCompiler } from '../strict-validator.js';
 import { perIdRateLimit } from '../per-id-rate-limit.js';
 import { logInstanceAndConflicts, normaliseReport } from './report-ingest.js';
@@ -23,8 +23,6 @@ const ROLLUP_BODY_FACTOR = 4;
 // Route access classes (auth/access.ts), stated by the route: fastify's config type does not declare them.
 const BRANCH_TOKEN = { access: 'rollup' } as FastifyContextConfig;
 const READ = { access: 'read' } as FastifyContextConfig;
-/** A rollup that would loop through this server (its message names the chain). */
-const MirrorLoop = defineHttpError<[message: string]>(ErrorCodes.MIRROR_LOOP, 409, '%s');
 
 export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
   const { store, config, mirror, notifier } = deps;
@@ -62,7 +60,7 @@ export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       try {
         assertRollupNoLoop(body, fingerprint());
       } catch (err) {
-        if (isPatchbayError(err, ErrorCodes.MIRROR_LOOP)) throw MirrorLoop(err.message);
+        if (isPatchbayError(err, ErrorCodes.MIRROR_LOOP)) throw HttpErrors.MIRROR_LOOP(err.message);
         throw err;
       }
       const events = body.hosts.reduce((sum, host) => sum + host.report.events.length, 0);
