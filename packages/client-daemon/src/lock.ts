@@ -1,4 +1,4 @@
-import { ensureDataDir, lockDataDir as lockDirectory } from '@patchbay/core';
+import { ensureDataDir, acquireDataDirLock } from '@patchbay/core';
 import type { Logger } from '@patchbay/core';
 import type { DataPaths } from './paths.js';
 
@@ -11,7 +11,7 @@ export type Release = () => Promise<void>;
 export async function lockDataDir(paths: DataPaths, logger: Logger): Promise<Release> {
   // made level by level (a recursive mkdir spins forever under /proc), each level 0700
   await ensureDataDir(paths.root);
-  const lock = await lockDirectory({
+  const lock = await acquireDataDirLock({
     dataDir: paths.root,
     lockPath: paths.lock,
     logger,

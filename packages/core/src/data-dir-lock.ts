@@ -44,7 +44,7 @@ export interface DataDirLockOptions {
  * Take the lock or throw PB_ERR_LOCKED (message from `refusal`, context: dataDir, lockFile and
  * the holder's pid and hostname when known). A lock left by a crash on this host is taken over.
  */
-export async function lockDataDir(options: DataDirLockOptions): Promise<DataDirLock> {
+export async function acquireDataDirLock(options: DataDirLockOptions): Promise<DataDirLock> {
   const legacyHolder = await clearLegacyLockFile(options.lockPath, options.logger);
   if (legacyHolder) throw refused(options, legacyHolder);
   for (let attempt = 0; ; attempt++) {

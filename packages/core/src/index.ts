@@ -79,7 +79,7 @@ export {
 } from './atomic-file.js';
 export { ensureDataDir } from './data-dir.js';
 export { processAlive } from './process-alive.js'; // a lock's holder still running?
-export { lockDataDir } from './data-dir-lock.js';
+export { acquireDataDirLock } from './data-dir-lock.js';
 export type { DataDirLock, DataDirLockOptions, LockHolder } from './data-dir-lock.js';
 export {
   PRIVATE_DIR_MODE,

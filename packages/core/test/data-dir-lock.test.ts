@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { lockDataDir, type DataDirLockOptions } from '../src/data-dir-lock.js';
+import { acquireDataDirLock, type DataDirLockOptions } from '../src/data-dir-lock.js';
 import { ErrorCodes } from '../src/errors.js';
 
 function options(dataDir: string): DataDirLockOptions {
@@ -23,7 +23,7 @@ function deadPid(): number {
 
 t.test('a private lock directory naming its holder; refused while held; released once', async (t) => {
   const dir = t.testdir();
-  const lock = await lockDataDir(options(dir));
+  const lock = await acquireDataDirLock(options(dir));
   t.equal(statSync(lock.path).mode & 0o777, 0o700);
   t.equal(statSync(join(lock.path, 'owner.json')).mode & 0o777, 0o600);
   t.match(JSON.parse(await readFile(join(lock.path, 'owner.json'), 'utf8')), {
@@ -31,7 +31,7 @@ t.test('a private lock directory naming its holder; refused while held; released
     hostname: hostname(),
     since: /^\d{4}-/,
   });
-  await t.rejects(lockDataDir(options(dir)), {
+  await t.rejects(acquireDataDirLock(options(dir)), {
     code: ErrorCodes.LOCKED,
     message: `held by ${process.pid}@${hostname()}`,
     context: { dataDir: dir, lockFile: lock.path, pid: process.pid, hostname: hostname() },
@@ -43,13 +43,16 @@ t.test('a private lock directory naming its holder; refused while held; released
 
 t.test('a dead holder on another host is not taken over: its pid means nothing here', async (t) => {
   const dir = t.testdir();
-  const lock = await lockDataDir(options(dir));
+  const lock = await acquireDataDirLock(options(dir));
   const owner = join(lock.path, 'owner.json');
   await writeFile(owner, JSON.stringify({ pid: deadPid(), hostname: 'another-host.invalid', since: 'then' }));
-  await t.rejects(lockDataDir(options(dir)), { code: ErrorCodes.LOCKED, message: /@another-host\.invalid$/ });
+  await t.rejects(acquireDataDirLock(options(dir)), {
+    code: ErrorCodes.LOCKED,
+    message: /@another-host\.invalid$/,
+  });
   // the same dead pid recorded on this host: taken over at once
   await writeFile(owner, JSON.stringify({ pid: deadPid(), hostname: hostname(), since: 'then' }));
-  const taken = await lockDataDir(options(dir));
+  const taken = await acquireDataDirLock(options(dir));
   await taken.release();
   await lock.release().catch(() => undefined);
 });

@@ -1,12 +1,7 @@
 // One staging server per data directory: two processes syncing into the same
 // store and catalog would race on the publication counter and on current.json.
 import { join } from 'node:path';
-import {
-  ensurePrivateDir,
-  lockDataDir as lockDirectory,
-  type DataDirLock,
-  type Logger,
-} from '@patchbay/core';
+import { ensurePrivateDir, acquireDataDirLock, type DataDirLock, type Logger } from '@patchbay/core';
 
 export type { DataDirLock } from '@patchbay/core';
 
@@ -16,7 +11,7 @@ export type { DataDirLock } from '@patchbay/core';
  */
 export async function lockDataDir(dataDir: string, logger?: Logger): Promise<DataDirLock> {
   await ensurePrivateDir(dataDir);
-  return lockDirectory({
+  return acquireDataDirLock({
     dataDir,
     lockPath: join(dataDir, 'lock'),
     logger,
