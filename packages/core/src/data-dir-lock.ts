@@ -59,6 +59,9 @@ export async function acquireDataDirLock(options: DataDirLockOptions): Promise<D
 }
 
 async function takeLock({ dataDir, lockPath, logger }: DataDirLockOptions): Promise<DataDirLock> {
+  // Set when the lock was lost (not refreshed in time, or its directory changed under us): what
+  // is at lockPath may be another process's by now, so release leaves it be.
+  let lost = false;
   const release = await lockfile.lock(dataDir, {
     lockfilePath: lockPath,
     stale: STALE_MS,
@@ -66,6 +69,7 @@ async function takeLock({ dataDir, lockPath, logger }: DataDirLockOptions): Prom
     retries: 0,
     realpath: false,
     onCompromised: (err) => {
+      lost = true;
       if (logger)
         logger.error(
           { err: errorMessage(err), lock: lockPath },
@@ -82,10 +86,13 @@ async function takeLock({ dataDir, lockPath, logger }: DataDirLockOptions): Prom
   return {
     path: lockPath,
     async release() {
-      if (released) return;
+      if (released || lost) return;
       released = true;
       await removeLockHolder(lockPath);
-      await release();
+      // a lock lost meanwhile was reported when it was lost: releasing it is not a second failure
+      await release().catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOTACQUIRED' && err.code !== 'ERELEASED') throw err;
+      });
     },
   };
 }

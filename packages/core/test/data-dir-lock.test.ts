@@ -4,6 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
 import t from 'tap';
 import { acquireDataDirLock, type DataDirLockOptions } from '../src/data-dir-lock.js';
 import { ErrorCodes } from '../src/errors.js';
@@ -55,4 +56,12 @@ t.test('a dead holder on another host is not taken over: its pid means nothing h
   const taken = await acquireDataDirLock(options(dir));
   await taken.release();
   await lock.release().catch(() => undefined);
+});
+
+t.test('releasing a lock already lost does not throw (a shutdown still ends cleanly)', async (t) => {
+  const dir = t.testdir();
+  const lock = await acquireDataDirLock(options(dir));
+  // proper-lockfile lets go of it behind our back, as when it gives up a lock it could not refresh
+  await lockfile.unlock(dir, { lockfilePath: lock.path, realpath: false }).catch(() => undefined);
+  await t.resolves(lock.release());
 });
