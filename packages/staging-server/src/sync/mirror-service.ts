@@ -62,7 +62,7 @@ export async function createMirrorService(
   options: MirrorServiceOptions = {},
 ): Promise<MirrorService> {
   const log = logger.child({ component: 'mirror' });
-  const lock = await lockDataDir(config.dataDir, log);
+  const lock = await lockDataDir(config.dataDir);
   try {
     return await openMirror(config, log, lock, options);
   } catch (err) {
