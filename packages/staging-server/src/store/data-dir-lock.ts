@@ -5,6 +5,9 @@ import { ensurePrivateDir, acquireDataDirLock, type DataDirLock, type Logger } f
 
 export type { DataDirLock } from '@patchbay/core';
 
+/** `<dataDir>/lock`: a directory while held (core's lock), gone once released. */
+export const LOCK_FILE_NAME = 'lock';
+
 /**
  * Take `<dataDir>/lock` (the lock of @patchbay/core: a crashed holder's is taken over); a
  * live holder's is refused with PB_ERR_LOCKED naming the directory and the holder.
@@ -13,12 +16,12 @@ export async function lockDataDir(dataDir: string, logger?: Logger): Promise<Dat
   await ensurePrivateDir(dataDir);
   return acquireDataDirLock({
     dataDir,
-    lockPath: join(dataDir, 'lock'),
+    lockPath: join(dataDir, LOCK_FILE_NAME),
     logger,
     refusal: (holder) => {
       const held = holder
         ? `pid ${holder.pid}${holder.hostname ? ` on ${holder.hostname}` : ''}, since ${holder.since}`
-        : `lock ${join(dataDir, 'lock')} is held`;
+        : `lock ${join(dataDir, LOCK_FILE_NAME)} is held`;
       return `data directory ${dataDir} is in use by another patchbay-server (${held}); stop it or choose another dataDir`;
     },
   });
