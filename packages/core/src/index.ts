@@ -80,6 +80,8 @@ export {
 } from './atomic-file.js';
 export { ensureDataDir } from './data-dir.js';
 export { processAlive } from './process-alive.js'; // a lock's holder still running?
+export { acquireDataDirLock } from './data-dir-lock.js';
+export type { DataDirLock, DataDirLockOptions, LockHolder } from './data-dir-lock.js';
 export {
   PRIVATE_DIR_MODE,
   PRIVATE_FILE_MODE,
@@ -98,6 +100,15 @@ export type { ConditionalResult, RetryOptions } from './http-fetch.js';
 export { createDispatcher } from './dispatcher.js';
 export { DEFAULT_RETRIES, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_CAP_MS, backoffDelay } from './retry.js';
 export type { UrlCheck } from './url-request.js';
+
+// Answering a conditional GET (RFC 9110 §13, §14): 304, 412, 206 or 200
+export {
+  decideRange,
+  evaluatePreconditions,
+  ifNoneMatchMatches,
+  ifRangeAllowsRange,
+} from './conditional-request.js';
+export type { ConditionalHeaders, EmptyRange, Precondition, RangeDecision } from './conditional-request.js';
 
 // Mail (the server's notifications and the client's)
 export {

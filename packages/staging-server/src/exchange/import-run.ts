@@ -144,7 +144,7 @@ export async function runImport(
   paths: readonly string[],
 ): Promise<ImportResult> {
   const log = logger.child({ component: 'import' });
-  const lock = await lockDataDir(config.dataDir);
+  const lock = await lockDataDir(config.dataDir, log);
   try {
     const signer = await loadMirrorSigner(config, ({ keyFile, fingerprint }) =>
       log.warn({ keyFile, fingerprint }, 'no mirror signing key found; made a new one'),
