@@ -7,7 +7,7 @@ import { lockDataDir } from '../store/data-dir-lock.js';
 import { closeWithApp, type LifecycleOptions } from './lifecycle-plugin.js';
 
 async function dataDir(app: FastifyInstance, { config, logger }: LifecycleOptions): Promise<void> {
-  const lock = await lockDataDir(config.dataDir);
+  const lock = await lockDataDir(config.dataDir, logger);
   app.decorate('dataDirLock', lock);
   closeWithApp(app, logger, 'data-dir lock', () => lock.release());
 }

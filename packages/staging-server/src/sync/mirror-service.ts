@@ -68,7 +68,7 @@ export async function createMirrorService(
   options: MirrorServiceOptions = {},
 ): Promise<MirrorService> {
   const log = logger.child({ component: 'mirror' });
-  const ownLock = options.lock ? null : await lockDataDir(config.dataDir);
+  const ownLock = options.lock ? null : await lockDataDir(config.dataDir, log);
   try {
     return await openMirror(config, log, ownLock, options);
   } catch (err) {
