@@ -30,7 +30,8 @@ export default tseslint.config(
   {
     // No import cycles in the TypeScript sources: a module that needs another's types while
     // that one needs its values is a type kept in the wrong module. Type-only imports do not
-    // count (they vanish at compile time). The node resolver maps the '.js' spelling of an
+    // count here (the rule skips them, with no option to count them): test/type-import-cycles.test.ts
+    // finds a cycle only they close. The node resolver maps the '.js' spelling of an
     // import onto the '.ts' file; without following symlinks, another workspace package
     // resolves under node_modules, is external and is skipped (tsc -b's project references
     // already forbid cycles between packages).

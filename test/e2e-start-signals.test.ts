@@ -36,7 +36,9 @@ async function startTree(
       if (line.startsWith('Serving until Ctrl-C')) resolve();
     });
   });
-  serverPid = (JSON.parse(fs.readFileSync(path.join(dataDir, 'lock'), 'utf8')) as { pid: number }).pid;
+  serverPid = (
+    JSON.parse(fs.readFileSync(path.join(dataDir, 'lock', 'owner.json'), 'utf8')) as { pid: number }
+  ).pid;
   t.ok(processAlive(serverPid), `the server runs (pid ${serverPid})`);
   return { child, serverPid };
 }

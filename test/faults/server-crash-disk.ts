@@ -123,13 +123,13 @@ const EXPECTED: Record<string, RegExp> = {
 /**
  * Leftovers after a finished sync: any `*.tmp` anywhere in the data dir, anything in store/tmp
  * (partials included: after an `ok` sync nothing is still wanted), unexpected names in
- * catalog/, upstream/ and keys/, and the lock file (the process has exited).
+ * catalog/, upstream/ and keys/, and the lock (the process has exited).
  */
 export async function leftoverFiles(dataDir: string): Promise<string[]> {
   const files = await walk(dataDir);
   return files.filter((rel) => {
     if (rel.endsWith('.tmp')) return true;
-    if (rel === 'lock') return true;
+    if (rel === 'lock' || rel.startsWith('lock/')) return true;
     if (rel.startsWith('store/tmp/')) return true;
     const [top, ...rest] = rel.split('/');
     const pattern = EXPECTED[top!];

@@ -85,6 +85,16 @@ export async function writeFileAtomic(
   await fsyncDir(dir);
 }
 
+/** A file's bytes; undefined when it does not exist (any other error throws). */
+export async function readFileIfExists(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
 /** Read and JSON.parse a file; undefined when it does not exist. Invalid JSON throws, naming the file. */
 export async function readJsonFile<T>(path: string): Promise<T | undefined> {
   let text: string;

@@ -73,12 +73,15 @@ export type { PlaceholderContext } from './placeholders.js';
 export {
   atomicTempPath,
   fsyncDir,
+  readFileIfExists,
   readJsonFile,
   removeStaleAtomicTemps,
   writeFileAtomic,
 } from './atomic-file.js';
 export { ensureDataDir } from './data-dir.js';
 export { processAlive } from './process-alive.js'; // a lock's holder still running?
+export { acquireDataDirLock } from './data-dir-lock.js';
+export type { DataDirLock, DataDirLockOptions, LockHolder } from './data-dir-lock.js';
 export {
   PRIVATE_DIR_MODE,
   PRIVATE_FILE_MODE,
@@ -98,6 +101,15 @@ export { createDispatcher } from './dispatcher.js';
 export { DEFAULT_RETRIES, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_CAP_MS, backoffDelay } from './retry.js';
 export type { UrlCheck } from './url-request.js';
 
+// Answering a conditional GET (RFC 9110 §13, §14): 304, 412, 206 or 200
+export {
+  decideRange,
+  evaluatePreconditions,
+  ifNoneMatchMatches,
+  ifRangeAllowsRange,
+} from './conditional-request.js';
+export type { ConditionalHeaders, EmptyRange, Precondition, RangeDecision } from './conditional-request.js';
+
 // Mail (the server's notifications and the client's)
 export {
   DEFAULT_SMTP_TIMEOUT_SECONDS,
@@ -110,7 +122,15 @@ export type { MailContent, MailTransport, SendResult, SendSettings } from './mai
 export { escapeHtml, oneLine } from './mail-text.js';
 
 // Terminal output of the CLIs
-export { formatError, nextStep, nextStepForMessage } from './cli-output/next-step.js';
+export {
+  integerOption,
+  packageVersion,
+  parseCommandLine,
+  repeatableOption,
+  withCommandLineConventions,
+} from './cli-output/command-line.js';
+export type { ConventionalProgram, ParsingProgram } from './cli-output/command-line.js';
+export { formatError, nextStep, nextStepForMessage, usageHint } from './cli-output/next-step.js';
 export type { NextStepContext } from './cli-output/next-step.js';
 export { FileProgress, SyncProgress } from './cli-output/progress.js';
 export type { BlobProgressListener } from './cli-output/progress.js';

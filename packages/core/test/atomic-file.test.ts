@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { fsyncDir, readJsonFile, writeFileAtomic } from '../src/atomic-file.js';
+import { fsyncDir, readFileIfExists, readJsonFile, writeFileAtomic } from '../src/atomic-file.js';
 
 t.test('writes new files, replaces old ones, creates parents, leaves no temp files', async (t) => {
   const dir = t.testdir();
@@ -61,6 +61,13 @@ t.test('readJsonFile: undefined when missing, names the file when invalid', asyn
     name: 'SyntaxError',
     message: /bad\.json is not valid JSON/,
   });
+});
+
+t.test('readFileIfExists: the bytes, undefined when missing, other errors thrown', async (t) => {
+  const dir = t.testdir({ 'a.bin': 'abc', sub: {} });
+  t.same(await readFileIfExists(join(dir, 'a.bin')), Buffer.from('abc'));
+  t.equal(await readFileIfExists(join(dir, 'missing.bin')), undefined);
+  await t.rejects(readFileIfExists(join(dir, 'sub')), { code: 'EISDIR' });
 });
 
 t.test('fsyncDir works on a directory and reports a missing one', async (t) => {

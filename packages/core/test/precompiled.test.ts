@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 // The built modules (core's own, not its public index): the generated validators are
 // looked up beside dist/precompiled.js.
-import { CLIENT_CONFIG_SCHEMA_PATH, SERVER_CONFIG_SCHEMA_PATH } from '../dist/config.js';
+import { compileConfigValidator, configValidatorSources } from '../dist/config/validator.js';
 import { CATALOG_SCHEMA_PATH, FEED_SCHEMA_PATH, compileFeedValidators } from '../dist/feed.js';
 import { loadPrecompiledValidator, type PrecompiledSchema } from '../dist/precompiled.js';
 import { REPORT_SCHEMA } from '../dist/report.js';
@@ -13,8 +13,6 @@ import { createAjv } from '../dist/schema-errors.js';
 
 const feedText = readFileSync(FEED_SCHEMA_PATH, 'utf8');
 const catalogText = readFileSync(CATALOG_SCHEMA_PATH, 'utf8');
-const serverText = readFileSync(SERVER_CONFIG_SCHEMA_PATH, 'utf8');
-const clientText = readFileSync(CLIENT_CONFIG_SCHEMA_PATH, 'utf8');
 const reportText = JSON.stringify(REPORT_SCHEMA);
 const runtimeFeed = compileFeedValidators(feedText, catalogText);
 
@@ -69,13 +67,13 @@ const cases: Record<
     documents: [{}, { hostId: 'h1', reportedAt: 'not a date', patches: [], events: [] }, { hostId: '-bad' }],
   },
   'server-config': {
-    sources: [serverText],
-    runtime: createAjv().compile(JSON.parse(serverText) as Record<string, unknown>),
+    sources: configValidatorSources('server-config'),
+    runtime: compileConfigValidator('server-config'),
     documents: [{}, { listen: { port: 'eighty' } }, { unknownKey: true }, { upstream: { url: 'not a url' } }],
   },
   'client-config': {
-    sources: [clientText],
-    runtime: createAjv().compile(JSON.parse(clientText) as Record<string, unknown>),
+    sources: configValidatorSources('client-config'),
+    runtime: compileConfigValidator('client-config'),
     documents: [{}, { server: { url: 7 } }, { hostId: '' }, { schedule: { check: 5 } }],
   },
 };
@@ -89,8 +87,11 @@ for (const [name, { sources, runtime, documents }] of Object.entries(cases) as [
     if (!built) return t.fail(`dist/schemas/${name}.cjs is missing or stale: run npm run build`);
     for (const document of documents) {
       const label = JSON.stringify(document);
-      t.equal(built(document), runtime(document), `${label}: same verdict`);
+      // each its own copy: the config validators fill in defaults
+      const [forBuilt, forRuntime] = [structuredClone(document), structuredClone(document)];
+      t.equal(built(forBuilt), runtime(forRuntime), `${label}: same verdict`);
       t.same(built.errors ?? null, runtime.errors ?? null, `${label}: same errors`);
+      t.same(forBuilt, forRuntime, `${label}: same defaults filled in`);
     }
     t.not(
       documents.every((d) => runtime(d)),

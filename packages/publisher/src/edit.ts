@@ -10,6 +10,7 @@ import {
   buildSnapshot,
   buildTimestamp,
   expiresAfter,
+  loadRepository,
   metadataFileName,
   newestVersion,
   nextVersion,
@@ -17,8 +18,8 @@ import {
   writeMetadata,
   type LoadedRepository,
 } from '@patchbay/core/tuf';
-import type { Keyring } from './keyring.js';
-import type { PublisherSettings } from './settings.js';
+import { loadKeyring, type Keyring } from './keyring.js';
+import { readSettings, type PublisherSettings } from './settings.js';
 
 type AnySigned = Root | Targets | Snapshot | Timestamp;
 
@@ -65,6 +66,16 @@ export class RepositoryEdit {
     readonly settings: PublisherSettings,
     readonly now: Date,
   ) {}
+
+  /** An edit of the repository in `repoDir` (its settings included), signed with the keys in `keysDir`. */
+  static async open(repoDir: string, keysDir: string, now: Date): Promise<RepositoryEdit> {
+    return new RepositoryEdit(
+      await loadRepository(repoDir),
+      await loadKeyring(keysDir),
+      await readSettings(repoDir),
+      now,
+    );
+  }
 
   /** The targets metadata as this edit will publish it (the current version until something changes it). */
   currentTargets(): Metadata<Targets> {

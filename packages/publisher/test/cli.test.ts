@@ -142,6 +142,10 @@ t.test('bad usage exits 2 and says why', async (t) => {
       /--expires: "root=soon" is not ROLE=DURATION/,
     ],
     [['verify', dir, '--at', 'yesterday'], /--at yesterday is not an RFC 3339 time/],
+    [
+      ['rotate', '--repo', repo, '--keys', keys, '--role', 'mirror'],
+      /^patchbay-publish: option '--role <role>' argument 'mirror' is invalid\. Allowed choices are root, targets, snapshot, timestamp\.\npatchbay-publish: hint: run "patchbay-publish rotate --help" for usage\n$/,
+    ],
   ] as [string[], RegExp][]) {
     const run = await publish(args);
     t.equal(run.status, 2, args.join(' '));
@@ -149,6 +153,16 @@ t.test('bad usage exits 2 and says why', async (t) => {
   }
   t.equal((await publish(['--help'])).status, 0);
   t.match((await publish(['--help'])).stdout, /import-feed/);
+  const initHelp = await publish(['init', '--help']);
+  t.equal(initHelp.status, 0);
+  t.match(initHelp.stdout, /^Usage: patchbay-publish init \[options\][^]*--root-threshold <k>/);
+  // a usage error under --json: the error document on stdout too, wherever --json stands
+  const unknown = await publish(['frobnicate', '--json']);
+  t.equal(unknown.status, 2);
+  t.match(JSON.parse(unknown.stdout), {
+    ok: false,
+    error: { code: 'PB_ERR_USAGE', message: "unknown command 'frobnicate'" },
+  });
 
   t.equal((await publish(['init', '--repo', repo, '--keys', keys])).status, 0);
   const twice = await publish(['init', '--repo', repo, '--keys', join(dir, 'other-keys')]);

@@ -1,69 +1,88 @@
 import { resolve } from 'node:path';
-import { errorMessage } from '@patchbay/core';
-import { integerFlag, parseCli, UsageError } from './cli-args.js';
+import { Command } from 'commander';
+import {
+  errorMessage,
+  integerOption,
+  packageVersion,
+  parseCommandLine,
+  withCommandLineConventions,
+} from '@patchbay/core';
 import { defaultSampleFeedDir, defaultSampleRepositoryDir } from './paths.js';
 import { renderPatchTable } from './patch-table.js';
 import { DEFAULT_SAMPLE_SEQUENCE, generateSampleFeed, samplePatches } from './sample-feed.js';
 import { buildSampleRepository, DEFAULT_RENEW_DAYS } from './sample-repository.js';
 
-const USAGE = `usage: patchbay-sample-feed generate [--out DIR] [--sequence N] [--extra-patches] [--json]
-       patchbay-sample-feed repository [--feed DIR] [--out DIR] [--renew-days N] [--json]
-       patchbay-sample-feed table [--extra-patches]
+const PROGRAM = 'patchbay-sample-feed';
 
-generate    write the deterministic sample feed (default DIR: packages/sample-feed/feed,
-            default sequence ${DEFAULT_SAMPLE_SEQUENCE}); files already up to date are left alone
-repository  make or update the sample TUF repository (default DIR: packages/sample-feed/repository)
-            from the sample feed with patchbay-publish and the committed DEMO keys (set to mode
-            0600); writes nothing when the feed is unchanged; re-signs the snapshot and
-            timestamp when they expire within --renew-days (default ${DEFAULT_RENEW_DAYS})
-table       print the Markdown patches table of docs/sample-feed.md`;
+/** The command line (docs/sample-feed.md): each command records what main() then runs. */
+function commandLine(chosen: { run?: () => Promise<number> }): Command {
+  const program = new Command(PROGRAM)
+    .description('The deterministic sample feed and sample TUF repository (docs/sample-feed.md).')
+    .option('--json', 'print one JSON document to stdout');
+  withCommandLineConventions(program, {
+    version: packageVersion(new URL('../package.json', import.meta.url)),
+    stdout: (text) => process.stdout.write(text),
+  });
+  program
+    .command('generate')
+    .description('write the deterministic sample feed; files already up to date are left alone')
+    .option('--out <DIR>', 'feed directory (default: packages/sample-feed/feed)')
+    .option('--sequence <N>', 'the feed sequence', integerOption('--sequence', 1), DEFAULT_SAMPLE_SEQUENCE)
+    .option('--extra-patches', 'with the extra patches of the larger tests')
+    .action((o: { out?: string; sequence: number; extraPatches?: true }, cmd: Command) => {
+      const outDir = o.out === undefined ? defaultSampleFeedDir() : resolve(o.out);
+      const { json } = cmd.optsWithGlobals<{ json?: true }>();
+      const opts = {
+        outDir,
+        sequence: o.sequence,
+        extraPatches: o.extraPatches === true,
+        json: json === true,
+      };
+      chosen.run = () => generate(opts);
+    });
+  program
+    .command('repository')
+    .description(
+      'make or update the sample TUF repository from the sample feed with patchbay-publish and the committed ' +
+        'DEMO keys (set to mode 0600); writes nothing when the feed is unchanged',
+    )
+    .option('--feed <DIR>', 'the sample feed (default: packages/sample-feed/feed)')
+    .option('--out <DIR>', 'repository directory (default: packages/sample-feed/repository)')
+    .option(
+      '--renew-days <N>',
+      're-sign the snapshot and timestamp when they expire within N days',
+      integerOption('--renew-days', 0),
+      DEFAULT_RENEW_DAYS,
+    )
+    .action((o: { feed?: string; out?: string; renewDays: number }, cmd: Command) => {
+      const { json } = cmd.optsWithGlobals<{ json?: true }>();
+      const opts = {
+        feedDir: o.feed === undefined ? defaultSampleFeedDir() : resolve(o.feed),
+        outDir: o.out === undefined ? defaultSampleRepositoryDir() : resolve(o.out),
+        renewDays: o.renewDays,
+        json: json === true,
+      };
+      chosen.run = () => repository(opts);
+    });
+  program
+    .command('table')
+    .description('print the Markdown patches table of docs/sample-feed.md')
+    .option('--extra-patches', 'with the extra patches of the larger tests')
+    .action((o: { extraPatches?: true }) => {
+      chosen.run = async () => {
+        process.stdout.write(renderPatchTable(samplePatches({ extraPatches: o.extraPatches === true })));
+        return 0;
+      };
+    });
+  return program;
+}
 
 /** Exit codes as CONTRACT §3: 0 ok, 1 the operation failed, 2 bad usage. */
 export async function main(argv: readonly string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseCli(argv, {
-      out: { type: 'string' },
-      feed: { type: 'string' },
-      'renew-days': { type: 'string' },
-      sequence: { type: 'string' },
-      'extra-patches': { type: 'boolean' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    });
-    if (parsed.values.help) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    const [command, ...rest] = parsed.positionals;
-    if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
-    const extraPatches = parsed.values['extra-patches'] === true;
-    if (command === 'table') {
-      process.stdout.write(renderPatchTable(samplePatches({ extraPatches })));
-      return 0;
-    }
-    if (command === 'repository') {
-      const feedDir =
-        typeof parsed.values.feed === 'string' ? resolve(parsed.values.feed) : defaultSampleFeedDir();
-      const outDir =
-        typeof parsed.values.out === 'string' ? resolve(parsed.values.out) : defaultSampleRepositoryDir();
-      const renewDays = integerFlag('renew-days', parsed.values['renew-days'], 0) ?? DEFAULT_RENEW_DAYS;
-      return await repository({ feedDir, outDir, renewDays, json: parsed.values.json === true });
-    }
-    if (command !== 'generate') {
-      throw new UsageError(command === undefined ? 'missing command' : `unknown command "${command}"`);
-    }
-    const sequence = integerFlag('sequence', parsed.values.sequence, 1) ?? DEFAULT_SAMPLE_SEQUENCE;
-    const outDir =
-      typeof parsed.values.out === 'string' ? resolve(parsed.values.out) : defaultSampleFeedDir();
-    return await generate({ outDir, sequence, extraPatches, json: parsed.values.json === true });
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`patchbay-sample-feed: ${err.message}\n${USAGE}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const chosen: { run?: () => Promise<number> } = {};
+  const exit = parseCommandLine(commandLine(chosen), argv);
+  // every command has an action, and help, --version and bad usage ended here: one was chosen
+  return exit ?? (await chosen.run!());
 }
 
 async function generate(opts: {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Severity } from '@patchbay/core';
+import type { FeedPatch, FeedProduct } from '@patchbay/core';
 import type { PayloadExtraFile } from './payload-script.js';
 
 /**
@@ -10,28 +10,18 @@ import type { PayloadExtraFile } from './payload-script.js';
 
 export type DetectKind = 'fileExists' | 'fileSha256' | 'command' | 'none';
 
-export interface SampleProduct {
-  id: string;
-  name: string;
-  releases: string[];
-}
+export type SampleProduct = FeedProduct;
 
 export interface SampleExtraFile extends PayloadExtraFile {
   content: () => Buffer | string;
 }
 
-export interface SamplePatch {
-  id: string;
-  product: string;
-  release: string;
-  title: string;
+/** A feed patch's own fields; its files, commands and detect rule are made from the rest. */
+export interface SamplePatch extends Omit<
+  FeedPatch,
+  'description' | 'files' | 'install' | 'uninstall' | 'detect'
+> {
   description: string;
-  severity: Severity;
-  publishedAt: string;
-  requires?: string[];
-  supersedes?: string[];
-  rebootRequired?: boolean;
-  platforms?: string[];
   /** product component the payload touches: `lib/<component>/<id>.version` */
   component: string;
   detect: DetectKind;

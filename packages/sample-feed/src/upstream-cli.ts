@@ -1,53 +1,68 @@
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createLogger, errorMessage } from '@patchbay/core';
-import { integerFlag, parseCli, UsageError } from './cli-args.js';
+import { Command } from 'commander';
+import {
+  createLogger,
+  errorMessage,
+  ErrorCodes,
+  integerOption,
+  packageVersion,
+  parseCommandLine,
+  PatchbayError,
+  withCommandLineConventions,
+} from '@patchbay/core';
 import { startUpstreamServer } from './upstream-server.js';
 
-const USAGE = `usage: patchbay-upstream --dir DIR [--host 127.0.0.1] [--port 0] [--throttle BYTES_PER_S] [--json]
+const PROGRAM = 'patchbay-upstream';
 
-Serves a feed directory over HTTP (GET and HEAD, strong ETags, Range, If-Range) until SIGTERM
-or SIGINT. Prints the URL as one line on stdout once listening. Set PATCHBAY_LOG_LEVEL=debug
-for one log line per request on stderr. --throttle paces each response body to at most that
-many bytes per second (so a test can interrupt a sync in the middle).`;
+interface UpstreamOptions {
+  dir: string;
+  host: string;
+  port: number;
+  throttle?: number;
+  json?: true;
+}
+
+/** A commander argParser for --dir: the directory, resolved, or PB_ERR_USAGE. */
+function directoryOption(value: string): string {
+  const dir = resolve(value);
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+    throw new PatchbayError(ErrorCodes.USAGE, `--dir ${value}: not a directory`, { flag: '--dir' });
+  return dir;
+}
+
+function commandLine(chosen: { options?: UpstreamOptions }): Command {
+  const program = new Command(PROGRAM)
+    .description(
+      'Serves a feed directory over HTTP (GET and HEAD, strong ETags, Range, If-Range) until SIGTERM or ' +
+        'SIGINT. Prints the URL as one line on stdout once listening. Set PATCHBAY_LOG_LEVEL=debug for ' +
+        'one log line per request on stderr.',
+    )
+    .requiredOption('--dir <DIR>', 'the feed directory to serve', directoryOption)
+    .option('--host <HOST>', 'listen address', '127.0.0.1')
+    .option('--port <N>', 'listen port (0: any free port)', integerOption('--port', 0, 65535), 0)
+    .option(
+      '--throttle <BYTES_PER_S>',
+      'pace each response body to at most that many bytes per second (a test can interrupt a sync midway)',
+      integerOption('--throttle', 1),
+    )
+    .option('--json', 'print the URL as {"url": …}');
+  withCommandLineConventions(program, {
+    version: packageVersion(new URL('../package.json', import.meta.url)),
+    stdout: (text) => process.stdout.write(text),
+  });
+  return program.action((options: UpstreamOptions) => {
+    chosen.options = options;
+  });
+}
 
 /** Exit codes as CONTRACT §3: 0 ok, 1 the server failed, 2 bad usage. Resolves on SIGTERM/SIGINT. */
 export async function main(argv: readonly string[]): Promise<number> {
-  let dir: string;
-  let host: string;
-  let port: number;
-  let json: boolean;
-  let throttle: number | undefined;
-  try {
-    const { values, positionals } = parseCli(argv, {
-      dir: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      throttle: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    });
-    if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    if (typeof values.dir !== 'string' || values.dir === '') throw new UsageError('--dir DIR is required');
-    dir = resolve(values.dir);
-    const info = await stat(dir).catch(() => undefined);
-    if (!info?.isDirectory()) throw new UsageError(`--dir ${values.dir}: not a directory`);
-    host = typeof values.host === 'string' ? values.host : '127.0.0.1';
-    port = integerFlag('port', values.port, 0) ?? 0;
-    if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
-    json = values.json === true;
-    throttle = integerFlag('throttle', values.throttle, 1);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`patchbay-upstream: ${err.message}\n${USAGE}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const chosen: { options?: UpstreamOptions } = {};
+  const exit = parseCommandLine(commandLine(chosen), argv);
+  if (exit !== undefined) return exit;
+  // the action ran: help, --version and bad usage ended above
+  const { dir, host, port, throttle, json } = chosen.options!;
 
   const logger = createLogger({ name: 'patchbay-upstream' });
   let server;

@@ -11,9 +11,14 @@ import { open, realpath, type FileHandle } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { extname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createLogger, type Logger } from '@patchbay/core';
+import {
+  createLogger,
+  decideRange,
+  evaluatePreconditions,
+  ifRangeAllowsRange,
+  type Logger,
+} from '@patchbay/core';
 import { EtagCache } from './etag-cache.js';
-import { evaluatePreconditions, ifRangeMatches, parseRange, type Validators } from './http-conditionals.js';
 import { isWithinRoot, resolveRequestPath } from './request-path.js';
 import { throttleStream } from './throttle.js';
 
@@ -113,41 +118,39 @@ async function serveFile(
   let streaming = false;
   try {
     const stats = await handle.stat();
-    const validators: Validators = {
-      etag: await ctx.etags.etagFor(resolved.path, handle, stats),
-      lastModifiedSeconds: Math.floor(stats.mtimeMs / 1000),
-    };
-    res.setHeader('ETag', validators.etag);
-    res.setHeader('Last-Modified', new Date(validators.lastModifiedSeconds * 1000).toUTCString());
+    const etag = await ctx.etags.etagFor(resolved.path, handle, stats);
+    // HTTP dates have second precision: the one we send is the one compared
+    const lastModified = new Date(Math.floor(stats.mtimeMs / 1000) * 1000);
+    res.setHeader('ETag', etag);
+    res.setHeader('Last-Modified', lastModified.toUTCString());
     res.setHeader('Accept-Ranges', 'bytes');
     res.setHeader('Cache-Control', 'no-cache');
 
-    const precondition = evaluatePreconditions(req.headers, validators);
-    if (precondition === 304) {
+    const precondition = evaluatePreconditions(req.headers, { etag, lastModified });
+    if (precondition === 'not-modified') {
       res.statusCode = 304;
       res.end();
       return;
     }
-    if (precondition === 412) return sendStatus(res, 412, 'precondition failed');
+    if (precondition === 'failed') return sendStatus(res, 412, 'precondition failed');
 
     const size = stats.size;
     let start = 0;
     let end = size - 1;
     res.statusCode = 200;
     // Range is defined for GET only (RFC 9110 §14.2); HEAD answers as a plain GET would.
-    const rangeHeader = req.method === 'GET' ? req.headers.range : undefined;
     const ifRange = req.headers['if-range'] as string | undefined;
-    if (rangeHeader !== undefined && (ifRange === undefined || ifRangeMatches(ifRange, validators))) {
-      const decision = parseRange(rangeHeader, size);
-      if (decision.kind === 'unsatisfiable') {
-        res.setHeader('Content-Range', `bytes */${size}`);
-        return sendStatus(res, 416, 'range not satisfiable');
-      }
-      if (decision.kind === 'partial') {
-        ({ start, end } = decision.range);
-        res.statusCode = 206;
-        res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
-      }
+    const rangeHeader =
+      req.method === 'GET' && ifRangeAllowsRange(ifRange, etag, lastModified) ? req.headers.range : undefined;
+    const decision = decideRange(rangeHeader, size, 'unsatisfiable');
+    if (decision.kind === 'unsatisfiable') {
+      res.setHeader('Content-Range', `bytes */${size}`);
+      return sendStatus(res, 416, 'range not satisfiable');
+    }
+    if (decision.kind === 'partial') {
+      ({ start, end } = decision);
+      res.statusCode = 206;
+      res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
     }
     res.setHeader(
       'Content-Type',

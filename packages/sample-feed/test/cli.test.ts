@@ -70,14 +70,21 @@ t.test('patchbay-sample-feed: bad usage exits 2 and says why', async (t) => {
   for (const [args, why] of [
     [['generate', '--sequence', '0'], /--sequence must be an integer >= 1/],
     [['generate', '--sequence', 'seven'], /--sequence/],
-    [['frobnicate'], /unknown command "frobnicate"/],
-    [[], /missing command/],
-    [['generate', '--colour'], /colour/],
+    [
+      ['frobnicate'],
+      /^patchbay-sample-feed: unknown command 'frobnicate'\npatchbay-sample-feed: hint: run "patchbay-sample-feed --help" for usage\n$/,
+    ],
+    [[], /missing COMMAND/],
+    [['generate', '--colour'], /unknown option '--colour'\n.*run "patchbay-sample-feed generate --help"/],
   ] as [string[], RegExp][]) {
     const result = runSync('patchbay-sample-feed', args);
     t.equal(result.status, 2, args.join(' '));
     t.match(result.stderr, why);
+    t.equal(result.stdout, '', args.join(' '));
   }
+  const help = runSync('patchbay-sample-feed', ['repository', '--help']);
+  t.equal(help.status, 0);
+  t.match(help.stdout, /^Usage: patchbay-sample-feed repository \[options\][^]*--renew-days <N>/);
 });
 
 t.test('patchbay-upstream --json prints its URL, serves, and exits 0 on SIGTERM', async (t) => {
@@ -120,11 +127,11 @@ t.test('patchbay-upstream human line, and SIGINT', async (t) => {
 t.test('patchbay-upstream: bad usage exits 2', async (t) => {
   const dir = t.testdir({ 'feed.json': '{}' });
   for (const [args, why] of [
-    [[], /--dir DIR is required/],
+    [[], /required option '--dir <DIR>' not specified/],
     [['--dir', join(dir, 'nope')], /not a directory/],
-    [['--dir', dir, '--port', '70000'], /--port must be at most 65535/],
+    [['--dir', dir, '--port', '70000'], /--port must be an integer from 0 to 65535, got "70000"/],
     [['--dir', dir, '--port', 'x'], /--port must be an integer/],
-    [['--dir', dir, 'extra'], /unexpected argument "extra"/],
+    [['--dir', dir, 'extra'], /too many arguments/],
   ] as [string[], RegExp][]) {
     const result = runSync('patchbay-upstream', args);
     t.equal(result.status, 2, args.join(' '));

@@ -110,7 +110,32 @@ export interface StorageStatus {
   lastGc: GcSummary | null;
 }
 
+/** sync:start — a sync began; `catalog` is the one served as it started. */
+export interface SyncStarted {
+  report: SyncReport;
+  catalog: PublishedCatalog | null;
+}
+
+/** sync:end — a sync ended with `report`; the catalogs served as it started and as it ended. */
+export interface SyncEnded {
+  report: SyncReport;
+  before: PublishedCatalog | null;
+  after: PublishedCatalog | null;
+}
+
+export type SyncEventMap = {
+  'sync:start': [SyncStarted];
+  'sync:end': [SyncEnded];
+};
+
+/** Where observers (mail, metrics) subscribe to a mirror's syncs; `on` returns the unsubscribe. */
+export interface SyncObservers {
+  on<E extends keyof SyncEventMap>(event: E, listener: (...args: SyncEventMap[E]) => void): () => void;
+}
+
 export interface MirrorService {
+  /** sync:start and sync:end of every sync (schedule, start-up, POST /v1/sync), for observers */
+  readonly events: SyncObservers;
   /** the catalog being served now, or null before the first publication */
   current(): PublishedCatalog | null;
   /** absolute path of a blob in the store, or null when it is not present (hex already validated) */

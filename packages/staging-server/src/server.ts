@@ -1,6 +1,8 @@
-// Builds the fastify app from its parts: the mirror (sync side), the report store
-// and the config. No listening, no scheduling: cli.ts owns the process.
+// The fastify app and its HTTP API over given parts: the mirror (sync side), the report store
+// and the config. No listening, no scheduling: `serve` adds the lifecycle plugins that open and
+// close those parts (lifecycle/serve-app.ts); tests pass their own (buildServer).
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { fastifyPlugin } from 'fastify-plugin';
 import type { Logger, ServerConfig } from '@patchbay/core';
 import type { MirrorService } from './mirror.js';
 import type { Notifier } from './notify/notifier.js';
@@ -26,9 +28,6 @@ import {
 import { trustRoutes } from './http/routes/trust.js';
 import { SERVER_VERSION } from './http/version.js';
 
-// For cli.ts, which loads this module lazily and makes the metrics its scheduled syncs count into.
-export { createServerMetrics, observeSyncMetrics } from './metrics/index.js';
-
 export interface BuildServerOptions {
   mirror: MirrorService;
   store: ReportStore;
@@ -38,13 +37,12 @@ export interface BuildServerOptions {
   /** next scheduled sync; defaults to "none scheduled" */
   nextSyncAt?: () => Date | null;
   startedAt?: Date;
-  /** mails on reports and shown in /v1/status; absent: notifications off. Pass the mirror
-   *  through observeSyncs(mirror, notifier) for patch-available mails. */
+  /** mails on reports and shown in /v1/status; absent: notifications off. Subscribe it with
+   *  observeSyncs(mirror.events, notifier) for patch-available mails. */
   notifier?: Notifier;
   /** per-host report tokens; default: <dataDir>/auth.sqlite, opened here and closed with the app */
   tokens?: TokenStore;
-  /** what GET /metrics serves. Pass the mirror through observeSyncMetrics(mirror, metrics) so that
-   *  the syncs it runs are counted; absent: made here, counting the syncs started over HTTP. */
+  /** what GET /metrics serves (absent: made here); every sync of the mirror is counted in it */
   metrics?: ServerMetrics;
   /** listen.tls read by readTlsFiles (trust/tls.ts): serve HTTPS */
   https?: { cert: Buffer; key: Buffer };
@@ -52,10 +50,19 @@ export interface BuildServerOptions {
   now?: () => Date;
 }
 
+/** The app over parts the caller opened and closes (tests; `serve` uses lifecycle/serve-app.ts). */
 export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {
   // Before anything is opened: a bad admin token config fails here (PB_ERR_CONFIG).
   const adminToken = resolveAdminToken(options.config.auth);
-  const app = Fastify({
+  const app = createApp(options);
+  await app.register(httpApi, { ...options, adminToken });
+  await app.ready();
+  return app;
+}
+
+/** The fastify instance with the server's options; nothing registered yet. */
+export function createApp(options: Pick<BuildServerOptions, 'config' | 'logger' | 'https'>): FastifyInstance {
+  return Fastify({
     // Bearer tokens, cookies and configured secrets are censored in every log line.
     loggerInstance: redactingLogger(options.logger),
     ...timeoutOptions(options.config.listen),
@@ -71,9 +78,27 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Opening the mirror (checking a large store) may outlast fastify's 10 s plugin timeout,
+    // and a close must wait for a rollup in flight as it always has.
+    pluginTimeout: 0,
     // TLS 1.2+ with ECDHE + AEAD suites only (trust/tls.ts), whoever read the files.
     ...(options.https ? { https: { ...options.https, ...TLS_SERVER_OPTIONS } } : {}),
   }) as FastifyInstance;
+}
+
+export interface HttpApiOptions extends BuildServerOptions {
+  /** resolveAdminToken(config.auth), resolved before anything was opened */
+  adminToken: string | null;
+}
+
+/**
+ * Hooks, access control, metrics and every route, on the instance it is registered on
+ * (fastify-plugin: the error handlers and hooks must reach the whole app).
+ */
+export const httpApi = fastifyPlugin(registerHttpApi, { name: 'patchbay-http-api' });
+
+async function registerHttpApi(app: FastifyInstance, options: HttpApiOptions): Promise<void> {
+  const adminToken = options.adminToken;
   installErrorHandlers(app);
   // Every route's other methods get 405 with Allow, added once the last route is in.
   const addMethodRefusals = collectMethodsForAllow(app);
@@ -120,11 +145,12 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     publicStatus: options.config.auth?.publicStatus ?? true,
   });
   const metrics = options.metrics ?? createServerMetrics();
-  const mirror = options.metrics ? options.mirror : observeSyncMetrics(options.mirror, metrics);
+  const unobserve = observeSyncMetrics(options.mirror.events, metrics);
+  app.addHook('onClose', async () => unobserve());
   // Before the routes: its hooks must reach every one of them.
   installMetrics(app, metrics);
   const deps: HttpDeps = {
-    mirror,
+    mirror: options.mirror,
     store: options.store,
     config: options.config,
     startedAt: options.startedAt ?? new Date(),
@@ -139,6 +165,4 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   await registerRoutes(app, deps);
   await app.register(trustRoutes, { mirror: options.mirror });
   addMethodRefusals();
-  await app.ready();
-  return app;
 }

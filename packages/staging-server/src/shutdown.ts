@@ -1,8 +1,9 @@
-// How `serve` stops on SIGTERM/SIGINT: stop accepting at once, let responses in flight
+// How `serve` stops on SIGTERM/SIGINT (app.close()): stop accepting at once, let responses in flight
 // (a client mid-download of a large blob) finish for a bounded grace, then cut what is left.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { fastifyPlugin } from 'fastify-plugin';
 import type { Logger } from '@patchbay/core';
 
 /**
@@ -34,9 +35,8 @@ export function waitForStopSignal(): Promise<NodeJS.Signals> {
 /**
  * Responses in flight, each with its socket (a finished response is detached from it), so a
  * shutdown can end each keep-alive connection as soon as its response has been handed to the OS.
- * Call before listen.
  */
-export function trackResponses(app: FastifyInstance): Map<ServerResponse, Socket> {
+function trackResponses(app: FastifyInstance): Map<ServerResponse, Socket> {
   const active = new Map<ServerResponse, Socket>();
   app.server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
     active.set(res, res.socket as Socket);
@@ -52,28 +52,32 @@ export function trackResponses(app: FastifyInstance): Map<ServerResponse, Socket
  * response was under way would then linger for keepAliveTimeout, so it is ended right after
  * its response is flushed ('finish'; ending earlier would cut bytes still being written:
  * Node's closeIdleConnections counts a response whose end() was called as done). After
- * `graceMs` whatever is left is destroyed.
+ * `graceMs` whatever is left is destroyed. Register it last: its onClose runs first, as soon
+ * as the HTTP side has closed.
  */
-export async function closeHttp(
+async function gracefulClose(
   app: FastifyInstance,
-  active: ReadonlyMap<ServerResponse, Socket>,
-  logger: Logger,
-  graceMs = SHUTDOWN_GRACE_MS,
+  { logger, graceMs = SHUTDOWN_GRACE_MS }: { logger: Logger; graceMs?: number },
 ): Promise<void> {
-  const timer = setTimeout(() => {
-    logger.warn({ graceMs }, 'shutdown grace over: closing connections still sending');
-    app.server.closeAllConnections();
-  }, graceMs);
-  for (const [res, socket] of active) {
-    if (res.writableFinished) socket.end();
-    else res.once('finish', () => socket.end());
-  }
-  try {
-    await app.close();
-  } finally {
+  const active = trackResponses(app);
+  let timer: NodeJS.Timeout | undefined;
+  app.addHook('preClose', async () => {
+    timer = setTimeout(() => {
+      logger.warn({ graceMs }, 'shutdown grace over: closing connections still sending');
+      app.server.closeAllConnections();
+    }, graceMs);
+    for (const [res, socket] of active) {
+      if (res.writableFinished) socket.end();
+      else res.once('finish', () => socket.end());
+    }
+  });
+  app.addHook('onClose', async () => {
     clearTimeout(timer);
-  }
+    logger.debug({ part: 'http' }, 'closed');
+  });
 }
+
+export const gracefulClosePlugin = fastifyPlugin(gracefulClose, { name: 'patchbay-graceful-close' });
 
 /** Exit with `code` after `ms` unless the process has ended by itself before. */
 export function armExitBackstop(code: number, ms = EXIT_BACKSTOP_MS): void {

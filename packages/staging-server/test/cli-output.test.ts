@@ -168,6 +168,6 @@ t.test('failures say what to do next', async (t) => {
   t.equal(usage.code, 2);
   t.equal(
     usage.stderr,
-    'patchbay-server: unknown command "frobnicate"\npatchbay-server: hint: run "patchbay-server --help" for usage\n',
+    'patchbay-server: unknown command \'frobnicate\'\npatchbay-server: hint: run "patchbay-server --help" for usage\n',
   );
 });

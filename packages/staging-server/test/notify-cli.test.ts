@@ -84,7 +84,7 @@ t.test('notify-test without notify config → exit 2', async (t) => {
   t.match(r.stderr, /notify is not configured/);
   const extra = await run(['--config', config, 'notify-test', 'now']);
   t.equal(extra.code, 2);
-  t.match(extra.stderr, /notify-test takes no arguments/);
+  t.match(extra.stderr, /too many arguments for 'notify-test'/);
 });
 
 t.test('serve: nextSyncAt follows schedule.timezone', async (t) => {

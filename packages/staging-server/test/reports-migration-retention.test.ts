@@ -2,7 +2,8 @@ import t from 'tap';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ReportStore, REPORTS_FILE } from '../src/reports/report-store.js';
-import { SCHEMA_VERSION } from '../src/reports/migrations.js';
+import { SCHEMA_VERSION } from '../src/reports/sqlite/migrations.js';
+import { openSqliteReportStore } from '../src/reports/sqlite/sqlite-report-store.js';
 import { pruneExpiredEvents, PRUNE_BATCH_SIZE } from '../src/reports/retention.js';
 import type { HistoryQuery } from '../src/reports/types.js';
 import { report } from './fixtures/http-harness.js';
@@ -169,7 +170,8 @@ t.test('retention: events older than the window go in batches, recent ones stay'
 });
 
 t.test('new filters stay index-served: until, installs, severity, release', async (t) => {
-  const store = ReportStore.open(t.testdir());
+  // The SQLite store itself: the test reads its query plans.
+  const store = openSqliteReportStore(join(t.testdir(), REPORTS_FILE));
   t.teardown(() => store.close());
   store.recordPatchFacts([patch('P0'), patch('P1', { severity: 'optional', release: '18.0' })]);
   const reports = [];

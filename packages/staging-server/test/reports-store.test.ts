@@ -1,10 +1,13 @@
+import { join } from 'node:path';
 import t from 'tap';
-import { ReportStore } from '../src/reports/report-store.js';
+import { REPORTS_FILE, ReportStore } from '../src/reports/report-store.js';
+import { openSqliteReportStore, type SqliteReportStore } from '../src/reports/sqlite/sqlite-report-store.js';
 import type { HistoryQuery } from '../src/reports/types.js';
 import { report } from './fixtures/http-harness.js';
 
-function filledStore(dir: string): ReportStore {
-  const store = ReportStore.open(dir);
+/** The SQLite store itself: the index tests read its query plans. */
+function filledStore(dir: string): SqliteReportStore {
+  const store = openSqliteReportStore(join(dir, REPORTS_FILE));
   const reports = [];
   for (let h = 0; h < 50; h++) {
     reports.push(

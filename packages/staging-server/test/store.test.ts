@@ -1,5 +1,7 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import t from 'tap';
@@ -45,20 +47,54 @@ t.test('data dir lock: exclusive, named, released, stale locks taken over', asyn
   const again = await lockDataDir(dir);
   await again.release();
 
-  // A lock left by a process that is gone is stale.
-  const dead = spawnSync(process.execPath, [
-    '-e',
-    'process.stdout.write(String(process.pid))',
-  ]).stdout.toString();
-  await writeFile(join(dir, 'lock'), JSON.stringify({ pid: Number(dead), startedAt: 'then' }));
+  // A lock left by a process that is gone (SIGKILL) is taken over at once.
+  const dead = deadPid();
+  const crashed = await lockDataDir(dir);
+  await writeFile(join(dir, 'lock', 'owner.json'), JSON.stringify({ ...(await lockOwner(dir)), pid: dead }));
   const taken = await lockDataDir(dir);
-  t.match(JSON.parse(await readFile(join(dir, 'lock'), 'utf8')), { pid: process.pid });
+  t.match(await lockOwner(dir), { pid: process.pid, hostname: hostname() });
   await taken.release();
-
-  await writeFile(join(dir, 'lock'), 'garbage');
-  const overGarbage = await lockDataDir(dir);
-  await overGarbage.release();
+  await crashed.release().catch(() => undefined);
 });
+
+t.test('data dir lock: the lock file of an earlier version', async (t) => {
+  const dir = t.testdir();
+  const lockFile = join(dir, 'lock');
+  // its holder still runs: refused, named, and the file is left as it was
+  const live = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { stdio: 'ignore' });
+  t.teardown(() => live.kill('SIGKILL'));
+  const legacy = JSON.stringify({ pid: live.pid, startedAt: '2026-12-01T00:00:00.000Z' }) + '\n';
+  await writeFile(lockFile, legacy);
+  await t.rejects(lockDataDir(dir), {
+    code: ErrorCodes.LOCKED,
+    message: new RegExp(`in use by another patchbay-server \\(pid ${live.pid}, since 2026-12-01`),
+  });
+  t.equal(await readFile(lockFile, 'utf8'), legacy, 'a live holder keeps its lock');
+
+  // its holder is gone, or the file is unreadable: replaced by the lock directory
+  for (const left of [JSON.stringify({ pid: deadPid(), startedAt: 'then' }), 'garbage']) {
+    await writeFile(lockFile, left);
+    const lock = await lockDataDir(dir);
+    t.match(await lockOwner(dir), { pid: process.pid }, `taken over: ${left}`);
+    await lock.release();
+    t.notOk(existsSync(lockFile), 'released: nothing left');
+  }
+});
+
+/** The pid of a real process that has exited. */
+function deadPid(): number {
+  return Number(
+    spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString(),
+  );
+}
+
+async function lockOwner(dir: string): Promise<{ pid: number; hostname: string; since: string }> {
+  return JSON.parse(await readFile(join(dir, 'lock', 'owner.json'), 'utf8')) as {
+    pid: number;
+    hostname: string;
+    since: string;
+  };
+}
 
 t.test('sync state persists in state.sqlite across reopen', async (t) => {
   const dir = t.testdir();

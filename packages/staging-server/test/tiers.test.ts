@@ -167,7 +167,7 @@ function sender(child: Harness, parent: Harness | string, more: Record<string, u
       intervalSeconds: null,
     },
     dataDir: child.config.dataDir,
-    store: child.store,
+    reports: child.store,
     fingerprint: OWN,
     logger: silentLogger,
     retryBaseMs: 1,

@@ -72,6 +72,11 @@ function httpStatus(status: number, ctx: NextStepContext): string | undefined {
   return undefined;
 }
 
+/** The hint under a usage error: the help of the command that was given, else the program's. */
+export function usageHint(program: string, command?: string): string {
+  return `run "${program}${command ? ` ${command}` : ''} --help" for usage`;
+}
+
 /** What the person should do about `err`; undefined when the message already says so. */
 export function nextStep(err: unknown, ctx: NextStepContext): string | undefined {
   if (!isPatchbayError(err)) return nextStepForSystemError(err, ctx);
@@ -80,7 +85,7 @@ export function nextStep(err: unknown, ctx: NextStepContext): string | undefined
   const client = ctx.program === 'patchbay-client';
   switch (err.code) {
     case ErrorCodes.USAGE:
-      return `run "${ctx.program} --help" for usage`;
+      return usageHint(ctx.program, ctx.command);
     case ErrorCodes.CONFIG:
       if (/cannot read config file/.test(err.message)) return 'check the path given to --config';
       if (key === 'dataDir')

@@ -3,6 +3,7 @@
 import './linear-targets.js';
 
 export {
+  assertKeyModePrivate,
   computeKeyId,
   createSigner,
   generateEd25519KeyPair,
@@ -14,9 +15,10 @@ export {
   tufKey,
   tufKeyJson,
   writePrivateKeyFile,
+  writeKeyFileAtomic,
   writePublicKeyFile,
 } from './keys.js';
-export type { Ed25519KeyPair, TufKeyJson } from './keys.js';
+export type { Ed25519KeyPair, KeyFileWrite, TufKeyJson } from './keys.js';
 
 export {
   METADATA_DIR,
@@ -26,6 +28,7 @@ export {
   delegationPaths,
   descriptorTargetPath,
   fileTargetPath,
+  isSafeTargetPath,
   metadataFileName,
   parseMetadataFileName,
   parseRoleName,
@@ -79,23 +82,22 @@ export {
 } from './repository.js';
 export type { LoadedRepository } from './repository.js';
 
-export { assertVerified, directorySource, formatProblem, verifyRepository } from './verify.js';
-export type {
-  RepositorySource,
-  VerifiedTargetFile,
-  VerifyOptions,
-  VerifyProblem,
-  VerifyResult,
-} from './verify.js';
+export { verifyRepository } from './verify.js';
+export { directorySource } from './verify-source.js';
+export type { RepositorySource } from './verify-source.js';
+export { assertVerified, formatProblem } from './verify-result.js';
+export type { VerifiedTargetFile, VerifyOptions, VerifyProblem, VerifyResult } from './verify-result.js';
 
 export {
   OfflineFetcher,
   TufHttpFetcher,
   ensureTrustAnchor,
+  loadDelegatedRole,
+  refreshTrustedSet,
   rootVersionOf,
   trustedSetOf,
 } from './tuf-client.js';
-export type { TrustedSetView, TufHttpFetcherOptions } from './tuf-client.js';
+export type { RefreshedSet, TrustedSetView, TufHttpFetcherOptions } from './tuf-client.js';
 // tuf-js's client workflow, from core's own copy: one DownloadHTTPError class for the fetcher
 // and the Updater that checks it with instanceof (two copies would break the root walk's 404)
 export { Updater } from 'tuf-js';

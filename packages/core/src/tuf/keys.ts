@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { canonicalize } from '@tufjs/canonical-json';
 import { Key, Signature } from '@tufjs/models';
 import { atomicTempPath, fsyncDir } from '../atomic-file.js';
-import { ErrorCodes, PatchbayError } from '../errors.js';
+import { ErrorCodes, PatchbayError, type ErrorCode } from '../errors.js';
 
 /** The TUF key object of an Ed25519 public key, as it appears in root and delegations. */
 export interface TufKeyJson {
@@ -111,7 +111,7 @@ export async function writePrivateKeyFile(
 ): Promise<void> {
   assertEd25519(privateKey, `private key for ${path}`);
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  await writeKeyText(path, pem, 0o600, opts.replace ?? false);
+  await writeKeyFileAtomic(path, pem, { mode: 0o600, replace: opts.replace ?? false });
 }
 
 /** Write a public key as SPKI PEM (mode 0644, or `mode`: a server's data is 0600), atomically. */
@@ -122,10 +122,24 @@ export async function writePublicKeyFile(
 ): Promise<void> {
   assertEd25519(publicKey, `public key for ${path}`);
   const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  await writeKeyText(path, pem, opts.mode ?? 0o644, opts.replace ?? false);
+  await writeKeyFileAtomic(path, pem, { mode: opts.mode ?? 0o644, replace: opts.replace ?? false });
 }
 
-async function writeKeyText(path: string, text: string, mode: number, replace: boolean): Promise<void> {
+/** How writeKeyFileAtomic writes: the file's mode, and whether an existing file is replaced. */
+export interface KeyFileWrite {
+  mode: number;
+  replace: boolean;
+  /** the error for an existing file when not replacing (default PB_ERR_KEY_FILE naming it) */
+  existsError?: (path: string) => PatchbayError;
+}
+
+/**
+ * Write a key file so readers never see half a key: a temp file with `mode` from its creation
+ * (its pid-stamped name tells a start-up after a crash that it is stale), fsync, then link
+ * (refusing an existing file) or, with `replace`, rename; the directory is fsynced.
+ */
+export async function writeKeyFileAtomic(path: string, text: string, opts: KeyFileWrite): Promise<void> {
+  const { mode, replace } = opts;
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const temp = atomicTempPath(path);
@@ -142,19 +156,34 @@ async function writeKeyText(path: string, text: string, mode: number, replace: b
     else await link(temp, path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new PatchbayError(
-        ErrorCodes.KEY_FILE,
-        `key file ${path} already exists; refusing to overwrite it`,
-        {
-          keyFile: path,
-        },
-      );
+      throw (opts.existsError ?? keyFileExists)(path);
     }
     throw err;
   } finally {
     await rm(temp, { force: true });
   }
   await fsyncDir(dir);
+}
+
+function keyFileExists(path: string): PatchbayError {
+  return new PatchbayError(ErrorCodes.KEY_FILE, `key file ${path} already exists; refusing to overwrite it`, {
+    keyFile: path,
+  });
+}
+
+/**
+ * A private key file's mode lets only its owner read it: else `code`, naming the file (`what`
+ * says which key) and the `chmod 600` that fixes it. Not checked on Windows, which has no mode
+ * bits (Node reports every writable file as 0666): there the data directory's ACL keeps it.
+ */
+export function assertKeyModePrivate(mode: number, path: string, what: string, code: ErrorCode): void {
+  if (process.platform === 'win32' || (mode & 0o077) === 0) return;
+  const octal = (mode & 0o777).toString(8).padStart(3, '0');
+  throw new PatchbayError(
+    code,
+    `${what} ${path} is readable by group or others (mode ${octal}); fix it with: chmod 600 ${path}`,
+    { keyFile: path, mode: octal },
+  );
 }
 
 /**
@@ -168,15 +197,7 @@ export async function readPrivateKeyFile(path: string): Promise<KeyObject> {
   try {
     handle = await open(path, 'r');
     // Checked on the open file, so the mode and the bytes belong to the same file.
-    const { mode } = await handle.stat();
-    if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-      const octal = (mode & 0o777).toString(8).padStart(3, '0');
-      throw new PatchbayError(
-        ErrorCodes.KEY_FILE,
-        `private key ${path} is readable by group or others (mode ${octal}); fix it with: chmod 600 ${path}`,
-        { keyFile: path, mode: octal },
-      );
-    }
+    assertKeyModePrivate((await handle.stat()).mode, path, 'private key', ErrorCodes.KEY_FILE);
     pem = await handle.readFile('utf8');
   } catch (err) {
     if (err instanceof PatchbayError) throw err;

@@ -107,3 +107,15 @@ export function consistentTargetPath(targetPath: string, sha256: string): string
   const dir = slash === -1 ? '' : targetPath.slice(0, slash + 1);
   return `${dir}${sha256}.${targetPath.slice(slash + 1)}`;
 }
+
+/**
+ * A target path a repository may name: relative, `/`-separated, without empty, `.` or `..`
+ * segments, backslashes or NUL (so it cannot lead out of `targets/` on any platform).
+ */
+export function isSafeTargetPath(path: string): boolean {
+  return (
+    !path.includes('\\') &&
+    !path.includes('\0') &&
+    path.split('/').every((part) => part !== '' && part !== '.' && part !== '..')
+  );
+}

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { canonicalize } from '@tufjs/canonical-json';
 import { MetaFile, Metadata, MetadataKind, Snapshot, Timestamp } from '@tufjs/models';
 import type { Root, Signature, Targets } from '@tufjs/models';
-import { atomicTempPath, fsyncDir, writeFileAtomic } from '../atomic-file.js';
+import { atomicTempPath, fsyncDir, readFileIfExists, writeFileAtomic } from '../atomic-file.js';
 import { ErrorCodes, PatchbayError } from '../errors.js';
 import { HASH_READ_BYTES, sha256File } from '../hash.js';
 import {
@@ -126,14 +126,8 @@ export async function readMetadata(
   const wanted = role === 'timestamp' ? 1 : (version ?? (await listMetadataVersions(dir)).get(role)?.at(-1));
   if (wanted === undefined) return undefined;
   const path = metadataPath(dir, role, wanted);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  return parseMetadata(role, bytes, path);
+  const bytes = await readFileIfExists(path);
+  return bytes && parseMetadata(role, bytes, path);
 }
 
 /**

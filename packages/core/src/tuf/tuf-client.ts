@@ -43,6 +43,71 @@ export function trustedSetOf(updater: Updater): TrustedSetView {
   return set;
 }
 
+/** A refreshed trusted set: timestamp, snapshot and top-level targets all verified. */
+export interface RefreshedSet {
+  set: TrustedSetView;
+  timestamp: Metadata<Timestamp>;
+  snapshot: Metadata<Snapshot>;
+  targets: Metadata<Targets>;
+}
+
+/**
+ * tuf-js's refresh (root chain, timestamp, snapshot, top-level targets), then its trusted set.
+ * `refusal` turns what tuf-js throws into the caller's error; PB_ERR_TUF_VERIFY (with `context`)
+ * when the refresh left a top-level role out. `what` names the repository in messages.
+ */
+export async function refreshTrustedSet(
+  updater: Updater,
+  what: string,
+  refusal: (what: string, err: unknown) => PatchbayError,
+  context: Record<string, unknown>,
+): Promise<RefreshedSet> {
+  try {
+    await updater.refresh();
+  } catch (err) {
+    throw refusal(what, err);
+  }
+  const set = trustedSetOf(updater);
+  const { timestamp, snapshot, targets } = set;
+  if (!timestamp || !snapshot || !targets) {
+    throw new PatchbayError(
+      ErrorCodes.TUF_VERIFY,
+      `${what}: refresh left no timestamp, snapshot or targets`,
+      context,
+    );
+  }
+  return { set, timestamp, snapshot, targets };
+}
+
+/**
+ * Load and verify one `<product>~<release>` role through tuf-js: asking for a path inside its
+ * delegation makes the Updater fetch and verify that role, and only it. `refusal` turns what
+ * tuf-js throws into the caller's error; PB_ERR_TUF_VERIFY (with `context`) when the role still
+ * did not load. `what` names the repository in messages.
+ */
+export async function loadDelegatedRole(
+  updater: Updater,
+  role: { name: string; product: string; release: string },
+  what: string,
+  refusal: (what: string, err: unknown) => PatchbayError,
+  context: Record<string, unknown>,
+): Promise<Metadata<Targets>> {
+  try {
+    await updater.getTargetInfo(`${role.product}/${role.release}/_`);
+  } catch (err) {
+    throw refusal(`${what}, role ${role.name}`, err);
+  }
+  const loaded = trustedSetOf(updater).getRole(role.name);
+  if (!loaded) {
+    throw new PatchbayError(
+      ErrorCodes.TUF_VERIFY,
+      `${what}: role ${role.name} did not load (another delegation claims its paths first)`,
+      { ...context, role: role.name },
+    );
+  }
+  return loaded;
+}
+
 /** The version of root metadata bytes, or undefined when they are not root metadata. */
 export function rootVersionOf(bytes: Buffer): number | undefined {
   try {

@@ -3,17 +3,10 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { ErrorCodes, PatchbayError, readJsonFile, sha256File, type FeedPatch } from '@patchbay/core';
-import {
-  descriptorFromPatch,
-  descriptorSchemaProblem,
-  loadRepository,
-  roleNameFor,
-} from '@patchbay/core/tuf';
+import { descriptorFromPatch, descriptorSchemaProblem, roleNameFor } from '@patchbay/core/tuf';
 import { RepositoryEdit } from '../edit.js';
-import { loadKeyring } from '../keyring.js';
 import { describeWritten, type Outcome } from '../outcome.js';
 import { stagePatch, targetsInfo, updateTargetsInfo } from '../patches.js';
-import { readSettings } from '../settings.js';
 
 export interface AddOptions {
   repo: string;
@@ -90,13 +83,7 @@ export async function add(opts: AddOptions): Promise<Outcome> {
   const problem = descriptorSchemaProblem(descriptor, `--patch ${opts.patchFile}`);
   if (problem !== undefined) throw usage(problem);
 
-  const repo = await loadRepository(opts.repo);
-  const edit = new RepositoryEdit(
-    repo,
-    await loadKeyring(opts.keys),
-    await readSettings(opts.repo),
-    opts.now,
-  );
+  const edit = await RepositoryEdit.open(opts.repo, opts.keys, opts.now);
   if (opts.vendor === undefined && targetsInfo(edit).vendor === undefined) {
     throw usage('--vendor is required: the repository names no vendor yet');
   }

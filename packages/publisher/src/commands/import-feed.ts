@@ -17,13 +17,11 @@ import {
   type Feed,
   type Logger,
 } from '@patchbay/core';
-import { descriptorFromPatch, loadRepository } from '@patchbay/core/tuf';
+import { descriptorFromPatch } from '@patchbay/core/tuf';
 import { RepositoryEdit } from '../edit.js';
 import { fetchFeedDocument, fetchFeedFile, feedLocation, type FeedLocation } from '../feed-source.js';
-import { loadKeyring } from '../keyring.js';
 import { describeWritten, type Outcome } from '../outcome.js';
 import { stagePatch, updateTargetsInfo, type PatchOutcome } from '../patches.js';
-import { readSettings } from '../settings.js';
 
 export interface ImportFeedOptions {
   feed: string;
@@ -58,13 +56,7 @@ export async function importFeed(opts: ImportFeedOptions): Promise<Outcome> {
   }
   const feed = parseFeed(bytes, location.feedUrl.href);
 
-  const repo = await loadRepository(opts.repo);
-  const edit = new RepositoryEdit(
-    repo,
-    await loadKeyring(opts.keys),
-    await readSettings(opts.repo),
-    opts.now,
-  );
+  const edit = await RepositoryEdit.open(opts.repo, opts.keys, opts.now);
   const scratch = await mkdtemp(join(tmpdir(), 'patchbay-import-'));
   try {
     const store = new ContentStore(scratch);

@@ -1,10 +1,7 @@
 // patchbay-publish snapshot / timestamp: re-sign with a new version, the content taken from
 // the repository as it is (a vendor site keeping its metadata fresh between publications).
-import { loadRepository } from '@patchbay/core/tuf';
 import { RepositoryEdit } from '../edit.js';
-import { loadKeyring } from '../keyring.js';
 import { describeWritten, type Outcome } from '../outcome.js';
-import { readSettings } from '../settings.js';
 
 export interface RefreshOptions {
   repo: string;
@@ -14,12 +11,7 @@ export interface RefreshOptions {
 }
 
 export async function refresh(opts: RefreshOptions): Promise<Outcome> {
-  const edit = new RepositoryEdit(
-    await loadRepository(opts.repo),
-    await loadKeyring(opts.keys),
-    await readSettings(opts.repo),
-    opts.now,
-  );
+  const edit = await RepositoryEdit.open(opts.repo, opts.keys, opts.now);
   const written = opts.role === 'snapshot' ? await edit.publishSnapshot() : [await edit.publishTimestamp()];
   return { ok: true, json: { written }, lines: written.map(describeWritten) };
 }

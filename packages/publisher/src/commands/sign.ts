@@ -1,18 +1,9 @@
 // patchbay-publish sign: one more signature on the newest version of a role, by one key,
 // so that a k-of-n threshold is collected from several people one at a time.
 import { ErrorCodes, PatchbayError } from '@patchbay/core';
-import {
-  createSigner,
-  keyIdOf,
-  loadRepository,
-  readMetadata,
-  readPrivateKeyFile,
-  writeMetadata,
-} from '@patchbay/core/tuf';
+import { createSigner, keyIdOf, readMetadata, readPrivateKeyFile, writeMetadata } from '@patchbay/core/tuf';
 import { RepositoryEdit, countSignatures, type WrittenRole } from '../edit.js';
-import { loadKeyring } from '../keyring.js';
 import { describeWritten, type Outcome } from '../outcome.js';
-import { readSettings } from '../settings.js';
 
 export interface SignOptions {
   repo: string;
@@ -73,12 +64,7 @@ export async function sign(opts: SignOptions): Promise<Outcome> {
   let written: WrittenRole[] = [];
   if (!already && opts.role !== 'root' && opts.role !== 'timestamp') {
     if (opts.keys !== undefined) {
-      const edit = new RepositoryEdit(
-        await loadRepository(opts.repo),
-        await loadKeyring(opts.keys),
-        await readSettings(opts.repo),
-        opts.now,
-      );
+      const edit = await RepositoryEdit.open(opts.repo, opts.keys, opts.now);
       written = opts.role === 'snapshot' ? [await edit.publishTimestamp()] : await edit.publishSnapshot();
       lines.push(...written.map(describeWritten));
     } else {

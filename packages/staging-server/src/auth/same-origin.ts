@@ -14,30 +14,8 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { ServerConfig } from '@patchbay/core';
-import { HttpError } from '../http/errors.js';
+import { HttpErrors } from '../http/errors.js';
 import { accessOf, isRouteAccess } from './access.js';
-
-export const SameOriginErrors = {
-  UNKNOWN_HOST: (host: string) =>
-    new HttpError(
-      'PB_ERR_HTTP_UNKNOWN_HOST',
-      421,
-      `Host "${host}" is not a name this server answers to on this route: use its address, ` +
-        'localhost, or a name listed in listen.allowedHosts',
-    ),
-  CROSS_ORIGIN: (origin: string) =>
-    new HttpError(
-      'PB_ERR_HTTP_CROSS_ORIGIN',
-      403,
-      `Origin "${origin}" is not this server: state-changing requests from other sites are refused`,
-    ),
-  NOT_JSON: (contentType: string) =>
-    new HttpError(
-      'PB_ERR_HTTP_NOT_JSON',
-      415,
-      `Content-Type "${contentType}" is not accepted here: admin requests take application/json (or no body)`,
-    ),
-};
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -149,12 +127,12 @@ export function installSameOriginChecks(app: FastifyInstance, options: SameOrigi
     const jsonOnly = access === 'admin';
     const hook: onRequestHookHandler = async (request) => {
       const { host, origin } = request.headers;
-      if (networkGuarded && !isAllowedHost(host, policy)) throw SameOriginErrors.UNKNOWN_HOST(host ?? '');
+      if (networkGuarded && !isAllowedHost(host, policy)) throw HttpErrors.UNKNOWN_HOST(host ?? '');
       if (SAFE_METHODS.has(request.method)) return;
-      if (origin !== undefined && !isSameOrigin(origin, host)) throw SameOriginErrors.CROSS_ORIGIN(origin);
+      if (origin !== undefined && !isSameOrigin(origin, host)) throw HttpErrors.CROSS_ORIGIN(origin);
       const contentType = request.headers['content-type'];
       if (jsonOnly && (contentType !== undefined ? !isJsonMediaType(contentType) : hasBody(request)))
-        throw SameOriginErrors.NOT_JSON(contentType ?? '(none, with a body)');
+        throw HttpErrors.NOT_JSON(contentType ?? '(none, with a body)');
     };
     const existing = route.onRequest;
     route.onRequest =

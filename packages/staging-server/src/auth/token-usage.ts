@@ -1,14 +1,17 @@
-// Argument checks for enroll/revoke, apart from token-cli.ts so that the CLI can
+// The HOSTID argument of enroll/revoke, apart from token-cli.ts so that the CLI can
 // refuse bad usage without loading SQLite.
-import { HOST_ID_PATTERN } from '@patchbay/core';
+import { ErrorCodes, HOST_ID_PATTERN, PatchbayError } from '@patchbay/core';
 
 const HOST_ID = new RegExp(HOST_ID_PATTERN);
 
-/** A usage problem with enroll/revoke's arguments, or null when they are fine. */
-export function tokenCommandUsageError(command: string, args: readonly string[]): string | null {
-  if (args.length !== 1) return `${command} takes one HOSTID, got ${args.length} arguments`;
-  const hostId = args[0] ?? '';
-  if (!HOST_ID.test(hostId))
-    return `${command}: HOSTID "${hostId}" must match ${HOST_ID_PATTERN} (letters, digits, ".", "_", "-")`;
-  return null;
+/** A commander argParser: the HOSTID as given, or PB_ERR_USAGE saying what it must match. */
+export function hostIdArgument(hostId: string): string {
+  if (!HOST_ID.test(hostId)) {
+    throw new PatchbayError(
+      ErrorCodes.USAGE,
+      `HOSTID "${hostId}" must match ${HOST_ID_PATTERN} (letters, digits, ".", "_", "-")`,
+      { argument: 'HOSTID' },
+    );
+  }
+  return hostId;
 }

@@ -16,7 +16,6 @@ import {
   type Logger,
   type ServerConfig,
 } from '@patchbay/core';
-import type { ExchangeFlags } from '../cli.js';
 import { CatalogStore } from '../store/catalog-store.js';
 import { describeKey, mirrorKeyFile, readMirrorKey } from '../trust/mirror-key.js';
 import { planExport, selectFromCatalog, tarBytes, withTuf, type ExportKey } from './export-plan.js';
@@ -29,6 +28,15 @@ import type { PartEntry } from './bundle-format.js';
 const PROGRAM = 'patchbay-server';
 /** room left on the target medium beyond the export's own bytes */
 const TARGET_MARGIN_BYTES = 1024 * 1024;
+
+/** export's flags as given (--since and --chunk-size are checked here, naming the flag). */
+export interface ExportFlags {
+  dryRun: boolean;
+  products: string[];
+  releases: string[];
+  since: string | undefined;
+  chunkSize: string | undefined;
+}
 
 export interface ExportSummary {
   outcome: 'ok';
@@ -122,7 +130,7 @@ async function loadCatalogs(
   return { catalog, base };
 }
 
-export interface ExportOptions extends ExchangeFlags {
+export interface ExportOptions extends ExportFlags {
   dir: string;
   json: boolean;
 }
@@ -253,7 +261,7 @@ function terminalProgress(quiet: boolean): FileProgress | undefined {
 export async function runExportCommand(
   config: ServerConfig,
   logger: Logger,
-  opts: ExchangeFlags & { dir: string; json: boolean; quiet: boolean },
+  opts: ExportFlags & { dir: string; json: boolean; quiet: boolean },
 ): Promise<number> {
   const progress = opts.json || opts.dryRun ? undefined : terminalProgress(opts.quiet);
   const onProgress = progress

@@ -22,7 +22,6 @@ import {
   MANIFEST_SIGNATURE_FILE,
   type ExportManifest,
 } from './bundle-format.js';
-import type { TufExportPlan } from './tuf-export.js';
 
 export interface ExportSelection {
   /** product ids to keep (empty: all) */
@@ -65,6 +64,25 @@ export interface ExportPlan {
   bytes: number;
   /** trust v2: the served TUF repository (metadata/, targets/), when the server is in TUF mode */
   tuf?: TufExportPlan;
+}
+
+/** The TUF part of a plan (tuf-export.ts planTufExport): the served repository as export files. */
+export interface TufExportPlan {
+  /** `metadata/<name>` files, exact bytes */
+  metadata: MetadataFile[];
+  /** `targets/<dir>/<sha256>.<basename>` files, copied from the blob store */
+  targets: PlannedFile[];
+  rootVersion: number;
+  targetsVersion: number;
+  snapshotVersion: number;
+  timestampVersion: number;
+  /** delegated roles whose target files travel (the --product/--release selection) */
+  roles: string[];
+  /** target files left out: the base export carried them (--since) */
+  skipped: number;
+  /** target files the served snapshot withholds (x-patchbay-unavailable): not in the bundle either */
+  unavailable: number;
+  bytes: number;
 }
 
 /** Every small file the export writes from memory: the feed's, then the TUF metadata. */

@@ -12,13 +12,14 @@ import {
   ErrorCodes,
   parseFeed,
   PatchbayError,
+  readFileIfExists,
   sha256Hex,
   verifyDetached,
   type Feed,
   type Logger,
   type ServerConfig,
 } from '@patchbay/core';
-import type { PublishedCatalog, SyncReport } from '../mirror.js';
+import type { PublishedCatalog } from '../mirror.js';
 import { CatalogStore } from '../store/catalog-store.js';
 import { lockDataDir } from '../store/data-dir-lock.js';
 import { SyncStateStore } from '../store/sync-state.js';
@@ -30,7 +31,7 @@ import { buildCatalog, sameCatalogContent } from '../sync/build-catalog.js';
 import { chainOf, extendChain } from '../tiers/mirror-chain.js';
 import { checkFeedSequence } from '../sync/feed-acceptance.js';
 import { filterFeed } from '../sync/mirror-filter.js';
-import { nextMirrorSequence, publishSigned } from '../sync/sync-run.js';
+import { newSyncReport, nextMirrorSequence, publishSigned } from '../sync/sync-run.js';
 import { assertBlobsPresent } from '../sync/verify-published-blobs.js';
 import {
   FEED_FILE,
@@ -43,6 +44,7 @@ import {
 import { assertInsideBundle, bytesToCopy, commitStaged, stageFiles, wantedFiles } from './import-files.js';
 import { findBase, ImportRecords, type ImportRecord } from './import-records.js';
 import { loadCurrent, type ImportContext, type ImportResult } from './import-context.js';
+import { recordImport } from './import-outcome.js';
 import { openImportSource, type ImportSource } from './import-source.js';
 import { importTufSource, isTufBundle } from './tuf-import.js';
 import { isTufUpstream } from '../tuf/tuf-mirror.js';
@@ -60,15 +62,6 @@ interface Bundle {
   signatureVerified: boolean;
 }
 
-async function readOptional(path: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
 /** feed.json (and export.json when present), verified with upstream.publicKey when it is set. */
 async function readBundle(source: ImportSource, config: ServerConfig): Promise<Bundle> {
   for (const name of [FEED_FILE, FEED_SIGNATURE_FILE, MANIFEST_FILE, MANIFEST_SIGNATURE_FILE]) {
@@ -84,18 +77,18 @@ async function readBundle(source: ImportSource, config: ServerConfig): Promise<B
     );
   }
   const feedBytes = await readFile(feedPath);
-  const manifestBytes = await readOptional(join(source.root, MANIFEST_FILE));
+  const manifestBytes = await readFileIfExists(join(source.root, MANIFEST_FILE));
   const key = config.upstream.publicKey ? parseUpstreamKey(config.upstream.publicKey) : null;
   // Verified before a byte of either document is trusted, exactly as a sync does.
   if (key) {
     verifyFeedSignature(
       feedBytes,
-      await readOptional(join(source.root, FEED_SIGNATURE_FILE)),
+      await readFileIfExists(join(source.root, FEED_SIGNATURE_FILE)),
       key,
       pathUrl(feedPath),
     );
     if (manifestBytes) {
-      const signature = await readOptional(join(source.root, MANIFEST_SIGNATURE_FILE));
+      const signature = await readFileIfExists(join(source.root, MANIFEST_SIGNATURE_FILE));
       if (!signature || !verifyDetached(manifestBytes, signature.toString('utf8'), key)) {
         throw new PatchbayError(
           ErrorCodes.SIGNATURE,
@@ -151,7 +144,7 @@ export async function runImport(
   paths: readonly string[],
 ): Promise<ImportResult> {
   const log = logger.child({ component: 'import' });
-  const lock = await lockDataDir(config.dataDir);
+  const lock = await lockDataDir(config.dataDir, log);
   try {
     const signer = await loadMirrorSigner(config, ({ keyFile, fingerprint }) =>
       log.warn({ keyFile, fingerprint }, 'no mirror signing key found; made a new one'),
@@ -229,7 +222,7 @@ async function importSource(config: ServerConfig, log: Logger, ctx: ImportContex
     });
     // Every check passed: from here on the mirror changes.
     await commitStaged(staged, store);
-    const signatureFile = await readOptional(join(source.root, FEED_SIGNATURE_FILE));
+    const signatureFile = await readFileIfExists(join(source.root, FEED_SIGNATURE_FILE));
     if (signatureFile && bundle.signatureVerified) await archive.writeSignature(signatureFile);
     if (verdict === 'new') await archive.write(feedBytes);
     await state.recordAcceptedFeed(feed.sequence, {});
@@ -262,51 +255,28 @@ async function importSource(config: ServerConfig, log: Logger, ctx: ImportContex
       await assertBlobsPresent(candidate, store);
       await publishSigned(ctxPublish, candidate, log);
     }
-    const bytesStored = staged.blobs.reduce((sum, b) => sum + b.size, 0);
-    const report: SyncReport = {
-      startedAt: started.toISOString(),
-      finishedAt: new Date().toISOString(),
-      outcome: 'ok',
-      error: null,
-      upstreamSequence: feed.sequence,
-      heldBack: [],
-      notModified: verdict === 'same',
-      published: !unchanged,
-      filesFetched: staged.blobs.length,
-      bytesFetched: bytesStored,
-      imported: { kind: source.kind, source: ctx.paths.join(', ') },
-    };
-    // /v1/status shows the import as the mirror's last update (an air-gapped server's only kind).
-    await state.setLastSync(report);
-    await records.add({
-      exporter: manifest?.exporter.fingerprint ?? null,
-      vendor: feed.vendor,
-      sequence: feed.sequence,
-      baseSequence: manifest?.baseSequence ?? null,
-      importedAt: report.finishedAt!,
-      kind: source.kind,
-      source: ctx.paths.join(', '),
-      files: staged.blobs.length,
-      bytes: bytesStored,
-    });
-    const result: ImportResult = {
-      outcome: 'ok',
-      kind: source.kind,
-      source: ctx.paths.join(', '),
-      exporter: manifest?.exporter.fingerprint ?? null,
-      sequence: feed.sequence,
-      baseSequence: manifest?.baseSequence ?? null,
-      newFeed: verdict === 'new',
-      filesStored: staged.blobs.length,
-      bytesStored,
-      filesAlreadyPresent: staged.alreadyPresent + staged.duplicates,
-      published: !unchanged,
-      mirrorSequence: current?.sequence ?? 0,
-      patches: current?.catalog.patches.length ?? 0,
-      signatureVerified: bundle.signatureVerified,
-    };
-    log.info(result, 'import finished');
-    return result;
+    const report = newSyncReport(started);
+    report.outcome = 'ok';
+    report.upstreamSequence = feed.sequence;
+    report.notModified = verdict === 'same';
+    report.published = !unchanged;
+    report.imported = { kind: source.kind, source: ctx.paths.join(', ') };
+    return await recordImport(
+      ctx,
+      { state, records },
+      {
+        report,
+        staged,
+        exporter: manifest?.exporter.fingerprint ?? null,
+        vendor: feed.vendor,
+        sequence: feed.sequence,
+        baseSequence: manifest?.baseSequence ?? null,
+        newFeed: verdict === 'new',
+        current,
+        signatureVerified: bundle.signatureVerified,
+      },
+      log,
+    );
   } finally {
     await state.close();
   }

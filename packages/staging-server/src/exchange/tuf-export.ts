@@ -14,6 +14,7 @@ import {
   METADATA_DIR,
   TARGETS_DIR,
   consistentTargetPath,
+  isSafeTargetPath,
   listMetadataVersions,
   metadataFileName,
   parseMetadata,
@@ -22,34 +23,7 @@ import {
 } from '@patchbay/core/tuf';
 import type { Snapshot, Targets, Timestamp } from '@tufjs/models';
 import { servedRepositoryDir } from '../tuf/served-repository.js';
-import type { ExportSelection, MetadataFile, PlannedFile } from './export-plan.js';
-
-export interface TufExportPlan {
-  /** `metadata/<name>` files, exact bytes */
-  metadata: MetadataFile[];
-  /** `targets/<dir>/<sha256>.<basename>` files, copied from the blob store */
-  targets: PlannedFile[];
-  rootVersion: number;
-  targetsVersion: number;
-  snapshotVersion: number;
-  timestampVersion: number;
-  /** delegated roles whose target files travel (the --product/--release selection) */
-  roles: string[];
-  /** target files left out: the base export carried them (--since) */
-  skipped: number;
-  /** target files the served snapshot withholds (x-patchbay-unavailable): not in the bundle either */
-  unavailable: number;
-  bytes: number;
-}
-
-/** A relative `/`-separated target path with no empty, `.` or `..` segment, backslash or NUL. */
-function safeTargetPath(path: string): boolean {
-  return (
-    !path.includes('\\') &&
-    !path.includes('\0') &&
-    path.split('/').every((part) => part !== '' && part !== '.' && part !== '..')
-  );
-}
+import type { ExportSelection, PlannedFile, TufExportPlan } from './export-plan.js';
 
 function roleSelected(role: string, selection: ExportSelection): boolean {
   const parsed = parseRoleName(role);
@@ -116,7 +90,7 @@ export async function planTufExport(
     for (const target of Object.values(signed.targets)) {
       const sha256 = target.hashes.sha256;
       // what the server does not serve is not exported either (the importer checks the rest)
-      if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256) || !safeTargetPath(target.path)) continue;
+      if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256) || !isSafeTargetPath(target.path)) continue;
       if (withheld.has(`${target.path}\0${sha256}`)) {
         unavailable += 1;
         continue;

@@ -7,7 +7,7 @@
 // the one this server publishes, and every target file of the roles mirror.products selects is
 // checked (length, SHA-256) as it is copied into the blob store, only from inside the bundle
 // (the import guards of import-files.ts and the origin rules of upstream/origin-policy.ts).
-// Then it is published exactly as a sync publishes (tuf-sync.ts publishTufMirror): the roles
+// Then it is published exactly as a sync publishes (tuf-sync.ts publishVerifiedTuf): the roles
 // byte for byte, this server's own snapshot and timestamp, the catalog. Any refusal leaves the
 // server as it was: nothing is written before every check passed.
 import { readFile, stat } from 'node:fs/promises';
@@ -44,10 +44,12 @@ import {
   assertNoTufLoop,
   assertOnlineKeyListed,
   planTargetBlobs,
-  publishTufMirror,
+  publishVerifiedTuf,
   tufCatalog,
 } from '../tuf/tuf-sync.js';
-import { releaseSelected, walkRootChainBack, type UpstreamFile } from '../tuf/upstream-repository.js';
+import type { RoleFile } from '../tuf/role-file.js';
+import { walkRootChainBack } from '../tuf/root-chain.js';
+import { releaseSelected } from '../tuf/upstream-repository.js';
 import {
   bundlePolicy,
   bytesToCopy,
@@ -62,6 +64,7 @@ import {
   type ImportResult,
   type TufImportSummary,
 } from './import-context.js';
+import { recordImport } from './import-outcome.js';
 import { ImportRecords } from './import-records.js';
 
 function refused(message: string, context: Record<string, unknown> = {}): PatchbayError {
@@ -143,21 +146,21 @@ export async function importTufSource(
   const rootMeta = verified.root;
   const rootVersion = rootMeta.signed.version;
   const rootName = metadataFileName('root', rootVersion);
-  const newestRoot: UpstreamFile<Root> = {
+  const newestRoot: RoleFile<Root> = {
     role: 'root',
     version: rootVersion,
     // the trusted root itself when the bundle's chain does not go beyond it
     bytes: verified.files.get(rootName) ?? trustedRoot,
     signed: rootMeta.signed,
   };
-  const fileOf = (role: string, signed: Targets): UpstreamFile<Targets> => ({
+  const fileOf = (role: string, signed: Targets): RoleFile<Targets> => ({
     role,
     version: signed.version,
     bytes: verified.files.get(metadataFileName(role, signed.version))!,
     signed,
   });
   const targets = fileOf('targets', verified.targets.signed);
-  const roles = new Map<string, UpstreamFile<Targets>>();
+  const roles = new Map<string, RoleFile<Targets>>();
   const skipped: TufImportSummary['skipped'] = [];
   for (const role of Object.keys(verified.targets.signed.delegations?.roles ?? {}).sort()) {
     const metadata = verified.roles.get(role);
@@ -270,7 +273,7 @@ export async function importTufSource(
     const catalogs = new CatalogStore(config.dataDir);
     let current: PublishedCatalog | null = await loadCurrent(catalogs, signer, log);
     const report = newSyncReport(started);
-    const outcome = await publishTufMirror(
+    const outcome = await publishVerifiedTuf(
       {
         config,
         store,
@@ -287,52 +290,32 @@ export async function importTufSource(
       report,
       log,
     );
-    const bytesStored = staged.blobs.reduce((sum, b) => sum + b.size, 0);
-    report.finishedAt = new Date().toISOString();
     report.upstreamSequence = targets.version;
-    report.filesFetched = staged.blobs.length;
-    report.bytesFetched = bytesStored;
-    // /v1/status shows the import as the mirror's last update (an air-gapped server's only kind).
-    await state.setLastSync(report);
-    const vendor = patchbayTargetsInfo(targets.signed).vendor;
-    await new ImportRecords(config.dataDir).add({
-      exporter: null,
-      vendor,
-      sequence: targets.version,
-      baseSequence: null,
-      importedAt: report.finishedAt,
-      kind: source.kind,
-      source: ctx.paths.join(', '),
-      files: staged.blobs.length,
-      bytes: bytesStored,
-    });
-    const result: ImportResult = {
-      outcome: 'ok',
-      kind: source.kind,
-      source: ctx.paths.join(', '),
-      exporter: null,
-      sequence: targets.version,
-      baseSequence: null,
-      newFeed: outcome.published,
-      filesStored: staged.blobs.length,
-      bytesStored,
-      filesAlreadyPresent: staged.alreadyPresent + staged.duplicates,
-      published: report.published,
-      mirrorSequence: current?.sequence ?? 0,
-      patches: current?.catalog.patches.length ?? 0,
-      signatureVerified: true,
-      tuf: {
-        rootVersion,
-        targetsVersion: targets.version,
-        roles: Object.fromEntries([...roles.values()].map((file) => [file.role, file.version])),
-        skipped,
-        snapshotVersion: outcome.snapshotVersion,
-        timestampVersion: outcome.timestampVersion,
-        unavailable: unavailable.length,
+    return await recordImport(
+      ctx,
+      { state, records: new ImportRecords(config.dataDir) },
+      {
+        report,
+        staged,
+        exporter: null,
+        vendor: patchbayTargetsInfo(targets.signed).vendor,
+        sequence: targets.version,
+        baseSequence: null,
+        newFeed: outcome.published,
+        current,
+        signatureVerified: true,
+        tuf: {
+          rootVersion,
+          targetsVersion: targets.version,
+          roles: Object.fromEntries([...roles.values()].map((file) => [file.role, file.version])),
+          skipped,
+          snapshotVersion: outcome.snapshotVersion,
+          timestampVersion: outcome.timestampVersion,
+          unavailable: unavailable.length,
+        },
       },
-    };
-    log.info(result, 'import finished');
-    return result;
+      log,
+    );
   } finally {
     await state.close();
   }

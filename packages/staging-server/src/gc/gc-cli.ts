@@ -23,7 +23,7 @@ export async function runGcCommand(
 ): Promise<number> {
   let lock;
   try {
-    lock = await lockDataDir(config.dataDir);
+    lock = await lockDataDir(config.dataDir, logger);
   } catch (err) {
     if (!isPatchbayError(err, ErrorCodes.LOCKED)) throw err;
     process.stderr.write(

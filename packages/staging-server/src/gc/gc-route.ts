@@ -2,11 +2,8 @@
 // `{"dryRun": true}` (or ?dryRun=true) only reports. 409 while a sync or another gc runs.
 import type { FastifyPluginAsync } from 'fastify';
 import { ErrorCodes, isPatchbayError } from '@patchbay/core';
-import { HttpError, HttpErrors } from '../http/errors.js';
+import { HttpErrors } from '../http/errors.js';
 import type { HttpDeps } from '../http/deps.js';
-
-const GC_IN_PROGRESS = (): HttpError =>
-  new HttpError('PB_ERR_HTTP_GC_IN_PROGRESS', 409, 'a garbage collection is already running');
 
 function flag(value: unknown): boolean {
   return value === true || value === 'true' || value === '1';
@@ -22,7 +19,7 @@ export const gcRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) =>
       return await mirror.gc({ dryRun });
     } catch (err) {
       if (isPatchbayError(err, ErrorCodes.SYNC_IN_PROGRESS)) throw HttpErrors.SYNC_IN_PROGRESS();
-      if (isPatchbayError(err, ErrorCodes.LOCKED)) throw GC_IN_PROGRESS();
+      if (isPatchbayError(err, ErrorCodes.LOCKED)) throw HttpErrors.GC_IN_PROGRESS();
       throw err;
     }
   });

@@ -5,7 +5,7 @@
 // only (RFC 9110; @fastify/static's weak ETag gets that wrong, see TOOLING.md).
 import { open } from 'node:fs/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { decideRange, evaluatePreconditions, ifRangeAllowsRange } from './conditional.js';
+import { decideRange, evaluatePreconditions, ifRangeAllowsRange } from '@patchbay/core';
 import { HttpErrors } from './errors.js';
 
 // 64 KiB reads (Node's default), not the 1 MiB that hashes faster: each read is a fresh

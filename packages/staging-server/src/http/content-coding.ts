@@ -1,9 +1,28 @@
 // Accept-Encoding negotiation for the one coding we precompute (gzip, RFC 9110 §12.5.3):
 // gzip only when the client ranks it at least as high as the unencoded bytes ("identity").
+// @fastify/accept-negotiator reads the q-values and ranks; it reads `*` as the first supported
+// coding only, so `*` is first spelled out here as the codings the client did not name (§12.5.3:
+// a named coding's q wins over `*`'s; `gzip;q=0, *` refuses gzip).
+import { negotiate } from '@fastify/accept-negotiator';
 
-function qualityOf(param: string | undefined): number {
-  const match = param ? /^\s*q\s*=\s*([01](?:\.\d{0,3})?)\s*$/i.exec(param) : null;
-  return match?.[1] !== undefined ? Number(match[1]) : 1;
+// In order of preference on a tie: a client that asked for a coding gets it
+const CODINGS = ['gzip', 'x-gzip', 'identity'];
+
+function codingOf(item: string): string {
+  return (item.split(';')[0] ?? '').trim();
+}
+
+/** `*;q=…` replaced by the same rank for gzip and identity, each unless the header names it. */
+function spellOutWildcard(header: string): string {
+  const items = header.toLowerCase().split(',');
+  const named = new Set(items.map(codingOf));
+  const unnamed = [
+    named.has('gzip') || named.has('x-gzip') ? [] : ['gzip'],
+    named.has('identity') ? [] : ['identity'],
+  ].flat();
+  return items
+    .flatMap((item) => (codingOf(item) === '*' ? unnamed.map((coding) => item.replace('*', coding)) : [item]))
+    .join(',');
 }
 
 /**
@@ -14,18 +33,6 @@ function qualityOf(param: string | undefined): number {
  */
 export function acceptsGzip(header: string | undefined): boolean {
   if (header === undefined) return false;
-  let gzip: number | undefined;
-  let identity: number | undefined;
-  let wildcard: number | undefined;
-  for (const item of header.split(',')) {
-    const [name = '', ...params] = item.split(';');
-    const coding = name.trim().toLowerCase();
-    const q = qualityOf(params.find((p) => /^\s*q\s*=/i.test(p)));
-    if (coding === 'gzip' || coding === 'x-gzip') gzip = Math.max(gzip ?? 0, q);
-    else if (coding === 'identity') identity = q;
-    else if (coding === '*') wildcard = q;
-  }
-  const gzipQ = gzip ?? wildcard ?? 0;
-  const identityQ = identity ?? wildcard ?? 0;
-  return gzipQ > 0 && gzipQ >= identityQ;
+  const chosen = negotiate(spellOutWildcard(header), CODINGS);
+  return chosen === 'gzip' || chosen === 'x-gzip';
 }

@@ -25,7 +25,7 @@ function statusOf(err: unknown): number {
 
 export function handleError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const statusCode = statusOf(err);
-  if (err instanceof HttpError)
+  if (err instanceof HttpError && err.headers)
     for (const [name, value] of Object.entries(err.headers)) reply.header(name, value);
   // 4xx messages describe the client's mistake and are safe to return; a 5xx is our
   // fault, so its details go to the log only.

@@ -3,7 +3,7 @@
 // JSON.stringify when a report is stored), which answered 500 (issue 14). The walk here is
 // iterative, so it cannot overflow itself.
 import type { FastifyInstance } from 'fastify';
-import { HttpError } from './errors.js';
+import { HttpErrors } from './errors.js';
 
 /** Far deeper than any report, rollup or admin body (a report is about 4 levels deep). */
 export const MAX_JSON_DEPTH = 64;
@@ -27,11 +27,7 @@ export function refuseDeepJson(app: FastifyInstance): void {
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined || request.body === null || typeof request.body !== 'object') return;
     if (jsonDepth(request.body) > MAX_JSON_DEPTH) {
-      throw new HttpError(
-        'PB_ERR_HTTP_BODY_TOO_DEEP',
-        400,
-        `the request body is nested deeper than ${MAX_JSON_DEPTH} levels`,
-      );
+      throw HttpErrors.BODY_TOO_DEEP(MAX_JSON_DEPTH);
     }
   });
 }

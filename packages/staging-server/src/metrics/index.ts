@@ -1,5 +1,5 @@
 // Prometheus metrics (docs/metrics.md): server.ts installs the HTTP hooks and serves
-// /metrics; whoever runs syncs wraps the mirror with observeSyncMetrics.
+// /metrics and counts the mirror's syncs through observeSyncMetrics (its sync:end events).
 export {
   createServerMetrics,
   renderMetrics,

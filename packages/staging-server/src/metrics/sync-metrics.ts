@@ -1,10 +1,7 @@
 // Counts syncs from outside the sync engine, as notify/sync-observer.ts watches them for
-// mail: a MirrorService that delegates to the real one and records each SyncReport as
-// its sync ends. Whoever runs syncs (cli.ts's schedule, POST /v1/sync) must call the
-// wrapped service for them to be counted.
-import type { MirrorService, SyncReport } from '../mirror.js';
+// mail: records each SyncReport as its sync ends (sync:end of the mirror's events).
+import type { SyncObservers, SyncReport } from '../mirror.js';
 import type { ServerMetrics, SyncOutcome } from './server-metrics.js';
-import { withSyncHook } from '../sync-hook.js';
 
 /** The label of a finished sync: an ok sync that published nothing new is "unchanged". */
 export function syncOutcome(report: SyncReport): SyncOutcome {
@@ -39,6 +36,7 @@ export function noteSyncSuccess(metrics: ServerMetrics, report: SyncReport | nul
     metrics.syncState.lastSuccessAt = finished;
 }
 
-export function observeSyncMetrics(mirror: MirrorService, metrics: ServerMetrics): MirrorService {
-  return withSyncHook(mirror, (_before, report) => recordSync(metrics, report));
+/** Count every sync of a mirror in `metrics`; returns the unsubscribe. */
+export function observeSyncMetrics(syncs: SyncObservers, metrics: ServerMetrics): () => void {
+  return syncs.on('sync:end', ({ report }) => recordSync(metrics, report));
 }

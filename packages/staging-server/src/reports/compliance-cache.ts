@@ -1,5 +1,5 @@
 // Keeps what the compliance report derived from the fleet until a report changes it
-// (ReportStore.revision): at 10,000 hosts reading every state costs about half a second,
+// (ReportStore.revision()): at 10,000 hosts reading every state costs about half a second,
 // and the status page asks for one page after another of the same host matrix.
 import type { PatchState } from '@patchbay/core';
 import type { HostMatrix } from './compliance.js';
@@ -18,11 +18,11 @@ export class ComplianceCache {
   private matrixKey: string | null = null;
   private matrix: HostMatrix | null = null;
 
-  constructor(private readonly store: ReportStore) {}
+  constructor(private readonly store: Pick<ReportStore, 'revision' | 'hostProfiles' | 'allStates'>) {}
 
   /** Every host's profile and every reported state, read again only after a report. */
   fleet(): FleetRead {
-    const revision = this.store.revision;
+    const revision = this.store.revision();
     if (this.fleetRead === null || revision !== this.fleetRevision) {
       this.fleetRead = { hosts: this.store.hostProfiles(), states: this.store.allStates() };
       this.fleetRevision = revision;

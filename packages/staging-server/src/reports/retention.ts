@@ -2,7 +2,7 @@
 // reports.sqlite does not grow without bound. Only events are pruned — hosts and their
 // current patch states stay, whatever their age. Run by the schedule.prune cron.
 import { ErrorCodes, PatchbayError } from '@patchbay/core';
-import type { ReportStore } from './report-store.js';
+import type { EventHistory } from './report-store.js';
 
 const DAY_MS = 86_400_000;
 
@@ -14,7 +14,7 @@ export const PRUNE_BATCH_SIZE = 5_000;
  * PRUNE_BATCH_SIZE (each its own transaction). Returns the number deleted.
  */
 export function pruneExpiredEvents(
-  store: ReportStore,
+  store: EventHistory,
   retentionDays: number,
   now: Date = new Date(),
 ): number {

@@ -97,10 +97,16 @@ export interface ClientSummary extends ViaFields {
   pendingReboot: boolean;
 }
 
+/**
+ * A reported patch as the client may send it (since and reason are optional; `cached`
+ * is the extension newer clients send).
+ */
+export type StoredPatch = Omit<ReportPatch, 'since'> & { since?: string; reason?: string };
+
 export interface ClientDetail extends Omit<ClientSummary, 'installed' | 'missing' | 'failed'> {
   reportedAt: string;
   lastReport: Omit<ClientReport, 'events'>;
-  patches: (Omit<ReportPatch, 'since'> & { since?: string; reason?: string })[];
+  patches: StoredPatch[];
   /** newest first */
   events: StoredEvent[];
   /** the instance (client data dir) of the host's newest report, when its daemon sends one */

@@ -4,7 +4,7 @@
 // the compliance report's host view (the status page's matrix).
 import type { FeedPatch } from '@patchbay/core';
 import type { HostComplianceRow, HostMatrix } from './compliance.js';
-import type { ReportStore } from './report-store.js';
+import type { FleetQueries } from './report-store.js';
 import type { CachedPatchRow, PatchFacts, StoredEvent } from './types.js';
 
 export interface PatchFilters {
@@ -41,7 +41,7 @@ export interface DownloadedRow {
 
 /** Patches Downloaded: which hosts hold which patches in their cache, by patch then host. */
 export function downloadedReport(
-  store: ReportStore,
+  store: FleetQueries,
   filters: PatchFilters,
   inRange: (since: string | null) => boolean,
 ): DownloadedRow[] {
@@ -87,7 +87,7 @@ export interface InstallHistoryRow {
 }
 
 /** Patches Installed — history: events joined with host names and patch facts. */
-export function installHistoryRows(store: ReportStore, events: readonly StoredEvent[]): InstallHistoryRow[] {
+export function installHistoryRows(store: FleetQueries, events: readonly StoredEvent[]): InstallHistoryRow[] {
   const facts = store.patchFacts();
   const hostnames = store.hostnames(events.map((e) => e.hostId));
   return events.map((e) => {

@@ -8,6 +8,7 @@ import { gzip as gzipCallback, constants as zlibConstants } from 'node:zlib';
 import {
   failpoint,
   parseCatalog,
+  readFileIfExists,
   sha256Hex,
   signDetached,
   verifyDetached,
@@ -61,14 +62,8 @@ export interface StoredCatalog {
 
 /** The catalog file at `path`; null when it does not exist. Throws when unreadable or not a valid catalog. */
 async function readCatalogFile(path: string): Promise<StoredCatalog | null> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  return { catalog: parseCatalog(bytes, path), bytes };
+  const bytes = await readFileIfExists(path);
+  return bytes ? { catalog: parseCatalog(bytes, path), bytes } : null;
 }
 
 export class CatalogStore {

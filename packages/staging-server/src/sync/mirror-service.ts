@@ -40,6 +40,7 @@ import { runTufSync } from '../tuf/tuf-sync.js';
 import { catalogBlobs } from './build-catalog.js';
 import { newSyncReport, resignIfDue, runSync, type ResignContext, type SyncContext } from './sync-run.js';
 import { assertBlobsPresent } from './verify-published-blobs.js';
+import { SyncEvents } from './sync-events.js';
 
 export interface MirrorServiceOptions {
   /** first retry delay in ms (default: core's); tests shorten it */
@@ -50,6 +51,11 @@ export interface MirrorServiceOptions {
   syncProgress?: BlobProgressListener;
   /** trust v2: the clock of the TUF timestamp refresher (tests advance it by hand) */
   clock?: Clock;
+  /**
+   * The data-directory lock, already taken by the caller, who releases it (`serve`'s
+   * data-dir plugin, last of all at close). Absent: taken here and released by close().
+   */
+  lock?: DataDirLock;
 }
 
 const DEFAULT_RESIGN_CHECK_MS = 5 * 60_000;
@@ -62,11 +68,11 @@ export async function createMirrorService(
   options: MirrorServiceOptions = {},
 ): Promise<MirrorService> {
   const log = logger.child({ component: 'mirror' });
-  const lock = await lockDataDir(config.dataDir);
+  const ownLock = options.lock ? null : await lockDataDir(config.dataDir, log);
   try {
-    return await openMirror(config, log, lock, options);
+    return await openMirror(config, log, ownLock, options);
   } catch (err) {
-    await lock.release();
+    await ownLock?.release();
     throw err;
   }
 }
@@ -74,7 +80,7 @@ export async function createMirrorService(
 async function openMirror(
   config: ServerConfig,
   log: Logger,
-  lock: DataDirLock,
+  ownLock: DataDirLock | null,
   options: MirrorServiceOptions,
 ): Promise<MirrorService> {
   // Temps of writes a crash cut short (we hold the lock: no live writer owns them).
@@ -106,20 +112,8 @@ async function openMirror(
     await state.close();
     throw err;
   }
-  const mirror = new Mirror(
-    config,
-    log,
-    lock,
-    store,
-    catalogs,
-    state,
-    signer,
-    current,
-    last,
-    dispatcher,
-    options,
-    tuf,
-  );
+  const parts = { ownLock, store, catalogs, state, signer, dispatcher, tuf };
+  const mirror = new Mirror(config, log, options, parts, current, last);
   mirror.restoreLastUpdate((await state.lastUpdate()) ?? null);
   await mirror.checkResign();
   return mirror;
@@ -168,7 +162,20 @@ async function recoverLastSync(state: SyncStateStore, log: Logger): Promise<Sync
   return recovered;
 }
 
+/** What openMirror opened for the service; its close() closes them. */
+interface MirrorParts {
+  /** null: the caller holds the data-dir lock and releases it */
+  ownLock: DataDirLock | null;
+  store: ContentStore;
+  catalogs: CatalogStore;
+  state: SyncStateStore;
+  signer: MirrorSigner;
+  dispatcher: Dispatcher | undefined;
+  tuf: TufMirror | null;
+}
+
 class Mirror implements MirrorService {
+  readonly events: SyncEvents;
   private running: Promise<SyncReport> | null = null;
   private runningReport: SyncReport | null = null;
   private abort: AbortController | null = null;
@@ -181,20 +188,16 @@ class Mirror implements MirrorService {
   constructor(
     private readonly config: ServerConfig,
     private readonly log: Logger,
-    private readonly lock: DataDirLock,
-    private readonly store: ContentStore,
-    private readonly catalogs: CatalogStore,
-    private readonly state: SyncStateStore,
-    private readonly signer: MirrorSigner,
+    private readonly options: MirrorServiceOptions,
+    private readonly parts: MirrorParts,
     private published: PublishedCatalog | null,
     private last: SyncReport | null,
-    private readonly dispatcher: Dispatcher | undefined,
-    private readonly options: MirrorServiceOptions,
-    private readonly tuf: TufMirror | null = null,
-  ) {}
+  ) {
+    this.events = new SyncEvents(log);
+  }
 
   tufRepository(): TufRepositoryView | null {
-    return this.tuf?.view() ?? null;
+    return this.parts.tuf?.view() ?? null;
   }
 
   current(): PublishedCatalog | null {
@@ -202,7 +205,7 @@ class Mirror implements MirrorService {
   }
 
   async blobPath(hex: string): Promise<string | null> {
-    const path = this.store.blobPath(hex);
+    const path = this.parts.store.blobPath(hex);
     try {
       return (await stat(path)).isFile() ? path : null;
     } catch {
@@ -242,22 +245,30 @@ class Mirror implements MirrorService {
     }
     const report = newSyncReport();
     const abort = new AbortController();
+    const before = this.published;
     this.runningReport = report;
     this.abort = abort;
-    this.running = this.execute(report, abort.signal).finally(() => {
-      this.running = null;
-      this.runningReport = null;
-      this.abort = null;
-    });
+    // sync:end once isSyncing() is false again; close() waits for its observers too
+    this.running = this.execute(report, abort.signal)
+      .finally(() => {
+        this.running = null;
+        this.runningReport = null;
+        this.abort = null;
+      })
+      .then((ended) => {
+        this.events.emit('sync:end', { report: ended, before, after: this.published });
+        return ended;
+      });
+    this.events.emit('sync:start', { report, catalog: before });
     return this.running;
   }
 
   private resignContext(): ResignContext {
     return {
       config: this.config,
-      state: this.state,
-      catalogs: this.catalogs,
-      signer: this.signer,
+      state: this.parts.state,
+      catalogs: this.parts.catalogs,
+      signer: this.parts.signer,
       current: () => this.published,
       onPublished: (published) => {
         this.published = published;
@@ -267,10 +278,10 @@ class Mirror implements MirrorService {
 
   /** signing.targets "mirror": sign and publish the TUF roles of the served catalog; true when a new snapshot was published. */
   private async publishMirrorSigned(): Promise<boolean> {
-    if (!this.tuf || !isMirrorSigned(this.config)) return false;
+    if (!this.parts.tuf || !isMirrorSigned(this.config)) return false;
     const outcome = await publishMirrorSigned(
       this.config,
-      this.tuf,
+      this.parts.tuf,
       this.published?.catalog ?? null,
       this.log,
     );
@@ -328,18 +339,19 @@ class Mirror implements MirrorService {
     const ctx: SyncContext = {
       ...this.resignContext(),
       logger: this.log,
-      store: this.store,
+      store: this.parts.store,
       archive: new FeedArchive(this.config.dataDir),
     };
-    if (this.dispatcher) ctx.dispatcher = this.dispatcher;
+    if (this.parts.dispatcher) ctx.dispatcher = this.parts.dispatcher;
     if (this.options.retryBaseMs !== undefined) ctx.retryBaseMs = this.options.retryBaseMs;
     if (this.options.syncProgress) ctx.progress = this.options.syncProgress;
     try {
-      if (this.tuf && !isMirrorSigned(this.config)) await runTufSync(ctx, report, signal, this.tuf);
+      if (this.parts.tuf && !isMirrorSigned(this.config))
+        await runTufSync(ctx, report, signal, this.parts.tuf);
       else {
         await runSync(ctx, report, signal);
         // signing.targets "mirror": the TUF roles from the catalog the feed pipeline published
-        if (this.tuf && (await this.publishMirrorSigned())) report.published = true;
+        if (this.parts.tuf && (await this.publishMirrorSigned())) report.published = true;
       }
       // Everything wanted was fetched: partials left in store/tmp are for files no longer wanted.
       if (report.outcome === 'ok') await this.dropUnwantedPartials();
@@ -373,10 +385,10 @@ class Mirror implements MirrorService {
   /** Best effort: a temp file that cannot be removed now is retried after the next sync. */
   private async dropUnwantedPartials(): Promise<void> {
     try {
-      const removed = await prunePartials(this.store, new Set());
+      const removed = await prunePartials(this.parts.store, new Set());
       if (removed.length > 0) this.log.info({ removed }, 'removed partial downloads no longer wanted');
     } catch (err) {
-      this.log.warn({ err: errorMessage(err), dir: this.store.tmpDir }, 'could not clean store/tmp');
+      this.log.warn({ err: errorMessage(err), dir: this.parts.store.tmpDir }, 'could not clean store/tmp');
     }
   }
 
@@ -384,7 +396,7 @@ class Mirror implements MirrorService {
   private async persistReport(report: SyncReport): Promise<void> {
     if (report.outcome === 'ok' || report.outcome === 'partial') this.lastSucceeded = report;
     try {
-      await this.state.setLastSync(report);
+      await this.parts.state.setLastSync(report);
     } catch (err) {
       this.log.error({ err: errorMessage(err) }, 'could not store the sync report');
     }
@@ -443,11 +455,11 @@ class Mirror implements MirrorService {
       this.abort?.abort();
       await this.running.catch(() => undefined);
     }
-    await this.tuf?.close();
-    await this.state
+    await this.parts.tuf?.close();
+    await this.parts.state
       .close()
       .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'closing state'));
-    await this.dispatcher?.close().catch(() => undefined);
-    await this.lock.release();
+    await this.parts.dispatcher?.close().catch(() => undefined);
+    await this.parts.ownLock?.release();
   }
 }

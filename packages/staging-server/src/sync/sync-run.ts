@@ -1,25 +1,19 @@
 // One sync, start to end: feed -> accept -> filter -> download -> hold back -> publish.
 import type { KeyObject } from 'node:crypto';
 import { dirname } from 'node:path';
-import type { Dispatcher } from 'undici';
 import {
   ErrorCodes,
   PatchbayError,
-  assertFreeSpace,
   diskFullError,
   errorMessage,
   failpoint,
   isDiskFullError,
   writeFileAtomic,
-  type ContentStore,
   type Catalog,
   type Feed,
   type Logger,
   type RetryOptions,
-  type ServerConfig,
-  type BlobProgressListener,
   verifyDetached,
-  redactCredentials,
 } from '@patchbay/core';
 import type { PublishedCatalog, SyncReport } from '../mirror.js';
 import { toPublishedCatalog, type CatalogStore } from '../store/catalog-store.js';
@@ -31,33 +25,31 @@ import type { MirrorSigner } from '../trust/mirror-key.js';
 import { fetchFeed, fetchFeedSignature } from '../upstream/feed-fetcher.js';
 import { resolveFeedUrl } from '../upstream/feed-location.js';
 import { originPolicy } from '../upstream/origin-policy.js';
-import { urlGuard } from '../upstream/url-guard.js';
-import { downloadBlobs, failedPatches, missingBlobs, planBlobs } from './blob-downloads.js';
+import { failedPatches, planBlobs } from './blob-downloads.js';
 import { buildCatalog, republishCatalog, sameCatalogContent } from './build-catalog.js';
 import { checkFeedSequence } from './feed-acceptance.js';
 import { holdBack } from '@patchbay/core';
 import { filterFeed, unknownFilterProducts } from './mirror-filter.js';
+import {
+  downloadMissingBlobs,
+  syncRetryOptions,
+  throwIfAborted,
+  type SyncStageContext,
+} from './sync-stages.js';
 import { assertBlobsPresent } from './verify-published-blobs.js';
 import { extendChain } from '../tiers/mirror-chain.js';
 import { parseUpstreamFeed } from '../tiers/upstream-document.js';
 
-export interface SyncContext {
-  config: ServerConfig;
+export interface SyncContext extends SyncStageContext {
   logger: Logger;
-  store: ContentStore;
   catalogs: CatalogStore;
   state: SyncStateStore;
   archive: FeedArchive;
   /** signs every published catalog */
   signer: MirrorSigner;
-  dispatcher?: Dispatcher;
-  /** first retry delay (tests shorten it) */
-  retryBaseMs?: number;
   current(): PublishedCatalog | null;
   /** called right after current.json was switched */
   onPublished(published: PublishedCatalog): void;
-  /** the downloads' progress (the CLI's bar on a terminal) */
-  progress?: BlobProgressListener;
 }
 
 export function newSyncReport(now: Date = new Date()): SyncReport {
@@ -73,12 +65,6 @@ export function newSyncReport(now: Date = new Date()): SyncReport {
     filesFetched: 0,
     bytesFetched: 0,
   };
-}
-
-function throwIfAborted(signal: AbortSignal, stage: string): void {
-  if (signal.aborted) {
-    throw new PatchbayError(ErrorCodes.ABORTED, `sync aborted ${stage}; nothing was published`, { stage });
-  }
 }
 
 interface FeedForSync {
@@ -158,16 +144,7 @@ export async function runSync(ctx: SyncContext, report: SyncReport, signal: Abor
   // Where this sync may fetch from (docs/security.md): every request below, each redirect
   // hop included, is checked against it before it is made.
   const policy = originPolicy(feedUrl, config.upstream.allowedOrigins);
-  const retry: RetryOptions = {
-    checkUrl: urlGuard(policy),
-    retries: config.upstream.retries,
-    stallTimeoutMs: config.upstream.timeoutSeconds * 1000,
-    signal,
-    onRetry: ({ url, attempt, delayMs, error }) =>
-      log.warn({ url: redactCredentials(url), attempt, delayMs, err: errorMessage(error) }, 'retrying'),
-  };
-  if (ctx.dispatcher) retry.dispatcher = ctx.dispatcher;
-  if (ctx.retryBaseMs !== undefined) retry.retryBaseMs = ctx.retryBaseMs;
+  const retry = syncRetryOptions(ctx, policy, signal, log);
 
   log.info('sync started');
   const { feed, fresh, chain } = await obtainFeed(ctx, feedUrl, retry, report);
@@ -184,39 +161,9 @@ export async function runSync(ctx: SyncContext, report: SyncReport, signal: Abor
   const mirrored = filterFeed(feed, config.mirror.products);
 
   const plan = planBlobs(mirrored.patches, feedUrl, policy);
-  const toFetch = await missingBlobs(plan.jobs, ctx.store);
-  const writing = await ctx.store.bytesToWrite(toFetch);
-  log.info(
-    {
-      files: toFetch.length,
-      bytes: toFetch.reduce((sum, job) => sum + job.size, 0),
-      bytesToWrite: writing,
-      concurrency: config.upstream.concurrency,
-    },
-    'files to fetch',
-  );
-  // Fail before the first byte rather than fill the disk halfway (the published catalog stays).
-  if (toFetch.length > 0) {
-    await assertFreeSpace(
-      ctx.store.root,
-      writing,
-      config.storage.freeSpaceMarginBytes,
-      `the sync's ${toFetch.length} file(s) to download`,
-      'storage.freeSpaceMarginBytes',
-    );
-  }
-  const downloads = await downloadBlobs(toFetch, {
-    store: ctx.store,
-    concurrency: config.upstream.concurrency,
-    retry,
-    signal,
-    logger: log,
-    ...(ctx.progress ? { progress: ctx.progress } : {}),
-  });
-  report.filesFetched = downloads.filesFetched;
-  report.bytesFetched = downloads.bytesFetched;
+  const { fetched, downloads } = await downloadMissingBlobs(ctx, plan.jobs, retry, signal, report, log);
 
-  const failed = new Map([...plan.invalid, ...failedPatches(toFetch, downloads.failures)]);
+  const failed = new Map([...plan.invalid, ...failedPatches(fetched, downloads.failures)]);
   report.heldBack = holdBack(mirrored.patches, failed);
   const heldBackIds = new Set(report.heldBack.map((h) => h.patchId));
   if (report.heldBack.length > 0) log.warn({ heldBack: report.heldBack }, 'patches held back');

@@ -29,7 +29,7 @@ export async function startRollup(
   const sender = new RollupSender({
     config: rollup,
     dataDir: config.dataDir,
-    store,
+    reports: store,
     fingerprint: describeKey(key).fingerprint,
     logger,
     dispatcher,

@@ -17,42 +17,14 @@ import {
   type RollupSource,
 } from './rollup-batch.js';
 import { RollupCursorFile } from './rollup-cursor.js';
-import { writeRollupStatus } from './rollup-status.js';
+import { writeRollupStatus, type RollupSkipped, type RollupStatus } from './rollup-status.js';
 import { ROLLUP_FORMAT, rollupPath, type RollupAnswer, type RollupBody } from './rollup-protocol.js';
-
-export interface RollupStatus {
-  parent: string;
-  branchId: string;
-  lastAttemptAt: string | null;
-  lastSuccessAt: string | null;
-  /** the last failure's message (null after a success) */
-  error: string | null;
-  /** consecutive failures; the retry waits longer after each */
-  failures: number;
-  nextRetryAt: string | null;
-  /** figures of the last successful run */
-  lastRun: { requests: number; hosts: number; accepted: number; refused: RollupAnswer['refused'] } | null;
-  /** the latest hosts skipped as too large for the parent (newest last, at most MAX_SKIPPED_KEPT) */
-  skipped: RollupSkipped[];
-}
-
-/** A host whose entry the parent refused as too large (413) even alone with one event. */
-export interface RollupSkipped {
-  hostId: string;
-  /** the snapshot (lastSeenAt) skipped: a newer report is tried again */
-  lastSeenAt: string;
-  /** events of this host passed over with it */
-  events: number;
-  /** JSON bytes of the smallest entry tried */
-  bytes: number;
-  at: string;
-  error: string;
-}
 
 export interface RollupSenderOptions {
   config: RollupConfig;
   dataDir: string;
-  store: RollupSource & { lastEventId(): number; lastSeenMax(): string | null };
+  /** the report store the rollup reads from */
+  reports: RollupSource & { lastEventId(): number; lastSeenMax(): string | null };
   /** this mirror's key fingerprint (the parent refuses a rollup that would loop) */
   fingerprint: string;
   logger: Logger;
@@ -132,7 +104,7 @@ export class RollupSender {
   /** A run unless one is running, a retry is not due yet, or nothing changed since the last success. */
   async runIfDue(reason: string): Promise<void> {
     if (this.closed || this.running || Date.now() < this.retryAt) return;
-    const seen = { eventId: this.opts.store.lastEventId(), lastSeen: this.opts.store.lastSeenMax() };
+    const seen = { eventId: this.opts.reports.lastEventId(), lastSeen: this.opts.reports.lastSeenMax() };
     if (this.seen && this.seen.eventId === seen.eventId && this.seen.lastSeen === seen.lastSeen) return;
     await this.run(reason);
   }
@@ -149,13 +121,13 @@ export class RollupSender {
   private async runOnce(reason: string): Promise<void> {
     const startedAt = new Date();
     this.state.lastAttemptAt = startedAt.toISOString();
-    const seen = { eventId: this.opts.store.lastEventId(), lastSeen: this.opts.store.lastSeenMax() };
+    const seen = { eventId: this.opts.reports.lastEventId(), lastSeen: this.opts.reports.lastSeenMax() };
     const figures = { requests: 0, hosts: 0, accepted: 0, refused: [] as RollupAnswer['refused'] };
     try {
       let cursor = await this.cursorFile.read(this.target);
       const full = this.opts.limits ?? DEFAULT_BATCH_LIMITS;
       let limits = full;
-      const builder = new BatchBuilder(this.opts.store, full);
+      const builder = new BatchBuilder(this.opts.reports, full);
       const next = (): RollupBatch | null => builder.next(cursor, limits, this.unsendable);
       for (let batch = next(); batch !== null && !this.closed; batch = next()) {
         for (const passed of batch.passedOver) this.recordPassedOver(passed);

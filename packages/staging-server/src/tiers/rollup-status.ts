@@ -4,7 +4,37 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@patchbay/core';
-import type { RollupStatus } from './rollup-sender.js';
+import type { RollupAnswer } from './rollup-protocol.js';
+
+/** What the branch's sender (rollup-sender.ts) knows of its last rollup. */
+export interface RollupStatus {
+  parent: string;
+  branchId: string;
+  lastAttemptAt: string | null;
+  lastSuccessAt: string | null;
+  /** the last failure's message (null after a success) */
+  error: string | null;
+  /** consecutive failures; the retry waits longer after each */
+  failures: number;
+  nextRetryAt: string | null;
+  /** figures of the last successful run */
+  lastRun: { requests: number; hosts: number; accepted: number; refused: RollupAnswer['refused'] } | null;
+  /** the latest hosts skipped as too large for the parent (newest last, at most rollup-sender.ts MAX_SKIPPED_KEPT) */
+  skipped: RollupSkipped[];
+}
+
+/** A host whose entry the parent refused as too large (413) even alone with one event. */
+export interface RollupSkipped {
+  hostId: string;
+  /** the snapshot (lastSeenAt) skipped: a newer report is tried again */
+  lastSeenAt: string;
+  /** events of this host passed over with it */
+  events: number;
+  /** JSON bytes of the smallest entry tried */
+  bytes: number;
+  at: string;
+  error: string;
+}
 
 export const ROLLUP_STATUS_FILE = 'rollup-status.json';
 

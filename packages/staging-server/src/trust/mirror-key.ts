@@ -1,11 +1,9 @@
 // The mirror's Ed25519 signing key on disk (CONTRACT §5): PKCS#8 PEM, mode 0600,
 // created atomically, never overwritten by accident, never logged.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
-  atomicTempPath,
-  fsyncDir,
   encodePublicKey,
   ErrorCodes,
   generateSigningKeyPair,
@@ -14,6 +12,7 @@ import {
   PatchbayError,
   type ServerConfig,
 } from '@patchbay/core';
+import { assertKeyModePrivate, writeKeyFileAtomic } from '@patchbay/core/tuf';
 import type { MirrorKeys } from '../mirror.js';
 import { readRotation } from './rotation.js';
 
@@ -42,54 +41,27 @@ export function describeKey(privateKey: KeyObject): { publicKey: string; fingerp
 }
 
 /**
- * Write `pem` to `path` with mode 0600: temp file (0600 from its creation), fsync, then
- * link (fails when `path` exists) or, with `replace`, rename. Readers never see half a key.
+ * Write `pem` to `path` with mode 0600, atomically (core's writeKeyFileAtomic): link, failing
+ * when `path` exists, or with `replace`, rename. Readers never see half a key.
  */
 export async function writeKeyFile(path: string, pem: string, replace: boolean): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  // atomicTempPath names it with our pid, so a start-up after a crash knows it is stale.
-  const temp = atomicTempPath(path);
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.chmod(0o600);
-    await handle.writeFile(pem);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    if (replace) await rename(temp, path);
-    else await link(temp, path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new PatchbayError(
+  await writeKeyFileAtomic(path, pem, {
+    mode: 0o600,
+    replace,
+    existsError: (keyFile) =>
+      new PatchbayError(
         ErrorCodes.CONFIG,
-        `signing key ${path} already exists; refusing to overwrite it (use --force, or --rotate to rotate keys)`,
-        { keyFile: path },
-      );
-    }
-    throw err;
-  } finally {
-    await rm(temp, { force: true });
-  }
-  await fsyncDir(dir);
+        `signing key ${keyFile} already exists; refusing to overwrite it (use --force, or --rotate to rotate keys)`,
+        { keyFile },
+      ),
+  });
 }
 
 /** A private key that others can read is a leaked key: refuse it (exit 2 at the CLI). */
 export async function assertKeyFilePrivate(path: string): Promise<void> {
-  // Windows has no mode bits (Node reports every writable file as 0666): there, the
-  // key's privacy is the data directory's ACL (docs/deploy.md), not something to check here.
+  // Windows has no mode bits: there, the key's privacy is the data directory's ACL (docs/deploy.md).
   if (process.platform === 'win32') return;
-  const { mode } = await stat(path);
-  if ((mode & 0o077) !== 0) {
-    const octal = (mode & 0o777).toString(8).padStart(3, '0');
-    throw new PatchbayError(
-      ErrorCodes.CONFIG,
-      `signing key ${path} is readable by group or others (mode ${octal}); fix it with: chmod 600 ${path}`,
-      { keyFile: path, mode: octal },
-    );
-  }
+  assertKeyModePrivate((await stat(path)).mode, path, 'signing key', ErrorCodes.CONFIG);
 }
 
 /** Read and parse the key file; undefined when it does not exist. */

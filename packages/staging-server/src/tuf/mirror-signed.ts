@@ -39,8 +39,9 @@ import {
 import { isResignDue } from '../trust/catalog-expiry.js';
 import type { OnlineKey } from './online-key.js';
 import type { PublishOutcome, ServedRepository } from './served-repository.js';
-import type { TufMirror } from './tuf-mirror.js';
-import { walkRootChainBack, type UpstreamFile } from './upstream-repository.js';
+import type { Clock, TimestampRefresher } from './timestamp-refresh.js';
+import type { RoleFile } from './role-file.js';
+import { walkRootChainBack } from './root-chain.js';
 
 /** What /v1/status `trust.warning`, the status page and the server's start log say in mirror mode. */
 export const MIRROR_SIGNS_TARGETS_WARNING =
@@ -71,7 +72,7 @@ function rootConfigError(message: string, path: string, cause?: unknown): Patchb
 export async function loadSigningRoot(
   config: Pick<ServerConfig, 'signing'>,
   onlineKey: Pick<OnlineKey, 'keyId' | 'keyFile'>,
-): Promise<UpstreamFile<Root>[]> {
+): Promise<RoleFile<Root>[]> {
   const path = config.signing.root;
   if (typeof path !== 'string' || path === '') {
     throw new PatchbayError(ErrorCodes.CONFIG, 'signing.targets "mirror" needs signing.root', {
@@ -97,7 +98,7 @@ export async function loadSigningRoot(
   }
   const missing: number[] = [];
   const dir = dirname(path);
-  let roots: UpstreamFile<Root>[];
+  let roots: RoleFile<Root>[];
   try {
     roots = await walkRootChainBack(
       { role: 'root', version: newest.signed.version, bytes, signed: newest.signed },
@@ -132,7 +133,7 @@ export async function loadSigningRoot(
   return roots;
 }
 
-/** Targets metadata (unsigned) from the `signed` JSON of mirrorRoles, at this version and expiry. */
+/** Targets metadata (unsigned) from the `signed` JSON of serverSignedRoles, at this version and expiry. */
 function targetsMetadata(
   role: string,
   content: Record<string, unknown>,
@@ -154,7 +155,7 @@ function contentOf(metadata: Metadata<Targets>): Record<string, unknown> {
 }
 
 /** The `signed` JSON of every role this server signs: top-level targets, then `<product>~<release>`. */
-export function mirrorRoles(
+export function serverSignedRoles(
   catalog: Catalog,
   onlineKey: Pick<OnlineKey, 'keyId' | 'publicKeyPem'>,
   log: Logger,
@@ -221,7 +222,7 @@ async function signedRole(
   ctx: SignContext,
   role: string,
   content: Record<string, unknown>,
-): Promise<UpstreamFile<Targets>> {
+): Promise<RoleFile<Targets>> {
   const served = ctx.repository.current()?.roles.get(role);
   if (served) {
     const current = await readMetadata(ctx.repository.dir, role, served.version);
@@ -245,6 +246,14 @@ async function signedRole(
   return { role, version, bytes: metadataBytes(metadata as never), signed: metadata.signed };
 }
 
+/** What signing needs of the server's TUF side (tuf-mirror.ts TufMirror has them all). */
+export interface TargetsSigningParts {
+  repository: ServedRepository;
+  onlineKey: OnlineKey;
+  clock: Pick<Clock, 'now'>;
+  refresher?: Pick<TimestampRefresher, 'check'>;
+}
+
 /**
  * Publish the TUF repository from the published catalog: the organisation's root versions, the
  * targets and product roles this server signs, then snapshot and timestamp (served-repository.ts
@@ -252,9 +261,7 @@ async function signedRole(
  */
 export async function publishMirrorSigned(
   config: Pick<ServerConfig, 'signing'>,
-  tuf: Pick<TufMirror, 'repository' | 'onlineKey' | 'clock'> & {
-    refresher?: Pick<TufMirror['refresher'], 'check'>;
-  },
+  tuf: TargetsSigningParts,
   catalog: Catalog | null,
   log: Logger,
 ): Promise<PublishOutcome | null> {
@@ -274,8 +281,8 @@ export async function publishMirrorSigned(
   }
   const now = tuf.clock.now();
   const ctx: SignContext = { repository: tuf.repository, onlineKey: tuf.onlineKey, config, now };
-  const { top, roles } = mirrorRoles(catalog, tuf.onlineKey, log);
-  const signedRoles = new Map<string, UpstreamFile<Targets>>();
+  const { top, roles } = serverSignedRoles(catalog, tuf.onlineKey, log);
+  const signedRoles = new Map<string, RoleFile<Targets>>();
   for (const [name, content] of roles) signedRoles.set(name, await signedRole(ctx, name, content));
   const targets = await signedRole(ctx, 'targets', top);
   const outcome = await tuf.repository.publish(

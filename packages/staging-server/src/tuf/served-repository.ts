@@ -28,7 +28,7 @@ import {
 } from '@patchbay/core/tuf';
 import type { Root, Snapshot, Targets } from '@tufjs/models';
 import type { OnlineKey } from './online-key.js';
-import type { UpstreamFile } from './upstream-repository.js';
+import type { RoleFile } from './role-file.js';
 
 /**
  * Where this server's snapshot `signed` lists the online key ids of the staging servers the
@@ -77,9 +77,9 @@ export interface TrustStatus {
 
 /** What a publication puts in the repository: verified upstream bytes and the mirror's verdicts. */
 export interface Publication {
-  roots: readonly UpstreamFile<Root>[];
-  targets: UpstreamFile<Targets>;
-  roles: ReadonlyMap<string, UpstreamFile<Targets>>;
+  roots: readonly RoleFile<Root>[];
+  targets: RoleFile<Targets>;
+  roles: ReadonlyMap<string, RoleFile<Targets>>;
   /** target files that failed verification on this mirror */
   unavailable: readonly UnavailableTarget[];
   /** the upstream snapshot's mirror chain (this server's key id is appended); none for a publisher */
@@ -175,7 +175,7 @@ export class ServedRepository {
    */
   async rollbackProblems(
     rootVersion: number,
-    files: readonly UpstreamFile<Targets>[],
+    files: readonly RoleFile<Targets>[],
     opts: { sameVersionOtherBytes?: boolean } = {},
   ): Promise<string[]> {
     const served = this.state;
@@ -312,7 +312,7 @@ export class ServedRepository {
   private snapshotDue(
     current: ServedState,
     rootVersion: number,
-    files: readonly UpstreamFile<Targets>[],
+    files: readonly RoleFile<Targets>[],
     unavailable: readonly UnavailableTarget[],
     now: Date,
   ): boolean {

@@ -4,43 +4,35 @@
 // The same stages as sync-run.ts for a feed, on verified TUF metadata instead of feed.json.
 import { stat } from 'node:fs/promises';
 import {
-  assertFreeSpace,
   ErrorCodes,
   PatchbayError,
   type Catalog,
   type ContentStore,
   type Logger,
-  type RetryOptions,
   redactCredentials,
-  errorMessage,
 } from '@patchbay/core';
-import { catalogFromRoles, consistentTargetPath, type UnavailableTarget } from '@patchbay/core/tuf';
+import {
+  catalogFromRoles,
+  consistentTargetPath,
+  isSafeTargetPath,
+  type UnavailableTarget,
+} from '@patchbay/core/tuf';
 import type { Root, Targets } from '@tufjs/models';
 import type { SyncReport } from '../mirror.js';
-import { downloadBlobs, missingBlobs, type BlobJob } from '../sync/blob-downloads.js';
+import type { BlobJob } from '../sync/blob-downloads.js';
 import { blobUrl, sameCatalogContent } from '../sync/build-catalog.js';
 import { nextMirrorSequence, publishSigned, type SyncContext } from '../sync/sync-run.js';
+import { downloadMissingBlobs, syncRetryOptions, throwIfAborted } from '../sync/sync-stages.js';
 import { assertBlobsPresent } from '../sync/verify-published-blobs.js';
 import { expiryFor, isResignDue } from '../trust/catalog-expiry.js';
 import { checkFileUrl, originPolicy, type OriginPolicy } from '../upstream/origin-policy.js';
-import { urlGuard } from '../upstream/url-guard.js';
 import { describeChain } from '../tiers/mirror-chain.js';
 import { onlinePublicKeyFile, type OnlineKey } from './online-key.js';
 import type { Publication, PublishOutcome } from './served-repository.js';
 import type { TufMirror } from './tuf-mirror.js';
 import { upstreamTufFetcher } from './upstream-fetcher.js';
-import {
-  readUpstreamRepository,
-  releaseSelected,
-  upstreamMetadataDir,
-  type UpstreamFile,
-} from './upstream-repository.js';
-
-function throwIfAborted(signal: AbortSignal, stage: string): void {
-  if (signal.aborted) {
-    throw new PatchbayError(ErrorCodes.ABORTED, `sync aborted ${stage}; nothing was published`, { stage });
-  }
-}
+import type { RoleFile } from './role-file.js';
+import { readUpstreamRepository, releaseSelected, upstreamMetadataDir } from './upstream-repository.js';
 
 /** Runs one sync from the TUF upstream, filling `report`. Throws when the upstream fails verification. */
 export async function runTufSync(
@@ -56,16 +48,7 @@ export async function runTufSync(
   // Metadata and target files only from the upstream's origin (or upstream.allowedOrigins),
   // every request and redirect hop checked before it is made (docs/security.md).
   const policy = originPolicy(baseUrl, config.upstream.allowedOrigins);
-  const retry: RetryOptions = {
-    checkUrl: urlGuard(policy),
-    retries: config.upstream.retries,
-    stallTimeoutMs: config.upstream.timeoutSeconds * 1000,
-    signal,
-    onRetry: ({ url, attempt, delayMs, error }) =>
-      log.warn({ url: redactCredentials(url), attempt, delayMs, err: errorMessage(error) }, 'retrying'),
-  };
-  if (ctx.dispatcher) retry.dispatcher = ctx.dispatcher;
-  if (ctx.retryBaseMs !== undefined) retry.retryBaseMs = ctx.retryBaseMs;
+  const retry = syncRetryOptions(ctx, policy, signal, log);
 
   log.info('sync started');
   // 1. Verify: root chain, timestamp, snapshot, targets, the selected delegated roles.
@@ -112,31 +95,7 @@ export async function runTufSync(
 
   // 3. Target files of the mirrored roles into the blob store, by signed length and SHA-256.
   const plan = planTargetBlobs(upstream.roles, baseUrl, policy);
-  const toFetch = await missingBlobs(plan.jobs, ctx.store);
-  const writing = await ctx.store.bytesToWrite(toFetch);
-  log.info(
-    { files: toFetch.length, bytes: toFetch.reduce((sum, job) => sum + job.size, 0), bytesToWrite: writing },
-    'files to fetch',
-  );
-  if (toFetch.length > 0) {
-    await assertFreeSpace(
-      ctx.store.root,
-      writing,
-      config.storage.freeSpaceMarginBytes,
-      `the sync's ${toFetch.length} file(s) to download`,
-      'storage.freeSpaceMarginBytes',
-    );
-  }
-  const downloads = await downloadBlobs(toFetch, {
-    store: ctx.store,
-    concurrency: config.upstream.concurrency,
-    retry,
-    signal,
-    logger: log,
-    ...(ctx.progress ? { progress: ctx.progress } : {}),
-  });
-  report.filesFetched = downloads.filesFetched;
-  report.bytesFetched = downloads.bytesFetched;
+  const { downloads } = await downloadMissingBlobs(ctx, plan.jobs, retry, signal, report, log);
 
   // 4. What failed is withheld (snapshot x-patchbay-unavailable), never published as available.
   const unavailable = await withheldTargets(plan, downloads.failures, ctx.store);
@@ -145,7 +104,7 @@ export async function runTufSync(
   throwIfAborted(signal, 'before publishing');
 
   // 5. and 6. The catalog for the admin views, then the TUF repository and the catalog published.
-  const outcome = await publishTufMirror(
+  const outcome = await publishVerifiedTuf(
     ctx,
     tuf,
     {
@@ -174,13 +133,10 @@ export async function runTufSync(
   );
 }
 
-/** What a verified source (an upstream sync, an imported bundle) gives the served repository. */
-export type TufPublication = Publication;
-
 /** The TUF-mode catalog (admin views, /v1/catalog): the verified roles' patches, narrowed to mirror.products. */
 export function tufCatalog(
   config: SyncContext['config'],
-  publication: TufPublication,
+  publication: Publication,
 ): { catalog: Catalog; heldBack: SyncReport['heldBack'] } {
   const { catalog, heldBack } = catalogFromRoles({
     targets: publication.targets.signed,
@@ -204,10 +160,10 @@ export function tufCatalog(
  * roles byte for byte, this server's snapshot and timestamp, then the catalog. Fills the
  * report's heldBack, published and outcome.
  */
-export async function publishTufMirror(
+export async function publishVerifiedTuf(
   ctx: Pick<SyncContext, 'config' | 'store' | 'state' | 'catalogs' | 'signer' | 'current' | 'onPublished'>,
   tuf: Pick<TufMirror, 'repository' | 'clock'> & { refresher?: Pick<TufMirror['refresher'], 'check'> },
-  publication: TufPublication,
+  publication: Publication,
   report: SyncReport,
   log: Logger,
 ): Promise<PublishOutcome> {
@@ -282,15 +238,6 @@ export interface TargetBlobPlan {
   invalid: UnavailableTarget[];
 }
 
-/** A target path is relative, `/`-separated, without empty, `.` or `..` segments, backslashes or NUL. */
-function safeTargetPath(path: string): boolean {
-  return (
-    !path.includes('\\') &&
-    !path.includes('\0') &&
-    path.split('/').every((part) => part !== '' && part !== '.' && part !== '..')
-  );
-}
-
 /** The URL of a target file in the upstream repository: `<url>targets/<dir>/<sha256>.<basename>`, each segment encoded. */
 export function upstreamTargetUrl(baseUrl: string, path: string, sha256: string): string {
   const encoded = consistentTargetPath(path, sha256).split('/').map(encodeURIComponent).join('/');
@@ -299,7 +246,7 @@ export function upstreamTargetUrl(baseUrl: string, path: string, sha256: string)
 
 /** One download job per distinct SHA-256 over every target of the mirrored roles. */
 export function planTargetBlobs(
-  roles: ReadonlyMap<string, UpstreamFile<Targets>>,
+  roles: ReadonlyMap<string, RoleFile<Targets>>,
   baseUrl: string,
   policy: OriginPolicy,
 ): TargetBlobPlan {
@@ -314,7 +261,7 @@ export function planTargetBlobs(
         withhold('the target has no lowercase hex sha256 hash (this layout names target files by it)');
         continue;
       }
-      if (!safeTargetPath(target.path)) {
+      if (!isSafeTargetPath(target.path)) {
         withhold(`target path "${target.path}" is not a safe relative path`);
         continue;
       }

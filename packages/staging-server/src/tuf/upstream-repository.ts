@@ -19,7 +19,8 @@ import {
 import {
   Updater,
   ensureTrustAnchor,
-  trustedSetOf,
+  loadDelegatedRole,
+  refreshTrustedSet,
   type Fetcher,
   METADATA_DIR,
   metadataFileName,
@@ -28,22 +29,16 @@ import {
   snapshotMetaKey,
 } from '@patchbay/core/tuf';
 import type { Metadata, Root, Targets } from '@tufjs/models';
+import type { RoleFile } from './role-file.js';
+import { walkRootChainBack } from './root-chain.js';
 import { snapshotChain } from './served-repository.js';
-
-/** One verified metadata file of the upstream, with the exact bytes it was verified from. */
-export interface UpstreamFile<T> {
-  role: string;
-  version: number;
-  bytes: Buffer;
-  signed: T;
-}
 
 export interface VerifiedUpstream {
   /** every root version the chain could be walked back to, oldest first; the last is the trusted one */
-  roots: UpstreamFile<Root>[];
-  targets: UpstreamFile<Targets>;
+  roots: RoleFile<Root>[];
+  targets: RoleFile<Targets>;
   /** the mirrored delegated roles, by name */
-  roles: Map<string, UpstreamFile<Targets>>;
+  roles: Map<string, RoleFile<Targets>>;
   /** delegated roles left out (product filter, or a name that is not `<product>~<release>`), with why */
   skipped: { role: string; reason: string }[];
   /** the staging servers the upstream's snapshot passed through (its mirror chain; [] for a publisher) */
@@ -140,24 +135,11 @@ async function readUpstream(opts: UpstreamReadOptions): Promise<VerifiedUpstream
     config: { userAgent: 'patchbay-server' },
   });
   const what = `the upstream TUF repository ${opts.baseUrl}`;
-  try {
-    await updater.refresh();
-  } catch (err) {
-    throw tufRefusal(what, err);
-  }
-  const set = trustedSetOf(updater);
-  const { timestamp, snapshot, targets } = set;
-  if (!timestamp || !snapshot || !targets) {
-    throw new PatchbayError(
-      ErrorCodes.TUF_VERIFY,
-      `${what}: refresh left no timestamp, snapshot or targets`,
-      {
-        url: opts.baseUrl,
-      },
-    );
-  }
+  const { set, snapshot, targets } = await refreshTrustedSet(updater, what, tufRefusal, {
+    url: opts.baseUrl,
+  });
 
-  const roles = new Map<string, UpstreamFile<Targets>>();
+  const roles = new Map<string, RoleFile<Targets>>();
   const skipped: VerifiedUpstream['skipped'] = [];
   for (const role of Object.keys(targets.signed.delegations?.roles ?? {})) {
     const parsed = parseRoleName(role);
@@ -179,20 +161,9 @@ async function readUpstream(opts: UpstreamReadOptions): Promise<VerifiedUpstream
       });
       continue;
     }
-    try {
-      // a path inside the role's delegation makes tuf-js load and verify that role (and only it)
-      await updater.getTargetInfo(`${parsed.product}/${parsed.release}/_`);
-    } catch (err) {
-      throw tufRefusal(`${what}, role ${role}`, err);
-    }
-    const loaded = set.getRole(role);
-    if (!loaded) {
-      throw new PatchbayError(
-        ErrorCodes.TUF_VERIFY,
-        `${what}: role ${role} did not load (another delegation claims its paths first)`,
-        { url: opts.baseUrl, role },
-      );
-    }
+    const loaded = await loadDelegatedRole(updater, { name: role, ...parsed }, what, tufRefusal, {
+      url: opts.baseUrl,
+    });
     roles.set(role, await keptFile(opts.metadataDir, role, loaded));
   }
 
@@ -213,7 +184,7 @@ async function keptFile<T extends Root | Targets>(
   metadataDir: string,
   role: string,
   trusted: Metadata<T>,
-): Promise<UpstreamFile<T>> {
+): Promise<RoleFile<T>> {
   const path = join(metadataDir, `${encodeURIComponent(role)}.json`);
   const bytes = await readFile(path);
   let same = false;
@@ -236,10 +207,7 @@ async function keptFile<T extends Root | Targets>(
 }
 
 /** The upstream's root versions below the trusted one: this server's copies first, then the upstream's. */
-async function rootChain(
-  opts: UpstreamReadOptions,
-  newest: UpstreamFile<Root>,
-): Promise<UpstreamFile<Root>[]> {
+async function rootChain(opts: UpstreamReadOptions, newest: RoleFile<Root>): Promise<RoleFile<Root>[]> {
   return walkRootChainBack(
     newest,
     async (version) =>
@@ -252,47 +220,6 @@ async function rootChain(
       ),
     'upstream',
   );
-}
-
-/**
- * Every root version below `newest`, walked back while each version is signed by a threshold
- * of its own root keys and signs its successor (spec 5.3.4 read backwards); the chain stops at
- * the first version `read` does not have (`onMissing` is told). Hosts whose trust anchor is
- * older need those versions to walk forward; they check every signature themselves.
- * PB_ERR_TUF_VERIFY when a version that is there does not chain.
- */
-export async function walkRootChainBack(
-  newest: UpstreamFile<Root>,
-  read: (version: number) => Promise<Buffer | undefined>,
-  onMissing: (version: number) => void,
-  source: string,
-): Promise<UpstreamFile<Root>[]> {
-  const chain: UpstreamFile<Root>[] = [newest];
-  let successor = parseMetadata('root', newest.bytes, 'root.json') as Metadata<Root>;
-  for (let version = newest.version - 1; version >= 1; version--) {
-    const name = metadataFileName('root', version);
-    const bytes = await read(version);
-    if (bytes === undefined) {
-      onMissing(version);
-      break;
-    }
-    const older = parseMetadata('root', bytes, name) as Metadata<Root>;
-    try {
-      if (older.signed.version !== version) throw new Error(`holds version ${older.signed.version}`);
-      older.verifyDelegate('root', older);
-      older.verifyDelegate('root', successor);
-    } catch (err) {
-      throw new PatchbayError(
-        ErrorCodes.TUF_VERIFY,
-        `${source} ${name} does not chain to root version ${version + 1}: ${errorMessage(err)}`,
-        { version },
-        { cause: err },
-      );
-    }
-    chain.unshift({ role: 'root', version, bytes, signed: older.signed });
-    successor = older;
-  }
-  return chain;
 }
 
 const ROOT_MAX_BYTES = 512_000;

@@ -1,8 +1,7 @@
 // <dataDir>/upstream/feed.json: the bytes of the last accepted feed, so an
 // equal sequence can be compared byte for byte and a 304 can re-try held-back patches.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '@patchbay/core';
+import { readFileIfExists, writeFileAtomic } from '@patchbay/core';
 
 export class FeedArchive {
   readonly path: string;
@@ -15,7 +14,7 @@ export class FeedArchive {
   }
 
   async readSignature(): Promise<Buffer | undefined> {
-    return readIfPresent(this.signaturePath);
+    return readFileIfExists(this.signaturePath);
   }
 
   async writeSignature(signature: Buffer): Promise<void> {
@@ -23,19 +22,10 @@ export class FeedArchive {
   }
 
   async read(): Promise<Buffer | undefined> {
-    return readIfPresent(this.path);
+    return readFileIfExists(this.path);
   }
 
   async write(bytes: Buffer): Promise<void> {
     await writeFileAtomic(this.path, bytes);
-  }
-}
-
-async function readIfPresent(path: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
   }
 }

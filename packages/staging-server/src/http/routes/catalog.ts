@@ -3,7 +3,7 @@
 // bytes already exist and recompressing per request would waste CPU at fleet scale.
 import type { FastifyPluginAsync, FastifySchema } from 'fastify';
 import { acceptsGzip } from '../content-coding.js';
-import { evaluatePreconditions } from '../conditional.js';
+import { evaluatePreconditions } from '@patchbay/core';
 import { HttpErrors } from '../errors.js';
 import type { HttpDeps } from '../deps.js';
 

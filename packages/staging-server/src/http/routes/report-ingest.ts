@@ -113,13 +113,13 @@ export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (
       const result = await store.ingestSoon(report);
       quota.record(hostId, result.accepted);
       // Only events this report newly stored are mailed, so a resent report mails nothing.
-      const unstored = result.stored.filter(isNotifiableEvent);
-      if (notifier?.enabled && unstored.length > 0) {
+      const notifiable = result.stored.filter(isNotifiableEvent);
+      if (notifier?.enabled && notifiable.length > 0) {
         // Queues mail in memory and returns: the answer never waits on SMTP.
         try {
           notifier.onReport(
             { hostId, hostname: report.hostname ?? hostId },
-            unstored,
+            notifiable,
             mirror.current()?.catalog ?? null,
           );
         } catch (err) {

@@ -332,30 +332,45 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     },
   );
 
-  app.get<{ Querystring: HistoryQuerystring }>(
-    '/v1/reports/installs',
-    { schema: installsSchema },
-    async (request, reply) => {
-      const q = request.query;
-      const query = historyQuery(q, true);
-      const events = store.history(query);
-      linkNext(reply, '/v1/reports/installs', q, events, query.limit);
-      const rows = installHistoryRows(store, events);
-      if (q.format !== 'csv') return rows;
-      return sendCsv(reply, 'installs.csv', csvOf(INSTALL_COLUMNS, rows));
-    },
-  );
+  /** An event-history route: the page of events its filters select, as `rows` turns them into answers. */
+  function historyRoute<K extends string>(route: {
+    path: string;
+    schema: typeof historySchema | typeof installsSchema;
+    installsOnly: boolean;
+    rows: (events: StoredEvent[]) => readonly Record<K, unknown>[];
+    csvFile: string;
+    columns: readonly K[];
+  }): void {
+    app.get<{ Querystring: HistoryQuerystring }>(
+      route.path,
+      { schema: route.schema },
+      async (request, reply) => {
+        const q = request.query;
+        const query = historyQuery(q, route.installsOnly);
+        const events = store.history(query);
+        linkNext(reply, route.path, q, events, query.limit);
+        const rows = route.rows(events);
+        if (q.format !== 'csv') return rows;
+        return sendCsv(reply, route.csvFile, csvOf(route.columns, rows));
+      },
+    );
+  }
 
-  app.get<{ Querystring: HistoryQuerystring }>(
-    '/v1/reports/history',
-    { schema: historySchema },
-    async (request, reply) => {
-      const q = request.query;
-      const query = historyQuery(q, false);
-      const events = store.history(query);
-      linkNext(reply, '/v1/reports/history', q, events, query.limit);
-      if (q.format !== 'csv') return events;
-      return sendCsv(reply, 'history.csv', csvOf(HISTORY_COLUMNS, events));
-    },
-  );
+  historyRoute({
+    path: '/v1/reports/installs',
+    schema: installsSchema,
+    installsOnly: true,
+    rows: (events) => installHistoryRows(store, events),
+    csvFile: 'installs.csv',
+    columns: INSTALL_COLUMNS,
+  });
+
+  historyRoute({
+    path: '/v1/reports/history',
+    schema: historySchema,
+    installsOnly: false,
+    rows: (events) => events,
+    csvFile: 'history.csv',
+    columns: HISTORY_COLUMNS,
+  });
 };

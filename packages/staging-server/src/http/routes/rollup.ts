@@ -60,8 +60,7 @@ export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       try {
         assertRollupNoLoop(body, fingerprint());
       } catch (err) {
-        if (isPatchbayError(err, ErrorCodes.MIRROR_LOOP))
-          throw new HttpError(ErrorCodes.MIRROR_LOOP, 409, err.message);
+        if (isPatchbayError(err, ErrorCodes.MIRROR_LOOP)) throw HttpErrors.MIRROR_LOOP(err.message);
         throw err;
       }
       const events = body.hosts.reduce((sum, host) => sum + host.report.events.length, 0);

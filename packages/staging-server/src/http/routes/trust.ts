@@ -2,7 +2,7 @@
 // PublishedCatalog that /v1/catalog serves, so bytes, signature and key always match.
 import type { FastifyPluginAsync } from 'fastify';
 import type { MirrorService } from '../../mirror.js';
-import { ifNoneMatchMatches } from '../conditional.js';
+import { ifNoneMatchMatches } from '@patchbay/core';
 import { HttpErrors } from '../errors.js';
 
 export interface TrustRouteOptions {

@@ -9,28 +9,15 @@ import { join } from 'node:path';
 import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify';
 import { metadataFileName } from '@patchbay/core/tuf';
 import { sendVerifiedFile } from '../blob-response.js';
-import { evaluatePreconditions } from '../conditional.js';
+import { evaluatePreconditions } from '@patchbay/core';
 import type { HttpDeps } from '../deps.js';
-import { HttpError, HttpErrors } from '../errors.js';
+import { HttpErrors } from '../errors.js';
 
 const VERSIONED_NAME = /^([1-9][0-9]{0,15})\.(.+)\.json$/;
 const CONSISTENT_NAME = /^([0-9a-f]{64})\.(.+)$/;
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** Public like /v1/catalog (auth/access.ts): hosts verify everything they read here. */
 const OPEN = { access: 'open' } as FastifyContextConfig;
-
-const TufErrors = {
-  NO_REPOSITORY: () =>
-    new HttpError(
-      'PB_ERR_HTTP_NO_TUF_REPOSITORY',
-      404,
-      'this staging server mirrors no TUF repository (upstream.trustedRoot is not set)',
-    ),
-  METADATA_NOT_FOUND: (name: string) =>
-    new HttpError('PB_ERR_HTTP_TUF_METADATA_NOT_FOUND', 404, `TUF metadata ${name} is not served here`),
-  TARGET_NOT_FOUND: (path: string) =>
-    new HttpError('PB_ERR_HTTP_TUF_TARGET_NOT_FOUND', 404, `TUF target ${path} is not served here`),
-};
 
 /**
  * The file under metadata/ a request name stands for, or undefined when the name is none a
@@ -57,17 +44,17 @@ export const tufRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) =
     },
     async (request, reply) => {
       const repository = mirror.tufRepository?.() ?? null;
-      if (repository === null) throw TufErrors.NO_REPOSITORY();
+      if (repository === null) throw HttpErrors.NO_TUF_REPOSITORY();
       const { name } = request.params;
       const file = metadataFileFor(name);
-      if (file === undefined) throw TufErrors.METADATA_NOT_FOUND(name);
+      if (file === undefined) throw HttpErrors.TUF_METADATA_NOT_FOUND(name);
       let bytes: Buffer;
       try {
         bytes = await readFile(join(repository.metadataDir, file));
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR')
-          throw TufErrors.METADATA_NOT_FOUND(name);
+          throw HttpErrors.TUF_METADATA_NOT_FOUND(name);
         throw err;
       }
       const etag = `"${createHash('sha256').update(bytes).digest('hex')}"`;
@@ -92,18 +79,18 @@ export const tufRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) =
     schema: { summary: 'A TUF target: <dir>/<sha256>.<name>, the blob with that digest', tags: ['tuf'] },
     handler: async (request, reply) => {
       const repository = mirror.tufRepository?.() ?? null;
-      if (repository === null) throw TufErrors.NO_REPOSITORY();
+      if (repository === null) throw HttpErrors.NO_TUF_REPOSITORY();
       const path = request.params['*'];
       const base = path.slice(path.lastIndexOf('/') + 1);
       const match = CONSISTENT_NAME.exec(base);
       // Only a digest the served repository names at exactly this path: the store's other
       // blobs (another product's, a withheld file's) are not this repository's targets.
       const sha256 = match ? repository.targetDigest(path) : undefined;
-      if (!match || sha256 === undefined || sha256 !== match[1]) throw TufErrors.TARGET_NOT_FOUND(path);
+      if (!match || sha256 === undefined || sha256 !== match[1]) throw HttpErrors.TUF_TARGET_NOT_FOUND(path);
       const file = await mirror.blobPath(sha256);
-      if (file === null) throw TufErrors.TARGET_NOT_FOUND(path);
+      if (file === null) throw HttpErrors.TUF_TARGET_NOT_FOUND(path);
 
-      return sendVerifiedFile(request, reply, file, sha256, () => TufErrors.TARGET_NOT_FOUND(path));
+      return sendVerifiedFile(request, reply, file, sha256, () => HttpErrors.TUF_TARGET_NOT_FOUND(path));
     },
   });
 };

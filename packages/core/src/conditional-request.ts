@@ -1,5 +1,6 @@
 // HTTP conditional requests and byte ranges (RFC 9110 §8.8.3, §13, §14), as pure
-// functions of header values so each rule is tested alone.
+// functions of header values so each rule is tested alone. One copy for every server that
+// answers a conditional GET: the staging server's routes and the sample feed's upstream.
 
 interface EntityTag {
   weak: boolean;
@@ -28,17 +29,40 @@ function parseOne(etag: string): EntityTag | null {
   return match?.[2] !== undefined ? { weak: match[1] !== undefined, opaque: match[2] } : null;
 }
 
+/** The strong comparison (RFC 9110 §8.8.3.2): both tags strong, the same opaque-tag. */
+function strongMatch(tag: EntityTag | null, current: EntityTag | null): boolean {
+  return tag !== null && current !== null && !tag.weak && !current.weak && tag.opaque === current.opaque;
+}
+
+/** The weak comparison: the same opaque-tag, either tag weak or not. */
+function weakMatch(tag: EntityTag | null, current: EntityTag | null): boolean {
+  return tag !== null && current !== null && tag.opaque === current.opaque;
+}
+
+/** Whether an If-None-Match / If-Match list names the current tag (`*`: any current one). */
+function listNames(header: string, currentEtag: string, compare: typeof strongMatch): boolean {
+  const tags = parseEntityTags(header);
+  if (tags === '*') return true;
+  const current = parseOne(currentEtag);
+  return tags.some((tag) => compare(tag, current));
+}
+
+/** An HTTP-date in whole seconds (its precision), or undefined for a missing or bad date. */
+function httpDateSeconds(header: string | undefined): number | undefined {
+  const date = header === undefined ? NaN : Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.floor(date / 1000);
+}
+
+function seconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000);
+}
+
 /**
  * If-None-Match uses the weak comparison (RFC 9110 §13.1.2): W/"x" matches "x".
  * True means the client's copy is current (304 for GET/HEAD).
  */
 export function ifNoneMatchMatches(header: string | undefined, currentEtag: string): boolean {
-  if (header === undefined) return false;
-  const tags = parseEntityTags(header);
-  if (tags === '*') return true;
-  const current = parseOne(currentEtag);
-  if (current === null) return false;
-  return tags.some((tag) => tag.opaque === current.opaque);
+  return header !== undefined && listNames(header, currentEtag, weakMatch);
 }
 
 /**
@@ -53,14 +77,9 @@ export function ifRangeAllowsRange(
 ): boolean {
   if (header === undefined) return true;
   const value = header.trim();
-  if (value.startsWith('"') || value.startsWith('W/')) {
-    const tag = parseOne(value);
-    const current = parseOne(currentEtag);
-    return tag !== null && current !== null && !tag.weak && !current.weak && tag.opaque === current.opaque;
-  }
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) return false;
-  return Math.floor(date / 1000) === Math.floor(lastModified.getTime() / 1000);
+  if (value.startsWith('"') || value.startsWith('W/'))
+    return strongMatch(parseOne(value), parseOne(currentEtag));
+  return httpDateSeconds(value) === seconds(lastModified);
 }
 
 /**
@@ -68,19 +87,13 @@ export function ifRangeAllowsRange(
  * (412), i.e. no listed tag is the current one. `*` matches any current representation.
  */
 export function ifMatchFails(header: string | undefined, currentEtag: string): boolean {
-  if (header === undefined) return false;
-  const tags = parseEntityTags(header);
-  if (tags === '*') return false;
-  const current = parseOne(currentEtag);
-  return !tags.some((tag) => current !== null && !tag.weak && !current.weak && tag.opaque === current.opaque);
+  return header !== undefined && !listNames(header, currentEtag, strongMatch);
 }
 
 /** If-Unmodified-Since (RFC 9110 §13.1.4): true when it fails (modified after the date); a bad date is ignored. */
 export function modifiedSince(header: string | undefined, lastModified: Date): boolean {
-  if (header === undefined) return false;
-  const date = Date.parse(header);
-  if (Number.isNaN(date)) return false;
-  return Math.floor(lastModified.getTime() / 1000) > Math.floor(date / 1000);
+  const since = httpDateSeconds(header);
+  return since !== undefined && seconds(lastModified) > since;
 }
 
 /** The preconditions' verdict for a GET or HEAD: send it, 304, or 412. */
@@ -115,10 +128,8 @@ export function evaluatePreconditions(
 
 /** True when If-Modified-Since says the client's copy is current (only consulted without If-None-Match). */
 export function notModifiedSince(header: string | undefined, lastModified: Date): boolean {
-  if (header === undefined) return false;
-  const date = Date.parse(header);
-  if (Number.isNaN(date)) return false;
-  return Math.floor(lastModified.getTime() / 1000) <= Math.floor(date / 1000);
+  const since = httpDateSeconds(header);
+  return since !== undefined && seconds(lastModified) <= since;
 }
 
 export type RangeDecision =
@@ -130,12 +141,21 @@ export type RangeDecision =
 
 const BYTE_RANGE = /^(\d*)-(\d*)$/;
 
+/** What a valid Range asks of an empty representation, which has no byte to select. */
+export type EmptyRange = 'send-whole' | 'unsatisfiable';
+
 /**
  * Decide a single `Range: bytes=…` request against a representation of `size` bytes.
  * Syntax we do not understand and multi-range requests are ignored (a server MAY
- * ignore Range, RFC 9110 §14.2), which answers them with the full body.
+ * ignore Range, RFC 9110 §14.2), which answers them with the full body. A valid range of
+ * an empty representation is answered as `empty` says: the staging server sends an empty
+ * blob whole (200), the sample feed's upstream answers 416 as a strict origin does.
  */
-export function decideRange(header: string | undefined, size: number): RangeDecision {
+export function decideRange(
+  header: string | undefined,
+  size: number,
+  empty: EmptyRange = 'send-whole',
+): RangeDecision {
   if (header === undefined) return { kind: 'full' };
   const match = /^\s*bytes\s*=\s*(.*)$/i.exec(header);
   if (!match?.[1]) return { kind: 'full' };
@@ -145,16 +165,14 @@ export function decideRange(header: string | undefined, size: number): RangeDeci
   if (!spec) return { kind: 'full' };
   const [, first = '', last = ''] = spec;
   if (first === '' && last === '') return { kind: 'full' };
-  // An empty representation has no byte to select; send it whole.
-  if (size === 0) return { kind: 'full' };
+  if (first !== '' && last !== '' && Number(last) < Number(first)) return { kind: 'full' }; // invalid spec: ignore
+  if (size === 0) return empty === 'send-whole' ? { kind: 'full' } : { kind: 'unsatisfiable' };
   if (first === '') {
     const suffix = Number(last);
     if (suffix === 0) return { kind: 'unsatisfiable' };
     return { kind: 'partial', start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = Number(first);
-  const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
-  if (last !== '' && Number(last) < start) return { kind: 'full' }; // invalid spec: ignore
   if (start >= size) return { kind: 'unsatisfiable' };
-  return { kind: 'partial', start, end };
+  return { kind: 'partial', start, end: last === '' ? size - 1 : Math.min(Number(last), size - 1) };
 }

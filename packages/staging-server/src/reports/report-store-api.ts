@@ -1,0 +1,129 @@
+// What callers ask of the reports database, grouped by job: the interface every store
+// implements (sqlite/ today; PostgreSQL next, issue 16). Kept apart from report-store.ts,
+// which opens one, so an implementation imports its interface without importing its opener.
+import type { ClientReport, FeedPatch, PatchState } from '@patchbay/core';
+import type {
+  BranchRow,
+  CachedPatchQuery,
+  CachedPatchRow,
+  ClientDetail,
+  ClientPage,
+  ClientSummary,
+  HistoryQuery,
+  HostProfileRow,
+  IngestResult,
+  PatchFacts,
+  ReportOrigin,
+  RollupClientRow,
+  StoredEvent,
+} from './types.js';
+
+export interface ReportStoreOptions {
+  /**
+   * reports.maxClockSkewSeconds (default 300): a stored reportedAt later than its own
+   * arrival plus this came from a wrong clock and never holds the snapshot against a newer report
+   */
+  maxClockSkewSeconds?: number;
+}
+
+/** Client reports in: each stored whole or not at all, its events once per key. */
+export interface ReportIngest {
+  /**
+   * Changes whenever a report may have changed hosts or their patch states (every ingest,
+   * whatever its outcome), so a reader may keep what it derived from them until it moves.
+   */
+  revision(): number;
+  /**
+   * Store a validated, normalised report in one transaction: the snapshot and last report
+   * are replaced, events are added once per (hostId, instanceId, seq). All or nothing.
+   */
+  ingest(report: ClientReport, receivedAt?: string, origin?: ReportOrigin | null): IngestResult;
+  /**
+   * ingest(), with the commit shared with the reports that arrive at the same time; each
+   * fails alone. Resolves once its commit is done, so an answer never claims a report the
+   * database does not hold.
+   */
+  ingestSoon(report: ClientReport, origin?: ReportOrigin | null): Promise<IngestResult>;
+  /** Many reports in one transaction (bulk loads, the benchmarks); returns the events accepted. */
+  ingestMany(reports: readonly ClientReport[], receivedAt?: string): number;
+}
+
+/** Tiered mirrors: the reports a branch rolls up to this server, and what this one forwards. */
+export interface RollupRecords {
+  /**
+   * The reports of one branch's rollup, in one transaction (all or nothing), each host
+   * marked with the branches it came through; the branch is recorded too.
+   */
+  ingestRollup(
+    branch: { branchId: string; mirror: string },
+    hosts: readonly { report: ClientReport; origin: ReportOrigin; receivedAt: string }[],
+    receivedAt?: string,
+  ): IngestResult[];
+  /** undefined: never heard of; via null: the host reports itself; else the branch it reports through. */
+  originOf(hostId: string): { via: string | null } | undefined;
+  /** Every host with its last report and origin, by hostId (what a rollup forwards). */
+  rollupClients(): RollupClientRow[];
+  /** Events stored after event id `afterId`, oldest first (the rollup's cursor walk). */
+  eventsAfter(afterId: number, limit: number): StoredEvent[];
+  /** The branches that roll up to this server, by id. */
+  branches(): BranchRow[];
+}
+
+/** The fleet as the admin views read it: hosts, their patch states, the patches' facts. */
+export interface FleetQueries {
+  /** Client summaries by hostId: all of them, or one page (`after` a hostId, `limit` rows). */
+  listClients(page?: ClientPage): ClientSummary[];
+  getClient(hostId: string): ClientDetail | null;
+  hostProfiles(): HostProfileRow[];
+  /** patchId → (hostId → reported state), for the whole fleet in one query. */
+  allStates(): Map<string, Map<string, PatchState>>;
+  /** hostId → hostname for the given hosts (those never heard from are absent). */
+  hostnames(hostIds: Iterable<string>): Map<string, string>;
+  /**
+   * Patches held in hosts' local caches: rows the client marked `cached: true`, and
+   * every row in state 'downloaded' (older clients do not send `cached`). By patch, host.
+   */
+  cachedPatches(query?: CachedPatchQuery): CachedPatchRow[];
+  /**
+   * Remember title, severity and release of each catalog patch (the facts the report
+   * filters use). Rows of patches that left the catalog stay, so their history keeps its
+   * severity.
+   */
+  recordPatchFacts(patches: readonly FeedPatch[]): void;
+  /** patchId → facts of every patch recorded by recordPatchFacts. */
+  patchFacts(): Map<string, PatchFacts>;
+}
+
+/** The counts /v1/status and /metrics show, and what tells them that anything changed. */
+export interface FleetCounts {
+  /** Clients in total, and those not heard from since `staleBefore` (ISO instant). */
+  countClients(staleBefore: string): { total: number; stale: number };
+  /**
+   * Hosts per state, each in the first that applies: stale (last seen before `staleBefore`),
+   * failed (a patch failed), behind (a patch in MISSING_STATES), pending_reboot, compliant.
+   * States without hosts are absent.
+   */
+  countClientStates(staleBefore: string): Map<string, number>;
+  /** The highest event id stored (0 when none). */
+  lastEventId(): number;
+  /** The latest lastSeenAt of any host (null when none): with lastEventId, tells whether anything changed. */
+  lastSeenMax(): string | null;
+}
+
+/** The event history: filtered, newest first, paged; and its retention. */
+export interface EventHistory {
+  /** Events matching the filters, newest first. */
+  history(query: HistoryQuery): StoredEvent[];
+  /** The (at, id) position of an event, for a `before` cursor; null when no such event. */
+  eventCursor(id: number): { at: string; id: number } | null;
+  /**
+   * Delete events with `at` before `cutoff` (ISO instant), at most `batchSize` per
+   * transaction so that ingest is never kept waiting long. Returns how many went.
+   */
+  deleteEventsBefore(cutoff: string, batchSize: number): number;
+}
+
+export interface ReportStore extends ReportIngest, RollupRecords, FleetQueries, FleetCounts, EventHistory {
+  /** Store the reports still waiting for a shared commit, then close. */
+  close(): void;
+}

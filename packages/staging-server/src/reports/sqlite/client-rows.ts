@@ -1,0 +1,104 @@
+// The rows of the clients and client_patches tables, and what they become for callers.
+import type Database from 'better-sqlite3';
+import type { PatchState } from '@patchbay/core';
+import {
+  MISSING_STATES,
+  type ClientSummary,
+  type HostProfileRow,
+  type StoredPatch,
+  type ViaFields,
+} from '../types.js';
+
+/** A row of `clients` (schema.ts, migrations.ts). */
+export interface ClientRow {
+  hostId: string;
+  hostname: string;
+  platform: string;
+  daemonVersion: string;
+  products: string;
+  lastSeenAt: string;
+  reportedAt: string;
+  lastReport: string;
+  pendingReboot: number;
+  via: string | null;
+  viaPath: string | null;
+  viaKeys: string | null;
+  instanceId: string | null;
+}
+
+/** A host's client instances, newest first (ingest notes a new one; a client's detail lists them). */
+export const INSTANCES_OF_HOST =
+  'SELECT instanceId, firstSeenAt, lastSeenAt FROM client_instances WHERE hostId = ? ORDER BY firstSeenAt DESC, instanceId';
+
+/** MISSING_STATES as an SQL list, for `state IN (…)`. */
+export const MISSING_SQL = MISSING_STATES.map((s) => `'${s}'`).join(', ');
+
+/** A row of `client_patches`, its patchId as `id`. */
+export interface PatchRow {
+  id: string;
+  state: PatchState;
+  since: string | null;
+  reason: string | null;
+  cached: number | null;
+}
+
+export function toStoredPatch(row: PatchRow): StoredPatch {
+  const patch: StoredPatch = { id: row.id, state: row.state };
+  if (row.since !== null) patch.since = row.since;
+  if (row.reason !== null) patch.reason = row.reason;
+  if (row.cached !== null) patch.cached = row.cached === 1;
+  return patch;
+}
+
+/** The via extension fields of a host behind a branch (none for a host that reports itself). */
+function viaFields(row: ClientRow): ViaFields {
+  if (row.via === null) return {};
+  const path = JSON.parse(row.viaPath ?? '[]') as string[];
+  return path.length > 1 ? { via: row.via, viaPath: path } : { via: row.via };
+}
+
+/** The columns of `clients` a host profile is read from. */
+export type ProfileColumns = Pick<
+  ClientRow,
+  'hostId' | 'hostname' | 'lastSeenAt' | 'platform' | 'products' | 'pendingReboot' | 'via'
+>;
+
+/** A host as its last report describes it (the compliance views read every host's). */
+export function hostProfile(row: ProfileColumns): HostProfileRow {
+  return {
+    hostId: row.hostId,
+    hostname: row.hostname,
+    lastSeenAt: row.lastSeenAt,
+    platform: row.platform,
+    products: JSON.parse(row.products) as HostProfileRow['products'],
+    pendingReboot: row.pendingReboot === 1,
+    ...(row.via !== null ? { via: row.via } : {}),
+  };
+}
+
+/** A client summary but its patch counts, its fields in the order /v1/clients has always sent them. */
+export function summaryFields(row: ClientRow): Omit<ClientSummary, 'installed' | 'missing' | 'failed'> {
+  const { hostId, hostname, lastSeenAt, platform, products, pendingReboot } = hostProfile(row);
+  const daemonVersion = row.daemonVersion;
+  return {
+    hostId,
+    hostname,
+    platform,
+    daemonVersion,
+    lastSeenAt,
+    products,
+    pendingReboot,
+    ...viaFields(row),
+  };
+}
+
+/**
+ * hostId → value, for those of `hostIds` a raw statement finds; the statement takes the
+ * ids as one JSON array (json_each) and yields [hostId, value] rows.
+ */
+export function valuesByHost<V>(
+  statement: Database.Statement<[string], [string, V]>,
+  hostIds: Iterable<string>,
+): Map<string, V> {
+  return new Map(statement.all(JSON.stringify([...new Set(hostIds)])));
+}

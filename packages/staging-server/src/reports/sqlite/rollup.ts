@@ -1,0 +1,57 @@
+// Tiered mirrors (report rollup): a branch's rollup stored in one transaction, and what
+// this server forwards to its own parent — every host's last report and origin, and the
+// events after a cursor.
+import type Database from 'better-sqlite3';
+import type { RollupRecords } from '../report-store-api.js';
+import type { BranchRow, RollupClientRow, StoredEvent } from '../types.js';
+import type { ClientRow } from './client-rows.js';
+import type { IngestOne } from './ingest.js';
+
+function prepareStatements(db: Database.Database) {
+  return {
+    originOf: db.prepare<[string], { via: string | null }>('SELECT via FROM clients WHERE hostId = ?'),
+    rollupClients: db.prepare<[], ClientRow>('SELECT * FROM clients ORDER BY hostId'),
+    eventsAfter: db.prepare<[number, number], StoredEvent>(
+      'SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?',
+    ),
+    upsertBranch: db.prepare(
+      `INSERT INTO branches (branchId, mirror, lastRollupAt, hosts) VALUES (@branchId, @mirror, @lastRollupAt, @hosts)
+       ON CONFLICT (branchId) DO UPDATE SET mirror = excluded.mirror, lastRollupAt = excluded.lastRollupAt,
+         hosts = excluded.hosts`,
+    ),
+    branches: db.prepare<[], BranchRow>('SELECT * FROM branches ORDER BY branchId'),
+  };
+}
+
+export function sqliteRollupRecords(db: Database.Database, ingestOne: IngestOne): RollupRecords {
+  const st = prepareStatements(db);
+  return {
+    ingestRollup: (branch, hosts, receivedAt = new Date().toISOString()) =>
+      db.transaction(() => {
+        // Each host's receivedAt is when its branch heard from it, so staleness means the host's.
+        const results = hosts.map((host) => ingestOne(host.report, host.receivedAt, host.origin));
+        st.upsertBranch.run({ ...branch, lastRollupAt: receivedAt, hosts: hosts.length });
+        return results;
+      })(),
+
+    originOf: (hostId) => st.originOf.get(hostId),
+
+    rollupClients: () =>
+      st.rollupClients.all().map((row): RollupClientRow => ({
+        hostId: row.hostId,
+        lastSeenAt: row.lastSeenAt,
+        lastReport: JSON.parse(row.lastReport) as RollupClientRow['lastReport'],
+        origin:
+          row.via === null
+            ? null
+            : {
+                path: JSON.parse(row.viaPath ?? '[]') as string[],
+                keys: JSON.parse(row.viaKeys ?? '[]') as string[],
+              },
+      })),
+
+    eventsAfter: (afterId, limit) => st.eventsAfter.all(afterId, limit),
+
+    branches: () => st.branches.all(),
+  };
+}
