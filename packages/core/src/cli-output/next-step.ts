@@ -26,6 +26,14 @@ function keyIn(ctx: NextStepContext, key: string): string {
   return `${key} in ${ctx.configFile ?? 'the config file (--config FILE)'}`;
 }
 
+/** A host's metadata did not chain to its trust root: nothing from it runs (docs/security.md). */
+function tufRefusal(ctx: NextStepContext): string {
+  return (
+    `the server's metadata does not verify against ${keyIn(ctx, 'trust.root')} (altered, rolled back, expired, ` +
+    "or signed by keys the root does not name): nothing from it was installed; check the server's GET /v1/status and docs/security.md"
+  );
+}
+
 function reachServers(ctx: NextStepContext): string {
   const doctor = ctx.command === 'doctor' ? '' : '; "patchbay-client doctor" tests each server';
   return (
@@ -110,12 +118,9 @@ export function nextStep(err: unknown, ctx: NextStepContext): string | undefined
     case ErrorCodes.SIGNATURE:
       if (!client)
         return `check that ${keyIn(ctx, 'upstream.publicKey')} is the vendor's current key (docs/security.md)`;
-      if (err.context.reason === 'not-pinned')
-        return `set ${keyIn(ctx, 'trust.mirrorKey')} to the staging server's public key ("patchbay-server keygen" prints it; GET /v1/keys serves it)`;
-      return (
-        "the catalog was altered, or the server's key is not the trusted one: compare trust.mirrorKey " +
-        `(or the pin in ${ctx.dataDir ?? '<dataDir>'}/trust/mirror-key.json) with the server's GET /v1/keys; see docs/security.md`
-      );
+      return tufRefusal(ctx);
+    case ErrorCodes.TUF_VERIFY:
+      return client ? tufRefusal(ctx) : undefined;
     case ErrorCodes.CATALOG_STALE:
       return err.context.reason === 'expired'
         ? 'on the staging server, look at GET /v1/status and run "patchbay-server sync": a sync re-signs its catalog'
