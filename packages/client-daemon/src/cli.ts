@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import {
+  endQuietlyOnBrokenPipe,
   ErrorCodes,
   EVENT_TYPES,
   PatchbayError,
@@ -14,7 +15,6 @@ import {
   withCommandLineConventions,
 } from '@patchbay/core';
 import type { CommandArgs, HistoryFilter } from './commands/common.js';
-import { endQuietlyOnBrokenPipe } from './broken-pipe.js';
 import { Output } from './output.js';
 import { createSession } from './session.js';
 import type { Session } from './session.js';

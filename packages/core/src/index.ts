@@ -122,6 +122,7 @@ export type { MailContent, MailTransport, SendResult, SendSettings } from './mai
 export { escapeHtml, oneLine } from './mail-text.js';
 
 // Terminal output of the CLIs
+export { endQuietlyOnBrokenPipe } from './cli-output/broken-pipe.js';
 export {
   integerOption,
   packageVersion,

@@ -5,6 +5,7 @@
 import { Command, Option, type OptionValues } from 'commander';
 import { TOP_LEVEL_ROLES } from '@patchbay/core/tuf';
 import {
+  endQuietlyOnBrokenPipe,
   ErrorCodes,
   createLogger,
   errorMessage,
@@ -294,6 +295,8 @@ function errorDocument(err: unknown): string {
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  endQuietlyOnBrokenPipe(process.stdout);
+  endQuietlyOnBrokenPipe(process.stderr);
   const log = createLogger({ name: PROGRAM, level: 'warn' });
   const chosen: { task?: () => Promise<Outcome> } = {};
   const program = commandLine(chosen, io, log);

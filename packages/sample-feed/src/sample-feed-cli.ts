@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import {
+  endQuietlyOnBrokenPipe,
   errorMessage,
   integerOption,
   packageVersion,
@@ -79,6 +80,8 @@ function commandLine(chosen: { run?: () => Promise<number> }): Command {
 
 /** Exit codes as CONTRACT §3: 0 ok, 1 the operation failed, 2 bad usage. */
 export async function main(argv: readonly string[]): Promise<number> {
+  endQuietlyOnBrokenPipe(process.stdout);
+  endQuietlyOnBrokenPipe(process.stderr);
   const chosen: { run?: () => Promise<number> } = {};
   const exit = parseCommandLine(commandLine(chosen), argv);
   // every command has an action, and help, --version and bad usage ended here: one was chosen

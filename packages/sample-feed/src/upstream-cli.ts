@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import {
+  endQuietlyOnBrokenPipe,
   createLogger,
   errorMessage,
   ErrorCodes,
@@ -58,6 +59,8 @@ function commandLine(chosen: { options?: UpstreamOptions }): Command {
 
 /** Exit codes as CONTRACT §3: 0 ok, 1 the server failed, 2 bad usage. Resolves on SIGTERM/SIGINT. */
 export async function main(argv: readonly string[]): Promise<number> {
+  endQuietlyOnBrokenPipe(process.stdout);
+  endQuietlyOnBrokenPipe(process.stderr);
   const chosen: { options?: UpstreamOptions } = {};
   const exit = parseCommandLine(commandLine(chosen), argv);
   if (exit !== undefined) return exit;

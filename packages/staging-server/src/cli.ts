@@ -1,6 +1,7 @@
 // patchbay-server: the staging server's command line (CONTRACT §3).
 // Exit codes: 0 success, 1 the operation ran and failed, 2 bad usage or bad config.
 import {
+  endQuietlyOnBrokenPipe,
   createLogger,
   createStyle,
   ErrorCodes,
@@ -28,6 +29,8 @@ import { PROGRAM, readCommandLine, type Invocation } from './command-line.js';
 const loadMirrorService = async () => (await import('./sync/mirror-service.js')).createMirrorService;
 
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyOnBrokenPipe(process.stdout);
+  endQuietlyOnBrokenPipe(process.stderr);
   const invocation = readCommandLine(argv);
   // help, --version and bad usage were printed
   if (typeof invocation === 'number') return invocation;
