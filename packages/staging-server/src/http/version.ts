@@ -1,8 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '@patchbay/core';
 
-// Same depth from src/http (tests) and dist/http (built): packages/staging-server/package.json
-const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
-
-/** The staging server's version, from its package.json. */
-export const SERVER_VERSION: string = (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string })
-  .version;
+/** The staging server's version: packages/staging-server/package.json, two levels above src/http and dist/http. */
+export const SERVER_VERSION: string = packageVersion(new URL('../../package.json', import.meta.url));
