@@ -18,7 +18,14 @@ import {
 } from '@patchbay/core';
 import { CatalogStore } from '../store/catalog-store.js';
 import { describeKey, mirrorKeyFile, readMirrorKey } from '../trust/mirror-key.js';
-import { planExport, selectFromCatalog, tarBytes, withTuf, type ExportKey } from './export-plan.js';
+import {
+  planExport,
+  selectFromCatalog,
+  tarBytes,
+  withTuf,
+  type ExportKey,
+  type TufExportPlan,
+} from './export-plan.js';
 import { planTufExport } from './tuf-export.js';
 import { isTufUpstream } from '../tuf/tuf-mirror.js';
 import { assertTargetUsable, writeExport, type ExportProgress } from './export-writer.js';
@@ -56,19 +63,18 @@ export interface ExportSummary {
   fingerprint: string;
   publicKey: string;
   /** trust v2: the TUF repository in the bundle (metadata/, targets/); null for a feed-mode server */
-  tuf: {
-    rootVersion: number;
-    targetsVersion: number;
-    snapshotVersion: number;
-    timestampVersion: number;
-    roles: string[];
-    targetFiles: number;
-    /** left out: the base export carried them */
-    targetFilesSkipped: number;
-    /** withheld by this server's snapshot (x-patchbay-unavailable) */
-    unavailable: number;
-  } | null;
+  tuf: TufExportSummary | null;
 }
+
+/** The plan's TUF versions, roles and withheld count as they are; its files as counts. */
+type TufExportSummary = Pick<
+  TufExportPlan,
+  'rootVersion' | 'targetsVersion' | 'snapshotVersion' | 'timestampVersion' | 'roles' | 'unavailable'
+> & {
+  targetFiles: number;
+  /** left out: the base export carried them */
+  targetFilesSkipped: number;
+};
 
 function usage(message: string, context: Record<string, unknown> = {}): PatchbayError {
   return new PatchbayError(ErrorCodes.USAGE, message, context);

@@ -2,14 +2,8 @@
 // It takes the data-dir lock as `sync` does, so it refuses (exit 1, PB_ERR_LOCKED) while
 // `serve` runs on the same directory; a running server collects on schedule.gc or on
 // POST /v1/gc instead.
-import {
-  ErrorCodes,
-  isPatchbayError,
-  PatchbayError,
-  type Catalog,
-  type Logger,
-  type ServerConfig,
-} from '@patchbay/core';
+import { ErrorCodes, isPatchbayError, PatchbayError } from '@patchbay/core';
+import type { Catalog, Logger, ServerConfig } from '@patchbay/core';
 import type { GcResult } from '../mirror.js';
 import { CatalogStore } from '../store/catalog-store.js';
 import { lockDataDir } from '../store/data-dir-lock.js';
