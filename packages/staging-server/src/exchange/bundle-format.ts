@@ -98,14 +98,17 @@ function refused(source: string, reason: string): PatchbayError {
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const isHex = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
 
-/** Parse and check export.json; anything malformed is PB_ERR_IMPORT_REFUSED naming the field. */
-export function parseManifest(bytes: Buffer, source: string): ExportManifest {
-  let value: unknown;
+function parseJson(bytes: Buffer, source: string): unknown {
   try {
-    value = JSON.parse(bytes.toString('utf8'));
+    return JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     throw refused(source, `not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/** Parse and check export.json; anything malformed is PB_ERR_IMPORT_REFUSED naming the field. */
+export function parseManifest(bytes: Buffer, source: string): ExportManifest {
+  const value = parseJson(bytes, source);
   const m = value as Partial<ExportManifest> | null;
   if (typeof m !== 'object' || m === null) throw refused(source, 'not a JSON object');
   if (m.format !== MANIFEST_FORMAT) {
@@ -132,12 +135,7 @@ export function parseManifest(bytes: Buffer, source: string): ExportManifest {
 
 /** Parse parts.json (an integrity aid beside a chunked export's parts). */
 export function parsePartsIndex(bytes: Buffer, source: string): PartsIndex {
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    throw refused(source, `not valid JSON: ${(err as Error).message}`);
-  }
+  const value = parseJson(bytes, source);
   const index = value as Partial<PartsIndex> | null;
   if (index?.format !== PARTS_FORMAT || !Array.isArray(index.parts)) {
     throw refused(source, `not a ${PARTS_FORMAT} document`);
