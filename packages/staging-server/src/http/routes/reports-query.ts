@@ -182,6 +182,17 @@ function csvOf<K extends string>(columns: readonly K[], rows: readonly Record<K,
   );
 }
 
+/** The rows as JSON, or as a CSV download of the given columns when the query says format=csv. */
+function rowsOrCsv<K extends string>(
+  reply: FastifyReply,
+  format: string | undefined,
+  rows: readonly Record<K, unknown>[],
+  csvFile: string,
+  columns: readonly K[],
+): readonly Record<K, unknown>[] | FastifyReply {
+  return format === 'csv' ? sendCsv(reply, csvFile, csvOf(columns, rows)) : rows;
+}
+
 /** The host view as CSV: the host's fields, then its state per patch (empty: not relevant). */
 function hostViewCsv(patchIds: readonly string[], hosts: readonly HostComplianceRow[]): string {
   return toCsv(
@@ -313,8 +324,13 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
       if (q.view === 'hosts') return hostView(reply, q, published, patches, selectHosts, range);
       const fleet = cache.fleet();
       const rows = buildCompliance(patches, selectHosts(fleet.hosts), fleet.states);
-      if (q.format !== 'csv') return rows;
-      return sendCsv(reply, `compliance-catalog-${published.sequence}.csv`, csvOf(COMPLIANCE_COLUMNS, rows));
+      return rowsOrCsv(
+        reply,
+        q.format,
+        rows,
+        `compliance-catalog-${published.sequence}.csv`,
+        COMPLIANCE_COLUMNS,
+      );
     },
   );
 
@@ -327,8 +343,7 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
       currentCatalog();
       // since/until select by the time the host's patch entered its state.
       const rows = downloadedReport(store, q, (since) => inTimeRange(since, range));
-      if (q.format !== 'csv') return rows;
-      return sendCsv(reply, 'downloaded.csv', csvOf(DOWNLOADED_COLUMNS, rows));
+      return rowsOrCsv(reply, q.format, rows, 'downloaded.csv', DOWNLOADED_COLUMNS);
     },
   );
 
@@ -349,9 +364,7 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
         const query = historyQuery(q, route.installsOnly);
         const events = store.history(query);
         linkNext(reply, route.path, q, events, query.limit);
-        const rows = route.rows(events);
-        if (q.format !== 'csv') return rows;
-        return sendCsv(reply, route.csvFile, csvOf(route.columns, rows));
+        return rowsOrCsv(reply, q.format, route.rows(events), route.csvFile, route.columns);
       },
     );
   }
