@@ -123,6 +123,7 @@ export { escapeHtml, oneLine } from './mail-text.js';
 
 // Terminal output of the CLIs
 export { endQuietlyOnBrokenPipe } from './cli-output/broken-pipe.js';
+export { waitForStopSignal } from './stop-signal.js';
 export {
   integerOption,
   packageVersion,

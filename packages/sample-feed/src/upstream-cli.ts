@@ -10,6 +10,7 @@ import {
   packageVersion,
   parseCommandLine,
   PatchbayError,
+  waitForStopSignal,
   withCommandLineConventions,
 } from '@patchbay/core';
 import { startUpstreamServer } from './upstream-server.js';
@@ -82,15 +83,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   // The handlers go in before the URL line: whoever reads that line may signal at once.
-  const signal = new Promise<NodeJS.Signals>((resolveSignal) => {
-    const onSignal = (name: NodeJS.Signals): void => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      resolveSignal(name);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  const signal = waitForStopSignal();
   process.stdout.write(
     json ? `${JSON.stringify({ url: server.url })}\n` : `patchbay-upstream listening on ${server.url}\n`,
   );

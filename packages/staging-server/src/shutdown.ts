@@ -19,19 +19,6 @@ export const SHUTDOWN_GRACE_MS = 10_000;
  */
 export const EXIT_BACKSTOP_MS = 5_000;
 
-/** Resolves with the first SIGTERM or SIGINT; listen early, so no signal hits the default handler. */
-export function waitForStopSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      resolve(signal);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
-}
-
 /**
  * Responses in flight, each with its socket (a finished response is detached from it), so a
  * shutdown can end each keep-alive connection as soon as its response has been handed to the OS.

@@ -1,9 +1,9 @@
 // `patchbay-server serve` as a process: build the app (serve-app.ts), listen, and on SIGTERM
 // or SIGINT close it (docs/reliability.md "Shutdown"). cli.ts prints where it listens.
 import type { AddressInfo } from 'node:net';
-import type { Logger, ServerConfig } from '@patchbay/core';
+import { waitForStopSignal, type Logger, type ServerConfig } from '@patchbay/core';
 import { assertCanListen, listenError } from '../listen-check.js';
-import { armExitBackstop, waitForStopSignal } from '../shutdown.js';
+import { armExitBackstop } from '../shutdown.js';
 import { readTlsFiles } from '../trust/tls.js';
 import { buildServeApp } from './serve-app.js';
 
