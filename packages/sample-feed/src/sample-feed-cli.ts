@@ -10,8 +10,17 @@ import {
 } from '@patchbay/core';
 import { defaultSampleFeedDir, defaultSampleRepositoryDir } from './paths.js';
 import { renderPatchTable } from './patch-table.js';
-import { DEFAULT_SAMPLE_SEQUENCE, generateSampleFeed, samplePatches } from './sample-feed.js';
-import { buildSampleRepository, DEFAULT_RENEW_DAYS } from './sample-repository.js';
+import {
+  DEFAULT_SAMPLE_SEQUENCE,
+  generateSampleFeed,
+  samplePatches,
+  type GenerateSampleFeedOptions,
+} from './sample-feed.js';
+import {
+  buildSampleRepository,
+  DEFAULT_RENEW_DAYS,
+  type BuildSampleRepositoryOptions,
+} from './sample-repository.js';
 
 const PROGRAM = 'patchbay-sample-feed';
 
@@ -88,13 +97,19 @@ export async function main(argv: readonly string[]): Promise<number> {
   return exit ?? (await chosen.run!());
 }
 
-async function generate(opts: {
-  outDir: string;
-  sequence: number;
-  extraPatches: boolean;
-  json: boolean;
-}): Promise<number> {
+/** A command's work, exit 0; its failure one line on stderr saying what could not be done, exit 1. */
+async function exitCode(cannot: string, work: () => Promise<void>): Promise<number> {
   try {
+    await work();
+    return 0;
+  } catch (err) {
+    process.stderr.write(`${PROGRAM}: ${cannot}: ${errorMessage(err)}\n`);
+    return 1;
+  }
+}
+
+function generate(opts: GenerateSampleFeedOptions & { sequence: number; json: boolean }): Promise<number> {
+  return exitCode(`cannot write the sample feed to ${opts.outDir}`, async () => {
     const result = await generateSampleFeed(opts);
     const summary = {
       dir: opts.outDir,
@@ -109,22 +124,11 @@ async function generate(opts: {
         ? `${JSON.stringify(summary)}\n`
         : `sample feed: ${summary.patches} patches, ${summary.files} files, sequence ${summary.sequence} in ${summary.dir} (${summary.changed === 0 && summary.removed === 0 ? 'up to date' : `${summary.changed} written, ${summary.removed} removed`})\n`,
     );
-    return 0;
-  } catch (err) {
-    process.stderr.write(
-      `patchbay-sample-feed: cannot write the sample feed to ${opts.outDir}: ${errorMessage(err)}\n`,
-    );
-    return 1;
-  }
+  });
 }
 
-async function repository(opts: {
-  feedDir: string;
-  outDir: string;
-  renewDays: number;
-  json: boolean;
-}): Promise<number> {
-  try {
+function repository(opts: BuildSampleRepositoryOptions & { json: boolean }): Promise<number> {
+  return exitCode(`cannot make the sample repository in ${opts.outDir}`, async () => {
     const result = await buildSampleRepository(opts);
     const { versions } = result;
     const what =
@@ -136,11 +140,5 @@ async function repository(opts: {
       ...result.securedKeys.map((file) => `  DEMO private key ${file} set to mode 0600`),
     ];
     process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `${lines.join('\n')}\n`);
-    return 0;
-  } catch (err) {
-    process.stderr.write(
-      `patchbay-sample-feed: cannot make the sample repository in ${opts.outDir}: ${errorMessage(err)}\n`,
-    );
-    return 1;
-  }
+  });
 }
