@@ -15,6 +15,8 @@ import {
 import {
   Updater,
   ensureTrustAnchor,
+  loadDelegatedRole,
+  refreshTrustedSet,
   roleNameFor,
   trustedSetOf,
   unavailableTargets,
@@ -128,21 +130,9 @@ async function verifyIn(metadataDir: string, opts: RepositoryReadOptions): Promi
   // expiredAt so nothing is downloaded or installed from it. Online, tuf-js refuses it (freeze).
   if (opts.offline) set.referenceTime = new Date(0);
   const what = opts.offline ? `the metadata kept from ${opts.server}` : `the repository of ${opts.server}`;
-  try {
-    await updater.refresh();
-  } catch (err) {
-    throw tufRefusal(what, err);
-  }
-  const { timestamp, snapshot, targets } = set;
-  if (!timestamp || !snapshot || !targets) {
-    throw new PatchbayError(
-      ErrorCodes.TUF_VERIFY,
-      `${what}: refresh left no timestamp, snapshot or targets`,
-      {
-        server: opts.server,
-      },
-    );
-  }
+  const { timestamp, snapshot, targets } = await refreshTrustedSet(updater, what, tufRefusal, {
+    server: opts.server,
+  });
   const roles = new Map<string, Targets>();
   const missing: MissingRole[] = [];
   for (const product of opts.products) {
@@ -157,19 +147,13 @@ async function verifyIn(metadataDir: string, opts: RepositoryReadOptions): Promi
       missing.push({ ...base, reason: `${opts.server} does not mirror ${product.id} ${product.release}` });
       continue;
     }
-    try {
-      // a path inside the role's delegation makes tuf-js load and verify that role (and only it)
-      await updater.getTargetInfo(`${product.id}/${product.release}/_`);
-    } catch (err) {
-      throw tufRefusal(`${what}, role ${role}`, err);
-    }
-    const loaded = set.getRole(role);
-    if (!loaded) {
-      throw new PatchbayError(ErrorCodes.TUF_VERIFY, `${what}: role ${role} did not load`, {
-        server: opts.server,
-        role,
-      });
-    }
+    const loaded = await loadDelegatedRole(
+      updater,
+      { name: role, product: product.id, release: product.release },
+      what,
+      tufRefusal,
+      { server: opts.server },
+    );
     roles.set(role, loaded.signed);
   }
   const repo: VerifiedRepository = {
