@@ -38,6 +38,24 @@ export function countSignatures(metadata: Metadata<AnySigned>, keyIds: readonly 
   return new Set(keyIds.filter((id) => metadata.signatures[id] !== undefined)).size;
 }
 
+/** Write `metadata` as the role's next version file in `repoDir`, and say how far it is signed. */
+export async function writeRole(
+  repoDir: string,
+  role: string,
+  metadata: Metadata<AnySigned>,
+  keyIds: readonly string[],
+  threshold: number,
+): Promise<WrittenRole> {
+  await writeMetadata(repoDir, role, metadata);
+  return {
+    role,
+    version: metadata.signed.version,
+    file: metadataFileName(role, metadata.signed.version),
+    signatures: countSignatures(metadata, keyIds),
+    threshold,
+  };
+}
+
 /** Metadata from its JSON form (the way to build delegations: @tufjs/models exports no DelegatedRole). */
 export function metadataFromJson<T extends AnySigned>(kind: MetadataKind, json: unknown): Metadata<T> {
   return Metadata.fromJSON(
@@ -240,13 +258,6 @@ export class RepositoryEdit {
     keyIds: readonly string[],
     threshold: number,
   ): Promise<WrittenRole> {
-    await writeMetadata(this.repo.dir, role, metadata);
-    return {
-      role,
-      version: metadata.signed.version,
-      file: metadataFileName(role, metadata.signed.version),
-      signatures: countSignatures(metadata, keyIds),
-      threshold,
-    };
+    return writeRole(this.repo.dir, role, metadata, keyIds, threshold);
   }
 }

@@ -12,13 +12,11 @@ import {
   buildSnapshot,
   buildTimestamp,
   expiresAfter,
-  metadataFileName,
   readPublicKeyFile,
   signWith,
   tufKey,
-  writeMetadata,
 } from '@patchbay/core/tuf';
-import { countSignatures, metadataFromJson, type WrittenRole } from '../edit.js';
+import { metadataFromJson, writeRole, type WrittenRole } from '../edit.js';
 import { Keyring, generateKeyFiles, readKeyFiles, type HeldKey } from '../keyring.js';
 import { describeWritten, type Outcome } from '../outcome.js';
 import { writeSettings, type Expiries, type PublisherSettings } from '../settings.js';
@@ -188,19 +186,12 @@ export async function init(opts: InitOptions): Promise<Outcome> {
   const written: WrittenRole[] = [];
   const write = async (
     role: string,
-    metadata: Parameters<typeof writeMetadata>[2],
+    metadata: Parameters<typeof writeRole>[2],
     keyIds: string[],
     threshold: number,
   ) => {
     signWith(metadata, keyIds, signers);
-    await writeMetadata(opts.repo, role, metadata);
-    written.push({
-      role,
-      version: metadata.signed.version,
-      file: metadataFileName(role, metadata.signed.version),
-      signatures: countSignatures(metadata, keyIds),
-      threshold,
-    });
+    written.push(await writeRole(opts.repo, role, metadata, keyIds, threshold));
   };
   const ids = (role: keyof typeof roles) => unique(roles[role].keys.map((k) => k.keyId));
   await write('root', root, opts.signRoot ? ids('root') : [], opts.rootThreshold);
