@@ -3,7 +3,7 @@
 // `retries` times, then the mail is given up (counted in `failed`). Nothing here is
 // ever awaited by a sync or a report.
 import { backoffDelay, errorMessage, type Logger } from '@patchbay/core';
-import type { Mail } from './types.js';
+import type { Mail, OutboxCounters } from './types.js';
 
 export interface QueuedMail {
   id: string;
@@ -27,15 +27,6 @@ export interface OutboxOptions {
   logger: Logger;
   /** called whenever the queue changes, so that its owner can persist it */
   onChange: () => void;
-}
-
-export interface OutboxCounters {
-  queued: number;
-  sent: number;
-  failed: number;
-  lastError: string | null;
-  lastErrorAt: string | null;
-  lastSentAt: string | null;
 }
 
 export class MailOutbox {

@@ -50,18 +50,22 @@ export interface Mail {
   html: string;
 }
 
-/** notify in GET /v1/status. */
-export interface NotifyStatus {
-  enabled: boolean;
-  digest: 'off' | 'sync' | 'hourly' | null;
+/** What the outbox has done with the mails given to it. */
+export interface OutboxCounters {
   /** mails waiting to be sent or retried */
   queued: number;
-  /** notices collected for the next hourly digest */
-  pendingDigest: number;
   sent: number;
   /** mails given up after notify.retries failed retries */
   failed: number;
   lastError: string | null;
   lastErrorAt: string | null;
   lastSentAt: string | null;
+}
+
+/** notify in GET /v1/status: the outbox's counters, and what the notifier itself holds. */
+export interface NotifyStatus extends OutboxCounters {
+  enabled: boolean;
+  digest: 'off' | 'sync' | 'hourly' | null;
+  /** notices collected for the next hourly digest */
+  pendingDigest: number;
 }
