@@ -131,17 +131,14 @@ export async function ensureTrustAnchor(
   configKey: string,
 ): Promise<void> {
   await mkdir(metadataDir, { recursive: true, mode: 0o700 });
-  let anchorBytes: Buffer;
-  try {
-    anchorBytes = await readFile(rootFile);
-  } catch (err) {
+  const anchorBytes = await readFile(rootFile).catch((err: unknown) => {
     throw new PatchbayError(
       ErrorCodes.CONFIG,
       `${configKey} ${rootFile} cannot be read: ${errorMessage(err)}`,
       { key: configKey, path: rootFile },
       { cause: err },
     );
-  }
+  });
   const anchor = rootVersionOf(anchorBytes);
   if (anchor === undefined) {
     throw new PatchbayError(
