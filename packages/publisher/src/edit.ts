@@ -208,13 +208,11 @@ export class RepositoryEdit {
       const delegation = targets.signed.delegations?.roles?.[name];
       if (!delegation)
         throw new PatchbayError(ErrorCodes.TUF_REPOSITORY, `role ${name} is not delegated`, { role: name });
-      signWith(metadata, delegation.keyIDs, signers);
-      written.push(await this.#write(name, metadata, delegation.keyIDs, delegation.threshold));
+      written.push(await this.#signAndWrite(name, metadata, delegation, signers));
     }
     if (this.#targets) {
       const role = this.repo.root.signed.roles.targets!;
-      signWith(this.#targets, role.keyIDs, signers);
-      written.push(await this.#write('targets', this.#targets, role.keyIDs, role.threshold));
+      written.push(await this.#signAndWrite('targets', this.#targets, role, signers));
     }
     if (opts.snapshot ?? written.length > 0) written.push(...(await this.publishSnapshot()));
     return written;
@@ -236,8 +234,7 @@ export class RepositoryEdit {
       expires: expiresAfter(this.now, this.settings.expires.snapshot),
     });
     const role = this.repo.root.signed.roles.snapshot!;
-    signWith(snapshot, role.keyIDs, this.keyring.signers());
-    const written = await this.#write('snapshot', snapshot, role.keyIDs, role.threshold);
+    const written = await this.#signAndWrite('snapshot', snapshot, role, this.keyring.signers());
     return [written, await this.publishTimestamp(snapshot.signed.version)];
   }
 
@@ -248,16 +245,17 @@ export class RepositoryEdit {
       expires: expiresAfter(this.now, this.settings.expires.timestamp),
     });
     const role = this.repo.root.signed.roles.timestamp!;
-    signWith(timestamp, role.keyIDs, this.keyring.signers());
-    return this.#write('timestamp', timestamp, role.keyIDs, role.threshold);
+    return this.#signAndWrite('timestamp', timestamp, role, this.keyring.signers());
   }
 
-  async #write(
+  /** Sign with the role's keys this keyring holds, then write (`keys`: the role as root or targets lists it). */
+  async #signAndWrite(
     role: string,
     metadata: Metadata<AnySigned>,
-    keyIds: readonly string[],
-    threshold: number,
+    keys: { keyIDs: readonly string[]; threshold: number },
+    signers: Parameters<typeof signWith>[2],
   ): Promise<WrittenRole> {
-    return writeRole(this.repo.dir, role, metadata, keyIds, threshold);
+    signWith(metadata, keys.keyIDs, signers);
+    return writeRole(this.repo.dir, role, metadata, keys.keyIDs, keys.threshold);
   }
 }
