@@ -111,6 +111,17 @@ export async function readJsonFile<T>(path: string): Promise<T | undefined> {
   }
 }
 
+/** fsync a file, so its bytes survive a crash before it is renamed into place. */
+export async function fsyncFile(path: string): Promise<void> {
+  // 'r+': Windows refuses FlushFileBuffers on a read-only handle.
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Codes from platforms that cannot open or fsync a directory (Windows, some network filesystems). */
 const DIR_SYNC_UNSUPPORTED = new Set(['EISDIR', 'EPERM', 'EINVAL', 'ENOTSUP', 'EACCES']);
 

@@ -1,13 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, copyFile, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fsyncDir } from './atomic-file.js';
+import { fsyncDir, fsyncFile } from './atomic-file.js';
 import { failpoint } from './failpoint.js';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from './private-files.js';
 import { sha256File } from './hash.js';
 import { assertSha256Hex } from './names.js';
 
 /** Suffix of a resumable partial download in `<root>/tmp`: `<hex>.part`. */
+/** A blob file in the store. */
+export interface StoredBlob {
+  hex: string;
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
 export const PARTIAL_SUFFIX = '.part';
 /** Suffix of a partial's resume validator sidecar (JSON {url, etag, lastModified, size, sha256}): `<hex>.part.json`. */
 export const PARTIAL_STATE_SUFFIX = '.part.json';
@@ -147,22 +155,27 @@ export class ContentStore {
     await rm(this.blobPath(hex), { force: true });
   }
 
-  /** Count and total bytes of stored blobs (files named by a valid digest in their shard). */
-  async stats(): Promise<{ blobs: number; bytes: number }> {
-    let blobs = 0;
-    let bytes = 0;
+  /** Every stored blob: the files named by a valid digest in their shard (stray names passed over). */
+  async list(): Promise<StoredBlob[]> {
+    const blobs: StoredBlob[] = [];
     for (const shard of await readdirOrEmpty(this.blobsDir)) {
       if (!/^[0-9a-f]{2}$/.test(shard)) continue;
       const shardDir = join(this.blobsDir, shard);
       for (const name of await readdirOrEmpty(shardDir)) {
         if (!/^[0-9a-f]{64}$/.test(name) || !name.startsWith(shard)) continue;
-        const info = await stat(join(shardDir, name)).catch(() => undefined);
+        const path = join(shardDir, name);
+        const info = await stat(path).catch(() => undefined);
         if (!info?.isFile()) continue;
-        blobs += 1;
-        bytes += info.size;
+        blobs.push({ hex: name, path, size: info.size, mtimeMs: info.mtimeMs });
       }
     }
-    return { blobs, bytes };
+    return blobs;
+  }
+
+  /** Count and total bytes of stored blobs. */
+  async stats(): Promise<{ blobs: number; bytes: number }> {
+    const blobs = await this.list();
+    return { blobs: blobs.length, bytes: blobs.reduce((bytes, blob) => bytes + blob.size, 0) };
   }
 
   /**
@@ -202,16 +215,6 @@ function isResumablePair(name: string, present: ReadonlySet<string>): boolean {
   const state = PARTIAL_STATE_NAME.exec(name);
   if (state) return present.has(`${state[1]}${PARTIAL_SUFFIX}`);
   return false;
-}
-
-async function fsyncFile(path: string): Promise<void> {
-  // 'r+': Windows refuses FlushFileBuffers on a read-only handle.
-  const handle = await open(path, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {

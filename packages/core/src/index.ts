@@ -73,6 +73,7 @@ export type { PlaceholderContext } from './placeholders.js';
 export {
   atomicTempPath,
   fsyncDir,
+  fsyncFile,
   readFileIfExists,
   readJsonFile,
   removeStaleAtomicTemps,
@@ -91,6 +92,7 @@ export {
   preparePrivateDatabase,
 } from './private-files.js';
 export { ContentStore, PARTIAL_STATE_SUFFIX, PARTIAL_SUFFIX } from './content-store.js';
+export type { StoredBlob } from './content-store.js';
 export { assertFreeSpace, diskFullError, isDiskFullError } from './free-space.js';
 export { failpoint } from './failpoint.js';
 

@@ -2,12 +2,13 @@
 // hashed as they pass, so a copy costs one read. Used on both sides of an export.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   diskFullError,
   ErrorCodes,
+  fsyncFile,
   HASH_READ_BYTES,
   isDiskFullError,
   PatchbayError,
@@ -86,12 +87,7 @@ export async function copyVerified(
       createWriteStream(dest, { flags: 'wx', mode: PRIVATE_FILE_MODE }),
     );
     checker.assertMatches();
-    const handle = await open(dest, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await fsyncFile(dest);
   } catch (err) {
     await rm(dest, { force: true });
     if (isDiskFullError(err)) throw diskFullError(dest, what, err, 'the partial copy was removed');

@@ -16,6 +16,7 @@ import {
   PARTIAL_SUFFIX,
   type Catalog,
   type Logger,
+  type StoredBlob,
 } from '@patchbay/core';
 import type { GcResult } from '../mirror.js';
 import { CatalogStore } from '../store/catalog-store.js';
@@ -50,16 +51,9 @@ interface HistoryEntry {
   mtimeMs: number;
 }
 
-interface BlobFile {
-  hex: string;
-  path: string;
-  size: number;
-  mtimeMs: number;
-}
-
 export interface GcPlan {
-  all: BlobFile[];
-  candidates: BlobFile[];
+  all: StoredBlob[];
+  candidates: StoredBlob[];
   protectedCatalogs: number[];
   expiredHistory: HistoryEntry[];
   staleTemp: string[];
@@ -73,7 +67,7 @@ export async function planGc(input: GcInput): Promise<GcPlan> {
   const store = new ContentStore(join(input.dataDir, 'store'));
   const catalogs = new CatalogStore(input.dataDir);
   const history = await readHistory(catalogs.historyDir);
-  const all = await listBlobs(store);
+  const all = await store.list();
   const current = input.current;
 
   const keep = new Set<string>();
@@ -202,7 +196,7 @@ export async function collectGarbage(input: GcInput): Promise<GcResult> {
   return result;
 }
 
-function sum(blobs: readonly BlobFile[]): number {
+function sum(blobs: readonly StoredBlob[]): number {
   return blobs.reduce((total, blob) => total + blob.size, 0);
 }
 
@@ -245,22 +239,6 @@ function namedBlobs(catalog: Pick<Catalog, 'patches'>): string[] {
     }
   }
   return out;
-}
-
-async function listBlobs(store: ContentStore): Promise<BlobFile[]> {
-  const blobs: BlobFile[] = [];
-  for (const shard of await readdirOrEmpty(store.blobsDir)) {
-    if (!/^[0-9a-f]{2}$/.test(shard)) continue;
-    const shardDir = join(store.blobsDir, shard);
-    for (const name of await readdirOrEmpty(shardDir)) {
-      if (!/^[0-9a-f]{64}$/.test(name) || !name.startsWith(shard)) continue;
-      const path = join(shardDir, name);
-      const info = await stat(path).catch(() => undefined);
-      if (!info?.isFile()) continue;
-      blobs.push({ hex: name, path, size: info.size, mtimeMs: info.mtimeMs });
-    }
-  }
-  return blobs;
 }
 
 /**
