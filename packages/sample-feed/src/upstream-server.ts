@@ -183,12 +183,8 @@ async function serveFile(
  * inside the feed directory pointing elsewhere is not followed out.
  */
 async function openRegularFile(path: string, realRoot: string): Promise<FileHandle | undefined> {
-  let real: string;
-  try {
-    real = await realpath(path);
-  } catch {
-    return undefined;
-  }
+  const real = await realpath(path).catch(() => undefined);
+  if (real === undefined) return undefined;
   if (!isWithinRoot(realRoot, real) || real === realRoot) return undefined;
   const handle = await open(real, 'r').catch(() => undefined);
   if (!handle) return undefined;
