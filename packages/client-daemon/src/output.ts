@@ -111,6 +111,13 @@ export class Output {
     return sanitizeTerminal(text, this.errStyle.enabled);
   }
 
+  /** The rows as a table, or the line `whenEmpty` when there are none; true when there were rows. */
+  tableOr(headers: readonly string[], rows: readonly (readonly string[])[], whenEmpty: string): boolean {
+    if (rows.length === 0) this.line(whenEmpty);
+    else this.table(headers, rows);
+    return rows.length > 0;
+  }
+
   /** An aligned table (human mode); STATE, SEVERITY, OUTCOME, REPORTED cells coloured on a terminal. */
   table(headers: readonly string[], rows: readonly (readonly string[])[]): void {
     if (this.json) return;

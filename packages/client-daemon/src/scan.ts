@@ -79,13 +79,10 @@ export function printPatchList(
   const doc: Record<string, unknown> = { patches: list, ...extra };
   if (offline) doc.offline = true;
   session.out.document(doc);
-  if (list.length === 0) {
-    session.out.line('no patches for this host');
-    return;
-  }
-  session.out.table(
+  session.out.tableOr(
     ['ID', 'SEVERITY', 'RELEASE', 'STATE', 'TITLE'],
     list.map((p) => [p.id, p.severity, p.release, p.state + (p.reason ? ` (${p.reason})` : ''), p.title]),
+    'no patches for this host',
   );
 }
 

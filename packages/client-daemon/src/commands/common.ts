@@ -71,14 +71,12 @@ export function printResults(
   extra: Record<string, unknown> = {},
 ): void {
   session.out.document({ results, ...extra });
-  if (results.length === 0) {
-    session.out.line('nothing to do');
-    return;
-  }
-  session.out.table(
+  const shown = session.out.tableOr(
     ['ID', 'OUTCOME', 'MESSAGE'],
     results.map((r) => [r.id, r.outcome, r.message]),
+    'nothing to do',
   );
+  if (!shown) return;
   const count = (outcome: ActionResult['outcome']): number =>
     results.filter((r) => r.outcome === outcome).length;
   session.out.line(`${count('ok')} ok, ${count('failed')} failed, ${count('skipped')} skipped`);

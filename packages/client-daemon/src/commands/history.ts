@@ -25,11 +25,7 @@ export async function historyCommand(session: Session, args: CommandArgs): Promi
     .map((e) => ({ ...e, reported: !direct && e.seq <= ledger.lastAckedSeq }));
   session.out.document(direct ? { events, mode: 'direct' } : { events });
   if (direct) session.out.note('direct mode (no staging server): events are kept on this host only');
-  if (events.length === 0) {
-    session.out.line('no events yet');
-    return 0;
-  }
-  session.out.table(
+  session.out.tableOr(
     ['SEQ', 'AT', 'TYPE', 'PATCH', 'OUTCOME', 'REPORTED', 'MESSAGE'],
     events.map((e) => [
       String(e.seq),
@@ -40,6 +36,7 @@ export async function historyCommand(session: Session, args: CommandArgs): Promi
       direct ? 'local' : e.reported ? 'yes' : 'no',
       e.message ?? '',
     ]),
+    'no events yet',
   );
   return 0;
 }

@@ -164,14 +164,12 @@ async function printCycle(session: Session, before: number, code: number): Promi
   const ledger = await session.openLedger();
   const events = ledger.events.filter((e) => e.seq > before);
   session.out.document({ ok: code === 0, events });
-  if (events.length === 0) {
-    session.out.line('run --once: nothing recorded');
-    return;
-  }
-  session.out.table(
+  const shown = session.out.tableOr(
     ['SEQ', 'TYPE', 'PATCH', 'OUTCOME', 'MESSAGE'],
     events.map((e) => [String(e.seq), e.type, e.patchId ?? '-', e.outcome, e.message ?? '']),
+    'run --once: nothing recorded',
   );
+  if (!shown) return;
   const failed = events.filter((e) => e.outcome === 'failed').length;
   session.out.line(`run --once: ${events.length} event(s), ${failed} failed`);
 }
