@@ -5,7 +5,7 @@ import { HOST_ID_PATTERN } from '@patchbay/core';
 import { HttpErrors } from '../http/errors.js';
 import { bearerToken, isLoopbackAddress, secretsEqual } from './admin-token.js';
 import { accessOf, isRouteAccess, type RouteAccess } from './access.js';
-import type { TokenStore } from './token-store.js';
+import type { TokenCheck, TokenStore } from './token-store.js';
 
 export interface AuthOptions {
   /** per-host report tokens and branch rollup tokens; read per request, so enroll/revoke apply at once */
@@ -20,6 +20,16 @@ export interface AuthOptions {
 const ENROLL_HINT = 'send Authorization: Bearer <token> (patchbay-server enroll HOSTID issues one)';
 const BRANCH_HINT =
   'send Authorization: Bearer <token> (patchbay-server enroll --branch BRANCHID issues one, distinct from any host token)';
+
+/**
+ * A presented token that does not check out: 401 when it is no (longer a) valid token, 403 when it
+ * is valid but not for this host or this kind of request. `messages` words each refusal.
+ */
+function refuseUnlessOk(check: TokenCheck, messages: Record<Exclude<TokenCheck, 'ok'>, string>): void {
+  if (check === 'ok') return;
+  const forbidden = check === 'other-host' || check === 'wrong-kind';
+  throw forbidden ? HttpErrors.FORBIDDEN(messages[check]) : HttpErrors.UNAUTHORIZED(messages[check]);
+}
 
 export function makeAccessChecks(
   options: AuthOptions,
@@ -51,22 +61,12 @@ export function makeAccessChecks(
     }
     // A token, when sent, is checked in either mode: a wrong one is never ignored.
     const hostId = (request.params as { hostId?: string }).hostId ?? '';
-    switch (tokens.check(hostId, token, 'host')) {
-      case 'ok':
-        return;
-      case 'revoked':
-        throw HttpErrors.UNAUTHORIZED(
-          `the token of host "${hostId}" has been revoked; enroll the host again`,
-        );
-      case 'other-host':
-        throw HttpErrors.FORBIDDEN('the token belongs to another host: a host can report only as itself');
-      case 'wrong-kind':
-        throw HttpErrors.FORBIDDEN(
-          "the token is a branch's rollup token: a host reports with its own host token",
-        );
-      case 'unknown':
-        throw HttpErrors.UNAUTHORIZED(`the bearer token is not this host's current token; ${ENROLL_HINT}`);
-    }
+    refuseUnlessOk(tokens.check(hostId, token, 'host'), {
+      revoked: `the token of host "${hostId}" has been revoked; enroll the host again`,
+      'other-host': 'the token belongs to another host: a host can report only as itself',
+      'wrong-kind': "the token is a branch's rollup token: a host reports with its own host token",
+      unknown: `the bearer token is not this host's current token; ${ENROLL_HINT}`,
+    });
   };
 
   // A rollup stores reports of many hosts: always the branch's own token, whatever
@@ -76,24 +76,12 @@ export function makeAccessChecks(
     const token = bearerToken(request.headers.authorization);
     if (token === null)
       throw HttpErrors.UNAUTHORIZED(`a rollup needs branch "${branchId}"'s token: ${BRANCH_HINT}`);
-    switch (tokens.check(branchId, token, 'branch')) {
-      case 'ok':
-        return;
-      case 'revoked':
-        throw HttpErrors.UNAUTHORIZED(
-          `the token of branch "${branchId}" has been revoked; enroll the branch again (enroll --branch)`,
-        );
-      case 'other-host':
-        throw HttpErrors.FORBIDDEN(
-          'the token belongs to another branch: a branch can roll up only as itself',
-        );
-      case 'wrong-kind':
-        throw HttpErrors.FORBIDDEN(`a host's report token cannot send a branch's rollup: ${BRANCH_HINT}`);
-      case 'unknown':
-        throw HttpErrors.UNAUTHORIZED(
-          `the bearer token is not branch "${branchId}"'s current token; ${BRANCH_HINT}`,
-        );
-    }
+    refuseUnlessOk(tokens.check(branchId, token, 'branch'), {
+      revoked: `the token of branch "${branchId}" has been revoked; enroll the branch again (enroll --branch)`,
+      'other-host': 'the token belongs to another branch: a branch can roll up only as itself',
+      'wrong-kind': `a host's report token cannot send a branch's rollup: ${BRANCH_HINT}`,
+      unknown: `the bearer token is not branch "${branchId}"'s current token; ${BRANCH_HINT}`,
+    });
   };
 
   return {
