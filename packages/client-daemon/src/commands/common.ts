@@ -99,6 +99,18 @@ export function exitCodeFor(results: readonly ActionResult[]): number {
   return results.some((r) => r.outcome === 'failed') ? 1 : 0;
 }
 
+/** How download, install and uninstall end: report what happened, print it, exit 1 on a failure. */
+export async function finishActions(
+  session: Session,
+  ledger: Ledger,
+  results: readonly ActionResult[],
+  offline: boolean,
+): Promise<number> {
+  await reportNow(session, ledger);
+  printResults(session, results, offline ? { offline: true } : {});
+  return exitCodeFor(results);
+}
+
 /**
  * A catalog refused on trust grounds: bad/missing signature, changed key, rollback, expiry; under
  * trust v2 any TUF metadata tuf-js refused (PB_ERR_TUF_VERIFY).

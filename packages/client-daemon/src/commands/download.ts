@@ -2,7 +2,7 @@ import { downloadPlanned } from '../apply.js';
 import type { ActionResult } from '../apply.js';
 import { planInstall, selectIds } from '../planner.js';
 import type { Session } from '../session.js';
-import { exitCodeFor, printResults, reportNow } from './common.js';
+import { finishActions } from './common.js';
 import type { CommandArgs } from './common.js';
 import { withHostScan } from './scan-session.js';
 
@@ -28,9 +28,7 @@ export async function downloadCommand(session: Session, args: CommandArgs): Prom
         })),
         ...(await downloadPlanned(session, ledger, scan, plan.order)),
       ];
-      await reportNow(session, ledger);
-      printResults(session, results, offline ? { offline: true } : {});
-      return exitCodeFor(results);
+      return finishActions(session, ledger, results, offline);
     },
   );
 }

@@ -7,7 +7,7 @@ import type { Selection } from '../planner.js';
 import type { HostScan } from '../scan.js';
 import { assertInstallDirsExist } from '../install-dir.js';
 import type { Session } from '../session.js';
-import { exitCodeFor, printResults, reportNow } from './common.js';
+import { finishActions } from './common.js';
 import type { CommandArgs } from './common.js';
 import { rescanStates, withHostScan } from './scan-session.js';
 
@@ -58,9 +58,7 @@ export async function installCommand(session: Session, args: CommandArgs): Promi
       // the states after the installs, for the final report
       await rescanStates(session, ledger, scan);
       await pruneCache(session, ledger, loaded.catalog);
-      await reportNow(session, ledger);
-      printResults(session, results, offline ? { offline: true } : {});
-      return exitCodeFor(results);
+      return finishActions(session, ledger, results, offline);
     },
   );
 }

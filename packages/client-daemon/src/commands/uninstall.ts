@@ -3,7 +3,7 @@ import { uninstallOrdered, uninstallRefusal } from '../apply.js';
 import type { ActionResult } from '../apply.js';
 import { assertKnownIds } from '../planner.js';
 import type { Session } from '../session.js';
-import { exitCodeFor, printResults, reportNow } from './common.js';
+import { finishActions, printResults, reportNow } from './common.js';
 import type { CommandArgs } from './common.js';
 import { rescanStates, withHostScan } from './scan-session.js';
 import type { ScanOptions } from './scan-session.js';
@@ -49,8 +49,6 @@ export async function uninstallCommand(session: Session, args: CommandArgs): Pro
     }
     const results = await uninstallOrdered(session, ledger, scan, refusal.order);
     await rescanStates(session, ledger, scan);
-    await reportNow(session, ledger);
-    printResults(session, results, extra);
-    return exitCodeFor(results);
+    return finishActions(session, ledger, results, offline);
   });
 }

@@ -1,19 +1,14 @@
 // The client reports database (reports/), open for the server's life.
-import type { FastifyInstance } from 'fastify';
-import { fastifyPlugin } from 'fastify-plugin';
 import { ReportStore } from '../reports/report-store.js';
-import { closeWithApp, type LifecycleOptions } from './lifecycle-plugin.js';
-
-async function reportStore(app: FastifyInstance, { config, logger }: LifecycleOptions): Promise<void> {
-  const store = ReportStore.open(config.dataDir, {
-    maxClockSkewSeconds: config.reports.maxClockSkewSeconds,
-  });
-  app.decorate('reportStore', store);
-  closeWithApp(app, logger, 'report store', () => store.close());
-}
+import { partPlugin } from './lifecycle-plugin.js';
 
 /** Decorates `reportStore`. */
-export const reportStorePlugin = fastifyPlugin(reportStore, {
+export const reportStorePlugin = partPlugin({
   name: 'patchbay-report-store',
+  decorator: 'reportStore',
+  part: 'report store',
   dependencies: ['patchbay-data-dir'],
+  open: ({ config }) =>
+    ReportStore.open(config.dataDir, { maxClockSkewSeconds: config.reports.maxClockSkewSeconds }),
+  close: (store) => store.close(),
 });
