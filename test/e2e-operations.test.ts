@@ -130,8 +130,20 @@ t.test('unattended schedules, windows, policy, mail and SIGTERM', async (t) => {
   });
 
   await t.test('the reports list the unattended installs', async (t) => {
-    const compliance =
-      await stack.getJson<{ patchId: string; hosts: Record<string, string> }[]>('/v1/reports/compliance');
+    type ComplianceRow = { patchId: string; hosts: Record<string, string> };
+    // a marker is on disk before the daemon's report of that install reaches the server: wait
+    // for the report (under load the last install's report came after the markers were checked)
+    const compliance = await waitFor(
+      'the installs of host-open reported',
+      async () => {
+        const rows = await stack.getJson<ComplianceRow[]>('/v1/reports/compliance');
+        const reported = CRITICAL_19.every(
+          (id) => rows.find((r) => r.patchId === id)?.hosts['host-open'] === 'installed',
+        );
+        return reported ? rows : undefined;
+      },
+      30_000,
+    ).catch(() => stack.getJson<ComplianceRow[]>('/v1/reports/compliance'));
     for (const id of CRITICAL_19) {
       t.equal(
         compliance.find((r) => r.patchId === id)?.hosts['host-open'],
