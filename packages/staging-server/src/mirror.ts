@@ -1,7 +1,7 @@
 // The seam between the sync side (sync/, store/, upstream/) and the HTTP side
 // (http/, reports/). The sync side implements MirrorService; http only reads it.
 import type { Catalog } from '@patchbay/core';
-import type { TufRepositoryView } from './tuf/tuf-mirror.js';
+import type { TufRepositoryView } from './tuf/served-tuf.js';
 
 /** A published catalog with everything the HTTP layer needs precomputed at publish time. */
 export interface PublishedCatalog {

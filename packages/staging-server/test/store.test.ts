@@ -15,10 +15,10 @@ import {
 import { CatalogStore, serializeCatalog, toPublishedCatalog } from '../src/store/catalog-store.js';
 import { lockDataDir } from '../src/store/data-dir-lock.js';
 import { SyncStateStore } from '../src/store/sync-state.js';
-import type { MirrorSigner } from '../src/trust/mirror-key.js';
+import type { CatalogSigner } from '../src/trust/mirror-key.js';
 
 const pair = generateSigningKeyPair();
-const signer: MirrorSigner = {
+const signer: CatalogSigner = {
   keyFile: '/nonexistent/mirror.key',
   privateKey: parsePrivateKey(pair.privateKeyPem),
   keys: { mirror: pair.publicKey, fingerprint: 'test' },

@@ -10,7 +10,7 @@ import { loadServerConfig, type ServerConfig } from '@patchbay/core';
 import { catalogFromRoles, descriptorFromPatch } from '@patchbay/core/tuf';
 import { createMirrorService } from '../src/sync/mirror-service.js';
 import { ensureOnlineKey } from '../src/tuf/online-key.js';
-import { MIRROR_SIGNS_TARGETS_WARNING } from '../src/tuf/mirror-signed.js';
+import { MIRROR_SIGNS_TARGETS_WARNING } from '../src/tuf/server-signed.js';
 import { publish } from '../../publisher/test/fixtures/publish.js';
 import { silentLogger } from './fixtures/http-harness.js';
 import { startMirrorSigned, writeOrganisationRoot } from './fixtures/mirror-signed.js';

@@ -27,7 +27,7 @@ import {
   type TufExportPlan,
 } from './export-plan.js';
 import { planTufExport } from './tuf-export.js';
-import { isTufUpstream } from '../tuf/tuf-mirror.js';
+import { isTufUpstream } from '../tuf/served-tuf.js';
 import { assertTargetUsable, writeExport, type ExportProgress } from './export-writer.js';
 import { parseSize } from './size-option.js';
 import type { PartEntry } from './bundle-format.js';

@@ -4,11 +4,11 @@
 import { errorMessage, type ContentStore, type Logger } from '@patchbay/core';
 import type { PublishedCatalog } from '../mirror.js';
 import type { CatalogStore } from '../store/catalog-store.js';
-import type { MirrorSigner } from '../trust/mirror-key.js';
+import type { CatalogSigner } from '../trust/mirror-key.js';
 import type { ImportSource, SourceKind } from './import-source.js';
 
 export interface ImportContext {
-  signer: MirrorSigner;
+  signer: CatalogSigner;
   store: ContentStore;
   source: ImportSource;
   paths: readonly string[];
@@ -55,7 +55,7 @@ export interface ImportResult {
 /** The catalog this server publishes now; null (with a warning) when there is none or it is unusable. */
 export async function loadCurrent(
   catalogs: CatalogStore,
-  signer: MirrorSigner,
+  signer: CatalogSigner,
   log: Logger,
 ): Promise<PublishedCatalog | null> {
   try {

@@ -47,7 +47,7 @@ import { loadCurrent, type ImportContext, type ImportResult } from './import-con
 import { recordImport } from './import-outcome.js';
 import { openImportSource, type ImportSource } from './import-source.js';
 import { importTufSource, isTufBundle } from './tuf-import.js';
-import { isTufUpstream } from '../tuf/tuf-mirror.js';
+import { isTufUpstream } from '../tuf/served-tuf.js';
 
 async function isFile(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined))?.isFile() === true;

@@ -39,7 +39,7 @@ import { newSyncReport } from '../sync/sync-run.js';
 import { ensureOnlineKey } from '../tuf/online-key.js';
 import { ServedRepository, servedRepositoryDir, snapshotChain } from '../tuf/served-repository.js';
 import { systemClock } from '../tuf/timestamp-refresh.js';
-import { expiryPolicy } from '../tuf/tuf-mirror.js';
+import { expiryPolicy } from '../tuf/served-tuf.js';
 import {
   assertNoTufLoop,
   assertOnlineKeyListed,

@@ -16,7 +16,7 @@ import {
   type Catalog,
 } from '@patchbay/core';
 import type { PublishedCatalog } from '../mirror.js';
-import type { MirrorSigner } from '../trust/mirror-key.js';
+import type { CatalogSigner } from '../trust/mirror-key.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -36,7 +36,7 @@ export function serializeCatalog(catalog: Catalog): Buffer {
  */
 export async function toPublishedCatalog(
   catalog: Catalog,
-  signer: MirrorSigner,
+  signer: CatalogSigner,
   bytes: Buffer = serializeCatalog(catalog),
   signature: string = signDetached(bytes, signer.privateKey),
 ): Promise<PublishedCatalog> {
@@ -103,7 +103,7 @@ export class CatalogStore {
    * are signed again and the new signature stored (`resigned` is then true).
    */
   async loadCurrent(
-    signer: MirrorSigner,
+    signer: CatalogSigner,
   ): Promise<{ published: PublishedCatalog; resigned: boolean } | null> {
     const current = await this.readCurrent();
     if (!current) return null;

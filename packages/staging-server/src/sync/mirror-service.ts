@@ -29,13 +29,13 @@ import { CatalogStore } from '../store/catalog-store.js';
 import { lockDataDir, type DataDirLock } from '../store/data-dir-lock.js';
 import { SyncStateStore } from '../store/sync-state.js';
 import { resignDueAt } from '../trust/catalog-expiry.js';
-import { loadMirrorSigner, mirrorKeyFile, type MirrorSigner } from '../trust/mirror-key.js';
+import { loadMirrorSigner, mirrorKeyFile, type CatalogSigner } from '../trust/mirror-key.js';
 import { prunePartials } from '../store/partials.js';
 import { removeStrayTemps } from '../store/stray-temps.js';
 import { FeedArchive } from '../upstream/feed-archive.js';
 import type { Clock } from '../tuf/timestamp-refresh.js';
-import { isTufUpstream, openTufMirror, type TufMirror, type TufRepositoryView } from '../tuf/tuf-mirror.js';
-import { isMirrorSigned, publishMirrorSigned } from '../tuf/mirror-signed.js';
+import { isTufUpstream, openTufMirror, type ServedTuf, type TufRepositoryView } from '../tuf/served-tuf.js';
+import { serverSignsTargets, publishServerSigned } from '../tuf/server-signed.js';
 import { runTufSync } from '../tuf/tuf-sync.js';
 import { catalogBlobs } from './build-catalog.js';
 import { newSyncReport, resignIfDue, runSync, type ResignContext, type SyncContext } from './sync-run.js';
@@ -98,13 +98,13 @@ async function openMirror(
   const state = await SyncStateStore.open(config.dataDir);
   let last: SyncReport | null;
   let dispatcher: Dispatcher | undefined;
-  let tuf: TufMirror | null = null;
+  let tuf: ServedTuf | null = null;
   try {
     last = await recoverLastSync(state, log);
     // trust v2 (upstream.trustedRoot): the online key (refused when others may read it), the
     // served TUF repository and its timestamp refresher (tuf/)
-    // signing.targets "mirror": the same served repository, its targets signed here (tuf/mirror-signed.ts)
-    if (isTufUpstream(config) || isMirrorSigned(config))
+    // signing.targets "mirror": the same served repository, its targets signed here (tuf/server-signed.ts)
+    if (isTufUpstream(config) || serverSignsTargets(config))
       tuf = await openTufMirror(config, log, options.clock);
     // One agent (or proxy agent) for the service's life: keep-alive across syncs. file: URLs ignore it.
     dispatcher = createDispatcher({ proxy: config.upstream.proxy });
@@ -123,7 +123,7 @@ async function openMirror(
 async function loadPublishedCatalog(
   catalogs: CatalogStore,
   store: ContentStore,
-  signer: MirrorSigner,
+  signer: CatalogSigner,
   log: Logger,
 ): Promise<PublishedCatalog | null> {
   try {
@@ -169,9 +169,9 @@ interface MirrorParts {
   store: ContentStore;
   catalogs: CatalogStore;
   state: SyncStateStore;
-  signer: MirrorSigner;
+  signer: CatalogSigner;
   dispatcher: Dispatcher | undefined;
-  tuf: TufMirror | null;
+  tuf: ServedTuf | null;
 }
 
 class Mirror implements MirrorService {
@@ -277,9 +277,9 @@ class Mirror implements MirrorService {
   }
 
   /** signing.targets "mirror": sign and publish the TUF roles of the served catalog; true when a new snapshot was published. */
-  private async publishMirrorSigned(): Promise<boolean> {
-    if (!this.parts.tuf || !isMirrorSigned(this.config)) return false;
-    const outcome = await publishMirrorSigned(
+  private async publishServerSigned(): Promise<boolean> {
+    if (!this.parts.tuf || !serverSignsTargets(this.config)) return false;
+    const outcome = await publishServerSigned(
       this.config,
       this.parts.tuf,
       this.published?.catalog ?? null,
@@ -299,7 +299,7 @@ class Mirror implements MirrorService {
     if (!this.running && !this.resigning) {
       // mirror mode: the TUF roles follow the catalog, and are re-signed when due, on the same timer
       this.resigning = resignIfDue(this.resignContext(), this.log)
-        .then(() => this.publishMirrorSigned())
+        .then(() => this.publishServerSigned())
         .then(
           () => undefined,
           (err: unknown) => {
@@ -346,12 +346,12 @@ class Mirror implements MirrorService {
     if (this.options.retryBaseMs !== undefined) ctx.retryBaseMs = this.options.retryBaseMs;
     if (this.options.syncProgress) ctx.progress = this.options.syncProgress;
     try {
-      if (this.parts.tuf && !isMirrorSigned(this.config))
+      if (this.parts.tuf && !serverSignsTargets(this.config))
         await runTufSync(ctx, report, signal, this.parts.tuf);
       else {
         await runSync(ctx, report, signal);
         // signing.targets "mirror": the TUF roles from the catalog the feed pipeline published
-        if (this.parts.tuf && (await this.publishMirrorSigned())) report.published = true;
+        if (this.parts.tuf && (await this.publishServerSigned())) report.published = true;
       }
       // Everything wanted was fetched: partials left in store/tmp are for files no longer wanted.
       if (report.outcome === 'ok') await this.dropUnwantedPartials();

@@ -21,7 +21,7 @@ import type { SyncStateStore } from '../store/sync-state.js';
 import type { FeedArchive } from '../upstream/feed-archive.js';
 import { expiryFor, isResignDue } from '../trust/catalog-expiry.js';
 import { feedSignatureUrl, parseUpstreamKey, verifyFeedSignature } from '../trust/feed-signature.js';
-import type { MirrorSigner } from '../trust/mirror-key.js';
+import type { CatalogSigner } from '../trust/mirror-key.js';
 import { fetchFeed, fetchFeedSignature } from '../upstream/feed-fetcher.js';
 import { resolveFeedUrl } from '../upstream/feed-location.js';
 import { originPolicy } from '../upstream/origin-policy.js';
@@ -46,7 +46,7 @@ export interface SyncContext extends SyncStageContext {
   state: SyncStateStore;
   archive: FeedArchive;
   /** signs every published catalog */
-  signer: MirrorSigner;
+  signer: CatalogSigner;
   current(): PublishedCatalog | null;
   /** called right after current.json was switched */
   onPublished(published: PublishedCatalog): void;

@@ -17,7 +17,7 @@ import type { MirrorKeys } from '../mirror.js';
 import { readRotation } from './rotation.js';
 
 /** The loaded key: the private half stays inside this object and is never serialised. */
-export interface MirrorSigner {
+export interface CatalogSigner {
   readonly keyFile: string;
   readonly privateKey: KeyObject;
   /** what GET /v1/keys serves */
@@ -110,7 +110,7 @@ export async function createMirrorKey(
 export async function loadMirrorSigner(
   config: MirrorKeyConfig,
   onCreated?: (info: { keyFile: string; fingerprint: string }) => void,
-): Promise<MirrorSigner> {
+): Promise<CatalogSigner> {
   const keyFile = mirrorKeyFile(config);
   let privateKey = await readMirrorKey(keyFile);
   if (privateKey === undefined) {

@@ -29,7 +29,7 @@ import { checkFileUrl, originPolicy, type OriginPolicy } from '../upstream/origi
 import { describeChain } from '../tiers/mirror-chain.js';
 import { onlinePublicKeyFile, type OnlineKey } from './online-key.js';
 import type { Publication, PublishOutcome } from './served-repository.js';
-import type { TufMirror } from './tuf-mirror.js';
+import type { ServedTuf } from './served-tuf.js';
 import { upstreamTufFetcher } from './upstream-fetcher.js';
 import type { RoleFile } from './role-file.js';
 import { readUpstreamRepository, releaseSelected, upstreamMetadataDir } from './upstream-repository.js';
@@ -39,7 +39,7 @@ export async function runTufSync(
   ctx: SyncContext,
   report: SyncReport,
   signal: AbortSignal,
-  tuf: TufMirror,
+  tuf: ServedTuf,
 ): Promise<void> {
   const { config } = ctx;
   const baseUrl = config.upstream.url;
@@ -162,7 +162,7 @@ export function tufCatalog(
  */
 export async function publishVerifiedTuf(
   ctx: Pick<SyncContext, 'config' | 'store' | 'state' | 'catalogs' | 'signer' | 'current' | 'onPublished'>,
-  tuf: Pick<TufMirror, 'repository' | 'clock'> & { refresher?: Pick<TufMirror['refresher'], 'check'> },
+  tuf: Pick<ServedTuf, 'repository' | 'clock'> & { refresher?: Pick<ServedTuf['refresher'], 'check'> },
   publication: Publication,
   report: SyncReport,
   log: Logger,

@@ -1,10 +1,10 @@
 // Trust v2 on a staging server, as one object the MirrorService holds when upstream.trustedRoot
-// is set (or signing.targets is "mirror": mirror-signed.ts): the online key, the served repository and its timestamp refresher. The sync side
+// is set (or signing.targets is "mirror": server-signed.ts): the online key, the served repository and its timestamp refresher. The sync side
 // publishes through it (tuf-sync.ts); the HTTP side reads it (TufRepositoryView).
 import { dirname, join } from 'node:path';
 import { removeStaleAtomicTemps, type Logger, type ServerConfig } from '@patchbay/core';
 import { METADATA_DIR } from '@patchbay/core/tuf';
-import { isMirrorSigned, loadSigningRoot, MIRROR_SIGNS_TARGETS_WARNING } from './mirror-signed.js';
+import { serverSignsTargets, loadSigningRoot, MIRROR_SIGNS_TARGETS_WARNING } from './server-signed.js';
 import { ensureOnlineKey, onlineKeyFile, type OnlineKey } from './online-key.js';
 import {
   ServedRepository,
@@ -34,7 +34,7 @@ export type ServerTrustStatus = TrustStatus & {
   warning?: string;
 };
 
-export interface TufMirror {
+export interface ServedTuf {
   readonly onlineKey: OnlineKey;
   readonly repository: ServedRepository;
   readonly refresher: TimestampRefresher;
@@ -63,7 +63,7 @@ export async function openTufMirror(
   config: ServerConfig,
   log: Logger,
   clock: Clock = systemClock,
-): Promise<TufMirror> {
+): Promise<ServedTuf> {
   // Temps of writes a crash cut short (the data dir lock is held: no live writer owns them).
   const dir = servedRepositoryDir(config.dataDir);
   for (const tempDir of [
@@ -83,7 +83,7 @@ export async function openTufMirror(
     );
   }
   log.info({ keyFile: onlineKey.keyFile, keyId: onlineKey.keyId }, 'TUF online key loaded');
-  const mirrorSigned = isMirrorSigned(config);
+  const mirrorSigned = serverSignsTargets(config);
   if (mirrorSigned) {
     // The root must list the online key for targets too: refused at start (exit 2), not at the first sync.
     const roots = await loadSigningRoot(config, onlineKey);

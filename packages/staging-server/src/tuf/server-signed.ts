@@ -48,7 +48,7 @@ export const MIRROR_SIGNS_TARGETS_WARNING =
   'the staging server signs targets (signing.targets "mirror"): a compromised staging server controls what hosts run';
 
 /** True when this server signs targets itself (signing.targets "mirror"). */
-export function isMirrorSigned(config: Pick<ServerConfig, 'signing'>): boolean {
+export function serverSignsTargets(config: Pick<ServerConfig, 'signing'>): boolean {
   return config.signing?.targets === 'mirror';
 }
 
@@ -246,7 +246,7 @@ async function signedRole(
   return { role, version, bytes: metadataBytes(metadata as never), signed: metadata.signed };
 }
 
-/** What signing needs of the server's TUF side (tuf-mirror.ts TufMirror has them all). */
+/** What signing needs of the server's TUF side (served-tuf.ts ServedTuf has them all). */
 export interface TargetsSigningParts {
   repository: ServedRepository;
   onlineKey: OnlineKey;
@@ -259,7 +259,7 @@ export interface TargetsSigningParts {
  * targets and product roles this server signs, then snapshot and timestamp (served-repository.ts
  * writes a new snapshot only when a role moved). Nothing before the first catalog.
  */
-export async function publishMirrorSigned(
+export async function publishServerSigned(
   config: Pick<ServerConfig, 'signing'>,
   tuf: TargetsSigningParts,
   catalog: Catalog | null,
