@@ -27,6 +27,7 @@ import {
 import { Metadata, MetadataKind } from '@tufjs/models';
 import { runExport, type ExportSummary } from '../src/exchange/export-cli.js';
 import { runImport } from '../src/exchange/import-run.js';
+import { SyncStateStore } from '../src/store/sync-state.js';
 import { createMirrorService } from '../src/sync/mirror-service.js';
 import { ensureOnlineKey } from '../src/tuf/online-key.js';
 import { readServedState, servedRepositoryDir } from '../src/tuf/served-repository.js';
@@ -186,6 +187,13 @@ t.test(
     t.same(result.tuf?.roles, { [ROLE]: 1 }, 'the roles mirror.products selects');
     t.match(result.tuf?.skipped, [{ role: 'arcserve-udp~9.0', reason: /mirror\.products/ }]);
     t.equal(result.filesStored, 4, 'two descriptors and two scripts');
+    const state = await SyncStateStore.open(gapped.dataDir);
+    t.same(
+      (await state.lastUpdate())?.imported,
+      { kind: result.kind, source: bundle },
+      "/v1/status's last update says import (an air-gapped server has no other kind)",
+    );
+    await state.close();
     const served = await readServedState(servedRepositoryDir(gapped.dataDir));
     t.ok(served, 'a repository is served');
     t.same(

@@ -38,6 +38,8 @@ export async function recordImport(
   report.finishedAt = new Date().toISOString();
   report.filesFetched = staged.blobs.length;
   report.bytesFetched = bytesStored;
+  // what makes /v1/status and the page say "import" rather than "sync", for either kind of bundle
+  report.imported = { kind: ctx.source.kind, source };
   // /v1/status shows the import as the mirror's last update (an air-gapped server's only kind).
   await stores.state.setLastSync(report);
   await stores.records.add({

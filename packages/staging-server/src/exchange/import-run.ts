@@ -260,7 +260,6 @@ async function importSource(config: ServerConfig, log: Logger, ctx: ImportContex
     report.upstreamSequence = feed.sequence;
     report.notModified = verdict === 'same';
     report.published = !unchanged;
-    report.imported = { kind: source.kind, source: ctx.paths.join(', ') };
     return await recordImport(
       ctx,
       { state, records },
