@@ -4,6 +4,7 @@
 // downloader and the reporter see only this interface, never a URL layout.
 import { ErrorCodes, PatchbayError } from '@patchbay/core';
 import type { ClientConfig } from '@patchbay/core';
+import { isSafeTargetPath } from '@patchbay/core/tuf';
 
 /** One `server` entry as the config file may write it. */
 export type ServerEntry = ClientConfig['server'][number];
@@ -63,21 +64,21 @@ export class PublisherRepository implements Upstream {
   }
 
   fileUrl(file: VerifiedFile): string {
-    // each segment encoded: a name from metadata never becomes a query or a fragment
-    const path = file.url
-      .split('/')
-      .map((segment) => encodeURIComponent(segment))
-      .join('/');
-    const url = new URL(path, this.targetsUrl).href;
-    // nor a hop out of targets/ (`..`, even percent-encoded, is one to a URL parser)
-    if (!url.startsWith(this.targetsUrl) || file.url.split('/').some((s) => s === '' || s === '.')) {
+    // the repository's own rule for a target path (no empty, `.` or `..` segment, no backslash
+    // or NUL), so no name from metadata leads out of targets/
+    if (!isSafeTargetPath(file.url)) {
       throw new PatchbayError(
         ErrorCodes.FEED_INVALID,
         `target path "${file.url}" is not a file under ${this.targetsUrl}`,
         { server: this.url, path: file.url },
       );
     }
-    return url;
+    // each segment encoded: a name from metadata never becomes a query or a fragment
+    const path = file.url
+      .split('/')
+      .map((segment) => encodeURIComponent(segment))
+      .join('/');
+    return new URL(path, this.targetsUrl).href;
   }
 }
 

@@ -67,7 +67,7 @@ t.test('the kind of each server entry comes from the config, and files from veri
     'http://127.0.0.1:9/vendor/repo/targets/p/1.0/A/x%3Fy%23z',
     'no query, no fragment',
   );
-  for (const url of ['p/../../../x', '/etc/passwd', 'p/./x', 'p//x']) {
+  for (const url of ['p/../../../x', '/etc/passwd', 'p/./x', 'p//x', 'p\\..\\..\\x', 'p/x\0']) {
     t.throws(() => remote?.fileUrl({ sha256: file.sha256, url }), { code: 'PB_ERR_FEED_INVALID' }, url);
   }
   t.same(
