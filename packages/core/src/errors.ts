@@ -75,6 +75,8 @@ export const ErrorCodes = {
   TUF_REPOSITORY: 'PB_ERR_TUF_REPOSITORY',
   /** a key file is missing, unreadable, not Ed25519, or readable by group/others (chmod 600) */
   KEY_FILE: 'PB_ERR_KEY_FILE',
+  /** PostgreSQL unreachable, refused the login, or holds a newer schema than this release knows. */
+  DATABASE: 'PB_ERR_DATABASE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -167,6 +167,37 @@ export const SERVER_CONFIG_SCHEMA = {
       },
       default: {},
     },
+    database: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        url: {
+          description:
+            'null: the reports, tokens and sync state are SQLite files in dataDir (one server). A postgres:// URL: they are in that PostgreSQL database, which several servers (replicas) may share (docs/scale.md); the password may come from PGPASSWORD or ~/.pgpass instead of the URL',
+          type: ['string', 'null'],
+          pattern: '^postgres(ql)?://',
+          maxLength: 4096,
+          default: null,
+        },
+        poolSize: { type: 'integer', minimum: 2, maximum: 200, default: 10 },
+      },
+      default: {},
+    },
+    cluster: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        leaderRetrySeconds: {
+          description:
+            'with database.url: how often a replica that is not the leader tries to become it (sync, gc, rollup, mail and report retention run on the leader only)',
+          type: 'integer',
+          minimum: 1,
+          maximum: 300,
+          default: 5,
+        },
+      },
+      default: {},
+    },
     storage: {
       type: 'object',
       additionalProperties: false,
