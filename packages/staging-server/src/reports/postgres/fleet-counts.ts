@@ -1,0 +1,40 @@
+// The counts /v1/status, /v1/clients and /metrics show, aggregated in SQL, and the two
+// marks (newest event, latest lastSeenAt) that tell the metrics and the rollup whether
+// anything changed since they last looked.
+import type { AsyncReportStore } from './async-report-store.js';
+import { MISSING_SQL } from './client-rows.js';
+import type { ReportsDatabase } from './reports-database.js';
+
+type PostgresFleetCounts = Pick<
+  AsyncReportStore,
+  'countClients' | 'countClientStates' | 'lastEventId' | 'lastSeenMax'
+>;
+
+const COUNT_CLIENTS = `SELECT count(*) AS total, count(*) FILTER (WHERE last_seen_at < $1) AS stale
+  FROM reports.clients`;
+
+// Each host in the first state that applies (metrics/fleet-states.ts).
+const CLIENT_STATES = `SELECT state, count(*) AS hosts FROM (SELECT CASE
+    WHEN c.last_seen_at < $1 THEN 'stale'
+    WHEN EXISTS (SELECT 1 FROM reports.client_patches p WHERE p.host_id = c.host_id AND p.state = 'failed')
+      THEN 'failed'
+    WHEN EXISTS (SELECT 1 FROM reports.client_patches p WHERE p.host_id = c.host_id AND p.state IN (${MISSING_SQL}))
+      THEN 'behind'
+    WHEN c.pending_reboot THEN 'pending_reboot' ELSE 'compliant' END AS state
+  FROM reports.clients c) AS by_host GROUP BY state`;
+
+export function postgresFleetCounts(db: ReportsDatabase): PostgresFleetCounts {
+  return {
+    async countClients(staleBefore) {
+      const [row] = await db.rows<{ total: number; stale: number }>(COUNT_CLIENTS, [staleBefore]);
+      return { total: row?.total ?? 0, stale: row?.stale ?? 0 };
+    },
+    countClientStates: async (staleBefore) =>
+      new Map(await db.arrays<[string, number]>(CLIENT_STATES, [staleBefore])),
+    lastEventId: async () =>
+      (await db.rows<{ id: number | null }>('SELECT max(id) AS id FROM reports.events'))[0]?.id ?? 0,
+    lastSeenMax: async () =>
+      (await db.rows<{ at: string | null }>('SELECT max(last_seen_at) AS at FROM reports.clients'))[0]?.at ??
+      null,
+  };
+}

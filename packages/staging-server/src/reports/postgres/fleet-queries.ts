@@ -1,0 +1,173 @@
+// The fleet as the admin views read it: the clients list and a client's detail, every
+// host's profile and patch states (compliance), the patches hosts hold in cache, and the
+// catalog patches' facts the report filters use.
+import type { PatchState } from '@patchbay/core';
+import type { CachedPatchRow, ClientDetail, InstanceRow, PatchFacts, StoredEvent } from '../types.js';
+import type { AsyncReportStore } from './async-report-store.js';
+import {
+  CLIENT_COLUMNS,
+  EVENT_COLUMNS,
+  INSTANCES_OF_HOST,
+  MISSING_SQL,
+  PROFILE_COLUMNS,
+  clientFields,
+  profileOf,
+  storedPatch,
+  type ClientRow,
+  type PatchRow,
+  type ProfileRow,
+} from './client-rows.js';
+import { Conditions } from './conditions.js';
+import type { ReportsDatabase } from './reports-database.js';
+
+type PostgresFleetQueries = Pick<
+  AsyncReportStore,
+  | 'listClients'
+  | 'getClient'
+  | 'hostProfiles'
+  | 'allStates'
+  | 'hostnames'
+  | 'cachedPatches'
+  | 'recordPatchFacts'
+  | 'patchFacts'
+>;
+
+const RECENT_EVENTS_PER_CLIENT = 50;
+
+// Walks the clients' primary key from `$1` and stops after `$2` hosts (null: all of them),
+// so a page costs its size; each host's counts from its own patch rows.
+const CLIENT_SUMMARIES = `SELECT ${CLIENT_COLUMNS}, s.installed, s.failed, s.missing FROM reports.clients c
+  CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE p.state = 'installed') AS installed,
+      count(*) FILTER (WHERE p.state = 'failed') AS failed,
+      count(*) FILTER (WHERE p.state IN (${MISSING_SQL})) AS missing
+    FROM reports.client_patches p WHERE p.host_id = c.host_id) AS s
+  WHERE c.host_id > $1 ORDER BY c.host_id LIMIT $2`;
+
+// A client's detail in one statement, so its parts come from one snapshot of the database.
+const CLIENT_DETAIL = `SELECT ${CLIENT_COLUMNS}, c.last_report AS "lastReport",
+  (SELECT coalesce(json_agg(p ORDER BY p.id), '[]') FROM (SELECT patch_id AS id, state, since, reason, cached
+     FROM reports.client_patches WHERE host_id = c.host_id) AS p) AS patches,
+  (SELECT coalesce(json_agg(e ORDER BY e.at DESC, e.id DESC), '[]') FROM (SELECT ${EVENT_COLUMNS}
+     FROM reports.events WHERE host_id = c.host_id ORDER BY at DESC, id DESC LIMIT ${RECENT_EVENTS_PER_CLIENT}) AS e)
+    AS events,
+  (SELECT coalesce(json_agg(i), '[]') FROM (${INSTANCES_OF_HOST}) AS i) AS instances
+  FROM reports.clients c WHERE c.host_id = $1`;
+
+type DetailRow = ClientRow & {
+  lastReport: ClientDetail['lastReport'];
+  patches: PatchRow[];
+  events: StoredEvent[];
+  instances: InstanceRow[];
+};
+
+// Host names joined here: a host's patch rows outlive nothing, but a name is shown as its id when absent.
+const CACHED_PATCHES = `SELECT p.patch_id, p.host_id, coalesce(c.hostname, p.host_id), p.state, p.cached, p.since
+  FROM reports.client_patches p LEFT JOIN reports.clients c ON c.host_id = p.host_id`;
+
+// Unchanged rows are not written.
+const UPSERT_PATCH_FACTS = `INSERT INTO reports.patch_facts AS f (patch_id, title, severity, product, release)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+  ON CONFLICT (patch_id) DO UPDATE SET title = excluded.title, severity = excluded.severity,
+    product = excluded.product, release = excluded.release
+  WHERE (f.title, f.severity, f.product, f.release)
+    IS DISTINCT FROM (excluded.title, excluded.severity, excluded.product, excluded.release)`;
+
+export function postgresFleetQueries(db: ReportsDatabase): PostgresFleetQueries {
+  return {
+    listClients: async (page = {}) =>
+      (
+        await db.rows<ClientRow & { installed: number; failed: number; missing: number }>(CLIENT_SUMMARIES, [
+          page.after ?? '',
+          page.limit ?? null,
+        ])
+      ).map((row) => ({
+        ...clientFields(row),
+        installed: row.installed,
+        missing: row.missing,
+        failed: row.failed,
+      })),
+
+    async getClient(hostId) {
+      const [row] = await db.rows<DetailRow>(CLIENT_DETAIL, [hostId]);
+      if (row === undefined) return null;
+      return {
+        ...clientFields(row),
+        reportedAt: row.reportedAt,
+        lastReport: row.lastReport,
+        patches: row.patches.map(storedPatch),
+        events: row.events,
+        ...(row.instanceId !== null ? { instanceId: row.instanceId } : {}),
+        instances: row.instances,
+      };
+    },
+
+    hostProfiles: async () =>
+      (await db.rows<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM reports.clients c ORDER BY c.host_id`)).map(
+        profileOf,
+      ),
+
+    async allStates() {
+      const byPatch = new Map<string, Map<string, PatchState>>();
+      const rows = await db.arrays<[string, string, PatchState]>(
+        'SELECT patch_id, host_id, state FROM reports.client_patches ORDER BY patch_id, host_id',
+      );
+      for (const [patchId, hostId, state] of rows) {
+        let hosts = byPatch.get(patchId);
+        if (hosts === undefined) byPatch.set(patchId, (hosts = new Map()));
+        hosts.set(hostId, state);
+      }
+      return byPatch;
+    },
+
+    hostnames: async (hostIds) =>
+      new Map(
+        await db.arrays<[string, string]>(
+          'SELECT host_id, hostname FROM reports.clients WHERE host_id = ANY ($1::text[])',
+          [[...new Set(hostIds)]],
+        ),
+      ),
+
+    async cachedPatches(query = {}) {
+      // Written as in the partial index client_patches_cached, so it applies.
+      const where = new Conditions()
+        .add("(p.cached OR p.state = 'downloaded')")
+        .whenSet('p.host_id = ?', query.host)
+        .whenSet('p.patch_id = ?', query.patch);
+      const rows = await db.arrays<[string, string, string, PatchState, boolean | null, string | null]>(
+        `${CACHED_PATCHES}${where.toSql()} ORDER BY p.patch_id, p.host_id`,
+        where.params,
+      );
+      return rows.map(([patchId, hostId, hostname, state, cached, since]): CachedPatchRow => ({
+        patchId,
+        hostId,
+        hostname,
+        state,
+        cached,
+        since,
+      }));
+    },
+
+    async recordPatchFacts(patches) {
+      // One row per patch id (a later catalog's facts win), as one statement may not touch a row twice.
+      const facts = [...new Map(patches.map((p) => [p.id, p])).values()];
+      if (facts.length === 0) return;
+      const column = (pick: (p: (typeof facts)[number]) => string) => facts.map(pick);
+      await db.statement('recording the catalog patches’ facts', UPSERT_PATCH_FACTS, [
+        column((p) => p.id),
+        column((p) => p.title),
+        column((p) => p.severity),
+        column((p) => p.product),
+        column((p) => p.release),
+      ]);
+    },
+
+    patchFacts: async () =>
+      new Map(
+        (
+          await db.rows<PatchFacts>(
+            'SELECT patch_id AS "patchId", title, severity, product, release FROM reports.patch_facts',
+          )
+        ).map((f) => [f.patchId, f]),
+      ),
+  };
+}

@@ -1,0 +1,41 @@
+// The report store on PostgreSQL (database.url): the same interface as the SQLite store,
+// every method answering through a promise, over the server's shared pool. Several server
+// processes (replicas) may open it on one database at once: the schema is migrated once
+// (an advisory lock), a report sent to any of them is stored once, and each one's
+// revision() moves when any of them ingests.
+import type pg from 'pg';
+import { migratePostgres } from '../../database/postgres-migrations.js';
+import type { ReportStoreOptions } from '../report-store-api.js';
+import type { PostgresReportStore } from './async-report-store.js';
+import { postgresFleetCounts } from './fleet-counts.js';
+import { postgresFleetQueries } from './fleet-queries.js';
+import { postgresEventHistory } from './history.js';
+import { ingestOneWith } from './ingest-one.js';
+import { postgresIngest } from './ingest.js';
+import { ReportsDatabase } from './reports-database.js';
+import { postgresRollupRecords } from './rollup.js';
+import { REPORTS_COMPONENT, REPORTS_MIGRATIONS } from './schema.js';
+
+export type { PostgresReportStore } from './async-report-store.js';
+
+/**
+ * The reports tables in the database `pool` connects to, created or migrated first. The
+ * pool stays the caller's: close() stores what waits for a shared commit and leaves it open.
+ */
+export async function openPostgresReportStore(
+  pool: pg.Pool,
+  options: ReportStoreOptions = {},
+): Promise<PostgresReportStore> {
+  await migratePostgres(pool, REPORTS_COMPONENT, REPORTS_MIGRATIONS);
+  const db = new ReportsDatabase(pool);
+  const ingestOne = ingestOneWith(options);
+  const { drain, ...ingest } = postgresIngest(db, ingestOne);
+  return {
+    ...ingest,
+    ...postgresRollupRecords(db, ingestOne),
+    ...postgresFleetQueries(db),
+    ...postgresFleetCounts(db),
+    ...postgresEventHistory(db),
+    close: drain,
+  };
+}

@@ -1,0 +1,654 @@
+// What every report store must do, run against each of them: SQLite (the embedded default)
+// and PostgreSQL (database.url; a throwaway cluster for this file, a database per case).
+// The store-internal cases (SQLite's query plans and file migrations) stay in their own
+// files; PostgreSQL-only cases (replicas, restarts) are in report-store-postgres.test.ts.
+import t, { type Test } from 'tap';
+import type { ClientReport } from '@patchbay/core';
+import { ReportStore } from '../src/reports/report-store.js';
+import type { ReportStoreOptions } from '../src/reports/report-store-api.js';
+import type { AsyncReportStore } from '../src/reports/postgres/async-report-store.js';
+import { PRUNE_BATCH_SIZE } from '../src/reports/retention.js';
+import type { HistoryQuery, StoredEvent } from '../src/reports/types.js';
+import { startPostgres } from '../../../test/helpers/postgres.js';
+import { report } from './fixtures/http-harness.js';
+import { patch } from './fixtures/http-mirror.js';
+import { freshDatabase, openPostgresStore } from './fixtures/postgres-report-store.js';
+
+interface StoreKind {
+  name: string;
+  /** A store on fresh storage; `reopen` opens another on the same storage (after close). */
+  open(
+    t: Test,
+    options?: ReportStoreOptions,
+  ): Promise<{ store: AsyncReportStore; reopen(): Promise<AsyncReportStore> }>;
+}
+
+/** The synchronous SQLite store answering through promises (until the interface is asynchronous). */
+function promised(store: ReportStore): AsyncReportStore {
+  return new Proxy(store, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => new Promise((resolve) => resolve(value.apply(target, args)));
+    },
+  }) as unknown as AsyncReportStore;
+}
+
+const sqlite: StoreKind = {
+  name: 'sqlite',
+  async open(t, options = {}) {
+    const dir = t.testdir();
+    const opened: ReportStore[] = [];
+    t.teardown(() => opened.forEach((s) => s.close()));
+    const open = async () => {
+      const store = ReportStore.open(dir, options);
+      opened.push(store);
+      return promised(store);
+    };
+    return { store: await open(), reopen: open };
+  },
+};
+
+const cluster = await startPostgres(t);
+const postgres: StoreKind | undefined = cluster && {
+  name: 'postgres',
+  async open(t, options = {}) {
+    const url = await freshDatabase(cluster, 'contract');
+    const open = async () => (await openPostgresStore(t, url, options)).store;
+    return { store: await open(), reopen: open };
+  },
+};
+
+const KINDS = [sqlite, ...(postgres ? [postgres] : [])];
+
+/** `body(t, store)` once per kind of store, each on fresh storage. */
+function contract(
+  name: string,
+  body: (t: Test, store: AsyncReportStore, kind: StoreKind) => Promise<void>,
+  options?: ReportStoreOptions,
+): void {
+  for (const kind of KINDS)
+    t.test(`${kind.name}: ${name}`, async (t) => {
+      const { store } = await kind.open(t, options);
+      await body(t, store, kind);
+    });
+}
+
+const TYPES = ['check', 'download', 'install', 'uninstall', 'error'] as const;
+
+/** 50 hosts × 5 events, one a minute, patches P0..P(patches-1). */
+function fleetReports(patches: number): ClientReport[] {
+  return Array.from({ length: 50 }, (_, h) =>
+    report(`host-${h}`, {
+      events: TYPES.map((type, i) => ({
+        seq: i + 1,
+        type,
+        patchId: `P${(h + i) % patches}`,
+        at: new Date(Date.UTC(2026, 10, 1) + (h * 5 + i) * 60_000).toISOString(),
+        outcome: 'ok',
+        message: '',
+      })),
+    }),
+  );
+}
+
+const install = (seq: number, at: string, more: Partial<StoredEvent> = {}) => ({
+  seq,
+  type: 'install' as const,
+  patchId: 'P1',
+  at,
+  outcome: 'ok',
+  message: '',
+  ...more,
+});
+
+contract(
+  'history answers match a brute-force filter, newest first, and page once over all',
+  async (t, store) => {
+    t.equal(await store.ingestMany(fleetReports(7)), 250);
+    const all = await store.history({ limit: 10_000 });
+    t.equal(all.length, 250);
+    const sorted = [...all].sort((a, b) => (a.at === b.at ? b.id - a.id : b.at.localeCompare(a.at)));
+    t.same(all, sorted, 'newest first');
+    t.same(
+      await store.history({ host: 'host-7', type: 'install', limit: 10 }),
+      all.filter((e) => e.hostId === 'host-7' && e.type === 'install'),
+    );
+    const seen: number[] = [];
+    let cursor: HistoryQuery['before'];
+    for (;;) {
+      const page = await store.history({ limit: 37, ...(cursor ? { before: cursor } : {}) });
+      seen.push(...page.map((e) => e.id));
+      const last = page.at(-1);
+      if (page.length < 37 || !last) break;
+      cursor = (await store.eventCursor(last.id)) ?? undefined;
+    }
+    t.same(
+      seen,
+      all.map((e) => e.id),
+    );
+    t.equal(await store.eventCursor(999_999), null);
+    t.equal(await store.lastEventId(), Math.max(...all.map((e) => e.id)));
+  },
+);
+
+contract(
+  'the filters (until, since, installs, severity, release) match a brute-force filter',
+  async (t, store) => {
+    await store.recordPatchFacts([patch('P0'), patch('P1', { severity: 'optional', release: '18.0' })]);
+    await store.ingestMany(fleetReports(2));
+    const since = '2026-11-01T01:00:00.000Z';
+    const until = '2026-11-01T03:00:00.000Z';
+    const all = await store.history({ limit: 10_000 });
+    const expect = (pred: (e: StoredEvent) => boolean) => all.filter(pred).map((e) => e.id);
+    const ids = async (q: HistoryQuery) => (await store.history(q)).map((e) => e.id);
+    const installs = (e: StoredEvent) => e.type === 'install' || e.type === 'uninstall';
+    t.same(
+      await ids({ until, limit: 1000 }),
+      expect((e) => e.at < until),
+    );
+    t.same(
+      await ids({ since, until, limit: 1000 }),
+      expect((e) => e.at >= since && e.at < until),
+    );
+    t.same(await ids({ installsOnly: true, limit: 1000 }), expect(installs));
+    t.same(
+      await ids({ installsOnly: true, type: 'check', limit: 1000 }),
+      expect((e) => e.type === 'check'),
+    );
+    t.same(
+      await ids({ severity: 'optional', limit: 1000 }),
+      expect((e) => e.patchId === 'P1'),
+    );
+    t.same(
+      await ids({ release: '19.0', installsOnly: true, host: 'host-3', limit: 1000 }),
+      expect((e) => e.patchId === 'P0' && installs(e) && e.hostId === 'host-3'),
+    );
+    t.same(await ids({ severity: 'recommended', limit: 1000 }), [], 'no patch of that severity');
+    const facts = await store.patchFacts();
+    t.same(facts.get('P1'), {
+      patchId: 'P1',
+      title: 'Patch P1',
+      severity: 'optional',
+      product: 'arcserve-backup',
+      release: '18.0',
+    });
+    // A later catalog changes a patch's facts; a patch that left the catalog keeps its row.
+    await store.recordPatchFacts([
+      patch('P1', { severity: 'critical' }),
+      patch('P1', { severity: 'important' }),
+    ]);
+    t.equal((await store.patchFacts()).get('P1')?.severity, 'important', 'the last of one id wins');
+    t.ok((await store.patchFacts()).has('P0'));
+  },
+);
+
+contract('ingest is idempotent per (hostId, seq) and survives reopening', async (t, store, kind) => {
+  const body = report('h', {
+    events: [{ seq: 1, type: 'check', at: '2026-11-24T10:00:00.000Z', outcome: 'ok' }],
+    patches: [{ id: 'P1', state: 'installed', since: '2026-11-24T10:00:00Z' }],
+  });
+  t.same(await store.ingest(body), {
+    accepted: 1,
+    stored: body.events,
+    snapshotReplaced: true,
+    conflicts: [],
+  });
+  t.same(
+    await store.ingest(body),
+    { accepted: 0, stored: [], snapshotReplaced: true, conflicts: [] },
+    'a resend stores nothing',
+  );
+  t.ok(kind);
+});
+
+for (const kind of KINDS)
+  t.test(`${kind.name}: what was stored is there after reopening`, async (t) => {
+    const { store, reopen } = await kind.open(t);
+    await store.ingest(
+      report('h', {
+        events: [{ seq: 1, type: 'check', at: '2026-11-24T10:00:00.000Z', outcome: 'ok' }],
+        patches: [{ id: 'P1', state: 'installed', since: '2026-11-24T10:00:00Z' }],
+      }),
+    );
+    await store.close();
+    const reopened = await reopen();
+    t.equal((await reopened.history({ limit: 10 })).length, 1);
+    t.same((await reopened.getClient('h'))?.patches, [
+      { id: 'P1', state: 'installed', since: '2026-11-24T10:00:00Z' },
+    ]);
+    t.same(await reopened.countClients('2000-01-01T00:00:00.000Z'), { total: 1, stale: 0 });
+  });
+
+contract(
+  'events are kept per (hostId, instanceId, seq): a re-imaged host loses nothing',
+  async (t, store) => {
+    const OLD = 'aaaaaaaa-0000-4000-8000-000000000001';
+    const NEW = 'bbbbbbbb-0000-4000-8000-000000000002';
+    const first = await store.ingest(
+      report('h', {
+        instanceId: OLD,
+        reportedAt: '2026-11-24T10:00:00.000Z',
+        events: [install(1, '2026-11-24T10:00:00.000Z')],
+      }),
+    );
+    t.same(
+      first.newInstance,
+      { instanceId: OLD, previous: [], knownHost: false },
+      "the host's first instance",
+    );
+    t.equal(first.accepted, 1);
+    const second = await store.ingest(
+      report('h', {
+        instanceId: NEW,
+        reportedAt: '2026-11-25T10:00:00.000Z',
+        events: [install(1, '2026-11-25T10:00:00.000Z')],
+      }),
+    );
+    t.equal(second.accepted, 1, 'seq 1 of the new instance is stored, not taken for a resend');
+    t.same(second.newInstance, { instanceId: NEW, previous: [OLD], knownHost: true });
+    t.same(
+      (await store.history({ host: 'h', limit: 10 })).map((e) => [e.seq, e.instanceId, e.at]),
+      [
+        [1, NEW, '2026-11-25T10:00:00.000Z'],
+        [1, OLD, '2026-11-24T10:00:00.000Z'],
+      ],
+    );
+    const client = await store.getClient('h');
+    t.equal(client?.instanceId, NEW);
+    t.same(
+      client?.instances.map((i) => i.instanceId),
+      [NEW, OLD],
+      'newest first',
+    );
+    const late = await store.ingest(
+      report('h', {
+        instanceId: OLD,
+        reportedAt: '2026-11-24T11:00:00.000Z',
+        events: [install(2, '2026-11-24T11:00:00.000Z')],
+      }),
+    );
+    t.equal(late.accepted, 1);
+    t.notOk(late.snapshotReplaced, 'an older report does not replace the snapshot');
+    t.equal(late.newInstance, undefined);
+    t.equal(
+      (await store.getClient('h'))?.instanceId,
+      NEW,
+      "a late report of the old instance leaves the host's",
+    );
+    // a rollup names each event's instance, which need not be the report's
+    const rolled = await store.ingest(
+      report('h', {
+        instanceId: NEW,
+        reportedAt: '2026-11-25T10:00:00.000Z',
+        events: [install(3, '2026-11-24T12:00:00.000Z', { instanceId: OLD })],
+      }),
+    );
+    t.equal(rolled.accepted, 1);
+    t.same(
+      (await store.history({ host: 'h', limit: 10 })).filter((e) => e.seq === 3).map((e) => e.instanceId),
+      [OLD],
+    );
+  },
+);
+
+contract(
+  'a resend whose content differs from the stored event is reported as a conflict',
+  async (t, store) => {
+    const event = install(7, '2026-11-24T10:00:00.000Z');
+    await store.ingest(report('h', { events: [event] }));
+    t.same(
+      (await store.ingest(report('h', { events: [event] }))).conflicts,
+      [],
+      'a true resend is no conflict',
+    );
+    const other = { ...event, patchId: 'P2', outcome: 'failed', message: 'boom', output: 'last lines' };
+    const result = await store.ingest(report('h', { events: [other] }));
+    t.equal(result.accepted, 0);
+    t.same(result.conflicts, [
+      {
+        seq: 7,
+        instanceId: '',
+        stored: { type: 'install', patchId: 'P1', at: event.at, outcome: 'ok', message: '', output: null },
+        sent: {
+          type: 'install',
+          patchId: 'P2',
+          at: event.at,
+          outcome: 'failed',
+          message: 'boom',
+          output: 'last lines',
+        },
+      },
+    ]);
+    t.same(
+      (await store.history({ host: 'h', limit: 10 })).map((e) => e.patchId),
+      ['P1'],
+      'the stored event is kept',
+    );
+    const twice = await store.ingest(report('h2', { events: [event, other] }));
+    t.equal(twice.accepted, 1, 'a key twice in one report: the first is stored');
+    t.equal(twice.conflicts.length, 1, 'the second conflicts with it');
+  },
+);
+
+contract('a daemon upgraded to instance ids resending its outbox doubles nothing', async (t, store) => {
+  const event = install(5, '2026-11-24T10:00:00.000Z');
+  t.equal((await store.ingest(report('h', { events: [event] }))).accepted, 1, 'sent by the old daemon');
+  const upgraded = 'cccccccc-0000-4000-8000-000000000003';
+  const again = await store.ingest(report('h', { instanceId: upgraded, events: [event] }));
+  t.equal(again.accepted, 0);
+  t.same(again.stored, [], 'so nothing mails twice');
+  t.same(again.conflicts, []);
+  const next = { ...event, seq: 6, at: '2026-11-24T11:00:00.000Z' };
+  t.equal((await store.ingest(report('h', { instanceId: upgraded, events: [next] }))).accepted, 1);
+  t.equal((await store.history({ host: 'h', limit: 10 })).length, 2);
+});
+
+contract('reports of one turn are stored together; one that fails fails alone', async (t, store) => {
+  const event = { seq: 1, type: 'check' as const, at: '2026-11-24T10:00:00.000Z', outcome: 'ok' };
+  const good = Array.from({ length: 300 }, (_, i) => report(`host-${i}`, { events: [event] }));
+  // The same patch twice breaks the (hostId, patchId) key.
+  const bad = report('host-bad', {
+    events: [event],
+    patches: [
+      { id: 'P1', state: 'installed' },
+      { id: 'P1', state: 'failed' },
+    ],
+  });
+  const before = await store.revision();
+  const settled = await Promise.allSettled([
+    ...good.slice(0, 150).map((r) => store.ingestSoon(r)),
+    store.ingestSoon(bad),
+    ...good.slice(150).map((r) => store.ingestSoon(r)),
+  ]);
+  t.same(
+    settled.flatMap((s, i) => (s.status === 'rejected' ? [i] : [])),
+    [150],
+    'only the bad report is refused',
+  );
+  t.equal(
+    (await store.listClients()).length,
+    300,
+    'every good report is stored, more than one batch of them',
+  );
+  t.equal(await store.getClient('host-bad'), null, 'nothing of the bad report is stored');
+  t.not(await store.revision(), before, 'the revision moved');
+  t.equal((await store.ingestSoon(good[0]!)).accepted, 0, 'a resent report adds no event');
+});
+
+for (const kind of KINDS)
+  t.test(`${kind.name}: close stores what is still waiting for its commit`, async (t) => {
+    const { store, reopen } = await kind.open(t);
+    const pending = store.ingestSoon(
+      report('host-late', { events: [install(1, '2026-11-24T10:00:00.000Z')] }),
+    );
+    await store.close();
+    t.same((await pending).accepted, 1);
+    t.equal((await (await reopen()).listClients())[0]?.hostId, 'host-late');
+  });
+
+contract('a report resent while the first copy waits in the same batch is stored once', async (t, store) => {
+  const first = report('host-twice', {
+    events: [install(1, '2026-11-24T10:00:00.000Z'), install(2, '2026-11-24T10:01:00.000Z')],
+  });
+  const [a, b] = await Promise.all([store.ingestSoon(first), store.ingestSoon(structuredClone(first))]);
+  t.equal(a.accepted + b.accepted, 2, 'two events stored in all, not four');
+  t.equal((await store.history({ host: 'host-twice', limit: 10 })).length, 2);
+});
+
+contract(
+  'retention deletes events older than the cutoff in batches; hosts and states stay',
+  async (t, store) => {
+    const now = Date.parse('2026-11-24T12:00:00.000Z');
+    const day = 86_400_000;
+    const expired = 2 * PRUNE_BATCH_SIZE + 7;
+    const cutoff = new Date(now - 365 * day).toISOString();
+    const events = [
+      ...Array.from({ length: expired }, (_, i) => ({
+        seq: i + 1,
+        type: 'check' as const,
+        at: new Date(now - 400 * day - i * 1000).toISOString(),
+        outcome: 'ok',
+      })),
+      ...Array.from({ length: 30 }, (_, i) =>
+        install(expired + i + 1, new Date(now - i * day).toISOString()),
+      ),
+      // exactly on the cutoff: kept (only events *older* go)
+      { seq: expired + 31, type: 'check' as const, at: cutoff, outcome: 'ok' },
+    ];
+    await store.ingest(report('h', { events, patches: [{ id: 'P1', state: 'installed' }] }));
+    t.equal(
+      await store.deleteEventsBefore(cutoff, PRUNE_BATCH_SIZE),
+      expired,
+      'returns how many were deleted',
+    );
+    const left = await store.history({ limit: 100_000 });
+    t.equal(left.length, 31);
+    t.ok(
+      left.every((e) => e.at >= cutoff),
+      'only events inside the window remain',
+    );
+    t.equal(await store.deleteEventsBefore(cutoff, PRUNE_BATCH_SIZE), 0, 'a second run finds nothing');
+    t.equal((await store.getClient('h'))?.patches.length, 1, 'hosts and their states are not pruned');
+    t.equal(
+      await store.deleteEventsBefore(new Date(now - 10 * day).toISOString(), 7),
+      20,
+      'in batches smaller than the work',
+    );
+  },
+);
+
+contract(
+  'an older report never rolls back a snapshot inside the skew window',
+  async (t, store) => {
+    const at = '2026-11-24T10:00:00.000Z';
+    const snapshot = async (hostId: string, reportedAt: string, state: 'installed' | 'failed') =>
+      (await store.ingest(report(hostId, { reportedAt, patches: [{ id: 'P1', state }] }), at))
+        .snapshotReplaced;
+    // The host's clock is 2 minutes ahead: inside the window, so its time still orders reports.
+    t.ok(await snapshot('h-03', '2026-11-24T10:02:00.000Z', 'installed'));
+    t.notOk(await snapshot('h-03', '2026-11-24T10:01:00.000Z', 'failed'));
+    t.same(
+      (await store.getClient('h-03'))?.patches,
+      [{ id: 'P1', state: 'installed' }],
+      'the newer snapshot kept',
+    );
+    t.equal((await store.getClient('h-03'))?.lastSeenAt, at, 'its arrival is noted all the same');
+    // Ten minutes ahead of its arrival: out of the window, so the next report replaces it.
+    t.ok(await snapshot('h-04', '2026-11-24T10:10:00.000Z', 'installed'));
+    t.ok(await snapshot('h-04', '2026-11-24T10:01:00.000Z', 'failed'));
+    t.same((await store.getClient('h-04'))?.patches, [{ id: 'P1', state: 'failed' }]);
+    // A far-future time stored before ingest refused them does not block a real report.
+    t.ok(await snapshot('h-05', '9999-12-31T00:00:00.000Z', 'installed'));
+    t.ok(await snapshot('h-05', '2026-11-24T10:00:00.000Z', 'failed'));
+  },
+  { maxClockSkewSeconds: 300 },
+);
+
+contract('a re-report replaces the snapshot: changed, added and removed patch states', async (t, store) => {
+  await store.ingest(
+    report('h', {
+      patches: [
+        { id: 'P1', state: 'installed', since: '2026-11-20T00:00:00Z' },
+        { id: 'P2', state: 'available', cached: true },
+        { id: 'P3', state: 'failed', reason: 'exit 3' },
+      ],
+    }),
+    '2026-11-24T10:00:00.000Z',
+  );
+  await store.ingest(
+    report('h', {
+      reportedAt: '2026-11-24T11:00:00Z',
+      pendingReboot: true,
+      patches: [
+        { id: 'P1', state: 'installed', since: '2026-11-20T00:00:00Z' },
+        { id: 'P2', state: 'downloaded' },
+        { id: 'P4', state: 'blocked', reason: 'needs P1' },
+      ],
+    }),
+    '2026-11-24T11:00:00.000Z',
+  );
+  const client = await store.getClient('h');
+  t.same(client?.patches, [
+    { id: 'P1', state: 'installed', since: '2026-11-20T00:00:00Z' },
+    { id: 'P2', state: 'downloaded' },
+    { id: 'P4', state: 'blocked', reason: 'needs P1' },
+  ]);
+  t.equal(client?.lastSeenAt, '2026-11-24T11:00:00.000Z');
+  t.equal(client?.reportedAt, '2026-11-24T11:00:00Z');
+  t.equal(client?.pendingReboot, true);
+  t.equal(client?.lastReport.pendingReboot, true, 'the last report, without its events');
+  t.notOk('events' in (client?.lastReport ?? {}));
+  t.same(
+    await store.cachedPatches(),
+    [{ patchId: 'P2', hostId: 'h', hostname: 'h.corp', state: 'downloaded', cached: null, since: null }],
+    "a 'downloaded' row counts as cached",
+  );
+  t.same(await store.listClients(), [
+    {
+      hostId: 'h',
+      hostname: 'h.corp',
+      platform: 'linux',
+      daemonVersion: '0.1.0',
+      lastSeenAt: '2026-11-24T11:00:00.000Z',
+      products: [{ id: 'arcserve-backup', release: '19.0' }],
+      pendingReboot: true,
+      installed: 1,
+      missing: 2,
+      failed: 0,
+    },
+  ]);
+});
+
+contract('the fleet views: pages, states, profiles, names, counts', async (t, store) => {
+  await store.ingestMany(
+    Array.from({ length: 7 }, (_, i) =>
+      report(`h${i}`, {
+        pendingReboot: i === 5,
+        patches: [
+          { id: 'P1', state: i % 2 ? 'installed' : 'failed', since: '2026-11-24T09:00:00Z', cached: i === 1 },
+          ...(i === 3 ? [{ id: 'P2', state: 'available' as const }] : []),
+        ],
+      }),
+    ),
+    '2026-11-24T10:00:00.000Z',
+  );
+  const all = (await store.listClients()).map((c) => c.hostId);
+  t.same(all, ['h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
+  const seen: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.listClients({ limit: 3, ...(after !== undefined ? { after } : {}) });
+    seen.push(...page.map((c) => c.hostId));
+    if (page.length < 3) break;
+    after = page.at(-1)?.hostId;
+  }
+  t.same(seen, all, 'pages cover every host once, in order');
+  const states = await store.allStates();
+  t.same(
+    [...(states.get('P1')?.entries() ?? [])].sort(),
+    all.map((h, i) => [h, i % 2 ? 'installed' : 'failed']),
+  );
+  t.same([...(states.get('P2')?.entries() ?? [])], [['h3', 'available']]);
+  t.same((await store.hostProfiles())[5], {
+    hostId: 'h5',
+    hostname: 'h5.corp',
+    lastSeenAt: '2026-11-24T10:00:00.000Z',
+    platform: 'linux',
+    products: [{ id: 'arcserve-backup', release: '19.0' }],
+    pendingReboot: true,
+  });
+  t.same(await store.hostnames(['h1', 'nobody', 'h1']), new Map([['h1', 'h1.corp']]));
+  t.same(await store.cachedPatches({ patch: 'P1' }), [
+    {
+      patchId: 'P1',
+      hostId: 'h1',
+      hostname: 'h1.corp',
+      state: 'installed',
+      cached: true,
+      since: '2026-11-24T09:00:00Z',
+    },
+  ]);
+  t.same(await store.cachedPatches({ host: 'h2' }), []);
+  t.same(await store.countClients('2026-11-24T10:00:00.000Z'), { total: 7, stale: 0 });
+  t.same(await store.countClients('2026-11-24T10:00:00.001Z'), { total: 7, stale: 7 });
+  t.same(
+    await store.countClientStates('2000-01-01T00:00:00.000Z'),
+    new Map([
+      ['failed', 4],
+      ['behind', 1],
+      ['compliant', 1],
+      ['pending_reboot', 1],
+    ]),
+  );
+  t.equal(await store.lastSeenMax(), '2026-11-24T10:00:00.000Z');
+  t.equal(await store.lastEventId(), 0, 'no events yet');
+  t.equal(await store.getClient('nobody'), null);
+});
+
+contract('rollup: a branch’s hosts in one transaction, their origin, what is forwarded', async (t, store) => {
+  const origin = { path: ['branch-b', 'branch-a'], keys: ['bbbb', 'aaaa'] };
+  const before = await store.revision();
+  const results = await store.ingestRollup(
+    { branchId: 'branch-b', mirror: 'bbbb' },
+    [
+      {
+        report: report('r-1', { events: [install(1, '2026-11-24T09:00:00.000Z')] }),
+        origin,
+        receivedAt: '2026-11-24T09:30:00.000Z',
+      },
+      { report: report('r-2'), origin, receivedAt: '2026-11-24T09:40:00.000Z' },
+    ],
+    '2026-11-24T10:00:00.000Z',
+  );
+  t.same(
+    results.map((r) => r.accepted),
+    [1, 0],
+  );
+  t.not(await store.revision(), before);
+  t.same(await store.branches(), [
+    { branchId: 'branch-b', mirror: 'bbbb', lastRollupAt: '2026-11-24T10:00:00.000Z', hosts: 2 },
+  ]);
+  t.same(await store.originOf('r-1'), { via: 'branch-b' });
+  t.equal(await store.originOf('nobody'), undefined);
+  t.equal(
+    (await store.getClient('r-2'))?.lastSeenAt,
+    '2026-11-24T09:40:00.000Z',
+    "the branch's time of hearing",
+  );
+  t.match(await store.listClients(), [
+    { hostId: 'r-1', via: 'branch-b', viaPath: origin.path },
+    { hostId: 'r-2' },
+  ]);
+  t.match(await store.history({ limit: 10 }), [{ hostId: 'r-1', via: 'branch-b' }]);
+  const forwarded = await store.rollupClients();
+  t.same(
+    forwarded.map((c) => [c.hostId, c.origin, c.lastReport.hostname]),
+    [
+      ['r-1', origin, 'r-1.corp'],
+      ['r-2', origin, 'r-2.corp'],
+    ],
+  );
+  const events = await store.eventsAfter(0, 10);
+  t.match(events, [{ hostId: 'r-1', seq: 1 }]);
+  t.same(await store.eventsAfter(events[0]!.id, 10), []);
+  // the host now reports itself: its branch binding is cleared
+  await store.ingest(report('r-1', { reportedAt: '2026-11-24T11:00:00Z' }));
+  t.same(await store.originOf('r-1'), { via: null });
+  t.equal((await store.rollupClients())[0]?.origin, null);
+});
+
+contract('revision moves with every ingest, whatever its outcome', async (t, store) => {
+  const seen = [await store.revision()];
+  const body = report('h', { events: [install(1, '2026-11-24T10:00:00.000Z')] });
+  await store.ingest(body);
+  seen.push(await store.revision());
+  await store.ingest(body); // a resend: nothing new, still an ingest
+  seen.push(await store.revision());
+  await store.ingestSoon(report('h2'));
+  seen.push(await store.revision());
+  await store.ingestMany([report('h3')]);
+  seen.push(await store.revision());
+  t.equal(new Set(seen).size, seen.length, `each ingest moved it: ${seen.join(', ')}`);
+  t.equal(await store.revision(), seen.at(-1), 'reading it moves nothing');
+});
