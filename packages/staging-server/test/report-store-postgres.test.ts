@@ -1,0 +1,219 @@
+// The PostgreSQL report store where it differs from SQLite: several stores (replicas) on one
+// database, a PostgreSQL restart under it, a transaction that fails half-way, what an ingest
+// writes, and the migrations themselves. What every store must do is in
+// report-store-contract.test.ts.
+import t from 'tap';
+import pg from 'pg';
+import { migratePostgres } from '../src/database/postgres-migrations.js';
+import { openPostgresPool } from '../src/database/postgres-pool.js';
+import { openPostgresReportStore } from '../src/reports/postgres/postgres-report-store.js';
+import { startPostgres } from '../../../test/helpers/postgres.js';
+import { report } from './fixtures/http-harness.js';
+import { freshDatabase, openPostgresStore } from './fixtures/postgres-report-store.js';
+
+const cluster = await startPostgres(t);
+
+const check = (seq: number, at = '2026-11-24T10:00:00.000Z') => ({
+  seq,
+  type: 'check' as const,
+  at,
+  outcome: 'ok',
+  message: '',
+});
+
+async function rowsOf<R>(url: string, text: string): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text)).rows as R[];
+  } finally {
+    await client.end();
+  }
+}
+
+if (cluster) {
+  t.test('two stores opening one database at once migrate it once', async (t) => {
+    const url = await freshDatabase(cluster, 'pg_store');
+    const [a, b] = await Promise.all([openPostgresStore(t, url), openPostgresStore(t, url)]);
+    t.same(await rowsOf(url, "SELECT version FROM patchbay_schema WHERE component = 'reports'"), [
+      { version: 1 },
+    ]);
+    await a.store.ingest(report('h-a'));
+    await b.store.ingest(report('h-b'));
+    t.same(
+      (await a.store.listClients()).map((c) => c.hostId),
+      ['h-a', 'h-b'],
+      'both write the same tables',
+    );
+  });
+
+  t.test("a database whose reports schema is newer than this release's is refused", async (t) => {
+    const url = await freshDatabase(cluster, 'pg_store');
+    await openPostgresStore(t, url);
+    await rowsOf(
+      url,
+      "INSERT INTO patchbay_schema (component, version, why) VALUES ('reports', 2, 'a later release')",
+    );
+    const pool = await openPostgresPool(url);
+    t.teardown(() => pool.end());
+    await t.rejects(openPostgresReportStore(pool), {
+      code: 'PB_ERR_DATABASE',
+      message: /reports schema is version 2, newer than this release knows \(1\)/,
+    });
+  });
+
+  t.test('a report sent to two replicas at the same moment is stored once', async (t) => {
+    const url = await freshDatabase(cluster, 'pg_store');
+    const [a, b] = [(await openPostgresStore(t, url)).store, (await openPostgresStore(t, url)).store];
+    for (let round = 0; round < 20; round++) {
+      const body = report(`h-${round}`, {
+        instanceId: 'aaaaaaaa-0000-4000-8000-000000000001',
+        patches: [{ id: 'P1', state: 'installed' }],
+        events: [check(1), check(2), check(3)],
+      });
+      const [x, y] = await Promise.all([a.ingest(body), b.ingest(structuredClone(body))]);
+      t.equal(x.accepted + y.accepted, 3, `round ${round}: three events stored in all`);
+      t.same([...x.conflicts, ...y.conflicts], [], 'and the other copy is a resend, not a conflict');
+      t.equal([x.newInstance, y.newInstance].filter(Boolean).length, 1, 'one of them saw the new instance');
+    }
+    t.equal((await a.history({ limit: 1000 })).length, 60, 'each event once');
+    // Shared commits on both, the same hosts in opposite orders: stored once, no deadlock.
+    const many = Array.from({ length: 120 }, (_, i) => report(`m-${i}`, { events: [check(1)] }));
+    const settled = await Promise.all([
+      ...many.map((r) => a.ingestSoon(r)),
+      ...[...many].reverse().map((r) => b.ingestSoon(structuredClone(r))),
+    ]);
+    t.equal(
+      settled.reduce((sum, r) => sum + r.accepted, 0),
+      120,
+    );
+    t.equal((await b.listClients()).length, 140);
+  });
+
+  t.test('revision() moves when another replica ingests', async (t) => {
+    const url = await freshDatabase(cluster, 'pg_store');
+    const [a, b] = [(await openPostgresStore(t, url)).store, (await openPostgresStore(t, url)).store];
+    const before = await b.revision();
+    await a.ingest(report('h'));
+    t.not(await b.revision(), before, "b sees a's ingest");
+    t.equal(await a.revision(), await b.revision(), 'one revision for the database');
+  });
+
+  t.test('a PostgreSQL restart between two ingests: the second is stored, the first kept', async (t) => {
+    const url = await freshDatabase(cluster, 'pg_store');
+    const { store } = await openPostgresStore(t, url);
+    // Connections in the pool, idle: the restart breaks them under it.
+    await Promise.all([
+      store.ingest(report('before', { events: [check(1)] })),
+      store.listClients(),
+      store.history({ limit: 1 }),
+    ]);
+    await cluster.restart();
+    t.equal((await store.ingest(report('after', { events: [check(1)] }))).accepted, 1);
+    t.equal((await store.ingestSoon(report('soon', { events: [check(1)] }))).accepted, 1);
+    t.same(
+      (await store.listClients()).map((c) => c.hostId),
+      ['after', 'before', 'soon'],
+    );
+    t.equal((await store.history({ limit: 10 })).length, 3, 'nothing committed before is lost');
+  });
+
+  t.test('an ingest that fails half-way stores nothing of its report', async (t) => {
+    const url = await freshDatabase(cluster, 'pg_store');
+    const { store } = await openPostgresStore(t, url);
+    await store.ingest(
+      report('h', { patches: [{ id: 'P1', state: 'installed' }], events: [check(1)] }),
+      '2026-11-24T10:00:00.000Z',
+    );
+    const revision = await store.revision();
+    // seq 0 breaks the events' CHECK (REPORT_SCHEMA says seq >= 1): the last statement fails,
+    // after the snapshot and the first event were written in the same transaction.
+    const broken = report('h', {
+      reportedAt: '2026-11-24T12:00:00Z',
+      patches: [
+        { id: 'P1', state: 'failed' },
+        { id: 'P2', state: 'available' },
+      ],
+      events: [check(2), check(0)],
+    });
+    await t.rejects(store.ingest(broken, '2026-11-24T12:00:00.000Z'), {
+      code: 'PB_ERR_DATABASE',
+      message: /storing the report of host "h".*check constraint/,
+    });
+    const client = await store.getClient('h');
+    t.same(client?.patches, [{ id: 'P1', state: 'installed' }], 'the snapshot is as it was');
+    t.equal(client?.lastSeenAt, '2026-11-24T10:00:00.000Z');
+    t.same(
+      (await store.history({ limit: 10 })).map((e) => e.seq),
+      [1],
+      'no event of it',
+    );
+    t.equal(await store.revision(), revision, 'the revision bump went with it');
+    await t.rejects(store.ingestSoon(report('new-host', { events: [check(0)] })));
+    t.equal(await store.getClient('new-host'), null, 'a new host is not created');
+  });
+
+  t.test('a re-report writes only the patch rows that changed', async (t) => {
+    const url = await freshDatabase(cluster, 'pg_store');
+    const { store } = await openPostgresStore(t, url);
+    const patches = Array.from({ length: 5 }, (_, i) => ({ id: `P${i}`, state: 'installed' as const }));
+    await store.ingest(report('h', { patches }));
+    // xmin: the transaction that wrote the row version; an untouched row keeps it.
+    const versions = async () =>
+      new Map(
+        (
+          await rowsOf<{ patch_id: string; xmin: string }>(
+            url,
+            "SELECT patch_id, xmin::text FROM reports.client_patches WHERE host_id = 'h'",
+          )
+        ).map((r) => [r.patch_id, r.xmin]),
+      );
+    const first = await versions();
+    await store.ingest(
+      report('h', { reportedAt: '2026-11-24T11:00:00Z', patches }),
+      '2026-11-24T11:00:00.000Z',
+    );
+    t.same(await versions(), first, 'the same states again: no row written');
+    t.equal((await store.getClient('h'))?.lastSeenAt, '2026-11-24T11:00:00.000Z', 'the host was seen');
+    await store.ingest(
+      report('h', {
+        reportedAt: '2026-11-24T12:00:00Z',
+        patches: [...patches.slice(0, 3), { id: 'P3', state: 'failed' as const }],
+      }),
+    );
+    const third = await versions();
+    t.same([...third.keys()].sort(), ['P0', 'P1', 'P2', 'P3'], 'P4 went away');
+    t.same(
+      ['P0', 'P1', 'P2'].map((p) => third.get(p)),
+      ['P0', 'P1', 'P2'].map((p) => first.get(p)),
+      'unchanged rows untouched',
+    );
+    t.not(third.get('P3'), first.get('P3'), 'the changed one rewritten');
+  });
+
+  t.test('text PostgreSQL cannot hold (U+0000) is stored as U+FFFD; a resend stays a resend', async (t) => {
+    const url = await freshDatabase(cluster, 'pg_store');
+    const { store } = await openPostgresStore(t, url);
+    const body = report('h', { events: [{ ...check(1), message: 'a\u0000b', output: '\u0000' }] });
+    t.equal((await store.ingest(body)).accepted, 1);
+    t.match(await store.history({ limit: 1 }), [{ message: 'a\uFFFDb', output: '\uFFFD' }]);
+    t.same(await store.ingest(body), { accepted: 0, stored: [], snapshotReplaced: true, conflicts: [] });
+  });
+
+  t.test('migratePostgres: steps once each, all pending ones in one transaction', async (t) => {
+    const url = await freshDatabase(cluster, 'pg_store');
+    const pool = await openPostgresPool(url);
+    t.teardown(() => pool.end());
+    const one = { version: 1, why: 'a table', sql: 'CREATE TABLE probe_one (v integer)' };
+    const broken = { version: 2, why: 'a typo', sql: 'CREATE TABEL probe_two (v integer)' };
+    await t.rejects(migratePostgres(pool, 'probe', [one, broken]), { code: '42601' });
+    t.same(
+      await rowsOf(url, "SELECT to_regclass('probe_one') IS NULL AS absent"),
+      [{ absent: true }],
+      'the step before the failing one is undone too',
+    );
+    t.same(await migratePostgres(pool, 'probe', [one]), { from: 0, to: 1 });
+    t.same(await migratePostgres(pool, 'probe', [one]), { from: 1, to: 1 }, 'nothing to do the second time');
+    t.same(await migratePostgres(pool, 'other', []), { from: 0, to: 0 }, 'components are apart');
+  });
+}
