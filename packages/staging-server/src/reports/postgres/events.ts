@@ -3,7 +3,7 @@
 // conflict when the event under its key says something else.
 import type { ClientReport, ReportEvent } from '@patchbay/core';
 import type { EventConflict } from '../types.js';
-import type { Sql } from './reports-database.js';
+import { prepared, type Sql } from './reports-database.js';
 import { storableOrNull, storableText } from './storable-text.js';
 
 /** What an event says; two events under one key that differ in any of it conflict. */
@@ -18,7 +18,9 @@ function sameContent(a: EventContent, b: EventContent): boolean {
 // A daemon upgraded to instance ids resends its unacknowledged outbox under its new id: an
 // identical event the host sent before without one (instance '') is that resend, not news.
 // Ordered by the report's order, so ids (the history's tie-break) follow it.
-const INSERT_EVENTS = `
+const INSERT_EVENTS = prepared(
+  'insert-events',
+  `
 INSERT INTO reports.events (host_id, instance_id, seq, type, patch_id, at, outcome, message, output, received_at)
 SELECT $1, e.instance_id, e.seq, e.type, e.patch_id, e.at, e.outcome, e.message, e.output, $2
 FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
@@ -30,11 +32,15 @@ WHERE e.instance_id = '' OR NOT EXISTS (
       IS NOT DISTINCT FROM (e.type, e.patch_id, e.at, e.outcome, e.message, e.output))
 ORDER BY e.n
 ON CONFLICT (host_id, instance_id, seq) DO NOTHING
-RETURNING instance_id AS "instanceId", seq`;
+RETURNING instance_id AS "instanceId", seq`,
+);
 
-const EVENTS_UNDER_KEYS = `
+const EVENTS_UNDER_KEYS = prepared(
+  'events-under-keys',
+  `
 SELECT instance_id AS "instanceId", seq, type, patch_id AS "patchId", at, outcome, message, output
-FROM reports.events WHERE host_id = $1 AND (instance_id, seq) IN (SELECT * FROM unnest($2::text[], $3::bigint[]))`;
+FROM reports.events WHERE host_id = $1 AND (instance_id, seq) IN (SELECT * FROM unnest($2::text[], $3::bigint[]))`,
+);
 
 interface SentEvent {
   event: ReportEvent;

@@ -4,7 +4,7 @@
 import type { ClientReport } from '@patchbay/core';
 import type { ReportStoreOptions } from '../report-store-api.js';
 import type { IngestResult, ReportOrigin } from '../types.js';
-import type { Sql } from './reports-database.js';
+import { prepared, type Sql } from './reports-database.js';
 import { addEvents } from './events.js';
 import { noteInstance, writeSnapshot } from './snapshot.js';
 
@@ -17,7 +17,7 @@ export type IngestOne = (
 ) => Promise<IngestResult>;
 
 // Last in every ingest transaction, so the row's lock is held for the commit alone.
-const BUMP_REVISION = 'UPDATE reports.revision SET value = value + 1';
+const BUMP_REVISION = prepared('bump-revision', 'UPDATE reports.revision SET value = value + 1');
 
 /** Bump the revision in the caller's transaction (its last statement). */
 export async function bumpRevision(sql: Sql): Promise<void> {

@@ -40,20 +40,38 @@ export function isRetryable(err: unknown): boolean {
   return /Connection terminated|not queryable|connection .*(closed|ended)/i.test(message);
 }
 
+/** A statement each connection parses and plans once, then runs by name (those of every ingest). */
+export interface Prepared {
+  name: string;
+  text: string;
+}
+
+export function prepared(name: string, text: string): Prepared {
+  return { name: `reports.${name}`, text };
+}
+
+/** SQL text, or a prepared statement. */
+export type Statement = string | Prepared;
+
 /** Statements on one connection (inside a transaction) or on any (outside). */
 export interface Sql {
   /** The result rows as objects, bigint as number. */
-  rows<R>(text: string, values?: readonly unknown[]): Promise<R[]>;
+  rows<R>(statement: Statement, values?: readonly unknown[]): Promise<R[]>;
   /** The result rows as arrays (large reads: no object per row). */
-  arrays<R extends unknown[]>(text: string, values?: readonly unknown[]): Promise<R[]>;
+  arrays<R extends unknown[]>(statement: Statement, values?: readonly unknown[]): Promise<R[]>;
 }
 
 function sqlOn(target: pg.Pool | pg.PoolClient): Sql {
+  const query = (statement: Statement, values: readonly unknown[]) => ({
+    ...(typeof statement === 'string' ? { text: statement } : statement),
+    values: [...values],
+    types: PARSERS,
+  });
   return {
-    rows: async <R>(text: string, values: readonly unknown[] = []) =>
-      (await target.query({ text, values: [...values], types: PARSERS })).rows as R[],
-    arrays: async <R extends unknown[]>(text: string, values: readonly unknown[] = []) =>
-      (await target.query({ text, values: [...values], types: PARSERS, rowMode: 'array' })).rows as R[],
+    rows: async <R>(statement: Statement, values: readonly unknown[] = []) =>
+      (await target.query(query(statement, values))).rows as R[],
+    arrays: async <R extends unknown[]>(statement: Statement, values: readonly unknown[] = []) =>
+      (await target.query({ ...query(statement, values), rowMode: 'array' })).rows as R[],
   };
 }
 
@@ -66,12 +84,12 @@ export class ReportsDatabase implements Sql {
     this.any = sqlOn(pool);
   }
 
-  rows<R>(text: string, values?: readonly unknown[]): Promise<R[]> {
-    return this.retried('reading the reports', () => this.any.rows<R>(text, values));
+  rows<R>(statement: Statement, values?: readonly unknown[]): Promise<R[]> {
+    return this.retried('reading the reports', () => this.any.rows<R>(statement, values));
   }
 
-  arrays<R extends unknown[]>(text: string, values?: readonly unknown[]): Promise<R[]> {
-    return this.retried('reading the reports', () => this.any.arrays<R>(text, values));
+  arrays<R extends unknown[]>(statement: Statement, values?: readonly unknown[]): Promise<R[]> {
+    return this.retried('reading the reports', () => this.any.arrays<R>(statement, values));
   }
 
   /** One statement on its own (autocommit), retried like a transaction; `what` names it in errors. */

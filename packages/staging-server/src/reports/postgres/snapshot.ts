@@ -5,14 +5,16 @@
 // states costs its clients row and nothing in client_patches.
 import type { ClientReport } from '@patchbay/core';
 import type { NewInstance, ReportOrigin, StoredPatch } from '../types.js';
-import type { Sql } from './reports-database.js';
+import { prepared, type Sql } from './reports-database.js';
 import { storableOrNull, storableText } from './storable-text.js';
 
 // The snapshot moves forward only: a report queued in a client's outbox may arrive after a
 // newer one. A stored reportedAt beyond its own arrival plus the skew window ($14 seconds)
 // came from a wrong clock and orders nothing: arrival decides then. (xmax = 0 marks a row
 // this statement inserted rather than updated: the usual PostgreSQL idiom.)
-const UPSERT_CLIENT = `
+const UPSERT_CLIENT = prepared(
+  'upsert-client',
+  `
 INSERT INTO reports.clients AS c (host_id, hostname, platform, daemon_version, products, last_seen_at,
   reported_at, last_report, pending_reboot, via, via_path, via_keys, instance_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
@@ -23,13 +25,19 @@ ON CONFLICT (host_id) DO UPDATE SET hostname = excluded.hostname, platform = exc
   instance_id = COALESCE(excluded.instance_id, c.instance_id)
 WHERE c.reported_at <= excluded.reported_at
    OR c.reported_at::timestamptz > c.last_seen_at::timestamptz + make_interval(secs => $14)
-RETURNING (xmax = 0) AS inserted`;
+RETURNING (xmax = 0) AS inserted`,
+);
 
-const TOUCH_CLIENT = 'UPDATE reports.clients SET last_seen_at = $2 WHERE host_id = $1';
+const TOUCH_CLIENT = prepared(
+  'touch-client',
+  'UPDATE reports.clients SET last_seen_at = $2 WHERE host_id = $1',
+);
 
 // Rows that went away are deleted, the others written only where they differ. The two
 // parts touch disjoint rows, so one statement does both.
-const REPLACE_PATCHES = `
+const REPLACE_PATCHES = prepared(
+  'replace-patches',
+  `
 WITH gone AS (
   DELETE FROM reports.client_patches WHERE host_id = $1 AND patch_id <> ALL ($2::text[])
 )
@@ -38,15 +46,22 @@ SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::boo
 ON CONFLICT (host_id, patch_id) DO UPDATE SET state = excluded.state, since = excluded.since,
   reason = excluded.reason, cached = excluded.cached
 WHERE (p.state, p.since, p.reason, p.cached)
-  IS DISTINCT FROM (excluded.state, excluded.since, excluded.reason, excluded.cached)`;
+  IS DISTINCT FROM (excluded.state, excluded.since, excluded.reason, excluded.cached)`,
+);
 
-const UPSERT_INSTANCE = `
+const UPSERT_INSTANCE = prepared(
+  'upsert-instance',
+  `
 INSERT INTO reports.client_instances (host_id, instance_id, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $3)
 ON CONFLICT (host_id, instance_id) DO UPDATE SET last_seen_at = excluded.last_seen_at
-RETURNING (xmax = 0) AS inserted`;
+RETURNING (xmax = 0) AS inserted`,
+);
 
-const OTHER_INSTANCES = `SELECT instance_id AS "instanceId" FROM reports.client_instances
-  WHERE host_id = $1 AND instance_id <> $2 ORDER BY first_seen_at DESC, instance_id`;
+const OTHER_INSTANCES = prepared(
+  'other-instances',
+  `SELECT instance_id AS "instanceId" FROM reports.client_instances
+  WHERE host_id = $1 AND instance_id <> $2 ORDER BY first_seen_at DESC, instance_id`,
+);
 
 export interface SnapshotOutcome {
   snapshotReplaced: boolean;
