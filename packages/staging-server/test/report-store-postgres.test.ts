@@ -6,7 +6,9 @@ import t from 'tap';
 import pg from 'pg';
 import { migratePostgres } from '../src/database/postgres-migrations.js';
 import { openPostgresPool } from '../src/database/postgres-pool.js';
+import { historySql } from '../src/reports/postgres/history.js';
 import { openPostgresReportStore } from '../src/reports/postgres/postgres-report-store.js';
+import type { HistoryQuery } from '../src/reports/types.js';
 import { startPostgres } from '../../../test/helpers/postgres.js';
 import { report } from './fixtures/http-harness.js';
 import { freshDatabase, openPostgresStore } from './fixtures/postgres-report-store.js';
@@ -215,5 +217,53 @@ if (cluster) {
     t.same(await migratePostgres(pool, 'probe', [one]), { from: 0, to: 1 });
     t.same(await migratePostgres(pool, 'probe', [one]), { from: 1, to: 1 }, 'nothing to do the second time');
     t.same(await migratePostgres(pool, 'other', []), { from: 0, to: 0 }, 'components are apart');
+  });
+}
+
+if (cluster) {
+  t.test('every history filter walks an index in the cursor order, without a sort', async (t) => {
+    const url = await freshDatabase(cluster, 'pg_store');
+    const { store } = await openPostgresStore(t, url);
+    await store.ingestMany(
+      Array.from({ length: 50 }, (_, h) =>
+        report(`host-${h}`, {
+          events: (['check', 'download', 'install', 'uninstall', 'error'] as const).map((type, i) => ({
+            ...check(i + 1, new Date(Date.UTC(2026, 10, 1) + (h * 5 + i) * 60_000).toISOString()),
+            type,
+            patchId: `P${(h + i) % 7}`,
+          })),
+        }),
+      ),
+    );
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    t.teardown(() => client.end());
+    await client.query('ANALYZE');
+    // A table this small is cheaper to scan: forbid that, and sorting, to see the paths the indexes give.
+    await client.query('SET enable_seqscan = off');
+    await client.query('SET enable_sort = off');
+    const plan = async (query: HistoryQuery) => {
+      const { text, values } = historySql(query);
+      return (await client.query({ text: `EXPLAIN ${text}`, values, rowMode: 'array' })).rows.join(' | ');
+    };
+    const since = '2026-11-01T02:00:00.000Z';
+    const before = { at: '2026-11-01T03:00:00.000Z', id: 180 };
+    const cases: [string, HistoryQuery, RegExp][] = [
+      ['no filter', { limit: 100 }, /Backward using events_by_at/],
+      ['host', { host: 'host-3', limit: 100 }, /Backward using events_by_host/],
+      ['patch', { patch: 'P2', limit: 100 }, /Backward using events_by_patch/],
+      ['type', { type: 'error', limit: 100 }, /Backward using events_by_type/],
+      ['installs', { installsOnly: true, limit: 100 }, /Backward using events_installs/],
+      ['since', { since, limit: 100 }, /Backward using events_by_at/],
+      ['host + since', { host: 'host-3', since, limit: 100 }, /Backward using events_by_host/],
+      ['cursor', { before, limit: 100 }, /Backward using events_by_at/],
+      ['host + cursor', { host: 'host-3', before, limit: 100 }, /Backward using events_by_host/],
+      ['severity', { severity: 'critical', limit: 100 }, /Backward using events_by_at/],
+    ];
+    for (const [name, query, expected] of cases) {
+      const shown = await plan(query);
+      t.match(shown, expected, `${name}: ${shown}`);
+      t.notMatch(shown, /Sort|Seq Scan on events/, `${name}: no sort, no scan`);
+    }
   });
 }

@@ -9,8 +9,11 @@ import type { ReportsDatabase } from './reports-database.js';
 
 type PostgresEventHistory = Pick<AsyncReportStore, 'history' | 'eventCursor' | 'deleteEventsBefore'>;
 
-/** The history SELECT: only the filters given, so the planner picks the index for them. */
-function historySql(query: HistoryQuery): { text: string; values: (string | number)[] } {
+/**
+ * The history SELECT: only the filters given, so the planner picks the index for them.
+ * Exported for the plan test (report-store-postgres.test.ts).
+ */
+export function historySql(query: HistoryQuery): { text: string; values: (string | number)[] } {
   const where = new Conditions()
     .whenSet('host_id = ?', query.host)
     .whenSet('patch_id = ?', query.patch)
