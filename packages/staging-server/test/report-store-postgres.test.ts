@@ -8,6 +8,7 @@ import { migratePostgres } from '../src/database/postgres-migrations.js';
 import { openPostgresPool } from '../src/database/postgres-pool.js';
 import { historySql } from '../src/reports/postgres/history.js';
 import { openPostgresReportStore } from '../src/reports/postgres/postgres-report-store.js';
+import { ReportsDatabase } from '../src/reports/postgres/reports-database.js';
 import type { HistoryQuery } from '../src/reports/types.js';
 import { startPostgres } from '../../../test/helpers/postgres.js';
 import { report } from './fixtures/http-harness.js';
@@ -266,4 +267,32 @@ if (cluster) {
       t.notMatch(shown, /Sort|Seq Scan on events/, `${name}: no sort, no scan`);
     }
   });
+}
+
+if (cluster) {
+  t.test(
+    'a connection cut between two statements of a transaction: run again, nothing thrown uncaught',
+    async (t) => {
+      const url = await freshDatabase(cluster, 'pg_store');
+      const pool = await openPostgresPool(url, { poolSize: 2 });
+      t.teardown(() => pool.end());
+      const acquired: pg.PoolClient[] = [];
+      pool.on('acquire', (client) => acquired.push(client));
+      const db = new ReportsDatabase(pool);
+      let attempts = 0;
+      const answer = await db.transaction('a probe', async (sql) => {
+        attempts += 1;
+        const [{ pid }] = await sql.rows<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        if (attempts === 1) {
+          const client = acquired.at(-1)!;
+          const ended = new Promise((resolve) => client.once('end', resolve));
+          await rowsOf(url, `SELECT pg_terminate_backend(${pid})`);
+          await ended; // the connection is gone while no statement runs on it
+        }
+        return (await sql.rows<{ one: number }>('SELECT 1 AS one'))[0]?.one;
+      });
+      t.equal(answer, 1);
+      t.equal(attempts, 2, 'the first attempt failed at its next statement and was run again');
+    },
+  );
 }

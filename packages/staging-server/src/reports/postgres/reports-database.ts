@@ -77,6 +77,8 @@ function sqlOn(target: pg.Pool | pg.PoolClient): Sql {
 
 class CommitUnknown extends Error {}
 
+const ignoreError = (): void => undefined;
+
 export class ReportsDatabase implements Sql {
   private readonly any: Sql;
 
@@ -106,6 +108,9 @@ export class ReportsDatabase implements Sql {
   transaction<T>(what: string, work: (sql: Sql) => Promise<T>): Promise<T> {
     return this.retried(what, async () => {
       const client = await this.pool.connect();
+      // The pool listens for a connection's errors only while it is idle: one raised between
+      // two statements would be an uncaught 'error' event. Heard here, the next statement fails.
+      client.on('error', ignoreError);
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
@@ -123,6 +128,7 @@ export class ReportsDatabase implements Sql {
         else await client.query('ROLLBACK').catch(() => undefined);
         throw err;
       } finally {
+        client.off('error', ignoreError);
         // A broken connection is destroyed, never handed to the next caller.
         client.release(broken);
       }
