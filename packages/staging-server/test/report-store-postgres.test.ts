@@ -5,7 +5,7 @@
 import t from 'tap';
 import pg from 'pg';
 import { migratePostgres } from '../src/database/postgres-migrations.js';
-import { openPostgresPool } from '../src/database/postgres-pool.js';
+import { inTransaction, openPostgresPool } from '../src/database/postgres-pool.js';
 import { historySql } from '../src/reports/postgres/history.js';
 import { openPostgresReportStore } from '../src/reports/postgres/postgres-report-store.js';
 import { ReportsDatabase } from '../src/reports/postgres/reports-database.js';
@@ -293,6 +293,26 @@ if (cluster) {
       });
       t.equal(answer, 1);
       t.equal(attempts, 2, 'the first attempt failed at its next statement and was run again');
+    },
+  );
+}
+
+if (cluster) {
+  t.test(
+    'inTransaction: a connection cut between two statements rejects, nothing thrown uncaught',
+    async (t) => {
+      const url = await freshDatabase(cluster, 'pg_store');
+      const pool = await openPostgresPool(url, { poolSize: 2 });
+      t.teardown(() => pool.end());
+      const work = inTransaction(pool, async (client) => {
+        const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        const ended = new Promise((resolve) => client.once('end', resolve));
+        await rowsOf(url, `SELECT pg_terminate_backend(${rows[0]!.pid})`);
+        await ended;
+        await client.query('SELECT 1');
+      });
+      await t.rejects(work, /not queryable|Connection terminated/);
+      t.same((await pool.query('SELECT 1 AS one')).rows, [{ one: 1 }], 'the pool serves a fresh connection');
     },
   );
 }

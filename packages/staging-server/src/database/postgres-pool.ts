@@ -66,6 +66,10 @@ export async function inTransaction<T>(
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect();
+  // The pool hears a connection's errors only while it is idle: one raised between two
+  // statements would be an uncaught 'error' event ending the process; the next statement fails instead.
+  const ignore = (): void => undefined;
+  client.on('error', ignore);
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -75,6 +79,7 @@ export async function inTransaction<T>(
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
+    client.off('error', ignore);
     client.release();
   }
 }
