@@ -2,7 +2,7 @@
 // database, a PostgreSQL restart under it, a transaction that fails half-way, what an ingest
 // writes, and the migrations themselves. What every store must do is in
 // report-store-contract.test.ts.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import pg from 'pg';
 import { migratePostgres } from '../src/database/postgres-migrations.js';
 import { inTransaction, openPostgresPool } from '../src/database/postgres-pool.js';
@@ -10,7 +10,7 @@ import { historySql } from '../src/reports/postgres/history.js';
 import { openPostgresReportStore } from '../src/reports/postgres/postgres-report-store.js';
 import { ReportsDatabase } from '../src/reports/postgres/reports-database.js';
 import type { HistoryQuery } from '../src/reports/types.js';
-import { startPostgres } from '../../../test/helpers/postgres.js';
+import { startPostgres, type PostgresCluster } from '../../../test/helpers/postgres.js';
 import { report } from './fixtures/http-harness.js';
 import { freshDatabase, openPostgresStore } from './fixtures/postgres-report-store.js';
 
@@ -32,6 +32,21 @@ async function rowsOf<R>(url: string, text: string): Promise<R[]> {
   } finally {
     await client.end();
   }
+}
+
+/** A pool on a fresh database of the cluster, ended when `t` ends. */
+async function freshPool(t: Test, cluster: PostgresCluster): Promise<{ url: string; pool: pg.Pool }> {
+  const url = await freshDatabase(cluster, 'pg_store');
+  const pool = await openPostgresPool(url, { poolSize: 2 });
+  t.teardown(() => pool.end());
+  return { url, pool };
+}
+
+/** Terminate the backend `pid` of `client` from another connection; resolves once `client` saw its connection end. */
+async function cutConnection(url: string, client: pg.ClientBase, pid: number): Promise<void> {
+  const ended = new Promise((resolve) => client.once('end', resolve));
+  await rowsOf(url, `SELECT pg_terminate_backend(${pid})`);
+  await ended;
 }
 
 if (cluster) {
@@ -204,9 +219,7 @@ if (cluster) {
   });
 
   t.test('migratePostgres: steps once each, all pending ones in one transaction', async (t) => {
-    const url = await freshDatabase(cluster, 'pg_store');
-    const pool = await openPostgresPool(url);
-    t.teardown(() => pool.end());
+    const { url, pool } = await freshPool(t, cluster);
     const one = { version: 1, why: 'a table', sql: 'CREATE TABLE probe_one (v integer)' };
     const broken = { version: 2, why: 'a typo', sql: 'CREATE TABEL probe_two (v integer)' };
     await t.rejects(migratePostgres(pool, 'probe', [one, broken]), { code: '42601' });
@@ -273,9 +286,7 @@ if (cluster) {
   t.test(
     'a connection cut between two statements of a transaction: run again, nothing thrown uncaught',
     async (t) => {
-      const url = await freshDatabase(cluster, 'pg_store');
-      const pool = await openPostgresPool(url, { poolSize: 2 });
-      t.teardown(() => pool.end());
+      const { url, pool } = await freshPool(t, cluster);
       const acquired: pg.PoolClient[] = [];
       pool.on('acquire', (client) => acquired.push(client));
       const db = new ReportsDatabase(pool);
@@ -284,10 +295,8 @@ if (cluster) {
         attempts += 1;
         const [{ pid }] = await sql.rows<{ pid: number }>('SELECT pg_backend_pid() AS pid');
         if (attempts === 1) {
-          const client = acquired.at(-1)!;
-          const ended = new Promise((resolve) => client.once('end', resolve));
-          await rowsOf(url, `SELECT pg_terminate_backend(${pid})`);
-          await ended; // the connection is gone while no statement runs on it
+          // the connection goes while no statement runs on it
+          await cutConnection(url, acquired.at(-1)!, pid);
         }
         return (await sql.rows<{ one: number }>('SELECT 1 AS one'))[0]?.one;
       });
@@ -301,14 +310,10 @@ if (cluster) {
   t.test(
     'inTransaction: a connection cut between two statements rejects, nothing thrown uncaught',
     async (t) => {
-      const url = await freshDatabase(cluster, 'pg_store');
-      const pool = await openPostgresPool(url, { poolSize: 2 });
-      t.teardown(() => pool.end());
+      const { url, pool } = await freshPool(t, cluster);
       const work = inTransaction(pool, async (client) => {
         const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-        const ended = new Promise((resolve) => client.once('end', resolve));
-        await rowsOf(url, `SELECT pg_terminate_backend(${rows[0]!.pid})`);
-        await ended;
+        await cutConnection(url, client, rows[0]!.pid);
         await client.query('SELECT 1');
       });
       await t.rejects(work, /not queryable|Connection terminated/);
