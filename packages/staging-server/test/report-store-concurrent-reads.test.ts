@@ -1,13 +1,15 @@
 // The ReportStore answers with promises, so readers that arrive together interleave: those
 // that cache what they derive from the whole fleet (the compliance cache, the client-state
 // counts of /metrics) share one read rather than each reading the fleet, and never hand a
-// reader a read begun before a report it could already see.
+// reader a read begun before a report it could already see; report requests that arrive
+// while a new catalog's patch facts are being recorded wait for them.
 import t, { type Test } from 'tap';
 import { ClientStateCounts } from '../src/metrics/fleet-states.js';
 import { ComplianceCache } from '../src/reports/compliance-cache.js';
 import type { HostMatrix } from '../src/reports/compliance.js';
 import { ReportStore } from '../src/reports/report-store.js';
-import { report } from './fixtures/http-harness.js';
+import { report, startHarness } from './fixtures/http-harness.js';
+import { patch } from './fixtures/http-mirror.js';
 
 const patches = [{ id: 'P1', state: 'installed' as const, since: '2026-11-24T10:00:00Z' }];
 
@@ -113,4 +115,48 @@ t.test('metrics: scrapes that arrive together share one count of the fleet by st
   await t.rejects(failing.get(), /database gone/);
   await t.rejects(failing.get(), /database gone/);
   t.equal(attempts, 2, 'tried again, not the first failure kept');
+});
+
+t.test('reports: a request that arrives while the patch facts are recorded waits for them', async (t) => {
+  // As a network database does: the recording answers later (once the gate opens).
+  let release = (): void => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let recordings = 0;
+  const h = await startHarness(t, {
+    wrapStore: (store) => ({
+      ...store,
+      recordPatchFacts: async (patches) => {
+        recordings++;
+        await gate;
+        return store.recordPatchFacts(patches);
+      },
+    }),
+  });
+  const install = {
+    seq: 1,
+    type: 'install' as const,
+    patchId: 'P2',
+    at: '2026-11-24T08:00:00Z',
+    outcome: 'ok',
+  };
+  await h.store.ingest(report('alpha', { events: [install] }));
+  h.mirror.publish([patch('P1'), patch('P2', { severity: 'recommended' })]);
+  // Each request asks for the catalog first; once both have, the first one's recording ends.
+  const current = h.mirror.current.bind(h.mirror);
+  let asked = 0;
+  h.mirror.current = () => {
+    if (++asked === 2) setImmediate(release);
+    return current();
+  };
+  const installs = async (): Promise<unknown[]> => {
+    const res = await fetch(`${h.base}/v1/reports/installs?severity=recommended`);
+    t.equal(res.status, 200);
+    return ((await res.json()) as { hostId: string; patchId: string }[]).map(
+      (r) => `${r.hostId}:${r.patchId}`,
+    );
+  };
+  const [first, second] = await Promise.all([installs(), installs()]);
+  t.same(first, ['alpha:P2']);
+  t.same(second, ['alpha:P2'], 'the second request found the facts recorded');
+  t.equal(recordings, 1, 'recorded once for the catalog');
 });
