@@ -6,8 +6,7 @@ import t, { type Test } from 'tap';
 import type { ClientReport } from '@patchbay/core';
 import { ReportStore } from '../src/reports/report-store.js';
 import type { ReportStoreOptions } from '../src/reports/report-store-api.js';
-import type { AsyncReportStore } from '../src/reports/postgres/async-report-store.js';
-import { PRUNE_BATCH_SIZE } from '../src/reports/retention.js';
+import { PRUNE_BATCH_SIZE, pruneExpiredEvents } from '../src/reports/retention.js';
 import type { HistoryQuery, StoredEvent } from '../src/reports/types.js';
 import { startPostgres } from '../../../test/helpers/postgres.js';
 import { report } from './fixtures/http-harness.js';
@@ -20,18 +19,7 @@ interface StoreKind {
   open(
     t: Test,
     options?: ReportStoreOptions,
-  ): Promise<{ store: AsyncReportStore; reopen(): Promise<AsyncReportStore> }>;
-}
-
-/** The synchronous SQLite store answering through promises (until the interface is asynchronous). */
-function promised(store: ReportStore): AsyncReportStore {
-  return new Proxy(store, {
-    get(target, key) {
-      const value: unknown = Reflect.get(target, key);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => new Promise((resolve) => resolve(value.apply(target, args)));
-    },
-  }) as unknown as AsyncReportStore;
+  ): Promise<{ store: ReportStore; reopen(): Promise<ReportStore> }>;
 }
 
 const sqlite: StoreKind = {
@@ -39,11 +27,11 @@ const sqlite: StoreKind = {
   async open(t, options = {}) {
     const dir = t.testdir();
     const opened: ReportStore[] = [];
-    t.teardown(() => opened.forEach((s) => s.close()));
+    t.teardown(() => Promise.all(opened.map((s) => s.close())));
     const open = async () => {
-      const store = ReportStore.open(dir, options);
+      const store = await ReportStore.open(dir, options);
       opened.push(store);
-      return promised(store);
+      return store;
     };
     return { store: await open(), reopen: open };
   },
@@ -64,7 +52,7 @@ const KINDS = [sqlite, ...(postgres ? [postgres] : [])];
 /** `body(t, store)` once per kind of store, each on fresh storage. */
 function contract(
   name: string,
-  body: (t: Test, store: AsyncReportStore, kind: StoreKind) => Promise<void>,
+  body: (t: Test, store: ReportStore, kind: StoreKind) => Promise<void>,
   options?: ReportStoreOptions,
 ): void {
   for (const kind of KINDS)
@@ -417,9 +405,9 @@ contract(
     ];
     await store.ingest(report('h', { events, patches: [{ id: 'P1', state: 'installed' }] }));
     t.equal(
-      await store.deleteEventsBefore(cutoff, PRUNE_BATCH_SIZE),
+      await pruneExpiredEvents(store, 365, new Date(now)),
       expired,
-      'returns how many were deleted',
+      'reports.retentionDays: returns how many were deleted',
     );
     const left = await store.history({ limit: 100_000 });
     t.equal(left.length, 31);
@@ -434,6 +422,10 @@ contract(
       20,
       'in batches smaller than the work',
     );
+    await t.rejects(pruneExpiredEvents(store, 0, new Date(now)), {
+      code: 'PB_ERR_CONFIG',
+      message: /retentionDays/,
+    });
   },
 );
 

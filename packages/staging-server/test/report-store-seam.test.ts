@@ -24,25 +24,29 @@ function localImports(file: string): string[] {
   return specifiers.map((s) => resolve(dirname(file), s.replace(/\.js$/, '.ts')));
 }
 
-/** "importer → imported" for each import of reports/sqlite/ from outside it, but the opener's. */
+/**
+ * "importer → imported" for each import of a store's own directory (reports/sqlite/,
+ * reports/postgres/) from outside that directory, but the opener's.
+ */
 function seamBreaches(src: string): string[] {
-  const sqliteDir = join(src, 'reports', 'sqlite') + '/';
+  const storeDirs = ['sqlite', 'postgres'].map((name) => join(src, 'reports', name) + '/');
   const opener = join(src, 'reports', 'report-store.ts');
   return sourceFiles(src)
-    .filter((file) => !file.startsWith(sqliteDir) && file !== opener)
+    .filter((file) => file !== opener)
     .flatMap((file) =>
       localImports(file)
-        .filter((target) => target.startsWith(sqliteDir))
+        .filter((target) => storeDirs.some((dir) => target.startsWith(dir) && !file.startsWith(dir)))
         .map((target) => `${relative(src, file)} → ${relative(src, target)}`),
     );
 }
 
-t.test('no module but ReportStore.open imports the SQLite store', async (t) => {
+t.test('no module but ReportStore.open imports a store (SQLite or PostgreSQL)', async (t) => {
   t.ok(sourceFiles(SRC).length > 50, 'the sources were read');
   const opener = join(SRC, 'reports', 'report-store.ts');
   t.ok(
-    localImports(opener).some((target) => target.includes('/reports/sqlite/')),
-    'the opener does, so such an import is seen',
+    localImports(opener).some((target) => target.includes('/reports/sqlite/')) &&
+      localImports(opener).some((target) => target.includes('/reports/postgres/')),
+    'the opener imports both, so such an import is seen',
   );
   t.same(seamBreaches(SRC), []);
 });
@@ -52,6 +56,7 @@ t.test('a caller reaching past the interface is found, static or dynamic import'
     reports: {
       'report-store.ts': "import { openSqliteReportStore } from './sqlite/store.js';\n",
       sqlite: { 'store.ts': "import type { ReportStore } from '../report-store.js';\n" },
+      postgres: { 'store.ts': "import { openSqliteReportStore } from '../sqlite/store.js';\n" },
     },
     http: {
       'route.ts': "import type { ReportStore } from '../reports/report-store.js';\n",
@@ -62,5 +67,6 @@ t.test('a caller reaching past the interface is found, static or dynamic import'
   t.same(seamBreaches(src).sort(), [
     'cli.ts → reports/sqlite/store.ts',
     'http/shortcut.ts → reports/sqlite/store.ts',
+    'reports/postgres/store.ts → reports/sqlite/store.ts',
   ]);
 });

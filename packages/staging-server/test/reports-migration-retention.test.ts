@@ -4,7 +4,6 @@ import Database from 'better-sqlite3';
 import { ReportStore, REPORTS_FILE } from '../src/reports/report-store.js';
 import { SCHEMA_VERSION } from '../src/reports/sqlite/migrations.js';
 import { openSqliteReportStore } from '../src/reports/sqlite/sqlite-report-store.js';
-import { pruneExpiredEvents, PRUNE_BATCH_SIZE } from '../src/reports/retention.js';
 import type { HistoryQuery } from '../src/reports/types.js';
 import { report } from './fixtures/http-harness.js';
 import { patch } from './fixtures/http-mirror.js';
@@ -135,52 +134,6 @@ t.test('a file from a newer server is refused, not downgraded', async (t) => {
   await t.rejects(ReportStore.open(dir), { code: 'PB_ERR_CONFIG', message: /newer than this server/ });
 });
 
-t.test('retention: events older than the window go in batches, recent ones stay', async (t) => {
-  const store = await ReportStore.open(t.testdir());
-  t.teardown(() => store.close());
-  const now = new Date('2026-11-24T12:00:00.000Z');
-  const day = 86_400_000;
-  // 2 × PRUNE_BATCH_SIZE + 7 expired events, so several batches run; 30 recent ones.
-  const expired = 2 * PRUNE_BATCH_SIZE + 7;
-  const events = [
-    ...Array.from({ length: expired }, (_, i) => ({
-      seq: i + 1,
-      type: 'check' as const,
-      at: new Date(now.getTime() - 400 * day - i * 1000).toISOString(),
-      outcome: 'ok',
-    })),
-    ...Array.from({ length: 30 }, (_, i) => ({
-      seq: expired + i + 1,
-      type: 'install' as const,
-      patchId: 'P1',
-      at: new Date(now.getTime() - i * day).toISOString(),
-      outcome: 'ok',
-    })),
-    // exactly on the boundary: kept (only events *older* than now - retention go)
-    {
-      seq: expired + 31,
-      type: 'check' as const,
-      at: new Date(now.getTime() - 365 * day).toISOString(),
-      outcome: 'ok',
-    },
-  ];
-  await store.ingest(
-    report('h', { events, patches: [{ id: 'P1', state: 'installed', since: now.toISOString() }] }),
-  );
-
-  t.equal(await pruneExpiredEvents(store, 365, now), expired, 'returns how many were deleted');
-  const left = await store.history({ limit: 100_000 });
-  t.equal(left.length, 31);
-  t.ok(
-    left.every((e) => e.at >= new Date(now.getTime() - 365 * day).toISOString()),
-    'only events inside the window remain',
-  );
-  t.equal(await pruneExpiredEvents(store, 365, now), 0, 'a second run finds nothing');
-  t.equal((await store.getClient('h'))?.patches.length, 1, 'hosts and their states are not pruned');
-  t.equal(await pruneExpiredEvents(store, 10, now), 20, 'a shorter window prunes more');
-  await t.rejects(pruneExpiredEvents(store, 0, now), { code: 'PB_ERR_CONFIG', message: /retentionDays/ });
-});
-
 t.test('new filters stay index-served: until, installs, severity, release', async (t) => {
   // The SQLite store itself: the test reads its query plans.
   const store = openSqliteReportStore(join(t.testdir(), REPORTS_FILE));
@@ -267,32 +220,4 @@ t.test('new filters stay index-served: until, installs, severity, release', asyn
 
   const cachedPlan = store.explainCachedPatches().join(' | ');
   t.match(cachedPlan, /client_patches_cached/, `cached report uses its partial index: ${cachedPlan}`);
-});
-
-t.test('listClients pages by hostId; allStates reads the fleet in one query', async (t) => {
-  const store = await ReportStore.open(t.testdir());
-  t.teardown(() => store.close());
-  await store.ingestMany(
-    Array.from({ length: 7 }, (_, i) =>
-      report(`h${i}`, {
-        patches: [{ id: 'P1', state: i % 2 ? 'installed' : 'failed', since: '2026-11-24T09:00:00Z' }],
-      }),
-    ),
-  );
-  const all = (await store.listClients()).map((c) => c.hostId);
-  t.same(all, ['h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
-  const seen: string[] = [];
-  let after: string | undefined;
-  for (;;) {
-    const page = await store.listClients({ limit: 3, ...(after !== undefined ? { after } : {}) });
-    seen.push(...page.map((c) => c.hostId));
-    if (page.length < 3) break;
-    after = page.at(-1)?.hostId;
-  }
-  t.same(seen, all, 'pages cover every host once, in order');
-  const states = await store.allStates();
-  t.same(
-    [...(states.get('P1')?.entries() ?? [])].sort(),
-    all.map((h, i) => [h, i % 2 ? 'installed' : 'failed']),
-  );
 });

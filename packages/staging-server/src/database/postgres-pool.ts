@@ -83,3 +83,48 @@ export async function inTransaction<T>(
     client.release();
   }
 }
+
+interface SharedPool {
+  pool: Promise<pg.Pool>;
+  users: number;
+}
+
+const sharedPools = new Map<string, SharedPool>();
+
+/**
+ * The process's one pool on `url` (opened at the first acquire, ended when the last user
+ * releases it), so the stores of one server share database.poolSize connections rather
+ * than each opening its own.
+ */
+export async function acquireSharedPool(
+  url: string,
+  options: PostgresOptions = {},
+): Promise<{ pool: pg.Pool; release(): Promise<void> }> {
+  let entry = sharedPools.get(url);
+  if (!entry) {
+    entry = { pool: openPostgresPool(url, options), users: 0 };
+    sharedPools.set(url, entry);
+  }
+  const current = entry;
+  current.users++;
+  let pool: pg.Pool;
+  try {
+    pool = await current.pool;
+  } catch (err) {
+    current.users--;
+    if (sharedPools.get(url) === current) sharedPools.delete(url);
+    throw err;
+  }
+  let released = false;
+  return {
+    pool,
+    async release() {
+      if (released) return;
+      released = true;
+      current.users--;
+      if (current.users > 0) return;
+      if (sharedPools.get(url) === current) sharedPools.delete(url);
+      await pool.end();
+    },
+  };
+}

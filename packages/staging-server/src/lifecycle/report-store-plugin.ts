@@ -8,7 +8,11 @@ export const reportStorePlugin = partPlugin({
   decorator: 'reportStore',
   part: 'report store',
   dependencies: ['patchbay-data-dir'],
-  open: ({ config }) =>
-    ReportStore.open(config.dataDir, { maxClockSkewSeconds: config.reports.maxClockSkewSeconds }),
+  open: ({ config, logger }) =>
+    ReportStore.open(
+      config.dataDir,
+      { maxClockSkewSeconds: config.reports.maxClockSkewSeconds },
+      { url: config.database.url, poolSize: config.database.poolSize, logger },
+    ),
   close: (store) => store.close(),
 });

@@ -1,12 +1,12 @@
 // The counts /v1/status, /v1/clients and /metrics show, aggregated in SQL, and the two
 // marks (newest event, latest lastSeenAt) that tell the metrics and the rollup whether
 // anything changed since they last looked.
-import type { AsyncReportStore } from './async-report-store.js';
+import type { ReportStore } from '../report-store-api.js';
 import { MISSING_SQL } from './client-rows.js';
 import type { ReportsDatabase } from './reports-database.js';
 
 type PostgresFleetCounts = Pick<
-  AsyncReportStore,
+  ReportStore,
   'countClients' | 'countClientStates' | 'lastEventId' | 'lastSeenMax'
 >;
 

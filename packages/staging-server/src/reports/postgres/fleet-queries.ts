@@ -3,7 +3,7 @@
 // catalog patches' facts the report filters use.
 import type { PatchState } from '@patchbay/core';
 import type { CachedPatchRow, ClientDetail, InstanceRow, PatchFacts, StoredEvent } from '../types.js';
-import type { AsyncReportStore } from './async-report-store.js';
+import type { ReportStore } from '../report-store-api.js';
 import {
   CLIENT_COLUMNS,
   EVENT_COLUMNS,
@@ -21,7 +21,7 @@ import { Conditions } from './conditions.js';
 import type { ReportsDatabase } from './reports-database.js';
 
 type PostgresFleetQueries = Pick<
-  AsyncReportStore,
+  ReportStore,
   | 'listClients'
   | 'getClient'
   | 'hostProfiles'

@@ -1,13 +1,13 @@
 // The event history: events matching the filters, newest first, paged by (at, id), each
 // filter answered by an index ending in (at, id) (schema.ts); and its retention, oldest
 // first, in short transactions.
-import type { AsyncReportStore } from './async-report-store.js';
+import type { ReportStore } from '../report-store-api.js';
 import type { HistoryQuery, StoredEvent } from '../types.js';
 import { EVENT_COLUMNS } from './client-rows.js';
 import { Conditions } from './conditions.js';
 import type { ReportsDatabase } from './reports-database.js';
 
-type PostgresEventHistory = Pick<AsyncReportStore, 'history' | 'eventCursor' | 'deleteEventsBefore'>;
+type PostgresEventHistory = Pick<ReportStore, 'history' | 'eventCursor' | 'deleteEventsBefore'>;
 
 /**
  * The history SELECT: only the filters given, so the planner picks the index for them.

@@ -3,12 +3,12 @@
 // bumps the revision that revision() reads from the database.
 import type { ClientReport } from '@patchbay/core';
 import type { ReportOrigin } from '../types.js';
-import type { AsyncReportStore } from './async-report-store.js';
+import type { ReportStore } from '../report-store-api.js';
 import type { ReportsDatabase } from './reports-database.js';
 import { bumpRevision, type IngestOne } from './ingest-one.js';
 import { IngestQueue } from './ingest-queue.js';
 
-type IngestMethods = Pick<AsyncReportStore, 'revision' | 'ingest' | 'ingestSoon' | 'ingestMany'>;
+type IngestMethods = Pick<ReportStore, 'revision' | 'ingest' | 'ingestSoon' | 'ingestMany'>;
 
 export interface PostgresIngest extends IngestMethods {
   /** Store the reports still waiting for a shared commit (at close: stored, not dropped). */

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { migratePostgres } from '../../database/postgres-migrations.js';
 import type { ReportStoreOptions } from '../report-store-api.js';
-import type { PostgresReportStore } from './async-report-store.js';
+import type { ReportStore } from '../report-store-api.js';
 import { postgresFleetCounts } from './fleet-counts.js';
 import { postgresFleetQueries } from './fleet-queries.js';
 import { postgresEventHistory } from './history.js';
@@ -16,7 +16,8 @@ import { ReportsDatabase } from './reports-database.js';
 import { postgresRollupRecords } from './rollup.js';
 import { REPORTS_COMPONENT, REPORTS_MIGRATIONS } from './schema.js';
 
-export type { PostgresReportStore } from './async-report-store.js';
+/** The reports database on PostgreSQL: the ReportStore interface, nothing more. */
+export type PostgresReportStore = ReportStore;
 
 /**
  * The reports tables in the database `pool` connects to, created or migrated first. The
@@ -25,7 +26,7 @@ export type { PostgresReportStore } from './async-report-store.js';
 export async function openPostgresReportStore(
   pool: pg.Pool,
   options: ReportStoreOptions = {},
-): Promise<PostgresReportStore> {
+): Promise<ReportStore> {
   await migratePostgres(pool, REPORTS_COMPONENT, REPORTS_MIGRATIONS);
   const db = new ReportsDatabase(pool);
   const ingestOne = ingestOneWith(options);

@@ -1,14 +1,14 @@
 // Tiered mirrors (report rollup): a branch's rollup stored in one transaction, and what
 // this server forwards to its own parent — every host's last report and origin, and the
 // events after a cursor.
-import type { AsyncReportStore } from './async-report-store.js';
+import type { ReportStore } from '../report-store-api.js';
 import type { BranchRow, RollupClientRow, StoredEvent } from '../types.js';
 import { EVENT_COLUMNS } from './client-rows.js';
 import { bumpRevision, type IngestOne } from './ingest-one.js';
 import type { ReportsDatabase } from './reports-database.js';
 
 type PostgresRollupRecords = Pick<
-  AsyncReportStore,
+  ReportStore,
   'ingestRollup' | 'originOf' | 'rollupClients' | 'eventsAfter' | 'branches'
 >;
 
