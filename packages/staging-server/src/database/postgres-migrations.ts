@@ -15,8 +15,11 @@ export interface PostgresMigration {
   sql: string;
 }
 
-/** The advisory lock key migrations hold (a fixed 64-bit number: 'patchbay' in ASCII). */
-const MIGRATION_LOCK = '0x7061746368626179';
+/**
+ * The advisory lock key migrations hold (a fixed 64-bit number: 'patchbay' in ASCII,
+ * 0x7061746368626179), in decimal: hexadecimal integer literals need PostgreSQL 16.
+ */
+const MIGRATION_LOCK = '8097881575290724729';
 
 const SCHEMA_TABLE = `CREATE TABLE IF NOT EXISTS patchbay_schema (
   component  text        NOT NULL,
