@@ -127,7 +127,7 @@ export class PostgresTokenStore implements TokenStore {
   }
 
   async close(): Promise<void> {
-    if (this.options.ownsPool) await this.pool.end();
+    if (this.options.ownsPool && !this.pool.ending) await this.pool.end();
   }
 
   private async byHost(hostId: string): Promise<StoredToken | null> {

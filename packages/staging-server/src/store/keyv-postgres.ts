@@ -43,7 +43,8 @@ function keyvPostgresOnPool(pool: pg.Pool): KeyvPostgres {
     }
 
     override async disconnect(): Promise<void> {
-      await pool.end();
+      // Closing twice is allowed, as with the SQLite adapter.
+      if (!pool.ending) await pool.end();
     }
   }
   return new KeyvPostgresOnPool({ table: SYNC_STATE_TABLE, schema: 'public' });
