@@ -5,38 +5,23 @@ import pg from 'pg';
 import t, { type Test } from 'tap';
 import { startPostgres } from '../../../test/helpers/postgres.js';
 import type { SyncReport } from '../src/mirror.js';
-import { SyncStateStore, type SyncStateConfig } from '../src/store/sync-state.js';
+import { SyncStateStore } from '../src/store/sync-state.js';
 import { SYNC_STATE_TABLE } from '../src/store/keyv-postgres.js';
+import { storeBackends, type StoreBackend } from './fixtures/store-backends.js';
 
 const cluster = await startPostgres(t);
 
 /** Opens another store on the same state (another process, another replica); closed at teardown. */
 type OpenState = () => Promise<SyncStateStore>;
 
-interface Backend {
-  name: string;
-  place(t: Test): Promise<OpenState>;
-}
-
-let databases = 0;
-
-function opener(t: Test, config: SyncStateConfig): OpenState {
+async function place(t: Test, backend: StoreBackend): Promise<OpenState> {
+  const config = await backend.config(t);
   return async () => {
     const state = await SyncStateStore.open(config);
     t.teardown(() => state.close());
     return state;
   };
 }
-
-const backends: Backend[] = [{ name: 'sqlite', place: async (t) => opener(t, { dataDir: t.testdir() }) }];
-if (cluster)
-  backends.push({
-    name: 'postgres',
-    place: async (t) => {
-      const url = await cluster.createDatabase(`sync_state_${++databases}`);
-      return opener(t, { dataDir: t.testdir(), database: { url } });
-    },
-  });
 
 function syncReport(outcome: SyncReport['outcome'], upstreamSequence: number): SyncReport {
   return {
@@ -53,10 +38,10 @@ function syncReport(outcome: SyncReport['outcome'], upstreamSequence: number): S
   };
 }
 
-for (const backend of backends) {
+for (const backend of storeBackends(cluster, 'sync_state')) {
   t.test(backend.name, async (t) => {
     t.test('every key round-trips and survives closing and reopening', async (t) => {
-      const open = await backend.place(t);
+      const open = await place(t, backend);
       const state = await open();
       t.same(await state.validators(), {});
       t.equal(await state.lastAcceptedSequence(), undefined);
@@ -83,7 +68,7 @@ for (const backend of backends) {
     });
 
     t.test("two stores on the same state see each other's writes at once", async (t) => {
-      const open = await backend.place(t);
+      const open = await place(t, backend);
       const [leader, replica] = [await open(), await open()];
       await leader.setMirrorSequence(12);
       t.equal(await replica.mirrorSequence(), 12);

@@ -6,21 +6,15 @@ import t, { type Test } from 'tap';
 import { startPostgres } from '../../../test/helpers/postgres.js';
 import { openTokenStore } from '../src/auth/open-token-store.js';
 import { hashToken, holdersOfLiveHostTokens, type TokenStore } from '../src/auth/token-store.js';
+import { storeBackends, type StoreBackend } from './fixtures/store-backends.js';
 
 const cluster = await startPostgres(t);
 
 /** Opens another store on the same tokens (another process, another replica); closed at teardown. */
 type OpenStore = () => Promise<TokenStore>;
 
-interface Backend {
-  name: string;
-  /** a fresh, empty place for tokens, and how to open a store on it */
-  place(t: Test): Promise<OpenStore>;
-}
-
-let databases = 0;
-
-function opener(t: Test, config: Parameters<typeof openTokenStore>[0]): OpenStore {
+async function place(t: Test, backend: StoreBackend): Promise<OpenStore> {
+  const config = await backend.config(t);
   return async () => {
     const store = await openTokenStore(config, { poolSize: 2 });
     t.teardown(() => store.close());
@@ -28,25 +22,15 @@ function opener(t: Test, config: Parameters<typeof openTokenStore>[0]): OpenStor
   };
 }
 
-const backends: Backend[] = [{ name: 'sqlite', place: async (t) => opener(t, { dataDir: t.testdir() }) }];
-if (cluster)
-  backends.push({
-    name: 'postgres',
-    place: async (t) => {
-      const url = await cluster.createDatabase(`tokens_${++databases}`);
-      return opener(t, { dataDir: t.testdir(), database: { url, poolSize: 2 } });
-    },
-  });
-
 const T0 = new Date('2026-12-01T10:00:00.000Z');
 const T1 = new Date('2026-12-02T11:30:00.000Z');
 
-for (const backend of backends) {
+for (const backend of storeBackends(cluster, 'tokens')) {
   t.test(backend.name, async (t) => {
     t.test(
       'a live token checks ok; wrong, malformed, revoked, other-host and wrong-kind do not',
       async (t) => {
-        const tokens = await (await backend.place(t))();
+        const tokens = await (await place(t, backend))();
         const own = await tokens.enroll('host-a', T0);
         const other = await tokens.enroll('host-b', T0);
         const branch = await tokens.enroll('branch-b', T0, 'branch');
@@ -81,7 +65,7 @@ for (const backend of backends) {
     );
 
     t.test('enrolling again replaces the token; a revoked id enrolled again is live', async (t) => {
-      const tokens = await (await backend.place(t))();
+      const tokens = await (await place(t, backend))();
       const first = await tokens.enroll('host-a', T0);
       const second = await tokens.enroll('host-a', T1);
       t.not(second, first, 'every token is fresh');
@@ -100,7 +84,7 @@ for (const backend of backends) {
     });
 
     t.test('one name is never both kinds: the other kind needs a revoke first', async (t) => {
-      const tokens = await (await backend.place(t))();
+      const tokens = await (await place(t, backend))();
       const host = await tokens.enroll('name-a', T0);
       await t.rejects(tokens.enroll('name-a', T1, 'branch'), {
         code: 'PB_ERR_USAGE',
@@ -114,7 +98,7 @@ for (const backend of backends) {
     });
 
     t.test('get and the listing: every id, by name, with kind and times, never a hash', async (t) => {
-      const tokens = await (await backend.place(t))();
+      const tokens = await (await place(t, backend))();
       t.equal(await tokens.get('host-b'), null);
       t.same(await tokens.list(), []);
       await tokens.enroll('host-b', T0);
@@ -136,7 +120,7 @@ for (const backend of backends) {
     });
 
     t.test('two stores on the same tokens: an enroll and a revoke are seen at once', async (t) => {
-      const open = await backend.place(t);
+      const open = await place(t, backend);
       const [cli, server] = [await open(), await open()];
       t.equal(await server.check('host-a', `pbt_${'z'.repeat(43)}`), 'unknown');
       const token = await cli.enroll('host-a');
