@@ -90,8 +90,8 @@ export class PostgresTokenStore implements TokenStore {
       [hostId, kind, hashToken(token), now],
     );
     if (replaced.length === 1) return token;
-    const existing = await this.byHost(hostId);
-    throw kindConflict(hostId, existing?.kind ?? (kind === 'host' ? 'branch' : 'host'), kind);
+    // Nothing replaced: the id holds a live token, and of the other kind (two kinds only).
+    throw kindConflict(hostId, kind === 'host' ? 'branch' : 'host', kind);
   }
 
   async revoke(hostId: string, now: Date = new Date()): Promise<boolean> {
