@@ -131,6 +131,31 @@ for (const backend of storeBackends(cluster, 'tokens')) {
       t.equal(await cli.check('host-a', again), 'ok');
       t.equal(await cli.check('host-a', token), 'unknown');
     });
+
+    t.test(
+      'one name enrolled as both kinds at once through two stores: one wins, one is refused',
+      async (t) => {
+        const open = await place(t, backend);
+        const [one, other] = [await open(), await open()];
+        const outcomes = await Promise.allSettled([
+          one.enroll('name-a', T0, 'host'),
+          other.enroll('name-a', T0, 'branch'),
+        ]);
+        const won = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [{ i, token: o.value }] : []));
+        const refused = outcomes.flatMap((o) =>
+          o.status === 'rejected' ? [o.reason as { code?: string }] : [],
+        );
+        t.equal(won.length, 1, 'one enroll succeeds');
+        t.same(
+          refused.map((e) => e.code),
+          ['PB_ERR_USAGE'],
+          'the other is refused as the other kind',
+        );
+        const kind = won[0]!.i === 0 ? 'host' : 'branch';
+        t.equal((await one.get('name-a'))?.kind, kind);
+        t.equal(await other.check('name-a', won[0]!.token, kind), 'ok', "the winner's token is the live one");
+      },
+    );
   });
 }
 
