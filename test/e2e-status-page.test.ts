@@ -66,21 +66,21 @@ function fleetReports(from: number, to: number): ClientReport[] {
 }
 
 /** 10,000 hosts straight into the data dir's reports.sqlite (no HTTP), before the server opens it. */
-function seedFleet(dataDir: string): void {
-  const store = ReportStore.open(dataDir);
+async function seedFleet(dataDir: string): Promise<void> {
+  const store = await ReportStore.open(dataDir);
   try {
     const now = Date.now();
     const all = fleetReports(0, FLEET);
-    store.ingestMany(
+    await store.ingestMany(
       all.filter((_, i) => i % STALE_EVERY !== 0),
       new Date(now - 3_600_000).toISOString(),
     );
-    store.ingestMany(
+    await store.ingestMany(
       all.filter((_, i) => i % STALE_EVERY === 0),
       new Date(now - 3 * 86_400_000).toISOString(),
     );
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -175,7 +175,7 @@ if (skipReason) {
     // Chromium starts up in its own processes while this one seeds (synchronous SQLite).
     const launching = launch(t);
     launching.catch(() => undefined); // awaited below; a failure then fails the test
-    seedFleet(path.join(dir, 'server-data'));
+    await seedFleet(path.join(dir, 'server-data'));
     const stack = await startStack(dir);
     t.teardown(stack.stop);
     // The clients see the same patches in either catalog: the new one's only new patch is held back.

@@ -47,12 +47,12 @@ function median(values) {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-function time(fn, runs) {
+async function time(fn, runs) {
   const samples = [];
   let result;
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    result = fn();
+    result = await fn();
     samples.push(performance.now() - t0);
   }
   return { ms: median(samples), rows: result.length };
@@ -60,7 +60,7 @@ function time(fn, runs) {
 
 const dir = mkdtempSync(join(tmpdir(), 'patchbay-bench-'));
 try {
-  const store = ReportStore.open(dir);
+  const store = await ReportStore.open(dir);
   const kv = new Database(join(dir, 'keyv-style.sqlite'));
   kv.pragma('journal_mode = WAL');
   kv.exec('CREATE TABLE keyv (key VARCHAR(255) PRIMARY KEY, value TEXT)');
@@ -73,7 +73,7 @@ try {
   for (let h = 0; h < HOSTS; h += BATCH) {
     const reports = [];
     for (let i = h; i < Math.min(h + BATCH, HOSTS); i++) reports.push(hostReport(i));
-    store.ingestMany(reports);
+    await store.ingestMany(reports);
     putBatch(
       reports.flatMap((r) =>
         r.events.map((e) => [
@@ -117,15 +117,15 @@ try {
   console.log('| query | SQLite indexed (median of 20) | keyv-style full scan (median of 3) | rows |');
   console.log('|---|---|---|---|');
   for (const [name, query, predicate] of cases) {
-    const indexed = time(() => store.history(query), 20);
-    const scanned = time(keyvStyle(predicate, query.limit), 3);
+    const indexed = await time(() => store.history(query), 20);
+    const scanned = await time(keyvStyle(predicate, query.limit), 3);
     if (indexed.rows !== scanned.rows) throw new Error(`${name}: ${indexed.rows} rows vs ${scanned.rows}`);
     console.log(`| ${name} | ${indexed.ms.toFixed(2)} ms | ${scanned.ms.toFixed(0)} ms | ${indexed.rows} |`);
   }
   t0 = performance.now();
-  store.countClients(new Date().toISOString());
+  await store.countClients(new Date().toISOString());
   console.log(`# status client counts: ${(performance.now() - t0).toFixed(2)} ms`);
-  store.close();
+  await store.close();
   kv.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });

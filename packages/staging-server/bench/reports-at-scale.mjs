@@ -74,12 +74,12 @@ function median(values) {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-function time(fn, runs) {
+async function time(fn, runs) {
   const samples = [];
   let result;
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    result = fn();
+    result = await fn();
     samples.push(performance.now() - t0);
   }
   return { ms: median(samples), result };
@@ -87,22 +87,23 @@ function time(fn, runs) {
 
 const dir = mkdtempSync(join(tmpdir(), 'patchbay-bench-reports-'));
 try {
-  const store = ReportStore.open(dir);
+  const store = await ReportStore.open(dir);
   let t0 = performance.now();
   for (let h = 0; h < HOSTS; h += BATCH) {
     const reports = [];
     for (let i = h; i < Math.min(h + BATCH, HOSTS); i++) reports.push(hostReport(i));
-    store.ingestMany(reports);
+    await store.ingestMany(reports);
   }
-  store.recordPatchFacts(patches);
+  await store.recordPatchFacts(patches);
   const fillSeconds = (performance.now() - t0) / 1000;
 
-  const compliance = () => buildCompliance(patches, store.hostProfiles(), store.allStates());
+  const compliance = async () =>
+    buildCompliance(patches, await store.hostProfiles(), await store.allStates());
   const cases = [
     ['compliance (all patches × hosts)', compliance, (r) => `${r.length} patches`],
     [
       'compliance + JSON.stringify (the HTTP body)',
-      () => JSON.stringify(compliance()),
+      async () => JSON.stringify(await compliance()),
       (r) => `${(r.length / 1e6).toFixed(1)} MB`,
     ],
     ['downloaded (all)', () => downloadedReport(store, {}, () => true), (r) => `${r.length} rows`],
@@ -113,13 +114,16 @@ try {
     ],
     [
       'installs, newest 1000',
-      () => installHistoryRows(store, store.history({ installsOnly: true, limit: 1000 })),
+      async () => installHistoryRows(store, await store.history({ installsOnly: true, limit: 1000 })),
       (r) => `${r.length} rows`,
     ],
     [
       'installs, severity=critical, newest 1000',
-      () =>
-        installHistoryRows(store, store.history({ installsOnly: true, severity: 'critical', limit: 1000 })),
+      async () =>
+        installHistoryRows(
+          store,
+          await store.history({ installsOnly: true, severity: 'critical', limit: 1000 }),
+        ),
       (r) => `${r.length} rows`,
     ],
     ['/v1/clients (all)', () => store.listClients(), (r) => `${r.length} hosts`],
@@ -138,15 +142,15 @@ try {
   console.log('| report (from the store) | median of 5 | result |');
   console.log('|---|---|---|');
   for (const [name, fn, describe] of cases) {
-    const { ms, result } = time(fn, 5);
+    const { ms, result } = await time(fn, 5);
     console.log(`| ${name} | ${ms.toFixed(0)} ms | ${describe(result)} |`);
   }
   t0 = performance.now();
-  const pruned = pruneExpiredEvents(store, 365, new Date(START + 360 * DAY));
+  const pruned = await pruneExpiredEvents(store, 365, new Date(START + 360 * DAY));
   console.log(
     `| prune events older than 365 days | ${(performance.now() - t0).toFixed(0)} ms | ${pruned} events |`,
   );
-  store.close();
+  await store.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

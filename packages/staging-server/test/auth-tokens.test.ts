@@ -22,14 +22,14 @@ interface AuthServer {
 async function startServer(t: Test, auth: AuthConfig, dir = t.testdir()): Promise<AuthServer> {
   const config: ServerConfig = { ...httpTestConfig(dir), auth };
   const mirror = new TestMirror(dir);
-  const store = ReportStore.open(dir);
+  const store = await ReportStore.open(dir);
   // The server opens its own connection to auth.sqlite; this one plays the CLI.
   const tokens = SqliteTokenStore.open(dir);
   const app = await buildServer({ mirror, store, config, logger: silentLogger });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(async () => {
     await app.close();
-    store.close();
+    await store.close();
     await tokens.close();
   });
   return { base, tokens, mirror, dir };
@@ -184,7 +184,7 @@ t.test('an adminTokenFile is read at start; a short admin token is refused', asy
   );
 
   const mirror = new TestMirror(dir);
-  const store = ReportStore.open(dir);
+  const store = await ReportStore.open(dir);
   t.teardown(() => store.close());
   await t.rejects(
     buildServer({

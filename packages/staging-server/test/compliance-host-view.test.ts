@@ -210,7 +210,7 @@ t.test('host view: a new report shows at once (the cached fleet read is dropped)
 
 t.test('the status page shell is open, the data it reads keeps its access', async (t) => {
   const dir = t.testdir();
-  const store = ReportStore.open(dir);
+  const store = await ReportStore.open(dir);
   const config = { ...httpTestConfig(dir), auth: { publicStatus: false, adminToken: 'admin-secret-token' } };
   const app = await buildServer({
     mirror: new TestMirror(dir),
@@ -221,7 +221,7 @@ t.test('the status page shell is open, the data it reads keeps its access', asyn
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(async () => {
     await app.close();
-    store.close();
+    await store.close();
   });
 
   const page = await fetch(`${base}/`);

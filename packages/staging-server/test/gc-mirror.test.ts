@@ -51,13 +51,13 @@ async function startStack(t: Test, protectionDays: number): Promise<Stack> {
     },
   });
   const mirror = await createMirrorService(config, silentLogger, { retryBaseMs: 5 });
-  const store = ReportStore.open(dataDir);
+  const store = await ReportStore.open(dataDir);
   const app = await buildServer({ mirror, store, config, logger: silentLogger });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(async () => {
     await app.close();
     await mirror.close();
-    store.close();
+    await store.close();
   });
   return {
     mirror,

@@ -31,13 +31,13 @@ async function start(t: Test, opts: Options = {}) {
     ...(opts.auth ? { auth: opts.auth } : {}),
   } as ServerConfig;
   const mirror = new TestMirror(dir);
-  const store = ReportStore.open(dir);
+  const store = await ReportStore.open(dir);
   const tokens = SqliteTokenStore.open(dir);
   const app = await buildServer({ mirror, store, config, logger: opts.logger ?? silentLogger });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(async () => {
     await app.close();
-    store.close();
+    await store.close();
     await tokens.close();
   });
   return { app, base: url, tokens };

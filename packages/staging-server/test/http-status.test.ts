@@ -25,7 +25,7 @@ t.test('status: contract shape, redacted upstream, clients fresh and stale', asy
   });
   await putReport(h.base, 'fresh', report('fresh'));
   // a host last seen two days ago (the store takes the receive time as lastSeenAt)
-  h.store.ingest(report('old'), new Date(Date.now() - 48 * 3_600_000).toISOString());
+  await h.store.ingest(report('old'), new Date(Date.now() - 48 * 3_600_000).toISOString());
 
   const status = (await (await fetch(`${h.base}/v1/status`)).json()) as Record<string, unknown>;
   t.match(status, {

@@ -105,13 +105,13 @@ async function startStack(t: Test): Promise<Stack> {
     },
   });
   const mirror = await createMirrorService(config, silentLogger, { retryBaseMs: 5 });
-  const store = ReportStore.open(config.dataDir);
+  const store = await ReportStore.open(config.dataDir);
   const app = await buildServer({ mirror, store, config, logger: silentLogger });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(async () => {
     await app.close();
     await mirror.close();
-    store.close();
+    await store.close();
   });
   const auth = (token: string | null | undefined): Record<string, string> =>
     token ? { authorization: `Bearer ${token}` } : {};
@@ -383,7 +383,7 @@ t.test('clients by state: each host in one state, the sum is the fleet', async (
   ];
   for (const [hostId, more] of hosts) t.equal((await s.put(hostId, report(hostId, more))).status, 200);
   // last heard from two days ago (the store takes the receive time as lastSeenAt)
-  s.store.ingest(report('old-host'), new Date(Date.now() - 48 * 3_600_000).toISOString());
+  await s.store.ingest(report('old-host'), new Date(Date.now() - 48 * 3_600_000).toISOString());
 
   const want = { compliant: 2, behind: 1, failed: 1, pending_reboot: 1, stale: 1 };
   const states = async (): Promise<Record<string, number | undefined>> => {
@@ -395,24 +395,24 @@ t.test('clients by state: each host in one state, the sum is the fleet', async (
   // the counts are cached for a moment after they change: poll
   await until('the client states', async () => JSON.stringify(await states()) === JSON.stringify(want));
   t.same(await states(), want);
-  t.equal(s.store.countClients('').total, 6, 'the sum is every host');
+  t.equal((await s.store.countClients('')).total, 6, 'the sum is every host');
 });
 
 t.test('client states: cached until a report arrives or a minute passes', async (t) => {
-  const store = ReportStore.open(t.testdir());
+  const store = await ReportStore.open(t.testdir());
   t.teardown(() => store.close());
   let now = Date.parse('2026-11-24T12:00:00Z');
   const counts = new ClientStateCounts(store, 24, () => now);
   // heard from 30 s short of the 24 h stale limit
-  store.ingest(report('edge-host'), new Date(now - 24 * 3_600_000 + 30_000).toISOString());
-  t.match(counts.get(), { compliant: 1, stale: 0 });
+  await store.ingest(report('edge-host'), new Date(now - 24 * 3_600_000 + 30_000).toISOString());
+  t.match(await counts.get(), { compliant: 1, stale: 0 });
   now += 31_000;
-  t.match(counts.get(), { compliant: 1, stale: 0 }, 'nothing new within the minute: the cached count');
+  t.match(await counts.get(), { compliant: 1, stale: 0 }, 'nothing new within the minute: the cached count');
   now += 30_000;
-  t.match(counts.get(), { compliant: 0, stale: 1 }, 'a minute on: recounted, the host is stale');
-  store.ingest(report('new-host'), new Date(now).toISOString());
+  t.match(await counts.get(), { compliant: 0, stale: 1 }, 'a minute on: recounted, the host is stale');
+  await store.ingest(report('new-host'), new Date(now).toISOString());
   now += 1_000;
-  t.match(counts.get(), { compliant: 1, stale: 1 }, 'a report arrived: recounted');
+  t.match(await counts.get(), { compliant: 1, stale: 1 }, 'a report arrived: recounted');
 });
 
 /** `promtool check metrics` on stdin: exit code and what it said; null when promtool is absent. */

@@ -26,13 +26,13 @@ async function startReplica(t: Test, dir: string, databaseUrl: string): Promise<
     auth: { reportTokens: 'required' },
     database: { url: databaseUrl, poolSize: 2 },
   } as ServerConfig;
-  const store = ReportStore.open(dir);
+  const store = await ReportStore.open(dir);
   // No tokens option: the server opens the configured store itself, as `serve` does.
   const app = await buildServer({ mirror: new TestMirror(dir), store, config, logger: silentLogger });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(async () => {
     await app.close();
-    store.close();
+    await store.close();
   });
   return base;
 }

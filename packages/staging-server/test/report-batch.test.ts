@@ -7,7 +7,7 @@ import { report } from './fixtures/http-harness.js';
 const event = { seq: 1, type: 'check' as const, at: '2026-11-24T10:00:00.000Z', outcome: 'ok' };
 
 t.test('reports of one turn are stored together; one that fails fails alone', async (t) => {
-  const store = ReportStore.open(t.testdir());
+  const store = await ReportStore.open(t.testdir());
   t.teardown(() => store.close());
   const good = Array.from({ length: 300 }, (_, i) => report(`host-${i}`, { events: [event] }));
   // The same patch twice breaks the (hostId, patchId) key: this report's savepoint is undone.
@@ -26,9 +26,13 @@ t.test('reports of one turn are stored together; one that fails fails alone', as
   const rejected = settled.filter((s) => s.status === 'rejected');
   t.equal(rejected.length, 1, 'only the bad report is refused');
   t.match(String((rejected[0] as PromiseRejectedResult).reason), /UNIQUE constraint failed/);
-  t.equal(store.listClients().length, 300, 'every good report is stored, more than one batch of them');
+  t.equal(
+    (await store.listClients()).length,
+    300,
+    'every good report is stored, more than one batch of them',
+  );
   t.notOk(
-    store.listClients().some((c) => c.hostId === 'host-bad'),
+    (await store.listClients()).some((c) => c.hostId === 'host-bad'),
     'nothing of the bad report is stored',
   );
   const again = await store.ingestSoon(good[0]!);
@@ -37,20 +41,24 @@ t.test('reports of one turn are stored together; one that fails fails alone', as
 
 t.test('close stores what is still waiting for its commit', async (t) => {
   const dir = t.testdir();
-  const store = ReportStore.open(dir);
+  const store = await ReportStore.open(dir);
   const pending = store.ingestSoon(report('host-late', { events: [event] }));
-  store.close();
+  await store.close();
   t.same((await pending).accepted, 1);
-  const reopened = ReportStore.open(dir);
+  const reopened = await ReportStore.open(dir);
   t.teardown(() => reopened.close());
-  t.equal(reopened.listClients()[0]?.hostId, 'host-late');
+  t.equal((await reopened.listClients())[0]?.hostId, 'host-late');
 });
 
 t.test('a report resent while the first copy waits in the same batch is stored once', async (t) => {
-  const store = ReportStore.open(t.testdir());
+  const store = await ReportStore.open(t.testdir());
   t.teardown(() => store.close());
   const first = report('host-twice', { events: [event, { ...event, seq: 2 }] });
   const [a, b] = await Promise.all([store.ingestSoon(first), store.ingestSoon(structuredClone(first))]);
   t.equal(a.accepted + b.accepted, 2, 'two events stored in all, not four');
-  t.equal(store.history({ host: 'host-twice', limit: 10 }).length, 2, 'the history holds each event once');
+  t.equal(
+    (await store.history({ host: 'host-twice', limit: 10 })).length,
+    2,
+    'the history holds each event once',
+  );
 });

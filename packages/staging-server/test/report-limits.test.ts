@@ -99,7 +99,7 @@ t.test('a reportedAt or event time beyond the skew window is refused, naming the
 t.test('a far-future snapshot already stored does not block a newer report', async (t) => {
   const h = await startHarness(t);
   // As a database from before the check holds it: stored directly, dated 9999.
-  h.store.ingest(
+  await h.store.ingest(
     report('h-02', {
       reportedAt: '9999-12-31T00:00:00.000Z',
       patches: [{ id: 'T5KB0042', state: 'installed' }],
@@ -123,15 +123,17 @@ t.test('a far-future snapshot already stored does not block a newer report', asy
 });
 
 t.test('store: an older report still never rolls back a snapshot inside the window', async (t) => {
-  const store = ReportStore.open(t.testdir(), { maxClockSkewSeconds: 300 });
+  const store = await ReportStore.open(t.testdir(), { maxClockSkewSeconds: 300 });
   t.teardown(() => store.close());
   const at = '2026-11-24T10:00:00.000Z';
   // The host's clock is 2 minutes ahead: inside the window, so its time still orders reports.
-  t.ok(store.ingest(report('h-03', { reportedAt: '2026-11-24T10:02:00.000Z' }), at).snapshotReplaced);
-  t.notOk(store.ingest(report('h-03', { reportedAt: '2026-11-24T10:01:00.000Z' }), at).snapshotReplaced);
+  t.ok((await store.ingest(report('h-03', { reportedAt: '2026-11-24T10:02:00.000Z' }), at)).snapshotReplaced);
+  t.notOk(
+    (await store.ingest(report('h-03', { reportedAt: '2026-11-24T10:01:00.000Z' }), at)).snapshotReplaced,
+  );
   // Ten minutes ahead of its arrival: out of the window, so the next report replaces it.
-  t.ok(store.ingest(report('h-04', { reportedAt: '2026-11-24T10:10:00.000Z' }), at).snapshotReplaced);
-  t.ok(store.ingest(report('h-04', { reportedAt: '2026-11-24T10:01:00.000Z' }), at).snapshotReplaced);
+  t.ok((await store.ingest(report('h-04', { reportedAt: '2026-11-24T10:10:00.000Z' }), at)).snapshotReplaced);
+  t.ok((await store.ingest(report('h-04', { reportedAt: '2026-11-24T10:01:00.000Z' }), at)).snapshotReplaced);
 });
 
 t.test('a rollup host dated in the future is refused by name; the others are stored', async (t) => {

@@ -65,17 +65,23 @@ t.test('a reports.sqlite of the old schema is migrated in place, its data kept',
   old.close();
   t.notOk(columnsOf(file, 'client_patches').includes('cached'), 'the old file has no cached column');
 
-  const store = ReportStore.open(dir);
+  const store = await ReportStore.open(dir);
   t.ok(columnsOf(file, 'client_patches').includes('cached'), 'cached column added');
-  t.same(store.getClient('old-host')?.patches, [{ id: 'P1', state: 'downloaded' }], 'old rows kept');
+  t.same((await store.getClient('old-host'))?.patches, [{ id: 'P1', state: 'downloaded' }], 'old rows kept');
   t.same(
-    store.cachedPatches().map((r) => [r.hostId, r.patchId, r.state, r.cached]),
+    (await store.cachedPatches()).map((r) => [r.hostId, r.patchId, r.state, r.cached]),
     [['old-host', 'P1', 'downloaded', null]],
     "a 'downloaded' row of an old client counts as cached",
   );
-  t.equal(store.history({ installsOnly: true, limit: 10 }).length, 1, 'the installs index serves old events');
+  t.equal(
+    (await store.history({ installsOnly: true, limit: 10 })).length,
+    1,
+    'the installs index serves old events',
+  );
   // version 4: old events belong to no instance, keep their id, and old clients' resends still dedupe
-  t.match(store.history({ host: 'old-host', limit: 10 }), [{ id: 1, seq: 1, instanceId: '', output: null }]);
+  t.match(await store.history({ host: 'old-host', limit: 10 }), [
+    { id: 1, seq: 1, instanceId: '', output: null },
+  ]);
   const oldEvent = {
     seq: 1,
     type: 'install' as const,
@@ -84,33 +90,39 @@ t.test('a reports.sqlite of the old schema is migrated in place, its data kept',
     outcome: 'ok',
     message: '',
   };
-  t.equal(store.ingest(report('old-host', { events: [oldEvent] })).accepted, 0, 'a resend of an old client');
   t.equal(
-    store.ingest(
-      report('old-host', {
-        instanceId: 'dddddddd-0000-4000-8000-000000000004',
-        events: [{ ...oldEvent, at: '2026-11-24T09:00:00.000Z' }],
-      }),
+    (await store.ingest(report('old-host', { events: [oldEvent] }))).accepted,
+    0,
+    'a resend of an old client',
+  );
+  t.equal(
+    (
+      await store.ingest(
+        report('old-host', {
+          instanceId: 'dddddddd-0000-4000-8000-000000000004',
+          events: [{ ...oldEvent, at: '2026-11-24T09:00:00.000Z' }],
+        }),
+      )
     ).accepted,
     1,
     'seq 1 of a new instance of the host is stored',
   );
   t.ok(columnsOf(file, 'clients').includes('instanceId'));
-  store.ingest(
+  await store.ingest(
     report('new-host', {
       patches: [{ id: 'P1', state: 'installed', since: '2026-11-24T09:00:00Z', cached: true }],
     }),
   );
-  store.close();
+  await store.close();
 
   const db = new Database(file, { readonly: true });
   t.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION, 'user_version raised');
   db.close();
 
   // Opening again is a no-op: the migration does not run twice (ADD COLUMN would fail).
-  const reopened = ReportStore.open(dir);
+  const reopened = await ReportStore.open(dir);
   t.teardown(() => reopened.close());
-  t.same(reopened.getClient('new-host')?.patches, [
+  t.same((await reopened.getClient('new-host'))?.patches, [
     { id: 'P1', state: 'installed', since: '2026-11-24T09:00:00Z', cached: true },
   ]);
 });
@@ -120,11 +132,11 @@ t.test('a file from a newer server is refused, not downgraded', async (t) => {
   const db = new Database(join(dir, REPORTS_FILE));
   db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
   db.close();
-  t.throws(() => ReportStore.open(dir), { code: 'PB_ERR_CONFIG', message: /newer than this server/ });
+  await t.rejects(ReportStore.open(dir), { code: 'PB_ERR_CONFIG', message: /newer than this server/ });
 });
 
 t.test('retention: events older than the window go in batches, recent ones stay', async (t) => {
-  const store = ReportStore.open(t.testdir());
+  const store = await ReportStore.open(t.testdir());
   t.teardown(() => store.close());
   const now = new Date('2026-11-24T12:00:00.000Z');
   const day = 86_400_000;
@@ -152,28 +164,28 @@ t.test('retention: events older than the window go in batches, recent ones stay'
       outcome: 'ok',
     },
   ];
-  store.ingest(
+  await store.ingest(
     report('h', { events, patches: [{ id: 'P1', state: 'installed', since: now.toISOString() }] }),
   );
 
-  t.equal(pruneExpiredEvents(store, 365, now), expired, 'returns how many were deleted');
-  const left = store.history({ limit: 100_000 });
+  t.equal(await pruneExpiredEvents(store, 365, now), expired, 'returns how many were deleted');
+  const left = await store.history({ limit: 100_000 });
   t.equal(left.length, 31);
   t.ok(
     left.every((e) => e.at >= new Date(now.getTime() - 365 * day).toISOString()),
     'only events inside the window remain',
   );
-  t.equal(pruneExpiredEvents(store, 365, now), 0, 'a second run finds nothing');
-  t.equal(store.getClient('h')?.patches.length, 1, 'hosts and their states are not pruned');
-  t.equal(pruneExpiredEvents(store, 10, now), 20, 'a shorter window prunes more');
-  t.throws(() => pruneExpiredEvents(store, 0, now), { code: 'PB_ERR_CONFIG', message: /retentionDays/ });
+  t.equal(await pruneExpiredEvents(store, 365, now), 0, 'a second run finds nothing');
+  t.equal((await store.getClient('h'))?.patches.length, 1, 'hosts and their states are not pruned');
+  t.equal(await pruneExpiredEvents(store, 10, now), 20, 'a shorter window prunes more');
+  await t.rejects(pruneExpiredEvents(store, 0, now), { code: 'PB_ERR_CONFIG', message: /retentionDays/ });
 });
 
 t.test('new filters stay index-served: until, installs, severity, release', async (t) => {
   // The SQLite store itself: the test reads its query plans.
   const store = openSqliteReportStore(join(t.testdir(), REPORTS_FILE));
   t.teardown(() => store.close());
-  store.recordPatchFacts([patch('P0'), patch('P1', { severity: 'optional', release: '18.0' })]);
+  await store.recordPatchFacts([patch('P0'), patch('P1', { severity: 'optional', release: '18.0' })]);
   const reports = [];
   for (let h = 0; h < 50; h++)
     reports.push(
@@ -187,7 +199,7 @@ t.test('new filters stay index-served: until, installs, severity, release', asyn
         })),
       }),
     );
-  store.ingestMany(reports);
+  await store.ingestMany(reports);
   const since = '2026-11-01T01:00:00.000Z';
   const until = '2026-11-01T03:00:00.000Z';
   const cases: [string, HistoryQuery, RegExp][] = [
@@ -228,57 +240,57 @@ t.test('new filters stay index-served: until, installs, severity, release', asyn
   }
 
   // and the answers are right, against a brute-force filter
-  const all = store.history({ limit: 10_000 });
+  const all = await store.history({ limit: 10_000 });
   const expect = (pred: (e: (typeof all)[number]) => boolean) => all.filter(pred).map((e) => e.id);
-  const ids = (q: HistoryQuery) => store.history(q).map((e) => e.id);
+  const ids = async (q: HistoryQuery) => (await store.history(q)).map((e) => e.id);
   t.same(
-    ids({ until, limit: 1000 }),
+    await ids({ until, limit: 1000 }),
     expect((e) => e.at < until),
   );
   t.same(
-    ids({ since, until, limit: 1000 }),
+    await ids({ since, until, limit: 1000 }),
     expect((e) => e.at >= since && e.at < until),
   );
   t.same(
-    ids({ installsOnly: true, limit: 1000 }),
+    await ids({ installsOnly: true, limit: 1000 }),
     expect((e) => e.type === 'install' || e.type === 'uninstall'),
   );
   t.same(
-    ids({ severity: 'optional', limit: 1000 }),
+    await ids({ severity: 'optional', limit: 1000 }),
     expect((e) => e.patchId === 'P1'),
   );
   t.same(
-    ids({ release: '19.0', installsOnly: true, limit: 1000 }),
+    await ids({ release: '19.0', installsOnly: true, limit: 1000 }),
     expect((e) => e.patchId === 'P0' && (e.type === 'install' || e.type === 'uninstall')),
   );
-  t.same(ids({ severity: 'recommended', limit: 1000 }), [], 'no patch of that severity');
+  t.same(await ids({ severity: 'recommended', limit: 1000 }), [], 'no patch of that severity');
 
   const cachedPlan = store.explainCachedPatches().join(' | ');
   t.match(cachedPlan, /client_patches_cached/, `cached report uses its partial index: ${cachedPlan}`);
 });
 
 t.test('listClients pages by hostId; allStates reads the fleet in one query', async (t) => {
-  const store = ReportStore.open(t.testdir());
+  const store = await ReportStore.open(t.testdir());
   t.teardown(() => store.close());
-  store.ingestMany(
+  await store.ingestMany(
     Array.from({ length: 7 }, (_, i) =>
       report(`h${i}`, {
         patches: [{ id: 'P1', state: i % 2 ? 'installed' : 'failed', since: '2026-11-24T09:00:00Z' }],
       }),
     ),
   );
-  const all = store.listClients().map((c) => c.hostId);
+  const all = (await store.listClients()).map((c) => c.hostId);
   t.same(all, ['h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
   const seen: string[] = [];
   let after: string | undefined;
   for (;;) {
-    const page = store.listClients({ limit: 3, ...(after !== undefined ? { after } : {}) });
+    const page = await store.listClients({ limit: 3, ...(after !== undefined ? { after } : {}) });
     seen.push(...page.map((c) => c.hostId));
     if (page.length < 3) break;
     after = page.at(-1)?.hostId;
   }
   t.same(seen, all, 'pages cover every host once, in order');
-  const states = store.allStates();
+  const states = await store.allStates();
   t.same(
     [...(states.get('P1')?.entries() ?? [])].sort(),
     all.map((h, i) => [h, i % 2 ? 'installed' : 'failed']),

@@ -6,7 +6,7 @@ import type { HistoryQuery } from '../src/reports/types.js';
 import { report } from './fixtures/http-harness.js';
 
 /** The SQLite store itself: the index tests read its query plans. */
-function filledStore(dir: string): SqliteReportStore {
+async function filledStore(dir: string): Promise<SqliteReportStore> {
   const store = openSqliteReportStore(join(dir, REPORTS_FILE));
   const reports = [];
   for (let h = 0; h < 50; h++) {
@@ -23,12 +23,12 @@ function filledStore(dir: string): SqliteReportStore {
       }),
     );
   }
-  store.ingestMany(reports);
+  await store.ingestMany(reports);
   return store;
 }
 
 t.test('every history filter is answered from an index, newest first, without a sort', async (t) => {
-  const store = filledStore(t.testdir());
+  const store = await filledStore(t.testdir());
   t.teardown(() => store.close());
   const since = '2026-11-01T02:00:00.000Z';
   const before = { at: '2026-11-01T03:00:00.000Z', id: 180 };
@@ -70,13 +70,13 @@ t.test('every history filter is answered from an index, newest first, without a 
 });
 
 t.test('history answers match a brute-force filter of all events', async (t) => {
-  const store = filledStore(t.testdir());
+  const store = await filledStore(t.testdir());
   t.teardown(() => store.close());
-  const all = store.history({ limit: 10_000 });
+  const all = await store.history({ limit: 10_000 });
   t.equal(all.length, 250);
   const sorted = [...all].sort((a, b) => (a.at === b.at ? b.id - a.id : b.at.localeCompare(a.at)));
   t.same(all, sorted, 'newest first');
-  const byHost = store.history({ host: 'host-7', type: 'install', limit: 10 });
+  const byHost = await store.history({ host: 'host-7', type: 'install', limit: 10 });
   t.same(
     byHost,
     all.filter((e) => e.hostId === 'host-7' && e.type === 'install'),
@@ -85,11 +85,11 @@ t.test('history answers match a brute-force filter of all events', async (t) => 
   const seen: number[] = [];
   let cursor: HistoryQuery['before'];
   for (;;) {
-    const page = store.history({ limit: 37, ...(cursor ? { before: cursor } : {}) });
+    const page = await store.history({ limit: 37, ...(cursor ? { before: cursor } : {}) });
     seen.push(...page.map((e) => e.id));
     const last = page.at(-1);
     if (page.length < 37 || !last) break;
-    cursor = store.eventCursor(last.id) ?? undefined;
+    cursor = (await store.eventCursor(last.id)) ?? undefined;
   }
   t.same(
     seen,
@@ -99,29 +99,36 @@ t.test('history answers match a brute-force filter of all events', async (t) => 
 
 t.test('ingest is idempotent per (hostId, seq) and survives reopening', async (t) => {
   const dir = t.testdir();
-  const store = ReportStore.open(dir);
+  const store = await ReportStore.open(dir);
   const body = report('h', {
     events: [{ seq: 1, type: 'check', at: '2026-11-24T10:00:00.000Z', outcome: 'ok' }],
     patches: [{ id: 'P1', state: 'installed', since: '2026-11-24T10:00:00Z' }],
   });
-  t.same(store.ingest(body), { accepted: 1, stored: body.events, snapshotReplaced: true, conflicts: [] });
+  t.same(await store.ingest(body), {
+    accepted: 1,
+    stored: body.events,
+    snapshotReplaced: true,
+    conflicts: [],
+  });
   t.same(
-    store.ingest(body),
+    await store.ingest(body),
     { accepted: 0, stored: [], snapshotReplaced: true, conflicts: [] },
     'a resend stores nothing',
   );
-  store.close();
-  const reopened = ReportStore.open(dir);
+  await store.close();
+  const reopened = await ReportStore.open(dir);
   t.teardown(() => reopened.close());
-  t.equal(reopened.history({ limit: 10 }).length, 1);
-  t.same(reopened.getClient('h')?.patches, [{ id: 'P1', state: 'installed', since: '2026-11-24T10:00:00Z' }]);
-  t.same(reopened.countClients('2000-01-01T00:00:00.000Z'), { total: 1, stale: 0 });
+  t.equal((await reopened.history({ limit: 10 })).length, 1);
+  t.same((await reopened.getClient('h'))?.patches, [
+    { id: 'P1', state: 'installed', since: '2026-11-24T10:00:00Z' },
+  ]);
+  t.same(await reopened.countClients('2000-01-01T00:00:00.000Z'), { total: 1, stale: 0 });
 });
 
 t.test(
   'events are kept per (hostId, instanceId, seq): a re-imaged host loses nothing (issue 14)',
   async (t) => {
-    const store = ReportStore.open(t.testdir());
+    const store = await ReportStore.open(t.testdir());
     t.teardown(() => store.close());
     const OLD = 'aaaaaaaa-0000-4000-8000-000000000001';
     const NEW = 'bbbbbbbb-0000-4000-8000-000000000002';
@@ -133,7 +140,7 @@ t.test(
       outcome: 'ok',
       message,
     });
-    const first = store.ingest(
+    const first = await store.ingest(
       report('h', {
         instanceId: OLD,
         reportedAt: '2026-11-24T10:00:00.000Z',
@@ -147,7 +154,7 @@ t.test(
     );
     t.equal(first.accepted, 1);
     // the same host id from a new data dir: seq 1 again, a different event
-    const second = store.ingest(
+    const second = await store.ingest(
       report('h', {
         instanceId: NEW,
         reportedAt: '2026-11-25T10:00:00.000Z',
@@ -157,13 +164,13 @@ t.test(
     t.equal(second.accepted, 1, 'seq 1 of the new instance is stored, not taken for a resend');
     t.same(second.newInstance, { instanceId: NEW, previous: [OLD], knownHost: true });
     t.same(
-      store.history({ host: 'h', limit: 10 }).map((e) => [e.seq, e.instanceId, e.at]),
+      (await store.history({ host: 'h', limit: 10 })).map((e) => [e.seq, e.instanceId, e.at]),
       [
         [1, NEW, '2026-11-25T10:00:00.000Z'],
         [1, OLD, '2026-11-24T10:00:00.000Z'],
       ],
     );
-    const client = store.getClient('h');
+    const client = await store.getClient('h');
     t.equal(client?.instanceId, NEW);
     t.same(
       client?.instances.map((i) => i.instanceId),
@@ -171,7 +178,7 @@ t.test(
       'newest first',
     );
     // a late outbox report of the old instance: stored, but the host's instance stays the new one
-    const late = store.ingest(
+    const late = await store.ingest(
       report('h', {
         instanceId: OLD,
         reportedAt: '2026-11-24T11:00:00.000Z',
@@ -180,10 +187,10 @@ t.test(
     );
     t.equal(late.accepted, 1);
     t.equal(late.newInstance, undefined);
-    t.equal(store.getClient('h')?.instanceId, NEW);
+    t.equal((await store.getClient('h'))?.instanceId, NEW);
 
     // a rollup names each event's instance, which need not be the report's
-    const rolled = store.ingest(
+    const rolled = await store.ingest(
       report('h', {
         instanceId: NEW,
         reportedAt: '2026-11-25T10:00:00.000Z',
@@ -192,17 +199,14 @@ t.test(
     );
     t.equal(rolled.accepted, 1);
     t.same(
-      store
-        .history({ host: 'h', limit: 10 })
-        .filter((e) => e.seq === 3)
-        .map((e) => e.instanceId),
+      (await store.history({ host: 'h', limit: 10 })).filter((e) => e.seq === 3).map((e) => e.instanceId),
       [OLD],
     );
   },
 );
 
 t.test('a resend whose content differs from the stored event is reported as a conflict', async (t) => {
-  const store = ReportStore.open(t.testdir());
+  const store = await ReportStore.open(t.testdir());
   t.teardown(() => store.close());
   const event = {
     seq: 7,
@@ -212,10 +216,14 @@ t.test('a resend whose content differs from the stored event is reported as a co
     outcome: 'ok',
     message: '',
   };
-  store.ingest(report('h', { events: [event] }));
-  t.same(store.ingest(report('h', { events: [event] })).conflicts, [], 'a true resend is no conflict');
+  await store.ingest(report('h', { events: [event] }));
+  t.same(
+    (await store.ingest(report('h', { events: [event] }))).conflicts,
+    [],
+    'a true resend is no conflict',
+  );
   const other = { ...event, patchId: 'P2', outcome: 'failed', message: 'boom', output: 'last lines' };
-  const result = store.ingest(report('h', { events: [other] }));
+  const result = await store.ingest(report('h', { events: [other] }));
   t.equal(result.accepted, 0);
   t.same(result.conflicts, [
     {
@@ -233,14 +241,14 @@ t.test('a resend whose content differs from the stored event is reported as a co
     },
   ]);
   t.same(
-    store.history({ host: 'h', limit: 10 }).map((e) => e.patchId),
+    (await store.history({ host: 'h', limit: 10 })).map((e) => e.patchId),
     ['P1'],
     'the stored event is kept as it was',
   );
 });
 
 t.test('a daemon upgraded to instance ids resending its outbox doubles nothing', async (t) => {
-  const store = ReportStore.open(t.testdir());
+  const store = await ReportStore.open(t.testdir());
   t.teardown(() => store.close());
   const event = {
     seq: 5,
@@ -250,18 +258,18 @@ t.test('a daemon upgraded to instance ids resending its outbox doubles nothing',
     outcome: 'ok',
     message: '',
   };
-  t.equal(store.ingest(report('h', { events: [event] })).accepted, 1, 'sent by the old daemon');
+  t.equal((await store.ingest(report('h', { events: [event] }))).accepted, 1, 'sent by the old daemon');
   // the acknowledgement was lost; the upgraded daemon resends it under its new instance id
-  const again = store.ingest(
+  const again = await store.ingest(
     report('h', { instanceId: 'cccccccc-0000-4000-8000-000000000003', events: [event] }),
   );
   t.equal(again.accepted, 0);
   t.same(again.stored, [], 'so nothing mails twice');
   const next = { ...event, seq: 6, at: '2026-11-24T11:00:00.000Z' };
   t.equal(
-    store.ingest(report('h', { instanceId: 'cccccccc-0000-4000-8000-000000000003', events: [next] }))
+    (await store.ingest(report('h', { instanceId: 'cccccccc-0000-4000-8000-000000000003', events: [next] })))
       .accepted,
     1,
   );
-  t.equal(store.history({ host: 'h', limit: 10 }).length, 2);
+  t.equal((await store.history({ host: 'h', limit: 10 })).length, 2);
 });

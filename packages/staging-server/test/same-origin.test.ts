@@ -27,12 +27,12 @@ async function start(t: Test, opts: { auth?: AuthConfig; allowedHosts?: string[]
     ...(opts.auth ? { auth: opts.auth } : {}),
   } as ServerConfig;
   const mirror = new TestMirror(dir);
-  const store = ReportStore.open(dir);
+  const store = await ReportStore.open(dir);
   const app = await buildServer({ mirror, store, config, logger: silentLogger });
   const url = new URL(await app.listen({ host: '127.0.0.1', port: 0 }));
   t.teardown(async () => {
     await app.close();
-    store.close();
+    await store.close();
   });
   return { mirror, port: Number(url.port) };
 }

@@ -111,12 +111,12 @@ async function openMirror(t: Test, config: ServerConfig): Promise<MirrorService>
 
 /** The real HTTP API over the real mirror: what the attacker reads (/v1/status, /v1/blobs). */
 async function serveApi(t: Test, mirror: MirrorService, config: ServerConfig): Promise<string> {
-  const store = ReportStore.open(config.dataDir);
+  const store = await ReportStore.open(config.dataDir);
   const app = await buildServer({ mirror, store, config, logger: silentLogger });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(async () => {
     await app.close();
-    store.close();
+    await store.close();
   });
   return base;
 }

@@ -259,6 +259,14 @@ t.test('rollup: an undelivered rollup is kept and retried; large ones go in batc
   t.ok(down.status().nextRetryAt, 'a retry is scheduled');
   await down.close();
 
+  // A report store that cannot answer (its database gone) is a failure kept for a retry too.
+  const failing = { ...child.store, lastEventId: () => Promise.reject(new Error('database gone')) };
+  const blind = await sender(child, parent, { reports: failing });
+  await blind.runIfDue('store down');
+  t.match(blind.status(), { failures: 1, error: /database gone/ }, 'recorded, not thrown');
+  t.ok(blind.status().nextRetryAt, 'and retried');
+  await blind.close();
+
   const s = await sender(child, parent, { limits: { maxBytes: 1500, maxEvents: 7 } });
   await s.run('parent up');
   t.equal(s.status().error, null);

@@ -37,12 +37,12 @@ async function openMirror(tt: Test, config: ServerConfig): Promise<MirrorService
 
 /** The real app over a mirror, on 127.0.0.1:0. */
 async function serveMirror(tt: Test, mirror: MirrorService, config: ServerConfig): Promise<string> {
-  const store = ReportStore.open(config.dataDir);
+  const store = await ReportStore.open(config.dataDir);
   const app = await buildServer({ mirror, store, config, logger: silentLogger });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   tt.teardown(async () => {
     await app.close();
-    store.close();
+    await store.close();
   });
   return base;
 }
@@ -124,7 +124,7 @@ t.test(
       const mirror = await createMirrorService(config, silentLogger, { retryBaseMs: 5 });
       const report = await mirror.startSync();
       tt.equal(report.outcome, 'ok');
-      const store = ReportStore.open(dataDir);
+      const store = await ReportStore.open(dataDir);
       const app = await buildServer({ mirror, store, config, logger: silentLogger });
       const base = await app.listen({ host: '127.0.0.1', port: 0 });
       const catalog = await fetch(`${base}/v1/catalog`, { headers: { 'accept-encoding': 'identity' } });
@@ -163,7 +163,7 @@ t.test(
       });
       tt.equal(notModified.status, 304);
       await app.close();
-      store.close();
+      await store.close();
       await mirror.close();
       return { bytes, signature, keys };
     })();

@@ -1,11 +1,18 @@
 // Which token store a process uses: database.url set — PostgreSQL, shared by every replica
 // and the CLI; unset — <dataDir>/auth.sqlite, as a single server always had.
 import type pg from 'pg';
-import type { Logger, ServerConfig } from '@patchbay/core';
+import type { Logger } from '@patchbay/core';
 import { openPostgresPool } from '../database/postgres-pool.js';
 import { PostgresTokenStore } from './postgres-token-store.js';
 import { SqliteTokenStore } from './sqlite-token-store.js';
 import type { TokenStore } from './token-store.js';
+
+/** What openTokenStore reads of the config: a ServerConfig will do. */
+export interface TokenStoreConfig {
+  dataDir: string;
+  /** database.url: a postgres:// URL puts the tokens in PostgreSQL; absent or null, <dataDir>/auth.sqlite */
+  database?: { url?: string | null; poolSize?: number };
+}
 
 export interface OpenTokenStoreOptions {
   /** the process's shared pool on database.url; absent: the store opens (and closes) its own */
@@ -16,7 +23,7 @@ export interface OpenTokenStoreOptions {
 }
 
 export async function openTokenStore(
-  config: Pick<ServerConfig, 'dataDir' | 'database'>,
+  config: TokenStoreConfig,
   options: OpenTokenStoreOptions = {},
 ): Promise<TokenStore> {
   const url = config.database?.url ?? null;

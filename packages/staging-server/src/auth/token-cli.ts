@@ -2,8 +2,8 @@
 // the token store — <dataDir>/auth.sqlite, or with database.url the PostgreSQL database —
 // never the mirror's data-dir lock, so they work while `serve` runs (every replica of it), which
 // reads the token table per request and sees the change at once.
-import { ErrorCodes, isPatchbayError, type ServerConfig } from '@patchbay/core';
-import { openTokenStore } from './open-token-store.js';
+import { ErrorCodes, isPatchbayError } from '@patchbay/core';
+import { openTokenStore, type TokenStoreConfig } from './open-token-store.js';
 import type { TokenKind, TokenStore } from './token-store.js';
 
 interface Output {
@@ -23,7 +23,7 @@ const processOutput: Output = {
 export async function runTokenCommand(
   command: 'enroll' | 'revoke',
   hostId: string,
-  config: Pick<ServerConfig, 'dataDir' | 'database'>,
+  config: TokenStoreConfig,
   json: boolean,
   options: { kind?: TokenKind } = {},
   out: Output = processOutput,

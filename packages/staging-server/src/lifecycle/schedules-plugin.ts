@@ -30,9 +30,9 @@ export function syncInBackground(mirror: MirrorService, logger: Logger, reason: 
   );
 }
 
-function pruneReports(store: ReportStore, config: ServerConfig, logger: Logger): void {
+async function pruneReports(store: ReportStore, config: ServerConfig, logger: Logger): Promise<void> {
   try {
-    const deleted = pruneExpiredEvents(store, config.reports.retentionDays);
+    const deleted = await pruneExpiredEvents(store, config.reports.retentionDays);
     logger.info({ deleted, retentionDays: config.reports.retentionDays }, 'expired report events pruned');
   } catch (err) {
     logger.error({ err: errorMessage(err) }, 'pruning report events failed');

@@ -19,6 +19,8 @@ const COST_FACTOR = 20;
 export class ClientStateCounts {
   private cached: { key: string; at: number; costMs: number; counts: Record<ClientState, number> } | null =
     null;
+  /** The look under way: scrapes that arrive meanwhile share it rather than count again. */
+  private looking: Promise<Record<ClientState, number>> | null = null;
 
   constructor(
     private readonly store: ReportStore,
@@ -26,17 +28,31 @@ export class ClientStateCounts {
     private readonly now: () => number = Date.now,
   ) {}
 
-  get(): Record<ClientState, number> {
+  get(): Promise<Record<ClientState, number>> {
+    this.looking ??= this.look().finally(() => {
+      this.looking = null;
+    });
+    return this.looking;
+  }
+
+  private async look(): Promise<Record<ClientState, number>> {
     const now = this.now();
     const { store } = this;
-    const key = `${store.countClients('').total}|${store.lastSeenMax() ?? ''}|${store.lastEventId()}`;
+    const [clients, lastSeen, lastEventId] = await Promise.all([
+      store.countClients(''),
+      store.lastSeenMax(),
+      store.lastEventId(),
+    ]);
+    const key = `${clients.total}|${lastSeen ?? ''}|${lastEventId}`;
     const cached = this.cached;
     if (cached !== null) {
       const age = now - cached.at;
       if (age < MAX_AGE_MS && (cached.key === key || age < cached.costMs * COST_FACTOR)) return cached.counts;
     }
     const started = performance.now();
-    const byState = store.countClientStates(new Date(now - this.staleAfterHours * 3_600_000).toISOString());
+    const byState = await store.countClientStates(
+      new Date(now - this.staleAfterHours * 3_600_000).toISOString(),
+    );
     const counts = Object.fromEntries(CLIENT_STATES.map((s) => [s, byState.get(s) ?? 0])) as Record<
       ClientState,
       number

@@ -37,5 +37,6 @@ export async function refreshScrapeGauges(
   metrics.storeBytes.set(storage.bytes);
   metrics.storeReclaimableBytes.set(storage.reclaimableBytes);
 
-  for (const [state, hosts] of Object.entries(clientStates.get())) metrics.clients.set({ state }, hosts);
+  for (const [state, hosts] of Object.entries(await clientStates.get()))
+    metrics.clients.set({ state }, hosts);
 }

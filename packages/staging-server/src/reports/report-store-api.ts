@@ -1,6 +1,8 @@
 // What callers ask of the reports database, grouped by job: the interface every store
 // implements (sqlite/ today; PostgreSQL next, issue 16). Kept apart from report-store.ts,
 // which opens one, so an implementation imports its interface without importing its opener.
+// Every method answers with a promise: a network database cannot answer at once, and
+// SQLite's synchronous answers fit the same shape.
 import type { ClientReport, FeedPatch, PatchState } from '@patchbay/core';
 import type {
   BranchRow,
@@ -32,20 +34,21 @@ export interface ReportIngest {
    * Changes whenever a report may have changed hosts or their patch states (every ingest,
    * whatever its outcome), so a reader may keep what it derived from them until it moves.
    */
-  revision(): number;
+  revision(): Promise<number>;
   /**
    * Store a validated, normalised report in one transaction: the snapshot and last report
-   * are replaced, events are added once per (hostId, instanceId, seq). All or nothing.
+   * are replaced, events are added once per (hostId, instanceId, seq). All or nothing;
+   * resolves once committed.
    */
-  ingest(report: ClientReport, receivedAt?: string, origin?: ReportOrigin | null): IngestResult;
+  ingest(report: ClientReport, receivedAt?: string, origin?: ReportOrigin | null): Promise<IngestResult>;
   /**
    * ingest(), with the commit shared with the reports that arrive at the same time; each
-   * fails alone. Resolves once its commit is done, so an answer never claims a report the
+   * fails alone. Resolves once its commit is done (as ingest() does), so an answer never claims a report the
    * database does not hold.
    */
   ingestSoon(report: ClientReport, origin?: ReportOrigin | null): Promise<IngestResult>;
-  /** Many reports in one transaction (bulk loads, the benchmarks); returns the events accepted. */
-  ingestMany(reports: readonly ClientReport[], receivedAt?: string): number;
+  /** Many reports in one transaction (bulk loads, the benchmarks); resolves to the events accepted. */
+  ingestMany(reports: readonly ClientReport[], receivedAt?: string): Promise<number>;
 }
 
 /** Tiered mirrors: the reports a branch rolls up to this server, and what this one forwards. */
@@ -58,72 +61,72 @@ export interface RollupRecords {
     branch: { branchId: string; mirror: string },
     hosts: readonly { report: ClientReport; origin: ReportOrigin; receivedAt: string }[],
     receivedAt?: string,
-  ): IngestResult[];
+  ): Promise<IngestResult[]>;
   /** undefined: never heard of; via null: the host reports itself; else the branch it reports through. */
-  originOf(hostId: string): { via: string | null } | undefined;
+  originOf(hostId: string): Promise<{ via: string | null } | undefined>;
   /** Every host with its last report and origin, by hostId (what a rollup forwards). */
-  rollupClients(): RollupClientRow[];
+  rollupClients(): Promise<RollupClientRow[]>;
   /** Events stored after event id `afterId`, oldest first (the rollup's cursor walk). */
-  eventsAfter(afterId: number, limit: number): StoredEvent[];
+  eventsAfter(afterId: number, limit: number): Promise<StoredEvent[]>;
   /** The branches that roll up to this server, by id. */
-  branches(): BranchRow[];
+  branches(): Promise<BranchRow[]>;
 }
 
 /** The fleet as the admin views read it: hosts, their patch states, the patches' facts. */
 export interface FleetQueries {
   /** Client summaries by hostId: all of them, or one page (`after` a hostId, `limit` rows). */
-  listClients(page?: ClientPage): ClientSummary[];
-  getClient(hostId: string): ClientDetail | null;
-  hostProfiles(): HostProfileRow[];
+  listClients(page?: ClientPage): Promise<ClientSummary[]>;
+  getClient(hostId: string): Promise<ClientDetail | null>;
+  hostProfiles(): Promise<HostProfileRow[]>;
   /** patchId → (hostId → reported state), for the whole fleet in one query. */
-  allStates(): Map<string, Map<string, PatchState>>;
+  allStates(): Promise<Map<string, Map<string, PatchState>>>;
   /** hostId → hostname for the given hosts (those never heard from are absent). */
-  hostnames(hostIds: Iterable<string>): Map<string, string>;
+  hostnames(hostIds: Iterable<string>): Promise<Map<string, string>>;
   /**
    * Patches held in hosts' local caches: rows the client marked `cached: true`, and
    * every row in state 'downloaded' (older clients do not send `cached`). By patch, host.
    */
-  cachedPatches(query?: CachedPatchQuery): CachedPatchRow[];
+  cachedPatches(query?: CachedPatchQuery): Promise<CachedPatchRow[]>;
   /**
    * Remember title, severity and release of each catalog patch (the facts the report
    * filters use). Rows of patches that left the catalog stay, so their history keeps its
    * severity.
    */
-  recordPatchFacts(patches: readonly FeedPatch[]): void;
+  recordPatchFacts(patches: readonly FeedPatch[]): Promise<void>;
   /** patchId → facts of every patch recorded by recordPatchFacts. */
-  patchFacts(): Map<string, PatchFacts>;
+  patchFacts(): Promise<Map<string, PatchFacts>>;
 }
 
 /** The counts /v1/status and /metrics show, and what tells them that anything changed. */
 export interface FleetCounts {
   /** Clients in total, and those not heard from since `staleBefore` (ISO instant). */
-  countClients(staleBefore: string): { total: number; stale: number };
+  countClients(staleBefore: string): Promise<{ total: number; stale: number }>;
   /**
    * Hosts per state, each in the first that applies: stale (last seen before `staleBefore`),
    * failed (a patch failed), behind (a patch in MISSING_STATES), pending_reboot, compliant.
    * States without hosts are absent.
    */
-  countClientStates(staleBefore: string): Map<string, number>;
+  countClientStates(staleBefore: string): Promise<Map<string, number>>;
   /** The highest event id stored (0 when none). */
-  lastEventId(): number;
+  lastEventId(): Promise<number>;
   /** The latest lastSeenAt of any host (null when none): with lastEventId, tells whether anything changed. */
-  lastSeenMax(): string | null;
+  lastSeenMax(): Promise<string | null>;
 }
 
 /** The event history: filtered, newest first, paged; and its retention. */
 export interface EventHistory {
   /** Events matching the filters, newest first. */
-  history(query: HistoryQuery): StoredEvent[];
+  history(query: HistoryQuery): Promise<StoredEvent[]>;
   /** The (at, id) position of an event, for a `before` cursor; null when no such event. */
-  eventCursor(id: number): { at: string; id: number } | null;
+  eventCursor(id: number): Promise<{ at: string; id: number } | null>;
   /**
    * Delete events with `at` before `cutoff` (ISO instant), at most `batchSize` per
-   * transaction so that ingest is never kept waiting long. Returns how many went.
+   * transaction so that ingest is never kept waiting long. Resolves to how many went.
    */
-  deleteEventsBefore(cutoff: string, batchSize: number): number;
+  deleteEventsBefore(cutoff: string, batchSize: number): Promise<number>;
 }
 
 export interface ReportStore extends ReportIngest, RollupRecords, FleetQueries, FleetCounts, EventHistory {
-  /** Store the reports still waiting for a shared commit, then close. */
-  close(): void;
+  /** Store the reports still waiting for a shared commit, then close; resolves when closed. */
+  close(): Promise<void>;
 }

@@ -5,8 +5,8 @@
 // interface and is chosen in ReportStore.open. Why SQLite rather than the keyv store the
 // sync side uses: see docs/http-api.md "Why SQLite for reports".
 //
-// The methods are synchronous, as better-sqlite3 is; a network database needs them to
-// return promises, and that is the one change that would reach the callers.
+// Every method returns a promise, so a network database can implement it; SQLite's
+// answers are ready when the call returns (better-sqlite3 is synchronous).
 import path from 'node:path';
 import { ensurePrivateDirSync } from '@patchbay/core';
 import type { ReportStore as ReportStoreApi, ReportStoreOptions } from './report-store-api.js';
@@ -31,7 +31,7 @@ export type ReportStore = ReportStoreApi;
  */
 export const ReportStore = {
   /** Open (creating when needed) `<dataDir>/reports.sqlite`. */
-  open(dataDir: string, options: ReportStoreOptions = {}): ReportStore {
+  async open(dataDir: string, options: ReportStoreOptions = {}): Promise<ReportStore> {
     ensurePrivateDirSync(dataDir);
     return openSqliteReportStore(path.join(dataDir, REPORTS_FILE), options);
   },

@@ -11,13 +11,13 @@ export const PRUNE_BATCH_SIZE = 5_000;
 
 /**
  * Delete events whose `at` is older than `now - retentionDays`, in batches of
- * PRUNE_BATCH_SIZE (each its own transaction). Returns the number deleted.
+ * PRUNE_BATCH_SIZE (each its own transaction). Resolves to the number deleted.
  */
-export function pruneExpiredEvents(
+export async function pruneExpiredEvents(
   store: EventHistory,
   retentionDays: number,
   now: Date = new Date(),
-): number {
+): Promise<number> {
   if (!Number.isFinite(retentionDays) || retentionDays <= 0)
     throw new PatchbayError(
       ErrorCodes.CONFIG,

@@ -40,17 +40,17 @@ export interface DownloadedRow {
 }
 
 /** Patches Downloaded: which hosts hold which patches in their cache, by patch then host. */
-export function downloadedReport(
+export async function downloadedReport(
   store: FleetQueries,
   filters: PatchFilters,
   inRange: (since: string | null) => boolean,
-): DownloadedRow[] {
-  const facts = store.patchFacts();
+): Promise<DownloadedRow[]> {
   const query: { host?: string; patch?: string } = {};
   if (filters.host !== undefined) query.host = filters.host;
   if (filters.patch !== undefined) query.patch = filters.patch;
+  const [facts, cached] = await Promise.all([store.patchFacts(), store.cachedPatches(query)]);
   const rows: DownloadedRow[] = [];
-  for (const row of store.cachedPatches(query)) {
+  for (const row of cached) {
     const f = facts.get(row.patchId);
     if (!matchesFacts(f, filters) || !inRange(row.since)) continue;
     const { title, severity, release } = f ?? UNKNOWN_FACTS;
@@ -87,9 +87,14 @@ export interface InstallHistoryRow {
 }
 
 /** Patches Installed — history: events joined with host names and patch facts. */
-export function installHistoryRows(store: FleetQueries, events: readonly StoredEvent[]): InstallHistoryRow[] {
-  const facts = store.patchFacts();
-  const hostnames = store.hostnames(events.map((e) => e.hostId));
+export async function installHistoryRows(
+  store: FleetQueries,
+  events: readonly StoredEvent[],
+): Promise<InstallHistoryRow[]> {
+  const [facts, hostnames] = await Promise.all([
+    store.patchFacts(),
+    store.hostnames(events.map((e) => e.hostId)),
+  ]);
   return events.map((e) => {
     const { title, severity, release } =
       (e.patchId !== null ? facts.get(e.patchId) : undefined) ?? UNKNOWN_FACTS;

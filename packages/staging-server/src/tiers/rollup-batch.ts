@@ -9,8 +9,8 @@ import { ROLLUP_MAX_HOSTS, type RollupHost } from './rollup-protocol.js';
 
 /** What a batch is built from (ReportStore implements it). */
 export interface RollupSource {
-  rollupClients(): RollupClientRow[];
-  eventsAfter(afterId: number, limit: number): StoredEvent[];
+  rollupClients(): Promise<RollupClientRow[]>;
+  eventsAfter(afterId: number, limit: number): Promise<StoredEvent[]>;
 }
 
 export interface BatchLimits {
@@ -61,23 +61,25 @@ function toEntry(client: RollupClientRow, events: readonly StoredEvent[]): Rollu
   return entry;
 }
 
+async function loadClients(source: RollupSource): Promise<Map<string, RollupClientRow>> {
+  return new Map((await source.rollupClients()).map((c) => [c.hostId, c]));
+}
+
 /**
  * Clients are read once per rollup run (`clients`) and re-read when an event names a host
  * they lack (it reported after the read); events are read after that, so every event's
  * host is known. Null when nothing is pending.
  */
 export class BatchBuilder {
-  private clients: Map<string, RollupClientRow>;
-
-  constructor(
+  private constructor(
     private readonly source: RollupSource,
-    private readonly limits: BatchLimits = DEFAULT_BATCH_LIMITS,
-  ) {
-    this.clients = this.load();
-  }
+    private readonly limits: BatchLimits,
+    private clients: Map<string, RollupClientRow>,
+  ) {}
 
-  private load(): Map<string, RollupClientRow> {
-    return new Map(this.source.rollupClients().map((c) => [c.hostId, c]));
+  /** A builder over `source`, its clients read now. */
+  static async open(source: RollupSource, limits: BatchLimits = DEFAULT_BATCH_LIMITS): Promise<BatchBuilder> {
+    return new BatchBuilder(source, limits, await loadClients(source));
   }
 
   /**
@@ -85,13 +87,13 @@ export class BatchBuilder {
    * A host in `unsendable` (hostId -> lastSeenAt) still at that snapshot is passed over: the
    * cursor moves past it and its events as if sent, and the batch says so.
    */
-  next(
+  async next(
     cursor: RollupCursor,
     limits: BatchLimits = this.limits,
     unsendable: ReadonlyMap<string, string> = new Map(),
-  ): RollupBatch | null {
-    const events = this.source.eventsAfter(cursor.eventId, limits.maxEvents);
-    if (events.some((e) => !this.clients.has(e.hostId))) this.clients = this.load();
+  ): Promise<RollupBatch | null> {
+    const events = await this.source.eventsAfter(cursor.eventId, limits.maxEvents);
+    if (events.some((e) => !this.clients.has(e.hostId))) this.clients = await loadClients(this.source);
     const byHost = new Map<string, StoredEvent[]>();
     for (const event of events) {
       const list = byHost.get(event.hostId);

@@ -24,7 +24,7 @@ export interface RollupSenderOptions {
   config: RollupConfig;
   dataDir: string;
   /** the report store the rollup reads from */
-  reports: RollupSource & { lastEventId(): number; lastSeenMax(): string | null };
+  reports: RollupSource & { lastEventId(): Promise<number>; lastSeenMax(): Promise<string | null> };
   /** this mirror's key fingerprint (the parent refuses a rollup that would loop) */
   fingerprint: string;
   logger: Logger;
@@ -104,8 +104,10 @@ export class RollupSender {
   /** A run unless one is running, a retry is not due yet, or nothing changed since the last success. */
   async runIfDue(reason: string): Promise<void> {
     if (this.closed || this.running || Date.now() < this.retryAt) return;
-    const seen = { eventId: this.opts.reports.lastEventId(), lastSeen: this.opts.reports.lastSeenMax() };
-    if (this.seen && this.seen.eventId === seen.eventId && this.seen.lastSeen === seen.lastSeen) return;
+    // Unreadable: the run finds out again, and records it with a retry.
+    const seen = await this.reported().catch(() => null);
+    if (seen && this.seen && this.seen.eventId === seen.eventId && this.seen.lastSeen === seen.lastSeen)
+      return;
     await this.run(reason);
   }
 
@@ -121,15 +123,15 @@ export class RollupSender {
   private async runOnce(reason: string): Promise<void> {
     const startedAt = new Date();
     this.state.lastAttemptAt = startedAt.toISOString();
-    const seen = { eventId: this.opts.reports.lastEventId(), lastSeen: this.opts.reports.lastSeenMax() };
     const figures = { requests: 0, hosts: 0, accepted: 0, refused: [] as RollupAnswer['refused'] };
     try {
+      const seen = await this.reported();
       let cursor = await this.cursorFile.read(this.target);
       const full = this.opts.limits ?? DEFAULT_BATCH_LIMITS;
       let limits = full;
-      const builder = new BatchBuilder(this.opts.reports, full);
-      const next = (): RollupBatch | null => builder.next(cursor, limits, this.unsendable);
-      for (let batch = next(); batch !== null && !this.closed; batch = next()) {
+      const builder = await BatchBuilder.open(this.opts.reports, full);
+      const next = (): Promise<RollupBatch | null> => builder.next(cursor, limits, this.unsendable);
+      for (let batch = await next(); batch !== null && !this.closed; batch = await next()) {
         for (const passed of batch.passedOver) this.recordPassedOver(passed);
         if (batch.hosts.length > 0) {
           let answer: RollupAnswer;
@@ -198,6 +200,13 @@ export class RollupSender {
     await writeRollupStatus(this.opts.dataDir, this.state).catch((err: unknown) =>
       this.log.warn({ err: errorMessage(err) }, 'could not write the rollup status file'),
     );
+  }
+
+  /** What tells whether anything was reported since: the newest event and the latest lastSeenAt. */
+  private async reported(): Promise<{ eventId: number; lastSeen: string | null }> {
+    const { reports } = this.opts;
+    const [eventId, lastSeen] = await Promise.all([reports.lastEventId(), reports.lastSeenMax()]);
+    return { eventId, lastSeen };
   }
 
   /** The host of a one-host, one-event batch the parent still finds too large: never sendable as it is. */

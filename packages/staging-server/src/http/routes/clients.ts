@@ -33,8 +33,8 @@ export const clientRoutes: FastifyPluginAsync<HttpDeps> = async (app, { store })
       const page: ClientPage = {};
       if (limit !== undefined) page.limit = limit;
       if (after !== undefined) page.after = after;
-      const clients = store.listClients(page);
-      reply.header('x-total-count', String(store.countClients('').total));
+      const [clients, counts] = await Promise.all([store.listClients(page), store.countClients('')]);
+      reply.header('x-total-count', String(counts.total));
       const last = clients.at(-1);
       if (limit !== undefined && last !== undefined && clients.length === limit) {
         const next = new URLSearchParams({ limit: String(limit), after: last.hostId });
@@ -48,7 +48,7 @@ export const clientRoutes: FastifyPluginAsync<HttpDeps> = async (app, { store })
     '/v1/clients/:hostId',
     { schema: { params: clientParamsSchema } },
     async (request) => {
-      const client = store.getClient(request.params.hostId);
+      const client = await store.getClient(request.params.hostId);
       if (client === null) throw HttpErrors.UNKNOWN_CLIENT(request.params.hostId);
       return client;
     },

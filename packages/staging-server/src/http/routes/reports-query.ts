@@ -203,20 +203,29 @@ function hostViewCsv(patchIds: readonly string[], hosts: readonly HostCompliance
 
 export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror, store, config }) => {
   const cache = new ComplianceCache(store);
-  let factsSequence: number | null = null;
+  /** The catalog whose patch facts are recorded, or being recorded (requests meanwhile wait). */
+  let facts: { sequence: number; recorded: Promise<void> } | null = null;
   /** The published catalog, its patch facts recorded in the store for the filters. */
-  function currentCatalog() {
+  async function currentCatalog() {
     const published = mirror.current();
-    if (published !== null && published.sequence !== factsSequence) {
-      store.recordPatchFacts(published.catalog.patches);
-      factsSequence = published.sequence;
+    if (published === null) return null;
+    if (published.sequence !== facts?.sequence) {
+      const recorded: Promise<void> = store
+        .recordPatchFacts(published.catalog.patches)
+        .catch((err: unknown) => {
+          // Not recorded: the next request tries again.
+          if (facts?.recorded === recorded) facts = null;
+          throw err;
+        });
+      facts = { sequence: published.sequence, recorded };
     }
+    await facts.recorded;
     return published;
   }
 
   /** The history query for the filters, with paging; shared by history and installs. */
-  function historyQuery(q: HistoryQuerystring, installsOnly: boolean): HistoryQuery {
-    currentCatalog();
+  async function historyQuery(q: HistoryQuerystring, installsOnly: boolean): Promise<HistoryQuery> {
+    await currentCatalog();
     const query: HistoryQuery = {
       limit: q.limit ?? Math.min(config.reports.historyLimit, MAX_HISTORY_LIMIT),
       ...parseTimeRange(q),
@@ -228,7 +237,7 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     if (q.severity !== undefined) query.severity = q.severity;
     if (q.release !== undefined) query.release = q.release;
     if (q.before !== undefined) {
-      const cursor = store.eventCursor(q.before);
+      const cursor = await store.eventCursor(q.before);
       if (cursor === null) throw HttpErrors.BAD_QUERY('before', `names no stored event (id ${q.before})`);
       query.before = cursor;
     }
@@ -254,7 +263,7 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
    * The compliance matrix by host (`?view=hosts`): built once per fleet revision, catalog
    * and filters (ComplianceCache), then sorted and cut to the page asked for.
    */
-  function hostView(
+  async function hostView(
     reply: FastifyReply,
     q: ComplianceQuerystring,
     published: PublishedCatalog,
@@ -263,7 +272,7 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     range: { since?: string; until?: string },
   ) {
     const key = JSON.stringify([published.sequence, q.host, q.patch, q.severity, q.release, range, q.search]);
-    const matrix = cache.hostMatrix(key, (fleet) =>
+    const matrix = await cache.hostMatrix(key, (fleet) =>
       buildHostMatrix(patches, selectHosts(fleet.hosts), fleet.states),
     );
     const sort = q.sort ?? 'behind';
@@ -311,7 +320,7 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
       if (q.view !== 'hosts')
         for (const name of HOST_VIEW_PARAMS)
           if (q[name] !== undefined) throw HttpErrors.BAD_QUERY(name, 'applies only with view=hosts');
-      const published = currentCatalog();
+      const published = await currentCatalog();
       if (published === null) throw HttpErrors.NO_CATALOG();
       // since/until select patches by publishedAt: "compliance with what was published then".
       const patches = selectPatches(published.catalog.patches, q, (at) => inTimeRange(at, range));
@@ -322,7 +331,7 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
             (q.view !== 'hosts' || q.search === undefined || matchesSearch(h, q.search)),
         );
       if (q.view === 'hosts') return hostView(reply, q, published, patches, selectHosts, range);
-      const fleet = cache.fleet();
+      const fleet = await cache.fleet();
       const rows = buildCompliance(patches, selectHosts(fleet.hosts), fleet.states);
       return rowsOrCsv(
         reply,
@@ -340,9 +349,9 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     async (request, reply) => {
       const q = request.query;
       const range = parseTimeRange(q);
-      currentCatalog();
+      await currentCatalog();
       // since/until select by the time the host's patch entered its state.
-      const rows = downloadedReport(store, q, (since) => inTimeRange(since, range));
+      const rows = await downloadedReport(store, q, (since) => inTimeRange(since, range));
       return rowsOrCsv(reply, q.format, rows, 'downloaded.csv', DOWNLOADED_COLUMNS);
     },
   );
@@ -352,7 +361,7 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     path: string;
     schema: typeof historySchema | typeof installsSchema;
     installsOnly: boolean;
-    rows: (events: StoredEvent[]) => readonly Record<K, unknown>[];
+    rows: (events: StoredEvent[]) => Promise<readonly Record<K, unknown>[]> | readonly Record<K, unknown>[];
     csvFile: string;
     columns: readonly K[];
   }): void {
@@ -361,10 +370,10 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
       { schema: route.schema },
       async (request, reply) => {
         const q = request.query;
-        const query = historyQuery(q, route.installsOnly);
-        const events = store.history(query);
+        const query = await historyQuery(q, route.installsOnly);
+        const events = await store.history(query);
         linkNext(reply, route.path, q, events, query.limit);
-        return rowsOrCsv(reply, q.format, route.rows(events), route.csvFile, route.columns);
+        return rowsOrCsv(reply, q.format, await route.rows(events), route.csvFile, route.columns);
       },
     );
   }

@@ -89,16 +89,26 @@ export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
         tokens,
         hosts.map((host) => host.report.hostId),
       );
+      // Every host's origin, read before the (synchronous) plan. With SQLite nothing runs
+      // between this read and the write below; a network database's store may see a host
+      // start reporting directly in between.
+      const origins = new Map(
+        await Promise.all(
+          [...new Set(hosts.map((h) => h.report.hostId))].map(
+            async (hostId) => [hostId, await store.originOf(hostId)] as const,
+          ),
+        ),
+      );
       const plan = planRollup(
         { ...body, hosts },
         {
-          originOf: (hostId) => store.originOf(hostId),
+          originOf: (hostId) => origins.get(hostId),
           hasOwnToken: (hostId) => ownTokens.has(hostId),
           fingerprint: fingerprint(),
           now,
         },
       );
-      const results = store.ingestRollup({ branchId, mirror: body.mirror }, plan.accepted, now);
+      const results = await store.ingestRollup({ branchId, mirror: body.mirror }, plan.accepted, now);
       results.forEach((r, i) => logInstanceAndConflicts(request.log, plan.accepted[i]!.report.hostId, r));
       notifyStored(
         plan.accepted.map((h) => h.report),

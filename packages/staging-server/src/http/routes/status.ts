@@ -46,7 +46,7 @@ export const statusRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       mirror: await mirror.stats(),
       // extension: the blob store as gc sees it (figures cached; recomputed after syncs and gc)
       storage: await mirror.storage(),
-      clients: store.countClients(staleBefore),
+      clients: await store.countClients(staleBefore),
       notify: notifier.status(),
       ...(trust ? { trust } : {}),
     };

@@ -30,13 +30,13 @@ function prepareStatements(db: Database.Database) {
 export function sqliteFleetCounts(db: Database.Database): FleetCounts {
   const st = prepareStatements(db);
   return {
-    countClients: (staleBefore) => ({
+    countClients: async (staleBefore) => ({
       total: st.countClients.get()?.total ?? 0,
       stale: st.countStale.get(staleBefore)?.stale ?? 0,
     }),
-    countClientStates: (staleBefore) =>
+    countClientStates: async (staleBefore) =>
       new Map(st.clientStates.all(staleBefore).map((r) => [r.state, r.hosts])),
-    lastEventId: () => st.lastEventId.get()?.id ?? 0,
-    lastSeenMax: () => st.lastSeenMax.get()?.at ?? null,
+    lastEventId: async () => st.lastEventId.get()?.id ?? 0,
+    lastSeenMax: async () => st.lastSeenMax.get()?.at ?? null,
   };
 }

@@ -95,9 +95,9 @@ export function sqliteFleetQueries(db: Database.Database, filtered: FilteredStat
   const hostnames = (hostIds: Iterable<string>) => valuesByHost(st.hostnames, hostIds);
 
   return {
-    hostnames,
+    hostnames: async (hostIds) => hostnames(hostIds),
 
-    listClients: (page = {}) =>
+    listClients: async (page = {}) =>
       st.clientSummaries.all(page.after ?? '', page.limit ?? -1).map((row) => ({
         ...summaryFields(row),
         installed: row.installed,
@@ -105,7 +105,7 @@ export function sqliteFleetQueries(db: Database.Database, filtered: FilteredStat
         failed: row.failed,
       })),
 
-    getClient(hostId) {
+    async getClient(hostId) {
       const row = st.client.get(hostId);
       if (row === undefined) return null;
       return {
@@ -119,9 +119,9 @@ export function sqliteFleetQueries(db: Database.Database, filtered: FilteredStat
       };
     },
 
-    hostProfiles: () => st.hostProfiles.all().map(hostProfile),
+    hostProfiles: async () => st.hostProfiles.all().map(hostProfile),
 
-    allStates() {
+    async allStates() {
       const byPatch = new Map<string, Map<string, PatchState>>();
       let current: Map<string, PatchState> | undefined;
       let currentId: string | undefined;
@@ -136,7 +136,7 @@ export function sqliteFleetQueries(db: Database.Database, filtered: FilteredStat
       return byPatch;
     },
 
-    cachedPatches(query = {}) {
+    async cachedPatches(query = {}) {
       const { sql, params } = cachedPatchesSql(query);
       // Host names joined in code from one read of clients: a lookup per row in SQL
       // costs more than the covering index walk itself at 100,000 rows.
@@ -161,7 +161,7 @@ export function sqliteFleetQueries(db: Database.Database, filtered: FilteredStat
     },
 
     // Called with every catalog the reports see; unchanged rows are not written.
-    recordPatchFacts(patches) {
+    async recordPatchFacts(patches) {
       db.transaction(() => {
         for (const p of patches)
           st.upsertPatchFacts.run({
@@ -174,6 +174,6 @@ export function sqliteFleetQueries(db: Database.Database, filtered: FilteredStat
       })();
     },
 
-    patchFacts: () => new Map(st.patchFacts.all().map((f) => [f.patchId, f])),
+    patchFacts: async () => new Map(st.patchFacts.all().map((f) => [f.patchId, f])),
   };
 }

@@ -63,7 +63,7 @@ export function sqliteEventHistory(db: Database.Database, filtered: FilteredStat
   const st = prepareStatements(db);
 
   return {
-    history(query) {
+    async history(query) {
       const { sql, params } = historySql(query);
       const events = filtered.prepared(sql).all(...params) as StoredEvent[];
       // Tiered mirrors: events of hosts behind a branch say which (one lookup per page).
@@ -83,9 +83,9 @@ export function sqliteEventHistory(db: Database.Database, filtered: FilteredStat
       return filtered.explain(sql, params);
     },
 
-    eventCursor: (id) => st.eventCursor.get(id) ?? null,
+    eventCursor: async (id) => st.eventCursor.get(id) ?? null,
 
-    deleteEventsBefore(cutoff, batchSize) {
+    async deleteEventsBefore(cutoff, batchSize) {
       let deleted = 0;
       for (;;) {
         const { changes } = st.deleteEventsBefore.run(cutoff, batchSize);

@@ -269,8 +269,8 @@ export function sqliteIngest(db: Database.Database, options: ReportStoreOptions)
   return {
     ingestOne,
     flushPending,
-    revision: () => writes,
-    ingest: (report, receivedAt = new Date().toISOString(), origin = null) =>
+    revision: async () => writes,
+    ingest: async (report, receivedAt = new Date().toISOString(), origin = null) =>
       ingestOne(report, receivedAt, origin),
     // Reports that arrive while the event loop is busy are stored together at its next turn.
     ingestSoon: (report, origin = null) =>
@@ -278,7 +278,7 @@ export function sqliteIngest(db: Database.Database, options: ReportStoreOptions)
         pending.push({ report, origin, resolve, reject });
         if (pending.length === 1) setImmediate(flushPending);
       }),
-    ingestMany: (reports, receivedAt = new Date().toISOString()) =>
+    ingestMany: async (reports, receivedAt = new Date().toISOString()) =>
       db.transaction(() => {
         let accepted = 0;
         for (const report of reports) accepted += ingestOne(report, receivedAt, null).accepted;

@@ -26,7 +26,7 @@ function prepareStatements(db: Database.Database) {
 export function sqliteRollupRecords(db: Database.Database, ingestOne: IngestOne): RollupRecords {
   const st = prepareStatements(db);
   return {
-    ingestRollup: (branch, hosts, receivedAt = new Date().toISOString()) =>
+    ingestRollup: async (branch, hosts, receivedAt = new Date().toISOString()) =>
       db.transaction(() => {
         // Each host's receivedAt is when its branch heard from it, so staleness means the host's.
         const results = hosts.map((host) => ingestOne(host.report, host.receivedAt, host.origin));
@@ -34,9 +34,9 @@ export function sqliteRollupRecords(db: Database.Database, ingestOne: IngestOne)
         return results;
       })(),
 
-    originOf: (hostId) => st.originOf.get(hostId),
+    originOf: async (hostId) => st.originOf.get(hostId),
 
-    rollupClients: () =>
+    rollupClients: async () =>
       st.rollupClients.all().map((row): RollupClientRow => ({
         hostId: row.hostId,
         lastSeenAt: row.lastSeenAt,
@@ -50,8 +50,8 @@ export function sqliteRollupRecords(db: Database.Database, ingestOne: IngestOne)
               },
       })),
 
-    eventsAfter: (afterId, limit) => st.eventsAfter.all(afterId, limit),
+    eventsAfter: async (afterId, limit) => st.eventsAfter.all(afterId, limit),
 
-    branches: () => st.branches.all(),
+    branches: async () => st.branches.all(),
   };
 }

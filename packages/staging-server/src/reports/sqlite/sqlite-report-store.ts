@@ -1,5 +1,6 @@
 // The ReportStore in SQLite via better-sqlite3 (synchronous, prepared statements, one
-// writer): one database file, each job of the interface a module over it.
+// writer): one database file, each job of the interface a module over it. Each method
+// does its work before it returns; its promise only carries the answer (or the error).
 import type { ReportStore, ReportStoreOptions } from '../report-store-api.js';
 import { sqliteFleetCounts } from './fleet-counts.js';
 import { sqliteFleetQueries, type SqliteFleetQueries } from './fleet-queries.js';
@@ -27,7 +28,7 @@ export function openSqliteReportStore(file: string, options: ReportStoreOptions 
     ...sqliteFleetQueries(db, filtered),
     ...sqliteFleetCounts(db),
     ...sqliteEventHistory(db, filtered),
-    close() {
+    async close() {
       if (!db.open) return;
       // Reports waiting for their shared commit are stored, not dropped.
       flushPending();
