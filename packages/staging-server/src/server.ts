@@ -16,7 +16,8 @@ import { resolveAdminToken } from './auth/admin-token.js';
 import { installAccessControl } from './auth/guard.js';
 import { installSameOriginChecks } from './auth/same-origin.js';
 import { redactingLogger, registerHardening, timeoutOptions } from './auth/http-hardening.js';
-import { TokenStore } from './auth/token-store.js';
+import { openTokenStore } from './auth/open-token-store.js';
+import type { TokenStore } from './auth/token-store.js';
 import { TLS_SERVER_OPTIONS } from './trust/tls.js';
 import { registerRoutes } from './http/routes/index.js';
 import {
@@ -40,7 +41,7 @@ export interface BuildServerOptions {
   /** mails on reports and shown in /v1/status; absent: notifications off. Subscribe it with
    *  observeSyncs(mirror.events, notifier) for patch-available mails. */
   notifier?: Notifier;
-  /** per-host report tokens; default: <dataDir>/auth.sqlite, opened here and closed with the app */
+  /** per-host report tokens; default: the configured store (openTokenStore), opened here and closed with the app */
   tokens?: TokenStore;
   /** what GET /metrics serves (absent: made here); every sync of the mirror is counted in it */
   metrics?: ServerMetrics;
@@ -127,7 +128,7 @@ async function registerHttpApi(app: FastifyInstance, options: HttpApiOptions): P
     }
     done();
   });
-  const tokens = options.tokens ?? TokenStore.open(options.config.dataDir);
+  const tokens = options.tokens ?? (await openTokenStore(options.config, { logger: options.logger }));
   if (!options.tokens) app.addHook('onClose', async () => tokens.close());
   await registerHardening(app, options.config);
   // Missing auth keys (a config not from loadServerConfig): the loopback defaults, but report
@@ -159,6 +160,7 @@ async function registerHttpApi(app: FastifyInstance, options: HttpApiOptions): P
     ...(options.notifier ? { notifier: options.notifier } : {}),
     ...(options.now ? { now: options.now } : {}),
     metrics,
+    tokens,
   };
   // Before the routes: it documents each as it is added (/v1/openapi.json).
   await registerOpenApi(app, SERVER_VERSION);

@@ -195,7 +195,7 @@ async function importSource(config: ServerConfig, log: Logger, ctx: ImportContex
     'bundle read',
   );
   const records = new ImportRecords(config.dataDir);
-  const state = await SyncStateStore.open(config.dataDir);
+  const state = await SyncStateStore.open(config, log);
   try {
     const archive = new FeedArchive(config.dataDir);
     // Import and sync share one lineage: the same rollback rule, against the same record.

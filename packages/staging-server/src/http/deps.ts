@@ -3,6 +3,7 @@ import type { MirrorService } from '../mirror.js';
 import type { Notifier } from '../notify/notifier.js';
 import type { ReportStore } from '../reports/report-store.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
+import type { TokenStore } from '../auth/token-store.js';
 
 /** What the route plugins read; server.ts builds it once. */
 export interface HttpDeps {
@@ -21,4 +22,6 @@ export interface HttpDeps {
   metrics?: ServerMetrics;
   /** the clock report checks read (clock skew, event quotas); absent: the system clock */
   now?: () => Date;
+  /** host and branch tokens, the store the access checks read */
+  tokens: TokenStore;
 }

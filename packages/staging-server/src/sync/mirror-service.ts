@@ -95,7 +95,7 @@ async function openMirror(
   await store.cleanTemp();
   const catalogs = new CatalogStore(config.dataDir);
   const current = await loadPublishedCatalog(catalogs, store, signer, log);
-  const state = await SyncStateStore.open(config.dataDir);
+  const state = await SyncStateStore.open(config, log);
   let last: SyncReport | null;
   let dispatcher: Dispatcher | undefined;
   let tuf: ServedTuf | null = null;
