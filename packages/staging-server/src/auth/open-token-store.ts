@@ -2,7 +2,7 @@
 // and the CLI; unset — <dataDir>/auth.sqlite, as a single server always had.
 import type pg from 'pg';
 import type { Logger } from '@patchbay/core';
-import { openPostgresPool } from '../database/postgres-pool.js';
+import { acquireSharedPool } from '../database/postgres-pool.js';
 import { PostgresTokenStore } from './postgres-token-store.js';
 import { SqliteTokenStore } from './sqlite-token-store.js';
 import type { TokenStore } from './token-store.js';
@@ -15,9 +15,9 @@ export interface TokenStoreConfig {
 }
 
 export interface OpenTokenStoreOptions {
-  /** the process's shared pool on database.url; absent: the store opens (and closes) its own */
+  /** a pool on database.url to use (and leave open); absent: the process's shared pool on it */
   pool?: pg.Pool;
-  /** connections of a pool opened here; default database.poolSize */
+  /** connections of the shared pool when this opens it; default database.poolSize */
   poolSize?: number;
   logger?: Logger;
 }
@@ -28,16 +28,15 @@ export async function openTokenStore(
 ): Promise<TokenStore> {
   const url = config.database?.url ?? null;
   if (url === null) return SqliteTokenStore.open(config.dataDir);
-  if (options.pool) return PostgresTokenStore.open(options.pool, { ownsPool: false });
-  const pool = await openPostgresPool(url, {
+  if (options.pool) return PostgresTokenStore.open(options.pool, {});
+  const shared = await acquireSharedPool(url, {
     poolSize: options.poolSize ?? config.database?.poolSize ?? 10,
-    applicationName: 'patchbay-server tokens',
     ...(options.logger ? { logger: options.logger } : {}),
   });
   try {
-    return await PostgresTokenStore.open(pool, { ownsPool: true });
+    return await PostgresTokenStore.open(shared.pool, { releasePool: () => shared.release() });
   } catch (err) {
-    await pool.end().catch(() => undefined);
+    await shared.release();
     throw err;
   }
 }

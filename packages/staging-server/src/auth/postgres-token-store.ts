@@ -55,8 +55,8 @@ function storedToken(row: TokenRow): StoredToken {
 }
 
 export interface PostgresTokenStoreOptions {
-  /** end the pool on close (a pool opened for this store alone, as the CLI's) */
-  ownsPool: boolean;
+  /** what close() does with the pool: nothing (the caller's), or give it back (a shared pool's release) */
+  releasePool?: () => Promise<void>;
 }
 
 export class PostgresTokenStore implements TokenStore {
@@ -127,7 +127,7 @@ export class PostgresTokenStore implements TokenStore {
   }
 
   async close(): Promise<void> {
-    if (this.options.ownsPool && !this.pool.ending) await this.pool.end();
+    await this.options.releasePool?.();
   }
 
   private async byHost(hostId: string): Promise<StoredToken | null> {
