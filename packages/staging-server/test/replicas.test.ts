@@ -1,0 +1,162 @@
+// Two real `patchbay-server serve` processes on one data directory and one PostgreSQL
+// database (docs/scale.md "Replicas and failover"): exactly one leads and syncs, the other
+// serves the same TUF metadata bytes and every target they name; POST /v1/sync on the
+// follower names the leader; kill -9 of the leader hands leadership and the next sync to
+// the other within the documented bound (cluster.leaderRetrySeconds: the killed process's
+// socket closes, PostgreSQL ends its session and releases the lock at once).
+//
+// Until the PostgreSQL report, token and sync-state stores are merged (issue 16), these
+// processes keep those in SQLite files in the shared data directory, which two processes on
+// one machine may share; what is tested here is leadership and the published files.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import t from 'tap';
+import { consistentTargetPath } from '@patchbay/core/tuf';
+import { startPostgres } from '../../../test/helpers/postgres.js';
+import { REPO_ROOT, waitFor } from '../../../test/helpers/processes.js';
+import { startServe, type Serving } from './fixtures/server-cli.js';
+
+const RETRY_SECONDS = 1;
+const ADMIN_TOKEN = 'replicas-test-admin-token-0123456789abcdef';
+const SAMPLE = join(REPO_ROOT, 'packages/sample-feed');
+
+interface Status {
+  lastSync: { outcome: string; startedAt: string; published: boolean } | null;
+  trust?: { timestampVersion: number | null };
+  cluster: { replica: string; leader: boolean; database: string };
+}
+
+async function status(serving: Serving): Promise<Status> {
+  const res = await fetch(`${serving.url}/v1/status`);
+  if (!res.ok) throw new Error(`status ${res.status}`);
+  return (await res.json()) as Status;
+}
+
+async function bytes(url: string): Promise<{ status: number; body: Buffer }> {
+  const res = await fetch(url);
+  return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
+}
+
+/** Every consistent target path the served metadata names (timestamp -> snapshot -> roles). */
+async function servedTargets(base: string): Promise<string[]> {
+  const json = async (name: string) =>
+    JSON.parse((await bytes(`${base}/v1/tuf/metadata/${name}`)).body.toString());
+  const timestamp = await json('timestamp.json');
+  const snapshot = await json(`${timestamp.signed.meta['snapshot.json'].version}.snapshot.json`);
+  const paths: string[] = [];
+  for (const [file, meta] of Object.entries(snapshot.signed.meta as Record<string, { version: number }>)) {
+    const role = file.slice(0, -'.json'.length);
+    const metadata = await json(`${meta.version}.${encodeURIComponent(role)}.json`);
+    for (const [path, target] of Object.entries(
+      metadata.signed.targets as Record<string, { hashes: { sha256: string } }>,
+    ))
+      paths.push(consistentTargetPath(path, target.hashes.sha256));
+  }
+  return paths;
+}
+
+const cluster = await startPostgres(t);
+
+t.test('two replicas on one data directory and one database', { skip: !cluster }, async (t) => {
+  const url = await cluster!.createDatabase('replicas');
+  const dir = t.testdir();
+  const config = join(dir, 'server.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      listen: { host: '127.0.0.1', port: 0 },
+      dataDir: join(dir, 'data'),
+      upstream: {
+        url: join(SAMPLE, 'repository/'),
+        trustedRoot: join(SAMPLE, 'repository/metadata/1.root.json'),
+        retries: 0,
+      },
+      signing: { onlineKeyFile: join(SAMPLE, 'demo-keys/staging-server/online.key') },
+      schedule: { sync: null, gc: null, prune: null },
+      auth: { adminToken: ADMIN_TOKEN },
+      database: { url },
+      cluster: { leaderRetrySeconds: RETRY_SECONDS },
+      log: { level: 'info' },
+    }),
+  );
+  const a = await startServe(t, config);
+  const b = await startServe(t, config);
+  const logOf = (serving: Serving): (() => string) => {
+    let log = '';
+    serving.child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    return () => log;
+  };
+  const bLog = logOf(b);
+
+  const first = await waitFor('the leader to finish its start sync', async () => {
+    const s = await status(a);
+    return s.lastSync?.outcome === 'ok' && s;
+  });
+  t.equal(first.cluster.database, 'postgres');
+  t.ok(first.cluster.leader, 'the first replica leads');
+  const bStatus = await status(b);
+  t.notOk(bStatus.cluster.leader, 'the second follows');
+  t.not(bStatus.cluster.replica, first.cluster.replica, 'each replica has its own id');
+  const followerSync = await waitFor('the follower to show the leader sync', async () => {
+    const s = await status(b);
+    return s.lastSync?.outcome === 'ok' && s.lastSync;
+  });
+  t.equal(
+    followerSync.startedAt,
+    first.lastSync!.startedAt,
+    "the follower shows the leader's sync: one sync ran",
+  );
+  t.notMatch(bLog(), /sync starting/, 'the follower never synced');
+
+  // The same bytes, and every target the metadata names, from both replicas.
+  const [ta, tb] = await Promise.all([
+    bytes(`${a.url}/v1/tuf/metadata/timestamp.json`),
+    bytes(`${b.url}/v1/tuf/metadata/timestamp.json`),
+  ]);
+  t.equal(ta.status, 200);
+  t.same(tb.body, ta.body, 'timestamp.json: the same bytes from both replicas');
+  const targets = await servedTargets(b.url);
+  t.ok(targets.length > 0, 'the metadata names targets');
+  for (const path of targets) {
+    const [fromA, fromB] = await Promise.all([
+      bytes(`${a.url}/v1/tuf/targets/${path}`),
+      bytes(`${b.url}/v1/tuf/targets/${path}`),
+    ]);
+    t.equal(fromB.status, 200, `the follower serves ${path}`);
+    t.same(fromB.body, fromA.body, `${path}: the same bytes`);
+  }
+
+  const refused = await fetch(`${b.url}/v1/sync`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  t.equal(refused.status, 503, 'POST /v1/sync on the follower is refused');
+  t.equal(refused.headers.get('retry-after'), '1');
+  t.match(
+    ((await refused.json()) as { message: string }).message,
+    first.cluster.replica,
+    'naming the leader',
+  );
+
+  // kill -9 the leader: the follower takes over and syncs, within leaderRetrySeconds.
+  const killedAt = Date.now();
+  a.child.kill('SIGKILL');
+  await a.closed;
+  const taken = await waitFor('the follower to lead', async () => (await status(b)).cluster.leader);
+  const takeoverMs = Date.now() - killedAt;
+  t.ok(taken);
+  // the bound: one retry period (its next attempt), plus this test's polling and start-up slack
+  t.ok(takeoverMs < RETRY_SECONDS * 1000 + 2000, `took over in ${takeoverMs} ms`);
+  const resynced = await waitFor('the new leader to sync', async () => {
+    const s = await status(b);
+    return s.lastSync?.outcome === 'ok' && Date.parse(s.lastSync.startedAt) >= killedAt && s;
+  });
+  t.ok(resynced, 'the new leader ran a sync of its own');
+  t.match(bLog(), /elected leader/);
+  const after = await bytes(`${b.url}/v1/tuf/metadata/timestamp.json`);
+  t.equal(after.status, 200);
+  for (const path of await servedTargets(b.url))
+    t.equal((await bytes(`${b.url}/v1/tuf/targets/${path}`)).status, 200, `still served: ${path}`);
+  b.child.kill('SIGTERM');
+  t.equal(await b.closed, 0, 'the new leader stops cleanly');
+});
