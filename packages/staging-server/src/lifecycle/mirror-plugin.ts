@@ -10,6 +10,7 @@ import { LeaderDuties } from '../cluster/leader-duties.js';
 import type { Leadership } from '../cluster/leadership.js';
 import { PublicationWatch } from '../cluster/publication-watch.js';
 import type { MirrorService } from '../mirror.js';
+import { leaderDutyOf } from '../notify/leader-notifier.js';
 import type { Notifier } from '../notify/notifier.js';
 import { observeSyncs } from '../notify/sync-observer.js';
 import type { DataDirLock } from '../store/data-dir-lock.js';
@@ -33,9 +34,13 @@ async function mirror(app: FastifyInstance, { config, logger }: LifecycleOptions
   await leadership.startDone();
   const duties = new LeaderDuties(leadership, logger, leadsAtOpen ?? true);
   void duties.add({ name: 'mirror', start: () => mirror.lead?.(), stop: () => mirror.follow?.() });
+  const notifier = app.getDecorator<Notifier>('notifier');
+  // replicas: the mail outbox and the stored events' mail run on the leader, after the mirror
+  const mailDuty = leaderDutyOf(notifier);
+  if (mailDuty) void duties.add(mailDuty);
   app.decorate('mirror', mirror);
   app.decorate('leaderDuties', duties);
-  const unobserve = observeSyncs(mirror.events, app.getDecorator<Notifier>('notifier'));
+  const unobserve = observeSyncs(mirror.events, notifier);
   const watch = await watchPublications(mirror, { config, logger });
   let closing: Promise<void> | undefined;
   app.addHook('preClose', async () => {
