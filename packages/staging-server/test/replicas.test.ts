@@ -14,7 +14,7 @@ import t from 'tap';
 import { consistentTargetPath } from '@patchbay/core/tuf';
 import { startPostgres } from '../../../test/helpers/postgres.js';
 import { REPO_ROOT, waitFor } from '../../../test/helpers/processes.js';
-import { startServe, type Serving } from './fixtures/server-cli.js';
+import { run, startServe, type Serving } from './fixtures/server-cli.js';
 
 const RETRY_SECONDS = 1;
 const ADMIN_TOKEN = 'replicas-test-admin-token-0123456789abcdef';
@@ -157,6 +157,11 @@ t.test('two replicas on one data directory and one database', { skip: !cluster }
   t.equal(after.status, 200);
   for (const path of await servedTargets(b.url))
     t.equal((await bytes(`${b.url}/v1/tuf/targets/${path}`)).status, 200, `still served: ${path}`);
+  // a command that writes the data directory refuses while a replica leads
+  const gc = await run(['--config', config, 'gc']);
+  t.equal(gc.code, 1, 'gc refuses while a replica leads');
+  t.match(gc.stderr, `replica ${resynced.cluster.replica} leads`);
+  t.ok((await status(b)).cluster.leader, 'and the leader keeps leading');
   b.child.kill('SIGTERM');
   t.equal(await b.closed, 0, 'the new leader stops cleanly');
 });

@@ -28,7 +28,8 @@ import type {
   SyncReport,
 } from '../mirror.js';
 import { CatalogStore } from '../store/catalog-store.js';
-import { lockDataDir, type DataDirLock } from '../store/data-dir-lock.js';
+import { lockDataDirForWriting } from '../cluster/writer-lock.js';
+import type { DataDirLock } from '../store/data-dir-lock.js';
 import { SyncStateStore } from '../store/sync-state.js';
 import { resignDueAt } from '../trust/catalog-expiry.js';
 import { loadMirrorSigner, mirrorKeyFile, type CatalogSigner } from '../trust/mirror-key.js';
@@ -76,7 +77,7 @@ export async function createMirrorService(
   options: MirrorServiceOptions = {},
 ): Promise<MirrorService> {
   const log = logger.child({ component: 'mirror' });
-  const ownLock = options.lock ? null : await lockDataDir(config.dataDir, log);
+  const ownLock = options.lock ? null : await lockDataDirForWriting(config, log);
   try {
     return await openMirror(config, log, ownLock, options);
   } catch (err) {
