@@ -137,6 +137,11 @@ t.test('two replicas on one data directory and one database', { skip: !cluster }
     first.cluster.replica,
     'naming the leader',
   );
+  const gcRefused = await fetch(`${b.url}/v1/gc`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  t.equal(gcRefused.status, 503, 'POST /v1/gc on the follower too');
 
   // kill -9 the leader: the follower takes over and syncs, within leaderRetrySeconds.
   const killedAt = Date.now();

@@ -2,20 +2,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { ErrorCodes, errorMessage, isPatchbayError } from '@patchbay/core';
 import { HttpErrors } from '../errors.js';
+import { assertLeaderHere } from '../leader-only.js';
 import type { HttpDeps } from '../deps.js';
 
 export const syncRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror, cluster }) => {
   app.post('/v1/sync', async (request, reply) => {
-    // Replicas: only the leader syncs. 503 rather than forwarding: replicas do not know each
-    // other's addresses (the load balancer does), and a refused request did nothing, so the
-    // balancer may pass it to the next replica (docs/scale.md).
-    if (cluster && !cluster.isLeader()) {
-      const leader = await cluster.leaderId();
-      throw HttpErrors.NOT_LEADER(
-        cluster.replicaId,
-        leader === null ? 'none elected yet' : `replica ${leader}`,
-      );
-    }
+    // replicas: only the leader syncs
+    await assertLeaderHere(cluster, 'sync');
     if (mirror.isSyncing()) throw HttpErrors.SYNC_IN_PROGRESS();
     let refused = false;
     let running: Promise<unknown>;
