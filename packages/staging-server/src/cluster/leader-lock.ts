@@ -12,6 +12,7 @@ import pg from 'pg';
 import { errorMessage, type Logger } from '@patchbay/core';
 import { displayDatabaseUrl } from '../database/postgres-pool.js';
 import { systemClock, type Clock } from '../tuf/timestamp-refresh.js';
+import { openSession } from './pg-session.js';
 import { LeadershipEvents, localReplicaId, type Leadership, type LeadershipEvent } from './leadership.js';
 
 /** The two-int advisory lock keys ('patc' 'lead' and 'patc' 'strt' in ASCII). */
@@ -191,17 +192,7 @@ export class PostgresLeaderLock implements Leadership {
     });
     client.on('error', (err) => this.dropConnection(client, err));
     client.on('end', () => this.dropConnection(client, new Error('the connection was closed')));
-    try {
-      await client.connect();
-    } catch (err) {
-      await client.end().catch(() => undefined);
-      throw err;
-    }
-    if (this.closed) {
-      await client.end().catch(() => undefined);
-      throw new Error('the leader lock is closed');
-    }
-    this.client = client;
+    this.client = await openSession(client, () => this.closed);
     return client;
   }
 

@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { errorMessage, type Logger } from '@patchbay/core';
 import type { Clock } from '../tuf/timestamp-refresh.js';
+import { openSession } from './pg-session.js';
 
 export const PUBLISHED_CHANNEL = 'patchbay_published';
 
@@ -108,18 +109,11 @@ export class PublicationWatch {
     client.on('notification', (message) => {
       if (message.channel === PUBLISHED_CHANNEL) void this.reload();
     });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${PUBLISHED_CHANNEL}`);
-    } catch (err) {
-      await client.end().catch(() => undefined);
-      throw err;
-    }
-    if (this.closed) {
-      await client.end().catch(() => undefined);
-      throw new Error('the publication watch is closed');
-    }
-    this.client = client;
+    this.client = await openSession(
+      client,
+      () => this.closed,
+      (c) => c.query(`LISTEN ${PUBLISHED_CHANNEL}`),
+    );
     return client;
   }
 }
