@@ -97,6 +97,8 @@ t.test('two replicas on one data directory and one database', { skip: !cluster }
   const bStatus = await status(b);
   t.notOk(bStatus.cluster.leader, 'the second follows');
   t.not(bStatus.cluster.replica, first.cluster.replica, 'each replica has its own id');
+  const followerMetrics = await (await fetch(`${b.url}/metrics`)).text();
+  t.match(followerMetrics, /^patchbay_cluster_leader 0$/m, '/metrics: the follower does not lead');
   const followerSync = await waitFor('the follower to show the leader sync', async () => {
     const s = await status(b);
     return s.lastSync?.outcome === 'ok' && s.lastSync;
