@@ -57,10 +57,9 @@ async function servedTargets(base: string): Promise<string[]> {
 
 const cluster = await startPostgres(t);
 
-t.test('two replicas on one data directory and one database', { skip: !cluster }, async (t) => {
-  const url = await cluster!.createDatabase('replicas');
-  const dir = t.testdir();
-  const config = join(dir, 'server.json');
+/** A serve config on `dir`/data for the bundled sample repository; `database` null: SQLite. */
+async function writeConfig(dir: string, name: string, database: string | null): Promise<string> {
+  const config = join(dir, name);
   await writeFile(
     config,
     JSON.stringify({
@@ -74,11 +73,17 @@ t.test('two replicas on one data directory and one database', { skip: !cluster }
       signing: { onlineKeyFile: join(SAMPLE, 'demo-keys/staging-server/online.key') },
       schedule: { sync: null, gc: null, prune: null },
       auth: { adminToken: ADMIN_TOKEN },
-      database: { url },
+      database: { url: database },
       cluster: { leaderRetrySeconds: RETRY_SECONDS },
       log: { level: 'info' },
     }),
   );
+  return config;
+}
+
+t.test('two replicas on one data directory and one database', { skip: !cluster }, async (t) => {
+  const url = await cluster!.createDatabase('replicas');
+  const config = await writeConfig(t.testdir(), 'server.json', url);
   const a = await startServe(t, config);
   const b = await startServe(t, config);
   const logOf = (serving: Serving): (() => string) => {
@@ -172,3 +177,15 @@ t.test('two replicas on one data directory and one database', { skip: !cluster }
   b.child.kill('SIGTERM');
   t.equal(await b.closed, 0, 'the new leader stops cleanly');
 });
+
+t.test(
+  'a replica does not start beside a one-server serve on the same directory',
+  { skip: !cluster },
+  async (t) => {
+    const url = await cluster!.createDatabase('beside_one_server');
+    const dir = t.testdir();
+    const alone = await startServe(t, await writeConfig(dir, 'alone.json', null));
+    t.ok(alone.url);
+    await t.rejects(startServe(t, await writeConfig(dir, 'replica.json', url)), /exited early with 1/);
+  },
+);
