@@ -22,7 +22,7 @@ function event(seq: number, outcome: 'ok' | 'failed', patchId = `P${seq}`): Repo
 t.test('the leader mails what any replica stored, once; a new leader goes on from its cursor', async (t) => {
   const dir = t.testdir();
   const smtp = await startSmtp(t);
-  const store = ReportStore.open(dir);
+  const store = await ReportStore.open(dir);
   t.teardown(() => store.close());
   const replica = (): LeaderNotifier =>
     new LeaderNotifier(notifyConfig(smtp), silentLogger, {
@@ -34,7 +34,7 @@ t.test('the leader mails what any replica stored, once; a new leader goes on fro
     });
 
   // history from before the first leader is not news
-  store.ingest(report('old', { events: [event(1, 'ok')] }));
+  await store.ingest(report('old', { events: [event(1, 'ok')] }));
   const a = replica();
   t.teardown(() => a.close());
   await a.duty.start();
@@ -42,7 +42,7 @@ t.test('the leader mails what any replica stored, once; a new leader goes on fro
   t.equal(smtp.mails.length, 0, 'events stored before the first leader are not mailed');
 
   // a report that reached another replica: stored there, its route's onReport mails nothing
-  const stored = store.ingest(report('h1', { events: [event(1, 'ok')] }));
+  const stored = await store.ingest(report('h1', { events: [event(1, 'ok')] }));
   a.onReport();
   t.equal(stored.accepted, 1);
   await a.flush();
@@ -56,14 +56,14 @@ t.test('the leader mails what any replica stored, once; a new leader goes on fro
   const persisted = JSON.parse(await readFile(join(dir, NOTIFY_STATE_FILE), 'utf8')) as {
     eventCursor: number;
   };
-  t.equal(persisted.eventCursor, store.lastEventId(), 'the cursor is written with the outbox');
+  t.equal(persisted.eventCursor, await store.lastEventId(), 'the cursor is written with the outbox');
 
   const b = replica();
   t.teardown(() => b.close());
   await b.duty.start();
   await b.flush();
   t.equal(smtp.mails.length, 1, 'the new leader does not mail again what the old one did');
-  store.ingest(report('h2', { events: [event(2, 'failed')] }));
+  await store.ingest(report('h2', { events: [event(2, 'failed')] }));
   await b.flush();
   const mails = await smtp.waitForMails(2);
   t.match(mails[1]!.parsed.subject, /h2/, 'and mails what is new');
