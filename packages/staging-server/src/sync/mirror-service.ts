@@ -428,9 +428,12 @@ class Mirror implements MirrorService {
       this.log.warn({ removed: stray }, 'removed temp files left by an interrupted write');
     await this.parts.store.cleanTemp();
     const { catalogs, store, signer, state } = this.parts;
-    // a follower's in-memory signature may have no file yet (the old leader stopped between the two)
-    if (!opts.catalogRead)
+    if (!opts.catalogRead) {
+      // what the old leader published last, whether or not this follower had reloaded it yet;
+      // a signature file it had not written yet is written now
       this.published = (await loadPublishedCatalog(catalogs, store, signer, this.log)) ?? this.published;
+      await this.parts.tuf?.repository.reload();
+    }
     this.last = await recoverLastSync(state, this.log);
     await this.parts.tuf?.lead();
     await this.checkResign();
