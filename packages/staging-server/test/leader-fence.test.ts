@@ -5,24 +5,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { loadServerConfig } from '@patchbay/core';
 import { createMirrorService } from '../src/sync/mirror-service.js';
-import { REPO_ROOT } from '../../../test/helpers/processes.js';
 import { silentLogger } from './fixtures/http-harness.js';
-import { tufServerConfig } from './fixtures/tuf-server.js';
-
-const SAMPLE = join(REPO_ROOT, 'packages/sample-feed');
+import { sampleTufConfig } from './fixtures/sample-tuf.js';
 
 t.test('a sync that finds its replica no longer leads publishes nothing', async (t) => {
   const dataDir = join(t.testdir(), 'data');
-  const config = loadServerConfig({
-    overrides: tufServerConfig(
-      dataDir,
-      join(SAMPLE, 'repository/'),
-      join(SAMPLE, 'repository/metadata/1.root.json'),
-      { signing: { onlineKeyFile: join(SAMPLE, 'demo-keys/staging-server/online.key') } },
-    ),
-  });
+  const config = sampleTufConfig(dataDir);
   let leads = true;
   const fenceChecks: boolean[] = [];
   const mirror = await createMirrorService(config, silentLogger, {

@@ -9,28 +9,17 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { loadServerConfig } from '@patchbay/core';
 import { ReportStore } from '../src/reports/report-store.js';
 import { buildServer } from '../src/server.js';
 import { createMirrorService } from '../src/sync/mirror-service.js';
 import { readServedState, servedRepositoryDir } from '../src/tuf/served-repository.js';
-import { REPO_ROOT } from '../../../test/helpers/processes.js';
 import { silentLogger } from './fixtures/http-harness.js';
-import { tufServerConfig } from './fixtures/tuf-server.js';
-
-const SAMPLE = join(REPO_ROOT, 'packages/sample-feed');
+import { sampleTufConfig } from './fixtures/sample-tuf.js';
 
 t.test('a follower writes nothing, serves what the leader publishes, and leads when elected', async (t) => {
   const dir = t.testdir();
   const dataDir = join(dir, 'data');
-  const config = loadServerConfig({
-    overrides: tufServerConfig(
-      dataDir,
-      join(SAMPLE, 'repository/'),
-      join(SAMPLE, 'repository/metadata/1.root.json'),
-      { signing: { onlineKeyFile: join(SAMPLE, 'demo-keys/staging-server/online.key') } },
-    ),
-  });
+  const config = sampleTufConfig(dataDir);
   // the replicas share the directory: neither holds the data-dir lock
   const shared = { path: dataDir, release: () => Promise.resolve() };
   /** what the lock says for one replica; the test moves it */

@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import t from 'tap';
 import { consistentTargetPath } from '@patchbay/core/tuf';
 import { startPostgres } from '../../../test/helpers/postgres.js';
-import { REPO_ROOT, waitFor } from '../../../test/helpers/processes.js';
+import { waitFor } from '../../../test/helpers/processes.js';
+import { SAMPLE } from './fixtures/sample-tuf.js';
 import { run, startServe, type Serving } from './fixtures/server-cli.js';
 
 const RETRY_SECONDS = 1;
 const ADMIN_TOKEN = 'replicas-test-admin-token-0123456789abcdef';
-const SAMPLE = join(REPO_ROOT, 'packages/sample-feed');
 
 interface Status {
   lastSync: { outcome: string; startedAt: string; published: boolean } | null;
