@@ -169,6 +169,16 @@ t.test('two replicas on one data directory and one database', { skip: !cluster }
   t.equal(after.status, 200);
   for (const path of await servedTargets(b.url))
     t.equal((await bytes(`${b.url}/v1/tuf/targets/${path}`)).status, 200, `still served: ${path}`);
+  // PostgreSQL restarts: the leader's session ends, it stops leading, and is elected again
+  const restartedAt = Date.now();
+  await cluster!.restart();
+  await waitFor('the replica to lead again and sync', async () => {
+    const s = await status(b);
+    return (
+      s.cluster.leader && s.lastSync?.outcome === 'ok' && Date.parse(s.lastSync.startedAt) >= restartedAt
+    );
+  });
+  t.match(bLog(), /leadership lost/, 'it noticed the lost session');
   // a command that writes the data directory refuses while a replica leads
   const gc = await run(['--config', config, 'gc']);
   t.equal(gc.code, 1, 'gc refuses while a replica leads');
