@@ -2,7 +2,7 @@
 // (docs/scale.md "Mail"): a host's report sent to the follower is mailed once, by the
 // leader; after kill -9 of the leader, the new leader mails what is new and nothing again.
 // A real SMTP receiver on loopback; a host enrolled with the real CLI.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import type { ReportEvent } from '@patchbay/core';
@@ -11,7 +11,7 @@ import { waitFor } from '../../../test/helpers/processes.js';
 import { report } from './fixtures/http-harness.js';
 import { notifyConfig } from './fixtures/notify-harness.js';
 import { startSmtp } from './fixtures/notify-smtp.js';
-import { SAMPLE } from './fixtures/sample-tuf.js';
+import { writeSampleServeConfig } from './fixtures/sample-tuf.js';
 import { run, startServe, type Serving } from './fixtures/server-cli.js';
 
 const cluster = await startPostgres(t);
@@ -29,25 +29,10 @@ t.test('a report sent to any replica is mailed once, by the leader', { skip: !cl
   const url = await cluster!.createDatabase('replicas_mail');
   const smtp = await startSmtp(t);
   const dir = t.testdir();
-  const config = join(dir, 'server.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      listen: { host: '127.0.0.1', port: 0 },
-      dataDir: join(dir, 'data'),
-      upstream: {
-        url: join(SAMPLE, 'repository/'),
-        trustedRoot: join(SAMPLE, 'repository/metadata/1.root.json'),
-        retries: 0,
-      },
-      signing: { onlineKeyFile: join(SAMPLE, 'demo-keys/staging-server/online.key') },
-      schedule: { sync: null, gc: null, prune: null },
-      notify: notifyConfig(smtp, { events: ['installed', 'failed'] }),
-      database: { url },
-      cluster: { leaderRetrySeconds: 1 },
-      log: { level: 'warn' },
-    }),
-  );
+  const config = await writeSampleServeConfig(dir, 'server.json', url, {
+    notify: notifyConfig(smtp, { events: ['installed', 'failed'] }),
+    log: { level: 'warn' },
+  });
   const enrolled = await run(['--config', config, 'enroll', 'h1', '--json']);
   t.equal(enrolled.code, 0, enrolled.stderr);
   const { token } = JSON.parse(enrolled.stdout) as { token: string };

@@ -8,13 +8,11 @@
 // Until the PostgreSQL report, token and sync-state stores are merged (issue 16), these
 // processes keep those in SQLite files in the shared data directory, which two processes on
 // one machine may share; what is tested here is leadership and the published files.
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import t from 'tap';
 import { consistentTargetPath } from '@patchbay/core/tuf';
 import { startPostgres } from '../../../test/helpers/postgres.js';
 import { waitFor } from '../../../test/helpers/processes.js';
-import { SAMPLE } from './fixtures/sample-tuf.js';
+import { writeSampleServeConfig } from './fixtures/sample-tuf.js';
 import { run, startServe, type Serving } from './fixtures/server-cli.js';
 
 const RETRY_SECONDS = 1;
@@ -57,28 +55,13 @@ async function servedTargets(base: string): Promise<string[]> {
 
 const cluster = await startPostgres(t);
 
-/** A serve config on `dir`/data for the bundled sample repository; `database` null: SQLite. */
-async function writeConfig(dir: string, name: string, database: string | null): Promise<string> {
-  const config = join(dir, name);
-  await writeFile(
-    config,
-    JSON.stringify({
-      listen: { host: '127.0.0.1', port: 0 },
-      dataDir: join(dir, 'data'),
-      upstream: {
-        url: join(SAMPLE, 'repository/'),
-        trustedRoot: join(SAMPLE, 'repository/metadata/1.root.json'),
-        retries: 0,
-      },
-      signing: { onlineKeyFile: join(SAMPLE, 'demo-keys/staging-server/online.key') },
-      schedule: { sync: null, gc: null, prune: null },
-      auth: { adminToken: ADMIN_TOKEN },
-      database: { url: database },
-      cluster: { leaderRetrySeconds: RETRY_SECONDS },
-      log: { level: 'info' },
-    }),
-  );
-  return config;
+/** A replica's config (`database` null: a one-server serve), with the admin token and logs at info. */
+function writeConfig(dir: string, name: string, database: string | null): Promise<string> {
+  return writeSampleServeConfig(dir, name, database, {
+    auth: { adminToken: ADMIN_TOKEN },
+    cluster: { leaderRetrySeconds: RETRY_SECONDS },
+    log: { level: 'info' },
+  });
 }
 
 t.test('two replicas on one data directory and one database', { skip: !cluster }, async (t) => {
