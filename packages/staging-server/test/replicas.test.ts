@@ -5,9 +5,10 @@
 // the other within the documented bound (cluster.leaderRetrySeconds: the killed process's
 // socket closes, PostgreSQL ends its session and releases the lock at once).
 //
-// Until the PostgreSQL report, token and sync-state stores are merged (issue 16), these
-// processes keep those in SQLite files in the shared data directory, which two processes on
-// one machine may share; what is tested here is leadership and the published files.
+// What is tested here is leadership and the published files; the reports, tokens and sync
+// state are wherever the stores of this build keep them with database.url (without the
+// PostgreSQL stores, SQLite files in the shared directory, which processes on one machine
+// may share).
 import t from 'tap';
 import { consistentTargetPath } from '@patchbay/core/tuf';
 import { startPostgres } from '../../../test/helpers/postgres.js';
