@@ -6,7 +6,7 @@ import { fastifyPlugin } from 'fastify-plugin';
 import type { Logger, ServerConfig } from '@patchbay/core';
 import type { MirrorService } from './mirror.js';
 import type { Notifier } from './notify/notifier.js';
-import type { HttpDeps } from './http/deps.js';
+import type { ClusterView, HttpDeps } from './http/deps.js';
 import type { ReportStore } from './reports/report-store.js';
 import { installErrorHandlers } from './http/error-handler.js';
 import { collectMethodsForAllow } from './http/method-not-allowed.js';
@@ -49,6 +49,8 @@ export interface BuildServerOptions {
   https?: { cert: Buffer; key: Buffer };
   /** the server's clock for report checks (clock skew, event quotas); tests inject one */
   now?: () => Date;
+  /** replicas (cluster/): who leads; absent: this server alone, always its own leader */
+  cluster?: ClusterView;
 }
 
 /** The app over parts the caller opened and closes (tests; `serve` uses lifecycle/serve-app.ts). */
@@ -159,6 +161,7 @@ async function registerHttpApi(app: FastifyInstance, options: HttpApiOptions): P
     version: SERVER_VERSION,
     ...(options.notifier ? { notifier: options.notifier } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.cluster ? { cluster: options.cluster } : {}),
     metrics,
     tokens,
   };

@@ -1,4 +1,5 @@
 import type { ServerConfig } from '@patchbay/core';
+import type { Leadership } from '../cluster/leadership.js';
 import type { MirrorService } from '../mirror.js';
 import type { Notifier } from '../notify/notifier.js';
 import type { ReportStore } from '../reports/report-store.js';
@@ -24,4 +25,9 @@ export interface HttpDeps {
   now?: () => Date;
   /** host and branch tokens, the store the access checks read */
   tokens: TokenStore;
+  /** replicas: who leads (/v1/status, POST /v1/sync); absent: this server alone, its own leader */
+  cluster?: ClusterView;
 }
+
+/** What the routes read of the leadership (cluster/leadership.ts). */
+export type ClusterView = Pick<Leadership, 'replicaId' | 'database' | 'isLeader' | 'leaderId'>;
