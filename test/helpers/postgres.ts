@@ -3,7 +3,7 @@
 // binaries; nothing else (no systemd, no running server) is needed. PostgreSQL refuses to run
 // as root, and sessions and CI run as root: then the cluster runs as the `postgres` user the
 // package creates (runuser), in a directory that user owns.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -64,6 +64,18 @@ function runPg(bin: string, program: string, args: string[]): void {
     );
 }
 
+/** runPg without blocking the event loop: servers and load in this process go on meanwhile. */
+function runPgAsync(bin: string, program: string, args: string[]): Promise<void> {
+  const file = path.join(bin, program);
+  const [command, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', file, ...args]] : [file, args];
+  return new Promise((resolve, reject) => {
+    execFile(command, argv, { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${program} ${args.join(' ')} failed: ${stderr || stdout || err.message}`));
+      else resolve();
+    });
+  });
+}
+
 /**
  * Start a cluster for this test file, stopped and removed at `t`'s teardown. Where PostgreSQL
  * is absent outside CI, says so in `t` and returns undefined (the caller skips); under CI a
@@ -97,12 +109,21 @@ export async function startPostgres(
   ].join(' ');
   let running = false;
   const start = async (): Promise<void> => {
-    runPg(bin, 'pg_ctl', ['-D', dataDir, '-o', settings, '-l', path.join(dir, 'log'), '-w', 'start']);
+    await runPgAsync(bin, 'pg_ctl', [
+      '-D',
+      dataDir,
+      '-o',
+      settings,
+      '-l',
+      path.join(dir, 'log'),
+      '-w',
+      'start',
+    ]);
     running = true;
   };
   const stop = async (): Promise<void> => {
     if (!running) return;
-    runPg(bin, 'pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
+    await runPgAsync(bin, 'pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
     running = false;
   };
   await start();
