@@ -26,6 +26,27 @@ export function memoryOf(pid) {
   }
 }
 
+/** A process and all its descendants (nginx's workers, PostgreSQL's backends), from /proc. */
+export function processTree(pid) {
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) {
+    try {
+      const children = readFileSync(`/proc/${pids[i]}/task/${pids[i]}/children`, 'utf8').trim();
+      if (children) pids.push(...children.split(/\s+/).map(Number));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** memoryOf summed over a process tree: each process's own peak, so an upper bound. */
+export function treeMemoryOf(pid) {
+  const tree = processTree(pid).map(memoryOf);
+  const sum = (key) => tree.reduce((total, m) => total + (Number.isFinite(m[key]) ? m[key] : 0), 0);
+  return { peak: sum('peak'), current: sum('current'), processes: tree.length };
+}
+
 /**
  * Follow a process's peak RSS until it exits: VmHWM is read every 50 ms, so the last reading
  * before exit is the peak (the kernel keeps it, we cannot read it after the process is gone).

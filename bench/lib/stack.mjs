@@ -82,6 +82,12 @@ export async function startServer(config, { timeoutMs = 600_000, logLevel = 'inf
   }
 }
 
+/** `patchbay-server keygen` in `dataDir`: the public key file of the server's online key. */
+export async function serverKeygen(dataDir) {
+  const keygen = await runOk(process.execPath, [BIN.server, '--data-dir', dataDir, 'keygen', '--json']);
+  return JSON.parse(keygen.stdout).onlineKey.publicKeyFile;
+}
+
 /**
  * The publisher's TUF repository of `feedDir` in `repo` (`patchbay-publish init`, then
  * `import-feed`), keys in `keys`; `onlineKeys`: staging servers' online public key files for
