@@ -26,6 +26,8 @@ const TARGET_VIEW_MS = 500;
 /** hosts in flight at once, over all load processes */
 const CONCURRENCY = 64;
 const LOAD_PROCESSES = 1;
+/** hosts given a report token with `patchbay-server enroll` (a process each, about a second) */
+const ENROLLED = 50;
 
 const hostIdOf = (index) => hostReport(index, { patches: 0, events: 0 }).hostId;
 const num = (n) => Math.round(n).toLocaleString('en-US');
@@ -47,9 +49,8 @@ async function runLayout(layout, ctx) {
   const stack = await layout.start();
   let fleet;
   try {
-    const sample = Array.from({ length: opts.quick ? 4 : 50 }, (_, i) =>
-      Math.floor((i * opts.fleetHosts) / (opts.quick ? 4 : 50)),
-    );
+    const enrolled = opts.quick ? 2 : ENROLLED;
+    const sample = Array.from({ length: enrolled }, (_, i) => Math.floor((i * opts.fleetHosts) / enrolled));
     const { tokens, enrollMs } = await enrollSample(stack.config, sample, hostIdOf);
     log(`fleet ${layout.key}: ${sample.length} hosts enrolled (${fmt.ms(enrollMs)} each); round 1`);
     fleet = await startFleet({ hosts: opts.fleetHosts, workers: LOAD_PROCESSES, tokens });
@@ -67,7 +68,7 @@ async function runLayout(layout, ctx) {
     const database = await stack.databaseBytes();
     log(`fleet ${layout.key}: checking every acknowledged report in the store`);
     const lost = await verifyFleet(stack.url, again.acked, hostIdOf);
-    if (lost.total > 0) log(`fleet ${layout.key}: LOST ${JSON.stringify(lost.samples)}`);
+    log(`fleet ${layout.key}: ${lost.total} lost${lost.total ? `: ${JSON.stringify(lost.samples)}` : ''}`);
     return { first, again, views, memory, database, lost, enrollMs, enrolled: sample.length };
   } finally {
     await fleet?.stop().catch(() => undefined);

@@ -39,6 +39,7 @@ export async function startSignedUpstream(dir, feedDir) {
 }
 
 function writeFleetConfig(dir, { upstream, dataDir, extra = {} }) {
+  mkdirSync(dir, { recursive: true });
   mkdirSync(dataDir, { recursive: true });
   cpSync(upstream.keysDir, path.join(dataDir, 'keys'), { recursive: true });
   const file = path.join(dir, 'staging-server.json');
