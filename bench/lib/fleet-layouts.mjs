@@ -122,6 +122,16 @@ export async function startSingle({ dir, upstream }) {
   }
 }
 
+/** This build's `serve` keeps a dataDir to itself: replicas need issue 16's leader election. */
+export class ReplicasUnsupported extends Error {
+  constructor() {
+    super(
+      'not runnable on this build: the second replica is refused the shared dataDir (PB_ERR_LOCKED); ' +
+        'replicas need the leader election of issue 16',
+    );
+  }
+}
+
 /** Layout (b): two replicas on one PostgreSQL database and one dataDir, behind nginx. */
 export async function startReplicas({ dir, upstream, nginxBin }) {
   const dataDir = path.join(dir, 'shared-data');
@@ -138,7 +148,9 @@ export async function startReplicas({ dir, upstream, nginxBin }) {
     // the first takes the leadership and syncs; the second serves what it published
     const first = await startServer(config);
     parts.push(() => first.stop());
-    const second = await startReplica(config);
+    const second = await startReplica(config).catch((err) => {
+      throw /PB_ERR_LOCKED/.test(err.message) ? new ReplicasUnsupported() : err;
+    });
     parts.push(() => second.stop());
     const nginx = await startNginx(nginxBin, {
       mode: 'replicas',
