@@ -55,7 +55,9 @@ function merge(results) {
     addCounts(merged.statuses, r.statuses);
     addCounts(merged.errors, r.errors);
     merged.errorSamples.push(...r.errorSamples);
-    for (const [kind, values] of Object.entries(r.latency)) (merged.latency[kind] ??= []).push(...values);
+    // concat, not push(...values): a round of 100,000 hosts has more values than a call has arguments
+    for (const [kind, values] of Object.entries(r.latency))
+      merged.latency[kind] = (merged.latency[kind] ?? []).concat(values);
     r.acked.forEach((acked, slot) => {
       if (acked) merged.acked.set(r.from + slot, acked);
     });
