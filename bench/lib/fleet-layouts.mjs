@@ -10,7 +10,7 @@ import { startCluster } from '../../test/helpers/postgres-cluster.mjs';
 import { startNginx } from '../baselines/nginx.mjs';
 import { writeServeFeed } from './fixtures.mjs';
 import { BIN, runOk, startLongRunning, waitFor } from './procs.mjs';
-import { publishRepository, serverKeygen, startServer, startUpstream } from './stack.mjs';
+import { publishRepository, serverKeygen, serverNodeArgs, startServer, startUpstream } from './stack.mjs';
 
 const PRODUCT = 'bench-suite';
 const RELEASE = '1.0';
@@ -68,7 +68,7 @@ function writeFleetConfig(dir, { upstream, dataDir, extra = {} }) {
 async function startReplica(config) {
   const server = await startLongRunning(
     process.execPath,
-    [BIN.server, '--config', config, 'serve', '--json'],
+    [...serverNodeArgs(), BIN.server, '--config', config, 'serve', '--json'],
     {
       cwd: path.dirname(config),
       env: { PATCHBAY_LOG_LEVEL: 'info' },

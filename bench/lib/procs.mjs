@@ -117,7 +117,8 @@ export async function startLongRunning(cmd, args, opts = {}) {
   let stderr = '';
   // Keep the tail only: a server logging at info writes a lot over a benchmark.
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr = (stderr + d).slice(-20_000)));
-  const name = path.basename(args[0] && cmd === process.execPath ? args[0] : cmd);
+  const script = args.find((a) => !a.startsWith('-'));
+  const name = path.basename(script && cmd === process.execPath ? script : cmd);
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`${name} did not start in time\n${stderr}`)),
