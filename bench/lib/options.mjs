@@ -19,7 +19,7 @@ export const USAGE = `node bench/run.mjs [--quick] [options]    (npm run bench -
   --fleet-hosts N    simulated hosts of the fleet case (default 100000; quick 1000)
   --only LIST        run only these cases, comma separated: catalog, check, blobs, ingest,
                      server-memory, client-memory, sync, fleet. Without it: all of them, but
-                     fleet only with --quick (at full size it takes about N minutes: --only fleet)
+                     fleet only with --quick (--only fleet: about 20 minutes per layout on 2 cores)
   --without LIST     act as if these tools were missing (nginx,wrk,curl,openssl)
   --json FILE        also write the results as JSON
   --keep             keep the fixture directory (printed) instead of removing it
