@@ -18,7 +18,7 @@ import {
   writeFleetFeed,
 } from '../lib/fleet-layouts.mjs';
 import { verifyFleet } from '../lib/fleet-verify.mjs';
-import { memoryOf, treeMemoryOf } from '../lib/procs.mjs';
+import { cpuSecondsOf, memoryOf, treeCpuSecondsOf, treeMemoryOf } from '../lib/procs.mjs';
 import { hostReport } from '../lib/reports.mjs';
 import { fmt } from '../lib/table.mjs';
 
@@ -45,6 +45,14 @@ function unexpectedAnswers(round) {
   return [...odd, ...Object.entries(round.errors)].map(([key, n]) => `${n}×${key}`);
 }
 
+/** CPU the deployment (servers, nginx, PostgreSQL) has used so far: what a report costs it. */
+function serverCpuSeconds(stack) {
+  return stack.processes.reduce(
+    (total, p) => total + (p.withChildren ? treeCpuSecondsOf : cpuSecondsOf)(p.pid),
+    0,
+  );
+}
+
 async function runLayout(layout, ctx) {
   const { opts, log } = ctx;
   const stack = await layout.start();
@@ -55,22 +63,36 @@ async function runLayout(layout, ctx) {
     const { tokens, enrollMs } = await enrollSample(stack.config, sample, hostIdOf);
     log(`fleet ${layout.key}: ${sample.length} hosts enrolled (${fmt.ms(enrollMs)} each); round 1`);
     fleet = await startFleet({ hosts: opts.fleetHosts, workers: LOAD_PROCESSES, tokens });
+    const cpuBefore = serverCpuSeconds(stack);
     const first = await fleet.round(1, stack.url, CONCURRENCY);
     log(`fleet ${layout.key}: round 1 ${first.reports} reports in ${first.seconds.toFixed(1)} s; round 2`);
     const again = await fleet.round(2, stack.url, CONCURRENCY);
     log(
       `fleet ${layout.key}: round 2 ${again.reports} reports in ${again.seconds.toFixed(1)} s; admin views`,
     );
+    const serverCpu = serverCpuSeconds(stack) - cpuBefore;
     const views = await timeAdminViews(stack.url, log);
     const memory = [
       ...stack.processes.map((p) => ({ name: p.name, ...(p.withChildren ? treeMemoryOf : memoryOf)(p.pid) })),
       ...fleet.pids.map((pid) => ({ name: 'load', ...memoryOf(pid) })),
     ];
+    const loadCpuSeconds = again.cpuMs / 1000;
     const database = await stack.databaseBytes();
     log(`fleet ${layout.key}: checking every acknowledged report in the store`);
     const lost = await verifyFleet(stack.url, again.acked, hostIdOf);
     log(`fleet ${layout.key}: ${lost.total} lost${lost.total ? `: ${JSON.stringify(lost.samples)}` : ''}`);
-    return { first, again, views, memory, database, lost, enrollMs, enrolled: sample.length };
+    return {
+      first,
+      again,
+      serverCpu,
+      views,
+      memory,
+      loadCpuSeconds,
+      database,
+      lost,
+      enrollMs,
+      enrolled: sample.length,
+    };
   } finally {
     await fleet?.stop().catch(() => undefined);
     await stack.stop();
@@ -81,6 +103,9 @@ async function runLayout(layout, ctx) {
 function figures(r) {
   const rate = (round) => round.reports / round.seconds;
   const odd = [...unexpectedAnswers(r.first), ...unexpectedAnswers(r.again)];
+  const reports = r.first.reports + r.again.reports;
+  // CPU time, not wall time: comparable on a machine shared with other work
+  const cpuPerReport = (1000 * r.serverCpu) / reports;
   const dbTotal = Object.values(r.database).reduce((a, b) => a + b, 0);
   const rows = [
     {
@@ -96,6 +121,11 @@ function figures(r) {
       n: rate(r.again),
       target: `≥ ${num(TARGET_REPORTS_PER_S)}/s`,
       met: rate(r.again) >= TARGET_REPORTS_PER_S,
+    },
+    {
+      figure: 'deployment CPU per report, both rounds (its refresh included)',
+      text: `${cpuPerReport.toFixed(2)} ms (${r.serverCpu.toFixed(0)} CPU s for ${num(reports)} reports)`,
+      n: cpuPerReport,
     },
     {
       figure: 'report latency p50 / p99, first / re-report',
@@ -132,7 +162,9 @@ function figures(r) {
     },
     {
       figure: 'RSS peak / end per process',
-      text: r.memory.map((m) => `${m.name} ${fmt.mib(m.peak)} / ${fmt.mib(m.current)}`).join('; '),
+      text:
+        r.memory.map((m) => `${m.name} ${fmt.mib(m.peak)} / ${fmt.mib(m.current)}`).join('; ') +
+        ` (load CPU ${r.loadCpuSeconds.toFixed(0)} s over both rounds)`,
     },
   ];
   for (const [viewPath, label] of ADMIN_VIEWS) {

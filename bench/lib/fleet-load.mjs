@@ -48,9 +48,12 @@ function merge(results) {
     errors: {},
     errorSamples: [],
     acked: new Map(),
+    /** the load processes' CPU time since they started, summed */
+    cpuMs: 0,
   };
   for (const r of results) {
     merged.reports += r.reports;
+    merged.cpuMs += r.cpuMs;
     merged.acceptedMismatch += r.acceptedMismatch;
     addCounts(merged.statuses, r.statuses);
     addCounts(merged.errors, r.errors);

@@ -26,6 +26,19 @@ export function memoryOf(pid) {
   }
 }
 
+/** CPU time (user + system) a live process has used, in seconds, from /proc (Linux only). */
+export function cpuSecondsOf(pid) {
+  try {
+    // the fields after the command name, which is in parentheses and may hold spaces
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+/** USER_HZ: what /proc/<pid>/stat counts in; 100 on every Linux port node runs on */
+const CLOCK_TICKS = 100;
+
 /** A process and all its descendants (nginx's workers, PostgreSQL's backends), from /proc. */
 export function processTree(pid) {
   const pids = [pid];
@@ -45,6 +58,13 @@ export function treeMemoryOf(pid) {
   const tree = processTree(pid).map(memoryOf);
   const sum = (key) => tree.reduce((total, m) => total + (Number.isFinite(m[key]) ? m[key] : 0), 0);
   return { peak: sum('peak'), current: sum('current'), processes: tree.length };
+}
+
+/** cpuSecondsOf summed over a process tree (its live processes). */
+export function treeCpuSecondsOf(pid) {
+  return processTree(pid)
+    .map(cpuSecondsOf)
+    .reduce((total, s) => total + (Number.isFinite(s) ? s : 0), 0);
 }
 
 /**
