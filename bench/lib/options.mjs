@@ -16,7 +16,7 @@ export const USAGE = `node bench/run.mjs [--quick] [options]    (npm run bench -
   --server-mem-mb N  blob size for the server memory case in MiB (default 1024; quick 64)
   --client-mem-mb N  blob size for the client memory case in MiB (default 2048; quick 128)
   --downloads N      concurrent downloads in the server memory case (default 256; quick 32)
-  --fleet-hosts N    simulated hosts of the fleet case (default 100000; quick 1000)
+  --fleet-hosts N    simulated hosts of the fleet case (default 100000; quick 300)
   --only LIST        run only these cases, comma separated: catalog, check, blobs, ingest,
                      server-memory, client-memory, sync, fleet. Without it: all of them, but
                      fleet only with --quick (--only fleet: about 20 minutes per layout on 2 cores)
@@ -63,7 +63,7 @@ const QUICK = {
   'server-mem-mb': 64,
   'client-mem-mb': 128,
   downloads: 32,
-  'fleet-hosts': 1_000,
+  'fleet-hosts': 300,
 };
 
 export function readOptions(argv) {
