@@ -33,7 +33,9 @@ async function mirror(app: FastifyInstance, { config, logger }: LifecycleOptions
   // the next replica may open the data directory now
   await leadership.startDone();
   const duties = new LeaderDuties(leadership, logger, leadsAtOpen ?? true);
-  void duties.add({ name: 'mirror', start: () => mirror.lead?.(), stop: () => mirror.follow?.() });
+  // Awaited: a leader has recovered an interrupted sync and cleaned its temp files before it
+  // listens, so the start sync is running by the time anyone can ask /v1/status.
+  await duties.add({ name: 'mirror', start: () => mirror.lead?.(), stop: () => mirror.follow?.() });
   const notifier = app.getDecorator<Notifier>('notifier');
   // replicas: the mail outbox and the stored events' mail run on the leader, after the mirror
   const mailDuty = leaderDutyOf(notifier);
