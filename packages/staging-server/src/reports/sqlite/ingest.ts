@@ -70,9 +70,16 @@ function prepareStatements(db: Database.Database) {
          via = excluded.via, viaPath = excluded.viaPath, viaKeys = excluded.viaKeys`,
     ),
     touchClient: db.prepare('UPDATE clients SET lastSeenAt = ? WHERE hostId = ?'),
-    deletePatches: db.prepare('DELETE FROM client_patches WHERE hostId = ?'),
-    insertPatch: db.prepare(
-      'INSERT INTO client_patches (hostId, patchId, state, since, reason, cached) VALUES (?, ?, ?, ?, ?, ?)',
+    // Rows that went away are deleted, the others written only where they differ, so a host
+    // re-reporting the same states costs its clients row and nothing in client_patches.
+    deleteGonePatches: db.prepare(
+      'DELETE FROM client_patches WHERE hostId = ? AND patchId NOT IN (SELECT value FROM json_each(?))',
+    ),
+    upsertPatch: db.prepare(
+      `INSERT INTO client_patches AS p (hostId, patchId, state, since, reason, cached) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (hostId, patchId) DO UPDATE SET state = excluded.state, since = excluded.since,
+         reason = excluded.reason, cached = excluded.cached
+       WHERE (p.state, p.since, p.reason, p.cached) IS NOT (excluded.state, excluded.since, excluded.reason, excluded.cached)`,
     ),
     insertEvent: db.prepare(
       `INSERT INTO events (hostId, instanceId, seq, type, patchId, at, outcome, message, output, receivedAt)
@@ -118,9 +125,10 @@ function replaceSnapshot(
     viaPath: origin ? JSON.stringify(origin.path) : null,
     viaKeys: origin ? JSON.stringify(origin.keys) : null,
   });
-  st.deletePatches.run(report.hostId);
-  for (const patch of report.patches as StoredPatch[]) {
-    st.insertPatch.run(
+  const patches = report.patches as StoredPatch[];
+  st.deleteGonePatches.run(report.hostId, JSON.stringify(patches.map((p) => p.id)));
+  for (const patch of patches) {
+    st.upsertPatch.run(
       report.hostId,
       patch.id,
       patch.state,
