@@ -107,6 +107,11 @@ export interface FleetCounts {
    * States without hosts are absent.
    */
   countClientStates(staleBefore: string): Promise<Map<string, number>>;
+  /**
+   * patchId → (state → hosts that reported it), from counters kept in every ingest's
+   * transaction: the fleet's counts without reading every state. States without hosts are absent.
+   */
+  patchStateCounts(): Promise<Map<string, Map<PatchState, number>>>;
   /** The highest event id stored (0 when none). */
   lastEventId(): Promise<number>;
   /** The latest lastSeenAt of any host (null when none): with lastEventId, tells whether anything changed. */

@@ -2,12 +2,13 @@
 // marks (newest event, latest lastSeenAt) that tell the metrics and the rollup whether
 // anything changed since they last looked.
 import type { ReportStore } from '../report-store-api.js';
+import { byPatch, type PatchStateCountRow } from '../patch-state-counts.js';
 import { MISSING_SQL } from './client-rows.js';
 import type { ReportsDatabase } from './reports-database.js';
 
 type PostgresFleetCounts = Pick<
   ReportStore,
-  'countClients' | 'countClientStates' | 'lastEventId' | 'lastSeenMax'
+  'countClients' | 'countClientStates' | 'patchStateCounts' | 'lastEventId' | 'lastSeenMax'
 >;
 
 const COUNT_CLIENTS = `SELECT count(*) AS total, count(*) FILTER (WHERE last_seen_at < $1) AS stale
@@ -31,6 +32,12 @@ export function postgresFleetCounts(db: ReportsDatabase): PostgresFleetCounts {
     },
     countClientStates: async (staleBefore) =>
       new Map(await db.arrays<[string, number]>(CLIENT_STATES, [staleBefore])),
+    patchStateCounts: async () =>
+      byPatch(
+        await db.rows<PatchStateCountRow>(
+          'SELECT patch_id AS "patchId", state, hosts FROM reports.patch_state_counts WHERE hosts > 0',
+        ),
+      ),
     lastEventId: async () =>
       (await db.rows<{ id: number | null }>('SELECT max(id) AS id FROM reports.events'))[0]?.id ?? 0,
     lastSeenMax: async () =>

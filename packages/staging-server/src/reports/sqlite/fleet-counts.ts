@@ -3,6 +3,7 @@
 // anything changed since they last looked.
 import type Database from 'better-sqlite3';
 import type { FleetCounts } from '../report-store-api.js';
+import { byPatch, type PatchStateCountRow } from '../patch-state-counts.js';
 import { MISSING_SQL } from './client-rows.js';
 
 function prepareStatements(db: Database.Database) {
@@ -22,6 +23,9 @@ function prepareStatements(db: Database.Database) {
          WHEN c.pendingReboot = 1 THEN 'pending_reboot' ELSE 'compliant' END AS state
        FROM clients c) GROUP BY state`,
     ),
+    patchStateCounts: db.prepare<[], PatchStateCountRow>(
+      'SELECT patchId, state, hosts FROM patch_state_counts WHERE hosts > 0',
+    ),
     lastEventId: db.prepare<[], { id: number | null }>('SELECT MAX(id) AS id FROM events'),
     lastSeenMax: db.prepare<[], { at: string | null }>('SELECT MAX(lastSeenAt) AS at FROM clients'),
   };
@@ -36,6 +40,7 @@ export function sqliteFleetCounts(db: Database.Database): FleetCounts {
     }),
     countClientStates: async (staleBefore) =>
       new Map(st.clientStates.all(staleBefore).map((r) => [r.state, r.hosts])),
+    patchStateCounts: async () => byPatch(st.patchStateCounts.all()),
     lastEventId: async () => st.lastEventId.get()?.id ?? 0,
     lastSeenMax: async () => st.lastSeenMax.get()?.at ?? null,
   };

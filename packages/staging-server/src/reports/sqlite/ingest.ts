@@ -2,7 +2,7 @@
 // stored), its client instance, its events once per (hostId, instanceId, seq). One
 // transaction a report; reports that arrive together share a commit (ingestSoon).
 import type Database from 'better-sqlite3';
-import type { ClientReport, ReportEvent } from '@patchbay/core';
+import { ErrorCodes, PatchbayError, type ClientReport, type ReportEvent } from '@patchbay/core';
 import type { ReportIngest, ReportStoreOptions } from '../report-store-api.js';
 import type {
   EventConflict,
@@ -126,7 +126,17 @@ function replaceSnapshot(
     viaKeys: origin ? JSON.stringify(origin.keys) : null,
   });
   const patches = report.patches as StoredPatch[];
-  st.deleteGonePatches.run(report.hostId, JSON.stringify(patches.map((p) => p.id)));
+  const ids = patches.map((p) => p.id);
+  // An upsert would let the last of a twice-named patch win; the (hostId, patchId) key refuses it, as in PostgreSQL.
+  if (new Set(ids).size !== ids.length)
+    throw new PatchbayError(
+      ErrorCodes.DATABASE,
+      `the report of host "${report.hostId}" names a patch twice`,
+      {
+        hostId: report.hostId,
+      },
+    );
+  st.deleteGonePatches.run(report.hostId, JSON.stringify(ids));
   for (const patch of patches) {
     st.upsertPatch.run(
       report.hostId,
