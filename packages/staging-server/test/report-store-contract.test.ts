@@ -3,7 +3,9 @@
 // The store-internal cases (SQLite's query plans and file migrations) stay in their own
 // files; PostgreSQL-only cases (replicas, restarts) are in report-store-postgres.test.ts.
 import t, { type Test } from 'tap';
-import type { ClientReport, PatchState } from '@patchbay/core';
+import { isRelevant, type ClientReport, type PatchState } from '@patchbay/core';
+import { buildCompliance } from '../src/reports/compliance.js';
+import { buildComplianceCounts } from '../src/reports/compliance-counts.js';
 import { ReportStore } from '../src/reports/report-store.js';
 import type { ReportStoreOptions } from '../src/reports/report-store-api.js';
 import { PRUNE_BATCH_SIZE, pruneExpiredEvents } from '../src/reports/retention.js';
@@ -706,3 +708,46 @@ contract('the per-patch state counters equal a recount after every kind of inges
   t.notOk((await store.patchStateCounts()).has(patchId), `${patchId} left every host (was ${[...byState]})`);
   t.same(await store.patchStateCounts(), await recount(store));
 });
+
+contract(
+  'the compliance counts from counters and profiles equal those from every state',
+  async (t, store) => {
+    const random = seededRandom(3);
+    const catalog = [
+      patch('P0', { rebootRequired: true }),
+      patch('P1', { platforms: ['win32'] }),
+      patch('P2', { release: '18.0', rebootRequired: true }),
+    ];
+    const states: PatchState[] = ['installed', 'missing', 'failed', 'superseded', 'downloaded'];
+    const profiles = [
+      { platform: 'linux', products: [{ id: 'arcserve-backup', release: '19.0' }] },
+      { platform: 'win32', products: [{ id: 'arcserve-backup', release: '19.0' }] },
+      { platform: 'linux', products: [{ id: 'arcserve-backup', release: '18.0' }] },
+    ];
+    await store.ingestMany(
+      Array.from({ length: 40 }, (_, h) => {
+        const profile = profiles[h % 3]!;
+        // each host reports a random part of the patches relevant to it (the rest: unreported)
+        const patches = catalog
+          .filter((p) => isRelevant(p, profile) && random() < 0.7)
+          .map((p) => ({ id: p.id, state: states[Math.floor(random() * states.length)]! }));
+        return report(`host-${h}`, { ...profile, patches, pendingReboot: random() < 0.5 });
+      }),
+    );
+    t.same((await store.profileCounts()).map((p) => p.hosts).sort(), [13, 13, 14], 'hosts per profile');
+    const [fleetStates, hosts] = [await store.allStates(), await store.hostProfiles()];
+    const full = buildCompliance(catalog, hosts, fleetStates).map(
+      ({ hosts: _hosts, via: _via, ...row }) => row,
+    );
+    const counts = buildComplianceCounts(catalog, {
+      states: await store.patchStateCounts(),
+      profiles: await store.profileCounts(),
+      pendingReboot: await store.pendingRebootInstalls(),
+    });
+    t.same(counts, full);
+    t.ok(
+      counts.some((row) => row.pendingReboot > 0),
+      'the fleet has installed patches awaiting a reboot',
+    );
+  },
+);

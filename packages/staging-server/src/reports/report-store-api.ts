@@ -15,6 +15,7 @@ import type {
   HostProfileRow,
   IngestResult,
   PatchFacts,
+  ProfileCount,
   ReportOrigin,
   RollupClientRow,
   StoredEvent,
@@ -112,6 +113,10 @@ export interface FleetCounts {
    * transaction: the fleet's counts without reading every state. States without hosts are absent.
    */
   patchStateCounts(): Promise<Map<string, Map<PatchState, number>>>;
+  /** Hosts per profile, in one GROUP BY (hosts with the same products in another order may come apart). */
+  profileCounts(): Promise<ProfileCount[]>;
+  /** patchId → hosts with it installed whose last report says a reboot is pending (absent: none). */
+  pendingRebootInstalls(): Promise<Map<string, number>>;
   /** The highest event id stored (0 when none). */
   lastEventId(): Promise<number>;
   /** The latest lastSeenAt of any host (null when none): with lastEventId, tells whether anything changed. */

@@ -1,6 +1,7 @@
 // The admin reports, each as JSON or CSV (?format=csv), each with the filters host,
 // patch, severity, release, since, until (report-filters.ts):
-//   GET /v1/reports/compliance  Patches Installed — current (per patch × host);
+//   GET /v1/reports/compliance  Patches Installed — current (per patch × host; ?hosts=false:
+//                               the counts alone, from counters kept at ingest);
 //                               ?view=hosts: the same matrix by host, sorted and paged
 //   GET /v1/reports/downloaded  Patches Downloaded (which hosts hold which patches in cache)
 //   GET /v1/reports/installs    Patches Installed — history (installs and uninstalls)
@@ -8,7 +9,14 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { EVENT_TYPES, type EventType, type FeedPatch } from '@patchbay/core';
 import type { PublishedCatalog } from '../../mirror.js';
-import { buildCompliance, buildHostMatrix, type HostComplianceRow } from '../../reports/compliance.js';
+import {
+  buildCompliance,
+  buildHostMatrix,
+  type ComplianceRow,
+  type HostComplianceRow,
+  type PatchColumn,
+} from '../../reports/compliance.js';
+import { buildComplianceCounts, type FleetTallies } from '../../reports/compliance-counts.js';
 import { ComplianceCache } from '../../reports/compliance-cache.js';
 import type { HistoryQuery, HostProfileRow, StoredEvent } from '../../reports/types.js';
 import {
@@ -52,11 +60,14 @@ const complianceSchema = {
       offset: { type: 'integer', minimum: 0 },
       limit: { type: 'integer', minimum: 1, maximum: MAX_HISTORY_LIMIT },
       search: { type: 'string', minLength: 1, maxLength: 253 },
+      // false: the per-patch rows without their `hosts` map, counted without reading every state
+      hosts: { type: 'boolean' },
     },
   },
 } as const;
 
 interface ComplianceQuerystring extends ReportFilterQuerystring {
+  hosts?: boolean;
   view?: 'patches' | 'hosts';
   sort?: HostSort;
   order?: SortOrder;
@@ -311,6 +322,26 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     return body;
   }
 
+  async function fleetTallies(): Promise<FleetTallies> {
+    const [states, profiles, pendingReboot] = await Promise.all([
+      store.patchStateCounts(),
+      store.profileCounts(),
+      store.pendingRebootInstalls(),
+    ]);
+    return { states, profiles, pendingReboot };
+  }
+
+  /** The per-patch rows from every state of the selected hosts; without `hosts` when `countsOnly`. */
+  async function complianceRows(
+    patches: readonly FeedPatch[],
+    selectHosts: (hosts: readonly HostProfileRow[]) => readonly HostProfileRow[],
+    countsOnly: boolean,
+  ): Promise<(ComplianceRow | PatchColumn)[]> {
+    const fleet = await cache.fleet();
+    const rows = buildCompliance(patches, selectHosts(fleet.hosts), fleet.states);
+    return countsOnly ? rows.map(({ hosts: _hosts, via: _via, ...counts }) => counts) : rows;
+  }
+
   app.get<{ Querystring: ComplianceQuerystring }>(
     '/v1/reports/compliance',
     { schema: complianceSchema },
@@ -320,6 +351,8 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
       if (q.view !== 'hosts')
         for (const name of HOST_VIEW_PARAMS)
           if (q[name] !== undefined) throw HttpErrors.BAD_QUERY(name, 'applies only with view=hosts');
+      if (q.view === 'hosts' && q.hosts !== undefined)
+        throw HttpErrors.BAD_QUERY('hosts', 'applies only to the per-patch view');
       const published = await currentCatalog();
       if (published === null) throw HttpErrors.NO_CATALOG();
       // since/until select patches by publishedAt: "compliance with what was published then".
@@ -331,8 +364,12 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
             (q.view !== 'hosts' || q.search === undefined || matchesSearch(h, q.search)),
         );
       if (q.view === 'hosts') return hostView(reply, q, published, patches, selectHosts, range);
-      const fleet = await cache.fleet();
-      const rows = buildCompliance(patches, selectHosts(fleet.hosts), fleet.states);
+      // The counts alone (the CSV has no per-host column): from the counters, for the whole fleet.
+      const countsOnly = q.hosts === false || q.format === 'csv';
+      const rows =
+        countsOnly && q.host === undefined
+          ? buildComplianceCounts(patches, await fleetTallies())
+          : await complianceRows(patches, selectHosts, countsOnly);
       return rowsOrCsv(
         reply,
         q.format,
