@@ -6,6 +6,7 @@
 //   GET /v1/reports/downloaded  Patches Downloaded (which hosts hold which patches in cache)
 //   GET /v1/reports/installs    Patches Installed — history (installs and uninstalls)
 //   GET /v1/reports/history     every event (CONTRACT §2)
+import type { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { EVENT_TYPES, type EventType, type FeedPatch } from '@patchbay/core';
 import type { PublishedCatalog } from '../../mirror.js';
@@ -31,7 +32,7 @@ import {
   type HostViewPage,
   type SortOrder,
 } from '../../reports/views.js';
-import { toCsv } from '../csv.js';
+import { csvStream, toCsv, type CsvCell } from '../csv.js';
 import { HttpErrors } from '../errors.js';
 import type { HttpDeps } from '../deps.js';
 import {
@@ -180,16 +181,16 @@ const HISTORY_COLUMNS = [
   'id',
 ] as const;
 
-/** CSV of objects, in the given column order. */
-function csvOf<K extends string>(columns: readonly K[], rows: readonly Record<K, unknown>[]): string {
-  return toCsv(
-    columns,
-    rows.map((row) =>
-      columns.map((c) => {
-        const value = row[c];
-        return typeof value === 'object' && value !== null ? JSON.stringify(value) : (value as string);
-      }),
-    ),
+/** Rows of a CSV download a stream takes at a time (and events read from the store at a time). */
+export const CSV_PAGE = 1000;
+
+/** The cells of objects, in the given column order. */
+function cellsOf<K extends string>(columns: readonly K[], rows: readonly Record<K, unknown>[]): CsvCell[][] {
+  return rows.map((row) =>
+    columns.map((c) => {
+      const value = row[c];
+      return typeof value === 'object' && value !== null ? JSON.stringify(value) : (value as CsvCell);
+    }),
   );
 }
 
@@ -201,15 +202,23 @@ function rowsOrCsv<K extends string>(
   csvFile: string,
   columns: readonly K[],
 ): readonly Record<K, unknown>[] | FastifyReply {
-  return format === 'csv' ? sendCsv(reply, csvFile, csvOf(columns, rows)) : rows;
+  return format === 'csv' ? sendCsv(reply, csvFile, toCsv(columns, cellsOf(columns, rows))) : rows;
+}
+
+function* slices<T>(items: readonly T[], size: number): Generator<readonly T[]> {
+  for (let start = 0; start < items.length; start += size) yield items.slice(start, start + size);
 }
 
 /** The host view as CSV: the host's fields, then its state per patch (empty: not relevant). */
-function hostViewCsv(patchIds: readonly string[], hosts: readonly HostComplianceRow[]): string {
-  return toCsv(
-    [...HOST_VIEW_COLUMNS, ...patchIds],
-    hosts.map((h) => [...HOST_VIEW_COLUMNS.map((c) => h[c]), ...patchIds.map((id) => h.states[id] ?? '')]),
-  );
+function hostViewCsv(patchIds: readonly string[], hosts: readonly HostComplianceRow[]): Readable {
+  const cells = function* () {
+    for (const page of slices(hosts, CSV_PAGE))
+      yield page.map((h) => [
+        ...HOST_VIEW_COLUMNS.map((c) => h[c]),
+        ...patchIds.map((id) => h.states[id] ?? ''),
+      ]);
+  };
+  return csvStream([...HOST_VIEW_COLUMNS, ...patchIds], cells());
 }
 
 export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror, store, config }) => {
@@ -393,6 +402,24 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     },
   );
 
+  /**
+   * The events of `query` (at most query.limit) in pages of CSV_PAGE, each read after the
+   * last event of the one before, starting with `first` (the first page, already read).
+   */
+  async function* eventPages(query: HistoryQuery, first: StoredEvent[]): AsyncGenerator<StoredEvent[]> {
+    let page = first;
+    let asked = Math.min(CSV_PAGE, query.limit);
+    let read = 0;
+    for (;;) {
+      yield page;
+      read += page.length;
+      const last = page.at(-1);
+      if (last === undefined || page.length < asked || read >= query.limit) return;
+      asked = Math.min(CSV_PAGE, query.limit - read);
+      page = await store.history({ ...query, limit: asked, before: { at: last.at, id: last.id } });
+    }
+  }
+
   /** An event-history route: the page of events its filters select, as `rows` turns them into answers. */
   function historyRoute<K extends string>(route: {
     path: string;
@@ -408,9 +435,20 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
       async (request, reply) => {
         const q = request.query;
         const query = await historyQuery(q, route.installsOnly);
-        const events = await store.history(query);
-        linkNext(reply, route.path, q, events, query.limit);
-        return rowsOrCsv(reply, q.format, await route.rows(events), route.csvFile, route.columns);
+        if (q.format !== 'csv') {
+          const events = await store.history(query);
+          linkNext(reply, route.path, q, events, query.limit);
+          return route.rows(events);
+        }
+        // Streamed page by page. The first is read before the answer starts, so that an error
+        // is still an error status; when it is the whole answer, it says where the next starts.
+        const first = await store.history({ ...query, limit: Math.min(CSV_PAGE, query.limit) });
+        if (query.limit <= CSV_PAGE) linkNext(reply, route.path, q, first, query.limit);
+        const cells = async function* () {
+          for await (const events of eventPages(query, first))
+            yield cellsOf(route.columns, await route.rows(events));
+        };
+        return sendCsv(reply, route.csvFile, csvStream(route.columns, cells()));
       },
     );
   }
