@@ -5,7 +5,7 @@
 // those buildCompliance makes from every state (missing: relevant and neither installed,
 // failed nor superseded, unreported included).
 import { isRelevant, type FeedPatch, type PatchState } from '@patchbay/core';
-import type { PatchColumn } from './compliance.js';
+import { patchRow, type PatchColumn } from './compliance.js';
 import type { ProfileCount } from './types.js';
 
 export interface FleetTallies {
@@ -23,20 +23,14 @@ export function buildComplianceCounts(patches: readonly FeedPatch[], tallies: Fl
     const states = tallies.states.get(patch.id);
     const count = (state: PatchState): number => states?.get(state) ?? 0;
     const [installed, failed, superseded] = [count('installed'), count('failed'), count('superseded')];
-    const rebootRequired = patch.rebootRequired === true;
+    const { hosts: _hosts, ...row } = patchRow(patch);
     return {
-      patchId: patch.id,
-      title: patch.title,
-      severity: patch.severity,
-      product: patch.product,
-      release: patch.release,
+      ...row,
       installed,
       missing: Math.max(0, relevant - installed - failed - superseded),
       failed,
       superseded,
-      pendingReboot: rebootRequired ? (tallies.pendingReboot.get(patch.id) ?? 0) : 0,
-      rebootRequired,
-      publishedAt: patch.publishedAt,
+      pendingReboot: row.rebootRequired ? (tallies.pendingReboot.get(patch.id) ?? 0) : 0,
     };
   });
 }

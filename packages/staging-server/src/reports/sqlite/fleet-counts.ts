@@ -32,7 +32,9 @@ function prepareStatements(db: Database.Database) {
     ),
     pendingRebootInstalls: db
       .prepare<[], [string, number]>(
-        `SELECT p.patchId, COUNT(*) FROM clients c JOIN client_patches p ON p.hostId = c.hostId
+        // CROSS JOIN keeps clients outside: the few hosts awaiting a reboot, then their rows by
+        // key, rather than every installed row and its host.
+        `SELECT p.patchId, COUNT(*) FROM clients c CROSS JOIN client_patches p ON p.hostId = c.hostId
          WHERE c.pendingReboot = 1 AND p.state = 'installed' GROUP BY p.patchId`,
       )
       .raw(),
