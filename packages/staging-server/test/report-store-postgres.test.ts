@@ -137,6 +137,42 @@ if (cluster) {
     t.equal((await b.listClients()).length, 140);
   });
 
+  t.test('two replicas moving the same per-patch counters at once keep them exact', async (t) => {
+    const url = await freshDatabase(cluster, 'pg_store');
+    const [a, b] = [(await openPostgresStore(t, url)).store, (await openPostgresStore(t, url)).store];
+    const ids = Array.from({ length: 8 }, (_, i) => `P${i}`);
+    const states = ['installed', 'failed', 'missing'] as const;
+    // Each host lists the patches in its own order; both replicas store batches of all of them.
+    const batch = (round: number, hosts: number[]) =>
+      hosts.map((h) =>
+        report(`h-${h}`, {
+          reportedAt: new Date(Date.UTC(2026, 10, 24, 10, round)).toISOString(),
+          patches: (h % 2 === 0 ? ids : [...ids].reverse()).map((id, i) => ({
+            id,
+            state: states[(h + i + round) % 3]!,
+          })),
+        }),
+      );
+    const hosts = Array.from({ length: 40 }, (_, h) => h);
+    for (let round = 0; round < 3; round++)
+      await Promise.all([
+        ...batch(round, hosts.slice(0, 20)).map((r) => a.ingestSoon(r)),
+        ...batch(round, hosts.slice(20)).map((r) => b.ingestSoon(r)),
+        a.ingestMany(batch(round, [40 + round])),
+      ]);
+    const recount = new Map<string, Map<string, number>>();
+    for (const [patchId, byHost] of await a.allStates())
+      for (const state of byHost.values()) {
+        const counts = recount.get(patchId) ?? new Map<string, number>();
+        recount.set(patchId, counts.set(state, (counts.get(state) ?? 0) + 1));
+      }
+    t.same(await b.patchStateCounts(), recount);
+    t.equal(
+      [...(await a.patchStateCounts()).get('P0')!.values()].reduce((x, y) => x + y, 0),
+      43,
+    );
+  });
+
   t.test('revision() moves when another replica ingests', async (t) => {
     const url = await freshDatabase(cluster, 'pg_store');
     const [a, b] = [(await openPostgresStore(t, url)).store, (await openPostgresStore(t, url)).store];
