@@ -97,6 +97,7 @@ if (cluster) {
     await rowsOf(
       url,
       `DROP TABLE reports.patch_state_counts;
+       DROP INDEX reports.clients_by_profile, reports.clients_pending_reboot;
        DELETE FROM patchbay_schema WHERE component = 'reports' AND version = 2`,
     );
     const { store } = await openPostgresStore(t, url);

@@ -125,6 +125,10 @@ export const MIGRATIONS: readonly Migration[] = [
         ) WITHOUT ROWID;
         INSERT INTO patch_state_counts (patchId, state, hosts)
           SELECT patchId, state, COUNT(*) FROM client_patches GROUP BY patchId, state;
+        -- Hosts per profile, and those awaiting a reboot, read from narrow indexes rather than
+        -- by a scan of the clients rows (each holds its last report).
+        CREATE INDEX clients_by_profile ON clients (platform, products);
+        CREATE INDEX clients_pending_reboot ON clients (hostId) WHERE pendingReboot = 1;
         CREATE TRIGGER patch_state_counts_insert AFTER INSERT ON client_patches BEGIN
           INSERT INTO patch_state_counts (patchId, state, hosts) VALUES (new.patchId, new.state, 1)
             ON CONFLICT (patchId, state) DO UPDATE SET hosts = hosts + 1;
