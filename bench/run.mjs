@@ -9,6 +9,7 @@ import { blobServing } from './cases/blob-serving.mjs';
 import { catalogPoll } from './cases/catalog-poll.mjs';
 import { clientCheckTuf } from './cases/client-check-tuf.mjs';
 import { clientMemory } from './cases/client-memory.mjs';
+import { fleetCase } from './cases/fleet.mjs';
 import { reportIngest } from './cases/report-ingest.mjs';
 import { serverMemory } from './cases/server-memory.mjs';
 import { syncCase } from './cases/sync.mjs';
@@ -148,6 +149,7 @@ try {
     await stopStack(ctx.memory);
   }
   await runCase('sync', syncCase);
+  await runCase('fleet', fleetCase);
 } catch (err) {
   failures.push(`setup: ${err.stack ?? err.message}`);
 } finally {

@@ -47,6 +47,28 @@ export function proxyServerBlock({ port, upstream, cacheDir }) {
   }`;
 }
 
+/**
+ * Round robin over staging server replicas: every route goes through uncached, as the fleet
+ * benchmark's layout (b). `Host` is passed on (the servers refuse names they do not know).
+ */
+function replicasServerBlock({ port, upstreams }) {
+  return `
+  upstream patchbay_replicas { ${upstreams.map((u) => `server ${u};`).join(' ')} keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://patchbay_replicas;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_buffering off;
+      proxy_read_timeout 300s;
+      client_max_body_size 16m;
+    }
+  }`;
+}
+
 function staticServerBlock({ port, blobsDir }) {
   return `
   server {
@@ -61,9 +83,10 @@ function staticServerBlock({ port, blobsDir }) {
 
 /**
  * Start nginx. mode 'static': serve `blobsDir` (<store>/blobs/sha256) at the blob route;
- * mode 'proxy': cache the blob route in front of `upstream` (host:port).
+ * mode 'proxy': cache the blob route in front of `upstream` (host:port); mode 'replicas':
+ * balance every route over `upstreams` (host:port each).
  */
-export async function startNginx(nginxBin, { mode, workDir, blobsDir, upstream }) {
+export async function startNginx(nginxBin, { mode, workDir, blobsDir, upstream, upstreams }) {
   const dir = path.join(workDir, `nginx-${mode}`);
   mkdirSync(path.join(dir, 'logs'), { recursive: true });
   mkdirSync(path.join(dir, 'cache'), { recursive: true });
@@ -71,7 +94,9 @@ export async function startNginx(nginxBin, { mode, workDir, blobsDir, upstream }
   const server =
     mode === 'static'
       ? staticServerBlock({ port, blobsDir })
-      : proxyServerBlock({ port, upstream, cacheDir: path.join(dir, 'cache') });
+      : mode === 'replicas'
+        ? replicasServerBlock({ port, upstreams })
+        : proxyServerBlock({ port, upstream, cacheDir: path.join(dir, 'cache') });
   // As root the workers would run as nobody, which cannot read a 0700 temp directory.
   const user = process.getuid?.() === 0 ? 'user root;' : '';
   const conf = `${user}

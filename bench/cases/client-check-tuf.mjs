@@ -6,7 +6,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BIN, runOk } from '../lib/procs.mjs';
-import { publishRepository, startServer, startUpstream, writeClientConfig } from '../lib/stack.mjs';
+import {
+  publishRepository,
+  serverKeygen,
+  startServer,
+  startUpstream,
+  writeClientConfig,
+} from '../lib/stack.mjs';
 import { fmt } from '../lib/table.mjs';
 
 const TARGET_MS = 300;
@@ -18,14 +24,7 @@ export async function clientCheckTuf(ctx) {
   const dir = path.join(work, 'tuf-check');
   const serverDir = path.join(dir, 'server');
   mkdirSync(serverDir, { recursive: true });
-  const keygen = await runOk(process.execPath, [
-    BIN.server,
-    '--data-dir',
-    path.join(serverDir, 'server-data'),
-    'keygen',
-    '--json',
-  ]);
-  const onlinePub = JSON.parse(keygen.stdout).onlineKey.publicKeyFile;
+  const onlinePub = await serverKeygen(path.join(serverDir, 'server-data'));
 
   const repo = path.join(dir, 'repository');
   const { rootFile, importMs } = await publishRepository({

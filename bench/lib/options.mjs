@@ -16,14 +16,27 @@ export const USAGE = `node bench/run.mjs [--quick] [options]    (npm run bench -
   --server-mem-mb N  blob size for the server memory case in MiB (default 1024; quick 64)
   --client-mem-mb N  blob size for the client memory case in MiB (default 2048; quick 128)
   --downloads N      concurrent downloads in the server memory case (default 256; quick 32)
+  --fleet-hosts N    simulated hosts of the fleet case (default 100000; quick 300)
   --only LIST        run only these cases, comma separated: catalog, check, blobs, ingest,
-                     server-memory, client-memory, sync
+                     server-memory, client-memory, sync, fleet. Without it: all of them, but
+                     fleet only with --quick (--only fleet: about 20 minutes per layout on 2 cores)
   --without LIST     act as if these tools were missing (nginx,wrk,curl,openssl)
   --json FILE        also write the results as JSON
   --keep             keep the fixture directory (printed) instead of removing it
   -h, --help         this text`;
 
-export const CASES = ['catalog', 'check', 'blobs', 'ingest', 'server-memory', 'client-memory', 'sync'];
+export const CASES = [
+  'catalog',
+  'check',
+  'blobs',
+  'ingest',
+  'server-memory',
+  'client-memory',
+  'sync',
+  'fleet',
+];
+/** what a run without --only does at full size: the fleet alone takes longer than all of these */
+const FULL_RUN_CASES = CASES.filter((name) => name !== 'fleet');
 
 const DEFAULTS = {
   duration: 8,
@@ -36,6 +49,7 @@ const DEFAULTS = {
   'server-mem-mb': 1024,
   'client-mem-mb': 2048,
   downloads: 256,
+  'fleet-hosts': 100_000,
 };
 
 const QUICK = {
@@ -49,6 +63,7 @@ const QUICK = {
   'server-mem-mb': 64,
   'client-mem-mb': 128,
   downloads: 32,
+  'fleet-hosts': 300,
 };
 
 export function readOptions(argv) {
@@ -75,7 +90,11 @@ export function readOptions(argv) {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`--${key}: expected a positive number, got "${raw}"`);
     sizes[key] = n;
   }
-  const only = values.only ? values.only.split(',').map((s) => s.trim()) : CASES;
+  const only = values.only
+    ? values.only.split(',').map((s) => s.trim())
+    : values.quick
+      ? CASES
+      : FULL_RUN_CASES;
   for (const name of only) {
     if (!CASES.includes(name)) throw new Error(`--only: unknown case "${name}" (cases: ${CASES.join(', ')})`);
   }
@@ -96,6 +115,7 @@ export function readOptions(argv) {
     serverMemBytes: Math.floor(sizes['server-mem-mb'] * MiB),
     clientMemBytes: Math.floor(sizes['client-mem-mb'] * MiB),
     downloads: Math.floor(sizes.downloads),
+    fleetHosts: Math.floor(sizes['fleet-hosts']),
     checkRuns: values.quick ? 1 : 5,
   };
 }

@@ -26,6 +26,47 @@ export function memoryOf(pid) {
   }
 }
 
+/** CPU time (user + system) a live process has used, in seconds, from /proc (Linux only). */
+export function cpuSecondsOf(pid) {
+  try {
+    // the fields after the command name, which is in parentheses and may hold spaces
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+/** USER_HZ: what /proc/<pid>/stat counts in; 100 on every Linux port node runs on */
+const CLOCK_TICKS = 100;
+
+/** A process and all its descendants (nginx's workers, PostgreSQL's backends), from /proc. */
+export function processTree(pid) {
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) {
+    try {
+      const children = readFileSync(`/proc/${pids[i]}/task/${pids[i]}/children`, 'utf8').trim();
+      if (children) pids.push(...children.split(/\s+/).map(Number));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** memoryOf summed over a process tree: each process's own peak, so an upper bound. */
+export function treeMemoryOf(pid) {
+  const tree = processTree(pid).map(memoryOf);
+  const sum = (key) => tree.reduce((total, m) => total + (Number.isFinite(m[key]) ? m[key] : 0), 0);
+  return { peak: sum('peak'), current: sum('current'), processes: tree.length };
+}
+
+/** cpuSecondsOf summed over a process tree (its live processes). */
+export function treeCpuSecondsOf(pid) {
+  return processTree(pid)
+    .map(cpuSecondsOf)
+    .reduce((total, s) => total + (Number.isFinite(s) ? s : 0), 0);
+}
+
 /**
  * Follow a process's peak RSS until it exits: VmHWM is read every 50 ms, so the last reading
  * before exit is the peak (the kernel keeps it, we cannot read it after the process is gone).
@@ -96,7 +137,8 @@ export async function startLongRunning(cmd, args, opts = {}) {
   let stderr = '';
   // Keep the tail only: a server logging at info writes a lot over a benchmark.
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr = (stderr + d).slice(-20_000)));
-  const name = path.basename(args[0] && cmd === process.execPath ? args[0] : cmd);
+  const script = args.find((a) => !a.startsWith('-'));
+  const name = path.basename(script && cmd === process.execPath ? script : cmd);
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`${name} did not start in time\n${stderr}`)),

@@ -45,13 +45,22 @@ export function writeServerConfig(dir, { upstreamUrl, products, extra = {} }) {
 }
 
 /**
+ * Node options for the servers under test, e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof
+ * --cpu-prof-dir=/tmp/prof" to profile them (NODE_OPTIONS refuses --cpu-prof, and would
+ * profile every process of the run).
+ */
+export function serverNodeArgs() {
+  return (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
+
+/**
  * `patchbay-server serve` on `config`, resolved once its start-up sync has finished.
  * Logs at the shipped default (info): that is what a deployment pays for.
  */
 export async function startServer(config, { timeoutMs = 600_000, logLevel = 'info' } = {}) {
   const server = await startLongRunning(
     process.execPath,
-    [BIN.server, '--config', config, 'serve', '--json'],
+    [...serverNodeArgs(), BIN.server, '--config', config, 'serve', '--json'],
     {
       cwd: path.dirname(config),
       env: { PATCHBAY_LOG_LEVEL: logLevel },
@@ -80,6 +89,12 @@ export async function startServer(config, { timeoutMs = 600_000, logLevel = 'inf
     await server.stop();
     throw err;
   }
+}
+
+/** `patchbay-server keygen` in `dataDir`: the public key file of the server's online key. */
+export async function serverKeygen(dataDir) {
+  const keygen = await runOk(process.execPath, [BIN.server, '--data-dir', dataDir, 'keygen', '--json']);
+  return JSON.parse(keygen.stdout).onlineKey.publicKeyFile;
 }
 
 /**

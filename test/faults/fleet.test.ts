@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fetch } from 'undici';
-import { TokenStore } from '../../packages/staging-server/dist/auth/token-store.js';
+import { SqliteTokenStore } from '../../packages/staging-server/dist/auth/sqlite-token-store.js';
 import { waitFor } from '../helpers/processes.js';
 import type { StatusDocument } from '../helpers/stack.js';
 import { FLEET_PATCH_PREFIX, writeFleetPublication } from './fleet-feed.js';
@@ -132,12 +132,13 @@ t.test(`fleet: ${HOSTS} hosts poll, download and report while syncs publish`, as
     reports: { rateLimitPerMinute: RATE_LIMIT },
   });
 
-  const store = TokenStore.open(stack.dataDir);
-  const hosts = Array.from({ length: HOSTS }, (_, i) => {
+  const store = SqliteTokenStore.open(stack.dataDir);
+  const hosts: { hostId: string; token: string }[] = [];
+  for (let i = 0; i < HOSTS; i++) {
     const hostId = `fleet-${String(i + 1).padStart(4, '0')}`;
-    return { hostId, token: store.enroll(hostId) };
-  });
-  store.close();
+    hosts.push({ hostId, token: await store.enroll(hostId) });
+  }
+  await store.close();
 
   const initial = await catalogEtag(stack);
   const serverCpuBefore = cpuSeconds(stack.server.child.pid);

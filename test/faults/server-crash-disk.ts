@@ -46,7 +46,7 @@ export async function storedLastSync(dataDir: string): Promise<SyncReport | unde
   // Opening creates the database: never do that to a data dir the server has not made one in.
   if ((await stat(path.join(dataDir, STATE_FILE_NAME)).catch(() => undefined)) === undefined)
     return undefined;
-  const state = await SyncStateStore.open(dataDir);
+  const state = await SyncStateStore.open({ dataDir });
   try {
     return await state.lastSync();
   } finally {

@@ -61,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
   if (invocation.command === 'keygen') return keygen(config, invocation.keygen, invocation.json);
   if (invocation.command === 'enroll' || invocation.command === 'revoke') {
     const { runTokenCommand } = await import('./auth/token-cli.js');
-    return runTokenCommand(invocation.command, invocation.args[0] ?? '', config.dataDir, invocation.json, {
+    return runTokenCommand(invocation.command, invocation.args[0] ?? '', config, invocation.json, {
       kind: invocation.branch ? 'branch' : 'host',
     });
   }

@@ -166,4 +166,10 @@ export interface MirrorService {
   close(): Promise<void>;
   /** trust v2: the served TUF repository (/v1/tuf/…); absent or null when the upstream is a feed */
   tufRepository?(): TufRepositoryView | null;
+  /** replicas (cluster/): this process writes the data directory from now on */
+  lead?(): Promise<void>;
+  /** replicas: another process writes it; a running sync stops before it publishes */
+  follow?(): Promise<void>;
+  /** replicas, on a follower: read what the leader published; true when something was new */
+  reload?(): Promise<boolean>;
 }

@@ -6,7 +6,7 @@ import { fastifyPlugin } from 'fastify-plugin';
 import type { Logger, ServerConfig } from '@patchbay/core';
 import type { MirrorService } from './mirror.js';
 import type { Notifier } from './notify/notifier.js';
-import type { HttpDeps } from './http/deps.js';
+import type { ClusterView, HttpDeps } from './http/deps.js';
 import type { ReportStore } from './reports/report-store.js';
 import { installErrorHandlers } from './http/error-handler.js';
 import { collectMethodsForAllow } from './http/method-not-allowed.js';
@@ -16,7 +16,8 @@ import { resolveAdminToken } from './auth/admin-token.js';
 import { installAccessControl } from './auth/guard.js';
 import { installSameOriginChecks } from './auth/same-origin.js';
 import { redactingLogger, registerHardening, timeoutOptions } from './auth/http-hardening.js';
-import { TokenStore } from './auth/token-store.js';
+import { openTokenStore } from './auth/open-token-store.js';
+import type { TokenStore } from './auth/token-store.js';
 import { TLS_SERVER_OPTIONS } from './trust/tls.js';
 import { registerRoutes } from './http/routes/index.js';
 import {
@@ -40,7 +41,7 @@ export interface BuildServerOptions {
   /** mails on reports and shown in /v1/status; absent: notifications off. Subscribe it with
    *  observeSyncs(mirror.events, notifier) for patch-available mails. */
   notifier?: Notifier;
-  /** per-host report tokens; default: <dataDir>/auth.sqlite, opened here and closed with the app */
+  /** per-host report tokens; default: the configured store (openTokenStore), opened here and closed with the app */
   tokens?: TokenStore;
   /** what GET /metrics serves (absent: made here); every sync of the mirror is counted in it */
   metrics?: ServerMetrics;
@@ -48,6 +49,8 @@ export interface BuildServerOptions {
   https?: { cert: Buffer; key: Buffer };
   /** the server's clock for report checks (clock skew, event quotas); tests inject one */
   now?: () => Date;
+  /** replicas (cluster/): who leads; absent: this server alone, always its own leader */
+  cluster?: ClusterView;
 }
 
 /** The app over parts the caller opened and closes (tests; `serve` uses lifecycle/serve-app.ts). */
@@ -127,7 +130,7 @@ async function registerHttpApi(app: FastifyInstance, options: HttpApiOptions): P
     }
     done();
   });
-  const tokens = options.tokens ?? TokenStore.open(options.config.dataDir);
+  const tokens = options.tokens ?? (await openTokenStore(options.config, { logger: options.logger }));
   if (!options.tokens) app.addHook('onClose', async () => tokens.close());
   await registerHardening(app, options.config);
   // Missing auth keys (a config not from loadServerConfig): the loopback defaults, but report
@@ -158,7 +161,9 @@ async function registerHttpApi(app: FastifyInstance, options: HttpApiOptions): P
     version: SERVER_VERSION,
     ...(options.notifier ? { notifier: options.notifier } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.cluster ? { cluster: options.cluster } : {}),
     metrics,
+    tokens,
   };
   // Before the routes: it documents each as it is added (/v1/openapi.json).
   await registerOpenApi(app, SERVER_VERSION);

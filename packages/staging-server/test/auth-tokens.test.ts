@@ -3,7 +3,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { AuthConfig, ServerConfig } from '@patchbay/core';
-import { TokenStore, hashToken } from '../src/auth/token-store.js';
+import { SqliteTokenStore } from '../src/auth/sqlite-token-store.js';
+import { hashToken, type TokenStore } from '../src/auth/token-store.js';
 import { ReportStore } from '../src/reports/report-store.js';
 import { buildServer } from '../src/server.js';
 import { httpTestConfig, report, silentLogger } from './fixtures/http-harness.js';
@@ -23,13 +24,13 @@ async function startServer(t: Test, auth: AuthConfig, dir = t.testdir()): Promis
   const mirror = new TestMirror(dir);
   const store = await ReportStore.open(dir);
   // The server opens its own connection to auth.sqlite; this one plays the CLI.
-  const tokens = TokenStore.open(dir);
+  const tokens = SqliteTokenStore.open(dir);
   const app = await buildServer({ mirror, store, config, logger: silentLogger });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(async () => {
     await app.close();
     await store.close();
-    tokens.close();
+    await tokens.close();
   });
   return { base, tokens, mirror, dir };
 }
@@ -55,11 +56,11 @@ async function expectError(t: Test, res: Response, status: number, message: RegE
 
 t.test('enroll issues a pbt_ token and auth.sqlite holds only its hash', async (t) => {
   const dir = t.testdir();
-  const store = TokenStore.open(dir);
-  const token = store.enroll('prod-db-01');
+  const store = SqliteTokenStore.open(dir);
+  const token = await store.enroll('prod-db-01');
   t.match(token, /^pbt_[A-Za-z0-9_-]{43}$/);
-  t.not(store.enroll('prod-db-02'), token, 'every token is fresh');
-  store.close();
+  t.not(await store.enroll('prod-db-02'), token, 'every token is fresh');
+  await store.close();
   let bytes = Buffer.alloc(0);
   for (const name of await readdir(dir))
     if (name.startsWith('auth.sqlite')) bytes = Buffer.concat([bytes, await readFile(join(dir, name))]);
@@ -71,8 +72,8 @@ t.test('enroll issues a pbt_ token and auth.sqlite holds only its hash', async (
 
 t.test("reportTokens 'required': none 401, wrong 401, another host's 403, revoked 401", async (t) => {
   const s = await startServer(t, { reportTokens: 'required' });
-  const own = s.tokens.enroll('host-a');
-  const other = s.tokens.enroll('host-b');
+  const own = await s.tokens.enroll('host-a');
+  const other = await s.tokens.enroll('host-b');
 
   await expectError(t, await put(s.base, 'host-a'), 401, /needs its host's token/);
   await expectError(
@@ -89,16 +90,16 @@ t.test("reportTokens 'required': none 401, wrong 401, another host's 403, revoke
   t.equal(ok.status, 200);
   t.same(await ok.json(), { accepted: 0 });
 
-  t.equal(s.tokens.revoke('host-a'), true);
+  t.equal(await s.tokens.revoke('host-a'), true);
   await expectError(t, await put(s.base, 'host-a', own), 401, /revoked/);
-  t.equal(s.tokens.revoke('host-a'), false, 'a second revoke finds nothing live');
+  t.equal(await s.tokens.revoke('host-a'), false, 'a second revoke finds nothing live');
   t.equal((await put(s.base, 'host-b', other)).status, 200, 'other hosts are unaffected');
 });
 
 t.test("reportTokens 'optional': no token accepted, a sent token is still checked", async (t) => {
   const s = await startServer(t, { reportTokens: 'optional' });
-  const own = s.tokens.enroll('host-a');
-  const other = s.tokens.enroll('host-b');
+  const own = await s.tokens.enroll('host-a');
+  const other = await s.tokens.enroll('host-b');
   t.equal((await put(s.base, 'host-a')).status, 200);
   t.equal((await put(s.base, 'host-a', own)).status, 200);
   await expectError(t, await put(s.base, 'host-a', 'pbt_' + 'y'.repeat(43)), 401, /not this host's/);
@@ -107,14 +108,14 @@ t.test("reportTokens 'optional': no token accepted, a sent token is still checke
 
 t.test('enrolling again replaces the token: the old one stops working at once', async (t) => {
   const s = await startServer(t, { reportTokens: 'required' });
-  const first = s.tokens.enroll('host-a');
+  const first = await s.tokens.enroll('host-a');
   t.equal((await put(s.base, 'host-a', first)).status, 200);
-  const second = s.tokens.enroll('host-a');
+  const second = await s.tokens.enroll('host-a');
   await expectError(t, await put(s.base, 'host-a', first), 401, /not this host's current token/);
   t.equal((await put(s.base, 'host-a', second)).status, 200);
   // A revoked host enrolled again is live again.
-  s.tokens.revoke('host-a');
-  const third = s.tokens.enroll('host-a');
+  await s.tokens.revoke('host-a');
+  const third = await s.tokens.enroll('host-a');
   t.equal((await put(s.base, 'host-a', third)).status, 200);
 });
 
@@ -145,7 +146,7 @@ t.test('admin token on POST /v1/sync; publicStatus false guards status and repor
   }
   t.equal((await fetch(`${s.base}/v1/status`, { headers: admin })).status, 200);
   t.equal((await fetch(`${s.base}/v1/clients`, { headers: admin })).status, 200);
-  const hostToken = s.tokens.enroll('host-a');
+  const hostToken = await s.tokens.enroll('host-a');
   await expectError(
     t,
     await fetch(`${s.base}/v1/status`, { headers: { authorization: `Bearer ${hostToken}` } }),

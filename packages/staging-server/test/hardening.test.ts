@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import t, { type Test } from 'tap';
 import { pino, type Logger } from 'pino';
 import type { AuthConfig, ServerConfig } from '@patchbay/core';
-import { TokenStore } from '../src/auth/token-store.js';
+import { SqliteTokenStore } from '../src/auth/sqlite-token-store.js';
 import { ReportStore } from '../src/reports/report-store.js';
 import { buildServer } from '../src/server.js';
 import { httpTestConfig, report, silentLogger } from './fixtures/http-harness.js';
@@ -32,13 +32,13 @@ async function start(t: Test, opts: Options = {}) {
   } as ServerConfig;
   const mirror = new TestMirror(dir);
   const store = await ReportStore.open(dir);
-  const tokens = TokenStore.open(dir);
+  const tokens = SqliteTokenStore.open(dir);
   const app = await buildServer({ mirror, store, config, logger: opts.logger ?? silentLogger });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(async () => {
     await app.close();
     await store.close();
-    tokens.close();
+    await tokens.close();
   });
   return { app, base: url, tokens };
 }
@@ -71,7 +71,7 @@ t.test('rate limit: 429 after N reports of one host, another host unaffected', a
 
 t.test("rate limit counts only authenticated reports in 'required' mode", async (t) => {
   const s = await start(t, { reports: { rateLimitPerMinute: 2 }, auth: { reportTokens: 'required' } });
-  const token = s.tokens.enroll('host-a');
+  const token = await s.tokens.enroll('host-a');
   // An attacker without the token cannot spend host-a's budget.
   for (let i = 0; i < 5; i++) t.equal((await put(s.base, 'host-a')).status, 401);
   t.equal((await put(s.base, 'host-a', token)).status, 200);
@@ -138,8 +138,8 @@ t.test('tokens and secrets never reach the logs', async (t) => {
     auth: { adminToken: ADMIN, reportTokens: 'required', publicStatus: false },
     logger,
   });
-  const token = s.tokens.enroll('host-a');
-  const other = s.tokens.enroll('host-b');
+  const token = await s.tokens.enroll('host-a');
+  const other = await s.tokens.enroll('host-b');
   t.equal((await put(s.base, 'host-a', token)).status, 200);
   t.equal((await put(s.base, 'host-a', other)).status, 403);
   t.equal((await put(s.base, 'host-a', `${token}x`)).status, 401);
@@ -185,7 +185,7 @@ t.test('/v1/status never shows the admin token, the SMTP password, tokens or URL
       },
     } as Partial<ServerConfig>,
   });
-  const token = s.tokens.enroll('host-a');
+  const token = await s.tokens.enroll('host-a');
   const res = await fetch(`${s.base}/v1/status`, { headers: { authorization: `Bearer ${ADMIN}` } });
   t.equal(res.status, 200);
   const text = await res.text();

@@ -18,12 +18,12 @@ t.test(
       .run('patchbay-sync:mirror.sequence', '{"value":41}');
     old.close();
 
-    const state = await SyncStateStore.open(dir);
+    const state = await SyncStateStore.open({ dataDir: dir });
     t.equal(await state.mirrorSequence(), 41);
     await state.setMirrorSequence(42);
     await state.close();
 
-    const reopened = await SyncStateStore.open(dir);
+    const reopened = await SyncStateStore.open({ dataDir: dir });
     t.equal(await reopened.mirrorSequence(), 42, 'a write survives closing and reopening');
     await reopened.close();
   },
@@ -49,7 +49,7 @@ t.test('get, set, has, delete, and clear only within its namespace', async (t) =
 });
 
 t.test('a state directory that cannot hold the database fails at open, naming the cause', async (t) => {
-  await t.rejects(SyncStateStore.open(join(t.testdir(), 'no', 'such', 'dir')), {
+  await t.rejects(SyncStateStore.open({ dataDir: join(t.testdir(), 'no', 'such', 'dir') }), {
     message: /directory does not exist|unable to open/i,
   });
 });

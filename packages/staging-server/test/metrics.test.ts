@@ -164,6 +164,7 @@ const PATCHBAY_METRICS: [string, string][] = [
   ['patchbay_sync_fetched_bytes_total', 'counter'],
   ['patchbay_sync_fetched_files_total', 'counter'],
   ['patchbay_sync_running', 'gauge'],
+  ['patchbay_cluster_leader', 'gauge'],
   ['patchbay_sync_last_success_timestamp_seconds', 'gauge'],
   ['patchbay_sync_held_back_patches', 'gauge'],
   ['patchbay_catalog_sequence', 'gauge'],
@@ -231,6 +232,7 @@ t.test('a sync: counted with its outcome, duration and bytes; catalog and store 
   t.equal(value(e, 'patchbay_sync_fetched_bytes_total'), bytes, 'the three files from upstream');
   t.equal(value(e, 'patchbay_sync_fetched_files_total'), 3);
   t.equal(value(e, 'patchbay_sync_running'), 0);
+  t.equal(value(e, 'patchbay_cluster_leader'), 1, 'one server leads itself');
   t.equal(value(e, 'patchbay_sync_held_back_patches'), 0);
   const success = value(e, 'patchbay_sync_last_success_timestamp_seconds') ?? 0;
   t.ok(success >= Math.floor(startedAt) && success <= Date.now() / 1000 + 1, 'last success: just now');

@@ -10,7 +10,7 @@ import addFormats from 'ajv-formats';
 import type { HTTPMethods } from 'fastify';
 import { REPORT_SCHEMA } from '@patchbay/core';
 import { startHarness } from './fixtures/http-harness.js';
-import { TokenStore } from '../src/auth/token-store.js';
+import { SqliteTokenStore } from '../src/auth/sqlite-token-store.js';
 
 /** Debian's openapi-specification: the OpenAPI Initiative's JSON Schema of OpenAPI 3.0 documents. */
 const OAS_30_SCHEMA = '/usr/share/openapi-specification/schemas/v3.0/schema.json';
@@ -174,9 +174,9 @@ t.test('every route of the API is documented, with the schemas it validates with
   }
   // The bodies: a body without the documented required fields is refused naming one of them.
   // A rollup is authenticated before its body is read: it goes with branch-a's token.
-  const tokens = TokenStore.open(h.config.dataDir);
-  const branchToken = tokens.enroll('branch-a', new Date(), 'branch');
-  tokens.close();
+  const tokens = SqliteTokenStore.open(h.config.dataDir);
+  const branchToken = await tokens.enroll('branch-a', new Date(), 'branch');
+  await tokens.close();
   for (const [path, url] of [
     ['/v1/clients/{hostId}/report', '/v1/clients/host-a/report'],
     ['/v1/branches/{hostId}/rollup', '/v1/branches/branch-a/rollup'],

@@ -3,7 +3,7 @@
 import t from 'tap';
 import type { ClientReport } from '@patchbay/core';
 import { ROLLUP_FORMAT } from '../src/tiers/rollup-protocol.js';
-import { TokenStore } from '../src/auth/token-store.js';
+import { SqliteTokenStore } from '../src/auth/sqlite-token-store.js';
 import { putReport, report, startHarness, type Harness } from './fixtures/http-harness.js';
 
 const NOW = Date.parse('2026-11-24T10:00:00Z');
@@ -52,12 +52,12 @@ function rollup(h: Harness, token: string, reports: ClientReport[]): Promise<Res
   });
 }
 
-function enrollBranch(h: Harness): string {
-  const tokens = TokenStore.open(h.config.dataDir);
+async function enrollBranch(h: Harness): Promise<string> {
+  const tokens = SqliteTokenStore.open(h.config.dataDir);
   try {
-    return tokens.enroll('branch-b', new Date(), 'branch');
+    return await tokens.enroll('branch-b', new Date(), 'branch');
   } finally {
-    tokens.close();
+    await tokens.close();
   }
 }
 
@@ -124,7 +124,7 @@ t.test('a far-future snapshot already stored does not block a newer report', asy
 t.test('a rollup host dated in the future is refused by name; the others are stored', async (t) => {
   const c = clock();
   const h = await startHarness(t, { now: c.now });
-  const token = enrollBranch(h);
+  const token = await enrollBranch(h);
   const res = await rollup(h, token, [
     report('b-01', { events: [event(1)] }),
     report('b-02', { reportedAt: '9999-01-01T00:00:00Z', events: [event(1)] }),
@@ -180,7 +180,7 @@ t.test('events per host per day: 429 with Retry-After until the window frees', a
 
 t.test('rollups: events per request 413; rate limited per branch 429', async (t) => {
   const h = await startHarness(t, { reports: { maxEventsPerRollup: 2, rollupsPerMinute: 2 } });
-  const token = enrollBranch(h);
+  const token = await enrollBranch(h);
   const big = await refusal(
     await rollup(h, token, [report('r-01', { events: seqs(1, 2) }), report('r-02', { events: seqs(1, 1) })]),
   );

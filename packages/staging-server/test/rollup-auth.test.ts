@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { ROLLUP_FORMAT } from '../src/tiers/rollup-protocol.js';
-import { TokenStore } from '../src/auth/token-store.js';
+import { SqliteTokenStore } from '../src/auth/sqlite-token-store.js';
 import { putReport, report, startHarness, type Harness } from './fixtures/http-harness.js';
 import { run } from './fixtures/server-cli.js';
 
@@ -34,12 +34,12 @@ function rollup(h: Harness, branchId: string, hostIds: string[], token?: string)
   });
 }
 
-function enroll(h: Harness, id: string, kind: 'host' | 'branch'): string {
-  const tokens = TokenStore.open(h.config.dataDir);
+async function enroll(h: Harness, id: string, kind: 'host' | 'branch'): Promise<string> {
+  const tokens = SqliteTokenStore.open(h.config.dataDir);
   try {
-    return tokens.enroll(id, new Date(), kind);
+    return await tokens.enroll(id, new Date(), kind);
   } finally {
-    tokens.close();
+    await tokens.close();
   }
 }
 
@@ -50,7 +50,7 @@ async function errorOf(res: Response): Promise<{ status: number; message: string
 t.test("a host's token on the rollup route is 403 and stores nothing", async (t) => {
   // reportTokens is 'optional' here (the loopback default): the rollup needs a token anyway.
   const h = await startHarness(t);
-  const hostToken = enroll(h, 'attacker-01', 'host');
+  const hostToken = await enroll(h, 'attacker-01', 'host');
 
   // The attack: roll up "victim-01" (never seen, not enrolled) as a branch named like the host.
   const forged = await errorOf(await rollup(h, 'attacker-01', ['victim-01'], hostToken));
@@ -73,8 +73,8 @@ t.test("a host's token on the rollup route is 403 and stores nothing", async (t)
 
 t.test('a branch token rolls up as its branch only, and is no host token', async (t) => {
   const h = await startHarness(t);
-  const branchToken = enroll(h, 'branch-b', 'branch');
-  enroll(h, 'branch-c', 'branch');
+  const branchToken = await enroll(h, 'branch-b', 'branch');
+  await enroll(h, 'branch-c', 'branch');
 
   const ok = await rollup(h, 'branch-b', ['db-01'], branchToken);
   t.equal(ok.status, 200);
@@ -94,26 +94,26 @@ t.test('a branch token rolls up as its branch only, and is no host token', async
 });
 
 t.test('one name is never both: enrolling the other kind needs a revoke first', async (t) => {
-  const tokens = TokenStore.open(t.testdir());
+  const tokens = SqliteTokenStore.open(t.testdir());
   t.teardown(() => tokens.close());
-  tokens.enroll('host-a');
-  t.throws(() => tokens.enroll('host-a', new Date(), 'branch'), {
+  await tokens.enroll('host-a');
+  await t.rejects(tokens.enroll('host-a', new Date(), 'branch'), {
     code: 'PB_ERR_USAGE',
     message: /"host-a" is enrolled as a host, not a branch: revoke it first/,
   });
-  t.ok(tokens.revoke('host-a'));
-  const branch = tokens.enroll('host-a', new Date(), 'branch');
-  t.equal(tokens.get('host-a')?.kind, 'branch');
-  t.equal(tokens.check('host-a', branch, 'branch'), 'ok');
-  t.equal(tokens.check('host-a', branch, 'host'), 'wrong-kind');
+  t.ok(await tokens.revoke('host-a'));
+  const branch = await tokens.enroll('host-a', new Date(), 'branch');
+  t.equal((await tokens.get('host-a'))?.kind, 'branch');
+  t.equal(await tokens.check('host-a', branch, 'branch'), 'ok');
+  t.equal(await tokens.check('host-a', branch, 'host'), 'wrong-kind');
 });
 
 t.test('an auth.sqlite from before token kinds is migrated: its tokens are host tokens', async (t) => {
   const dir = t.testdir();
   // The version-1 table exactly as earlier releases made it, with one enrolled token.
-  const seed = TokenStore.open(join(dir, 'seed'));
-  const token = seed.enroll('old-branch');
-  seed.close();
+  const seed = SqliteTokenStore.open(join(dir, 'seed'));
+  const token = await seed.enroll('old-branch');
+  await seed.close();
   const hash = new Database(join(dir, 'seed', 'auth.sqlite'))
     .prepare('SELECT tokenHash FROM host_tokens')
     .pluck()
@@ -125,12 +125,12 @@ t.test('an auth.sqlite from before token kinds is migrated: its tokens are host 
   old.prepare("INSERT INTO host_tokens VALUES ('old-branch', ?, '2026-01-01T00:00:00.000Z', NULL)").run(hash);
   old.close();
 
-  const tokens = TokenStore.open(dir);
+  const tokens = SqliteTokenStore.open(dir);
   t.teardown(() => tokens.close());
-  t.equal(tokens.get('old-branch')?.kind, 'host');
-  t.equal(tokens.check('old-branch', token, 'host'), 'ok');
+  t.equal((await tokens.get('old-branch'))?.kind, 'host');
+  t.equal(await tokens.check('old-branch', token, 'host'), 'ok');
   t.equal(
-    tokens.check('old-branch', token, 'branch'),
+    await tokens.check('old-branch', token, 'branch'),
     'wrong-kind',
     'a branch enrolled before must enroll again',
   );
@@ -143,9 +143,9 @@ t.test('patchbay-server enroll --branch prints a branch token; revoke has no --b
   const printed = JSON.parse(branch.stdout) as { hostId: string; kind: string; token: string };
   t.same(Object.keys(printed).sort(), ['hostId', 'kind', 'token']);
   t.equal(printed.kind, 'branch');
-  const tokens = TokenStore.open(dir);
+  const tokens = SqliteTokenStore.open(dir);
   t.teardown(() => tokens.close());
-  t.equal(tokens.check('branch-b', printed.token, 'branch'), 'ok');
+  t.equal(await tokens.check('branch-b', printed.token, 'branch'), 'ok');
 
   const human = await run(['--data-dir', dir, 'enroll', 'branch-b', '--branch']);
   t.equal(human.code, 0, human.stderr);

@@ -8,7 +8,7 @@ import t from 'tap';
 import { pino } from 'pino';
 import { RollupSender } from '../src/tiers/rollup-sender.js';
 import { readRollupStatus } from '../src/tiers/rollup-status.js';
-import { TokenStore } from '../src/auth/token-store.js';
+import { SqliteTokenStore } from '../src/auth/sqlite-token-store.js';
 import { putReport, report, startHarness, type Harness } from './fixtures/http-harness.js';
 
 const event = (seq: number) => ({
@@ -59,9 +59,9 @@ t.test('rollup: a 413 splits the batch; a host too large even alone is skipped, 
     }),
   );
   // the parent takes rollups only with a branch token (enroll --branch)
-  const tokens = TokenStore.open(parent.config.dataDir);
-  const branchToken = tokens.enroll('branch-b', new Date(), 'branch');
-  tokens.close();
+  const tokens = SqliteTokenStore.open(parent.config.dataDir);
+  const branchToken = await tokens.enroll('branch-b', new Date(), 'branch');
+  await tokens.close();
   const s = new RollupSender({
     config: {
       url: parent.base,

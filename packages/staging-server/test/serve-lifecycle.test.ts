@@ -91,7 +91,7 @@ t.test('close: schedules, HTTP, the mirror after its sync, notifier, report stor
   const at = (part: string): number => order.indexOf(part);
   t.same(
     order.filter((p) => p !== 'sync:end' && p !== 'http'),
-    ['schedules', 'mirror', 'notifier', 'report store', 'data-dir lock'],
+    ['schedules', 'mirror', 'notifier', 'report store', 'data-dir lock', 'leadership'],
     'the parts close in reverse registration order',
     { order },
   );
@@ -115,7 +115,7 @@ t.test('a start that fails closes what it had opened (the lock is released)', as
   await t.rejects(buildServeApp(serveConfig(dataDir, 'http://127.0.0.1:9/'), logger), /key/);
   t.same(
     lines.filter((l) => l.msg === 'closed').map((l) => l.part),
-    ['notifier', 'report store', 'data-dir lock'],
+    ['notifier', 'report store', 'data-dir lock', 'leadership'],
     'what opened before the mirror is closed, in reverse order',
   );
   t.notOk(existsSync(join(dataDir, LOCK_FILE_NAME)), 'the data-dir lock is released');

@@ -98,7 +98,7 @@ async function lockOwner(dir: string): Promise<{ pid: number; hostname: string; 
 
 t.test('sync state persists in state.sqlite across reopen', async (t) => {
   const dir = t.testdir();
-  const state = await SyncStateStore.open(dir);
+  const state = await SyncStateStore.open({ dataDir: dir });
   t.same(await state.validators(), {});
   t.equal(await state.lastAcceptedSequence(), undefined);
   t.equal(await state.mirrorSequence(), 0);
@@ -120,7 +120,7 @@ t.test('sync state persists in state.sqlite across reopen', async (t) => {
   await state.setLastSync(report);
   await state.close();
 
-  const reopened = await SyncStateStore.open(dir);
+  const reopened = await SyncStateStore.open({ dataDir: dir });
   t.same(await reopened.validators(), { etag: '"abc"', lastModified: 'Thu, 19 Nov 2026 08:00:00 GMT' });
   t.equal(await reopened.lastAcceptedSequence(), 7);
   t.equal(await reopened.mirrorSequence(), 4);

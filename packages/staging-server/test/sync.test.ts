@@ -446,7 +446,7 @@ t.test('restart with a blob missing serves nothing until the next successful syn
 
 t.test('a sync interrupted by a crash is reported as failed after restart', async (t) => {
   const { dataDir } = dirs(t);
-  const state = await SyncStateStore.open(dataDir);
+  const state = await SyncStateStore.open({ dataDir });
   await state.setLastSync({ ...newSyncReport(new Date('2026-11-21T08:00:00Z')), upstreamSequence: 3 });
   await state.close();
   const mirror = await openMirror(t, testConfig(dataDir, 'http://127.0.0.1:9/'));

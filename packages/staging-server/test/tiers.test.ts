@@ -17,7 +17,7 @@ import { parseUpstreamFeed } from '../src/tiers/upstream-document.js';
 import { RollupSender } from '../src/tiers/rollup-sender.js';
 import { RollupCursorFile } from '../src/tiers/rollup-cursor.js';
 import { ROLLUP_FORMAT } from '../src/tiers/rollup-protocol.js';
-import { TokenStore } from '../src/auth/token-store.js';
+import { SqliteTokenStore } from '../src/auth/sqlite-token-store.js';
 import { putReport, report, silentLogger, startHarness, type Harness } from './fixtures/http-harness.js';
 import { patch, TEST_SIGNING_KEY } from './fixtures/http-mirror.js';
 
@@ -147,21 +147,21 @@ async function getJson<T>(h: Harness, path: string): Promise<T> {
 }
 
 /** branch-b's rollup token at the parent (enroll --branch), made once per parent. */
-function enrollBranch(parent: Harness, branchId = 'branch-b'): string {
-  const tokens = TokenStore.open(parent.config.dataDir);
+async function enrollBranch(parent: Harness, branchId = 'branch-b'): Promise<string> {
+  const tokens = SqliteTokenStore.open(parent.config.dataDir);
   try {
-    return tokens.enroll(branchId, new Date(), 'branch');
+    return await tokens.enroll(branchId, new Date(), 'branch');
   } finally {
-    tokens.close();
+    await tokens.close();
   }
 }
 
-function sender(child: Harness, parent: Harness | string, more: Record<string, unknown> = {}) {
+async function sender(child: Harness, parent: Harness | string, more: Record<string, unknown> = {}) {
   return new RollupSender({
     config: {
       url: typeof parent === 'string' ? parent : parent.base,
       branchId: 'branch-b',
-      token: typeof parent === 'string' ? null : enrollBranch(parent),
+      token: typeof parent === 'string' ? null : await enrollBranch(parent),
       tokenFile: null,
       schedule: null,
       intervalSeconds: null,
@@ -186,7 +186,7 @@ t.test('rollup: the parent sees the branch hosts marked via; a resend doubles no
   );
   await putReport(child.base, 'web-01', report('web-01', { events: [event(1)] }));
 
-  const s = sender(child, parent);
+  const s = await sender(child, parent);
   await s.run('test');
   t.equal(s.status().error, null);
   t.same(s.status().lastRun, { requests: 1, hosts: 2, accepted: 3, refused: [] });
@@ -252,7 +252,7 @@ t.test('rollup: an undelivered rollup is kept and retried; large ones go in batc
       report(`h-${String(i).padStart(2, '0')}`, { events: [event(1), event(2)] }),
     );
 
-  const down = sender(child, 'http://127.0.0.1:9'); // nothing listens on the discard port
+  const down = await sender(child, 'http://127.0.0.1:9'); // nothing listens on the discard port
   await down.run('parent down');
   t.equal(down.status().failures, 1);
   t.match(down.status().error, /rollup to http:\/\/127\.0\.0\.1:9/);
@@ -261,13 +261,13 @@ t.test('rollup: an undelivered rollup is kept and retried; large ones go in batc
 
   // A report store that cannot answer (its database gone) is a failure kept for a retry too.
   const failing = { ...child.store, lastEventId: () => Promise.reject(new Error('database gone')) };
-  const blind = sender(child, parent, { reports: failing });
+  const blind = await sender(child, parent, { reports: failing });
   await blind.runIfDue('store down');
   t.match(blind.status(), { failures: 1, error: /database gone/ }, 'recorded, not thrown');
   t.ok(blind.status().nextRetryAt, 'and retried');
   await blind.close();
 
-  const s = sender(child, parent, { limits: { maxBytes: 1500, maxEvents: 7 } });
+  const s = await sender(child, parent, { limits: { maxBytes: 1500, maxEvents: 7 } });
   await s.run('parent up');
   t.equal(s.status().error, null);
   t.ok((s.status().lastRun?.requests ?? 0) > 3, `several batches (${s.status().lastRun?.requests})`);
@@ -301,10 +301,10 @@ t.test('rollup: a branch reports only its own hosts; tokens and loops', async (t
   parent.mirror.publish([]);
   const parentKey = keyFingerprint(TEST_SIGNING_KEY.publicKey);
   await putReport(parent.base, 'direct-01', report('direct-01'));
-  const tokens = TokenStore.open(parent.config.dataDir);
+  const tokens = SqliteTokenStore.open(parent.config.dataDir);
   t.teardown(() => tokens.close());
-  const branchToken = tokens.enroll('branch-b', new Date(), 'branch');
-  const hostToken = tokens.enroll('own-token-01');
+  const branchToken = await tokens.enroll('branch-b', new Date(), 'branch');
+  const hostToken = await tokens.enroll('own-token-01');
 
   const res = await putRollup(
     parent,
@@ -334,7 +334,7 @@ t.test('rollup: a branch reports only its own hosts; tokens and loops', async (t
   t.notOk('via' in (await getJson<ClientRow>(parent, '/v1/clients/direct-01')), 'a direct host has no via');
 
   // Another branch cannot take over branch-b's host.
-  const otherToken = tokens.enroll('branch-x', new Date(), 'branch');
+  const otherToken = await tokens.enroll('branch-x', new Date(), 'branch');
   const other = await putRollup(
     parent,
     'branch-x',

@@ -187,7 +187,7 @@ t.test(
     t.same(result.tuf?.roles, { [ROLE]: 1 }, 'the roles mirror.products selects');
     t.match(result.tuf?.skipped, [{ role: 'arcserve-udp~9.0', reason: /mirror\.products/ }]);
     t.equal(result.filesStored, 4, 'two descriptors and two scripts');
-    const state = await SyncStateStore.open(gapped.dataDir);
+    const state = await SyncStateStore.open({ dataDir: gapped.dataDir });
     t.same(
       (await state.lastUpdate())?.imported,
       { kind: result.kind, source: bundle },

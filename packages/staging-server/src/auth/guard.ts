@@ -31,9 +31,10 @@ function refuseUnlessOk(check: TokenCheck, messages: Record<Exclude<TokenCheck, 
   throw forbidden ? HttpErrors.FORBIDDEN(messages[check]) : HttpErrors.UNAUTHORIZED(messages[check]);
 }
 
-export function makeAccessChecks(
-  options: AuthOptions,
-): Record<RouteAccess, (request: FastifyRequest) => void> {
+/** A route class's check: resolves when the request may proceed, throws (rejects) the refusal. */
+type AccessCheck = (request: FastifyRequest) => void | Promise<void>;
+
+export function makeAccessChecks(options: AuthOptions): Record<RouteAccess, AccessCheck> {
   const { tokens, adminToken } = options;
 
   const admin = (request: FastifyRequest): void => {
@@ -53,7 +54,7 @@ export function makeAccessChecks(
       throw HttpErrors.UNAUTHORIZED('the bearer token is not the admin token');
   };
 
-  const report = (request: FastifyRequest): void => {
+  const report = async (request: FastifyRequest): Promise<void> => {
     const token = bearerToken(request.headers.authorization);
     if (token === null) {
       if (options.reportTokens === 'optional') return;
@@ -61,7 +62,7 @@ export function makeAccessChecks(
     }
     // A token, when sent, is checked in either mode: a wrong one is never ignored.
     const hostId = (request.params as { hostId?: string }).hostId ?? '';
-    refuseUnlessOk(tokens.check(hostId, token, 'host'), {
+    refuseUnlessOk(await tokens.check(hostId, token, 'host'), {
       revoked: `the token of host "${hostId}" has been revoked; enroll the host again`,
       'other-host': 'the token belongs to another host: a host can report only as itself',
       'wrong-kind': "the token is a branch's rollup token: a host reports with its own host token",
@@ -71,12 +72,12 @@ export function makeAccessChecks(
 
   // A rollup stores reports of many hosts: always the branch's own token, whatever
   // auth.reportTokens says, and never a host's (which would let one host write others).
-  const rollup = (request: FastifyRequest): void => {
+  const rollup = async (request: FastifyRequest): Promise<void> => {
     const branchId = (request.params as { hostId?: string }).hostId ?? '';
     const token = bearerToken(request.headers.authorization);
     if (token === null)
       throw HttpErrors.UNAUTHORIZED(`a rollup needs branch "${branchId}"'s token: ${BRANCH_HINT}`);
-    refuseUnlessOk(tokens.check(branchId, token, 'branch'), {
+    refuseUnlessOk(await tokens.check(branchId, token, 'branch'), {
       revoked: `the token of branch "${branchId}" has been revoked; enroll the branch again (enroll --branch)`,
       'other-host': 'the token belongs to another branch: a branch can roll up only as itself',
       'wrong-kind': `a host's report token cannot send a branch's rollup: ${BRANCH_HINT}`,
@@ -119,7 +120,7 @@ export function installAccessControl(app: FastifyInstance, options: AuthOptions)
     const check = checks[access];
     const hook: onRequestHookHandler = async (request) => {
       if (checkParams) checkHostIdParam(request);
-      check(request);
+      await check(request);
     };
     const existing = route.onRequest;
     route.onRequest =

@@ -21,7 +21,7 @@ import {
 } from '@patchbay/core';
 import type { PublishedCatalog } from '../mirror.js';
 import { CatalogStore } from '../store/catalog-store.js';
-import { lockDataDir } from '../store/data-dir-lock.js';
+import { lockDataDirForWriting } from '../cluster/writer-lock.js';
 import { SyncStateStore } from '../store/sync-state.js';
 import { expiryFor, isResignDue } from '../trust/catalog-expiry.js';
 import { parseUpstreamKey, verifyFeedSignature } from '../trust/feed-signature.js';
@@ -144,7 +144,7 @@ export async function runImport(
   paths: readonly string[],
 ): Promise<ImportResult> {
   const log = logger.child({ component: 'import' });
-  const lock = await lockDataDir(config.dataDir, log);
+  const lock = await lockDataDirForWriting(config, log);
   try {
     const signer = await loadMirrorSigner(config, ({ keyFile, fingerprint }) =>
       log.warn({ keyFile, fingerprint }, 'no mirror signing key found; made a new one'),
@@ -195,7 +195,7 @@ async function importSource(config: ServerConfig, log: Logger, ctx: ImportContex
     'bundle read',
   );
   const records = new ImportRecords(config.dataDir);
-  const state = await SyncStateStore.open(config.dataDir);
+  const state = await SyncStateStore.open(config, log);
   try {
     const archive = new FeedArchive(config.dataDir);
     // Import and sync share one lineage: the same rollback rule, against the same record.

@@ -268,7 +268,7 @@ export async function importTufSource(
   if (unavailable.length > 0) log.warn({ unavailable }, 'target files withheld');
 
   // 5. Publish as a sync does: roles byte for byte, this server's snapshot and timestamp, the catalog.
-  const state = await SyncStateStore.open(config.dataDir);
+  const state = await SyncStateStore.open(config, log);
   try {
     const catalogs = new CatalogStore(config.dataDir);
     let current: PublishedCatalog | null = await loadCurrent(catalogs, signer, log);

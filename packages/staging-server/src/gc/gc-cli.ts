@@ -1,12 +1,12 @@
 // `patchbay-server gc [--dry-run] [--json]`: garbage-collect the data directory's blob store.
 // It takes the data-dir lock as `sync` does, so it refuses (exit 1, PB_ERR_LOCKED) while
-// `serve` runs on the same directory; a running server collects on schedule.gc or on
-// POST /v1/gc instead.
+// `serve` runs on the same directory, or (replicas, database.url) while a replica leads; a
+// running server collects on schedule.gc or on POST /v1/gc instead.
 import { ErrorCodes, isPatchbayError, PatchbayError } from '@patchbay/core';
 import type { Catalog, Logger, ServerConfig } from '@patchbay/core';
 import type { GcResult } from '../mirror.js';
+import { lockDataDirForWriting } from '../cluster/writer-lock.js';
 import { CatalogStore } from '../store/catalog-store.js';
-import { lockDataDir } from '../store/data-dir-lock.js';
 import { collectGarbage } from './collector.js';
 import { writeLastGc } from './last-gc.js';
 
@@ -17,7 +17,7 @@ export async function runGcCommand(
 ): Promise<number> {
   let lock;
   try {
-    lock = await lockDataDir(config.dataDir, logger);
+    lock = await lockDataDirForWriting(config, logger);
   } catch (err) {
     if (!isPatchbayError(err, ErrorCodes.LOCKED)) throw err;
     process.stderr.write(

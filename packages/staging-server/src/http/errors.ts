@@ -44,6 +44,11 @@ const EventQuota = defineHttpError<[hostId: string, limit: number, retryAfterSec
   'host "%s" has reported its %s new events for this 24-hour window (reports.hostEventsPerDay); ' +
     'send the report again in %s s [PB_ERR_HTTP_EVENT_QUOTA]',
 );
+const NotLeader = defineHttpError<[replica: string, what: string, leader: string]>(
+  'PB_ERR_HTTP_NOT_LEADER',
+  503,
+  'replica %s does not run %s: the leader does (%s); send the request again to reach it, or let its schedule run',
+);
 
 export const HttpErrors = {
   MALFORMED_DIGEST: defineHttpError(
@@ -95,6 +100,8 @@ export const HttpErrors = {
     409,
     'a sync is already running; see /v1/status for its progress',
   ),
+  NOT_LEADER: (replica: string, what: string, leader: string) =>
+    withHeaders(NotLeader(replica, what, leader), { 'retry-after': '1' }),
   UNAUTHORIZED: (reason: string) =>
     withHeaders(Unauthorized(reason), { 'www-authenticate': 'Bearer realm="patchbay"' }),
   FORBIDDEN: defineHttpError<[reason: string]>('PB_ERR_HTTP_FORBIDDEN', 403, '%s'),
@@ -182,6 +189,8 @@ export const STATUS_BY_PATCHBAY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.LOCKED]: 409,
   [ErrorCodes.NO_CATALOG]: 503,
   [ErrorCodes.ABORTED]: 503,
+  // PostgreSQL unreachable for a moment (a restart, a failover): the host keeps its report and sends it again.
+  [ErrorCodes.DATABASE]: 503,
   [ErrorCodes.HTTP_STATUS]: 502,
   [ErrorCodes.NETWORK]: 502,
 };

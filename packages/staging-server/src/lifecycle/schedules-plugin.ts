@@ -1,10 +1,13 @@
 // What `serve` runs on its own once it listens: a sync at start, schedule.sync, schedule.prune
 // (report retention), schedule.gc and, on a branch, the rollup to its parent. All of it stops
 // first when the app closes (preClose), before the mirror and the report store close.
+// Replicas: all of it is a leader duty (cluster/leader-duties.ts), started when this replica
+// is elected (a sync at once, as at start) and stopped when it loses the lock.
 import type { FastifyInstance } from 'fastify';
 import { fastifyPlugin } from 'fastify-plugin';
 import cron, { type ScheduledTask } from 'node-cron';
 import { ErrorCodes, errorMessage, isPatchbayError, type Logger, type ServerConfig } from '@patchbay/core';
+import type { LeaderDuties } from '../cluster/leader-duties.js';
 import { scheduleGc } from '../gc/gc-schedule.js';
 import type { MirrorService } from '../mirror.js';
 import type { ReportStore } from '../reports/report-store.js';
@@ -50,7 +53,7 @@ async function schedules(app: FastifyInstance, { config, logger }: LifecycleOpti
   const options = (name: string) => ({ name, noOverlap: true, ...(timezone ? { timezone } : {}) });
   app.decorate('nextSyncAt', (): Date | null => syncTask?.getNextRun() ?? null);
 
-  app.addHook('onListen', () => {
+  const start = (): void => {
     void syncInBackground(mirror, logger, 'start');
     if (config.schedule.sync !== null) {
       // noOverlap: a tick that comes while the previous scheduled sync still runs is skipped
@@ -78,12 +81,26 @@ async function schedules(app: FastifyInstance, { config, logger }: LifecycleOpti
       logger.error({ err: errorMessage(err) }, 'rollup not started');
       return undefined;
     });
+  };
+
+  const stop = async (): Promise<void> => {
+    const stopping = tasks.splice(0);
+    syncTask = undefined;
+    for (const task of stopping) await task.destroy();
+    // Before the report store closes: a rollup in flight finishes (or stays pending).
+    const running = rollup;
+    rollup = Promise.resolve(undefined);
+    await (await running)?.stop();
+  };
+
+  const duties = app.getDecorator<LeaderDuties>('leaderDuties');
+  app.addHook('onListen', () => {
+    void duties.add({ name: 'schedules', start, stop });
   });
 
   app.addHook('preClose', async () => {
-    for (const task of tasks) await task.destroy();
-    // Before the report store closes: a rollup in flight finishes (or stays pending).
-    await (await rollup)?.stop();
+    await duties.close();
+    await stop();
     logger.debug({ part: 'schedules' }, 'stopped');
   });
 }

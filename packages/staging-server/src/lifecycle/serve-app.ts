@@ -2,21 +2,23 @@
 // app with it and closes it in an onClose hook; fastify runs those in reverse registration
 // order, so the list below is the start order and, read upwards, the close order:
 //
-//   data dir lock ─ report store ─ notifier ─ mirror ─ schedules ─ HTTP API ─ graceful close
+//   leadership ─ data dir lock ─ report store ─ notifier ─ mirror ─ schedules ─ HTTP API ─ graceful close
 //
 // app.close(): schedules stop and the mirror starts stopping a running sync (preClose); the
 // listener closes and responses in flight finish within the grace; then the HTTP side's
-// handles, the mirror (its sync ended), the notifier (outbox flushed), the report store and,
-// last, the data-directory lock.
+// handles, the mirror (its sync ended), the notifier (outbox flushed), the report store, the
+// data-directory lock and, last, the leadership (replicas: another may lead from then on).
 import type { FastifyInstance } from 'fastify';
 import type { Logger, ServerConfig } from '@patchbay/core';
 import { resolveAdminToken } from '../auth/admin-token.js';
+import type { Leadership } from '../cluster/leadership.js';
 import type { MirrorService } from '../mirror.js';
 import type { Notifier } from '../notify/notifier.js';
 import type { ReportStore } from '../reports/report-store.js';
 import { createApp, httpApi, type HttpApiOptions } from '../server.js';
 import { gracefulClosePlugin } from '../shutdown.js';
 import { dataDirPlugin } from './data-dir-plugin.js';
+import { leadershipPlugin } from './leadership-plugin.js';
 import { mirrorPlugin } from './mirror-plugin.js';
 import { notifierPlugin } from './notifier-plugin.js';
 import { reportStorePlugin } from './report-store-plugin.js';
@@ -38,6 +40,7 @@ export async function buildServeApp(
   const app = createApp({ config, logger, ...options });
   const parts = { config, logger };
   try {
+    await app.register(leadershipPlugin, parts);
     await app.register(dataDirPlugin, parts);
     await app.register(reportStorePlugin, parts);
     await app.register(notifierPlugin, parts);
@@ -51,6 +54,7 @@ export async function buildServeApp(
       store: parent.getDecorator<ReportStore>('reportStore'),
       notifier: parent.getDecorator<Notifier>('notifier'),
       nextSyncAt: parent.getDecorator<() => Date | null>('nextSyncAt'),
+      cluster: parent.getDecorator<Leadership>('leadership'),
       ...options,
     }));
     await app.register(gracefulClosePlugin, { logger });

@@ -14,6 +14,8 @@ export const metricsRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => 
   const schema = { summary: 'Prometheus metrics (text format)', tags: ['status'] };
   app.get('/metrics', { logLevel: 'warn', schema }, async (_request, reply) => {
     await refreshScrapeGauges(metrics, deps.mirror, clientStates);
+    // replicas: which one leads (docs/scale.md); absent, this server alone
+    metrics.clusterLeader.set((deps.cluster?.isLeader() ?? true) ? 1 : 0);
     const text = await renderMetrics(metrics);
     return reply.type(METRICS_CONTENT_TYPE).header('cache-control', 'no-store').send(text);
   });

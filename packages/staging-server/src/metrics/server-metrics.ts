@@ -47,6 +47,7 @@ export interface ServerMetrics {
   readonly syncFetchedFiles: Counter;
   // set at scrape (scrape-gauges.ts)
   readonly syncRunning: Gauge;
+  readonly clusterLeader: Gauge;
   readonly syncLastSuccess: Gauge;
   readonly syncHeldBack: Gauge;
   readonly catalogSequence: Gauge;
@@ -103,6 +104,10 @@ export function createServerMetrics(version: string = SERVER_VERSION): ServerMet
       'Patch files downloaded from upstream by syncs.',
     ),
     syncRunning: gauge('patchbay_sync_running', '1 while a sync runs, else 0.'),
+    clusterLeader: gauge(
+      'patchbay_cluster_leader',
+      '1 on the replica that holds the leader lock (always with SQLite: one server), else 0.',
+    ),
     syncLastSuccess: gauge(
       'patchbay_sync_last_success_timestamp_seconds',
       'When the last sync that did not fail (ok, unchanged or partial) finished, Unix time; 0 when none is known.',

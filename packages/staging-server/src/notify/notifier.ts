@@ -46,6 +46,11 @@ export interface NotifierOptions {
   serverName?: string;
   /** how long close() waits for a send in progress (default 5 s) */
   closeWaitMs?: number;
+  /**
+   * Replicas: asked before each write of the queue; false (no longer the leader, whose file it
+   * is now) skips it, and the new leader mails again from the last state written.
+   */
+  mayPersist?: () => Promise<boolean>;
 }
 
 export interface Notifier {
@@ -59,6 +64,18 @@ export interface Notifier {
     catalog: Catalog | null,
   ): void;
   status(): NotifyStatus;
+  /**
+   * Replicas: client events the leader reads back from the report store (notify/event-mail.ts),
+   * mailed as onReport would, with `cursor` (the last event id read) persisted in the same write
+   * as the mails they make: a crash neither loses them nor mails them twice.
+   */
+  onStoredEvents?(
+    reports: readonly { host: { hostId: string; hostname: string }; events: readonly ReportEvent[] }[],
+    catalog: Catalog | null,
+    cursor: number,
+  ): void;
+  /** the cursor onStoredEvents last persisted; null before the first */
+  eventCursor?(): number | null;
   /** Send the pending digest now and attempt every queued mail once. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -68,6 +85,8 @@ interface PersistedState {
   version: 1;
   mails: QueuedMail[];
   digest: Notice[];
+  /** replicas: the last stored event id mailed (onStoredEvents) */
+  eventCursor?: number;
 }
 
 const DISABLED_STATUS: NotifyStatus = Object.freeze({
@@ -123,6 +142,7 @@ class MailNotifier implements Notifier {
   private readonly outbox: MailOutbox;
   private readonly stateFile: string | null;
   private pendingDigest: Notice[] = [];
+  private cursor: number | null = null;
   private cancelDigestTimer: (() => void) | null = null;
   private persistChain: Promise<void> = Promise.resolve();
   private persistQueued = false;
@@ -168,6 +188,7 @@ class MailNotifier implements Notifier {
     }
     if (state?.version !== 1) return;
     this.pendingDigest = Array.isArray(state.digest) ? state.digest : [];
+    if (typeof state.eventCursor === 'number') this.cursor = state.eventCursor;
     if (this.pendingDigest.length > 0) this.armDigest();
     if (Array.isArray(state.mails) && state.mails.length > 0) {
       this.log.info({ mails: state.mails.length }, 'notify queue restored');
@@ -190,6 +211,22 @@ class MailNotifier implements Notifier {
       .map((event) => hostNotice(event, host, catalog))
       .filter((notice): notice is HostNotice => notice !== null && this.wanted.has(notice.kind));
     if (notices.length > 0) this.accept(notices);
+  }
+
+  onStoredEvents(
+    reports: readonly { host: { hostId: string; hostname: string }; events: readonly ReportEvent[] }[],
+    catalog: Catalog | null,
+    cursor: number,
+  ): void {
+    if (this.closed) return;
+    // set before the mails are queued: the write they cause carries both
+    this.cursor = cursor;
+    for (const { host, events } of reports) this.onReport(host, events, catalog);
+    this.persist();
+  }
+
+  eventCursor(): number | null {
+    return this.cursor;
   }
 
   /** One batch: a sync's news or one report's events. */
@@ -273,7 +310,16 @@ class MailNotifier implements Notifier {
     this.persistQueued = true;
     this.persistChain = this.persistChain.then(async () => {
       this.persistQueued = false;
-      const state: PersistedState = { version: 1, mails: this.outbox.snapshot(), digest: this.pendingDigest };
+      if (this.options.mayPersist && !(await this.options.mayPersist())) {
+        this.log.warn({ file }, 'no longer the leader: the notify queue is left to the new one');
+        return;
+      }
+      const state: PersistedState = {
+        version: 1,
+        mails: this.outbox.snapshot(),
+        digest: this.pendingDigest,
+        ...(this.cursor === null ? {} : { eventCursor: this.cursor }),
+      };
       try {
         await writeFileAtomic(file, `${JSON.stringify(state)}\n`);
       } catch (err) {

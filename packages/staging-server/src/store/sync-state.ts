@@ -1,8 +1,11 @@
-// Small durable facts about syncing, in keyv over SQLite (<dataDir>/state.sqlite).
+// Small durable facts about syncing, in keyv: over SQLite (<dataDir>/state.sqlite), or with
+// database.url in PostgreSQL, where every replica reads the leader's writes.
 import { join } from 'node:path';
-import { Keyv } from 'keyv';
+import { Keyv, type KeyvStoreAdapter } from 'keyv';
+import type { Logger } from '@patchbay/core';
 import type { SyncReport } from '../mirror.js';
 import { KeyvBetterSqlite } from './keyv-better-sqlite.js';
+import { openKeyvPostgres } from './keyv-postgres.js';
 
 export const STATE_FILE_NAME = 'state.sqlite';
 
@@ -20,11 +23,22 @@ const KEYS = {
   lastUpdate: 'sync.lastUpdate',
 } as const;
 
+/** What SyncStateStore.open reads of the config: a ServerConfig will do. */
+export interface SyncStateConfig {
+  dataDir: string;
+  /** database.url: a postgres:// URL puts the state in PostgreSQL; absent or null, <dataDir>/state.sqlite */
+  database?: { url?: string | null };
+}
+
 export class SyncStateStore {
   private constructor(private readonly keyv: Keyv) {}
 
-  static async open(dataDir: string): Promise<SyncStateStore> {
-    const adapter = new KeyvBetterSqlite({ path: join(dataDir, STATE_FILE_NAME), busyTimeoutMs: 5000 });
+  static async open(config: SyncStateConfig, logger?: Logger): Promise<SyncStateStore> {
+    const databaseUrl = config.database?.url;
+    const adapter: KeyvStoreAdapter =
+      typeof databaseUrl === 'string'
+        ? await openKeyvPostgres(databaseUrl, logger)
+        : new KeyvBetterSqlite({ path: join(config.dataDir, STATE_FILE_NAME), busyTimeoutMs: 5000 });
     // throwOnErrors: a lost write here (e.g. the mirror sequence) must fail the sync, not vanish in an event.
     const keyv = new Keyv({ store: adapter, namespace: 'patchbay-sync', throwOnErrors: true });
     const state = new SyncStateStore(keyv);

@@ -16,6 +16,8 @@ import {
   type ServerConfig,
   redactCredentials,
 } from '@patchbay/core';
+import type { Leadership } from '../cluster/leadership.js';
+import { FencedCatalogStore, leaderFence, publicationMark } from '../cluster/published-files.js';
 import { GcCoordinator } from '../gc/gc-coordinator.js';
 import type {
   GcResult,
@@ -26,7 +28,8 @@ import type {
   SyncReport,
 } from '../mirror.js';
 import { CatalogStore } from '../store/catalog-store.js';
-import { lockDataDir, type DataDirLock } from '../store/data-dir-lock.js';
+import { lockDataDirForWriting } from '../cluster/writer-lock.js';
+import type { DataDirLock } from '../store/data-dir-lock.js';
 import { SyncStateStore } from '../store/sync-state.js';
 import { resignDueAt } from '../trust/catalog-expiry.js';
 import { loadMirrorSigner, mirrorKeyFile, type CatalogSigner } from '../trust/mirror-key.js';
@@ -38,8 +41,8 @@ import { isTufUpstream, openTufMirror, type ServedTuf, type TufRepositoryView } 
 import { serverSignsTargets, publishServerSigned } from '../tuf/server-signed.js';
 import { runTufSync } from '../tuf/tuf-sync.js';
 import { catalogBlobs } from './build-catalog.js';
+import { loadPublishedCatalog, recoverLastSync } from './mirror-recovery.js';
 import { newSyncReport, resignIfDue, runSync, type ResignContext, type SyncContext } from './sync-run.js';
-import { assertBlobsPresent } from './verify-published-blobs.js';
 import { SyncEvents } from './sync-events.js';
 
 export interface MirrorServiceOptions {
@@ -56,6 +59,12 @@ export interface MirrorServiceOptions {
    * data-dir plugin, last of all at close). Absent: taken here and released by close().
    */
   lock?: DataDirLock;
+  /**
+   * Replicas (cluster/): whether this process may write the data directory. Absent: it always
+   * may (one server). A follower opens read-only and reloads what the leader publishes;
+   * lead() and follow() switch, and every publication passes stillLeader() first (fencing).
+   */
+  leadership?: Pick<Leadership, 'isLeader' | 'stillLeader'>;
 }
 
 const DEFAULT_RESIGN_CHECK_MS = 5 * 60_000;
@@ -68,7 +77,7 @@ export async function createMirrorService(
   options: MirrorServiceOptions = {},
 ): Promise<MirrorService> {
   const log = logger.child({ component: 'mirror' });
-  const ownLock = options.lock ? null : await lockDataDir(config.dataDir, log);
+  const ownLock = options.lock ? null : await lockDataDirForWriting(config, log);
   try {
     return await openMirror(config, log, ownLock, options);
   } catch (err) {
@@ -83,29 +92,27 @@ async function openMirror(
   ownLock: DataDirLock | null,
   options: MirrorServiceOptions,
 ): Promise<MirrorService> {
-  // Temps of writes a crash cut short (we hold the lock: no live writer owns them).
-  const stray = await removeStrayTemps(config.dataDir, mirrorKeyFile(config));
-  if (stray.length > 0) log.warn({ removed: stray }, 'removed temp files left by an interrupted write');
+  const leads = options.leadership?.isLeader() ?? true;
+  const fence = options.leadership ? leaderFence(options.leadership) : undefined;
   // The key first: a readable-by-others key stops the server before it serves anything.
   const signer = await loadMirrorSigner(config, ({ keyFile, fingerprint }) =>
     log.warn({ keyFile, fingerprint }, 'no mirror signing key found; made a new one'),
   );
   log.info({ keyFile: signer.keyFile, fingerprint: signer.keys.fingerprint }, 'mirror signing key loaded');
   const store = new ContentStore(join(config.dataDir, 'store'));
-  await store.cleanTemp();
-  const catalogs = new CatalogStore(config.dataDir);
-  const current = await loadPublishedCatalog(catalogs, store, signer, log);
-  const state = await SyncStateStore.open(config.dataDir);
+  const catalogs = fence ? new FencedCatalogStore(config.dataDir, fence) : new CatalogStore(config.dataDir);
+  const current = await loadPublishedCatalog(catalogs, store, signer, log, leads);
+  const state = await SyncStateStore.open(config, log);
   let last: SyncReport | null;
   let dispatcher: Dispatcher | undefined;
   let tuf: ServedTuf | null = null;
   try {
-    last = await recoverLastSync(state, log);
+    last = (await state.lastSync()) ?? null;
     // trust v2 (upstream.trustedRoot): the online key (refused when others may read it), the
     // served TUF repository and its timestamp refresher (tuf/)
     // signing.targets "mirror": the same served repository, its targets signed here (tuf/server-signed.ts)
     if (isTufUpstream(config) || serverSignsTargets(config))
-      tuf = await openTufMirror(config, log, options.clock);
+      tuf = await openTufMirror(config, log, options.clock, { follower: true, ...(fence ? { fence } : {}) });
     // One agent (or proxy agent) for the service's life: keep-alive across syncs. file: URLs ignore it.
     dispatcher = createDispatcher({ proxy: config.upstream.proxy });
   } catch (err) {
@@ -115,51 +122,8 @@ async function openMirror(
   const parts = { ownLock, store, catalogs, state, signer, dispatcher, tuf };
   const mirror = new Mirror(config, log, options, parts, current, last);
   mirror.restoreLastUpdate((await state.lastUpdate()) ?? null);
-  await mirror.checkResign();
+  if (leads) await mirror.lead({ catalogRead: true });
   return mirror;
-}
-
-/** current.json at start; null (serve nothing until the next sync) when it is unusable. */
-async function loadPublishedCatalog(
-  catalogs: CatalogStore,
-  store: ContentStore,
-  signer: CatalogSigner,
-  log: Logger,
-): Promise<PublishedCatalog | null> {
-  try {
-    const loaded = await catalogs.loadCurrent(signer);
-    if (!loaded) return null;
-    const { published, resigned } = loaded;
-    await assertBlobsPresent(published.catalog, store);
-    if (resigned) {
-      log.warn(
-        { path: catalogs.signaturePath, fingerprint: signer.keys.fingerprint },
-        'stored catalog signature missing or not by the current key; signed the catalog again',
-      );
-    }
-    log.info({ sequence: published.sequence, path: catalogs.currentPath }, 'published catalog loaded');
-    return published;
-  } catch (err) {
-    log.error(
-      { path: catalogs.currentPath, err: errorMessage(err) },
-      'published catalog is unusable; serving no catalog until the next successful sync',
-    );
-    return null;
-  }
-}
-
-/** A report left 'running' means the previous process died mid-sync. */
-async function recoverLastSync(state: SyncStateStore, log: Logger): Promise<SyncReport | null> {
-  const last = (await state.lastSync()) ?? null;
-  if (last?.outcome !== 'running') return last;
-  log.warn({ startedAt: last.startedAt }, 'the previous sync was interrupted (the server stopped during it)');
-  const recovered: SyncReport = {
-    ...last,
-    outcome: 'failed',
-    error: 'sync interrupted (the server stopped during it)',
-  };
-  await state.setLastSync(recovered);
-  return recovered;
 }
 
 /** What openMirror opened for the service; its close() closes them. */
@@ -184,6 +148,10 @@ class Mirror implements MirrorService {
   private resigning: Promise<void> | null = null;
   private resignTimer: NodeJS.Timeout | null = null;
   private gcCoordinator: GcCoordinator | null = null;
+  /** replicas: this process writes the data directory (always, with one server) */
+  private leading = false;
+  /** what the published files looked like at the last reload (cluster/published-files.ts) */
+  private mark: string | null = null;
 
   constructor(
     private readonly config: ServerConfig,
@@ -238,6 +206,7 @@ class Mirror implements MirrorService {
         dataDir: this.config.dataDir,
       });
     }
+    this.assertLeading('sync');
     if (this.running) {
       throw new PatchbayError(ErrorCodes.SYNC_IN_PROGRESS, 'a sync is already running', {
         startedAt: this.runningReport?.startedAt,
@@ -294,7 +263,7 @@ class Mirror implements MirrorService {
    * Skipped while a sync runs: the sync re-signs when it publishes.
    */
   async checkResign(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || !this.leading) return;
     let retryMs: number | undefined;
     if (!this.running && !this.resigning) {
       // mirror mode: the TUF roles follow the catalog, and are re-signed when due, on the same timer
@@ -429,6 +398,7 @@ class Mirror implements MirrorService {
         dataDir: this.config.dataDir,
       });
     }
+    this.assertLeading('gc');
     if (this.running) {
       throw new PatchbayError(
         ErrorCodes.SYNC_IN_PROGRESS,
@@ -443,6 +413,66 @@ class Mirror implements MirrorService {
 
   storage(): Promise<StorageStatus> {
     return this.collector.storage();
+  }
+
+  /**
+   * This process writes the data directory from now on (at open, or elected among replicas):
+   * leftovers of an interrupted write go, a sync the previous writer left running is marked
+   * failed, the TUF refresher and the re-sign timer start.
+   */
+  async lead(opts: { catalogRead?: boolean } = {}): Promise<void> {
+    if (this.closed) return;
+    this.leading = true;
+    const stray = await removeStrayTemps(this.config.dataDir, mirrorKeyFile(this.config));
+    if (stray.length > 0)
+      this.log.warn({ removed: stray }, 'removed temp files left by an interrupted write');
+    await this.parts.store.cleanTemp();
+    const { catalogs, store, signer, state } = this.parts;
+    if (!opts.catalogRead) {
+      // what the old leader published last, whether or not this follower had reloaded it yet;
+      // a signature file it had not written yet is written now
+      this.published = (await loadPublishedCatalog(catalogs, store, signer, this.log)) ?? this.published;
+      await this.parts.tuf?.repository.reload();
+    }
+    this.last = await recoverLastSync(state, this.log);
+    await this.parts.tuf?.lead();
+    await this.checkResign();
+  }
+
+  /** Replicas: another process writes now. A running sync stops before it publishes. */
+  async follow(): Promise<void> {
+    this.leading = false;
+    if (this.resignTimer) clearTimeout(this.resignTimer);
+    this.abort?.abort();
+    await this.running?.catch(() => undefined);
+    await this.resigning;
+    await this.collector.idle();
+    await this.parts.tuf?.follow();
+  }
+
+  /**
+   * Replicas, on a follower: read what the leader published (the catalog, the TUF state, the
+   * last sync). True when a publication was new; false on the leader, which wrote it.
+   */
+  async reload(): Promise<boolean> {
+    if (this.leading || this.closed) return false;
+    this.last = (await this.parts.state.lastSync()) ?? this.last;
+    this.lastSucceeded = (await this.parts.state.lastUpdate()) ?? this.lastSucceeded;
+    const mark = await publicationMark(this.config.dataDir);
+    if (mark === this.mark) return false;
+    this.mark = mark;
+    const { catalogs, store, signer } = this.parts;
+    this.published = (await loadPublishedCatalog(catalogs, store, signer, this.log, false)) ?? this.published;
+    await this.parts.tuf?.repository.reload();
+    this.collector.invalidate();
+    return true;
+  }
+
+  private assertLeading(what: string): void {
+    if (this.leading) return;
+    throw new PatchbayError(ErrorCodes.LOCKED, `this replica is not the leader: the leader runs ${what}`, {
+      dataDir: this.config.dataDir,
+    });
   }
 
   async close(): Promise<void> {

@@ -113,26 +113,40 @@ export class ServedRepository {
     private readonly onlineKey: OnlineKey,
     private readonly expiry: ExpiryPolicy,
     private readonly log: Logger,
+    private readonly fence: (() => Promise<void>) | undefined,
   ) {}
 
-  /** Open the repository in `dir` and read what it serves (nothing before the first publication). */
+  /**
+   * Open the repository in `dir` and read what it serves (nothing before the first
+   * publication). `fence` (replicas: is this one still the leader?) runs before every write.
+   */
   static async open(
     dir: string,
     onlineKey: OnlineKey,
     expiry: ExpiryPolicy,
     log: Logger,
+    fence?: () => Promise<void>,
   ): Promise<ServedRepository> {
-    const repository = new ServedRepository(dir, onlineKey, expiry, log);
+    const repository = new ServedRepository(dir, onlineKey, expiry, log, fence);
+    await repository.readState();
+    return repository;
+  }
+
+  /** Read again what the files serve (a replica: the leader has published). */
+  reload(): Promise<void> {
+    return this.serialize(() => this.readState());
+  }
+
+  private async readState(): Promise<void> {
     try {
-      repository.state = await readServedState(dir);
+      this.state = await readServedState(this.dir);
     } catch (err) {
       // Every write is atomic, so this is damage from outside: serve nothing until the next sync.
-      log.error(
-        { dir, err: errorMessage(err) },
+      this.log.error(
+        { dir: this.dir, err: errorMessage(err) },
         'the served TUF repository cannot be read; its targets are not served until the next sync',
       );
     }
-    return repository;
   }
 
   get metadataDir(): string {
@@ -242,6 +256,7 @@ export class ServedRepository {
     return this.serialize(async () => {
       const state = this.state;
       if (!state) return null;
+      await this.fence?.();
       const halfLifeMs = (this.expiry.snapshotDays * 86_400_000) / 2;
       let snapshotVersion = state.snapshotVersion;
       if (
@@ -265,6 +280,7 @@ export class ServedRepository {
   }
 
   private async publishNow(publication: Publication, now: Date): Promise<PublishOutcome> {
+    await this.fence?.();
     const meta = join(this.dir, METADATA_DIR);
     // 1. Root versions (hosts walk them) and root.json, the newest.
     for (const root of publication.roots)

@@ -37,10 +37,22 @@ export type ServerTrustStatus = TrustStatus & {
 export interface ServedTuf {
   readonly onlineKey: OnlineKey;
   readonly repository: ServedRepository;
-  readonly refresher: TimestampRefresher;
+  /** re-arms the timestamp refresher after a publication (nothing while this replica follows) */
+  readonly refresher: Pick<TimestampRefresher, 'check'>;
   readonly clock: Clock;
   view(): TufRepositoryView;
+  /** This process writes the repository: temps of an interrupted write go, the refresher starts. */
+  lead(): Promise<void>;
+  /** Another replica writes it: the refresher stops (the leader's refreshes are read by reload). */
+  follow(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface OpenTufOptions {
+  /** replicas: this process is not the leader; nothing is written until lead() */
+  follower?: boolean;
+  /** replicas: runs before every write of the repository (throws when leadership is lost) */
+  fence?: () => Promise<void>;
 }
 
 /** True when the config makes the upstream a TUF repository (upstream.trustedRoot set). */
@@ -63,18 +75,10 @@ export async function openTufMirror(
   config: ServerConfig,
   log: Logger,
   clock: Clock = systemClock,
+  options: OpenTufOptions = {},
 ): Promise<ServedTuf> {
-  // Temps of writes a crash cut short (the data dir lock is held: no live writer owns them).
   const dir = servedRepositoryDir(config.dataDir);
-  for (const tempDir of [
-    join(dir, METADATA_DIR),
-    upstreamMetadataDir(config.dataDir),
-    dirname(onlineKeyFile(config)),
-  ]) {
-    const removed = await removeStaleAtomicTemps(tempDir);
-    if (removed.length > 0)
-      log.warn({ dir: tempDir, removed }, 'removed temp files left by an interrupted write');
-  }
+  // Made once: replicas open the data directory one at a time (the start lock, cluster/).
   const { key: onlineKey, created } = await ensureOnlineKey(config);
   if (created) {
     log.warn(
@@ -92,9 +96,19 @@ export async function openTufMirror(
       MIRROR_SIGNS_TARGETS_WARNING,
     );
   }
-  const repository = await ServedRepository.open(dir, onlineKey, expiryPolicy(config), log);
-  const refresher = new TimestampRefresher(repository, clock, log);
-  await refresher.check();
+  const repository = await ServedRepository.open(dir, onlineKey, expiryPolicy(config), log, options.fence);
+  let refresher: TimestampRefresher | null = null;
+  const lead = async (): Promise<void> => {
+    await removeInterruptedWrites(config, log);
+    refresher ??= new TimestampRefresher(repository, clock, log);
+    await refresher.check();
+  };
+  const follow = async (): Promise<void> => {
+    const stopping = refresher;
+    refresher = null;
+    await stopping?.stop();
+  };
+  if (!options.follower) await lead();
   const view: TufRepositoryView = {
     metadataDir: repository.metadataDir,
     targetDigest: (path) => repository.targetDigest(path),
@@ -107,9 +121,24 @@ export async function openTufMirror(
   return {
     onlineKey,
     repository,
-    refresher,
+    refresher: { check: () => refresher?.check() ?? Promise.resolve() },
     clock,
     view: () => view,
-    close: () => refresher.stop(),
+    lead,
+    follow,
+    close: follow,
   };
+}
+
+/** Temps of writes a crash cut short (this process is the only writer: no live one owns them). */
+async function removeInterruptedWrites(config: ServerConfig, log: Logger): Promise<void> {
+  for (const tempDir of [
+    join(servedRepositoryDir(config.dataDir), METADATA_DIR),
+    upstreamMetadataDir(config.dataDir),
+    dirname(onlineKeyFile(config)),
+  ]) {
+    const removed = await removeStaleAtomicTemps(tempDir);
+    if (removed.length > 0)
+      log.warn({ dir: tempDir, removed }, 'removed temp files left by an interrupted write');
+  }
 }

@@ -5,7 +5,7 @@
 // the access guard checks its pattern as it checks a host's report.
 import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify';
 import { errorMessage, isPatchbayError, ErrorCodes, type ClientReport } from '@patchbay/core';
-import { TokenStore } from '../../auth/token-store.js';
+import { holdersOfLiveHostTokens } from '../../auth/token-store.js';
 import { isNotifiableEvent } from '../../notify/events.js';
 import { describeKey, mirrorKeyFile, readMirrorKey } from '../../trust/mirror-key.js';
 import { assertRollupNoLoop, planRollup } from '../../tiers/rollup-ingest.js';
@@ -25,7 +25,7 @@ const BRANCH_TOKEN = { access: 'rollup' } as FastifyContextConfig;
 const READ = { access: 'read' } as FastifyContextConfig;
 
 export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
-  const { store, config, mirror, notifier } = deps;
+  const { store, config, mirror, notifier, tokens } = deps;
   const clock = deps.now ?? (() => new Date());
   const skewSeconds = reportLimit(config, 'maxClockSkewSeconds');
   const maxEvents = reportLimit(config, 'maxEventsPerRollup');
@@ -33,9 +33,6 @@ export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
   const key = await readMirrorKey(mirrorKeyFile(config)).catch(() => undefined);
   const ownKey = key ? describeKey(key).fingerprint : null;
   const fingerprint = (): string | null => mirror.current()?.keys.fingerprint ?? ownKey;
-  let tokens: TokenStore | undefined;
-  const tokenStore = (): TokenStore => (tokens ??= TokenStore.open(config.dataDir));
-  app.addHook('onClose', async () => tokens?.close());
 
   app.route<{ Params: { hostId: string }; Body: RollupBody }>({
     method: 'PUT',
@@ -88,6 +85,10 @@ export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
         return [{ ...host, report }];
       });
       const now = at.toISOString();
+      const ownTokens = await holdersOfLiveHostTokens(
+        tokens,
+        hosts.map((host) => host.report.hostId),
+      );
       // Every host's origin, read before the (synchronous) plan. With SQLite nothing runs
       // between this read and the write below; a network database's store may see a host
       // start reporting directly in between.
@@ -102,10 +103,7 @@ export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
         { ...body, hosts },
         {
           originOf: (hostId) => origins.get(hostId),
-          hasOwnToken: (hostId) => {
-            const enrolled = tokenStore().get(hostId);
-            return enrolled !== null && enrolled.kind === 'host' && enrolled.revokedAt === null;
-          },
+          hasOwnToken: (hostId) => ownTokens.has(hostId),
           fingerprint: fingerprint(),
           now,
         },

@@ -3,6 +3,7 @@
 // (reclaimable bytes, last gc) and the fleet's freshness.
 import type { FastifyPluginAsync } from 'fastify';
 import { redactCredentials } from '@patchbay/core';
+import { soleLeader } from '../../cluster/leadership.js';
 import { disabledNotifier } from '../../notify/notifier.js';
 import type { HttpDeps } from '../deps.js';
 import type { SyncReport } from '../../mirror.js';
@@ -23,6 +24,7 @@ function lastUpdateOf(report: SyncReport | null) {
 
 export const statusRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
   const notifier = deps.notifier ?? disabledNotifier;
+  const cluster = deps.cluster ?? soleLeader();
   app.get('/v1/status', async () => {
     const { mirror, store, config } = deps;
     const now = Date.now();
@@ -49,6 +51,8 @@ export const statusRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       clients: await store.countClients(staleBefore),
       notify: notifier.status(),
       ...(trust ? { trust } : {}),
+      // extension: replicas (docs/scale.md): this one, whether it leads, where the shared state is
+      cluster: { replica: cluster.replicaId, leader: cluster.isLeader(), database: cluster.database },
     };
   });
 };

@@ -2,10 +2,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { ErrorCodes, errorMessage, isPatchbayError } from '@patchbay/core';
 import { HttpErrors } from '../errors.js';
+import { assertLeaderHere } from '../leader-only.js';
 import type { HttpDeps } from '../deps.js';
 
-export const syncRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) => {
+export const syncRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror, cluster }) => {
   app.post('/v1/sync', async (request, reply) => {
+    // replicas: only the leader syncs
+    await assertLeaderHere(cluster, 'sync');
     if (mirror.isSyncing()) throw HttpErrors.SYNC_IN_PROGRESS();
     let refused = false;
     let running: Promise<unknown>;
