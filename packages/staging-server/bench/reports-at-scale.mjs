@@ -1,6 +1,7 @@
 // Measures the admin reports at fleet scale, straight from the store (no HTTP):
-// Patches Installed — current (compliance), Patches Downloaded, the installs history,
-// /v1/clients whole and paged, and the retention prune.
+// Patches Installed — current (compliance, whole and its counts alone), Patches Downloaded,
+// the installs history, /v1/clients whole and paged, what /v1/status and the status page's
+// host view read, and the retention prune.
 //
 //   npx tsc -b packages/staging-server && node packages/staging-server/bench/reports-at-scale.mjs [hosts] [patches]
 //
@@ -9,10 +10,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { buildCompliance } from '../dist/reports/compliance.js';
+import { buildCompliance, buildHostMatrix } from '../dist/reports/compliance.js';
+import { buildComplianceCounts } from '../dist/reports/compliance-counts.js';
 import { ReportStore } from '../dist/reports/report-store.js';
 import { pruneExpiredEvents } from '../dist/reports/retention.js';
-import { downloadedReport, installHistoryRows } from '../dist/reports/views.js';
+import { downloadedReport, installHistoryRows, sortHosts } from '../dist/reports/views.js';
 
 const HOSTS = Number(process.argv[2] ?? 10_000);
 const PATCHES = Number(process.argv[3] ?? 25);
@@ -99,12 +101,40 @@ try {
 
   const compliance = async () =>
     buildCompliance(patches, await store.hostProfiles(), await store.allStates());
+  const staleBefore = new Date(START + 359 * DAY).toISOString();
   const cases = [
+    [
+      'compliance counts (?hosts=false, and its CSV)',
+      async () => {
+        const [states, profiles, pendingReboot] = await Promise.all([
+          store.patchStateCounts(),
+          store.profileCounts(),
+          store.pendingRebootInstalls(),
+        ]);
+        return JSON.stringify(buildComplianceCounts(patches, { states, profiles, pendingReboot }));
+      },
+      (r) => `${(r.length / 1e3).toFixed(1)} kB`,
+    ],
+    ['/v1/status (countClients)', () => store.countClients(staleBefore), (r) => `${r.total} hosts`],
+    ['/metrics (countClientStates)', () => store.countClientStates(staleBefore), (r) => `${r.size} states`],
+    [
+      '/v1/clients?limit=100 (first page)',
+      () => store.listClients({ limit: 100 }),
+      (r) => `${r.length} hosts`,
+    ],
     ['compliance (all patches × hosts)', compliance, (r) => `${r.length} patches`],
     [
       'compliance + JSON.stringify (the HTTP body)',
       async () => JSON.stringify(await compliance()),
       (r) => `${(r.length / 1e6).toFixed(1)} MB`,
+    ],
+    [
+      'status page host view, first 100 (uncached: after any report)',
+      async () => {
+        const matrix = buildHostMatrix(patches, await store.hostProfiles(), await store.allStates());
+        return sortHosts(matrix.hosts, 'behind', 'desc').slice(0, 100);
+      },
+      (r) => `${r.length} hosts`,
     ],
     ['downloaded (all)', () => downloadedReport(store, {}, () => true), (r) => `${r.length} rows`],
     [

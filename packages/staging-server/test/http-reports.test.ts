@@ -200,6 +200,55 @@ t.test('clients list and detail', async (t) => {
   t.match(((await unknown.json()) as ErrorBody).message, /nobody/);
 });
 
+t.test(
+  'compliance ?hosts=false: the per-patch counts without the hosts map, as the full view counts',
+  async (t) => {
+    const h = await startHarness(t);
+    h.mirror.publish([
+      patch('P1', { rebootRequired: true }),
+      patch('P2', { platforms: ['win32'] }),
+      patch('P3', { release: '18.0' }),
+    ]);
+    const states = ['installed', 'failed', 'superseded', 'available'] as const;
+    for (let i = 0; i < 12; i++) {
+      const platform = i % 3 === 0 ? 'win32' : 'linux';
+      // some hosts have not reported P1 yet (unreported counts as missing)
+      const patches = [
+        ...(i % 4 === 3 ? [] : [{ id: 'P1', state: states[i % 4]! }]),
+        ...(platform === 'win32' ? [{ id: 'P2', state: states[(i + 1) % 4]! }] : []),
+      ];
+      const res = await putReport(
+        h.base,
+        `h${i}`,
+        report(`h${i}`, { platform, patches, pendingReboot: i % 2 === 0 }),
+      );
+      t.equal(res.status, 200);
+    }
+    await putReport(h.base, 'old', report('old', { products: [{ id: 'arcserve-backup', release: '18.0' }] }));
+    const get = async (query: string) =>
+      (await (await fetch(`${h.base}/v1/reports/compliance${query}`)).json()) as Record<string, unknown>[];
+    const full = await get('');
+    const counts = await get('?hosts=false');
+    t.same(
+      counts,
+      full.map(({ hosts: _hosts, via: _via, ...row }) => row),
+      'the full view less its hosts map',
+    );
+    t.notOk('hosts' in counts[0]!);
+    t.match(counts, [
+      { patchId: 'P1', installed: 3, failed: 3, superseded: 3, missing: 3, pendingReboot: 3 },
+      { patchId: 'P2', installed: 1, failed: 1, superseded: 1, missing: 1 },
+      { patchId: 'P3', missing: 1 },
+    ]);
+    t.same(
+      await get('?hosts=false&host=h0'),
+      (await get('?host=h0')).map(({ hosts: _h, ...row }) => row),
+    );
+    const refused = await fetch(`${h.base}/v1/reports/compliance?view=hosts&hosts=false`);
+    t.equal(refused.status, 400);
+  },
+);
+
 t.test('compliance: per patch of the catalog, relevance by product and platform; CSV', async (t) => {
   const h = await startHarness(t);
   const noCatalog = await fetch(`${h.base}/v1/reports/compliance`);

@@ -3,7 +3,9 @@
 // The store-internal cases (SQLite's query plans and file migrations) stay in their own
 // files; PostgreSQL-only cases (replicas, restarts) are in report-store-postgres.test.ts.
 import t, { type Test } from 'tap';
-import type { ClientReport } from '@patchbay/core';
+import { isRelevant, type ClientReport, type PatchState } from '@patchbay/core';
+import { buildCompliance } from '../src/reports/compliance.js';
+import { buildComplianceCounts } from '../src/reports/compliance-counts.js';
 import { ReportStore } from '../src/reports/report-store.js';
 import type { ReportStoreOptions } from '../src/reports/report-store-api.js';
 import { PRUNE_BATCH_SIZE, pruneExpiredEvents } from '../src/reports/retention.js';
@@ -643,3 +645,109 @@ contract('revision moves with every ingest, whatever its outcome', async (t, sto
   t.equal(new Set(seen).size, seen.length, `each ingest moved it: ${seen.join(', ')}`);
   t.equal(await store.revision(), seen.at(-1), 'reading it moves nothing');
 });
+
+/** A small deterministic generator (mulberry32), so a failing sequence can be replayed. */
+function seededRandom(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let x = Math.imul(state ^ (state >>> 15), 1 | state);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** patchId → (state → hosts), recounted from every stored state. */
+async function recount(store: ReportStore): Promise<Map<string, Map<PatchState, number>>> {
+  const counts = new Map<string, Map<PatchState, number>>();
+  for (const [patchId, hosts] of await store.allStates()) {
+    const states = new Map<PatchState, number>();
+    for (const state of hosts.values()) states.set(state, (states.get(state) ?? 0) + 1);
+    counts.set(patchId, states);
+  }
+  return counts;
+}
+
+contract('the per-patch state counters equal a recount after every kind of ingest', async (t, store) => {
+  const random = seededRandom(16);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const states: PatchState[] = ['installed', 'missing', 'failed', 'superseded', 'downloaded'];
+  let minute = 0;
+  /** A report of a random host with a random subset of P0..P5 in random states, newer than the last. */
+  const randomReport = (older = false): ClientReport =>
+    report(`host-${Math.floor(random() * 12)}`, {
+      reportedAt: new Date(Date.UTC(2026, 10, 24) + (older ? 0 : ++minute) * 60_000).toISOString(),
+      patches: Array.from({ length: 6 }, (_, i) => `P${i}`)
+        .filter(() => random() < 0.6)
+        .map((id) => ({ id, state: pick(states) })),
+    });
+  for (let round = 0; round < 12; round++) {
+    const kind = round % 5;
+    if (kind === 0) await store.ingest(randomReport());
+    else if (kind === 1) await Promise.all(Array.from({ length: 6 }, () => store.ingestSoon(randomReport())));
+    else if (kind === 2) await store.ingestMany(Array.from({ length: 6 }, () => randomReport()));
+    else if (kind === 3)
+      await store.ingestRollup(
+        { branchId: 'branch', mirror: 'aaaa' },
+        Array.from({ length: 4 }, () => ({
+          report: randomReport(),
+          origin: { path: ['branch'], keys: ['aaaa'] },
+          receivedAt: '2026-11-24T10:00:00.000Z',
+        })),
+      );
+    // an outbox report older than the snapshot: its states must not count
+    else await store.ingest(randomReport(true));
+    t.same(await store.patchStateCounts(), await recount(store), `round ${round}`);
+  }
+  t.ok((await store.patchStateCounts()).size > 0, 'the sequence stored states');
+  // A host re-reporting without a patch takes it out of the counts.
+  const [patchId, byState] = [...(await store.patchStateCounts())][0]!;
+  const hosts = [...((await store.allStates()).get(patchId)?.keys() ?? [])];
+  for (const hostId of hosts)
+    await store.ingest(report(hostId, { reportedAt: '2026-12-24T10:00:00Z', patches: [] }));
+  t.notOk((await store.patchStateCounts()).has(patchId), `${patchId} left every host (was ${[...byState]})`);
+  t.same(await store.patchStateCounts(), await recount(store));
+});
+
+contract(
+  'the compliance counts from counters and profiles equal those from every state',
+  async (t, store) => {
+    const random = seededRandom(3);
+    const catalog = [
+      patch('P0', { rebootRequired: true }),
+      patch('P1', { platforms: ['win32'] }),
+      patch('P2', { release: '18.0', rebootRequired: true }),
+    ];
+    const states: PatchState[] = ['installed', 'missing', 'failed', 'superseded', 'downloaded'];
+    const profiles = [
+      { platform: 'linux', products: [{ id: 'arcserve-backup', release: '19.0' }] },
+      { platform: 'win32', products: [{ id: 'arcserve-backup', release: '19.0' }] },
+      { platform: 'linux', products: [{ id: 'arcserve-backup', release: '18.0' }] },
+    ];
+    await store.ingestMany(
+      Array.from({ length: 40 }, (_, h) => {
+        const profile = profiles[h % 3]!;
+        // each host reports a random part of the patches relevant to it (the rest: unreported)
+        const patches = catalog
+          .filter((p) => isRelevant(p, profile) && random() < 0.7)
+          .map((p) => ({ id: p.id, state: states[Math.floor(random() * states.length)]! }));
+        return report(`host-${h}`, { ...profile, patches, pendingReboot: random() < 0.5 });
+      }),
+    );
+    t.same((await store.profileCounts()).map((p) => p.hosts).sort(), [13, 13, 14], 'hosts per profile');
+    const [fleetStates, hosts] = [await store.allStates(), await store.hostProfiles()];
+    const full = buildCompliance(catalog, hosts, fleetStates).map(
+      ({ hosts: _hosts, via: _via, ...row }) => row,
+    );
+    const counts = buildComplianceCounts(catalog, {
+      states: await store.patchStateCounts(),
+      profiles: await store.profileCounts(),
+      pendingReboot: await store.pendingRebootInstalls(),
+    });
+    t.same(counts, full);
+    t.ok(
+      counts.some((row) => row.pendingReboot > 0),
+      'the fleet has installed patches awaiting a reboot',
+    );
+  },
+);

@@ -53,9 +53,10 @@ if (cluster) {
   t.test('two stores opening one database at once migrate it once', async (t) => {
     const url = await freshDatabase(cluster, 'pg_store');
     const [a, b] = await Promise.all([openPostgresStore(t, url), openPostgresStore(t, url)]);
-    t.same(await rowsOf(url, "SELECT version FROM patchbay_schema WHERE component = 'reports'"), [
-      { version: 1 },
-    ]);
+    t.same(
+      await rowsOf(url, "SELECT version FROM patchbay_schema WHERE component = 'reports' ORDER BY version"),
+      [{ version: 1 }, { version: 2 }],
+    );
     await a.store.ingest(report('h-a'));
     await b.store.ingest(report('h-b'));
     t.same(
@@ -70,14 +71,43 @@ if (cluster) {
     await openPostgresStore(t, url);
     await rowsOf(
       url,
-      "INSERT INTO patchbay_schema (component, version, why) VALUES ('reports', 2, 'a later release')",
+      "INSERT INTO patchbay_schema (component, version, why) VALUES ('reports', 3, 'a later release')",
     );
     const pool = await openPostgresPool(url);
     t.teardown(() => pool.end());
     await t.rejects(openPostgresReportStore(pool), {
       code: 'PB_ERR_DATABASE',
-      message: /reports schema is version 2, newer than this release knows \(1\)/,
+      message: /reports schema is version 3, newer than this release knows \(2\)/,
     });
+  });
+
+  t.test('version 2 builds the per-patch state counters from the rows already stored', async (t) => {
+    const url = await freshDatabase(cluster, 'pg_store');
+    const first = await openPostgresStore(t, url);
+    await first.store.ingestMany([
+      report('h-1', {
+        patches: [
+          { id: 'P1', state: 'installed' },
+          { id: 'P2', state: 'failed' },
+        ],
+      }),
+      report('h-2', { patches: [{ id: 'P1', state: 'installed' }] }),
+    ]);
+    // The database as version 1 left it: rows, no counters.
+    await rowsOf(
+      url,
+      `DROP TABLE reports.patch_state_counts;
+       DROP INDEX reports.clients_by_profile, reports.clients_pending_reboot;
+       DELETE FROM patchbay_schema WHERE component = 'reports' AND version = 2`,
+    );
+    const { store } = await openPostgresStore(t, url);
+    t.same(
+      await store.patchStateCounts(),
+      new Map([
+        ['P1', new Map([['installed', 2]])],
+        ['P2', new Map([['failed', 1]])],
+      ]),
+    );
   });
 
   t.test('a report sent to two replicas at the same moment is stored once', async (t) => {
@@ -106,6 +136,42 @@ if (cluster) {
       120,
     );
     t.equal((await b.listClients()).length, 140);
+  });
+
+  t.test('two replicas moving the same per-patch counters at once keep them exact', async (t) => {
+    const url = await freshDatabase(cluster, 'pg_store');
+    const [a, b] = [(await openPostgresStore(t, url)).store, (await openPostgresStore(t, url)).store];
+    const ids = Array.from({ length: 8 }, (_, i) => `P${i}`);
+    const states = ['installed', 'failed', 'missing'] as const;
+    // Each host lists the patches in its own order; both replicas store batches of all of them.
+    const batch = (round: number, hosts: number[]) =>
+      hosts.map((h) =>
+        report(`h-${h}`, {
+          reportedAt: new Date(Date.UTC(2026, 10, 24, 10, round)).toISOString(),
+          patches: (h % 2 === 0 ? ids : [...ids].reverse()).map((id, i) => ({
+            id,
+            state: states[(h + i + round) % 3]!,
+          })),
+        }),
+      );
+    const hosts = Array.from({ length: 40 }, (_, h) => h);
+    for (let round = 0; round < 3; round++)
+      await Promise.all([
+        ...batch(round, hosts.slice(0, 20)).map((r) => a.ingestSoon(r)),
+        ...batch(round, hosts.slice(20)).map((r) => b.ingestSoon(r)),
+        a.ingestMany(batch(round, [40 + round])),
+      ]);
+    const recount = new Map<string, Map<string, number>>();
+    for (const [patchId, byHost] of await a.allStates())
+      for (const state of byHost.values()) {
+        const counts = recount.get(patchId) ?? new Map<string, number>();
+        recount.set(patchId, counts.set(state, (counts.get(state) ?? 0) + 1));
+      }
+    t.same(await b.patchStateCounts(), recount);
+    t.equal(
+      [...(await a.patchStateCounts()).get('P0')!.values()].reduce((x, y) => x + y, 0),
+      43,
+    );
   });
 
   t.test('revision() moves when another replica ingests', async (t) => {

@@ -72,6 +72,8 @@ t.test('a reports.sqlite of the old schema is migrated in place, its data kept',
     [['old-host', 'P1', 'downloaded', null]],
     "a 'downloaded' row of an old client counts as cached",
   );
+  // version 5: the per-patch state counters start from the rows already there
+  t.same(await store.patchStateCounts(), new Map([['P1', new Map([['downloaded', 1]])]]));
   t.equal(
     (await store.history({ installsOnly: true, limit: 10 })).length,
     1,

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import t from 'tap';
 import { REPORTS_FILE } from '../src/reports/report-store.js';
 import { openSqliteReportStore, type SqliteReportStore } from '../src/reports/sqlite/sqlite-report-store.js';
@@ -67,4 +68,47 @@ t.test('every history filter is answered from an index, newest first, without a 
     t.notMatch(plan, /SCAN events(?! USING)/, `${name}: no table scan`);
     t.notMatch(plan, /TEMP B-TREE/, `${name}: no sort`);
   }
+});
+
+t.test('a re-report writes only the patch rows that changed', async (t) => {
+  const store = openSqliteReportStore(join(t.testdir(), REPORTS_FILE));
+  t.teardown(() => store.close());
+  const patches = Array.from({ length: 5 }, (_, i) => ({ id: `P${i}`, state: 'installed' as const }));
+  await store.ingest(report('h', { patches }));
+  // A second connection logs every write to client_patches (the counterpart of PostgreSQL's xmin test).
+  const spy = new Database(store.file);
+  t.teardown(() => spy.close());
+  spy.exec(`
+    CREATE TABLE patch_writes (kind TEXT, patchId TEXT);
+    CREATE TRIGGER w_ins AFTER INSERT ON client_patches BEGIN INSERT INTO patch_writes VALUES ('insert', new.patchId); END;
+    CREATE TRIGGER w_upd AFTER UPDATE ON client_patches BEGIN INSERT INTO patch_writes VALUES ('update', new.patchId); END;
+    CREATE TRIGGER w_del AFTER DELETE ON client_patches BEGIN INSERT INTO patch_writes VALUES ('delete', old.patchId); END;
+  `);
+  const writes = () => spy.prepare('DELETE FROM patch_writes RETURNING kind, patchId').all();
+  await store.ingest(
+    report('h', { reportedAt: '2026-11-24T11:00:00Z', patches }),
+    '2026-11-24T11:00:00.000Z',
+  );
+  t.same(writes(), [], 'the same states again: no row written');
+  t.equal((await store.getClient('h'))?.lastSeenAt, '2026-11-24T11:00:00.000Z', 'the host was seen');
+  await store.ingest(
+    report('h', {
+      reportedAt: '2026-11-24T12:00:00Z',
+      patches: [
+        ...patches.slice(0, 3),
+        { id: 'P3', state: 'failed' as const },
+        { id: 'P5', state: 'missing' as const },
+      ],
+    }),
+  );
+  t.same(
+    writes().sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    [
+      { kind: 'delete', patchId: 'P4' },
+      { kind: 'insert', patchId: 'P5' },
+      { kind: 'update', patchId: 'P3' },
+    ],
+    'only the changed, the gone and the new row written',
+  );
+  t.same((await store.allStates()).get('P3'), new Map([['h', 'failed']]), 'the changed state stored');
 });

@@ -3,6 +3,8 @@
 // fields that hold `, " CR LF` is not enough. Text that a spreadsheet would run as a
 // formula (= + - @ TAB CR at the start) is prefixed with ' inside the quotes (OWASP) —
 // host names, patch titles and messages come from clients and catalogs.
+import { Readable } from 'node:stream';
+
 export type CsvCell = string | number | boolean | null | undefined;
 
 const FORMULA_START = /^[=+\-@\t\r]/;
@@ -14,8 +16,32 @@ export function csvCell(value: CsvCell): string {
   return `"${text.replace(/"/g, '""')}"`;
 }
 
+function csvLines(rows: Iterable<readonly CsvCell[]>): string {
+  let text = '';
+  for (const row of rows) text += row.map(csvCell).join(',') + '\r\n';
+  return text;
+}
+
 export function toCsv(header: readonly string[], rows: Iterable<readonly CsvCell[]>): string {
-  const lines = [header.map(csvCell).join(',')];
-  for (const row of rows) lines.push(row.map(csvCell).join(','));
-  return lines.join('\r\n') + '\r\n';
+  return csvLines([header]) + csvLines(rows);
+}
+
+/**
+ * The same CSV as a stream: the header, then each page of rows as it is read, so a download
+ * of the whole fleet holds one page in memory, never the whole text. Read at the pace the
+ * client takes it (backpressure); an error from a page ends the stream (the download is cut short).
+ */
+export function csvStream(
+  header: readonly string[],
+  pages: AsyncIterable<Iterable<readonly CsvCell[]>> | Iterable<Iterable<readonly CsvCell[]>>,
+): Readable {
+  return Readable.from(
+    (async function* () {
+      yield csvLines([header]);
+      for await (const page of pages) {
+        const text = csvLines(page);
+        if (text !== '') yield text;
+      }
+    })(),
+  );
 }

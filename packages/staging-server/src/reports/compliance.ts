@@ -71,7 +71,8 @@ function tally(counts: Counts, state: ComplianceState): boolean {
   return false;
 }
 
-function patchRow(patch: FeedPatch): ComplianceRow {
+/** A patch's row with its facts and every count at 0. */
+export function patchRow(patch: FeedPatch): ComplianceRow {
   return {
     patchId: patch.id,
     title: patch.title,

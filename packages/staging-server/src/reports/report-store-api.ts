@@ -15,6 +15,7 @@ import type {
   HostProfileRow,
   IngestResult,
   PatchFacts,
+  ProfileCount,
   ReportOrigin,
   RollupClientRow,
   StoredEvent,
@@ -107,6 +108,15 @@ export interface FleetCounts {
    * States without hosts are absent.
    */
   countClientStates(staleBefore: string): Promise<Map<string, number>>;
+  /**
+   * patchId → (state → hosts that reported it), from counters kept in every ingest's
+   * transaction: the fleet's counts without reading every state. States without hosts are absent.
+   */
+  patchStateCounts(): Promise<Map<string, Map<PatchState, number>>>;
+  /** Hosts per profile, in one GROUP BY (hosts with the same products in another order may come apart). */
+  profileCounts(): Promise<ProfileCount[]>;
+  /** patchId → hosts with it installed whose last report says a reboot is pending (absent: none). */
+  pendingRebootInstalls(): Promise<Map<string, number>>;
   /** The highest event id stored (0 when none). */
   lastEventId(): Promise<number>;
   /** The latest lastSeenAt of any host (null when none): with lastEventId, tells whether anything changed. */

@@ -115,6 +115,13 @@ export interface ClientDetail extends Omit<ClientSummary, 'installed' | 'missing
   instances: InstanceRow[];
 }
 
+/** Hosts that share one profile (platform + products, as reported): what relevance depends on. */
+export interface ProfileCount {
+  platform: string;
+  products: { id: string; release: string }[];
+  hosts: number;
+}
+
 export interface HostProfileRow {
   hostId: string;
   /** as last reported (the hostId when the report had none); for the status page's host view */

@@ -1,6 +1,7 @@
 // The filters every report takes (host, patch, severity, release, since, until) and
 // the CSV reply, shared by the report routes.
 import type { FastifyReply } from 'fastify';
+import type { Readable } from 'node:stream';
 import type { Severity } from '@patchbay/core';
 import { HttpErrors } from '../errors.js';
 
@@ -63,7 +64,7 @@ export function inTimeRange(at: string | null, range: { since?: string; until?: 
   return true;
 }
 
-export function sendCsv(reply: FastifyReply, fileName: string, body: string): FastifyReply {
+export function sendCsv(reply: FastifyReply, fileName: string, body: string | Readable): FastifyReply {
   return reply
     .type('text/csv; charset=utf-8')
     .header('content-disposition', `attachment; filename="${fileName}"`)

@@ -1,14 +1,23 @@
 // The admin reports, each as JSON or CSV (?format=csv), each with the filters host,
 // patch, severity, release, since, until (report-filters.ts):
-//   GET /v1/reports/compliance  Patches Installed — current (per patch × host);
+//   GET /v1/reports/compliance  Patches Installed — current (per patch × host; ?hosts=false:
+//                               the counts alone, from counters kept at ingest);
 //                               ?view=hosts: the same matrix by host, sorted and paged
 //   GET /v1/reports/downloaded  Patches Downloaded (which hosts hold which patches in cache)
 //   GET /v1/reports/installs    Patches Installed — history (installs and uninstalls)
 //   GET /v1/reports/history     every event (CONTRACT §2)
+import type { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { EVENT_TYPES, type EventType, type FeedPatch } from '@patchbay/core';
 import type { PublishedCatalog } from '../../mirror.js';
-import { buildCompliance, buildHostMatrix, type HostComplianceRow } from '../../reports/compliance.js';
+import {
+  buildCompliance,
+  buildHostMatrix,
+  type ComplianceRow,
+  type HostComplianceRow,
+  type PatchColumn,
+} from '../../reports/compliance.js';
+import { buildComplianceCounts, type FleetTallies } from '../../reports/compliance-counts.js';
 import { ComplianceCache } from '../../reports/compliance-cache.js';
 import type { HistoryQuery, HostProfileRow, StoredEvent } from '../../reports/types.js';
 import {
@@ -23,7 +32,7 @@ import {
   type HostViewPage,
   type SortOrder,
 } from '../../reports/views.js';
-import { toCsv } from '../csv.js';
+import { csvStream, toCsv, type CsvCell } from '../csv.js';
 import { HttpErrors } from '../errors.js';
 import type { HttpDeps } from '../deps.js';
 import {
@@ -52,11 +61,14 @@ const complianceSchema = {
       offset: { type: 'integer', minimum: 0 },
       limit: { type: 'integer', minimum: 1, maximum: MAX_HISTORY_LIMIT },
       search: { type: 'string', minLength: 1, maxLength: 253 },
+      // false: the per-patch rows without their `hosts` map, counted without reading every state
+      hosts: { type: 'boolean' },
     },
   },
 } as const;
 
 interface ComplianceQuerystring extends ReportFilterQuerystring {
+  hosts?: boolean;
   view?: 'patches' | 'hosts';
   sort?: HostSort;
   order?: SortOrder;
@@ -169,16 +181,16 @@ const HISTORY_COLUMNS = [
   'id',
 ] as const;
 
-/** CSV of objects, in the given column order. */
-function csvOf<K extends string>(columns: readonly K[], rows: readonly Record<K, unknown>[]): string {
-  return toCsv(
-    columns,
-    rows.map((row) =>
-      columns.map((c) => {
-        const value = row[c];
-        return typeof value === 'object' && value !== null ? JSON.stringify(value) : (value as string);
-      }),
-    ),
+/** Rows of a CSV download a stream takes at a time (and events read from the store at a time). */
+export const CSV_PAGE = 1000;
+
+/** The cells of objects, in the given column order. */
+function cellsOf<K extends string>(columns: readonly K[], rows: readonly Record<K, unknown>[]): CsvCell[][] {
+  return rows.map((row) =>
+    columns.map((c) => {
+      const value = row[c];
+      return typeof value === 'object' && value !== null ? JSON.stringify(value) : (value as CsvCell);
+    }),
   );
 }
 
@@ -190,15 +202,23 @@ function rowsOrCsv<K extends string>(
   csvFile: string,
   columns: readonly K[],
 ): readonly Record<K, unknown>[] | FastifyReply {
-  return format === 'csv' ? sendCsv(reply, csvFile, csvOf(columns, rows)) : rows;
+  return format === 'csv' ? sendCsv(reply, csvFile, toCsv(columns, cellsOf(columns, rows))) : rows;
+}
+
+function* slices<T>(items: readonly T[], size: number): Generator<readonly T[]> {
+  for (let start = 0; start < items.length; start += size) yield items.slice(start, start + size);
 }
 
 /** The host view as CSV: the host's fields, then its state per patch (empty: not relevant). */
-function hostViewCsv(patchIds: readonly string[], hosts: readonly HostComplianceRow[]): string {
-  return toCsv(
-    [...HOST_VIEW_COLUMNS, ...patchIds],
-    hosts.map((h) => [...HOST_VIEW_COLUMNS.map((c) => h[c]), ...patchIds.map((id) => h.states[id] ?? '')]),
-  );
+function hostViewCsv(patchIds: readonly string[], hosts: readonly HostComplianceRow[]): Readable {
+  const cells = function* () {
+    for (const page of slices(hosts, CSV_PAGE))
+      yield page.map((h) => [
+        ...HOST_VIEW_COLUMNS.map((c) => h[c]),
+        ...patchIds.map((id) => h.states[id] ?? ''),
+      ]);
+  };
+  return csvStream([...HOST_VIEW_COLUMNS, ...patchIds], cells());
 }
 
 export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror, store, config }) => {
@@ -311,6 +331,26 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     return body;
   }
 
+  async function fleetTallies(): Promise<FleetTallies> {
+    const [states, profiles, pendingReboot] = await Promise.all([
+      store.patchStateCounts(),
+      store.profileCounts(),
+      store.pendingRebootInstalls(),
+    ]);
+    return { states, profiles, pendingReboot };
+  }
+
+  /** The per-patch rows from every state of the selected hosts; without `hosts` when `countsOnly`. */
+  async function complianceRows(
+    patches: readonly FeedPatch[],
+    selectHosts: (hosts: readonly HostProfileRow[]) => readonly HostProfileRow[],
+    countsOnly: boolean,
+  ): Promise<(ComplianceRow | PatchColumn)[]> {
+    const fleet = await cache.fleet();
+    const rows = buildCompliance(patches, selectHosts(fleet.hosts), fleet.states);
+    return countsOnly ? rows.map(({ hosts: _hosts, via: _via, ...counts }) => counts) : rows;
+  }
+
   app.get<{ Querystring: ComplianceQuerystring }>(
     '/v1/reports/compliance',
     { schema: complianceSchema },
@@ -320,6 +360,8 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
       if (q.view !== 'hosts')
         for (const name of HOST_VIEW_PARAMS)
           if (q[name] !== undefined) throw HttpErrors.BAD_QUERY(name, 'applies only with view=hosts');
+      if (q.view === 'hosts' && q.hosts !== undefined)
+        throw HttpErrors.BAD_QUERY('hosts', 'applies only to the per-patch view');
       const published = await currentCatalog();
       if (published === null) throw HttpErrors.NO_CATALOG();
       // since/until select patches by publishedAt: "compliance with what was published then".
@@ -331,8 +373,12 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
             (q.view !== 'hosts' || q.search === undefined || matchesSearch(h, q.search)),
         );
       if (q.view === 'hosts') return hostView(reply, q, published, patches, selectHosts, range);
-      const fleet = await cache.fleet();
-      const rows = buildCompliance(patches, selectHosts(fleet.hosts), fleet.states);
+      // The counts alone (the CSV has no per-host column): from the counters, for the whole fleet.
+      const countsOnly = q.hosts === false || q.format === 'csv';
+      const rows =
+        countsOnly && q.host === undefined
+          ? buildComplianceCounts(patches, await fleetTallies())
+          : await complianceRows(patches, selectHosts, countsOnly);
       return rowsOrCsv(
         reply,
         q.format,
@@ -356,6 +402,24 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     },
   );
 
+  /**
+   * The events of `query` (at most query.limit) in pages of CSV_PAGE, each read after the
+   * last event of the one before, starting with `first` (the first page, already read).
+   */
+  async function* eventPages(query: HistoryQuery, first: StoredEvent[]): AsyncGenerator<StoredEvent[]> {
+    let page = first;
+    let asked = Math.min(CSV_PAGE, query.limit);
+    let read = 0;
+    for (;;) {
+      yield page;
+      read += page.length;
+      const last = page.at(-1);
+      if (last === undefined || page.length < asked || read >= query.limit) return;
+      asked = Math.min(CSV_PAGE, query.limit - read);
+      page = await store.history({ ...query, limit: asked, before: { at: last.at, id: last.id } });
+    }
+  }
+
   /** An event-history route: the page of events its filters select, as `rows` turns them into answers. */
   function historyRoute<K extends string>(route: {
     path: string;
@@ -371,9 +435,20 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
       async (request, reply) => {
         const q = request.query;
         const query = await historyQuery(q, route.installsOnly);
-        const events = await store.history(query);
-        linkNext(reply, route.path, q, events, query.limit);
-        return rowsOrCsv(reply, q.format, await route.rows(events), route.csvFile, route.columns);
+        if (q.format !== 'csv') {
+          const events = await store.history(query);
+          linkNext(reply, route.path, q, events, query.limit);
+          return route.rows(events);
+        }
+        // Streamed page by page. The first is read before the answer starts, so that an error
+        // is still an error status; when it is the whole answer, it says where the next starts.
+        const first = await store.history({ ...query, limit: Math.min(CSV_PAGE, query.limit) });
+        if (query.limit <= CSV_PAGE) linkNext(reply, route.path, q, first, query.limit);
+        const cells = async function* () {
+          for await (const events of eventPages(query, first))
+            yield cellsOf(route.columns, await route.rows(events));
+        };
+        return sendCsv(reply, route.csvFile, csvStream(route.columns, cells()));
       },
     );
   }

@@ -2,12 +2,20 @@
 // marks (newest event, latest lastSeenAt) that tell the metrics and the rollup whether
 // anything changed since they last looked.
 import type { ReportStore } from '../report-store-api.js';
+import type { ProfileCount } from '../types.js';
+import { byPatch, type PatchStateCountRow } from '../patch-state-counts.js';
 import { MISSING_SQL } from './client-rows.js';
 import type { ReportsDatabase } from './reports-database.js';
 
 type PostgresFleetCounts = Pick<
   ReportStore,
-  'countClients' | 'countClientStates' | 'lastEventId' | 'lastSeenMax'
+  | 'countClients'
+  | 'countClientStates'
+  | 'patchStateCounts'
+  | 'profileCounts'
+  | 'pendingRebootInstalls'
+  | 'lastEventId'
+  | 'lastSeenMax'
 >;
 
 const COUNT_CLIENTS = `SELECT count(*) AS total, count(*) FILTER (WHERE last_seen_at < $1) AS stale
@@ -23,6 +31,14 @@ const CLIENT_STATES = `SELECT state, count(*) AS hosts FROM (SELECT CASE
     WHEN c.pending_reboot THEN 'pending_reboot' ELSE 'compliant' END AS state
   FROM reports.clients c) AS by_host GROUP BY state`;
 
+// products is json (kept as sent): grouped by its text.
+const PROFILE_COUNTS = `SELECT platform, products::text AS products, count(*) AS hosts
+  FROM reports.clients GROUP BY platform, products::text`;
+
+const PENDING_REBOOT_INSTALLS = `SELECT p.patch_id, count(*) FROM reports.clients c
+  JOIN reports.client_patches p ON p.host_id = c.host_id
+  WHERE c.pending_reboot AND p.state = 'installed' GROUP BY p.patch_id`;
+
 export function postgresFleetCounts(db: ReportsDatabase): PostgresFleetCounts {
   return {
     async countClients(staleBefore) {
@@ -31,6 +47,18 @@ export function postgresFleetCounts(db: ReportsDatabase): PostgresFleetCounts {
     },
     countClientStates: async (staleBefore) =>
       new Map(await db.arrays<[string, number]>(CLIENT_STATES, [staleBefore])),
+    patchStateCounts: async () =>
+      byPatch(
+        await db.rows<PatchStateCountRow>(
+          'SELECT patch_id AS "patchId", state, hosts FROM reports.patch_state_counts WHERE hosts > 0',
+        ),
+      ),
+    profileCounts: async () =>
+      (await db.rows<{ platform: string; products: string; hosts: number }>(PROFILE_COUNTS)).map((row) => ({
+        ...row,
+        products: JSON.parse(row.products) as ProfileCount['products'],
+      })),
+    pendingRebootInstalls: async () => new Map(await db.arrays<[string, number]>(PENDING_REBOOT_INSTALLS)),
     lastEventId: async () =>
       (await db.rows<{ id: number | null }>('SELECT max(id) AS id FROM reports.events'))[0]?.id ?? 0,
     lastSeenMax: async () =>

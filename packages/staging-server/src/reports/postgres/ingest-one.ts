@@ -1,12 +1,13 @@
 // One report in an ingest transaction the caller holds: the host's snapshot, its
-// instance and its events (snapshot.ts, events.ts); and the revision bump every ingest
-// transaction ends with, so every replica's revision() moves when any of them ingests.
+// instance and its events (snapshot.ts, events.ts); and what every ingest transaction ends
+// with: the per-patch state counters moved by all its reports at once, then the revision
+// bump, so every replica's revision() moves when any of them ingests.
 import type { ClientReport } from '@patchbay/core';
 import type { ReportStoreOptions } from '../report-store-api.js';
 import type { IngestResult, ReportOrigin } from '../types.js';
 import { prepared, type Sql } from './reports-database.js';
 import { addEvents } from './events.js';
-import { noteInstance, writeSnapshot } from './snapshot.js';
+import { noteInstance, writeSnapshot, type CountDelta } from './snapshot.js';
 
 /** One report inside a transaction the caller holds. */
 export type IngestOne = (
@@ -19,15 +20,63 @@ export type IngestOne = (
 // Last in every ingest transaction, so the row's lock is held for the commit alone.
 const BUMP_REVISION = prepared('bump-revision', 'UPDATE reports.revision SET value = value + 1');
 
-/** Bump the revision in the caller's transaction (its last statement). */
-export async function bumpRevision(sql: Sql): Promise<void> {
+// The counter rows in (patch, state) order, as unnest hands them: every transaction locks
+// them in that one order, so two replicas' ingests never wait on each other in a cycle.
+const MOVE_COUNTS = prepared(
+  'move-counts',
+  `
+INSERT INTO reports.patch_state_counts AS c (patch_id, state, hosts)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+ON CONFLICT (patch_id, state) DO UPDATE SET hosts = c.hosts + excluded.hosts`,
+);
+
+/** The counter moves of a transaction's reports so far, by its statements' handle. */
+const pendingCounts = new WeakMap<Sql, Map<string, CountDelta>>();
+
+function noteCounts(sql: Sql, deltas: readonly CountDelta[]): void {
+  if (deltas.length === 0) return;
+  let pending = pendingCounts.get(sql);
+  if (pending === undefined) pendingCounts.set(sql, (pending = new Map()));
+  for (const { patchId, state, delta } of deltas) {
+    // The key sorts as (patchId, state) in every replica alike (ids hold no NUL: storable-text.ts).
+    const key = `${patchId}\u0000${state}`;
+    const moved = pending.get(key);
+    if (moved === undefined) pending.set(key, { patchId, state, delta });
+    else moved.delta += delta;
+  }
+}
+
+/**
+ * End the caller's ingest transaction (its last statements): move the per-patch state
+ * counters by what its reports changed, then bump the revision.
+ */
+export async function finishIngest(sql: Sql): Promise<void> {
+  const pending = pendingCounts.get(sql);
+  pendingCounts.delete(sql);
+  const moves = [...(pending?.entries() ?? [])]
+    .filter(([, move]) => move.delta !== 0)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, move]) => move);
+  if (moves.length > 0)
+    await sql.rows(MOVE_COUNTS, [
+      moves.map((m) => m.patchId),
+      moves.map((m) => m.state),
+      moves.map((m) => m.delta),
+    ]);
   await sql.rows(BUMP_REVISION);
 }
 
 export function ingestOneWith(options: ReportStoreOptions): IngestOne {
   const skewSeconds = options.maxClockSkewSeconds ?? 300;
   return async (sql, report, receivedAt, origin) => {
-    const { snapshotReplaced, knownHost } = await writeSnapshot(sql, report, receivedAt, origin, skewSeconds);
+    const { snapshotReplaced, knownHost, counts } = await writeSnapshot(
+      sql,
+      report,
+      receivedAt,
+      origin,
+      skewSeconds,
+    );
+    noteCounts(sql, counts);
     const newInstance = await noteInstance(sql, report, receivedAt, knownHost);
     const { newEvents, conflicts } = await addEvents(sql, report, receivedAt);
     const result: IngestResult = {

@@ -6,7 +6,7 @@
 // the database refuses), so the common path carries no savepoint per report.
 import type { ClientReport } from '@patchbay/core';
 import type { IngestResult, ReportOrigin } from '../types.js';
-import { bumpRevision, type IngestOne } from './ingest-one.js';
+import { finishIngest, type IngestOne } from './ingest-one.js';
 import { isRetryable, type ReportsDatabase } from './reports-database.js';
 
 /** Most reports one shared commit takes: bounds how long the first one waits. */
@@ -68,7 +68,7 @@ export class IngestQueue {
         const stored: IngestResult[] = [];
         for (const item of ordered)
           stored.push(await this.ingestOne(sql, item.report, receivedAt, item.origin));
-        await bumpRevision(sql);
+        await finishIngest(sql);
         return stored;
       });
     } catch (err) {

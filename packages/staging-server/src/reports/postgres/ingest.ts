@@ -5,7 +5,7 @@ import type { ClientReport } from '@patchbay/core';
 import type { ReportOrigin } from '../types.js';
 import type { ReportStore } from '../report-store-api.js';
 import type { ReportsDatabase } from './reports-database.js';
-import { bumpRevision, type IngestOne } from './ingest-one.js';
+import { finishIngest, type IngestOne } from './ingest-one.js';
 import { IngestQueue } from './ingest-queue.js';
 
 type IngestMethods = Pick<ReportStore, 'revision' | 'ingest' | 'ingestSoon' | 'ingestMany'>;
@@ -19,7 +19,7 @@ export function postgresIngest(db: ReportsDatabase, ingestOne: IngestOne): Postg
   const single = (report: ClientReport, receivedAt: string, origin: ReportOrigin | null) =>
     db.transaction(`storing the report of host "${report.hostId}"`, async (sql) => {
       const result = await ingestOne(sql, report, receivedAt, origin);
-      await bumpRevision(sql);
+      await finishIngest(sql);
       return result;
     });
   const queue = new IngestQueue(db, ingestOne, single);
@@ -33,7 +33,7 @@ export function postgresIngest(db: ReportsDatabase, ingestOne: IngestOne): Postg
       db.transaction(`storing ${reports.length} reports`, async (sql) => {
         let accepted = 0;
         for (const report of reports) accepted += (await ingestOne(sql, report, receivedAt, null)).accepted;
-        await bumpRevision(sql);
+        await finishIngest(sql);
         return accepted;
       }),
     drain: () => queue.drain(),

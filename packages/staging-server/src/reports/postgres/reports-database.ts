@@ -19,7 +19,11 @@ const PARSERS: pg.CustomTypesConfig = {
       : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-/** Attempts of one statement or transaction whose connection broke before it committed. */
+/**
+ * Attempts of one statement or transaction whose connection broke before it committed, at
+ * least: after a PostgreSQL restart every idle connection of the pool is broken, and each
+ * attempt may draw (and then destroy) one of them, so the pool's size plus two are allowed.
+ */
 const ATTEMPTS = 3;
 
 /** SQLSTATEs after which the same work on another try may succeed. */
@@ -136,13 +140,14 @@ export class ReportsDatabase implements Sql {
   }
 
   private async retried<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+    const attempts = Math.max(ATTEMPTS, (this.pool.options.max ?? 10) + 2);
     for (let tries = 1; ; tries++) {
       try {
         return await attempt();
       } catch (err) {
         if (err instanceof CommitUnknown) throw databaseError(`${what}: ${err.message}`, err.cause);
         if (err instanceof PatchbayError) throw err;
-        if (tries >= ATTEMPTS || !isRetryable(err)) throw databaseError(what, err);
+        if (tries >= attempts || !isRetryable(err)) throw databaseError(what, err);
       }
     }
   }

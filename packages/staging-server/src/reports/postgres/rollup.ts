@@ -4,7 +4,7 @@
 import type { ReportStore } from '../report-store-api.js';
 import type { BranchRow, RollupClientRow, StoredEvent } from '../types.js';
 import { EVENT_COLUMNS } from './client-rows.js';
-import { bumpRevision, type IngestOne } from './ingest-one.js';
+import { finishIngest, type IngestOne } from './ingest-one.js';
 import type { ReportsDatabase } from './reports-database.js';
 
 type PostgresRollupRecords = Pick<
@@ -37,7 +37,7 @@ export function postgresRollupRecords(db: ReportsDatabase, ingestOne: IngestOne)
         for (const host of hosts)
           results.push(await ingestOne(sql, host.report, host.receivedAt, host.origin));
         await sql.rows(UPSERT_BRANCH, [branch.branchId, branch.mirror, receivedAt, hosts.length]);
-        await bumpRevision(sql);
+        await finishIngest(sql);
         return results;
       }),
 

@@ -34,19 +34,32 @@ const TOUCH_CLIENT = prepared(
 );
 
 // Rows that went away are deleted, the others written only where they differ. The two
-// parts touch disjoint rows, so one statement does both.
+// parts touch disjoint rows, so one statement does both; it answers with what moved the
+// per-patch state counters: -1 for a (patch, state) a row left, +1 for one it entered.
+// (The clients row, locked by the upsert before, keeps other writers of this host's rows out.)
 const REPLACE_PATCHES = prepared(
   'replace-patches',
   `
-WITH gone AS (
+WITH old AS (
+  SELECT patch_id, state FROM reports.client_patches WHERE host_id = $1
+), gone AS (
   DELETE FROM reports.client_patches WHERE host_id = $1 AND patch_id <> ALL ($2::text[])
+  RETURNING patch_id, state
+), written AS (
+  INSERT INTO reports.client_patches AS p (host_id, patch_id, state, since, reason, cached)
+  SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[])
+  ON CONFLICT (host_id, patch_id) DO UPDATE SET state = excluded.state, since = excluded.since,
+    reason = excluded.reason, cached = excluded.cached
+  WHERE (p.state, p.since, p.reason, p.cached)
+    IS DISTINCT FROM (excluded.state, excluded.since, excluded.reason, excluded.cached)
+  RETURNING patch_id, state
 )
-INSERT INTO reports.client_patches AS p (host_id, patch_id, state, since, reason, cached)
-SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[])
-ON CONFLICT (host_id, patch_id) DO UPDATE SET state = excluded.state, since = excluded.since,
-  reason = excluded.reason, cached = excluded.cached
-WHERE (p.state, p.since, p.reason, p.cached)
-  IS DISTINCT FROM (excluded.state, excluded.since, excluded.reason, excluded.cached)`,
+SELECT patch_id AS "patchId", state, -1 AS delta FROM gone
+UNION ALL
+SELECT o.patch_id, o.state, -1 FROM written w JOIN old o USING (patch_id) WHERE o.state <> w.state
+UNION ALL
+SELECT w.patch_id, w.state, 1 FROM written w LEFT JOIN old o USING (patch_id)
+  WHERE o.state IS DISTINCT FROM w.state`,
 );
 
 const UPSERT_INSTANCE = prepared(
@@ -63,10 +76,19 @@ const OTHER_INSTANCES = prepared(
   WHERE host_id = $1 AND instance_id <> $2 ORDER BY first_seen_at DESC, instance_id`,
 );
 
+/** A move of one per-patch state counter. */
+export interface CountDelta {
+  patchId: string;
+  state: string;
+  delta: number;
+}
+
 export interface SnapshotOutcome {
   snapshotReplaced: boolean;
   /** the host had a row before this report */
   knownHost: boolean;
+  /** what the report moved the per-patch state counters by */
+  counts: CountDelta[];
 }
 
 /** Replace the host's snapshot with the report's unless it is older; else note its arrival only. */
@@ -98,14 +120,14 @@ export async function writeSnapshot(
   ]);
   if (upserted === undefined) {
     await sql.rows(TOUCH_CLIENT, [report.hostId, receivedAt]);
-    return { snapshotReplaced: false, knownHost: true };
+    return { snapshotReplaced: false, knownHost: true, counts: [] };
   }
-  await replacePatches(sql, report.hostId, report.patches as StoredPatch[]);
-  return { snapshotReplaced: true, knownHost: !upserted.inserted };
+  const counts = await replacePatches(sql, report.hostId, report.patches as StoredPatch[]);
+  return { snapshotReplaced: true, knownHost: !upserted.inserted, counts };
 }
 
-async function replacePatches(sql: Sql, hostId: string, patches: readonly StoredPatch[]): Promise<void> {
-  await sql.rows(REPLACE_PATCHES, [
+function replacePatches(sql: Sql, hostId: string, patches: readonly StoredPatch[]): Promise<CountDelta[]> {
+  return sql.rows<CountDelta>(REPLACE_PATCHES, [
     hostId,
     patches.map((p) => storableText(p.id)),
     patches.map((p) => p.state),

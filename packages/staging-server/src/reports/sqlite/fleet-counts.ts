@@ -3,6 +3,8 @@
 // anything changed since they last looked.
 import type Database from 'better-sqlite3';
 import type { FleetCounts } from '../report-store-api.js';
+import type { ProfileCount } from '../types.js';
+import { byPatch, type PatchStateCountRow } from '../patch-state-counts.js';
 import { MISSING_SQL } from './client-rows.js';
 
 function prepareStatements(db: Database.Database) {
@@ -22,6 +24,20 @@ function prepareStatements(db: Database.Database) {
          WHEN c.pendingReboot = 1 THEN 'pending_reboot' ELSE 'compliant' END AS state
        FROM clients c) GROUP BY state`,
     ),
+    patchStateCounts: db.prepare<[], PatchStateCountRow>(
+      'SELECT patchId, state, hosts FROM patch_state_counts WHERE hosts > 0',
+    ),
+    profileCounts: db.prepare<[], { platform: string; products: string; hosts: number }>(
+      'SELECT platform, products, COUNT(*) AS hosts FROM clients GROUP BY platform, products',
+    ),
+    pendingRebootInstalls: db
+      .prepare<[], [string, number]>(
+        // CROSS JOIN keeps clients outside: the few hosts awaiting a reboot, then their rows by
+        // key, rather than every installed row and its host.
+        `SELECT p.patchId, COUNT(*) FROM clients c CROSS JOIN client_patches p ON p.hostId = c.hostId
+         WHERE c.pendingReboot = 1 AND p.state = 'installed' GROUP BY p.patchId`,
+      )
+      .raw(),
     lastEventId: db.prepare<[], { id: number | null }>('SELECT MAX(id) AS id FROM events'),
     lastSeenMax: db.prepare<[], { at: string | null }>('SELECT MAX(lastSeenAt) AS at FROM clients'),
   };
@@ -36,6 +52,13 @@ export function sqliteFleetCounts(db: Database.Database): FleetCounts {
     }),
     countClientStates: async (staleBefore) =>
       new Map(st.clientStates.all(staleBefore).map((r) => [r.state, r.hosts])),
+    patchStateCounts: async () => byPatch(st.patchStateCounts.all()),
+    profileCounts: async () =>
+      st.profileCounts.all().map((row) => ({
+        ...row,
+        products: JSON.parse(row.products) as ProfileCount['products'],
+      })),
+    pendingRebootInstalls: async () => new Map(st.pendingRebootInstalls.all()),
     lastEventId: async () => st.lastEventId.get()?.id ?? 0,
     lastSeenMax: async () => st.lastSeenMax.get()?.at ?? null,
   };

@@ -2,7 +2,7 @@
 // stored), its client instance, its events once per (hostId, instanceId, seq). One
 // transaction a report; reports that arrive together share a commit (ingestSoon).
 import type Database from 'better-sqlite3';
-import type { ClientReport, ReportEvent } from '@patchbay/core';
+import { ErrorCodes, PatchbayError, type ClientReport, type ReportEvent } from '@patchbay/core';
 import type { ReportIngest, ReportStoreOptions } from '../report-store-api.js';
 import type {
   EventConflict,
@@ -70,9 +70,16 @@ function prepareStatements(db: Database.Database) {
          via = excluded.via, viaPath = excluded.viaPath, viaKeys = excluded.viaKeys`,
     ),
     touchClient: db.prepare('UPDATE clients SET lastSeenAt = ? WHERE hostId = ?'),
-    deletePatches: db.prepare('DELETE FROM client_patches WHERE hostId = ?'),
-    insertPatch: db.prepare(
-      'INSERT INTO client_patches (hostId, patchId, state, since, reason, cached) VALUES (?, ?, ?, ?, ?, ?)',
+    // Rows that went away are deleted, the others written only where they differ, so a host
+    // re-reporting the same states costs its clients row and nothing in client_patches.
+    deleteGonePatches: db.prepare(
+      'DELETE FROM client_patches WHERE hostId = ? AND patchId NOT IN (SELECT value FROM json_each(?))',
+    ),
+    upsertPatch: db.prepare(
+      `INSERT INTO client_patches AS p (hostId, patchId, state, since, reason, cached) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (hostId, patchId) DO UPDATE SET state = excluded.state, since = excluded.since,
+         reason = excluded.reason, cached = excluded.cached
+       WHERE (p.state, p.since, p.reason, p.cached) IS NOT (excluded.state, excluded.since, excluded.reason, excluded.cached)`,
     ),
     insertEvent: db.prepare(
       `INSERT INTO events (hostId, instanceId, seq, type, patchId, at, outcome, message, output, receivedAt)
@@ -118,9 +125,20 @@ function replaceSnapshot(
     viaPath: origin ? JSON.stringify(origin.path) : null,
     viaKeys: origin ? JSON.stringify(origin.keys) : null,
   });
-  st.deletePatches.run(report.hostId);
-  for (const patch of report.patches as StoredPatch[]) {
-    st.insertPatch.run(
+  const patches = report.patches as StoredPatch[];
+  const ids = patches.map((p) => p.id);
+  // An upsert would let the last of a twice-named patch win; the (hostId, patchId) key refuses it, as in PostgreSQL.
+  if (new Set(ids).size !== ids.length)
+    throw new PatchbayError(
+      ErrorCodes.DATABASE,
+      `the report of host "${report.hostId}" names a patch twice`,
+      {
+        hostId: report.hostId,
+      },
+    );
+  st.deleteGonePatches.run(report.hostId, JSON.stringify(ids));
+  for (const patch of patches) {
+    st.upsertPatch.run(
       report.hostId,
       patch.id,
       patch.state,

@@ -110,6 +110,41 @@ export const MIGRATIONS: readonly Migration[] = [
       if (!hasColumn(db, 'clients', 'instanceId')) db.exec('ALTER TABLE clients ADD COLUMN instanceId TEXT');
     },
   },
+  {
+    version: 5,
+    why: 'hosts per (patch, state), kept at ingest: the fleet compliance counts without reading every state',
+    apply(db) {
+      // Triggers keep the counts in the transaction of every write to client_patches, whatever
+      // path wrote it (ingest, rollup, a cascade). Rows that drop to 0 stay (read as absent).
+      db.exec(`
+        CREATE TABLE patch_state_counts (
+          patchId TEXT NOT NULL,
+          state   TEXT NOT NULL,
+          hosts   INTEGER NOT NULL,
+          PRIMARY KEY (patchId, state)
+        ) WITHOUT ROWID;
+        INSERT INTO patch_state_counts (patchId, state, hosts)
+          SELECT patchId, state, COUNT(*) FROM client_patches GROUP BY patchId, state;
+        -- Hosts per profile, and those awaiting a reboot, read from narrow indexes rather than
+        -- by a scan of the clients rows (each holds its last report).
+        CREATE INDEX clients_by_profile ON clients (platform, products);
+        CREATE INDEX clients_pending_reboot ON clients (hostId) WHERE pendingReboot = 1;
+        CREATE TRIGGER patch_state_counts_insert AFTER INSERT ON client_patches BEGIN
+          INSERT INTO patch_state_counts (patchId, state, hosts) VALUES (new.patchId, new.state, 1)
+            ON CONFLICT (patchId, state) DO UPDATE SET hosts = hosts + 1;
+        END;
+        CREATE TRIGGER patch_state_counts_delete AFTER DELETE ON client_patches BEGIN
+          UPDATE patch_state_counts SET hosts = hosts - 1 WHERE patchId = old.patchId AND state = old.state;
+        END;
+        CREATE TRIGGER patch_state_counts_update AFTER UPDATE OF state ON client_patches
+          WHEN old.state IS NOT new.state BEGIN
+          UPDATE patch_state_counts SET hosts = hosts - 1 WHERE patchId = old.patchId AND state = old.state;
+          INSERT INTO patch_state_counts (patchId, state, hosts) VALUES (new.patchId, new.state, 1)
+            ON CONFLICT (patchId, state) DO UPDATE SET hosts = hosts + 1;
+        END;
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 1;
