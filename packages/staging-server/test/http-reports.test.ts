@@ -116,12 +116,10 @@ t.test('oversized bodies: 413, nothing stored', async (t) => {
   t.same(await (await fetch(`${h.base}/v1/clients`)).json(), []);
 });
 
-t.test('a failure inside the transaction leaves nothing half-stored', async (t) => {
+t.test('a report naming a patch twice is refused with 400 naming it; nothing of it is stored', async (t) => {
   const h = await startHarness(t);
   const ok = await putReport(h.base, 'h4', report('h4', { events: [event(1)] }));
   t.same(await ok.json(), { accepted: 1 });
-  // A patch listed twice breaks client_patches' primary key after the client row was
-  // updated and the old states deleted: the whole report must roll back.
   const broken = report('h4', {
     reportedAt: '2026-11-25T10:00:00Z',
     hostname: 'renamed.corp',
@@ -132,8 +130,8 @@ t.test('a failure inside the transaction leaves nothing half-stored', async (t) 
     events: [event(2)],
   });
   const res = await putReport(h.base, 'h4', broken);
-  t.equal(res.status, 500);
-  t.same(Object.keys((await res.json()) as object).sort(), ['error', 'message', 'statusCode']);
+  t.equal(res.status, 400);
+  t.match(((await res.json()) as { message: string }).message, /body\/patches\/1\/id.*DUP a second time/);
   const detail = (await (await fetch(`${h.base}/v1/clients/h4`)).json()) as {
     hostname: string;
     events: unknown[];

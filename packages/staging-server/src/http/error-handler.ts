@@ -3,7 +3,8 @@
 // shape for a validation failure, an unknown route or a server fault.
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isPatchbayError } from '@patchbay/core';
+import { ErrorCodes, isPatchbayError } from '@patchbay/core';
+import { isLostConnection } from '../database/postgres-reconnect.js';
 import { HttpError, STATUS_BY_PATCHBAY_CODE } from './errors.js';
 
 export interface ErrorBody {
@@ -16,8 +17,16 @@ export function errorBody(statusCode: number, message: string): ErrorBody {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
 }
 
+function databaseUnreachable(cause: unknown): boolean {
+  const code = (cause as { code?: unknown } | null)?.code;
+  return isLostConnection(cause) || code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === 'ENOTFOUND';
+}
+
 function statusOf(err: unknown): number {
   if (err instanceof HttpError) return err.statusCode;
+  // PostgreSQL out of reach for a moment (a restart, a failover): 503, the host sends again.
+  // Any other database error is ours (500): sending the same report again would not help.
+  if (isPatchbayError(err, ErrorCodes.DATABASE)) return databaseUnreachable(err.cause) ? 503 : 500;
   if (isPatchbayError(err)) return STATUS_BY_PATCHBAY_CODE[err.code] ?? 500;
   const status = (err as Partial<FastifyError>).statusCode;
   return typeof status === 'number' && status >= 400 && status <= 599 ? status : 500;

@@ -189,8 +189,6 @@ export const STATUS_BY_PATCHBAY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.LOCKED]: 409,
   [ErrorCodes.NO_CATALOG]: 503,
   [ErrorCodes.ABORTED]: 503,
-  // PostgreSQL unreachable for a moment (a restart, a failover): the host keeps its report and sends it again.
-  [ErrorCodes.DATABASE]: 503,
   [ErrorCodes.HTTP_STATUS]: 502,
   [ErrorCodes.NETWORK]: 502,
 };

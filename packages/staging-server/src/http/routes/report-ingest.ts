@@ -41,6 +41,14 @@ export function normaliseReport(report: ClientReport): ClientReport {
       throw HttpErrors.BAD_REPORT_FIELD(`body/events/${index}/at`, 'must be an RFC 3339 date-time');
     return { ...event, at };
   });
+  // One state per patch: a second entry for the same id would make the stored state depend on
+  // which copy won, so the report is refused (400, never stored) rather than guessed at.
+  const seen = new Set<string>();
+  report.patches.forEach((patch, index) => {
+    if (seen.has(patch.id))
+      throw HttpErrors.BAD_REPORT_FIELD(`body/patches/${index}/id`, `names patch ${patch.id} a second time`);
+    seen.add(patch.id);
+  });
   return { ...report, reportedAt, events };
 }
 

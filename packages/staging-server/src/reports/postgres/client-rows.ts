@@ -2,13 +2,7 @@
 // select them (camelCase aliases, the columns in the order callers have always received
 // them), and what they become for callers.
 import type { PatchState } from '@patchbay/core';
-import {
-  MISSING_STATES,
-  type ClientSummary,
-  type HostProfileRow,
-  type StoredPatch,
-  type ViaFields,
-} from '../types.js';
+import { MISSING_STATES, type ClientSummary, type HostProfileRow, type ViaFields } from '../types.js';
 
 /** MISSING_STATES as an SQL list, for `state IN (…)`. */
 export const MISSING_SQL = MISSING_STATES.map((s) => `'${s}'`).join(', ');
@@ -54,15 +48,6 @@ export interface PatchRow {
   since: string | null;
   reason: string | null;
   cached: boolean | null;
-}
-
-/** A reported patch with only the fields the client sent. */
-export function storedPatch(row: PatchRow): StoredPatch {
-  const patch: StoredPatch = { id: row.id, state: row.state };
-  if (row.since !== null) patch.since = row.since;
-  if (row.reason !== null) patch.reason = row.reason;
-  if (row.cached !== null) patch.cached = row.cached;
-  return patch;
 }
 
 /** A host as its last report describes it. */

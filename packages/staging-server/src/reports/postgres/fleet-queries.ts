@@ -12,11 +12,11 @@ import {
   PROFILE_COLUMNS,
   clientFields,
   profileOf,
-  storedPatch,
   type ClientRow,
   type PatchRow,
   type ProfileRow,
 } from './client-rows.js';
+import { storedPatch } from '../stored-rows.js';
 import { Conditions } from './conditions.js';
 import type { ReportsDatabase } from './reports-database.js';
 

@@ -2,6 +2,7 @@
 // instance and its events (snapshot.ts, events.ts); and what every ingest transaction ends
 // with: the per-patch state counters moved by all its reports at once, then the revision
 // bump, so every replica's revision() moves when any of them ingests.
+import { ingestResult } from '../stored-rows.js';
 import type { ClientReport } from '@patchbay/core';
 import type { ReportStoreOptions } from '../report-store-api.js';
 import type { IngestResult, ReportOrigin } from '../types.js';
@@ -79,13 +80,6 @@ export function ingestOneWith(options: ReportStoreOptions): IngestOne {
     noteCounts(sql, counts);
     const newInstance = await noteInstance(sql, report, receivedAt, knownHost);
     const { newEvents, conflicts } = await addEvents(sql, report, receivedAt);
-    const result: IngestResult = {
-      accepted: newEvents.length,
-      stored: newEvents,
-      snapshotReplaced,
-      conflicts,
-    };
-    if (newInstance !== undefined) result.newInstance = newInstance;
-    return result;
+    return ingestResult(newEvents, snapshotReplaced, conflicts, newInstance);
   };
 }

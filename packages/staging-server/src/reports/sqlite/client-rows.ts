@@ -1,6 +1,7 @@
 // The rows of the clients and client_patches tables, and what they become for callers.
 import type Database from 'better-sqlite3';
 import type { PatchState } from '@patchbay/core';
+import { storedPatch } from '../stored-rows.js';
 import {
   MISSING_STATES,
   type ClientSummary,
@@ -42,12 +43,9 @@ export interface PatchRow {
   cached: number | null;
 }
 
+/** A stored patch from its row (SQLite keeps `cached` as 0/1). */
 export function toStoredPatch(row: PatchRow): StoredPatch {
-  const patch: StoredPatch = { id: row.id, state: row.state };
-  if (row.since !== null) patch.since = row.since;
-  if (row.reason !== null) patch.reason = row.reason;
-  if (row.cached !== null) patch.cached = row.cached === 1;
-  return patch;
+  return storedPatch({ ...row, cached: row.cached === null ? null : row.cached === 1 });
 }
 
 /** The via extension fields of a host behind a branch (none for a host that reports itself). */

@@ -1,6 +1,7 @@
 // Storing a client report: the host's snapshot (unless the report is older than the one
 // stored), its client instance, its events once per (hostId, instanceId, seq). One
 // transaction a report; reports that arrive together share a commit (ingestSoon).
+import { ingestResult } from '../stored-rows.js';
 import type Database from 'better-sqlite3';
 import { ErrorCodes, PatchbayError, type ClientReport, type ReportEvent } from '@patchbay/core';
 import type { ReportIngest, ReportStoreOptions } from '../report-store-api.js';
@@ -243,14 +244,7 @@ export function sqliteIngest(db: Database.Database, options: ReportStoreOptions)
       else st.touchClient.run(receivedAt, report.hostId);
       const newInstance = noteInstance(st, report, receivedAt, stored !== undefined, snapshotReplaced);
       const { newEvents, conflicts } = addEvents(st, report, receivedAt);
-      const result: IngestResult = {
-        accepted: newEvents.length,
-        stored: newEvents,
-        snapshotReplaced,
-        conflicts,
-      };
-      if (newInstance !== undefined) result.newInstance = newInstance;
-      return result;
+      return ingestResult(newEvents, snapshotReplaced, conflicts, newInstance);
     },
   );
 
