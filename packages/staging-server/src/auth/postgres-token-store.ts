@@ -146,9 +146,11 @@ export class PostgresTokenStore implements TokenStore {
     return rows[0] ? storedToken(rows[0]) : null;
   }
 
-  /** Reads are retried once on a connection a PostgreSQL restart cut (postgres-reconnect.ts). */
+  /** Reads are retried on a connection a PostgreSQL restart cut (postgres-reconnect.ts). */
   private read(what: string, sql: string, values: unknown[] = []): Promise<TokenRow[]> {
-    return this.rows(what, () => retryOnLostConnection(() => this.pool.query<TokenRow>(sql, values)));
+    return this.rows(what, () =>
+      retryOnLostConnection(this.pool, () => this.pool.query<TokenRow>(sql, values)),
+    );
   }
 
   /** Writes are not: a revoke that committed before its answer was lost would then say "no token". */

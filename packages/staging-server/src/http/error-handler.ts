@@ -17,16 +17,11 @@ export function errorBody(statusCode: number, message: string): ErrorBody {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
 }
 
-function databaseUnreachable(cause: unknown): boolean {
-  const code = (cause as { code?: unknown } | null)?.code;
-  return isLostConnection(cause) || code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === 'ENOTFOUND';
-}
-
 function statusOf(err: unknown): number {
   if (err instanceof HttpError) return err.statusCode;
   // PostgreSQL out of reach for a moment (a restart, a failover): 503, the host sends again.
   // Any other database error is ours (500): sending the same report again would not help.
-  if (isPatchbayError(err, ErrorCodes.DATABASE)) return databaseUnreachable(err.cause) ? 503 : 500;
+  if (isPatchbayError(err, ErrorCodes.DATABASE)) return isLostConnection(err.cause) ? 503 : 500;
   if (isPatchbayError(err)) return STATUS_BY_PATCHBAY_CODE[err.code] ?? 500;
   const status = (err as Partial<FastifyError>).statusCode;
   return typeof status === 'number' && status >= 400 && status <= 599 ? status : 500;

@@ -35,7 +35,7 @@ function keyvPostgresOnPool(pool: pg.Pool): KeyvPostgres {
     override async connect(): Promise<(sql: string, values?: unknown[]) => Promise<unknown[]>> {
       return async (sql, values) => {
         try {
-          return (await retryOnLostConnection(() => pool.query(sql, values))).rows;
+          return (await retryOnLostConnection(pool, () => pool.query(sql, values))).rows;
         } catch (err) {
           throw databaseError('cannot read or write the sync state in PostgreSQL', err);
         }

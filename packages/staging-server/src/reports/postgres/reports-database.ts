@@ -8,6 +8,7 @@
 import pg from 'pg';
 import { PatchbayError } from '@patchbay/core';
 import { databaseError } from '../../database/postgres-pool.js';
+import { isLostConnection, reconnectAttempts } from '../../database/postgres-reconnect.js';
 
 const INT8_OID = 20;
 
@@ -19,29 +20,16 @@ const PARSERS: pg.CustomTypesConfig = {
       : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-/**
- * Attempts of one statement or transaction whose connection broke before it committed, at
- * least: after a PostgreSQL restart every idle connection of the pool is broken, and each
- * attempt may draw (and then destroy) one of them, so the pool's size plus two are allowed.
- */
-const ATTEMPTS = 3;
-
-/** SQLSTATEs after which the same work on another try may succeed. */
+/** SQLSTATEs after which PostgreSQL undid the work to let another go first: try it again. */
 const RETRY_STATES = new Set([
   '40P01', // deadlock_detected: PostgreSQL chose this transaction to undo
   '40001', // serialization_failure
-  '57P01', // admin_shutdown: the server was stopped under the connection
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now: starting up
 ]);
 
-/** The connection broke, or PostgreSQL undid the work to let another go first. */
+/** The connection broke (postgres-reconnect.ts), or PostgreSQL undid the work to let another go first. */
 export function isRetryable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && (RETRY_STATES.has(code) || code.startsWith('08'))) return true;
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNREFUSED') return true;
-  const message = err instanceof Error ? err.message : '';
-  return /Connection terminated|not queryable|connection .*(closed|ended)/i.test(message);
+  return (typeof code === 'string' && RETRY_STATES.has(code)) || isLostConnection(err);
 }
 
 /** A statement each connection parses and plans once, then runs by name (those of every ingest). */
@@ -140,7 +128,7 @@ export class ReportsDatabase implements Sql {
   }
 
   private async retried<T>(what: string, attempt: () => Promise<T>): Promise<T> {
-    const attempts = Math.max(ATTEMPTS, (this.pool.options.max ?? 10) + 2);
+    const attempts = reconnectAttempts(this.pool);
     for (let tries = 1; ; tries++) {
       try {
         return await attempt();
