@@ -22,6 +22,7 @@ import { consistentTargetPath } from '@patchbay/core/tuf';
 import { startPostgres } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/processes.js';
 import { SAMPLE, writeSampleServeConfig } from '../../packages/staging-server/test/fixtures/sample-tuf.js';
+import { report } from '../../packages/staging-server/test/fixtures/http-harness.js';
 import { startServe, type Serving } from '../../packages/staging-server/test/fixtures/server-cli.js';
 import { Invariants, seededRandom, SEED, trials } from './figures.js';
 
@@ -112,16 +113,13 @@ class Fleet {
 
   private body(hostId: string, seqs: number[]): string {
     const now = new Date().toISOString();
-    return JSON.stringify({
-      hostId,
-      hostname: `${hostId}.corp`,
-      daemonVersion: '0.1.0',
-      platform: 'linux',
-      reportedAt: now,
-      products: [{ id: 'arcserve-backup', release: '19.0' }],
-      patches: [{ id: 'T5KB0001', state: seqs.length % 2 === 0 ? 'installed' : 'downloaded' }],
-      events: seqs.map((seq) => ({ seq, type: 'check', at: now, outcome: 'ok' })),
-    });
+    return JSON.stringify(
+      report(hostId, {
+        reportedAt: now,
+        patches: [{ id: 'T5KB0001', state: seqs.length % 2 === 0 ? 'installed' : 'downloaded' }],
+        events: seqs.map((seq) => ({ seq, type: 'check', at: now, outcome: 'ok' })),
+      }),
+    );
   }
 
   /** One report of host `i` with one new event, sent until a replica of `targets()` stores it. */
