@@ -172,4 +172,9 @@ export interface MirrorService {
   follow?(): Promise<void>;
   /** replicas, on a follower: read what the leader published; true when something was new */
   reload?(): Promise<boolean>;
+  /**
+   * replicas, on a follower: reload only when the published files changed (a stat, no
+   * database read): what a request for an unknown target may do, however many arrive
+   */
+  reloadPublication?(): Promise<boolean>;
 }

@@ -72,3 +72,32 @@ export class FencedCatalogStore extends CatalogStore {
     await super.publish(published);
   }
 }
+
+/**
+ * A follower's reloads of what the leader publishes: `load` runs only when the publication
+ * mark moved, and one at a time (callers that arrive together share the one in flight), so
+ * requests for unknown targets cost a stat each, never a reload each.
+ */
+export class PublicationReloads {
+  private mark: string | null = null;
+  private inFlight: Promise<boolean> | null = null;
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly load: () => Promise<void>,
+  ) {}
+
+  /** True when the mark moved and `load` ran. */
+  reloadIfPublished(): Promise<boolean> {
+    this.inFlight ??= this.check().finally(() => (this.inFlight = null));
+    return this.inFlight;
+  }
+
+  private async check(): Promise<boolean> {
+    const mark = await publicationMark(this.dataDir);
+    if (mark === this.mark) return false;
+    this.mark = mark;
+    await this.load();
+    return true;
+  }
+}

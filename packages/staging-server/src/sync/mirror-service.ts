@@ -17,7 +17,7 @@ import {
   redactCredentials,
 } from '@patchbay/core';
 import type { Leadership } from '../cluster/leadership.js';
-import { FencedCatalogStore, leaderFence, publicationMark } from '../cluster/published-files.js';
+import { FencedCatalogStore, PublicationReloads, leaderFence } from '../cluster/published-files.js';
 import { GcCoordinator } from '../gc/gc-coordinator.js';
 import type {
   GcResult,
@@ -150,8 +150,8 @@ class Mirror implements MirrorService {
   private gcCoordinator: GcCoordinator | null = null;
   /** replicas: this process writes the data directory (always, with one server) */
   private leading = false;
-  /** what the published files looked like at the last reload (cluster/published-files.ts) */
-  private mark: string | null = null;
+  /** a follower's reloads of the leader's publications (cluster/published-files.ts) */
+  private readonly publications: PublicationReloads;
 
   constructor(
     private readonly config: ServerConfig,
@@ -162,6 +162,7 @@ class Mirror implements MirrorService {
     private last: SyncReport | null,
   ) {
     this.events = new SyncEvents(log);
+    this.publications = new PublicationReloads(config.dataDir, () => this.loadPublication());
   }
 
   tufRepository(): TufRepositoryView | null {
@@ -450,22 +451,25 @@ class Mirror implements MirrorService {
     await this.parts.tuf?.follow();
   }
 
-  /**
-   * Replicas, on a follower: read what the leader published (the catalog, the TUF state, the
-   * last sync). True when a publication was new; false on the leader, which wrote it.
-   */
+  /** Replicas, on a follower: the leader's last sync and publication; true when it published anew. */
   async reload(): Promise<boolean> {
     if (this.leading || this.closed) return false;
     this.last = (await this.parts.state.lastSync()) ?? this.last;
     this.lastSucceeded = (await this.parts.state.lastUpdate()) ?? this.lastSucceeded;
-    const mark = await publicationMark(this.config.dataDir);
-    if (mark === this.mark) return false;
-    this.mark = mark;
+    return this.reloadPublication();
+  }
+
+  /** The publication part of reload(): a stat, and a load only when the leader published. */
+  reloadPublication(): Promise<boolean> {
+    if (this.leading || this.closed) return Promise.resolve(false);
+    return this.publications.reloadIfPublished();
+  }
+
+  private async loadPublication(): Promise<void> {
     const { catalogs, store, signer } = this.parts;
     this.published = (await loadPublishedCatalog(catalogs, store, signer, this.log, false)) ?? this.published;
     await this.parts.tuf?.repository.reload();
     this.collector.invalidate();
-    return true;
   }
 
   private assertLeading(what: string): void {

@@ -87,7 +87,8 @@ export const tufRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) =
       // blobs (another product's, a withheld file's) are not this repository's targets.
       let sha256 = match ? repository.targetDigest(path) : undefined;
       // Replicas: a target the leader has just published, before this follower has reloaded.
-      if (match && sha256 === undefined && (await mirror.reload?.())) sha256 = repository.targetDigest(path);
+      if (match && sha256 === undefined && (await mirror.reloadPublication?.()))
+        sha256 = repository.targetDigest(path);
       if (!match || sha256 === undefined || sha256 !== match[1]) throw HttpErrors.TUF_TARGET_NOT_FOUND(path);
       const file = await mirror.blobPath(sha256);
       if (file === null) throw HttpErrors.TUF_TARGET_NOT_FOUND(path);
