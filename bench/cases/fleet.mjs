@@ -204,17 +204,19 @@ async function measureLayouts(ctx, upstream) {
   const { opts, work, tools } = ctx;
   const layouts = [
     {
+      id: 'a',
       key: '(a)',
       label: 'one server, SQLite',
       start: () => startSingle({ dir: path.join(work, 'fleet-a'), upstream }),
     },
     {
+      id: 'b',
       key: '(b)',
       label: '2 replicas, PostgreSQL, nginx',
       skip: skipReason(ctx),
       start: () => startReplicas({ dir: path.join(work, 'fleet-b'), upstream, nginxBin: tools.nginx }),
     },
-  ];
+  ].filter((layout) => opts.fleetLayouts.includes(layout.id));
   const rows = [];
   let baseline;
   for (const layout of layouts) {

@@ -17,6 +17,7 @@ export const USAGE = `node bench/run.mjs [--quick] [options]    (npm run bench -
   --client-mem-mb N  blob size for the client memory case in MiB (default 2048; quick 128)
   --downloads N      concurrent downloads in the server memory case (default 256; quick 32)
   --fleet-hosts N    simulated hosts of the fleet case (default 100000; quick 300)
+  --fleet-layouts L  the fleet case's layouts, comma separated: a, b (default both)
   --only LIST        run only these cases, comma separated: catalog, check, blobs, ingest,
                      server-memory, client-memory, sync, fleet. Without it: all of them, but
                      fleet only with --quick (--only fleet: about 20 minutes per layout on 2 cores)
@@ -74,6 +75,7 @@ export function readOptions(argv) {
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
       without: { type: 'string' },
+      'fleet-layouts': { type: 'string', default: 'a,b' },
       json: { type: 'string' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -98,6 +100,11 @@ export function readOptions(argv) {
   for (const name of only) {
     if (!CASES.includes(name)) throw new Error(`--only: unknown case "${name}" (cases: ${CASES.join(', ')})`);
   }
+  const fleetLayouts = values['fleet-layouts'].split(',').map((s) => s.trim());
+  for (const key of fleetLayouts) {
+    if (!['a', 'b'].includes(key))
+      throw new Error(`--fleet-layouts: unknown layout "${key}" (layouts: a, b)`);
+  }
   const MiB = 1 << 20;
   return {
     quick: values.quick,
@@ -116,6 +123,7 @@ export function readOptions(argv) {
     clientMemBytes: Math.floor(sizes['client-mem-mb'] * MiB),
     downloads: Math.floor(sizes.downloads),
     fleetHosts: Math.floor(sizes['fleet-hosts']),
+    fleetLayouts,
     checkRuns: values.quick ? 1 : 5,
   };
 }
