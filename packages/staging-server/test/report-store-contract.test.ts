@@ -7,7 +7,11 @@ import { isRelevant, type ClientReport, type PatchState } from '@patchbay/core';
 import { buildCompliance } from '../src/reports/compliance.js';
 import { buildComplianceCounts } from '../src/reports/compliance-counts.js';
 import { ReportStore } from '../src/reports/report-store.js';
-import type { ReportStoreOptions } from '../src/reports/report-store-api.js';
+import type {
+  ReportStoreOptions,
+  RollupAdmission,
+  RollupHostWrite,
+} from '../src/reports/report-store-api.js';
 import { PRUNE_BATCH_SIZE, pruneExpiredEvents } from '../src/reports/retention.js';
 import type { HistoryQuery, StoredEvent } from '../src/reports/types.js';
 import { startPostgres } from '../../../test/helpers/postgres.js';
@@ -584,14 +588,14 @@ contract('rollup: a branch’s hosts in one transaction, their origin, what is f
   const before = await store.revision();
   const results = await store.ingestRollup(
     { branchId: 'branch-b', mirror: 'bbbb' },
-    [
+    admitAll([
       {
         report: report('r-1', { events: [install(1, '2026-11-24T09:00:00.000Z')] }),
         origin,
         receivedAt: '2026-11-24T09:30:00.000Z',
       },
       { report: report('r-2'), origin, receivedAt: '2026-11-24T09:40:00.000Z' },
-    ],
+    ]),
     '2026-11-24T10:00:00.000Z',
   );
   t.same(
@@ -602,8 +606,7 @@ contract('rollup: a branch’s hosts in one transaction, their origin, what is f
   t.same(await store.branches(), [
     { branchId: 'branch-b', mirror: 'bbbb', lastRollupAt: '2026-11-24T10:00:00.000Z', hosts: 2 },
   ]);
-  t.same(await store.originOf('r-1'), { via: 'branch-b' });
-  t.equal(await store.originOf('nobody'), undefined);
+  t.same(await store.originsOf(['r-1', 'nobody']), new Map([['r-1', 'branch-b']]));
   t.equal(
     (await store.getClient('r-2'))?.lastSeenAt,
     '2026-11-24T09:40:00.000Z',
@@ -627,7 +630,7 @@ contract('rollup: a branch’s hosts in one transaction, their origin, what is f
   t.same(await store.eventsAfter(events[0]!.id, 10), []);
   // the host now reports itself: its branch binding is cleared
   await store.ingest(report('r-1', { reportedAt: '2026-11-24T11:00:00Z' }));
-  t.same(await store.originOf('r-1'), { via: null });
+  t.same(await store.originsOf(['r-1']), new Map([['r-1', null]]));
   t.equal((await store.rollupClients())[0]?.origin, null);
 });
 
@@ -689,11 +692,13 @@ contract('the per-patch state counters equal a recount after every kind of inges
     else if (kind === 3)
       await store.ingestRollup(
         { branchId: 'branch', mirror: 'aaaa' },
-        Array.from({ length: 4 }, () => ({
-          report: randomReport(),
-          origin: { path: ['branch'], keys: ['aaaa'] },
-          receivedAt: '2026-11-24T10:00:00.000Z',
-        })),
+        admitAll(
+          Array.from({ length: 4 }, () => ({
+            report: randomReport(),
+            origin: { path: ['branch'], keys: ['aaaa'] },
+            receivedAt: '2026-11-24T10:00:00.000Z',
+          })),
+        ),
       );
     // an outbox report older than the snapshot: its states must not count
     else await store.ingest(randomReport(true));
@@ -749,5 +754,94 @@ contract(
       counts.some((row) => row.pendingReboot > 0),
       'the fleet has installed patches awaiting a reboot',
     );
+  },
+);
+
+/** A rollup admission that stores every entry, whatever the origins. */
+function admitAll(hosts: readonly RollupHostWrite[]): RollupAdmission {
+  return { hostIds: hosts.map((h) => h.report.hostId), admit: () => hosts };
+}
+
+contract(
+  'rollup: origins in one lookup, read inside the transaction that stores what they admit',
+  async (t, store) => {
+    const entry = (hostId: string, branch = 'branch-b'): RollupHostWrite => ({
+      report: report(hostId, { events: [install(1, '2026-11-24T09:00:00.000Z')] }),
+      origin: { path: [branch], keys: ['bbbb'] },
+      receivedAt: '2026-11-24T09:30:00.000Z',
+    });
+    await store.ingest(report('direct'));
+    await store.ingestRollup(
+      { branchId: 'branch-c', mirror: 'cccc' },
+      admitAll([entry('elsewhere', 'branch-c')]),
+    );
+    t.same(
+      await store.originsOf(['direct', 'elsewhere', 'nobody', 'direct']),
+      new Map([
+        ['direct', null],
+        ['elsewhere', 'branch-c'],
+      ]),
+      'known hosts only, each once; null: reports itself',
+    );
+    t.same(await store.originsOf([]), new Map(), 'no hosts: nothing');
+
+    const seen: ReadonlyMap<string, string | null>[] = [];
+    const results = await store.ingestRollup(
+      { branchId: 'branch-b', mirror: 'bbbb' },
+      {
+        hostIds: ['direct', 'elsewhere', 'new-1', 'new-2'],
+        admit: (origins) => {
+          seen.push(origins);
+          // what the route's plan does: only hosts no one else reports
+          return ['direct', 'elsewhere', 'new-1', 'new-2']
+            .filter((id) => !origins.has(id))
+            .map((id) => entry(id));
+        },
+      },
+      '2026-11-24T10:00:00.000Z',
+    );
+    t.same(
+      seen.at(-1),
+      new Map([
+        ['direct', null],
+        ['elsewhere', 'branch-c'],
+      ]),
+      'admit saw the stored origins',
+    );
+    t.same(
+      results.map((r) => r.accepted),
+      [1, 1],
+      'one result per admitted entry, in its order',
+    );
+    t.same(
+      await store.originsOf(['direct', 'elsewhere', 'new-1', 'new-2']),
+      new Map([
+        ['direct', null],
+        ['elsewhere', 'branch-c'],
+        ['new-1', 'branch-b'],
+        ['new-2', 'branch-b'],
+      ]),
+      'the refused hosts are untouched, the admitted ones are the branch’s',
+    );
+    t.match(await store.branches(), [
+      { branchId: 'branch-b', hosts: 2 },
+      { branchId: 'branch-c', hosts: 1 },
+    ]);
+
+    // admit throwing undoes the whole rollup: nothing stored, the branch not recorded
+    await t.rejects(
+      store.ingestRollup(
+        { branchId: 'branch-d', mirror: 'dddd' },
+        {
+          hostIds: ['new-3'],
+          admit: () => {
+            throw new Error('refused by the test');
+          },
+        },
+      ),
+      /refused by the test/,
+    );
+    t.same(await store.originsOf(['new-3']), new Map(), 'nothing of it stored');
+    t.equal((await store.branches()).length, 2, 'nor its branch');
   },
 );
