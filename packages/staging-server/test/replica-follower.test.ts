@@ -6,15 +6,17 @@
 // on PostgreSQL in leader-lock.test.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ReportStore } from '../src/reports/report-store.js';
 import { buildServer } from '../src/server.js';
 import { createMirrorService } from '../src/sync/mirror-service.js';
 import { readServedState, servedRepositoryDir } from '../src/tuf/served-repository.js';
 import { silentLogger } from './fixtures/http-harness.js';
-import { sampleTufConfig } from './fixtures/sample-tuf.js';
+import { SAMPLE, sampleTufConfig } from './fixtures/sample-tuf.js';
 
 t.test('a follower writes nothing, serves what the leader publishes, and leads when elected', async (t) => {
   const dir = t.testdir();
@@ -73,4 +75,78 @@ t.test('a follower writes nothing, serves what the leader publishes, and leads w
   await follower.lead?.();
   t.throws(() => leader.startSync(), /not the leader/, 'the old leader no longer syncs');
   t.equal((await follower.startSync()).outcome, 'ok', 'the new leader syncs');
+});
+
+/** The sample repository over loopback HTTP; while held, requests wait for release(). */
+async function heldUpstream(t: Test): Promise<{ url: string; hold(): Promise<void>; release(): void }> {
+  let gate: Promise<void> = Promise.resolve();
+  let open = (): void => undefined;
+  let asked = (): void => undefined;
+  const server = createServer((req, res) => {
+    asked();
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    void gate
+      .then(() => readFile(join(SAMPLE, 'repository', path.replaceAll('..', ''))))
+      .then(
+        (bytes) => res.writeHead(200, { 'content-length': bytes.length }).end(bytes),
+        () => res.writeHead(404).end(),
+      );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    // resolves once a request is waiting: the sync that sent it has stored its running report
+    hold: () => {
+      gate = new Promise((resolve) => (open = resolve));
+      return new Promise((resolve) => (asked = resolve));
+    },
+    release: () => open(),
+  };
+}
+
+t.test("a follower's /v1/status shows the leader's sync while it runs", async (t) => {
+  const dataDir = join(t.testdir(), 'data');
+  const upstream = await heldUpstream(t);
+  const sample = sampleTufConfig(dataDir);
+  const config = { ...sample, upstream: { ...sample.upstream, url: upstream.url } };
+  const shared = { path: dataDir, release: () => Promise.resolve() };
+  const stand = (leads: boolean) => ({ isLeader: () => leads, stillLeader: () => Promise.resolve(leads) });
+  const leader = await createMirrorService(config, silentLogger, { lock: shared, leadership: stand(true) });
+  t.teardown(() => leader.close());
+  const follower = await createMirrorService(config, silentLogger, {
+    lock: shared,
+    leadership: stand(false),
+  });
+  t.teardown(() => follower.close());
+  const store = await ReportStore.open(join(dataDir, '..', 'reports'));
+  const cluster = { replicaId: 'b:2', database: 'postgres' as const, isLeader: () => false };
+  const app = await buildServer({
+    mirror: follower,
+    store,
+    config,
+    logger: silentLogger,
+    cluster: { ...cluster, leaderId: () => Promise.resolve('a:1') },
+  });
+  t.teardown(async () => {
+    await app.close();
+    await store.close();
+  });
+  const status = async () =>
+    (await app.inject({ method: 'GET', url: '/v1/status' })).json<{
+      syncing: boolean;
+      lastSync: { outcome: string } | null;
+    }>();
+
+  const asked = upstream.hold();
+  const sync = leader.startSync();
+  await asked;
+  t.match(
+    await status(),
+    { syncing: true, lastSync: { outcome: 'running' } },
+    'the leader syncs: shown here',
+  );
+  upstream.release();
+  t.equal((await sync).outcome, 'ok');
+  t.match(await status(), { syncing: false, lastSync: { outcome: 'ok' } }, 'and its end');
 });
