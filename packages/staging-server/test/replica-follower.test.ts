@@ -17,6 +17,9 @@ import { createMirrorService } from '../src/sync/mirror-service.js';
 import { readServedState, servedRepositoryDir } from '../src/tuf/served-repository.js';
 import { silentLogger } from './fixtures/http-harness.js';
 import { SAMPLE, sampleTufConfig } from './fixtures/sample-tuf.js';
+import { ManualClock } from './fixtures/tuf-server.js';
+import { announcePublications } from '../src/cluster/publication-announce.js';
+import { METADATA_DIR } from '@patchbay/core/tuf';
 
 t.test('a follower writes nothing, serves what the leader publishes, and leads when elected', async (t) => {
   const dir = t.testdir();
@@ -105,48 +108,74 @@ async function heldUpstream(t: Test): Promise<{ url: string; hold(): Promise<voi
   };
 }
 
-t.test("a follower's /v1/status shows the leader's sync while it runs", async (t) => {
-  const dataDir = join(t.testdir(), 'data');
-  const upstream = await heldUpstream(t);
-  const sample = sampleTufConfig(dataDir);
-  const config = { ...sample, upstream: { ...sample.upstream, url: upstream.url } };
-  const shared = { path: dataDir, release: () => Promise.resolve() };
-  const stand = (leads: boolean) => ({ isLeader: () => leads, stillLeader: () => Promise.resolve(leads) });
-  const leader = await createMirrorService(config, silentLogger, { lock: shared, leadership: stand(true) });
-  t.teardown(() => leader.close());
-  const follower = await createMirrorService(config, silentLogger, {
-    lock: shared,
-    leadership: stand(false),
-  });
-  t.teardown(() => follower.close());
-  const store = await ReportStore.open(join(dataDir, '..', 'reports'));
-  const cluster = { replicaId: 'b:2', database: 'postgres' as const, isLeader: () => false };
-  const app = await buildServer({
-    mirror: follower,
-    store,
-    config,
-    logger: silentLogger,
-    cluster: { ...cluster, leaderId: () => Promise.resolve('a:1') },
-  });
-  t.teardown(async () => {
-    await app.close();
-    await store.close();
-  });
-  const status = async () =>
-    (await app.inject({ method: 'GET', url: '/v1/status' })).json<{
-      syncing: boolean;
-      lastSync: { outcome: string } | null;
-    }>();
+t.test(
+  "a follower shows the leader's sync while it runs, and reloads at its announced timestamp refresh",
+  async (t) => {
+    const dataDir = join(t.testdir(), 'data');
+    const upstream = await heldUpstream(t);
+    const sample = sampleTufConfig(dataDir);
+    const config = { ...sample, upstream: { ...sample.upstream, url: upstream.url } };
+    const shared = { path: dataDir, release: () => Promise.resolve() };
+    const stand = (leads: boolean) => ({ isLeader: () => leads, stillLeader: () => Promise.resolve(leads) });
+    const clock = new ManualClock();
+    const leader = await createMirrorService(config, silentLogger, {
+      lock: shared,
+      leadership: stand(true),
+      clock,
+    });
+    t.teardown(() => leader.close());
+    const follower = await createMirrorService(config, silentLogger, {
+      lock: shared,
+      leadership: stand(false),
+    });
+    t.teardown(() => follower.close());
+    const store = await ReportStore.open(join(dataDir, '..', 'reports'));
+    const cluster = { replicaId: 'b:2', database: 'postgres' as const, isLeader: () => false };
+    const app = await buildServer({
+      mirror: follower,
+      store,
+      config,
+      logger: silentLogger,
+      cluster: { ...cluster, leaderId: () => Promise.resolve('a:1') },
+    });
+    t.teardown(async () => {
+      await app.close();
+      await store.close();
+    });
+    const status = async () =>
+      (await app.inject({ method: 'GET', url: '/v1/status' })).json<{
+        syncing: boolean;
+        lastSync: { outcome: string } | null;
+        trust: { timestampVersion: number };
+      }>();
 
-  const asked = upstream.hold();
-  const sync = leader.startSync();
-  await asked;
-  t.match(
-    await status(),
-    { syncing: true, lastSync: { outcome: 'running' } },
-    'the leader syncs: shown here',
-  );
-  upstream.release();
-  t.equal((await sync).outcome, 'ok');
-  t.match(await status(), { syncing: false, lastSync: { outcome: 'ok' } }, 'and its end');
-});
+    const asked = upstream.hold();
+    const sync = leader.startSync();
+    await asked;
+    t.match(
+      await status(),
+      { syncing: true, lastSync: { outcome: 'running' } },
+      'the leader syncs: shown here',
+    );
+    upstream.release();
+    t.equal((await sync).outcome, 'ok');
+    t.match(await status(), { syncing: false, lastSync: { outcome: 'ok' } }, 'and its end');
+
+    // A timestamp refresh, announced as the replicas' NOTIFY does (lifecycle/mirror-plugin.ts).
+    const served = async () => ({
+      bytes: (await app.inject({ method: 'GET', url: '/v1/tuf/metadata/timestamp.json' })).rawPayload,
+      version: (await status()).trust.timestampVersion,
+    });
+    const before = await served();
+    const reloads: Promise<unknown>[] = [];
+    t.teardown(announcePublications(leader.events, () => reloads.push(follower.reload!())));
+    const hours = config.signing?.timestampExpiryHours ?? 24;
+    await clock.advance(hours * 0.6 * 3_600_000); // past half its life: one refresh
+    t.equal(reloads.length, 1, 'the refresh was announced');
+    await Promise.all(reloads);
+    const after = await served();
+    const written = await readFile(join(servedRepositoryDir(dataDir), METADATA_DIR, 'timestamp.json'));
+    t.ok(after.version > before.version, `the follower reloaded: v${before.version} -> v${after.version}`);
+    t.same(after.bytes, written, "and serves the leader's new bytes");
+  },
+);

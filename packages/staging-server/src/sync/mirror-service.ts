@@ -24,6 +24,7 @@ import type {
   MirrorService,
   MirrorStats,
   PublishedCatalog,
+  Republished,
   StorageStatus,
   SyncReport,
 } from '../mirror.js';
@@ -106,13 +107,19 @@ async function openMirror(
   let last: SyncReport | null;
   let dispatcher: Dispatcher | undefined;
   let tuf: ServedTuf | null = null;
+  // The refresher starts before the service exists (lead() below): its event is bound after.
+  let republished = (_cause: Republished['cause']): void => undefined;
   try {
     last = (await state.lastSync()) ?? null;
     // trust v2 (upstream.trustedRoot): the online key (refused when others may read it), the
     // served TUF repository and its timestamp refresher (tuf/)
     // signing.targets "mirror": the same served repository, its targets signed here (tuf/server-signed.ts)
     if (isTufUpstream(config) || serverSignsTargets(config))
-      tuf = await openTufMirror(config, log, options.clock, { follower: true, ...(fence ? { fence } : {}) });
+      tuf = await openTufMirror(config, log, options.clock, {
+        follower: true,
+        ...(fence ? { fence } : {}),
+        onRefreshed: () => republished('timestamp'),
+      });
     // One agent (or proxy agent) for the service's life: keep-alive across syncs. file: URLs ignore it.
     dispatcher = createDispatcher({ proxy: config.upstream.proxy });
   } catch (err) {
@@ -121,6 +128,7 @@ async function openMirror(
   }
   const parts = { ownLock, store, catalogs, state, signer, dispatcher, tuf };
   const mirror = new Mirror(config, log, options, parts, current, last);
+  republished = (cause) => mirror.events.emit('publication', { cause });
   mirror.restoreLastUpdate((await state.lastUpdate()) ?? null);
   if (leads) await mirror.lead({ catalogRead: true });
   return mirror;
@@ -269,7 +277,10 @@ class Mirror implements MirrorService {
     if (!this.running && !this.resigning) {
       // mirror mode: the TUF roles follow the catalog, and are re-signed when due, on the same timer
       this.resigning = resignIfDue(this.resignContext(), this.log)
-        .then(() => this.publishServerSigned())
+        .then(async (catalog) => {
+          const roles = await this.publishServerSigned();
+          if (catalog !== null || roles) this.events.emit('publication', { cause: 'resign' });
+        })
         .then(
           () => undefined,
           (err: unknown) => {

@@ -53,6 +53,8 @@ export interface OpenTufOptions {
   follower?: boolean;
   /** replicas: runs before every write of the repository (throws when leadership is lost) */
   fence?: () => Promise<void>;
+  /** replicas: after the refresher wrote a new timestamp (the leader announces it) */
+  onRefreshed?: () => void;
 }
 
 /** True when the config makes the upstream a TUF repository (upstream.trustedRoot set). */
@@ -100,7 +102,7 @@ export async function openTufMirror(
   let refresher: TimestampRefresher | null = null;
   const lead = async (): Promise<void> => {
     await removeInterruptedWrites(config, log);
-    refresher ??= new TimestampRefresher(repository, clock, log);
+    refresher ??= new TimestampRefresher(repository, clock, log, options.onRefreshed);
     await refresher.check();
   };
   const follow = async (): Promise<void> => {
