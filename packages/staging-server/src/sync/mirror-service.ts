@@ -24,7 +24,6 @@ import type {
   MirrorService,
   MirrorStats,
   PublishedCatalog,
-  Republished,
   StorageStatus,
   SyncReport,
 } from '../mirror.js';
@@ -107,19 +106,13 @@ async function openMirror(
   let last: SyncReport | null;
   let dispatcher: Dispatcher | undefined;
   let tuf: ServedTuf | null = null;
-  // The refresher starts before the service exists (lead() below): its event is bound after.
-  let republished = (_cause: Republished['cause']): void => undefined;
   try {
     last = (await state.lastSync()) ?? null;
     // trust v2 (upstream.trustedRoot): the online key (refused when others may read it), the
     // served TUF repository and its timestamp refresher (tuf/)
     // signing.targets "mirror": the same served repository, its targets signed here (tuf/server-signed.ts)
     if (isTufUpstream(config) || serverSignsTargets(config))
-      tuf = await openTufMirror(config, log, options.clock, {
-        follower: true,
-        ...(fence ? { fence } : {}),
-        onRefreshed: () => republished('timestamp'),
-      });
+      tuf = await openTufMirror(config, log, options.clock, { follower: true, ...(fence ? { fence } : {}) });
     // One agent (or proxy agent) for the service's life: keep-alive across syncs. file: URLs ignore it.
     dispatcher = createDispatcher({ proxy: config.upstream.proxy });
   } catch (err) {
@@ -128,7 +121,6 @@ async function openMirror(
   }
   const parts = { ownLock, store, catalogs, state, signer, dispatcher, tuf };
   const mirror = new Mirror(config, log, options, parts, current, last);
-  republished = (cause) => mirror.events.emit('publication', { cause });
   mirror.restoreLastUpdate((await state.lastUpdate()) ?? null);
   if (leads) await mirror.lead({ catalogRead: true });
   return mirror;
@@ -170,6 +162,7 @@ class Mirror implements MirrorService {
     private last: SyncReport | null,
   ) {
     this.events = new SyncEvents(log);
+    parts.tuf?.onRefreshed(() => this.events.emit('publication', { cause: 'timestamp' }));
     this.publications = new PublicationReloads(config.dataDir, () => this.loadPublication());
   }
 
@@ -277,12 +270,9 @@ class Mirror implements MirrorService {
     if (!this.running && !this.resigning) {
       // mirror mode: the TUF roles follow the catalog, and are re-signed when due, on the same timer
       this.resigning = resignIfDue(this.resignContext(), this.log)
-        .then(async (catalog) => {
-          const roles = await this.publishServerSigned();
-          if (catalog !== null || roles) this.events.emit('publication', { cause: 'resign' });
-        })
+        .then(async (catalog) => (await this.publishServerSigned()) || catalog !== null)
         .then(
-          () => undefined,
+          (republished) => void (republished && this.events.emit('publication', { cause: 'resign' })),
           (err: unknown) => {
             retryMs = RESIGN_RETRY_MS;
             this.log.error(

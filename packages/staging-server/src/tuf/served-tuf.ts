@@ -45,6 +45,8 @@ export interface ServedTuf {
   lead(): Promise<void>;
   /** Another replica writes it: the refresher stops (the leader's refreshes are read by reload). */
   follow(): Promise<void>;
+  /** `listener` runs after each timestamp the refresher writes (replicas: the leader announces it). */
+  onRefreshed(listener: () => void): void;
   close(): Promise<void>;
 }
 
@@ -53,8 +55,6 @@ export interface OpenTufOptions {
   follower?: boolean;
   /** replicas: runs before every write of the repository (throws when leadership is lost) */
   fence?: () => Promise<void>;
-  /** replicas: after the refresher wrote a new timestamp (the leader announces it) */
-  onRefreshed?: () => void;
 }
 
 /** True when the config makes the upstream a TUF repository (upstream.trustedRoot set). */
@@ -100,9 +100,10 @@ export async function openTufMirror(
   }
   const repository = await ServedRepository.open(dir, onlineKey, expiryPolicy(config), log, options.fence);
   let refresher: TimestampRefresher | null = null;
+  let refreshed = (): void => undefined;
   const lead = async (): Promise<void> => {
     await removeInterruptedWrites(config, log);
-    refresher ??= new TimestampRefresher(repository, clock, log, options.onRefreshed);
+    refresher ??= new TimestampRefresher(repository, clock, log, () => refreshed());
     await refresher.check();
   };
   const follow = async (): Promise<void> => {
@@ -128,6 +129,9 @@ export async function openTufMirror(
     view: () => view,
     lead,
     follow,
+    onRefreshed: (listener) => {
+      refreshed = listener;
+    },
     close: follow,
   };
 }
