@@ -12,6 +12,7 @@ import {
   type ExpiryPolicy,
   type TrustStatus,
 } from './served-repository.js';
+import type { MetadataFile } from './served-metadata.js';
 import { TimestampRefresher, systemClock, type Clock } from './timestamp-refresh.js';
 import { upstreamMetadataDir } from './upstream-repository.js';
 
@@ -21,8 +22,8 @@ export const DEFAULT_TIMESTAMP_EXPIRY_HOURS = 24;
 
 /** What the HTTP routes read: where the metadata is, which targets are served, the status. */
 export interface TufRepositoryView {
-  /** `<dataDir>/tuf/metadata` */
-  readonly metadataDir: string;
+  /** metadata/<file>: its bytes and ETag (kept in memory while the file is unchanged), or null when absent */
+  metadataFile(file: string): Promise<MetadataFile | null>;
   /** sha256 of the available target at this consistent path, or undefined */
   targetDigest(consistentPath: string): string | undefined;
   trustStatus(): ServerTrustStatus;
@@ -110,7 +111,7 @@ export async function openTufMirror(
   };
   if (!options.follower) await lead();
   const view: TufRepositoryView = {
-    metadataDir: repository.metadataDir,
+    metadataFile: (file) => repository.metadataFile(file),
     targetDigest: (path) => repository.targetDigest(path),
     trustStatus: () => ({
       ...repository.trustStatus(),
