@@ -169,6 +169,30 @@ t.test('tokens and secrets never reach the logs', async (t) => {
     t.notOk(log.includes(secret), `"${secret.slice(0, 8)}…" is not in the log`);
 });
 
+t.test("a polling host's routine answers are logged at debug, anything else at info", async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const s = await start(t, { auth: { reportTokens: 'required' }, logger: pino({ level: 'info' }, sink) });
+  const token = await s.tokens.enroll('host-a');
+  t.equal((await put(s.base, 'host-a', token)).status, 200);
+  t.equal((await put(s.base, 'host-a', `${token}x`)).status, 401);
+  // no TUF repository here: the next-root probe's 404 is routine, timestamp.json's is not
+  t.equal((await fetch(`${s.base}/v1/tuf/metadata/2.root.json`)).status, 404);
+  t.equal((await fetch(`${s.base}/v1/tuf/metadata/timestamp.json`)).status, 404);
+  await new Promise((resolve) => setImmediate(resolve));
+  const answers = lines
+    .map((line) => JSON.parse(line) as { msg: string; req?: { url: string }; res?: { statusCode: number } })
+    .filter((line) => line.msg === 'request completed')
+    .map((line) => `${line.req?.url} ${line.res?.statusCode}`);
+  t.same(answers, ['/v1/clients/host-a/report 401', '/v1/tuf/metadata/timestamp.json 404']);
+  t.notMatch(lines.join(''), /2\.root\.json/, 'nor a "request refused" line for the probe');
+});
+
 t.test('/v1/status never shows the admin token, the SMTP password, tokens or URL passwords', async (t) => {
   const s = await start(t, {
     auth: { adminToken: ADMIN, publicStatus: false },
