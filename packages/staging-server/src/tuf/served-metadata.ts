@@ -3,8 +3,9 @@
 // time. How a cached file is known to be still the one on disk:
 //   - 'own-writes' (one server: the data-dir lock makes this process the repository's only
 //     writer): the repository drops the cache after each of its writes; a request costs no
-//     system call.
-//   - 'stat' (replicas: the leader renames files into place at any moment): one stat per request
+//     system call (a stat cost as much as the rest of a 304, measured: docs/performance.md).
+//   - 'stat' (replicas, the leader too, whose lock may be gone before it knows: another
+//     process renames files into place at any moment): one stat per request
 //     compares the file's inode, size and times with the cached copy's (every write renames a
 //     new file into place), so a replica never serves an older timestamp than the shared
 //     directory holds, which a host that has seen the newer one from another replica refuses
@@ -49,13 +50,20 @@ export class ServedMetadataCache {
 
   constructor(
     private readonly dir: string,
-    private readonly validation: MetadataValidation,
+    private validation: MetadataValidation,
   ) {}
 
   /** This process has written the repository: nothing cached is trusted any more. */
   invalidate(): void {
     this.generation += 1;
     this.entries.clear();
+  }
+
+  /** From now on (this process became, or stopped being, the repository's only writer). */
+  validateBy(validation: MetadataValidation): void {
+    if (validation === this.validation) return;
+    this.validation = validation;
+    this.invalidate();
   }
 
   /** metadata/<file>'s bytes and ETag, or null when there is no such file. */

@@ -118,8 +118,8 @@ export class ServedRepository {
     private readonly log: Logger,
     private readonly fence: (() => Promise<void>) | undefined,
   ) {
-    // A fence means replicas: the leader (maybe another process) writes the shared files.
-    this.metadata = new ServedMetadataCache(join(dir, METADATA_DIR), fence ? 'stat' : 'own-writes');
+    // until told this process is the only writer (serveOwnWrites)
+    this.metadata = new ServedMetadataCache(join(dir, METADATA_DIR), 'stat');
   }
 
   /**
@@ -179,6 +179,15 @@ export class ServedRepository {
   /** The sha256 of an available target at this consistent path (`<dir>/<sha256>.<basename>`), or undefined. */
   targetDigest(consistentPath: string): string | undefined {
     return this.state?.targets.get(consistentPath);
+  }
+
+  /**
+   * True: this process is the only writer of the repository (one server), so the metadata kept
+   * in memory is dropped by its own writes alone; false: another process may write (replicas),
+   * so every request checks the file with a stat.
+   */
+  serveOwnWrites(onlyWriter: boolean): void {
+    this.metadata.validateBy(onlyWriter ? 'own-writes' : 'stat');
   }
 
   /** metadata/<file> as served (its bytes and ETag), or null when there is no such file. */

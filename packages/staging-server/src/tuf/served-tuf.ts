@@ -99,12 +99,17 @@ export async function openTufMirror(
   }
   const repository = await ServedRepository.open(dir, onlineKey, expiryPolicy(config), log, options.fence);
   let refresher: TimestampRefresher | null = null;
+  // replicas (database.url) share the directory: even the leader checks each file, since its
+  // lock may be lost, and another replica publishing, before it knows
+  const replicas = Boolean(config.database?.url);
   const lead = async (): Promise<void> => {
+    repository.serveOwnWrites(!replicas);
     await removeInterruptedWrites(config, log);
     refresher ??= new TimestampRefresher(repository, clock, log);
     await refresher.check();
   };
   const follow = async (): Promise<void> => {
+    repository.serveOwnWrites(false);
     const stopping = refresher;
     refresher = null;
     await stopping?.stop();
