@@ -54,6 +54,18 @@ function put(base: string, hostId: string, token?: string): Promise<Response> {
   });
 }
 
+/** A logger at `level` whose lines land in `lines`. */
+function capturedLog(level: string): { lines: string[]; logger: Logger } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { lines, logger: pino({ level }, sink) };
+}
+
 t.test('rate limit: 429 after N reports of one host, another host unaffected', async (t) => {
   const s = await start(t, { reports: { rateLimitPerMinute: 3 } });
   for (let i = 0; i < 3; i++) t.equal((await put(s.base, 'host-a')).status, 200, `report ${i + 1}`);
@@ -126,14 +138,7 @@ t.test('a client that sends half a request is cut off after listen.requestTimeou
 });
 
 t.test('tokens and secrets never reach the logs', async (t) => {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
-  const logger = pino({ level: 'trace' }, sink);
+  const { lines, logger } = capturedLog('trace');
   const s = await start(t, {
     auth: { adminToken: ADMIN, reportTokens: 'required', publicStatus: false },
     logger,
@@ -170,14 +175,8 @@ t.test('tokens and secrets never reach the logs', async (t) => {
 });
 
 t.test("a polling host's routine answers are logged at debug, anything else at info", async (t) => {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
-  const s = await start(t, { auth: { reportTokens: 'required' }, logger: pino({ level: 'info' }, sink) });
+  const { lines, logger } = capturedLog('info');
+  const s = await start(t, { auth: { reportTokens: 'required' }, logger });
   const token = await s.tokens.enroll('host-a');
   t.equal((await put(s.base, 'host-a', token)).status, 200);
   t.equal((await put(s.base, 'host-a', `${token}x`)).status, 401);
