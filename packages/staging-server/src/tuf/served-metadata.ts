@@ -68,13 +68,11 @@ export class ServedMetadataCache {
 
   /** metadata/<file>'s bytes and ETag, or null when there is no such file. */
   async read(file: string): Promise<MetadataFile | null> {
-    const path = join(this.dir, file);
     const cached = this.entries.get(file);
-    if (
-      cached !== undefined &&
-      (this.validation === 'own-writes' || (await currentMark(path)) === cached.mark)
-    )
-      return cached.file;
+    if (cached !== undefined && this.validation === 'own-writes') return cached.file;
+    // the name was checked by the route (metadataFileFor): a file directly in dir
+    const path = join(this.dir, file);
+    if (cached !== undefined && (await currentMark(path)) === cached.mark) return cached.file;
     const generation = this.generation;
     const entry = await load(path);
     if (generation === this.generation) this.remember(file, entry);
