@@ -10,27 +10,31 @@ type Routine = (statusCode: number, request: FastifyRequest) => boolean;
 /** tuf-js asks for root version N+1 on every refresh: a 404 until the root rotates */
 const ROOT_PROBE = /^[1-9][0-9]*\.root\.json$/;
 
-/** Route (method, URL pattern) -> which of its answers are a polling host's routine. */
-const ROUTINE: ReadonlyMap<string, Routine> = new Map<string, Routine>([
+/** Route URL pattern -> its method and which of its answers are a polling host's routine. */
+const ROUTINE: ReadonlyMap<string, { method: string; routine: Routine }> = new Map([
   // a TUF refresh: the next-root probe, timestamp.json (200, 304), the snapshot and roles it names
   [
-    'GET /v1/tuf/metadata/:name',
-    (status, request) =>
-      status === 200 ||
-      status === 304 ||
-      (status === 404 && ROOT_PROBE.test((request.params as { name?: string }).name ?? '')),
+    '/v1/tuf/metadata/:name',
+    {
+      method: 'GET',
+      routine: (status, request) =>
+        status === 200 ||
+        status === 304 ||
+        (status === 404 && ROOT_PROBE.test((request.params as { name?: string }).name ?? '')),
+    },
   ],
   // trust v1's poll
-  ['GET /v1/catalog', (status) => status === 200 || status === 304],
-  ['PUT /v1/clients/:hostId/report', (status) => status === 200],
+  ['/v1/catalog', { method: 'GET', routine: (status) => status === 200 || status === 304 }],
+  ['/v1/clients/:hostId/report', { method: 'PUT', routine: (status) => status === 200 }],
 ]);
 
 /** True for a routine answer of a polling host (logged at debug, not info). */
 export function isRoutineAnswer(request: FastifyRequest, statusCode: number): boolean {
   const url = request.routeOptions.url;
-  if (url === undefined) return false;
+  const route = url === undefined ? undefined : ROUTINE.get(url);
+  if (route === undefined) return false;
   const method = request.method === 'HEAD' ? 'GET' : request.method;
-  return ROUTINE.get(`${method} ${url}`)?.(statusCode, request) ?? false;
+  return method === route.method && route.routine(statusCode, request);
 }
 
 /**
