@@ -14,7 +14,9 @@ import t, { type Test } from 'tap';
 import { ReportStore } from '../src/reports/report-store.js';
 import { buildServer } from '../src/server.js';
 import { createMirrorService } from '../src/sync/mirror-service.js';
-import { readServedState, servedRepositoryDir } from '../src/tuf/served-repository.js';
+import { ensureOnlineKey } from '../src/tuf/online-key.js';
+import { ServedRepository, readServedState, servedRepositoryDir } from '../src/tuf/served-repository.js';
+import { expiryPolicy } from '../src/tuf/served-tuf.js';
 import { silentLogger } from './fixtures/http-harness.js';
 import { SAMPLE, sampleTufConfig } from './fixtures/sample-tuf.js';
 import { ManualClock } from './fixtures/tuf-server.js';
@@ -70,6 +72,31 @@ t.test('a follower writes nothing, serves what the leader publishes, and leads w
     'the follower serves a target it was not told about: looked up before a 404',
   );
   t.equal(follower.current()?.sequence, leader.current()?.sequence, 'and now serves the same catalog');
+
+  // the leader's timestamp refresh is announced to no one: the follower serves it at once all the same
+  const poll = (etag?: string) =>
+    app.inject({
+      method: 'GET',
+      url: '/v1/tuf/metadata/timestamp.json',
+      headers: etag ? { 'if-none-match': etag } : {},
+    });
+  const before = await poll();
+  const etag = String(before.headers.etag);
+  t.equal((await poll(etag)).statusCode, 304, 'unchanged: 304');
+  const leaderRepository = await ServedRepository.open(
+    servedRepositoryDir(dataDir),
+    (await ensureOnlineKey(config)).key,
+    expiryPolicy(config),
+    silentLogger,
+    () => Promise.resolve(),
+  );
+  const refreshed = await leaderRepository.refresh(new Date());
+  const after = await poll(etag);
+  t.equal(after.statusCode, 200, "the leader's new timestamp, not the follower's kept copy");
+  t.not(after.headers.etag, etag, 'under a new ETag');
+  t.equal(after.json<{ signed: { version: number } }>().signed.version, refreshed?.timestampVersion);
+  await follower.reload?.();
+  t.equal((await poll(String(after.headers.etag))).statusCode, 304, 'and after the reload, the same');
 
   // the leader loses the lock, the follower is elected
   leaderRole.leads = false;
