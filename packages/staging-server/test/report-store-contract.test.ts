@@ -9,7 +9,7 @@ import { buildComplianceCounts } from '../src/reports/compliance-counts.js';
 import { ReportStore } from '../src/reports/report-store.js';
 import type { ReportStoreOptions } from '../src/reports/report-store-api.js';
 import { PRUNE_BATCH_SIZE, pruneExpiredEvents } from '../src/reports/retention.js';
-import type { HistoryQuery, StoredEvent } from '../src/reports/types.js';
+import type { HistoryQuery, ReportOrigin, StoredEvent } from '../src/reports/types.js';
 import { startPostgres } from '../../../test/helpers/postgres.js';
 import { report } from './fixtures/http-harness.js';
 import { patch } from './fixtures/http-mirror.js';
@@ -512,6 +512,83 @@ contract('a re-report replaces the snapshot: changed, added and removed patch st
     },
   ]);
 });
+
+contract('a re-report leaves the host as a first report of the same content would', async (t, store) => {
+  const at = (minute: number) => new Date(Date.UTC(2026, 10, 24, 10, minute)).toISOString();
+  const first = report('h', {
+    instanceId: 'i-1',
+    patches: [
+      { id: 'P1', state: 'installed', since: '2026-11-20T00:00:00Z' },
+      { id: 'P2', state: 'available', cached: true },
+      { id: 'P3', state: 'failed', reason: 'exit 3' },
+    ],
+  });
+  const branch: ReportOrigin = { path: ['branch'], keys: ['aaaa'] };
+  const steps: [string, Partial<ClientReport>, ReportOrigin | null][] = [
+    ['the same states, later', {}, null],
+    ['a new name, a reboot pending', { hostname: 'renamed.corp', pendingReboot: true }, null],
+    [
+      'one state changed, one gone, one added, one no longer cached',
+      {
+        patches: [
+          { id: 'P1', state: 'installed', since: '2026-11-20T00:00:00Z' },
+          { id: 'P2', state: 'available', cached: false },
+          { id: 'P4', state: 'blocked', reason: 'needs P1' },
+        ],
+      },
+      null,
+    ],
+    ['through a branch, from a new instance', { instanceId: 'i-2' }, branch],
+    ['itself again, the same states', { instanceId: 'i-2' }, null],
+  ];
+  await store.ingest(first, at(0));
+  let sent = first;
+  for (const [i, [name, change, origin]] of steps.entries()) {
+    sent = { ...sent, ...change, reportedAt: at(i + 1) };
+    await store.ingest(sent, at(i + 1), origin);
+    // The same content as the first report of another host: what a fresh write holds.
+    const twin = `twin-${i}`;
+    await store.ingest({ ...sent, hostId: twin }, at(i + 1), origin);
+    const [host, fresh] = await Promise.all([store.getClient('h'), store.getClient(twin)]);
+    const comparable = (c: typeof host) =>
+      c && { ...c, hostId: 'h', lastReport: { ...c.lastReport, hostId: 'h' }, instances: [], events: [] };
+    t.same(comparable(host), comparable(fresh), name);
+    t.equal(host?.lastSeenAt, at(i + 1), `${name}: its arrival noted`);
+    const { events: _events, ...withoutEvents } = sent;
+    t.same(host?.lastReport, withoutEvents, `${name}: the last report as sent`);
+  }
+  t.same(
+    (await store.getClient('h'))?.instances.map((i) => i.instanceId),
+    ['i-2', 'i-1'],
+  );
+  t.same(await store.patchStateCounts(), await recount(store), 'the counters moved by what changed');
+});
+
+contract(
+  'a report failing after its snapshot is written leaves no trace; its batch-mates are stored',
+  async (t, store) => {
+    const event = { seq: 1, type: 'check' as const, at: '2026-11-24T10:00:00.000Z', outcome: 'ok' };
+    const patches = [{ id: 'P1', state: 'installed' as const }];
+    // The database refuses an event without a type, after the host's row and states are written.
+    const late = report('host-late-failure', {
+      patches,
+      events: [{ ...event, type: null } as unknown as ClientReport['events'][number]],
+    });
+    const good = Array.from({ length: 5 }, (_, i) => report(`host-${i}`, { patches, events: [event] }));
+    const settled = await Promise.allSettled([
+      ...good.slice(0, 2).map((r) => store.ingestSoon(r)),
+      store.ingestSoon(late),
+      ...good.slice(2).map((r) => store.ingestSoon(r)),
+    ]);
+    t.same(
+      settled.map((s) => (s.status === 'fulfilled' ? s.value.accepted : 'refused')),
+      [1, 1, 'refused', 1, 1, 1],
+    );
+    t.equal(await store.getClient('host-late-failure'), null, 'nothing of the failing report is stored');
+    t.equal((await store.listClients()).length, 5);
+    t.same(await store.patchStateCounts(), await recount(store), 'the counters hold the stored reports only');
+  },
+);
 
 contract('the fleet views: pages, states, profiles, names, counts', async (t, store) => {
   await store.ingestMany(
