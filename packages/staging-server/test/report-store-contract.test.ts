@@ -565,6 +565,67 @@ contract('a re-report leaves the host as a first report of the same content woul
 });
 
 contract(
+  'reports of many hosts stored together answer as if stored one at a time',
+  async (t, batched, kind) => {
+    const { store: single } = await kind.open(t);
+    const at = (minute: number) => new Date(Date.UTC(2026, 10, 24, 10, minute)).toISOString();
+    const check = (seq: number, message = '') => ({
+      seq,
+      type: 'check' as const,
+      at: at(0),
+      outcome: 'ok',
+      message,
+    });
+    const states = (state: PatchState) => [
+      { id: 'P1', state },
+      { id: 'P2', state: 'available' as const },
+    ];
+    const before = [
+      report('known', { instanceId: 'i-1', reportedAt: at(0), events: [check(1)] }),
+      report('resends', { reportedAt: at(0), events: [check(1)] }),
+    ];
+    const together = [
+      report('newer-then-older', {
+        instanceId: 'i-1',
+        reportedAt: at(5),
+        patches: states('installed'),
+        events: [check(1)],
+      }),
+      report('older-then-newer', { reportedAt: at(1), patches: states('failed') }),
+      report('known', {
+        instanceId: 'i-2',
+        reportedAt: at(3),
+        patches: states('missing'),
+        events: [check(2)],
+      }),
+      report('new-instance', { instanceId: 'i-3', reportedAt: at(3), events: [check(1), check(1, 'twice')] }),
+      report('older-then-newer', { reportedAt: at(2), patches: states('installed'), events: [check(1)] }),
+      report('newer-then-older', { reportedAt: at(4), patches: states('failed'), events: [check(2)] }),
+      report('resends', { reportedAt: at(1), events: [check(1), check(1, 'other'), check(2)] }),
+    ];
+    for (const store of [batched, single]) for (const r of before) await store.ingest(r);
+    const results = await Promise.all(together.map((r) => batched.ingestSoon(r)));
+    const expected = [];
+    for (const r of together) expected.push(await single.ingest(r));
+    t.same(results, expected, 'each report answered as alone');
+    const hostIds = [...new Set(together.map((r) => r.hostId))];
+    const view = async (store: ReportStore, hostId: string) => {
+      const client = await store.getClient(hostId);
+      return (
+        client && {
+          ...client,
+          lastSeenAt: undefined,
+          instances: client.instances.map((i) => i.instanceId),
+          events: client.events.map(({ seq, message, instanceId }) => ({ seq, message, instanceId })),
+        }
+      );
+    };
+    for (const hostId of hostIds) t.same(await view(batched, hostId), await view(single, hostId), hostId);
+    t.same(await batched.patchStateCounts(), await single.patchStateCounts(), 'the same counts');
+  },
+);
+
+contract(
   'a report failing after its snapshot is written leaves no trace; its batch-mates are stored',
   async (t, store) => {
     const event = { seq: 1, type: 'check' as const, at: '2026-11-24T10:00:00.000Z', outcome: 'ok' };
