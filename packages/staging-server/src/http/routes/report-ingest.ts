@@ -39,7 +39,8 @@ export function normaliseReport(report: ClientReport): ClientReport {
     const at = toInstant(event.at);
     if (at === null)
       throw HttpErrors.BAD_REPORT_FIELD(`body/events/${index}/at`, 'must be an RFC 3339 date-time');
-    return { ...event, at };
+    // Daemons send toISOString() times: such an event is kept as parsed, not copied.
+    return at === event.at ? event : { ...event, at };
   });
   // One state per patch: a second entry for the same id would make the stored state depend on
   // which copy won, so the report is refused (400, never stored) rather than guessed at.
