@@ -13,7 +13,7 @@ import type {
   RollupHostWrite,
 } from '../src/reports/report-store-api.js';
 import { PRUNE_BATCH_SIZE, pruneExpiredEvents } from '../src/reports/retention.js';
-import type { HistoryQuery, StoredEvent } from '../src/reports/types.js';
+import type { HistoryQuery, ReportOrigin, StoredEvent } from '../src/reports/types.js';
 import { startPostgres } from '../../../test/helpers/postgres.js';
 import { report } from './fixtures/http-harness.js';
 import { patch } from './fixtures/http-mirror.js';
@@ -339,7 +339,8 @@ contract('a daemon upgraded to instance ids resending its outbox doubles nothing
 
 contract('reports of one turn are stored together; one that fails fails alone', async (t, store) => {
   const event = { seq: 1, type: 'check' as const, at: '2026-11-24T10:00:00.000Z', outcome: 'ok' };
-  const good = Array.from({ length: 300 }, (_, i) => report(`host-${i}`, { events: [event] }));
+  const patches = [{ id: 'P1', state: 'installed' as const }];
+  const good = Array.from({ length: 300 }, (_, i) => report(`host-${i}`, { patches, events: [event] }));
   // The same patch twice breaks the (hostId, patchId) key.
   const bad = report('host-bad', {
     events: [event],
@@ -348,16 +349,23 @@ contract('reports of one turn are stored together; one that fails fails alone', 
       { id: 'P1', state: 'failed' },
     ],
   });
+  // The database refuses an event without a type, after the host's row and states are written.
+  const late = report('host-late-failure', {
+    patches,
+    events: [{ ...event, type: null } as unknown as ClientReport['events'][number]],
+  });
   const before = await store.revision();
   const settled = await Promise.allSettled([
-    ...good.slice(0, 150).map((r) => store.ingestSoon(r)),
+    ...good.slice(0, 100).map((r) => store.ingestSoon(r)),
+    store.ingestSoon(late),
+    ...good.slice(100, 150).map((r) => store.ingestSoon(r)),
     store.ingestSoon(bad),
     ...good.slice(150).map((r) => store.ingestSoon(r)),
   ]);
   t.same(
     settled.flatMap((s, i) => (s.status === 'rejected' ? [i] : [])),
-    [150],
-    'only the bad report is refused',
+    [100, 151],
+    'only the bad reports are refused',
   );
   t.equal(
     (await store.listClients()).length,
@@ -365,6 +373,8 @@ contract('reports of one turn are stored together; one that fails fails alone', 
     'every good report is stored, more than one batch of them',
   );
   t.equal(await store.getClient('host-bad'), null, 'nothing of the bad report is stored');
+  t.equal(await store.getClient('host-late-failure'), null, 'nor of one failing after its snapshot');
+  t.same(await store.patchStateCounts(), await recount(store), 'the counters hold the stored reports only');
   t.not(await store.revision(), before, 'the revision moved');
   t.equal((await store.ingestSoon(good[0]!)).accepted, 0, 'a resent report adds no event');
 });
@@ -516,6 +526,118 @@ contract('a re-report replaces the snapshot: changed, added and removed patch st
     },
   ]);
 });
+
+contract('a re-report leaves the host as a first report of the same content would', async (t, store) => {
+  const at = (minute: number) => new Date(Date.UTC(2026, 10, 24, 10, minute)).toISOString();
+  const first = report('h', {
+    instanceId: 'i-1',
+    patches: [
+      { id: 'P1', state: 'installed', since: '2026-11-20T00:00:00Z' },
+      { id: 'P2', state: 'available', cached: true },
+      { id: 'P3', state: 'failed', reason: 'exit 3' },
+    ],
+  });
+  const branch: ReportOrigin = { path: ['branch'], keys: ['aaaa'] };
+  const steps: [string, Partial<ClientReport>, ReportOrigin | null][] = [
+    ['the same states, later', {}, null],
+    ['a new name, a reboot pending', { hostname: 'renamed.corp', pendingReboot: true }, null],
+    [
+      'one state changed, one gone, one added, one no longer cached',
+      {
+        patches: [
+          { id: 'P1', state: 'installed', since: '2026-11-20T00:00:00Z' },
+          { id: 'P2', state: 'available', cached: false },
+          { id: 'P4', state: 'blocked', reason: 'needs P1' },
+        ],
+      },
+      null,
+    ],
+    ['through a branch, from a new instance', { instanceId: 'i-2' }, branch],
+    ['itself again, the same states', { instanceId: 'i-2' }, null],
+  ];
+  await store.ingest(first, at(0));
+  let sent = first;
+  for (const [i, [name, change, origin]] of steps.entries()) {
+    sent = { ...sent, ...change, reportedAt: at(i + 1) };
+    await store.ingest(sent, at(i + 1), origin);
+    // The same content as the first report of another host: what a fresh write holds.
+    const twin = `twin-${i}`;
+    await store.ingest({ ...sent, hostId: twin }, at(i + 1), origin);
+    const [host, fresh] = await Promise.all([store.getClient('h'), store.getClient(twin)]);
+    const comparable = (c: typeof host) =>
+      c && { ...c, hostId: 'h', lastReport: { ...c.lastReport, hostId: 'h' }, instances: [], events: [] };
+    t.same(comparable(host), comparable(fresh), name);
+    t.equal(host?.lastSeenAt, at(i + 1), `${name}: its arrival noted`);
+    const { events: _events, ...withoutEvents } = sent;
+    t.same(host?.lastReport, withoutEvents, `${name}: the last report as sent`);
+  }
+  t.same(
+    (await store.getClient('h'))?.instances.map((i) => i.instanceId),
+    ['i-2', 'i-1'],
+  );
+  t.same(await store.patchStateCounts(), await recount(store), 'the counters moved by what changed');
+});
+
+contract(
+  'reports of many hosts stored together answer as if stored one at a time',
+  async (t, batched, kind) => {
+    const { store: single } = await kind.open(t);
+    const at = (minute: number) => new Date(Date.UTC(2026, 10, 24, 10, minute)).toISOString();
+    const check = (seq: number, message = '') => ({
+      seq,
+      type: 'check' as const,
+      at: at(0),
+      outcome: 'ok',
+      message,
+    });
+    const states = (state: PatchState) => [
+      { id: 'P1', state },
+      { id: 'P2', state: 'available' as const },
+    ];
+    const before = [
+      report('known', { instanceId: 'i-1', reportedAt: at(0), events: [check(1)] }),
+      report('resends', { reportedAt: at(0), events: [check(1)] }),
+    ];
+    const together = [
+      report('newer-then-older', {
+        instanceId: 'i-1',
+        reportedAt: at(5),
+        patches: states('installed'),
+        events: [check(1)],
+      }),
+      report('older-then-newer', { reportedAt: at(1), patches: states('failed') }),
+      report('known', {
+        instanceId: 'i-2',
+        reportedAt: at(3),
+        patches: states('missing'),
+        events: [check(2)],
+      }),
+      report('new-instance', { instanceId: 'i-3', reportedAt: at(3), events: [check(1), check(1, 'twice')] }),
+      report('older-then-newer', { reportedAt: at(2), patches: states('installed'), events: [check(1)] }),
+      report('newer-then-older', { reportedAt: at(4), patches: states('failed'), events: [check(2)] }),
+      report('resends', { reportedAt: at(1), events: [check(1), check(1, 'other'), check(2)] }),
+    ];
+    for (const store of [batched, single]) for (const r of before) await store.ingest(r);
+    const results = await Promise.all(together.map((r) => batched.ingestSoon(r)));
+    const expected = [];
+    for (const r of together) expected.push(await single.ingest(r));
+    t.same(results, expected, 'each report answered as alone');
+    const hostIds = [...new Set(together.map((r) => r.hostId))];
+    const view = async (store: ReportStore, hostId: string) => {
+      const client = await store.getClient(hostId);
+      return (
+        client && {
+          ...client,
+          lastSeenAt: undefined,
+          instances: client.instances.map((i) => i.instanceId),
+          events: client.events.map(({ seq, message, instanceId }) => ({ seq, message, instanceId })),
+        }
+      );
+    };
+    for (const hostId of hostIds) t.same(await view(batched, hostId), await view(single, hostId), hostId);
+    t.same(await batched.patchStateCounts(), await single.patchStateCounts(), 'the same counts');
+  },
+);
 
 contract('the fleet views: pages, states, profiles, names, counts', async (t, store) => {
   await store.ingestMany(

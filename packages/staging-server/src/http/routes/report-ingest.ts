@@ -40,7 +40,8 @@ export function normaliseReport(report: ClientReport, field = 'body'): ClientRep
     const at = toInstant(event.at);
     if (at === null)
       throw HttpErrors.BAD_REPORT_FIELD(`${field}/events/${index}/at`, 'must be an RFC 3339 date-time');
-    return { ...event, at };
+    // Daemons send toISOString() times: such an event is kept as parsed, not copied.
+    return at === event.at ? event : { ...event, at };
   });
   // One state per patch: a second entry for the same id would make the stored state depend on
   // which copy won, so the report is refused (400, never stored) rather than guessed at.
@@ -139,7 +140,8 @@ export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (
         }
       }
       logInstanceAndConflicts(request.log, hostId, result);
-      request.log.info(
+      // routine, like the request's own line (http/request-log.ts): info would be a line per host per poll
+      request.log.debug(
         {
           hostId,
           events: report.events.length,
