@@ -7,7 +7,6 @@
 // (the server's v1 feed upstream: /v1/catalog signed with its mirror key, no TUF repository),
 // for tests of that server path; hosts need TUF, so it writes no client configs.
 import fs from 'node:fs';
-import os from 'node:os';
 import { Agent, fetch as undiciFetch } from 'undici';
 import path from 'node:path';
 import {
@@ -111,19 +110,31 @@ async function publish(args: string[]): Promise<void> {
     throw new Error(`patchbay-publish ${args[0]} failed: ${result.stdout} ${result.stderr}`);
 }
 
-// One set of publisher keys per test process (root, targets, snapshot, timestamp), taken by
-// every stack's `init --existing-keys`: each stack still gets its own repository and root.
+// One set of publisher keys (root, targets, snapshot, timestamp) for every test process of
+// every run, made by the first that needs it under .tap/ and taken by every stack's
+// `init --existing-keys`: each stack still gets its own repository and root. Four keygen runs
+// (~2 CPU-s) once, instead of in each of the ~20 test processes that publish.
+const PUBLISHER_KEYS = path.join(REPO_ROOT, '.tap', 'e2e-publisher-keys');
 let publisherKeys: Promise<string> | undefined;
 function sharedPublisherKeys(): Promise<string> {
   publisherKeys ??= (async () => {
-    const keys = fs.mkdtempSync(path.join(os.tmpdir(), 'patchbay-e2e-publisher-keys-'));
-    process.once('exit', () => fs.rmSync(keys, { recursive: true, force: true }));
+    if (fs.existsSync(PUBLISHER_KEYS)) return PUBLISHER_KEYS;
+    // Made aside and renamed into place whole: a parallel test process sees all four keys or none.
+    fs.mkdirSync(path.dirname(PUBLISHER_KEYS), { recursive: true });
+    const made = fs.mkdtempSync(`${PUBLISHER_KEYS}-`);
     await Promise.all(
       ['root-1', 'targets-1', 'snapshot', 'timestamp'].map((name) =>
-        publish(['keygen', '--keys', keys, '--name', name]),
+        publish(['keygen', '--keys', made, '--name', name]),
       ),
     );
-    return keys;
+    try {
+      fs.renameSync(made, PUBLISHER_KEYS);
+    } catch (err) {
+      fs.rmSync(made, { recursive: true, force: true });
+      // Another test process put its set in place first: take that one.
+      if (!fs.existsSync(PUBLISHER_KEYS)) throw err;
+    }
+    return PUBLISHER_KEYS;
   })();
   return publisherKeys;
 }
