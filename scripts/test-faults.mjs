@@ -9,6 +9,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const results = process.env.PATCHBAY_FAULT_RESULTS ?? path.join(root, 'test-output', 'faults');
 rmSync(results, { recursive: true, force: true });
 const env = { ...process.env, PATCHBAY_FAULTS: 'full', PATCHBAY_FAULT_RESULTS: results };
+// the test processes' TypeScript cache, filled once (test/helpers/typescript-transpile.mjs)
+spawnSync(process.execPath, ['test/helpers/typescript-cache-warm.mjs'], { cwd: root, stdio: 'inherit' });
 const tap = spawnSync('npx', ['tap', 'test/faults/*.test.ts', ...process.argv.slice(2)], {
   cwd: root,
   env,

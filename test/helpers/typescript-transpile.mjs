@@ -4,6 +4,7 @@
 // imports again: about 1.3 CPU-seconds a file before the first test runs. Here a file
 // is transpiled once per content and later processes read the result; `typescript` is
 // loaded only on a miss (typescript-cache-warm.mjs fills the cache before a full run).
+// tsx (esbuild) was measured too: 1.75 CPU-s a trivial test file against 0.95 with this cache.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
