@@ -4,7 +4,7 @@
 import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import t, { type Test } from 'tap';
-import { jsonArrayParts, jsonObjectParts, sendJsonStream } from '../src/http/json-stream.js';
+import { jsonArrayParts, sendJsonStream } from '../src/http/json-stream.js';
 
 const PAGES = 8;
 const PER_PAGE = 1000;
@@ -29,16 +29,18 @@ async function* itemPages(failAtPage = -1): AsyncGenerator<Item[]> {
   }
 }
 
-/** An item with a map as a compliance row leaves: its fields, then the map in parts. */
+/** An item with a map as a compliance row leaves: its fields, then the map 1000 members a part. */
 function* encodeInParts(item: Item): Generator<string> {
   const { hosts, ...fields } = item;
   if (hosts === undefined) {
     yield JSON.stringify(item);
     return;
   }
-  yield JSON.stringify(fields).slice(0, -1) + ',"hosts":';
-  yield* jsonObjectParts(Object.entries(hosts), 1000);
-  yield '}';
+  yield JSON.stringify(fields).slice(0, -1) + ',"hosts":{';
+  const members = Object.entries(hosts).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`);
+  for (let i = 0; i < members.length; i += 1000)
+    yield (i === 0 ? '' : ',') + members.slice(i, i + 1000).join(',');
+  yield '}}';
 }
 
 async function start(t: Test) {
@@ -75,7 +77,7 @@ t.test('a large body arrives whole, streamed, and is what JSON.stringify makes',
   t.equal(text, JSON.stringify(await expected()), 'byte for byte');
 });
 
-t.test('parts of an array: empty pages, empty arrays, objects', async (t) => {
+t.test('parts of an array: empty pages, empty arrays', async (t) => {
   const collect = async (parts: AsyncIterable<string>) => {
     let text = '';
     for await (const part of parts) text += part;
@@ -84,9 +86,6 @@ t.test('parts of an array: empty pages, empty arrays, objects', async (t) => {
   t.equal(await collect(jsonArrayParts([])), '[]');
   t.equal(await collect(jsonArrayParts([[], [], []])), '[]');
   t.equal(await collect(jsonArrayParts([[1], [], [2, 3]])), '[1,2,3]');
-  t.equal([...jsonObjectParts([])].join(''), '{}');
-  const object = { '10': 'x', b: 'y', a: undefined, '2': 'z' };
-  t.equal([...jsonObjectParts(Object.entries(object), 1)].join(''), JSON.stringify(object));
 });
 
 t.test('an error in the middle cuts the body short and is logged', async (t) => {

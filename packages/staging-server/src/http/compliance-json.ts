@@ -1,16 +1,11 @@
-// The JSON of a compliance row with its `hosts` map, in parts (json-stream.ts), for the
-// per-patch compliance report streamed a patch at a time.
-import type { ComplianceRow } from '../reports/compliance.js';
-import { jsonObjectParts } from './json-stream.js';
+// The JSON of a compliance row made a patch at a time (reports/compliance-export.ts), in
+// parts for json-stream.ts: the text JSON.stringify makes of buildCompliance's row, the
+// same fields in the same order. (A host id that is an integer, "42", would come first in
+// JSON.stringify of an object; the parsed object is the same either way.)
+import type { ComplianceRowText } from '../reports/compliance-export.js';
 
-/**
- * A compliance row's JSON in parts, its `hosts` map a part per few thousand hosts: the
- * text JSON.stringify(row) makes, without a string of it all (2.3 MB a patch at 100,000 hosts).
- */
-export function* complianceRowJson(row: ComplianceRow): Generator<string> {
-  const { hosts, via, ...fields } = row;
-  yield JSON.stringify(fields).slice(0, -1) + ',"hosts":';
-  yield* jsonObjectParts(Object.entries(hosts));
-  if (via !== undefined) yield ',"via":' + JSON.stringify(via);
-  yield '}';
+export function* complianceRowJson({ counts, hosts, via }: ComplianceRowText): Generator<string> {
+  yield JSON.stringify(counts).slice(0, -1) + ',"hosts":{';
+  yield* hosts;
+  yield via === undefined ? '}}' : '},"via":' + JSON.stringify(via) + '}';
 }

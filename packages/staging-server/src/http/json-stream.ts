@@ -53,28 +53,6 @@ export async function* jsonArrayParts<T>(
 const PART_SIZE = 64 * 1024;
 
 /**
- * The entries as a JSON object's text, `perPart` entries a part, in the order given:
- * `Object.entries(o)` yields exactly the text JSON.stringify(o) makes, without one string of it all.
- */
-export function* jsonObjectParts(
-  entries: Iterable<readonly [string, unknown]>,
-  perPart = 5000,
-): Generator<string> {
-  let text = '{';
-  let count = 0;
-  for (const [key, value] of entries) {
-    const encoded = JSON.stringify(value);
-    if (encoded === undefined) continue; // as JSON.stringify leaves out undefined members
-    text += (count === 0 ? '' : ',') + JSON.stringify(key) + ':' + encoded;
-    if (++count % perPart === 0) {
-      yield text;
-      text = '';
-    }
-  }
-  yield text + '}';
-}
-
-/**
  * The parts as a stream for reply.send, read at the pace the client takes them
  * (backpressure). Between parts the event loop takes a turn, so that reports and polls
  * arriving meanwhile are answered while a long export is made.

@@ -1,19 +1,70 @@
 // Patches Installed — current with every host (the compliance report's per-patch view and
-// its `hosts` map), a patch at a time: each row from that patch's states alone, so memory
-// holds one patch × the fleet, never the whole matrix (2.5 million states at 100,000 hosts
-// × 25 patches), and the answer can leave as each row is made.
+// its `hosts` map), a patch at a time: each row from that patch's states alone, its hosts
+// map made as JSON text in parts, so memory holds one patch × the fleet, never the whole
+// matrix (2.5 million states at 100,000 hosts × 25 patches) nor an object per cell, and
+// the answer can leave as each row is made.
 import type { FeedPatch, PatchState } from '@patchbay/core';
 import {
-  complianceRow,
+  eachRelevantHost,
   groupByProfile,
+  patchRow,
   relevantGroups,
-  type ComplianceRow,
+  type ComplianceState,
   type PatchColumn,
+  type ProfileGroup,
 } from './compliance.js';
 import type { FleetExports } from './report-store.js';
 import type { HostProfileRow } from './types.js';
 
+/** Hosts of a row's map in one part of its text. */
+export const HOSTS_PER_PART = 5000;
+
+/** One patch's row of buildCompliance with its `hosts` map (and `via`) as JSON text. */
+export interface ComplianceRowText {
+  /** the row but its `hosts` and `via`, its fields in the order of buildCompliance's */
+  counts: PatchColumn;
+  /**
+   * the map's members (`"hostId":"state"`, in buildCompliance's order), without its braces,
+   * HOSTS_PER_PART a part; each part after the first begins with its comma
+   */
+  hosts: string[];
+  /** hostId → branch, for the hosts in the map that report through one */
+  via?: Record<string, string>;
+}
+
 const NO_STATES: ReadonlyMap<string, PatchState> = new Map();
+
+/** The JSON of each state, made once. */
+const stateJson = new Map<string, string>();
+const jsonOf = (state: ComplianceState): string => {
+  let json = stateJson.get(state);
+  if (json === undefined) stateJson.set(state, (json = JSON.stringify(state)));
+  return json;
+};
+
+function complianceRowText(
+  patch: FeedPatch,
+  groups: readonly ProfileGroup[],
+  statesOfPatch: ReadonlyMap<string, PatchState>,
+): ComplianceRowText {
+  const { hosts: _hosts, ...counts } = patchRow(patch);
+  const row: ComplianceRowText = { counts, hosts: [] };
+  let part = '';
+  let inPart = 0;
+  let separator = '';
+  eachRelevantHost(patch, groups, statesOfPatch, counts, (host, state) => {
+    part += separator + JSON.stringify(host.hostId) + ':' + jsonOf(state);
+    separator = ',';
+    if (host.via !== undefined) (row.via ??= {})[host.hostId] = host.via;
+    if (++inPart === HOSTS_PER_PART) {
+      row.hosts.push(part);
+      part = '';
+      inPart = 0;
+    }
+  });
+  if (part !== '') row.hosts.push(part);
+  return row;
+}
 
 /**
  * The rows buildCompliance makes, one page per patch in the order given. Each row comes from
@@ -24,18 +75,18 @@ export async function* complianceByPatch(
   store: Pick<FleetExports, 'patchStates'>,
   patches: readonly FeedPatch[],
   hosts: readonly HostProfileRow[],
-): AsyncGenerator<ComplianceRow[]> {
+): AsyncGenerator<ComplianceRowText[]> {
   const groups = groupByProfile(hosts);
   for (const patch of patches) {
     // A patch relevant to no host has an empty row: its states are not read.
     const states = relevantGroups(patch, groups).length === 0 ? NO_STATES : await store.patchStates(patch.id);
-    yield [complianceRow(patch, groups, states)];
+    yield [complianceRowText(patch, groups, states)];
   }
 }
 
-/** The rows of the pages without their per-host maps (one host's counts). */
-export async function countsOfRows(pages: AsyncIterable<ComplianceRow[]>): Promise<PatchColumn[]> {
+/** The counts of the rows of the pages (the rows without their maps). */
+export async function countsOfRows(pages: AsyncIterable<ComplianceRowText[]>): Promise<PatchColumn[]> {
   const rows: PatchColumn[] = [];
-  for await (const page of pages) rows.push(...page.map(({ hosts: _hosts, via: _via, ...counts }) => counts));
+  for await (const page of pages) rows.push(...page.map((row) => row.counts));
   return rows;
 }

@@ -110,21 +110,40 @@ export function relevantGroups(patch: FeedPatch, groups: readonly ProfileGroup[]
   );
 }
 
+/** A row's counts, and what its pendingReboot count depends on. */
+export type RowCounts = Counts & Pick<ComplianceRow, 'pendingReboot' | 'rebootRequired'>;
+
+/**
+ * Each host `patch` is relevant to, group by group, with its state (unreported when it has
+ * not reported on the patch), counted into `row` before `visit` sees it.
+ */
+export function eachRelevantHost(
+  patch: FeedPatch,
+  groups: readonly ProfileGroup[],
+  statesOfPatch: ReadonlyMap<string, PatchState>,
+  row: RowCounts,
+  visit: (host: HostProfileRow, state: ComplianceState) => void,
+): void {
+  for (const { hosts: members } of relevantGroups(patch, groups)) {
+    for (const host of members) {
+      const state: ComplianceState = statesOfPatch.get(host.hostId) ?? UNREPORTED;
+      if (tally(row, state) && row.rebootRequired && host.pendingReboot) row.pendingReboot++;
+      visit(host, state);
+    }
+  }
+}
+
 /** One patch's row of buildCompliance, from the states reported on it (hostId → state). */
-export function complianceRow(
+function complianceRow(
   patch: FeedPatch,
   groups: readonly ProfileGroup[],
   statesOfPatch: ReadonlyMap<string, PatchState>,
 ): ComplianceRow {
   const row = patchRow(patch);
-  for (const { hosts: members } of relevantGroups(patch, groups)) {
-    for (const host of members) {
-      const state: ComplianceState = statesOfPatch.get(host.hostId) ?? UNREPORTED;
-      row.hosts[host.hostId] = state;
-      if (host.via !== undefined) (row.via ??= {})[host.hostId] = host.via;
-      if (tally(row, state) && row.rebootRequired && host.pendingReboot) row.pendingReboot++;
-    }
-  }
+  eachRelevantHost(patch, groups, statesOfPatch, row, (host, state) => {
+    row.hosts[host.hostId] = state;
+    if (host.via !== undefined) (row.via ??= {})[host.hostId] = host.via;
+  });
   return row;
 }
 

@@ -10,8 +10,8 @@ import type { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { EVENT_TYPES, type EventType, type FeedPatch } from '@patchbay/core';
 import type { PublishedCatalog } from '../../mirror.js';
-import { buildHostMatrix, type ComplianceRow, type HostComplianceRow } from '../../reports/compliance.js';
-import { complianceByPatch, countsOfRows } from '../../reports/compliance-export.js';
+import { buildHostMatrix, type HostComplianceRow } from '../../reports/compliance.js';
+import { complianceByPatch, countsOfRows, type ComplianceRowText } from '../../reports/compliance-export.js';
 import { buildComplianceCounts, type FleetTallies } from '../../reports/compliance-counts.js';
 import { ComplianceCache } from '../../reports/compliance-cache.js';
 import type { HistoryQuery, HostProfileRow, StoredEvent } from '../../reports/types.js';
@@ -344,7 +344,7 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
   async function complianceWithHosts(
     patches: readonly FeedPatch[],
     selectHosts: (hosts: readonly HostProfileRow[]) => readonly HostProfileRow[],
-  ): Promise<AsyncGenerator<ComplianceRow[]>> {
+  ): Promise<AsyncGenerator<ComplianceRowText[]>> {
     return complianceByPatch(store, patches, selectHosts(await store.hostProfiles()));
   }
 
