@@ -7,7 +7,7 @@ import { isRelevant, type ClientReport, type PatchState } from '@patchbay/core';
 import { complianceRowJson } from '../src/http/compliance-json.js';
 import { jsonArrayParts } from '../src/http/json-stream.js';
 import { buildCompliance } from '../src/reports/compliance.js';
-import { complianceByPatch } from '../src/reports/compliance-export.js';
+import { complianceByPatch, readHostProfiles } from '../src/reports/compliance-export.js';
 import { buildComplianceCounts } from '../src/reports/compliance-counts.js';
 import { ReportStore } from '../src/reports/report-store.js';
 import type { ReportStoreOptions } from '../src/reports/report-store-api.js';
@@ -787,6 +787,7 @@ contract(
     t.same(await store.patchStates('P9'), new Map(), 'a patch no host reported');
 
     const hosts = await store.hostProfiles();
+    t.same(await readHostProfiles(store, 7), hosts, 'the hosts read 7 at a time');
     let text = '';
     for await (const part of jsonArrayParts(complianceByPatch(store, catalog, hosts), complianceRowJson))
       text += part;

@@ -95,6 +95,8 @@ export interface FleetQueries {
 
 /** What the whole-fleet exports read a part at a time, so that no read holds the fleet × patches. */
 export interface FleetExports {
+  /** Hosts' profiles by hostId, a page at a time (`after` a hostId, `limit` hosts): hostProfiles() in parts. */
+  hostProfilesPage(page: Required<ClientPage>): Promise<HostProfileRow[]>;
   /** hostId → state of every host that reported on `patchId` (one patch of allStates), in one read. */
   patchStates(patchId: string): Promise<Map<string, PatchState>>;
   /**

@@ -11,7 +11,12 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { EVENT_TYPES, type EventType, type FeedPatch } from '@patchbay/core';
 import type { PublishedCatalog } from '../../mirror.js';
 import { buildHostMatrix, type HostComplianceRow } from '../../reports/compliance.js';
-import { complianceByPatch, countsOfRows, type ComplianceRowText } from '../../reports/compliance-export.js';
+import {
+  complianceByPatch,
+  countsOfRows,
+  readHostProfiles,
+  type ComplianceRowText,
+} from '../../reports/compliance-export.js';
 import { buildComplianceCounts, type FleetTallies } from '../../reports/compliance-counts.js';
 import { ComplianceCache } from '../../reports/compliance-cache.js';
 import type { HistoryQuery, HostProfileRow, StoredEvent } from '../../reports/types.js';
@@ -345,7 +350,7 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     patches: readonly FeedPatch[],
     selectHosts: (hosts: readonly HostProfileRow[]) => readonly HostProfileRow[],
   ): Promise<AsyncGenerator<ComplianceRowText[]>> {
-    return complianceByPatch(store, patches, selectHosts(await store.hostProfiles()));
+    return complianceByPatch(store, patches, selectHosts(await readHostProfiles(store)));
   }
 
   app.get<{ Querystring: ComplianceQuerystring }>(

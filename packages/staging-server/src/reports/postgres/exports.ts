@@ -3,6 +3,7 @@
 import type { PatchState } from '@patchbay/core';
 import type { FleetExports } from '../report-store-api.js';
 import type { CachedPatchRow } from '../types.js';
+import { PROFILE_COLUMNS, profileOf, type ProfileRow } from './client-rows.js';
 import { Conditions } from './conditions.js';
 import type { ReportsDatabase } from './reports-database.js';
 
@@ -15,6 +16,14 @@ const CACHED_PATCHES = `SELECT p.patch_id, p.host_id, coalesce(c.hostname, p.hos
 
 export function postgresFleetExports(db: ReportsDatabase): FleetExports {
   return {
+    hostProfilesPage: async ({ after, limit }) =>
+      (
+        await db.rows<ProfileRow>(
+          `SELECT ${PROFILE_COLUMNS} FROM reports.clients c WHERE c.host_id > $1 ORDER BY c.host_id LIMIT $2`,
+          [after, limit],
+        )
+      ).map(profileOf),
+
     patchStates: async (patchId) => new Map(await db.arrays<[string, PatchState]>(PATCH_STATES, [patchId])),
 
     async cachedPatches(query = {}) {

@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
 import type { PatchState } from '@patchbay/core';
 import type { FleetExports } from '../report-store-api.js';
 import type { CachedPatchQuery } from '../types.js';
-import { valuesByHost } from './client-rows.js';
+import { hostProfile, valuesByHost, type ProfileColumns } from './client-rows.js';
 import { Conditions, type FilteredStatements } from './filtered-sql.js';
 
 export interface SqliteFleetExports extends FleetExports {
@@ -33,6 +33,10 @@ export function sqliteFleetExports(db: Database.Database, filtered: FilteredStat
       'SELECT hostId, state FROM client_patches INDEXED BY client_patches_by_patch WHERE patchId = ?',
     )
     .raw();
+  const hostProfilesPage = db.prepare<[string, number], ProfileColumns>(
+    `SELECT hostId, hostname, lastSeenAt, platform, products, pendingReboot, via FROM clients
+     WHERE hostId > ? ORDER BY hostId LIMIT ?`,
+  );
   const allHostnames = db.prepare<[], [string, string]>('SELECT hostId, hostname FROM clients').raw();
   const hostnamesOf = db
     .prepare<[string], [string, string]>(
@@ -41,6 +45,8 @@ export function sqliteFleetExports(db: Database.Database, filtered: FilteredStat
     .raw();
 
   return {
+    hostProfilesPage: async ({ after, limit }) => hostProfilesPage.all(after, limit).map(hostProfile),
+
     patchStates: async (patchId) => new Map(patchStates.all(patchId)),
 
     async cachedPatches(query = {}) {
