@@ -15,7 +15,7 @@ import { complianceRowJson } from '../dist/http/compliance-json.js';
 import { jsonArrayParts } from '../dist/http/json-stream.js';
 import { buildCompliance, buildHostMatrix } from '../dist/reports/compliance.js';
 import { buildComplianceCounts } from '../dist/reports/compliance-counts.js';
-import { complianceByPatch } from '../dist/reports/compliance-export.js';
+import { complianceByPatch, readHostProfiles } from '../dist/reports/compliance-export.js';
 import { ReportStore } from '../dist/reports/report-store.js';
 import { pruneExpiredEvents } from '../dist/reports/retention.js';
 import { downloadedPages, installHistoryRows, sortHosts } from '../dist/reports/views.js';
@@ -167,7 +167,7 @@ try {
       'compliance, streamed a patch at a time (the HTTP body)',
       () =>
         drain(async () =>
-          jsonArrayParts(complianceByPatch(store, patches, await store.hostProfiles()), complianceRowJson),
+          jsonArrayParts(complianceByPatch(store, patches, await readHostProfiles(store)), complianceRowJson),
         ),
       streamed,
     ],
