@@ -1,6 +1,8 @@
 // The whole-fleet exports read a part at a time: one patch's states (compliance with every
-// host), and the Patches Downloaded rows a page at a time in the order of their index.
-import type Database from 'better-sqlite3';
+// host) on a connection of their own, and the Patches Downloaded rows a page at a time in
+// the order of their index.
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import Database from 'better-sqlite3';
 import type { PatchState } from '@patchbay/core';
 import type { FleetExports } from '../report-store-api.js';
 import type { CachedPatchQuery } from '../types.js';
@@ -26,13 +28,43 @@ function cachedPatchesSql(query: CachedPatchQuery): { sql: string; params: (stri
   return { sql, params: [...where.params, query.limit ?? -1] };
 }
 
+// The covering index (patchId, state) holds hostId too (the key of a WITHOUT ROWID table).
+const PATCH_STATES =
+  'SELECT hostId, state FROM client_patches INDEXED BY client_patches_by_patch WHERE patchId = ?';
+
+/** A patch's states read between two turns of the event loop. */
+const STATES_PER_TURN = 10_000;
+
+/**
+ * One patch's states, read on a read-only connection of its own in one read transaction: one
+ * snapshot, while WAL lets the store's connection write meanwhile. STATES_PER_TURN rows at a
+ * time with a turn of the event loop between, as one statement on the store's connection
+ * would hold the process for the whole read (about 200 ms at 100,000 hosts).
+ */
+async function readPatchStates(file: string, patchId: string): Promise<Map<string, PatchState>> {
+  const reader = new Database(file, { readonly: true, fileMustExist: true });
+  const states = new Map<string, PatchState>();
+  try {
+    reader.pragma('busy_timeout = 5000');
+    reader.exec('BEGIN');
+    const rows = reader.prepare<[string], [string, PatchState]>(PATCH_STATES).raw().iterate(patchId);
+    try {
+      for (let next = rows.next(), n = 1; next.done !== true; next = rows.next(), n++) {
+        states.set(next.value[0], next.value[1]);
+        if (n % STATES_PER_TURN === 0) await nextTurn();
+      }
+    } finally {
+      rows.return?.();
+    }
+    reader.exec('COMMIT');
+  } finally {
+    reader.close();
+  }
+  return states;
+}
+
 export function sqliteFleetExports(db: Database.Database, filtered: FilteredStatements): SqliteFleetExports {
-  // The covering index (patchId, state) holds hostId too (the key of a WITHOUT ROWID table).
-  const patchStates = db
-    .prepare<[string], [string, PatchState]>(
-      'SELECT hostId, state FROM client_patches INDEXED BY client_patches_by_patch WHERE patchId = ?',
-    )
-    .raw();
+  const patchStates = db.prepare<[string], [string, PatchState]>(PATCH_STATES).raw();
   const hostProfilesPage = db.prepare<[string, number], ProfileColumns>(
     `SELECT hostId, hostname, lastSeenAt, platform, products, pendingReboot, via FROM clients
      WHERE hostId > ? ORDER BY hostId LIMIT ?`,
@@ -47,7 +79,9 @@ export function sqliteFleetExports(db: Database.Database, filtered: FilteredStat
   return {
     hostProfilesPage: async ({ after, limit }) => hostProfilesPage.all(after, limit).map(hostProfile),
 
-    patchStates: async (patchId) => new Map(patchStates.all(patchId)),
+    // An in-memory database has no file a second connection could open: one read.
+    patchStates: async (patchId) =>
+      db.memory ? new Map(patchStates.all(patchId)) : readPatchStates(db.name, patchId),
 
     async cachedPatches(query = {}) {
       const { sql, params } = cachedPatchesSql(query);
