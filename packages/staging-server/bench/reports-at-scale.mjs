@@ -9,12 +9,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { complianceRowJson } from '../dist/http/compliance-json.js';
+import { jsonArrayParts } from '../dist/http/json-stream.js';
 import { buildCompliance, buildHostMatrix } from '../dist/reports/compliance.js';
 import { buildComplianceCounts } from '../dist/reports/compliance-counts.js';
+import { complianceByPatch, readHostProfiles } from '../dist/reports/compliance-export.js';
 import { ReportStore } from '../dist/reports/report-store.js';
 import { pruneExpiredEvents } from '../dist/reports/retention.js';
-import { downloadedReport, installHistoryRows, sortHosts } from '../dist/reports/views.js';
+import { downloadedPages, installHistoryRows, sortHosts } from '../dist/reports/views.js';
 
 const HOSTS = Number(process.argv[2] ?? 10_000);
 const PATCHES = Number(process.argv[3] ?? 25);
@@ -87,6 +91,29 @@ async function time(fn, runs) {
   return { ms: median(samples), result };
 }
 
+/**
+ * A streamed export read to its end as an HTTP answer takes it (a turn of the event loop
+ * between parts): ms to the first part, MB, and the longest the event loop was held meanwhile
+ * (what a report or poll arriving during the export waits at most).
+ */
+async function drain(openParts) {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const t0 = performance.now();
+  let first;
+  let chars = 0;
+  for await (const part of await openParts()) {
+    first ??= performance.now() - t0;
+    chars += part.length;
+    await nextTurn();
+  }
+  delay.disable();
+  return { first, mb: chars / 1e6, stall: delay.max / 1e6 };
+}
+
+const streamed = (r) =>
+  `${r.mb.toFixed(1)} MB; first part at ${r.first.toFixed(0)} ms; event loop held at most ${r.stall.toFixed(0)} ms`;
+
 const dir = mkdtempSync(join(tmpdir(), 'patchbay-bench-reports-'));
 try {
   const store = await ReportStore.open(dir);
@@ -136,11 +163,28 @@ try {
       },
       (r) => `${r.length} hosts`,
     ],
-    ['downloaded (all)', () => downloadedReport(store, {}, () => true), (r) => `${r.length} rows`],
     [
-      'downloaded, severity=critical',
-      () => downloadedReport(store, { severity: 'critical' }, () => true),
-      (r) => `${r.length} rows`,
+      'compliance, streamed a patch at a time (the HTTP body)',
+      () =>
+        drain(async () =>
+          jsonArrayParts(complianceByPatch(store, patches, await readHostProfiles(store)), complianceRowJson),
+        ),
+      streamed,
+    ],
+    [
+      'downloaded (all), one read (as before the stream)',
+      () => drain(async () => jsonArrayParts(downloadedPages(store, {}, () => true, HOSTS * PATCHES))),
+      streamed,
+    ],
+    [
+      'downloaded (all), streamed by page (the HTTP body)',
+      () => drain(async () => jsonArrayParts(downloadedPages(store, {}, () => true))),
+      streamed,
+    ],
+    [
+      'downloaded, severity=critical, streamed',
+      () => drain(async () => jsonArrayParts(downloadedPages(store, { severity: 'critical' }, () => true))),
+      streamed,
     ],
     [
       'installs, newest 1000',

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { buildCompliance } from '../src/reports/compliance.js';
 import { putReport, report, startHarness } from './fixtures/http-harness.js';
 import { patch } from './fixtures/http-mirror.js';
 
@@ -202,11 +203,12 @@ t.test(
   'compliance ?hosts=false: the per-patch counts without the hosts map, as the full view counts',
   async (t) => {
     const h = await startHarness(t);
-    h.mirror.publish([
+    const catalog = [
       patch('P1', { rebootRequired: true }),
       patch('P2', { platforms: ['win32'] }),
       patch('P3', { release: '18.0' }),
-    ]);
+    ];
+    h.mirror.publish(catalog);
     const states = ['installed', 'failed', 'superseded', 'available'] as const;
     for (let i = 0; i < 12; i++) {
       const platform = i % 3 === 0 ? 'win32' : 'linux';
@@ -226,6 +228,13 @@ t.test(
     const get = async (query: string) =>
       (await (await fetch(`${h.base}/v1/reports/compliance${query}`)).json()) as Record<string, unknown>[];
     const full = await get('');
+    const streamed = await fetch(`${h.base}/v1/reports/compliance`);
+    t.equal(streamed.headers.get('content-length'), null, 'the rows with their hosts are streamed');
+    t.equal(
+      await streamed.text(),
+      JSON.stringify(buildCompliance(catalog, await h.store.hostProfiles(), await h.store.allStates())),
+      'byte for byte the rows made from every state at once',
+    );
     const counts = await get('?hosts=false');
     t.same(
       counts,

@@ -4,7 +4,10 @@
 // files; PostgreSQL-only cases (replicas, restarts) are in report-store-postgres.test.ts.
 import t, { type Test } from 'tap';
 import { isRelevant, type ClientReport, type PatchState } from '@patchbay/core';
+import { complianceRowJson } from '../src/http/compliance-json.js';
+import { jsonArrayParts } from '../src/http/json-stream.js';
 import { buildCompliance } from '../src/reports/compliance.js';
+import { complianceByPatch, readHostProfiles } from '../src/reports/compliance-export.js';
 import { buildComplianceCounts } from '../src/reports/compliance-counts.js';
 import { ReportStore } from '../src/reports/report-store.js';
 import type {
@@ -13,7 +16,14 @@ import type {
   RollupHostWrite,
 } from '../src/reports/report-store-api.js';
 import { PRUNE_BATCH_SIZE, pruneExpiredEvents } from '../src/reports/retention.js';
-import type { HistoryQuery, ReportOrigin, StoredEvent } from '../src/reports/types.js';
+import type {
+  CachedPatchQuery,
+  CachedPatchRow,
+  HistoryQuery,
+  ReportOrigin,
+  StoredEvent,
+} from '../src/reports/types.js';
+import { downloadedPages, type DownloadedRow, type PatchFilters } from '../src/reports/views.js';
 import { startPostgres } from '../../../test/helpers/postgres.js';
 import { report } from './fixtures/http-harness.js';
 import { patch } from './fixtures/http-mirror.js';
@@ -965,5 +975,79 @@ contract(
     );
     t.same(await store.originsOf(['new-3']), new Map(), 'nothing of it stored');
     t.equal((await store.branches()).length, 2, 'nor its branch');
+  },
+);
+
+contract(
+  'the exports read a part at a time: a patch’s states, Patches Downloaded by page',
+  async (t, store) => {
+    const random = seededRandom(7);
+    const catalog = [
+      patch('P0'),
+      patch('P1', { platforms: ['win32'] }),
+      patch('P2', { severity: 'optional' }),
+    ];
+    const states: PatchState[] = ['installed', 'downloaded', 'failed', 'available'];
+    await store.recordPatchFacts(catalog);
+    await store.ingestMany(
+      Array.from({ length: 30 }, (_, h) => {
+        const platform = h % 2 === 0 ? 'linux' : 'win32';
+        const patches = catalog
+          .filter((p) => isRelevant(p, { platform, products: [{ id: 'arcserve-backup', release: '19.0' }] }))
+          .filter(() => random() < 0.8)
+          .map((p) => ({
+            id: p.id,
+            state: states[Math.floor(random() * states.length)]!,
+            cached: random() < 0.3,
+          }));
+        return report(`host-${String(h).padStart(2, '0')}`, { platform, patches });
+      }),
+    );
+    const all = await store.allStates();
+    for (const p of catalog)
+      t.same(await store.patchStates(p.id), all.get(p.id) ?? new Map(), `${p.id}: its states`);
+    t.same(await store.patchStates('P9'), new Map(), 'a patch no host reported');
+
+    const hosts = await store.hostProfiles();
+    t.same(await readHostProfiles(store, 7), hosts, 'the hosts read 7 at a time');
+    let text = '';
+    for await (const part of jsonArrayParts(complianceByPatch(store, catalog, hosts), complianceRowJson))
+      text += part;
+    t.equal(
+      text,
+      JSON.stringify(buildCompliance(catalog, hosts, all)),
+      'compliance a patch at a time, as from every state',
+    );
+
+    const whole = await store.cachedPatches();
+    t.ok(whole.length > 12, `${whole.length} cached rows, several pages of 4`);
+    for (const query of [{}, { patch: 'P0' }, { host: 'host-03' }]) {
+      const paged: CachedPatchRow[] = [];
+      let after: CachedPatchQuery['after'];
+      for (;;) {
+        const page = await store.cachedPatches({ ...query, limit: 4, ...(after ? { after } : {}) });
+        paged.push(...page);
+        const last = page.at(-1);
+        if (page.length < 4 || last === undefined) break;
+        after = { patchId: last.patchId, hostId: last.hostId };
+      }
+      t.same(
+        paged,
+        await store.cachedPatches(query),
+        `pages of 4 make the whole list: ${JSON.stringify(query)}`,
+      );
+    }
+
+    const downloaded = async (filters: PatchFilters, pageSize: number): Promise<DownloadedRow[]> => {
+      const rows: DownloadedRow[] = [];
+      for await (const page of downloadedPages(store, filters, () => true, pageSize)) rows.push(...page);
+      return rows;
+    };
+    t.same(await downloaded({}, 4), await downloaded({}, 10_000), 'Patches Downloaded: pages make the whole');
+    t.same(
+      (await downloaded({ severity: 'optional' }, 4)).map((r) => `${r.patchId}@${r.hostId}`),
+      whole.filter((r) => r.patchId === 'P2').map((r) => `${r.patchId}@${r.hostId}`),
+      'a filter applied in code keeps what the pages hold',
+    );
   },
 );

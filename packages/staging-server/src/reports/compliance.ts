@@ -34,7 +34,7 @@ export interface ComplianceRow {
 
 const NO_STATES: ReadonlyMap<string, PatchState> = new Map();
 
-interface ProfileGroup {
+export interface ProfileGroup {
   profile: HostProfileRow;
   hosts: HostProfileRow[];
 }
@@ -43,7 +43,7 @@ interface ProfileGroup {
  * Hosts share a handful of profiles (platform + products): relevance is decided once per
  * profile rather than once per host, which matters at 100,000 hosts.
  */
-function groupByProfile(hosts: readonly HostProfileRow[]): ProfileGroup[] {
+export function groupByProfile(hosts: readonly HostProfileRow[]): ProfileGroup[] {
   const profiles = new Map<string, ProfileGroup>();
   for (const host of hosts) {
     const key = JSON.stringify([
@@ -100,20 +100,51 @@ export function buildCompliance(
   states: ReadonlyMap<string, ReadonlyMap<string, PatchState>>,
 ): ComplianceRow[] {
   const groups = groupByProfile(hosts);
-  return patches.map((patch) => {
-    const statesOfPatch = states.get(patch.id) ?? NO_STATES;
-    const row = patchRow(patch);
-    for (const { profile, hosts: members } of groups) {
-      if (!isRelevant(patch, { platform: profile.platform, products: profile.products })) continue;
-      for (const host of members) {
-        const state: ComplianceState = statesOfPatch.get(host.hostId) ?? UNREPORTED;
-        row.hosts[host.hostId] = state;
-        if (host.via !== undefined) (row.via ??= {})[host.hostId] = host.via;
-        if (tally(row, state) && row.rebootRequired && host.pendingReboot) row.pendingReboot++;
-      }
+  return patches.map((patch) => complianceRow(patch, groups, states.get(patch.id) ?? NO_STATES));
+}
+
+/** The profiles `patch` is relevant to. */
+export function relevantGroups(patch: FeedPatch, groups: readonly ProfileGroup[]): ProfileGroup[] {
+  return groups.filter(({ profile }) =>
+    isRelevant(patch, { platform: profile.platform, products: profile.products }),
+  );
+}
+
+/** A row's counts, and what its pendingReboot count depends on. */
+export type RowCounts = Counts & Pick<ComplianceRow, 'pendingReboot' | 'rebootRequired'>;
+
+/**
+ * Each host `patch` is relevant to, group by group, with its state (unreported when it has
+ * not reported on the patch), counted into `row` before `visit` sees it.
+ */
+export function eachRelevantHost(
+  patch: FeedPatch,
+  groups: readonly ProfileGroup[],
+  statesOfPatch: ReadonlyMap<string, PatchState>,
+  row: RowCounts,
+  visit: (host: HostProfileRow, state: ComplianceState) => void,
+): void {
+  for (const { hosts: members } of relevantGroups(patch, groups)) {
+    for (const host of members) {
+      const state: ComplianceState = statesOfPatch.get(host.hostId) ?? UNREPORTED;
+      if (tally(row, state) && row.rebootRequired && host.pendingReboot) row.pendingReboot++;
+      visit(host, state);
     }
-    return row;
+  }
+}
+
+/** One patch's row of buildCompliance, from the states reported on it (hostId → state). */
+function complianceRow(
+  patch: FeedPatch,
+  groups: readonly ProfileGroup[],
+  statesOfPatch: ReadonlyMap<string, PatchState>,
+): ComplianceRow {
+  const row = patchRow(patch);
+  eachRelevantHost(patch, groups, statesOfPatch, row, (host, state) => {
+    row.hosts[host.hostId] = state;
+    if (host.via !== undefined) (row.via ??= {})[host.hostId] = host.via;
   });
+  return row;
 }
 
 /** A patch column of the host view: the patch's facts and counts, without the per-host map. */

@@ -108,11 +108,6 @@ export interface FleetQueries {
   /** hostId → hostname for the given hosts (those never heard from are absent). */
   hostnames(hostIds: Iterable<string>): Promise<Map<string, string>>;
   /**
-   * Patches held in hosts' local caches: rows the client marked `cached: true`, and
-   * every row in state 'downloaded' (older clients do not send `cached`). By patch, host.
-   */
-  cachedPatches(query?: CachedPatchQuery): Promise<CachedPatchRow[]>;
-  /**
    * Remember title, severity and release of each catalog patch (the facts the report
    * filters use). Rows of patches that left the catalog stay, so their history keeps its
    * severity.
@@ -120,6 +115,20 @@ export interface FleetQueries {
   recordPatchFacts(patches: readonly FeedPatch[]): Promise<void>;
   /** patchId → facts of every patch recorded by recordPatchFacts. */
   patchFacts(): Promise<Map<string, PatchFacts>>;
+}
+
+/** What the whole-fleet exports read a part at a time, so that no read holds the fleet × patches. */
+export interface FleetExports {
+  /** Hosts' profiles by hostId, a page at a time (`after` a hostId, `limit` hosts): hostProfiles() in parts. */
+  hostProfilesPage(page: Required<ClientPage>): Promise<HostProfileRow[]>;
+  /** hostId → state of every host that reported on `patchId` (one patch of allStates), in one read. */
+  patchStates(patchId: string): Promise<Map<string, PatchState>>;
+  /**
+   * Patches held in hosts' local caches: rows the client marked `cached: true`, and
+   * every row in state 'downloaded' (older clients do not send `cached`). By patch, host;
+   * a page of them with `after` and `limit` (keyset: rows added meanwhile may appear, none twice).
+   */
+  cachedPatches(query?: CachedPatchQuery): Promise<CachedPatchRow[]>;
 }
 
 /** The counts /v1/status and /metrics show, and what tells them that anything changed. */
@@ -160,7 +169,8 @@ export interface EventHistory {
   deleteEventsBefore(cutoff: string, batchSize: number): Promise<number>;
 }
 
-export interface ReportStore extends ReportIngest, RollupRecords, FleetQueries, FleetCounts, EventHistory {
+export interface ReportStore
+  extends ReportIngest, RollupRecords, FleetQueries, FleetExports, FleetCounts, EventHistory {
   /** Store the reports still waiting for a shared commit, then close; resolves when closed. */
   close(): Promise<void>;
 }

@@ -20,6 +20,7 @@ export const REPORTS_FILE = 'reports.sqlite';
 export type {
   EventHistory,
   FleetCounts,
+  FleetExports,
   FleetQueries,
   ReportIngest,
   ReportStoreOptions,

@@ -162,6 +162,9 @@ export interface CachedPatchRow {
 export interface CachedPatchQuery {
   host?: string;
   patch?: string;
+  /** only rows after this one in the report's order (patch, host): the next page */
+  after?: { patchId: string; hostId: string };
+  limit?: number;
 }
 
 export interface ClientPage {

@@ -4,8 +4,8 @@
 // the compliance report's host view (the status page's matrix).
 import type { FeedPatch } from '@patchbay/core';
 import type { HostComplianceRow, HostMatrix } from './compliance.js';
-import type { FleetQueries } from './report-store.js';
-import type { CachedPatchRow, PatchFacts, StoredEvent } from './types.js';
+import type { FleetExports, FleetQueries } from './report-store.js';
+import type { CachedPatchQuery, CachedPatchRow, PatchFacts, StoredEvent } from './types.js';
 
 export interface PatchFilters {
   host?: string;
@@ -39,34 +39,48 @@ export interface DownloadedRow {
   since: string | null;
 }
 
-/** Patches Downloaded: which hosts hold which patches in their cache, by patch then host. */
-export async function downloadedReport(
-  store: FleetQueries,
+/** Rows of Patches Downloaded read from the store at a time. */
+export const DOWNLOADED_PAGE = 5000;
+
+/**
+ * Patches Downloaded, a page at a time: which hosts hold which patches in their cache, by
+ * patch then host. Each page is read after the last row of the one before (keyset), so
+ * reports stored meanwhile neither repeat a row nor hide one that was there throughout.
+ */
+export async function* downloadedPages(
+  store: Pick<FleetQueries & FleetExports, 'patchFacts' | 'cachedPatches'>,
   filters: PatchFilters,
   inRange: (since: string | null) => boolean,
-): Promise<DownloadedRow[]> {
-  const query: { host?: string; patch?: string } = {};
+  pageSize = DOWNLOADED_PAGE,
+): AsyncGenerator<DownloadedRow[]> {
+  const query: CachedPatchQuery = { limit: pageSize };
   if (filters.host !== undefined) query.host = filters.host;
   if (filters.patch !== undefined) query.patch = filters.patch;
-  const [facts, cached] = await Promise.all([store.patchFacts(), store.cachedPatches(query)]);
-  const rows: DownloadedRow[] = [];
-  for (const row of cached) {
-    const f = facts.get(row.patchId);
-    if (!matchesFacts(f, filters) || !inRange(row.since)) continue;
-    const { title, severity, release } = f ?? UNKNOWN_FACTS;
-    rows.push({
-      patchId: row.patchId,
-      title,
-      severity,
-      release,
-      hostId: row.hostId,
-      hostname: row.hostname,
-      state: row.state,
-      cached: row.cached,
-      since: row.since,
-    });
+  const facts = await store.patchFacts();
+  for (;;) {
+    const cached = await store.cachedPatches(query);
+    const rows: DownloadedRow[] = [];
+    for (const row of cached) {
+      const f = facts.get(row.patchId);
+      if (!matchesFacts(f, filters) || !inRange(row.since)) continue;
+      const { title, severity, release } = f ?? UNKNOWN_FACTS;
+      rows.push({
+        patchId: row.patchId,
+        title,
+        severity,
+        release,
+        hostId: row.hostId,
+        hostname: row.hostname,
+        state: row.state,
+        cached: row.cached,
+        since: row.since,
+      });
+    }
+    yield rows;
+    const last = cached.at(-1);
+    if (last === undefined || cached.length < pageSize) return;
+    query.after = { patchId: last.patchId, hostId: last.hostId };
   }
-  return rows;
 }
 
 export interface InstallHistoryRow {

@@ -10,20 +10,20 @@ import type { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { EVENT_TYPES, type EventType, type FeedPatch } from '@patchbay/core';
 import type { PublishedCatalog } from '../../mirror.js';
+import { buildHostMatrix, type HostComplianceRow } from '../../reports/compliance.js';
 import {
-  buildCompliance,
-  buildHostMatrix,
-  type ComplianceRow,
-  type HostComplianceRow,
-  type PatchColumn,
-} from '../../reports/compliance.js';
+  complianceByPatch,
+  countsOfRows,
+  readHostProfiles,
+  type ComplianceRowText,
+} from '../../reports/compliance-export.js';
 import { buildComplianceCounts, type FleetTallies } from '../../reports/compliance-counts.js';
 import { ComplianceCache } from '../../reports/compliance-cache.js';
 import type { HistoryQuery, HostProfileRow, StoredEvent } from '../../reports/types.js';
 import {
   HOST_SORTS,
   defaultOrder,
-  downloadedReport,
+  downloadedPages,
   installHistoryRows,
   matchesSearch,
   selectPatches,
@@ -33,6 +33,8 @@ import {
   type SortOrder,
 } from '../../reports/views.js';
 import { csvStream, toCsv, type CsvCell } from '../csv.js';
+import { complianceRowJson } from '../compliance-json.js';
+import { jsonArrayParts, sendJsonStream } from '../json-stream.js';
 import { HttpErrors } from '../errors.js';
 import type { HttpDeps } from '../deps.js';
 import {
@@ -340,15 +342,15 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     return { states, profiles, pendingReboot };
   }
 
-  /** The per-patch rows from every state of the selected hosts; without `hosts` when `countsOnly`. */
-  async function complianceRows(
+  /**
+   * The per-patch rows with every selected host, a patch at a time (compliance-export.ts).
+   * The hosts are read before the answer starts, so that an error reading them is an error status.
+   */
+  async function complianceWithHosts(
     patches: readonly FeedPatch[],
     selectHosts: (hosts: readonly HostProfileRow[]) => readonly HostProfileRow[],
-    countsOnly: boolean,
-  ): Promise<(ComplianceRow | PatchColumn)[]> {
-    const fleet = await cache.fleet();
-    const rows = buildCompliance(patches, selectHosts(fleet.hosts), fleet.states);
-    return countsOnly ? rows.map(({ hosts: _hosts, via: _via, ...counts }) => counts) : rows;
+  ): Promise<AsyncGenerator<ComplianceRowText[]>> {
+    return complianceByPatch(store, patches, selectHosts(await readHostProfiles(store)));
   }
 
   app.get<{ Querystring: ComplianceQuerystring }>(
@@ -375,10 +377,15 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
       if (q.view === 'hosts') return hostView(reply, q, published, patches, selectHosts, range);
       // The counts alone (the CSV has no per-host column): from the counters, for the whole fleet.
       const countsOnly = q.hosts === false || q.format === 'csv';
+      if (!countsOnly)
+        return sendJsonStream(
+          reply,
+          jsonArrayParts(await complianceWithHosts(patches, selectHosts), complianceRowJson),
+        );
       const rows =
-        countsOnly && q.host === undefined
+        q.host === undefined
           ? buildComplianceCounts(patches, await fleetTallies())
-          : await complianceRows(patches, selectHosts, countsOnly);
+          : await countsOfRows(await complianceWithHosts(patches, selectHosts));
       return rowsOrCsv(
         reply,
         q.format,
@@ -397,8 +404,12 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
       const range = parseTimeRange(q);
       await currentCatalog();
       // since/until select by the time the host's patch entered its state.
-      const rows = await downloadedReport(store, q, (since) => inTimeRange(since, range));
-      return rowsOrCsv(reply, q.format, rows, 'downloaded.csv', DOWNLOADED_COLUMNS);
+      const pages = downloadedPages(store, q, (since) => inTimeRange(since, range));
+      if (q.format !== 'csv') return sendJsonStream(reply, jsonArrayParts(pages));
+      const cells = async function* () {
+        for await (const rows of pages) yield cellsOf(DOWNLOADED_COLUMNS, rows);
+      };
+      return sendCsv(reply, 'downloaded.csv', csvStream(DOWNLOADED_COLUMNS, cells()));
     },
   );
 

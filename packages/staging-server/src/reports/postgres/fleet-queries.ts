@@ -1,8 +1,8 @@
 // The fleet as the admin views read it: the clients list and a client's detail, every
-// host's profile and patch states (compliance), the patches hosts hold in cache, and the
-// catalog patches' facts the report filters use.
+// host's profile and patch states (compliance), and the catalog patches' facts the report
+// filters use. (The whole-fleet exports, read a part at a time, are exports.ts.)
 import type { PatchState } from '@patchbay/core';
-import type { CachedPatchRow, ClientDetail, InstanceRow, PatchFacts, StoredEvent } from '../types.js';
+import type { ClientDetail, InstanceRow, PatchFacts, StoredEvent } from '../types.js';
 import type { ReportStore } from '../report-store-api.js';
 import {
   CLIENT_COLUMNS,
@@ -17,19 +17,11 @@ import {
   type ProfileRow,
 } from './client-rows.js';
 import { storedPatch } from '../stored-rows.js';
-import { Conditions } from './conditions.js';
 import type { ReportsDatabase } from './reports-database.js';
 
 type PostgresFleetQueries = Pick<
   ReportStore,
-  | 'listClients'
-  | 'getClient'
-  | 'hostProfiles'
-  | 'allStates'
-  | 'hostnames'
-  | 'cachedPatches'
-  | 'recordPatchFacts'
-  | 'patchFacts'
+  'listClients' | 'getClient' | 'hostProfiles' | 'allStates' | 'hostnames' | 'recordPatchFacts' | 'patchFacts'
 >;
 
 const RECENT_EVENTS_PER_CLIENT = 50;
@@ -59,10 +51,6 @@ type DetailRow = ClientRow & {
   events: StoredEvent[];
   instances: InstanceRow[];
 };
-
-// Host names joined here: a host's patch rows outlive nothing, but a name is shown as its id when absent.
-const CACHED_PATCHES = `SELECT p.patch_id, p.host_id, coalesce(c.hostname, p.host_id), p.state, p.cached, p.since
-  FROM reports.client_patches p LEFT JOIN reports.clients c ON c.host_id = p.host_id`;
 
 // Unchanged rows are not written.
 const UPSERT_PATCH_FACTS = `INSERT INTO reports.patch_facts AS f (patch_id, title, severity, product, release)
@@ -126,26 +114,6 @@ export function postgresFleetQueries(db: ReportsDatabase): PostgresFleetQueries 
           [[...new Set(hostIds)]],
         ),
       ),
-
-    async cachedPatches(query = {}) {
-      // Written as in the partial index client_patches_cached, so it applies.
-      const where = new Conditions()
-        .add("(p.cached OR p.state = 'downloaded')")
-        .whenSet('p.host_id = ?', query.host)
-        .whenSet('p.patch_id = ?', query.patch);
-      const rows = await db.arrays<[string, string, string, PatchState, boolean | null, string | null]>(
-        `${CACHED_PATCHES}${where.toSql()} ORDER BY p.patch_id, p.host_id`,
-        where.params,
-      );
-      return rows.map(([patchId, hostId, hostname, state, cached, since]): CachedPatchRow => ({
-        patchId,
-        hostId,
-        hostname,
-        state,
-        cached,
-        since,
-      }));
-    },
 
     async recordPatchFacts(patches) {
       // One row per patch id (a later catalog's facts win), as one statement may not touch a row twice.

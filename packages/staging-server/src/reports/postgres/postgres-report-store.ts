@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { migratePostgres } from '../../database/postgres-migrations.js';
 import type { ReportStoreOptions } from '../report-store-api.js';
 import type { ReportStore } from '../report-store-api.js';
+import { postgresFleetExports } from './exports.js';
 import { postgresFleetCounts } from './fleet-counts.js';
 import { postgresFleetQueries } from './fleet-queries.js';
 import { postgresEventHistory } from './history.js';
@@ -36,6 +37,7 @@ export async function openPostgresReportStore(
     ...ingest,
     ...postgresRollupRecords(db, ingestOne),
     ...postgresFleetQueries(db),
+    ...postgresFleetExports(db),
     ...postgresFleetCounts(db),
     ...postgresEventHistory(db),
     close: drain,

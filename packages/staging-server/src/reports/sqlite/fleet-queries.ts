@@ -1,10 +1,10 @@
 // The fleet as the admin views read it: the clients list and a client's detail, every
-// host's profile and patch states (compliance), the patches hosts hold in cache, and the
-// catalog patches' facts the report filters use.
+// host's profile and patch states (compliance), and the catalog patches' facts the report
+// filters use. (The whole-fleet exports, read a part at a time, are exports.ts.)
 import type Database from 'better-sqlite3';
 import type { PatchState } from '@patchbay/core';
 import type { FleetQueries } from '../report-store-api.js';
-import type { CachedPatchQuery, ClientDetail, InstanceRow, PatchFacts, StoredEvent } from '../types.js';
+import type { ClientDetail, InstanceRow, PatchFacts, StoredEvent } from '../types.js';
 import {
   INSTANCES_OF_HOST,
   MISSING_SQL,
@@ -16,14 +16,8 @@ import {
   type PatchRow,
   type ProfileColumns,
 } from './client-rows.js';
-import { Conditions, type FilteredStatements } from './filtered-sql.js';
 
 const RECENT_EVENTS_PER_CLIENT = 50;
-
-export interface SqliteFleetQueries extends FleetQueries {
-  /** The plan of the Patches Downloaded query (index evidence in the tests). */
-  explainCachedPatches(): string[];
-}
 
 function prepareStatements(db: Database.Database) {
   return {
@@ -58,7 +52,6 @@ function prepareStatements(db: Database.Database) {
         'SELECT patchId, hostId, state FROM client_patches INDEXED BY client_patches_by_patch ORDER BY patchId',
       )
       .raw(),
-    allHostnames: db.prepare<[], [string, string]>('SELECT hostId, hostname FROM clients').raw(),
     hostnames: db
       .prepare<[string], [string, string]>(
         'SELECT hostId, hostname FROM clients WHERE hostId IN (SELECT value FROM json_each(?))',
@@ -77,19 +70,7 @@ function prepareStatements(db: Database.Database) {
   };
 }
 
-/** The Patches Downloaded SELECT for the filters given. */
-function cachedPatchesSql(query: CachedPatchQuery): { sql: string; params: (string | number)[] } {
-  // The condition is written as in the partial index client_patches_cached, so it applies.
-  const where = new Conditions()
-    .add("(p.cached = 1 OR p.state = 'downloaded')")
-    .whenSet('p.hostId = ?', query.host)
-    .whenSet('p.patchId = ?', query.patch);
-  const sql = `SELECT p.patchId, p.hostId, p.state, p.cached, p.since FROM client_patches p
-       WHERE ${where.toSql()} ORDER BY p.patchId, p.hostId`;
-  return { sql, params: where.params };
-}
-
-export function sqliteFleetQueries(db: Database.Database, filtered: FilteredStatements): SqliteFleetQueries {
+export function sqliteFleetQueries(db: Database.Database): FleetQueries {
   const st = prepareStatements(db);
 
   const hostnames = (hostIds: Iterable<string>) => valuesByHost(st.hostnames, hostIds);
@@ -134,30 +115,6 @@ export function sqliteFleetQueries(db: Database.Database, filtered: FilteredStat
         current?.set(hostId, state);
       }
       return byPatch;
-    },
-
-    async cachedPatches(query = {}) {
-      const { sql, params } = cachedPatchesSql(query);
-      // Host names joined in code from one read of clients: a lookup per row in SQL
-      // costs more than the covering index walk itself at 100,000 rows.
-      const names = query.host !== undefined ? hostnames([query.host]) : new Map(st.allHostnames.all());
-      const rows = filtered
-        .prepared(sql)
-        .raw(true)
-        .all(...params) as [string, string, PatchState, number | null, string | null][];
-      return rows.map(([patchId, hostId, state, cached, since]) => ({
-        patchId,
-        hostId,
-        hostname: names.get(hostId) ?? hostId,
-        state,
-        cached: cached === null ? null : cached === 1,
-        since,
-      }));
-    },
-
-    explainCachedPatches() {
-      const { sql, params } = cachedPatchesSql({});
-      return filtered.explain(sql, params);
     },
 
     // Called with every catalog the reports see; unchanged rows are not written.

@@ -3,7 +3,8 @@
 // does its work before it returns; its promise only carries the answer (or the error).
 import type { ReportStore, ReportStoreOptions } from '../report-store-api.js';
 import { sqliteFleetCounts } from './fleet-counts.js';
-import { sqliteFleetQueries, type SqliteFleetQueries } from './fleet-queries.js';
+import { sqliteFleetExports, type SqliteFleetExports } from './exports.js';
+import { sqliteFleetQueries } from './fleet-queries.js';
 import { FilteredStatements } from './filtered-sql.js';
 import { sqliteEventHistory, type SqliteEventHistory } from './history.js';
 import { sqliteIngest } from './ingest.js';
@@ -11,7 +12,7 @@ import { closeReportsDatabase, openReportsDatabase } from './open-database.js';
 import { sqliteRollupRecords } from './rollup.js';
 
 /** The SQLite store, with what only SQLite has: its file and its query plans. */
-export interface SqliteReportStore extends ReportStore, SqliteFleetQueries, SqliteEventHistory {
+export interface SqliteReportStore extends ReportStore, SqliteFleetExports, SqliteEventHistory {
   readonly file: string;
 }
 
@@ -25,7 +26,8 @@ export function openSqliteReportStore(file: string, options: ReportStoreOptions 
     file,
     ...ingest,
     ...sqliteRollupRecords(db, ingestOne),
-    ...sqliteFleetQueries(db, filtered),
+    ...sqliteFleetQueries(db),
+    ...sqliteFleetExports(db, filtered),
     ...sqliteFleetCounts(db),
     ...sqliteEventHistory(db, filtered),
     async close() {
