@@ -71,13 +71,13 @@ if (cluster) {
     await openPostgresStore(t, url);
     await rowsOf(
       url,
-      "INSERT INTO patchbay_schema (component, version, why) VALUES ('reports', 3, 'a later release')",
+      "INSERT INTO patchbay_schema (component, version, why) VALUES ('reports', 4, 'a later release')",
     );
     const pool = await openPostgresPool(url);
     t.teardown(() => pool.end());
     await t.rejects(openPostgresReportStore(pool), {
       code: 'PB_ERR_DATABASE',
-      message: /reports schema is version 3, newer than this release knows \(2\)/,
+      message: /reports schema is version 4, newer than this release knows \(3\)/,
     });
   });
 

@@ -7,6 +7,24 @@ import { MISSING_STATES, type ClientSummary, type HostProfileRow, type ViaFields
 /** MISSING_STATES as an SQL list, for `state IN (…)`. */
 export const MISSING_SQL = MISSING_STATES.map((s) => `'${s}'`).join(', ');
 
+/** A host's patches per state class, as its clients row keeps them (schema.ts version 3). */
+export interface HostCounts {
+  installed: number;
+  failed: number;
+  missing: number;
+  superseded: number;
+}
+
+/** The counters of a host whose patch rows are `patches` (what an ingest writes with them). */
+export function hostCounts(patches: readonly { state: string }[]): HostCounts {
+  const counts: HostCounts = { installed: 0, failed: 0, missing: 0, superseded: 0 };
+  for (const { state } of patches) {
+    if (state === 'installed' || state === 'failed' || state === 'superseded') counts[state]++;
+    else if ((MISSING_STATES as readonly string[]).includes(state)) counts.missing++;
+  }
+  return counts;
+}
+
 /** The columns of a host's profile, aliased as ProfileRow names them. */
 export const PROFILE_COLUMNS = `c.host_id AS "hostId", c.hostname, c.last_seen_at AS "lastSeenAt", c.platform,
   c.products, c.pending_reboot AS "pendingReboot", c.via`;
@@ -57,14 +75,36 @@ export function profileOf(row: ProfileRow): HostProfileRow {
 }
 
 /** The via extension fields of a host behind a branch (none for a host that reports itself). */
-function viaOf(row: ClientRow): ViaFields {
+function viaOf(row: Pick<ClientRow, 'via' | 'viaPath'>): ViaFields {
   if (row.via === null) return {};
   const path = row.viaPath ?? [];
   return path.length > 1 ? { via: row.via, viaPath: path } : { via: row.via };
 }
 
+/** A client summary's columns, its counts included; products as text, parsed once per list (SummaryRow). */
+export const SUMMARY_COLUMNS = `c.host_id AS "hostId", c.hostname, c.platform, c.daemon_version AS "daemonVersion",
+  c.last_seen_at AS "lastSeenAt", c.products::text AS products, c.pending_reboot AS "pendingReboot", c.via,
+  c.via_path AS "viaPath", c.installed, c.missing, c.failed`;
+
+export type SummaryRow = Omit<SummaryFields, 'products'> &
+  Pick<ClientSummary, 'installed' | 'missing' | 'failed'> & { products: string };
+
+/** The columns clientFields reads. */
+type SummaryFields = Pick<
+  ClientRow,
+  | 'hostId'
+  | 'hostname'
+  | 'platform'
+  | 'daemonVersion'
+  | 'lastSeenAt'
+  | 'products'
+  | 'pendingReboot'
+  | 'via'
+  | 'viaPath'
+>;
+
 /** A client summary but its patch counts, its fields in the order /v1/clients sends them. */
-export function clientFields(row: ClientRow): Omit<ClientSummary, 'installed' | 'missing' | 'failed'> {
+export function clientFields(row: SummaryFields): Omit<ClientSummary, 'installed' | 'missing' | 'failed'> {
   return {
     hostId: row.hostId,
     hostname: row.hostname,

@@ -10,6 +10,7 @@ import type { ReportStore } from '../report-store-api.js';
 import { postgresFleetCounts } from './fleet-counts.js';
 import { postgresFleetQueries } from './fleet-queries.js';
 import { postgresEventHistory } from './history.js';
+import { postgresHostView } from './host-view.js';
 import { ingestOneWith } from './ingest-one.js';
 import { postgresIngest } from './ingest.js';
 import { ReportsDatabase } from './reports-database.js';
@@ -35,6 +36,7 @@ export async function openPostgresReportStore(
     ...ingest,
     ...postgresRollupRecords(db, ingestOne),
     ...postgresFleetQueries(db),
+    ...postgresHostView(db),
     ...postgresFleetCounts(db),
     ...postgresEventHistory(db),
     close: drain,

@@ -5,6 +5,7 @@
 // states costs its clients row and nothing in client_patches.
 import type { ClientReport } from '@patchbay/core';
 import type { NewInstance, ReportOrigin, StoredPatch } from '../types.js';
+import { hostCounts } from './client-rows.js';
 import { prepared, type Sql } from './reports-database.js';
 import { storableOrNull, storableText } from './storable-text.js';
 
@@ -16,13 +17,14 @@ const UPSERT_CLIENT = prepared(
   'upsert-client',
   `
 INSERT INTO reports.clients AS c (host_id, hostname, platform, daemon_version, products, last_seen_at,
-  reported_at, last_report, pending_reboot, via, via_path, via_keys, instance_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+  reported_at, last_report, pending_reboot, via, via_path, via_keys, instance_id, installed, failed, missing, superseded)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $16, $17, $18)
 ON CONFLICT (host_id) DO UPDATE SET hostname = excluded.hostname, platform = excluded.platform,
   daemon_version = excluded.daemon_version, products = excluded.products, last_seen_at = excluded.last_seen_at,
   reported_at = excluded.reported_at, last_report = excluded.last_report, pending_reboot = excluded.pending_reboot,
   via = excluded.via, via_path = excluded.via_path, via_keys = excluded.via_keys,
-  instance_id = COALESCE(excluded.instance_id, c.instance_id)
+  instance_id = COALESCE(excluded.instance_id, c.instance_id), installed = excluded.installed,
+  failed = excluded.failed, missing = excluded.missing, superseded = excluded.superseded
 WHERE c.reported_at <= excluded.reported_at
    OR c.reported_at::timestamptz > c.last_seen_at::timestamptz + make_interval(secs => $14)
 RETURNING (xmax = 0) AS inserted`,
@@ -100,6 +102,8 @@ export async function writeSnapshot(
   skewSeconds: number,
 ): Promise<SnapshotOutcome> {
   const { events: _events, ...withoutEvents } = report;
+  // the host's counters: its patch rows are the report's once replacePatches is done
+  const counters = hostCounts(report.patches);
   const [upserted] = await sql.rows<{ inserted: boolean }>(UPSERT_CLIENT, [
     report.hostId,
     // Only hostId, reportedAt, patches and events are required by REPORT_SCHEMA.
@@ -117,6 +121,10 @@ export async function writeSnapshot(
     origin?.keys ?? null,
     report.instanceId ?? null,
     skewSeconds,
+    counters.installed,
+    counters.failed,
+    counters.missing,
+    counters.superseded,
   ]);
   if (upserted === undefined) {
     await sql.rows(TOUCH_CLIENT, [report.hostId, receivedAt]);

@@ -25,6 +25,11 @@ export interface ClientRow {
   viaPath: string | null;
   viaKeys: string | null;
   instanceId: string | null;
+  /** the host's patches per state class, kept by triggers (migrations.ts, version 6) */
+  installed: number;
+  failed: number;
+  missing: number;
+  superseded: number;
 }
 
 /** A host's client instances, newest first (ingest notes a new one; a client's detail lists them). */
@@ -49,7 +54,7 @@ export function toStoredPatch(row: PatchRow): StoredPatch {
 }
 
 /** The via extension fields of a host behind a branch (none for a host that reports itself). */
-function viaFields(row: ClientRow): ViaFields {
+function viaFields(row: Pick<ClientRow, 'via' | 'viaPath'>): ViaFields {
   if (row.via === null) return {};
   const path = JSON.parse(row.viaPath ?? '[]') as string[];
   return path.length > 1 ? { via: row.via, viaPath: path } : { via: row.via };
@@ -74,18 +79,31 @@ export function hostProfile(row: ProfileColumns): HostProfileRow {
   };
 }
 
-/** A client summary but its patch counts, its fields in the order /v1/clients has always sent them. */
-export function summaryFields(row: ClientRow): Omit<ClientSummary, 'installed' | 'missing' | 'failed'> {
-  const { hostId, hostname, lastSeenAt, platform, products, pendingReboot } = hostProfile(row);
-  const daemonVersion = row.daemonVersion;
+/** The columns of `clients` a client summary is read from, its counts included (SUMMARY_COLUMNS). */
+export type SummaryColumns = ProfileColumns &
+  Pick<ClientRow, 'daemonVersion' | 'viaPath'> &
+  Pick<ClientSummary, 'installed' | 'missing' | 'failed'>;
+
+/** The columns of SummaryColumns, for a SELECT (the wide lastReport is not among them). */
+export const SUMMARY_COLUMNS =
+  'hostId, hostname, platform, daemonVersion, lastSeenAt, products, pendingReboot, via, viaPath, installed, missing, failed';
+
+/**
+ * A client summary but its patch counts, its fields in the order /v1/clients has always sent
+ * them; `products` when the caller parsed the row's already (a list shares one parse per text).
+ */
+export function summaryFields(
+  row: Omit<SummaryColumns, 'installed' | 'missing' | 'failed'>,
+  products: ClientSummary['products'] = JSON.parse(row.products) as ClientSummary['products'],
+): Omit<ClientSummary, 'installed' | 'missing' | 'failed'> {
   return {
-    hostId,
-    hostname,
-    platform,
-    daemonVersion,
-    lastSeenAt,
+    hostId: row.hostId,
+    hostname: row.hostname,
+    platform: row.platform,
+    daemonVersion: row.daemonVersion,
+    lastSeenAt: row.lastSeenAt,
     products,
-    pendingReboot,
+    pendingReboot: row.pendingReboot === 1,
     ...viaFields(row),
   };
 }

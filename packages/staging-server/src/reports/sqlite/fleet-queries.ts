@@ -4,10 +4,17 @@
 import type Database from 'better-sqlite3';
 import type { PatchState } from '@patchbay/core';
 import type { FleetQueries } from '../report-store-api.js';
-import type { CachedPatchQuery, ClientDetail, InstanceRow, PatchFacts, StoredEvent } from '../types.js';
+import type {
+  CachedPatchQuery,
+  ClientDetail,
+  ClientSummary,
+  InstanceRow,
+  PatchFacts,
+  StoredEvent,
+} from '../types.js';
 import {
   INSTANCES_OF_HOST,
-  MISSING_SQL,
+  SUMMARY_COLUMNS,
   hostProfile,
   summaryFields,
   toStoredPatch,
@@ -15,6 +22,7 @@ import {
   type ClientRow,
   type PatchRow,
   type ProfileColumns,
+  type SummaryColumns,
 } from './client-rows.js';
 import { Conditions, type FilteredStatements } from './filtered-sql.js';
 
@@ -28,17 +36,10 @@ export interface SqliteFleetQueries extends FleetQueries {
 function prepareStatements(db: Database.Database) {
   return {
     // One statement for the whole list and for a page: hostId > '' is every host and
-    // LIMIT -1 is no limit. Walks the clients' primary key, so a page costs its size.
-    clientSummaries: db.prepare<
-      [string, number],
-      ClientRow & { installed: number; failed: number; missing: number }
-    >(
-      `SELECT c.*, COALESCE(SUM(p.state = 'installed'), 0) AS installed,
-              COALESCE(SUM(p.state = 'failed'), 0) AS failed,
-              COALESCE(SUM(p.state IN (${MISSING_SQL})), 0) AS missing
-       FROM clients c LEFT JOIN client_patches p ON p.hostId = c.hostId
-       WHERE c.hostId > ?
-       GROUP BY c.hostId ORDER BY c.hostId LIMIT ?`,
+    // LIMIT -1 is no limit. Walks the clients' primary key, so a page costs its size; the
+    // counts are the host's own columns (kept at ingest), not a sum over its patch rows.
+    clientSummaries: db.prepare<[string, number], SummaryColumns>(
+      `SELECT ${SUMMARY_COLUMNS} FROM clients WHERE hostId > ? ORDER BY hostId LIMIT ?`,
     ),
     client: db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE hostId = ?'),
     clientPatches: db.prepare<[string], PatchRow>(
@@ -97,13 +98,22 @@ export function sqliteFleetQueries(db: Database.Database, filtered: FilteredStat
   return {
     hostnames: async (hostIds) => hostnames(hostIds),
 
-    listClients: async (page = {}) =>
-      st.clientSummaries.all(page.after ?? '', page.limit ?? -1).map((row) => ({
-        ...summaryFields(row),
+    listClients: async (page = {}) => {
+      // Hosts share a few product lists: each parsed once, not once a host.
+      const parsed = new Map<string, ClientSummary['products']>();
+      const productsOf = (text: string) => {
+        let products = parsed.get(text);
+        if (products === undefined)
+          parsed.set(text, (products = JSON.parse(text) as ClientSummary['products']));
+        return products;
+      };
+      return st.clientSummaries.all(page.after ?? '', page.limit ?? -1).map((row) => ({
+        ...summaryFields(row, productsOf(row.products)),
         installed: row.installed,
         missing: row.missing,
         failed: row.failed,
-      })),
+      }));
+    },
 
     async getClient(hostId) {
       const row = st.client.get(hostId);

@@ -4,6 +4,7 @@
 // open and a crash mid-migration leaves the previous version intact.
 import type Database from 'better-sqlite3';
 import { ErrorCodes, PatchbayError } from '@patchbay/core';
+import { MISSING_SQL } from './client-rows.js';
 import { SCHEMA_SQL } from './schema.js';
 
 interface Migration {
@@ -15,6 +16,30 @@ interface Migration {
 function hasColumn(db: Database.Database, table: string, column: string): boolean {
   const columns = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
   return columns.some((c) => c.name === column);
+}
+
+/** The per-host counter columns of clients (version 6) and the states each counts. */
+const HOST_COUNTER_COLUMNS = ['installed', 'failed', 'missing', 'superseded'] as const;
+const COUNTED_STATES: Record<(typeof HOST_COUNTER_COLUMNS)[number], string> = {
+  installed: "= 'installed'",
+  failed: "= 'failed'",
+  missing: `IN (${MISSING_SQL})`,
+  superseded: "= 'superseded'",
+};
+
+/** Each counter column as SUM over the rows of `state` (a GROUP BY hostId). */
+function countsOf(state: string): string {
+  return HOST_COUNTER_COLUMNS.map((c) => `COALESCE(SUM(${state} ${COUNTED_STATES[c]}), 0) AS ${c}`).join(
+    ', ',
+  );
+}
+
+/** SET assignments moving each counter by the rows `changes` name: `+new` counts new.state, `-old` old.state. */
+function moves(...changes: readonly ('+new' | '-old')[]): string {
+  return HOST_COUNTER_COLUMNS.map(
+    (c) =>
+      `${c} = ${c} ${changes.map((m) => `${m[0]} (${m.slice(1)}.state ${COUNTED_STATES[c]})`).join(' ')}`,
+  ).join(', ');
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -141,6 +166,38 @@ export const MIGRATIONS: readonly Migration[] = [
           UPDATE patch_state_counts SET hosts = hosts - 1 WHERE patchId = old.patchId AND state = old.state;
           INSERT INTO patch_state_counts (patchId, state, hosts) VALUES (new.patchId, new.state, 1)
             ON CONFLICT (patchId, state) DO UPDATE SET hosts = hosts + 1;
+        END;
+      `);
+    },
+  },
+  {
+    version: 6,
+    why: "each host's patches per state class, kept at ingest: /v1/clients, /metrics and the host view without reading every state",
+    apply(db) {
+      // Columns of the host's own row (its summary reads them with it), kept by triggers in the
+      // transaction of every write to client_patches, like patch_state_counts; built here from
+      // the rows there are. missing: MISSING_STATES (types.ts), as /v1/clients has always counted.
+      for (const column of HOST_COUNTER_COLUMNS)
+        if (!hasColumn(db, 'clients', column))
+          db.exec(`ALTER TABLE clients ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
+      db.exec(`
+        UPDATE clients SET installed = s.installed, failed = s.failed, missing = s.missing, superseded = s.superseded
+        FROM (SELECT hostId, ${countsOf('state')} FROM client_patches GROUP BY hostId) AS s
+        WHERE clients.hostId = s.hostId;
+        -- /metrics' hosts per state from one walk of a narrow index; the host view's sorts by
+        -- counts within a profile from another (it supersedes clients_by_profile).
+        CREATE INDEX clients_states ON clients (lastSeenAt, failed > 0, missing > 0, pendingReboot);
+        DROP INDEX clients_by_profile;
+        CREATE INDEX clients_by_profile ON clients (platform, products, installed, superseded, failed, hostId);
+        CREATE TRIGGER client_counts_insert AFTER INSERT ON client_patches BEGIN
+          UPDATE clients SET ${moves('+new')} WHERE hostId = new.hostId;
+        END;
+        CREATE TRIGGER client_counts_delete AFTER DELETE ON client_patches BEGIN
+          UPDATE clients SET ${moves('-old')} WHERE hostId = old.hostId;
+        END;
+        CREATE TRIGGER client_counts_update AFTER UPDATE OF state ON client_patches
+          WHEN old.state IS NOT new.state BEGIN
+          UPDATE clients SET ${moves('+new', '-old')} WHERE hostId = new.hostId;
         END;
       `);
     },

@@ -6,12 +6,14 @@ import { sqliteFleetCounts } from './fleet-counts.js';
 import { sqliteFleetQueries, type SqliteFleetQueries } from './fleet-queries.js';
 import { FilteredStatements } from './filtered-sql.js';
 import { sqliteEventHistory, type SqliteEventHistory } from './history.js';
+import { sqliteHostView, type SqliteHostView } from './host-view.js';
 import { sqliteIngest } from './ingest.js';
 import { closeReportsDatabase, openReportsDatabase } from './open-database.js';
 import { sqliteRollupRecords } from './rollup.js';
 
 /** The SQLite store, with what only SQLite has: its file and its query plans. */
-export interface SqliteReportStore extends ReportStore, SqliteFleetQueries, SqliteEventHistory {
+export interface SqliteReportStore
+  extends ReportStore, SqliteFleetQueries, SqliteEventHistory, SqliteHostView {
   readonly file: string;
 }
 
@@ -26,6 +28,7 @@ export function openSqliteReportStore(file: string, options: ReportStoreOptions 
     ...ingest,
     ...sqliteRollupRecords(db, ingestOne),
     ...sqliteFleetQueries(db, filtered),
+    ...sqliteHostView(db, filtered),
     ...sqliteFleetCounts(db),
     ...sqliteEventHistory(db, filtered),
     async close() {
