@@ -48,7 +48,8 @@ export async function counterHostPage(
     total += profile.hosts;
     profiles.push({ platform: profile.platform, productsText: profile.productsText, relevant });
   }
-  const fleet = await store.hostViewPage({ ...page, profiles });
+  const everyHost = profiles.length === tallies.profiles.length;
+  const fleet = await store.hostViewPage({ ...page, profiles, everyHost });
   return {
     total,
     patches: buildComplianceCounts(patches, tallies),

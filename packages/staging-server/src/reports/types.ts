@@ -144,6 +144,8 @@ export type CounterSort = 'behind' | 'failed' | 'hostId' | 'lastSeenAt';
 
 export interface HostViewQuery {
   profiles: readonly RelevantProfile[];
+  /** the profiles are every stored host's: a sort by hostId or lastSeenAt walks its index alone */
+  everyHost: boolean;
   /**
    * behind: relevant − installed − superseded from the host's counters, ties by failed in
    * the same order; every key's ties by hostId ascending (views.ts sortHosts)

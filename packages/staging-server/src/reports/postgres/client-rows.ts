@@ -7,24 +7,6 @@ import { MISSING_STATES, type ClientSummary, type HostProfileRow, type ViaFields
 /** MISSING_STATES as an SQL list, for `state IN (…)`. */
 export const MISSING_SQL = MISSING_STATES.map((s) => `'${s}'`).join(', ');
 
-/** A host's patches per state class, as its clients row keeps them (schema.ts version 3). */
-export interface HostCounts {
-  installed: number;
-  failed: number;
-  missing: number;
-  superseded: number;
-}
-
-/** The counters of a host whose patch rows are `patches` (what an ingest writes with them). */
-export function hostCounts(patches: readonly { state: string }[]): HostCounts {
-  const counts: HostCounts = { installed: 0, failed: 0, missing: 0, superseded: 0 };
-  for (const { state } of patches) {
-    if (state === 'installed' || state === 'failed' || state === 'superseded') counts[state]++;
-    else if ((MISSING_STATES as readonly string[]).includes(state)) counts.missing++;
-  }
-  return counts;
-}
-
 /** The columns of a host's profile, aliased as ProfileRow names them. */
 export const PROFILE_COLUMNS = `c.host_id AS "hostId", c.hostname, c.last_seen_at AS "lastSeenAt", c.platform,
   c.products, c.pending_reboot AS "pendingReboot", c.via`;

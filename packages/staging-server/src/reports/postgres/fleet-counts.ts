@@ -21,7 +21,7 @@ const COUNT_CLIENTS = `SELECT count(*) AS total, count(*) FILTER (WHERE last_see
   FROM reports.clients`;
 
 // Each host in the first state that applies (metrics/fleet-states.ts), from the hosts' own
-// counters (kept at ingest), written as the index clients_states' expressions so that it serves.
+// counters (kept at ingest); the index clients_states holds every column it reads.
 const CLIENT_STATES = `SELECT CASE WHEN last_seen_at < $1 THEN 'stale' WHEN failed > 0 THEN 'failed'
     WHEN missing > 0 THEN 'behind' WHEN pending_reboot THEN 'pending_reboot' ELSE 'compliant' END AS state,
     count(*) AS hosts

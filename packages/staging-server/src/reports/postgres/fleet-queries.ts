@@ -10,6 +10,7 @@ import type {
   PatchFacts,
   StoredEvent,
 } from '../types.js';
+import { parsedOnce } from '../fleet-read.js';
 import type { ReportStore } from '../report-store-api.js';
 import {
   CLIENT_COLUMNS,
@@ -80,12 +81,9 @@ export function postgresFleetQueries(db: ReportsDatabase): PostgresFleetQueries 
   return {
     async listClients(page = {}) {
       const rows = await db.rows<SummaryRow>(CLIENT_SUMMARIES, [page.after ?? '', page.limit ?? null]);
-      // Hosts share a few product lists: each parsed once, not once a host.
-      const parsed = new Map<string, ClientSummary['products']>();
+      const productsOf = parsedOnce<ClientSummary['products']>();
       return rows.map((row) => {
-        let products = parsed.get(row.products);
-        if (products === undefined)
-          parsed.set(row.products, (products = JSON.parse(row.products) as ClientSummary['products']));
+        const products = productsOf(row.products);
         return {
           ...clientFields({ ...row, products }),
           installed: row.installed,

@@ -16,25 +16,34 @@ const ORDER_BY: Record<CounterSort, (direction: string) => string> = {
   lastSeenAt: (d) => `c.last_seen_at ${d}, c.host_id`,
 };
 
-function pageSql(query: HostViewQuery): string {
-  return `SELECT c.host_id FROM unnest($1::text[], $2::text[], $3::int[]) AS r (platform, products, relevant)
-    JOIN reports.clients c ON c.platform = r.platform AND c.products::text = r.products
-    ORDER BY ${ORDER_BY[query.sort](query.order === 'asc' ? 'ASC' : 'DESC')} LIMIT $4 OFFSET $5`;
+/** The page's query and its parameters: keys of the host's own with every host listed need no profile. */
+function pageQuery(query: HostViewQuery): { sql: string; params: unknown[] } {
+  const order = ORDER_BY[query.sort](query.order === 'asc' ? 'ASC' : 'DESC');
+  if (query.everyHost && (query.sort === 'hostId' || query.sort === 'lastSeenAt'))
+    return {
+      sql: `SELECT c.host_id FROM reports.clients c ORDER BY ${order} LIMIT $1 OFFSET $2`,
+      params: [query.limit, query.offset],
+    };
+  const { profiles } = query;
+  return {
+    sql: `SELECT c.host_id FROM unnest($1::text[], $2::text[], $3::int[]) AS r (platform, products, relevant)
+      JOIN reports.clients c ON c.platform = r.platform AND c.products::text = r.products
+      ORDER BY ${order} LIMIT $4 OFFSET $5`,
+    params: [
+      profiles.map((p) => p.platform),
+      profiles.map((p) => p.productsText),
+      profiles.map((p) => p.relevant),
+      query.limit,
+      query.offset,
+    ],
+  };
 }
 
 export function postgresHostView(db: ReportsDatabase): HostView {
   return {
     async hostViewPage(query) {
-      const { profiles } = query;
-      const ids = (
-        await db.arrays<[string]>(pageSql(query), [
-          profiles.map((p) => p.platform),
-          profiles.map((p) => p.productsText),
-          profiles.map((p) => p.relevant),
-          query.limit,
-          query.offset,
-        ])
-      ).map(([id]) => id);
+      const { sql, params } = pageQuery(query);
+      const ids = (await db.arrays<[string]>(sql, params)).map(([id]) => id);
       if (ids.length === 0) return { hosts: [], states: new Map() };
       const [hosts, rows] = await Promise.all([
         db.rows<ProfileRow>(

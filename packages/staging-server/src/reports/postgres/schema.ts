@@ -142,7 +142,7 @@ FROM (SELECT host_id, count(*) FILTER (WHERE state = 'installed') AS installed,
 WHERE c.host_id = s.host_id;
 -- /metrics' hosts per state from one narrow index; the host view's sorts by counts within a
 -- profile from another (it supersedes clients_by_profile).
-CREATE INDEX clients_states ON reports.clients (last_seen_at, (failed > 0), (missing > 0), pending_reboot);
+CREATE INDEX clients_states ON reports.clients (last_seen_at, failed, missing, pending_reboot);
 DROP INDEX reports.clients_by_profile;
 CREATE INDEX clients_by_profile ON reports.clients (platform, (products::text), installed, superseded, failed, host_id);
 `;

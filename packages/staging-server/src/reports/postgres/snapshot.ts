@@ -5,7 +5,7 @@
 // states costs its clients row and nothing in client_patches.
 import type { ClientReport } from '@patchbay/core';
 import type { NewInstance, ReportOrigin, StoredPatch } from '../types.js';
-import { hostCounts } from './client-rows.js';
+import { hostCounts } from '../fleet-read.js';
 import { prepared, type Sql } from './reports-database.js';
 import { storableOrNull, storableText } from './storable-text.js';
 

@@ -118,3 +118,50 @@ export function valuesByHost<V>(
 ): Map<string, V> {
   return new Map(statement.all(JSON.stringify([...new Set(hostIds)])));
 }
+
+/** SUMMARY_COLUMNS as a raw row (an array: no object per row of a list of 100,000). */
+export type SummaryTuple = [
+  hostId: string,
+  hostname: string,
+  platform: string,
+  daemonVersion: string,
+  lastSeenAt: string,
+  products: string,
+  pendingReboot: number,
+  via: string | null,
+  viaPath: string | null,
+  installed: number,
+  missing: number,
+  failed: number,
+];
+
+/** A client summary from its raw row, `products` parsed by the caller. */
+export function clientSummary(row: SummaryTuple, products: ClientSummary['products']): ClientSummary {
+  const [hostId, hostname, platform, daemonVersion, lastSeenAt, text, reboot, via, viaPath, ...counts] = row;
+  const [installed, missing, failed] = counts;
+  const pendingReboot = reboot === 1;
+  if (via === null)
+    return {
+      hostId,
+      hostname,
+      platform,
+      daemonVersion,
+      lastSeenAt,
+      products,
+      pendingReboot,
+      installed,
+      missing,
+      failed,
+    };
+  // Behind a branch (rare): the via fields as summaryFields places them.
+  const columns = {
+    hostId,
+    hostname,
+    platform,
+    daemonVersion,
+    lastSeenAt,
+    products: text,
+    pendingReboot: reboot,
+  };
+  return { ...summaryFields({ ...columns, via, viaPath }, products), installed, missing, failed };
+}

@@ -13,12 +13,12 @@ function prepareStatements(db: Database.Database) {
       'SELECT COUNT(*) AS stale FROM clients WHERE lastSeenAt < ?',
     ),
     // The fleet by state for /metrics (metrics/fleet-states.ts), each host in the first that
-    // applies: one walk of the narrow index clients_states over the hosts' own counters (kept
-    // at ingest), written as that index's expressions so that it covers the query.
+    // applies: one walk of the index clients_summaries over the hosts' own counters (kept at
+    // ingest), which covers the query.
     clientStates: db.prepare<[string], { state: string; hosts: number }>(
       `SELECT CASE WHEN lastSeenAt < ? THEN 'stale' WHEN failed > 0 THEN 'failed' WHEN missing > 0 THEN 'behind'
          WHEN pendingReboot = 1 THEN 'pending_reboot' ELSE 'compliant' END AS state, COUNT(*) AS hosts
-       FROM clients INDEXED BY clients_states GROUP BY state`,
+       FROM clients INDEXED BY clients_summaries GROUP BY state`,
     ),
     patchStateCounts: db.prepare<[], PatchStateCountRow>(
       'SELECT patchId, state, hosts FROM patch_state_counts WHERE hosts > 0',

@@ -3,6 +3,7 @@
 // catalog patches' facts the report filters use.
 import type Database from 'better-sqlite3';
 import type { PatchState } from '@patchbay/core';
+import { parsedOnce } from '../fleet-read.js';
 import type { FleetQueries } from '../report-store-api.js';
 import type {
   CachedPatchQuery,
@@ -15,6 +16,7 @@ import type {
 import {
   INSTANCES_OF_HOST,
   SUMMARY_COLUMNS,
+  clientSummary,
   hostProfile,
   summaryFields,
   toStoredPatch,
@@ -22,7 +24,7 @@ import {
   type ClientRow,
   type PatchRow,
   type ProfileColumns,
-  type SummaryColumns,
+  type SummaryTuple,
 } from './client-rows.js';
 import { Conditions, type FilteredStatements } from './filtered-sql.js';
 
@@ -36,11 +38,14 @@ export interface SqliteFleetQueries extends FleetQueries {
 function prepareStatements(db: Database.Database) {
   return {
     // One statement for the whole list and for a page: hostId > '' is every host and
-    // LIMIT -1 is no limit. Walks the clients' primary key, so a page costs its size; the
-    // counts are the host's own columns (kept at ingest), not a sum over its patch rows.
-    clientSummaries: db.prepare<[string, number], SummaryColumns>(
-      `SELECT ${SUMMARY_COLUMNS} FROM clients WHERE hostId > ? ORDER BY hostId LIMIT ?`,
-    ),
+    // LIMIT -1 is no limit. Walks the index that holds the summary (led by hostId), so a page
+    // costs its size and no wide row is read; the counts are the host's own columns (kept at
+    // ingest), not a sum over its patch rows.
+    clientSummaries: db
+      .prepare<[string, number], SummaryTuple>(
+        `SELECT ${SUMMARY_COLUMNS} FROM clients INDEXED BY clients_summaries WHERE hostId > ? ORDER BY hostId LIMIT ?`,
+      )
+      .raw(),
     client: db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE hostId = ?'),
     clientPatches: db.prepare<[string], PatchRow>(
       'SELECT patchId AS id, state, since, reason, cached FROM client_patches WHERE hostId = ? ORDER BY patchId',
@@ -99,20 +104,10 @@ export function sqliteFleetQueries(db: Database.Database, filtered: FilteredStat
     hostnames: async (hostIds) => hostnames(hostIds),
 
     listClients: async (page = {}) => {
-      // Hosts share a few product lists: each parsed once, not once a host.
-      const parsed = new Map<string, ClientSummary['products']>();
-      const productsOf = (text: string) => {
-        let products = parsed.get(text);
-        if (products === undefined)
-          parsed.set(text, (products = JSON.parse(text) as ClientSummary['products']));
-        return products;
-      };
-      return st.clientSummaries.all(page.after ?? '', page.limit ?? -1).map((row) => ({
-        ...summaryFields(row, productsOf(row.products)),
-        installed: row.installed,
-        missing: row.missing,
-        failed: row.failed,
-      }));
+      const productsOf = parsedOnce<ClientSummary['products']>();
+      return st.clientSummaries
+        .all(page.after ?? '', page.limit ?? -1)
+        .map((row) => clientSummary(row, productsOf(row[5])));
     },
 
     async getClient(hostId) {

@@ -17,19 +17,23 @@ const ORDER_BY: Record<CounterSort, (direction: string) => string> = {
   lastSeenAt: (d) => `c.lastSeenAt ${d}, c.hostId`,
 };
 
+/** Sorts whose keys are the host's own: with every host listed, no profile is looked at. */
+const profileFree = (query: HostViewQuery) =>
+  query.everyHost && (query.sort === 'hostId' || query.sort === 'lastSeenAt');
+
 function pageSql(query: HostViewQuery): string {
+  const orderBy = `ORDER BY ${ORDER_BY[query.sort](query.order === 'asc' ? 'ASC' : 'DESC')} LIMIT ? OFFSET ?`;
+  if (profileFree(query)) return `SELECT c.hostId FROM clients c ${orderBy}`;
   const profiles = query.profiles.map(() => '(?, ?, ?)').join(', ');
   return `WITH r (platform, products, relevant) AS (VALUES ${profiles})
-    SELECT c.hostId FROM r JOIN clients c ON c.platform = r.platform AND c.products = r.products
-    ORDER BY ${ORDER_BY[query.sort](query.order === 'asc' ? 'ASC' : 'DESC')} LIMIT ? OFFSET ?`;
+    SELECT c.hostId FROM r JOIN clients c ON c.platform = r.platform AND c.products = r.products ${orderBy}`;
 }
 
 function pageParams(query: HostViewQuery): (string | number)[] {
-  return [
-    ...query.profiles.flatMap((p) => [p.platform, p.productsText, p.relevant]),
-    query.limit,
-    query.offset,
-  ];
+  const profiles = profileFree(query)
+    ? []
+    : query.profiles.flatMap((p) => [p.platform, p.productsText, p.relevant]);
+  return [...profiles, query.limit, query.offset];
 }
 
 export interface SqliteHostView {

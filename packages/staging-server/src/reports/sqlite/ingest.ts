@@ -13,6 +13,7 @@ import type {
   ReportOrigin,
   StoredPatch,
 } from '../types.js';
+import { hostCounts } from '../fleet-read.js';
 import { INSTANCES_OF_HOST } from './client-rows.js';
 
 /** Most reports one shared commit takes (ingestSoon): bounds how long the first one waits. */
@@ -63,12 +64,13 @@ function prepareStatements(db: Database.Database) {
       'SELECT reportedAt, lastSeenAt FROM clients WHERE hostId = ?',
     ),
     upsertClient: db.prepare(
-      `INSERT INTO clients (hostId, hostname, platform, daemonVersion, products, lastSeenAt, reportedAt, lastReport, pendingReboot, via, viaPath, viaKeys)
-       VALUES (@hostId, @hostname, @platform, @daemonVersion, @products, @lastSeenAt, @reportedAt, @lastReport, @pendingReboot, @via, @viaPath, @viaKeys)
+      `INSERT INTO clients (hostId, hostname, platform, daemonVersion, products, lastSeenAt, reportedAt, lastReport, pendingReboot, via, viaPath, viaKeys, installed, failed, missing, superseded)
+       VALUES (@hostId, @hostname, @platform, @daemonVersion, @products, @lastSeenAt, @reportedAt, @lastReport, @pendingReboot, @via, @viaPath, @viaKeys, @installed, @failed, @missing, @superseded)
        ON CONFLICT (hostId) DO UPDATE SET hostname = excluded.hostname, platform = excluded.platform,
          daemonVersion = excluded.daemonVersion, products = excluded.products, lastSeenAt = excluded.lastSeenAt,
          reportedAt = excluded.reportedAt, lastReport = excluded.lastReport, pendingReboot = excluded.pendingReboot,
-         via = excluded.via, viaPath = excluded.viaPath, viaKeys = excluded.viaKeys`,
+         via = excluded.via, viaPath = excluded.viaPath, viaKeys = excluded.viaKeys, installed = excluded.installed,
+         failed = excluded.failed, missing = excluded.missing, superseded = excluded.superseded`,
     ),
     touchClient: db.prepare('UPDATE clients SET lastSeenAt = ? WHERE hostId = ?'),
     // Rows that went away are deleted, the others written only where they differ, so a host
@@ -125,6 +127,8 @@ function replaceSnapshot(
     via: origin?.path[0] ?? null,
     viaPath: origin ? JSON.stringify(origin.path) : null,
     viaKeys: origin ? JSON.stringify(origin.keys) : null,
+    // the host's counters: its patch rows are the report's once they are written below
+    ...hostCounts(report.patches),
   });
   const patches = report.patches as StoredPatch[];
   const ids = patches.map((p) => p.id);

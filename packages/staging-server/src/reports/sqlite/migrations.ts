@@ -34,14 +34,6 @@ function countsOf(state: string): string {
   );
 }
 
-/** SET assignments moving each counter by the rows `changes` name: `+new` counts new.state, `-old` old.state. */
-function moves(...changes: readonly ('+new' | '-old')[]): string {
-  return HOST_COUNTER_COLUMNS.map(
-    (c) =>
-      `${c} = ${c} ${changes.map((m) => `${m[0]} (${m.slice(1)}.state ${COUNTED_STATES[c]})`).join(' ')}`,
-  ).join(', ');
-}
-
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 2,
@@ -174,8 +166,9 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 6,
     why: "each host's patches per state class, kept at ingest: /v1/clients, /metrics and the host view without reading every state",
     apply(db) {
-      // Columns of the host's own row (its summary reads them with it), kept by triggers in the
-      // transaction of every write to client_patches, like patch_state_counts; built here from
+      // Columns of the host's own row (its summary reads them with it), written with the row by
+      // the ingest that replaces the host's patch rows (ingest.ts: as many triggers as changed
+      // rows, each rewriting the wide row, cost a quarter of an ingest's CPU); built here from
       // the rows there are. missing: MISSING_STATES (types.ts), as /v1/clients has always counted.
       for (const column of HOST_COUNTER_COLUMNS)
         if (!hasColumn(db, 'clients', column))
@@ -184,21 +177,13 @@ export const MIGRATIONS: readonly Migration[] = [
         UPDATE clients SET installed = s.installed, failed = s.failed, missing = s.missing, superseded = s.superseded
         FROM (SELECT hostId, ${countsOf('state')} FROM client_patches GROUP BY hostId) AS s
         WHERE clients.hostId = s.hostId;
-        -- /metrics' hosts per state from one walk of a narrow index; the host view's sorts by
-        -- counts within a profile from another (it supersedes clients_by_profile).
-        CREATE INDEX clients_states ON clients (lastSeenAt, failed > 0, missing > 0, pendingReboot);
+        -- /v1/clients and /metrics' hosts per state from a walk of an index that holds what
+        -- they read, not of the wide rows (each holds its last report); the host view's sorts
+        -- by counts within a profile from another (it supersedes clients_by_profile).
+        CREATE INDEX clients_summaries ON clients (hostId, hostname, platform, daemonVersion, lastSeenAt, products,
+          pendingReboot, via, viaPath, installed, missing, failed);
         DROP INDEX clients_by_profile;
         CREATE INDEX clients_by_profile ON clients (platform, products, installed, superseded, failed, hostId);
-        CREATE TRIGGER client_counts_insert AFTER INSERT ON client_patches BEGIN
-          UPDATE clients SET ${moves('+new')} WHERE hostId = new.hostId;
-        END;
-        CREATE TRIGGER client_counts_delete AFTER DELETE ON client_patches BEGIN
-          UPDATE clients SET ${moves('-old')} WHERE hostId = old.hostId;
-        END;
-        CREATE TRIGGER client_counts_update AFTER UPDATE OF state ON client_patches
-          WHEN old.state IS NOT new.state BEGIN
-          UPDATE clients SET ${moves('+new', '-old')} WHERE hostId = new.hostId;
-        END;
       `);
     },
   },
