@@ -10,6 +10,7 @@ import { buildHostMatrix, type HostMatrix } from './compliance.js';
 import { buildComplianceCounts, type FleetTallies } from './compliance-counts.js';
 import type { HostView } from './report-store-api.js';
 import type { CounterSort, RelevantProfile } from './types.js';
+import { sortHosts, type HostSort } from './views.js';
 
 /** States a host's counters take in the sort keys: a row in them outside the catalog moves a key. */
 const KEYED_STATES = ['installed', 'superseded', 'failed'] as const;
@@ -24,6 +25,30 @@ export interface HostPageQuery {
   order: 'asc' | 'desc';
   offset: number;
   limit: number;
+}
+
+/** What of a host view request decides whether the counters can answer it. */
+export interface HostViewRequest {
+  host?: string;
+  patch?: string;
+  severity?: string;
+  release?: string;
+  since?: string;
+  until?: string;
+  search?: string;
+  format?: string;
+}
+
+/**
+ * The sort to ask counterHostPage for, or null when the counters cannot answer the request:
+ * a filter or a search (the hosts or patches are not the whole fleet and catalog), the CSV
+ * (every host), or the hostname order (the locale's, which SQL does not have).
+ */
+export function countersServe(request: HostViewRequest, sort: HostSort): CounterSort | null {
+  const { host, patch, severity, release, since, until, search, format } = request;
+  if ([host, patch, severity, release, since, until, search].some((filter) => filter !== undefined))
+    return null;
+  return format === 'csv' || sort === 'hostname' ? null : sort;
 }
 
 /**
@@ -55,4 +80,18 @@ export async function counterHostPage(
     patches: buildComplianceCounts(patches, tallies),
     hosts: buildHostMatrix(patches, fleet.hosts, fleet.states).hosts,
   };
+}
+
+/** One page cut from the whole matrix, sorted as asked; `limitOf` the page's size for the total. */
+export function cutHostPage(
+  matrix: HostMatrix,
+  page: { sort: HostSort; order: 'asc' | 'desc'; offset: number },
+  limitOf: (total: number) => number,
+): HostPage {
+  const total = matrix.hosts.length;
+  const hosts = sortHosts(matrix.hosts, page.sort, page.order).slice(
+    page.offset,
+    page.offset + limitOf(total),
+  );
+  return { total, patches: matrix.patches, hosts };
 }

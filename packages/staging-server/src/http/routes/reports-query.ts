@@ -19,7 +19,7 @@ import {
 } from '../../reports/compliance.js';
 import { buildComplianceCounts, type FleetTallies } from '../../reports/compliance-counts.js';
 import { ComplianceCache } from '../../reports/compliance-cache.js';
-import { counterHostPage, type HostPage, type HostPageQuery } from '../../reports/host-page.js';
+import { counterHostPage, countersServe, cutHostPage } from '../../reports/host-page.js';
 import type { HistoryQuery, HostProfileRow, StoredEvent } from '../../reports/types.js';
 import {
   HOST_SORTS,
@@ -28,7 +28,6 @@ import {
   installHistoryRows,
   matchesSearch,
   selectPatches,
-  sortHosts,
   type HostSort,
   type HostViewPage,
   type SortOrder,
@@ -286,47 +285,9 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
   }
 
   /**
-   * The host view's page from counters kept at ingest (host-page.ts), only the page's states
-   * read: for every catalog patch and host, as JSON, by a key SQL orders as sortHosts does.
-   * Null otherwise, or when the counters cannot answer exactly.
-   */
-  async function counterPage(
-    q: ComplianceQuerystring,
-    published: PublishedCatalog,
-    page: Omit<HostPageQuery, 'sort'> & { sort: HostSort },
-  ): Promise<HostPage | null> {
-    const filters = [q.host, q.patch, q.severity, q.release, q.since, q.until, q.search];
-    if (q.format === 'csv' || filters.some((f) => f !== undefined)) return null;
-    const { sort } = page;
-    if (sort === 'hostname') return null; // the locale's order, not SQL's
-    return counterHostPage(store, published.catalog.patches, await fleetTallies(), { ...page, sort });
-  }
-
-  /** The host view's page cut from the whole matrix, built once per fleet revision, catalog and filters (ComplianceCache). */
-  async function matrixPage(
-    q: ComplianceQuerystring,
-    published: PublishedCatalog,
-    patches: readonly FeedPatch[],
-    selectHosts: (hosts: readonly HostProfileRow[]) => readonly HostProfileRow[],
-    range: { since?: string; until?: string },
-    order: { sort: HostSort; order: SortOrder; offset: number },
-  ): Promise<HostPage> {
-    const key = JSON.stringify([published.sequence, q.host, q.patch, q.severity, q.release, range, q.search]);
-    const matrix = await cache.hostMatrix(key, (fleet) =>
-      buildHostMatrix(patches, selectHosts(fleet.hosts), fleet.states),
-    );
-    const total = matrix.hosts.length;
-    const end = order.offset + pageLimit(q, total);
-    return {
-      total,
-      patches: matrix.patches,
-      hosts: sortHosts(matrix.hosts, order.sort, order.order).slice(order.offset, end),
-    };
-  }
-
-  /**
-   * The compliance matrix by host (`?view=hosts`): one page from the counters when they can
-   * answer it (counterPage), else from the whole matrix (matrixPage).
+   * The compliance matrix by host (`?view=hosts`): one page from counters kept at ingest when
+   * they can answer it (host-page.ts), else cut from the whole matrix, built once per fleet
+   * revision, catalog and filters (ComplianceCache).
    */
   async function hostView(
     reply: FastifyReply,
@@ -339,9 +300,19 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     const sort = q.sort ?? 'behind';
     const order = q.order ?? defaultOrder(sort);
     const offset = q.offset ?? 0;
+    const counterSort = countersServe(q, sort);
+    const paging = { sort, order, offset, limit: pageLimit(q, 0) };
+    const key = [published.sequence, q.host, q.patch, q.severity, q.release, range, q.search];
     const matrix =
-      (await counterPage(q, published, { sort, order, offset, limit: pageLimit(q, 0) })) ??
-      (await matrixPage(q, published, patches, selectHosts, range, { sort, order, offset }));
+      (counterSort &&
+        (await counterHostPage(store, patches, await fleetTallies(), { ...paging, sort: counterSort }))) ||
+      cutHostPage(
+        await cache.hostMatrix(JSON.stringify(key), (fleet) =>
+          buildHostMatrix(patches, selectHosts(fleet.hosts), fleet.states),
+        ),
+        paging,
+        (total) => pageLimit(q, total),
+      );
     const { total, hosts: page } = matrix;
     const limit = pageLimit(q, total);
     reply.header('x-total-count', String(total));
