@@ -2,14 +2,7 @@
 // host's profile and patch states (compliance), the patches hosts hold in cache, and the
 // catalog patches' facts the report filters use.
 import type { PatchState } from '@patchbay/core';
-import type {
-  CachedPatchRow,
-  ClientDetail,
-  ClientSummary,
-  InstanceRow,
-  PatchFacts,
-  StoredEvent,
-} from '../types.js';
+import type { CachedPatchRow, ClientDetail, InstanceRow, PatchFacts, StoredEvent } from '../types.js';
 import { parsedOnce } from '../fleet-read.js';
 import type { ReportStore } from '../report-store-api.js';
 import {
@@ -81,7 +74,7 @@ export function postgresFleetQueries(db: ReportsDatabase): PostgresFleetQueries 
   return {
     async listClients(page = {}) {
       const rows = await db.rows<SummaryRow>(CLIENT_SUMMARIES, [page.after ?? '', page.limit ?? null]);
-      const productsOf = parsedOnce<ClientSummary['products']>();
+      const productsOf = parsedOnce<ClientRow['products']>();
       return rows.map((row) => {
         const products = productsOf(row.products);
         return {
