@@ -40,6 +40,9 @@ const PATCHBAY_SERVICES = [
   'client-b',
 ];
 const CLIENT_SERVICES = ['client-a', 'client-b'];
+/** Profile `replicas`: PostgreSQL, two `serve` replicas, nginx; off in a plain `docker-compose up`. */
+const REPLICA_SERVICES = ['replica-a', 'replica-b'];
+const REPLICAS_PROFILE_SERVICES = ['postgres', ...REPLICA_SERVICES, 'replicas-lb'];
 /** Where every service mounts its secrets volume (the image's /var/lib/patchbay-secrets). */
 const SECRETS_TARGET = '/var/lib/patchbay-secrets';
 const INIT_SCRIPT = '/etc/patchbay/init-secrets.sh';
@@ -89,6 +92,8 @@ interface ComposeService {
   healthcheck?: Healthcheck;
   depends_on?: string[] | Record<string, { condition?: string }>;
   stop_grace_period?: string;
+  profiles?: string[];
+  environment?: Record<string, string> | string[];
 }
 
 interface ComposeFile {
@@ -188,9 +193,17 @@ t.test('docker-compose.yml: services, image, volumes and the configs they mount'
   const services = compose.services;
   t.same(
     Object.keys(services).sort(),
-    [...PATCHBAY_SERVICES, SMTP_SERVICE].sort(),
-    'the stack: upstream, init and enrolls, staging server, two clients, SMTP catcher',
+    [...PATCHBAY_SERVICES, SMTP_SERVICE, ...REPLICAS_PROFILE_SERVICES].sort(),
+    'the stack: upstream, init and enrolls, staging server, two clients, SMTP catcher; the replicas profile',
   );
+  for (const [name, s] of Object.entries(services)) {
+    const inProfile = REPLICAS_PROFILE_SERVICES.includes(name);
+    t.same(
+      s.profiles ?? [],
+      inProfile ? ['replicas'] : [],
+      `${name}: ${inProfile ? 'profile replicas' : 'default'}`,
+    );
+  }
   const bins = workspaceBins();
   const declaredVolumes = new Set(Object.keys(compose.volumes ?? {}));
 
@@ -286,6 +299,44 @@ t.test('docker-compose.yml: services, image, volumes and the configs they mount'
         t.same(others, [], `${name}: volume ${m.source} is shared with no other client nor the server`);
       }
     }
+  });
+
+  t.test('profile replicas: two replicas, one data volume, one database', async (t) => {
+    const [a, b] = REPLICA_SERVICES.map((name) => services[name]!);
+    t.same(commandOf(a!), commandOf(b!), 'both replicas run the same command');
+    t.same(mounts(a!), mounts(b!), 'with the same mounts');
+    t.equal(a!.image, IMAGE, 'the patchbay image');
+    const data = mounts(a!).find((m) => m.target === '/var/lib/patchbay');
+    t.ok(data?.kind === 'volume', 'the shared data directory is a volume');
+    t.not(
+      data?.source,
+      mounts(services['staging-server']!).find((m) => m.target === '/var/lib/patchbay')?.source,
+      "not the one-box server's: its data-dir lock would refuse the replicas",
+    );
+    const configFile = mounts(a!).find((m) => m.target === flagValue(commandOf(a!), '--config'))!.source;
+    const config = loadServerConfig({ file: configFile });
+    const url = new URL(config.database?.url ?? 'missing:');
+    t.equal(url.hostname, 'postgres', 'database.url names the postgres service');
+    t.equal(url.password, '', 'no password in the config file (PGPASSWORD)');
+    const environment = (s: ComposeService) =>
+      Array.isArray(s.environment)
+        ? Object.fromEntries(s.environment.map((e) => e.split('=', 2) as [string, string]))
+        : (s.environment ?? {});
+    t.equal(
+      environment(a!)['PGPASSWORD'],
+      environment(services['postgres']!)['POSTGRES_PASSWORD'],
+      "the replicas' PGPASSWORD is the database's password",
+    );
+    t.equal(environment(services['postgres']!)['POSTGRES_DB'], url.pathname.slice(1), 'the database');
+    t.equal(environment(services['postgres']!)['POSTGRES_USER'], url.username, 'the role');
+    t.equal(dependsOn(a!)['postgres'], 'service_healthy', 'a replica waits for a healthy database');
+    const nginx = fs.readFileSync(
+      mounts(services['replicas-lb']!).find((m) => m.target.startsWith('/etc/nginx/'))!.source,
+      'utf8',
+    );
+    for (const name of REPLICA_SERVICES)
+      t.match(nginx, `server ${name}:${config.listen.port} `, `nginx balances onto ${name}`);
+    t.notOk(services['postgres']!.ports, 'the database publishes no port');
   });
 
   t.test('the configs point at the services the stack runs', async (t) => {

@@ -50,10 +50,13 @@ function merge(results) {
     acked: new Map(),
     /** the load processes' CPU time since they started, summed */
     cpuMs: 0,
+    /** the load processes' CPU time in this round, summed */
+    roundCpuMs: 0,
   };
   for (const r of results) {
     merged.reports += r.reports;
     merged.cpuMs += r.cpuMs;
+    merged.roundCpuMs += r.roundCpuMs;
     merged.acceptedMismatch += r.acceptedMismatch;
     addCounts(merged.statuses, r.statuses);
     addCounts(merged.errors, r.errors);

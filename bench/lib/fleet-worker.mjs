@@ -143,6 +143,7 @@ class Fleet {
     this.beginRound(baseUrl, concurrency);
     let next = 0;
     const started = performance.now();
+    const cpuAtStart = cpuMs();
     const slotWorker = async () => {
       while (next < this.count) {
         const slot = next++;
@@ -165,6 +166,8 @@ class Fleet {
         a ? [a.installed, a.missing, a.failed, this.ackedEvents[slot]] : null,
       ),
       cpuMs: cpuMs(),
+      /** this round's share of it: what the load took to send the round's requests */
+      roundCpuMs: cpuMs() - cpuAtStart,
     };
   }
 }

@@ -123,9 +123,15 @@ export interface SyncEnded {
   after: PublishedCatalog | null;
 }
 
+/** publication — the leader wrote what followers serve outside a sync: a re-signed catalog or TUF roles, a refreshed timestamp. */
+export interface Republished {
+  cause: 'resign' | 'timestamp';
+}
+
 export type SyncEventMap = {
   'sync:start': [SyncStarted];
   'sync:end': [SyncEnded];
+  publication: [Republished];
 };
 
 /** Where observers (mail, metrics) subscribe to a mirror's syncs; `on` returns the unsubscribe. */

@@ -12,6 +12,7 @@ import { installErrorHandlers } from './http/error-handler.js';
 import { collectMethodsForAllow } from './http/method-not-allowed.js';
 import { registerOpenApi } from './http/openapi.js';
 import { refuseDeepJson } from './http/json-depth.js';
+import { installRequestLog } from './http/request-log.js';
 import { resolveAdminToken } from './auth/admin-token.js';
 import { installAccessControl } from './auth/guard.js';
 import { installSameOriginChecks } from './auth/same-origin.js';
@@ -73,7 +74,7 @@ export function createApp(options: Pick<BuildServerOptions, 'config' | 'logger' 
     routerOptions: { maxParamLength: 256 },
     // The largest body any route takes; the report route sets its own limit from config.
     bodyLimit: options.config.reports.maxBodyBytes,
-    // Request logs stay on (info), one line per request (below) rather than fastify's two:
+    // Request logs stay on, one line per request (http/request-log.ts) rather than fastify's two:
     // at fleet scale the log line is a measurable share of a catalog 304 (docs/performance.md).
     // Reports never appear in them: fastify's request serializer logs method, url and
     // addresses only, and no hook here logs a body.
@@ -106,30 +107,8 @@ async function registerHttpApi(app: FastifyInstance, options: HttpApiOptions): P
   // Every route's other methods get 405 with Allow, added once the last route is in.
   const addMethodRefusals = collectMethodsForAllow(app);
   refuseDeepJson(app);
-  // Through the process logger, not the redacting child: this line holds only what fastify's
-  // own request serializer logs (method, url, addresses, status), no header and no body, and
-  // redaction's walk over every line was most of a catalog 304's logging cost.
-  const requestLog = options.logger;
-  app.addHook('onResponse', (request, reply, done) => {
-    if (requestLog.isLevelEnabled('info')) {
-      requestLog.info(
-        {
-          reqId: request.id,
-          req: {
-            method: request.method,
-            url: request.url,
-            host: request.host,
-            remoteAddress: request.ip,
-            remotePort: request.socket?.remotePort,
-          },
-          res: { statusCode: reply.statusCode },
-          responseTime: reply.elapsedTime,
-        },
-        'request completed',
-      );
-    }
-    done();
-  });
+  // One line per answer; a polling host's routine answers at debug (http/request-log.ts).
+  installRequestLog(app, options.logger);
   const tokens = options.tokens ?? (await openTokenStore(options.config, { logger: options.logger }));
   if (!options.tokens) app.addHook('onClose', async () => tokens.close());
   await registerHardening(app, options.config);

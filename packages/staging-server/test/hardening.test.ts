@@ -54,6 +54,18 @@ function put(base: string, hostId: string, token?: string): Promise<Response> {
   });
 }
 
+/** A logger at `level` whose lines land in `lines`. */
+function capturedLog(level: string): { lines: string[]; logger: Logger } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { lines, logger: pino({ level }, sink) };
+}
+
 t.test('rate limit: 429 after N reports of one host, another host unaffected', async (t) => {
   const s = await start(t, { reports: { rateLimitPerMinute: 3 } });
   for (let i = 0; i < 3; i++) t.equal((await put(s.base, 'host-a')).status, 200, `report ${i + 1}`);
@@ -126,14 +138,7 @@ t.test('a client that sends half a request is cut off after listen.requestTimeou
 });
 
 t.test('tokens and secrets never reach the logs', async (t) => {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
-  const logger = pino({ level: 'trace' }, sink);
+  const { lines, logger } = capturedLog('trace');
   const s = await start(t, {
     auth: { adminToken: ADMIN, reportTokens: 'required', publicStatus: false },
     logger,
@@ -167,6 +172,24 @@ t.test('tokens and secrets never reach the logs', async (t) => {
   t.match(log, /\[redacted\]/);
   for (const secret of [token, other, ADMIN, 'smtp-secret', 'cookie-secret', token.slice(4)])
     t.notOk(log.includes(secret), `"${secret.slice(0, 8)}…" is not in the log`);
+});
+
+t.test("a polling host's routine answers are logged at debug, anything else at info", async (t) => {
+  const { lines, logger } = capturedLog('info');
+  const s = await start(t, { auth: { reportTokens: 'required' }, logger });
+  const token = await s.tokens.enroll('host-a');
+  t.equal((await put(s.base, 'host-a', token)).status, 200);
+  t.equal((await put(s.base, 'host-a', `${token}x`)).status, 401);
+  // no TUF repository here: the next-root probe's 404 is routine, timestamp.json's is not
+  t.equal((await fetch(`${s.base}/v1/tuf/metadata/2.root.json`)).status, 404);
+  t.equal((await fetch(`${s.base}/v1/tuf/metadata/timestamp.json`)).status, 404);
+  await new Promise((resolve) => setImmediate(resolve));
+  const answers = lines
+    .map((line) => JSON.parse(line) as { msg: string; req?: { url: string }; res?: { statusCode: number } })
+    .filter((line) => line.msg === 'request completed')
+    .map((line) => `${line.req?.url} ${line.res?.statusCode}`);
+  t.same(answers, ['/v1/clients/host-a/report 401', '/v1/tuf/metadata/timestamp.json 404']);
+  t.notMatch(lines.join(''), /2\.root\.json/, 'nor a "request refused" line for the probe');
 });
 
 t.test('/v1/status never shows the admin token, the SMTP password, tokens or URL passwords', async (t) => {

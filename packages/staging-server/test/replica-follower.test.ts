@@ -6,15 +6,22 @@
 // on PostgreSQL in leader-lock.test.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ReportStore } from '../src/reports/report-store.js';
 import { buildServer } from '../src/server.js';
 import { createMirrorService } from '../src/sync/mirror-service.js';
-import { readServedState, servedRepositoryDir } from '../src/tuf/served-repository.js';
+import { ensureOnlineKey } from '../src/tuf/online-key.js';
+import { ServedRepository, readServedState, servedRepositoryDir } from '../src/tuf/served-repository.js';
+import { expiryPolicy } from '../src/tuf/served-tuf.js';
 import { silentLogger } from './fixtures/http-harness.js';
-import { sampleTufConfig } from './fixtures/sample-tuf.js';
+import { SAMPLE, sampleTufConfig } from './fixtures/sample-tuf.js';
+import { ManualClock } from './fixtures/tuf-server.js';
+import { announcePublications } from '../src/cluster/publication-announce.js';
+import { METADATA_DIR } from '@patchbay/core/tuf';
 
 t.test('a follower writes nothing, serves what the leader publishes, and leads when elected', async (t) => {
   const dir = t.testdir();
@@ -66,6 +73,31 @@ t.test('a follower writes nothing, serves what the leader publishes, and leads w
   );
   t.equal(follower.current()?.sequence, leader.current()?.sequence, 'and now serves the same catalog');
 
+  // the leader's timestamp refresh is announced to no one: the follower serves it at once all the same
+  const poll = (etag?: string) =>
+    app.inject({
+      method: 'GET',
+      url: '/v1/tuf/metadata/timestamp.json',
+      headers: etag ? { 'if-none-match': etag } : {},
+    });
+  const before = await poll();
+  const etag = String(before.headers.etag);
+  t.equal((await poll(etag)).statusCode, 304, 'unchanged: 304');
+  const leaderRepository = await ServedRepository.open(
+    servedRepositoryDir(dataDir),
+    (await ensureOnlineKey(config)).key,
+    expiryPolicy(config),
+    silentLogger,
+    () => Promise.resolve(),
+  );
+  const refreshed = await leaderRepository.refresh(new Date());
+  const after = await poll(etag);
+  t.equal(after.statusCode, 200, "the leader's new timestamp, not the follower's kept copy");
+  t.not(after.headers.etag, etag, 'under a new ETag');
+  t.equal(after.json<{ signed: { version: number } }>().signed.version, refreshed?.timestampVersion);
+  await follower.reload?.();
+  t.equal((await poll(String(after.headers.etag))).statusCode, 304, 'and after the reload, the same');
+
   // the leader loses the lock, the follower is elected
   leaderRole.leads = false;
   await leader.follow?.();
@@ -74,3 +106,103 @@ t.test('a follower writes nothing, serves what the leader publishes, and leads w
   t.throws(() => leader.startSync(), /not the leader/, 'the old leader no longer syncs');
   t.equal((await follower.startSync()).outcome, 'ok', 'the new leader syncs');
 });
+
+/** The sample repository over loopback HTTP; while held, requests wait for release(). */
+async function heldUpstream(t: Test): Promise<{ url: string; hold(): Promise<void>; release(): void }> {
+  let gate: Promise<void> = Promise.resolve();
+  let open = (): void => undefined;
+  let asked = (): void => undefined;
+  const server = createServer((req, res) => {
+    asked();
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    void gate
+      .then(() => readFile(join(SAMPLE, 'repository', path.replaceAll('..', ''))))
+      .then(
+        (bytes) => res.writeHead(200, { 'content-length': bytes.length }).end(bytes),
+        () => res.writeHead(404).end(),
+      );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    // resolves once a request is waiting: the sync that sent it has stored its running report
+    hold: () => {
+      gate = new Promise((resolve) => (open = resolve));
+      return new Promise((resolve) => (asked = resolve));
+    },
+    release: () => open(),
+  };
+}
+
+t.test(
+  "a follower shows the leader's sync while it runs, and reloads at its announced timestamp refresh",
+  async (t) => {
+    const dataDir = join(t.testdir(), 'data');
+    const upstream = await heldUpstream(t);
+    const sample = sampleTufConfig(dataDir);
+    const config = { ...sample, upstream: { ...sample.upstream, url: upstream.url } };
+    const shared = { path: dataDir, release: () => Promise.resolve() };
+    const stand = (leads: boolean) => ({ isLeader: () => leads, stillLeader: () => Promise.resolve(leads) });
+    const clock = new ManualClock();
+    const leader = await createMirrorService(config, silentLogger, {
+      lock: shared,
+      leadership: stand(true),
+      clock,
+    });
+    t.teardown(() => leader.close());
+    const follower = await createMirrorService(config, silentLogger, {
+      lock: shared,
+      leadership: stand(false),
+    });
+    t.teardown(() => follower.close());
+    const store = await ReportStore.open(join(dataDir, '..', 'reports'));
+    const cluster = { replicaId: 'b:2', database: 'postgres' as const, isLeader: () => false };
+    const app = await buildServer({
+      mirror: follower,
+      store,
+      config,
+      logger: silentLogger,
+      cluster: { ...cluster, leaderId: () => Promise.resolve('a:1') },
+    });
+    t.teardown(async () => {
+      await app.close();
+      await store.close();
+    });
+    const status = async () =>
+      (await app.inject({ method: 'GET', url: '/v1/status' })).json<{
+        syncing: boolean;
+        lastSync: { outcome: string } | null;
+        trust: { timestampVersion: number };
+      }>();
+
+    const asked = upstream.hold();
+    const sync = leader.startSync();
+    await asked;
+    t.match(
+      await status(),
+      { syncing: true, lastSync: { outcome: 'running' } },
+      'the leader syncs: shown here',
+    );
+    upstream.release();
+    t.equal((await sync).outcome, 'ok');
+    t.match(await status(), { syncing: false, lastSync: { outcome: 'ok' } }, 'and its end');
+
+    // A timestamp refresh, announced as the replicas' NOTIFY does (lifecycle/mirror-plugin.ts).
+    const served = async () => ({
+      bytes: (await app.inject({ method: 'GET', url: '/v1/tuf/metadata/timestamp.json' })).rawPayload,
+      version: (await status()).trust.timestampVersion,
+    });
+    const before = await served();
+    const reloads: Promise<unknown>[] = [];
+    t.teardown(announcePublications(leader.events, () => reloads.push(follower.reload!())));
+    const hours = config.signing?.timestampExpiryHours ?? 24;
+    await clock.advance(hours * 0.6 * 3_600_000); // past half its life: one refresh
+    t.equal(reloads.length, 1, 'the refresh was announced');
+    await Promise.all(reloads);
+    const after = await served();
+    const written = await readFile(join(servedRepositoryDir(dataDir), METADATA_DIR, 'timestamp.json'));
+    t.ok(after.version > before.version, `the follower reloaded: v${before.version} -> v${after.version}`);
+    t.same(after.bytes, written, "and serves the leader's new bytes");
+  },
+);

@@ -8,9 +8,18 @@ import { buildCompliance, buildHostMatrix } from '../src/reports/compliance.js';
 import { buildComplianceCounts } from '../src/reports/compliance-counts.js';
 import { counterHostPage } from '../src/reports/host-page.js';
 import { ReportStore } from '../src/reports/report-store.js';
-import type { ReportStoreOptions } from '../src/reports/report-store-api.js';
+import type {
+  ReportStoreOptions,
+  RollupAdmission,
+  RollupHostWrite,
+} from '../src/reports/report-store-api.js';
 import { PRUNE_BATCH_SIZE, pruneExpiredEvents } from '../src/reports/retention.js';
-import { MISSING_STATES, type HistoryQuery, type StoredEvent } from '../src/reports/types.js';
+import {
+  MISSING_STATES,
+  type HistoryQuery,
+  type ReportOrigin,
+  type StoredEvent,
+} from '../src/reports/types.js';
 import { sortHosts } from '../src/reports/views.js';
 import { startPostgres } from '../../../test/helpers/postgres.js';
 import { report } from './fixtures/http-harness.js';
@@ -337,7 +346,8 @@ contract('a daemon upgraded to instance ids resending its outbox doubles nothing
 
 contract('reports of one turn are stored together; one that fails fails alone', async (t, store) => {
   const event = { seq: 1, type: 'check' as const, at: '2026-11-24T10:00:00.000Z', outcome: 'ok' };
-  const good = Array.from({ length: 300 }, (_, i) => report(`host-${i}`, { events: [event] }));
+  const patches = [{ id: 'P1', state: 'installed' as const }];
+  const good = Array.from({ length: 300 }, (_, i) => report(`host-${i}`, { patches, events: [event] }));
   // The same patch twice breaks the (hostId, patchId) key.
   const bad = report('host-bad', {
     events: [event],
@@ -346,16 +356,23 @@ contract('reports of one turn are stored together; one that fails fails alone', 
       { id: 'P1', state: 'failed' },
     ],
   });
+  // The database refuses an event without a type, after the host's row and states are written.
+  const late = report('host-late-failure', {
+    patches,
+    events: [{ ...event, type: null } as unknown as ClientReport['events'][number]],
+  });
   const before = await store.revision();
   const settled = await Promise.allSettled([
-    ...good.slice(0, 150).map((r) => store.ingestSoon(r)),
+    ...good.slice(0, 100).map((r) => store.ingestSoon(r)),
+    store.ingestSoon(late),
+    ...good.slice(100, 150).map((r) => store.ingestSoon(r)),
     store.ingestSoon(bad),
     ...good.slice(150).map((r) => store.ingestSoon(r)),
   ]);
   t.same(
     settled.flatMap((s, i) => (s.status === 'rejected' ? [i] : [])),
-    [150],
-    'only the bad report is refused',
+    [100, 151],
+    'only the bad reports are refused',
   );
   t.equal(
     (await store.listClients()).length,
@@ -363,6 +380,8 @@ contract('reports of one turn are stored together; one that fails fails alone', 
     'every good report is stored, more than one batch of them',
   );
   t.equal(await store.getClient('host-bad'), null, 'nothing of the bad report is stored');
+  t.equal(await store.getClient('host-late-failure'), null, 'nor of one failing after its snapshot');
+  t.same(await store.patchStateCounts(), await recount(store), 'the counters hold the stored reports only');
   t.not(await store.revision(), before, 'the revision moved');
   t.equal((await store.ingestSoon(good[0]!)).accepted, 0, 'a resent report adds no event');
 });
@@ -515,6 +534,118 @@ contract('a re-report replaces the snapshot: changed, added and removed patch st
   ]);
 });
 
+contract('a re-report leaves the host as a first report of the same content would', async (t, store) => {
+  const at = (minute: number) => new Date(Date.UTC(2026, 10, 24, 10, minute)).toISOString();
+  const first = report('h', {
+    instanceId: 'i-1',
+    patches: [
+      { id: 'P1', state: 'installed', since: '2026-11-20T00:00:00Z' },
+      { id: 'P2', state: 'available', cached: true },
+      { id: 'P3', state: 'failed', reason: 'exit 3' },
+    ],
+  });
+  const branch: ReportOrigin = { path: ['branch'], keys: ['aaaa'] };
+  const steps: [string, Partial<ClientReport>, ReportOrigin | null][] = [
+    ['the same states, later', {}, null],
+    ['a new name, a reboot pending', { hostname: 'renamed.corp', pendingReboot: true }, null],
+    [
+      'one state changed, one gone, one added, one no longer cached',
+      {
+        patches: [
+          { id: 'P1', state: 'installed', since: '2026-11-20T00:00:00Z' },
+          { id: 'P2', state: 'available', cached: false },
+          { id: 'P4', state: 'blocked', reason: 'needs P1' },
+        ],
+      },
+      null,
+    ],
+    ['through a branch, from a new instance', { instanceId: 'i-2' }, branch],
+    ['itself again, the same states', { instanceId: 'i-2' }, null],
+  ];
+  await store.ingest(first, at(0));
+  let sent = first;
+  for (const [i, [name, change, origin]] of steps.entries()) {
+    sent = { ...sent, ...change, reportedAt: at(i + 1) };
+    await store.ingest(sent, at(i + 1), origin);
+    // The same content as the first report of another host: what a fresh write holds.
+    const twin = `twin-${i}`;
+    await store.ingest({ ...sent, hostId: twin }, at(i + 1), origin);
+    const [host, fresh] = await Promise.all([store.getClient('h'), store.getClient(twin)]);
+    const comparable = (c: typeof host) =>
+      c && { ...c, hostId: 'h', lastReport: { ...c.lastReport, hostId: 'h' }, instances: [], events: [] };
+    t.same(comparable(host), comparable(fresh), name);
+    t.equal(host?.lastSeenAt, at(i + 1), `${name}: its arrival noted`);
+    const { events: _events, ...withoutEvents } = sent;
+    t.same(host?.lastReport, withoutEvents, `${name}: the last report as sent`);
+  }
+  t.same(
+    (await store.getClient('h'))?.instances.map((i) => i.instanceId),
+    ['i-2', 'i-1'],
+  );
+  t.same(await store.patchStateCounts(), await recount(store), 'the counters moved by what changed');
+});
+
+contract(
+  'reports of many hosts stored together answer as if stored one at a time',
+  async (t, batched, kind) => {
+    const { store: single } = await kind.open(t);
+    const at = (minute: number) => new Date(Date.UTC(2026, 10, 24, 10, minute)).toISOString();
+    const check = (seq: number, message = '') => ({
+      seq,
+      type: 'check' as const,
+      at: at(0),
+      outcome: 'ok',
+      message,
+    });
+    const states = (state: PatchState) => [
+      { id: 'P1', state },
+      { id: 'P2', state: 'available' as const },
+    ];
+    const before = [
+      report('known', { instanceId: 'i-1', reportedAt: at(0), events: [check(1)] }),
+      report('resends', { reportedAt: at(0), events: [check(1)] }),
+    ];
+    const together = [
+      report('newer-then-older', {
+        instanceId: 'i-1',
+        reportedAt: at(5),
+        patches: states('installed'),
+        events: [check(1)],
+      }),
+      report('older-then-newer', { reportedAt: at(1), patches: states('failed') }),
+      report('known', {
+        instanceId: 'i-2',
+        reportedAt: at(3),
+        patches: states('missing'),
+        events: [check(2)],
+      }),
+      report('new-instance', { instanceId: 'i-3', reportedAt: at(3), events: [check(1), check(1, 'twice')] }),
+      report('older-then-newer', { reportedAt: at(2), patches: states('installed'), events: [check(1)] }),
+      report('newer-then-older', { reportedAt: at(4), patches: states('failed'), events: [check(2)] }),
+      report('resends', { reportedAt: at(1), events: [check(1), check(1, 'other'), check(2)] }),
+    ];
+    for (const store of [batched, single]) for (const r of before) await store.ingest(r);
+    const results = await Promise.all(together.map((r) => batched.ingestSoon(r)));
+    const expected = [];
+    for (const r of together) expected.push(await single.ingest(r));
+    t.same(results, expected, 'each report answered as alone');
+    const hostIds = [...new Set(together.map((r) => r.hostId))];
+    const view = async (store: ReportStore, hostId: string) => {
+      const client = await store.getClient(hostId);
+      return (
+        client && {
+          ...client,
+          lastSeenAt: undefined,
+          instances: client.instances.map((i) => i.instanceId),
+          events: client.events.map(({ seq, message, instanceId }) => ({ seq, message, instanceId })),
+        }
+      );
+    };
+    for (const hostId of hostIds) t.same(await view(batched, hostId), await view(single, hostId), hostId);
+    t.same(await batched.patchStateCounts(), await single.patchStateCounts(), 'the same counts');
+  },
+);
+
 contract('the fleet views: pages, states, profiles, names, counts', async (t, store) => {
   await store.ingestMany(
     Array.from({ length: 7 }, (_, i) =>
@@ -586,14 +717,14 @@ contract('rollup: a branch’s hosts in one transaction, their origin, what is f
   const before = await store.revision();
   const results = await store.ingestRollup(
     { branchId: 'branch-b', mirror: 'bbbb' },
-    [
+    admitAll([
       {
         report: report('r-1', { events: [install(1, '2026-11-24T09:00:00.000Z')] }),
         origin,
         receivedAt: '2026-11-24T09:30:00.000Z',
       },
       { report: report('r-2'), origin, receivedAt: '2026-11-24T09:40:00.000Z' },
-    ],
+    ]),
     '2026-11-24T10:00:00.000Z',
   );
   t.same(
@@ -604,8 +735,7 @@ contract('rollup: a branch’s hosts in one transaction, their origin, what is f
   t.same(await store.branches(), [
     { branchId: 'branch-b', mirror: 'bbbb', lastRollupAt: '2026-11-24T10:00:00.000Z', hosts: 2 },
   ]);
-  t.same(await store.originOf('r-1'), { via: 'branch-b' });
-  t.equal(await store.originOf('nobody'), undefined);
+  t.same(await store.originsOf(['r-1', 'nobody']), new Map([['r-1', 'branch-b']]));
   t.equal(
     (await store.getClient('r-2'))?.lastSeenAt,
     '2026-11-24T09:40:00.000Z',
@@ -629,7 +759,7 @@ contract('rollup: a branch’s hosts in one transaction, their origin, what is f
   t.same(await store.eventsAfter(events[0]!.id, 10), []);
   // the host now reports itself: its branch binding is cleared
   await store.ingest(report('r-1', { reportedAt: '2026-11-24T11:00:00Z' }));
-  t.same(await store.originOf('r-1'), { via: null });
+  t.same(await store.originsOf(['r-1']), new Map([['r-1', null]]));
   t.equal((await store.rollupClients())[0]?.origin, null);
 });
 
@@ -714,11 +844,13 @@ contract(
       else if (kind === 3)
         await store.ingestRollup(
           { branchId: 'branch', mirror: 'aaaa' },
-          Array.from({ length: 4 }, () => ({
-            report: randomReport(),
-            origin: { path: ['branch'], keys: ['aaaa'] },
-            receivedAt: '2026-11-24T10:00:00.000Z',
-          })),
+          admitAll(
+            Array.from({ length: 4 }, () => ({
+              report: randomReport(),
+              origin: { path: ['branch'], keys: ['aaaa'] },
+              receivedAt: '2026-11-24T10:00:00.000Z',
+            })),
+          ),
         );
       // an outbox report older than the snapshot: its states must not count
       else await store.ingest(randomReport(true));
@@ -804,5 +936,94 @@ contract(
       }),
       null,
     );
+  },
+);
+
+/** A rollup admission that stores every entry, whatever the origins. */
+function admitAll(hosts: readonly RollupHostWrite[]): RollupAdmission {
+  return { hostIds: hosts.map((h) => h.report.hostId), admit: () => hosts };
+}
+
+contract(
+  'rollup: origins in one lookup, read inside the transaction that stores what they admit',
+  async (t, store) => {
+    const entry = (hostId: string, branch = 'branch-b'): RollupHostWrite => ({
+      report: report(hostId, { events: [install(1, '2026-11-24T09:00:00.000Z')] }),
+      origin: { path: [branch], keys: ['bbbb'] },
+      receivedAt: '2026-11-24T09:30:00.000Z',
+    });
+    await store.ingest(report('direct'));
+    await store.ingestRollup(
+      { branchId: 'branch-c', mirror: 'cccc' },
+      admitAll([entry('elsewhere', 'branch-c')]),
+    );
+    t.same(
+      await store.originsOf(['direct', 'elsewhere', 'nobody', 'direct']),
+      new Map([
+        ['direct', null],
+        ['elsewhere', 'branch-c'],
+      ]),
+      'known hosts only, each once; null: reports itself',
+    );
+    t.same(await store.originsOf([]), new Map(), 'no hosts: nothing');
+
+    const seen: ReadonlyMap<string, string | null>[] = [];
+    const results = await store.ingestRollup(
+      { branchId: 'branch-b', mirror: 'bbbb' },
+      {
+        hostIds: ['direct', 'elsewhere', 'new-1', 'new-2'],
+        admit: (origins) => {
+          seen.push(origins);
+          // what the route's plan does: only hosts no one else reports
+          return ['direct', 'elsewhere', 'new-1', 'new-2']
+            .filter((id) => !origins.has(id))
+            .map((id) => entry(id));
+        },
+      },
+      '2026-11-24T10:00:00.000Z',
+    );
+    t.same(
+      seen.at(-1),
+      new Map([
+        ['direct', null],
+        ['elsewhere', 'branch-c'],
+      ]),
+      'admit saw the stored origins',
+    );
+    t.same(
+      results.map((r) => r.accepted),
+      [1, 1],
+      'one result per admitted entry, in its order',
+    );
+    t.same(
+      await store.originsOf(['direct', 'elsewhere', 'new-1', 'new-2']),
+      new Map([
+        ['direct', null],
+        ['elsewhere', 'branch-c'],
+        ['new-1', 'branch-b'],
+        ['new-2', 'branch-b'],
+      ]),
+      'the refused hosts are untouched, the admitted ones are the branch’s',
+    );
+    t.match(await store.branches(), [
+      { branchId: 'branch-b', hosts: 2 },
+      { branchId: 'branch-c', hosts: 1 },
+    ]);
+
+    // admit throwing undoes the whole rollup: nothing stored, the branch not recorded
+    await t.rejects(
+      store.ingestRollup(
+        { branchId: 'branch-d', mirror: 'dddd' },
+        {
+          hostIds: ['new-3'],
+          admit: () => {
+            throw new Error('refused by the test');
+          },
+        },
+      ),
+      /refused by the test/,
+    );
+    t.same(await store.originsOf(['new-3']), new Map(), 'nothing of it stored');
+    t.equal((await store.branches()).length, 2, 'nor its branch');
   },
 );

@@ -345,6 +345,36 @@ t.test('rollup: a branch reports only its own hosts; tokens and loops', async (t
     { hostId: 'db-07', reason: /through branch "branch-b"/ },
   ]);
 
+  // One host's report naming a patch twice is refused by name; the rest of the rollup is stored.
+  const twice = [
+    { id: 'T5KB0042', state: 'installed' as const },
+    { id: 'T5KB0042', state: 'failed' as const },
+  ];
+  const mixed = await putRollup(
+    parent,
+    'branch-b',
+    rollupBody([
+      { report: report('twice-01', { patches: twice }) },
+      { report: report('good-01', { events: [event(1)] }) },
+    ]),
+    branchToken,
+  );
+  t.equal(mixed.status, 200, 'not the whole rollup refused');
+  const mixedAnswer = (await mixed.json()) as typeof answer;
+  t.match(mixedAnswer, {
+    hosts: 1,
+    accepted: 1,
+    refused: [
+      {
+        hostId: 'twice-01',
+        reason: /body\/hosts\/0\/report\/patches\/1\/id names patch T5KB0042 a second time/,
+      },
+    ],
+  });
+  t.equal(mixedAnswer.refused.length, 1, 'only that host');
+  t.equal((await fetch(`${parent.base}/v1/clients/twice-01`)).status, 404, 'nothing of it stored');
+  t.equal((await getJson<ClientRow>(parent, '/v1/clients/good-01')).via, 'branch-b', 'the other host stored');
+
   // A host's token cannot roll up as a branch; the URL and body branch must agree.
   t.equal((await putRollup(parent, 'branch-b', rollupBody([]), hostToken)).status, 403);
   t.equal((await putRollup(parent, 'branch-b', rollupBody([], 'branch-z'), branchToken)).status, 400);
@@ -367,5 +397,5 @@ t.test('rollup: a branch reports only its own hosts; tokens and loops', async (t
     parent,
     '/v1/reports/compliance',
   );
-  t.same(compliance[0]?.via, { 'db-07': 'branch-b' });
+  t.same(compliance[0]?.via, { 'db-07': 'branch-b', 'good-01': 'branch-b' });
 });

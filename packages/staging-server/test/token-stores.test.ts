@@ -5,7 +5,7 @@ import pg from 'pg';
 import t, { type Test } from 'tap';
 import { startPostgres } from '../../../test/helpers/postgres.js';
 import { openTokenStore } from '../src/auth/open-token-store.js';
-import { hashToken, holdersOfLiveHostTokens, type TokenStore } from '../src/auth/token-store.js';
+import { hashToken, type TokenStore } from '../src/auth/token-store.js';
 import { storeBackends, type StoreBackend } from './fixtures/store-backends.js';
 
 const cluster = await startPostgres(t);
@@ -113,9 +113,9 @@ for (const backend of storeBackends(cluster, 'tokens')) {
         { hostId: 'host-b', kind: 'host', createdAt: T0.toISOString(), revokedAt: null },
       ]);
       t.same(
-        [...(await holdersOfLiveHostTokens(tokens, ['host-a', 'host-b', 'branch-a', 'nobody', 'host-b']))],
+        [...(await tokens.liveHostTokenHolders(['host-a', 'host-b', 'branch-a', 'nobody', 'host-b']))],
         ['host-b'],
-        'live host tokens only: not revoked, not a branch, not unknown',
+        'live host tokens only, in one lookup: not revoked, not a branch, not unknown',
       );
     });
 

@@ -57,9 +57,23 @@ t.test('serve re-signs the timestamp before half its life, with nothing new upst
     'expires a day after signing',
   );
 
+  // a polling host: the served copy is kept in memory, and dropped by the server's own re-sign
+  const poll = (etag?: string) =>
+    fetch(`${server.base}/v1/tuf/metadata/timestamp.json`, {
+      headers: etag ? { 'if-none-match': etag } : {},
+    });
+  const polled = await poll();
+  const etag = polled.headers.get('etag')!;
+  t.equal(((await polled.json()) as { signed: { version: number } }).signed.version, 1);
+  t.equal((await poll(etag)).status, 304, 'unchanged: 304');
+
   await clock.advance(10 * HOUR);
   t.equal((await trustOf(server.base)).timestampVersion, 1, 'not yet: 10 of 24 hours');
   await clock.advance(1 * HOUR);
+  const resigned = await poll(etag);
+  t.equal(resigned.status, 200, 'the re-signed timestamp is served at once, not the kept copy');
+  t.not(resigned.headers.get('etag'), etag, 'under a new ETag');
+  t.equal(((await resigned.json()) as { signed: { version: number } }).signed.version, 2);
   const second = await trustOf(server.base);
   t.match(
     second,

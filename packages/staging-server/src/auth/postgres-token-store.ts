@@ -108,6 +108,15 @@ export class PostgresTokenStore implements TokenStore {
     return row ? enrolledHost(row) : null;
   }
 
+  async liveHostTokenHolders(hostIds: readonly string[]): Promise<Set<string>> {
+    const rows = await this.read(
+      'look tokens up',
+      `SELECT ${COLUMNS} FROM host_tokens WHERE host_id = ANY($1::text[]) AND kind = 'host' AND revoked_at IS NULL`,
+      [[...new Set(hostIds)]],
+    );
+    return new Set(rows.map((row) => row.host_id));
+  }
+
   async check(hostId: string, token: string, kind: TokenKind = 'host'): Promise<TokenCheck> {
     return checkToken(
       { byHost: (id) => this.byHost(id), byHash: (hash) => this.byHash(hash) },

@@ -87,6 +87,16 @@ export class SqliteTokenStore implements TokenStore {
     return row ? enrolledHost(row) : null;
   }
 
+  async liveHostTokenHolders(hostIds: readonly string[]): Promise<Set<string>> {
+    const rows = this.db
+      .prepare<[string], { hostId: string }>(
+        `SELECT hostId FROM host_tokens WHERE hostId IN (SELECT value FROM json_each(?))
+           AND kind = 'host' AND revokedAt IS NULL`,
+      )
+      .all(JSON.stringify([...new Set(hostIds)]));
+    return new Set(rows.map((row) => row.hostId));
+  }
+
   async check(hostId: string, token: string, kind: TokenKind = 'host'): Promise<TokenCheck> {
     return checkToken(
       {

@@ -51,6 +51,8 @@ export interface TokenStore {
   /** Withdraws hostId's token; false when the host had no live token. */
   revoke(hostId: string, now?: Date): Promise<boolean>;
   get(hostId: string): Promise<EnrolledHost | null>;
+  /** Which of hostIds hold a live host token, in one lookup (a rollup may not speak for them). */
+  liveHostTokenHolders(hostIds: readonly string[]): Promise<Set<string>>;
   /** Checks a presented token against the id it claims to send for and the kind the route needs. */
   check(hostId: string, token: string, kind?: TokenKind): Promise<TokenCheck>;
   /** Every enrolled id, live or revoked, by hostId. */
@@ -118,15 +120,4 @@ export async function checkToken(
   const other = await lookups.byHash(presented);
   if (other && other.revokedAt === null) return other.kind === kind ? 'other-host' : 'wrong-kind';
   return 'unknown';
-}
-
-/** Which of hostIds hold a live host token (a rollup may not speak for them). */
-export async function holdersOfLiveHostTokens(
-  tokens: TokenStore,
-  hostIds: readonly string[],
-): Promise<Set<string>> {
-  const enrolled = await Promise.all([...new Set(hostIds)].map((hostId) => tokens.get(hostId)));
-  return new Set(
-    enrolled.flatMap((e) => (e !== null && e.kind === 'host' && e.revokedAt === null ? [e.hostId] : [])),
-  );
 }

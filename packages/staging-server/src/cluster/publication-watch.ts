@@ -1,7 +1,7 @@
 // How a follower replica learns that the leader published: the leader sends
-// `NOTIFY patchbay_published` after a publication, followers LISTEN on a connection of their
-// own and reload at once; a check every cluster.leaderRetrySeconds covers what no
-// notification announces (a re-signed catalog, a refreshed timestamp) and a lost connection.
+// `NOTIFY patchbay_published` after a publication (a sync's, a re-sign's, a timestamp refresh's:
+// publication-announce.ts), followers LISTEN on a connection of their own and reload at once; a
+// check every cluster.leaderRetrySeconds covers a lost notification or connection.
 // The reload is cheap when nothing changed (MirrorService.reload compares the files' marks).
 import pg from 'pg';
 import { errorMessage, type Logger } from '@patchbay/core';

@@ -6,6 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { ErrorCodes, isPatchbayError } from '@patchbay/core';
 import { isLostConnection } from '../database/postgres-reconnect.js';
 import { HttpError, STATUS_BY_PATCHBAY_CODE } from './errors.js';
+import { isRoutineAnswer } from './request-log.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -41,7 +42,8 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
       .type('application/json; charset=utf-8')
       .send(errorBody(statusCode, message));
   }
-  request.log.info(
+  // the next-root probe's 404 is every TUF poll's routine (request-log.ts): not worth a line at info
+  request.log[isRoutineAnswer(request, statusCode) ? 'debug' : 'info'](
     { code: (err as { code?: string }).code, statusCode, reason: (err as Error).message },
     'request refused',
   );

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { fastifyPlugin } from 'fastify-plugin';
 import { LeaderDuties } from '../cluster/leader-duties.js';
 import type { Leadership } from '../cluster/leadership.js';
+import { announcePublications } from '../cluster/publication-announce.js';
 import { PublicationWatch } from '../cluster/publication-watch.js';
 import type { MirrorService } from '../mirror.js';
 import { leaderDutyOf } from '../notify/leader-notifier.js';
@@ -72,9 +73,7 @@ async function watchPublications(
     reload: () => mirror.reload?.() ?? Promise.resolve(false),
   });
   await watch.start();
-  const unannounce = mirror.events.on('sync:end', ({ report }) => {
-    if (report.published) void watch.announce();
-  });
+  const unannounce = announcePublications(mirror.events, () => void watch.announce());
   return {
     close: async () => {
       unannounce();

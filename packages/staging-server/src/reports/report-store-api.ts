@@ -54,19 +54,43 @@ export interface ReportIngest {
   ingestMany(reports: readonly ClientReport[], receivedAt?: string): Promise<number>;
 }
 
+/** One host entry of a branch's rollup as stored: its report, the branches it came through, when its branch heard from it. */
+export interface RollupHostWrite {
+  report: ClientReport;
+  origin: ReportOrigin;
+  receivedAt: string;
+}
+
+/**
+ * A rollup's hosts and the rule that picks those stored. The store reads the hosts' origins
+ * inside its transaction (on PostgreSQL their rows locked), so no report can change an
+ * origin between the check and the write.
+ */
+export interface RollupAdmission {
+  hostIds: readonly string[];
+  /**
+   * hostId → via of the hosts already known (null: it reports itself; absent: never heard of)
+   * → the entries to store. Called once per attempt: a retried transaction calls it again.
+   */
+  admit(origins: ReadonlyMap<string, string | null>): readonly RollupHostWrite[];
+}
+
 /** Tiered mirrors: the reports a branch rolls up to this server, and what this one forwards. */
 export interface RollupRecords {
   /**
-   * The reports of one branch's rollup, in one transaction (all or nothing), each host
-   * marked with the branches it came through; the branch is recorded too.
+   * The entries `hosts.admit` picks, in one transaction (all or nothing), each host marked
+   * with the branches it came through; the branch is recorded too. Results in admit's order.
    */
   ingestRollup(
     branch: { branchId: string; mirror: string },
-    hosts: readonly { report: ClientReport; origin: ReportOrigin; receivedAt: string }[],
+    hosts: RollupAdmission,
     receivedAt?: string,
   ): Promise<IngestResult[]>;
-  /** undefined: never heard of; via null: the host reports itself; else the branch it reports through. */
-  originOf(hostId: string): Promise<{ via: string | null } | undefined>;
+  /**
+   * hostId → via of those of hostIds already heard of (null: the host reports itself; else the
+   * branch it reports through), in one query.
+   */
+  originsOf(hostIds: readonly string[]): Promise<Map<string, string | null>>;
   /** Every host with its last report and origin, by hostId (what a rollup forwards). */
   rollupClients(): Promise<RollupClientRow[]>;
   /** Events stored after event id `afterId`, oldest first (the rollup's cursor walk). */

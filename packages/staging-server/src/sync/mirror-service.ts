@@ -162,6 +162,7 @@ class Mirror implements MirrorService {
     private last: SyncReport | null,
   ) {
     this.events = new SyncEvents(log);
+    parts.tuf?.onRefreshed(() => this.events.emit('publication', { cause: 'timestamp' }));
     this.publications = new PublicationReloads(config.dataDir, () => this.loadPublication());
   }
 
@@ -269,9 +270,9 @@ class Mirror implements MirrorService {
     if (!this.running && !this.resigning) {
       // mirror mode: the TUF roles follow the catalog, and are re-signed when due, on the same timer
       this.resigning = resignIfDue(this.resignContext(), this.log)
-        .then(() => this.publishServerSigned())
+        .then(async (catalog) => (await this.publishServerSigned()) || catalog !== null)
         .then(
-          () => undefined,
+          (republished) => void (republished && this.events.emit('publication', { cause: 'resign' })),
           (err: unknown) => {
             retryMs = RESIGN_RETRY_MS;
             this.log.error(

@@ -29,6 +29,7 @@ import {
 import type { Root, Snapshot, Targets } from '@tufjs/models';
 import type { OnlineKey } from './online-key.js';
 import type { RoleFile } from './role-file.js';
+import { ServedMetadataCache, type MetadataFile } from './served-metadata.js';
 
 /**
  * Where this server's snapshot `signed` lists the online key ids of the staging servers the
@@ -107,6 +108,8 @@ export class ServedRepository {
   private state: ServedState | null = null;
   /** publications and timestamp refreshes, one at a time */
   private queue: Promise<unknown> = Promise.resolve();
+  /** the metadata files as served over HTTP; dropped after every publication, refresh and reload */
+  private readonly metadata: ServedMetadataCache;
 
   private constructor(
     readonly dir: string,
@@ -114,7 +117,10 @@ export class ServedRepository {
     private readonly expiry: ExpiryPolicy,
     private readonly log: Logger,
     private readonly fence: (() => Promise<void>) | undefined,
-  ) {}
+  ) {
+    // until told this process is the only writer (serveOwnWrites)
+    this.metadata = new ServedMetadataCache(join(dir, METADATA_DIR), 'stat');
+  }
 
   /**
    * Open the repository in `dir` and read what it serves (nothing before the first
@@ -173,6 +179,20 @@ export class ServedRepository {
   /** The sha256 of an available target at this consistent path (`<dir>/<sha256>.<basename>`), or undefined. */
   targetDigest(consistentPath: string): string | undefined {
     return this.state?.targets.get(consistentPath);
+  }
+
+  /**
+   * True: this process is the only writer of the repository (one server), so the metadata kept
+   * in memory is dropped by its own writes alone; false: another process may write (replicas),
+   * so every request checks the file with a stat.
+   */
+  serveOwnWrites(onlyWriter: boolean): void {
+    this.metadata.validateBy(onlyWriter ? 'own-writes' : 'stat');
+  }
+
+  /** metadata/<file> as served (its bytes and ETag), or null when there is no such file. */
+  metadataFile(file: string): Promise<MetadataFile | null> {
+    return this.metadata.read(file);
   }
 
   /** The bytes of a root version this repository holds, or undefined. */
@@ -274,7 +294,9 @@ export class ServedRepository {
   }
 
   private serialize<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
+    // whatever the work wrote or read again, done or failed half-way, is served from disk anew
+    const invalidating = () => work().finally(() => this.metadata.invalidate());
+    const run = this.queue.then(invalidating, invalidating);
     this.queue = run.catch(() => undefined);
     return run;
   }

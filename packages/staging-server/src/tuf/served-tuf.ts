@@ -12,6 +12,7 @@ import {
   type ExpiryPolicy,
   type TrustStatus,
 } from './served-repository.js';
+import type { MetadataFile } from './served-metadata.js';
 import { TimestampRefresher, systemClock, type Clock } from './timestamp-refresh.js';
 import { upstreamMetadataDir } from './upstream-repository.js';
 
@@ -21,8 +22,8 @@ export const DEFAULT_TIMESTAMP_EXPIRY_HOURS = 24;
 
 /** What the HTTP routes read: where the metadata is, which targets are served, the status. */
 export interface TufRepositoryView {
-  /** `<dataDir>/tuf/metadata` */
-  readonly metadataDir: string;
+  /** metadata/<file>: its bytes and ETag (kept in memory while the file is unchanged), or null when absent */
+  metadataFile(file: string): Promise<MetadataFile | null>;
   /** sha256 of the available target at this consistent path, or undefined */
   targetDigest(consistentPath: string): string | undefined;
   trustStatus(): ServerTrustStatus;
@@ -45,6 +46,8 @@ export interface ServedTuf {
   lead(): Promise<void>;
   /** Another replica writes it: the refresher stops (the leader's refreshes are read by reload). */
   follow(): Promise<void>;
+  /** `listener` runs after each timestamp the refresher writes (replicas: the leader announces it). */
+  onRefreshed(listener: () => void): void;
   close(): Promise<void>;
 }
 
@@ -98,19 +101,25 @@ export async function openTufMirror(
   }
   const repository = await ServedRepository.open(dir, onlineKey, expiryPolicy(config), log, options.fence);
   let refresher: TimestampRefresher | null = null;
+  let refreshed = (): void => undefined;
+  // replicas (database.url) share the directory: even the leader checks each file, since its
+  // lock may be lost, and another replica publishing, before it knows
+  const replicas = Boolean(config.database?.url);
   const lead = async (): Promise<void> => {
+    repository.serveOwnWrites(!replicas);
     await removeInterruptedWrites(config, log);
-    refresher ??= new TimestampRefresher(repository, clock, log);
+    refresher ??= new TimestampRefresher(repository, clock, log, () => refreshed());
     await refresher.check();
   };
   const follow = async (): Promise<void> => {
+    repository.serveOwnWrites(false);
     const stopping = refresher;
     refresher = null;
     await stopping?.stop();
   };
   if (!options.follower) await lead();
   const view: TufRepositoryView = {
-    metadataDir: repository.metadataDir,
+    metadataFile: (file) => repository.metadataFile(file),
     targetDigest: (path) => repository.targetDigest(path),
     trustStatus: () => ({
       ...repository.trustStatus(),
@@ -126,6 +135,9 @@ export async function openTufMirror(
     view: () => view,
     lead,
     follow,
+    onRefreshed: (listener) => {
+      refreshed = listener;
+    },
     close: follow,
   };
 }

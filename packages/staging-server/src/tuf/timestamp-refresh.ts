@@ -36,6 +36,8 @@ export class TimestampRefresher {
     private readonly repository: ServedRepository,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** after each refresh written (replicas: the followers are told to reload) */
+    private readonly onRefreshed: () => void = () => undefined,
   ) {}
 
   /** Refresh now when due, then keep the timer armed (call again after a publication: it re-arms). */
@@ -65,6 +67,7 @@ export class TimestampRefresher {
           { ...versions, expires: this.repository.current()?.timestampExpires },
           'TUF timestamp re-signed',
         );
+        if (versions) this.onRefreshed();
       } catch (err) {
         retry = true;
         this.log.error(

@@ -29,24 +29,29 @@ export function toInstant(value: string): string | null {
 
 /**
  * Normalise the times that the store sorts and compares as text (event `at`, the
- * report's `reportedAt`), so that "…+02:00" and "…Z" order correctly.
+ * report's `reportedAt`), so that "…+02:00" and "…Z" order correctly. `field` is where the
+ * report sits in the request body, for the field an error names (a rollup's host entry).
  */
-export function normaliseReport(report: ClientReport): ClientReport {
+export function normaliseReport(report: ClientReport, field = 'body'): ClientReport {
   const reportedAt = toInstant(report.reportedAt);
   if (reportedAt === null)
-    throw HttpErrors.BAD_REPORT_FIELD('body/reportedAt', 'must be an RFC 3339 date-time');
+    throw HttpErrors.BAD_REPORT_FIELD(`${field}/reportedAt`, 'must be an RFC 3339 date-time');
   const events = report.events.map((event, index) => {
     const at = toInstant(event.at);
     if (at === null)
-      throw HttpErrors.BAD_REPORT_FIELD(`body/events/${index}/at`, 'must be an RFC 3339 date-time');
-    return { ...event, at };
+      throw HttpErrors.BAD_REPORT_FIELD(`${field}/events/${index}/at`, 'must be an RFC 3339 date-time');
+    // Daemons send toISOString() times: such an event is kept as parsed, not copied.
+    return at === event.at ? event : { ...event, at };
   });
   // One state per patch: a second entry for the same id would make the stored state depend on
   // which copy won, so the report is refused (400, never stored) rather than guessed at.
   const seen = new Set<string>();
   report.patches.forEach((patch, index) => {
     if (seen.has(patch.id))
-      throw HttpErrors.BAD_REPORT_FIELD(`body/patches/${index}/id`, `names patch ${patch.id} a second time`);
+      throw HttpErrors.BAD_REPORT_FIELD(
+        `${field}/patches/${index}/id`,
+        `names patch ${patch.id} a second time`,
+      );
     seen.add(patch.id);
   });
   return { ...report, reportedAt, events };
@@ -135,7 +140,8 @@ export const reportIngestRoutes: FastifyPluginAsync<HttpDeps> = async (
         }
       }
       logInstanceAndConflicts(request.log, hostId, result);
-      request.log.info(
+      // routine, like the request's own line (http/request-log.ts): info would be a line per host per poll
+      request.log.debug(
         {
           hostId,
           events: report.events.length,

@@ -5,10 +5,9 @@
 // the access guard checks its pattern as it checks a host's report.
 import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify';
 import { errorMessage, isPatchbayError, ErrorCodes, type ClientReport } from '@patchbay/core';
-import { holdersOfLiveHostTokens } from '../../auth/token-store.js';
 import { isNotifiableEvent } from '../../notify/events.js';
 import { describeKey, mirrorKeyFile, readMirrorKey } from '../../trust/mirror-key.js';
-import { assertRollupNoLoop, planRollup } from '../../tiers/rollup-ingest.js';
+import { assertRollupNoLoop, planRollup, type RollupPlan } from '../../tiers/rollup-ingest.js';
 import { readRollupStatus } from '../../tiers/rollup-status.js';
 import { ROLLUP_SCHEMA, type RollupAnswer, type RollupBody } from '../../tiers/rollup-protocol.js';
 import { HttpError, HttpErrors } from '../errors.js';
@@ -69,46 +68,50 @@ export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
           'reports.maxEventsPerRollup',
         );
       const at = clock();
-      const fromFuture: RollupAnswer['refused'] = [];
+      const badReports: RollupAnswer['refused'] = [];
       const hosts = body.hosts.flatMap((host, index) => {
         if (host.report.hostId === undefined)
           throw HttpErrors.BAD_REPORT_FIELD(`body/hosts/${index}`, 'lacks hostId');
-        const report = normaliseReport(host.report);
         try {
-          // One host's bad clock is refused by name; the branch's other hosts still go in.
+          // One host's bad report (a wrong clock, a patch named twice) is refused by name;
+          // the branch's other hosts still go in.
+          const report = normaliseReport(host.report, `body/hosts/${index}/report`);
           assertNotFromFuture(report, at, skewSeconds, `body/hosts/${index}/report`);
+          return [{ ...host, report }];
         } catch (err) {
           if (!(err instanceof HttpError)) throw err;
-          fromFuture.push({ hostId: report.hostId, reason: err.message });
+          badReports.push({ hostId: host.report.hostId, reason: err.message });
           return [];
         }
-        return [{ ...host, report }];
       });
       const now = at.toISOString();
-      const ownTokens = await holdersOfLiveHostTokens(
-        tokens,
-        hosts.map((host) => host.report.hostId),
-      );
-      // Every host's origin, read before the (synchronous) plan. With SQLite nothing runs
-      // between this read and the write below; a network database's store may see a host
-      // start reporting directly in between.
-      const origins = new Map(
-        await Promise.all(
-          [...new Set(hosts.map((h) => h.report.hostId))].map(
-            async (hostId) => [hostId, await store.originOf(hostId)] as const,
-          ),
-        ),
-      );
-      const plan = planRollup(
-        { ...body, hosts },
+      const hostIds = hosts.map((host) => host.report.hostId);
+      // A token enrolled after this lookup: the host's first own report takes it over from
+      // the branch (a report clears its branch), and the branch is refused from then on.
+      const ownTokens = await tokens.liveHostTokenHolders(hostIds);
+      // Planned by the store inside its transaction, on the origins it reads there; a retried
+      // transaction plans again, so the last plan is the one stored.
+      let plan: RollupPlan = { accepted: [], refused: [] };
+      const results = await store.ingestRollup(
+        { branchId, mirror: body.mirror },
         {
-          originOf: (hostId) => origins.get(hostId),
-          hasOwnToken: (hostId) => ownTokens.has(hostId),
-          fingerprint: fingerprint(),
-          now,
+          hostIds,
+          admit: (origins) => {
+            plan = planRollup(
+              { ...body, hosts },
+              {
+                originOf: (hostId) =>
+                  origins.has(hostId) ? { via: origins.get(hostId) ?? null } : undefined,
+                hasOwnToken: (hostId) => ownTokens.has(hostId),
+                fingerprint: fingerprint(),
+                now,
+              },
+            );
+            return plan.accepted;
+          },
         },
+        now,
       );
-      const results = await store.ingestRollup({ branchId, mirror: body.mirror }, plan.accepted, now);
       results.forEach((r, i) => logInstanceAndConflicts(request.log, plan.accepted[i]!.report.hostId, r));
       notifyStored(
         plan.accepted.map((h) => h.report),
@@ -117,7 +120,7 @@ export const rollupRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       const answer: RollupAnswer = {
         accepted: results.reduce((sum, r) => sum + r.accepted, 0),
         hosts: plan.accepted.length,
-        refused: [...fromFuture, ...plan.refused],
+        refused: [...badReports, ...plan.refused],
       };
       request.log.info(
         { branchId, hosts: answer.hosts, accepted: answer.accepted, refused: answer.refused.length },

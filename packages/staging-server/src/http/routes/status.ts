@@ -2,7 +2,7 @@
 // (with held-back patches), the next one, the mirror's size, the blob store's
 // (reclaimable bytes, last gc) and the fleet's freshness.
 import type { FastifyPluginAsync } from 'fastify';
-import { redactCredentials } from '@patchbay/core';
+import { errorMessage, redactCredentials } from '@patchbay/core';
 import { soleLeader } from '../../cluster/leadership.js';
 import { disabledNotifier } from '../../notify/notifier.js';
 import type { HttpDeps } from '../deps.js';
@@ -29,6 +29,13 @@ export const statusRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
     const { mirror, store, config } = deps;
     const now = Date.now();
     const staleBefore = new Date(now - config.reports.staleAfterHours * 3_600_000).toISOString();
+    // A follower reads the leader's last sync from the shared sync state now, not at its next
+    // reload: a sync the leader is running shows as running on every replica.
+    const leads = cluster.isLeader();
+    if (!leads)
+      await mirror.reload?.().catch((err: unknown) => {
+        app.log.warn({ err: errorMessage(err) }, "status: the leader's sync state could not be read");
+      });
     const last = mirror.lastSync();
     const next = deps.nextSyncAt();
     // trust v2: present when the upstream is a TUF repository (tuf/served-repository.ts)
@@ -44,7 +51,7 @@ export const statusRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
       // extension: the last sync or import that succeeded (an air-gapped server's import)
       lastUpdate: lastUpdateOf(mirror.lastUpdate?.() ?? null),
       nextSyncAt: next === null ? null : next.toISOString(),
-      syncing: mirror.isSyncing(),
+      syncing: mirror.isSyncing() || (!leads && last?.outcome === 'running'),
       mirror: await mirror.stats(),
       // extension: the blob store as gc sees it (figures cached; recomputed after syncs and gc)
       storage: await mirror.storage(),

@@ -3,9 +3,6 @@
 //   GET /v1/tuf/metadata/:name   timestamp.json, root.json, <N>.<role>.json (files that exist)
 //   GET /v1/tuf/targets/*        <dir>/<sha256>.<basename> -> the blob with that digest, when
 //                                the served repository names it as available
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify';
 import { metadataFileName } from '@patchbay/core/tuf';
 import { sendVerifiedFile } from '../blob-response.js';
@@ -48,16 +45,10 @@ export const tufRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mirror }) =
       const { name } = request.params;
       const file = metadataFileFor(name);
       if (file === undefined) throw HttpErrors.TUF_METADATA_NOT_FOUND(name);
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(join(repository.metadataDir, file));
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR')
-          throw HttpErrors.TUF_METADATA_NOT_FOUND(name);
-        throw err;
-      }
-      const etag = `"${createHash('sha256').update(bytes).digest('hex')}"`;
+      // in memory while the file is unchanged: a 304 or a 404 reads no file (tuf/served-metadata.ts)
+      const served = await repository.metadataFile(file);
+      if (served === null) throw HttpErrors.TUF_METADATA_NOT_FOUND(name);
+      const { bytes, etag } = served;
       // No Last-Modified (the bytes, not the file's time, are the identity): the date conditions do not apply.
       const precondition = evaluatePreconditions(request.headers, { etag });
       if (precondition === 'failed') throw HttpErrors.PRECONDITION_FAILED(`TUF metadata ${name}`, etag);

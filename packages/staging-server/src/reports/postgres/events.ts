@@ -1,5 +1,5 @@
-// A report's events in an ingest transaction: each stored once per (hostId, instanceId,
-// seq), in one statement for the whole report. An event not stored is a resend, or a
+// Reports' events in an ingest transaction: each stored once per (hostId, instanceId, seq),
+// in one statement for all the reports of a batch. An event not stored is a resend, or a
 // conflict when the event under its key says something else.
 import type { ClientReport, ReportEvent } from '@patchbay/core';
 import type { EventConflict } from '../types.js';
@@ -17,22 +17,24 @@ function sameContent(a: EventContent, b: EventContent): boolean {
 
 // A daemon upgraded to instance ids resends its unacknowledged outbox under its new id: an
 // identical event the host sent before without one (instance '') is that resend, not news.
-// Ordered by the report's order, so ids (the history's tie-break) follow it.
+// Ordered by the reports' order, so ids (the history's tie-break) follow it. The events of
+// several hosts' reports in one statement.
 const INSERT_EVENTS = prepared(
-  'insert-events',
+  'insert-host-events',
   `
 INSERT INTO reports.events (host_id, instance_id, seq, type, patch_id, at, outcome, message, output, received_at)
-SELECT $1, e.instance_id, e.seq, e.type, e.patch_id, e.at, e.outcome, e.message, e.output, $2
-FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-  WITH ORDINALITY AS e (instance_id, seq, type, patch_id, at, outcome, message, output, n)
+SELECT e.host_id, e.instance_id, e.seq, e.type, e.patch_id, e.at, e.outcome, e.message, e.output, e.received_at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[],
+  $9::text[], $10::text[])
+  WITH ORDINALITY AS e (host_id, received_at, instance_id, seq, type, patch_id, at, outcome, message, output, n)
 WHERE e.instance_id = '' OR NOT EXISTS (
   SELECT 1 FROM reports.events l
-  WHERE l.host_id = $1 AND l.instance_id = '' AND l.seq = e.seq
+  WHERE l.host_id = e.host_id AND l.instance_id = '' AND l.seq = e.seq
     AND (l.type, l.patch_id, l.at, l.outcome, l.message, l.output)
       IS NOT DISTINCT FROM (e.type, e.patch_id, e.at, e.outcome, e.message, e.output))
 ORDER BY e.n
 ON CONFLICT (host_id, instance_id, seq) DO NOTHING
-RETURNING instance_id AS "instanceId", seq`,
+RETURNING host_id AS "hostId", instance_id AS "instanceId", seq`,
 );
 
 const EVENTS_UNDER_KEYS = prepared(
@@ -66,36 +68,50 @@ function sentEvents(report: ClientReport): SentEvent[] {
   }));
 }
 
-/** Add the report's events once per key: those newly stored, and those whose key holds another event. */
+/** What addEvents did with a report's events: those newly stored, and those whose key holds another event. */
+export interface AddedEvents {
+  newEvents: ReportEvent[];
+  conflicts: EventConflict[];
+}
+
+/** Add the reports' events once per key (`reports` name each host once), answering per report. */
 export async function addEvents(
   sql: Sql,
-  report: ClientReport,
-  receivedAt: string,
-): Promise<{ newEvents: ReportEvent[]; conflicts: EventConflict[] }> {
-  if (report.events.length === 0) return { newEvents: [], conflicts: [] };
-  const sent = sentEvents(report);
-  const column = <T>(pick: (s: SentEvent) => T) => sent.map(pick);
-  const inserted = await sql.rows<{ instanceId: string; seq: number }>(INSERT_EVENTS, [
-    report.hostId,
-    receivedAt,
-    column((s) => s.instanceId),
-    column((s) => s.event.seq),
-    column((s) => s.content.type),
-    column((s) => s.content.patchId),
-    column((s) => s.content.at),
-    column((s) => s.content.outcome),
-    column((s) => s.content.message),
-    column((s) => s.content.output),
+  reports: readonly { report: ClientReport; receivedAt: string }[],
+): Promise<AddedEvents[]> {
+  const sent = reports.map(({ report }) => sentEvents(report));
+  const rows = reports.flatMap(({ report, receivedAt }, r) =>
+    sent[r]!.map((s) => ({ hostId: report.hostId, receivedAt, s })),
+  );
+  if (rows.length === 0) return reports.map(() => ({ newEvents: [], conflicts: [] }));
+  const column = <T>(pick: (row: (typeof rows)[number]) => T) => rows.map(pick);
+  const inserted = await sql.rows<{ hostId: string; instanceId: string; seq: number }>(INSERT_EVENTS, [
+    column((r) => r.hostId),
+    column((r) => r.receivedAt),
+    column((r) => r.s.instanceId),
+    column((r) => r.s.event.seq),
+    column((r) => r.s.content.type),
+    column((r) => r.s.content.patchId),
+    column((r) => r.s.content.at),
+    column((r) => r.s.content.outcome),
+    column((r) => r.s.content.message),
+    column((r) => r.s.content.output),
   ]);
-  const fresh = new Set(inserted.map((row) => keyOf(row.instanceId, row.seq)));
-  const newEvents: ReportEvent[] = [];
-  const rest: SentEvent[] = [];
-  for (const s of sent) {
-    // The first event under a key is the one stored when the report holds the key twice.
-    if (fresh.delete(keyOf(s.instanceId, s.event.seq))) newEvents.push(s.event);
-    else rest.push(s);
+  const fresh = new Set(inserted.map((row) => `${row.hostId}\n${keyOf(row.instanceId, row.seq)}`));
+  const answers: AddedEvents[] = [];
+  for (const [r, { report }] of reports.entries()) {
+    const newEvents: ReportEvent[] = [];
+    const rest: SentEvent[] = [];
+    for (const s of sent[r]!) {
+      // The first event under a key is the one stored when the report holds the key twice.
+      if (fresh.delete(`${report.hostId}\n${keyOf(s.instanceId, s.event.seq)}`)) newEvents.push(s.event);
+      else rest.push(s);
+    }
+    // Rare (a resend, or a conflict): read back one host at a time.
+    const conflicts = rest.length === 0 ? [] : await conflictsOf(sql, report.hostId, rest);
+    answers.push({ newEvents, conflicts });
   }
-  return { newEvents, conflicts: rest.length === 0 ? [] : await conflictsOf(sql, report.hostId, rest) };
+  return answers;
 }
 
 /** The events not stored whose key holds an event with other content (resends are not). */

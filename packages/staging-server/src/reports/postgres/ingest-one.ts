@@ -1,6 +1,6 @@
-// One report in an ingest transaction the caller holds: the host's snapshot, its
-// instance and its events (snapshot.ts, events.ts); and what every ingest transaction ends
-// with: the per-patch state counters moved by all its reports at once, then the revision
+// Reports in an ingest transaction the caller holds: the hosts' snapshots, instances and
+// events (snapshot.ts, events.ts), several hosts per statement; and what every ingest
+// transaction ends with: the per-patch state counters moved by all its reports at once, then the revision
 // bump, so every replica's revision() moves when any of them ingests.
 import { ingestResult } from '../stored-rows.js';
 import type { ClientReport } from '@patchbay/core';
@@ -8,7 +8,12 @@ import type { ReportStoreOptions } from '../report-store-api.js';
 import type { IngestResult, ReportOrigin } from '../types.js';
 import { prepared, type Sql } from './reports-database.js';
 import { addEvents } from './events.js';
-import { noteInstance, writeSnapshot, type CountDelta } from './snapshot.js';
+import { noteInstances, writeSnapshots, type CountDelta, type IngestItem } from './snapshot.js';
+
+export type { IngestItem } from './snapshot.js';
+
+/** Reports inside a transaction the caller holds, answered in their order. */
+export type IngestAll = (sql: Sql, items: readonly IngestItem[]) => Promise<IngestResult[]>;
 
 /** One report inside a transaction the caller holds. */
 export type IngestOne = (
@@ -67,19 +72,58 @@ export async function finishIngest(sql: Sql): Promise<void> {
   await sql.rows(BUMP_REVISION);
 }
 
-export function ingestOneWith(options: ReportStoreOptions): IngestOne {
+/**
+ * The items in hostId order, cut where a host comes again: each part names a host once (one
+ * statement cannot write a row twice), a host's reports keep their order, and rows are locked
+ * in one order across the whole transaction, so two replicas' batches never wait on each
+ * other in a cycle. Returns the parts as indexes into `items`.
+ */
+function partsByHost(items: readonly IngestItem[]): number[][] {
+  const order = items.map((_, i) => i);
+  // stable: a host's reports keep their arrival order
+  order.sort((a, b) => compareText(items[a]!.report.hostId, items[b]!.report.hostId));
+  const parts: number[][] = [];
+  let part: number[] = [];
+  for (const i of order) {
+    if (part.length > 0 && items[part.at(-1)!]!.report.hostId === items[i]!.report.hostId) {
+      parts.push(part);
+      part = [];
+    }
+    part.push(i);
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function ingestAllWith(options: ReportStoreOptions): IngestAll {
   const skewSeconds = options.maxClockSkewSeconds ?? 300;
-  return async (sql, report, receivedAt, origin) => {
-    const { snapshotReplaced, knownHost, counts } = await writeSnapshot(
-      sql,
-      report,
-      receivedAt,
-      origin,
-      skewSeconds,
-    );
-    noteCounts(sql, counts);
-    const newInstance = await noteInstance(sql, report, receivedAt, knownHost);
-    const { newEvents, conflicts } = await addEvents(sql, report, receivedAt);
-    return ingestResult(newEvents, snapshotReplaced, conflicts, newInstance);
+  return async (sql, items) => {
+    const results: IngestResult[] = new Array<IngestResult>(items.length);
+    for (const part of partsByHost(items)) {
+      const batch = part.map((i) => items[i]!);
+      const { outcomes, counts } = await writeSnapshots(sql, batch, skewSeconds);
+      noteCounts(sql, counts);
+      const instances = await noteInstances(
+        sql,
+        batch,
+        outcomes.map((o) => o.knownHost),
+      );
+      const events = await addEvents(sql, batch);
+      part.forEach((i, n) => {
+        const { newEvents, conflicts } = events[n]!;
+        results[i] = ingestResult(newEvents, outcomes[n]!.snapshotReplaced, conflicts, instances[n]);
+      });
+    }
+    return results;
   };
+}
+
+/** One report through `ingestAll`. */
+export function ingestOneOf(ingestAll: IngestAll): IngestOne {
+  return async (sql, report, receivedAt, origin) =>
+    (await ingestAll(sql, [{ report, receivedAt, origin }]))[0]!;
 }

@@ -6,7 +6,7 @@
 // the database refuses), so the common path carries no savepoint per report.
 import type { ClientReport } from '@patchbay/core';
 import type { IngestResult, ReportOrigin } from '../types.js';
-import { finishIngest, type IngestOne } from './ingest-one.js';
+import { finishIngest, type IngestAll } from './ingest-one.js';
 import { isRetryable, type ReportsDatabase } from './reports-database.js';
 
 /** Most reports one shared commit takes: bounds how long the first one waits. */
@@ -32,7 +32,7 @@ export class IngestQueue {
 
   constructor(
     private readonly db: ReportsDatabase,
-    private readonly ingestOne: IngestOne,
+    private readonly ingestAll: IngestAll,
     private readonly ingestAlone: IngestAlone,
   ) {}
 
@@ -59,33 +59,28 @@ export class IngestQueue {
 
   private async storeBatch(batch: PendingIngest[]): Promise<void> {
     const receivedAt = new Date().toISOString();
-    // Hosts in one order in every transaction, so two replicas' batches never wait on each
-    // other in a cycle; a host's reports keep their arrival order (the sort is stable).
-    const ordered = [...batch].sort((a, b) => compareText(a.report.hostId, b.report.hostId));
     let results: IngestResult[];
     try {
-      results = await this.db.transaction(`storing ${ordered.length} reports`, async (sql) => {
-        const stored: IngestResult[] = [];
-        for (const item of ordered)
-          stored.push(await this.ingestOne(sql, item.report, receivedAt, item.origin));
+      // Several hosts per statement, in hostId order (ingest-one.ts).
+      results = await this.db.transaction(`storing ${batch.length} reports`, async (sql) => {
+        const stored = await this.ingestAll(
+          sql,
+          batch.map((item) => ({ report: item.report, receivedAt, origin: item.origin })),
+        );
         await finishIngest(sql);
         return stored;
       });
     } catch (err) {
       // The database out of reach fails them all alike: trying each alone would only wait longer.
       if (isRetryable((err as { cause?: unknown }).cause ?? err)) {
-        for (const item of ordered) item.reject(err);
+        for (const item of batch) item.reject(err);
         return;
       }
       // Which report failed is told apart by storing each alone.
-      for (const item of ordered)
+      for (const item of batch)
         await this.ingestAlone(item.report, receivedAt, item.origin).then(item.resolve, item.reject);
       return;
     }
-    ordered.forEach((item, i) => item.resolve(results[i]!));
+    batch.forEach((item, i) => item.resolve(results[i]!));
   }
-}
-
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

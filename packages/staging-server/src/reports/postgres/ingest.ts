@@ -5,7 +5,7 @@ import type { ClientReport } from '@patchbay/core';
 import type { ReportOrigin } from '../types.js';
 import type { ReportStore } from '../report-store-api.js';
 import type { ReportsDatabase } from './reports-database.js';
-import { finishIngest, type IngestOne } from './ingest-one.js';
+import { finishIngest, ingestOneOf, type IngestAll } from './ingest-one.js';
 import { IngestQueue } from './ingest-queue.js';
 
 type IngestMethods = Pick<ReportStore, 'revision' | 'ingest' | 'ingestSoon' | 'ingestMany'>;
@@ -15,14 +15,18 @@ export interface PostgresIngest extends IngestMethods {
   drain(): Promise<void>;
 }
 
-export function postgresIngest(db: ReportsDatabase, ingestOne: IngestOne): PostgresIngest {
+/** Most reports one statement of a bulk load takes. */
+const BULK_PART = 256;
+
+export function postgresIngest(db: ReportsDatabase, ingestAll: IngestAll): PostgresIngest {
+  const ingestOne = ingestOneOf(ingestAll);
   const single = (report: ClientReport, receivedAt: string, origin: ReportOrigin | null) =>
     db.transaction(`storing the report of host "${report.hostId}"`, async (sql) => {
       const result = await ingestOne(sql, report, receivedAt, origin);
       await finishIngest(sql);
       return result;
     });
-  const queue = new IngestQueue(db, ingestOne, single);
+  const queue = new IngestQueue(db, ingestAll, single);
   return {
     revision: async () =>
       (await db.rows<{ value: number }>('SELECT value FROM reports.revision'))[0]?.value ?? 0,
@@ -32,7 +36,12 @@ export function postgresIngest(db: ReportsDatabase, ingestOne: IngestOne): Postg
     ingestMany: (reports, receivedAt = new Date().toISOString()) =>
       db.transaction(`storing ${reports.length} reports`, async (sql) => {
         let accepted = 0;
-        for (const report of reports) accepted += (await ingestOne(sql, report, receivedAt, null)).accepted;
+        for (let from = 0; from < reports.length; from += BULK_PART) {
+          const part = reports
+            .slice(from, from + BULK_PART)
+            .map((report) => ({ report, receivedAt, origin: null }));
+          for (const result of await ingestAll(sql, part)) accepted += result.accepted;
+        }
         await finishIngest(sql);
         return accepted;
       }),

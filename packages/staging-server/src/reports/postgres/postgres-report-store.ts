@@ -11,7 +11,7 @@ import { postgresFleetCounts } from './fleet-counts.js';
 import { postgresFleetQueries } from './fleet-queries.js';
 import { postgresEventHistory } from './history.js';
 import { postgresHostView } from './host-view.js';
-import { ingestOneWith } from './ingest-one.js';
+import { ingestAllWith, ingestOneOf } from './ingest-one.js';
 import { postgresIngest } from './ingest.js';
 import { ReportsDatabase } from './reports-database.js';
 import { postgresRollupRecords } from './rollup.js';
@@ -30,8 +30,9 @@ export async function openPostgresReportStore(
 ): Promise<ReportStore> {
   await migratePostgres(pool, REPORTS_COMPONENT, REPORTS_MIGRATIONS);
   const db = new ReportsDatabase(pool);
-  const ingestOne = ingestOneWith(options);
-  const { drain, ...ingest } = postgresIngest(db, ingestOne);
+  const ingestAll = ingestAllWith(options);
+  const ingestOne = ingestOneOf(ingestAll);
+  const { drain, ...ingest } = postgresIngest(db, ingestAll);
   return {
     ...ingest,
     ...postgresRollupRecords(db, ingestOne),

@@ -1,20 +1,14 @@
 // Storing a client report: the host's snapshot (unless the report is older than the one
-// stored), its client instance, its events once per (hostId, instanceId, seq). One
-// transaction a report; reports that arrive together share a commit (ingestSoon).
+// stored; written where it differs, snapshot.ts), its client instance, its events once per
+// (hostId, instanceId, seq). One transaction a report; reports that arrive together share a
+// commit (ingestSoon).
 import { ingestResult } from '../stored-rows.js';
 import type Database from 'better-sqlite3';
-import { ErrorCodes, PatchbayError, type ClientReport, type ReportEvent } from '@patchbay/core';
+import type { ClientReport, ReportEvent } from '@patchbay/core';
 import type { ReportIngest, ReportStoreOptions } from '../report-store-api.js';
-import type {
-  EventConflict,
-  IngestResult,
-  InstanceRow,
-  NewInstance,
-  ReportOrigin,
-  StoredPatch,
-} from '../types.js';
-import { hostCounts } from '../fleet-read.js';
+import type { EventConflict, IngestResult, InstanceRow, NewInstance, ReportOrigin } from '../types.js';
 import { INSTANCES_OF_HOST } from './client-rows.js';
+import { prepareSnapshotStatements, replaceSnapshot } from './snapshot.js';
 
 /** Most reports one shared commit takes (ingestSoon): bounds how long the first one waits. */
 const INGEST_BATCH = 256;
@@ -31,11 +25,6 @@ function sameEvent(a: EventContent, b: EventContent): boolean {
     a.message === b.message &&
     a.output === b.output
   );
-}
-
-/** 1 / 0 for a boolean the client sent, null when it sent none (or something else). */
-function cachedFlag(value: unknown): number | null {
-  return typeof value === 'boolean' ? Number(value) : null;
 }
 
 /** One report in a transaction of its own (a savepoint when called inside another). */
@@ -60,30 +49,7 @@ interface PendingIngest {
 
 function prepareStatements(db: Database.Database) {
   return {
-    snapshotTime: db.prepare<[string], { reportedAt: string; lastSeenAt: string }>(
-      'SELECT reportedAt, lastSeenAt FROM clients WHERE hostId = ?',
-    ),
-    upsertClient: db.prepare(
-      `INSERT INTO clients (hostId, hostname, platform, daemonVersion, products, lastSeenAt, reportedAt, lastReport, pendingReboot, via, viaPath, viaKeys, installed, failed, missing, superseded)
-       VALUES (@hostId, @hostname, @platform, @daemonVersion, @products, @lastSeenAt, @reportedAt, @lastReport, @pendingReboot, @via, @viaPath, @viaKeys, @installed, @failed, @missing, @superseded)
-       ON CONFLICT (hostId) DO UPDATE SET hostname = excluded.hostname, platform = excluded.platform,
-         daemonVersion = excluded.daemonVersion, products = excluded.products, lastSeenAt = excluded.lastSeenAt,
-         reportedAt = excluded.reportedAt, lastReport = excluded.lastReport, pendingReboot = excluded.pendingReboot,
-         via = excluded.via, viaPath = excluded.viaPath, viaKeys = excluded.viaKeys, installed = excluded.installed,
-         failed = excluded.failed, missing = excluded.missing, superseded = excluded.superseded`,
-    ),
-    touchClient: db.prepare('UPDATE clients SET lastSeenAt = ? WHERE hostId = ?'),
-    // Rows that went away are deleted, the others written only where they differ, so a host
-    // re-reporting the same states costs its clients row and nothing in client_patches.
-    deleteGonePatches: db.prepare(
-      'DELETE FROM client_patches WHERE hostId = ? AND patchId NOT IN (SELECT value FROM json_each(?))',
-    ),
-    upsertPatch: db.prepare(
-      `INSERT INTO client_patches AS p (hostId, patchId, state, since, reason, cached) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (hostId, patchId) DO UPDATE SET state = excluded.state, since = excluded.since,
-         reason = excluded.reason, cached = excluded.cached
-       WHERE (p.state, p.since, p.reason, p.cached) IS NOT (excluded.state, excluded.since, excluded.reason, excluded.cached)`,
-    ),
+    ...prepareSnapshotStatements(db),
     insertEvent: db.prepare(
       `INSERT INTO events (hostId, instanceId, seq, type, patchId, at, outcome, message, output, receivedAt)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hostId, instanceId, seq) DO NOTHING`,
@@ -93,10 +59,16 @@ function prepareStatements(db: Database.Database) {
       `SELECT type, patchId, at, outcome, message, output FROM events
        WHERE hostId = ? AND instanceId = ? AND seq = ?`,
     ),
+    // Whether the host ever sent events without an instance id: only then can one be a resend.
+    hasLegacyEvents: db
+      .prepare<[string], number>("SELECT 1 FROM events WHERE hostId = ? AND instanceId = '' LIMIT 1")
+      .pluck(),
     instancesOf: db.prepare<[string], InstanceRow>(INSTANCES_OF_HOST),
-    upsertInstance: db.prepare(
-      `INSERT INTO client_instances (hostId, instanceId, firstSeenAt, lastSeenAt) VALUES (?, ?, ?, ?)
-       ON CONFLICT (hostId, instanceId) DO UPDATE SET lastSeenAt = excluded.lastSeenAt`,
+    touchInstance: db.prepare<[string, string, string]>(
+      'UPDATE client_instances SET lastSeenAt = ? WHERE hostId = ? AND instanceId = ?',
+    ),
+    insertInstance: db.prepare<[string, string, string, string]>(
+      'INSERT INTO client_instances (hostId, instanceId, firstSeenAt, lastSeenAt) VALUES (?, ?, ?, ?)',
     ),
     setInstance: db.prepare('UPDATE clients SET instanceId = ? WHERE hostId = ?'),
   };
@@ -104,60 +76,11 @@ function prepareStatements(db: Database.Database) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
-/** Replace the host's snapshot (its row and patch states) with the report's. */
-function replaceSnapshot(
-  st: Statements,
-  report: ClientReport,
-  receivedAt: string,
-  origin: ReportOrigin | null,
-): void {
-  const { events: _events, ...withoutEvents } = report;
-  st.upsertClient.run({
-    hostId: report.hostId,
-    // Only hostId, reportedAt, patches and events are required by REPORT_SCHEMA.
-    hostname: report.hostname ?? report.hostId,
-    platform: report.platform ?? '',
-    daemonVersion: report.daemonVersion ?? '',
-    products: JSON.stringify(report.products ?? []),
-    lastSeenAt: receivedAt,
-    reportedAt: report.reportedAt,
-    lastReport: JSON.stringify(withoutEvents),
-    pendingReboot: report.pendingReboot ? 1 : 0,
-    // A report the host sent itself clears a branch binding: it now reports directly.
-    via: origin?.path[0] ?? null,
-    viaPath: origin ? JSON.stringify(origin.path) : null,
-    viaKeys: origin ? JSON.stringify(origin.keys) : null,
-    // the host's counters: its patch rows are the report's once they are written below
-    ...hostCounts(report.patches),
-  });
-  const patches = report.patches as StoredPatch[];
-  const ids = patches.map((p) => p.id);
-  // An upsert would let the last of a twice-named patch win; the (hostId, patchId) key refuses it, as in PostgreSQL.
-  if (new Set(ids).size !== ids.length)
-    throw new PatchbayError(
-      ErrorCodes.DATABASE,
-      `the report of host "${report.hostId}" names a patch twice`,
-      {
-        hostId: report.hostId,
-      },
-    );
-  st.deleteGonePatches.run(report.hostId, JSON.stringify(ids));
-  for (const patch of patches) {
-    st.upsertPatch.run(
-      report.hostId,
-      patch.id,
-      patch.state,
-      patch.since ?? null,
-      patch.reason ?? null,
-      cachedFlag(patch.cached),
-    );
-  }
-}
-
 /**
  * Record the client instance a report names. Returns the instance when this host id had
  * not reported from it before, with the host's other instances (and whether the host
- * reported at all before), so the caller can say so.
+ * reported at all before), so the caller can say so. `current`: the report is the host's
+ * snapshot; `stored`: the instance its row named before.
  */
 function noteInstance(
   st: Statements,
@@ -165,14 +88,16 @@ function noteInstance(
   receivedAt: string,
   knownHost: boolean,
   current: boolean,
+  stored: string | null,
 ): NewInstance | undefined {
   const instanceId = report.instanceId;
   if (instanceId === undefined) return undefined;
-  const before = st.instancesOf.all(report.hostId);
-  st.upsertInstance.run(report.hostId, instanceId, receivedAt, receivedAt);
   // an outbox report of an earlier instance arriving late does not make it current again
-  if (current) st.setInstance.run(instanceId, report.hostId);
-  if (before.some((i) => i.instanceId === instanceId)) return undefined;
+  if (current && stored !== instanceId) st.setInstance.run(instanceId, report.hostId);
+  // The common case, an instance already known, costs one statement.
+  if (st.touchInstance.run(receivedAt, report.hostId, instanceId).changes > 0) return undefined;
+  const before = st.instancesOf.all(report.hostId);
+  st.insertInstance.run(report.hostId, instanceId, receivedAt, receivedAt);
   return { instanceId, previous: before.map((i) => i.instanceId), knownHost };
 }
 
@@ -184,6 +109,7 @@ function addEvents(
 ): { newEvents: ReportEvent[]; conflicts: EventConflict[] } {
   const newEvents: ReportEvent[] = [];
   const conflicts: EventConflict[] = [];
+  let legacy: boolean | undefined;
   for (const event of report.events) {
     // Per-event instanceId: a rollup forwards events of a host's earlier instances too.
     const instanceId = event.instanceId ?? report.instanceId ?? '';
@@ -197,9 +123,9 @@ function addEvents(
     };
     // A daemon upgraded to instance ids resends its unacknowledged outbox under its new
     // id: an identical event the host sent before without one is that resend, not news.
-    if (instanceId !== '') {
-      const legacy = st.storedEvent.get(report.hostId, '', event.seq);
-      if (legacy !== undefined && sameEvent(legacy, content)) continue;
+    if (instanceId !== '' && (legacy ??= st.hasLegacyEvents.get(report.hostId) !== undefined)) {
+      const twin = st.storedEvent.get(report.hostId, '', event.seq);
+      if (twin !== undefined && sameEvent(twin, content)) continue;
     }
     const result = st.insertEvent.run(
       report.hostId,
@@ -232,44 +158,66 @@ export function sqliteIngest(db: Database.Database, options: ReportStoreOptions)
   let writes = 0;
   const pending: PendingIngest[] = [];
 
-  const ingestOne: IngestOne = db.transaction(
-    (report: ClientReport, receivedAt: string, origin: ReportOrigin | null): IngestResult => {
-      writes++;
-      const stored = st.snapshotTime.get(report.hostId);
-      // A report queued in a client's outbox may arrive after a newer one: its events
-      // still count, but it must not roll the host's snapshot back. A stored reportedAt
-      // beyond its own arrival plus the skew window (stored before ingest refused such
-      // times, or by a clock gone wrong) is no order at all: arrival decides then.
-      const snapshotReplaced =
-        stored === undefined ||
-        stored.reportedAt <= report.reportedAt ||
-        Date.parse(stored.reportedAt) > Date.parse(stored.lastSeenAt) + skewMs;
-      if (snapshotReplaced) replaceSnapshot(st, report, receivedAt, origin);
-      else st.touchClient.run(receivedAt, report.hostId);
-      const newInstance = noteInstance(st, report, receivedAt, stored !== undefined, snapshotReplaced);
-      const { newEvents, conflicts } = addEvents(st, report, receivedAt);
-      return ingestResult(newEvents, snapshotReplaced, conflicts, newInstance);
-    },
+  /** One report inside a transaction the caller holds. */
+  const ingestInTransaction: IngestOne = (report, receivedAt, origin) => {
+    writes++;
+    const stored = st.storedClient.get(report.hostId);
+    // A report queued in a client's outbox may arrive after a newer one: its events
+    // still count, but it must not roll the host's snapshot back. A stored reportedAt
+    // beyond its own arrival plus the skew window (stored before ingest refused such
+    // times, or by a clock gone wrong) is no order at all: arrival decides then.
+    const snapshotReplaced =
+      stored === undefined ||
+      stored.reportedAt <= report.reportedAt ||
+      Date.parse(stored.reportedAt) > Date.parse(stored.lastSeenAt) + skewMs;
+    if (snapshotReplaced) replaceSnapshot(st, report, receivedAt, origin, stored);
+    else st.touchClient.run(receivedAt, report.hostId);
+    const newInstance = noteInstance(
+      st,
+      report,
+      receivedAt,
+      stored !== undefined,
+      snapshotReplaced,
+      stored?.instanceId ?? null,
+    );
+    const { newEvents, conflicts } = addEvents(st, report, receivedAt);
+    return ingestResult(newEvents, snapshotReplaced, conflicts, newInstance);
+  };
+  const ingestOne: IngestOne = db.transaction(ingestInTransaction);
+
+  /** The batch in one transaction, each report in a savepoint of its own: one that fails fails alone. */
+  const ingestEachAlone = db.transaction((batch: PendingIngest[], receivedAt: string) =>
+    batch.map((item): IngestResult | { error: unknown } => {
+      try {
+        // A nested better-sqlite3 transaction is a savepoint: a failure undoes this report only.
+        return ingestOne(item.report, receivedAt, item.origin);
+      } catch (error) {
+        return { error };
+      }
+    }),
   );
 
-  // Each item in a savepoint of its own, so one that fails fails alone. At fleet scale the
-  // commit is half the cost of a report (docs/performance.md).
+  // A failing report is rare (one the schema let through but SQLite refuses), so a batch is
+  // first stored with no savepoint per report; when one fails, the batch is undone and stored
+  // again a savepoint each. At fleet scale the commit is a large part of a report's cost.
+  const ingestTogether = db.transaction((batch: PendingIngest[], receivedAt: string) =>
+    batch.map((item) => ingestInTransaction(item.report, receivedAt, item.origin)),
+  );
+
+  function storeBatch(batch: PendingIngest[], receivedAt: string): (IngestResult | { error: unknown })[] {
+    try {
+      return ingestTogether(batch, receivedAt);
+    } catch {
+      return ingestEachAlone(batch, receivedAt);
+    }
+  }
+
   function flushPending(): void {
     while (pending.length > 0) {
       const batch = pending.splice(0, INGEST_BATCH);
-      const receivedAt = new Date().toISOString();
-      const outcomes: (IngestResult | { error: unknown })[] = [];
+      let outcomes: (IngestResult | { error: unknown })[];
       try {
-        db.transaction(() => {
-          for (const item of batch) {
-            try {
-              // A nested better-sqlite3 transaction is a savepoint: a failure undoes this report only.
-              outcomes.push(ingestOne(item.report, receivedAt, item.origin));
-            } catch (error) {
-              outcomes.push({ error });
-            }
-          }
-        })();
+        outcomes = storeBatch(batch, new Date().toISOString());
       } catch (error) {
         for (const item of batch) item.reject(error);
         continue;
@@ -297,7 +245,7 @@ export function sqliteIngest(db: Database.Database, options: ReportStoreOptions)
     ingestMany: async (reports, receivedAt = new Date().toISOString()) =>
       db.transaction(() => {
         let accepted = 0;
-        for (const report of reports) accepted += ingestOne(report, receivedAt, null).accepted;
+        for (const report of reports) accepted += ingestInTransaction(report, receivedAt, null).accepted;
         return accepted;
       })(),
   };

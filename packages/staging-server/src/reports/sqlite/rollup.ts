@@ -9,7 +9,10 @@ import type { IngestOne } from './ingest.js';
 
 function prepareStatements(db: Database.Database) {
   return {
-    originOf: db.prepare<[string], { via: string | null }>('SELECT via FROM clients WHERE hostId = ?'),
+    // hostIds as one JSON array: one statement whatever their number
+    originsOf: db.prepare<[string], { hostId: string; via: string | null }>(
+      'SELECT hostId, via FROM clients WHERE hostId IN (SELECT value FROM json_each(?))',
+    ),
     rollupClients: db.prepare<[], ClientRow>('SELECT * FROM clients ORDER BY hostId'),
     eventsAfter: db.prepare<[number, number], StoredEvent>(
       'SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?',
@@ -25,16 +28,20 @@ function prepareStatements(db: Database.Database) {
 
 export function sqliteRollupRecords(db: Database.Database, ingestOne: IngestOne): RollupRecords {
   const st = prepareStatements(db);
+  const originsOf = (hostIds: readonly string[]): Map<string, string | null> =>
+    new Map(st.originsOf.all(JSON.stringify([...new Set(hostIds)])).map((row) => [row.hostId, row.via]));
   return {
-    ingestRollup: async (branch, hosts, receivedAt = new Date().toISOString()) =>
+    ingestRollup: async (branch, admission, receivedAt = new Date().toISOString()) =>
       db.transaction(() => {
+        // Checked and written in one synchronous transaction: no other write runs in between.
+        const hosts = admission.admit(originsOf(admission.hostIds));
         // Each host's receivedAt is when its branch heard from it, so staleness means the host's.
         const results = hosts.map((host) => ingestOne(host.report, host.receivedAt, host.origin));
         st.upsertBranch.run({ ...branch, lastRollupAt: receivedAt, hosts: hosts.length });
         return results;
       })(),
 
-    originOf: async (hostId) => st.originOf.get(hostId),
+    originsOf: async (hostIds) => originsOf(hostIds),
 
     rollupClients: async () =>
       st.rollupClients.all().map((row): RollupClientRow => ({
