@@ -167,7 +167,7 @@ export const MIGRATIONS: readonly Migration[] = [
     why: "each host's patches per state class, kept at ingest: /v1/clients, /metrics and the host view without reading every state",
     apply(db) {
       // Columns of the host's own row (its summary reads them with it), written with the row by
-      // the ingest that replaces the host's patch rows (ingest.ts: as many triggers as changed
+      // the ingest that replaces the host's patch rows (snapshot.ts: as many triggers as changed
       // rows, each rewriting the wide row, cost a quarter of an ingest's CPU); built here from
       // the rows there are. missing: MISSING_STATES (types.ts), as /v1/clients has always counted.
       for (const column of HOST_COUNTER_COLUMNS)
