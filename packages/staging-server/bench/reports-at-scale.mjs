@@ -3,7 +3,10 @@
 // the installs history, /v1/clients whole and paged, what /v1/status and the status page's
 // host view read, and the retention prune.
 //
-//   npx tsc -b packages/staging-server && node packages/staging-server/bench/reports-at-scale.mjs [hosts] [patches]
+//   npx tsc -b packages/staging-server && node packages/staging-server/bench/reports-at-scale.mjs [hosts] [patches] [only]
+//
+// `only`: run the cases whose name contains one of its comma-separated parts (e.g. "host view,clients"). Each case is timed by the
+// wall clock and by this process's CPU time (user + system), the figure to trust on a busy machine.
 //
 // Figures from this script are in docs/reports.md, "At 10,000 hosts".
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,12 +19,14 @@ import { jsonArrayParts } from '../dist/http/json-stream.js';
 import { buildCompliance, buildHostMatrix } from '../dist/reports/compliance.js';
 import { buildComplianceCounts } from '../dist/reports/compliance-counts.js';
 import { complianceByPatch, readHostProfiles } from '../dist/reports/compliance-export.js';
+import { counterHostPage } from '../dist/reports/host-page.js';
 import { ReportStore } from '../dist/reports/report-store.js';
 import { pruneExpiredEvents } from '../dist/reports/retention.js';
 import { downloadedPages, installHistoryRows, sortHosts } from '../dist/reports/views.js';
 
 const HOSTS = Number(process.argv[2] ?? 10_000);
 const PATCHES = Number(process.argv[3] ?? 25);
+const ONLY = process.argv[4]?.split(',');
 const EVENTS_PER_HOST = 10;
 const BATCH = 1_000;
 const START = Date.UTC(2025, 10, 1);
@@ -80,15 +85,22 @@ function median(values) {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
 async function time(fn, runs) {
   const samples = [];
+  const cpu = [];
   let result;
   for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
+    const [t0, c0] = [performance.now(), cpuMs()];
     result = await fn();
     samples.push(performance.now() - t0);
+    cpu.push(cpuMs() - c0);
   }
-  return { ms: median(samples), result };
+  return { ms: median(samples), cpu: median(cpu), result };
 }
 
 /**
@@ -118,6 +130,7 @@ const dir = mkdtempSync(join(tmpdir(), 'patchbay-bench-reports-'));
 try {
   const store = await ReportStore.open(dir);
   let t0 = performance.now();
+  const fillCpu = cpuMs();
   for (let h = 0; h < HOSTS; h += BATCH) {
     const reports = [];
     for (let i = h; i < Math.min(h + BATCH, HOSTS); i++) reports.push(hostReport(i));
@@ -125,10 +138,20 @@ try {
   }
   await store.recordPatchFacts(patches);
   const fillSeconds = (performance.now() - t0) / 1000;
+  const fillCpuSeconds = (cpuMs() - fillCpu) / 1000;
 
   const compliance = async () =>
     buildCompliance(patches, await store.hostProfiles(), await store.allStates());
   const staleBefore = new Date(START + 359 * DAY).toISOString();
+  /** A page of the host view as the route serves it from the counters (what a request reads). */
+  const hostViewPage = async (page) => {
+    const [states, profiles, pendingReboot] = await Promise.all([
+      store.patchStateCounts(),
+      store.profileCounts(),
+      store.pendingRebootInstalls(),
+    ]);
+    return (await counterHostPage(store, patches, { states, profiles, pendingReboot }, page)).hosts;
+  };
   const cases = [
     [
       'compliance counts (?hosts=false, and its CSV)',
@@ -156,7 +179,17 @@ try {
       (r) => `${(r.length / 1e6).toFixed(1)} MB`,
     ],
     [
-      'status page host view, first 100 (uncached: after any report)',
+      'status page host view, first 100, from the counters (after any report)',
+      () => hostViewPage({ sort: 'behind', order: 'desc', offset: 0, limit: 100 }),
+      (r) => `${r.length} hosts`,
+    ],
+    [
+      'status page host view, 100 at offset 10000 by lastSeenAt, from the counters',
+      () => hostViewPage({ sort: 'lastSeenAt', order: 'asc', offset: 10_000, limit: 100 }),
+      (r) => `${r.length} hosts`,
+    ],
+    [
+      'status page host view, first 100, whole matrix (uncached: filters, search, hostname sort)',
       async () => {
         const matrix = buildHostMatrix(patches, await store.hostProfiles(), await store.allStates());
         return sortHosts(matrix.hosts, 'behind', 'desc').slice(0, 100);
@@ -202,6 +235,11 @@ try {
     ],
     ['/v1/clients (all)', () => store.listClients(), (r) => `${r.length} hosts`],
     [
+      '/v1/clients (all) + JSON.stringify (the HTTP body)',
+      async () => JSON.stringify(await store.listClients()),
+      (r) => `${(r.length / 1e6).toFixed(1)} MB`,
+    ],
+    [
       '/v1/clients?limit=500&after=host-005000',
       () => store.listClients({ limit: 500, after: 'host-005000' }),
       (r) => `${r.length} hosts`,
@@ -212,17 +250,20 @@ try {
     `# ${HOSTS} hosts x ${PATCHES} patches (${HOSTS * EVENTS_PER_HOST} events); node ${process.version}; ` +
       `${cpus().length} cpus (${cpus()[0]?.model ?? '?'}); load ${loadavg()[0].toFixed(1)}; ${new Date().toISOString().slice(0, 10)}`,
   );
-  console.log(`# fill (batches of ${BATCH} reports): ${fillSeconds.toFixed(1)} s`);
-  console.log('| report (from the store) | median of 5 | result |');
-  console.log('|---|---|---|');
+  console.log(
+    `# fill (batches of ${BATCH} reports): ${fillSeconds.toFixed(1)} s, ${fillCpuSeconds.toFixed(1)} s CPU`,
+  );
+  console.log('| report (from the store) | median of 5 | CPU, median | result |');
+  console.log('|---|---|---|---|');
   for (const [name, fn, describe] of cases) {
-    const { ms, result } = await time(fn, 5);
-    console.log(`| ${name} | ${ms.toFixed(0)} ms | ${describe(result)} |`);
+    if (ONLY !== undefined && !ONLY.some((part) => name.includes(part))) continue;
+    const { ms, cpu, result } = await time(fn, 5);
+    console.log(`| ${name} | ${ms.toFixed(0)} ms | ${cpu.toFixed(0)} ms | ${describe(result)} |`);
   }
   t0 = performance.now();
   const pruned = await pruneExpiredEvents(store, 365, new Date(START + 360 * DAY));
   console.log(
-    `| prune events older than 365 days | ${(performance.now() - t0).toFixed(0)} ms | ${pruned} events |`,
+    `| prune events older than 365 days | ${(performance.now() - t0).toFixed(0)} ms | | ${pruned} events |`,
   );
   await store.close();
 } finally {

@@ -2,6 +2,7 @@
 // (compliance with pendingReboot) and — history (installs), their filters and CSV,
 // and paging of /v1/clients.
 import t, { type Test } from 'tap';
+import { CLIENTS_STREAM_PAGE } from '../src/http/routes/clients.js';
 import { putReport, report, startHarness, type Harness } from './fixtures/http-harness.js';
 import { patch } from './fixtures/http-mirror.js';
 
@@ -327,4 +328,19 @@ t.test('/v1/clients: all without parameters, pages with limit and after', async 
   }
   const detail = (await getJson(h, '/v1/clients/a')) as unknown as Row;
   t.equal(detail.hostId, 'a');
+
+  // The whole list is streamed a page at a time: past a page boundary, every host once, in order.
+  const more = Array.from(
+    { length: 2 * CLIENTS_STREAM_PAGE + 1 },
+    (_, i) => `m-${String(i).padStart(5, '0')}`,
+  );
+  await h.store.ingestMany(more.map((id) => report(id)));
+  const whole = await fetch(`${h.base}/v1/clients`);
+  t.match(whole.headers.get('content-type'), /^application\/json/);
+  const listed = (await whole.json()) as Row[];
+  t.same(
+    listed.map((c) => c.hostId),
+    ['a', 'b', 'c', 'd', 'e', ...more],
+  );
+  t.match(listed[0], { hostId: 'a', hostname: 'a.corp', installed: 0, missing: 0, failed: 0 });
 });

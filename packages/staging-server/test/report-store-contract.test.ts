@@ -6,9 +6,10 @@ import t, { type Test } from 'tap';
 import { isRelevant, type ClientReport, type PatchState } from '@patchbay/core';
 import { complianceRowJson } from '../src/http/compliance-json.js';
 import { jsonArrayParts } from '../src/http/json-stream.js';
-import { buildCompliance } from '../src/reports/compliance.js';
+import { buildCompliance, buildHostMatrix } from '../src/reports/compliance.js';
 import { complianceByPatch, readHostProfiles } from '../src/reports/compliance-export.js';
 import { buildComplianceCounts } from '../src/reports/compliance-counts.js';
+import { counterHostPage } from '../src/reports/host-page.js';
 import { ReportStore } from '../src/reports/report-store.js';
 import type {
   ReportStoreOptions,
@@ -16,14 +17,15 @@ import type {
   RollupHostWrite,
 } from '../src/reports/report-store-api.js';
 import { PRUNE_BATCH_SIZE, pruneExpiredEvents } from '../src/reports/retention.js';
-import type {
-  CachedPatchQuery,
-  CachedPatchRow,
-  HistoryQuery,
-  ReportOrigin,
-  StoredEvent,
+import {
+  MISSING_STATES,
+  type CachedPatchQuery,
+  type CachedPatchRow,
+  type HistoryQuery,
+  type ReportOrigin,
+  type StoredEvent,
 } from '../src/reports/types.js';
-import { downloadedPages, type DownloadedRow, type PatchFilters } from '../src/reports/views.js';
+import { downloadedPages, sortHosts, type DownloadedRow, type PatchFilters } from '../src/reports/views.js';
 import { startPostgres } from '../../../test/helpers/postgres.js';
 import { report } from './fixtures/http-harness.js';
 import { patch } from './fixtures/http-mirror.js';
@@ -803,48 +805,77 @@ async function recount(store: ReportStore): Promise<Map<string, Map<PatchState, 
   return counts;
 }
 
-contract('the per-patch state counters equal a recount after every kind of ingest', async (t, store) => {
-  const random = seededRandom(16);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-  const states: PatchState[] = ['installed', 'missing', 'failed', 'superseded', 'downloaded'];
-  let minute = 0;
-  /** A report of a random host with a random subset of P0..P5 in random states, newer than the last. */
-  const randomReport = (older = false): ClientReport =>
-    report(`host-${Math.floor(random() * 12)}`, {
-      reportedAt: new Date(Date.UTC(2026, 10, 24) + (older ? 0 : ++minute) * 60_000).toISOString(),
-      patches: Array.from({ length: 6 }, (_, i) => `P${i}`)
-        .filter(() => random() < 0.6)
-        .map((id) => ({ id, state: pick(states) })),
-    });
-  for (let round = 0; round < 12; round++) {
-    const kind = round % 5;
-    if (kind === 0) await store.ingest(randomReport());
-    else if (kind === 1) await Promise.all(Array.from({ length: 6 }, () => store.ingestSoon(randomReport())));
-    else if (kind === 2) await store.ingestMany(Array.from({ length: 6 }, () => randomReport()));
-    else if (kind === 3)
-      await store.ingestRollup(
-        { branchId: 'branch', mirror: 'aaaa' },
-        admitAll(
-          Array.from({ length: 4 }, () => ({
-            report: randomReport(),
-            origin: { path: ['branch'], keys: ['aaaa'] },
-            receivedAt: '2026-11-24T10:00:00.000Z',
-          })),
-        ),
-      );
-    // an outbox report older than the snapshot: its states must not count
-    else await store.ingest(randomReport(true));
-    t.same(await store.patchStateCounts(), await recount(store), `round ${round}`);
-  }
-  t.ok((await store.patchStateCounts()).size > 0, 'the sequence stored states');
-  // A host re-reporting without a patch takes it out of the counts.
-  const [patchId, byState] = [...(await store.patchStateCounts())][0]!;
-  const hosts = [...((await store.allStates()).get(patchId)?.keys() ?? [])];
-  for (const hostId of hosts)
-    await store.ingest(report(hostId, { reportedAt: '2026-12-24T10:00:00Z', patches: [] }));
-  t.notOk((await store.patchStateCounts()).has(patchId), `${patchId} left every host (was ${[...byState]})`);
-  t.same(await store.patchStateCounts(), await recount(store));
-});
+/** hostId → the /v1/clients counts of every host, from its counters (listClients). */
+async function hostCounters(store: ReportStore): Promise<Map<string, [number, number, number]>> {
+  return new Map((await store.listClients()).map((c) => [c.hostId, [c.installed, c.missing, c.failed]]));
+}
+
+/** The same from every reported state (hosts without patches at 0). */
+async function recountHosts(store: ReportStore): Promise<Map<string, [number, number, number]>> {
+  const counts = new Map(
+    (await store.hostProfiles()).map((h): [string, [number, number, number]] => [h.hostId, [0, 0, 0]]),
+  );
+  for (const hosts of (await store.allStates()).values())
+    for (const [hostId, state] of hosts) {
+      const host = counts.get(hostId)!;
+      if (state === 'installed') host[0]++;
+      else if (MISSING_STATES.includes(state)) host[1]++;
+      else if (state === 'failed') host[2]++;
+    }
+  return counts;
+}
+
+contract(
+  'the per-patch and per-host state counters equal a recount after every kind of ingest',
+  async (t, store) => {
+    const random = seededRandom(16);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const states: PatchState[] = ['installed', 'missing', 'failed', 'superseded', 'downloaded'];
+    let minute = 0;
+    /** A report of a random host with a random subset of P0..P5 in random states, newer than the last. */
+    const randomReport = (older = false): ClientReport =>
+      report(`host-${Math.floor(random() * 12)}`, {
+        reportedAt: new Date(Date.UTC(2026, 10, 24) + (older ? 0 : ++minute) * 60_000).toISOString(),
+        patches: Array.from({ length: 6 }, (_, i) => `P${i}`)
+          .filter(() => random() < 0.6)
+          .map((id) => ({ id, state: pick(states) })),
+      });
+    for (let round = 0; round < 12; round++) {
+      const kind = round % 5;
+      if (kind === 0) await store.ingest(randomReport());
+      else if (kind === 1)
+        await Promise.all(Array.from({ length: 6 }, () => store.ingestSoon(randomReport())));
+      else if (kind === 2) await store.ingestMany(Array.from({ length: 6 }, () => randomReport()));
+      else if (kind === 3)
+        await store.ingestRollup(
+          { branchId: 'branch', mirror: 'aaaa' },
+          admitAll(
+            Array.from({ length: 4 }, () => ({
+              report: randomReport(),
+              origin: { path: ['branch'], keys: ['aaaa'] },
+              receivedAt: '2026-11-24T10:00:00.000Z',
+            })),
+          ),
+        );
+      // an outbox report older than the snapshot: its states must not count
+      else await store.ingest(randomReport(true));
+      t.same(await store.patchStateCounts(), await recount(store), `round ${round}`);
+      t.same(await hostCounters(store), await recountHosts(store), `round ${round}: per host`);
+    }
+    t.ok((await store.patchStateCounts()).size > 0, 'the sequence stored states');
+    // A host re-reporting without a patch takes it out of the counts.
+    const [patchId, byState] = [...(await store.patchStateCounts())][0]!;
+    const hosts = [...((await store.allStates()).get(patchId)?.keys() ?? [])];
+    for (const hostId of hosts)
+      await store.ingest(report(hostId, { reportedAt: '2026-12-24T10:00:00Z', patches: [] }));
+    t.notOk(
+      (await store.patchStateCounts()).has(patchId),
+      `${patchId} left every host (was ${[...byState]})`,
+    );
+    t.same(await store.patchStateCounts(), await recount(store));
+    t.same(await hostCounters(store), await recountHosts(store));
+  },
+);
 
 contract(
   'the compliance counts from counters and profiles equal those from every state',
@@ -885,6 +916,30 @@ contract(
     t.ok(
       counts.some((row) => row.pendingReboot > 0),
       'the fleet has installed patches awaiting a reboot',
+    );
+    // The host view's pages from the hosts' counters equal those cut from the whole matrix.
+    const whole = buildHostMatrix(catalog, hosts, fleetStates);
+    const tallies = {
+      states: await store.patchStateCounts(),
+      profiles: await store.profileCounts(),
+      pendingReboot: await store.pendingRebootInstalls(),
+    };
+    for (const sort of ['behind', 'failed', 'hostId', 'lastSeenAt'] as const)
+      for (const order of ['asc', 'desc'] as const)
+        t.same(
+          await counterHostPage(store, catalog, tallies, { sort, order, offset: 5, limit: 10 }),
+          { total: 40, patches: whole.patches, hosts: sortHosts(whole.hosts, sort, order).slice(5, 15) },
+          `host view by ${sort} ${order}`,
+        );
+    // A stored state of a patch the catalog no longer has: the counters cannot say.
+    t.equal(
+      await counterHostPage(store, catalog.slice(1), tallies, {
+        sort: 'behind',
+        order: 'desc',
+        offset: 0,
+        limit: 10,
+      }),
+      null,
     );
   },
 );

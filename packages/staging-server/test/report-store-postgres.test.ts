@@ -55,7 +55,7 @@ if (cluster) {
     const [a, b] = await Promise.all([openPostgresStore(t, url), openPostgresStore(t, url)]);
     t.same(
       await rowsOf(url, "SELECT version FROM patchbay_schema WHERE component = 'reports' ORDER BY version"),
-      [{ version: 1 }, { version: 2 }],
+      [{ version: 1 }, { version: 2 }, { version: 3 }],
     );
     await a.store.ingest(report('h-a'));
     await b.store.ingest(report('h-b'));
@@ -71,44 +71,56 @@ if (cluster) {
     await openPostgresStore(t, url);
     await rowsOf(
       url,
-      "INSERT INTO patchbay_schema (component, version, why) VALUES ('reports', 3, 'a later release')",
+      "INSERT INTO patchbay_schema (component, version, why) VALUES ('reports', 4, 'a later release')",
     );
     const pool = await openPostgresPool(url);
     t.teardown(() => pool.end());
     await t.rejects(openPostgresReportStore(pool), {
       code: 'PB_ERR_DATABASE',
-      message: /reports schema is version 3, newer than this release knows \(2\)/,
+      message: /reports schema is version 4, newer than this release knows \(3\)/,
     });
   });
 
-  t.test('version 2 builds the per-patch state counters from the rows already stored', async (t) => {
-    const url = await freshDatabase(cluster, 'pg_store');
-    const first = await openPostgresStore(t, url);
-    await first.store.ingestMany([
-      report('h-1', {
-        patches: [
-          { id: 'P1', state: 'installed' },
-          { id: 'P2', state: 'failed' },
+  t.test(
+    'versions 2 and 3 build the per-patch and per-host counters from the rows already stored',
+    async (t) => {
+      const url = await freshDatabase(cluster, 'pg_store');
+      const first = await openPostgresStore(t, url);
+      await first.store.ingestMany([
+        report('h-1', {
+          patches: [
+            { id: 'P1', state: 'installed' },
+            { id: 'P2', state: 'failed' },
+          ],
+        }),
+        report('h-2', { patches: [{ id: 'P1', state: 'installed' }] }),
+      ]);
+      // The database as version 1 left it: rows, no counters.
+      await rowsOf(
+        url,
+        `DROP TABLE reports.patch_state_counts;
+       DROP INDEX reports.clients_by_profile, reports.clients_pending_reboot, reports.clients_states;
+       ALTER TABLE reports.clients DROP COLUMN installed, DROP COLUMN failed, DROP COLUMN missing,
+         DROP COLUMN superseded;
+       DELETE FROM patchbay_schema WHERE component = 'reports' AND version IN (2, 3)`,
+      );
+      const { store } = await openPostgresStore(t, url);
+      t.same(
+        await store.patchStateCounts(),
+        new Map([
+          ['P1', new Map([['installed', 2]])],
+          ['P2', new Map([['failed', 1]])],
+        ]),
+      );
+      t.same(
+        (await store.listClients()).map((c) => [c.hostId, c.installed, c.missing, c.failed]),
+        [
+          ['h-1', 1, 0, 1],
+          ['h-2', 1, 0, 0],
         ],
-      }),
-      report('h-2', { patches: [{ id: 'P1', state: 'installed' }] }),
-    ]);
-    // The database as version 1 left it: rows, no counters.
-    await rowsOf(
-      url,
-      `DROP TABLE reports.patch_state_counts;
-       DROP INDEX reports.clients_by_profile, reports.clients_pending_reboot;
-       DELETE FROM patchbay_schema WHERE component = 'reports' AND version = 2`,
-    );
-    const { store } = await openPostgresStore(t, url);
-    t.same(
-      await store.patchStateCounts(),
-      new Map([
-        ['P1', new Map([['installed', 2]])],
-        ['P2', new Map([['failed', 1]])],
-      ]),
-    );
-  });
+      );
+    },
+  );
 
   t.test('a report sent to two replicas at the same moment is stored once', async (t) => {
     const url = await freshDatabase(cluster, 'pg_store');

@@ -74,6 +74,8 @@ t.test('a reports.sqlite of the old schema is migrated in place, its data kept',
   );
   // version 5: the per-patch state counters start from the rows already there
   t.same(await store.patchStateCounts(), new Map([['P1', new Map([['downloaded', 1]])]]));
+  // version 6: so do the per-host ones
+  t.match(await store.listClients(), [{ hostId: 'old-host', installed: 0, missing: 1, failed: 0 }]);
   t.equal(
     (await store.history({ installsOnly: true, limit: 10 })).length,
     1,

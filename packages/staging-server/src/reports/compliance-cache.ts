@@ -1,15 +1,11 @@
 // Keeps what the compliance report derived from the fleet until a report changes it
 // (ReportStore.revision()): at 10,000 hosts reading every state costs about half a second,
 // and the status page asks for one page after another of the same host matrix.
-import type { PatchState } from '@patchbay/core';
 import type { HostMatrix } from './compliance.js';
 import type { ReportStore } from './report-store.js';
-import type { HostProfileRow } from './types.js';
+import type { FleetRead } from './types.js';
 
-export interface FleetRead {
-  hosts: readonly HostProfileRow[];
-  states: ReadonlyMap<string, ReadonlyMap<string, PatchState>>;
-}
+export type { FleetRead } from './types.js';
 
 /** Holds one fleet read and the last host matrix built from it; callers must not mutate either. */
 export class ComplianceCache {

@@ -11,8 +11,10 @@ import type {
   ClientDetail,
   ClientPage,
   ClientSummary,
+  FleetRead,
   HistoryQuery,
   HostProfileRow,
+  HostViewQuery,
   IngestResult,
   PatchFacts,
   ProfileCount,
@@ -131,6 +133,16 @@ export interface FleetExports {
   cachedPatches(query?: CachedPatchQuery): Promise<CachedPatchRow[]>;
 }
 
+/** The status page's host view, served a page at a time from counters kept at ingest. */
+export interface HostView {
+  /**
+   * One page of the hosts of the given profiles, ordered in SQL from the counters each host's
+   * row keeps (per state class, at ingest): those hosts' profiles in page order and their
+   * reported states, what buildHostMatrix takes. Only the page's states are read.
+   */
+  hostViewPage(query: HostViewQuery): Promise<FleetRead>;
+}
+
 /** The counts /v1/status and /metrics show, and what tells them that anything changed. */
 export interface FleetCounts {
   /** Clients in total, and those not heard from since `staleBefore` (ISO instant). */
@@ -170,7 +182,7 @@ export interface EventHistory {
 }
 
 export interface ReportStore
-  extends ReportIngest, RollupRecords, FleetQueries, FleetExports, FleetCounts, EventHistory {
+  extends ReportIngest, RollupRecords, FleetQueries, FleetExports, HostView, FleetCounts, EventHistory {
   /** Store the reports still waiting for a shared commit, then close; resolves when closed. */
   close(): Promise<void>;
 }

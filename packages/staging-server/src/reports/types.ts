@@ -119,7 +119,41 @@ export interface ClientDetail extends Omit<ClientSummary, 'installed' | 'missing
 export interface ProfileCount {
   platform: string;
   products: { id: string; release: string }[];
+  /** `products` as the store holds them (JSON text): with platform, names the profile to hostViewPage */
+  productsText: string;
   hosts: number;
+}
+
+/** Hosts' profiles and their reported states (patchId → hostId → state): what the compliance views build from. */
+export interface FleetRead {
+  hosts: readonly HostProfileRow[];
+  states: ReadonlyMap<string, ReadonlyMap<string, PatchState>>;
+}
+
+/** A profile whose hosts the host view lists, and how many of its selected patches are relevant to it. */
+export interface RelevantProfile {
+  platform: string;
+  /** ProfileCount.productsText */
+  productsText: string;
+  /** > 0 */
+  relevant: number;
+}
+
+/** Sort keys the store orders the host view by (hostname's order is the locale's: not SQL's). */
+export type CounterSort = 'behind' | 'failed' | 'hostId' | 'lastSeenAt';
+
+export interface HostViewQuery {
+  profiles: readonly RelevantProfile[];
+  /** the profiles are every stored host's: a sort by hostId or lastSeenAt walks its index alone */
+  everyHost: boolean;
+  /**
+   * behind: relevant − installed − superseded from the host's counters, ties by failed in
+   * the same order; every key's ties by hostId ascending (views.ts sortHosts)
+   */
+  sort: CounterSort;
+  order: 'asc' | 'desc';
+  offset: number;
+  limit: number;
 }
 
 export interface HostProfileRow {

@@ -19,6 +19,7 @@ import {
 } from '../../reports/compliance-export.js';
 import { buildComplianceCounts, type FleetTallies } from '../../reports/compliance-counts.js';
 import { ComplianceCache } from '../../reports/compliance-cache.js';
+import { counterHostPage, countersServe, cutHostPage } from '../../reports/host-page.js';
 import type { HistoryQuery, HostProfileRow, StoredEvent } from '../../reports/types.js';
 import {
   HOST_SORTS,
@@ -27,7 +28,6 @@ import {
   installHistoryRows,
   matchesSearch,
   selectPatches,
-  sortHosts,
   type HostSort,
   type HostViewPage,
   type SortOrder,
@@ -51,6 +51,11 @@ const filterSchema = { querystring: { type: 'object', properties: reportFilterPr
 
 /** A page of the host view when the request names no limit (JSON; CSV gives every host). */
 export const DEFAULT_HOST_PAGE = 100;
+
+/** The hosts a page of the host view holds: without a limit, the CSV holds every host and JSON one page. */
+function pageLimit(q: { limit?: number; format?: string }, total: number): number {
+  return q.limit ?? (q.format === 'csv' ? Math.max(total, 1) : DEFAULT_HOST_PAGE);
+}
 
 const complianceSchema = {
   querystring: {
@@ -282,8 +287,9 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
   }
 
   /**
-   * The compliance matrix by host (`?view=hosts`): built once per fleet revision, catalog
-   * and filters (ComplianceCache), then sorted and cut to the page asked for.
+   * The compliance matrix by host (`?view=hosts`): one page from counters kept at ingest when
+   * they can answer it (host-page.ts), else cut from the whole matrix, built once per fleet
+   * revision, catalog and filters (ComplianceCache).
    */
   async function hostView(
     reply: FastifyReply,
@@ -293,17 +299,24 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     selectHosts: (hosts: readonly HostProfileRow[]) => readonly HostProfileRow[],
     range: { since?: string; until?: string },
   ) {
-    const key = JSON.stringify([published.sequence, q.host, q.patch, q.severity, q.release, range, q.search]);
-    const matrix = await cache.hostMatrix(key, (fleet) =>
-      buildHostMatrix(patches, selectHosts(fleet.hosts), fleet.states),
-    );
     const sort = q.sort ?? 'behind';
     const order = q.order ?? defaultOrder(sort);
-    const total = matrix.hosts.length;
     const offset = q.offset ?? 0;
-    // Without a limit, the CSV holds every host and JSON one page.
-    const limit = q.limit ?? (q.format === 'csv' ? Math.max(total, 1) : DEFAULT_HOST_PAGE);
-    const page = sortHosts(matrix.hosts, sort, order).slice(offset, offset + limit);
+    const counterSort = countersServe(q, sort);
+    const paging = { sort, order, offset, limit: pageLimit(q, 0) };
+    const key = [published.sequence, q.host, q.patch, q.severity, q.release, range, q.search];
+    const matrix =
+      (counterSort &&
+        (await counterHostPage(store, patches, await fleetTallies(), { ...paging, sort: counterSort }))) ||
+      cutHostPage(
+        await cache.hostMatrix(JSON.stringify(key), (fleet) =>
+          buildHostMatrix(patches, selectHosts(fleet.hosts), fleet.states),
+        ),
+        paging,
+        (total) => pageLimit(q, total),
+      );
+    const { total, hosts: page } = matrix;
+    const limit = pageLimit(q, total);
     reply.header('x-total-count', String(total));
     if (offset + limit < total) {
       const next = new URLSearchParams(Object.entries(q).map(([k, v]): [string, string] => [k, String(v)]));

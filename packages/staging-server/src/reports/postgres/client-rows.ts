@@ -57,14 +57,36 @@ export function profileOf(row: ProfileRow): HostProfileRow {
 }
 
 /** The via extension fields of a host behind a branch (none for a host that reports itself). */
-function viaOf(row: ClientRow): ViaFields {
+function viaOf(row: Pick<ClientRow, 'via' | 'viaPath'>): ViaFields {
   if (row.via === null) return {};
   const path = row.viaPath ?? [];
   return path.length > 1 ? { via: row.via, viaPath: path } : { via: row.via };
 }
 
+/** A client summary's columns, its counts included; products as text, parsed once per list (SummaryRow). */
+export const SUMMARY_COLUMNS = `c.host_id AS "hostId", c.hostname, c.platform, c.daemon_version AS "daemonVersion",
+  c.last_seen_at AS "lastSeenAt", c.products::text AS products, c.pending_reboot AS "pendingReboot", c.via,
+  c.via_path AS "viaPath", c.installed, c.missing, c.failed`;
+
+export type SummaryRow = Omit<SummaryFields, 'products'> &
+  Pick<ClientSummary, 'installed' | 'missing' | 'failed'> & { products: string };
+
+/** The columns clientFields reads. */
+type SummaryFields = Pick<
+  ClientRow,
+  | 'hostId'
+  | 'hostname'
+  | 'platform'
+  | 'daemonVersion'
+  | 'lastSeenAt'
+  | 'products'
+  | 'pendingReboot'
+  | 'via'
+  | 'viaPath'
+>;
+
 /** A client summary but its patch counts, its fields in the order /v1/clients sends them. */
-export function clientFields(row: ClientRow): Omit<ClientSummary, 'installed' | 'missing' | 'failed'> {
+export function clientFields(row: SummaryFields): Omit<ClientSummary, 'installed' | 'missing' | 'failed'> {
   return {
     hostId: row.hostId,
     hostname: row.hostname,

@@ -4,7 +4,6 @@
 import type { ReportStore } from '../report-store-api.js';
 import type { ProfileCount } from '../types.js';
 import { byPatch, type PatchStateCountRow } from '../patch-state-counts.js';
-import { MISSING_SQL } from './client-rows.js';
 import type { ReportsDatabase } from './reports-database.js';
 
 type PostgresFleetCounts = Pick<
@@ -21,15 +20,12 @@ type PostgresFleetCounts = Pick<
 const COUNT_CLIENTS = `SELECT count(*) AS total, count(*) FILTER (WHERE last_seen_at < $1) AS stale
   FROM reports.clients`;
 
-// Each host in the first state that applies (metrics/fleet-states.ts).
-const CLIENT_STATES = `SELECT state, count(*) AS hosts FROM (SELECT CASE
-    WHEN c.last_seen_at < $1 THEN 'stale'
-    WHEN EXISTS (SELECT 1 FROM reports.client_patches p WHERE p.host_id = c.host_id AND p.state = 'failed')
-      THEN 'failed'
-    WHEN EXISTS (SELECT 1 FROM reports.client_patches p WHERE p.host_id = c.host_id AND p.state IN (${MISSING_SQL}))
-      THEN 'behind'
-    WHEN c.pending_reboot THEN 'pending_reboot' ELSE 'compliant' END AS state
-  FROM reports.clients c) AS by_host GROUP BY state`;
+// Each host in the first state that applies (metrics/fleet-states.ts), from the hosts' own
+// counters (kept at ingest); the index clients_states holds every column it reads.
+const CLIENT_STATES = `SELECT CASE WHEN last_seen_at < $1 THEN 'stale' WHEN failed > 0 THEN 'failed'
+    WHEN missing > 0 THEN 'behind' WHEN pending_reboot THEN 'pending_reboot' ELSE 'compliant' END AS state,
+    count(*) AS hosts
+  FROM reports.clients GROUP BY 1`;
 
 // products is json (kept as sent): grouped by its text.
 const PROFILE_COUNTS = `SELECT platform, products::text AS products, count(*) AS hosts
@@ -55,8 +51,10 @@ export function postgresFleetCounts(db: ReportsDatabase): PostgresFleetCounts {
       ),
     profileCounts: async () =>
       (await db.rows<{ platform: string; products: string; hosts: number }>(PROFILE_COUNTS)).map((row) => ({
-        ...row,
+        platform: row.platform,
         products: JSON.parse(row.products) as ProfileCount['products'],
+        productsText: row.products,
+        hosts: row.hosts,
       })),
     pendingRebootInstalls: async () => new Map(await db.arrays<[string, number]>(PENDING_REBOOT_INSTALLS)),
     lastEventId: async () =>

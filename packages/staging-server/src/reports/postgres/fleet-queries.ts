@@ -3,18 +3,20 @@
 // filters use. (The whole-fleet exports, read a part at a time, are exports.ts.)
 import type { PatchState } from '@patchbay/core';
 import type { ClientDetail, InstanceRow, PatchFacts, StoredEvent } from '../types.js';
+import { parsedOnce } from '../fleet-read.js';
 import type { ReportStore } from '../report-store-api.js';
 import {
   CLIENT_COLUMNS,
   EVENT_COLUMNS,
   INSTANCES_OF_HOST,
-  MISSING_SQL,
   PROFILE_COLUMNS,
+  SUMMARY_COLUMNS,
   clientFields,
   profileOf,
   type ClientRow,
   type PatchRow,
   type ProfileRow,
+  type SummaryRow,
 } from './client-rows.js';
 import { storedPatch } from '../stored-rows.js';
 import type { ReportsDatabase } from './reports-database.js';
@@ -27,12 +29,8 @@ type PostgresFleetQueries = Pick<
 const RECENT_EVENTS_PER_CLIENT = 50;
 
 // Walks the clients' primary key from `$1` and stops after `$2` hosts (null: all of them),
-// so a page costs its size; each host's counts from its own patch rows.
-const CLIENT_SUMMARIES = `SELECT ${CLIENT_COLUMNS}, s.installed, s.failed, s.missing FROM reports.clients c
-  CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE p.state = 'installed') AS installed,
-      count(*) FILTER (WHERE p.state = 'failed') AS failed,
-      count(*) FILTER (WHERE p.state IN (${MISSING_SQL})) AS missing
-    FROM reports.client_patches p WHERE p.host_id = c.host_id) AS s
+// so a page costs its size; each host's counts are its row's own (kept at ingest).
+const CLIENT_SUMMARIES = `SELECT ${SUMMARY_COLUMNS} FROM reports.clients c
   WHERE c.host_id > $1 ORDER BY c.host_id LIMIT $2`;
 
 // A client's detail in one statement, so its parts come from one snapshot of the database.
@@ -62,18 +60,19 @@ const UPSERT_PATCH_FACTS = `INSERT INTO reports.patch_facts AS f (patch_id, titl
 
 export function postgresFleetQueries(db: ReportsDatabase): PostgresFleetQueries {
   return {
-    listClients: async (page = {}) =>
-      (
-        await db.rows<ClientRow & { installed: number; failed: number; missing: number }>(CLIENT_SUMMARIES, [
-          page.after ?? '',
-          page.limit ?? null,
-        ])
-      ).map((row) => ({
-        ...clientFields(row),
-        installed: row.installed,
-        missing: row.missing,
-        failed: row.failed,
-      })),
+    async listClients(page = {}) {
+      const rows = await db.rows<SummaryRow>(CLIENT_SUMMARIES, [page.after ?? '', page.limit ?? null]);
+      const productsOf = parsedOnce<ClientRow['products']>();
+      return rows.map((row) => {
+        const products = productsOf(row.products);
+        return {
+          ...clientFields({ ...row, products }),
+          installed: row.installed,
+          missing: row.missing,
+          failed: row.failed,
+        };
+      });
+    },
 
     async getClient(hostId) {
       const [row] = await db.rows<DetailRow>(CLIENT_DETAIL, [hostId]);

@@ -11,6 +11,7 @@ import { postgresFleetExports } from './exports.js';
 import { postgresFleetCounts } from './fleet-counts.js';
 import { postgresFleetQueries } from './fleet-queries.js';
 import { postgresEventHistory } from './history.js';
+import { postgresHostView } from './host-view.js';
 import { ingestAllWith, ingestOneOf } from './ingest-one.js';
 import { postgresIngest } from './ingest.js';
 import { ReportsDatabase } from './reports-database.js';
@@ -38,6 +39,7 @@ export async function openPostgresReportStore(
     ...postgresRollupRecords(db, ingestOne),
     ...postgresFleetQueries(db),
     ...postgresFleetExports(db),
+    ...postgresHostView(db),
     ...postgresFleetCounts(db),
     ...postgresEventHistory(db),
     close: drain,

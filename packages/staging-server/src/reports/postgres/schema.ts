@@ -13,6 +13,7 @@
 // Every index that serves a history filter ends in (at, id): walked backwards it yields
 // (at DESC, id DESC), the cursor order, with no sort (SQLite appends the rowid by itself).
 import type { PostgresMigration } from '../../database/postgres-migrations.js';
+import { MISSING_SQL } from './client-rows.js';
 
 /** The component name in patchbay_schema. */
 export const REPORTS_COMPONENT = 'reports';
@@ -122,7 +123,36 @@ CREATE INDEX clients_by_profile ON reports.clients (platform, (products::text));
 CREATE INDEX clients_pending_reboot ON reports.clients (host_id) WHERE pending_reboot;
 `;
 
+// Each host's patches per state class (missing: MISSING_STATES, as /v1/clients counts), kept
+// in its clients row by every ingest (snapshot.ts): /v1/clients, /metrics and the host view
+// without reading every state. Built from the rows there are, writers held off meanwhile.
+const VERSION_3 = `
+LOCK TABLE reports.clients IN ACCESS EXCLUSIVE MODE;
+LOCK TABLE reports.client_patches IN SHARE MODE;
+ALTER TABLE reports.clients ADD COLUMN installed integer NOT NULL DEFAULT 0,
+  ADD COLUMN failed integer NOT NULL DEFAULT 0, ADD COLUMN missing integer NOT NULL DEFAULT 0,
+  ADD COLUMN superseded integer NOT NULL DEFAULT 0;
+UPDATE reports.clients c SET installed = s.installed, failed = s.failed, missing = s.missing,
+  superseded = s.superseded
+FROM (SELECT host_id, count(*) FILTER (WHERE state = 'installed') AS installed,
+    count(*) FILTER (WHERE state = 'failed') AS failed,
+    count(*) FILTER (WHERE state IN (${MISSING_SQL})) AS missing,
+    count(*) FILTER (WHERE state = 'superseded') AS superseded
+  FROM reports.client_patches GROUP BY host_id) AS s
+WHERE c.host_id = s.host_id;
+-- /metrics' hosts per state from one narrow index; the host view's sorts by counts within a
+-- profile from another (it supersedes clients_by_profile).
+CREATE INDEX clients_states ON reports.clients (last_seen_at, failed, missing, pending_reboot);
+DROP INDEX reports.clients_by_profile;
+CREATE INDEX clients_by_profile ON reports.clients (platform, (products::text), installed, superseded, failed, host_id);
+`;
+
 export const REPORTS_MIGRATIONS: readonly PostgresMigration[] = [
   { version: 1, why: 'the reports tables (SQLite reports.sqlite version 4)', sql: VERSION_1 },
   { version: 2, why: 'hosts per (patch, state), kept at ingest (SQLite version 5)', sql: VERSION_2 },
+  {
+    version: 3,
+    why: "each host's patches per state class, kept at ingest (SQLite version 6)",
+    sql: VERSION_3,
+  },
 ];

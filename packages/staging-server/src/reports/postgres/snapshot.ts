@@ -5,6 +5,7 @@
 // re-reporting the same states costs its clients row and nothing in client_patches.
 import type { ClientReport } from '@patchbay/core';
 import type { NewInstance, ReportOrigin, StoredPatch } from '../types.js';
+import { hostCounts } from '../fleet-read.js';
 import { prepared, type Sql } from './reports-database.js';
 import { storableOrNull, storableText } from './storable-text.js';
 
@@ -25,21 +26,23 @@ const UPSERT_CLIENTS = prepared(
   'upsert-clients',
   `
 INSERT INTO reports.clients AS c (host_id, hostname, platform, daemon_version, products, last_seen_at,
-  reported_at, last_report, pending_reboot, via, via_path, via_keys, instance_id)
+  reported_at, last_report, pending_reboot, via, via_path, via_keys, instance_id, installed, failed, missing,
+  superseded)
 SELECT r.host_id, r.hostname, r.platform, r.daemon_version, r.products::json, r.last_seen_at, r.reported_at,
   r.last_report::json, r.pending_reboot, r.via,
   CASE WHEN r.via_path IS NOT NULL THEN ARRAY(SELECT json_array_elements_text(r.via_path::json)) END,
   CASE WHEN r.via_keys IS NOT NULL THEN ARRAY(SELECT json_array_elements_text(r.via_keys::json)) END,
-  r.instance_id
+  r.instance_id, r.installed, r.failed, r.missing, r.superseded
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-  $9::boolean[], $10::text[], $11::text[], $12::text[], $13::text[])
+  $9::boolean[], $10::text[], $11::text[], $12::text[], $13::text[], $15::int[], $16::int[], $17::int[], $18::int[])
   AS r (host_id, hostname, platform, daemon_version, products, last_seen_at, reported_at, last_report,
-    pending_reboot, via, via_path, via_keys, instance_id)
+    pending_reboot, via, via_path, via_keys, instance_id, installed, failed, missing, superseded)
 ON CONFLICT (host_id) DO UPDATE SET hostname = excluded.hostname, platform = excluded.platform,
   daemon_version = excluded.daemon_version, products = excluded.products, last_seen_at = excluded.last_seen_at,
   reported_at = excluded.reported_at, last_report = excluded.last_report, pending_reboot = excluded.pending_reboot,
   via = excluded.via, via_path = excluded.via_path, via_keys = excluded.via_keys,
-  instance_id = COALESCE(excluded.instance_id, c.instance_id)
+  instance_id = COALESCE(excluded.instance_id, c.instance_id), installed = excluded.installed,
+  failed = excluded.failed, missing = excluded.missing, superseded = excluded.superseded
 WHERE c.reported_at <= excluded.reported_at
    OR c.reported_at::timestamptz > c.last_seen_at::timestamptz + make_interval(secs => $14)
 RETURNING host_id AS "hostId", (xmax = 0) AS inserted`,
@@ -124,6 +127,7 @@ export async function writeSnapshots(
   skewSeconds: number,
 ): Promise<{ outcomes: SnapshotOutcome[]; counts: CountDelta[] }> {
   const column = <T>(pick: (item: IngestItem) => T) => items.map(pick);
+  const counters = items.map((i) => hostCounts(i.report.patches));
   const upserted = await sql.rows<{ hostId: string; inserted: boolean }>(UPSERT_CLIENTS, [
     column((i) => i.report.hostId),
     // Only hostId, reportedAt, patches and events are required by REPORT_SCHEMA.
@@ -141,6 +145,8 @@ export async function writeSnapshots(
     column((i) => (i.origin ? JSON.stringify(i.origin.keys) : null)),
     column((i) => i.report.instanceId ?? null),
     skewSeconds,
+    // the hosts' counters (schema.ts version 3): their patch rows are the reports' once replaced
+    ...(['installed', 'failed', 'missing', 'superseded'] as const).map((key) => counters.map((c) => c[key])),
   ]);
   const replaced = new Map(upserted.map((row) => [row.hostId, row.inserted]));
   const older = items.filter((i) => !replaced.has(i.report.hostId));

@@ -25,6 +25,11 @@ export interface ClientRow {
   viaPath: string | null;
   viaKeys: string | null;
   instanceId: string | null;
+  /** the host's patches per state class, kept by triggers (migrations.ts, version 6) */
+  installed: number;
+  failed: number;
+  missing: number;
+  superseded: number;
 }
 
 /** A host's client instances, newest first (ingest notes a new one; a client's detail lists them). */
@@ -49,7 +54,7 @@ export function toStoredPatch(row: PatchRow): StoredPatch {
 }
 
 /** The via extension fields of a host behind a branch (none for a host that reports itself). */
-function viaFields(row: ClientRow): ViaFields {
+function viaFields(row: Pick<ClientRow, 'via' | 'viaPath'>): ViaFields {
   if (row.via === null) return {};
   const path = JSON.parse(row.viaPath ?? '[]') as string[];
   return path.length > 1 ? { via: row.via, viaPath: path } : { via: row.via };
@@ -74,18 +79,31 @@ export function hostProfile(row: ProfileColumns): HostProfileRow {
   };
 }
 
-/** A client summary but its patch counts, its fields in the order /v1/clients has always sent them. */
-export function summaryFields(row: ClientRow): Omit<ClientSummary, 'installed' | 'missing' | 'failed'> {
-  const { hostId, hostname, lastSeenAt, platform, products, pendingReboot } = hostProfile(row);
-  const daemonVersion = row.daemonVersion;
+/** The columns of `clients` a client summary is read from, its counts included (SUMMARY_COLUMNS). */
+export type SummaryColumns = ProfileColumns &
+  Pick<ClientRow, 'daemonVersion' | 'viaPath'> &
+  Pick<ClientSummary, 'installed' | 'missing' | 'failed'>;
+
+/** The columns of SummaryColumns, for a SELECT (the wide lastReport is not among them). */
+export const SUMMARY_COLUMNS =
+  'hostId, hostname, platform, daemonVersion, lastSeenAt, products, pendingReboot, via, viaPath, installed, missing, failed';
+
+/**
+ * A client summary but its patch counts, its fields in the order /v1/clients has always sent
+ * them; `products` when the caller parsed the row's already (a list shares one parse per text).
+ */
+export function summaryFields(
+  row: Omit<SummaryColumns, 'installed' | 'missing' | 'failed'>,
+  products: ClientSummary['products'] = JSON.parse(row.products) as ClientSummary['products'],
+): Omit<ClientSummary, 'installed' | 'missing' | 'failed'> {
   return {
-    hostId,
-    hostname,
-    platform,
-    daemonVersion,
-    lastSeenAt,
+    hostId: row.hostId,
+    hostname: row.hostname,
+    platform: row.platform,
+    daemonVersion: row.daemonVersion,
+    lastSeenAt: row.lastSeenAt,
     products,
-    pendingReboot,
+    pendingReboot: row.pendingReboot === 1,
     ...viaFields(row),
   };
 }
@@ -99,4 +117,51 @@ export function valuesByHost<V>(
   hostIds: Iterable<string>,
 ): Map<string, V> {
   return new Map(statement.all(JSON.stringify([...new Set(hostIds)])));
+}
+
+/** SUMMARY_COLUMNS as a raw row (an array: no object per row of a list of 100,000). */
+export type SummaryTuple = [
+  hostId: string,
+  hostname: string,
+  platform: string,
+  daemonVersion: string,
+  lastSeenAt: string,
+  products: string,
+  pendingReboot: number,
+  via: string | null,
+  viaPath: string | null,
+  installed: number,
+  missing: number,
+  failed: number,
+];
+
+/** A client summary from its raw row, `products` parsed by the caller. */
+export function clientSummary(row: SummaryTuple, products: ClientSummary['products']): ClientSummary {
+  const [hostId, hostname, platform, daemonVersion, lastSeenAt, text, reboot, via, viaPath, ...counts] = row;
+  const [installed, missing, failed] = counts;
+  const pendingReboot = reboot === 1;
+  if (via === null)
+    return {
+      hostId,
+      hostname,
+      platform,
+      daemonVersion,
+      lastSeenAt,
+      products,
+      pendingReboot,
+      installed,
+      missing,
+      failed,
+    };
+  // Behind a branch (rare): the via fields as summaryFields places them.
+  const columns = {
+    hostId,
+    hostname,
+    platform,
+    daemonVersion,
+    lastSeenAt,
+    products: text,
+    pendingReboot: reboot,
+  };
+  return { ...summaryFields({ ...columns, via, viaPath }, products), installed, missing, failed };
 }

@@ -3,11 +3,13 @@
 // filters use. (The whole-fleet exports, read a part at a time, are exports.ts.)
 import type Database from 'better-sqlite3';
 import type { PatchState } from '@patchbay/core';
+import { parsedOnce } from '../fleet-read.js';
 import type { FleetQueries } from '../report-store-api.js';
-import type { ClientDetail, InstanceRow, PatchFacts, StoredEvent } from '../types.js';
+import type { ClientDetail, ClientSummary, InstanceRow, PatchFacts, StoredEvent } from '../types.js';
 import {
   INSTANCES_OF_HOST,
-  MISSING_SQL,
+  SUMMARY_COLUMNS,
+  clientSummary,
   hostProfile,
   summaryFields,
   toStoredPatch,
@@ -15,6 +17,7 @@ import {
   type ClientRow,
   type PatchRow,
   type ProfileColumns,
+  type SummaryTuple,
 } from './client-rows.js';
 
 const RECENT_EVENTS_PER_CLIENT = 50;
@@ -22,18 +25,14 @@ const RECENT_EVENTS_PER_CLIENT = 50;
 function prepareStatements(db: Database.Database) {
   return {
     // One statement for the whole list and for a page: hostId > '' is every host and
-    // LIMIT -1 is no limit. Walks the clients' primary key, so a page costs its size.
-    clientSummaries: db.prepare<
-      [string, number],
-      ClientRow & { installed: number; failed: number; missing: number }
-    >(
-      `SELECT c.*, COALESCE(SUM(p.state = 'installed'), 0) AS installed,
-              COALESCE(SUM(p.state = 'failed'), 0) AS failed,
-              COALESCE(SUM(p.state IN (${MISSING_SQL})), 0) AS missing
-       FROM clients c LEFT JOIN client_patches p ON p.hostId = c.hostId
-       WHERE c.hostId > ?
-       GROUP BY c.hostId ORDER BY c.hostId LIMIT ?`,
-    ),
+    // LIMIT -1 is no limit. Walks the index that holds the summary (led by hostId), so a page
+    // costs its size and no wide row is read; the counts are the host's own columns (kept at
+    // ingest), not a sum over its patch rows.
+    clientSummaries: db
+      .prepare<[string, number], SummaryTuple>(
+        `SELECT ${SUMMARY_COLUMNS} FROM clients INDEXED BY clients_summaries WHERE hostId > ? ORDER BY hostId LIMIT ?`,
+      )
+      .raw(),
     client: db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE hostId = ?'),
     clientPatches: db.prepare<[string], PatchRow>(
       'SELECT patchId AS id, state, since, reason, cached FROM client_patches WHERE hostId = ? ORDER BY patchId',
@@ -78,13 +77,12 @@ export function sqliteFleetQueries(db: Database.Database): FleetQueries {
   return {
     hostnames: async (hostIds) => hostnames(hostIds),
 
-    listClients: async (page = {}) =>
-      st.clientSummaries.all(page.after ?? '', page.limit ?? -1).map((row) => ({
-        ...summaryFields(row),
-        installed: row.installed,
-        missing: row.missing,
-        failed: row.failed,
-      })),
+    listClients: async (page = {}) => {
+      const productsOf = parsedOnce<ClientSummary['products']>();
+      return st.clientSummaries
+        .all(page.after ?? '', page.limit ?? -1)
+        .map((row) => clientSummary(row, productsOf(row[5])));
+    },
 
     async getClient(hostId) {
       const row = st.client.get(hostId);

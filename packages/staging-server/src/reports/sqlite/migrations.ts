@@ -4,6 +4,7 @@
 // open and a crash mid-migration leaves the previous version intact.
 import type Database from 'better-sqlite3';
 import { ErrorCodes, PatchbayError } from '@patchbay/core';
+import { MISSING_SQL } from './client-rows.js';
 import { SCHEMA_SQL } from './schema.js';
 
 interface Migration {
@@ -15,6 +16,22 @@ interface Migration {
 function hasColumn(db: Database.Database, table: string, column: string): boolean {
   const columns = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
   return columns.some((c) => c.name === column);
+}
+
+/** The per-host counter columns of clients (version 6) and the states each counts. */
+const HOST_COUNTER_COLUMNS = ['installed', 'failed', 'missing', 'superseded'] as const;
+const COUNTED_STATES: Record<(typeof HOST_COUNTER_COLUMNS)[number], string> = {
+  installed: "= 'installed'",
+  failed: "= 'failed'",
+  missing: `IN (${MISSING_SQL})`,
+  superseded: "= 'superseded'",
+};
+
+/** Each counter column as SUM over the rows of `state` (a GROUP BY hostId). */
+function countsOf(state: string): string {
+  return HOST_COUNTER_COLUMNS.map((c) => `COALESCE(SUM(${state} ${COUNTED_STATES[c]}), 0) AS ${c}`).join(
+    ', ',
+  );
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -142,6 +159,31 @@ export const MIGRATIONS: readonly Migration[] = [
           INSERT INTO patch_state_counts (patchId, state, hosts) VALUES (new.patchId, new.state, 1)
             ON CONFLICT (patchId, state) DO UPDATE SET hosts = hosts + 1;
         END;
+      `);
+    },
+  },
+  {
+    version: 6,
+    why: "each host's patches per state class, kept at ingest: /v1/clients, /metrics and the host view without reading every state",
+    apply(db) {
+      // Columns of the host's own row (its summary reads them with it), written with the row by
+      // the ingest that replaces the host's patch rows (snapshot.ts: as many triggers as changed
+      // rows, each rewriting the wide row, cost a quarter of an ingest's CPU); built here from
+      // the rows there are. missing: MISSING_STATES (types.ts), as /v1/clients has always counted.
+      for (const column of HOST_COUNTER_COLUMNS)
+        if (!hasColumn(db, 'clients', column))
+          db.exec(`ALTER TABLE clients ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
+      db.exec(`
+        UPDATE clients SET installed = s.installed, failed = s.failed, missing = s.missing, superseded = s.superseded
+        FROM (SELECT hostId, ${countsOf('state')} FROM client_patches GROUP BY hostId) AS s
+        WHERE clients.hostId = s.hostId;
+        -- /v1/clients and /metrics' hosts per state from a walk of an index that holds what
+        -- they read, not of the wide rows (each holds its last report); the host view's sorts
+        -- by counts within a profile from another (it supersedes clients_by_profile).
+        CREATE INDEX clients_summaries ON clients (hostId, hostname, platform, daemonVersion, lastSeenAt, products,
+          pendingReboot, via, viaPath, installed, missing, failed);
+        DROP INDEX clients_by_profile;
+        CREATE INDEX clients_by_profile ON clients (platform, products, installed, superseded, failed, hostId);
       `);
     },
   },

@@ -4,13 +4,22 @@
 // are read in one statement and compared here, rather than upserted one by one.
 import type Database from 'better-sqlite3';
 import { ErrorCodes, PatchbayError, type ClientReport } from '@patchbay/core';
+import { hostCounts, type HostCounts } from '../fleet-read.js';
 import type { ReportOrigin, StoredPatch } from '../types.js';
 import type { ClientRow, PatchRow } from './client-rows.js';
 
 /** The columns of `clients` a report sets besides its times and its JSON. */
 type ProfileColumns = Pick<
   ClientRow,
-  'hostname' | 'platform' | 'daemonVersion' | 'products' | 'pendingReboot' | 'via' | 'viaPath' | 'viaKeys'
+  | 'hostname'
+  | 'platform'
+  | 'daemonVersion'
+  | 'products'
+  | 'pendingReboot'
+  | 'via'
+  | 'viaPath'
+  | 'viaKeys'
+  | keyof HostCounts
 >;
 
 const PROFILE_KEYS = [
@@ -22,6 +31,11 @@ const PROFILE_KEYS = [
   'via',
   'viaPath',
   'viaKeys',
+  // the host's counters (migrations.ts version 6): its patch rows are the report's once written
+  'installed',
+  'failed',
+  'missing',
+  'superseded',
 ] as const satisfies readonly (keyof ProfileColumns)[];
 
 /** What ingest reads of a host's row before it writes: the snapshot's time, its profile, its instance. */
@@ -104,6 +118,7 @@ function profileOf(report: ClientReport, origin: ReportOrigin | null): ProfileCo
     via: origin?.path[0] ?? null,
     viaPath: origin ? JSON.stringify(origin.path) : null,
     viaKeys: origin ? JSON.stringify(origin.keys) : null,
+    ...hostCounts(report.patches),
   };
 }
 

@@ -7,12 +7,14 @@ import { sqliteFleetExports, type SqliteFleetExports } from './exports.js';
 import { sqliteFleetQueries } from './fleet-queries.js';
 import { FilteredStatements } from './filtered-sql.js';
 import { sqliteEventHistory, type SqliteEventHistory } from './history.js';
+import { sqliteHostView, type SqliteHostView } from './host-view.js';
 import { sqliteIngest } from './ingest.js';
 import { closeReportsDatabase, openReportsDatabase } from './open-database.js';
 import { sqliteRollupRecords } from './rollup.js';
 
 /** The SQLite store, with what only SQLite has: its file and its query plans. */
-export interface SqliteReportStore extends ReportStore, SqliteFleetExports, SqliteEventHistory {
+export interface SqliteReportStore
+  extends ReportStore, SqliteFleetExports, SqliteEventHistory, SqliteHostView {
   readonly file: string;
 }
 
@@ -28,6 +30,7 @@ export function openSqliteReportStore(file: string, options: ReportStoreOptions 
     ...sqliteRollupRecords(db, ingestOne),
     ...sqliteFleetQueries(db),
     ...sqliteFleetExports(db, filtered),
+    ...sqliteHostView(db, filtered),
     ...sqliteFleetCounts(db),
     ...sqliteEventHistory(db, filtered),
     async close() {
