@@ -43,7 +43,14 @@ function fleetReports(from: number, to: number): ClientReport[] {
     const release = i % 3 === 0 ? '18.0' : '19.0';
     const platform = i % 20 === 7 ? 'win32' : 'linux';
     const patches: ClientReport['patches'] = [];
-    SAMPLE_PATCHES.filter((p) => p.product === 'arcserve-backup' && p.release === release).forEach((p, j) => {
+    // as a daemon reports: only the patches that apply to its product release and platform
+    const applicable = SAMPLE_PATCHES.filter(
+      (p) =>
+        p.product === 'arcserve-backup' &&
+        p.release === release &&
+        (p.platforms === undefined || p.platforms.includes(platform)),
+    );
+    applicable.forEach((p, j) => {
       // deterministic spread: mostly installed, some missing, a few failed or unreported
       const k = (i * 7919 + j * 104_729) % 100;
       if (k >= 97) return; // unreported
