@@ -1,15 +1,24 @@
 import { access } from 'node:fs/promises';
-import { expandCommand, expandString, errorMessage, sha256File } from '@patchbay/core';
+import {
+  ErrorCodes,
+  PatchbayError,
+  expandCommand,
+  expandString,
+  errorMessage,
+  sha256File,
+} from '@patchbay/core';
 import type {
   ClientConfig,
   ContentStore,
   DetectRule,
   FeedPatch,
+  FileVersionOp,
   HostKnowledge,
   Logger,
 } from '@patchbay/core';
 import { placeholderContext } from './host.js';
 import type { Ledger } from './ledger.js';
+import { parseDottedVersion, readPeFileVersion, versionSatisfies } from './pe-version.js';
 import { runCommand } from './process-runner.js';
 
 const DETECT_TIMEOUT_MS = 120_000;
@@ -34,6 +43,34 @@ async function fileSha256(path: string): Promise<string | undefined> {
   }
 }
 
+/** Whether the file's PE version satisfies the rule; a file without one is not installed, logged. */
+async function fileVersionMatches(
+  patch: FeedPatch,
+  rule: { path: string; op: FileVersionOp; version: string },
+  path: string,
+  logger: Logger,
+): Promise<boolean> {
+  const wanted = parseDottedVersion(rule.version);
+  if (!wanted) {
+    throw new PatchbayError(
+      ErrorCodes.FEED_SCHEMA,
+      `detect.fileVersion.version "${rule.version}" is not a dotted version`,
+      {
+        patchId: patch.id,
+      },
+    );
+  }
+  const read = await readPeFileVersion(path);
+  if (!read.ok) {
+    logger.warn(
+      { patchId: patch.id, path, reason: read.reason },
+      'fileVersion detect: no file version; treating as not installed',
+    );
+    return false;
+  }
+  return versionSatisfies(read.version, rule.op, wanted);
+}
+
 /**
  * Evaluate a patch's detect rule: true/false, or undefined when it has none.
  * A rule that cannot be evaluated (bad placeholder) counts as "not installed", logged.
@@ -55,6 +92,14 @@ export async function detectInstalled(
     if ('fileSha256' in rule) {
       return (
         (await fileSha256(expandString(rule.fileSha256.path, ctx))) === rule.fileSha256.sha256.toLowerCase()
+      );
+    }
+    if ('fileVersion' in rule) {
+      return await fileVersionMatches(
+        patch,
+        rule.fileVersion,
+        expandString(rule.fileVersion.path, ctx),
+        deps.logger,
       );
     }
     const argv = expandCommand(rule.command, ctx);

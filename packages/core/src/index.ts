@@ -21,6 +21,7 @@ export type {
   FeedFile,
   FeedPatch,
   FeedProduct,
+  FileVersionOp,
   PatchState,
   ReportEvent,
   ReportPatch,

@@ -24,9 +24,13 @@ export interface CommandSpec {
   successExitCodes?: number[];
 }
 
+/** How a fileVersion rule compares the file's version with the rule's. */
+export type FileVersionOp = '>=' | '=' | '<';
+
 export type DetectRule =
   | { fileExists: string }
   | { fileSha256: { path: string; sha256: string } }
+  | { fileVersion: { path: string; op: FileVersionOp; version: string } }
   | { command: string[]; installedExitCodes?: number[] };
 
 export interface FeedPatch {

@@ -95,9 +95,15 @@ t.test('optional parts may be absent; the other detect shapes validate', async (
         files: [],
         detect: { command: ['true'], installedExitCodes: [0, 3010] },
       });
+      f.patches.push({
+        ...f.patches[0],
+        id: 'T5KB0044',
+        files: [],
+        detect: { fileVersion: { path: '{installDir}\\ARCserve.exe', op: '>=', version: '19.0.1234.5' } },
+      });
     }),
   );
-  t.equal(feed.patches.length, 2);
+  t.equal(feed.patches.length, 3);
   t.ok(validateFeed(JSON.parse(feedWith(() => undefined))));
 });
 
@@ -203,7 +209,22 @@ t.test('schema violations name the JSON path and the rule', async (t) => {
     [
       'detect of no known shape',
       (f) => (f.patches[0].detect = { registryKey: 'x' }),
-      /\/patches\/0\/detect must be one of \{ "fileExists": \.\.\. \}, \{ "fileSha256": \.\.\. \}, \{ "command": \.\.\. \} \(oneOf\)/,
+      /\/patches\/0\/detect must be one of \{ "fileExists": \.\.\. \}, \{ "fileSha256": \.\.\. \}, \{ "fileVersion": \.\.\. \}, \{ "command": \.\.\. \} \(oneOf\)/,
+    ],
+    [
+      'fileVersion with an unknown op',
+      (f) => (f.patches[0].detect = { fileVersion: { path: '/x', op: '>', version: '1.2' } }),
+      /\/detect\/fileVersion\/op must be one of/,
+    ],
+    [
+      'fileVersion with a version that is not dotted 16-bit parts',
+      (f) => (f.patches[0].detect = { fileVersion: { path: '/x', op: '=', version: '1.2.3.4.5' } }),
+      /\/detect\/fileVersion\/version must match pattern/,
+    ],
+    [
+      'fileVersion without an op',
+      (f) => (f.patches[0].detect = { fileVersion: { path: '/x', version: '1' } }),
+      /\/detect\/fileVersion must have required property 'op'/,
     ],
     [
       'detect shape with a bad value',

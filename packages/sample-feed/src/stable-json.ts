@@ -25,8 +25,9 @@ const PATCH_KEYS = [
 ];
 const FILE_KEYS = ['name', 'url', 'size', 'sha256'];
 const COMMAND_KEYS = ['command', 'timeoutSeconds', 'successExitCodes'];
-const DETECT_KEYS = ['fileExists', 'fileSha256', 'command', 'installedExitCodes'];
+const DETECT_KEYS = ['fileExists', 'fileSha256', 'fileVersion', 'command', 'installedExitCodes'];
 const FILE_SHA256_KEYS = ['path', 'sha256'];
+const FILE_VERSION_KEYS = ['path', 'op', 'version'];
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -60,6 +61,9 @@ function orderPatch(patch: unknown): Json {
     const detect = ordered(patch.detect, DETECT_KEYS);
     if (isPlainObject(detect) && isPlainObject(patch.detect) && patch.detect.fileSha256 !== undefined) {
       detect.fileSha256 = ordered(patch.detect.fileSha256, FILE_SHA256_KEYS);
+    }
+    if (isPlainObject(detect) && isPlainObject(patch.detect) && patch.detect.fileVersion !== undefined) {
+      detect.fileVersion = ordered(patch.detect.fileVersion, FILE_VERSION_KEYS);
     }
     top.detect = detect;
   }
