@@ -8,6 +8,7 @@ import { generateSampleFeed } from '../src/sample-feed.js';
 import { renderPatchTable } from '../src/patch-table.js';
 import { samplePatches } from '../src/sample-feed.js';
 import { versionStampContent } from '../src/payload-script.js';
+import { stringifyFeed } from '../src/stable-json.js';
 
 const sha = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 
@@ -241,5 +242,14 @@ t.test('docs/sample-feed.md carries the table generated from the data', async (t
   t.ok(
     text.includes(renderPatchTable(samplePatches({ extraPatches: true }))),
     'regenerate with: node packages/sample-feed/bin/patchbay-sample-feed.js table --extra-patches',
+  );
+});
+
+t.test('a fileVersion detect rule is written in a stable key order', async (t) => {
+  const detect = { fileVersion: { version: '19.0.1234.5', op: '>=', path: '{installDir}/a.exe' } };
+  const text = stringifyFeed({ patches: [{ detect, id: 'T1' }] });
+  t.match(
+    text,
+    /"fileVersion": \{\s+"path": "\{installDir\}\/a.exe",\s+"op": ">=",\s+"version": "19.0.1234.5"/,
   );
 });
