@@ -4,6 +4,7 @@
 // needs only the headers and a few small reads of the resource tree (both gave 19.0.1234.5).
 // Every read is bounds-checked against the file; the tree walk is a fixed three levels deep
 // (type → name → language), so a directory that points at itself cannot make it loop.
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { FileVersionOp } from '@patchbay/core';
@@ -184,7 +185,8 @@ async function readVersion(reader: BoundedReader): Promise<FileVersion> {
 export async function readPeFileVersion(path: string): Promise<PeVersionResult> {
   let handle: FileHandle | undefined;
   try {
-    handle = await open(path, 'r');
+    // Non-blocking: a FIFO at the path must not hang the scan waiting for a writer (POSIX only).
+    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
     const stat = await handle.stat();
     if (!stat.isFile()) return { ok: false, reason: 'not a regular file' };
     return { ok: true, version: await readVersion(new BoundedReader(handle, stat.size)) };

@@ -119,6 +119,10 @@ if (!haveMingw()) {
       return b;
     });
     t.match(await readPeFileVersion(notMz), { ok: false, reason: /no MZ signature/ });
+
+    const fifo = path.join(dir, 'fifo.exe');
+    execFileSync('mkfifo', [fifo]);
+    t.match(await readPeFileVersion(fifo), { ok: false, reason: 'not a regular file' });
   });
 
   t.test('a fileVersion detect rule compares at the boundaries', async (t) => {
