@@ -3,7 +3,8 @@
 // fields that hold `, " CR LF` is not enough. Text that a spreadsheet would run as a
 // formula (= + - @ TAB CR at the start) is prefixed with ' inside the quotes (OWASP) —
 // host names, patch titles and messages come from clients and catalogs.
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { textStream } from './text-stream.js';
 
 export type CsvCell = string | number | boolean | null | undefined;
 
@@ -27,15 +28,14 @@ export function toCsv(header: readonly string[], rows: Iterable<readonly CsvCell
 }
 
 /**
- * The same CSV as a stream: the header, then each page of rows as it is read, so a download
- * of the whole fleet holds one page in memory, never the whole text. Read at the pace the
- * client takes it (backpressure); an error from a page ends the stream (the download is cut short).
+ * The same CSV as a stream (text-stream.ts): the header, then each page of rows as it is
+ * read, so a download of the whole fleet holds one page in memory, never the whole text.
  */
 export function csvStream(
   header: readonly string[],
   pages: AsyncIterable<Iterable<readonly CsvCell[]>> | Iterable<Iterable<readonly CsvCell[]>>,
 ): Readable {
-  return Readable.from(
+  return textStream(
     (async function* () {
       yield csvLines([header]);
       for await (const page of pages) {

@@ -6,9 +6,8 @@
 // it and destroys the connection (lib/reply.js sendStream), so the client sees a body cut
 // short — never a truncated answer that parses. The first part is made only once the first
 // page is read, so an error reading it is still an ordinary error answer (503, 500).
-import { Readable } from 'node:stream';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FastifyReply } from 'fastify';
+import { textStream } from './text-stream.js';
 
 type Pages<T> = AsyncIterable<Iterable<T>> | Iterable<Iterable<T>>;
 
@@ -52,24 +51,7 @@ export async function* jsonArrayParts<T>(
 /** Text gathered before a part of a large item is handed on. */
 const PART_SIZE = 64 * 1024;
 
-/**
- * The parts as a stream for reply.send, read at the pace the client takes them
- * (backpressure). Between parts the event loop takes a turn, so that reports and polls
- * arriving meanwhile are answered while a long export is made.
- */
-export function jsonStream(parts: AsyncIterable<string>): Readable {
-  return Readable.from(
-    (async function* () {
-      for await (const part of parts) {
-        yield part;
-        await nextTurn();
-      }
-    })(),
-    { objectMode: false },
-  );
-}
-
-/** Send the parts as the JSON answer (status 200 unless set), streamed. */
+/** Send the parts as the JSON answer (status 200 unless set), streamed (text-stream.ts). */
 export function sendJsonStream(reply: FastifyReply, parts: AsyncIterable<string>): FastifyReply {
-  return reply.type('application/json; charset=utf-8').send(jsonStream(parts));
+  return reply.type('application/json; charset=utf-8').send(textStream(parts));
 }
