@@ -60,3 +60,29 @@ t.test('replicas: a file another process renamed into place is served at once', 
   );
   t.equal((await cache.read('2.root.json'))?.bytes.toString(), '{"root":2}', 'a file that appeared');
 });
+
+t.test('a flood of names a host may ask for keeps the cache bounded: the oldest entries go', async (t) => {
+  const dir = t.testdir();
+  await publish(dir, 'timestamp.json', '{"v":1}');
+  const cache = new ServedMetadataCache(dir, 'own-writes');
+  t.equal((await cache.read('timestamp.json'))?.bytes.toString(), '{"v":1}');
+  // unannounced, so only a cache that let the entry go reads the new bytes
+  await publish(dir, 'timestamp.json', '{"v":2}');
+  const flood: unknown[] = [];
+  for (let n = 2; n < 1_002; n++) flood.push(await cache.read(`${n}.root.json`));
+  t.ok(
+    flood.every((file) => file === null),
+    '1,000 absent names',
+  );
+  t.equal(
+    (await cache.read('timestamp.json'))?.bytes.toString(),
+    '{"v":2}',
+    'the first entry was pushed out by the flood and read again',
+  );
+  await publish(dir, '2.root.json', '{"root":2}');
+  t.equal(
+    (await cache.read('2.root.json'))?.bytes.toString(),
+    '{"root":2}',
+    "so were the flood's own first names",
+  );
+});

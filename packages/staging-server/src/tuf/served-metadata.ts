@@ -80,7 +80,8 @@ export class ServedMetadataCache {
   }
 
   private remember(file: string, entry: Entry): void {
-    // the oldest first: a flood of odd names pushes out only what it added
+    // the oldest first: a flood of odd names (each a valid <N>.<role>.json a host may ask for)
+    // keeps memory bounded; what it pushes out is read again at its next request
     if (!this.entries.has(file) && this.entries.size >= MAX_ENTRIES) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
