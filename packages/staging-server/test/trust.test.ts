@@ -25,6 +25,7 @@ import {
   testConfig,
   writeFeedDir,
 } from './fixtures/sync-upstream.js';
+import { announcePublications } from '../src/cluster/publication-announce.js';
 
 const run = promisify(execFile);
 const BIN = new URL('../bin/patchbay-server.js', import.meta.url).pathname;
@@ -218,6 +219,9 @@ t.test('the mirror re-signs before expiry with no new patches', async (t) => {
   await mirror.startSync();
   const first = mirror.current()!;
   t.ok(Date.parse(first.expiresAt) > Date.now(), 'not expired yet');
+  // what the leader tells the replicas (lifecycle/mirror-plugin.ts): a re-sign is a publication too
+  let announced = 0;
+  t.teardown(announcePublications(mirror.events, () => announced++));
 
   const deadline = Date.now() + 6000;
   while (mirror.current()!.sequence === first.sequence && Date.now() < deadline) {
@@ -228,6 +232,7 @@ t.test('the mirror re-signs before expiry with no new patches', async (t) => {
   t.ok(Date.parse(second.expiresAt) > Date.parse(first.expiresAt), 'expiresAt moved on');
   t.ok(Date.now() < Date.parse(first.expiresAt), 're-signed before the old one expired');
   t.same(second.catalog.patches, first.catalog.patches, 'same patches');
+  t.ok(announced >= 1, 'the re-sign was announced to the followers');
   t.ok(verifyDetached(second.bytes, second.signature, second.keys.mirror), 'the new pair verifies');
   t.equal((await readFile(join(dataDir, 'catalog', 'current.json.sig'), 'utf8')).trim(), second.signature);
 
