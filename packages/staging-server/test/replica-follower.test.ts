@@ -21,6 +21,7 @@ import { silentLogger } from './fixtures/http-harness.js';
 import { SAMPLE, sampleTufConfig } from './fixtures/sample-tuf.js';
 import { ManualClock } from './fixtures/tuf-server.js';
 import { announcePublications } from '../src/cluster/publication-announce.js';
+import { openTufMirror, type ServedTuf } from '../src/tuf/served-tuf.js';
 import { METADATA_DIR } from '@patchbay/core/tuf';
 
 t.test('a follower writes nothing, serves what the leader publishes, and leads when elected', async (t) => {
@@ -105,6 +106,52 @@ t.test('a follower writes nothing, serves what the leader publishes, and leads w
   await follower.lead?.();
   t.throws(() => leader.startSync(), /not the leader/, 'the old leader no longer syncs');
   t.equal((await follower.startSync()).outcome, 'ok', 'the new leader syncs');
+});
+
+t.test("a replica's leader checks each served file on disk; one server trusts its own writes", async (t) => {
+  const dataDir = join(t.testdir(), 'data');
+  const config = sampleTufConfig(dataDir);
+  const publisher = await createMirrorService(config, silentLogger);
+  t.equal((await publisher.startSync()).outcome, 'ok');
+  await publisher.close();
+  /** another replica's timestamp refresh, renamed into the shared directory */
+  const refreshElsewhere = async () => {
+    const other = await ServedRepository.open(
+      servedRepositoryDir(dataDir),
+      (await ensureOnlineKey(config)).key,
+      expiryPolicy(config),
+      silentLogger,
+      () => Promise.resolve(),
+    );
+    return (await other.refresh(new Date()))?.timestampVersion;
+  };
+  const versionServed = async (tuf: ServedTuf) => {
+    const file = await tuf.view().metadataFile('timestamp.json');
+    return (JSON.parse(file!.bytes.toString()) as { signed: { version: number } }).signed.version;
+  };
+
+  // a leader of replicas (database.url): its lock may be gone before it knows, another replica writing
+  const replica = await openTufMirror(
+    { ...config, database: { ...config.database, url: 'postgres://unused/db' } },
+    silentLogger,
+  );
+  t.teardown(() => replica.close());
+  await versionServed(replica);
+  const version = await refreshElsewhere();
+  t.equal(
+    await versionServed(replica),
+    version,
+    "the leader serves the other replica's newer timestamp at once",
+  );
+
+  // one server: the data-dir lock makes it the only writer, so what it holds stays served
+  const single = await openTufMirror(config, silentLogger);
+  t.teardown(() => single.close());
+  const held = await versionServed(single);
+  t.not(await refreshElsewhere(), held);
+  t.equal(await versionServed(single), held, 'one server reads no file while nothing of its own changed');
+  await single.follow();
+  t.not(await versionServed(single), held, 'demoted to a follower, it checks each file again');
 });
 
 /** The sample repository over loopback HTTP; while held, requests wait for release(). */
