@@ -112,3 +112,24 @@ t.test('a re-report writes only the patch rows that changed', async (t) => {
   );
   t.same((await store.allStates()).get('P3'), new Map([['h', 'failed']]), 'the changed state stored');
 });
+
+t.test('the host view page is read through an index of clients, never a scan of its rows', async (t) => {
+  const store = openSqliteReportStore(join(t.testdir(), REPORTS_FILE));
+  t.teardown(() => store.close());
+  await store.ingest(report('h', { patches: [{ id: 'P1', state: 'installed' }] }));
+  const [profile] = await store.profileCounts();
+  const profiles = [{ platform: profile!.platform, productsText: profile!.productsText, relevant: 3 }];
+  for (const sort of ['behind', 'failed', 'hostId', 'lastSeenAt'] as const) {
+    for (const everyHost of [false, true]) {
+      const query = { profiles, everyHost, sort, order: 'desc' as const, offset: 0, limit: 100 };
+      const plan = store.explainHostViewPage(query).join(' | ');
+      // every host by its own key: that key's index alone (the primary key's, clients_by_last_seen)
+      const profileFree = everyHost && (sort === 'hostId' || sort === 'lastSeenAt');
+      const expected = profileFree
+        ? /SCAN c USING (COVERING )?INDEX/
+        : /SEARCH c USING (COVERING )?INDEX clients_by_profile/;
+      t.match(plan, expected, `${sort}${everyHost ? ', every host' : ''}: ${plan}`);
+      t.notMatch(plan, /SCAN c(?! USING)/, `${sort}: no scan of the clients rows`);
+    }
+  }
+});
