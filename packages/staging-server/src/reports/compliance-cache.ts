@@ -5,8 +5,6 @@ import type { HostMatrix } from './compliance.js';
 import type { ReportStore } from './report-store.js';
 import type { FleetRead } from './types.js';
 
-export type { FleetRead } from './types.js';
-
 /** Holds one fleet read and the last host matrix built from it; callers must not mutate either. */
 export class ComplianceCache {
   private fleetRevision = -1;

@@ -111,7 +111,7 @@ export function relevantGroups(patch: FeedPatch, groups: readonly ProfileGroup[]
 }
 
 /** A row's counts, and what its pendingReboot count depends on. */
-export type RowCounts = Counts & Pick<ComplianceRow, 'pendingReboot' | 'rebootRequired'>;
+type RowCounts = Counts & Pick<ComplianceRow, 'pendingReboot' | 'rebootRequired'>;
 
 /**
  * Each host `patch` is relevant to, group by group, with its state (unreported when it has

@@ -10,8 +10,6 @@ import { prepared, type Sql } from './reports-database.js';
 import { addEvents } from './events.js';
 import { noteInstances, writeSnapshots, type CountDelta, type IngestItem } from './snapshot.js';
 
-export type { IngestItem } from './snapshot.js';
-
 /** Reports inside a transaction the caller holds, answered in their order. */
 export type IngestAll = (sql: Sql, items: readonly IngestItem[]) => Promise<IngestResult[]>;
 

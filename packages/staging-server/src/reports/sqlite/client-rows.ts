@@ -25,7 +25,7 @@ export interface ClientRow {
   viaPath: string | null;
   viaKeys: string | null;
   instanceId: string | null;
-  /** the host's patches per state class, kept by triggers (migrations.ts, version 6) */
+  /** the host's patches per state class, written with the row by the ingest (snapshot.ts; migrations.ts version 6) */
   installed: number;
   failed: number;
   missing: number;

@@ -4,15 +4,17 @@
 import type Database from 'better-sqlite3';
 import type { RollupRecords } from '../report-store-api.js';
 import type { BranchRow, RollupClientRow, StoredEvent } from '../types.js';
-import type { ClientRow } from './client-rows.js';
+import { valuesByHost, type ClientRow } from './client-rows.js';
 import type { IngestOne } from './ingest.js';
 
 function prepareStatements(db: Database.Database) {
   return {
-    // hostIds as one JSON array: one statement whatever their number
-    originsOf: db.prepare<[string], { hostId: string; via: string | null }>(
-      'SELECT hostId, via FROM clients WHERE hostId IN (SELECT value FROM json_each(?))',
-    ),
+    // hostIds as one JSON array: one statement whatever their number (valuesByHost)
+    originsOf: db
+      .prepare<[string], [string, string | null]>(
+        'SELECT hostId, via FROM clients WHERE hostId IN (SELECT value FROM json_each(?))',
+      )
+      .raw(),
     rollupClients: db.prepare<[], ClientRow>('SELECT * FROM clients ORDER BY hostId'),
     eventsAfter: db.prepare<[number, number], StoredEvent>(
       'SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?',
@@ -28,8 +30,7 @@ function prepareStatements(db: Database.Database) {
 
 export function sqliteRollupRecords(db: Database.Database, ingestOne: IngestOne): RollupRecords {
   const st = prepareStatements(db);
-  const originsOf = (hostIds: readonly string[]): Map<string, string | null> =>
-    new Map(st.originsOf.all(JSON.stringify([...new Set(hostIds)])).map((row) => [row.hostId, row.via]));
+  const originsOf = (hostIds: readonly string[]) => valuesByHost(st.originsOf, hostIds);
   return {
     ingestRollup: async (branch, admission, receivedAt = new Date().toISOString()) =>
       db.transaction(() => {
