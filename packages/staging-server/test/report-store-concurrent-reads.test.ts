@@ -160,3 +160,29 @@ t.test('reports: a request that arrives while the patch facts are recorded waits
   t.same(second, ['alpha:P2'], 'the second request found the facts recorded');
   t.equal(recordings, 1, 'recorded once for the catalog');
 });
+
+t.test("host view pages read the fleet's counts once per revision, and again after a report", async (t) => {
+  let reads = 0;
+  const h = await startHarness(t, {
+    wrapStore: (store) => ({
+      ...store,
+      profileCounts: () => (reads++, store.profileCounts()),
+    }),
+  });
+  h.mirror.publish([patch('P1')]);
+  await h.store.ingest(report('alpha', { patches }));
+  await h.store.ingest(report('beta', { patches: [] }));
+  const page = async (after?: string): Promise<string[]> => {
+    const url = `${h.base}/v1/reports/compliance?view=hosts&limit=1${after ? `&offset=1` : ''}`;
+    const res = await fetch(url);
+    t.equal(res.status, 200);
+    return ((await res.json()) as { hosts: { hostId: string }[] }).hosts.map((host) => host.hostId);
+  };
+  const first = await page();
+  const second = await page('next');
+  t.same([...first, ...second].sort(), ['alpha', 'beta'], 'two pages, each host once');
+  t.equal(reads, 1, 'one read of the counts for both pages');
+  await h.store.ingest(report('gamma', { patches }));
+  t.equal((await page()).length, 1);
+  t.equal(reads, 2, 'read again after a report');
+});

@@ -5,29 +5,56 @@ import type { HostMatrix } from './compliance.js';
 import type { ReportStore } from './report-store.js';
 import type { FleetRead } from './types.js';
 
-/** Holds one fleet read and the last host matrix built from it; callers must not mutate either. */
-export class ComplianceCache {
-  private fleetRevision = -1;
-  private fleetRead: FleetRead | null = null;
-  /** The read under way and the revision it was started at: readers at that revision share it. */
-  private reading: { revision: number; read: Promise<FleetRead> } | null = null;
-  private matrix: { key: string; fleet: FleetRead; matrix: HostMatrix } | null = null;
+/**
+ * One value read from the store, read again only after a report moved its revision. Readers
+ * at one revision share the read under way; a reader that saw a later revision does not take
+ * a read started before it: it would miss a report that was acknowledged before it asked.
+ */
+export class ByRevision<T> {
+  private kept: { revision: number; value: T } | null = null;
+  private reading: { revision: number; read: Promise<T> } | null = null;
 
-  constructor(private readonly store: Pick<ReportStore, 'revision' | 'hostProfiles' | 'allStates'>) {}
+  constructor(
+    private readonly revision: () => Promise<number>,
+    private readonly load: () => Promise<T>,
+  ) {}
 
-  /** Every host's profile and every reported state, read again only after a report. */
-  async fleet(): Promise<FleetRead> {
-    const revision = await this.store.revision();
-    if (this.fleetRead !== null && revision === this.fleetRevision) return this.fleetRead;
-    // A reader that saw a later revision does not take a read started before it: it would
-    // miss a report that was acknowledged before it asked.
+  async get(): Promise<T> {
+    const revision = await this.revision();
+    if (this.kept?.revision === revision) return this.kept.value;
     if (this.reading?.revision !== revision) {
-      const read: Promise<FleetRead> = this.readFleet(revision).finally(() => {
-        if (this.reading?.read === read) this.reading = null;
-      });
+      const read: Promise<T> = this.load()
+        .then((value) => {
+          this.kept = { revision, value };
+          return value;
+        })
+        .finally(() => {
+          if (this.reading?.read === read) this.reading = null;
+        });
       this.reading = { revision, read };
     }
     return this.reading.read;
+  }
+}
+
+/** Holds one fleet read and the last host matrix built from it; callers must not mutate either. */
+export class ComplianceCache {
+  private readonly fleetReads: ByRevision<FleetRead>;
+  private matrix: { key: string; fleet: FleetRead; matrix: HostMatrix } | null = null;
+
+  constructor(store: Pick<ReportStore, 'revision' | 'hostProfiles' | 'allStates'>) {
+    this.fleetReads = new ByRevision(
+      () => store.revision(),
+      async () => {
+        const [hosts, states] = await Promise.all([store.hostProfiles(), store.allStates()]);
+        return { hosts, states };
+      },
+    );
+  }
+
+  /** Every host's profile and every reported state, read again only after a report. */
+  fleet(): Promise<FleetRead> {
+    return this.fleetReads.get();
   }
 
   /**
@@ -39,13 +66,5 @@ export class ComplianceCache {
     if (this.matrix?.key !== key || this.matrix.fleet !== fleet)
       this.matrix = { key, fleet, matrix: build(fleet) };
     return this.matrix.matrix;
-  }
-
-  private async readFleet(revision: number): Promise<FleetRead> {
-    const [hosts, states] = await Promise.all([this.store.hostProfiles(), this.store.allStates()]);
-    const read: FleetRead = { hosts, states };
-    this.fleetRead = read;
-    this.fleetRevision = revision;
-    return read;
   }
 }

@@ -18,7 +18,7 @@ import {
   type ComplianceRowText,
 } from '../../reports/compliance-export.js';
 import { buildComplianceCounts, type FleetTallies } from '../../reports/compliance-counts.js';
-import { ComplianceCache } from '../../reports/compliance-cache.js';
+import { ByRevision, ComplianceCache } from '../../reports/compliance-cache.js';
 import { counterHostPage, countersServe, cutHostPage } from '../../reports/host-page.js';
 import type { HistoryQuery, HostProfileRow, StoredEvent } from '../../reports/types.js';
 import {
@@ -307,7 +307,7 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     const key = [published.sequence, q.host, q.patch, q.severity, q.release, range, q.search];
     const matrix =
       (counterSort &&
-        (await counterHostPage(store, patches, await fleetTallies(), { ...paging, sort: counterSort }))) ||
+        (await counterHostPage(store, patches, await tallies.get(), { ...paging, sort: counterSort }))) ||
       cutHostPage(
         await cache.hostMatrix(JSON.stringify(key), (fleet) =>
           buildHostMatrix(patches, selectHosts(fleet.hosts), fleet.states),
@@ -346,15 +346,18 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
     return body;
   }
 
-  async function fleetTallies(): Promise<FleetTallies> {
-    const [states, profiles, pendingReboot] = await Promise.all([
-      store.patchStateCounts(),
-      store.profileCounts(),
-      store.pendingRebootInstalls(),
-    ]);
-    return { states, profiles, pendingReboot };
-  }
-
+  // the fleet's counts, read again only after a report: the status page asks page after page
+  const tallies = new ByRevision<FleetTallies>(
+    () => store.revision(),
+    async () => {
+      const [states, profiles, pendingReboot] = await Promise.all([
+        store.patchStateCounts(),
+        store.profileCounts(),
+        store.pendingRebootInstalls(),
+      ]);
+      return { states, profiles, pendingReboot };
+    },
+  );
   /**
    * The per-patch rows with every selected host, a patch at a time (compliance-export.ts).
    * The hosts are read before the answer starts, so that an error reading them is an error status.
@@ -397,7 +400,7 @@ export const reportQueryRoutes: FastifyPluginAsync<HttpDeps> = async (app, { mir
         );
       const rows =
         q.host === undefined
-          ? buildComplianceCounts(patches, await fleetTallies())
+          ? buildComplianceCounts(patches, await tallies.get())
           : await countsOfRows(await complianceWithHosts(patches, selectHosts));
       return rowsOrCsv(
         reply,
