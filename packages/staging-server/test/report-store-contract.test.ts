@@ -1106,3 +1106,20 @@ contract(
     );
   },
 );
+
+contract(
+  'a bulk load larger than one statement stores every host once, its newer report kept',
+  async (t, store) => {
+    // 600 hosts (more than one part of 256), one of them twice, the newer report arriving first
+    const reports = Array.from({ length: 600 }, (_, h) =>
+      report(`bulk-${String(h).padStart(3, '0')}`, { patches: [{ id: 'P1', state: 'installed' }] }),
+    );
+    reports.push(
+      report('bulk-007', { reportedAt: '2026-11-24T12:00:00Z', patches: [{ id: 'P1', state: 'failed' }] }),
+    );
+    await store.ingestMany(reports.reverse());
+    t.equal((await store.countClients('')).total, 600, 'every host stored once');
+    t.equal((await store.allStates()).get('P1')?.get('bulk-007'), 'failed', "the host's newer report");
+    t.equal((await store.patchStateCounts()).get('P1')?.get('installed'), 599, 'counters as stored');
+  },
+);

@@ -70,9 +70,12 @@ export async function finishIngest(sql: Sql): Promise<void> {
   await sql.rows(BUMP_REVISION);
 }
 
+/** Most reports one statement takes (a shared commit's, or a part of a bulk load). */
+const MOST_PER_PART = 256;
+
 /**
- * The items in hostId order, cut where a host comes again: each part names a host once (one
- * statement cannot write a row twice), a host's reports keep their order, and rows are locked
+ * The items in hostId order, cut where a host comes again and every MOST_PER_PART: each part
+ * names a host once (one statement cannot write a row twice), a host's reports keep their order, and rows are locked
  * in one order across the whole transaction, so two replicas' batches never wait on each
  * other in a cycle. Returns the parts as indexes into `items`.
  */
@@ -83,7 +86,8 @@ function partsByHost(items: readonly IngestItem[]): number[][] {
   const parts: number[][] = [];
   let part: number[] = [];
   for (const i of order) {
-    if (part.length > 0 && items[part.at(-1)!]!.report.hostId === items[i]!.report.hostId) {
+    const again = part.length > 0 && items[part.at(-1)!]!.report.hostId === items[i]!.report.hostId;
+    if (again || part.length === MOST_PER_PART) {
       parts.push(part);
       part = [];
     }

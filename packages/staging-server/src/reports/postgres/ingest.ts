@@ -15,9 +15,6 @@ export interface PostgresIngest extends IngestMethods {
   drain(): Promise<void>;
 }
 
-/** Most reports one statement of a bulk load takes. */
-const BULK_PART = 256;
-
 export function postgresIngest(db: ReportsDatabase, ingestAll: IngestAll): PostgresIngest {
   const ingestOne = ingestOneOf(ingestAll);
   const single = (report: ClientReport, receivedAt: string, origin: ReportOrigin | null) =>
@@ -35,13 +32,10 @@ export function postgresIngest(db: ReportsDatabase, ingestAll: IngestAll): Postg
     ingestSoon: (report, origin = null) => queue.add(report, origin),
     ingestMany: (reports, receivedAt = new Date().toISOString()) =>
       db.transaction(`storing ${reports.length} reports`, async (sql) => {
+        // one call: its parts are cut (and rows locked) in hostId order across the whole load
+        const items = reports.map((report) => ({ report, receivedAt, origin: null }));
         let accepted = 0;
-        for (let from = 0; from < reports.length; from += BULK_PART) {
-          const part = reports
-            .slice(from, from + BULK_PART)
-            .map((report) => ({ report, receivedAt, origin: null }));
-          for (const result of await ingestAll(sql, part)) accepted += result.accepted;
-        }
+        for (const result of await ingestAll(sql, items)) accepted += result.accepted;
         await finishIngest(sql);
         return accepted;
       }),
