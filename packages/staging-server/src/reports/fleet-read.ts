@@ -1,7 +1,7 @@
 // What both stores make of the rows they read for the fleet views: reported states by patch,
 // product lists parsed once per distinct text, a host's counters.
 import type { PatchState } from '@patchbay/core';
-import { MISSING_STATES } from './types.js';
+import { MISSING_STATES, type HostViewQuery } from './types.js';
 
 /** patchId → (hostId → state), from [patchId, hostId, state] rows. */
 export function statesByPatch(
@@ -49,3 +49,31 @@ export function hostCounts(patches: readonly { state: string }[]): HostCounts {
   }
   return counts;
 }
+
+/** A store's names for the host view's own sort keys (camelCase in SQLite, snake_case in PostgreSQL). */
+export interface HostKeyColumns {
+  hostId: string;
+  lastSeenAt: string;
+}
+
+/**
+ * The host view page's ORDER BY (views.ts sortHosts: ties by hostId ascending), over clients
+ * `c` and the profiles `r` (relevant) it is joined with; the counters are named alike in both stores.
+ */
+export function hostViewOrderBy(query: HostViewQuery, { hostId, lastSeenAt }: HostKeyColumns): string {
+  const d = query.order === 'asc' ? 'ASC' : 'DESC';
+  switch (query.sort) {
+    case 'behind':
+      return `r.relevant - c.installed - c.superseded ${d}, c.failed ${d}, c.${hostId}`;
+    case 'failed':
+      return `c.failed ${d}, c.${hostId}`;
+    case 'hostId':
+      return `c.${hostId} ${d}`;
+    case 'lastSeenAt':
+      return `c.${lastSeenAt} ${d}, c.${hostId}`;
+  }
+}
+
+/** Sorts whose keys are the host's own: with every host listed, no profile is looked at. */
+export const profileFree = (query: HostViewQuery): boolean =>
+  query.everyHost && (query.sort === 'hostId' || query.sort === 'lastSeenAt');

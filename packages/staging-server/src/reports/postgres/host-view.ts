@@ -3,23 +3,15 @@
 // last_seen_at, host_id), then the page's profiles and patch states alone.
 import type { PatchState } from '@patchbay/core';
 import type { HostView } from '../report-store-api.js';
-import { statesByPatch } from '../fleet-read.js';
-import type { CounterSort, HostViewQuery } from '../types.js';
+import { hostViewOrderBy, profileFree, statesByPatch } from '../fleet-read.js';
+import type { HostViewQuery } from '../types.js';
 import { PROFILE_COLUMNS, profileOf, type ProfileRow } from './client-rows.js';
 import type { ReportsDatabase } from './reports-database.js';
 
-/** ORDER BY of each sort for a direction (views.ts sortHosts: ties by host id ascending). */
-const ORDER_BY: Record<CounterSort, (direction: string) => string> = {
-  behind: (d) => `r.relevant - c.installed - c.superseded ${d}, c.failed ${d}, c.host_id`,
-  failed: (d) => `c.failed ${d}, c.host_id`,
-  hostId: (d) => `c.host_id ${d}`,
-  lastSeenAt: (d) => `c.last_seen_at ${d}, c.host_id`,
-};
-
 /** The page's query and its parameters: keys of the host's own with every host listed need no profile. */
 function pageQuery(query: HostViewQuery): { sql: string; params: unknown[] } {
-  const order = ORDER_BY[query.sort](query.order === 'asc' ? 'ASC' : 'DESC');
-  if (query.everyHost && (query.sort === 'hostId' || query.sort === 'lastSeenAt'))
+  const order = hostViewOrderBy(query, { hostId: 'host_id', lastSeenAt: 'last_seen_at' });
+  if (profileFree(query))
     return {
       sql: `SELECT c.host_id FROM reports.clients c ORDER BY ${order} LIMIT $1 OFFSET $2`,
       params: [query.limit, query.offset],

@@ -4,25 +4,13 @@
 // then the page's profiles and patch states alone.
 import type Database from 'better-sqlite3';
 import type { PatchState } from '@patchbay/core';
-import { statesByPatch } from '../fleet-read.js';
-import type { CounterSort, FleetRead, HostViewQuery } from '../types.js';
+import { hostViewOrderBy, profileFree, statesByPatch } from '../fleet-read.js';
+import type { FleetRead, HostViewQuery } from '../types.js';
 import { hostProfile, type ProfileColumns } from './client-rows.js';
 import type { FilteredStatements } from './filtered-sql.js';
 
-/** ORDER BY of each sort for a direction (views.ts sortHosts: ties by hostId ascending). */
-const ORDER_BY: Record<CounterSort, (direction: string) => string> = {
-  behind: (d) => `r.relevant - c.installed - c.superseded ${d}, c.failed ${d}, c.hostId`,
-  failed: (d) => `c.failed ${d}, c.hostId`,
-  hostId: (d) => `c.hostId ${d}`,
-  lastSeenAt: (d) => `c.lastSeenAt ${d}, c.hostId`,
-};
-
-/** Sorts whose keys are the host's own: with every host listed, no profile is looked at. */
-const profileFree = (query: HostViewQuery) =>
-  query.everyHost && (query.sort === 'hostId' || query.sort === 'lastSeenAt');
-
 function pageSql(query: HostViewQuery): string {
-  const orderBy = `ORDER BY ${ORDER_BY[query.sort](query.order === 'asc' ? 'ASC' : 'DESC')} LIMIT ? OFFSET ?`;
+  const orderBy = `ORDER BY ${hostViewOrderBy(query, { hostId: 'hostId', lastSeenAt: 'lastSeenAt' })} LIMIT ? OFFSET ?`;
   if (profileFree(query)) return `SELECT c.hostId FROM clients c ${orderBy}`;
   const profiles = query.profiles.map(() => '(?, ?, ?)').join(', ');
   return `WITH r (platform, products, relevant) AS (VALUES ${profiles})
