@@ -5,7 +5,7 @@
 // re-reporting the same states costs its clients row and nothing in client_patches.
 import type { ClientReport } from '@patchbay/core';
 import type { NewInstance, ReportOrigin, StoredPatch } from '../types.js';
-import { hostCounts } from '../fleet-read.js';
+import { lastReportText, reportProfile, type ReportProfile } from '../stored-rows.js';
 import { prepared, type Sql } from './reports-database.js';
 import { storableOrNull, storableText } from './storable-text.js';
 
@@ -127,26 +127,25 @@ export async function writeSnapshots(
   skewSeconds: number,
 ): Promise<{ outcomes: SnapshotOutcome[]; counts: CountDelta[] }> {
   const column = <T>(pick: (item: IngestItem) => T) => items.map(pick);
-  const counters = items.map((i) => hostCounts(i.report.patches));
+  const profiles = items.map((i) => reportProfile(i.report, i.origin));
+  const profileColumn = <T>(pick: (profile: ReportProfile) => T) => profiles.map(pick);
   const upserted = await sql.rows<{ hostId: string; inserted: boolean }>(UPSERT_CLIENTS, [
     column((i) => i.report.hostId),
-    // Only hostId, reportedAt, patches and events are required by REPORT_SCHEMA.
-    column((i) => storableText(i.report.hostname ?? i.report.hostId)),
-    column((i) => storableText(i.report.platform ?? '')),
-    column((i) => storableText(i.report.daemonVersion ?? '')),
-    column((i) => JSON.stringify(i.report.products ?? [])),
+    profileColumn((p) => storableText(p.hostname)),
+    profileColumn((p) => storableText(p.platform)),
+    profileColumn((p) => storableText(p.daemonVersion)),
+    profileColumn((p) => p.products),
     column((i) => i.receivedAt),
     column((i) => i.report.reportedAt),
-    column(({ report: { events: _events, ...withoutEvents } }) => JSON.stringify(withoutEvents)),
-    column((i) => i.report.pendingReboot === true),
-    // A report the host sent itself clears a branch binding: it now reports directly.
-    column((i) => i.origin?.path[0] ?? null),
-    column((i) => (i.origin ? JSON.stringify(i.origin.path) : null)),
-    column((i) => (i.origin ? JSON.stringify(i.origin.keys) : null)),
+    column((i) => lastReportText(i.report)),
+    profileColumn((p) => p.pendingReboot),
+    profileColumn((p) => p.via),
+    profileColumn((p) => p.viaPath),
+    profileColumn((p) => p.viaKeys),
     column((i) => i.report.instanceId ?? null),
     skewSeconds,
-    // the hosts' counters (schema.ts version 3): their patch rows are the reports' once replaced
-    ...(['installed', 'failed', 'missing', 'superseded'] as const).map((key) => counters.map((c) => c[key])),
+    // the hosts' counters (schema.ts version 3)
+    ...(['installed', 'failed', 'missing', 'superseded'] as const).map((key) => profileColumn((p) => p[key])),
   ]);
   const replaced = new Map(upserted.map((row) => [row.hostId, row.inserted]));
   const older = items.filter((i) => !replaced.has(i.report.hostId));

@@ -4,7 +4,8 @@
 // are read in one statement and compared here, rather than upserted one by one.
 import type Database from 'better-sqlite3';
 import { ErrorCodes, PatchbayError, type ClientReport } from '@patchbay/core';
-import { hostCounts, type HostCounts } from '../fleet-read.js';
+import type { HostCounts } from '../fleet-read.js';
+import { lastReportText, reportProfile } from '../stored-rows.js';
 import type { ReportOrigin, StoredPatch } from '../types.js';
 import type { ClientRow, PatchRow } from './client-rows.js';
 
@@ -107,19 +108,8 @@ function samePatchRow(a: PatchRow, b: PatchRow): boolean {
 }
 
 function profileOf(report: ClientReport, origin: ReportOrigin | null): ProfileColumns {
-  return {
-    // Only hostId, reportedAt, patches and events are required by REPORT_SCHEMA.
-    hostname: report.hostname ?? report.hostId,
-    platform: report.platform ?? '',
-    daemonVersion: report.daemonVersion ?? '',
-    products: JSON.stringify(report.products ?? []),
-    pendingReboot: report.pendingReboot ? 1 : 0,
-    // A report the host sent itself clears a branch binding: it now reports directly.
-    via: origin?.path[0] ?? null,
-    viaPath: origin ? JSON.stringify(origin.path) : null,
-    viaKeys: origin ? JSON.stringify(origin.keys) : null,
-    ...hostCounts(report.patches),
-  };
+  const profile = reportProfile(report, origin);
+  return { ...profile, pendingReboot: profile.pendingReboot ? 1 : 0 };
 }
 
 /** The report's patch rows; refused before anything is written when it names a patch twice. */
@@ -152,8 +142,7 @@ export function replaceSnapshot(
   stored: StoredClient | undefined,
 ): void {
   const wanted = patchRowsOf(report);
-  const { events: _events, ...withoutEvents } = report;
-  const lastReport = JSON.stringify(withoutEvents);
+  const lastReport = lastReportText(report);
   const profile = profileOf(report, origin);
   const times = { hostId: report.hostId, lastSeenAt: receivedAt, reportedAt: report.reportedAt, lastReport };
   if (stored === undefined) {
