@@ -102,6 +102,16 @@ export async function detectInstalled(
         deps.logger,
       );
     }
+    if ('registry' in rule || 'msiProduct' in rule || 'msiPatch' in rule) {
+      // wired to the Windows lookup in the next change (issue 17); until then not installed, logged
+      throw new PatchbayError(
+        ErrorCodes.FEED_SCHEMA,
+        `detect rule ${Object.keys(rule)[0]} is not evaluated yet`,
+        {
+          patchId: patch.id,
+        },
+      );
+    }
     const argv = expandCommand(rule.command, ctx);
     const result = await runCommand(argv, { timeoutMs: DETECT_TIMEOUT_MS, killGraceMs: 1000 });
     const installedCodes = rule.installedExitCodes ?? [0];

@@ -22,15 +22,51 @@ export interface CommandSpec {
   command: string[];
   timeoutSeconds?: number;
   successExitCodes?: number[];
+  /** success, and the host needs a reboot (Windows Installer: 3010, 1641) */
+  rebootExitCodes?: number[];
+  /** not now: neither success nor failure, tried again later (Windows Installer: 1618) */
+  retryExitCodes?: number[];
 }
 
 /** How a fileVersion rule compares the file's version with the rule's. */
 export type FileVersionOp = '>=' | '=' | '<';
 
+/** A Windows registry key, or a value in it (HKLM only): present, equal to a text, or a version compared. */
+export interface RegistryRule {
+  /** HKLM\SOFTWARE\…, or HKEY_LOCAL_MACHINE\… */
+  key: string;
+  /** the value's name ("" = the key's default value); absent: the key's existence decides */
+  value?: string;
+  /** registry view; default '64' ('32' reads WOW6432Node) */
+  view?: '64' | '32';
+  /** the data is exactly this text (REG_DWORD / REG_QWORD as decimal) */
+  equals?: string;
+  /** with version: the data read as a dotted version and compared */
+  op?: FileVersionOp;
+  version?: string;
+}
+
+/** A Windows Installer product installed per machine, its ProductVersion optionally compared. */
+export interface MsiProductRule {
+  /** {GUID} */
+  productCode: string;
+  op?: FileVersionOp;
+  version?: string;
+}
+
+/** A Windows Installer patch applied, to one product or (no productCode) any. */
+export interface MsiPatchRule {
+  patchCode: string;
+  productCode?: string;
+}
+
 export type DetectRule =
   | { fileExists: string }
   | { fileSha256: { path: string; sha256: string } }
   | { fileVersion: { path: string; op: FileVersionOp; version: string } }
+  | { registry: RegistryRule }
+  | { msiProduct: MsiProductRule }
+  | { msiPatch: MsiPatchRule }
   | { command: string[]; installedExitCodes?: number[] };
 
 export interface FeedPatch {

@@ -209,7 +209,7 @@ t.test('schema violations name the JSON path and the rule', async (t) => {
     [
       'detect of no known shape',
       (f) => (f.patches[0].detect = { registryKey: 'x' }),
-      /\/patches\/0\/detect must be one of \{ "fileExists": \.\.\. \}, \{ "fileSha256": \.\.\. \}, \{ "fileVersion": \.\.\. \}, \{ "command": \.\.\. \} \(oneOf\)/,
+      /\/patches\/0\/detect must be one of \{ "fileExists": \.\.\. \}, \{ "fileSha256": \.\.\. \}, \{ "fileVersion": \.\.\. \}, \{ "registry": \.\.\. \}, \{ "msiProduct": \.\.\. \}, \{ "msiPatch": \.\.\. \}, \{ "command": \.\.\. \} \(oneOf\)/,
     ],
     [
       'fileVersion with an unknown op',
