@@ -107,7 +107,7 @@ function regError(
 }
 
 /** At most `limit` calls of `fn` running at once; the rest wait their turn in order. */
-function bounded<A, R>(limit: number, fn: (arg: A) => Promise<R>): (arg: A) => Promise<R> {
+export function bounded<A, R>(limit: number, fn: (arg: A) => Promise<R>): (arg: A) => Promise<R> {
   let running = 0;
   const waiting: (() => void)[] = [];
   return async (arg) => {
@@ -125,6 +125,7 @@ function bounded<A, R>(limit: number, fn: (arg: A) => Promise<R>): (arg: A) => P
 export interface RegQueryOptions {
   /** default process.platform; only chooses which reg.exe runs */
   platform?: NodeJS.Platform;
+  /** reg.exe's environment (default process.env): SystemRoot on Windows, PATH elsewhere */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -135,7 +136,8 @@ export interface RegQueryOptions {
  */
 export function createRegQuery(options: RegQueryOptions = {}): RegQuery {
   const platform = options.platform ?? process.platform;
-  const executable = regExecutable(platform, options.env ?? process.env);
+  const env = options.env ?? process.env;
+  const executable = regExecutable(platform, env);
   let missing: string | undefined;
   const run = (request: RegQueryRequest): Promise<RegQueryAnswer> =>
     new Promise((resolve, reject) => {
@@ -143,7 +145,7 @@ export function createRegQuery(options: RegQueryOptions = {}): RegQuery {
       execFile(
         executable,
         regQueryArgs(request),
-        { windowsHide: true, timeout: REG_TIMEOUT_MS, maxBuffer: REG_MAX_BUFFER, encoding: 'utf8' },
+        { env, windowsHide: true, timeout: REG_TIMEOUT_MS, maxBuffer: REG_MAX_BUFFER, encoding: 'utf8' },
         (err, stdout, stderr) => {
           const spawnCode = (err as NodeJS.ErrnoException | null)?.code;
           if (spawnCode === 'ENOENT') {
