@@ -253,3 +253,21 @@ t.test('a fileVersion detect rule is written in a stable key order', async (t) =
     /"fileVersion": \{\s+"path": "\{installDir\}\/a.exe",\s+"op": ">=",\s+"version": "19.0.1234.5"/,
   );
 });
+
+t.test('registry, msiProduct and msiPatch detect rules are written in a stable key order', async (t) => {
+  const key = 'HKLM\\SOFTWARE\\Arcserve';
+  const code = '{5D0B5B4F-8D3E-4C73-9C1A-2B6F0E7D1A90}';
+  const text = stringifyFeed({
+    patches: [
+      { detect: { registry: { version: '19', op: '>=', value: 'Version', view: '32', key } }, id: 'T1' },
+      { detect: { msiProduct: { version: '19', op: '=', productCode: code } }, id: 'T2' },
+      { detect: { msiPatch: { productCode: code, patchCode: code } }, id: 'T3' },
+    ],
+  });
+  t.match(
+    text,
+    /"registry": \{\s+"key": "HKLM[^"]+",\s+"view": "32",\s+"value": "Version",\s+"op": ">=",\s+"version": "19"/,
+  );
+  t.match(text, /"msiProduct": \{\s+"productCode": "\{5D0B[^"]+",\s+"op": "=",\s+"version": "19"/);
+  t.match(text, /"msiPatch": \{\s+"patchCode": "\{5D0B[^"]+",\s+"productCode": "\{5D0B/);
+});
