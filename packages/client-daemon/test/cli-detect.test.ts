@@ -35,7 +35,7 @@ t.test('detect --rule: a file rule and a registry rule, from the real CLI', asyn
   t.equal(reg.code, 0, reg.stderr);
   t.match(
     reg.stdout,
-    /registry\s+yes\s+HKLM\\SOFTWARE\\Arcserve\\Backup\\Version \(REG_SZ, 64-bit view\) = 19\.0\.6787, >= 19\.0\.6787/,
+    /registry\s+yes\s+HKLM\\SOFTWARE\\Arcserve\\Backup\\Version = 19\.0\.6787 \(REG_SZ, 64-bit view\), >= 19\.0\.6787/,
   );
   t.same(fake.calls(), ['query HKLM\\SOFTWARE\\Arcserve\\Backup /v Version /reg:64']);
 

@@ -172,7 +172,7 @@ t.test('msiProduct: installed for the machine, its version compared', async (t) 
   t.same(await argvOf(() => evaluate({ msiProduct: { productCode: P1 } })), [installProps]);
   t.match(await evaluate({ msiProduct: { productCode: P1 } }), {
     installed: true,
-    evidence: `MSI product ${P1} installed (version 19.0.6787)`,
+    evidence: `MSI product ${P1} installed, version 19.0.6787 (DisplayVersion)`,
   });
   t.match(await evaluate({ msiProduct: { productCode: P1.toLowerCase() } }), { installed: true }, 'any case');
   t.match(await evaluate({ msiProduct: { productCode: PATCH_NOWHERE } }), {
@@ -187,7 +187,7 @@ t.test('msiProduct: installed for the machine, its version compared', async (t) 
   t.equal(await version(P1, '=', '19.0'), false);
   t.equal(await version(P2, '=', '19.0.6787'), true, 'no DisplayVersion: the Version DWORD 0x13001a83');
   t.match(await evaluate({ msiProduct: { productCode: P2, op: '=', version: '19.0.6787' } }), {
-    evidence: /Version 0x13001a83 = 19\.0\.6787/,
+    evidence: /installed, version 19\.0\.6787 \(Version 0x13001a83\), = 19\.0\.6787$/,
   });
   t.equal(await version(PATCH_NOWHERE, '<', '99'), false, 'absent is not installed, even for <');
 });

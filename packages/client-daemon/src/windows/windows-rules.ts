@@ -18,12 +18,15 @@ function comparableText(value: RegValue): string[] {
   return [value.data];
 }
 
-/** A version read from the registry, compared; text that is not a dotted version is not installed. */
-function versionOutcome(read: string, what: string, op: FileVersionOp, version: string): DetectOutcome {
+/**
+ * A version read from the registry, compared; text that is not a dotted version is not installed.
+ * `shown` says where it was read and what was there.
+ */
+function versionOutcome(read: string, shown: string, op: FileVersionOp, version: string): DetectOutcome {
   const actual = parseDottedVersion(read);
-  if (!actual) return { installed: false, evidence: `${what} = ${read}: not a dotted version` };
+  if (!actual) return { installed: false, evidence: `${shown}: not a dotted version` };
   const installed = versionSatisfies(actual, op, parseDottedVersion(version) ?? []);
-  return { installed, evidence: `${what} = ${read}, ${installed ? '' : 'not '}${op} ${version}` };
+  return { installed, evidence: `${shown}, ${installed ? '' : 'not '}${op} ${version}` };
 }
 
 function failure(err: unknown, fields: Record<string, unknown>): DetectOutcome {
@@ -57,7 +60,6 @@ export async function registryOutcome(reg: RegQuery, rule: RegistryRule): Promis
         : answer.values.find((v) => v.name.toLowerCase() === name.toLowerCase());
     if (!value) return { installed: false, evidence: `${where}: value ${name} not found` };
     const texts = comparableText(value);
-    const what = `${rule.key}\\${name} (${value.type}, ${view}-bit view)`;
     const shown = `${rule.key}\\${name} = ${texts.join(' | ')} (${value.type}, ${view}-bit view)`;
     if (rule.equals !== undefined) {
       const installed = texts.includes(rule.equals);
@@ -67,7 +69,7 @@ export async function registryOutcome(reg: RegQuery, rule: RegistryRule): Promis
       if (value.type === 'REG_MULTI_SZ' || value.type === 'REG_BINARY' || texts.length !== 1) {
         return { installed: false, evidence: `${shown}: not a dotted version` };
       }
-      return versionOutcome(texts[0]!, what, rule.op, rule.version);
+      return versionOutcome(texts[0]!, shown, rule.op, rule.version);
     }
     return { installed: true, evidence: shown };
   } catch (err) {
@@ -80,17 +82,11 @@ export async function msiProductOutcome(reg: RegQuery, rule: MsiProductRule): Pr
     const facts = await msiProductFacts(reg, rule.productCode);
     const product = `MSI product ${rule.productCode}`;
     if (!facts.installed) return { installed: false, evidence: `${product} not installed for the machine` };
-    if (rule.op === undefined || rule.version === undefined) {
-      const version = facts.version ? ` (version ${facts.version.text})` : '';
-      return { installed: true, evidence: `${product} installed${version}` };
-    }
-    if (!facts.version) return { installed: false, evidence: `${product} installed, but has no version` };
-    return versionOutcome(
-      facts.version.text,
-      `${product} installed, ${facts.version.source}`,
-      rule.op,
-      rule.version,
-    );
+    const version = facts.version;
+    const shown = `${product} installed${version ? `, version ${version.text} (${version.source})` : ''}`;
+    if (rule.op === undefined || rule.version === undefined) return { installed: true, evidence: shown };
+    if (!version) return { installed: false, evidence: `${shown}, but with no version` };
+    return versionOutcome(version.text, shown, rule.op, rule.version);
   } catch (err) {
     return failure(err, { productCode: rule.productCode });
   }
