@@ -2,6 +2,7 @@
 // `reg` (fixtures/fake-reg.ts) that answers from hand-written reg.exe output
 // (fixtures/reg-query/README.md) and records its argv.
 import t from 'tap';
+import type { Test } from 'tap';
 import type {
   ClientConfig,
   ContentStore,
@@ -108,34 +109,52 @@ t.test('registry: key and value present, in the view asked for, names in any cas
   });
 });
 
+/** Cases evaluated at once (reg's own bound keeps it to a few processes), checked in order. */
+async function table<C extends unknown[]>(
+  t: Test,
+  cases: [...C, boolean, string][],
+  rule: (...args: C) => DetectRule,
+): Promise<void> {
+  const results = await Promise.all(cases.map((c) => evaluate(rule(...(c.slice(0, -2) as C)))));
+  cases.forEach((c, i) => t.equal(results[i]!.installed, c.at(-2), `${c.at(-1)}: ${results[i]!.evidence}`));
+}
+
 t.test('registry equals: text exact, DWORD and QWORD in decimal, MULTI_SZ any one string', async (t) => {
-  const equals = async (value: string, text: string): Promise<boolean> =>
-    (await evaluate({ registry: { key: KEY, value, equals: text } })).installed;
-  t.equal(await equals('Version', '19.0.6787'), true);
-  t.equal(await equals('Version', '19.0.6787 '), false, 'exact: no trimming');
-  t.equal(await equals('Version', '19.0.6787.0'), false, 'text, not a version');
-  t.equal(await equals('Build', '6787'), true, 'REG_DWORD 0x1a83 in decimal');
-  t.equal(await equals('Build', '0x1a83'), false, 'not as reg prints it');
-  t.equal(await equals('Size', '4294967296'), true, 'REG_QWORD beyond 32 bits');
-  t.equal(await equals('Features', 'Tape Engine'), true, 'one string of a REG_MULTI_SZ');
-  t.equal(await equals('Features', 'Agent\\0Manager\\0Tape Engine'), false, 'not the joined text');
-  t.equal(await equals('InstallPath', '%ProgramFiles%\\Arcserve\\Backup'), true, 'REG_EXPAND_SZ unexpanded');
-  t.equal(await equals('Empty', ''), true, 'an empty REG_SZ');
-  t.equal(await equals('Token', '0A0B0C'), true, 'REG_BINARY as reg prints it');
+  await table<[string, string]>(
+    t,
+    [
+      ['Version', '19.0.6787', true, 'REG_SZ'],
+      ['Version', '19.0.6787 ', false, 'exact: no trimming'],
+      ['Version', '19.0.6787.0', false, 'text, not a version'],
+      ['Build', '6787', true, 'REG_DWORD 0x1a83 in decimal'],
+      ['Build', '0x1a83', false, 'not as reg prints it'],
+      ['Size', '4294967296', true, 'REG_QWORD beyond 32 bits'],
+      ['Features', 'Tape Engine', true, 'one string of a REG_MULTI_SZ'],
+      ['Features', 'Agent\\0Manager\\0Tape Engine', false, 'not the joined text'],
+      ['InstallPath', '%ProgramFiles%\\Arcserve\\Backup', true, 'REG_EXPAND_SZ unexpanded'],
+      ['Empty', '', true, 'an empty REG_SZ'],
+      ['Token', '0A0B0C', true, 'REG_BINARY as reg prints it'],
+    ],
+    (value, equals) => ({ registry: { key: KEY, value, equals } }),
+  );
 });
 
 t.test('registry version compare: at the boundaries, and data that is no version', async (t) => {
-  const cmp = async (value: string, op: '>=' | '=' | '<', version: string): Promise<boolean> =>
-    (await evaluate({ registry: { key: KEY, value, op, version } })).installed;
-  t.equal(await cmp('Version', '=', '19.0.6787'), true);
-  t.equal(await cmp('Version', '=', '19.0.6787.0'), true, 'missing parts count as 0');
-  t.equal(await cmp('Version', '>=', '19.0.6787'), true);
-  t.equal(await cmp('Version', '>=', '19.0.6788'), false);
-  t.equal(await cmp('Version', '<', '19.0.6788'), true);
-  t.equal(await cmp('Version', '<', '19.0.6787'), false);
-  t.equal(await cmp('Version', '>=', '19.1'), false);
-  t.equal(await cmp('Version', '>=', '9.9'), true, 'numeric, not textual');
-  t.equal(await cmp('Build', '=', '6787'), true, 'a DWORD read as its decimal');
+  await table<[string, '>=' | '=' | '<', string]>(
+    t,
+    [
+      ['Version', '=', '19.0.6787', true, 'equal'],
+      ['Version', '=', '19.0.6787.0', true, 'missing parts count as 0'],
+      ['Version', '>=', '19.0.6787', true, 'at'],
+      ['Version', '>=', '19.0.6788', false, 'one below'],
+      ['Version', '<', '19.0.6788', true, 'below'],
+      ['Version', '<', '19.0.6787', false, 'not below itself'],
+      ['Version', '>=', '19.1', false, 'a minor above'],
+      ['Version', '>=', '9.9', true, 'numeric, not textual'],
+      ['Build', '=', '6787', true, 'a DWORD read as its decimal'],
+    ],
+    (value, op, version) => ({ registry: { key: KEY, value, op, version } }),
+  );
   t.match(await evaluate({ registry: { key: KEY, value: 'InstallPath', op: '<', version: '99' } }), {
     installed: false,
     evidence: /not a dotted version/,

@@ -158,7 +158,9 @@ export function createRegQuery(options: RegQueryOptions = {}): RegQuery {
             const said = stderr.trim().split(/\r?\n/)[0] ?? '';
             const reason = err.killed
               ? `reg.exe timed out or was killed (${err.signal ?? 'no signal'})`
-              : `reg.exe exited ${exitCode ?? spawnCode ?? 'abnormally'}${said ? `: ${said}` : ''}`;
+              : exitCode === null
+                ? `reg.exe did not run: ${err.message}`
+                : `reg.exe exited ${exitCode}${said ? `: ${said}` : ''}`;
             return reject(regError(request, reason, { exitCode }));
           }
           try {
