@@ -180,6 +180,15 @@ t.test('registry failures: not installed, with a reason naming the key', async (
     evidence:
       /HKLM\\SOFTWARE\\Garbage \(\/reg:64\): unreadable output: unexpected line: "this is not what reg.exe prints"/,
   });
+  const impatient = createRegQuery({ env: { PATH: fake.binDir }, timeoutMs: 300 });
+  t.match(
+    await evaluateDetectRule({ registry: { key: 'HKLM\\SOFTWARE\\Hung' } }, ctx, { regQuery: impatient }),
+    {
+      installed: false,
+      failed: true,
+      evidence: /HKLM\\SOFTWARE\\Hung \(\/reg:64\): reg\.exe timed out or was killed \(SIGTERM\)/,
+    },
+  );
   t.match(await evaluate({ registry: { key: 'HKLM\\SOFTWARE\\Bad Syntax' } }), {
     failed: true,
     evidence: /exited 1: ERROR: Invalid syntax\./,
@@ -258,6 +267,14 @@ t.test('a host without reg: Windows rules are not installed, one warning per pat
   t.equal(await detectInstalled(patch('W1', { registry: { key: KEY, value: 'Version' } }), deps), false);
   t.equal(await detectInstalled(patch('W2', { msiProduct: { productCode: P1 } }), deps), false);
   t.equal(await detectInstalled(patch('W3', { msiPatch: { patchCode: PATCH_APPLIED } }), deps), false);
+  t.equal(
+    await detectInstalled(patch('W4', { registry: { key: KEY, value: 'Version' } }), {
+      ...deps,
+      regQuery: reg,
+    }),
+    true,
+    'the same rule where reg answers',
+  );
   t.equal(warnings.length, 3);
   t.match(warnings[0], {
     fields: { patchId: 'W1', key: KEY, reason: /no reg\.exe on this host \(linux\)/ },

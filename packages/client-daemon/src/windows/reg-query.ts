@@ -127,6 +127,8 @@ export interface RegQueryOptions {
   platform?: NodeJS.Platform;
   /** reg.exe's environment (default process.env): SystemRoot on Windows, PATH elsewhere */
   env?: NodeJS.ProcessEnv;
+  /** how long one reg.exe may take (default 30 s) */
+  timeoutMs?: number;
 }
 
 /**
@@ -145,7 +147,13 @@ export function createRegQuery(options: RegQueryOptions = {}): RegQuery {
       execFile(
         executable,
         regQueryArgs(request),
-        { env, windowsHide: true, timeout: REG_TIMEOUT_MS, maxBuffer: REG_MAX_BUFFER, encoding: 'utf8' },
+        {
+          env,
+          windowsHide: true,
+          timeout: options.timeoutMs ?? REG_TIMEOUT_MS,
+          maxBuffer: REG_MAX_BUFFER,
+          encoding: 'utf8',
+        },
         (err, stdout, stderr) => {
           const spawnCode = (err as NodeJS.ErrnoException | null)?.code;
           if (spawnCode === 'ENOENT') {
