@@ -130,7 +130,8 @@ function Compare-Detections([object[]]$Cases, [string]$What) {
   foreach ($case in $Cases) {
     $got = Get-Detection $case.Rule
     if ([bool]$got.installed -ne $case.Expected) {
-      $wrong += "$($case.Label): patchbay says installed=$($got.installed) ($($got.evidence)), Windows says $($case.Expected)"
+      $evidence = if ($got.PSObject.Properties['evidence']) { $got.evidence } else { 'no evidence given' }
+      $wrong += "$($case.Label): patchbay says installed=$($got.installed) ($evidence), Windows says $($case.Expected)"
     }
   }
   if ($wrong.Count -gt 0) { return New-Outcome 'FAIL' ($wrong -join '; ') }
@@ -161,7 +162,12 @@ function Get-ComProperty($Object, [string]$Name, [object[]]$Arguments) {
   $Object.GetType().InvokeMember($Name, [System.Reflection.BindingFlags]::GetProperty, $null, $Object, $Arguments)
 }
 
-$dottedVersion = '^\d{1,5}(\.\d{1,5}){0,3}$'
+# What a rule's version may be (docs/feed.schema.json dottedVersion): 1 to 4 parts of 0-65535.
+function Test-DottedVersion([string]$Text) {
+  if ($Text -notmatch '^(0|[1-9]\d{0,4})(\.(0|[1-9]\d{0,4})){0,3}$') { return $false }
+  -not ($Text.Split('.') | Where-Object { [int]$_ -gt 65535 })
+}
+
 if ($Node -eq '') {
   $onPath = Get-Command node.exe -ErrorAction SilentlyContinue
   $Node = if ($onPath) { $onPath.Source } else { 'C:\Program Files\nodejs\node.exe' }
@@ -216,7 +222,7 @@ Invoke-Check 'registry' {
     @{ Label = "a value that does not exist"; Rule = @{ registry = [ordered]@{ key = $key; value = 'PatchbayNoSuchValue' } }; Expected = $false },
     @{ Label = "a key that does not exist"; Rule = @{ registry = [ordered]@{ key = "$key\PatchbayNoSuchKey" } }; Expected = $false }
   )
-  if ($build -match $dottedVersion) {
+  if (Test-DottedVersion $build) {
     $cases += @{ Label = "CurrentBuild >= $build"; Rule = @{ registry = [ordered]@{ key = $key; value = 'CurrentBuild'; op = '>='; version = $build } }; Expected = $true }
     $cases += @{ Label = "CurrentBuild < $build"; Rule = @{ registry = [ordered]@{ key = $key; value = 'CurrentBuild'; op = '<'; version = $build } }; Expected = $false }
   }
@@ -232,7 +238,7 @@ Invoke-Check 'msi-product' {
   foreach ($code in $msiProducts) {
     # a product registered for another context (per user) has no per-machine ProductInfo
     try { $version = [string](Get-ComProperty $installer 'ProductInfo' @($code, 'VersionString')) } catch { continue }
-    if ($version -notmatch $dottedVersion) { continue }
+    if (-not (Test-DottedVersion $version)) { continue }
     $cases = @(
       @{ Label = "$code = $version"; Rule = @{ msiProduct = [ordered]@{ productCode = $code; op = '='; version = $version } }; Expected = $true },
       @{ Label = "$code installed"; Rule = @{ msiProduct = [ordered]@{ productCode = $code } }; Expected = $true },
@@ -287,9 +293,11 @@ Invoke-Check 'data-dir-acl' {
   if (-not (Test-Path -LiteralPath $DataDir -PathType Container)) { return New-Outcome 'FAIL' "no data directory $DataDir (-DataDir)" }
   $acl = Get-Acl -LiteralPath $DataDir
   $allowed = @('S-1-5-18', 'S-1-5-32-544') # SYSTEM, BUILTIN\Administrators
-  $others = @(foreach ($rule in $acl.Access) {
-      $sid = $rule.IdentityReference.Translate([System.Security.Principal.SecurityIdentifier]).Value
-      if ($allowed -notcontains $sid) { "$($rule.IdentityReference) ($sid) $($rule.AccessControlType) $($rule.FileSystemRights)" }
+  # as SIDs: an account name may not resolve, and names differ by the system's language
+  $rules = $acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])
+  $others = @(foreach ($rule in $rules) {
+      $sid = $rule.IdentityReference.Value
+      if ($allowed -notcontains $sid) { "$sid $($rule.AccessControlType) $($rule.FileSystemRights)" }
     })
   if ($others.Count -gt 0) { return New-Outcome 'FAIL' "$DataDir also grants: $($others -join '; ')" }
   if (-not $acl.AreAccessRulesProtected) { return New-Outcome 'FAIL' "$DataDir inherits entries from its parent" }
