@@ -139,7 +139,7 @@ function scriptFeedPatch(patch: ScriptSamplePatch, files: Record<string, Buffer 
  * Bytes standing in for a Windows installer: a line saying what they are, then deterministic
  * filler. No tool on this build host makes a real .msp or .msi (msiexec would answer 1620).
  */
-export function standInInstaller(fileName: string, size: number): Buffer {
+function standInInstaller(fileName: string, size: number): Buffer {
   const header = Buffer.from(
     `patchbay sample feed: stand-in bytes for ${fileName}, not a Windows installer (docs/windows.md)\n`,
   );
