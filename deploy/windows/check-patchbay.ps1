@@ -8,7 +8,7 @@
   { check, status, reason } instead. The exit code is 1 when any check FAILs, else 0.
 
   Checks: node-version, client-doctor, file-version, registry, msi-product, msi-patch,
-  service, service-recovery, data-dir-acl, process-tree-kill.
+  service, service-recovery, data-dir-acl, process-tree-kill, client-timeout-kill.
 
   The detection checks compare what patchbay-client's `detect --rule ... --json` says with what
   Windows itself says (file VersionInfo, Get-ItemProperty, the WindowsInstaller.Installer COM
@@ -335,6 +335,33 @@ Invoke-Check 'process-tree-kill' {
     $all = @($parent.Id) + @($children | ForEach-Object { $_.Id })
     Get-Process -Id $all -ErrorAction SilentlyContinue | Stop-Process -Force -ErrorAction SilentlyContinue
   }
+}
+
+# patchbay's own runner (the client package's runProcess, as an install's timeout uses it) on the
+# same tree: a one-line ES module that runs it with a 3 s timeout and prints the command's pid.
+$runnerProbe = "const { pathToFileURL } = await import('node:url'); " +
+  "const { runProcess } = await import(pathToFileURL(process.argv[1]).href); let pid = null; " +
+  "const result = await runProcess(process.argv.slice(2), { timeoutMs: 3000, killGraceMs: 1000, onSpawn: (p) => { pid = p; } }); " +
+  "process.stdout.write(JSON.stringify({ pid, timedOut: result.timedOut, exitCode: result.exitCode }));"
+
+Invoke-Check 'client-timeout-kill' {
+  $entry = Join-Path (Split-Path -Parent (Split-Path -Parent $ClientScript)) 'dist\index.js'
+  if (-not (Test-Path -LiteralPath $entry -PathType Leaf)) { return New-Outcome 'FAIL' "no $entry beside -ClientScript" }
+  $run = Invoke-Native $Node @('--input-type=module', '-e', $runnerProbe, $entry, "$env:SystemRoot\System32\cmd.exe", '/c', 'ping -n 60 127.0.0.1 >nul')
+  if ($run.ExitCode -ne 0) { return New-Outcome 'FAIL' "the runner probe exited $($run.ExitCode): $($run.StdErr.Trim())" }
+  $doc = ConvertFrom-Json -InputObject $run.StdOut
+  if (-not $doc.timedOut -or $null -eq $doc.pid) { return New-Outcome 'FAIL' "the command did not time out: $($run.StdOut)" }
+  # a child keeps its parent's pid as ParentProcessId after the parent is gone
+  $deadline = (Get-Date).AddSeconds(10)
+  do {
+    $left = @(Get-CimInstance -ClassName Win32_Process -Filter "ParentProcessId=$($doc.pid)")
+    if ($left.Count -gt 0) { Start-Sleep -Milliseconds 200 }
+  } while ($left.Count -gt 0 -and (Get-Date) -lt $deadline)
+  if ($left.Count -gt 0) {
+    $left | ForEach-Object { Stop-Process -Id $_.ProcessId -Force -ErrorAction SilentlyContinue }
+    return New-Outcome 'FAIL' "after the timeout, children of cmd.exe $($doc.pid) still ran: $(($left | ForEach-Object { "$($_.Name) $($_.ProcessId)" }) -join ', ')"
+  }
+  New-Outcome 'PASS' "runProcess timed out cmd.exe $($doc.pid) after 3 s and no child of it remains"
 }
 
 if ($Json) {
