@@ -254,3 +254,12 @@ t.test('a fileVersion detect rule is written in a stable key order', async (t) =
     /"fileVersion": \{\s+"path": "\{installDir\}\/a.exe",\s+"op": ">=",\s+"version": "19.0.1234.5"/,
   );
 });
+
+t.test('the exit-code classes follow successExitCodes in a command', async (t) => {
+  const install = { retryExitCodes: [1618], rebootExitCodes: [3010], successExitCodes: [0], command: ['x'] };
+  const text = stringifyFeed({ patches: [{ install, id: 'T1' }] });
+  t.match(
+    text,
+    /"command": \[\s+"x"\s+\],\s+"successExitCodes": \[\s+0\s+\],\s+"rebootExitCodes": \[\s+3010\s+\],\s+"retryExitCodes": \[\s+1618\s+\]/,
+  );
+});
