@@ -24,7 +24,7 @@ export const SAMPLE_PRODUCTS: readonly SampleProduct[] = [
   { id: 'arcserve-udp', name: 'Arcserve Unified Data Protection', releases: ['9.0'] },
 ];
 
-/** Deterministic filler bytes (SHA-256 in counter mode) standing in for a binary driver file. */
+/** Deterministic filler bytes (SHA-256 in counter mode) standing in for binary files (a driver, installers). */
 export function pseudoBinary(label: string, size: number): Buffer {
   const out = Buffer.alloc(size);
   for (let offset = 0, block = 0; offset < size; block++) {
