@@ -24,7 +24,7 @@ const PATCH_KEYS = [
   'detect',
 ];
 const FILE_KEYS = ['name', 'url', 'size', 'sha256'];
-const COMMAND_KEYS = ['command', 'timeoutSeconds', 'successExitCodes'];
+const COMMAND_KEYS = ['command', 'timeoutSeconds', 'successExitCodes', 'rebootExitCodes', 'retryExitCodes'];
 const DETECT_KEYS = [
   'fileExists',
   'fileSha256',
