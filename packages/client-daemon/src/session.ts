@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import {
+  assertOnlyAdminsCanRead,
   ContentStore,
   ErrorCodes,
   PatchbayError,
@@ -132,7 +133,8 @@ export function createSession(flags: GlobalFlags, command: string, deps: Session
 /**
  * A file a config key names (trust.ca, tokenFile); unreadable is a config error (exit 2).
  * A `secret` (the report token) is also refused when group or others may read it, as the
- * server refuses its private keys; checked on the open file. Windows has no mode bits.
+ * server refuses its private keys; checked on the open file. Windows has no mode bits: there
+ * its ACL is checked (icacls), and only SYSTEM, Administrators and this account may read it.
  */
 function readConfigFile(
   file: string | null | undefined,
@@ -150,7 +152,10 @@ function readConfigFile(
     throw cannotReadConfigFile(file, key, err, where);
   }
   try {
-    if (opts.secret && process.platform !== 'win32') {
+    if (opts.secret && process.platform === 'win32') {
+      // no mode bits on Windows: its ACL says who may read it
+      assertOnlyAdminsCanRead(file, key, opts.configFile ? { file: opts.configFile } : {});
+    } else if (opts.secret) {
       const { mode } = fstatSync(fd);
       if ((mode & 0o077) !== 0) {
         const octal = (mode & 0o777).toString(8).padStart(3, '0');

@@ -90,6 +90,7 @@ export {
   writeFileAtomic,
 } from './atomic-file.js';
 export { ensureDataDir } from './data-dir.js';
+export { assertOnlyAdminsCanRead } from './windows-acl.js'; // Windows' chmod 600 check
 export { isInside, pathFor } from './platform-path.js'; // paths by a host platform's rules
 export { processAlive } from './process-alive.js'; // a lock's holder still running?
 export { acquireDataDirLock } from './data-dir-lock.js';
