@@ -8,34 +8,57 @@ import { promisify } from 'node:util';
 import { ErrorCodes, PatchbayError, errorMessage } from './errors.js';
 
 const execFileAsync = promisify(execFile);
+/** latin1: icacls and whoami write the OEM code page; read byte for byte, names compare alike */
+const WINDOWS_TOOL = { windowsHide: true, encoding: 'latin1' } as const;
 
 const SYSTEM_SID = 'S-1-5-18';
 const ADMINISTRATORS_SID = 'S-1-5-32-544';
-/** Full control for SYSTEM and Administrators, passed on to every file and directory below. */
-export const PRIVATE_DIR_GRANTS = [`*${SYSTEM_SID}:(OI)(CI)F`, `*${ADMINISTRATORS_SID}:(OI)(CI)F`] as const;
 /** The English names icacls shows for the two (a localized system's names come from whoami). */
 const ADMIN_NAMES = ['NT AUTHORITY\\SYSTEM', 'BUILTIN\\Administrators'];
 /** Rights in an icacls ACE that let the principal read the file's data. */
 const READ_RIGHTS = new Set(['F', 'M', 'RX', 'R', 'GR', 'GA', 'RD']);
 
-/** The argv that makes `dir` private: nothing inherited, only SYSTEM and Administrators. */
-export function privateDirIcaclsArgs(dir: string): string[] {
-  return [dir, '/inheritance:r', '/grant:r', ...PRIVATE_DIR_GRANTS];
+/**
+ * The argv that makes `dir` private: nothing inherited; full control, passed on to everything
+ * below, for SYSTEM, Administrators and `ownSid` (the account running patchbay, which must
+ * not lock itself out when it is, say, LocalService).
+ */
+export function privateDirIcaclsArgs(dir: string, ownSid: string): string[] {
+  const sids = [...new Set([SYSTEM_SID, ADMINISTRATORS_SID, ownSid])];
+  return [dir, '/inheritance:r', '/grant:r', ...sids.map((sid) => `*${sid}:(OI)(CI)F`)];
+}
+
+/** A failed child process as one line: its exit code and output. */
+function describeFailure(program: string, err: unknown): string {
+  const { code, stdout, stderr } = err as { code?: unknown; stdout?: string; stderr?: string };
+  const output = `${stdout ?? ''}${stderr ?? ''}`.trim();
+  return `${program} ${typeof code === 'number' ? `exit ${code}` : errorMessage(err)}${output ? `: ${output}` : ''}`;
 }
 
 /**
- * `icacls DIR /inheritance:r /grant:r *S-1-5-18:(OI)(CI)F *S-1-5-32-544:(OI)(CI)F`: what
- * mkdir's mode 0700 is on POSIX. Throws the reason (icacls's exit code and output).
+ * `icacls DIR /inheritance:r /grant:r *S-1-5-18:(OI)(CI)F *S-1-5-32-544:(OI)(CI)F` (and the
+ * running account's SID, from whoami): what mkdir's mode 0700 is on POSIX. Throws the reason.
  */
 export async function restrictDirToAdmins(dir: string): Promise<void> {
+  let ownSid: string | undefined;
   try {
-    await execFileAsync('icacls', privateDirIcaclsArgs(dir), { windowsHide: true, encoding: 'latin1' });
+    const { stdout } = await execFileAsync('whoami', ['/user', '/fo', 'csv', '/nh'], WINDOWS_TOOL);
+    ownSid = csvRows(stdout)[0]?.[1];
   } catch (err) {
-    const { code, stdout, stderr } = err as { code?: unknown; stdout?: string; stderr?: string };
-    const output = `${stdout ?? ''}${stderr ?? ''}`.trim();
+    throw new Error(`cannot tell which account runs patchbay (${describeFailure('whoami', err)})`, {
+      cause: err,
+    });
+  }
+  if (!ownSid?.startsWith('S-1-'))
+    throw new Error(`cannot tell which account runs patchbay (whoami /user gave no SID)`);
+  try {
+    await execFileAsync('icacls', privateDirIcaclsArgs(dir, ownSid), WINDOWS_TOOL);
+  } catch (err) {
     throw new Error(
-      `icacls could not restrict it to SYSTEM and Administrators (${typeof code === 'number' ? `exit ${code}` : errorMessage(err)}${output ? `: ${output}` : ''})`,
-      { cause: err },
+      `could not restrict it to SYSTEM and Administrators (${describeFailure('icacls', err)})`,
+      {
+        cause: err,
+      },
     );
   }
 }

@@ -22,21 +22,27 @@ t.test('win32: a data directory made here is restricted with icacls, once', asyn
     'icacls',
     'echo "processed file: $1"; echo "Successfully processed 1 files"',
   );
+  const whoami = installFakeTool(dir, 'whoami', `cat '${dir}/user.csv'`);
+  writeFileSync(path.join(dir, 'user.csv'), '"nt authority\\system","S-1-5-18"\r\n');
   const data = path.join(dir, 'ProgramData', 'patchbay', 'client');
   t.equal(await ensureDataDir(data, 'dataDir', 'win32'), data);
-  t.same(
-    icacls.calls(),
-    [[data, ...GRANTS]],
-    'the data directory only (its new parents inherit nothing from it)',
-  );
+  t.same(icacls.calls(), [[data, ...GRANTS]], 'the data directory only; SYSTEM once');
+  t.same(whoami.calls(), [['/user', '/fo', 'csv', '/nh']]);
   await ensureDataDir(data, 'dataDir', 'win32');
   t.equal(icacls.calls().length, 1, 'an existing directory is left as the operator made it');
   await ensureDataDir(path.join(dir, 'linux-data'), 'dataDir', 'linux');
   t.equal(icacls.calls().length, 1, 'not on Linux');
+
+  // a server run as LocalService keeps its own access
+  writeFileSync(path.join(dir, 'user.csv'), '"nt authority\\local service","S-1-5-19"\r\n');
+  const serverData = path.join(dir, 'server');
+  await ensureDataDir(serverData, 'dataDir', 'win32');
+  t.same(icacls.calls()[1], [serverData, ...GRANTS, '*S-1-5-19:(OI)(CI)F']);
 });
 
 t.test('win32: icacls failing is a config error naming the key, and the directory goes again', async (t) => {
   const dir = t.testdir();
+  installFakeTool(dir, 'whoami', 'echo \'"nt authority\\system","S-1-5-18"\'');
   installFakeTool(
     dir,
     'icacls',
@@ -46,10 +52,15 @@ t.test('win32: icacls failing is a config error naming the key, and the director
   await t.rejects(ensureDataDir(data, 'dataDir', 'win32'), {
     code: ErrorCodes.CONFIG,
     message: new RegExp(
-      `^dataDir ${data} is not usable: icacls could not restrict it to SYSTEM and Administrators \\(exit 5: .*Access is denied`,
+      `^dataDir ${data} is not usable: could not restrict it to SYSTEM and Administrators \\(icacls exit 5: .*Access is denied`,
     ),
   });
   t.notOk(existsSync(data), 'removed, so that the next start restricts it');
+
+  installFakeTool(dir, 'whoami', 'echo "ERROR: no such thing" >&2; exit 1');
+  await t.rejects(ensureDataDir(data, 'dataDir', 'win32'), {
+    message: /cannot tell which account runs patchbay \(whoami exit 1: ERROR: no such thing\)/,
+  });
 });
 
 /** `icacls FILE` as Windows prints it: the name, then one access entry a line, aligned. */
