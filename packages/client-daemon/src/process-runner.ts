@@ -174,6 +174,8 @@ export async function runCommand(argv: readonly string[], opts: RunOptions): Pro
     };
 
     const timeoutTimer = setTimeout(() => {
+      // exited, its stdio still draining: on Windows its pid may already name another process
+      if (windows && exit) return;
       timedOut = true;
       kills.push(killTree(child, 'SIGTERM', opts.treeKill));
       killTimer = setTimeout(() => {
