@@ -43,9 +43,12 @@ function Assert-File([string] $What, [string] $Path) {
   if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { throw "$What not found: $Path" }
 }
 
+# A path as given, relative to this shell's location (not .NET's current directory, which differs).
+function Get-FullPath([string] $Path) { $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path) }
+
 # Only SYSTEM and Administrators, nothing inherited; never on a drive root.
 function Set-PrivateAcl([string] $Dir) {
-  $full = [IO.Path]::GetFullPath($Dir)
+  $full = Get-FullPath $Dir
   if ([IO.Path]::GetPathRoot($full) -eq $full) { throw "refusing to restrict a drive root: $full" }
   Invoke-Checked "restricting $full to SYSTEM and Administrators" 'icacls.exe' (@($full, '/inheritance:r', '/grant:r') + $PrivateGrants)
 }
@@ -59,6 +62,8 @@ function Wait-ServiceGone([string] $Name) {
 }
 
 try {
+  $WinSWExe, $NodeExe, $PatchbayDir, $ConfigFile, $DataDir, $ServiceDir, $XmlTemplate =
+    @($WinSWExe, $NodeExe, $PatchbayDir, $ConfigFile, $DataDir, $ServiceDir, $XmlTemplate) | ForEach-Object { Get-FullPath $_ }
   $clientJs = Join-Path $PatchbayDir 'packages\client-daemon\bin\patchbay-client.js'
   Assert-File 'WinSW (-WinSWExe)' $WinSWExe
   Assert-File 'Node.js (-NodeExe)' $NodeExe

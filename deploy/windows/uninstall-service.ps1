@@ -25,6 +25,8 @@ $ErrorActionPreference = 'Stop'
 $ServiceName = 'patchbay-client'
 
 try {
+  # relative to this shell's location, not .NET's current directory
+  $DataDir, $ServiceDir = @($DataDir, $ServiceDir) | ForEach-Object { $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($_) }
   $wrapper = Join-Path $ServiceDir "$ServiceName.exe"
   if (Get-Service -Name $ServiceName -ErrorAction SilentlyContinue) {
     Write-Host "stopping $ServiceName (an install in flight finishes first)"
