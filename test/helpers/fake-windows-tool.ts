@@ -1,6 +1,7 @@
 // A stand-in for a Windows command-line tool (taskkill, icacls…) on Linux: a real executable
 // shell script put first on PATH, so the code under test finds it by name as it would find
-// the real one on Windows. Each call appends its argv (one JSON array a line) to a record.
+// the real one on Windows. Each call appends its argv to a record: one line a call, each
+// argument ended by the unit separator (\x1f), so quotes and backslashes come back as given.
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -20,10 +21,7 @@ export function installFakeTool(dir: string, name: string, body: string): FakeTo
   writeFileSync(record, '');
   const script = [
     '#!/bin/sh',
-    // one JSON array a line; the tests' arguments hold no quote or backslash
-    `printf '[' >> '${record}'; sep=''`,
-    `for a in "$@"; do printf '%s"%s"' "$sep" "$a" >> '${record}'; sep=','; done`,
-    `printf ']\\n' >> '${record}'`,
+    `{ [ $# -eq 0 ] || printf '%s\\037' "$@"; printf '\\n'; } >> '${record}'`,
     body,
   ].join('\n');
   writeFileSync(path.join(bin, name), `${script}\n`);
@@ -35,7 +33,7 @@ export function installFakeTool(dir: string, name: string, body: string): FakeTo
     calls: () =>
       readFileSync(record, 'utf8')
         .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as string[]),
+        .slice(0, -1)
+        .map((line) => line.split('\x1f').slice(0, -1)),
   };
 }
