@@ -7,33 +7,7 @@ import t from 'tap';
 import type { ClientConfig, ContentStore, FeedPatch, Logger } from '@patchbay/core';
 import { detectInstalled } from '../src/inventory.js';
 import { compareVersions, parseDottedVersion, readPeFileVersion } from '../src/pe-version.js';
-
-const WINDRES = 'x86_64-w64-mingw32-windres';
-const GCC = 'x86_64-w64-mingw32-gcc';
-
-function haveMingw(): boolean {
-  try {
-    execFileSync(WINDRES, ['--version'], { stdio: 'ignore' });
-    execFileSync(GCC, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const VERSION_RC = `1 VERSIONINFO
-FILEVERSION 19,0,1234,5
-PRODUCTVERSION 19,0,1234,5
-BEGIN
-  BLOCK "StringFileInfo"
-  BEGIN
-    BLOCK "040904b0"
-    BEGIN
-      VALUE "FileVersion", "19.0.1234.5"
-    END
-  END
-END
-`;
+import { buildPeProgram, requireMingw } from './fixtures/mingw.js';
 
 interface Built {
   versioned: string;
@@ -43,22 +17,13 @@ interface Built {
 }
 
 function build(dir: string): Built {
-  writeFileSync(path.join(dir, 'v.rc'), VERSION_RC);
-  writeFileSync(path.join(dir, 'main.c'), 'int main(void) { return 0; }\n');
-  const run = (cmd: string, args: string[]): string =>
-    execFileSync(cmd, args, { cwd: dir, encoding: 'utf8' });
-  run(WINDRES, ['v.rc', '-O', 'coff', '-o', 'v.o']);
-  run(GCC, ['-s', '-o', 'versioned.exe', 'main.c', 'v.o']);
-  run(GCC, ['-s', '-o', 'bare.exe', 'main.c']);
+  const versioned = buildPeProgram(dir, 'versioned.exe', '19.0.1234.5');
+  const bare = buildPeProgram(dir, 'bare.exe');
   // objdump -h: "Idx Name Size VMA LMA File-off Algn"; an independent view of where .rsrc sits.
-  const line = run('x86_64-w64-mingw32-objdump', ['-h', 'versioned.exe'])
+  const line = execFileSync('x86_64-w64-mingw32-objdump', ['-h', versioned], { encoding: 'utf8' })
     .split('\n')
     .find((l) => /\s\.rsrc\s/.test(l));
-  return {
-    versioned: path.join(dir, 'versioned.exe'),
-    bare: path.join(dir, 'bare.exe'),
-    rsrcOffset: parseInt(line!.trim().split(/\s+/)[5]!, 16),
-  };
+  return { versioned, bare, rsrcOffset: parseInt(line!.trim().split(/\s+/)[5]!, 16) };
 }
 
 /** A copy of `source` with `edit` applied to its bytes. */
@@ -68,11 +33,7 @@ function variant(dir: string, name: string, source: string, edit: (bytes: Buffer
   return file;
 }
 
-if (!haveMingw()) {
-  const hint = `apt-get install gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64`;
-  if (process.env.CI) t.fail(`mingw-w64 is required under CI: ${hint}`);
-  else t.skip(`mingw-w64 not installed; ${hint}`);
-} else {
+if (requireMingw(t)) {
   const dir = t.testdir();
   const built = build(dir);
 
