@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ValidateFunction } from 'ajv';
 import { ErrorCodes, PatchbayError } from './errors.js';
+import { exitCodeConflict } from './exit-code-classes.js';
 import { isSafeFileName } from './names.js';
 import { loadPrecompiledValidator, schemaSourceDigest } from './precompiled.js';
 import { createAjv, formatIssue, pickIssue } from './schema-errors.js';
@@ -95,7 +96,8 @@ function invalid(source: string, message: string, context: Record<string, unknow
 
 /**
  * Rules beyond the schema: patch ids unique, file names unique within a patch and
- * plain (no '..' or drive letter), every patch's product/release declared.
+ * plain (no '..' or drive letter), every patch's product/release declared, no exit code
+ * in two of a command's success/reboot/retry lists.
  * requires/supersedes naming unknown ids are allowed: clients show those patches blocked.
  */
 function checkSemantics(
@@ -145,7 +147,24 @@ function checkSemantics(
       }
       names.add(file.name);
     });
+    checkExitCodeLists(patch, index, source);
   });
+}
+
+/** An exit code means one thing: a code in two of success/reboot/retry lists is refused. */
+function checkExitCodeLists(patch: FeedPatch, index: number, source: string): void {
+  for (const action of ['install', 'uninstall'] as const) {
+    const spec = patch[action];
+    const conflict = spec && exitCodeConflict(spec);
+    if (!conflict) continue;
+    const [first, second] = conflict.lists;
+    const path = `/patches/${index}/${action}`;
+    throw invalid(
+      source,
+      `${path} (${patch.id}): exit code ${conflict.code} is in both ${first} and ${second}`,
+      { patchId: patch.id, path, exitCode: conflict.code },
+    );
+  }
 }
 
 /**

@@ -77,3 +77,25 @@ t.test(
     });
   },
 );
+
+t.test('{log}: the installer log path in install/uninstall argv; refused where there is none', async (t) => {
+  const dir = t.testdir({});
+  const log = join(dir, 'logs', 'T5KB0042-install-x.installer.log');
+  t.same(expandCommand(['msiexec', '/l*v', '{log}', '/LOG={log}'], { ...context(dir), log }), [
+    'msiexec',
+    '/l*v',
+    log,
+    `/LOG=${log}`,
+  ]);
+  // a detect command or path has no log: {log} there names itself and the reason
+  t.throws(() => expandCommand(['check', '{log}'], context(dir)), {
+    code: ErrorCodes.PLACEHOLDER,
+    message:
+      /placeholder \{log\} is for install and uninstall argv only in argv\[1\] of patch T5KB0042: \{log\}/,
+  });
+  t.throws(() => expandString('{log}', context(dir)), { code: ErrorCodes.PLACEHOLDER });
+  t.throws(() => expandCommand(['{log:x}'], { ...context(dir), log }), {
+    code: ErrorCodes.PLACEHOLDER,
+    message: /unknown placeholder.*\{log:x\}/,
+  });
+});
