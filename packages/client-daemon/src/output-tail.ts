@@ -13,6 +13,15 @@ export function cleanOutput(raw: string): string {
 }
 
 /**
+ * Text read from somewhere inside a file: from the second line on when there is one, else
+ * the whole without a broken character at its start.
+ */
+export function dropPartialFirstLine(text: string): string {
+  const newline = text.indexOf('\n');
+  return newline >= 0 && newline < text.length - 1 ? text.slice(newline + 1) : text.replace(/^\uFFFD+/, '');
+}
+
+/**
  * The last `maxBytes` of `file` after byte `from` (where the command's output began),
  * starting at a line when the cut fell mid-line and a later line exists. '' when the
  * command printed nothing; undefined when the file cannot be read.
@@ -32,12 +41,8 @@ export async function readOutputTail(
     const buf = Buffer.alloc(length);
     const { bytesRead } = await handle.read(buf, 0, length, start);
     let text = buf.subarray(0, bytesRead).toString('utf8');
-    if (start > from) {
-      // cut mid-way: drop the partial first line (and any broken UTF-8 sequence with it)
-      const newline = text.indexOf('\n');
-      text =
-        newline >= 0 && newline < text.length - 1 ? text.slice(newline + 1) : text.replace(/^\uFFFD+/, '');
-    }
+    // cut mid-way: drop the partial first line (and any broken UTF-8 sequence with it)
+    if (start > from) text = dropPartialFirstLine(text);
     return cleanOutput(text);
   } catch {
     return undefined;
