@@ -8,6 +8,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { validateReport } from '@patchbay/core';
 import { installCommand } from '../src/commands/install.js';
+import { uninstallCommand } from '../src/commands/uninstall.js';
 import { EXIT_POSTPONED } from '../src/commands/common.js';
 import { statusCommand } from '../src/commands/status.js';
 import { installStep } from '../src/daemon-steps.js';
@@ -173,6 +174,33 @@ t.test(
     }
     t.same(sb.orderLog(), ['install P', 'install U', 'install P', 'install D']);
     t.same(await states(sb), { P: 'installed', D: 'installed', U: 'installed' });
+  },
+);
+
+t.test(
+  'an uninstall asked to wait (18 for 1618) leaves the patch installed; a reboot code uninstalls and flags',
+  async (t) => {
+    const { sb } = await setup(t, [{ id: 'W', ...CODED }]);
+    t.equal((await install(sb, ['W'])).code, 0);
+    exitWith(sb, 'W', 18);
+    const waited = await runInProcess(sb, uninstallCommand, ['W']);
+    t.equal(waited.code, EXIT_POSTPONED);
+    const [result] = waited.doc.results as Result[];
+    t.equal(result?.outcome, 'postponed');
+    t.match(result?.message, /exit code 18 asks to try again later .*; postponed: uninstall it again later$/);
+    t.same(await states(sb), { W: 'installed' }, 'still installed, never failed');
+    exitWith(sb, 'W', 30);
+    t.equal((await runInProcess(sb, uninstallCommand, ['W'])).code, 0);
+    const ledger = sb.ledger() as ReturnType<Sandbox['ledger']> & { reboot: { patchIds: string[] } | null };
+    t.same(ledger.reboot?.patchIds, ['W']);
+    t.same(
+      ledger.events.filter((e) => e.type === 'uninstall').map((e) => [e.outcome, e.message]),
+      [
+        ['postponed', result?.message],
+        ['ok', 'uninstalled; exit code 30 asks for a reboot of the host'],
+      ],
+    );
+    t.same(await states(sb), { W: 'uninstalled' });
   },
 );
 
