@@ -99,3 +99,19 @@ t.test('{log}: the installer log path in install/uninstall argv; refused where t
     message: /unknown placeholder.*\{log:x\}/,
   });
 });
+
+t.test(
+  'Windows Installer product and patch codes in braces are literal text, not placeholders',
+  async (t) => {
+    const ctx = context(t.testdir({}));
+    const argv = [
+      'msiexec',
+      '/package',
+      '{0C9840E7-7F0B-C648-10F0-4641926FE463}',
+      '/uninstall',
+      '{EB8C947C-78B2-85A0-644D-86CEEF8E07C0}',
+      '{ABCDEFAB-CDEF-ABCD-EFAB-CDEFABCDEFAB}',
+    ];
+    t.same(expandCommand(argv, ctx), argv);
+  },
+);
