@@ -2,9 +2,8 @@
 // /log): where it goes, and its last lines for the event that reports a failure. msiexec
 // writes UTF-16LE with a byte order mark, other installers UTF-8 or ANSI: decoded by the
 // BOM, then bounded and cleaned as the command's own output is (output-tail.ts).
-import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { cleanOutput, dropPartialFirstLine, OUTPUT_TAIL_BYTES } from './output-tail.js';
+import { cleanOutput, dropPartialFirstLine, OUTPUT_TAIL_BYTES, withOpenFile } from './output-tail.js';
 
 /** <logs>/<patchId>-<action>-<stamp>.installer.log beside the run's <…>.log. */
 export function installerLogPathFor(runLogPath: string): string {
@@ -40,28 +39,20 @@ export async function readInstallerLogTail(
   file: string,
   maxChars = OUTPUT_TAIL_BYTES,
 ): Promise<string | undefined> {
-  let handle;
-  try {
-    handle = await open(file, 'r');
-    const size = (await handle.stat()).size;
+  const tail = await withOpenFile(file, async (handle, size) => {
     const head = Buffer.alloc(3);
     await handle.read(head, 0, 3, 0);
     const encoding = encodingOf(head);
     const body = size - encoding.bom;
     const window = Math.min(body - (body % encoding.unit), maxChars * encoding.unit);
-    if (window <= 0) return undefined;
+    if (window <= 0) return '';
     const start = size - (body % encoding.unit) - window;
     const buf = Buffer.alloc(window);
     const { bytesRead } = await handle.read(buf, 0, window, start);
-    let text = encoding.decode(buf.subarray(0, bytesRead - (bytesRead % encoding.unit)));
-    if (start > encoding.bom) text = dropPartialFirstLine(text);
-    const tail = cleanOutput(text);
-    return tail === '' ? undefined : tail;
-  } catch {
-    return undefined;
-  } finally {
-    await handle?.close();
-  }
+    const text = encoding.decode(buf.subarray(0, bytesRead - (bytesRead % encoding.unit)));
+    return cleanOutput(start > encoding.bom ? dropPartialFirstLine(text) : text);
+  });
+  return tail === '' ? undefined : tail;
 }
 
 /** Its last non-empty lines for a one-line message: at most `lines` of them and `maxChars`. */

@@ -2,6 +2,7 @@
 // (an installer may print megabytes), cleaned of escape sequences and control characters
 // (it is shown on the status page, in mails and on terminals), cut at a line start.
 import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { sanitizeTerminal } from '@patchbay/core';
 
 /** Bytes of output an event carries, at most (before cleaning). */
@@ -31,10 +32,7 @@ export async function readOutputTail(
   from: number,
   maxBytes = OUTPUT_TAIL_BYTES,
 ): Promise<string | undefined> {
-  let handle;
-  try {
-    handle = await open(file, 'r');
-    const size = (await handle.stat()).size;
+  return withOpenFile(file, async (handle, size) => {
     const start = Math.max(from, size - maxBytes);
     const length = size - start;
     if (length <= 0) return '';
@@ -44,6 +42,18 @@ export async function readOutputTail(
     // cut mid-way: drop the partial first line (and any broken UTF-8 sequence with it)
     if (start > from) text = dropPartialFirstLine(text);
     return cleanOutput(text);
+  });
+}
+
+/** `read` with the file open and its size; undefined when it cannot be opened or read. */
+export async function withOpenFile<T>(
+  file: string,
+  read: (handle: FileHandle, size: number) => Promise<T>,
+): Promise<T | undefined> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(file, 'r');
+    return await read(handle, (await handle.stat()).size);
   } catch {
     return undefined;
   } finally {
