@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { exitCodeClass, expandCommand } from '@patchbay/core';
+import { exitCodeClass, expandCommand, narrowToPrivate } from '@patchbay/core';
 import type { ClientConfig, CommandSpec, FeedPatch } from '@patchbay/core';
 import { placeholderContext } from './host.js';
 import {
@@ -111,6 +111,8 @@ export async function runPatchCommand(
     killGraceMs: opts.killGraceMs,
     onSpawn: opts.onSpawn,
   });
+  // the installer made it under its own umask: private like every file of the data dir
+  await narrowToPrivate(installerLogPath);
   const kind = classifyResult(spec, result);
   const base = { kind, logPath, installerLogPath, result };
   if (kind === 'success' || kind === 'reboot') return { ...base, ok: true, message: '' };

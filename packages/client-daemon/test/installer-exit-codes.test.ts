@@ -1,7 +1,7 @@
 // A patch's exit-code lists (rebootExitCodes, retryExitCodes) and {log}, the installer's own
 // log: real sh installers exiting stand-ins of 3010, 1641, 1618, 1603 against a loopback staging server,
 // the commands and the daemon's install step run in this process (few child processes).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
@@ -239,6 +239,7 @@ t.test(
     t.equal(path.dirname(logPath), path.join(sb.dataDir, 'logs'));
     t.match(path.basename(logPath), /^F-install-\d{4}-\d\d-\d\dT[\d-]+Z\.installer\.log$/);
     t.ok(existsSync(logPath.replace(/\.installer\.log$/, '.log')), "the run's own log is beside it");
+    t.equal(statSync(logPath).mode & 0o777, 0o600, 'made private whatever mode the installer gave it');
 
     const failed = sb.ledger().events.find((e) => e.patchId === 'F' && e.type === 'install') as
       { outcome: string; output?: string } | undefined;

@@ -95,6 +95,7 @@ export {
   ensurePrivateDir,
   ensurePrivateDirSync,
   narrowFilesToPrivate,
+  narrowToPrivate,
   preparePrivateDatabase,
 } from './private-files.js';
 export { ContentStore, PARTIAL_STATE_SUFFIX, PARTIAL_SUFFIX } from './content-store.js';
