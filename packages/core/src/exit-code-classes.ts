@@ -1,7 +1,7 @@
 // What an install/uninstall command's exit code means, per patch (its CommandSpec, signed
 // with it): success, success that needs a reboot (Windows Installer 3010, 1641), or "try
 // again later" (1618: another installation is in progress). Any other code is a failure.
-import type { CommandSpec } from './types.js';
+import type { CommandSpec, FeedPatch } from './types.js';
 
 export type ExitCodeClass = 'success' | 'reboot' | 'retry';
 
@@ -40,6 +40,21 @@ export function exitCodeConflict(spec: CommandSpec): ExitCodeConflict | undefine
       const earlier = seen.get(code);
       if (earlier !== undefined) return { code, lists: [earlier, label] };
       seen.set(code, label);
+    }
+  }
+  return undefined;
+}
+
+/** The first conflict in a patch's install or uninstall lists, with the action and its wording. */
+export function patchExitCodeConflict(
+  patch: Pick<FeedPatch, 'install' | 'uninstall'>,
+): { action: 'install' | 'uninstall'; conflict: ExitCodeConflict; text: string } | undefined {
+  for (const action of ['install', 'uninstall'] as const) {
+    const spec = patch[action];
+    const conflict = spec && exitCodeConflict(spec);
+    if (conflict) {
+      const text = `exit code ${conflict.code} is in both ${conflict.lists[0]} and ${conflict.lists[1]}`;
+      return { action, conflict, text };
     }
   }
   return undefined;

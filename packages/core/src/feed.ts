@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ValidateFunction } from 'ajv';
 import { ErrorCodes, PatchbayError } from './errors.js';
-import { exitCodeConflict } from './exit-code-classes.js';
+import { patchExitCodeConflict } from './exit-code-classes.js';
 import { isSafeFileName } from './names.js';
 import { loadPrecompiledValidator, schemaSourceDigest } from './precompiled.js';
 import { createAjv, formatIssue, pickIssue } from './schema-errors.js';
@@ -153,18 +153,14 @@ function checkSemantics(
 
 /** An exit code means one thing: a code in two of success/reboot/retry lists is refused. */
 function checkExitCodeLists(patch: FeedPatch, index: number, source: string): void {
-  for (const action of ['install', 'uninstall'] as const) {
-    const spec = patch[action];
-    const conflict = spec && exitCodeConflict(spec);
-    if (!conflict) continue;
-    const [first, second] = conflict.lists;
-    const path = `/patches/${index}/${action}`;
-    throw invalid(
-      source,
-      `${path} (${patch.id}): exit code ${conflict.code} is in both ${first} and ${second}`,
-      { patchId: patch.id, path, exitCode: conflict.code },
-    );
-  }
+  const problem = patchExitCodeConflict(patch);
+  if (!problem) return;
+  const path = `/patches/${index}/${problem.action}`;
+  throw invalid(source, `${path} (${patch.id}): ${problem.text}`, {
+    patchId: patch.id,
+    path,
+    exitCode: problem.conflict.code,
+  });
 }
 
 /**

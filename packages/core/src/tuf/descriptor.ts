@@ -9,6 +9,7 @@ import { TargetFile } from '@tufjs/models';
 import type { Snapshot, Targets } from '@tufjs/models';
 import { CATALOG_SCHEMA_PATH, FEED_SCHEMA_PATH, compileFeedValidators } from '../feed.js';
 import { ErrorCodes, PatchbayError } from '../errors.js';
+import { patchExitCodeConflict } from '../exit-code-classes.js';
 import { holdBack } from '../hold-back.js';
 import { isSafeFileName } from '../names.js';
 import { loadPrecompiledValidator } from '../precompiled.js';
@@ -221,9 +222,9 @@ function feedValidator(): ValidateFunction {
 const WRAPPED_PATCH = '/patches/0';
 
 /**
- * Why a descriptor fails the feed schema's patch definition (or the feed's file-name rules), or
- * undefined. The schema is the feed's own: the descriptor is checked as the one patch of a
- * minimal feed, its files given the `url` a feed patch needs.
+ * Why a descriptor fails the feed schema's patch definition (or the feed's file-name and
+ * exit-code-list rules), or undefined. The schema is the feed's own: the descriptor is checked
+ * as the one patch of a minimal feed, its files given the `url` a feed patch needs.
  */
 export function descriptorSchemaProblem(value: object, source: string): string | undefined {
   const patch = value as Partial<PatchDescriptor>;
@@ -254,7 +255,8 @@ export function descriptorSchemaProblem(value: object, source: string): string |
     if (names.has(file.name)) return `${source}: duplicate file name "${file.name}"`;
     names.add(file.name);
   }
-  return undefined;
+  const exitCodes = patchExitCodeConflict(patch as PatchDescriptor);
+  return exitCodes && `${source}: ${exitCodes.action}: ${exitCodes.text}`;
 }
 
 /**
