@@ -259,7 +259,7 @@ async function recordPostponed(
   reason: string,
   waiting: readonly string[],
 ): Promise<string> {
-  const waits = waiting.length > 0 ? `; ${waiting.join(', ')} wait for it` : '';
+  const waits = waiting.length > 0 ? `; waiting for it: ${waiting.join(', ')}` : '';
   const when = action === 'install' ? 'postponed to the next install' : 'postponed: uninstall it again later';
   const message = `${reason}; ${when}${waits}`;
   await ledger.recordOutcome(patchId, undefined, { type: action, outcome: 'postponed', message }, undefined);

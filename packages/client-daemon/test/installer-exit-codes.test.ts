@@ -139,7 +139,7 @@ t.test(
     t.equal(byId.P?.outcome, 'postponed');
     t.match(
       byId.P?.message,
-      /^install P: exit code 18 asks to try again later \(retryExitCodes\) \(log: .+\); postponed to the next install; D wait for it$/,
+      /^install P: exit code 18 asks to try again later \(retryExitCodes\) \(log: .+\); postponed to the next install; waiting for it: D$/,
     );
     t.same([byId.D?.outcome, byId.D?.message], ['skipped', 'requirement P postponed']);
     t.equal(byId.U?.outcome, 'ok', 'an unrelated patch still installs');
