@@ -71,9 +71,9 @@ export {
 export type { HostKnowledge, HostProfile, InstallPlan, PatchEvaluation } from './resolver.js';
 export { holdBack } from './hold-back.js';
 export { expandCommand, expandString } from './placeholders.js';
-export { exitCodeClass, exitCodeConflict } from './exit-code-classes.js';
-export type { ExitCodeClass, ExitCodeConflict } from './exit-code-classes.js';
 export type { PlaceholderContext } from './placeholders.js';
+export { exitCodeClass } from './exit-code-classes.js';
+export type { ExitCodeClass } from './exit-code-classes.js';
 
 // Files on disk: whole or not at all, private, content-addressed, with room to spare
 export {
