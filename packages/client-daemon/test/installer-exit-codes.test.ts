@@ -1,7 +1,7 @@
 // A patch's exit-code lists (rebootExitCodes, retryExitCodes) and {log}, the installer's own
 // log: real sh installers exiting stand-ins of 3010, 1641, 1618, 1603 against a loopback staging server,
 // the commands and the daemon's install step run in this process (few child processes).
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
@@ -225,6 +225,11 @@ t.test(
       path.join(sb.installDir, 'installer-log.F'),
       Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(msiLog, 'utf16le')]),
     );
+    // six installer logs of earlier runs: with this run's, the newest five stay
+    const logsDir = path.join(sb.dataDir, 'logs');
+    mkdirSync(logsDir, { recursive: true });
+    for (let d = 1; d <= 6; d++)
+      writeFileSync(path.join(logsDir, `F-install-2020-01-0${d}T00-00-00-000Z.installer.log`), 'old');
     const { code, results } = await install(sb, ['G']);
     t.equal(code, 1);
     const byId = Object.fromEntries(results.map((r) => [r.id, r]));
@@ -240,6 +245,16 @@ t.test(
     t.match(path.basename(logPath), /^F-install-\d{4}-\d\d-\d\dT[\d-]+Z\.installer\.log$/);
     t.ok(existsSync(logPath.replace(/\.installer\.log$/, '.log')), "the run's own log is beside it");
     t.equal(statSync(logPath).mode & 0o777, 0o600, 'made private whatever mode the installer gave it');
+    t.same(
+      readdirSync(logsDir)
+        .filter((n) => n.endsWith('.installer.log'))
+        .sort(),
+      [
+        ...[3, 4, 5, 6].map((d) => `F-install-2020-01-0${d}T00-00-00-000Z.installer.log`),
+        path.basename(logPath),
+      ],
+      'older installer logs of F pruned to the newest five',
+    );
 
     const failed = sb.ledger().events.find((e) => e.patchId === 'F' && e.type === 'install') as
       { outcome: string; output?: string } | undefined;

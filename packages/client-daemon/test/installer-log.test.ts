@@ -1,12 +1,13 @@
 // The installer log's tail (installer-log.ts): decoded by its byte order mark, cut at a line
 // start, bounded, cleaned; real files, no processes.
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import {
   combinedOutput,
   installerLogPathFor,
   lastLinesInline,
+  pruneInstallerLogs,
   readInstallerLogTail,
 } from '../src/installer-log.js';
 
@@ -78,4 +79,29 @@ t.test('one line for a message; output with both parts, the command part giving 
   const both = combinedOutput(long, '/l/A.installer.log', 'z'.repeat(2048)) ?? '';
   t.ok(both.length < 4096, `fits an event (${both.length})`);
   t.match(both, /^out \d+ y+\n(.|\n)*out 99 y+\n--- A\.installer\.log/);
+});
+
+t.test('pruning keeps the newest installer logs of that patch and action only', async (t) => {
+  const stamp = (minute: number): string => `2026-12-07T20-${String(minute).padStart(2, '0')}-00-000Z`;
+  const files: Record<string, string> = {};
+  for (let m = 1; m <= 8; m++) files[`A-install-${stamp(m)}.installer.log`] = `run ${m}`;
+  for (let m = 1; m <= 8; m++) files[`A-install-${stamp(m)}.log`] = 'run log';
+  files[`A-uninstall-${stamp(1)}.installer.log`] = 'other action';
+  files[`A-install-install-${stamp(1)}.installer.log`] = 'patch "A-install"';
+  files[`AB-install-${stamp(1)}.installer.log`] = 'patch "AB"';
+  files['A-install-notes.installer.log'] = 'not a stamp';
+  const dir = t.testdir(files);
+  const removed = await pruneInstallerLogs(dir, 'A', 'install', 5);
+  t.same(
+    removed,
+    [1, 2, 3].map((m) => `A-install-${stamp(m)}.installer.log`),
+    'the three oldest',
+  );
+  const left = readdirSync(dir);
+  t.same(
+    left.filter((n) => /^A-install-2026.*\.installer\.log$/.test(n)).sort(),
+    [4, 5, 6, 7, 8].map((m) => `A-install-${stamp(m)}.installer.log`),
+  );
+  t.equal(left.length, Object.keys(files).length - 3, 'run logs, other actions and other patches stay');
+  t.same(await pruneInstallerLogs(path.join(dir, 'absent'), 'A', 'install'), [], 'no logs dir: nothing');
 });
