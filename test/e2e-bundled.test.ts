@@ -162,7 +162,7 @@ t.test(
     t.match(out, /patchbay staging server is up: http:\/\/127\.0\.0\.1:\d+/);
     t.match(out, /upstream: file:\/\/.*packages\/sample-feed\/repository\//);
     t.match(out, /last sync: ok/);
-    t.match(out, /mirror: +catalog sequence 1, 15 patches/);
+    t.match(out, /mirror: +catalog sequence 1, 19 patches/);
     t.match(out, /trust: +TUF \(v2\): the publisher's root version 1/);
     t.match(out, /TUF: +http:\/\/127\.0\.0\.1:\d+\/v1\/tuf\/metadata\/timestamp\.json/);
     child.kill('SIGINT');

@@ -9,6 +9,9 @@ import { gunzipSync } from 'node:zlib';
 import { BIN, run, runJson } from './helpers/processes.js';
 import { startStack, type StatusDocument } from './helpers/stack.js';
 
+/** The sample feed's win32-only patches (T5KB0208's payload is a sh script; the rest Windows installers). */
+const WIN32_ONLY = ['T5KB0208', 'T5KB0217', 'T5KB0218', 'T5KB0219', 'T5KB0220'];
+
 interface CheckPatch {
   id: string;
   title: string;
@@ -40,10 +43,10 @@ t.test('feed to installed patch and back to a report', async (t) => {
     t.equal(status.mirror.sequence, 1);
     t.equal(
       status.mirror.patches,
-      23,
+      27,
       'arcserve-backup 18.0 and 19.0 only (the UDP patches are filtered out)',
     );
-    t.ok(status.mirror.blobs >= 23);
+    t.ok(status.mirror.blobs >= 27);
 
     const res = await fetch(`${stack.server.url}/v1/catalog`);
     t.equal(res.status, 200);
@@ -87,7 +90,7 @@ t.test('feed to installed patch and back to a report', async (t) => {
     t.equal(check.code, 0, check.stderr);
     const ids = check.json.patches.map((p) => p.id);
     t.ok(ids.includes('T5KB0201'));
-    t.notOk(ids.includes('T5KB0208'), 'the win32-only patch is not applicable on linux');
+    for (const id of WIN32_ONLY) t.notOk(ids.includes(id), `the win32-only ${id} is not applicable on linux`);
     t.notOk(ids.includes('T5KB0101'), 'no 18.0 patch on the 19.0 host');
     t.ok(check.json.patches.every((p) => p.release === '19.0'));
     const p204 = check.json.patches.find((p) => p.id === 'T5KB0204');
@@ -118,6 +121,10 @@ t.test('feed to installed patch and back to a report', async (t) => {
       t.ok(ok.indexOf('T5KB0201') < ok.indexOf('T5KB0202'), 'requirement first');
       t.ok(ok.indexOf('T5KB0203') < ok.indexOf('T5KB0204'), 'chain order');
       t.notOk(fs.existsSync(marker(a.installDir, 'T5KB0209')), 'a recommended patch was not installed');
+      t.notOk(
+        install.json.results.some((r) => WIN32_ONLY.includes(r.id)),
+        'no win32 patch planned (T5KB0217 and T5KB0219 are critical)',
+      );
 
       const status = await runJson<{ patches: CheckPatch[] }>(BIN.client, ['--config', a.config, 'status']);
       t.equal(status.json.patches.find((p) => p.id === 'T5KB0204')?.state, 'installed');
@@ -135,6 +142,16 @@ t.test('feed to installed patch and back to a report', async (t) => {
       '/v1/reports/history?host=host-19&type=install',
     );
     t.equal(history.filter((e) => e.outcome === 'ok').length, 6, 'six install events');
+    // the compliance report lists the win32 patches too; a linux host counts for none of them
+    const compliance = await stack.getJson<{ patchId: string; installed: number; missing: number }[]>(
+      '/v1/reports/compliance?hosts=false&release=19.0',
+    );
+    t.same(
+      compliance
+        .filter((row) => WIN32_ONLY.includes(row.patchId))
+        .map((row) => [row.patchId, row.installed + row.missing]),
+      WIN32_ONLY.map((id) => [id, 0]),
+    );
     t.ok(history.every((e) => e.hostId === 'host-19' && e.type === 'install'));
   });
 

@@ -2,7 +2,8 @@
 // and the systemd units. No Docker engine is needed (none runs in CI): docker-compose (v1)
 // validates the compose file offline, every config it mounts loads through the real config
 // loaders, systemd-analyze checks the units offline, and the two scripts the containers run
-// (deploy/docker/healthcheck.mjs, deploy/compose/init-secrets.sh) run here for real.
+// (deploy/docker/healthcheck.mjs, deploy/compose/init-secrets.sh) run here for real. The
+// Windows service's WinSW XML and PowerShell scripts (issue 17) are read, not run.
 import t, { type Test } from 'tap';
 import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,6 +14,7 @@ import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import {
   loadClientConfig,
+  isInside,
   loadServerConfig,
   SERVER_CONFIG_DEFAULTS,
   type ClientConfig,
@@ -21,6 +23,7 @@ import {
 import { EXIT_BACKSTOP_MS, SHUTDOWN_GRACE_MS } from '../packages/staging-server/dist/shutdown.js';
 import { DEFAULT_TIMEOUT_SECONDS } from '../packages/client-daemon/dist/installer.js';
 import { REPO_ROOT } from './helpers/processes.js';
+import { parseXml, type XmlElement } from './helpers/xml-elements.js';
 
 const execFileAsync = promisify(execFile);
 const repo = (...parts: string[]): string => path.join(REPO_ROOT, ...parts);
@@ -814,4 +817,124 @@ t.test('systemd-analyze verify and security (offline)', { skip: analyze ? false 
     const level = /Overall exposure level.*/.exec(security.stdout)?.[0] ?? security.stderr;
     t.equal(security.status, 0, `${spec.file}: exposure at most ${spec.maxExposure} (${level})`);
   }
+});
+
+// -------------------------------------------------------------------- Windows service (WinSW)
+
+/** A WinSW duration ("60 sec", "5 min", "1 day", "10sec") in seconds. */
+function winswSeconds(value: string | undefined): number {
+  const units: Record<string, number> = { sec: 1, min: 60, hour: 3600, day: 86400 };
+  const match = /^(\d+)\s*(sec|min|hour|day)?s?$/.exec((value ?? '').trim());
+  if (!match) throw new Error(`not a WinSW duration: "${value}"`);
+  return Number(match[1]) * (units[match[2] ?? 'sec'] ?? NaN);
+}
+
+/** A PowerShell script's parameters (`[string] $Name`, `[switch] $Name`) with their defaults. */
+function psParameters(script: string): Map<string, string | undefined> {
+  const block = /^param\(([\s\S]*?)^\)/m.exec(script)?.[1] ?? '';
+  const found = block.matchAll(/\[(?:string|switch)\]\s*\$(\w+)(?:\s*=\s*'([^']*)')?/g);
+  return new Map([...found].map(([, name = '', value]) => [name, value]));
+}
+
+t.test('deploy/windows: the WinSW service XML and the install/uninstall scripts', async (t) => {
+  const xml = parseXml(fs.readFileSync(repo('deploy/windows/patchbay-client.xml'), 'utf8'));
+  const one = (name: string): XmlElement => {
+    const found = xml.children.filter((c) => c.name === name);
+    t.equal(found.length, 1, `one <${name}>`);
+    return found[0] ?? { name, attributes: {}, children: [], text: '' };
+  };
+  t.equal(xml.name, 'service');
+  t.equal(one('id').text, 'patchbay-client');
+  t.match(
+    one('arguments').text,
+    /^"[^"]+\\packages\\client-daemon\\bin\\patchbay-client\.js" --config "[^"]+\.json" run$/,
+  );
+  t.same(
+    one('serviceaccount').children.map((c) => [c.name, c.text]),
+    [['user', 'LocalSystem']],
+  );
+  t.equal(
+    one('stopparentprocessfirst').text,
+    'true',
+    'node gets the Ctrl+C first, its installer is not killed',
+  );
+  t.ok(
+    winswSeconds(one('stoptimeout').text) >= DEFAULT_TIMEOUT_SECONDS + 5,
+    `stoptimeout covers an install in flight (${DEFAULT_TIMEOUT_SECONDS} s) and a margin`,
+  );
+  const onFailure = xml.children
+    .filter((c) => c.name === 'onfailure')
+    .map((c) => [c.attributes.action, winswSeconds(c.attributes.delay)]);
+  t.same(onFailure, [
+    ['restart', 60],
+    ['restart', 60],
+    ['restart', 300],
+  ]);
+  t.equal(winswSeconds(one('resetfailure').text), 86400, 'failure count reset after a day');
+  const dataDir = one('workingdirectory').text;
+  t.ok(isInside(dataDir, one('logpath').text, 'win32'), "the service's logs are in the data directory");
+  t.equal(one('log').attributes.mode, 'roll-by-size');
+
+  const install = fs.readFileSync(repo('deploy/windows/install-service.ps1'), 'utf8');
+  const uninstall = fs.readFileSync(repo('deploy/windows/uninstall-service.ps1'), 'utf8');
+  for (const [name, script] of [
+    ['install-service.ps1', install],
+    ['uninstall-service.ps1', uninstall],
+  ] as const) {
+    t.match(script, /^#Requires -RunAsAdministrator$/m, `${name}: needs an elevated shell`);
+    t.match(script, /^Set-StrictMode -Version Latest$/m, `${name}: strict mode`);
+    t.match(script, /^\$ErrorActionPreference = 'Stop'$/m, `${name}: errors stop it`);
+    t.match(script, /^\s*exit 1$/m, `${name}: a failure exits non-zero`);
+  }
+  // the SCM-level recovery: the same actions as the XML's <onfailure>, the same reset
+  const recovery = /'sc\.exe' @\('failure', \$ServiceName, 'reset=', '(\d+)', 'actions=', '([^']+)'\)/.exec(
+    install,
+  );
+  t.equal(
+    Number(recovery?.[1]),
+    winswSeconds(one('resetfailure').text),
+    'sc.exe failure reset= as <resetfailure>',
+  );
+  t.equal(
+    recovery?.[2],
+    onFailure.map(([action, delay]) => `${action}/${Number(delay) * 1000}`).join('/'),
+    'sc.exe failure actions= as <onfailure>',
+  );
+  t.match(install, /'sc\.exe' @\('failureflag', \$ServiceName, '1'\)/, 'an error exit counts as a failure');
+  t.match(
+    install,
+    /'\/inheritance:r', '\/grant:r'\) \+ \$PrivateGrants/,
+    'the data directory: no inherited access',
+  );
+  t.match(
+    install,
+    /@\('\*S-1-5-18:\(OI\)\(CI\)F', '\*S-1-5-32-544:\(OI\)\(CI\)F'\)/,
+    'SYSTEM, Administrators by SID',
+  );
+
+  // the install script's defaults are the XML's paths; every parameter is documented, and the docs name no other
+  const installParams = psParameters(install);
+  const uninstallParams = psParameters(uninstall);
+  t.equal(installParams.get('DataDir'), dataDir, '-DataDir default = <workingdirectory>');
+  t.equal(uninstallParams.get('DataDir'), dataDir, "uninstall's -DataDir default = <workingdirectory>");
+  t.equal(installParams.get('NodeExe'), one('executable').text, '-NodeExe default = <executable>');
+  t.match(
+    one('arguments').text,
+    `"${installParams.get('ConfigFile')}"`,
+    '-ConfigFile default in <arguments>',
+  );
+  const docs = fs.readFileSync(repo('docs/windows.md'), 'utf8');
+  const section = /^## The client as a Windows service$([\s\S]*?)(?=^## )/m.exec(docs)?.[1] ?? '';
+  const documented = new Set([...section.matchAll(/`-([A-Z][A-Za-z]+)\b/g)].map((m) => m[1]));
+  const all = new Set([...installParams.keys(), ...uninstallParams.keys()]);
+  t.same(
+    [...documented].filter((p) => !all.has(p!)),
+    [],
+    'every parameter the docs name exists',
+  );
+  t.same(
+    [...all].filter((p) => !documented.has(p)),
+    [],
+    'every parameter is documented',
+  );
 });

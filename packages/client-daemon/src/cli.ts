@@ -50,6 +50,8 @@ interface Flags {
   type?: string;
   since?: number;
   until?: number;
+  rule?: string;
+  product?: string;
 }
 
 /** The command line (docs/cli.md): the global flags, then one entry per command. */
@@ -115,6 +117,14 @@ function commandLine(chosen: { invocation?: Invocation }): Command {
   command('doctor', async () => (await import('./commands/doctor.js')).doctorCommand).description(
     'check the config, staging servers, cache space and install dirs',
   );
+  command('detect', async () => (await import('./commands/detect.js')).detectCommand)
+    .description("evaluate detect rules and show what each read (the cached catalog's, or --rule)")
+    .argument('[ID...]', 'patch ids (default: every patch of the cached catalog for this host)')
+    .option('--rule <JSON>', 'one detect rule instead, as JSON (checked by the feed schema)')
+    .option(
+      '--product <ID>',
+      'with --rule: whose installDir fills {installDir} (default: the first configured)',
+    );
   return program;
 }
 
@@ -173,6 +183,8 @@ function invocationOf(command: Command, load: () => Promise<CommandFn>): Invocat
       cascade: flags.cascade === true,
       once: flags.once === true,
       filter,
+      ...(flags.rule !== undefined ? { rule: flags.rule } : {}),
+      ...(flags.product !== undefined ? { product: flags.product } : {}),
     },
   };
 }

@@ -3,7 +3,7 @@
 // actions marked pending, scratch files in the cache and the data directory.
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage, removeStaleAtomicTemps } from '@patchbay/core';
+import { errorMessage, processAlive, removeStaleAtomicTemps } from '@patchbay/core';
 import type { Logger } from '@patchbay/core';
 import type { Ledger, PendingAction } from './ledger.js';
 import { killProcessTree } from './process-runner.js';
@@ -14,8 +14,12 @@ const POLL_MS = 100;
 /** after SIGTERM to a survivor past its timeout, this long before SIGKILL */
 const KILL_GRACE_MS = 5000;
 
-/** True while any process of the group `pgid` exists (ours to signal). */
-function groupAlive(pgid: number): boolean {
+/**
+ * True while the survivor is there: on POSIX any process of its group `pgid` (ours to
+ * signal); on Windows, which has no process groups to ask, the leader itself.
+ */
+function survivorAlive(pgid: number, platform: NodeJS.Platform): boolean {
+  if (platform === 'win32') return processAlive(pgid);
   try {
     process.kill(-pgid, 0);
     return true;
@@ -31,9 +35,15 @@ function groupAlive(pgid: number): boolean {
  * own timeout; past that, kill its tree as the runner would. Only then may detect rules
  * decide what is installed, and may the patch be tried again.
  */
-async function waitForSurvivor(id: string, pending: Readonly<PendingAction>, logger: Logger): Promise<void> {
+async function waitForSurvivor(
+  id: string,
+  pending: Readonly<PendingAction>,
+  logger: Logger,
+  platform: NodeJS.Platform,
+): Promise<void> {
   const { pid } = pending;
-  if (pid === undefined || !groupAlive(pid)) return;
+  const alive = (): boolean => pid !== undefined && survivorAlive(pid, platform);
+  if (pid === undefined || !alive()) return;
   // a pid recorded before the last boot names some other process now
   if (Date.parse(pending.startedAt) < bootTime().getTime()) return;
   const deadline = pending.deadline ? Date.parse(pending.deadline) : Date.now();
@@ -41,13 +51,13 @@ async function waitForSurvivor(id: string, pending: Readonly<PendingAction>, log
     { patchId: id, pid, action: pending.action, deadline: pending.deadline },
     'a command started before a crash is still running; waiting for it to end',
   );
-  while (groupAlive(pid) && Date.now() < deadline) await sleep(POLL_MS);
-  if (!groupAlive(pid)) return;
+  while (alive() && Date.now() < deadline) await sleep(POLL_MS);
+  if (!alive()) return;
   logger.error({ patchId: id, pid }, 'the surviving command ran past its timeout; killing its process tree');
-  killProcessTree(pid, 'SIGTERM');
+  await killProcessTree(pid, 'SIGTERM', { platform, logger });
   const killAt = Date.now() + KILL_GRACE_MS;
-  while (groupAlive(pid) && Date.now() < killAt) await sleep(POLL_MS);
-  if (groupAlive(pid)) killProcessTree(pid, 'SIGKILL');
+  while (alive() && Date.now() < killAt) await sleep(POLL_MS);
+  if (alive()) await killProcessTree(pid, 'SIGKILL', { platform, logger });
 }
 
 /** Scratch files of writeFileAtomic whose writer is dead (ledger, catalog, trust files). */
@@ -60,10 +70,14 @@ async function removeDeadWritersTemps(dir: string, logger: Logger): Promise<void
  * Call holding the data-dir lock, before anything else. Returns the patches whose action
  * was interrupted (recorded as failed; their detect rules decide at the next scan).
  */
-export async function recoverFromCrash(session: Session, ledger: Ledger): Promise<string[]> {
+export async function recoverFromCrash(
+  session: Session,
+  ledger: Ledger,
+  platform: NodeJS.Platform = process.platform,
+): Promise<string[]> {
   const { logger, paths, store } = session;
   for (const [id, pending] of Object.entries(ledger.pending)) {
-    await waitForSurvivor(id, pending, logger);
+    await waitForSurvivor(id, pending, logger, platform);
   }
   const interrupted = await ledger.recoverInterrupted();
   try {

@@ -1,29 +1,11 @@
-import { access } from 'node:fs/promises';
-import {
-  ErrorCodes,
-  PatchbayError,
-  expandCommand,
-  expandString,
-  errorMessage,
-  sha256File,
-} from '@patchbay/core';
-import type {
-  ClientConfig,
-  ContentStore,
-  DetectRule,
-  FeedPatch,
-  FileVersionOp,
-  HostKnowledge,
-  Logger,
-} from '@patchbay/core';
+import { errorMessage } from '@patchbay/core';
+import type { ClientConfig, ContentStore, FeedPatch, HostKnowledge, Logger } from '@patchbay/core';
+import { evaluateDetectRule } from './detect-rule.js';
+import type { DetectRuleDeps } from './detect-rule.js';
 import { placeholderContext } from './host.js';
 import type { Ledger } from './ledger.js';
-import { parseDottedVersion, readPeFileVersion, versionSatisfies } from './pe-version.js';
-import { runCommand } from './process-runner.js';
 
-const DETECT_TIMEOUT_MS = 120_000;
-
-export interface InventoryDeps {
+export interface InventoryDeps extends DetectRuleDeps {
   config: ClientConfig;
   ledger: Ledger;
   store: ContentStore;
@@ -31,91 +13,25 @@ export interface InventoryDeps {
 }
 
 /** Cached blob paths by file name (for {file:NAME} in detect rules). */
-function cachedFiles(store: ContentStore, patch: FeedPatch): Record<string, string> {
+export function cachedFiles(store: ContentStore, patch: FeedPatch): Record<string, string> {
   return Object.fromEntries(patch.files.map((f) => [f.name, store.blobPath(f.sha256)]));
-}
-
-async function fileSha256(path: string): Promise<string | undefined> {
-  try {
-    return await sha256File(path);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether the file's PE version satisfies the rule; a file without one is not installed, logged. */
-async function fileVersionMatches(
-  patch: FeedPatch,
-  rule: { path: string; op: FileVersionOp; version: string },
-  path: string,
-  logger: Logger,
-): Promise<boolean> {
-  const wanted = parseDottedVersion(rule.version);
-  if (!wanted) {
-    throw new PatchbayError(
-      ErrorCodes.FEED_SCHEMA,
-      `detect.fileVersion.version "${rule.version}" is not a dotted version`,
-      {
-        patchId: patch.id,
-      },
-    );
-  }
-  const read = await readPeFileVersion(path);
-  if (!read.ok) {
-    logger.warn(
-      { patchId: patch.id, path, reason: read.reason },
-      'fileVersion detect: no file version; treating as not installed',
-    );
-    return false;
-  }
-  return versionSatisfies(read.version, rule.op, wanted);
 }
 
 /**
  * Evaluate a patch's detect rule: true/false, or undefined when it has none.
- * A rule that cannot be evaluated (bad placeholder) counts as "not installed", logged.
+ * A rule that cannot be evaluated (bad placeholder, reg.exe refused) counts as "not installed", logged.
  */
 export async function detectInstalled(
   patch: FeedPatch,
-  deps: Pick<InventoryDeps, 'config' | 'store' | 'logger'>,
+  deps: Pick<InventoryDeps, 'config' | 'store' | 'logger' | 'regQuery'>,
 ): Promise<boolean | undefined> {
-  const rule: DetectRule | undefined = patch.detect;
-  if (!rule) return undefined;
+  if (!patch.detect) return undefined;
   try {
     const ctx = placeholderContext(deps.config, patch, cachedFiles(deps.store, patch));
-    if ('fileExists' in rule) {
-      return await access(expandString(rule.fileExists, ctx)).then(
-        () => true,
-        () => false,
-      );
-    }
-    if ('fileSha256' in rule) {
-      return (
-        (await fileSha256(expandString(rule.fileSha256.path, ctx))) === rule.fileSha256.sha256.toLowerCase()
-      );
-    }
-    if ('fileVersion' in rule) {
-      return await fileVersionMatches(
-        patch,
-        rule.fileVersion,
-        expandString(rule.fileVersion.path, ctx),
-        deps.logger,
-      );
-    }
-    if ('registry' in rule || 'msiProduct' in rule || 'msiPatch' in rule) {
-      // wired to the Windows lookup in the next change (issue 17); until then not installed, logged
-      throw new PatchbayError(
-        ErrorCodes.FEED_SCHEMA,
-        `detect rule ${Object.keys(rule)[0]} is not evaluated yet`,
-        {
-          patchId: patch.id,
-        },
-      );
-    }
-    const argv = expandCommand(rule.command, ctx);
-    const result = await runCommand(argv, { timeoutMs: DETECT_TIMEOUT_MS, killGraceMs: 1000 });
-    const installedCodes = rule.installedExitCodes ?? [0];
-    return !result.timedOut && result.exitCode !== null && installedCodes.includes(result.exitCode);
+    const outcome = await evaluateDetectRule(patch.detect, ctx, deps);
+    if (outcome.problem)
+      deps.logger.warn({ patchId: patch.id, ...outcome.problem.fields }, outcome.problem.message);
+    return outcome.installed;
   } catch (err) {
     deps.logger.warn(
       { patchId: patch.id, err: errorMessage(err) },

@@ -3,7 +3,8 @@ import type { ChildProcess } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { ensurePrivateDir, PRIVATE_FILE_MODE } from '@patchbay/core';
+import { createLogger, ensurePrivateDir, PRIVATE_FILE_MODE } from '@patchbay/core';
+import type { Logger } from '@patchbay/core';
 import { readOutputTail } from './output-tail.js';
 
 export interface RunOptions {
@@ -16,6 +17,15 @@ export interface RunOptions {
   killGraceMs?: number;
   /** called once the command started (the installer records its pid for crash recovery) */
   onSpawn?: (pid: number) => void;
+  /** how to kill the tree on timeout (default: this host's platform) */
+  treeKill?: TreeKillOptions;
+}
+
+export interface TreeKillOptions {
+  /** 'win32' walks the tree with taskkill; anything else signals the process group (default process.platform) */
+  platform?: NodeJS.Platform;
+  /** where a failed taskkill is reported (default: a patchbay-client logger on stderr) */
+  logger?: Pick<Logger, 'warn'>;
 }
 
 export interface RunResult {
@@ -33,27 +43,67 @@ export interface RunResult {
 /** How long to wait for stdio to close after the command exits (a background grandchild may hold it). */
 const STDIO_DRAIN_MS = 2000;
 
+/** taskkill's exit code when the pid names no process (the tree is already gone). */
+const TASKKILL_NO_SUCH_PROCESS = 128;
+
+let defaultLogger: Logger | undefined;
+function fallbackLogger(): Logger {
+  defaultLogger ??= createLogger({ name: 'patchbay-client' });
+  return defaultLogger;
+}
+
 /**
  * Kill the command and everything it started. On POSIX the child leads its own
  * process group (detached), so a signal to -pid reaches grandchildren too; on
  * Windows, taskkill /T walks the tree.
  */
-export function killTree(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  killProcessTree(child.pid, signal);
+export function killTree(
+  child: ChildProcess,
+  signal: NodeJS.Signals,
+  opts: TreeKillOptions = {},
+): Promise<void> {
+  if (child.pid === undefined) return Promise.resolve();
+  return killProcessTree(child.pid, signal, opts);
 }
 
-/** killTree by pid: also for a command a crashed patchbay-client left running. */
-export function killProcessTree(pid: number, signal: NodeJS.Signals): void {
-  if (process.platform === 'win32') {
-    execFile('taskkill', ['/pid', String(pid), '/T', '/F'], () => undefined);
-    return;
-  }
+/**
+ * killTree by pid: also for a command a crashed patchbay-client left running. Resolves once
+ * the kill was done (on Windows: taskkill ended); never rejects. On Windows there are no
+ * signals: taskkill /F ends the whole tree at once, whatever `signal` says.
+ */
+export function killProcessTree(
+  pid: number,
+  signal: NodeJS.Signals,
+  opts: TreeKillOptions = {},
+): Promise<void> {
+  if ((opts.platform ?? process.platform) === 'win32') return taskkillTree(pid, opts.logger);
   try {
     process.kill(-pid, signal);
   } catch {
     // the group is already gone
   }
+  return Promise.resolve();
+}
+
+/** `taskkill /pid N /T /F` (argv, no shell); a failure other than "no such process" is logged. */
+function taskkillTree(pid: number, logger: Pick<Logger, 'warn'> | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    execFile('taskkill', ['/pid', String(pid), '/T', '/F'], { windowsHide: true }, (err, stdout, stderr) => {
+      const exitCode = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+      if (err && exitCode !== TASKKILL_NO_SUCH_PROCESS) {
+        (logger ?? fallbackLogger()).warn(
+          {
+            pid,
+            exitCode,
+            error: exitCode === null ? err.message : undefined,
+            output: `${stdout}${stderr}`.trim(),
+          },
+          'taskkill could not kill the process tree',
+        );
+      }
+      resolve();
+    });
+  });
 }
 
 /**
@@ -84,6 +134,9 @@ export async function runCommand(argv: readonly string[], opts: RunOptions): Pro
     outputStart = (await log.stat()).size;
   }
 
+  const windows = (opts.treeKill?.platform ?? process.platform) === 'win32';
+  /** tree kills started; the run ends only after they did (taskkill is a process of its own) */
+  const kills: Promise<void>[] = [];
   const result = await new Promise<RunResult>((resolve) => {
     let timedOut = false;
     let spawnError: Error | undefined;
@@ -94,7 +147,7 @@ export async function runCommand(argv: readonly string[], opts: RunOptions): Pro
 
     const child = spawn(file, args, {
       shell: false,
-      detached: process.platform !== 'win32',
+      detached: !windows,
       windowsHide: true,
       cwd: opts.cwd,
       env: opts.env ?? process.env,
@@ -121,9 +174,14 @@ export async function runCommand(argv: readonly string[], opts: RunOptions): Pro
     };
 
     const timeoutTimer = setTimeout(() => {
+      // exited, its stdio still draining: on Windows its pid may already name another process
+      if (windows && exit) return;
       timedOut = true;
-      killTree(child, 'SIGTERM');
-      killTimer = setTimeout(() => killTree(child, 'SIGKILL'), opts.killGraceMs ?? 5000);
+      kills.push(killTree(child, 'SIGTERM', opts.treeKill));
+      killTimer = setTimeout(() => {
+        // a Windows pid may name another process once its own has exited
+        if (!(windows && exit)) kills.push(killTree(child, 'SIGKILL', opts.treeKill));
+      }, opts.killGraceMs ?? 5000);
       killTimer.unref();
     }, opts.timeoutMs);
 
@@ -133,14 +191,16 @@ export async function runCommand(argv: readonly string[], opts: RunOptions): Pro
     });
     child.once('exit', (code, signal) => {
       exit = { code, signal };
-      if (timedOut) {
-        // the leader is gone; make sure nothing it started outlives the timeout
-        killTree(child, 'SIGKILL');
+      if (timedOut && !windows) {
+        // the leader is gone; make sure nothing it started outlives the timeout (on Windows,
+        // taskkill /T /F took the tree while the leader was there to find it by)
+        kills.push(killTree(child, 'SIGKILL', opts.treeKill));
       }
       drainTimer = setTimeout(finish, STDIO_DRAIN_MS);
     });
     child.once('close', finish);
   });
+  await Promise.all(kills);
 
   if (log && opts.logPath) {
     const tail = await readOutputTail(opts.logPath, outputStart);

@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import {
+  assertOnlyAdminsCanRead,
   ContentStore,
   ErrorCodes,
   PatchbayError,
@@ -65,6 +66,8 @@ function commandLogLevel(configured: string, command: string): string {
 export interface SessionDeps {
   /** clock for the offline expiry of kept trust v2 metadata */
   now?: () => Date;
+  /** whose rules keep the token file private: mode bits, or Windows' ACL (default process.platform) */
+  platform?: NodeJS.Platform;
 }
 
 export function createSession(flags: GlobalFlags, command: string, deps: SessionDeps = {}): Session {
@@ -82,7 +85,10 @@ export function createSession(flags: GlobalFlags, command: string, deps: Session
   });
   const token =
     config.token ??
-    readConfigFile(config.tokenFile, 'tokenFile', { secret: true, configFile: flags.config })?.trim();
+    readConfigFile(config.tokenFile, 'tokenFile', {
+      secret: deps.platform ?? process.platform,
+      configFile: flags.config,
+    })?.trim();
   const stallTimeoutMs = config.timeoutSeconds * 1000;
   // trust on first use, an online key signing targets: stderr in both modes (session.out may be replaced: tests)
   const notice = (text: string): void => session.out.warn(text);
@@ -132,12 +138,14 @@ export function createSession(flags: GlobalFlags, command: string, deps: Session
 /**
  * A file a config key names (trust.ca, tokenFile); unreadable is a config error (exit 2).
  * A `secret` (the report token) is also refused when group or others may read it, as the
- * server refuses its private keys; checked on the open file. Windows has no mode bits.
+ * server refuses its private keys; checked on the open file. Windows has no mode bits: there
+ * its ACL is checked (icacls), and only SYSTEM, Administrators and this account may read it.
  */
 function readConfigFile(
   file: string | null | undefined,
   key: string,
-  opts: { secret?: boolean; configFile?: string | undefined } = {},
+  /** secret: the platform whose rules say who may read it */
+  opts: { secret?: NodeJS.Platform; configFile?: string | undefined } = {},
 ): string | undefined {
   if (!file) return undefined;
   // `file` in an error's context is the config file the key is in (the hint says "fix KEY in
@@ -150,7 +158,10 @@ function readConfigFile(
     throw cannotReadConfigFile(file, key, err, where);
   }
   try {
-    if (opts.secret && process.platform !== 'win32') {
+    if (opts.secret === 'win32') {
+      // no mode bits on Windows: its ACL says who may read it
+      assertOnlyAdminsCanRead(file, key, opts.configFile ? { file: opts.configFile } : {});
+    } else if (opts.secret) {
       const { mode } = fstatSync(fd);
       if ((mode & 0o077) !== 0) {
         const octal = (mode & 0o777).toString(8).padStart(3, '0');

@@ -59,7 +59,17 @@ t.test('--help per command and --version exit 0 on stdout', async (t) => {
   t.equal(install.stderr, '');
   const program = await runCli(['--help']);
   t.match(program.stdout, /^Usage: patchbay-client \[--config FILE\] \[--server URL\]\.\.\. /);
-  for (const command of ['check', 'download', 'install', 'uninstall', 'status', 'history', 'run', 'doctor'])
+  for (const command of [
+    'check',
+    'download',
+    'install',
+    'uninstall',
+    'status',
+    'history',
+    'run',
+    'doctor',
+    'detect',
+  ])
     t.match(program.stdout, new RegExp(`^  ${command}\\b`, 'm'), command);
   const version = await runCli(['--version']);
   t.equal(version.code, 0);

@@ -283,22 +283,24 @@ t.test('run --once with the staging server gone works from the kept metadata (tr
   t.ok(ledger.lastAckedSeq < ledger.events.at(-1)!.seq, 'the events wait for the server');
 });
 
-t.test('SIGTERM during a scheduled install: it finishes, exit 0, consistent ledger', async (t) => {
-  const { sb } = await setup(t, buildCatalog([{ id: 'SLOW', severity: 'critical', kind: 'slow' }]));
-  sb.writeConfig(daemonConfig({ install: '* * * * * *' }, {}));
-  const child = spawn(process.execPath, [BIN, '--config', sb.configPath, 'run'], { stdio: 'ignore' });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  t.ok(await until(() => sb.orderLog().includes('install SLOW started'), 60_000), 'the install started');
-  child.kill('SIGTERM');
-  t.equal(await exited, 0, 'exit 0 after SIGTERM');
-  t.ok(sb.marker('SLOW'), 'the install in flight was allowed to finish');
-  const ledger = JSON.parse(readFileSync(path.join(sb.dataDir, 'ledger.json'), 'utf8'));
-  t.same(ledger.pending, {}, 'nothing left pending');
-  t.equal(ledger.patches.SLOW?.state, 'installed');
-  t.ok(
-    ledger.events.some(
-      (e: { type: string; patchId?: string; outcome: string }) =>
-        e.type === 'install' && e.patchId === 'SLOW' && e.outcome === 'ok',
-    ),
-  );
-});
+// SIGINT too: under WinSW on Windows a service stop is a Ctrl+C, which Node sees as SIGINT.
+for (const signal of ['SIGTERM', 'SIGINT'] as const)
+  t.test(`${signal} during a scheduled install: it finishes, exit 0, consistent ledger`, async (t) => {
+    const { sb } = await setup(t, buildCatalog([{ id: 'SLOW', severity: 'critical', kind: 'slow' }]));
+    sb.writeConfig(daemonConfig({ install: '* * * * * *' }, {}));
+    const child = spawn(process.execPath, [BIN, '--config', sb.configPath, 'run'], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    t.ok(await until(() => sb.orderLog().includes('install SLOW started'), 60_000), 'the install started');
+    child.kill(signal);
+    t.equal(await exited, 0, `exit 0 after ${signal}`);
+    t.ok(sb.marker('SLOW'), 'the install in flight was allowed to finish');
+    const ledger = JSON.parse(readFileSync(path.join(sb.dataDir, 'ledger.json'), 'utf8'));
+    t.same(ledger.pending, {}, 'nothing left pending');
+    t.equal(ledger.patches.SLOW?.state, 'installed');
+    t.ok(
+      ledger.events.some(
+        (e: { type: string; patchId?: string; outcome: string }) =>
+          e.type === 'install' && e.patchId === 'SLOW' && e.outcome === 'ok',
+      ),
+    );
+  });

@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { runCommand } from '../src/process-runner.js';
+import { installFakeTool } from '../../../test/helpers/fake-windows-tool.js';
+import { killProcessTree, runCommand } from '../src/process-runner.js';
 import { running } from './fixtures/processes.js';
 
 t.test('exit code and output go to the log, argv is not interpreted by a shell', async (t) => {
@@ -74,3 +75,49 @@ t.test('the output tail: the last 2 KiB of this run, from a line start, cleaned 
   });
   t.equal(quiet.outputTail, '', 'a silent command has an empty tail');
 });
+
+// Windows mode on Linux: the child is not detached (no process groups there) and the tree
+// goes through taskkill, here a fake on PATH that records its argv and kills the pid.
+t.test(
+  'win32: the timeout runs taskkill /pid N /T /F, waits for it, and the run ends timed out',
+  async (t) => {
+    const dir = t.testdir();
+    const ended = path.join(dir, 'taskkill-ended');
+    // the tree is gone at once, taskkill itself ends a little later: the run waits for it
+    const taskkill = installFakeTool(dir, 'taskkill', `kill -9 "$2"; sleep 0.2; touch '${ended}'`);
+    let pid = 0;
+    const res = await runCommand(['sh', '-c', 'trap "" TERM; while true; do sleep 0.05; done'], {
+      timeoutMs: 300,
+      killGraceMs: 60_000,
+      onSpawn: (p) => (pid = p),
+      treeKill: { platform: 'win32', logger: { warn: () => t.fail('no warning') } },
+    });
+    t.equal(res.timedOut, true);
+    t.equal(res.signal, 'SIGKILL', 'ended by the fake taskkill, not by a SIGTERM to a group');
+    t.ok(res.durationMs < 10_000, 'not left for the kill grace');
+    t.same(taskkill.calls(), [['/pid', String(pid), '/T', '/F']], 'one call, with the tree flags');
+    t.notOk(running(pid));
+    t.ok(existsSync(ended), 'taskkill had ended when the run did');
+  },
+);
+
+t.test(
+  'win32: taskkill failing is logged with the pid and its output; "no such process" (128) is not',
+  async (t) => {
+    const dir = t.testdir();
+    installFakeTool(
+      dir,
+      'taskkill',
+      'echo "ERROR: The process with PID $2 could not be terminated."; exit 1',
+    );
+    const warnings: unknown[] = [];
+    const logger = { warn: (obj: unknown) => warnings.push(obj) };
+    await killProcessTree(4242, 'SIGTERM', { platform: 'win32', logger });
+    t.match(warnings, [{ pid: 4242, exitCode: 1, output: /PID 4242 could not be terminated/ }]);
+
+    installFakeTool(dir, 'taskkill', 'echo "ERROR: The process \\"$2\\" not found."; exit 128');
+    warnings.length = 0;
+    await killProcessTree(4242, 'SIGKILL', { platform: 'win32', logger });
+    t.same(warnings, [], 'an already-gone tree is not a warning');
+  },
+);

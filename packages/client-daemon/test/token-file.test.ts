@@ -3,6 +3,8 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { installFakeTool } from '../../../test/helpers/fake-windows-tool.js';
+import { createSession } from '../src/session.js';
 import { makeSandbox } from './fixtures/client.js';
 import { buildCatalog, startStaging } from './fixtures/staging.js';
 
@@ -48,3 +50,36 @@ t.test('a missing tokenFile is still "cannot read" (exit 2)', async (t) => {
   t.equal(res.code, 2);
   t.match(res.stderr, `tokenFile: cannot read ${tokenFile}`);
 });
+
+// Windows on Linux: the session checks the token file's ACL with icacls (fakes first on PATH
+// print it as Windows would), not its mode; a 0600 file another principal may read is refused.
+t.test(
+  'win32: a tokenFile whose ACL lets Users read it stops the session, naming the principal',
+  async (t) => {
+    const dir = t.testdir();
+    const tokenFile = path.join(dir, 'client.token');
+    writeFileSync(tokenFile, 'secret-token\n', { mode: 0o600 });
+    const acl = (entries: string[]): void =>
+      writeFileSync(
+        `${tokenFile}.acl`,
+        `${tokenFile} ${entries.join(`\r\n${' '.repeat(tokenFile.length + 1)}`)}\r\n\r\nSuccessfully processed 1 files\r\n`,
+      );
+    const icacls = installFakeTool(dir, 'icacls', 'cat "$1.acl"');
+    installFakeTool(dir, 'whoami', `echo '"nt authority\\system","S-1-5-18"'`);
+    const sb = makeSandbox(dir, () => ['http://127.0.0.1:9'], { tokenFile });
+    sb.writeConfig();
+
+    acl(['NT AUTHORITY\\SYSTEM:(I)(F)', 'BUILTIN\\Users:(I)(RX)', 'BUILTIN\\Administrators:(I)(F)']);
+    t.throws(() => createSession({ config: sb.configPath, json: true }, 'check', { platform: 'win32' }), {
+      code: 'PB_ERR_CONFIG',
+      message: `tokenFile: ${tokenFile} is readable by BUILTIN\\Users (I)(RX); fix it with: icacls "${tokenFile}" /inheritance:r /grant:r *S-1-5-18:F *S-1-5-32-544:F`,
+    });
+    t.same(icacls.calls(), [[tokenFile]]);
+
+    acl(['NT AUTHORITY\\SYSTEM:(I)(F)', 'BUILTIN\\Administrators:(I)(F)']);
+    chmodSync(tokenFile, 0o644); // mode bits mean nothing there
+    const session = createSession({ config: sb.configPath, json: true }, 'check', { platform: 'win32' });
+    t.teardown(() => session.close());
+    t.equal(session.token, 'secret-token');
+  },
+);

@@ -77,6 +77,8 @@ export const ErrorCodes = {
   KEY_FILE: 'PB_ERR_KEY_FILE',
   /** PostgreSQL unreachable, refused the login, or holds a newer schema than this release knows. */
   DATABASE: 'PB_ERR_DATABASE',
+  /** a Windows registry read failed: reg.exe missing, refused (access denied), timed out or unreadable (context.key) */
+  REGISTRY: 'PB_ERR_REGISTRY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

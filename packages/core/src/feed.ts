@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { ValidateFunction } from 'ajv';
 import { ErrorCodes, PatchbayError } from './errors.js';
 import { patchExitCodeConflict } from './exit-code-classes.js';
-import { isSafeFileName } from './names.js';
+import { patchFileNameIssue } from './names.js';
 import { loadPrecompiledValidator, schemaSourceDigest } from './precompiled.js';
 import { createAjv, formatIssue, pickIssue } from './schema-errors.js';
 import type { Catalog, Feed, FeedPatch, FeedProduct } from './types.js';
@@ -96,8 +96,9 @@ function invalid(source: string, message: string, context: Record<string, unknow
 
 /**
  * Rules beyond the schema: patch ids unique, file names unique within a patch and
- * plain (no '..' or drive letter), every patch's product/release declared, no exit code
- * in two of a command's success/reboot/retry lists.
+ * plain (no '..' or drive letter; for a patch that may run on Windows, none of the names
+ * Windows refuses or reads otherwise: see patchFileNameIssue), every patch's product/release declared,
+ * no exit code in two of a command's success/reboot/retry lists.
  * requires/supersedes naming unknown ids are allowed: clients show those patches blocked.
  */
 function checkSemantics(
@@ -129,24 +130,14 @@ function checkSemantics(
         { patchId: patch.id, path: `/patches/${index}` },
       );
     }
-    const names = new Set<string>();
-    patch.files.forEach((file, fileIndex) => {
-      const path = `/patches/${index}/files/${fileIndex}/name`;
-      if (!isSafeFileName(file.name)) {
-        throw invalid(
-          source,
-          `${path} (${patch.id}): "${file.name}" is not a plain file name (no /, \\, .., NUL or drive letter)`,
-          { patchId: patch.id, path },
-        );
-      }
-      if (names.has(file.name)) {
-        throw invalid(source, `${path} (${patch.id}): duplicate file name "${file.name}"`, {
-          patchId: patch.id,
-          path,
-        });
-      }
-      names.add(file.name);
-    });
+    const issue = patchFileNameIssue(
+      patch.files.map((file) => file.name),
+      patch.platforms,
+    );
+    if (issue) {
+      const path = `/patches/${index}/files/${issue.index}/name`;
+      throw invalid(source, `${path} (${patch.id}): ${issue.reason}`, { patchId: patch.id, path });
+    }
     checkExitCodeLists(patch, index, source);
   });
 }

@@ -46,7 +46,13 @@ export {
   REPORT_SCHEMA,
   validateReport,
 } from './report.js';
-export { assertSafeFileName, isSafeFileName } from './names.js';
+export {
+  assertSafeFileName,
+  fileNameProblem,
+  isSafeFileName,
+  mayRunOnWindows,
+  patchFileNameIssue,
+} from './names.js';
 export { HASH_READ_BYTES, sha256File, sha256Hex } from './hash.js';
 export {
   encodePublicKey,
@@ -86,6 +92,8 @@ export {
   writeFileAtomic,
 } from './atomic-file.js';
 export { ensureDataDir } from './data-dir.js';
+export { assertOnlyAdminsCanRead } from './windows-acl.js'; // Windows' chmod 600 check
+export { isInside, pathFor } from './platform-path.js'; // paths by a host platform's rules
 export { processAlive } from './process-alive.js'; // a lock's holder still running?
 export { acquireDataDirLock } from './data-dir-lock.js';
 export type { DataDirLock, DataDirLockOptions, LockHolder } from './data-dir-lock.js';

@@ -49,6 +49,11 @@ function feedWith(mutate: Mutator): string {
   return JSON.stringify(feed);
 }
 
+/** `text` as a RegExp source matching itself. */
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
 function expectError(t: Test, fn: () => unknown, code: string, pattern: RegExp, label = code): void {
   try {
     fn();
@@ -287,6 +292,44 @@ t.test('semantic errors: PB_ERR_FEED_INVALID naming the thing', async (t) => {
       /is not a plain file name/,
     );
   }
+  // a patch that may run on Windows (platforms absent, or naming win32): Windows' rules too
+  for (const [name, reason] of [
+    ['NUL.txt', '"NUL" is a reserved device name on Windows'],
+    ['setup.msp:evil', '":", which names an NTFS alternate data stream'],
+    ['setup.exe.', 'ends with a dot or a space'],
+    ['a|b.sh', 'contains "|"'],
+  ]) {
+    expectError(
+      t,
+      () => parseFeed(feedWith((f) => (f.patches[0].files[0].name = name))),
+      ErrorCodes.FEED_INVALID,
+      new RegExp(
+        escape(`/patches/0/files/0/name (T5KB0042): "${name}" is not a plain file name: `) +
+          '.*' +
+          escape(reason),
+      ),
+      name,
+    );
+  }
+  const caseTwins = (platforms: string[] | undefined): string =>
+    feedWith((f) => {
+      f.patches[0].platforms = platforms;
+      f.patches[0].files.push({ ...f.patches[0].files[0], name: 't5kb0042.SH' });
+    });
+  expectError(
+    t,
+    () => parseFeed(caseTwins(undefined)),
+    ErrorCodes.FEED_INVALID,
+    /\/patches\/0\/files\/1\/name \(T5KB0042\): file names "T5KB0042.sh" and "t5kb0042.SH" differ only by case/,
+    'case twins, every platform',
+  );
+  // a Linux-only patch keeps POSIX's rules: its names never meet NTFS
+  t.ok(parseFeed(caseTwins(['linux'])), 'case twins in a linux-only patch');
+  const linuxOnly = feedWith((f) => {
+    f.patches[0].platforms = ['linux'];
+    f.patches[0].files[0].name = 'aux:1.sh';
+  });
+  t.ok(parseFeed(linuxOnly), 'a colon and a device name in a linux-only patch');
   expectError(
     t,
     () => parseFeed(feedWith((f) => (f.patches[0].release = '20.0'))),

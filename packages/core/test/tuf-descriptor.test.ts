@@ -185,6 +185,14 @@ t.test('readDescriptors refuses each broken descriptor with its reason, keeping 
       reason: /file "\.\.sh" is not a plain file name/,
     },
     {
+      name: "a device name in a patch that may run on Windows (signed metadata gets the feed's rules)",
+      targets: (d) => {
+        const bad = { ...d, platforms: ['win32'], files: [{ ...d.files[0]!, name: 'NUL.sh' }] };
+        return [descriptorTarget('arcserve-backup/19.0/T5KB0042.json', bad)];
+      },
+      reason: /file "NUL\.sh" is not a plain file name: "NUL" is a reserved device name on Windows/,
+    },
+    {
       name: 'duplicate file names',
       targets: (d) => {
         const bad = { ...d, files: [d.files[0]!, d.files[0]!] };

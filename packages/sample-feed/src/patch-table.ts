@@ -1,7 +1,14 @@
-import type { SamplePatch } from './sample-patches.js';
+import { isWindowsSamplePatch, type SamplePatch } from './sample-patch.js';
+import { windowsDetectRule } from './windows-installer.js';
 
 function list(ids: readonly string[] | undefined): string {
   return ids && ids.length > 0 ? ids.join(', ') : '';
+}
+
+/** The detect column (the rule's kind) and the files column (how many). */
+function detectAndFiles(patch: SamplePatch): [string, string] {
+  if (isWindowsSamplePatch(patch)) return [Object.keys(windowsDetectRule(patch.installer))[0] ?? '', '1'];
+  return [patch.detect, String(1 + (patch.extraFiles?.length ?? 0))];
 }
 
 /**
@@ -27,8 +34,7 @@ export function renderPatchTable(patches: readonly SamplePatch[]): string {
     patch.severity,
     list(patch.requires),
     list(patch.supersedes),
-    patch.detect,
-    String(1 + (patch.extraFiles?.length ?? 0)),
+    ...detectAndFiles(patch),
     patch.role ?? '',
   ]);
   const widths = header.map((title, column) =>

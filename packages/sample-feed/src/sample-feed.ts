@@ -10,12 +10,19 @@ import {
 import { demoVendorKeyFiles } from './paths.js';
 import { renderPayloadScript, versionStampContent, versionStampPath } from './payload-script.js';
 import {
+  isWindowsSamplePatch,
+  type ScriptSamplePatch,
+  type SamplePatch,
+  type WindowsSamplePatch,
+} from './sample-patch.js';
+import {
   EXTRA_SAMPLE_PATCHES,
   SAMPLE_PATCHES,
   SAMPLE_PRODUCTS,
   SAMPLE_VENDOR,
-  type SamplePatch,
+  pseudoBinary,
 } from './sample-patches.js';
+import { installerFileName, windowsDetectRule, windowsInstallerCommands } from './windows-installer.js';
 
 export const DEFAULT_SAMPLE_SEQUENCE = 7;
 
@@ -55,25 +62,9 @@ export function buildSampleFeed(opts: Omit<GenerateSampleFeedOptions, 'outDir'> 
   }
   const patches = samplePatches(opts);
   const files: Record<string, Buffer | string> = {};
-  const feedPatches = patches.map((patch) => {
-    const productName =
-      SAMPLE_PRODUCTS.find((product) => product.id === patch.product)?.name ?? patch.product;
-    const extraFiles = patch.extraFiles ?? [];
-    const scriptName = `${patch.id}.sh`;
-    files[scriptName] = renderPayloadScript({
-      id: patch.id,
-      title: patch.title,
-      productName,
-      release: patch.release,
-      component: patch.component,
-      extraFiles,
-      rebootRequired: patch.rebootRequired ?? false,
-      uninstallable: patch.uninstallable ?? true,
-      failInstall: patch.failInstall,
-    });
-    for (const extra of extraFiles) files[extra.name] = extra.content();
-    return toFeedPatch(patch, scriptName);
-  });
+  const feedPatches = patches.map((patch) =>
+    isWindowsSamplePatch(patch) ? windowsFeedPatch(patch, files) : scriptFeedPatch(patch, files),
+  );
   const feed: FeedInput = {
     format: 'patchbay-feed/1',
     vendor: SAMPLE_VENDOR,
@@ -87,19 +78,10 @@ export function buildSampleFeed(opts: Omit<GenerateSampleFeedOptions, 'outDir'> 
   return { feed, files, patches };
 }
 
-function toFeedPatch(patch: SamplePatch, scriptName: string): FeedPatchInput {
-  const extraNames = (patch.extraFiles ?? []).map((extra) => extra.name);
-  const argv = (action: string): string[] => [
-    'sh',
-    `{file:${scriptName}}`,
-    action,
-    '{installDir}',
-    '{patchId}',
-    ...(action === 'install' ? extraNames.map((name) => `{file:${name}}`) : []),
-  ];
-  const install: CommandSpec = { command: argv('install'), timeoutSeconds: 600, successExitCodes: [0] };
-  const uninstall: CommandSpec | undefined =
-    patch.uninstallable === false ? undefined : { command: argv('uninstall'), timeoutSeconds: 600 };
+/** The feed fields every sample patch has as they are. */
+function commonFields(
+  patch: SamplePatch,
+): Omit<FeedPatchInput, 'files' | 'install' | 'uninstall' | 'detect'> {
   return {
     id: patch.id,
     product: patch.product,
@@ -112,6 +94,40 @@ function toFeedPatch(patch: SamplePatch, scriptName: string): FeedPatchInput {
     supersedes: patch.supersedes ?? [],
     rebootRequired: patch.rebootRequired ?? false,
     platforms: patch.platforms,
+  };
+}
+
+/** A patch whose payload is a sh script (and its extra files); adds them to `files`. */
+function scriptFeedPatch(patch: ScriptSamplePatch, files: Record<string, Buffer | string>): FeedPatchInput {
+  const productName = SAMPLE_PRODUCTS.find((product) => product.id === patch.product)?.name ?? patch.product;
+  const extraFiles = patch.extraFiles ?? [];
+  const scriptName = `${patch.id}.sh`;
+  files[scriptName] = renderPayloadScript({
+    id: patch.id,
+    title: patch.title,
+    productName,
+    release: patch.release,
+    component: patch.component,
+    extraFiles,
+    rebootRequired: patch.rebootRequired ?? false,
+    uninstallable: patch.uninstallable ?? true,
+    failInstall: patch.failInstall,
+  });
+  for (const extra of extraFiles) files[extra.name] = extra.content();
+  const extraNames = extraFiles.map((extra) => extra.name);
+  const argv = (action: string): string[] => [
+    'sh',
+    `{file:${scriptName}}`,
+    action,
+    '{installDir}',
+    '{patchId}',
+    ...(action === 'install' ? extraNames.map((name) => `{file:${name}}`) : []),
+  ];
+  const install: CommandSpec = { command: argv('install'), timeoutSeconds: 600, successExitCodes: [0] };
+  const uninstall: CommandSpec | undefined =
+    patch.uninstallable === false ? undefined : { command: argv('uninstall'), timeoutSeconds: 600 };
+  return {
+    ...commonFields(patch),
     files: [scriptName, ...extraNames].map((name) => ({ name })),
     install,
     uninstall,
@@ -119,7 +135,32 @@ function toFeedPatch(patch: SamplePatch, scriptName: string): FeedPatchInput {
   };
 }
 
-function detectRule(patch: SamplePatch): DetectRule | undefined {
+/**
+ * Bytes standing in for a Windows installer: a line saying what they are, then deterministic
+ * filler. No tool on this build host makes a real .msp or .msi (msiexec would answer 1620).
+ */
+function standInInstaller(fileName: string, size: number): Buffer {
+  const header = Buffer.from(
+    `patchbay sample feed: stand-in bytes for ${fileName}, not a Windows installer (docs/windows.md)\n`,
+  );
+  return Buffer.concat([header, pseudoBinary(fileName, Math.max(0, size - header.length))]);
+}
+
+/** A win32 patch shipped as one Windows installer file; adds its stand-in bytes to `files`. */
+function windowsFeedPatch(patch: WindowsSamplePatch, files: Record<string, Buffer | string>): FeedPatchInput {
+  const fileName = installerFileName(patch.id, patch.installer);
+  files[fileName] = standInInstaller(fileName, patch.installerSize);
+  const { install, uninstall } = windowsInstallerCommands(fileName, patch.installer);
+  return {
+    ...commonFields(patch),
+    files: [{ name: fileName }],
+    install,
+    uninstall,
+    detect: windowsDetectRule(patch.installer),
+  };
+}
+
+function detectRule(patch: ScriptSamplePatch): DetectRule | undefined {
   const marker = `{installDir}/patches/${patch.id}.installed`;
   switch (patch.detect) {
     case 'fileExists':

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { FeedPatch, FeedProduct } from '@patchbay/core';
-import type { PayloadExtraFile } from './payload-script.js';
+import type { SamplePatch, SampleProduct } from './sample-patch.js';
+import { WINDOWS_SAMPLE_PATCHES } from './sample-windows-patches.js';
 
 /**
  * The sample feed's data: Arcserve Backup-like fixes with the relations and special cases the
@@ -8,31 +8,14 @@ import type { PayloadExtraFile } from './payload-script.js';
  * from this list (see renderPatchTable); a test keeps the two in step.
  */
 
-export type DetectKind = 'fileExists' | 'fileSha256' | 'command' | 'none';
-
-export type SampleProduct = FeedProduct;
-
-export interface SampleExtraFile extends PayloadExtraFile {
-  content: () => Buffer | string;
-}
-
-/** A feed patch's own fields; its files, commands and detect rule are made from the rest. */
-export interface SamplePatch extends Omit<
-  FeedPatch,
-  'description' | 'files' | 'install' | 'uninstall' | 'detect'
-> {
-  description: string;
-  /** product component the payload touches: `lib/<component>/<id>.version` */
-  component: string;
-  detect: DetectKind;
-  /** false: no uninstall command in the feed, and the script refuses to uninstall */
-  uninstallable?: boolean;
-  /** the install fails on purpose with this exit code (message on stderr) */
-  failInstall?: { exitCode: number; service: string };
-  extraFiles?: SampleExtraFile[];
-  /** what this patch is in the sample feed for, when it is special (docs table) */
-  role?: string;
-}
+export type {
+  DetectKind,
+  SampleExtraFile,
+  SamplePatch,
+  SampleProduct,
+  ScriptSamplePatch,
+  WindowsSamplePatch,
+} from './sample-patch.js';
 
 export const SAMPLE_VENDOR = 'Arcserve';
 
@@ -41,7 +24,7 @@ export const SAMPLE_PRODUCTS: readonly SampleProduct[] = [
   { id: 'arcserve-udp', name: 'Arcserve Unified Data Protection', releases: ['9.0'] },
 ];
 
-/** Deterministic filler bytes (SHA-256 in counter mode) standing in for a binary driver file. */
+/** Deterministic filler bytes (SHA-256 in counter mode) standing in for binary files (a driver, installers). */
 export function pseudoBinary(label: string, size: number): Buffer {
   const out = Buffer.alloc(size);
   for (let offset = 0, block = 0; offset < size; block++) {
@@ -403,6 +386,9 @@ export const SAMPLE_PATCHES: readonly SamplePatch[] = [
     component: 'authsvc',
     detect: 'fileExists',
   },
+
+  // Arcserve Backup 19.0 for Windows: installers run by msiexec or a setup program.
+  ...WINDOWS_SAMPLE_PATCHES,
 
   // A second product, so that product/release filters have something to filter out.
   {

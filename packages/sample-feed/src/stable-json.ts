@@ -24,10 +24,25 @@ const PATCH_KEYS = [
   'detect',
 ];
 const FILE_KEYS = ['name', 'url', 'size', 'sha256'];
-const COMMAND_KEYS = ['command', 'timeoutSeconds', 'successExitCodes'];
-const DETECT_KEYS = ['fileExists', 'fileSha256', 'fileVersion', 'command', 'installedExitCodes'];
-const FILE_SHA256_KEYS = ['path', 'sha256'];
-const FILE_VERSION_KEYS = ['path', 'op', 'version'];
+const COMMAND_KEYS = ['command', 'timeoutSeconds', 'successExitCodes', 'rebootExitCodes', 'retryExitCodes'];
+const DETECT_KEYS = [
+  'fileExists',
+  'fileSha256',
+  'fileVersion',
+  'registry',
+  'msiProduct',
+  'msiPatch',
+  'command',
+  'installedExitCodes',
+];
+/** Each object-valued detect rule's own key order. */
+const DETECT_RULE_KEYS: Record<string, readonly string[]> = {
+  fileSha256: ['path', 'sha256'],
+  fileVersion: ['path', 'op', 'version'],
+  registry: ['key', 'view', 'value', 'equals', 'op', 'version'],
+  msiProduct: ['productCode', 'op', 'version'],
+  msiPatch: ['patchCode', 'productCode'],
+};
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -59,11 +74,10 @@ function orderPatch(patch: unknown): Json {
   if (patch.uninstall !== undefined) top.uninstall = ordered(patch.uninstall, COMMAND_KEYS);
   if (patch.detect !== undefined) {
     const detect = ordered(patch.detect, DETECT_KEYS);
-    if (isPlainObject(detect) && isPlainObject(patch.detect) && patch.detect.fileSha256 !== undefined) {
-      detect.fileSha256 = ordered(patch.detect.fileSha256, FILE_SHA256_KEYS);
-    }
-    if (isPlainObject(detect) && isPlainObject(patch.detect) && patch.detect.fileVersion !== undefined) {
-      detect.fileVersion = ordered(patch.detect.fileVersion, FILE_VERSION_KEYS);
+    if (isPlainObject(detect) && isPlainObject(patch.detect)) {
+      for (const [kind, keys] of Object.entries(DETECT_RULE_KEYS)) {
+        if (patch.detect[kind] !== undefined) detect[kind] = ordered(patch.detect[kind], keys);
+      }
     }
     top.detect = detect;
   }

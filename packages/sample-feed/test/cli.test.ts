@@ -46,7 +46,7 @@ t.test('patchbay-sample-feed generate writes the feed, then reports it up to dat
   t.equal(first.status, 0, first.stderr);
   t.match(
     first.stdout,
-    /^sample feed: 26 patches, 30 files, sequence 8 in .*feed \(32 written, 0 removed\)\n$/,
+    /^sample feed: 30 patches, 34 files, sequence 8 in .*feed \(36 written, 0 removed\)\n$/,
   );
   t.equal(JSON.parse(await readFile(join(out, 'feed.json'), 'utf8')).sequence, 8);
 
@@ -59,7 +59,7 @@ t.test('patchbay-sample-feed generate writes the feed, then reports it up to dat
     out,
   ]);
   t.equal(again.status, 0);
-  t.match(JSON.parse(again.stdout), { sequence: 8, patches: 26, changed: 0, removed: 0 });
+  t.match(JSON.parse(again.stdout), { sequence: 8, patches: 30, changed: 0, removed: 0 });
 
   const table = runSync('patchbay-sample-feed', ['table']);
   t.equal(table.status, 0);

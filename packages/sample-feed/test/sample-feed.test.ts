@@ -85,7 +85,7 @@ t.test(
     t.equal(seven.feed.sequence, 7);
     t.equal(seven.feed.generatedAt, '2026-11-20T08:00:00Z');
     t.ok(
-      seven.feed.patches.length >= 24 && seven.feed.patches.length <= 26,
+      seven.feed.patches.length >= 28 && seven.feed.patches.length <= 30,
       `${seven.feed.patches.length} patches`,
     );
     t.same(seven.feed.products.find((p) => p.id === 'arcserve-backup')?.releases, ['18.0', '19.0']);
@@ -171,7 +171,7 @@ t.test('exactly the special patches described', async (t) => {
   );
   t.same(
     ids((p) => JSON.stringify(p.platforms) === '["win32"]'),
-    ['T5KB0208'],
+    ['T5KB0208', 'T5KB0217', 'T5KB0218', 'T5KB0219', 'T5KB0220'],
   );
   t.same(
     ids((p) => JSON.stringify(p.platforms) === '["linux"]'),
@@ -179,11 +179,11 @@ t.test('exactly the special patches described', async (t) => {
   );
   t.same(
     ids((p) => p.platforms !== undefined),
-    ['T5KB0208', 'T5KB0209'],
+    ['T5KB0208', 'T5KB0209', 'T5KB0217', 'T5KB0218', 'T5KB0219', 'T5KB0220'],
   );
   t.same(
     ids((p) => p.uninstall === undefined),
-    ['T5KB0206'],
+    ['T5KB0206', 'T5KB0218', 'T5KB0220'],
   );
   t.same(
     ids((p) => p.detect === undefined),
@@ -212,12 +212,13 @@ t.test('exactly the special patches described', async (t) => {
   );
 
   // The demo runs `install --critical` for 19.0 on linux: all of it must be installable.
-  const critical19 = ids((p) => p.release === '19.0' && p.severity === 'critical');
+  const onLinux = (p: FeedPatch): boolean => p.platforms === undefined || p.platforms.includes('linux');
+  const critical19 = ids((p) => p.release === '19.0' && p.severity === 'critical' && onLinux(p));
   const needed = closure(patches, critical19);
   for (const id of needed) {
     const patch = patches.get(id)!;
     t.notOk(['T5KB0210', 'T5KB0211'].includes(id), `${id} is not the failing one or its dependant`);
-    t.ok(patch.platforms === undefined || patch.platforms.includes('linux'), `${id} runs on linux`);
+    t.ok(onLinux(patch), `${id} runs on linux`);
   }
 
   const stampRule = patches.get('T5KB0203')?.detect;
@@ -232,7 +233,7 @@ t.test('exactly the special patches described', async (t) => {
 t.test('the feed validates with core parseFeed', async (t) => {
   const { bytes } = await generated(t.testdir(), { sequence: 8, extraPatches: true });
   const feed: Feed = parseFeed(bytes);
-  t.equal(feed.patches.length, 26);
+  t.equal(feed.patches.length, 30);
   t.equal(feed.sequence, 8);
 });
 
@@ -251,5 +252,32 @@ t.test('a fileVersion detect rule is written in a stable key order', async (t) =
   t.match(
     text,
     /"fileVersion": \{\s+"path": "\{installDir\}\/a.exe",\s+"op": ">=",\s+"version": "19.0.1234.5"/,
+  );
+});
+
+t.test('registry, msiProduct and msiPatch detect rules are written in a stable key order', async (t) => {
+  const key = 'HKLM\\SOFTWARE\\Arcserve';
+  const code = '{5D0B5B4F-8D3E-4C73-9C1A-2B6F0E7D1A90}';
+  const text = stringifyFeed({
+    patches: [
+      { detect: { registry: { version: '19', op: '>=', value: 'Version', view: '32', key } }, id: 'T1' },
+      { detect: { msiProduct: { version: '19', op: '=', productCode: code } }, id: 'T2' },
+      { detect: { msiPatch: { productCode: code, patchCode: code } }, id: 'T3' },
+    ],
+  });
+  t.match(
+    text,
+    /"registry": \{\s+"key": "HKLM[^"]+",\s+"view": "32",\s+"value": "Version",\s+"op": ">=",\s+"version": "19"/,
+  );
+  t.match(text, /"msiProduct": \{\s+"productCode": "\{5D0B[^"]+",\s+"op": "=",\s+"version": "19"/);
+  t.match(text, /"msiPatch": \{\s+"patchCode": "\{5D0B[^"]+",\s+"productCode": "\{5D0B/);
+});
+
+t.test('the exit-code classes follow successExitCodes in a command', async (t) => {
+  const install = { retryExitCodes: [1618], rebootExitCodes: [3010], successExitCodes: [0], command: ['x'] };
+  const text = stringifyFeed({ patches: [{ install, id: 'T1' }] });
+  t.match(
+    text,
+    /"command": \[\s+"x"\s+\],\s+"successExitCodes": \[\s+0\s+\],\s+"rebootExitCodes": \[\s+3010\s+\],\s+"retryExitCodes": \[\s+1618\s+\]/,
   );
 });

@@ -49,7 +49,7 @@ t.test('the bundled repository passes patchbay-publish verify and is signed by t
   const verified = run(PUBLISH, ['--json', 'verify', repo]);
   t.equal(verified.status, 0, `patchbay-publish verify ${repo}: ${verified.stdout}${verified.stderr}`);
   const doc = JSON.parse(verified.stdout) as { ok: boolean; root: number; patches: number; roles: object };
-  t.match(doc, { ok: true, root: 1, patches: 25 });
+  t.match(doc, { ok: true, root: 1, patches: 29 });
   t.same(Object.keys(doc.roles).sort(), ['arcserve-backup~18.0', 'arcserve-backup~19.0', 'arcserve-udp~9.0']);
 
   const keys = demoPublisherKeyFiles();
@@ -129,7 +129,7 @@ t.test('made from a feed: verifies, a rebuild writes nothing, near expiry it ren
   t.match(made, {
     created: true,
     renewed: false,
-    patches: 25,
+    patches: 29,
     versions: { root: 1, targets: 2, snapshot: 2 },
   });
   t.ok(made.written.includes('1.root.json') && made.written.includes('2.targets.json'), 'init and import');
@@ -164,7 +164,7 @@ t.test('made from a feed: verifies, a rebuild writes nothing, near expiry it ren
   // the next publication of the feed: only the changed role, then snapshot and timestamp
   await generateSampleFeed({ outDir: feedDir, sequence: 8, extraPatches: true });
   const next = await buildSampleRepository({ feedDir, outDir, now });
-  t.match(next, { renewed: false, patches: 26, versions: { root: 1, targets: 2, snapshot: 4 } });
+  t.match(next, { renewed: false, patches: 30, versions: { root: 1, targets: 2, snapshot: 4 } });
   t.same(next.written.sort(), ['2.arcserve-backup~19.0.json', '4.snapshot.json', 'timestamp.json']);
 });
 
@@ -175,11 +175,11 @@ t.test('patchbay-sample-feed repository: the CLI, and bad usage', async (t) => {
   t.equal(first.status, 0, first.stderr);
   t.match(
     first.stdout,
-    /^sample repository: 25 patches, root version 1, targets version 2, snapshot version 2 in .*repository \(made: 9 metadata files written\); verified, publisher timestamp valid until \d{4}-/,
+    /^sample repository: 29 patches, root version 1, targets version 2, snapshot version 2 in .*repository \(made: 9 metadata files written\); verified, publisher timestamp valid until \d{4}-/,
   );
   const again = run(SAMPLE_FEED, ['--json', 'repository', '--out', outDir]);
   t.equal(again.status, 0, again.stderr);
-  t.match(JSON.parse(again.stdout), { created: false, written: [], renewed: false, patches: 25 });
+  t.match(JSON.parse(again.stdout), { created: false, written: [], renewed: false, patches: 29 });
 
   const bad = run(SAMPLE_FEED, ['repository', '--renew-days', 'soon']);
   t.equal(bad.status, 2);

@@ -28,6 +28,9 @@ export interface CommandArgs {
   once: boolean;
   /** history filters (--patch, --type, --since, --until) */
   filter: HistoryFilter;
+  /** detect --rule JSON, --product ID */
+  rule?: string;
+  product?: string;
 }
 
 export interface HistoryFilter {

@@ -4,7 +4,7 @@
 // defaults are filled into the merged result once, at the end, so that no layer ever looks
 // as if it set a key it left out.
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { pathFor } from '../platform-path.js';
 import { configError, schemaError } from './config-error.js';
 import { isPlainObject, withoutUndefined, type Json } from './json.js';
 import { configValidator, type ConfigSchemaName } from './validator.js';
@@ -16,6 +16,8 @@ export interface LoadOptions<T> {
   overrides?: DeepPartial<T>;
   /** base for relative paths when there is no file (default process.cwd()) */
   cwd?: string;
+  /** whose path rules make paths absolute (default process.platform; tests drive 'win32') */
+  platform?: NodeJS.Platform;
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -23,7 +25,7 @@ export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartia
 /** What one program's config adds to the common layering. */
 export interface ConfigProgram {
   schema: ConfigSchemaName;
-  resolvePaths: (layer: Json, base: string) => Json;
+  resolvePaths: (layer: Json, base: string, platform?: NodeJS.Platform) => Json;
   /** keys whose value replaces the one below as a unit instead of merging key by key */
   replaceWhole: ReadonlySet<string>;
   /** the defaults a schema cannot state: they depend on the machine or the installation */
@@ -85,12 +87,14 @@ function withDefaults(program: ConfigProgram, config: Json): Json {
 
 /** The layers merged, defaults filled in, every path absolute; still untyped. */
 export function loadLayers(program: ConfigProgram, opts: LoadOptions<unknown>): Json {
+  const { platform } = opts;
+  const { dirname, isAbsolute, resolve } = pathFor(platform);
   const cwd = resolve(opts.cwd ?? process.cwd());
   let config: Json = {};
   if (opts.file !== undefined) {
     const absolute = isAbsolute(opts.file) ? opts.file : resolve(cwd, opts.file);
     const layer = validateLayer(program.schema, readConfigFile(opts.file, absolute), opts.file, opts.file);
-    config = merge(config, program.resolvePaths(layer, dirname(absolute)), program.replaceWhole);
+    config = merge(config, program.resolvePaths(layer, dirname(absolute), platform), program.replaceWhole);
   }
   if (opts.overrides !== undefined) {
     const layer = validateLayer(
@@ -99,9 +103,9 @@ export function loadLayers(program: ConfigProgram, opts: LoadOptions<unknown>): 
       'command line',
       null,
     );
-    config = merge(config, program.resolvePaths(layer, cwd), program.replaceWhole);
+    config = merge(config, program.resolvePaths(layer, cwd, platform), program.replaceWhole);
   }
   delete config.$schema;
   // The layers' paths are absolute already: this resolves the defaults' against cwd.
-  return program.resolvePaths(withDefaults(program, config), cwd);
+  return program.resolvePaths(withDefaults(program, config), cwd, platform);
 }

@@ -1,18 +1,23 @@
 // Path values in a config layer, made absolute against that layer's base directory (the
 // config file's, or the working directory for defaults and command-line values).
+import type { PlatformPath } from 'node:path';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { pathFor } from '../platform-path.js';
 import { isPlainObject, type Json } from './json.js';
 
-/** A path value resolved against its layer's base directory. */
-function resolvePathAt(layer: Json, keys: readonly string[], base: string): void {
+/**
+ * A path value resolved against its layer's base directory, by the host platform's rules
+ * (on Windows `C:\Program Files\Arcserve` and `\\server\share\arcserve` are absolute).
+ */
+function resolvePathAt(layer: Json, keys: readonly string[], base: string, paths: PlatformPath): void {
   let node: unknown = layer;
   for (const key of keys.slice(0, -1)) {
     if (!isPlainObject(node)) return;
     node = node[key];
   }
   const last = keys[keys.length - 1] as string;
-  if (isPlainObject(node) && typeof node[last] === 'string') node[last] = resolve(base, node[last]);
+  if (isPlainObject(node) && typeof node[last] === 'string') node[last] = paths.resolve(base, node[last]);
 }
 
 /**
@@ -53,8 +58,8 @@ const CLIENT_PATHS = [
   ['notify', 'smtp', 'tls', 'ca'],
 ] as const;
 
-export function resolveServerPaths(layer: Json, base: string): Json {
-  for (const keys of SERVER_PATHS) resolvePathAt(layer, keys, base);
+export function resolveServerPaths(layer: Json, base: string, platform?: NodeJS.Platform): Json {
+  for (const keys of SERVER_PATHS) resolvePathAt(layer, keys, base, pathFor(platform));
   const upstream = layer.upstream;
   if (isPlainObject(upstream) && typeof upstream.url === 'string') {
     upstream.url = normaliseFeedUrl(upstream.url, base);
@@ -62,11 +67,12 @@ export function resolveServerPaths(layer: Json, base: string): Json {
   return layer;
 }
 
-export function resolveClientPaths(layer: Json, base: string): Json {
-  for (const keys of CLIENT_PATHS) resolvePathAt(layer, keys, base);
+export function resolveClientPaths(layer: Json, base: string, platform?: NodeJS.Platform): Json {
+  const paths = pathFor(platform);
+  for (const keys of CLIENT_PATHS) resolvePathAt(layer, keys, base, paths);
   if (Array.isArray(layer.products)) {
     for (const product of layer.products)
-      if (isPlainObject(product)) resolvePathAt(product, ['installDir'], base);
+      if (isPlainObject(product)) resolvePathAt(product, ['installDir'], base, paths);
   }
   if (typeof layer.server === 'string') layer.server = [layer.server];
   return layer;

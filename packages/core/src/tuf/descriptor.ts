@@ -11,7 +11,7 @@ import { CATALOG_SCHEMA_PATH, FEED_SCHEMA_PATH, compileFeedValidators } from '..
 import { ErrorCodes, PatchbayError } from '../errors.js';
 import { patchExitCodeConflict } from '../exit-code-classes.js';
 import { holdBack } from '../hold-back.js';
-import { isSafeFileName } from '../names.js';
+import { patchFileNameIssue } from '../names.js';
 import { loadPrecompiledValidator } from '../precompiled.js';
 import { formatIssue, pickIssue } from '../schema-errors.js';
 import type { Catalog, FeedPatch, FeedProduct } from '../types.js';
@@ -247,15 +247,13 @@ export function descriptorSchemaProblem(value: object, source: string): string |
     const path = issue.path.startsWith(WRAPPED_PATCH) ? issue.path.slice(WRAPPED_PATCH.length) : issue.path;
     return formatIssue(source, { ...issue, path });
   }
-  const names = new Set<string>();
-  for (const file of (patch as PatchDescriptor).files) {
-    if (!isSafeFileName(file.name)) {
-      return `${source}: file "${file.name}" is not a plain file name (no /, \\, .., NUL or drive letter)`;
-    }
-    if (names.has(file.name)) return `${source}: duplicate file name "${file.name}"`;
-    names.add(file.name);
-  }
-  const exitCodes = patchExitCodeConflict(patch as PatchDescriptor);
+  const checked = patch as PatchDescriptor;
+  const issue = patchFileNameIssue(
+    checked.files.map((file) => file.name),
+    checked.platforms,
+  );
+  if (issue) return `${source}: file ${issue.reason}`;
+  const exitCodes = patchExitCodeConflict(checked);
   return exitCodes && `${source}: ${exitCodes.action}: ${exitCodes.text}`;
 }
 

@@ -2,10 +2,11 @@
 // the same names. The directory source refuses a file that leads out of its subdirectory.
 import { createReadStream } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ErrorCodes, PatchbayError } from '../errors.js';
 import { HASH_READ_BYTES } from '../hash.js';
+import { isInside } from '../platform-path.js';
 import { METADATA_DIR, TARGETS_DIR } from './layout.js';
 
 /** Where verification reads a repository from: a directory, or anything that serves the same names. */
@@ -34,8 +35,7 @@ export function directorySource(dir: string): RepositorySource {
       if (isMissing(err)) return undefined;
       throw err;
     }
-    const rel = relative(realBase, real);
-    if (rel === '' || isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`)) {
+    if (!isInside(realBase, real)) {
       throw new PatchbayError(
         ErrorCodes.TUF_VERIFY,
         `${sub}/${parts.join('/')} leads outside ${sub}/ (a symlink); not read`,
