@@ -7,19 +7,21 @@ import { PassThrough } from 'node:stream';
 import t from 'tap';
 import type { Test } from 'tap';
 import { validateReport } from '@patchbay/core';
+import type { ClientConfig } from '@patchbay/core';
+import { installFakeTool } from '../../../test/helpers/fake-windows-tool.js';
 import { installCommand } from '../src/commands/install.js';
 import { uninstallCommand } from '../src/commands/uninstall.js';
 import { EXIT_POSTPONED } from '../src/commands/common.js';
 import { statusCommand } from '../src/commands/status.js';
 import { installStep } from '../src/daemon-steps.js';
-import { classifyResult } from '../src/installer.js';
+import { classifyResult, runPatchCommand } from '../src/installer.js';
 import type { RunResult } from '../src/process-runner.js';
 import { Output } from '../src/output.js';
 import { createSession } from '../src/session.js';
 import { makeSandbox } from './fixtures/client.js';
 import type { Sandbox } from './fixtures/client.js';
 import { runInProcess } from './fixtures/in-process.js';
-import { buildCatalog, startStaging } from './fixtures/staging.js';
+import { buildCatalog, PRODUCT, sampleFeedCatalog, startStaging } from './fixtures/staging.js';
 import type { FixturePatch, StagingFixture } from './fixtures/staging.js';
 
 /** The lists docs/windows.md recommends for msiexec. */
@@ -278,5 +280,74 @@ t.test(
       .find((e) => e.patchId === 'F' && e.type === 'install');
     t.equal(reported?.output, output, 'reported with the event');
     t.same(await states(sb), { F: 'failed', G: 'failed' }, 'as any failure: the dependant fails with it');
+  },
+);
+
+t.test(
+  "the sample feed's MSP patch through a fake msiexec first on PATH: argv, {log}, classes",
+  async (t) => {
+    const patch = sampleFeedCatalog().catalog.patches.find((p) => p.id === 'T5KB0217');
+    if (!patch?.uninstall) throw new Error('the sample feed has no T5KB0217 with an uninstall');
+    const dir = t.testdir({ 'T5KB0217.msp': 'stand-in', 'exit-code': '0' });
+    // as msiexec /l*v writes its log: UTF-16LE with a BOM, at the path after /l*v
+    const msiLog =
+      'MSI (s) (A4:5C): Product: Arcserve Backup -- Installation failed.\r\nMainEngineThread is returning 1603\r\n';
+    writeFileSync(
+      path.join(dir, 'msi.log'),
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(msiLog, 'utf16le')]),
+    );
+    const msiexec = installFakeTool(
+      dir,
+      'msiexec',
+      [
+        'log=; prev=',
+        'for a in "$@"; do [ "$prev" = "/l*v" ] && log="$a"; prev="$a"; done',
+        `cp '${path.join(dir, 'msi.log')}' "$log"`,
+        `exit "$(cat '${path.join(dir, 'exit-code')}')"`,
+      ].join('\n'),
+    );
+    const config = {
+      dataDir: dir,
+      products: [{ id: PRODUCT, release: patch.release, installDir: path.join(dir, 'install') }],
+    } as unknown as ClientConfig;
+    const logsDir = path.join(dir, 'logs');
+    const staged = path.join(dir, 'T5KB0217.msp');
+    const run = (action: 'install' | 'uninstall') =>
+      runPatchCommand(patch, action, action === 'install' ? patch.install : patch.uninstall!, {
+        config,
+        files: { 'T5KB0217.msp': staged },
+        cwd: dir,
+        logsDir,
+      });
+
+    const installed = await run('install');
+    t.equal(installed.kind, 'success');
+    writeFileSync(path.join(dir, 'exit-code'), '3');
+    const failed = await run('uninstall');
+    t.equal(failed.kind, 'failure');
+    const [installArgv, uninstallArgv] = msiexec.calls();
+    t.same(installArgv, ['/p', staged, '/qn', '/norestart', '/l*v', installed.installerLogPath]);
+    t.same(uninstallArgv, [
+      '/package',
+      '{5C8F3A21-7D4B-4E6A-9B1C-2F0D8E7A6B19}',
+      '/uninstall',
+      '{A3E1C7B2-4F9D-4C28-8E5A-1B6D9F0C3E47}',
+      '/qn',
+      '/norestart',
+      '/l*v',
+      failed.installerLogPath,
+    ]);
+    t.match(path.basename(failed.installerLogPath), /^T5KB0217-uninstall-.+\.installer\.log$/);
+    t.match(
+      failed.message,
+      /exit code 3 is not a success code \(0\); nor in the patch's reboot: 3010, 1641; retry: 1618/,
+    );
+    t.match(
+      failed.output,
+      /--- T5KB0217-uninstall-.+\.installer\.log \(last lines\) ---\nMSI \(s\) \(A4:5C\): Product: Arcserve Backup -- Installation failed\.\nMainEngineThread is returning 1603$/,
+    );
+    // what Windows would return, under the patch's own signed lists
+    const classes = [0, 3010, 1641, 1618, 1603].map((code) => classifyResult(patch.install, exited(code)));
+    t.same(classes, ['success', 'reboot', 'reboot', 'retry', 'failure']);
   },
 );
