@@ -20,7 +20,8 @@ import type { Session } from './session.js';
 /** One line of `install --json` / `uninstall --json` / `download --json` (CONTRACT §3). */
 export interface ActionResult {
   id: string;
-  outcome: 'ok' | 'failed' | 'skipped';
+  /** postponed: the installer asked to be run again later (retryExitCodes); not a failure */
+  outcome: 'ok' | 'failed' | 'skipped' | 'postponed';
   message: string;
 }
 
@@ -171,10 +172,16 @@ export async function downloadPlanned(
   return results;
 }
 
-/** What applyOne did: message '' on success, else the reason; output = the command's last lines. */
+/**
+ * What applyOne did: message '' on success, else the reason; output = the command's last
+ * lines. `postponed`: the exit code was a retry code (message says so); `rebootCode`: a
+ * reboot code ended a success.
+ */
 interface Applied {
   message: string;
   output?: string;
+  postponed?: boolean;
+  rebootCode?: number;
 }
 
 /**
@@ -212,6 +219,7 @@ async function applyOne(
     });
     await pidNoted;
     crashPoint(`${action}:after-run`, patch.id);
+    if (outcome.kind === 'retry') return { message: outcome.message, postponed: true };
     if (!outcome.ok)
       return outcome.output
         ? { message: outcome.message, output: outcome.output }
@@ -227,7 +235,9 @@ async function applyOne(
         message: `uninstall ${patch.id}: the command succeeded but the detect rule says it is still installed (log: ${outcome.logPath})`,
       };
     }
-    return { message: '' };
+    return outcome.kind === 'reboot' && outcome.result.exitCode !== null
+      ? { message: '', rebootCode: outcome.result.exitCode }
+      : { message: '' };
   } catch (err) {
     if (isStopAbort(err)) return { message: STOPPED };
     return { message: `${action} ${patch.id}: ${errorMessage(err)}` };
@@ -237,9 +247,36 @@ async function applyOne(
 }
 
 /**
+ * A retry exit code: not a failure. The patch's state stays as it was (never `failed`), an
+ * event with outcome `postponed` says which code and what waits for it; the next install
+ * (the daemon's next scheduled one, or a manual one) runs it again.
+ */
+async function recordPostponed(
+  session: Session,
+  ledger: Ledger,
+  patchId: string,
+  action: 'install' | 'uninstall',
+  reason: string,
+  waiting: readonly string[],
+): Promise<string> {
+  const waits = waiting.length > 0 ? `; waiting for it: ${waiting.join(', ')}` : '';
+  const when = action === 'install' ? 'postponed to the next install' : 'postponed: uninstall it again later';
+  const message = `${reason}; ${when}${waits}`;
+  await ledger.recordOutcome(patchId, undefined, { type: action, outcome: 'postponed', message }, undefined);
+  session.logger.warn({ patchId, reason, waiting }, `${action} postponed`);
+  return message;
+}
+
+/** A success; `rebootCode`: the exit code that asked for a reboot (flagged as rebootRequired is). */
+function installedMessage(patch: FeedPatch, rebootCode: number | undefined): string {
+  if (rebootCode !== undefined) return `installed; exit code ${rebootCode} asks for a reboot of the host`;
+  return patch.rebootRequired ? 'installed; the host needs a reboot' : '';
+}
+
+/**
  * Install in plan order. A failure fails its dependants in the plan ("requirement X
- * failed") and the run continues with unrelated patches. Each outcome is written to
- * the ledger and reported right after.
+ * failed"); a postponed install (retry exit code) skips them this run. The run continues
+ * with unrelated patches. Each outcome is written to the ledger and reported right after.
  */
 export async function installPlanned(
   session: Session,
@@ -250,20 +287,32 @@ export async function installPlanned(
   const pacer = createPacer(session, ledger);
   const results: ActionResult[] = [];
   const doomed = new Map<string, string>();
+  /** dependants of a postponed install: skipped this run, their state untouched */
+  const waiting = new Map<string, string>();
   for (const patch of order) {
     if (opts.shouldStop?.()) {
       results.push({ id: patch.id, outcome: 'skipped', message: 'not started: patchbay-client is stopping' });
       continue;
     }
     const inherited = doomed.get(patch.id);
-    const applied =
+    const waitsFor = waiting.get(patch.id);
+    if (inherited === undefined && waitsFor !== undefined) {
+      results.push({ id: patch.id, outcome: 'skipped', message: waitsFor });
+      continue;
+    }
+    const applied: Applied =
       inherited !== undefined ? { message: inherited } : await applyOne(session, ledger, patch, 'install');
     const { message } = applied;
     if (message === STOPPED) {
       results.push({ id: patch.id, outcome: 'skipped', message });
       continue;
     }
-    if (message) {
+    if (applied.postponed) {
+      const dependants = dependantsWithin(order, patch.id).filter((d) => !doomed.has(d));
+      for (const d of dependants) if (!waiting.has(d)) waiting.set(d, `requirement ${patch.id} postponed`);
+      const said = await recordPostponed(session, ledger, patch.id, 'install', message, dependants);
+      results.push({ id: patch.id, outcome: 'postponed', message: said });
+    } else if (message) {
       await ledger.recordOutcome(patch.id, 'failed', {
         type: 'install',
         outcome: 'failed',
@@ -276,14 +325,14 @@ export async function installPlanned(
         if (!doomed.has(dependant)) doomed.set(dependant, `requirement ${patch.id} failed`);
       }
     } else {
-      if (patch.rebootRequired) ledger.flagReboot(patch.id);
+      if (patch.rebootRequired || applied.rebootCode !== undefined) ledger.flagReboot(patch.id);
       await ledger.recordOutcome(patch.id, 'installed', {
         type: 'install',
         outcome: 'ok',
-        message: patch.rebootRequired ? 'installed; the host needs a reboot' : '',
+        message: installedMessage(patch, applied.rebootCode),
       });
       results.push({ id: patch.id, outcome: 'ok', message: 'installed' });
-      session.logger.info({ patchId: patch.id }, 'installed');
+      session.logger.info({ patchId: patch.id, rebootExitCode: applied.rebootCode }, 'installed');
     }
     crashPoint('install:after-ledger', patch.id);
     await pacer.afterChange();
@@ -332,12 +381,18 @@ export async function uninstallOrdered(
     const patch = byId.get(id);
     if (!patch) continue;
     if (stoppedBy) {
-      results.push({ id, outcome: 'skipped', message: `not uninstalled: ${stoppedBy} failed to uninstall` });
+      results.push({ id, outcome: 'skipped', message: `not uninstalled: ${stoppedBy}` });
       continue;
     }
     const applied = await applyOne(session, ledger, patch, 'uninstall');
     const { message } = applied;
-    if (message) {
+    if (applied.postponed) {
+      // what remains of the order still needs this patch: it waits too
+      const rest = order.slice(order.indexOf(id) + 1);
+      const said = await recordPostponed(session, ledger, id, 'uninstall', message, rest);
+      results.push({ id, outcome: 'postponed', message: said });
+      stoppedBy = `${id} was postponed`;
+    } else if (message) {
       // still installed (or unknown): keep what the ledger knew, clear the pending mark
       await ledger.recordOutcome(
         id,
@@ -351,9 +406,18 @@ export async function uninstallOrdered(
         'failed',
       );
       results.push({ id, outcome: 'failed', message });
-      stoppedBy = id;
+      stoppedBy = `${id} failed to uninstall`;
     } else {
-      await ledger.recordOutcome(id, 'uninstalled', { type: 'uninstall', outcome: 'ok', message: '' });
+      if (applied.rebootCode !== undefined) ledger.flagReboot(id);
+      const rebootNote =
+        applied.rebootCode === undefined
+          ? ''
+          : `uninstalled; exit code ${applied.rebootCode} asks for a reboot of the host`;
+      await ledger.recordOutcome(id, 'uninstalled', {
+        type: 'uninstall',
+        outcome: 'ok',
+        message: rebootNote,
+      });
       results.push({ id, outcome: 'ok', message: 'uninstalled' });
     }
     await pacer.afterChange();

@@ -1,7 +1,14 @@
 import path from 'node:path';
-import { expandCommand } from '@patchbay/core';
+import { exitCodeClass, expandCommand, narrowToPrivate } from '@patchbay/core';
 import type { ClientConfig, CommandSpec, FeedPatch } from '@patchbay/core';
 import { placeholderContext } from './host.js';
+import {
+  combinedOutput,
+  installerLogPathFor,
+  lastLinesInline,
+  pruneInstallerLogs,
+  readInstallerLogTail,
+} from './installer-log.js';
 import { runCommand } from './process-runner.js';
 import type { RunResult } from './process-runner.js';
 
@@ -9,12 +16,24 @@ export type PatchAction = 'install' | 'uninstall';
 
 export const DEFAULT_TIMEOUT_SECONDS = 1800;
 
+/**
+ * What the command's end means under the patch's exit-code lists: success, success that
+ * needs a reboot, "try again later" (neither success nor failure), or failure (also every
+ * timeout, signal and spawn error).
+ */
+export type CommandResultKind = 'success' | 'reboot' | 'retry' | 'failure';
+
 export interface CommandOutcome {
+  /** success or reboot: the caller confirms with the detect rule */
   ok: boolean;
+  kind: CommandResultKind;
+  /** '' on success and reboot; else why (failure) or why not now (retry) */
   message: string;
   logPath: string;
+  /** where {log} pointed (the installer may not have written it) */
+  installerLogPath: string;
   result: RunResult;
-  /** the last lines of the command's output (failures only; reported with the event) */
+  /** the last lines of the command's output and of its installer log (failures only; reported with the event) */
   output?: string;
 }
 
@@ -28,14 +47,44 @@ function describeFailure(spec: CommandSpec, result: RunResult, timeoutSeconds: n
   if (result.spawnError) return `could not start ${spec.command[0]}: ${result.spawnError.message}`;
   if (result.timedOut) return `timed out after ${timeoutSeconds} s; the process tree was killed`;
   if (result.signal) return `killed by ${result.signal}`;
-  return `exit code ${result.exitCode} is not a success code (${(spec.successExitCodes ?? [0]).join(', ')})`;
+  const others = [
+    spec.rebootExitCodes?.length ? `reboot: ${spec.rebootExitCodes.join(', ')}` : '',
+    spec.retryExitCodes?.length ? `retry: ${spec.retryExitCodes.join(', ')}` : '',
+  ].filter((o) => o !== '');
+  const also = others.length > 0 ? `; nor in the patch's ${others.join('; ')}` : '';
+  return `exit code ${result.exitCode} is not a success code (${(spec.successExitCodes ?? [0]).join(', ')})${also}`;
+}
+
+/** The class of a run's end; only a normal exit has one other than failure. */
+export function classifyResult(spec: CommandSpec, result: RunResult): CommandResultKind {
+  if (result.spawnError || result.timedOut || result.signal !== null || result.exitCode === null) {
+    return 'failure';
+  }
+  return exitCodeClass(spec, result.exitCode) ?? 'failure';
+}
+
+/** A failure's message and output, with the installer log's last lines when it wrote one. */
+async function failureReport(
+  head: string,
+  logPath: string,
+  installerLogPath: string,
+  result: RunResult,
+): Promise<{ message: string; output?: string }> {
+  const installerTail = await readInstallerLogTail(installerLogPath);
+  const where =
+    installerTail === undefined
+      ? `(log: ${logPath})`
+      : `(log: ${logPath}; installer log: ${installerLogPath}, ending: ${lastLinesInline(installerTail)})`;
+  const output = combinedOutput(result.outputTail, installerLogPath, installerTail);
+  return output === undefined ? { message: `${head} ${where}` } : { message: `${head} ${where}`, output };
 }
 
 /**
- * Run a patch's install or uninstall argv: placeholders expanded, no shell, cwd the
- * staging dir, output to a per-run log, the timeout killing the whole process tree.
- * Success = an exit code in successExitCodes (default [0]). The caller confirms with
- * the detect rule.
+ * Run a patch's install or uninstall argv: placeholders expanded ({log}: the installer's
+ * own log beside the run's), no shell, cwd the staging dir, output to a per-run log, the
+ * timeout killing the whole process tree. The exit code is classed by the patch's lists
+ * (successExitCodes, default [0]; rebootExitCodes; retryExitCodes). The caller confirms a
+ * success with the detect rule.
  */
 export async function runPatchCommand(
   patch: FeedPatch,
@@ -51,9 +100,11 @@ export async function runPatchCommand(
     onSpawn?: (pid: number) => void;
   },
 ): Promise<CommandOutcome> {
-  const argv = expandCommand(spec.command, placeholderContext(opts.config, patch, opts.files));
-  const timeoutSeconds = spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
   const logPath = logPathFor(opts.logsDir, patch.id, action);
+  const installerLogPath = installerLogPathFor(logPath);
+  const ctx = { ...placeholderContext(opts.config, patch, opts.files), log: installerLogPath };
+  const argv = expandCommand(spec.command, ctx);
+  const timeoutSeconds = spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
   const result = await runCommand(argv, {
     timeoutMs: timeoutSeconds * 1000,
     logPath,
@@ -61,21 +112,16 @@ export async function runPatchCommand(
     killGraceMs: opts.killGraceMs,
     onSpawn: opts.onSpawn,
   });
-  const successCodes = spec.successExitCodes ?? [0];
-  const ok =
-    !result.spawnError &&
-    !result.timedOut &&
-    result.signal === null &&
-    result.exitCode !== null &&
-    successCodes.includes(result.exitCode);
-  const outcome: CommandOutcome = {
-    ok,
-    message: ok
-      ? ''
-      : `${action} ${patch.id}: ${describeFailure(spec, result, timeoutSeconds)} (log: ${logPath})`,
-    logPath,
-    result,
-  };
-  if (!ok && result.outputTail) outcome.output = result.outputTail;
-  return outcome;
+  // the installer made it under its own umask: private like every file of the data dir
+  await narrowToPrivate(installerLogPath);
+  await pruneInstallerLogs(opts.logsDir, patch.id, action);
+  const kind = classifyResult(spec, result);
+  const base = { kind, logPath, installerLogPath, result };
+  if (kind === 'success' || kind === 'reboot') return { ...base, ok: true, message: '' };
+  if (kind === 'retry') {
+    const message = `${action} ${patch.id}: exit code ${result.exitCode} asks to try again later (retryExitCodes) (log: ${logPath})`;
+    return { ...base, ok: false, message };
+  }
+  const head = `${action} ${patch.id}: ${describeFailure(spec, result, timeoutSeconds)}`;
+  return { ...base, ok: false, ...(await failureReport(head, logPath, installerLogPath, result)) };
 }

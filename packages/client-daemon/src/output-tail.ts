@@ -2,6 +2,7 @@
 // (an installer may print megabytes), cleaned of escape sequences and control characters
 // (it is shown on the status page, in mails and on terminals), cut at a line start.
 import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { sanitizeTerminal } from '@patchbay/core';
 
 /** Bytes of output an event carries, at most (before cleaning). */
@@ -10,6 +11,15 @@ export const OUTPUT_TAIL_BYTES = 2048;
 /** Clean raw output: CR and CRLF become LF (progress bars), then no escapes or controls but TAB/LF. */
 export function cleanOutput(raw: string): string {
   return sanitizeTerminal(raw.replace(/\r\n?/g, '\n')).trim();
+}
+
+/**
+ * Text read from somewhere inside a file: from the second line on when there is one, else
+ * the whole without a broken character at its start.
+ */
+export function dropPartialFirstLine(text: string): string {
+  const newline = text.indexOf('\n');
+  return newline >= 0 && newline < text.length - 1 ? text.slice(newline + 1) : text.replace(/^\uFFFD+/, '');
 }
 
 /**
@@ -22,23 +32,28 @@ export async function readOutputTail(
   from: number,
   maxBytes = OUTPUT_TAIL_BYTES,
 ): Promise<string | undefined> {
-  let handle;
-  try {
-    handle = await open(file, 'r');
-    const size = (await handle.stat()).size;
+  return withOpenFile(file, async (handle, size) => {
     const start = Math.max(from, size - maxBytes);
     const length = size - start;
     if (length <= 0) return '';
     const buf = Buffer.alloc(length);
     const { bytesRead } = await handle.read(buf, 0, length, start);
     let text = buf.subarray(0, bytesRead).toString('utf8');
-    if (start > from) {
-      // cut mid-way: drop the partial first line (and any broken UTF-8 sequence with it)
-      const newline = text.indexOf('\n');
-      text =
-        newline >= 0 && newline < text.length - 1 ? text.slice(newline + 1) : text.replace(/^\uFFFD+/, '');
-    }
+    // cut mid-way: drop the partial first line (and any broken UTF-8 sequence with it)
+    if (start > from) text = dropPartialFirstLine(text);
     return cleanOutput(text);
+  });
+}
+
+/** `read` with the file open and its size; undefined when it cannot be opened or read. */
+export async function withOpenFile<T>(
+  file: string,
+  read: (handle: FileHandle, size: number) => Promise<T>,
+): Promise<T | undefined> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(file, 'r');
+    return await read(handle, (await handle.stat()).size);
   } catch {
     return undefined;
   } finally {

@@ -11,6 +11,14 @@ export interface OutputOptions {
   env?: Env;
 }
 
+/** Outcomes of results and events (a postponed install stands out without alarming). */
+const OUTCOME_COLORS = new Map<string, Color>([
+  ['ok', 'green'],
+  ['failed', 'red'],
+  ['skipped', 'dim'],
+  ['postponed', 'yellow'],
+]);
+
 /** Colour of a cell by its column header: states, severities and outcomes stand out on a terminal. */
 const COLUMN_COLORS: Record<string, (text: string) => Color | undefined> = {
   STATE: (text) =>
@@ -26,8 +34,7 @@ const COLUMN_COLORS: Record<string, (text: string) => Color | undefined> = {
       }) as Record<string, Color>
     )[text.split(' ')[0] ?? ''],
   SEVERITY: (text) => (text === 'critical' ? 'red' : text === 'optional' ? 'dim' : undefined),
-  OUTCOME: (text) =>
-    text === 'ok' ? 'green' : text === 'failed' ? 'red' : text === 'skipped' ? 'dim' : undefined,
+  OUTCOME: (text) => OUTCOME_COLORS.get(text),
   REPORTED: (text) => (text === 'no' ? 'yellow' : undefined),
 };
 

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ValidateFunction } from 'ajv';
 import { ErrorCodes, PatchbayError } from './errors.js';
+import { patchExitCodeConflict } from './exit-code-classes.js';
 import { patchFileNameIssue } from './names.js';
 import { loadPrecompiledValidator, schemaSourceDigest } from './precompiled.js';
 import { createAjv, formatIssue, pickIssue } from './schema-errors.js';
@@ -96,7 +97,8 @@ function invalid(source: string, message: string, context: Record<string, unknow
 /**
  * Rules beyond the schema: patch ids unique, file names unique within a patch and
  * plain (no '..' or drive letter; for a patch that may run on Windows, none of the names
- * Windows refuses or reads otherwise: see patchFileNameIssue), every patch's product/release declared.
+ * Windows refuses or reads otherwise: see patchFileNameIssue), every patch's product/release declared,
+ * no exit code in two of a command's success/reboot/retry lists.
  * requires/supersedes naming unknown ids are allowed: clients show those patches blocked.
  */
 function checkSemantics(
@@ -136,6 +138,19 @@ function checkSemantics(
       const path = `/patches/${index}/files/${issue.index}/name`;
       throw invalid(source, `${path} (${patch.id}): ${issue.reason}`, { patchId: patch.id, path });
     }
+    checkExitCodeLists(patch, index, source);
+  });
+}
+
+/** An exit code means one thing: a code in two of success/reboot/retry lists is refused. */
+function checkExitCodeLists(patch: FeedPatch, index: number, source: string): void {
+  const problem = patchExitCodeConflict(patch);
+  if (!problem) return;
+  const path = `/patches/${index}/${problem.action}`;
+  throw invalid(source, `${path} (${patch.id}): ${problem.text}`, {
+    patchId: patch.id,
+    path,
+    exitCode: problem.conflict.code,
   });
 }
 

@@ -78,6 +78,8 @@ export type { HostKnowledge, HostProfile, InstallPlan, PatchEvaluation } from '.
 export { holdBack } from './hold-back.js';
 export { expandCommand, expandString } from './placeholders.js';
 export type { PlaceholderContext } from './placeholders.js';
+export { exitCodeClass } from './exit-code-classes.js';
+export type { ExitCodeClass } from './exit-code-classes.js';
 
 // Files on disk: whole or not at all, private, content-addressed, with room to spare
 export {
@@ -101,6 +103,7 @@ export {
   ensurePrivateDir,
   ensurePrivateDirSync,
   narrowFilesToPrivate,
+  narrowToPrivate,
   preparePrivateDatabase,
 } from './private-files.js';
 export { ContentStore, PARTIAL_STATE_SUFFIX, PARTIAL_SUFFIX } from './content-store.js';

@@ -9,6 +9,11 @@ export interface PlaceholderContext {
   release: string;
   patchId: string;
   dataDir: string;
+  /**
+   * {log}: the installer's own log file (install/uninstall argv only); absent in detect
+   * commands and paths, where {log} is refused.
+   */
+  log?: string;
 }
 
 /** What counts as a placeholder; anything else with braces is literal text. */
@@ -41,12 +46,18 @@ function expandOne(value: string, ctx: PlaceholderContext, index: number | undef
       return ctx.files[arg] as string;
     }
     if (isSimpleName(name) && arg === undefined) return ctx[name];
+    if (name === 'log' && arg === undefined) {
+      if (ctx.log === undefined)
+        return fail(whole, 'placeholder {log} is for install and uninstall argv only');
+      return ctx.log;
+    }
     return fail(whole, 'unknown placeholder');
   });
 }
 
 /**
- * Expand {file:NAME}, {installDir}, {release}, {patchId}, {dataDir} in every argv element.
+ * Expand {file:NAME}, {installDir}, {release}, {patchId}, {dataDir} (and {log} when the
+ * context has a log path) in every argv element.
  * An unknown placeholder or a {file:NAME} not in `files` throws PB_ERR_PLACEHOLDER naming it.
  * Text outside braces is kept as is (no shell, no splitting).
  */

@@ -344,6 +344,62 @@ t.test('semantic errors: PB_ERR_FEED_INVALID naming the thing', async (t) => {
   );
 });
 
+t.test(
+  'an exit code in two of success/reboot/retry lists is refused, naming patch, code and lists',
+  async (t) => {
+    const msiexec = {
+      command: ['msiexec', '/p', '{file:T5KB0042.sh}', '/qn', '/norestart', '/l*v', '{log}'],
+      successExitCodes: [0],
+      rebootExitCodes: [3010, 1641],
+      retryExitCodes: [1618],
+    };
+    const ok = parseFeed(feedWith((f) => (f.patches[0].install = msiexec)));
+    t.same(ok.patches[0]?.install.rebootExitCodes, [3010, 1641], 'disjoint lists pass');
+    expectError(
+      t,
+      () => parseFeed(feedWith((f) => (f.patches[0].install = { ...msiexec, retryExitCodes: [1618, 3010] }))),
+      ErrorCodes.FEED_INVALID,
+      /\/patches\/0\/install \(T5KB0042\): exit code 3010 is in both rebootExitCodes and retryExitCodes/,
+    );
+    expectError(
+      t,
+      () =>
+        parseFeed(
+          feedWith(
+            (f) =>
+              (f.patches[0].uninstall = {
+                command: ['x'],
+                successExitCodes: [0, 1618],
+                retryExitCodes: [1618],
+              }),
+          ),
+        ),
+      ErrorCodes.FEED_INVALID,
+      /\/patches\/0\/uninstall \(T5KB0042\): exit code 1618 is in both successExitCodes and retryExitCodes/,
+    );
+    expectError(
+      t,
+      () => parseFeed(feedWith((f) => (f.patches[0].install = { command: ['x'], rebootExitCodes: [0] }))),
+      ErrorCodes.FEED_INVALID,
+      /exit code 0 is in both successExitCodes \(default \[0\]\) and rebootExitCodes/,
+    );
+    try {
+      parseFeed(
+        feedWith(
+          (f) => (f.patches[0].install = { command: ['x'], successExitCodes: [5], retryExitCodes: [5] }),
+        ),
+      );
+      t.fail('expected overlapping lists to be refused');
+    } catch (err) {
+      t.match((err as PatchbayError).context, {
+        patchId: 'T5KB0042',
+        path: '/patches/0/install',
+        exitCode: 5,
+      });
+    }
+  },
+);
+
 t.test('requires/supersedes naming unknown ids is not an error', async (t) => {
   const feed = parseFeed(feedWith((f) => (f.patches[0].requires = ['NOPE1', 'NOPE2'])));
   t.same(feed.patches[0]?.requires, ['NOPE1', 'NOPE2']);

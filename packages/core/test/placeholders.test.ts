@@ -77,3 +77,41 @@ t.test(
     });
   },
 );
+
+t.test('{log}: the installer log path in install/uninstall argv; refused where there is none', async (t) => {
+  const dir = t.testdir({});
+  const log = join(dir, 'logs', 'T5KB0042-install-x.installer.log');
+  t.same(expandCommand(['msiexec', '/l*v', '{log}', '/LOG={log}'], { ...context(dir), log }), [
+    'msiexec',
+    '/l*v',
+    log,
+    `/LOG=${log}`,
+  ]);
+  // a detect command or path has no log: {log} there names itself and the reason
+  t.throws(() => expandCommand(['check', '{log}'], context(dir)), {
+    code: ErrorCodes.PLACEHOLDER,
+    message:
+      /placeholder \{log\} is for install and uninstall argv only in argv\[1\] of patch T5KB0042: \{log\}/,
+  });
+  t.throws(() => expandString('{log}', context(dir)), { code: ErrorCodes.PLACEHOLDER });
+  t.throws(() => expandCommand(['{log:x}'], { ...context(dir), log }), {
+    code: ErrorCodes.PLACEHOLDER,
+    message: /unknown placeholder.*\{log:x\}/,
+  });
+});
+
+t.test(
+  'Windows Installer product and patch codes in braces are literal text, not placeholders',
+  async (t) => {
+    const ctx = context(t.testdir({}));
+    const argv = [
+      'msiexec',
+      '/package',
+      '{0C9840E7-7F0B-C648-10F0-4641926FE463}',
+      '/uninstall',
+      '{EB8C947C-78B2-85A0-644D-86CEEF8E07C0}',
+      '{ABCDEFAB-CDEF-ABCD-EFAB-CDEFABCDEFAB}',
+    ];
+    t.same(expandCommand(argv, ctx), argv);
+  },
+);

@@ -200,6 +200,17 @@ t.test('readDescriptors refuses each broken descriptor with its reason, keeping 
       },
       reason: /duplicate file name "T5KB0042\.sh"/,
     },
+    {
+      name: 'an exit code in two lists',
+      targets: (d) => {
+        const bad = {
+          ...d,
+          install: { ...d.install, rebootExitCodes: [3010], retryExitCodes: [1618, 3010] },
+        };
+        return [descriptorTarget('arcserve-backup/19.0/T5KB0042.json', bad), fileTarget(d)];
+      },
+      reason: /T5KB0042\.json: install: exit code 3010 is in both rebootExitCodes and retryExitCodes$/,
+    },
   ];
   for (const c of cases) {
     const broken = descriptorFromPatch(samplePatch());

@@ -79,13 +79,14 @@ t.test('each client event type mails once with host, patch, title and outcome', 
     event(4, 'uninstall', 'T5KB0042', 'ok'),
     event(5, 'check', 'T5KB0042', 'ok'), // not a mail event
     event(6, 'install', 'T5KB0043', 'skipped'), // neither ok nor failed: no mail
+    event(7, 'install', 'T5KB0043', 'postponed', 'exit code 1618 asks to try again later'), // nor this
   ];
   const res = await putReport(h.base, 'prod-db-01', report('prod-db-01', { events }));
   t.equal(res.status, 200);
-  t.same(await res.json(), { accepted: 6 });
+  t.same(await res.json(), { accepted: 7 });
   const mails = await smtp.waitForMails(4);
   await h.notifier.flush();
-  t.equal(smtp.mails.length, 4, 'one mail per event, none for check/skipped');
+  t.equal(smtp.mails.length, 4, 'one mail per event, none for check/skipped/postponed');
   const bySubject = new Map(mails.map((m) => [m.parsed.subject, m.parsed]));
   t.same([...bySubject.keys()].sort(), [
     '[patchbay] T5KB0042 downloaded on prod-db-01',

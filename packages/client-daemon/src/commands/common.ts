@@ -82,7 +82,8 @@ export function printResults(
   if (!shown) return;
   const count = (outcome: ActionResult['outcome']): number =>
     results.filter((r) => r.outcome === outcome).length;
-  session.out.line(`${count('ok')} ok, ${count('failed')} failed, ${count('skipped')} skipped`);
+  const postponed = count('postponed') > 0 ? `, ${count('postponed')} postponed` : '';
+  session.out.line(`${count('ok')} ok, ${count('failed')} failed, ${count('skipped')} skipped${postponed}`);
   // one hint for the failures, from the first whose message suggests one (unreachable, refused, …)
   for (const r of results) {
     if (r.outcome !== 'failed') continue;
@@ -98,11 +99,19 @@ export function printResults(
   }
 }
 
+/**
+ * Exit status of the installer's "try again later" (retryExitCodes) when nothing failed:
+ * EX_TEMPFAIL of sysexits.h, which schedulers and mail systems read as "retry later".
+ */
+export const EXIT_POSTPONED = 75;
+
+/** 1 when anything failed; else EXIT_POSTPONED when an installer asked to be run later; else 0. */
 export function exitCodeFor(results: readonly ActionResult[]): number {
-  return results.some((r) => r.outcome === 'failed') ? 1 : 0;
+  if (results.some((r) => r.outcome === 'failed')) return 1;
+  return results.some((r) => r.outcome === 'postponed') ? EXIT_POSTPONED : 0;
 }
 
-/** How download, install and uninstall end: report what happened, print it, exit 1 on a failure. */
+/** How download, install and uninstall end: report what happened, print it, exit 1 on a failure (75 postponed). */
 export async function finishActions(
   session: Session,
   ledger: Ledger,

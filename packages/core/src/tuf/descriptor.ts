@@ -9,6 +9,7 @@ import { TargetFile } from '@tufjs/models';
 import type { Snapshot, Targets } from '@tufjs/models';
 import { CATALOG_SCHEMA_PATH, FEED_SCHEMA_PATH, compileFeedValidators } from '../feed.js';
 import { ErrorCodes, PatchbayError } from '../errors.js';
+import { patchExitCodeConflict } from '../exit-code-classes.js';
 import { holdBack } from '../hold-back.js';
 import { patchFileNameIssue } from '../names.js';
 import { loadPrecompiledValidator } from '../precompiled.js';
@@ -221,9 +222,9 @@ function feedValidator(): ValidateFunction {
 const WRAPPED_PATCH = '/patches/0';
 
 /**
- * Why a descriptor fails the feed schema's patch definition (or the feed's file-name rules), or
- * undefined. The schema is the feed's own: the descriptor is checked as the one patch of a
- * minimal feed, its files given the `url` a feed patch needs.
+ * Why a descriptor fails the feed schema's patch definition (or the feed's file-name and
+ * exit-code-list rules), or undefined. The schema is the feed's own: the descriptor is checked
+ * as the one patch of a minimal feed, its files given the `url` a feed patch needs.
  */
 export function descriptorSchemaProblem(value: object, source: string): string | undefined {
   const patch = value as Partial<PatchDescriptor>;
@@ -251,7 +252,9 @@ export function descriptorSchemaProblem(value: object, source: string): string |
     checked.files.map((file) => file.name),
     checked.platforms,
   );
-  return issue ? `${source}: file ${issue.reason}` : undefined;
+  if (issue) return `${source}: file ${issue.reason}`;
+  const exitCodes = patchExitCodeConflict(checked);
+  return exitCodes && `${source}: ${exitCodes.action}: ${exitCodes.text}`;
 }
 
 /**
