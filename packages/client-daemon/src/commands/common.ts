@@ -68,12 +68,22 @@ export async function withHostLock<T>(session: Session, fn: (ledger: Ledger) => 
   }
 }
 
+/**
+ * A result as CONTRACT §3's `--json` gives it: outcome ok, failed or skipped. A postponed one
+ * (an installer's retry exit code) is `skipped` there, marked `"postponed": true` (extension).
+ */
+function contractResult(
+  result: ActionResult,
+): ActionResult | (Omit<ActionResult, 'outcome'> & { outcome: 'skipped'; postponed: true }) {
+  return result.outcome === 'postponed' ? { ...result, outcome: 'skipped', postponed: true } : result;
+}
+
 export function printResults(
   session: Session,
   results: readonly ActionResult[],
   extra: Record<string, unknown> = {},
 ): void {
-  session.out.document({ results, ...extra });
+  session.out.document({ results: results.map(contractResult), ...extra });
   const shown = session.out.tableOr(
     ['ID', 'OUTCOME', 'MESSAGE'],
     results.map((r) => [r.id, r.outcome, r.message]),
