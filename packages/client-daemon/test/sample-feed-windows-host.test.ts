@@ -1,10 +1,12 @@
 // The sample feed's Windows patches on a simulated Windows host, on Linux: each one's detect rule
 // against what a Windows host would answer (a stand-in reg.exe replaying hand-written reg.exe
-// output, real PE files built by mingw-w64), and what the planner then does with the answers.
+// output, real PE files built by mingw-w64), what the planner then does with the answers, and
+// the installer argv and exit-code classes the host would run them with.
 import { mkdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { exitCodeClass, expandCommand } from '@patchbay/core';
 import type { ClientConfig, ContentStore, FeedPatch, HostKnowledge, Logger } from '@patchbay/core';
 import { detectInstalled } from '../src/inventory.js';
 import { planInstall } from '../src/planner.js';
@@ -114,3 +116,107 @@ if (requireMingw(t)) {
     );
   });
 }
+
+t.test('each Windows patch: the argv a Windows host runs, placeholders expanded, no shell', async (t) => {
+  const installDir = 'C:\\Program Files\\CA\\ARCserve Backup';
+  const staged = 'C:\\ProgramData\\patchbay\\client\\staging\\T';
+  const log = 'C:\\ProgramData\\patchbay\\client\\logs\\T-install.installer.log';
+  const argv = (patch: FeedPatch, action: 'install' | 'uninstall'): string[] | undefined => {
+    const spec = patch[action];
+    if (!spec) return undefined;
+    const files = Object.fromEntries(patch.files.map((f) => [f.name, `${staged}\\${f.name}`]));
+    return expandCommand(spec.command, {
+      files,
+      installDir,
+      release: patch.release,
+      patchId: patch.id,
+      dataDir: 'C:\\ProgramData\\patchbay\\client',
+      log,
+    });
+  };
+  const [cu2, agent, tape, universal] = patches as [FeedPatch, FeedPatch, FeedPatch, FeedPatch];
+  t.same(argv(cu2, 'install'), [
+    'msiexec',
+    '/p',
+    `${staged}\\T5KB0217.msp`,
+    '/qn',
+    '/norestart',
+    '/l*v',
+    log,
+  ]);
+  t.same(
+    argv(cu2, 'uninstall'),
+    [
+      'msiexec',
+      '/package',
+      '{5C8F3A21-7D4B-4E6A-9B1C-2F0D8E7A6B19}',
+      '/uninstall',
+      '{A3E1C7B2-4F9D-4C28-8E5A-1B6D9F0C3E47}',
+      '/qn',
+      '/norestart',
+      '/l*v',
+      log,
+    ],
+    'the GUIDs in braces stay literal: they are not placeholders',
+  );
+  t.same(argv(agent, 'install'), [
+    'msiexec',
+    '/i',
+    `${staged}\\T5KB0218.msi`,
+    '/qn',
+    '/norestart',
+    '/l*v',
+    log,
+  ]);
+  t.equal(argv(agent, 'uninstall'), undefined, 'a major upgrade has no uninstall');
+  t.same(argv(tape, 'install'), [
+    `${staged}\\T5KB0219.exe`,
+    '/VERYSILENT',
+    '/SUPPRESSMSGBOXES',
+    '/NORESTART',
+    `/LOG=${log}`,
+  ]);
+  t.equal(argv(tape, 'uninstall')?.[0], `${installDir}\\Patches\\T5KB0219\\unins000.exe`);
+  t.same(argv(universal, 'install')?.slice(1), [
+    '/VERYSILENT',
+    '/SUPPRESSMSGBOXES',
+    '/NORESTART',
+    `/LOG=${log}`,
+  ]);
+});
+
+t.test(
+  "each Windows patch's exit codes: Windows Installer's meanings for msiexec, Inno's for setups",
+  async (t) => {
+    const classes = (patch: FeedPatch, action: 'install' | 'uninstall'): Record<number, string> => {
+      const spec = patch[action]!;
+      return Object.fromEntries(
+        [0, 3010, 1641, 1618, 1603, 1620, 1].map((c) => [c, exitCodeClass(spec, c) ?? 'failure']),
+      );
+    };
+    const msiexec = {
+      0: 'success',
+      3010: 'reboot',
+      1641: 'reboot',
+      1618: 'retry',
+      1603: 'failure',
+      1620: 'failure',
+      1: 'failure',
+    };
+    const [cu2, agent, tape, universal] = patches as [FeedPatch, FeedPatch, FeedPatch, FeedPatch];
+    t.same(classes(cu2, 'install'), msiexec, 'T5KB0217 install');
+    t.same(classes(cu2, 'uninstall'), msiexec, 'T5KB0217 uninstall');
+    t.same(classes(agent, 'install'), msiexec, 'T5KB0218 install');
+    const setup = {
+      0: 'success',
+      3010: 'failure',
+      1641: 'failure',
+      1618: 'failure',
+      1603: 'failure',
+      1620: 'failure',
+      1: 'failure',
+    };
+    t.same(classes(tape, 'install'), setup, 'T5KB0219: Inno Setup has no reboot or retry codes');
+    t.same(classes(universal, 'install'), setup, 'T5KB0220');
+  },
+);
