@@ -17,6 +17,9 @@ import { sampleFeedCatalog } from './fixtures/staging.js';
 
 const { catalog } = sampleFeedCatalog();
 const WINDOWS = ['T5KB0217', 'T5KB0218', 'T5KB0219', 'T5KB0220'];
+/** T5KB0217's product and patch codes, as the sample feed makes them up */
+const CU2_PRODUCT = '{5C8F3A21-7D4B-4E6A-9B1C-2F0D8E7A6B19}';
+const CU2_PATCH = '{A3E1C7B2-4F9D-4C28-8E5A-1B6D9F0C3E47}';
 const patches = WINDOWS.map((id) => catalog.patches.find((p) => p.id === id)!);
 const fixtures = (host: string): string =>
   fileURLToPath(new URL(`./fixtures/reg-query-sample-${host}/`, import.meta.url));
@@ -135,87 +138,42 @@ t.test('each Windows patch: the argv a Windows host runs, placeholders expanded,
     });
   };
   const [cu2, agent, tape, universal] = patches as [FeedPatch, FeedPatch, FeedPatch, FeedPatch];
-  t.same(argv(cu2, 'install'), [
-    'msiexec',
-    '/p',
-    `${staged}\\T5KB0217.msp`,
-    '/qn',
-    '/norestart',
-    '/l*v',
-    log,
-  ]);
+  // msiexec's quiet, no-restart, verbose-log switches: the tail of each msiexec argv
+  const quietLogged = ['/qn', '/norestart', '/l*v', log];
+  t.same(argv(cu2, 'install'), ['msiexec', '/p', `${staged}\\T5KB0217.msp`, ...quietLogged]);
   t.same(
     argv(cu2, 'uninstall'),
-    [
-      'msiexec',
-      '/package',
-      '{5C8F3A21-7D4B-4E6A-9B1C-2F0D8E7A6B19}',
-      '/uninstall',
-      '{A3E1C7B2-4F9D-4C28-8E5A-1B6D9F0C3E47}',
-      '/qn',
-      '/norestart',
-      '/l*v',
-      log,
-    ],
+    ['msiexec', '/package', CU2_PRODUCT, '/uninstall', CU2_PATCH, ...quietLogged],
     'the GUIDs in braces stay literal: they are not placeholders',
   );
-  t.same(argv(agent, 'install'), [
-    'msiexec',
-    '/i',
-    `${staged}\\T5KB0218.msi`,
-    '/qn',
-    '/norestart',
-    '/l*v',
-    log,
-  ]);
+  t.same(argv(agent, 'install'), ['msiexec', '/i', `${staged}\\T5KB0218.msi`, ...quietLogged]);
   t.equal(argv(agent, 'uninstall'), undefined, 'a major upgrade has no uninstall');
-  t.same(argv(tape, 'install'), [
-    `${staged}\\T5KB0219.exe`,
-    '/VERYSILENT',
-    '/SUPPRESSMSGBOXES',
-    '/NORESTART',
-    `/LOG=${log}`,
-  ]);
+  const innoSwitches = ['/VERYSILENT', '/SUPPRESSMSGBOXES', '/NORESTART', `/LOG=${log}`];
+  t.same(argv(tape, 'install'), [`${staged}\\T5KB0219.exe`, ...innoSwitches]);
   t.equal(argv(tape, 'uninstall')?.[0], `${installDir}\\Patches\\T5KB0219\\unins000.exe`);
-  t.same(argv(universal, 'install')?.slice(1), [
-    '/VERYSILENT',
-    '/SUPPRESSMSGBOXES',
-    '/NORESTART',
-    `/LOG=${log}`,
-  ]);
+  t.same(argv(universal, 'install'), [`${staged}\\T5KB0220.exe`, ...innoSwitches]);
 });
 
 t.test(
   "each Windows patch's exit codes: Windows Installer's meanings for msiexec, Inno's for setups",
   async (t) => {
+    const CODES = [0, 3010, 1641, 1618, 1603, 1620, 1];
     const classes = (patch: FeedPatch, action: 'install' | 'uninstall'): Record<number, string> => {
       const spec = patch[action]!;
-      return Object.fromEntries(
-        [0, 3010, 1641, 1618, 1603, 1620, 1].map((c) => [c, exitCodeClass(spec, c) ?? 'failure']),
-      );
+      return Object.fromEntries(CODES.map((c) => [c, exitCodeClass(spec, c) ?? 'failure']));
     };
     const msiexec = {
+      ...Object.fromEntries(CODES.map((c) => [c, 'failure'])),
       0: 'success',
       3010: 'reboot',
       1641: 'reboot',
       1618: 'retry',
-      1603: 'failure',
-      1620: 'failure',
-      1: 'failure',
     };
     const [cu2, agent, tape, universal] = patches as [FeedPatch, FeedPatch, FeedPatch, FeedPatch];
     t.same(classes(cu2, 'install'), msiexec, 'T5KB0217 install');
     t.same(classes(cu2, 'uninstall'), msiexec, 'T5KB0217 uninstall');
     t.same(classes(agent, 'install'), msiexec, 'T5KB0218 install');
-    const setup = {
-      0: 'success',
-      3010: 'failure',
-      1641: 'failure',
-      1618: 'failure',
-      1603: 'failure',
-      1620: 'failure',
-      1: 'failure',
-    };
+    const setup = { ...Object.fromEntries(CODES.map((c) => [c, 'failure'])), 0: 'success' };
     t.same(classes(tape, 'install'), setup, 'T5KB0219: Inno Setup has no reboot or retry codes');
     t.same(classes(universal, 'install'), setup, 'T5KB0220');
   },
