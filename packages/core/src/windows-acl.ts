@@ -6,6 +6,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ErrorCodes, PatchbayError, errorMessage } from './errors.js';
+import type { ErrorCode } from './errors.js';
 
 const execFileAsync = promisify(execFile);
 /** latin1: icacls and whoami write the OEM code page; read byte for byte, names compare alike */
@@ -144,13 +145,14 @@ function run(program: string, args: string[]): string {
 
 /**
  * Windows' `chmod 600` check for a secret file (`key` names the config key, e.g. tokenFile):
- * PB_ERR_CONFIG naming the file and the principal that may read it, and the icacls that fixes
- * it; also when icacls or whoami cannot tell.
+ * `code` (PB_ERR_CONFIG by default) naming the file and the principal that may read it, and the
+ * icacls that fixes it; also when icacls or whoami cannot tell.
  */
 export function assertOnlyAdminsCanRead(
   file: string,
   key: string,
   context: Record<string, unknown> = {},
+  code: ErrorCode = ErrorCodes.CONFIG,
 ): void {
   let entries: AclEntry[];
   let allowed: Set<string>;
@@ -161,21 +163,17 @@ export function assertOnlyAdminsCanRead(
       run('whoami', ['/groups', '/fo', 'csv', '/nh']),
     );
   } catch (err) {
-    throw new PatchbayError(
-      ErrorCodes.CONFIG,
-      `${key}: cannot check who may read ${file}: ${errorMessage(err)}`,
-      {
-        key,
-        path: file,
-        ...context,
-      },
-    );
+    throw new PatchbayError(code, `${key}: cannot check who may read ${file}: ${errorMessage(err)}`, {
+      key,
+      path: file,
+      ...context,
+    });
   }
   const reader = otherReader(entries, allowed);
   if (reader) {
     const rights = reader.parts.map((p) => `(${p})`).join('');
     throw new PatchbayError(
-      ErrorCodes.CONFIG,
+      code,
       `${key}: ${file} is readable by ${reader.principal} ${rights}; fix it with: ` +
         `icacls "${file}" /inheritance:r /grant:r *${SYSTEM_SID}:F *${ADMINISTRATORS_SID}:F`,
       { key, path: file, principal: reader.principal, ...context },

@@ -6,6 +6,7 @@ import t from 'tap';
 import { installFakeTool } from '../../../test/helpers/fake-windows-tool.js';
 import { ensureDataDir } from '../src/data-dir.js';
 import { ErrorCodes } from '../src/errors.js';
+import { assertKeyModePrivate } from '../src/tuf/keys.js';
 import {
   allowedReaders,
   assertOnlyAdminsCanRead,
@@ -165,6 +166,39 @@ t.test(
     });
   },
 );
+
+t.test('win32: a private key file is checked by its ACL, not by mode bits Windows lacks', async (t) => {
+  const dir = t.testdir();
+  installFakeTool(dir, 'icacls', 'cat "$1.acl"');
+  installFakeTool(
+    dir,
+    'whoami',
+    `case "$1" in /user) cat '${dir}/user.csv';; /groups) cat '${dir}/groups.csv';; esac`,
+  );
+  // the staging server as a service under LocalService: its own account may read its key
+  writeFileSync(path.join(dir, 'user.csv'), '"nt authority\\local service","S-1-5-19"\r\n');
+  writeFileSync(path.join(dir, 'groups.csv'), WHOAMI_GROUPS);
+  const key = (name: string, entries: string[]): string => {
+    const file = path.join(dir, name);
+    writeFileSync(`${file}.acl`, icaclsListing(file, entries));
+    return file;
+  };
+  const own = key('online.key', ['NT AUTHORITY\\SYSTEM:(F)', 'NT AUTHORITY\\LOCAL SERVICE:(M)']);
+  // Node reports 0666 for any writable file on Windows: the mode is not what decides there
+  t.doesNotThrow(() => assertKeyModePrivate(0o100666, own, 'signing key', ErrorCodes.CONFIG, 'win32'));
+  const open = key('root.key', ['NT AUTHORITY\\SYSTEM:(F)', 'BUILTIN\\Users:(I)(RX)']);
+  t.throws(() => assertKeyModePrivate(0o100600, open, 'private key', ErrorCodes.KEY_FILE, 'win32'), {
+    code: ErrorCodes.KEY_FILE,
+    message: new RegExp(
+      `^private key: .*root\\.key is readable by BUILTIN\\\\Users \\(I\\)\\(RX\\); fix it with: icacls`,
+    ),
+    context: { keyFile: open, principal: 'BUILTIN\\Users' },
+  });
+  t.throws(() => assertKeyModePrivate(0o100644, open, 'private key', ErrorCodes.KEY_FILE, 'linux'), {
+    code: ErrorCodes.KEY_FILE,
+    message: /readable by group or others \(mode 644\); fix it with: chmod 600/,
+  });
+});
 
 t.test('icacls output: names with spaces, drive-letter paths, several rights', async (t) => {
   const file = 'C:\\ProgramData\\patch bay\\client.token';

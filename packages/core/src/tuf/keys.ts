@@ -10,6 +10,7 @@ import { canonicalize } from '@tufjs/canonical-json';
 import { Key, Signature } from '@tufjs/models';
 import { atomicTempPath, fsyncDir } from '../atomic-file.js';
 import { ErrorCodes, PatchbayError, type ErrorCode } from '../errors.js';
+import { assertOnlyAdminsCanRead } from '../windows-acl.js';
 
 /** The TUF key object of an Ed25519 public key, as it appears in root and delegations. */
 export interface TufKeyJson {
@@ -173,11 +174,22 @@ function keyFileExists(path: string): PatchbayError {
 
 /**
  * A private key file's mode lets only its owner read it: else `code`, naming the file (`what`
- * says which key) and the `chmod 600` that fixes it. Not checked on Windows, which has no mode
- * bits (Node reports every writable file as 0666): there the data directory's ACL keeps it.
+ * says which key) and the `chmod 600` that fixes it. On Windows, which has no mode bits (Node
+ * reports every writable file as 0666), its ACL instead: only SYSTEM, Administrators and the
+ * account running patchbay may read it (icacls, as the client checks its token file).
  */
-export function assertKeyModePrivate(mode: number, path: string, what: string, code: ErrorCode): void {
-  if (process.platform === 'win32' || (mode & 0o077) === 0) return;
+export function assertKeyModePrivate(
+  mode: number,
+  path: string,
+  what: string,
+  code: ErrorCode,
+  platform: NodeJS.Platform = process.platform,
+): void {
+  if (platform === 'win32') {
+    assertOnlyAdminsCanRead(path, what, { keyFile: path }, code);
+    return;
+  }
+  if ((mode & 0o077) === 0) return;
   const octal = (mode & 0o777).toString(8).padStart(3, '0');
   throw new PatchbayError(
     code,
@@ -188,8 +200,8 @@ export function assertKeyModePrivate(mode: number, path: string, what: string, c
 
 /**
  * Read a PKCS#8 PEM Ed25519 private key. Refused (PB_ERR_KEY_FILE) when group or others may
- * read it (the message names the file and says `chmod 600`; not checked on Windows, which has
- * no mode bits), when it is unreadable, or when it is not an Ed25519 private key.
+ * read it (the message names the file and says `chmod 600`; on Windows, whom its ACL lets read
+ * it), when it is unreadable, or when it is not an Ed25519 private key.
  */
 export async function readPrivateKeyFile(path: string): Promise<KeyObject> {
   let handle: FileHandle | undefined;

@@ -1,7 +1,7 @@
 // listen.tls (CONTRACT §5): the certificate chain and key for HTTPS, read once at start.
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
-import { ErrorCodes, PatchbayError, type ServerConfig } from '@patchbay/core';
+import { ErrorCodes, PatchbayError, assertOnlyAdminsCanRead, type ServerConfig } from '@patchbay/core';
 
 export interface TlsFiles {
   cert: Buffer;
@@ -53,7 +53,7 @@ function readTlsFile(path: string, key: 'cert' | 'key'): Buffer {
 /**
  * The private key, refused when group or others may read it (as the signing keys are: a
  * readable key is a leaked key). The mode is checked on the open file, so the mode and
- * the bytes belong to the same file. Windows has no mode bits: skipped there.
+ * the bytes belong to the same file. On Windows, which has no mode bits, its ACL instead.
  */
 function readTlsKey(path: string): Buffer {
   let fd: number;
@@ -64,7 +64,9 @@ function readTlsKey(path: string): Buffer {
   }
   try {
     const { mode } = fstatSync(fd);
-    if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+    // Windows has no mode bits: its ACL says who may read the key
+    if (process.platform === 'win32') assertOnlyAdminsCanRead(path, 'listen.tls.key', { path });
+    else if ((mode & 0o077) !== 0) {
       const octal = (mode & 0o777).toString(8).padStart(3, '0');
       throw new PatchbayError(
         ErrorCodes.CONFIG,
