@@ -79,6 +79,8 @@ export const ErrorCodes = {
   DATABASE: 'PB_ERR_DATABASE',
   /** a Windows registry read failed: reg.exe missing, refused (access denied), timed out or unreadable (context.key) */
   REGISTRY: 'PB_ERR_REGISTRY',
+  /** a path to hash or read is a FIFO, device or directory, not a regular file (context.path) */
+  NOT_A_FILE: 'PB_ERR_NOT_A_FILE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,4 +20,16 @@ t.test('sha256File streams files larger than one read', async (t) => {
   await writeFile(join(dir, 'empty'), '');
   t.equal(await sha256File(join(dir, 'empty')), sha256Hex(''));
   await t.rejects(sha256File(join(dir, 'missing')), { code: 'ENOENT' });
+});
+
+t.test('sha256File refuses a FIFO or a directory at once, never waiting for a writer', async (t) => {
+  const dir = t.testdir();
+  const fifo = join(dir, 'patch.bin');
+  execFileSync('mkfifo', [fifo]);
+  // Without the non-blocking open this awaits a writer forever: the test would time out.
+  await t.rejects(sha256File(fifo), {
+    code: 'PB_ERR_NOT_A_FILE',
+    message: `${fifo} is not a regular file`,
+  });
+  await t.rejects(sha256File(dir), { code: 'PB_ERR_NOT_A_FILE' });
 });
