@@ -2,48 +2,12 @@
 // /log): where it goes, and its last lines for the event that reports a failure. msiexec
 // writes UTF-16LE with a byte order mark, other installers UTF-8 or ANSI: decoded by the
 // BOM, then bounded and cleaned as the command's own output is (output-tail.ts).
-import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { cleanOutput, dropPartialFirstLine, OUTPUT_TAIL_BYTES, withOpenFile } from './output-tail.js';
 
 /** <logs>/<patchId>-<action>-<stamp>.installer.log beside the run's <…>.log. */
 export function installerLogPathFor(runLogPath: string): string {
   return runLogPath.replace(/\.log$/, '') + '.installer.log';
-}
-
-/** Installer logs kept per patch and action: a verbose msiexec log runs to megabytes. */
-export const INSTALLER_LOGS_KEPT = 5;
-
-/** The time stamp logPathFor puts in a log's name (an ISO time with - for : and .): sorts by time. */
-const STAMP = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/;
-
-/**
- * Remove all but the newest `keep` installer logs of one patch and action (a retried or
- * repeated install leaves one per run). The run logs beside them are left alone. Never
- * throws: what cannot be read or removed waits for the next run. Returns the names removed.
- */
-export async function pruneInstallerLogs(
-  logsDir: string,
-  patchId: string,
-  action: 'install' | 'uninstall',
-  keep = INSTALLER_LOGS_KEPT,
-): Promise<string[]> {
-  const prefix = `${patchId}-${action}-`;
-  const suffix = '.installer.log';
-  const names = await readdir(logsDir).catch(() => [] as string[]);
-  const ours = names
-    .filter((n) => n.startsWith(prefix) && n.endsWith(suffix))
-    .filter((n) => STAMP.test(n.slice(prefix.length, -suffix.length)))
-    .sort();
-  const removed: string[] = [];
-  for (const name of ours.slice(0, Math.max(0, ours.length - keep))) {
-    const gone = await rm(path.join(logsDir, name), { force: true }).then(
-      () => true,
-      () => false,
-    );
-    if (gone) removed.push(name);
-  }
-  return removed;
 }
 
 interface TextEncoding {

@@ -6,9 +6,9 @@ import {
   combinedOutput,
   installerLogPathFor,
   lastLinesInline,
-  pruneInstallerLogs,
   readInstallerLogTail,
 } from './installer-log.js';
+import { pruneInstallerLogs, pruneRunLogs } from './log-retention.js';
 import { runCommand } from './process-runner.js';
 import type { RunResult } from './process-runner.js';
 
@@ -115,6 +115,7 @@ export async function runPatchCommand(
   // the installer made it under its own umask: private like every file of the data dir
   await narrowToPrivate(installerLogPath);
   await pruneInstallerLogs(opts.logsDir, patch.id, action);
+  await pruneRunLogs(opts.logsDir, patch.id, action);
   const kind = classifyResult(spec, result);
   const base = { kind, logPath, installerLogPath, result };
   if (kind === 'success' || kind === 'reboot') return { ...base, ok: true, message: '' };

@@ -7,9 +7,9 @@ import {
   combinedOutput,
   installerLogPathFor,
   lastLinesInline,
-  pruneInstallerLogs,
   readInstallerLogTail,
 } from '../src/installer-log.js';
+import { pruneInstallerLogs, pruneRunLogs } from '../src/log-retention.js';
 
 const BOM = {
   utf16le: Buffer.from([0xff, 0xfe]),
@@ -81,7 +81,7 @@ t.test('one line for a message; output with both parts, the command part giving 
   t.match(both, /^out \d+ y+\n(.|\n)*out 99 y+\n--- A\.installer\.log/);
 });
 
-t.test('pruning keeps the newest installer logs of that patch and action only', async (t) => {
+t.test('pruning keeps the newest installer logs, then run logs, of that patch and action only', async (t) => {
   const stamp = (minute: number): string => `2026-12-07T20-${String(minute).padStart(2, '0')}-00-000Z`;
   const files: Record<string, string> = {};
   for (let m = 1; m <= 8; m++) files[`A-install-${stamp(m)}.installer.log`] = `run ${m}`;
@@ -104,4 +104,16 @@ t.test('pruning keeps the newest installer logs of that patch and action only', 
   );
   t.equal(left.length, Object.keys(files).length - 3, 'run logs, other actions and other patches stay');
   t.same(await pruneInstallerLogs(path.join(dir, 'absent'), 'A', 'install'), [], 'no logs dir: nothing');
+
+  // the run logs beside them, pruned the same way, the installer logs untouched
+  t.same(
+    await pruneRunLogs(dir, 'A', 'install', 5),
+    [1, 2, 3].map((m) => `A-install-${stamp(m)}.log`),
+  );
+  t.same(
+    readdirSync(dir).filter((n) => /^A-install-2026.*\.installer\.log$/.test(n)).length,
+    5,
+    'the installer logs kept before are still there',
+  );
+  t.equal(readdirSync(dir).length, Object.keys(files).length - 6);
 });
