@@ -113,23 +113,32 @@ t.test('who besides SYSTEM, Administrators and this account may read a file', as
   }
 });
 
+/**
+ * Fake icacls printing `<file>.acl` and whoami printing the given user and groups, as the
+ * secret-file checks call them; `secret` writes a file with the ACL listing icacls will show.
+ */
+function fakeAclTools(dir: string, user: string, groups: string) {
+  const icacls = installFakeTool(dir, 'icacls', 'cat "$1.acl"');
+  const whoami = installFakeTool(
+    dir,
+    'whoami',
+    `case "$1" in /user) cat '${dir}/user.csv';; /groups) cat '${dir}/groups.csv';; esac`,
+  );
+  writeFileSync(path.join(dir, 'user.csv'), user);
+  writeFileSync(path.join(dir, 'groups.csv'), groups);
+  const secret = (name: string, entries: string[]): string => {
+    const file = path.join(dir, name);
+    writeFileSync(`${file}.acl`, icaclsListing(file, entries));
+    return file;
+  };
+  return { icacls, whoami, secret };
+}
+
 t.test(
   'win32: a secret file is checked with icacls FILE and whoami; refused naming the principal',
   async (t) => {
     const dir = t.testdir();
-    const icacls = installFakeTool(dir, 'icacls', 'cat "$1.acl"');
-    const whoami = installFakeTool(
-      dir,
-      'whoami',
-      `case "$1" in /user) cat '${dir}/user.csv';; /groups) cat '${dir}/groups.csv';; esac`,
-    );
-    writeFileSync(path.join(dir, 'user.csv'), WHOAMI_USER);
-    writeFileSync(path.join(dir, 'groups.csv'), WHOAMI_GROUPS);
-    const secret = (name: string, entries: string[]): string => {
-      const file = path.join(dir, name);
-      writeFileSync(`${file}.acl`, icaclsListing(file, entries));
-      return file;
-    };
+    const { icacls, whoami, secret } = fakeAclTools(dir, WHOAMI_USER, WHOAMI_GROUPS);
 
     const fine = secret('private client.token', [
       'NT-AUTORITÄT\\SYSTEM:(I)(F)',
@@ -169,20 +178,8 @@ t.test(
 
 t.test('win32: a private key file is checked by its ACL, not by mode bits Windows lacks', async (t) => {
   const dir = t.testdir();
-  installFakeTool(dir, 'icacls', 'cat "$1.acl"');
-  installFakeTool(
-    dir,
-    'whoami',
-    `case "$1" in /user) cat '${dir}/user.csv';; /groups) cat '${dir}/groups.csv';; esac`,
-  );
   // the staging server as a service under LocalService: its own account may read its key
-  writeFileSync(path.join(dir, 'user.csv'), '"nt authority\\local service","S-1-5-19"\r\n');
-  writeFileSync(path.join(dir, 'groups.csv'), WHOAMI_GROUPS);
-  const key = (name: string, entries: string[]): string => {
-    const file = path.join(dir, name);
-    writeFileSync(`${file}.acl`, icaclsListing(file, entries));
-    return file;
-  };
+  const { secret: key } = fakeAclTools(dir, '"nt authority\\local service","S-1-5-19"\r\n', WHOAMI_GROUPS);
   const own = key('online.key', ['NT AUTHORITY\\SYSTEM:(F)', 'NT AUTHORITY\\LOCAL SERVICE:(M)']);
   // Node reports 0666 for any writable file on Windows: the mode is not what decides there
   t.doesNotThrow(() => assertKeyModePrivate(0o100666, own, 'signing key', ErrorCodes.CONFIG, 'win32'));
