@@ -84,14 +84,7 @@ t.test('a follower writes nothing, serves what the leader publishes, and leads w
   const before = await poll();
   const etag = String(before.headers.etag);
   t.equal((await poll(etag)).statusCode, 304, 'unchanged: 304');
-  const leaderRepository = await ServedRepository.open(
-    servedRepositoryDir(dataDir),
-    (await ensureOnlineKey(config)).key,
-    expiryPolicy(config),
-    silentLogger,
-    () => Promise.resolve(),
-  );
-  const refreshed = await leaderRepository.refresh(new Date());
+  const refreshed = await refreshAsAnotherServer(config, dataDir);
   const after = await poll(etag);
   t.equal(after.statusCode, 200, "the leader's new timestamp, not the follower's kept copy");
   t.not(after.headers.etag, etag, 'under a new ETag');
@@ -115,16 +108,7 @@ t.test("a replica's leader checks each served file on disk; one server trusts it
   t.equal((await publisher.startSync()).outcome, 'ok');
   await publisher.close();
   /** another replica's timestamp refresh, renamed into the shared directory */
-  const refreshElsewhere = async () => {
-    const other = await ServedRepository.open(
-      servedRepositoryDir(dataDir),
-      (await ensureOnlineKey(config)).key,
-      expiryPolicy(config),
-      silentLogger,
-      () => Promise.resolve(),
-    );
-    return (await other.refresh(new Date()))?.timestampVersion;
-  };
+  const refreshElsewhere = async () => (await refreshAsAnotherServer(config, dataDir))?.timestampVersion;
   const versionServed = async (tuf: ServedTuf) => {
     const file = await tuf.view().metadataFile('timestamp.json');
     return (JSON.parse(file!.bytes.toString()) as { signed: { version: number } }).signed.version;
@@ -155,6 +139,18 @@ t.test("a replica's leader checks each served file on disk; one server trusts it
 });
 
 /** The sample repository over loopback HTTP; while held, requests wait for release(). */
+/** A timestamp refresh by another server of the shared data directory (the leader, or another replica). */
+async function refreshAsAnotherServer(config: ReturnType<typeof sampleTufConfig>, dataDir: string) {
+  const other = await ServedRepository.open(
+    servedRepositoryDir(dataDir),
+    (await ensureOnlineKey(config)).key,
+    expiryPolicy(config),
+    silentLogger,
+    () => Promise.resolve(),
+  );
+  return other.refresh(new Date());
+}
+
 async function heldUpstream(t: Test): Promise<{ url: string; hold(): Promise<void>; release(): void }> {
   let gate: Promise<void> = Promise.resolve();
   let open = (): void => undefined;
