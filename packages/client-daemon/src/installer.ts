@@ -8,7 +8,7 @@ import {
   lastLinesInline,
   readInstallerLogTail,
 } from './installer-log.js';
-import { pruneInstallerLogs, pruneRunLogs } from './log-retention.js';
+import { prunePatchLogs } from './log-retention.js';
 import { runCommand } from './process-runner.js';
 import type { RunResult } from './process-runner.js';
 
@@ -114,8 +114,7 @@ export async function runPatchCommand(
   });
   // the installer made it under its own umask: private like every file of the data dir
   await narrowToPrivate(installerLogPath);
-  await pruneInstallerLogs(opts.logsDir, patch.id, action);
-  await pruneRunLogs(opts.logsDir, patch.id, action);
+  await prunePatchLogs(opts.logsDir, patch.id, action);
   const kind = classifyResult(spec, result);
   const base = { kind, logPath, installerLogPath, result };
   if (kind === 'success' || kind === 'reboot') return { ...base, ok: true, message: '' };

@@ -34,22 +34,28 @@ async function pruneOldest(logsDir: string, prefix: string, suffix: string, keep
   return removed;
 }
 
-/** All but the newest `keep` installer logs ({log}) of one patch and action; run logs untouched. */
-export function pruneInstallerLogs(
-  logsDir: string,
-  patchId: string,
-  action: 'install' | 'uninstall',
-  keep = INSTALLER_LOGS_KEPT,
-): Promise<string[]> {
-  return pruneOldest(logsDir, `${patchId}-${action}-`, '.installer.log', keep);
+/** How many of each kind of a patch's logs are kept. */
+export interface LogsKept {
+  /** the command's own output, `<patchId>-<action>-<stamp>.log` */
+  run: number;
+  /** the installer's own log ({log}), `<…>.installer.log` */
+  installer: number;
 }
 
-/** All but the newest `keep` run logs of one patch and action; installer logs untouched. */
-export function pruneRunLogs(
+/**
+ * All but the newest run logs and installer logs of one patch and action, each kind counted
+ * on its own (an installer log's name also ends in `.log`, but its stamp is not followed by
+ * just `.log`, so it never counts as a run log). Returns the names removed.
+ */
+export async function prunePatchLogs(
   logsDir: string,
   patchId: string,
   action: 'install' | 'uninstall',
-  keep = RUN_LOGS_KEPT,
+  keep: LogsKept = { run: RUN_LOGS_KEPT, installer: INSTALLER_LOGS_KEPT },
 ): Promise<string[]> {
-  return pruneOldest(logsDir, `${patchId}-${action}-`, '.log', keep);
+  const prefix = `${patchId}-${action}-`;
+  return [
+    ...(await pruneOldest(logsDir, prefix, '.installer.log', keep.installer)),
+    ...(await pruneOldest(logsDir, prefix, '.log', keep.run)),
+  ];
 }

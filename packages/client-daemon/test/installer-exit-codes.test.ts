@@ -325,8 +325,20 @@ t.test(
         logsDir,
       });
 
+    // a patch tried every scheduled run: 25 earlier runs' logs of each kind wait in logs/
+    mkdirSync(logsDir);
+    for (let day = 1; day <= 25; day++) {
+      const earlier = `T5KB0217-install-2026-11-${String(day).padStart(2, '0')}T01-30-00-000Z`;
+      writeFileSync(path.join(logsDir, `${earlier}.log`), 'an earlier run');
+      writeFileSync(path.join(logsDir, `${earlier}.installer.log`), 'an earlier installer log');
+    }
     const installed = await run('install');
     t.equal(installed.kind, 'success');
+    const kept = readdirSync(logsDir);
+    t.equal(kept.filter((n) => /Z\.log$/.test(n)).length, 20, 'run logs: the newest 20 kept');
+    t.equal(kept.filter((n) => n.endsWith('.installer.log')).length, 5, 'installer logs: the newest 5');
+    t.ok(kept.includes(path.basename(installed.logPath)), "this run's log among them");
+    t.ok(kept.includes(path.basename(installed.installerLogPath)), "and this run's installer log");
     writeFileSync(path.join(dir, 'exit-code'), '3');
     const failed = await run('uninstall');
     t.equal(failed.kind, 'failure');

@@ -9,7 +9,7 @@ import {
   lastLinesInline,
   readInstallerLogTail,
 } from '../src/installer-log.js';
-import { pruneInstallerLogs, pruneRunLogs } from '../src/log-retention.js';
+import { prunePatchLogs } from '../src/log-retention.js';
 
 const BOM = {
   utf16le: Buffer.from([0xff, 0xfe]),
@@ -81,7 +81,7 @@ t.test('one line for a message; output with both parts, the command part giving 
   t.match(both, /^out \d+ y+\n(.|\n)*out 99 y+\n--- A\.installer\.log/);
 });
 
-t.test('pruning keeps the newest installer logs, then run logs, of that patch and action only', async (t) => {
+t.test('pruning keeps the newest run logs and installer logs of that patch and action only', async (t) => {
   const stamp = (minute: number): string => `2026-12-07T20-${String(minute).padStart(2, '0')}-00-000Z`;
   const files: Record<string, string> = {};
   for (let m = 1; m <= 8; m++) files[`A-install-${stamp(m)}.installer.log`] = `run ${m}`;
@@ -90,30 +90,26 @@ t.test('pruning keeps the newest installer logs, then run logs, of that patch an
   files[`A-install-install-${stamp(1)}.installer.log`] = 'patch "A-install"';
   files[`AB-install-${stamp(1)}.installer.log`] = 'patch "AB"';
   files['A-install-notes.installer.log'] = 'not a stamp';
+  files[`A-install-${stamp(9)}.log`] = 'a run log without an installer log';
   const dir = t.testdir(files);
-  const removed = await pruneInstallerLogs(dir, 'A', 'install', 5);
+  const removed = await prunePatchLogs(dir, 'A', 'install', { run: 4, installer: 5 });
   t.same(
     removed,
-    [1, 2, 3].map((m) => `A-install-${stamp(m)}.installer.log`),
-    'the three oldest',
+    [
+      ...[1, 2, 3].map((m) => `A-install-${stamp(m)}.installer.log`),
+      ...[1, 2, 3, 4, 5].map((m) => `A-install-${stamp(m)}.log`),
+    ],
+    'the oldest of each kind, counted on its own',
   );
   const left = readdirSync(dir);
   t.same(
     left.filter((n) => /^A-install-2026.*\.installer\.log$/.test(n)).sort(),
     [4, 5, 6, 7, 8].map((m) => `A-install-${stamp(m)}.installer.log`),
   );
-  t.equal(left.length, Object.keys(files).length - 3, 'run logs, other actions and other patches stay');
-  t.same(await pruneInstallerLogs(path.join(dir, 'absent'), 'A', 'install'), [], 'no logs dir: nothing');
-
-  // the run logs beside them, pruned the same way, the installer logs untouched
   t.same(
-    await pruneRunLogs(dir, 'A', 'install', 5),
-    [1, 2, 3].map((m) => `A-install-${stamp(m)}.log`),
+    left.filter((n) => /^A-install-2026.*Z\.log$/.test(n)).sort(),
+    [6, 7, 8, 9].map((m) => `A-install-${stamp(m)}.log`),
   );
-  t.same(
-    readdirSync(dir).filter((n) => /^A-install-2026.*\.installer\.log$/.test(n)).length,
-    5,
-    'the installer logs kept before are still there',
-  );
-  t.equal(readdirSync(dir).length, Object.keys(files).length - 6);
+  t.equal(left.length, Object.keys(files).length - 8, 'other actions, other patches and odd names stay');
+  t.same(await prunePatchLogs(path.join(dir, 'absent'), 'A', 'install'), [], 'no logs dir: nothing');
 });
