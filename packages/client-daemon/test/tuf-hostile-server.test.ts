@@ -111,6 +111,37 @@ t.test('a hostile server with the online key cannot change what a patch runs', a
   t.same(installedMarkers(sb), []);
 });
 
+t.test("a hostile server with the online key cannot change how a patch's outcome is judged", async (t) => {
+  const { server, sb } = await setup(t);
+  t.equal((await run(sb, checkCommand)).code, 0);
+  // no new command: only what decides "installed" and what an exit code means, so that a
+  // failing install would count as done (or be put off for ever) and a patch look installed
+  await forgeRole(server, (signed) => {
+    const targets = signed.targets as Record<
+      string,
+      { custom?: { patchbay?: { patch?: Record<string, unknown> } } }
+    >;
+    for (const target of Object.values(targets)) {
+      const patch = target.custom?.patchbay?.patch;
+      if (!patch) continue;
+      patch.install = {
+        ...(patch.install as object),
+        successExitCodes: [0, 1, 1603],
+        rebootExitCodes: [3010],
+        retryExitCodes: [2],
+      };
+      patch.detect = { registry: { key: 'HKLM\\SOFTWARE\\Microsoft', view: '64' } };
+    }
+  });
+  const check = await run(sb, checkCommand);
+  t.equal(check.code, 1, 'check refuses');
+  t.equal(check.error?.code, 'PB_ERR_TUF_VERIFY');
+  const install = await run(sb, installCommand, ['A']);
+  t.equal(install.code, 1, 'install refuses');
+  t.equal(install.error?.code, 'PB_ERR_TUF_VERIFY');
+  t.same(installedMarkers(sb), [], 'nothing ran, nothing counted as installed');
+});
+
 t.test('a hostile server with the online key cannot add a patch', async (t) => {
   const { server, sb, pwned } = await setup(t);
   t.equal((await run(sb, checkCommand)).code, 0);
