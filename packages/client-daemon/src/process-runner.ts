@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { createLogger, ensurePrivateDir, PRIVATE_FILE_MODE } from '@patchbay/core';
+import { createLogger, ensurePrivateDir, PRIVATE_FILE_MODE, systemToolPath } from '@patchbay/core';
 import type { Logger } from '@patchbay/core';
 import { readOutputTail } from './output-tail.js';
 
@@ -88,21 +88,26 @@ export function killProcessTree(
 /** `taskkill /pid N /T /F` (argv, no shell); a failure other than "no such process" is logged. */
 function taskkillTree(pid: number, logger: Pick<Logger, 'warn'> | undefined): Promise<void> {
   return new Promise((resolve) => {
-    execFile('taskkill', ['/pid', String(pid), '/T', '/F'], { windowsHide: true }, (err, stdout, stderr) => {
-      const exitCode = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      if (err && exitCode !== TASKKILL_NO_SUCH_PROCESS) {
-        (logger ?? fallbackLogger()).warn(
-          {
-            pid,
-            exitCode,
-            error: exitCode === null ? err.message : undefined,
-            output: `${stdout}${stderr}`.trim(),
-          },
-          'taskkill could not kill the process tree',
-        );
-      }
-      resolve();
-    });
+    execFile(
+      systemToolPath('taskkill'),
+      ['/pid', String(pid), '/T', '/F'],
+      { windowsHide: true },
+      (err, stdout, stderr) => {
+        const exitCode = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+        if (err && exitCode !== TASKKILL_NO_SUCH_PROCESS) {
+          (logger ?? fallbackLogger()).warn(
+            {
+              pid,
+              exitCode,
+              error: exitCode === null ? err.message : undefined,
+              output: `${stdout}${stderr}`.trim(),
+            },
+            'taskkill could not kill the process tree',
+          );
+        }
+        resolve();
+      },
+    );
   });
 }
 

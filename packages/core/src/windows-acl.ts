@@ -7,6 +7,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ErrorCodes, PatchbayError, errorMessage } from './errors.js';
 import type { ErrorCode } from './errors.js';
+import { systemToolPath } from './system-tool.js';
 
 const execFileAsync = promisify(execFile);
 /** latin1: icacls and whoami write the OEM code page; read byte for byte, names compare alike */
@@ -43,7 +44,11 @@ function describeFailure(program: string, err: unknown): string {
 export async function restrictDirToAdmins(dir: string): Promise<void> {
   let ownSid: string | undefined;
   try {
-    const { stdout } = await execFileAsync('whoami', ['/user', '/fo', 'csv', '/nh'], WINDOWS_TOOL);
+    const { stdout } = await execFileAsync(
+      systemToolPath('whoami'),
+      ['/user', '/fo', 'csv', '/nh'],
+      WINDOWS_TOOL,
+    );
     ownSid = csvRows(stdout)[0]?.[1];
   } catch (err) {
     throw new Error(`cannot tell which account runs patchbay (${describeFailure('whoami', err)})`, {
@@ -53,7 +58,7 @@ export async function restrictDirToAdmins(dir: string): Promise<void> {
   if (!ownSid?.startsWith('S-1-'))
     throw new Error(`cannot tell which account runs patchbay (whoami /user gave no SID)`);
   try {
-    await execFileAsync('icacls', privateDirIcaclsArgs(dir, ownSid), WINDOWS_TOOL);
+    await execFileAsync(systemToolPath('icacls'), privateDirIcaclsArgs(dir, ownSid), WINDOWS_TOOL);
   } catch (err) {
     throw new Error(
       `could not restrict it to SYSTEM and Administrators (${describeFailure('icacls', err)})`,
@@ -136,7 +141,7 @@ export function otherReader(
 
 function run(program: string, args: string[]): string {
   // latin1: icacls and whoami write the OEM code page; read byte for byte, names compare alike
-  return execFileSync(program, args, {
+  return execFileSync(systemToolPath(program), args, {
     windowsHide: true,
     encoding: 'latin1',
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,6 +5,7 @@ import path from 'node:path';
 import t from 'tap';
 import { loadClientConfig } from '../src/config.js';
 import { isInside, pathFor } from '../src/platform-path.js';
+import { systemToolPath } from '../src/system-tool.js';
 
 t.test('isInside on Windows: drive letters, UNC names, case, and no way out', async (t) => {
   const inside: [string, string][] = [
@@ -70,3 +71,12 @@ t.test(
     t.equal(linux.dataDir, path.posix.join(dir, 'D:\\patchbay\\data'));
   },
 );
+
+t.test('Windows programs by their full System32 path there, by name elsewhere', async (t) => {
+  t.equal(
+    systemToolPath('taskkill', 'win32', { SystemRoot: 'D:\\Windows' }),
+    'D:\\Windows\\System32\\taskkill.exe',
+  );
+  t.equal(systemToolPath('icacls', 'win32', {}), 'C:\\Windows\\System32\\icacls.exe', 'SystemRoot unset');
+  t.equal(systemToolPath('whoami', 'linux', { SystemRoot: 'D:\\Windows' }), 'whoami', "PATH's, if any");
+});

@@ -5,8 +5,7 @@
 // compiled binary per Node ABI and CPU that nothing here can build or test. reg.exe's text output
 // is also what the Linux tests replay from fixtures, through a stand-in `reg` on PATH.
 import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { ErrorCodes, PatchbayError } from '@patchbay/core';
+import { ErrorCodes, PatchbayError, systemToolPath } from '@patchbay/core';
 
 export type RegView = '64' | '32';
 
@@ -85,10 +84,9 @@ export function parseRegQueryOutput(stdout: string): RegKeyContents {
   return { key, values, subkeys };
 }
 
-/** Where reg.exe is: System32's on Windows (not PATH's: LocalSystem's PATH is no trust anchor). */
+/** Where reg.exe is: System32's on Windows, by its full path (systemToolPath says why). */
 export function regExecutable(platform: NodeJS.Platform, env: NodeJS.ProcessEnv): string {
-  if (platform !== 'win32') return 'reg';
-  return path.win32.join(env.SystemRoot ?? 'C:\\Windows', 'System32', 'reg.exe');
+  return systemToolPath('reg', platform, env);
 }
 
 function regError(
