@@ -1,7 +1,7 @@
 // `patchbay-client detect`: the CLI as a real child process for ad-hoc rules (a file rule, a
 // registry rule answered by the stand-in reg first on the child's PATH, a bad rule), and the
 // command in this process over a cached catalog.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { detectCommand } from '../src/commands/detect.js';
@@ -66,6 +66,17 @@ t.test('detect --rule: a bad rule is a usage error (exit 2) naming the field', a
   t.match(both.error, { code: 'PB_ERR_USAGE', message: /--rule: \/msiProduct/ });
   const notJson = await runInProcess(sb, detectCommand, { rule: '{registry' });
   t.match(notJson.error, { code: 'PB_ERR_USAGE', message: /--rule: not JSON/ });
+});
+
+t.test('detect --rule never runs a command: only signed metadata may (CONTRACT §5)', async (t) => {
+  const dir = t.testdir();
+  const sb = makeSandbox(dir, () => ['http://127.0.0.1:9/']);
+  const pwned = path.join(dir, 'pwned');
+  const attempt = await runInProcess(sb, detectCommand, {
+    rule: JSON.stringify({ command: ['sh', '-c', `touch '${pwned}'`], installedExitCodes: [0] }),
+  });
+  t.match(attempt.error, { code: 'PB_ERR_USAGE', message: /^--rule: a command rule is not run/ });
+  t.notOk(existsSync(pwned), 'nothing ran');
 });
 
 t.test("detect [ID...]: the cached catalog's rules for this host", async (t) => {

@@ -25,7 +25,8 @@ const WRAPPED_RULE = '/patches/0/detect';
 /**
  * An ad-hoc rule, checked by the feed schema's own `detect` definition: wrapped in a one-patch
  * feed for the compiled feed validator (no second compiled schema to keep in step with it).
- * A bad rule is a usage error (exit 2) naming the field.
+ * A bad rule is a usage error (exit 2) naming the field; so is a `command` rule, which would run a
+ * program no publisher signed (CONTRACT §5).
  */
 export function parseRuleOption(text: string): DetectRule {
   let rule: unknown;
@@ -64,6 +65,14 @@ export function parseRuleOption(text: string): DetectRule {
         ? '--rule: /registry takes "equals" or "op" with "version", not both'
         : err.message.replace(`${WRAPPED_RULE}/`, '/').replace(` ${WRAPPED_RULE} `, ' the rule ');
     throw new PatchbayError(ErrorCodes.USAGE, message, { flag: '--rule', field: path });
+  }
+  if (typeof rule === 'object' && rule !== null && 'command' in rule) {
+    // CONTRACT §5: a detect command runs only from verified targets metadata, never from a flag
+    throw new PatchbayError(
+      ErrorCodes.USAGE,
+      '--rule: a command rule is not run from the command line (a detect command runs only from signed metadata: use detect ID)',
+      { flag: '--rule', field: '/command' },
+    );
   }
   return rule as DetectRule;
 }
