@@ -10,8 +10,10 @@ import type { ErrorCode } from './errors.js';
 import { systemToolPath } from './system-tool.js';
 
 const execFileAsync = promisify(execFile);
+/** icacls on a file share that does not answer must not hold a start for ever */
+const TOOL_TIMEOUT_MS = 30_000;
 /** latin1: icacls and whoami write the OEM code page; read byte for byte, names compare alike */
-const WINDOWS_TOOL = { windowsHide: true, encoding: 'latin1' } as const;
+const WINDOWS_TOOL = { windowsHide: true, encoding: 'latin1', timeout: TOOL_TIMEOUT_MS } as const;
 
 const SYSTEM_SID = 'S-1-5-18';
 const ADMINISTRATORS_SID = 'S-1-5-32-544';
@@ -26,8 +28,14 @@ const READ_RIGHTS = new Set(['F', 'M', 'RX', 'R', 'GR', 'GA', 'RD']);
  * not lock itself out when it is, say, LocalService).
  */
 export function privateDirIcaclsArgs(dir: string, ownSid: string): string[] {
-  const sids = [...new Set([SYSTEM_SID, ADMINISTRATORS_SID, ownSid])];
-  return [dir, '/inheritance:r', '/grant:r', ...sids.map((sid) => `*${sid}:(OI)(CI)F`)];
+  return [dir, '/inheritance:r', '/grant:r', ...privateGrants(ownSid, '(OI)(CI)F')];
+}
+
+/** `*SID:RIGHTS` for SYSTEM, Administrators and the running account (once each). */
+function privateGrants(ownSid: string | undefined, rights: string): string[] {
+  const sids = new Set([SYSTEM_SID, ADMINISTRATORS_SID]);
+  if (ownSid?.startsWith('S-1-')) sids.add(ownSid);
+  return [...sids].map((sid) => `*${sid}:${rights}`);
 }
 
 /** A failed child process as one line: its exit code and output. */
@@ -140,12 +148,7 @@ export function otherReader(
 }
 
 function run(program: string, args: string[]): string {
-  // latin1: icacls and whoami write the OEM code page; read byte for byte, names compare alike
-  return execFileSync(systemToolPath(program), args, {
-    windowsHide: true,
-    encoding: 'latin1',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return execFileSync(systemToolPath(program), args, { ...WINDOWS_TOOL, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /**
@@ -161,12 +164,12 @@ export function assertOnlyAdminsCanRead(
 ): void {
   let entries: AclEntry[];
   let allowed: Set<string>;
+  let ownSid: string | undefined;
   try {
     entries = parseIcaclsOutput(run('icacls', [file]), file);
-    allowed = allowedReaders(
-      run('whoami', ['/user', '/fo', 'csv', '/nh']),
-      run('whoami', ['/groups', '/fo', 'csv', '/nh']),
-    );
+    const user = run('whoami', ['/user', '/fo', 'csv', '/nh']);
+    ownSid = csvRows(user)[0]?.[1];
+    allowed = allowedReaders(user, run('whoami', ['/groups', '/fo', 'csv', '/nh']));
   } catch (err) {
     throw new PatchbayError(code, `${key}: cannot check who may read ${file}: ${errorMessage(err)}`, {
       key,
@@ -180,7 +183,7 @@ export function assertOnlyAdminsCanRead(
     throw new PatchbayError(
       code,
       `${key}: ${file} is readable by ${reader.principal} ${rights}; fix it with: ` +
-        `icacls "${file}" /inheritance:r /grant:r *${SYSTEM_SID}:F *${ADMINISTRATORS_SID}:F`,
+        `icacls "${file}" /inheritance:r /grant:r ${privateGrants(ownSid, 'F').join(' ')}`,
       { key, path: file, principal: reader.principal, ...context },
     );
   }

@@ -187,7 +187,7 @@ t.test('win32: a private key file is checked by its ACL, not by mode bits Window
   t.throws(() => assertKeyModePrivate(0o100600, open, 'private key', ErrorCodes.KEY_FILE, 'win32'), {
     code: ErrorCodes.KEY_FILE,
     message: new RegExp(
-      `^private key: .*root\\.key is readable by BUILTIN\\\\Users \\(I\\)\\(RX\\); fix it with: icacls`,
+      `^private key: .*root\\.key is readable by BUILTIN\\\\Users \\(I\\)\\(RX\\); fix it with: icacls .* /inheritance:r /grant:r \\*S-1-5-18:F \\*S-1-5-32-544:F \\*S-1-5-19:F$`,
     ),
     context: { keyFile: open, principal: 'BUILTIN\\Users' },
   });

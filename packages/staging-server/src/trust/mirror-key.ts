@@ -59,8 +59,7 @@ export async function writeKeyFile(path: string, pem: string, replace: boolean):
 
 /** A private key that others can read is a leaked key: refuse it (exit 2 at the CLI). */
 export async function assertKeyFilePrivate(path: string): Promise<void> {
-  // Windows has no mode bits: there, the key's privacy is the data directory's ACL (docs/deploy.md).
-  if (process.platform === 'win32') return;
+  // on Windows the mode means nothing and assertKeyModePrivate reads the ACL instead
   assertKeyModePrivate((await stat(path)).mode, path, 'signing key', ErrorCodes.CONFIG);
 }
 
