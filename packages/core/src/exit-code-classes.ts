@@ -14,14 +14,20 @@ const LISTS = [
 
 type ListName = (typeof LISTS)[number][0];
 
-/** successExitCodes as the client applies it: [0] when the feed gives none. */
+/**
+ * An exit code as the 32-bit unsigned DWORD Windows returns: the schema lets a feed write one as
+ * -1 or 4294967295, and both are the same code (POSIX's 0-255 are unchanged).
+ */
+const asDword = (code: number): number => code >>> 0;
+
+/** A list as the client applies it (successExitCodes: [0] when the feed gives none), as DWORDs. */
 function codesOf(spec: CommandSpec, list: ListName): readonly number[] {
-  return spec[list] ?? (list === 'successExitCodes' ? [0] : []);
+  return (spec[list] ?? (list === 'successExitCodes' ? [0] : [])).map(asDword);
 }
 
 /** The class of `code` under `spec`, or undefined (a failure). */
 export function exitCodeClass(spec: CommandSpec, code: number): ExitCodeClass | undefined {
-  for (const [list, cls] of LISTS) if (codesOf(spec, list).includes(code)) return cls;
+  for (const [list, cls] of LISTS) if (codesOf(spec, list).includes(asDword(code))) return cls;
   return undefined;
 }
 

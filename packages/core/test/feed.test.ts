@@ -1,4 +1,5 @@
 import t from 'tap';
+import { exitCodeClass } from '../src/exit-code-classes.js';
 import type { Test } from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -376,6 +377,28 @@ t.test(
         ),
       ErrorCodes.FEED_INVALID,
       /\/patches\/0\/uninstall \(T5KB0042\): exit code 1618 is in both successExitCodes and retryExitCodes/,
+    );
+    expectError(
+      t,
+      () =>
+        parseFeed(
+          feedWith(
+            (f) =>
+              (f.patches[0].install = {
+                command: ['x'],
+                successExitCodes: [-1],
+                retryExitCodes: [4294967295],
+              }),
+          ),
+        ),
+      ErrorCodes.FEED_INVALID,
+      /exit code 4294967295 is in both successExitCodes and retryExitCodes/,
+      'one DWORD written two ways is one code',
+    );
+    t.equal(
+      exitCodeClass({ command: ['x'], retryExitCodes: [-1] }, 4294967295),
+      'retry',
+      'and matches as one',
     );
     expectError(
       t,
