@@ -97,7 +97,7 @@ export function patchFileNameIssue(
   for (const [index, name] of names.entries()) {
     const problem = fileNameProblem(name, windows);
     if (problem !== undefined)
-      return { index, name, reason: `"${name}" is not a plain file name: ${problem}` };
+      return { index, name, reason: `file "${name}" is not a plain file name: ${problem}` };
     const key = windows ? name.toUpperCase() : name;
     const earlier = seen.get(key);
     if (earlier === name) return { index, name, reason: `duplicate file name "${name}"` };

@@ -305,7 +305,7 @@ t.test('semantic errors: PB_ERR_FEED_INVALID naming the thing', async (t) => {
       () => parseFeed(feedWith((f) => (f.patches[0].files[0].name = name))),
       ErrorCodes.FEED_INVALID,
       new RegExp(
-        escape(`/patches/0/files/0/name (T5KB0042): "${name}" is not a plain file name: `) +
+        escape(`/patches/0/files/0/name (T5KB0042): file "${name}" is not a plain file name: `) +
           '.*' +
           escape(reason),
       ),

@@ -182,7 +182,7 @@ t.test('readDescriptors refuses each broken descriptor with its reason, keeping 
         const bad = { ...d, files: [{ ...d.files[0]!, name: '..sh' }] };
         return [descriptorTarget('arcserve-backup/19.0/T5KB0042.json', bad)];
       },
-      reason: /file "\.\.sh" is not a plain file name/,
+      reason: /\.json: file "\.\.sh" is not a plain file name/,
     },
     {
       name: "a device name in a patch that may run on Windows (signed metadata gets the feed's rules)",
@@ -190,7 +190,7 @@ t.test('readDescriptors refuses each broken descriptor with its reason, keeping 
         const bad = { ...d, platforms: ['win32'], files: [{ ...d.files[0]!, name: 'NUL.sh' }] };
         return [descriptorTarget('arcserve-backup/19.0/T5KB0042.json', bad)];
       },
-      reason: /file "NUL\.sh" is not a plain file name: "NUL" is a reserved device name on Windows/,
+      reason: /\.json: file "NUL\.sh" is not a plain file name: "NUL" is a reserved device name on Windows/,
     },
     {
       name: 'duplicate file names',
@@ -198,7 +198,7 @@ t.test('readDescriptors refuses each broken descriptor with its reason, keeping 
         const bad = { ...d, files: [d.files[0]!, d.files[0]!] };
         return [descriptorTarget('arcserve-backup/19.0/T5KB0042.json', bad), fileTarget(d)];
       },
-      reason: /duplicate file name "T5KB0042\.sh"/,
+      reason: /\.json: duplicate file name "T5KB0042\.sh"/,
     },
     {
       name: 'an exit code in two lists',

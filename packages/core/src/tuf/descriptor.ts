@@ -252,7 +252,7 @@ export function descriptorSchemaProblem(value: object, source: string): string |
     checked.files.map((file) => file.name),
     checked.platforms,
   );
-  if (issue) return `${source}: file ${issue.reason}`;
+  if (issue) return `${source}: ${issue.reason}`;
   const exitCodes = patchExitCodeConflict(checked);
   return exitCodes && `${source}: ${exitCodes.action}: ${exitCodes.text}`;
 }
