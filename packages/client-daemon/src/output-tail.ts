@@ -1,9 +1,8 @@
 // The last lines of an installer's output, for the event that reports its failure: bounded
 // (an installer may print megabytes), cleaned of escape sequences and control characters
 // (it is shown on the status page, in mails and on terminals), cut at a line start.
-import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { sanitizeTerminal } from '@patchbay/core';
+import { openRegularFile, sanitizeTerminal } from '@patchbay/core';
 
 /** Bytes of output an event carries, at most (before cleaning). */
 export const OUTPUT_TAIL_BYTES = 2048;
@@ -52,8 +51,10 @@ export async function withOpenFile<T>(
 ): Promise<T | undefined> {
   let handle: FileHandle | undefined;
   try {
-    handle = await open(file, 'r');
-    return await read(handle, (await handle.stat()).size);
+    // an installer decides what is at its log's path: a FIFO there must not hang the report
+    const opened = await openRegularFile(file);
+    handle = opened.handle;
+    return await read(handle, opened.size);
   } catch {
     return undefined;
   } finally {

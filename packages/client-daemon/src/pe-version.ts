@@ -4,9 +4,8 @@
 // needs only the headers and a few small reads of the resource tree (both gave 19.0.1234.5).
 // Every read is bounds-checked against the file; the tree walk is a fixed three levels deep
 // (type → name → language), so a directory that points at itself cannot make it loop.
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import { ErrorCodes, isPatchbayError, openRegularFile } from '@patchbay/core';
 import type { FileVersionOp } from '@patchbay/core';
 
 /** Four 16-bit parts: major, minor, build, revision. */
@@ -185,13 +184,13 @@ async function readVersion(reader: BoundedReader): Promise<FileVersion> {
 export async function readPeFileVersion(path: string): Promise<PeVersionResult> {
   let handle: FileHandle | undefined;
   try {
-    // Non-blocking: a FIFO at the path must not hang the scan waiting for a writer (POSIX only).
-    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
-    const stat = await handle.stat();
-    if (!stat.isFile()) return { ok: false, reason: 'not a regular file' };
-    return { ok: true, version: await readVersion(new BoundedReader(handle, stat.size)) };
+    const file = await openRegularFile(path);
+    handle = file.handle;
+    return { ok: true, version: await readVersion(new BoundedReader(handle, file.size)) };
   } catch (err) {
     if (err instanceof PeFormatError) return { ok: false, reason: err.message };
+    if (isPatchbayError(err) && err.code === ErrorCodes.NOT_A_FILE)
+      return { ok: false, reason: 'not a regular file' };
     const code = (err as NodeJS.ErrnoException).code;
     return {
       ok: false,

@@ -1,5 +1,6 @@
 // The installer log's tail (installer-log.ts): decoded by its byte order mark, cut at a line
 // start, bounded, cleaned; real files, no processes.
+import { execFileSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -55,16 +56,22 @@ t.test('a long log: its last characters from a line start; an odd trailing byte 
   t.match(tail, /line 399 x{20}$/, 'ends with the last line');
 });
 
-t.test('no file, an empty one or one holding a BOM only: nothing; control characters cleaned', async (t) => {
-  const dir = t.testdir({});
-  t.equal(await readInstallerLogTail(path.join(dir, 'absent.log')), undefined);
-  writeFileSync(path.join(dir, 'empty.log'), '');
-  t.equal(await readInstallerLogTail(path.join(dir, 'empty.log')), undefined);
-  writeFileSync(path.join(dir, 'bom.log'), BOM.utf16le);
-  t.equal(await readInstallerLogTail(path.join(dir, 'bom.log')), undefined);
-  writeFileSync(path.join(dir, 'esc.log'), 'ok \u001b[31mred\u001b[0m\u0007 done\n');
-  t.equal(await readInstallerLogTail(path.join(dir, 'esc.log')), 'ok red done');
-});
+t.test(
+  'no file, a FIFO, an empty one or one holding a BOM only: nothing; control characters cleaned',
+  async (t) => {
+    const dir = t.testdir({});
+    t.equal(await readInstallerLogTail(path.join(dir, 'absent.log')), undefined);
+    // an installer decides what is at {log}: a FIFO there is no log, and never waited on
+    execFileSync('mkfifo', [path.join(dir, 'fifo.log')]);
+    t.equal(await readInstallerLogTail(path.join(dir, 'fifo.log')), undefined);
+    writeFileSync(path.join(dir, 'empty.log'), '');
+    t.equal(await readInstallerLogTail(path.join(dir, 'empty.log')), undefined);
+    writeFileSync(path.join(dir, 'bom.log'), BOM.utf16le);
+    t.equal(await readInstallerLogTail(path.join(dir, 'bom.log')), undefined);
+    writeFileSync(path.join(dir, 'esc.log'), 'ok \u001b[31mred\u001b[0m\u0007 done\n');
+    t.equal(await readInstallerLogTail(path.join(dir, 'esc.log')), 'ok red done');
+  },
+);
 
 t.test('one line for a message; output with both parts, the command part giving way', async (t) => {
   t.equal(lastLinesInline('a\n\nb\nc\nd\n'), 'b | c | d');

@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { ErrorCodes, PatchbayError } from './errors.js';
+import { openRegularFile } from './regular-file.js';
 
 /** Read size for hashing files: SHA-256 here is I/O bound and 1 MiB reads hash about twice as fast as 64 KiB. */
 export const HASH_READ_BYTES = 1 << 20;
@@ -13,16 +11,12 @@ export function sha256Hex(data: Buffer | string): string {
 
 /**
  * SHA-256 of a regular file, streamed with 1 MiB reads (about twice as fast as the 64 KiB
- * default). Opened non-blocking and checked on the open handle: a FIFO or device at the path
- * (a hostile repository directory, a detect rule's path) is refused at once (PB_ERR_NOT_A_FILE),
- * never waited on for a writer that does not come.
+ * default). Only a regular file (openRegularFile): a FIFO or device at the path (a hostile
+ * repository directory, a detect rule's path) is refused at once, PB_ERR_NOT_A_FILE.
  */
 export async function sha256File(path: string): Promise<string> {
-  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  const { handle } = await openRegularFile(path);
   try {
-    if (!(await handle.stat()).isFile()) {
-      throw new PatchbayError(ErrorCodes.NOT_A_FILE, `${path} is not a regular file`, { path });
-    }
     const hash = createHash('sha256');
     for await (const chunk of handle.createReadStream({ highWaterMark: HASH_READ_BYTES, autoClose: false })) {
       hash.update(chunk as Buffer);

@@ -93,6 +93,7 @@ export {
 } from './atomic-file.js';
 export { ensureDataDir } from './data-dir.js';
 export { assertOnlyAdminsCanRead } from './windows-acl.js'; // Windows' chmod 600 check
+export { openRegularFile } from './regular-file.js'; // non-blocking open, a regular file only
 export { systemToolPath } from './system-tool.js'; // reg, taskkill, icacls, whoami by full path on Windows
 export { isInside, pathFor } from './platform-path.js'; // paths by a host platform's rules
 export { processAlive } from './process-alive.js'; // a lock's holder still running?
