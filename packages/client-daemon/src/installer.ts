@@ -114,7 +114,9 @@ export async function runPatchCommand(
   });
   // the installer made it under its own umask: private like every file of the data dir
   await narrowToPrivate(installerLogPath);
-  await prunePatchLogs(opts.logsDir, patch.id, action);
+  await prunePatchLogs(opts.logsDir, patch.id, action, {
+    current: [path.basename(logPath), path.basename(installerLogPath)],
+  });
   const kind = classifyResult(spec, result);
   const base = { kind, logPath, installerLogPath, result };
   if (kind === 'success' || kind === 'reboot') return { ...base, ok: true, message: '' };

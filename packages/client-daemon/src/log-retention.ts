@@ -13,25 +13,13 @@ export const RUN_LOGS_KEPT = 20;
 /** The time stamp logPathFor puts in a log's name (an ISO time with - for : and .): sorts by time. */
 const STAMP = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/;
 
-/**
- * Remove all but the newest `keep` of `<prefix><stamp><suffix>` in logsDir. Never throws: what
- * cannot be read or removed waits for the next run. Returns the names removed.
- */
-async function pruneOldest(logsDir: string, prefix: string, suffix: string, keep: number): Promise<string[]> {
-  const names = await readdir(logsDir).catch(() => [] as string[]);
+/** The oldest of `names` shaped `<prefix><stamp><suffix>`, all but the newest `keep` of them. */
+function oldestBeyond(names: readonly string[], prefix: string, suffix: string, keep: number): string[] {
   const ours = names
     .filter((n) => n.startsWith(prefix) && n.endsWith(suffix))
     .filter((n) => STAMP.test(n.slice(prefix.length, -suffix.length)))
     .sort();
-  const removed: string[] = [];
-  for (const name of ours.slice(0, Math.max(0, ours.length - keep))) {
-    const gone = await rm(path.join(logsDir, name), { force: true }).then(
-      () => true,
-      () => false,
-    );
-    if (gone) removed.push(name);
-  }
-  return removed;
+  return ours.slice(0, Math.max(0, ours.length - keep));
 }
 
 /** How many of each kind of a patch's logs are kept. */
@@ -45,17 +33,31 @@ export interface LogsKept {
 /**
  * All but the newest run logs and installer logs of one patch and action, each kind counted
  * on its own (an installer log's name also ends in `.log`, but its stamp is not followed by
- * just `.log`, so it never counts as a run log). Returns the names removed.
+ * just `.log`, so it never counts as a run log). `current` (this run's logs) are never removed,
+ * even when a clock set back makes older names sort after them. Never throws: what cannot be
+ * read or removed waits for the next run. Returns the names removed.
  */
 export async function prunePatchLogs(
   logsDir: string,
   patchId: string,
   action: 'install' | 'uninstall',
-  keep: LogsKept = { run: RUN_LOGS_KEPT, installer: INSTALLER_LOGS_KEPT },
+  opts: { keep?: LogsKept; current?: readonly string[] } = {},
 ): Promise<string[]> {
+  const keep = opts.keep ?? { run: RUN_LOGS_KEPT, installer: INSTALLER_LOGS_KEPT };
   const prefix = `${patchId}-${action}-`;
-  return [
-    ...(await pruneOldest(logsDir, prefix, '.installer.log', keep.installer)),
-    ...(await pruneOldest(logsDir, prefix, '.log', keep.run)),
-  ];
+  const names = await readdir(logsDir).catch(() => [] as string[]);
+  const current = new Set(opts.current ?? []);
+  const doomed = [
+    ...oldestBeyond(names, prefix, '.installer.log', keep.installer),
+    ...oldestBeyond(names, prefix, '.log', keep.run),
+  ].filter((name) => !current.has(name));
+  const removed: string[] = [];
+  for (const name of doomed) {
+    const gone = await rm(path.join(logsDir, name), { force: true }).then(
+      () => true,
+      () => false,
+    );
+    if (gone) removed.push(name);
+  }
+  return removed;
 }

@@ -99,7 +99,7 @@ t.test('pruning keeps the newest run logs and installer logs of that patch and a
   files['A-install-notes.installer.log'] = 'not a stamp';
   files[`A-install-${stamp(9)}.log`] = 'a run log without an installer log';
   const dir = t.testdir(files);
-  const removed = await prunePatchLogs(dir, 'A', 'install', { run: 4, installer: 5 });
+  const removed = await prunePatchLogs(dir, 'A', 'install', { keep: { run: 4, installer: 5 } });
   t.same(
     removed,
     [
@@ -119,4 +119,16 @@ t.test('pruning keeps the newest run logs and installer logs of that patch and a
   );
   t.equal(left.length, Object.keys(files).length - 8, 'other actions, other patches and odd names stay');
   t.same(await prunePatchLogs(path.join(dir, 'absent'), 'A', 'install'), [], 'no logs dir: nothing');
+  // this run's logs stay whatever their names say (a clock set back makes them the "oldest")
+  const behind = `A-install-${stamp(0)}`;
+  writeFileSync(path.join(dir, `${behind}.log`), 'this run');
+  writeFileSync(path.join(dir, `${behind}.installer.log`), 'this run');
+  t.same(
+    await prunePatchLogs(dir, 'A', 'install', {
+      keep: { run: 4, installer: 5 },
+      current: [`${behind}.log`, `${behind}.installer.log`],
+    }),
+    [],
+    'nothing else over the limits; the current two kept though sorting oldest',
+  );
 });
