@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { ValidateFunction } from 'ajv';
 import { ErrorCodes, PatchbayError } from './errors.js';
 import { patchExitCodeConflict } from './exit-code-classes.js';
+import { detectPlaceholderProblem } from './placeholders.js';
 import { patchFileNameIssue } from './names.js';
 import { loadPrecompiledValidator, schemaSourceDigest } from './precompiled.js';
 import { createAjv, formatIssue, pickIssue } from './schema-errors.js';
@@ -139,6 +140,11 @@ function checkSemantics(
       throw invalid(source, `${path} (${patch.id}): ${issue.reason}`, { patchId: patch.id, path });
     }
     checkExitCodeLists(patch, index, source);
+    const detectProblem = detectPlaceholderProblem(patch.detect);
+    if (detectProblem) {
+      const path = `/patches/${index}/detect`;
+      throw invalid(source, `${path} (${patch.id}): ${detectProblem}`, { patchId: patch.id, path });
+    }
   });
 }
 

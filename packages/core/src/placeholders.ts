@@ -1,6 +1,7 @@
 // Placeholders in install/uninstall argv and detect paths (CONTRACT §1). Expansion
 // is a single pass, so a value that itself contains braces is never re-expanded.
 import { ErrorCodes, PatchbayError } from './errors.js';
+import type { DetectRule } from './types.js';
 
 export interface PlaceholderContext {
   /** verified file name -> absolute path */
@@ -68,4 +69,25 @@ export function expandCommand(argv: readonly string[], ctx: PlaceholderContext):
 /** Same rules for a single string (detect paths). */
 export function expandString(value: string, ctx: PlaceholderContext): string {
   return expandOne(value, ctx, undefined);
+}
+
+/** The strings of a detect rule that placeholders are expanded in: its command, or its path. */
+function detectPlaceholderStrings(rule: DetectRule): readonly string[] {
+  if ('command' in rule) return rule.command;
+  if ('fileExists' in rule) return [rule.fileExists];
+  if ('fileSha256' in rule) return [rule.fileSha256.path];
+  if ('fileVersion' in rule) return [rule.fileVersion.path];
+  return [];
+}
+
+/**
+ * Why a patch's detect rule cannot be expanded, or undefined: `{log}` is the installer's log of
+ * an install or uninstall, and a detect rule has none. Caught when the feed or descriptor is
+ * checked, not at every scan (where it would read as "not installed" and reinstall each run).
+ */
+export function detectPlaceholderProblem(rule: DetectRule | undefined): string | undefined {
+  if (!rule) return undefined;
+  return detectPlaceholderStrings(rule).some((text) => text.includes('{log}'))
+    ? 'placeholder {log} is for install and uninstall argv only'
+    : undefined;
 }

@@ -345,6 +345,21 @@ t.test('semantic errors: PB_ERR_FEED_INVALID naming the thing', async (t) => {
   );
 });
 
+t.test('{log} in a detect rule is refused with the feed, not met at every scan', async (t) => {
+  expectError(
+    t,
+    () => parseFeed(feedWith((f) => (f.patches[0].detect = { fileExists: '{log}' }))),
+    ErrorCodes.FEED_INVALID,
+    /\/patches\/0\/detect \(T5KB0042\): placeholder \{log\} is for install and uninstall argv only/,
+  );
+  expectError(
+    t,
+    () => parseFeed(feedWith((f) => (f.patches[0].detect = { command: ['check', '{log}'] }))),
+    ErrorCodes.FEED_INVALID,
+    /\/patches\/0\/detect \(T5KB0042\): placeholder \{log\}/,
+  );
+});
+
 t.test(
   'an exit code in two of success/reboot/retry lists is refused, naming patch, code and lists',
   async (t) => {

@@ -211,6 +211,14 @@ t.test('readDescriptors refuses each broken descriptor with its reason, keeping 
       },
       reason: /T5KB0042\.json: install: exit code 3010 is in both rebootExitCodes and retryExitCodes$/,
     },
+    {
+      name: '{log} in a detect rule (it has no installer log)',
+      targets: (d) => {
+        const bad = { ...d, detect: { command: ['check', '--log', '{log}'] } };
+        return [descriptorTarget('arcserve-backup/19.0/T5KB0042.json', bad), fileTarget(d)];
+      },
+      reason: /T5KB0042\.json: detect: placeholder \{log\} is for install and uninstall argv only$/,
+    },
   ];
   for (const c of cases) {
     const broken = descriptorFromPatch(samplePatch());

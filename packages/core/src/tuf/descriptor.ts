@@ -10,6 +10,7 @@ import type { Snapshot, Targets } from '@tufjs/models';
 import { CATALOG_SCHEMA_PATH, FEED_SCHEMA_PATH, compileFeedValidators } from '../feed.js';
 import { ErrorCodes, PatchbayError } from '../errors.js';
 import { patchExitCodeConflict } from '../exit-code-classes.js';
+import { detectPlaceholderProblem } from '../placeholders.js';
 import { holdBack } from '../hold-back.js';
 import { patchFileNameIssue } from '../names.js';
 import { loadPrecompiledValidator } from '../precompiled.js';
@@ -254,7 +255,9 @@ export function descriptorSchemaProblem(value: object, source: string): string |
   );
   if (issue) return `${source}: ${issue.reason}`;
   const exitCodes = patchExitCodeConflict(checked);
-  return exitCodes && `${source}: ${exitCodes.action}: ${exitCodes.text}`;
+  if (exitCodes) return `${source}: ${exitCodes.action}: ${exitCodes.text}`;
+  const detectProblem = detectPlaceholderProblem(checked.detect);
+  return detectProblem && `${source}: detect: ${detectProblem}`;
 }
 
 /**
