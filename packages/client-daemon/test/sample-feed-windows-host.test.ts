@@ -75,7 +75,7 @@ if (requireMingw(t)) {
         // msiProduct: the product's InstallProperties
         'query HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Installer\\UserData\\S-1-5-18\\Products\\E8F46B2D71A359C40B2EF7A1C5D9E863\\InstallProperties /reg:64',
         // registry: the 32-bit agent's value, in the 32-bit view
-        'query HKLM\\SOFTWARE\\ComputerAssociates\\CA ARCServe Backup\\UniversalAgent /v Version /reg:32',
+        'query "HKLM\\SOFTWARE\\ComputerAssociates\\CA ARCServe Backup\\UniversalAgent" /v Version /reg:32',
       ].sort(),
       'reg.exe asked exactly what each rule needs',
     );
