@@ -19,11 +19,11 @@ export interface DetectRuleDeps {
   regQuery?: RegQuery;
 }
 
-let sharedRegQuery: RegQuery | undefined;
+let processRegQuery: RegQuery | undefined;
 /** One reg.exe runner for the process, so its bound on processes holds across inventories. */
-function defaultRegQuery(): RegQuery {
-  sharedRegQuery ??= createRegQuery();
-  return sharedRegQuery;
+export function sharedRegQuery(): RegQuery {
+  processRegQuery ??= createRegQuery();
+  return processRegQuery;
 }
 
 /** The rule's kind: its one key besides installedExitCodes. */
@@ -109,7 +109,7 @@ export async function evaluateDetectRule(
     const { path, op, version } = rule.fileVersion;
     return fileVersionOutcome(expandString(path, ctx), op, version);
   }
-  const reg = deps.regQuery ?? defaultRegQuery();
+  const reg = deps.regQuery ?? sharedRegQuery();
   if ('registry' in rule) return registryOutcome(reg, rule.registry);
   if ('msiProduct' in rule) return msiProductOutcome(reg, rule.msiProduct);
   if ('msiPatch' in rule) return msiPatchOutcome(reg, rule.msiPatch);

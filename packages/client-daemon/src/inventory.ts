@@ -1,6 +1,6 @@
 import { errorMessage } from '@patchbay/core';
 import type { ClientConfig, ContentStore, FeedPatch, HostKnowledge, Logger } from '@patchbay/core';
-import { evaluateDetectRule } from './detect-rule.js';
+import { evaluateDetectRule, sharedRegQuery } from './detect-rule.js';
 import type { DetectRuleDeps } from './detect-rule.js';
 import { placeholderContext } from './host.js';
 import type { Ledger } from './ledger.js';
@@ -62,20 +62,18 @@ export async function takeInventory(
   const downloaded = new Set<string>();
   const failed = new Map<string, string>();
   const uninstalled = new Set<string>();
-  // Patches often share a file: one lookup per digest.
-  const lookups = new Map<string, Promise<boolean>>();
-  const has = (hex: string): Promise<boolean> => {
-    let lookup = lookups.get(hex);
-    if (!lookup) {
-      lookup = deps.store.has(hex);
-      lookups.set(hex, lookup);
-    }
-    return lookup;
-  };
+  // Patches often share a file, and sibling patches read the same registry value (their
+  // versions compared with different thresholds): one lookup per digest, one reg.exe per query.
+  const has = onceEach(
+    (hex: string) => deps.store.has(hex),
+    (hex) => hex,
+  );
+  const reg = deps.regQuery ?? sharedRegQuery();
+  const ruleDeps = { ...deps, regQuery: onceEach(reg, (request) => JSON.stringify(request)) };
   let commands: Promise<unknown> = Promise.resolve();
   const detect = (patch: FeedPatch): Promise<boolean | undefined> => {
-    if (!patch.detect || !('command' in patch.detect)) return detectInstalled(patch, deps);
-    const run = commands.then(() => detectInstalled(patch, deps));
+    if (!patch.detect || !('command' in patch.detect)) return detectInstalled(patch, ruleDeps);
+    const run = commands.then(() => detectInstalled(patch, ruleDeps));
     commands = run.catch(() => undefined);
     return run;
   };
@@ -93,6 +91,20 @@ export async function takeInventory(
     if (present) downloaded.add(patch.id);
   });
   return { installed, downloaded, failed, uninstalled };
+}
+
+/** `fn` called once per key: a second call with the same key gets the first call's promise. */
+function onceEach<A, R>(fn: (arg: A) => Promise<R>, keyOf: (arg: A) => string): (arg: A) => Promise<R> {
+  const calls = new Map<string, Promise<R>>();
+  return (arg) => {
+    const key = keyOf(arg);
+    let call = calls.get(key);
+    if (!call) {
+      call = fn(arg);
+      calls.set(key, call);
+    }
+    return call;
+  };
 }
 
 /** `fn` over `items` with at most `limit` running, results in input order. */

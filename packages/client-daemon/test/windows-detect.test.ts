@@ -12,7 +12,8 @@ import type {
   PlaceholderContext,
 } from '@patchbay/core';
 import { evaluateDetectRule } from '../src/detect-rule.js';
-import { detectInstalled } from '../src/inventory.js';
+import { detectInstalled, takeInventory } from '../src/inventory.js';
+import type { Ledger } from '../src/ledger.js';
 import { packGuid, unpackGuid } from '../src/windows/msi-lookup.js';
 import { bounded, createRegQuery, parseRegQueryOutput, regExecutable } from '../src/windows/reg-query.js';
 import { installFakeReg } from './fixtures/fake-reg.js';
@@ -301,4 +302,35 @@ t.test('at most a few reg processes at once', async (t) => {
   }
   await all;
   t.equal(most, 4);
+});
+
+t.test('one inventory asks reg.exe once per query, whatever number of patches read it', async (t) => {
+  const config = {
+    dataDir: '/nowhere',
+    products: [{ id: 'p', release: '19.0', installDir: '/x' }],
+  } as ClientConfig;
+  const store = { blobPath: () => '', has: async () => false } as unknown as ContentStore;
+  const patch = (id: string, version: string): FeedPatch =>
+    ({
+      id,
+      product: 'p',
+      release: '19.0',
+      files: [],
+      detect: { registry: { key: KEY, value: 'Version', op: '>=', version } },
+    }) as unknown as FeedPatch;
+  const deps = {
+    config,
+    store,
+    logger: { warn: () => undefined } as unknown as Logger,
+    ledger: { patches: {} } as unknown as Ledger,
+    regQuery: reg,
+  };
+  const asked = await argvOf(async () => {
+    const known = await takeInventory(
+      [patch('W1', '18.0'), patch('W2', '19.1'), patch('W3', '19.0.6787')],
+      deps,
+    );
+    t.same([...known.installed].sort(), ['W1', 'W3'], 'each compared with its own threshold');
+  });
+  t.same(asked, [`query ${KEY} /v Version /reg:64`], 'one reg.exe for the three');
 });
