@@ -911,6 +911,14 @@ t.test('deploy/windows: the WinSW service XML and the install/uninstall scripts'
     /@\('\*S-1-5-18:\(OI\)\(CI\)F', '\*S-1-5-32-544:\(OI\)\(CI\)F'\)/,
     'SYSTEM, Administrators by SID',
   );
+  t.match(
+    install,
+    /'\/setowner', '\*S-1-5-32-544', '\/T'/,
+    'Administrators own the tree: a user who made it first cannot keep it',
+  );
+  for (const dir of ['(Split-Path -Parent $ConfigFile)', '$DataDir', '$ServiceDir']) {
+    t.ok(install.split('\n').includes(`  Set-PrivateAcl ${dir}`), `${dir} is made private`);
+  }
 
   // the install script's defaults are the XML's paths; every parameter is documented, and the docs name no other
   const installParams = psParameters(install);

@@ -6,9 +6,9 @@
 .DESCRIPTION
   Node.js cannot answer the Service Control Manager itself, so WinSW 2.x (download
   WinSW-x64.exe from https://github.com/winsw/winsw/releases and pass it as -WinSWExe) wraps it.
-  The script: checks its inputs; makes the data and service directories, readable only by
-  SYSTEM and Administrators (icacls, by SID); stops and removes an earlier install of the
-  service; copies WinSW as patchbay-client.exe beside patchbay-client.xml (written from
+  The script: checks its inputs; makes the config's, data and service directories owned by
+  Administrators and readable only by SYSTEM and Administrators (icacls, by SID); stops and
+  removes an earlier install of the service; copies WinSW as patchbay-client.exe beside patchbay-client.xml (written from
   this directory's template with the paths given); installs the service; sets its recovery
   (sc.exe failure, sc.exe failureflag); starts it. Run it again to apply changed paths.
   Exits non-zero naming the step that failed. See docs/windows.md.
@@ -46,11 +46,19 @@ function Assert-File([string] $What, [string] $Path) {
 # A path as given, relative to this shell's location (not .NET's current directory, which differs).
 function Get-FullPath([string] $Path) { $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path) }
 
-# Only SYSTEM and Administrators, nothing inherited; never on a drive root.
+# Only SYSTEM and Administrators, nothing inherited, owned by Administrators; never on a drive
+# root or ProgramData itself. Ownership first, for the whole tree: a user may have made the
+# directory (or a file in it) before the admin did, and an owner can always rewrite its ACL.
+# Then everything below only inherits (/reset), and the directory itself is made private.
 function Set-PrivateAcl([string] $Dir) {
   $full = Get-FullPath $Dir
   if ([IO.Path]::GetPathRoot($full) -eq $full) { throw "refusing to restrict a drive root: $full" }
-  Invoke-Checked "restricting $full to SYSTEM and Administrators" 'icacls.exe' (@($full, '/inheritance:r', '/grant:r') + $PrivateGrants)
+  if ($full.TrimEnd('\') -eq $env:ProgramData.TrimEnd('\')) { throw "refusing to restrict ProgramData itself: $full" }
+  Invoke-Checked "making Administrators the owner of $full" "$env:SystemRoot\System32\icacls.exe" @($full, '/setowner', '*S-1-5-32-544', '/T', '/C', '/Q')
+  if (Get-ChildItem -LiteralPath $full -Force | Select-Object -First 1) {
+    Invoke-Checked "resetting what is below $full to inherited rights" "$env:SystemRoot\System32\icacls.exe" @("$full\*", '/reset', '/T', '/C', '/Q')
+  }
+  Invoke-Checked "restricting $full to SYSTEM and Administrators" "$env:SystemRoot\System32\icacls.exe" (@($full, '/inheritance:r', '/grant:r') + $PrivateGrants)
 }
 
 function Wait-ServiceGone([string] $Name) {
@@ -73,6 +81,9 @@ try {
 
   $logDir = Join-Path $DataDir 'service-logs'
   foreach ($dir in @($DataDir, $logDir, $ServiceDir)) { New-Item -ItemType Directory -Force -Path $dir | Out-Null }
+  # the directory holding the config (and, in the default layout, the two below): whoever may
+  # write there could swap client.json (and so trust.root) or a directory the service runs from
+  Set-PrivateAcl (Split-Path -Parent $ConfigFile)
   # the data (ledger, token, installer logs) and the wrapper that runs as SYSTEM: admins only
   Set-PrivateAcl $DataDir
   Set-PrivateAcl $ServiceDir
