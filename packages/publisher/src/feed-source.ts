@@ -3,13 +3,14 @@
 // redirects never change scheme or origin), and fetching feed.json, its signature and files
 // with core's fetch helpers, every URL and redirect hop checked before it is requested.
 import { realpath } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ContentStore } from '@patchbay/core';
 import {
   ErrorCodes,
   PatchbayError,
   downloadBlob,
+  isInside,
   fetchConditional,
   type FeedFile,
   type RetryOptions,
@@ -84,7 +85,7 @@ async function urlProblem(
   if (url.protocol !== 'file:')
     return `${url.href}${via}: a file: feed's files must be file: URLs inside its directory`;
   const path = fileURLToPath(url);
-  if (!inside(location.dir, path))
+  if (!isInside(location.dir, path))
     return `file url ${url.href} is outside the feed directory ${location.dir}`;
   let real: string;
   let realDir: string;
@@ -93,14 +94,9 @@ async function urlProblem(
   } catch {
     return undefined; // missing: the fetch says so
   }
-  if (!inside(realDir, real))
+  if (!isInside(realDir, real))
     return `file url ${url.href} leads outside the feed directory ${location.dir} (a symlink)`;
   return undefined;
-}
-
-function inside(dir: string, path: string): boolean {
-  const rel = relative(dir, path);
-  return rel !== '' && !isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${sep}`);
 }
 
 /** GET a small document of the feed (feed.json, feed.json.sig). */

@@ -3,9 +3,9 @@
 // directory; a redirect may not change scheme or leave those origins. One rule set for a
 // vendor feed, a parent mirror's catalog and an import bundle. Pure: no I/O here (the
 // symlink check that needs realpath is in url-guard.ts, on top of `checkResolvedPath`).
-import { isAbsolute, relative, sep } from 'node:path';
+import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ErrorCodes, normaliseOrigin, PatchbayError } from '@patchbay/core';
+import { ErrorCodes, isInside, normaliseOrigin, PatchbayError } from '@patchbay/core';
 
 export interface OriginPolicy {
   /** the feed document's absolute URL (feed.json, or a parent's /v1/catalog) */
@@ -67,12 +67,6 @@ export function originPolicy(
   return { feedUrl: url.href, feedOrigin: url.origin, feedDir: null, allowedOrigins: allowed, dirLabel };
 }
 
-/** True when `path` lies strictly inside `dir` (both absolute and normalised; no I/O). */
-export function isInside(path: string, dir: string): boolean {
-  const rel = relative(dir, path);
-  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
-}
-
 function parse(url: string | URL): URL | null {
   if (url instanceof URL) return url;
   try {
@@ -120,7 +114,7 @@ export function checkFileUrl(url: string | URL, policy: OriginPolicy): UrlRefusa
   } catch {
     return { reason: 'invalid', url: href, message: `file url ${href} names no local path` };
   }
-  if (!isInside(path, policy.feedDir)) {
+  if (!isInside(policy.feedDir, path)) {
     return {
       reason: 'outside',
       url: href,
@@ -141,7 +135,7 @@ export function checkResolvedPath(
   realDir: string,
   policy: OriginPolicy,
 ): UrlRefusal | null {
-  if (isInside(realPath, realDir)) return null;
+  if (isInside(realDir, realPath)) return null;
   return {
     reason: 'symlink',
     url,
