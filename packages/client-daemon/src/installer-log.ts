@@ -21,7 +21,7 @@ interface TextEncoding {
 const UTF8: TextEncoding = { bom: 0, unit: 1, decode: (b) => b.toString('utf8') };
 
 /** The encoding its first bytes announce (UTF-16LE/BE or UTF-8 with a BOM), else UTF-8. */
-export function encodingOf(head: Buffer): TextEncoding {
+function encodingOf(head: Buffer): TextEncoding {
   if (head[0] === 0xff && head[1] === 0xfe) return { bom: 2, unit: 2, decode: (b) => b.toString('utf16le') };
   if (head[0] === 0xfe && head[1] === 0xff) {
     return { bom: 2, unit: 2, decode: (b) => Buffer.from(b).swap16().toString('utf16le') };

@@ -31,14 +31,14 @@ export function exitCodeClass(spec: CommandSpec, code: number): ExitCodeClass | 
   return undefined;
 }
 
-export interface ExitCodeConflict {
+interface ExitCodeConflict {
   code: number;
   /** the two lists naming it, in LISTS order; "successExitCodes (default [0])" when not given */
   lists: [string, string];
 }
 
 /** The first code two of the lists name (a feed that does so is refused), or undefined. */
-export function exitCodeConflict(spec: CommandSpec): ExitCodeConflict | undefined {
+function exitCodeConflict(spec: CommandSpec): ExitCodeConflict | undefined {
   const seen = new Map<number, string>();
   for (const [list] of LISTS) {
     const label = list === 'successExitCodes' && !spec[list] ? `${list} (default [0])` : list;

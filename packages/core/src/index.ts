@@ -46,13 +46,7 @@ export {
   REPORT_SCHEMA,
   validateReport,
 } from './report.js';
-export {
-  assertSafeFileName,
-  fileNameProblem,
-  isSafeFileName,
-  mayRunOnWindows,
-  patchFileNameIssue,
-} from './names.js';
+export { assertSafeFileName, isSafeFileName } from './names.js';
 export { HASH_READ_BYTES, sha256File, sha256Hex } from './hash.js';
 export {
   encodePublicKey,

@@ -27,7 +27,7 @@ const READ_RIGHTS = new Set(['F', 'M', 'RX', 'R', 'GR', 'GA', 'RD']);
  * below, for SYSTEM, Administrators and `ownSid` (the account running patchbay, which must
  * not lock itself out when it is, say, LocalService).
  */
-export function privateDirIcaclsArgs(dir: string, ownSid: string): string[] {
+function privateDirIcaclsArgs(dir: string, ownSid: string): string[] {
   return [dir, '/inheritance:r', '/grant:r', ...privateGrants(ownSid, '(OI)(CI)F')];
 }
 

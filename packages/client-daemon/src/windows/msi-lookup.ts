@@ -6,7 +6,7 @@ import { ErrorCodes, PatchbayError } from '@patchbay/core';
 import type { RegQuery } from './reg-query.js';
 
 /** Per-machine installs are registered under LocalSystem's SID; always in the 64-bit view. */
-export const MSI_MACHINE_PRODUCTS =
+const MSI_MACHINE_PRODUCTS =
   'HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Installer\\UserData\\S-1-5-18\\Products';
 
 const GUID = /^\{([0-9A-F]{8})-([0-9A-F]{4})-([0-9A-F]{4})-([0-9A-F]{4})-([0-9A-F]{12})\}$/i;
@@ -14,7 +14,7 @@ const PACKED = /^[0-9A-F]{32}$/i;
 
 /** MsiGetPatchInfoEx's INSTALLPROPERTY_PATCHSTATE values (msi.h MSIPATCHSTATE_*). */
 const PATCH_STATES: Record<number, string> = { 1: 'applied', 2: 'superseded', 4: 'obsoleted' };
-export const MSIPATCHSTATE_APPLIED = 1;
+const MSIPATCHSTATE_APPLIED = 1;
 
 const reverse = (text: string): string => [...text].reverse().join('');
 const swapPairs = (text: string): string => text.replace(/(.)(.)/g, '$2$1');

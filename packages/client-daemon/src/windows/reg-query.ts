@@ -50,7 +50,7 @@ const REG_MAX_BUFFER = 4 * 1024 * 1024;
 const REG_CONCURRENCY = 4;
 
 /** reg.exe's argv for a request. */
-export function regQueryArgs(request: RegQueryRequest): string[] {
+function regQueryArgs(request: RegQueryRequest): string[] {
   const args = ['query', request.key];
   if (request.value === '') args.push('/ve');
   else if (request.value !== undefined) args.push('/v', request.value);
