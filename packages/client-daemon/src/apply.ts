@@ -220,7 +220,7 @@ async function applyOne(
     await pidNoted;
     crashPoint(`${action}:after-run`, patch.id);
     if (outcome.kind === 'retry') return { message: outcome.message, postponed: true };
-    if (!outcome.ok)
+    if (outcome.kind === 'failure')
       return outcome.output
         ? { message: outcome.message, output: outcome.output }
         : { message: outcome.message };
@@ -267,9 +267,14 @@ async function recordPostponed(
   return message;
 }
 
+/** A success's event message when the exit code `rebootCode` asked for a reboot. */
+function rebootNote(done: 'installed' | 'uninstalled', rebootCode: number): string {
+  return `${done}; exit code ${rebootCode} asks for a reboot of the host`;
+}
+
 /** A success; `rebootCode`: the exit code that asked for a reboot (flagged as rebootRequired is). */
 function installedMessage(patch: FeedPatch, rebootCode: number | undefined): string {
-  if (rebootCode !== undefined) return `installed; exit code ${rebootCode} asks for a reboot of the host`;
+  if (rebootCode !== undefined) return rebootNote('installed', rebootCode);
   return patch.rebootRequired ? 'installed; the host needs a reboot' : '';
 }
 
@@ -409,14 +414,10 @@ export async function uninstallOrdered(
       stoppedBy = `${id} failed to uninstall`;
     } else {
       if (applied.rebootCode !== undefined) ledger.flagReboot(id);
-      const rebootNote =
-        applied.rebootCode === undefined
-          ? ''
-          : `uninstalled; exit code ${applied.rebootCode} asks for a reboot of the host`;
       await ledger.recordOutcome(id, 'uninstalled', {
         type: 'uninstall',
         outcome: 'ok',
-        message: rebootNote,
+        message: applied.rebootCode === undefined ? '' : rebootNote('uninstalled', applied.rebootCode),
       });
       results.push({ id, outcome: 'ok', message: 'uninstalled' });
     }

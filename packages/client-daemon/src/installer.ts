@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { exitCodeClass, expandCommand, narrowToPrivate } from '@patchbay/core';
-import type { ClientConfig, CommandSpec, FeedPatch } from '@patchbay/core';
+import type { ClientConfig, CommandSpec, ExitCodeClass, FeedPatch } from '@patchbay/core';
 import { placeholderContext } from './host.js';
 import {
   combinedOutput,
@@ -21,11 +21,10 @@ export const DEFAULT_TIMEOUT_SECONDS = 1800;
  * needs a reboot, "try again later" (neither success nor failure), or failure (also every
  * timeout, signal and spawn error).
  */
-export type CommandResultKind = 'success' | 'reboot' | 'retry' | 'failure';
+export type CommandResultKind = ExitCodeClass | 'failure';
 
 export interface CommandOutcome {
-  /** success or reboot: the caller confirms with the detect rule */
-  ok: boolean;
+  /** success and reboot: the caller confirms with the detect rule */
   kind: CommandResultKind;
   /** '' on success and reboot; else why (failure) or why not now (retry) */
   message: string;
@@ -119,11 +118,11 @@ export async function runPatchCommand(
   });
   const kind = classifyResult(spec, result);
   const base = { kind, logPath, installerLogPath, result };
-  if (kind === 'success' || kind === 'reboot') return { ...base, ok: true, message: '' };
+  if (kind === 'success' || kind === 'reboot') return { ...base, message: '' };
   if (kind === 'retry') {
     const message = `${action} ${patch.id}: exit code ${result.exitCode} asks to try again later (retryExitCodes) (log: ${logPath})`;
-    return { ...base, ok: false, message };
+    return { ...base, message };
   }
   const head = `${action} ${patch.id}: ${describeFailure(spec, result, timeoutSeconds)}`;
-  return { ...base, ok: false, ...(await failureReport(head, logPath, installerLogPath, result)) };
+  return { ...base, ...(await failureReport(head, logPath, installerLogPath, result)) };
 }
