@@ -4,7 +4,7 @@
 // and what Linux can check is checked: the script's shape, and that docs/windows.md's "Checking a
 // Windows host" names exactly the checks the script runs.
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -57,6 +57,7 @@ t.test('the check script: strict, -Json, the client paths as parameters, loopbac
     '[string]$ClientScript',
     '[string]$Config',
     '[string]$DataDir',
+    '[string]$ClientAccountSid',
   ])
     t.ok(params.includes(param), `param ${param}`);
   t.match(script, /exit 1/, 'exits 1 when a check fails');
@@ -114,6 +115,11 @@ t.test('on Windows: every check PASSes or SKIPs with its reason', { skip: WINDOW
   const check = await run(BIN.client, ['--config', client.config, 'check']);
   t.equal(check.code, 0, check.stderr);
   const withService = process.env.PATCHBAY_E2E_WINDOWS_SERVICE === '1';
+  // the client ran as this user, and the data directory it made grants this user too
+  const ownSid = execFileSync('whoami', ['/user', '/fo', 'csv', '/nh'], { encoding: 'latin1' })
+    .trim()
+    .replace(/^"|"$/g, '')
+    .split('","')[1];
   const result = await runCheckScript([
     '-Node',
     process.execPath,
@@ -123,6 +129,8 @@ t.test('on Windows: every check PASSes or SKIPs with its reason', { skip: WINDOW
     client.config,
     '-DataDir',
     client.dataDir,
+    '-ClientAccountSid',
+    ownSid ?? '',
     '-Json',
     ...(withService ? [] : ['-SkipService']),
   ]);

@@ -38,6 +38,9 @@ param(
   [string]$MinNodeVersion = '20.19.0',
   # SKIP the service checks (a host, or a test, without the service installed)
   [switch]$SkipService,
+  # the SID of the account the client runs as: the data directory it makes grants that account
+  # too (default LocalSystem, S-1-5-18, as the service runs; a test run as a user passes its SID)
+  [string]$ClientAccountSid = 'S-1-5-18',
   # print one JSON array instead of lines
   [switch]$Json
 )
@@ -292,7 +295,7 @@ Invoke-Check 'service-recovery' {
 Invoke-Check 'data-dir-acl' {
   if (-not (Test-Path -LiteralPath $DataDir -PathType Container)) { return New-Outcome 'FAIL' "no data directory $DataDir (-DataDir)" }
   $acl = Get-Acl -LiteralPath $DataDir
-  $allowed = @('S-1-5-18', 'S-1-5-32-544') # SYSTEM, BUILTIN\Administrators
+  $allowed = @('S-1-5-18', 'S-1-5-32-544', $ClientAccountSid) # SYSTEM, BUILTIN\Administrators, the client
   # as SIDs: an account name may not resolve, and names differ by the system's language
   $rules = $acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])
   $others = @(foreach ($rule in $rules) {
@@ -301,7 +304,7 @@ Invoke-Check 'data-dir-acl' {
     })
   if ($others.Count -gt 0) { return New-Outcome 'FAIL' "$DataDir also grants: $($others -join '; ')" }
   if (-not $acl.AreAccessRulesProtected) { return New-Outcome 'FAIL' "$DataDir inherits entries from its parent" }
-  New-Outcome 'PASS' "$DataDir grants only SYSTEM and Administrators, nothing inherited"
+  New-Outcome 'PASS' "$DataDir grants only SYSTEM, Administrators and the client's account ($ClientAccountSid), nothing inherited"
 }
 
 Invoke-Check 'process-tree-kill' {
