@@ -76,7 +76,7 @@ export function combinedOutput(
   installerTail: string | undefined,
 ): string | undefined {
   if (installerTail === undefined) return commandTail || undefined;
-  // the command part gives way (msiexec /qn prints nothing): both fit an event's 4096 characters
+  // the command part gives way (msiexec /qn prints nothing): both fit EVENT_OUTPUT_MAX_CHARS
   const own =
     commandTail && commandTail.length > COMMAND_SHARE
       ? dropPartialFirstLine(commandTail.slice(-COMMAND_SHARE))

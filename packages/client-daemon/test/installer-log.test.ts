@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { EVENT_OUTPUT_MAX_CHARS } from '@patchbay/core';
 import {
   combinedOutput,
   installerLogPathFor,
@@ -84,7 +85,7 @@ t.test('one line for a message; output with both parts, the command part giving 
   );
   const long = Array.from({ length: 100 }, (_, i) => `out ${i} ${'y'.repeat(30)}`).join('\n');
   const both = combinedOutput(long, '/l/A.installer.log', 'z'.repeat(2048)) ?? '';
-  t.ok(both.length < 4096, `fits an event (${both.length})`);
+  t.ok(both.length <= EVENT_OUTPUT_MAX_CHARS, `fits an event (${both.length})`);
   t.match(both, /^out \d+ y+\n(.|\n)*out 99 y+\n--- A\.installer\.log/);
 });
 

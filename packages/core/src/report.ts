@@ -16,7 +16,10 @@ export const REPORT_MAX_EVENTS = 10_000;
 const timestamp = { type: 'string', format: 'date-time', maxLength: 64 } as const;
 /** A client instance id (a UUID from current clients; any short token is accepted). */
 export const INSTANCE_ID_PATTERN = '^[A-Za-z0-9_-]{8,64}$';
-/** Characters of installer output an event may carry (the client sends at most 2 KiB). */
+/**
+ * Characters of installer output an event may carry (the client sends at most about 3 KiB: its
+ * command's 1 KiB and the installer log's 2 KiB, installer-log.ts combinedOutput).
+ */
 export const EVENT_OUTPUT_MAX_CHARS = 4096;
 /** Characters of an event's message, and of a patch's reason, a report may carry. */
 export const EVENT_MESSAGE_MAX_CHARS = 16_384;
