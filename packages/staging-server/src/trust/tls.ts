@@ -1,7 +1,8 @@
 // listen.tls (CONTRACT §5): the certificate chain and key for HTTPS, read once at start.
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
-import { ErrorCodes, PatchbayError, assertOnlyAdminsCanRead, type ServerConfig } from '@patchbay/core';
+import { ErrorCodes, PatchbayError, type ServerConfig } from '@patchbay/core';
+import { assertKeyModePrivate } from '@patchbay/core/tuf';
 
 export interface TlsFiles {
   cert: Buffer;
@@ -63,17 +64,8 @@ function readTlsKey(path: string): Buffer {
     throw cannotRead(path, 'key', err);
   }
   try {
-    const { mode } = fstatSync(fd);
-    // Windows has no mode bits: its ACL says who may read the key
-    if (process.platform === 'win32') assertOnlyAdminsCanRead(path, 'listen.tls.key', { path });
-    else if ((mode & 0o077) !== 0) {
-      const octal = (mode & 0o777).toString(8).padStart(3, '0');
-      throw new PatchbayError(
-        ErrorCodes.CONFIG,
-        `listen.tls.key: private key ${path} is readable by group or others (mode ${octal}); fix it with: chmod 600 ${path}`,
-        { key: 'listen.tls.key', path, mode: octal },
-      );
-    }
+    // the signing keys' check: mode 0600 on POSIX, the ACL on Windows
+    assertKeyModePrivate(fstatSync(fd).mode, path, 'listen.tls.key: private key', ErrorCodes.CONFIG);
     return readFileSync(fd);
   } catch (err) {
     if (err instanceof PatchbayError) throw err;
