@@ -64,6 +64,20 @@ async function forgeRole(
   await server.republish();
 }
 
+/** forgeRole changing every patch descriptor of the role (its custom.patchbay.patch). */
+function forgePatches(server: TufStaging, change: (patch: Record<string, unknown>) => void): Promise<void> {
+  return forgeRole(server, (signed) => {
+    const targets = signed.targets as Record<
+      string,
+      { custom?: { patchbay?: { patch?: Record<string, unknown> } } }
+    >;
+    for (const target of Object.values(targets)) {
+      const patch = target.custom?.patchbay?.patch;
+      if (patch) change(patch);
+    }
+  });
+}
+
 function installedMarkers(sb: Sandbox): string[] {
   return ['A', 'B', 'C'].filter((id) => sb.marker(id));
 }
@@ -89,17 +103,9 @@ t.test('honest server: the host verifies from trust.root, lists, installs and re
 t.test('a hostile server with the online key cannot change what a patch runs', async (t) => {
   const { server, sb, pwned } = await setup(t);
   t.equal((await run(sb, checkCommand)).code, 0, 'first check against the honest server');
-  await forgeRole(server, (signed) => {
-    const targets = signed.targets as Record<
-      string,
-      { custom?: { patchbay?: { patch?: Record<string, unknown> } } }
-    >;
-    for (const target of Object.values(targets)) {
-      const patch = target.custom?.patchbay?.patch;
-      if (!patch) continue;
-      patch.install = { command: ['sh', '-c', `touch '${pwned}'`] };
-      patch.detect = { command: ['sh', '-c', `touch '${pwned}'`], installedExitCodes: [0] };
-    }
+  await forgePatches(server, (patch) => {
+    patch.install = { command: ['sh', '-c', `touch '${pwned}'`] };
+    patch.detect = { command: ['sh', '-c', `touch '${pwned}'`], installedExitCodes: [0] };
   });
   const check = await run(sb, checkCommand);
   t.equal(check.code, 1, 'check refuses');
@@ -116,22 +122,14 @@ t.test("a hostile server with the online key cannot change how a patch's outcome
   t.equal((await run(sb, checkCommand)).code, 0);
   // no new command: only what decides "installed" and what an exit code means, so that a
   // failing install would count as done (or be put off for ever) and a patch look installed
-  await forgeRole(server, (signed) => {
-    const targets = signed.targets as Record<
-      string,
-      { custom?: { patchbay?: { patch?: Record<string, unknown> } } }
-    >;
-    for (const target of Object.values(targets)) {
-      const patch = target.custom?.patchbay?.patch;
-      if (!patch) continue;
-      patch.install = {
-        ...(patch.install as object),
-        successExitCodes: [0, 1, 1603],
-        rebootExitCodes: [3010],
-        retryExitCodes: [2],
-      };
-      patch.detect = { registry: { key: 'HKLM\\SOFTWARE\\Microsoft', view: '64' } };
-    }
+  await forgePatches(server, (patch) => {
+    patch.install = {
+      ...(patch.install as object),
+      successExitCodes: [0, 1, 1603],
+      rebootExitCodes: [3010],
+      retryExitCodes: [2],
+    };
+    patch.detect = { registry: { key: 'HKLM\\SOFTWARE\\Microsoft', view: '64' } };
   });
   const check = await run(sb, checkCommand);
   t.equal(check.code, 1, 'check refuses');
