@@ -10,7 +10,6 @@ import { createRegQuery } from './windows/reg-query.js';
 import type { RegQuery } from './windows/reg-query.js';
 import { msiPatchOutcome, msiProductOutcome, registryOutcome } from './windows/windows-rules.js';
 
-
 const DETECT_TIMEOUT_MS = 120_000;
 
 export interface DetectRuleDeps {
